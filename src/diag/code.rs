@@ -1,0 +1,100 @@
+//! The registry of stable diagnostic codes.
+//!
+//! Every code users can see is a variant here, with its fixed message phrase.
+//! `docs/diagnostics.md` documents each one (cause, fix, example); a test fails
+//! on an undocumented code or one without a corpus case.
+//!
+//! Invariant: codes are never renamed or reused once released; messages are
+//! lowercase phrases without a period and without user names or values.
+
+macro_rules! codes {
+    ($( $(#[$doc:meta])* $variant:ident => ($code:literal, $message:literal), )*) => {
+        /// A stable diagnostic code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in registry order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The code as users see it, e.g. `infra::parse::unexpected_token`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $code,)* }
+            }
+
+            /// The fixed message phrase.
+            pub fn message(self) -> &'static str {
+                match self { $(Code::$variant => $message,)* }
+            }
+
+            /// Looks a code up by its string form.
+            pub fn from_str_code(text: &str) -> Option<Code> {
+                match text { $($code => Some(Code::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+codes! {
+    // ---- parse: the text is not the language -------------------------------
+    /// The parser met a token it did not expect; the help line says what it expected.
+    ParseUnexpectedToken => ("infra::parse::unexpected_token", "unexpected token"),
+    /// A quoted string has no closing quote before the end of the line.
+    ParseUnterminatedString => ("infra::parse::unterminated_string", "unterminated string"),
+    /// A heredoc has no closing marker line.
+    ParseUnterminatedHeredoc => ("infra::parse::unterminated_heredoc", "unterminated heredoc"),
+    /// An interpolation `${` has no closing `}`.
+    ParseUnterminatedInterpolation => ("infra::parse::unterminated_interpolation", "unterminated interpolation"),
+    /// A `/*` comment has no closing `*/`.
+    ParseUnterminatedComment => ("infra::parse::unterminated_comment", "unterminated block comment"),
+    /// A `{`, `[` or `(` has no matching closer, or a closer has no opener.
+    ParseUnbalancedDelimiter => ("infra::parse::unbalanced_delimiter", "unbalanced delimiter"),
+    /// Brackets, braces or parentheses nest deeper than the parser allows.
+    ParseNestingTooDeep => ("infra::parse::nesting_too_deep", "nesting too deep"),
+    /// A backslash escape in a string is not one the language knows.
+    ParseInvalidEscape => ("infra::parse::invalid_escape", "invalid escape sequence"),
+    /// A number literal cannot be represented.
+    ParseInvalidNumber => ("infra::parse::invalid_number", "invalid number"),
+    /// The file is not valid UTF-8.
+    ParseInvalidUtf8 => ("infra::parse::invalid_utf8", "file is not valid utf-8"),
+
+    // ---- check: well-formed text with the wrong structure --------------------
+    /// A top-level block kind the language does not have.
+    CheckUnknownBlock => ("infra::check::unknown_block", "unknown block type"),
+    /// A block has too few or too many labels for its kind.
+    CheckWrongLabelCount => ("infra::check::wrong_label_count", "wrong number of labels"),
+    /// Two blocks of the same kind have the same labels.
+    CheckDuplicateBlock => ("infra::check::duplicate_block", "duplicate block"),
+    /// An attribute a fixed-shape block does not have.
+    CheckUnknownAttribute => ("infra::check::unknown_attribute", "unknown attribute"),
+    /// The same attribute is set twice in one block.
+    CheckDuplicateAttribute => ("infra::check::duplicate_attribute", "duplicate attribute"),
+    /// A nested block a block does not have.
+    CheckUnexpectedBlock => ("infra::check::unexpected_block", "unexpected nested block"),
+    /// A required attribute of a fixed-shape block is missing.
+    CheckMissingAttribute => ("infra::check::missing_attribute", "missing required attribute"),
+    /// A block that may appear once per stack appears more often.
+    CheckDuplicateSingleton => ("infra::check::duplicate_singleton", "block may appear only once"),
+
+    // ---- cli: the command line and the machine -------------------------------
+    /// A file could not be read.
+    CliUnreadableFile => ("infra::cli::unreadable_file", "file could not be read"),
+    /// The stack folder does not exist or is not a folder.
+    CliNoSuchDirectory => ("infra::cli::no_such_directory", "stack folder not found"),
+    /// The stack folder has no `*.infra` files.
+    CliNoInfraFiles => ("infra::cli::no_infra_files", "no .infra files in the stack folder"),
+    /// A file given to `infra fmt` could not be written.
+    CliUnwritableFile => ("infra::cli::unwritable_file", "file could not be written"),
+
+    // ---- internal: bugs, not user errors --------------------------------------
+    /// Something the program did not expect; this is a bug.
+    Internal => ("infra::internal", "internal error, this is a bug"),
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,112 @@
+//! An in-memory host for tests: files in a map, a fixed clock, seeded randomness.
+
+use super::{DirEntry, Host, HostError};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// A host whose files, environment and clock are set by the test.
+#[derive(Debug, Default)]
+pub struct MemoryHost {
+    files: Mutex<BTreeMap<PathBuf, Vec<u8>>>,
+    env: BTreeMap<String, String>,
+    now: u64,
+    seed: Mutex<u64>,
+}
+
+impl MemoryHost {
+    /// An empty host at time 0.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a file.
+    #[must_use]
+    pub fn with_file(self, path: impl Into<PathBuf>, contents: impl Into<Vec<u8>>) -> Self {
+        if let Ok(mut files) = self.files.lock() {
+            files.insert(path.into(), contents.into());
+        }
+        self
+    }
+
+    /// Sets an environment variable.
+    #[must_use]
+    pub fn with_env(mut self, name: &str, value: &str) -> Self {
+        self.env.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Sets the clock.
+    #[must_use]
+    pub fn with_now(mut self, now: u64) -> Self {
+        self.now = now;
+        self
+    }
+
+    /// A file's contents, if present.
+    pub fn file(&self, path: &Path) -> Option<Vec<u8>> {
+        self.files.lock().ok()?.get(path).cloned()
+    }
+}
+
+impl Host for MemoryHost {
+    fn read(&self, path: &Path) -> Result<Vec<u8>, HostError> {
+        let files = self.files.lock().map_err(|_| HostError::Other("poisoned".into()))?;
+        files.get(path).cloned().ok_or(HostError::NotFound)
+    }
+
+    fn write_atomic(&self, path: &Path, contents: &[u8]) -> Result<(), HostError> {
+        let mut files = self.files.lock().map_err(|_| HostError::Other("poisoned".into()))?;
+        files.insert(path.to_path_buf(), contents.to_vec());
+        Ok(())
+    }
+
+    fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>, HostError> {
+        let files = self.files.lock().map_err(|_| HostError::Other("poisoned".into()))?;
+        let mut entries: Vec<DirEntry> = Vec::new();
+        for file in files.keys() {
+            if let Ok(rest) = file.strip_prefix(path) {
+                let mut components = rest.components();
+                if let Some(first) = components.next() {
+                    let is_file = components.next().is_none();
+                    let entry = DirEntry {
+                        path: path.join(first),
+                        is_file,
+                    };
+                    if !entries.contains(&entry) {
+                        entries.push(entry);
+                    }
+                }
+            }
+        }
+        if entries.is_empty() && !self.is_dir(path) {
+            return Err(HostError::NotFound);
+        }
+        entries.sort();
+        Ok(entries)
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        self.files
+            .lock()
+            .map(|files| files.keys().any(|f| f != path && f.starts_with(path)))
+            .unwrap_or(false)
+    }
+
+    fn env_var(&self, name: &str) -> Option<String> {
+        self.env.get(name).cloned()
+    }
+
+    fn now_unix_seconds(&self) -> u64 {
+        self.now
+    }
+
+    fn random_bytes(&self, buffer: &mut [u8]) {
+        if let Ok(mut seed) = self.seed.lock() {
+            for byte in buffer.iter_mut() {
+                *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                *byte = (*seed >> 33) as u8;
+            }
+        }
+    }
+}

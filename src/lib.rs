@@ -1,0 +1,21 @@
+//! `infra`: an infrastructure-as-code compiler and engine.
+//!
+//! A stack is a folder of `.infra` files describing environments, services,
+//! secrets and provider resources. The pipeline, one stage per module, data
+//! flowing one way:
+//!
+//! ```text
+//! source files ─► syntax::parse ─► check::check ─► graph::build ─► plan::plan ─► apply::apply ─► state
+//!                 (AST + spans)    (config model)   (DAG)           (Plan)         (provider calls)
+//! ```
+//!
+//! `diag` (spans, diagnostics, codes), `host` (files, env, clock) and `addr`
+//! are shared by every stage. `fmt` prints the syntax tree canonically. `cli` is
+//! the only module that prints or exits.
+
+pub mod check;
+pub mod cli;
+pub mod diag;
+pub mod fmt;
+pub mod host;
+pub mod syntax;

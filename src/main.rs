@@ -1,0 +1,5 @@
+//! The `infra` binary: hands over to [`infra::cli::main`].
+
+fn main() -> std::process::ExitCode {
+    infra::cli::main()
+}
