@@ -1,9 +1,178 @@
 //! The command line: clap types, one file per command, TTY and colour handling,
 //! exit codes. The only module that prints.
+//!
+//! Exit codes: 0 success, 1 error (usage errors included: clap's own 2 is
+//! mapped to 1, since 2 means "changes pending" in our contract).
+//!
+//! Invariant: commands print only through [`Ctx`]; library stages never print.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "cli is the one module that talks to the terminal"
+)]
+
+mod fmt;
+mod validate;
+
+use crate::diag::{Diagnostics, RenderOptions, SourceMap, render_human, summary_line};
+use crate::host::{Host, RealHost};
+use clap::Parser;
+use std::ffi::OsString;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// An infrastructure-as-code compiler and engine: environments, services and secrets.
+#[derive(Debug, Parser)]
+#[command(name = "infra", version, about, propagate_version = true)]
+struct Cli {
+    /// Run as if started in DIR (the stack folder).
+    #[arg(short = 'C', value_name = "DIR", global = true)]
+    chdir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Parse and check the stack; report problems with file:line:col.
+    Validate(validate::Validate),
+    /// Rewrite .infra files in the canonical format.
+    Fmt(fmt::Fmt),
+}
+
+/// What a command needs from the outside world: the host, the streams and how
+/// to render for them.
+pub struct Ctx<'a> {
+    /// Files, environment, clock.
+    pub host: &'a dyn Host,
+    /// Where command output goes.
+    pub stdout: &'a mut dyn Write,
+    /// Where diagnostics and the count line go.
+    pub stderr: &'a mut dyn Write,
+    /// Standard input (`infra fmt -`).
+    pub stdin: &'a mut dyn Read,
+    /// How to render diagnostics on stderr.
+    pub render: RenderOptions,
+    /// The folder given with `-C`, if any.
+    pub chdir: Option<PathBuf>,
+}
+
+impl Ctx<'_> {
+    /// The stack folder: `-C DIR` or the current folder.
+    pub fn dir(&self) -> PathBuf {
+        self.chdir.clone().unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// A path given on the command line, taken relative to `-C DIR`.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        match &self.chdir {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_path_buf(),
+        }
+    }
+
+    /// Writes to stdout. A closed pipe is not an error worth a panic.
+    pub fn out(&mut self, text: &str) {
+        let _ = self.stdout.write_all(text.as_bytes());
+    }
+
+    /// Writes to stderr.
+    pub fn err(&mut self, text: &str) {
+        let _ = self.stderr.write_all(text.as_bytes());
+    }
+
+    /// Renders diagnostics for humans on stderr, followed by the count line.
+    pub fn report(&mut self, diagnostics: &Diagnostics, sources: &SourceMap) {
+        if diagnostics.is_empty() {
+            return;
+        }
+        // One report at a time, with a blank line between them, so each
+        // stands apart in a terminal or a CI log.
+        for diagnostic in diagnostics {
+            let one: Diagnostics = std::iter::once(diagnostic.clone()).collect();
+            let rendered = render_human(&one, sources, self.render);
+            self.err(&rendered);
+            self.err("\n");
+        }
+        self.err(&format!("{}\n", summary_line(diagnostics)));
+    }
+}
+
+/// Exit status of a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0.
+    Success,
+    /// 1: an error (user input, the machine, or usage).
+    Failure,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        match exit {
+            Exit::Success => ExitCode::SUCCESS,
+            Exit::Failure => ExitCode::FAILURE,
+        }
+    }
+}
 
 /// Parses the arguments, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let host = RealHost;
+    let no_color = host
+        .env_var("NO_COLOR")
+        .is_some_and(|value| !value.is_empty());
+    let render = RenderOptions {
+        colour: std::io::stderr().is_terminal() && !no_color,
+        width: 100,
+        unicode: true,
+    };
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let stdin = std::io::stdin();
+    let mut stdout = stdout.lock();
+    let mut stderr = stderr.lock();
+    let mut stdin = stdin.lock();
+    let mut ctx = Ctx {
+        host: &host,
+        stdout: &mut stdout,
+        stderr: &mut stderr,
+        stdin: &mut stdin,
+        render,
+        chdir: None,
+    };
+    let exit = run(std::env::args_os(), &mut ctx);
+    let _ = ctx.stdout.flush();
+    let _ = ctx.stderr.flush();
+    exit.into()
+}
+
+/// Runs the command line `args` (program name first) against `ctx`.
+pub fn run(args: impl IntoIterator<Item = OsString>, ctx: &mut Ctx<'_>) -> Exit {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let text = if ctx.render.colour {
+                error.render().ansi().to_string()
+            } else {
+                error.render().to_string()
+            };
+            // Help and version are asked for: they go to stdout and succeed.
+            return if error.use_stderr() {
+                ctx.err(&text);
+                Exit::Failure
+            } else {
+                ctx.out(&text);
+                Exit::Success
+            };
+        }
+    };
+    ctx.chdir = cli.chdir;
+    match cli.command {
+        Command::Validate(command) => command.run(ctx),
+        Command::Fmt(command) => command.run(ctx),
+    }
 }

@@ -77,6 +77,8 @@ codes! {
     CheckMissingAttribute => ("infra::check::missing_attribute", "missing required attribute"),
     /// A block that may appear once per stack appears more often.
     CheckDuplicateSingleton => ("infra::check::duplicate_singleton", "block may appear only once"),
+    /// An attribute written at the top level of a file, outside any block.
+    CheckAttributeAtTopLevel => ("infra::check::attribute_at_top_level", "attribute outside a block"),
 
     // ---- cli: the command line and the machine -------------------------------
     /// A file could not be read.
@@ -87,6 +89,10 @@ codes! {
     CliNoInfraFiles => ("infra::cli::no_infra_files", "no .infra files in the stack folder"),
     /// A file given to `infra fmt` could not be written.
     CliUnwritableFile => ("infra::cli::unwritable_file", "file could not be written"),
+    /// A path given on the command line (to `infra fmt`) does not exist.
+    CliNoSuchPath => ("infra::cli::no_such_path", "no such file or folder"),
+    /// The standard input could not be read.
+    CliUnreadableStdin => ("infra::cli::unreadable_stdin", "standard input could not be read"),
 
     // ---- internal: bugs, not user errors --------------------------------------
     /// Something the program did not expect; this is a bug.

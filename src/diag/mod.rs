@@ -119,7 +119,12 @@ impl Diagnostic {
 
     fn sort_key(&self) -> (u32, u32, u32, &'static str) {
         match &self.primary {
-            Some(label) => (label.span.file.0, label.span.start, label.span.end, self.code.as_str()),
+            Some(label) => (
+                label.span.file.0,
+                label.span.start,
+                label.span.end,
+                self.code.as_str(),
+            ),
             None => (u32::MAX, 0, 0, self.code.as_str()),
         }
     }
@@ -155,12 +160,18 @@ impl Diagnostics {
 
     /// How many errors there are.
     pub fn error_count(&self) -> usize {
-        self.items.iter().filter(|d| d.severity == Severity::Error).count()
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
     }
 
     /// How many warnings there are.
     pub fn warning_count(&self) -> usize {
-        self.items.iter().filter(|d| d.severity == Severity::Warning).count()
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count()
     }
 
     /// Whether the list is empty.
@@ -216,7 +227,10 @@ impl FromIterator<Diagnostic> for Diagnostics {
 }
 
 /// Finds the candidate closest to `name` for a "did you mean" help line.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let mut best: Option<(usize, &'a str)> = None;
     for candidate in candidates {
         let distance = strsim::levenshtein(name, candidate);

@@ -41,7 +41,9 @@ struct Attached<'a> {
 
 impl fmt::Debug for Attached<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Attached").field("code", &self.diagnostic.code).finish()
+        f.debug_struct("Attached")
+            .field("code", &self.diagnostic.code)
+            .finish()
     }
 }
 
@@ -99,7 +101,9 @@ impl miette::Diagnostic for Attached<'_> {
         if self.related.is_empty() {
             return None;
         }
-        Some(Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)))
+        Some(Box::new(
+            self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+        ))
     }
 }
 
@@ -129,7 +133,9 @@ fn attach<'a>(diagnostic: &'a Diagnostic, map: &SourceMap) -> Attached<'a> {
             });
         }
     }
-    let source = map.get(file).map(|f| NamedSource::new(f.name.clone(), f.text.clone()));
+    let source = map
+        .get(file)
+        .map(|f| NamedSource::new(f.name.clone(), f.text.clone()));
     Attached {
         diagnostic,
         labels,
@@ -155,7 +161,11 @@ pub fn render_human(diagnostics: &Diagnostics, map: &SourceMap, options: RenderO
     for diagnostic in diagnostics {
         let attached = attach(diagnostic, map);
         if handler.render_report(&mut out, &attached).is_err() {
-            out.push_str(&format!("{}: {}\n", diagnostic.code, diagnostic.code.message()));
+            out.push_str(&format!(
+                "{}: {}\n",
+                diagnostic.code,
+                diagnostic.code.message()
+            ));
         }
         if !out.ends_with('\n') {
             out.push('\n');

@@ -51,18 +51,30 @@ impl MemoryHost {
 
 impl Host for MemoryHost {
     fn read(&self, path: &Path) -> Result<Vec<u8>, HostError> {
-        let files = self.files.lock().map_err(|_| HostError::Other("poisoned".into()))?;
+        let files = self
+            .files
+            .lock()
+            .map_err(|_| HostError::Other("poisoned".into()))?;
         files.get(path).cloned().ok_or(HostError::NotFound)
     }
 
     fn write_atomic(&self, path: &Path, contents: &[u8]) -> Result<(), HostError> {
-        let mut files = self.files.lock().map_err(|_| HostError::Other("poisoned".into()))?;
+        let mut files = self
+            .files
+            .lock()
+            .map_err(|_| HostError::Other("poisoned".into()))?;
         files.insert(path.to_path_buf(), contents.to_vec());
         Ok(())
     }
 
     fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>, HostError> {
-        let files = self.files.lock().map_err(|_| HostError::Other("poisoned".into()))?;
+        let files = self
+            .files
+            .lock()
+            .map_err(|_| HostError::Other("poisoned".into()))?;
+        if files.contains_key(path) {
+            return Err(HostError::NotADirectory);
+        }
         let mut entries: Vec<DirEntry> = Vec::new();
         for file in files.keys() {
             if let Ok(rest) = file.strip_prefix(path) {
@@ -79,7 +91,9 @@ impl Host for MemoryHost {
                 }
             }
         }
-        if entries.is_empty() && !self.is_dir(path) {
+        // `entries` is empty exactly when no file lies under `path`; asking
+        // `is_dir` here would lock the map a second time and deadlock.
+        if entries.is_empty() {
             return Err(HostError::NotFound);
         }
         entries.sort();
@@ -104,7 +118,9 @@ impl Host for MemoryHost {
     fn random_bytes(&self, buffer: &mut [u8]) {
         if let Ok(mut seed) = self.seed.lock() {
             for byte in buffer.iter_mut() {
-                *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                *seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 *byte = (*seed >> 33) as u8;
             }
         }

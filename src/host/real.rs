@@ -10,8 +10,14 @@ pub struct RealHost;
 
 impl Host for RealHost {
     fn read(&self, path: &Path) -> Result<Vec<u8>, HostError> {
-        if path.is_dir() {
+        // Only regular files are read: a folder cannot be, and a fifo or a
+        // device would block or never end.
+        let metadata = std::fs::metadata(path)?;
+        if metadata.is_dir() {
             return Err(HostError::Other(String::from("is a directory")));
+        }
+        if !metadata.is_file() {
+            return Err(HostError::Other(String::from("not a regular file")));
         }
         Ok(std::fs::read(path)?)
     }
@@ -85,7 +91,9 @@ impl Host for RealHost {
         }
         let mut seed = self.now_unix_seconds() ^ u64::from(std::process::id());
         for byte in buffer.iter_mut() {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             *byte = (seed >> 33) as u8;
         }
     }

@@ -1,0 +1,163 @@
+//! Pass 2, duplicates across the whole stack: two top-level blocks of the same
+//! kind and labels (in any files), a second `stack` block, two `provider` blocks
+//! with the same name and `alias`, and a local value named twice across `locals`
+//! blocks.
+//!
+//! Invariant: "first" means first in file-name order, then source order; the
+//! primary label is always on the later one.
+//! Invariant: blocks with the wrong number of labels are skipped here: the
+//! structure pass already reported them.
+
+use super::Stack;
+use super::shape::{self, Attributes, Occurrence};
+use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::syntax::ast::{Attribute, Block, ExprKind, Item};
+use std::collections::BTreeMap;
+
+/// What makes a top-level block distinct from the others of its kind.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct BlockKey<'a> {
+    kind: &'a str,
+    labels: Vec<&'a str>,
+    /// The `alias` of a provider block (`None` when not set).
+    alias: Option<&'a str>,
+}
+
+/// Checks the top-level blocks of every file against each other.
+pub(super) fn check(stack: &Stack, diagnostics: &mut Diagnostics) {
+    let mut blocks: BTreeMap<BlockKey<'_>, &Block> = BTreeMap::new();
+    let mut singletons: BTreeMap<&str, &Block> = BTreeMap::new();
+    let mut names: BTreeMap<&str, &Attribute> = BTreeMap::new();
+    for file in &stack.files {
+        for item in &file.body.items {
+            let Item::Block(block) = item else { continue };
+            let Some(shape) = shape::top_level(&block.kind.name) else {
+                continue;
+            };
+            if block.labels.len() != shape.labels.len() {
+                continue;
+            }
+            if shape.attributes == Attributes::Names {
+                check_names(block, &mut names, diagnostics);
+            }
+            let alias = match shape.occurrence {
+                Occurrence::Repeatable => continue,
+                Occurrence::Singleton => {
+                    match singletons.get(shape.kind) {
+                        Some(first) => diagnostics.push(duplicate_singleton(block, first)),
+                        None => {
+                            singletons.insert(shape.kind, block);
+                        }
+                    }
+                    continue;
+                }
+                Occurrence::Unique => None,
+                Occurrence::UniqueByAlias => match alias(block) {
+                    Ok(alias) => alias,
+                    // An alias that is not a plain string cannot be compared
+                    // here; the expression checks report it.
+                    Err(()) => continue,
+                },
+            };
+            let key = BlockKey {
+                kind: shape.kind,
+                labels: block
+                    .labels
+                    .iter()
+                    .map(|label| label.value.as_str())
+                    .collect(),
+                alias,
+            };
+            match blocks.get(&key) {
+                Some(first) => diagnostics.push(duplicate_block(
+                    block,
+                    first,
+                    shape.occurrence == Occurrence::UniqueByAlias,
+                )),
+                None => {
+                    blocks.insert(key, block);
+                }
+            }
+        }
+    }
+}
+
+/// A local value set in an earlier `locals` block, or earlier in this one.
+fn check_names<'a>(
+    block: &'a Block,
+    names: &mut BTreeMap<&'a str, &'a Attribute>,
+    diagnostics: &mut Diagnostics,
+) {
+    for attribute in block.attributes() {
+        let name = attribute.name.name.as_str();
+        match names.get(name) {
+            Some(first) => diagnostics.push(
+                Diagnostic::error(
+                    Code::CheckDuplicateAttribute,
+                    attribute.name.span,
+                    format!("local value `{name}` is set again here"),
+                )
+                .with_label(first.name.span, "first set here")
+                .with_help(format!(
+                    "each local value is set once across all `locals` blocks: rename or remove one `{name}`"
+                )),
+            ),
+            None => {
+                names.insert(name, attribute);
+            }
+        }
+    }
+}
+
+/// The provider's alias: `Ok(None)` when not set, `Err` when it is not a
+/// plain string.
+fn alias(block: &Block) -> Result<Option<&str>, ()> {
+    let Some(attribute) = block.attribute("alias") else {
+        return Ok(None);
+    };
+    match &attribute.value.kind {
+        ExprKind::String(template) => template.as_literal().map(Some).ok_or(()),
+        _ => Err(()),
+    }
+}
+
+/// The header as written: `resource "aws_s3_bucket" "logs"`.
+fn header(block: &Block) -> String {
+    let mut text = block.kind.name.clone();
+    for label in &block.labels {
+        text.push(' ');
+        text.push_str(&label.raw);
+    }
+    text
+}
+
+fn duplicate_block(block: &Block, first: &Block, is_provider: bool) -> Diagnostic {
+    let header = header(block);
+    let help = if is_provider {
+        String::from(
+            "a provider may be configured more than once only with different `alias = \"...\"` values",
+        )
+    } else {
+        String::from("names must be unique in a stack: rename or remove one of the two")
+    };
+    Diagnostic::error(
+        Code::CheckDuplicateBlock,
+        block.header_span(),
+        format!("`{header}` is defined again here"),
+    )
+    .with_label(first.header_span(), "first defined here")
+    .with_help(help)
+}
+
+fn duplicate_singleton(block: &Block, first: &Block) -> Diagnostic {
+    let kind = &block.kind.name;
+    Diagnostic::error(
+        Code::CheckDuplicateSingleton,
+        block.header_span(),
+        format!("a second `{kind}` block"),
+    )
+    .with_label(first.header_span(), "first defined here")
+    .with_help(format!(
+        "a stack has one `{kind}` block: merge the two into one"
+    ))
+}

@@ -1,0 +1,233 @@
+//! Loading a stack folder: finding its `*.infra` files, reading them through the
+//! host, decoding them as UTF-8 and parsing them.
+//!
+//! Invariant: files only through `host`; a file that cannot be read or decoded
+//! is reported and left out, and the other files are still loaded.
+//! Invariant: no diagnostic carries file content; an unreadable file is named by
+//! its path and the system's words.
+
+use super::Stack;
+use crate::diag::{Code, Diagnostic, Diagnostics, FileId, SourceMap, Span};
+use crate::host::{Host, HostError};
+use crate::syntax;
+use std::path::{Component, Path, PathBuf};
+
+/// The extension of configuration files.
+const EXTENSION: &str = "infra";
+
+/// Reads every `*.infra` file directly in `dir` (not sub-folders), in file-name
+/// order, and parses it.
+pub(super) fn load(host: &dyn Host, dir: &Path) -> (Stack, Diagnostics) {
+    let mut stack = Stack::default();
+    let mut diagnostics = Diagnostics::new();
+    let shown_dir = display_path(dir);
+    let entries = match host.list_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) => {
+            diagnostics.push(folder_error(&shown_dir, &error));
+            return (stack, diagnostics);
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .into_iter()
+        .map(|entry| entry.path)
+        .filter(|path| is_infra_path(path) && !host.is_dir(path))
+        .collect();
+    paths.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    if paths.is_empty() {
+        diagnostics.push(
+            Diagnostic::error_at_path(Code::CliNoInfraFiles, Some(shown_dir))
+                .with_help("create main.infra or run `infra init`"),
+        );
+        return (stack, diagnostics);
+    }
+    for path in paths {
+        let name = display_path(&path);
+        let bytes = match host.read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                diagnostics.push(unreadable_file(name, &error));
+                continue;
+            }
+        };
+        match add_source(&mut stack.sources, name, bytes) {
+            Ok(id) => {
+                let text = stack.sources.get(id).map_or("", |file| file.text.as_str());
+                let (file, parse_diagnostics) = syntax::parse(id, text);
+                diagnostics.extend(parse_diagnostics);
+                stack.files.push(file);
+            }
+            Err(diagnostic) => diagnostics.push(*diagnostic),
+        }
+    }
+    (stack, diagnostics)
+}
+
+/// Adds a file's bytes to `sources` under `name`. Valid UTF-8 gives the file's
+/// id; anything else is added with a lossy decoding (so the report can show a
+/// caret at the first invalid byte) and comes back as an
+/// `infra::parse::invalid_utf8` diagnostic: such a file must not be parsed.
+pub fn add_source(
+    sources: &mut SourceMap,
+    name: String,
+    bytes: Vec<u8>,
+) -> Result<FileId, Box<Diagnostic>> {
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(sources.add(name, text)),
+        Err(error) => {
+            let utf8_error = error.utf8_error();
+            let start = utf8_error.valid_up_to();
+            let invalid_len = utf8_error.error_len().unwrap_or(1);
+            let offending = error
+                .as_bytes()
+                .get(start..start + invalid_len)
+                .unwrap_or_default()
+                .iter()
+                .map(|byte| format!("0x{byte:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
+            // The valid prefix is kept as is by the lossy decoding, so the first
+            // invalid byte becomes the replacement character at the same offset.
+            let end = text
+                .get(start..)
+                .and_then(|rest| rest.chars().next())
+                .map_or(start, |c| start + c.len_utf8());
+            let id = sources.add(name, text);
+            Err(Box::new(
+                Diagnostic::error(
+                    Code::ParseInvalidUtf8,
+                    Span::new(id, start, end),
+                    format!("byte {offending} is not valid utf-8"),
+                )
+                .with_help("save the file as UTF-8; .infra files must be UTF-8 text"),
+            ))
+        }
+    }
+}
+
+/// The `infra::cli::unreadable_file` diagnostic for `name`.
+pub fn unreadable_file(name: String, error: &HostError) -> Diagnostic {
+    Diagnostic::error_at_path(Code::CliUnreadableFile, Some(name)).with_help(format!(
+        "{error}; check that the file exists and can be read"
+    ))
+}
+
+/// The diagnostic for a stack folder that cannot be listed.
+fn folder_error(shown_dir: &str, error: &HostError) -> Diagnostic {
+    let (code, help) = match error {
+        HostError::NotFound => (
+            Code::CliNoSuchDirectory,
+            String::from("check the path, or pass the stack folder with `-C DIR`"),
+        ),
+        HostError::NotADirectory => (
+            Code::CliNoSuchDirectory,
+            String::from(
+                "this is a file; pass the folder that holds the .infra files with `-C DIR`",
+            ),
+        ),
+        HostError::Other(message) => (
+            Code::CliNoSuchDirectory,
+            format!("the folder could not be listed: {message}"),
+        ),
+    };
+    Diagnostic::error_at_path(code, Some(shown_dir.to_owned())).with_help(help)
+}
+
+/// Whether the path's name ends in `.infra` (a hidden `.infra` folder does not).
+pub fn is_infra_path(path: &Path) -> bool {
+    path.extension().is_some_and(|ext| ext == EXTENSION)
+}
+
+/// A path as users should see it: as given, without a leading `./`.
+pub fn display_path(path: &Path) -> String {
+    let stripped: PathBuf = path
+        .components()
+        .skip_while(|component| matches!(component, Component::CurDir))
+        .collect();
+    if stripped.as_os_str().is_empty() {
+        String::from(".")
+    } else {
+        stripped.display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+    use super::*;
+    use crate::host::MemoryHost;
+
+    fn codes(diagnostics: &Diagnostics) -> Vec<&'static str> {
+        diagnostics.iter().map(|d| d.code.as_str()).collect()
+    }
+
+    #[test]
+    fn loads_infra_files_in_name_order_and_skips_sub_folders() {
+        let host = MemoryHost::new()
+            .with_file("stack/b.infra", "")
+            .with_file("stack/a.infra", "")
+            .with_file("stack/notes.txt", "")
+            .with_file("stack/modules/m.infra", "")
+            .with_file("stack/dir.infra/inner.infra", "");
+        let (stack, diagnostics) = load(&host, Path::new("stack"));
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let names: Vec<_> = stack.sources.iter().map(|(_, f)| f.name.clone()).collect();
+        assert_eq!(names, ["stack/a.infra", "stack/b.infra"]);
+        assert_eq!(stack.files.len(), 2);
+        assert_eq!(stack.files[0].id, FileId(0));
+    }
+
+    #[test]
+    fn display_names_drop_a_leading_dot_folder() {
+        let host = MemoryHost::new().with_file("./main.infra", "");
+        let (stack, _) = load(&host, Path::new("."));
+        assert_eq!(stack.sources.get(FileId(0)).unwrap().name, "main.infra");
+        assert_eq!(display_path(Path::new("./a/./b.infra")), "a/b.infra");
+        assert_eq!(display_path(Path::new(".")), ".");
+    }
+
+    #[test]
+    fn missing_folder_is_no_such_directory() {
+        let (stack, diagnostics) = load(&MemoryHost::new(), Path::new("nope"));
+        assert_eq!(codes(&diagnostics), ["infra::cli::no_such_directory"]);
+        let diagnostic = diagnostics.iter().next().unwrap();
+        assert_eq!(diagnostic.path.as_deref(), Some("nope"));
+        assert!(diagnostic.help.is_some());
+        assert!(stack.files.is_empty());
+    }
+
+    #[test]
+    fn a_file_given_as_folder_is_no_such_directory() {
+        let host = MemoryHost::new().with_file("main.infra", "");
+        let (_, diagnostics) = load(&host, Path::new("main.infra"));
+        assert_eq!(codes(&diagnostics), ["infra::cli::no_such_directory"]);
+    }
+
+    #[test]
+    fn folder_without_infra_files_is_no_infra_files() {
+        let host = MemoryHost::new().with_file("stack/readme.md", "");
+        let (_, diagnostics) = load(&host, Path::new("stack"));
+        assert_eq!(codes(&diagnostics), ["infra::cli::no_infra_files"]);
+        let help = diagnostics.iter().next().unwrap().help.clone().unwrap();
+        assert_eq!(help, "create main.infra or run `infra init`");
+    }
+
+    #[test]
+    fn invalid_utf8_points_at_the_first_bad_byte_and_is_not_parsed() {
+        let host = MemoryHost::new()
+            .with_file("s/a.infra", b"ok = 1\nx\xffy\n".to_vec())
+            .with_file("s/b.infra", "");
+        let (stack, diagnostics) = load(&host, Path::new("s"));
+        assert_eq!(codes(&diagnostics), ["infra::parse::invalid_utf8"]);
+        let label = diagnostics.iter().next().unwrap().primary.clone().unwrap();
+        assert_eq!(label.span.start, 8);
+        assert_eq!(label.span.end, 11);
+        assert_eq!(label.text, "byte 0xff is not valid utf-8");
+        // The bad file has a source for the caret but no tree.
+        assert_eq!(stack.sources.len(), 2);
+        assert_eq!(stack.files.len(), 1);
+        assert_eq!(stack.files[0].id, FileId(1));
+    }
+}

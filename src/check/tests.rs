@@ -1,0 +1,590 @@
+//! Unit tests of the structural passes over trees built by hand, so they do not
+//! depend on the parser; the corpus tests cover the same codes from source text.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use super::{Stack, check};
+use crate::diag::{Code, Diagnostic, FileId, Span};
+use crate::syntax::ast::{
+    Attribute, Block, Body, Expr, ExprKind, File, Ident, Item, StringLit, Template, TemplatePart,
+    Trivia,
+};
+use std::cell::Cell;
+
+/// Builds nodes with distinct, increasing spans in one file.
+struct Tree {
+    file: FileId,
+    offset: Cell<usize>,
+}
+
+impl Tree {
+    fn new(file: u32) -> Self {
+        Tree {
+            file: FileId(file),
+            offset: Cell::new(0),
+        }
+    }
+
+    fn span(&self, len: usize) -> Span {
+        let start = self.offset.get();
+        self.offset.set(start + len + 1);
+        Span::new(self.file, start, start + len)
+    }
+
+    fn ident(&self, name: &str) -> Ident {
+        Ident {
+            name: name.to_owned(),
+            span: self.span(name.len()),
+        }
+    }
+
+    fn attr(&self, name: &str) -> Item {
+        self.attr_value(name, ExprKind::Null)
+    }
+
+    fn attr_str(&self, name: &str, value: &str) -> Item {
+        let span = self.span(value.len() + 2);
+        let template = Template {
+            parts: vec![TemplatePart::Literal {
+                value: value.to_owned(),
+                span,
+            }],
+            raw: format!("\"{value}\""),
+            span,
+        };
+        self.attr_value(name, ExprKind::String(template))
+    }
+
+    fn attr_value(&self, name: &str, kind: ExprKind) -> Item {
+        let name = self.ident(name);
+        let value = Expr {
+            kind,
+            span: self.span(4),
+        };
+        Item::Attribute(Attribute {
+            span: name.span.to(value.span),
+            name,
+            value,
+            trivia: Trivia::default(),
+        })
+    }
+
+    fn block(&self, kind: &str, labels: &[&str], items: Vec<Item>) -> Item {
+        let kind = self.ident(kind);
+        let labels: Vec<StringLit> = labels
+            .iter()
+            .map(|label| StringLit {
+                value: (*label).to_owned(),
+                raw: format!("\"{label}\""),
+                span: self.span(label.len() + 2),
+            })
+            .collect();
+        let close = self.span(1);
+        let body = Body {
+            items,
+            dangling: Vec::new(),
+            span: close,
+        };
+        Item::Block(Block {
+            span: kind.span.to(close),
+            kind,
+            labels,
+            body,
+            trivia: Trivia::default(),
+        })
+    }
+
+    fn file(&self, items: Vec<Item>) -> File {
+        File {
+            id: self.file,
+            body: Body {
+                items,
+                dangling: Vec::new(),
+                span: self.span(0),
+            },
+        }
+    }
+}
+
+fn stack(files: Vec<File>) -> Stack {
+    let mut stack = Stack::default();
+    for file in &files {
+        stack
+            .sources
+            .add(format!("f{}.infra", file.id.0), String::new());
+    }
+    stack.files = files;
+    stack
+}
+
+/// The diagnostics as `code: label` lines, sorted.
+fn run(files: Vec<File>) -> Vec<Diagnostic> {
+    let mut diagnostics = check(&stack(files));
+    diagnostics.sort();
+    for diagnostic in &diagnostics {
+        assert!(diagnostic.help.is_some(), "{} has no help", diagnostic.code);
+        assert!(
+            diagnostic.primary.is_some(),
+            "{} has no label",
+            diagnostic.code
+        );
+    }
+    diagnostics.into_vec()
+}
+
+fn summary(diagnostics: &[Diagnostic]) -> Vec<String> {
+    diagnostics
+        .iter()
+        .map(|d| {
+            format!(
+                "{}: {}",
+                d.code,
+                d.primary.as_ref().map_or("", |l| l.text.as_str())
+            )
+        })
+        .collect()
+}
+
+fn one(diagnostics: &[Diagnostic], code: Code) -> &Diagnostic {
+    assert_eq!(diagnostics.len(), 1, "{:#?}", summary(diagnostics));
+    let diagnostic = &diagnostics[0];
+    assert_eq!(diagnostic.code, code, "{:#?}", summary(diagnostics));
+    diagnostic
+}
+
+#[test]
+fn a_well_formed_stack_has_no_diagnostics() {
+    let t = Tree::new(0);
+    let file = t.file(vec![
+        t.block(
+            "stack",
+            &["shop"],
+            vec![t.attr("state"), t.attr("default_environment")],
+        ),
+        t.block(
+            "variable",
+            &["replicas"],
+            vec![
+                t.attr("type"),
+                t.attr("default"),
+                t.block(
+                    "validate",
+                    &[],
+                    vec![t.attr("condition"), t.attr("message")],
+                ),
+                t.block(
+                    "validate",
+                    &[],
+                    vec![t.attr("condition"), t.attr("message")],
+                ),
+            ],
+        ),
+        t.block(
+            "environment",
+            &["staging"],
+            vec![t.attr("vars"), t.attr("protected")],
+        ),
+        t.block("secret", &["db"], vec![t.attr("generate")]),
+        t.block("provider", &["postgres"], vec![t.attr("url")]),
+        t.block(
+            "provider",
+            &["postgres"],
+            vec![t.attr("url"), t.attr_str("alias", "b")],
+        ),
+        t.block(
+            "resource",
+            &["local_file", "a"],
+            vec![
+                t.attr("path"),
+                t.block("lifecycle", &[], vec![t.attr("create_before_destroy")]),
+                t.block("anything_from_a_schema", &[], vec![t.attr("x")]),
+            ],
+        ),
+        t.block("data", &["http", "a"], vec![t.attr("url")]),
+        t.block("service", &["api"], vec![t.attr("run"), t.attr("port")]),
+        t.block("module", &["cache"], vec![t.attr("source"), t.attr("name")]),
+        t.block("output", &["o"], vec![t.attr("value"), t.attr("sensitive")]),
+        t.block("locals", &[], vec![t.attr("a")]),
+        t.block("locals", &[], vec![t.attr("b")]),
+        t.block("moved", &[], vec![t.attr("from"), t.attr("to")]),
+        t.block("moved", &[], vec![t.attr("from"), t.attr("to")]),
+        t.block(
+            "import",
+            &[],
+            vec![t.attr("to"), t.attr("id"), t.attr("provider")],
+        ),
+    ]);
+    assert_eq!(summary(&run(vec![file])), Vec::<String>::new());
+}
+
+#[test]
+fn unknown_block_suggests_the_closest_kind() {
+    let t = Tree::new(0);
+    let diagnostics = run(vec![t.file(vec![t.block("resourse", &["a", "b"], vec![])])]);
+    let diagnostic = one(&diagnostics, Code::CheckUnknownBlock);
+    assert_eq!(
+        diagnostic.primary.as_ref().unwrap().text,
+        "`resourse` is not a block type"
+    );
+    let help = diagnostic.help.as_deref().unwrap();
+    assert!(help.starts_with("did you mean `resource`?"), "{help}");
+    assert!(help.contains("stack, variable, environment"), "{help}");
+}
+
+#[test]
+fn unknown_block_bodies_still_get_duplicate_attribute_checks() {
+    let t = Tree::new(0);
+    let diagnostics = run(vec![t.file(vec![t.block(
+        "zzz",
+        &[],
+        vec![t.attr("a"), t.attr("a")],
+    )])]);
+    let mut codes: Vec<Code> = diagnostics.iter().map(|d| d.code).collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        [Code::CheckUnknownBlock, Code::CheckDuplicateAttribute]
+    );
+}
+
+#[test]
+fn attribute_at_top_level_is_reported() {
+    let t = Tree::new(0);
+    let diagnostics = run(vec![t.file(vec![t.attr("region")])]);
+    let diagnostic = one(&diagnostics, Code::CheckAttributeAtTopLevel);
+    assert!(
+        diagnostic
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("locals { region = ... }")
+    );
+}
+
+#[test]
+fn too_many_labels_points_at_the_extra_ones() {
+    let t = Tree::new(0);
+    let file = t.file(vec![t.block("variable", &["a", "b", "c"], vec![])]);
+    let extra_start = match &file.body.items[0] {
+        Item::Block(b) => b.labels[1].span.start,
+        Item::Attribute(_) => unreachable!(),
+    };
+    let diagnostics = run(vec![file]);
+    let diagnostic = one(&diagnostics, Code::CheckWrongLabelCount);
+    let label = diagnostic.primary.as_ref().unwrap();
+    assert_eq!(label.span.start, extra_start);
+    assert_eq!(label.text, "`variable` takes 1 label; these are extra");
+    assert_eq!(
+        diagnostic.help.as_deref(),
+        Some("write it as `variable \"NAME\" { ... }`")
+    );
+}
+
+#[test]
+fn too_few_labels_points_at_the_header() {
+    let t = Tree::new(0);
+    let diagnostics = run(vec![t.file(vec![t.block(
+        "resource",
+        &["local_file"],
+        vec![],
+    )])]);
+    let diagnostic = one(&diagnostics, Code::CheckWrongLabelCount);
+    assert_eq!(
+        diagnostic.primary.as_ref().unwrap().text,
+        "`resource` takes 2 labels, found 1"
+    );
+    assert_eq!(
+        diagnostic.help.as_deref(),
+        Some("write it as `resource \"TYPE\" \"NAME\" { ... }`")
+    );
+}
+
+#[test]
+fn labels_on_label_less_kinds_are_extra() {
+    let t = Tree::new(0);
+    let diagnostics = run(vec![t.file(vec![
+        t.block("locals", &["x"], vec![]),
+        t.block(
+            "resource",
+            &["t", "n"],
+            vec![t.block("lifecycle", &["x"], vec![])],
+        ),
+    ])]);
+    assert_eq!(
+        summary(&diagnostics),
+        [
+            "infra::check::wrong_label_count: `locals` takes no labels; this one is extra",
+            "infra::check::wrong_label_count: `lifecycle` takes no labels; this one is extra",
+        ]
+    );
+}
+
+#[test]
+fn duplicate_block_in_one_file_has_a_first_defined_label() {
+    let t = Tree::new(0);
+    let diagnostics = run(vec![t.file(vec![
+        t.block("resource", &["local_file", "a"], vec![]),
+        t.block("resource", &["local_file", "a"], vec![]),
+        t.block("resource", &["local_file", "b"], vec![]),
+    ])]);
+    let diagnostic = one(&diagnostics, Code::CheckDuplicateBlock);
+    assert_eq!(
+        diagnostic.primary.as_ref().unwrap().text,
+        "`resource \"local_file\" \"a\"` is defined again here"
+    );
+    assert_eq!(diagnostic.secondary.len(), 1);
+    assert_eq!(diagnostic.secondary[0].text, "first defined here");
+    assert!(diagnostic.secondary[0].span.start < diagnostic.primary.as_ref().unwrap().span.start);
+}
+
+#[test]
+fn duplicate_block_across_files_points_back_to_the_first_file() {
+    let a = Tree::new(0);
+    let b = Tree::new(1);
+    let diagnostics = run(vec![
+        a.file(vec![a.block("variable", &["x"], vec![])]),
+        b.file(vec![b.block("variable", &["x"], vec![])]),
+    ]);
+    let diagnostic = one(&diagnostics, Code::CheckDuplicateBlock);
+    assert_eq!(diagnostic.file(), Some(FileId(1)));
+    assert_eq!(diagnostic.secondary[0].span.file, FileId(0));
+}
+
+#[test]
+fn same_name_in_different_kinds_is_not_a_duplicate() {
+    let t = Tree::new(0);
+    let diagnostics = run(vec![t.file(vec![
+        t.block("variable", &["x"], vec![]),
+        t.block("secret", &["x"], vec![]),
+        t.block("resource", &["x", "y"], vec![]),
+        t.block("data", &["x", "y"], vec![]),
+    ])]);
+    assert_eq!(summary(&diagnostics), Vec::<String>::new());
+}
+
+#[test]
+fn providers_are_duplicates_only_with_the_same_alias() {
+    let t = Tree::new(0);
+    let diagnostics = run(vec![t.file(vec![
+        t.block("provider", &["aws"], vec![]),
+        t.block("provider", &["aws"], vec![t.attr_str("alias", "eu")]),
+        t.block("provider", &["aws"], vec![t.attr_str("alias", "us")]),
+        t.block("provider", &["aws"], vec![t.attr_str("alias", "eu")]),
+    ])]);
+    let diagnostic = one(&diagnostics, Code::CheckDuplicateBlock);
+    assert!(diagnostic.help.as_deref().unwrap().contains("alias"));
+}
+
+#[test]
+fn a_second_stack_block_is_a_duplicate_singleton() {
+    let a = Tree::new(0);
+    let b = Tree::new(1);
+    let diagnostics = run(vec![
+        a.file(vec![a.block("stack", &["one"], vec![])]),
+        b.file(vec![b.block("stack", &["two"], vec![])]),
+    ]);
+    let diagnostic = one(&diagnostics, Code::CheckDuplicateSingleton);
+    assert_eq!(diagnostic.file(), Some(FileId(1)));
+    assert_eq!(diagnostic.secondary[0].text, "first defined here");
+}
+
+#[test]
+fn locals_may_repeat_but_names_may_not() {
+    let a = Tree::new(0);
+    let b = Tree::new(1);
+    let diagnostics = run(vec![
+        a.file(vec![a.block(
+            "locals",
+            &[],
+            vec![a.attr("x"), a.attr("y"), a.attr("y")],
+        )]),
+        b.file(vec![b.block("locals", &[], vec![b.attr("x"), b.attr("z")])]),
+    ]);
+    assert_eq!(
+        summary(&diagnostics),
+        [
+            "infra::check::duplicate_attribute: local value `y` is set again here",
+            "infra::check::duplicate_attribute: local value `x` is set again here",
+        ]
+    );
+    assert_eq!(diagnostics[1].secondary[0].span.file, FileId(0));
+}
+
+#[test]
+fn unknown_attribute_in_fixed_blocks_suggests_a_name() {
+    let t = Tree::new(0);
+    let diagnostics = run(vec![t.file(vec![t.block(
+        "variable",
+        &["x"],
+        vec![t.attr("defualt")],
+    )])]);
+    let diagnostic = one(&diagnostics, Code::CheckUnknownAttribute);
+    assert_eq!(
+        diagnostic.primary.as_ref().unwrap().text,
+        "`defualt` is not an attribute of `variable`"
+    );
+    assert_eq!(
+        diagnostic.help.as_deref(),
+        Some(
+            "did you mean `default`? `variable` takes: type, default, description, sensitive, nullable"
+        )
+    );
+}
+
+#[test]
+fn every_fixed_shape_rejects_unknown_attributes() {
+    let t = Tree::new(0);
+    let kinds: &[(&str, &[&str], &[&str])] = &[
+        ("stack", &["s"], &[]),
+        ("environment", &["e"], &[]),
+        ("secret", &["s"], &[]),
+        ("output", &["o"], &["value"]),
+        ("moved", &[], &["from", "to"]),
+        ("import", &[], &["to", "id"]),
+    ];
+    let mut items = Vec::new();
+    for (kind, labels, required) in kinds {
+        let mut body: Vec<Item> = required.iter().map(|name| t.attr(name)).collect();
+        body.push(t.attr("bogus"));
+        items.push(t.block(kind, labels, body));
+    }
+    items.push(t.block(
+        "resource",
+        &["t", "n"],
+        vec![t.block("lifecycle", &[], vec![t.attr("bogus")])],
+    ));
+    items.push(t.block(
+        "variable",
+        &["v"],
+        vec![t.block(
+            "validate",
+            &[],
+            vec![t.attr("condition"), t.attr("message"), t.attr("bogus")],
+        )],
+    ));
+    let diagnostics = run(vec![t.file(items)]);
+    assert_eq!(diagnostics.len(), 8, "{:#?}", summary(&diagnostics));
+    assert!(
+        diagnostics
+            .iter()
+            .all(|d| d.code == Code::CheckUnknownAttribute)
+    );
+}
+
+#[test]
+fn open_blocks_accept_any_attribute() {
+    let t = Tree::new(0);
+    let diagnostics = run(vec![t.file(vec![
+        t.block("resource", &["t", "n"], vec![t.attr("whatever")]),
+        t.block("provider", &["p"], vec![t.attr("whatever")]),
+        t.block("module", &["m"], vec![t.attr("whatever")]),
+    ])]);
+    assert_eq!(summary(&diagnostics), Vec::<String>::new());
+}
+
+#[test]
+fn duplicate_attributes_are_reported_in_every_body() {
+    let t = Tree::new(0);
+    let diagnostics = run(vec![t.file(vec![
+        t.block("resource", &["t", "n"], vec![t.attr("a"), t.attr("a")]),
+        t.block("environment", &["e"], vec![t.attr("vars"), t.attr("vars")]),
+        t.block(
+            "resource",
+            &["t", "m"],
+            vec![t.block("nested", &[], vec![t.attr("b"), t.attr("b")])],
+        ),
+    ])]);
+    assert_eq!(
+        summary(&diagnostics),
+        [
+            "infra::check::duplicate_attribute: `a` is set again here",
+            "infra::check::duplicate_attribute: `vars` is set again here",
+            "infra::check::duplicate_attribute: `b` is set again here",
+        ]
+    );
+    assert!(diagnostics.iter().all(|d| d.secondary.len() == 1));
+}
+
+#[test]
+fn nested_blocks_outside_their_shape_are_unexpected() {
+    let t = Tree::new(0);
+    let diagnostics = run(vec![t.file(vec![
+        t.block(
+            "output",
+            &["o"],
+            vec![t.attr("value"), t.block("lifecycle", &[], vec![])],
+        ),
+        t.block("environment", &["e"], vec![t.block("vars", &[], vec![])]),
+        t.block("variable", &["v"], vec![t.block("validation", &[], vec![])]),
+        t.block("module", &["m"], vec![t.block("inputs", &[], vec![])]),
+    ])]);
+    let helps: Vec<String> = diagnostics
+        .iter()
+        .inspect(|d| assert_eq!(d.code, Code::CheckUnexpectedBlock))
+        .map(|d| d.help.clone().unwrap())
+        .collect();
+    assert_eq!(
+        helps,
+        [
+            "`output` takes no nested blocks",
+            "`environment` takes no `vars` block; to set a map, write `vars = { ... }`",
+            "did you mean `validate`? `variable` takes only: validate",
+            "`module` takes no `inputs` block; to set a map, write `inputs = { ... }`",
+        ]
+    );
+}
+
+#[test]
+fn a_second_lifecycle_block_is_a_duplicate() {
+    let t = Tree::new(0);
+    let diagnostics = run(vec![t.file(vec![t.block(
+        "resource",
+        &["t", "n"],
+        vec![
+            t.block("lifecycle", &[], vec![]),
+            t.block("lifecycle", &[], vec![]),
+        ],
+    )])]);
+    let diagnostic = one(&diagnostics, Code::CheckDuplicateBlock);
+    assert_eq!(diagnostic.secondary[0].text, "first defined here");
+}
+
+#[test]
+fn missing_required_attributes_are_named() {
+    let t = Tree::new(0);
+    let diagnostics = run(vec![t.file(vec![
+        t.block("output", &["o"], vec![t.attr("description")]),
+        t.block("moved", &[], vec![t.attr("from")]),
+        t.block("import", &[], vec![]),
+        t.block("variable", &["v"], vec![t.block("validate", &[], vec![])]),
+        t.block("stack", &["s"], vec![]),
+    ])]);
+    assert_eq!(
+        summary(&diagnostics),
+        [
+            "infra::check::missing_attribute: `value` is not set",
+            "infra::check::missing_attribute: `to` is not set",
+            "infra::check::missing_attribute: `to` and `id` are not set",
+            "infra::check::missing_attribute: `condition` and `message` are not set",
+        ]
+    );
+    assert_eq!(
+        diagnostics[2].help.as_deref(),
+        Some("add to = ..., id = ... inside this `import` block")
+    );
+}
+
+#[test]
+fn an_attribute_written_for_a_block_says_so() {
+    let t = Tree::new(0);
+    let diagnostics = run(vec![t.file(vec![t.block(
+        "variable",
+        &["v"],
+        vec![t.attr("validate")],
+    )])]);
+    let diagnostic = one(&diagnostics, Code::CheckUnknownAttribute);
+    assert_eq!(
+        diagnostic.help.as_deref(),
+        Some("`validate` is a block: write `validate { ... }` without `=`")
+    );
+}

@@ -1,0 +1,398 @@
+//! The `infra` binary end to end: `validate` and `fmt` on temporary folders,
+//! checking exit codes, the streams and the files left behind.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A folder under the system temp dir, removed when dropped.
+struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let unique = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let path =
+            std::env::temp_dir().join(format!("infra-cli-{}-{unique}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir { path }
+    }
+
+    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.path.join(name)).unwrap()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Runs `infra ARGS` in `dir`, with colour forbidden and stdin empty.
+fn infra(dir: &Path, args: &[&str]) -> Output {
+    infra_with_stdin(dir, args, "")
+}
+
+fn infra_with_stdin(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_infra"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+const VALID: &str = r#"stack "shop" {
+  state = "local"
+}
+
+variable "replicas" {
+  type    = number
+  default = 1
+  validate {
+    condition = var.replicas >= 1
+    message   = "replicas must be at least 1"
+  }
+}
+
+resource "local_file" "config" {
+  path    = "out/${env.name}.env"
+  content = "PORT=8080"
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+output "path" {
+  value = local_file.config.path
+}
+"#;
+
+// ---- validate ---------------------------------------------------------------
+
+#[test]
+fn validate_a_valid_stack_exits_0() {
+    let dir = TempDir::new("valid");
+    dir.write("main.infra", VALID);
+    let output = infra(&dir.path, &["validate"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(stdout(&output).contains("Success!"));
+    assert_eq!(stderr(&output), "");
+}
+
+#[test]
+fn validate_takes_the_folder_with_dash_c_before_or_after_the_command() {
+    let dir = TempDir::new("chdir");
+    dir.write("stack/main.infra", VALID);
+    assert_eq!(code(&infra(&dir.path, &["validate", "-C", "stack"])), 0);
+    assert_eq!(code(&infra(&dir.path, &["-C", "stack", "validate"])), 0);
+}
+
+#[test]
+fn validate_reports_every_error_in_every_file_with_the_count_line() {
+    let dir = TempDir::new("two-files");
+    dir.write("a.infra", "resourse \"local_file\" \"x\" {}\n");
+    dir.write("b.infra", "variable \"v\" {\n  defualt = 1\n}\n");
+    let output = infra(&dir.path, &["validate", "-C", "."]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    assert!(err.contains("infra::check::unknown_block"), "{err}");
+    assert!(err.contains("infra::check::unknown_attribute"), "{err}");
+    assert!(err.contains("a.infra:1:1"), "{err}");
+    assert!(err.contains("b.infra:2:3"), "{err}");
+    assert!(err.contains("did you mean `resource`?"), "{err}");
+    assert!(err.trim_end().ends_with("2 errors in 2 files"), "{err}");
+    assert!(!stdout(&output).contains("Success"));
+}
+
+#[test]
+fn validate_reports_duplicates_across_files_with_both_places() {
+    let dir = TempDir::new("duplicate");
+    dir.write("a.infra", "variable \"v\" {}\n");
+    dir.write("b.infra", "variable \"v\" {}\n");
+    let output = infra(&dir.path, &["validate"]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    assert!(err.contains("infra::check::duplicate_block"), "{err}");
+    assert!(err.contains("b.infra:1:1"), "{err}");
+    assert!(err.contains("a.infra:1:1"), "{err}");
+    assert!(err.contains("first defined here"), "{err}");
+    assert!(err.trim_end().ends_with("1 error in 1 file"), "{err}");
+}
+
+#[test]
+fn validate_json_has_the_documented_fields() {
+    let dir = TempDir::new("json");
+    dir.write("main.infra", "output \"o\" {\n  description = \"x\"\n}\n");
+    let output = infra(&dir.path, &["validate", "--format", "json"]);
+    assert_eq!(code(&output), 1);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["valid"], false);
+    assert_eq!(json["error_count"], 1);
+    let diagnostic = &json["diagnostics"][0];
+    assert_eq!(diagnostic["code"], "infra::check::missing_attribute");
+    assert_eq!(diagnostic["severity"], "error");
+    assert_eq!(diagnostic["message"], "missing required attribute");
+    assert_eq!(diagnostic["file"], "main.infra");
+    assert_eq!(diagnostic["line"], 1);
+    assert_eq!(diagnostic["column"], 1);
+    assert_eq!(diagnostic["end"]["line"], 1);
+    assert_eq!(diagnostic["end"]["column"], 11);
+    assert!(diagnostic["help"].as_str().unwrap().contains("value = ..."));
+    assert_eq!(stderr(&output), "");
+}
+
+#[test]
+fn validate_json_is_printed_when_clean() {
+    let dir = TempDir::new("json-clean");
+    dir.write("main.infra", VALID);
+    let output = infra(&dir.path, &["validate", "--format", "json"]);
+    assert_eq!(code(&output), 0);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["valid"], true);
+    assert_eq!(json["diagnostics"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn output_has_no_escape_bytes_without_a_terminal() {
+    let dir = TempDir::new("no-colour");
+    dir.write("main.infra", "resourse \"a\" \"b\" {}\n");
+    for no_color in ["1", ""] {
+        let output = Command::new(env!("CARGO_BIN_EXE_infra"))
+            .args(["validate"])
+            .current_dir(&dir.path)
+            .env("NO_COLOR", no_color)
+            .output()
+            .unwrap();
+        assert_eq!(code(&output), 1);
+        assert!(!output.stderr.contains(&0x1b), "{}", stderr(&output));
+        assert!(!output.stdout.contains(&0x1b));
+    }
+}
+
+#[test]
+fn validate_reports_invalid_utf8() {
+    let dir = TempDir::new("utf8");
+    dir.write("main.infra", b"variable \"v\" {\n  default = \"\xff\"\n}\n");
+    let output = infra(&dir.path, &["validate"]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    assert!(err.contains("infra::parse::invalid_utf8"), "{err}");
+    assert!(err.contains("main.infra:2:14"), "{err}");
+    assert!(err.contains("0xff"), "{err}");
+}
+
+#[test]
+fn validate_reports_an_unreadable_file_by_path() {
+    // A dangling symlink fails to read even as root (chmod 000 would not).
+    let dir = TempDir::new("unreadable");
+    dir.write("main.infra", VALID);
+    std::os::unix::fs::symlink(dir.path.join("gone"), dir.path.join("x.infra")).unwrap();
+    let output = infra(&dir.path, &["validate"]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    assert!(err.contains("infra::cli::unreadable_file"), "{err}");
+    assert!(err.contains("x.infra"), "{err}");
+    assert!(err.contains("not found"), "{err}");
+}
+
+#[test]
+fn validate_skips_folders_named_like_infra_files_and_sub_folders() {
+    let dir = TempDir::new("folders");
+    dir.write("main.infra", VALID);
+    dir.write("odd.infra/inner.infra", "this is not parsed {");
+    dir.write("modules/x/main.infra", "this is not parsed either {");
+    let output = infra(&dir.path, &["validate"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+}
+
+#[test]
+fn validate_an_empty_folder_is_no_infra_files() {
+    let dir = TempDir::new("empty");
+    let output = infra(&dir.path, &["validate"]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    assert!(err.contains("infra::cli::no_infra_files"), "{err}");
+    assert!(
+        err.contains("create main.infra or run `infra init`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn validate_a_missing_folder_is_no_such_directory() {
+    let dir = TempDir::new("missing");
+    let output = infra(&dir.path, &["validate", "-C", "nope"]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    assert!(err.contains("infra::cli::no_such_directory"), "{err}");
+    assert!(err.contains("nope"), "{err}");
+}
+
+#[test]
+fn validate_reports_syntax_errors() {
+    let dir = TempDir::new("syntax");
+    dir.write("main.infra", "variable \"v\" {\n  default = \n}\n");
+    let output = infra(&dir.path, &["validate"]);
+    assert_eq!(code(&output), 1);
+    assert!(
+        stderr(&output).contains("infra::parse::"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn usage_errors_exit_1_and_version_exits_0() {
+    let dir = TempDir::new("usage");
+    let output = infra(&dir.path, &["validate", "--format", "xml"]);
+    assert_eq!(code(&output), 1);
+    assert!(stderr(&output).contains("xml"));
+    let output = infra(&dir.path, &["--version"]);
+    assert_eq!(code(&output), 0);
+    assert!(stdout(&output).starts_with("infra "));
+}
+
+// ---- fmt ----------------------------------------------------------------------
+
+const UNFORMATTED: &str = "variable \"v\" {\n    default=1\n  description   =  \"d\"\n}\n";
+
+#[test]
+fn fmt_check_lists_unformatted_files_and_writes_nothing() {
+    let dir = TempDir::new("fmt-check");
+    dir.write("a.infra", UNFORMATTED);
+    dir.write("b.infra", VALID);
+    let output = infra(&dir.path, &["fmt", "--check"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert_eq!(stdout(&output), "a.infra\n");
+    assert_eq!(dir.read("a.infra"), UNFORMATTED.as_bytes());
+}
+
+#[test]
+fn fmt_rewrites_files_in_place_and_is_then_clean() {
+    let dir = TempDir::new("fmt-write");
+    dir.write("a.infra", UNFORMATTED);
+    dir.write("b.infra", VALID);
+    let output = infra(&dir.path, &["fmt"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(stdout(&output), "a.infra\n");
+    let rewritten = String::from_utf8(dir.read("a.infra")).unwrap();
+    assert_ne!(rewritten, UNFORMATTED);
+    assert!(rewritten.contains("default     = 1"), "{rewritten}");
+    assert_eq!(dir.read("b.infra"), VALID.as_bytes());
+    let again = infra(&dir.path, &["fmt", "--check"]);
+    assert_eq!(code(&again), 0, "{}", stdout(&again));
+    assert_eq!(stdout(&again), "");
+}
+
+#[test]
+fn fmt_never_rewrites_a_file_with_syntax_errors() {
+    let dir = TempDir::new("fmt-broken");
+    let broken = "variable \"v\" {\n    default=\n}\n";
+    dir.write("broken.infra", broken);
+    dir.write("ok.infra", UNFORMATTED);
+    let output = infra(&dir.path, &["fmt"]);
+    assert_eq!(code(&output), 1);
+    assert_eq!(dir.read("broken.infra"), broken.as_bytes());
+    assert!(
+        stderr(&output).contains("infra::parse::"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stderr(&output).contains("broken.infra"));
+    // The other file is still formatted.
+    assert_eq!(stdout(&output), "ok.infra\n");
+    assert_ne!(dir.read("ok.infra"), UNFORMATTED.as_bytes());
+}
+
+#[test]
+fn fmt_diff_shows_a_unified_diff() {
+    let dir = TempDir::new("fmt-diff");
+    dir.write("a.infra", UNFORMATTED);
+    let output = infra(&dir.path, &["fmt", "--check", "--diff", "a.infra"]);
+    assert_eq!(code(&output), 1);
+    let out = stdout(&output);
+    assert!(out.contains("--- a/a.infra"), "{out}");
+    assert!(out.contains("+++ b/a.infra"), "{out}");
+    assert!(out.contains("\n-    default=1\n"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("+  default")), "{out}");
+    assert_eq!(dir.read("a.infra"), UNFORMATTED.as_bytes());
+    // Without --check, --diff also writes.
+    let output = infra(&dir.path, &["fmt", "--diff", "a.infra"]);
+    assert_eq!(code(&output), 0);
+    assert!(stdout(&output).contains("+++ b/a.infra"));
+    assert_ne!(dir.read("a.infra"), UNFORMATTED.as_bytes());
+}
+
+#[test]
+fn fmt_reads_stdin_and_writes_stdout() {
+    let dir = TempDir::new("fmt-stdin");
+    let output = infra_with_stdin(&dir.path, &["fmt", "-"], UNFORMATTED);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let formatted = stdout(&output);
+    assert!(formatted.contains("default     = 1"), "{formatted}");
+    let output = infra_with_stdin(&dir.path, &["fmt", "--check", "-"], UNFORMATTED);
+    assert_eq!(code(&output), 1);
+    let output = infra_with_stdin(&dir.path, &["fmt", "--check", "-"], &formatted);
+    assert_eq!(code(&output), 0);
+}
+
+#[test]
+fn fmt_folders_only_recurse_with_recursive() {
+    let dir = TempDir::new("fmt-recursive");
+    dir.write("top.infra", UNFORMATTED);
+    dir.write("sub/inner.infra", UNFORMATTED);
+    dir.write(".hidden/skip.infra", UNFORMATTED);
+    let output = infra(&dir.path, &["fmt", "--check"]);
+    assert_eq!(stdout(&output), "top.infra\n");
+    let output = infra(&dir.path, &["fmt", "--check", "--recursive"]);
+    assert_eq!(stdout(&output), "sub/inner.infra\ntop.infra\n");
+    let output = infra(&dir.path, &["fmt", "--check", "--recursive", "sub"]);
+    assert_eq!(stdout(&output), "sub/inner.infra\n");
+}
+
+#[test]
+fn fmt_a_missing_path_is_an_error() {
+    let dir = TempDir::new("fmt-missing");
+    let output = infra(&dir.path, &["fmt", "nope.infra"]);
+    assert_eq!(code(&output), 1);
+    assert!(stderr(&output).contains("infra::cli::no_such_path"));
+}

@@ -1,0 +1,35 @@
+//! The corpus integration binary: one test binary for every data-driven area.
+//!
+//! - `harness` runs one corpus case (a single `.infra` file or a folder of them)
+//!   through the library exactly as `infra validate` does, checks the inline
+//!   `# error: [code]` marks and snapshots the rendered diagnostics.
+//! - `cases` lists the cases, one generated `#[test]` each, and checks the list
+//!   against `tests/corpus/` and `tests/snapshots/`.
+//! - `diagnostics_doc` ties `docs/diagnostics.md` to the code registry.
+//! - `examples` validates and format-checks every stack under `examples/`.
+//! - `fuzz` feeds random and mutated input to the parser, formatter and checker.
+//! - `fmt` holds the formatter's own tests.
+//!
+//! Modules use `#[path]` because `tests/corpus/` is the data folder, not a
+//! module folder.
+//!
+//! Invariant: tests go through public entry points only (`check::load`,
+//! `check::check`, `syntax::parse`, `fmt::format_source`, `diag::render_human`).
+
+#[path = "suite/harness.rs"]
+mod harness;
+
+#[path = "suite/cases.rs"]
+mod cases;
+
+#[path = "suite/diagnostics_doc.rs"]
+mod diagnostics_doc;
+
+#[path = "suite/examples.rs"]
+mod examples;
+
+#[path = "suite/fuzz.rs"]
+mod fuzz;
+
+#[path = "suite/fmt.rs"]
+mod fmt;

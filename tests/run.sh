@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, as CI does: formatting, lints, docs, every test
+# target, and the check that no snapshot is left unreferenced.
+#
+# Installs what the tests need first. Today that is the Rust toolchain's
+# rustfmt and clippy; real-server tests (PostgreSQL, moto) will add their
+# set-up here. INFRA_SKIP_SERVICES=1 skips everything that needs a server.
+# INFRA_FUZZ_CASES sets the property-test case count (default 256).
+#
+# Idempotent: it writes nothing in the working tree (snapshots are compared,
+# never updated: INSTA_UPDATE=no).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+if ! command -v cargo >/dev/null; then
+  echo "cargo not found: install Rust from https://rustup.rs" >&2
+  exit 1
+fi
+for component in rustfmt clippy; do
+  if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    rustup component add "$component"
+  fi
+done
+cargo --version
+
+if [[ "${INFRA_SKIP_SERVICES:-0}" == "1" ]]; then
+  step "services: skipped (INFRA_SKIP_SERVICES=1)"
+else
+  step "services: none needed yet"
+fi
+
+step "cargo fmt --check"
+cargo fmt --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+
+step "cargo doc --no-deps (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+
+references=$(mktemp)
+test_log=$(mktemp)
+trap 'rm -f "$references" "$test_log"' EXIT
+
+step "cargo test --doc"
+cargo test --doc --quiet 2>&1 | tee -a "$test_log"
+
+step "cargo test --all-targets"
+export INFRA_FUZZ_CASES="${INFRA_FUZZ_CASES:-256}"
+INSTA_UPDATE=no INSTA_SNAPSHOT_REFERENCES_FILE="$references" \
+  cargo test --all-targets --quiet 2>&1 | tee -a "$test_log"
+
+step "unreferenced snapshots"
+# insta appends every snapshot an assertion read to the references file; any
+# committed .snap that no test read is stale.
+mapfile -t snapshots < <(find src tests -name '*.snap' -not -path '*/target/*' | sort)
+unreferenced=()
+if [[ ${#snapshots[@]} -gt 0 ]]; then
+  referenced=$(xargs -r -d '\n' realpath -m < "$references" | sort -u)
+  for snapshot in "${snapshots[@]}"; do
+    if ! grep -qxF "$(realpath -m "$snapshot")" <<<"$referenced"; then
+      unreferenced+=("$snapshot")
+    fi
+  done
+fi
+leftovers=$(find src tests \( -name '*.snap.new' -o -name '*.pending-snap' \) | sort)
+if [[ ${#unreferenced[@]} -gt 0 || -n "$leftovers" ]]; then
+  for snapshot in "${unreferenced[@]}"; do echo "unreferenced snapshot: $snapshot" >&2; done
+  [[ -n "$leftovers" ]] && echo "pending snapshot files (review, then delete): $leftovers" >&2
+  exit 1
+fi
+echo "${#snapshots[@]} snapshots, all referenced"
+
+step "all checks passed"
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$test_log"

@@ -1,0 +1,156 @@
+//! The corpus cases, one `#[test]` each, plus the checks that keep the list,
+//! the folder, the snapshots and the code registry in step.
+//!
+//! Adding a case: write `tests/corpus/<area>/<name>.infra` (or a folder), add
+//! `<name>` below, run `INSTA_UPDATE=always cargo test --test corpus` and read
+//! the new snapshot. `listed_cases_match_the_corpus_folder` names any case
+//! missing from the list.
+//!
+//! Why a list and not a `build.rs`: a package build script would re-run, and
+//! rebuild the library, on every corpus edit, and would slow `cargo build` for
+//! everyone; the list gives the same one-test-per-case names and cannot go stale
+//! because of the check below.
+
+use crate::harness;
+use infra::diag::Code;
+use std::collections::BTreeSet;
+
+macro_rules! corpus_cases {
+    ($($area:ident { $($name:ident,)* })*) => {
+        $(
+            mod $area {
+                $(
+                    #[test]
+                    fn $name() {
+                        crate::harness::run_case(stringify!($area), stringify!($name));
+                    }
+                )*
+            }
+        )*
+
+        /// Every listed case as `(area, name)`.
+        const LISTED: &[(&str, &str)] = &[$($((stringify!($area), stringify!($name)),)*)*];
+    };
+}
+
+corpus_cases! {
+    parse {
+        all_block_kinds,
+        comments_all_kinds,
+        dollar_dollar_escape,
+        empty_file,
+        expressions_every_form,
+        for_expressions,
+        heredocs,
+        type_expressions,
+        unexpected_token_top_level,
+        missing_equals,
+        missing_value,
+        two_broken_blocks_both_reported,
+        unterminated_string,
+        unterminated_string_at_end_of_file,
+        unterminated_heredoc,
+        unterminated_interpolation,
+        unterminated_comment,
+        unclosed_brace,
+        stray_closing_brace,
+        unclosed_bracket,
+        nesting_too_deep,
+        nesting_ten_thousand_brackets,
+        invalid_escape,
+        invalid_number,
+        invalid_utf8,
+    }
+    check {
+        valid_stack_two_files,
+        unknown_block_kind,
+        wrong_label_count,
+        duplicate_block,
+        duplicate_block_across_files,
+        unknown_attribute,
+        duplicate_attribute,
+        unexpected_nested_block,
+        missing_attribute,
+        duplicate_stack_block,
+        top_level_attribute,
+    }
+}
+
+#[test]
+fn listed_cases_match_the_corpus_folder() {
+    let on_disk: BTreeSet<(String, String)> = harness::cases_on_disk().into_iter().collect();
+    let listed: BTreeSet<(String, String)> = LISTED
+        .iter()
+        .map(|(area, name)| ((*area).to_owned(), (*name).to_owned()))
+        .collect();
+    let missing: Vec<String> = on_disk
+        .difference(&listed)
+        .map(|(area, name)| format!("{area} {{ {name}, }}"))
+        .collect();
+    let gone: Vec<String> = listed
+        .difference(&on_disk)
+        .map(|(area, name)| format!("{area}/{name}"))
+        .collect();
+    assert!(
+        missing.is_empty() && gone.is_empty(),
+        "tests/suite/cases.rs is out of step with tests/corpus/\n\
+         cases on disk but not listed (add them to corpus_cases!): {missing:#?}\n\
+         cases listed but not on disk: {gone:#?}"
+    );
+}
+
+#[test]
+fn every_code_has_a_corpus_case() {
+    let mut expected: BTreeSet<Code> = BTreeSet::new();
+    for (area, name) in LISTED {
+        let case = harness::read_case(area, name).unwrap_or_else(|e| panic!("{e}"));
+        for (index, file) in case.files.iter().enumerate() {
+            let text = String::from_utf8_lossy(&file.bytes);
+            let marks = harness::parse_marks(index, &text).unwrap_or_else(|e| panic!("{e}"));
+            expected.extend(marks.into_iter().map(|m| m.code));
+        }
+    }
+    let exempt: BTreeSet<&str> = harness::EXEMPT_FROM_CORPUS
+        .iter()
+        .map(|(c, _)| *c)
+        .collect();
+    for code in &exempt {
+        assert!(
+            Code::from_str_code(code).is_some(),
+            "EXEMPT_FROM_CORPUS names {code}, which is not in the registry"
+        );
+    }
+    let uncovered: Vec<&str> = Code::ALL
+        .iter()
+        .filter(|code| !expected.contains(code) && !exempt.contains(code.as_str()))
+        .map(|code| code.as_str())
+        .collect();
+    assert!(
+        uncovered.is_empty(),
+        "codes with no `# error: [code]` mark in tests/corpus/ (add a case, or exempt \
+         with a reason in harness::EXEMPT_FROM_CORPUS): {uncovered:#?}"
+    );
+}
+
+#[test]
+fn no_unreferenced_snapshots() {
+    let expected: BTreeSet<String> = LISTED
+        .iter()
+        .map(|(area, name)| format!("{}.snap", harness::snapshot_name(area, name)))
+        .collect();
+    let folder = harness::root().join("tests/snapshots");
+    let mut unreferenced = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&folder) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".snap") && !expected.contains(&name) {
+                unreferenced.push(name);
+            }
+        }
+    }
+    unreferenced.sort();
+    assert!(
+        unreferenced.is_empty(),
+        "snapshots in tests/snapshots/ that no corpus case writes (delete them): {unreferenced:#?}"
+    );
+}

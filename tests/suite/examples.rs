@@ -1,0 +1,96 @@
+//! Every stack under `examples/` validates without errors and is formatted.
+
+use crate::harness;
+use infra::diag::{FileId, RenderOptions, render_human};
+use infra::host::RealHost;
+use std::path::PathBuf;
+
+fn example_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(harness::root().join("examples"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
+}
+
+fn infra_files(dir: &PathBuf) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "infra"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+#[test]
+fn there_are_examples() {
+    let names: Vec<String> = example_dirs()
+        .iter()
+        .filter_map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    for wanted in ["quickstart", "shop"] {
+        assert!(
+            names.iter().any(|n| n == wanted),
+            "examples/{wanted} is missing"
+        );
+    }
+}
+
+#[test]
+fn every_example_validates() {
+    let mut failures = String::new();
+    for dir in example_dirs() {
+        assert!(
+            !infra_files(&dir).is_empty(),
+            "{} has no .infra files",
+            dir.display()
+        );
+        let (stack, mut diagnostics) = infra::check::load(&RealHost, &dir);
+        diagnostics.extend(infra::check::check(&stack));
+        diagnostics.sort();
+        if diagnostics.has_errors() {
+            failures.push_str(&render_human(
+                &diagnostics,
+                &stack.sources,
+                RenderOptions {
+                    colour: false,
+                    width: 100,
+                    unicode: true,
+                },
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "examples have errors:\n{failures}");
+}
+
+#[test]
+fn every_example_is_formatted() {
+    let mut unformatted = Vec::new();
+    for dir in example_dirs() {
+        for path in infra_files(&dir) {
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            match infra::fmt::format_source(FileId(0), &text) {
+                Ok(formatted) if formatted == text => {}
+                Ok(_) => unformatted.push(format!("{} is not fmt-clean", path.display())),
+                Err(diagnostics) => unformatted.push(format!(
+                    "{} does not parse ({} diagnostics)",
+                    path.display(),
+                    diagnostics.len()
+                )),
+            }
+        }
+    }
+    assert!(unformatted.is_empty(), "{unformatted:#?}");
+}
