@@ -18,4 +18,5 @@ pub mod cli;
 pub mod diag;
 pub mod fmt;
 pub mod host;
+pub mod lang;
 pub mod syntax;

@@ -78,6 +78,32 @@ codes! {
     /// A block that may appear once per stack appears more often.
     CheckDuplicateSingleton => ("infra::check::duplicate_singleton", "block may appear only once"),
 
+    // ---- check: evaluation ----------------------------------------------------
+    /// An operand or argument has the wrong type.
+    CheckTypeMismatch => ("infra::check::type_mismatch", "type mismatch"),
+    /// An attribute or map key that is not there.
+    CheckMissingKey => ("infra::check::missing_key", "no such key"),
+    /// A list index past the end.
+    CheckIndexOutOfRange => ("infra::check::index_out_of_range", "index out of range"),
+    /// Division or remainder by zero.
+    CheckDivisionByZero => ("infra::check::division_by_zero", "division by zero"),
+    /// An object constructor or `for` expression produced the same key twice.
+    CheckDuplicateKey => ("infra::check::duplicate_key", "duplicate key"),
+    /// Evaluation nested deeper than allowed.
+    CheckEvaluationTooDeep => ("infra::check::evaluation_too_deep", "evaluation nests too deeply"),
+    /// A function the language does not have.
+    CheckUnknownFunction => ("infra::check::unknown_function", "unknown function"),
+    /// A function whose result changes from run to run (`timestamp`).
+    CheckNondeterministicFunction => ("infra::check::nondeterministic_function", "function is not deterministic"),
+    /// A function called with too few or too many arguments.
+    CheckWrongArgumentCount => ("infra::check::wrong_argument_count", "wrong number of arguments"),
+    /// A function argument of the wrong kind or out of range.
+    CheckInvalidArgument => ("infra::check::invalid_argument", "invalid function argument"),
+    /// `env_var` named a variable that is not set.
+    CheckMissingEnvVar => ("infra::check::missing_env_var", "environment variable not set"),
+    /// `file` or `templatefile` could not read its file.
+    CheckFileNotReadable => ("infra::check::file_not_readable", "file could not be read"),
+
     // ---- cli: the command line and the machine -------------------------------
     /// A file could not be read.
     CliUnreadableFile => ("infra::cli::unreadable_file", "file could not be read"),
