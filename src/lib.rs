@@ -13,10 +13,12 @@
 //! are shared by every stage. `fmt` prints the syntax tree canonically. `cli` is
 //! the only module that prints or exits.
 
+pub mod addr;
 pub mod check;
 pub mod cli;
 pub mod diag;
 pub mod fmt;
 pub mod host;
 pub mod lang;
+pub mod providers;
 pub mod syntax;
