@@ -15,9 +15,11 @@
 
 pub mod addr;
 pub mod check;
+pub mod config;
 pub mod cli;
 pub mod diag;
 pub mod fmt;
+pub mod graph;
 pub mod host;
 pub mod lang;
 pub mod providers;

@@ -104,6 +104,10 @@ codes! {
     /// `file` or `templatefile` could not read its file.
     CheckFileNotReadable => ("infra::check::file_not_readable", "file could not be read"),
 
+    // ---- graph: the dependency graph -------------------------------------------
+    /// Things depend on each other in a circle.
+    GraphCycle => ("infra::graph::cycle", "dependency cycle"),
+
     // ---- cli: the command line and the machine -------------------------------
     /// A file could not be read.
     CliUnreadableFile => ("infra::cli::unreadable_file", "file could not be read"),
