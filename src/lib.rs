@@ -18,6 +18,7 @@ pub mod check;
 pub mod config;
 pub mod cli;
 pub mod diag;
+pub mod expand;
 pub mod fmt;
 pub mod graph;
 pub mod host;

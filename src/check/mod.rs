@@ -3,6 +3,10 @@
 //!
 //! Invariant: no live provider calls; no printing; files only through `host`.
 
+#[allow(dead_code)]
+mod model;
+mod names;
+
 use crate::diag::{Diagnostics, SourceMap};
 use crate::host::Host;
 use crate::syntax::ast;

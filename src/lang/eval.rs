@@ -20,6 +20,14 @@ use std::collections::BTreeMap;
 pub trait Scope {
     /// The value a root name stands for, or an error pointing at `span`.
     fn root(&self, name: &str, span: Span) -> Result<Value, Diagnostic>;
+
+    /// The value of `name.attr` directly, when the scope can give it without
+    /// building the whole root object (`var.x`, `local.y`). `None` falls back to
+    /// [`Scope::root`] and an attribute lookup.
+    fn root_attr(&self, name: &str, attr: &ast::Ident) -> Option<Result<Value, Diagnostic>> {
+        let _ = (name, attr);
+        None
+    }
 }
 
 /// The result of evaluating: a value or the diagnostic of the first problem.
@@ -245,14 +253,31 @@ impl Evaluator<'_> {
             }
         }
         steps.reverse();
+        let mut skip = 0;
         let root = match &current.kind {
             ExprKind::Variable(ident) => match self.lookup_bound(&ident.name) {
                 Some(value) => value,
-                None => self.scope.root(&ident.name, ident.span)?,
+                None => {
+                    let direct = match steps.first() {
+                        Some(Step::Attr(attr)) => self.scope.root_attr(&ident.name, attr),
+                        _ => None,
+                    };
+                    match direct {
+                        Some(result) => {
+                            skip = 1;
+                            result?
+                        }
+                        None => self.scope.root(&ident.name, ident.span)?,
+                    }
+                }
             },
             _ => self.expr(current)?,
         };
-        self.apply_steps(root, &steps, current.span)
+        let span = match (skip, steps.first()) {
+            (1, Some(Step::Attr(attr))) => current.span.to(attr.span),
+            _ => current.span,
+        };
+        self.apply_steps(root, steps.get(skip..).unwrap_or(&[]), span)
     }
 
     fn apply_steps(&mut self, mut value: Value, steps: &[Step<'_>], mut span: Span) -> EvalResult {
