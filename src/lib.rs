@@ -13,9 +13,17 @@
 //! are shared by every stage. `fmt` prints the syntax tree canonically. `cli` is
 //! the only module that prints or exits.
 
+pub mod addr;
 pub mod check;
+pub mod config;
 pub mod cli;
 pub mod diag;
+pub mod expand;
 pub mod fmt;
+pub mod graph;
 pub mod host;
+pub mod lang;
+pub mod pipeline;
+pub mod providers;
+pub mod render;
 pub mod syntax;

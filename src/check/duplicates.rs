@@ -8,7 +8,7 @@
 //! Invariant: blocks with the wrong number of labels are skipped here: the
 //! structure pass already reported them.
 
-use super::Stack;
+use crate::syntax::ast;
 use super::shape::{self, Attributes, Occurrence};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::syntax::ast::{Attribute, Block, ExprKind, Item};
@@ -24,11 +24,11 @@ struct BlockKey<'a> {
 }
 
 /// Checks the top-level blocks of every file against each other.
-pub(super) fn check(stack: &Stack, diagnostics: &mut Diagnostics) {
+pub(super) fn check(files: &[ast::File], diagnostics: &mut Diagnostics) {
     let mut blocks: BTreeMap<BlockKey<'_>, &Block> = BTreeMap::new();
     let mut singletons: BTreeMap<&str, &Block> = BTreeMap::new();
     let mut names: BTreeMap<&str, &Attribute> = BTreeMap::new();
-    for file in &stack.files {
+    for file in files {
         for item in &file.body.items {
             let Item::Block(block) = item else { continue };
             let Some(shape) = shape::top_level(&block.kind.name) else {

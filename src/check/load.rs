@@ -18,7 +18,10 @@ const EXTENSION: &str = "infra";
 /// Reads every `*.infra` file directly in `dir` (not sub-folders), in file-name
 /// order, and parses it.
 pub(super) fn load(host: &dyn Host, dir: &Path) -> (Stack, Diagnostics) {
-    let mut stack = Stack::default();
+    let mut stack = Stack {
+        dir: dir.to_path_buf(),
+        ..Stack::default()
+    };
     let mut diagnostics = Diagnostics::new();
     let shown_dir = display_path(dir);
     let entries = match host.list_dir(dir) {

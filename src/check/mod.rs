@@ -12,6 +12,9 @@
 
 mod duplicates;
 mod load;
+mod model;
+mod names;
+pub mod stdlib;
 pub mod shape;
 mod structure;
 
@@ -20,10 +23,13 @@ mod tests;
 
 pub use load::{add_source, display_path, is_infra_path, unreadable_file};
 
-use crate::diag::{Diagnostics, SourceMap};
+use crate::addr::ModulePath;
+use crate::config::{Config, Module, ModuleSource};
+use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap, Span, did_you_mean};
 use crate::host::Host;
-use crate::syntax::ast;
-use std::path::Path;
+use crate::providers::Registry;
+use crate::syntax::{self, ast};
+use std::path::{Path, PathBuf};
 
 /// The parsed files of one stack folder.
 #[derive(Debug, Default)]
@@ -34,6 +40,8 @@ pub struct Stack {
     /// The syntax tree of each file that could be read and decoded, in
     /// file-name order.
     pub files: Vec<ast::File>,
+    /// The stack folder.
+    pub dir: PathBuf,
 }
 
 /// Reads every `*.infra` file directly in `dir` (not sub-folders), in file-name
@@ -44,17 +52,196 @@ pub fn load(host: &dyn Host, dir: &Path) -> (Stack, Diagnostics) {
     load::load(host, dir)
 }
 
-/// One pass over the loaded stack.
-type Pass = fn(&Stack, &mut Diagnostics);
+/// One structural pass over the files of one module.
+type Pass = fn(&[ast::File], &mut Diagnostics);
 
-/// The passes in the order they run.
+/// The structural passes in the order they run.
 const PASSES: &[Pass] = &[structure::check, duplicates::check];
 
-/// Runs every check over a loaded stack.
-pub fn check(stack: &Stack) -> Diagnostics {
+/// Runs the structural passes (shapes, duplicates) over one module's files.
+pub fn check_structure(files: &[ast::File]) -> Diagnostics {
     let mut diagnostics = Diagnostics::new();
     for pass in PASSES {
-        pass(stack, &mut diagnostics);
+        pass(files, &mut diagnostics);
     }
     diagnostics
+}
+
+/// How deep module calls may nest.
+const MAX_MODULE_DEPTH: usize = 16;
+
+/// Runs every check over a loaded stack and builds the checked model: the
+/// structural passes, then modules loaded (local folders through the host,
+/// `std/NAME` from the binary), names resolved and provider schemas applied.
+/// Files of child modules are added to `stack.sources` so their diagnostics
+/// show a caret.
+pub fn check(host: &dyn Host, stack: &mut Stack) -> (Config, Diagnostics) {
+    let registry = Registry::builtin();
+    let mut diagnostics = check_structure(&stack.files);
+    let files: Vec<&ast::File> = stack.files.iter().collect();
+    let default_name = host
+        .canonical(&stack.dir)
+        .file_name()
+        .map_or_else(|| String::from("stack"), |n| n.to_string_lossy().into_owned());
+    let (settings, environments) = model::lower_stack(&files, &default_name, &mut diagnostics);
+    let mut loader = Loader {
+        host,
+        sources: &mut stack.sources,
+        registry: &registry,
+        diagnostics: Diagnostics::new(),
+        active: vec![ModuleSource::Local(stack.dir.clone())],
+        dirs: vec![Some(stack.dir.clone())],
+    };
+    let root = model::lower_module(
+        &files,
+        ModulePath::root(),
+        ModuleSource::Root,
+        &registry,
+        &mut loader,
+        &mut diagnostics,
+    );
+    diagnostics.extend(loader.diagnostics);
+    let config = Config {
+        stack: settings,
+        environments,
+        root,
+    };
+    (config, diagnostics)
+}
+
+/// Loads child modules for [`model::lower_module`].
+struct Loader<'a> {
+    host: &'a dyn Host,
+    sources: &'a mut SourceMap,
+    registry: &'a Registry,
+    diagnostics: Diagnostics,
+    /// The sources of the modules being loaded, outermost first (cycle detection).
+    active: Vec<ModuleSource>,
+    /// The folder of each module being loaded (`None` for stdlib modules).
+    dirs: Vec<Option<PathBuf>>,
+}
+
+impl Loader<'_> {
+    fn parse_files(&mut self, named: Vec<(String, Vec<u8>)>) -> Vec<ast::File> {
+        let mut files = Vec::new();
+        for (name, bytes) in named {
+            match add_source(self.sources, name, bytes) {
+                Ok(id) => {
+                    let text = self.sources.get(id).map_or("", |f| f.text.as_str());
+                    let (file, parse_diagnostics) = syntax::parse(id, text);
+                    self.diagnostics.extend(parse_diagnostics);
+                    files.push(file);
+                }
+                Err(diagnostic) => self.diagnostics.push(*diagnostic),
+            }
+        }
+        files
+    }
+}
+
+impl model::ChildLoader for Loader<'_> {
+    fn load_child(&mut self, parent: &Module, name: &str, source: &str, source_span: Span) -> Option<Module> {
+        let not_found = |label: String, help: String| {
+            Diagnostic::error(Code::CheckModuleNotFound, source_span, label).with_help(help)
+        };
+        let (module_source, named_files) = if let Some(std_name) = source.strip_prefix("std/") {
+            let files = stdlib::module(std_name);
+            if files.is_empty() {
+                let names = stdlib::names();
+                let help = match did_you_mean(std_name, names.iter().copied()) {
+                    Some(s) => format!("did you mean \"std/{s}\"? the stdlib modules are {}", names.join(", ")),
+                    None => format!("the stdlib modules are {}", names.join(", ")),
+                };
+                self.diagnostics.push(not_found(format!("no stdlib module \"{std_name}\""), help));
+                return None;
+            }
+            let named: Vec<(String, Vec<u8>)> = files
+                .into_iter()
+                .map(|(file, text)| (format!("std/{std_name}/{file}"), text.as_bytes().to_vec()))
+                .collect();
+            (ModuleSource::Std(std_name.to_owned()), named)
+        } else if source.starts_with("./") || source.starts_with("../") {
+            let Some(Some(parent_dir)) = self.dirs.last().cloned() else {
+                self.diagnostics.push(not_found(
+                    String::from("a stdlib module cannot load local modules"),
+                    String::from("stdlib modules may only use other `std/` modules"),
+                ));
+                return None;
+            };
+            let dir = parent_dir.join(source);
+            let (child, load_diagnostics) = load::load(self.host, &dir);
+            if child.files.is_empty() && load_diagnostics.has_errors() {
+                self.diagnostics.push(not_found(
+                    format!("no module at \"{source}\""),
+                    format!("the folder {} has no readable .infra files", display_path(&dir)),
+                ));
+                return None;
+            }
+            // Re-read through our own source map so file ids stay unique.
+            let mut named = Vec::new();
+            for file in &child.files {
+                if let Some(loaded) = child.sources.get(file.id) {
+                    named.push((loaded.name.clone(), loaded.text.clone().into_bytes()));
+                }
+            }
+            let canonical = self.host_canonical(&dir);
+            (ModuleSource::Local(canonical), named)
+        } else {
+            self.diagnostics.push(not_found(
+                format!("\"{source}\" is not a module source"),
+                String::from("write `./path` for a local folder or `std/NAME` for a stdlib module"),
+            ));
+            return None;
+        };
+        if self.active.contains(&module_source) {
+            self.diagnostics.push(
+                Diagnostic::error(Code::CheckModuleCycle, source_span, format!("module `{name}` includes a module that includes it"))
+                    .with_help("a module may not call itself, directly or through other modules; break the loop"),
+            );
+            return None;
+        }
+        if self.active.len() > MAX_MODULE_DEPTH {
+            self.diagnostics.push(
+                Diagnostic::error(Code::CheckModuleCycle, source_span, "modules nest too deeply here")
+                    .with_help(format!("module calls may nest at most {MAX_MODULE_DEPTH} deep")),
+            );
+            return None;
+        }
+        let files = self.parse_files(named_files);
+        let mut structure = check_structure(&files);
+        // Stack-level blocks belong to the root module only.
+        for file in &files {
+            for block in file.body.items.iter().filter_map(|i| match i {
+                ast::Item::Block(b) if matches!(b.kind.name.as_str(), "stack" | "environment") => Some(b),
+                _ => None,
+            }) {
+                structure.push(
+                    Diagnostic::error(Code::CheckUnexpectedBlock, block.kind.span, format!("a module cannot declare `{}`", block.kind.name))
+                        .with_help("stacks and environments are declared in the stack folder; modules take inputs through variables"),
+                );
+            }
+        }
+        self.diagnostics.extend(structure);
+        let dir = match &module_source {
+            ModuleSource::Local(dir) => Some(dir.clone()),
+            _ => None,
+        };
+        self.active.push(module_source.clone());
+        self.dirs.push(dir);
+        let refs: Vec<&ast::File> = files.iter().collect();
+        let registry = self.registry;
+        let mut diagnostics = Diagnostics::new();
+        let module = model::lower_module(&refs, parent.path.child(name), module_source, registry, self, &mut diagnostics);
+        self.diagnostics.extend(diagnostics);
+        self.active.pop();
+        self.dirs.pop();
+        Some(module)
+    }
+}
+
+impl Loader<'_> {
+    /// A stable identity for a module folder (so `./a/../b` and `./b` are one module).
+    fn host_canonical(&self, dir: &Path) -> PathBuf {
+        self.host.canonical(dir)
+    }
 }

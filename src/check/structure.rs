@@ -6,15 +6,15 @@
 //! Invariant: looks at one block (and its nested blocks) at a time; problems
 //! between blocks (duplicates across files) belong to the `duplicates` pass.
 
-use super::Stack;
+use crate::syntax::ast;
 use super::shape::{self, Attributes, BlockShape, NestedBlocks, Occurrence};
 use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::syntax::ast::{Attribute, Block, Body, Item};
 use std::collections::BTreeMap;
 
 /// Checks every top-level item of every file.
-pub(super) fn check(stack: &Stack, diagnostics: &mut Diagnostics) {
-    for file in &stack.files {
+pub(super) fn check(files: &[ast::File], diagnostics: &mut Diagnostics) {
+    for file in files {
         for item in &file.body.items {
             match item {
                 Item::Attribute(attribute) => diagnostics.push(attribute_at_top_level(attribute)),

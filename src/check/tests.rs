@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use super::{Stack, check};
+use super::{Stack, check_structure};
 use crate::diag::{Code, Diagnostic, FileId, Span};
 use crate::syntax::ast::{
     Attribute, Block, Body, Expr, ExprKind, File, Ident, Item, StringLit, Template, TemplatePart,
@@ -119,7 +119,7 @@ fn stack(files: Vec<File>) -> Stack {
 
 /// The diagnostics as `code: label` lines, sorted.
 fn run(files: Vec<File>) -> Vec<Diagnostic> {
-    let mut diagnostics = check(&stack(files));
+    let mut diagnostics = check_structure(&stack(files).files);
     diagnostics.sort();
     for diagnostic in &diagnostics {
         assert!(diagnostic.help.is_some(), "{} has no help", diagnostic.code);

@@ -12,7 +12,10 @@
     reason = "cli is the one module that talks to the terminal"
 )]
 
+mod args;
+mod envdiff;
 mod fmt;
+mod graph;
 mod validate;
 
 use crate::diag::{Diagnostics, RenderOptions, SourceMap, render_human, summary_line};
@@ -41,6 +44,10 @@ enum Command {
     Validate(validate::Validate),
     /// Rewrite .infra files in the canonical format.
     Fmt(fmt::Fmt),
+    /// Print the dependency graph (DOT or Mermaid).
+    Graph(graph::GraphCommand),
+    /// Compare two environments' resolved configurations.
+    Envdiff(envdiff::EnvDiffCommand),
 }
 
 /// What a command needs from the outside world: the host, the streams and how
@@ -108,6 +115,8 @@ pub enum Exit {
     Success,
     /// 1: an error (user input, the machine, or usage).
     Failure,
+    /// 2: changes pending, drift found, environments differ.
+    Changes,
 }
 
 impl From<Exit> for ExitCode {
@@ -115,6 +124,7 @@ impl From<Exit> for ExitCode {
         match exit {
             Exit::Success => ExitCode::SUCCESS,
             Exit::Failure => ExitCode::FAILURE,
+            Exit::Changes => ExitCode::from(2),
         }
     }
 }
@@ -174,5 +184,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, ctx: &mut Ctx<'_>) -> Exit 
     match cli.command {
         Command::Validate(command) => command.run(ctx),
         Command::Fmt(command) => command.run(ctx),
+        Command::Graph(command) => command.run(ctx),
+        Command::Envdiff(command) => command.run(ctx),
     }
 }

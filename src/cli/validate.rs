@@ -1,13 +1,18 @@
-//! `infra validate [-C DIR] [--format human|json]`: load the stack, run the
-//! checks, report. Exit 1 when there is any error.
+//! `infra validate [-C DIR] [--env E] [--var k=v] [--format human|json]`: load
+//! the stack, run every check, evaluate it for the environment (or for every
+//! environment), report. Exit 1 when there is any error.
 
+use super::args::EnvArgs;
 use super::{Ctx, Exit};
-use crate::check;
 use crate::diag::render_json;
+use crate::pipeline::{self, ValidateRequest};
 
 /// Parse and check the stack; report problems with file:line:col.
 #[derive(Debug, clap::Args)]
 pub(super) struct Validate {
+    #[command(flatten)]
+    env: EnvArgs,
+
     /// How to report: `human` (stderr) or `json` (stdout, also when clean).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -25,25 +30,29 @@ enum Format {
 impl Validate {
     pub(super) fn run(self, ctx: &mut Ctx<'_>) -> Exit {
         let dir = ctx.dir();
-        let (stack, mut diagnostics) = check::load(ctx.host, &dir);
-        diagnostics.extend(check::check(&stack));
-        diagnostics.sort();
+        let request = ValidateRequest {
+            environment: self.env.environment,
+            vars: self.env.vars,
+        };
+        let validated = pipeline::validate(ctx.host, &dir, &request);
+        let diagnostics = &validated.diagnostics;
         match self.format {
             Format::Json => {
-                let json = render_json(&diagnostics, &stack.sources);
+                let json = render_json(diagnostics, &validated.sources);
                 ctx.out(&format!("{json}\n"));
             }
             Format::Human => {
-                ctx.report(&diagnostics, &stack.sources);
+                ctx.report(diagnostics, &validated.sources);
                 if !diagnostics.has_errors() {
-                    ctx.out("Success! The configuration is valid.\n");
+                    let checked = match validated.environments.as_slice() {
+                        [] => String::new(),
+                        [only] if only == "default" => String::new(),
+                        names => format!(" (environments: {})", names.join(", ")),
+                    };
+                    ctx.out(&format!("Success! The configuration is valid{checked}.\n"));
                 }
             }
         }
-        if diagnostics.has_errors() {
-            Exit::Failure
-        } else {
-            Exit::Success
-        }
+        if diagnostics.has_errors() { Exit::Failure } else { Exit::Success }
     }
 }

@@ -54,6 +54,11 @@ pub trait Host: Send + Sync {
     fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>, HostError>;
     /// Whether the path is a folder.
     fn is_dir(&self, path: &Path) -> bool;
+    /// The canonical form of a path (symlinks and `..` resolved) when it
+    /// exists, else the path as given.
+    fn canonical(&self, path: &Path) -> PathBuf {
+        path.to_path_buf()
+    }
     /// An environment variable.
     fn env_var(&self, name: &str) -> Option<String>;
     /// Seconds since the Unix epoch.

@@ -68,6 +68,10 @@ impl Host for RealHost {
         path.is_dir()
     }
 
+    fn canonical(&self, path: &Path) -> std::path::PathBuf {
+        std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+    }
+
     fn env_var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }

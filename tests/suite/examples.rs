@@ -47,6 +47,15 @@ fn there_are_examples() {
     }
 }
 
+/// Examples that cannot validate yet, each with the reason. `shop` needs the
+/// postgres provider (`postgres_role`, `postgres_database`), the process
+/// provider behind `service` blocks and the `std/redis_service` module, which
+/// come with their own issues; no stub schemas are added to get past it.
+const EXPECTED_FAILURES: &[(&str, &str)] = &[(
+    "shop",
+    "needs the postgres provider, services and std/redis_service (later issues)",
+)];
+
 #[test]
 fn every_example_validates() {
     let mut failures = String::new();
@@ -56,13 +65,28 @@ fn every_example_validates() {
             "{} has no .infra files",
             dir.display()
         );
-        let (stack, mut diagnostics) = infra::check::load(&RealHost, &dir);
-        diagnostics.extend(infra::check::check(&stack));
-        diagnostics.sort();
+        let validated = infra::pipeline::validate(
+            &RealHost,
+            &dir,
+            &infra::pipeline::ValidateRequest::default(),
+        );
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+        if let Some((_, reason)) = EXPECTED_FAILURES
+            .iter()
+            .find(|(example, _)| name.as_deref() == Some(*example))
+        {
+            assert!(
+                validated.diagnostics.has_errors(),
+                "{} now validates: remove it from EXPECTED_FAILURES ({reason})",
+                dir.display()
+            );
+            continue;
+        }
+        let diagnostics = validated.diagnostics;
         if diagnostics.has_errors() {
             failures.push_str(&render_human(
                 &diagnostics,
-                &stack.sources,
+                &validated.sources,
                 RenderOptions {
                     colour: false,
                     width: 100,

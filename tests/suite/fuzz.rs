@@ -12,7 +12,7 @@
 //! `tests/suite/fuzz.proptest-regressions`, which is committed.
 
 use crate::harness;
-use infra::diag::{FileId, RenderOptions, SourceMap, render_human};
+use infra::diag::{FileId, RenderOptions, render_human};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use std::sync::OnceLock;
@@ -34,21 +34,18 @@ fn front_end(text: &str) {
     let file = FileId(0);
     let (tree, diagnostics) = infra::syntax::parse(file, text);
     let _ = infra::fmt::format_source(file, text);
-    let mut sources = SourceMap::new();
-    sources.add("fuzz.infra", text);
-    #[allow(
-        clippy::needless_update,
-        reason = "`Stack` will grow fields (modules); the update keeps this compiling"
-    )]
-    let stack = infra::check::Stack {
-        sources,
-        files: vec![tree],
-        ..Default::default()
-    };
+    // The whole pipeline, as `infra validate` runs it: names, graph, expansion.
+    let host = infra::host::MemoryHost::new().with_file("fuzz/main.infra", text.as_bytes().to_vec());
+    let validated = infra::pipeline::validate(
+        &host,
+        std::path::Path::new("fuzz"),
+        &infra::pipeline::ValidateRequest::default(),
+    );
     let mut all = diagnostics;
-    all.extend(infra::check::check(&stack));
+    all.extend(validated.diagnostics);
     all.sort();
-    let _ = render_human(&all, &stack.sources, RenderOptions::default());
+    let _ = tree;
+    let _ = render_human(&all, &validated.sources, RenderOptions::default());
 }
 
 /// Files larger than this are left out of the mutation pool: the corpus runs

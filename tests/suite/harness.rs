@@ -283,12 +283,14 @@ pub fn validate(case: &Case) -> Outcome {
     for file in &case.files {
         host = host.with_file(PathBuf::from(&file.path), file.bytes.clone());
     }
-    let (stack, mut diagnostics) = infra::check::load(&host, Path::new(&case.dir));
-    diagnostics.extend(infra::check::check(&stack));
-    diagnostics.sort();
+    let validated = infra::pipeline::validate(
+        &host,
+        Path::new(&case.dir),
+        &infra::pipeline::ValidateRequest::default(),
+    );
     Outcome {
-        sources: stack.sources,
-        diagnostics,
+        sources: validated.sources,
+        diagnostics: validated.diagnostics,
     }
 }
 

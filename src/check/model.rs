@@ -1,0 +1,906 @@
+//! Lowering one module's syntax trees into a [`config::Module`]: blocks become
+//! typed entries, provider schemas are checked (unknown types and attributes,
+//! required and computed attributes), secret sources and variable types are
+//! read, `moved`/`import` addresses parsed, and every expression's references
+//! resolved through [`Names`].
+//!
+//! Invariant: assumes the structural passes ran; a block they rejected is
+//! skipped quietly here, so one mistake is reported once.
+
+use super::names::{Context, Names};
+use crate::addr::{InstanceAddr, Mode, ModulePath, ResourceAddr, Target};
+use crate::config::{
+    Environment, Import, Lifecycle, Local, Module, ModuleCall, ModuleSource, Moved, Output, ProviderConfig, Reference,
+    Resource, Secret, SecretSource, Service, StackSettings, Validation, Variable,
+};
+use crate::diag::{Code, Diagnostic, Diagnostics, Span, did_you_mean};
+use crate::lang::Type;
+use crate::providers::{Presence, Registry};
+use crate::syntax::ast::{self, Attribute, Block, Expr, ExprKind, TypeExpr, TypeExprKind};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The literal string an expression is, if it is one.
+pub(crate) fn literal_string(expr: &Expr) -> Option<&str> {
+    match &expr.kind {
+        ExprKind::String(template) => template.as_literal(),
+        _ => None,
+    }
+}
+
+/// The literal bool an expression is, if it is one.
+pub(crate) fn literal_bool(expr: &Expr) -> Option<bool> {
+    match &expr.kind {
+        ExprKind::Bool(b) => Some(*b),
+        _ => None,
+    }
+}
+
+fn expected_literal(expr: &Expr, what: &str, example: &str) -> Diagnostic {
+    Diagnostic::error(Code::CheckExpectedLiteral, expr.span, format!("{what} must be written literally"))
+        .with_help(format!("write it like {example}; it is read before anything is evaluated"))
+}
+
+fn string_attr(block: &Block, name: &str, diagnostics: &mut Diagnostics, example: &str) -> Option<String> {
+    let attribute = block.attribute(name)?;
+    match literal_string(&attribute.value) {
+        Some(s) => Some(s.to_owned()),
+        None => {
+            diagnostics.push(expected_literal(&attribute.value, &format!("`{name}`"), example));
+            None
+        }
+    }
+}
+
+fn bool_attr(block: &Block, name: &str, diagnostics: &mut Diagnostics) -> bool {
+    let Some(attribute) = block.attribute(name) else {
+        return false;
+    };
+    match literal_bool(&attribute.value) {
+        Some(b) => b,
+        None => {
+            diagnostics.push(expected_literal(&attribute.value, &format!("`{name}`"), &format!("`{name} = true`")));
+            false
+        }
+    }
+}
+
+fn label(block: &Block, i: usize) -> Option<&str> {
+    block.labels.get(i).map(|l| l.value.as_str())
+}
+
+/// Converts a type expression to a language type.
+pub(crate) fn lower_type(ty: &TypeExpr) -> Type {
+    match &ty.kind {
+        TypeExprKind::String => Type::String,
+        TypeExprKind::Number => Type::Number,
+        TypeExprKind::Bool => Type::Bool,
+        TypeExprKind::Any => Type::Any,
+        TypeExprKind::List(t) => Type::List(Box::new(lower_type(t))),
+        TypeExprKind::Set(t) => Type::Set(Box::new(lower_type(t))),
+        TypeExprKind::Map(t) => Type::Map(Box::new(lower_type(t))),
+        TypeExprKind::Optional(t) => lower_type(t),
+        TypeExprKind::Tuple(items) => Type::Tuple(items.iter().map(lower_type).collect()),
+        TypeExprKind::Object(fields) => Type::Object(
+            fields
+                .iter()
+                .map(|(name, t)| {
+                    let optional = matches!(t.kind, TypeExprKind::Optional(_));
+                    (name.name.clone(), (lower_type(t), optional))
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// A child module to load for a `module` block.
+pub(crate) trait ChildLoader {
+    /// Loads and lowers the module `source` called from `parent` as `name`.
+    fn load_child(&mut self, parent: &Module, name: &str, source: &str, source_span: Span) -> Option<Module>;
+}
+
+/// Lowers the root module's `stack` and `environment` blocks.
+pub(crate) fn lower_stack(files: &[&ast::File], default_name: &str, diagnostics: &mut Diagnostics) -> (StackSettings, BTreeMap<String, Environment>) {
+    let mut stack = StackSettings {
+        name: default_name.to_owned(),
+        state: String::from("local"),
+        ..StackSettings::default()
+    };
+    let mut environments = BTreeMap::new();
+    for block in files.iter().flat_map(|f| blocks(f)) {
+        match block.kind.name.as_str() {
+            "stack" if stack.span.is_none() => {
+                stack.span = Some(block.span);
+                if let Some(name) = label(block, 0) {
+                    stack.name = name.to_owned();
+                }
+                if let Some(state) = string_attr(block, "state", diagnostics, "`state = \"local\"`") {
+                    const BACKENDS: &[&str] = &["local", "postgres", "s3"];
+                    if BACKENDS.contains(&state.as_str()) {
+                        stack.state = state;
+                    } else if let Some(attribute) = block.attribute("state") {
+                        let help = match did_you_mean(&state, BACKENDS.iter().copied()) {
+                            Some(s) => format!("did you mean \"{s}\"? the backends are local, postgres and s3"),
+                            None => String::from("the backends are local, postgres and s3"),
+                        };
+                        diagnostics.push(
+                            Diagnostic::error(Code::CheckExpectedLiteral, attribute.value.span, format!("no state backend \"{state}\""))
+                                .with_help(help),
+                        );
+                    }
+                }
+                if let Some(attribute) = block.attribute("default_environment") {
+                    match literal_string(&attribute.value) {
+                        Some(name) => stack.default_environment = Some((name.to_owned(), attribute.value.span)),
+                        None => diagnostics.push(expected_literal(&attribute.value, "`default_environment`", "`default_environment = \"dev\"`")),
+                    }
+                }
+                for attribute in block.attributes() {
+                    if !matches!(attribute.name.name.as_str(), "state" | "default_environment") {
+                        stack.backend.insert(attribute.name.name.clone(), attribute.value.clone());
+                    }
+                }
+            }
+            "environment" => {
+                let Some(name) = label(block, 0) else { continue };
+                if environments.contains_key(name) {
+                    continue;
+                }
+                let description = string_attr(block, "description", diagnostics, "`description = \"...\"`");
+                environments.insert(
+                    name.to_owned(),
+                    Environment {
+                        name: name.to_owned(),
+                        vars: block.attribute("vars").map(|a| a.value.clone()),
+                        protected: bool_attr(block, "protected", diagnostics),
+                        description,
+                        span: block.span,
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+    (stack, environments)
+}
+
+fn blocks(file: &ast::File) -> impl Iterator<Item = &Block> {
+    file.body.items.iter().filter_map(|item| match item {
+        ast::Item::Block(b) => Some(b),
+        ast::Item::Attribute(_) => None,
+    })
+}
+
+/// Lowers one module's files into a [`Module`], loading its children through `loader`.
+pub(crate) fn lower_module(
+    files: &[&ast::File],
+    path: ModulePath,
+    source: ModuleSource,
+    registry: &Registry,
+    loader: &mut dyn ChildLoader,
+    diagnostics: &mut Diagnostics,
+) -> Module {
+    let mut module = Module::new(path, source);
+    let mut names = Names::default();
+    // Pass 1: declarations (names), children loaded so their outputs are known.
+    let mut resource_blocks: Vec<(Mode, &Block)> = Vec::new();
+    let mut service_blocks = Vec::new();
+    let mut output_blocks = Vec::new();
+    let mut variable_blocks = Vec::new();
+    let mut local_attributes: Vec<&Attribute> = Vec::new();
+    let mut provider_blocks = Vec::new();
+    let mut module_blocks = Vec::new();
+    let mut moved_blocks = Vec::new();
+    let mut import_blocks = Vec::new();
+    for block in files.iter().flat_map(|f| blocks(f)) {
+        match block.kind.name.as_str() {
+            "variable" => {
+                if let Some(name) = label(block, 0)
+                    && block.labels.len() == 1
+                    && names.variables.insert(name.to_owned())
+                {
+                    variable_blocks.push(block);
+                }
+            }
+            "locals" => {
+                for attribute in block.attributes() {
+                    if names.locals.insert(attribute.name.name.clone()) {
+                        local_attributes.push(attribute);
+                    }
+                }
+            }
+            "secret" => {
+                if let Some(name) = label(block, 0)
+                    && block.labels.len() == 1
+                    && !names.secrets.contains(name)
+                {
+                    names.secrets.insert(name.to_owned());
+                    lower_secret(block, name, &mut module, diagnostics);
+                }
+            }
+            "resource" | "data" => {
+                let (Some(resource_type), Some(name), 2) = (label(block, 0), label(block, 1), block.labels.len()) else {
+                    continue;
+                };
+                let (mode, table) = if block.kind.name == "data" {
+                    (Mode::Data, &mut names.data)
+                } else {
+                    (Mode::Managed, &mut names.resources)
+                };
+                if table.entry(resource_type.to_owned()).or_default().insert(name.to_owned()) {
+                    resource_blocks.push((mode, block));
+                }
+            }
+            "service" => {
+                if let Some(name) = label(block, 0)
+                    && block.labels.len() == 1
+                    && names.services.insert(name.to_owned())
+                {
+                    service_blocks.push(block);
+                }
+            }
+            "output" => {
+                if let Some(name) = label(block, 0)
+                    && block.labels.len() == 1
+                    && !module.outputs.contains_key(name)
+                    && !output_blocks.iter().any(|b: &&Block| label(b, 0) == Some(name))
+                {
+                    output_blocks.push(block);
+                }
+            }
+            "provider" => provider_blocks.push(block),
+            "module" => {
+                if let Some(name) = label(block, 0)
+                    && block.labels.len() == 1
+                    && !module_blocks.iter().any(|b: &&Block| label(b, 0) == Some(name))
+                {
+                    module_blocks.push(block);
+                }
+            }
+            "moved" => moved_blocks.push(block),
+            "import" => import_blocks.push(block),
+            _ => {}
+        }
+    }
+    // Children first: their outputs are names in this module.
+    let mut children: BTreeMap<String, (Module, &Block, String, Span)> = BTreeMap::new();
+    for block in &module_blocks {
+        let Some(name) = label(block, 0) else { continue };
+        let Some(source_attribute) = block.attribute("source") else {
+            diagnostics.push(
+                Diagnostic::error(Code::CheckMissingAttribute, block.header_span(), format!("module `{name}` has no `source`"))
+                    .with_help("add `source = \"./path\"` or `source = \"std/NAME\"`"),
+            );
+            continue;
+        };
+        let Some(source_text) = literal_string(&source_attribute.value) else {
+            diagnostics.push(expected_literal(&source_attribute.value, "`source`", "`source = \"./modules/x\"`"));
+            continue;
+        };
+        if let Some(child) = loader.load_child(&module, name, source_text, source_attribute.value.span) {
+            names
+                .modules
+                .insert(name.to_owned(), child.outputs.keys().cloned().collect::<BTreeSet<_>>());
+            children.insert(name.to_owned(), (child, block, source_text.to_owned(), source_attribute.value.span));
+        } else {
+            // Reported by the loader; keep the name so references do not pile up errors.
+            names.modules.insert(name.to_owned(), BTreeSet::new());
+        }
+    }
+    // Pass 2: bodies, with names resolved.
+    let plain = Context::default();
+    for block in variable_blocks {
+        if let Some(variable) = lower_variable(block, &names, diagnostics) {
+            module.variables.insert(variable.name.clone(), variable);
+        }
+    }
+    for attribute in local_attributes {
+        let mut references = Vec::new();
+        names.resolve(&attribute.value, plain, &mut references, diagnostics);
+        module.locals.insert(
+            attribute.name.name.clone(),
+            Local {
+                name: attribute.name.name.clone(),
+                expr: attribute.value.clone(),
+                references,
+                span: attribute.span,
+            },
+        );
+    }
+    for block in provider_blocks {
+        let Some(name) = label(block, 0) else { continue };
+        let alias = string_attr(block, "alias", diagnostics, "`alias = \"replica\"`");
+        let key = (name.to_owned(), alias.clone());
+        if module.providers.contains_key(&key) {
+            continue;
+        }
+        if !registry.provider_names().contains(&name) {
+            let help = match did_you_mean(name, registry.provider_names()) {
+                Some(s) => format!("did you mean \"{s}\"? the built-in providers are {}", registry.provider_names().join(", ")),
+                None => format!("the built-in providers are {}", registry.provider_names().join(", ")),
+            };
+            if let Some(first) = block.labels.first() {
+                diagnostics.push(Diagnostic::error(Code::CheckUnknownResourceType, first.span, format!("no provider \"{name}\"")).with_help(help));
+            }
+        }
+        let mut references = Vec::new();
+        let mut attributes = BTreeMap::new();
+        for attribute in block.attributes().filter(|a| a.name.name != "alias") {
+            names.resolve(&attribute.value, plain, &mut references, diagnostics);
+            attributes.insert(attribute.name.name.clone(), attribute.clone());
+        }
+        module.providers.insert(
+            key,
+            ProviderConfig {
+                name: name.to_owned(),
+                alias,
+                attributes,
+                references,
+                span: block.span,
+            },
+        );
+    }
+    for (mode, block) in resource_blocks {
+        if let Some(resource) = lower_resource(&module.path, mode, block, &names, registry, diagnostics) {
+            module
+                .resources
+                .insert((mode, resource.addr.resource_type.clone(), resource.addr.name.clone()), resource);
+        }
+    }
+    for block in service_blocks {
+        let Some(name) = label(block, 0) else { continue };
+        let context = Context {
+            self_allowed: true,
+            ..Context::default()
+        };
+        let mut references = Vec::new();
+        let mut depends_on = Vec::new();
+        let mut attributes = BTreeMap::new();
+        for attribute in block.attributes() {
+            if attribute.name.name == "depends_on" {
+                lower_depends_on(&attribute.value, &names, &mut depends_on, diagnostics);
+            } else {
+                names.resolve(&attribute.value, context, &mut references, diagnostics);
+                attributes.insert(attribute.name.name.clone(), attribute.clone());
+            }
+        }
+        references.extend(depends_on.iter().cloned());
+        module.services.insert(
+            name.to_owned(),
+            Service {
+                name: name.to_owned(),
+                attributes,
+                depends_on,
+                references,
+                span: block.span,
+            },
+        );
+    }
+    for block in output_blocks {
+        let Some(name) = label(block, 0) else { continue };
+        let Some(value) = block.attribute("value") else { continue };
+        let mut references = Vec::new();
+        names.resolve(&value.value, plain, &mut references, diagnostics);
+        if let Some(depends) = block.attribute("depends_on") {
+            lower_depends_on(&depends.value, &names, &mut references, diagnostics);
+        }
+        let description = string_attr(block, "description", diagnostics, "`description = \"...\"`");
+        module.outputs.insert(
+            name.to_owned(),
+            Output {
+                name: name.to_owned(),
+                value: value.value.clone(),
+                sensitive: bool_attr(block, "sensitive", diagnostics),
+                description,
+                references,
+                span: block.span,
+            },
+        );
+    }
+    for (name, (child, block, source, source_span)) in children {
+        let mut references = Vec::new();
+        let mut depends_on = Vec::new();
+        let mut inputs = BTreeMap::new();
+        for attribute in block.attributes() {
+            match attribute.name.name.as_str() {
+                "source" => {}
+                "depends_on" => lower_depends_on(&attribute.value, &names, &mut depends_on, diagnostics),
+                input => {
+                    names.resolve(&attribute.value, plain, &mut references, diagnostics);
+                    if child.variables.contains_key(input) {
+                        inputs.insert(input.to_owned(), attribute.clone());
+                    } else {
+                        let help = match did_you_mean(input, child.variables.keys().map(String::as_str)) {
+                            Some(s) => format!("did you mean `{s}`? the module's inputs are its variables"),
+                            None => format!(
+                                "the module's inputs are its variables: {}",
+                                if child.variables.is_empty() { String::from("it has none") } else { child.variables.keys().cloned().collect::<Vec<_>>().join(", ") }
+                            ),
+                        };
+                        diagnostics.push(
+                            Diagnostic::error(Code::CheckUnknownAttribute, attribute.name.span, format!("module `{name}` has no input `{input}`")).with_help(help),
+                        );
+                    }
+                }
+            }
+        }
+        for variable in child.variables.values() {
+            if variable.default.is_none() && !inputs.contains_key(&variable.name) {
+                diagnostics.push(
+                    Diagnostic::error(Code::CheckMissingAttribute, block.header_span(), format!("input `{}` is not set", variable.name))
+                        .with_label(variable.span, "declared here without a default")
+                        .with_help(format!("add `{} = ...` to the module block", variable.name)),
+                );
+            }
+        }
+        module.module_calls.insert(
+            name.clone(),
+            ModuleCall {
+                name,
+                source,
+                source_span,
+                inputs,
+                depends_on,
+                references,
+                module: Box::new(child),
+                span: block.span,
+            },
+        );
+    }
+    for block in moved_blocks {
+        let from = block.attribute("from").and_then(|a| address(&a.value, diagnostics));
+        let to = block.attribute("to").and_then(|a| address(&a.value, diagnostics));
+        if let (Some(from), Some(to)) = (from, to) {
+            if let Some(attribute) = block.attribute("to") {
+                check_address_exists(&to, &module, attribute.value.span, diagnostics);
+            }
+            module.moved.push(Moved { from, to, span: block.span });
+        }
+    }
+    for block in import_blocks {
+        let (Some(to_attribute), Some(id)) = (block.attribute("to"), block.attribute("id")) else { continue };
+        let Some(target) = address(&to_attribute.value, diagnostics) else { continue };
+        let to = match target {
+            Target::Instance(i) => i,
+            Target::Resource(r) => InstanceAddr {
+                resource: r,
+                key: crate::addr::InstanceKey::None,
+            },
+            Target::Module(_) => {
+                diagnostics.push(
+                    Diagnostic::error(Code::CheckInvalidAddress, to_attribute.value.span, "this names a module, not a resource instance")
+                        .with_help("import into a resource like `local_file.conf` or `local_file.conf[\"api\"]`"),
+                );
+                continue;
+            }
+        };
+        check_address_exists(&Target::Instance(to.clone()), &module, to_attribute.value.span, diagnostics);
+        let mut references = Vec::new();
+        names.resolve(&id.value, plain, &mut references, diagnostics);
+        module.imports.push(Import {
+            to,
+            id: id.value.clone(),
+            span: block.span,
+        });
+    }
+    module
+}
+
+/// The address an expression spells (`local_file.conf["x"]`, or the same as a string).
+fn address(expr: &Expr, diagnostics: &mut Diagnostics) -> Option<Target> {
+    let text = match &expr.kind {
+        ExprKind::String(t) => t.as_literal().map(str::to_owned),
+        _ => expression_address_text(expr),
+    };
+    let Some(text) = text else {
+        diagnostics.push(
+            Diagnostic::error(Code::CheckInvalidAddress, expr.span, "this is not an address")
+                .with_help("write an address like `local_file.conf`, `local_file.conf[\"api\"]` or `module.cache`"),
+        );
+        return None;
+    };
+    match text.parse::<Target>() {
+        Ok(target) => Some(target),
+        Err(e) => {
+            diagnostics.push(Diagnostic::error(Code::CheckInvalidAddress, expr.span, "this is not a well-formed address").with_help(e.0));
+            None
+        }
+    }
+}
+
+/// Spells a bare traversal expression (`a.b["k"][0]`) as address text.
+fn expression_address_text(expr: &Expr) -> Option<String> {
+    match &expr.kind {
+        ExprKind::Variable(ident) => Some(ident.name.clone()),
+        ExprKind::GetAttr { target, name } => Some(format!("{}.{}", expression_address_text(target)?, name.name)),
+        ExprKind::Index { target, index } => {
+            let key = match &index.kind {
+                ExprKind::String(t) => serde_json::Value::String(t.as_literal()?.to_owned()).to_string(),
+                ExprKind::Number(n) => n.clone(),
+                _ => return None,
+            };
+            Some(format!("{}[{key}]", expression_address_text(target)?))
+        }
+        _ => None,
+    }
+}
+
+fn check_address_exists(target: &Target, module: &Module, span: Span, diagnostics: &mut Diagnostics) {
+    let resource = match target {
+        Target::Module(path) => {
+            let exists = path.0.first().is_some_and(|name| module.module_calls.contains_key(name));
+            if !exists {
+                diagnostics.push(
+                    Diagnostic::error(Code::CheckInvalidAddress, span, format!("`{target}` is not in the configuration"))
+                        .with_help("point it at a module block this stack declares"),
+                );
+            }
+            return;
+        }
+        Target::Resource(r) => r,
+        Target::Instance(i) => &i.resource,
+    };
+    if !resource.module.is_root() {
+        // Addresses inside child modules are checked against the child when it is loaded.
+        return;
+    }
+    let key = (resource.mode, resource.resource_type.clone(), resource.name.clone());
+    if !module.resources.contains_key(&key) {
+        let candidates: Vec<String> = module.resources.values().map(|r| r.addr.to_string()).collect();
+        let help = match did_you_mean(&resource.to_string(), candidates.iter().map(String::as_str)) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => String::from("the address must name a resource declared in this configuration"),
+        };
+        diagnostics.push(Diagnostic::error(Code::CheckInvalidAddress, span, format!("`{target}` is not in the configuration")).with_help(help));
+    }
+}
+
+fn lower_secret(block: &Block, name: &str, module: &mut Module, diagnostics: &mut Diagnostics) {
+    let sources: Vec<&Attribute> = ["generate", "env", "file"].iter().filter_map(|k| block.attribute(k)).collect();
+    let description = string_attr(block, "description", diagnostics, "`description = \"...\"`");
+    let source = match sources.as_slice() {
+        [one] => match one.name.name.as_str() {
+            "env" => match literal_string(&one.value) {
+                Some(var) => SecretSource::Env(var.to_owned()),
+                None => {
+                    diagnostics.push(expected_literal(&one.value, "`env`", "`env = \"STRIPE_KEY\"`"));
+                    return;
+                }
+            },
+            "file" => match literal_string(&one.value) {
+                Some(path) => SecretSource::File(path.to_owned()),
+                None => {
+                    diagnostics.push(expected_literal(&one.value, "`file`", "`file = \"secrets/key.txt\"`"));
+                    return;
+                }
+            },
+            _ => match generate(&one.value, diagnostics) {
+                Some(source) => source,
+                None => return,
+            },
+        },
+        [] => {
+            diagnostics.push(
+                Diagnostic::error(Code::CheckInvalidSecretSource, block.header_span(), format!("secret `{name}` has no source"))
+                    .with_help("give it one of `generate = { length = 32 }`, `env = \"VAR\"` or `file = \"path\"`"),
+            );
+            return;
+        }
+        [_, second, ..] => {
+            diagnostics.push(
+                Diagnostic::error(Code::CheckInvalidSecretSource, second.name.span, "a secret has one source")
+                    .with_help("keep one of `generate`, `env` and `file`"),
+            );
+            return;
+        }
+    };
+    module.secrets.insert(
+        name.to_owned(),
+        Secret {
+            name: name.to_owned(),
+            source,
+            description,
+            span: block.span,
+        },
+    );
+}
+
+fn generate(expr: &Expr, diagnostics: &mut Diagnostics) -> Option<SecretSource> {
+    let bad = |span: Span, label: &str| {
+        Diagnostic::error(Code::CheckInvalidSecretSource, span, label.to_owned())
+            .with_help("write `generate = { length = 32 }` (8 to 4096 characters), optionally with `special = true`")
+    };
+    let ExprKind::Object(entries) = &expr.kind else {
+        diagnostics.push(bad(expr.span, "`generate` is an object"));
+        return None;
+    };
+    let mut length = 32u32;
+    let mut special = false;
+    for entry in entries.values() {
+        match entry.key.literal() {
+            Some("length") => match &entry.value.kind {
+                ExprKind::Number(n) => match n.parse::<u32>() {
+                    Ok(n) if (8..=4096).contains(&n) => length = n,
+                    _ => {
+                        diagnostics.push(bad(entry.value.span, "the length must be a whole number from 8 to 4096"));
+                        return None;
+                    }
+                },
+                _ => {
+                    diagnostics.push(bad(entry.value.span, "the length must be written as a number"));
+                    return None;
+                }
+            },
+            Some("special") => match literal_bool(&entry.value) {
+                Some(b) => special = b,
+                None => {
+                    diagnostics.push(bad(entry.value.span, "`special` must be true or false"));
+                    return None;
+                }
+            },
+            _ => {
+                diagnostics.push(bad(entry.key.span(), "`generate` takes `length` and `special`"));
+                return None;
+            }
+        }
+    }
+    Some(SecretSource::Generate { length, special })
+}
+
+fn lower_variable(block: &Block, names: &Names, diagnostics: &mut Diagnostics) -> Option<Variable> {
+    let name = label(block, 0)?;
+    let (ty, ty_span) = match block.attribute("type") {
+        None => (Type::Any, None),
+        Some(attribute) => match &attribute.value.kind {
+            ExprKind::Type(ty) => (lower_type(ty), Some(attribute.value.span)),
+            _ => {
+                diagnostics.push(
+                    Diagnostic::error(Code::CheckInvalidType, attribute.value.span, "this is not a type")
+                        .with_help("types are string, number, bool, any, list(T), set(T), map(T), tuple([...]) and object({ name = T })"),
+                );
+                (Type::Any, None)
+            }
+        },
+    };
+    let mut validations = Vec::new();
+    for nested in block.blocks().filter(|b| b.kind.name == "validate") {
+        let (Some(condition), Some(message)) = (nested.attribute("condition"), nested.attribute("message")) else {
+            continue;
+        };
+        let mut references = Vec::new();
+        names.resolve(&condition.value, Context::default(), &mut references, diagnostics);
+        names.resolve(&message.value, Context::default(), &mut references, diagnostics);
+        validations.push(Validation {
+            condition: condition.value.clone(),
+            message: message.value.clone(),
+            references,
+            span: nested.span,
+        });
+    }
+    let description = string_attr(block, "description", diagnostics, "`description = \"...\"`");
+    let default = block.attribute("default").map(|a| a.value.clone());
+    if let Some(default) = &default {
+        // A default is a constant: no references allowed.
+        let mut references = Vec::new();
+        let mut local = Diagnostics::new();
+        names.resolve(default, Context::default(), &mut references, &mut local);
+        if let Some(first) = references.first() {
+            diagnostics.push(
+                Diagnostic::error(Code::CheckExpectedLiteral, first.span, "a variable's default cannot refer to anything")
+                    .with_help("use a constant here; compute derived values in `locals`"),
+            );
+        } else {
+            diagnostics.extend(local);
+        }
+    }
+    Some(Variable {
+        name: name.to_owned(),
+        ty,
+        ty_span,
+        default,
+        description,
+        sensitive: bool_attr(block, "sensitive", diagnostics),
+        validations,
+        span: block.span,
+    })
+}
+
+fn lower_depends_on(expr: &Expr, names: &Names, references: &mut Vec<Reference>, diagnostics: &mut Diagnostics) {
+    let ExprKind::List(items) = &expr.kind else {
+        diagnostics.push(
+            Diagnostic::error(Code::CheckInvalidAddress, expr.span, "`depends_on` is a list of references")
+                .with_help("write `depends_on = [local_file.conf, module.cache]`"),
+        );
+        return;
+    };
+    for item in items.values() {
+        if expression_address_text(item).is_none() {
+            diagnostics.push(
+                Diagnostic::error(Code::CheckInvalidAddress, item.span, "this is not a reference")
+                    .with_help("list resources, data sources, services or modules, like `local_file.conf`"),
+            );
+            continue;
+        }
+        names.resolve(item, Context::default(), references, diagnostics);
+    }
+}
+
+fn provider_ref(expr: &Expr) -> Option<(String, Option<String>)> {
+    let text = match &expr.kind {
+        ExprKind::String(t) => t.as_literal()?.to_owned(),
+        _ => expression_address_text(expr)?,
+    };
+    let mut parts = text.splitn(2, '.');
+    let name = parts.next()?.to_owned();
+    Some((name, parts.next().map(str::to_owned)))
+}
+
+fn lower_resource(
+    path: &ModulePath,
+    mode: Mode,
+    block: &Block,
+    names: &Names,
+    registry: &Registry,
+    diagnostics: &mut Diagnostics,
+) -> Option<Resource> {
+    let resource_type = label(block, 0)?;
+    let name = label(block, 1)?;
+    let type_span = block.labels.first().map_or(block.kind.span, |l| l.span);
+    let schema = match mode {
+        Mode::Managed => registry.resource(resource_type),
+        Mode::Data => registry.data_source(resource_type),
+    };
+    let default_provider = schema.map_or_else(
+        || resource_type.split('_').next().unwrap_or(resource_type).to_owned(),
+        |s| s.provider.to_owned(),
+    );
+    if schema.is_none() {
+        let candidates: Vec<&str> = match mode {
+            Mode::Managed => registry.resource_types().collect(),
+            Mode::Data => registry.data_source_types().collect(),
+        };
+        let kind = if mode == Mode::Data { "data source" } else { "resource" };
+        let help = match did_you_mean(resource_type, candidates.iter().copied()) {
+            Some(s) => format!("did you mean \"{s}\"?"),
+            None if candidates.is_empty() => format!("no built-in provider has {kind} types yet"),
+            None => format!("the {kind} types are {}", candidates.join(", ")),
+        };
+        diagnostics.push(Diagnostic::error(Code::CheckUnknownResourceType, type_span, format!("no {kind} type \"{resource_type}\"")).with_help(help));
+    }
+    let count = block.attribute("count").map(|a| a.value.clone());
+    let for_each = block.attribute("for_each").map(|a| a.value.clone());
+    if let (Some(c), Some(_)) = (block.attribute("count"), block.attribute("for_each")) {
+        diagnostics.push(
+            Diagnostic::error(Code::CheckCountAndForEach, c.name.span, "this block has both `count` and `for_each`")
+                .with_help("use `count` for N identical instances or `for_each` for one instance per key, not both"),
+        );
+    }
+    let context = Context {
+        for_each: for_each.is_some(),
+        count: count.is_some(),
+        self_allowed: true,
+    };
+    let meta_context = Context::default();
+    let mut references = Vec::new();
+    let mut depends_on = Vec::new();
+    let mut attributes = BTreeMap::new();
+    let mut provider = (default_provider, None);
+    for attribute in block.attributes() {
+        match attribute.name.name.as_str() {
+            "count" | "for_each" => names.resolve(&attribute.value, meta_context, &mut references, diagnostics),
+            "depends_on" => lower_depends_on(&attribute.value, names, &mut depends_on, diagnostics),
+            "provider" => match provider_ref(&attribute.value) {
+                Some(p) => provider = p,
+                None => diagnostics.push(
+                    Diagnostic::error(Code::CheckInvalidAddress, attribute.value.span, "this is not a provider reference")
+                        .with_help("write `provider = postgres.replica` (NAME.ALIAS)"),
+                ),
+            },
+            attribute_name => {
+                names.resolve(&attribute.value, context, &mut references, diagnostics);
+                if let Some(schema) = schema {
+                    match schema.attribute(attribute_name) {
+                        None => {
+                            let settable: Vec<&str> = schema.attributes.iter().filter(|a| a.settable()).map(|a| a.name).collect();
+                            let help = match did_you_mean(attribute_name, settable.iter().copied()) {
+                                Some(s) => format!("did you mean `{s}`?"),
+                                None => format!("`{resource_type}` has {}", settable.join(", ")),
+                            };
+                            diagnostics.push(
+                                Diagnostic::error(Code::CheckUnknownAttribute, attribute.name.span, format!("`{resource_type}` has no attribute `{attribute_name}`"))
+                                    .with_help(help),
+                            );
+                        }
+                        Some(a) if a.presence == Presence::Computed => {
+                            diagnostics.push(
+                                Diagnostic::error(Code::CheckComputedAttribute, attribute.name.span, format!("`{attribute_name}` is set by the provider"))
+                                    .with_help(format!("remove it; read it after apply as `{resource_type}.{name}.{attribute_name}`")),
+                            );
+                        }
+                        Some(_) => {}
+                    }
+                }
+                attributes.insert(attribute_name.to_owned(), attribute.clone());
+            }
+        }
+    }
+    if let Some(schema) = schema {
+        for required in schema.attributes.iter().filter(|a| a.presence == Presence::Required) {
+            if !attributes.contains_key(required.name) {
+                diagnostics.push(
+                    Diagnostic::error(Code::CheckMissingAttribute, block.header_span(), format!("`{}` is required", required.name))
+                        .with_help(format!("add `{} = ...`: {}", required.name, required.description)),
+                );
+            }
+        }
+    }
+    let mut lifecycle = Lifecycle::default();
+    let mut blocks = Vec::new();
+    for nested in block.blocks() {
+        if nested.kind.name == "lifecycle" {
+            lifecycle.prevent_destroy = bool_attr(nested, "prevent_destroy", diagnostics);
+            lifecycle.create_before_destroy = bool_attr(nested, "create_before_destroy", diagnostics);
+            if let Some(ignore) = nested.attribute("ignore_changes") {
+                lifecycle.ignore_changes = ignore_changes(&ignore.value, diagnostics);
+            }
+            if let Some(replace) = nested.attribute("replace_triggered_by") {
+                lower_depends_on(&replace.value, names, &mut lifecycle.replace_triggered_by, diagnostics);
+            }
+        } else {
+            if schema.is_some() {
+                diagnostics.push(
+                    Diagnostic::error(Code::CheckUnexpectedBlock, nested.kind.span, format!("`{resource_type}` has no `{}` block", nested.kind.name))
+                        .with_help("set it as an attribute (`name = { ... }`) if the schema has one"),
+                );
+            }
+            blocks.push(nested.clone());
+        }
+    }
+    references.extend(depends_on.iter().cloned());
+    references.extend(lifecycle.replace_triggered_by.iter().cloned());
+    Some(Resource {
+        addr: ResourceAddr {
+            module: path.clone(),
+            mode,
+            resource_type: resource_type.to_owned(),
+            name: name.to_owned(),
+        },
+        provider,
+        count,
+        for_each,
+        depends_on,
+        lifecycle,
+        attributes,
+        blocks,
+        references,
+        type_span,
+        span: block.span,
+    })
+}
+
+fn ignore_changes(expr: &Expr, diagnostics: &mut Diagnostics) -> Vec<String> {
+    match &expr.kind {
+        ExprKind::Variable(ident) if ident.name == "all" => vec![String::from("all")],
+        ExprKind::String(t) if t.as_literal() == Some("all") => vec![String::from("all")],
+        ExprKind::List(items) => items
+            .values()
+            .filter_map(|item| match &item.kind {
+                ExprKind::Variable(ident) => Some(ident.name.clone()),
+                ExprKind::String(t) => t.as_literal().map(str::to_owned),
+                _ => {
+                    diagnostics.push(
+                        Diagnostic::error(Code::CheckExpectedLiteral, item.span, "this is not an attribute name")
+                            .with_help("list attribute names, like `ignore_changes = [content]`"),
+                    );
+                    None
+                }
+            })
+            .collect(),
+        _ => {
+            diagnostics.push(
+                Diagnostic::error(Code::CheckExpectedLiteral, expr.span, "`ignore_changes` is a list of attribute names or `all`")
+                    .with_help("write `ignore_changes = [content]`"),
+            );
+            Vec::new()
+        }
+    }
+}

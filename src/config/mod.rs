@@ -1,0 +1,381 @@
+//! The checked model of a stack: what `check` produced from the syntax trees,
+//! with names resolved and expressions still unevaluated (they are evaluated per
+//! environment by `expand`).
+//!
+//! Terminology: a *module* is a folder of `.infra` files; the *root module* is
+//! the stack folder. A *module call* is a `module "name" { source = ... }` block
+//! that instantiates a child module. A *reference* is a name an expression uses
+//! (`var.x`, `local_file.conf`), classified by what it refers to.
+//!
+//! Invariant: data only. Maps are `BTreeMap` so iteration order is deterministic.
+
+use crate::addr::{InstanceAddr, Mode, ModulePath, ResourceAddr, Target};
+use crate::diag::Span;
+use crate::lang::Type;
+use crate::syntax::ast::{Attribute, Block, Expr};
+use std::collections::BTreeMap;
+
+/// A checked stack.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The `stack` block's settings.
+    pub stack: StackSettings,
+    /// The environments by name.
+    pub environments: BTreeMap<String, Environment>,
+    /// The root module (with its children inside its module calls).
+    pub root: Module,
+}
+
+impl Config {
+    /// Every module, the root first, then children depth-first in name order.
+    pub fn modules(&self) -> Vec<&Module> {
+        let mut out = Vec::new();
+        let mut stack = vec![&self.root];
+        while let Some(module) = stack.pop() {
+            out.push(module);
+            for call in module.module_calls.values().rev() {
+                stack.push(&call.module);
+            }
+        }
+        out
+    }
+
+    /// The module at `path`.
+    pub fn module(&self, path: &ModulePath) -> Option<&Module> {
+        let mut module = &self.root;
+        for name in &path.0 {
+            module = &module.module_calls.get(name)?.module;
+        }
+        Some(module)
+    }
+}
+
+/// The `stack "name" { ... }` settings.
+#[derive(Debug, Clone, Default)]
+pub struct StackSettings {
+    /// The stack's name (the folder name when there is no `stack` block).
+    pub name: String,
+    /// The state backend: `local`, `postgres` or `s3`.
+    pub state: String,
+    /// Backend settings other than `state` (`url`, `bucket`...), unevaluated.
+    pub backend: BTreeMap<String, Expr>,
+    /// The environment used when `--env` is not given.
+    pub default_environment: Option<(String, Span)>,
+    /// The block, when there is one.
+    pub span: Option<Span>,
+}
+
+/// An `environment "name" { ... }` block.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    /// Its name.
+    pub name: String,
+    /// `vars = { ... }`: variable values for this environment.
+    pub vars: Option<Expr>,
+    /// `protected = true`: destroy and replace need `--allow-destroy`.
+    pub protected: bool,
+    /// `description`.
+    pub description: Option<String>,
+    /// The block.
+    pub span: Span,
+}
+
+/// Where a module's files come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModuleSource {
+    /// The stack folder itself.
+    Root,
+    /// `./path` relative to the calling module's folder (the resolved folder).
+    Local(std::path::PathBuf),
+    /// `std/NAME`, embedded in the binary.
+    Std(String),
+}
+
+/// A module: the blocks of one folder.
+#[derive(Debug, Clone)]
+pub struct Module {
+    /// Where it sits in the tree of module calls.
+    pub path: ModulePath,
+    /// Where its files come from.
+    pub source: ModuleSource,
+    /// `variable` blocks.
+    pub variables: BTreeMap<String, Variable>,
+    /// `locals` entries.
+    pub locals: BTreeMap<String, Local>,
+    /// `secret` blocks.
+    pub secrets: BTreeMap<String, Secret>,
+    /// `provider` blocks by (name, alias).
+    pub providers: BTreeMap<(String, Option<String>), ProviderConfig>,
+    /// `resource` and `data` blocks.
+    pub resources: BTreeMap<(Mode, String, String), Resource>,
+    /// `service` blocks.
+    pub services: BTreeMap<String, Service>,
+    /// `module` blocks.
+    pub module_calls: BTreeMap<String, ModuleCall>,
+    /// `output` blocks.
+    pub outputs: BTreeMap<String, Output>,
+    /// `moved` blocks.
+    pub moved: Vec<Moved>,
+    /// `import` blocks.
+    pub imports: Vec<Import>,
+}
+
+impl Module {
+    /// An empty module at `path`.
+    pub fn new(path: ModulePath, source: ModuleSource) -> Self {
+        Module {
+            path,
+            source,
+            variables: BTreeMap::new(),
+            locals: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            providers: BTreeMap::new(),
+            resources: BTreeMap::new(),
+            services: BTreeMap::new(),
+            module_calls: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+            moved: Vec::new(),
+            imports: Vec::new(),
+        }
+    }
+}
+
+/// A name an expression uses, classified.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RefTarget {
+    /// `var.NAME`.
+    Variable(String),
+    /// `local.NAME`.
+    Local(String),
+    /// `secret.NAME`.
+    Secret(String),
+    /// `env.name` and other environment attributes.
+    Environment,
+    /// `TYPE.NAME` or `data.TYPE.NAME`.
+    Resource(Mode, String, String),
+    /// `service.NAME`.
+    Service(String),
+    /// `module.NAME.OUTPUT` (output `None` for the whole module object).
+    ModuleOutput(String, Option<String>),
+    /// `each.key` / `each.value`.
+    Each,
+    /// `count.index`.
+    Count,
+    /// `self.ATTR`.
+    SelfRef,
+}
+
+/// One reference with where it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// What it refers to.
+    pub target: RefTarget,
+    /// The reference text's span (`var.replicas`).
+    pub span: Span,
+}
+
+/// A `variable` block.
+#[derive(Debug, Clone)]
+pub struct Variable {
+    /// Its name.
+    pub name: String,
+    /// Its type (`any` when not given).
+    pub ty: Type,
+    /// The `type` expression, when given.
+    pub ty_span: Option<Span>,
+    /// `default`.
+    pub default: Option<Expr>,
+    /// `description`.
+    pub description: Option<String>,
+    /// `sensitive = true`: the value is a secret.
+    pub sensitive: bool,
+    /// `validate { condition, message }` blocks.
+    pub validations: Vec<Validation>,
+    /// The block.
+    pub span: Span,
+}
+
+/// A `validate` block.
+#[derive(Debug, Clone)]
+pub struct Validation {
+    /// Must be true.
+    pub condition: Expr,
+    /// Shown when it is not.
+    pub message: Expr,
+    /// References the condition and message make.
+    pub references: Vec<Reference>,
+    /// The block.
+    pub span: Span,
+}
+
+/// One `locals` entry.
+#[derive(Debug, Clone)]
+pub struct Local {
+    /// Its name.
+    pub name: String,
+    /// Its expression.
+    pub expr: Expr,
+    /// References it makes.
+    pub references: Vec<Reference>,
+    /// The attribute.
+    pub span: Span,
+}
+
+/// A `secret` block.
+#[derive(Debug, Clone)]
+pub struct Secret {
+    /// Its name.
+    pub name: String,
+    /// Where its value comes from.
+    pub source: SecretSource,
+    /// `description`.
+    pub description: Option<String>,
+    /// The block.
+    pub span: Span,
+}
+
+/// Where a secret's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// `generate = { length = N, special = bool }`: created once at apply.
+    Generate {
+        /// How many characters.
+        length: u32,
+        /// Whether punctuation is used.
+        special: bool,
+    },
+    /// `env = "VAR"`: read from the process environment at plan time.
+    Env(String),
+    /// `file = "path"`: read from a file at plan time (relative to the module folder).
+    File(String),
+}
+
+/// A `provider` block.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// The provider name (`postgres`).
+    pub name: String,
+    /// `alias`.
+    pub alias: Option<String>,
+    /// Its other attributes, unevaluated.
+    pub attributes: BTreeMap<String, Attribute>,
+    /// References they make.
+    pub references: Vec<Reference>,
+    /// The block.
+    pub span: Span,
+}
+
+/// `lifecycle { ... }`.
+#[derive(Debug, Clone, Default)]
+pub struct Lifecycle {
+    /// `prevent_destroy`.
+    pub prevent_destroy: bool,
+    /// `create_before_destroy`.
+    pub create_before_destroy: bool,
+    /// `ignore_changes`: attribute names (or `["all"]`).
+    pub ignore_changes: Vec<String>,
+    /// `replace_triggered_by`: references.
+    pub replace_triggered_by: Vec<Reference>,
+}
+
+/// A `resource` or `data` block.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// Its address (module, mode, type, name).
+    pub addr: ResourceAddr,
+    /// The provider configuration it uses: (name, alias).
+    pub provider: (String, Option<String>),
+    /// `count`.
+    pub count: Option<Expr>,
+    /// `for_each`.
+    pub for_each: Option<Expr>,
+    /// `depends_on`.
+    pub depends_on: Vec<Reference>,
+    /// `lifecycle`.
+    pub lifecycle: Lifecycle,
+    /// Provider attributes, unevaluated.
+    pub attributes: BTreeMap<String, Attribute>,
+    /// Nested blocks other than `lifecycle`.
+    pub blocks: Vec<Block>,
+    /// Every reference the block makes (attributes, count, for_each, depends_on).
+    pub references: Vec<Reference>,
+    /// The type label.
+    pub type_span: Span,
+    /// The block.
+    pub span: Span,
+}
+
+/// A `service` block.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// Its name.
+    pub name: String,
+    /// Its attributes, unevaluated.
+    pub attributes: BTreeMap<String, Attribute>,
+    /// `depends_on`.
+    pub depends_on: Vec<Reference>,
+    /// Every reference the block makes.
+    pub references: Vec<Reference>,
+    /// The block.
+    pub span: Span,
+}
+
+/// A `module` block and the module it instantiates.
+#[derive(Debug, Clone)]
+pub struct ModuleCall {
+    /// Its name.
+    pub name: String,
+    /// `source` as written.
+    pub source: String,
+    /// The `source` value's span.
+    pub source_span: Span,
+    /// Inputs: the child's variables.
+    pub inputs: BTreeMap<String, Attribute>,
+    /// `depends_on`.
+    pub depends_on: Vec<Reference>,
+    /// Every reference the inputs make.
+    pub references: Vec<Reference>,
+    /// The child module.
+    pub module: Box<Module>,
+    /// The block.
+    pub span: Span,
+}
+
+/// An `output` block.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Its name.
+    pub name: String,
+    /// `value`.
+    pub value: Expr,
+    /// `sensitive = true`.
+    pub sensitive: bool,
+    /// `description`.
+    pub description: Option<String>,
+    /// References the value and `depends_on` make.
+    pub references: Vec<Reference>,
+    /// The block.
+    pub span: Span,
+}
+
+/// A `moved { from = A, to = B }` block.
+#[derive(Debug, Clone)]
+pub struct Moved {
+    /// The old address.
+    pub from: Target,
+    /// The new address.
+    pub to: Target,
+    /// The block.
+    pub span: Span,
+}
+
+/// An `import { to = ADDR, id = "..." }` block.
+#[derive(Debug, Clone)]
+pub struct Import {
+    /// The instance to adopt the object into.
+    pub to: InstanceAddr,
+    /// The provider's id of the existing object.
+    pub id: Expr,
+    /// The block.
+    pub span: Span,
+}

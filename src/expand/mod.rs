@@ -1,0 +1,796 @@
+//! Expansion: the checked configuration evaluated for one environment, in
+//! dependency order. Variables get their values (`--var` over the environment's
+//! `vars` over defaults) and are type-checked and validated; secrets are read
+//! (or left unknown until apply when generated); `count` and `for_each` expand
+//! resources into instances; every attribute is evaluated and checked against
+//! the provider schema; outputs are evaluated and a secret reaching one that is
+//! not `sensitive` is refused with the path it took.
+//!
+//! Terminology: an *instance* is one expansion of a resource block
+//! (`local_file.conf["api"]`); its *configuration* is the evaluated attributes.
+//!
+//! Invariant: reads the machine only through `host` (env vars, secret files);
+//! never prints; never calls providers.
+
+mod scope;
+
+use crate::addr::{InstanceAddr, InstanceKey, Mode, ModulePath, ResourceAddr};
+use crate::config::{Config, Lifecycle, Module, ModuleSource, SecretSource};
+use crate::diag::{Code, Diagnostic, Diagnostics, Span, did_you_mean};
+use crate::graph::{Graph, Node};
+use crate::host::Host;
+use crate::lang::{self, Kind, Type, Value};
+use crate::providers::Registry;
+use crate::syntax::ast::Expr;
+use scope::{Binding, Functions, ModuleScope, Values};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// What to expand.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// `--env`; `None` uses `default_environment`.
+    pub environment: Option<String>,
+    /// `--var NAME=VALUE`, in order (later wins).
+    pub vars: Vec<(String, String)>,
+    /// Values of generated secrets already created (from state), by module and name.
+    pub known_secrets: BTreeMap<(ModulePath, String), String>,
+}
+
+/// The selected environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvironmentInfo {
+    /// Its name (`default` for a stack without environments).
+    pub name: String,
+    /// `protected = true`.
+    pub protected: bool,
+}
+
+/// One expanded instance.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// Its address.
+    pub addr: InstanceAddr,
+    /// The provider configuration (name, alias).
+    pub provider: (String, Option<String>),
+    /// The evaluated attributes (configured ones, converted to the schema's
+    /// types; computed ones unknown). Secrets are marked.
+    pub attributes: BTreeMap<String, Value>,
+    /// The span of each configured attribute's value, to point provider errors at.
+    pub attribute_spans: BTreeMap<String, Span>,
+    /// The resources this instance's block depends on.
+    pub dependencies: Vec<ResourceAddr>,
+    /// `lifecycle`.
+    pub lifecycle: Lifecycle,
+    /// The block.
+    pub span: Span,
+}
+
+/// An evaluated output.
+#[derive(Debug, Clone)]
+pub struct OutputValue {
+    /// The value (secrets marked).
+    pub value: Value,
+    /// `sensitive = true`.
+    pub sensitive: bool,
+}
+
+/// A secret's value for this run.
+#[derive(Debug, Clone)]
+pub struct SecretValue {
+    /// The value: known when read from env/file or already generated; unknown
+    /// when it will be generated at apply. Always marked secret.
+    pub value: Value,
+    /// Where it comes from.
+    pub source: SecretSource,
+}
+
+/// The stack evaluated for one environment.
+#[derive(Debug, Clone)]
+pub struct Expanded {
+    /// The environment.
+    pub environment: EnvironmentInfo,
+    /// The root module's variables.
+    pub variables: BTreeMap<String, Value>,
+    /// Every secret, by module and name.
+    pub secrets: BTreeMap<(ModulePath, String), SecretValue>,
+    /// Every instance, in address order.
+    pub instances: BTreeMap<InstanceAddr, Instance>,
+    /// Every service's evaluated attributes, by module and name.
+    pub services: BTreeMap<(ModulePath, String), Value>,
+    /// The root module's outputs.
+    pub outputs: BTreeMap<String, OutputValue>,
+}
+
+/// Picks the environment from `--env` and `default_environment`.
+pub fn select_environment(config: &Config, requested: Option<&str>) -> Result<EnvironmentInfo, Diagnostic> {
+    if config.environments.is_empty() {
+        if let Some(name) = requested {
+            return Err(Diagnostic::error_at_path(Code::CheckUnknownEnvironment, Some(format!("--env {name}")))
+                .with_help("this stack declares no environments; add `environment \"NAME\" { ... }` blocks or drop `--env`"));
+        }
+        return Ok(EnvironmentInfo {
+            name: String::from("default"),
+            protected: false,
+        });
+    }
+    let names: Vec<&str> = config.environments.keys().map(String::as_str).collect();
+    let (name, span) = match (requested, &config.stack.default_environment) {
+        (Some(name), _) => (name.to_owned(), None),
+        (None, Some((name, span))) => (name.clone(), Some(*span)),
+        (None, None) => {
+            return Err(Diagnostic::error_at_path(Code::CheckEnvironmentRequired, None).with_help(format!(
+                "choose one with `--env NAME` (the environments are {}), or set `default_environment` in the `stack` block",
+                names.join(", ")
+            )));
+        }
+    };
+    match config.environments.get(&name) {
+        Some(environment) => Ok(EnvironmentInfo {
+            name,
+            protected: environment.protected,
+        }),
+        None => {
+            let mut help = match did_you_mean(&name, names.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`? "),
+                None => String::new(),
+            };
+            help.push_str(&format!("the environments are {}", names.join(", ")));
+            Err(match span {
+                Some(span) => Diagnostic::error(Code::CheckUnknownEnvironment, span, format!("no environment \"{name}\"")).with_help(help),
+                None => Diagnostic::error_at_path(Code::CheckUnknownEnvironment, Some(format!("--env {name}"))).with_help(help),
+            })
+        }
+    }
+}
+
+/// Evaluates the stack for one environment.
+pub fn expand(config: &Config, graph: &Graph, request: &Request, host: &dyn Host, root_dir: &Path, registry: &Registry) -> (Option<Expanded>, Diagnostics) {
+    let mut diagnostics = Diagnostics::new();
+    let environment = match select_environment(config, request.environment.as_deref()) {
+        Ok(e) => e,
+        Err(d) => {
+            diagnostics.push(d);
+            return (None, diagnostics);
+        }
+    };
+    let mut expander = Expander {
+        config,
+        graph,
+        request,
+        host,
+        root_dir,
+        registry,
+        values: Values::new(&environment),
+        environment_vars: BTreeMap::new(),
+        diagnostics: Diagnostics::new(),
+        instances: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+    };
+    expander.environment_vars(&environment.name);
+    for node in graph.order() {
+        expander.node(node);
+    }
+    let mut outputs = BTreeMap::new();
+    for (name, output) in &config.root.outputs {
+        if let Some(value) = expander.values.outputs.get(&(ModulePath::root(), name.clone())) {
+            outputs.insert(
+                name.clone(),
+                OutputValue {
+                    value: value.clone(),
+                    sensitive: output.sensitive,
+                },
+            );
+        }
+    }
+    let variables = config
+        .root
+        .variables
+        .keys()
+        .filter_map(|name| {
+            expander
+                .values
+                .variables
+                .get(&(ModulePath::root(), name.clone()))
+                .map(|v| (name.clone(), v.clone()))
+        })
+        .collect();
+    diagnostics.extend(expander.diagnostics);
+    let expanded = Expanded {
+        environment,
+        variables,
+        secrets: expander.secrets,
+        instances: expander.instances,
+        services: expander.values.services.into_iter().collect(),
+        outputs,
+    };
+    (Some(expanded), diagnostics)
+}
+
+struct Expander<'a> {
+    config: &'a Config,
+    graph: &'a Graph,
+    request: &'a Request,
+    host: &'a dyn Host,
+    root_dir: &'a Path,
+    registry: &'a Registry,
+    values: Values,
+    /// The selected environment's `vars`, evaluated, with each entry's span.
+    environment_vars: BTreeMap<String, (Value, Span)>,
+    diagnostics: Diagnostics,
+    instances: BTreeMap<InstanceAddr, Instance>,
+    secrets: BTreeMap<(ModulePath, String), SecretValue>,
+}
+
+impl Expander<'_> {
+    fn module_dir(&self, module: &Module) -> Option<PathBuf> {
+        match &module.source {
+            ModuleSource::Root => Some(self.root_dir.to_path_buf()),
+            ModuleSource::Local(dir) => Some(dir.clone()),
+            ModuleSource::Std(_) => None,
+        }
+    }
+
+    fn eval(&mut self, module: &Module, expr: &Expr, binding: Binding) -> Option<Value> {
+        let dir = self.module_dir(module);
+        let functions = Functions {
+            host: self.host,
+            dir: dir.as_deref(),
+        };
+        let scope = ModuleScope {
+            values: &self.values,
+            module: &module.path,
+            binding,
+        };
+        match lang::eval(expr, &scope, &functions) {
+            Ok(value) => Some(value),
+            Err(d) => {
+                self.diagnostics.push(d);
+                None
+            }
+        }
+    }
+
+    fn environment_vars(&mut self, name: &str) {
+        let Some(environment) = self.config.environments.get(name) else { return };
+        let Some(vars) = &environment.vars else { return };
+        let root = &self.config.root;
+        // `vars` is evaluated with no names: it may call functions but not refer to anything.
+        let Some(value) = self.eval(root, vars, Binding::default()) else { return };
+        let Some(entries) = value.as_map() else {
+            self.diagnostics.push(
+                Diagnostic::error(Code::CheckTypeMismatch, vars.span, format!("this is a {}, not an object", value.type_name()))
+                    .with_help("write `vars = { name = value, ... }`"),
+            );
+            return;
+        };
+        let spans = entry_spans(vars);
+        for (key, item) in entries {
+            let span = spans.get(key).copied().unwrap_or(vars.span);
+            if !root.variables.contains_key(key) {
+                let help = match did_you_mean(key, root.variables.keys().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => String::from("each key of `vars` must be a variable declared with `variable \"NAME\" { ... }`"),
+                };
+                self.diagnostics.push(
+                    Diagnostic::error(Code::CheckUnknownReference, span, format!("no variable `{key}` to set")).with_help(help),
+                );
+                continue;
+            }
+            self.environment_vars.insert(key.clone(), (item.clone(), span));
+        }
+    }
+
+    fn node(&mut self, node: &Node) {
+        let Some(module) = self.config.module(node.module()) else { return };
+        match node {
+            Node::Variable(_, name) => self.variable(module, name),
+            Node::Local(_, name) => {
+                if let Some(local) = module.locals.get(name) {
+                    let value = self.eval(module, &local.expr, Binding::default()).unwrap_or(Value::UNKNOWN);
+                    self.values.locals.insert((module.path.clone(), name.clone()), value);
+                }
+            }
+            Node::Secret(_, name) => self.secret(module, name),
+            Node::Provider(_, name, alias) => {
+                if let Some(provider) = module.providers.get(&(name.clone(), alias.clone())) {
+                    for attribute in provider.attributes.values() {
+                        let _ = self.eval(module, &attribute.value, Binding::default());
+                    }
+                }
+            }
+            Node::Resource(addr) => self.resource(module, addr),
+            Node::Service(_, name) => self.service(module, name),
+            Node::ModuleCall(path) => {
+                let Some(child) = self.config.module(path) else { return };
+                let outputs: BTreeMap<String, Value> = child
+                    .outputs
+                    .keys()
+                    .map(|o| {
+                        let value = self.values.outputs.get(&(path.clone(), o.clone())).cloned().unwrap_or(Value::UNKNOWN);
+                        (o.clone(), value)
+                    })
+                    .collect();
+                if let Some(name) = path.0.last() {
+                    self.values.modules.insert((module.path.clone(), name.clone()), Value::map(outputs));
+                }
+            }
+            Node::Output(_, name) => self.output(module, node, name),
+        }
+    }
+
+    fn variable(&mut self, module: &Module, name: &str) {
+        let Some(variable) = module.variables.get(name) else { return };
+        let path = module.path.clone();
+        // Where the value comes from, most specific first.
+        let mut source_span = None;
+        let mut from_cli = None;
+        let raw = if path.is_root() {
+            if let Some((_, text)) = self.request.vars.iter().rev().find(|(k, _)| k == name) {
+                from_cli = Some(text.clone());
+                Some(cli_value(text, &variable.ty))
+            } else if let Some((value, span)) = self.environment_vars.get(name) {
+                source_span = Some(*span);
+                Some(value.clone())
+            } else {
+                None
+            }
+        } else {
+            // A child module's variable takes the module call's input, evaluated in the parent.
+            let parent_path = ModulePath(path.0.get(..path.0.len().saturating_sub(1)).unwrap_or(&[]).to_vec());
+            let call_name = path.0.last().cloned().unwrap_or_default();
+            let parent = self.config.module(&parent_path);
+            let input = parent.and_then(|p| p.module_calls.get(&call_name)).and_then(|c| c.inputs.get(name));
+            match (parent, input) {
+                (Some(parent), Some(input)) => {
+                    source_span = Some(input.value.span);
+                    Some(self.eval(parent, &input.value, Binding::default()).unwrap_or(Value::UNKNOWN))
+                }
+                _ => None,
+            }
+        };
+        let raw = match raw {
+            Some(v) => Some(v),
+            None => match &variable.default {
+                Some(default) => {
+                    source_span = Some(default.span);
+                    Some(self.eval(module, default, Binding::default()).unwrap_or(Value::UNKNOWN))
+                }
+                None => None,
+            },
+        };
+        let Some(raw) = raw else {
+            self.diagnostics.push(
+                Diagnostic::error(Code::CheckMissingVariableValue, variable.span, format!("`{name}` has no value"))
+                    .with_help(format!(
+                        "give it a `default`, set it in the environment's `vars`, or pass `--var {name}=VALUE`"
+                    )),
+            );
+            self.values.variables.insert((path, name.to_owned()), Value::UNKNOWN.mark_secret_if(variable.sensitive));
+            return;
+        };
+        let value = match lang::convert(raw, &variable.ty) {
+            Ok(v) => v.mark_secret_if(variable.sensitive),
+            Err(mismatch) => {
+                let label = format!("this does not fit `{}`: {mismatch}", variable.ty);
+                let diagnostic = match (source_span, &from_cli) {
+                    (Some(span), _) => Diagnostic::error(Code::CheckInvalidVariableValue, span, label),
+                    (None, _) => Diagnostic::error(Code::CheckInvalidVariableValue, variable.ty_span.unwrap_or(variable.span), format!("the --var value {label}")),
+                };
+                let diagnostic = match variable.ty_span {
+                    Some(ty_span) if source_span.is_some() => diagnostic.with_label(ty_span, "the type is declared here"),
+                    _ => diagnostic,
+                };
+                self.diagnostics.push(diagnostic.with_help(format!("give `{name}` a value of type {}", variable.ty)));
+                Value::UNKNOWN.mark_secret_if(variable.sensitive)
+            }
+        };
+        self.values.variables.insert((path.clone(), name.to_owned()), value.clone());
+        for validation in &variable.validations {
+            let Some(condition) = self.eval(module, &validation.condition, Binding::default()) else { continue };
+            if condition.is_unknown() {
+                continue;
+            }
+            match condition.as_bool() {
+                Some(true) => {}
+                Some(false) => {
+                    let message = self
+                        .eval(module, &validation.message, Binding::default())
+                        .map(|m| match m.as_str() {
+                            Some(s) if !m.is_secret() => s.to_owned(),
+                            _ => m.to_string(),
+                        })
+                        .unwrap_or_default();
+                    let shown = if value.contains_secret() { String::from("(secret)") } else { value.to_string() };
+                    let where_from = if from_cli.is_some() { " (from --var)" } else { "" };
+                    let span = source_span.unwrap_or(validation.condition.span);
+                    let mut diagnostic =
+                        Diagnostic::error(Code::CheckValidationFailed, span, format!("{message} — `{name}` is {shown}{where_from}"));
+                    if source_span.is_some() {
+                        diagnostic = diagnostic.with_label(validation.condition.span, "this condition is false");
+                    }
+                    self.diagnostics.push(diagnostic.with_help(format!("change the value of `{name}` so that the condition holds")));
+                }
+                None => self.diagnostics.push(
+                    Diagnostic::error(Code::CheckTypeMismatch, validation.condition.span, format!("this is a {}, not a bool", condition.type_name()))
+                        .with_help("a validation condition must be true or false"),
+                ),
+            }
+        }
+    }
+
+    fn secret(&mut self, module: &Module, name: &str) {
+        let Some(secret) = module.secrets.get(name) else { return };
+        let key = (module.path.clone(), name.to_owned());
+        let value = match &secret.source {
+            SecretSource::Generate { .. } => match self.request.known_secrets.get(&key) {
+                Some(known) => Value::string(known.clone()),
+                None => Value::UNKNOWN,
+            },
+            SecretSource::Env(var) => match self.host.env_var(var) {
+                Some(v) => Value::string(v),
+                None => {
+                    self.diagnostics.push(
+                        Diagnostic::error(Code::CheckSecretSourceMissing, secret.span, format!("the environment variable `{var}` is not set"))
+                            .with_help(format!("export {var} before running infra (its value is never shown)")),
+                    );
+                    Value::UNKNOWN
+                }
+            },
+            SecretSource::File(file) => {
+                let path = self.module_dir(module).map(|d| d.join(file));
+                match path.map(|p| self.host.read(&p)) {
+                    Some(Ok(bytes)) => match String::from_utf8(bytes) {
+                        Ok(text) => Value::string(text.trim_end_matches(['\n', '\r']).to_owned()),
+                        Err(_) => {
+                            self.diagnostics.push(
+                                Diagnostic::error(Code::CheckSecretSourceMissing, secret.span, format!("`{file}` is not UTF-8 text"))
+                                    .with_help("store the secret as text, or base64-encode it"),
+                            );
+                            Value::UNKNOWN
+                        }
+                    },
+                    Some(Err(error)) => {
+                        self.diagnostics.push(
+                            Diagnostic::error(Code::CheckSecretSourceMissing, secret.span, format!("cannot read `{file}`"))
+                                .with_help(format!("{error}; the path is relative to the module's folder")),
+                        );
+                        Value::UNKNOWN
+                    }
+                    None => {
+                        self.diagnostics.push(
+                            Diagnostic::error(Code::CheckSecretSourceMissing, secret.span, "a stdlib module cannot read files")
+                                .with_help("pass the secret into the module as an input instead"),
+                        );
+                        Value::UNKNOWN
+                    }
+                }
+            }
+        };
+        let value = value.with_secret(true);
+        self.values.secrets.insert(key.clone(), value.clone());
+        self.secrets.insert(
+            key,
+            SecretValue {
+                value,
+                source: secret.source.clone(),
+            },
+        );
+    }
+
+    fn expansion_keys(&mut self, module: &Module, resource: &crate::config::Resource) -> Option<Vec<(InstanceKey, Binding)>> {
+        if let Some(count_expr) = &resource.count {
+            let value = self.eval(module, count_expr, Binding::default())?;
+            if value.contains_secret() {
+                self.diagnostics.push(
+                    Diagnostic::error(Code::CheckSecretInMetaArgument, count_expr.span, "this count is derived from a secret")
+                        .with_help("the number of instances is shown in every plan, so it cannot depend on a secret"),
+                );
+                return None;
+            }
+            if value.is_unknown() {
+                self.diagnostics.push(unknown_expansion(count_expr.span, "count"));
+                return None;
+            }
+            let count = match value.as_number().and_then(|n| n.as_i64()) {
+                Some(n) if n >= 0 => n,
+                _ => {
+                    self.diagnostics.push(
+                        Diagnostic::error(Code::CheckInvalidExpansion, count_expr.span, format!("this is {}, not a whole number of zero or more", describe(&value)))
+                            .with_help("`count` is how many instances to make"),
+                    );
+                    return None;
+                }
+            };
+            return Some(
+                (0..count)
+                    .map(|i| {
+                        (
+                            InstanceKey::Int(i),
+                            Binding {
+                                count: Some(i),
+                                ..Binding::default()
+                            },
+                        )
+                    })
+                    .collect(),
+            );
+        }
+        let Some(for_each_expr) = &resource.for_each else {
+            return Some(vec![(InstanceKey::None, Binding::default())]);
+        };
+        let value = self.eval(module, for_each_expr, Binding::default())?;
+        if value.is_unknown() {
+            self.diagnostics.push(unknown_expansion(for_each_expr.span, "for_each"));
+            return None;
+        }
+        let keys_secret = value.is_secret() || value.as_list().is_some_and(|items| items.iter().any(Value::contains_secret));
+        if keys_secret {
+            self.diagnostics.push(
+                Diagnostic::error(Code::CheckSecretInMetaArgument, for_each_expr.span, "the keys of this for_each are derived from a secret")
+                    .with_help("instance keys appear in addresses and plans; key by something public and keep the secret in `each.value`"),
+            );
+            return None;
+        }
+        match value.kind() {
+            Kind::Map(entries) => {
+                Some(
+                    entries
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                InstanceKey::String(k.clone()),
+                                Binding {
+                                    each: Some((Value::string(k.clone()), v.clone())),
+                                    ..Binding::default()
+                                },
+                            )
+                        })
+                        .collect(),
+                )
+            }
+            Kind::List(items) => {
+                let mut keys = Vec::new();
+                for item in items {
+                    if item.is_unknown() {
+                        self.diagnostics.push(unknown_expansion(for_each_expr.span, "for_each"));
+                        return None;
+                    }
+                    match item.as_str() {
+                        Some(s) => keys.push(s.to_owned()),
+                        None => {
+                            self.diagnostics.push(
+                                Diagnostic::error(Code::CheckInvalidExpansion, for_each_expr.span, format!("this list holds a {}", item.type_name()))
+                                    .with_help("`for_each` takes a map, or a set of strings (`toset`-like list of unique strings)"),
+                            );
+                            return None;
+                        }
+                    }
+                }
+                keys.sort();
+                keys.dedup();
+                Some(
+                    keys.into_iter()
+                        .map(|k| {
+                            (
+                                InstanceKey::String(k.clone()),
+                                Binding {
+                                    each: Some((Value::string(k.clone()), Value::string(k))),
+                                    ..Binding::default()
+                                },
+                            )
+                        })
+                        .collect(),
+                )
+            }
+            _ => {
+                self.diagnostics.push(
+                    Diagnostic::error(Code::CheckInvalidExpansion, for_each_expr.span, format!("this is {}, not a map or a set of strings", describe(&value)))
+                        .with_help("`for_each` makes one instance per key of a map or per string of a set"),
+                );
+                None
+            }
+        }
+    }
+
+    fn resource(&mut self, module: &Module, addr: &ResourceAddr) {
+        let key = (addr.mode, addr.resource_type.clone(), addr.name.clone());
+        let Some(resource) = module.resources.get(&key) else { return };
+        let schema = match addr.mode {
+            Mode::Managed => self.registry.resource(&addr.resource_type),
+            Mode::Data => self.registry.data_source(&addr.resource_type),
+        };
+        let Some(keys) = self.expansion_keys(module, resource) else {
+            self.values.resources.insert(addr.clone(), Value::UNKNOWN);
+            return;
+        };
+        let dependencies: Vec<ResourceAddr> = self
+            .graph
+            .dependencies(&Node::Resource(addr.clone()))
+            .into_iter()
+            .filter_map(|n| match n {
+                Node::Resource(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut list = Vec::new();
+        let mut map = BTreeMap::new();
+        for (instance_key, binding) in keys {
+            let mut attributes = BTreeMap::new();
+            let mut spans = BTreeMap::new();
+            // Attributes that do not use `self` first, then the rest with `self` bound.
+            let (plain, with_self): (Vec<_>, Vec<_>) = resource
+                .attributes
+                .iter()
+                .partition(|(_, a)| !lang::refs::traversals(&a.value).iter().any(|t| t.root == "self"));
+            for (name, attribute) in plain.into_iter().chain(with_self) {
+                let mut binding = binding.clone();
+                binding.self_value = Some(Value::map(attributes.clone()));
+                let value = self.eval(module, &attribute.value, binding).unwrap_or(Value::UNKNOWN);
+                let value = match schema.and_then(|s| s.attribute(name)) {
+                    Some(attribute_schema) => match lang::convert(value, &attribute_schema.ty) {
+                        Ok(v) => v.mark_secret_if(attribute_schema.sensitive),
+                        Err(mismatch) => {
+                            self.diagnostics.push(
+                                Diagnostic::error(Code::CheckAttributeType, attribute.value.span, format!("this does not fit `{}`: {mismatch}", attribute_schema.ty))
+                                    .with_help(format!("`{}` of `{}` is {}", name, addr.resource_type, attribute_schema.ty)),
+                            );
+                            Value::UNKNOWN
+                        }
+                    },
+                    None => value,
+                };
+                spans.insert(name.clone(), attribute.value.span);
+                attributes.insert(name.clone(), value);
+            }
+            if let Some(schema) = schema {
+                for attribute_schema in &schema.attributes {
+                    if !attributes.contains_key(attribute_schema.name) {
+                        let value = if attribute_schema.computed() { Value::UNKNOWN } else { Value::NULL };
+                        attributes.insert(attribute_schema.name.to_owned(), value.mark_secret_if(attribute_schema.sensitive));
+                    }
+                }
+            }
+            let object = Value::map(attributes.clone());
+            match &instance_key {
+                InstanceKey::None => {
+                    list.push(object);
+                }
+                InstanceKey::Int(_) => list.push(object),
+                InstanceKey::String(k) => {
+                    map.insert(k.clone(), object);
+                }
+            }
+            let instance_addr = addr.instance(instance_key);
+            self.instances.insert(
+                instance_addr.clone(),
+                Instance {
+                    addr: instance_addr,
+                    provider: resource.provider.clone(),
+                    attributes,
+                    attribute_spans: spans,
+                    dependencies: dependencies.clone(),
+                    lifecycle: resource.lifecycle.clone(),
+                    span: resource.span,
+                },
+            );
+        }
+        let value = if resource.for_each.is_some() {
+            Value::map(map)
+        } else if resource.count.is_some() {
+            Value::list(list)
+        } else {
+            list.pop().unwrap_or(Value::UNKNOWN)
+        };
+        self.values.resources.insert(addr.clone(), value);
+    }
+
+    fn service(&mut self, module: &Module, name: &str) {
+        let Some(service) = module.services.get(name) else { return };
+        let mut attributes = BTreeMap::new();
+        let (plain, with_self): (Vec<_>, Vec<_>) = service
+            .attributes
+            .iter()
+            .partition(|(_, a)| !lang::refs::traversals(&a.value).iter().any(|t| t.root == "self"));
+        for (attribute_name, attribute) in plain.into_iter().chain(with_self) {
+            let binding = Binding {
+                self_value: Some(Value::map(attributes.clone())),
+                ..Binding::default()
+            };
+            let value = self.eval(module, &attribute.value, binding).unwrap_or(Value::UNKNOWN);
+            attributes.insert(attribute_name.clone(), value);
+        }
+        self.values.services.insert((module.path.clone(), name.to_owned()), Value::map(attributes));
+    }
+
+    fn output(&mut self, module: &Module, node: &Node, name: &str) {
+        let Some(output) = module.outputs.get(name) else { return };
+        let value = self.eval(module, &output.value, Binding::default()).unwrap_or(Value::UNKNOWN);
+        if value.contains_secret() && !output.sensitive {
+            let path = secret_path(self.config, self.graph, node);
+            let value_span = output.value.span;
+            self.diagnostics.push(
+                Diagnostic::error(Code::CheckSecretInOutput, value_span, "this value is derived from a secret")
+                    .with_label(output.span, "this output is not marked sensitive")
+                    .with_help(format!(
+                        "the secret reaches it through {path}; add `sensitive = true` to the output so it is shown as (sensitive), or output something not derived from the secret"
+                    )),
+            );
+        }
+        self.values.outputs.insert((module.path.clone(), name.to_owned()), value);
+    }
+}
+
+fn describe(value: &Value) -> String {
+    if value.contains_secret() {
+        return String::from("a secret");
+    }
+    match value.kind() {
+        Kind::Number(_) | Kind::Bool(_) | Kind::Null => value.to_string(),
+        _ => format!("a {}", value.type_name()),
+    }
+}
+
+fn unknown_expansion(span: Span, what: &str) -> Diagnostic {
+    Diagnostic::error(Code::CheckUnknownExpansion, span, format!("this {what} depends on values known only after apply"))
+        .with_help(format!(
+            "{what} decides which instances exist, so it must be known when planning: derive it from variables, locals or literal values, or apply the resources it depends on first with `infra apply --target`"
+        ))
+}
+
+/// A `--var` value for a variable of type `ty`: strings are taken as they are;
+/// other types are read as JSON (`--var 'ports=[80,443]'`), falling back to the
+/// string, which conversion then checks.
+fn cli_value(text: &str, ty: &Type) -> Value {
+    match ty {
+        Type::String => Value::string(text),
+        _ => serde_json::from_str::<serde_json::Value>(text).map_or_else(|_| Value::string(text), |json| Value::from_json(&json)),
+    }
+}
+
+/// Maps each literal key of an object expression to the span of its value.
+fn entry_spans(expr: &Expr) -> BTreeMap<String, Span> {
+    let mut out = BTreeMap::new();
+    if let crate::syntax::ast::ExprKind::Object(entries) = &expr.kind {
+        for entry in entries.values() {
+            if let Some(key) = entry.key.literal() {
+                out.insert(key.to_owned(), entry.value.span);
+            }
+        }
+    }
+    out
+}
+
+/// The chain of references from a secret to `node`: `secret.db_password → local.url → output.db_url`.
+fn secret_path(config: &Config, graph: &Graph, node: &Node) -> String {
+    let is_source = |n: &Node| match n {
+        Node::Secret(..) => true,
+        Node::Variable(m, v) => config.module(m).and_then(|m| m.variables.get(v)).is_some_and(|v| v.sensitive),
+        _ => false,
+    };
+    // Breadth-first search upstream, remembering how each node was reached.
+    let mut previous: BTreeMap<Node, Node> = BTreeMap::new();
+    let mut queue = std::collections::VecDeque::from([node.clone()]);
+    let mut found = None;
+    while let Some(current) = queue.pop_front() {
+        if is_source(&current) {
+            found = Some(current);
+            break;
+        }
+        for dependency in graph.dependencies(&current) {
+            if !previous.contains_key(dependency) && dependency != node {
+                previous.insert(dependency.clone(), current.clone());
+                queue.push_back(dependency.clone());
+            }
+        }
+    }
+    let Some(mut current) = found else {
+        return format!("a sensitive provider attribute used by {node}");
+    };
+    let mut chain = vec![current.to_string()];
+    while let Some(next) = previous.get(&current) {
+        chain.push(next.to_string());
+        current = next.clone();
+    }
+    chain.join(" → ")
+}

@@ -1,0 +1,479 @@
+//! The dependency graph of a checked stack (petgraph): one node per variable,
+//! local, secret, provider configuration, resource, data source, service,
+//! module call and output; an edge from each thing to what uses it.
+//!
+//! Terminology: an edge `a → b` means *b depends on a* (a comes first).
+//!
+//! Invariant: no providers, no state; the order is deterministic (ties broken by
+//! node order); a cycle is `infra::graph::cycle` naming every member.
+
+use crate::addr::{Mode, ModulePath, ResourceAddr};
+use crate::config::{Config, Module, RefTarget, Reference};
+use crate::diag::{Code, Diagnostic, Diagnostics, Span};
+use petgraph::graph::{DiGraph, NodeIndex};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::fmt;
+
+/// A thing in the graph.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Node {
+    /// `var.NAME` in a module.
+    Variable(ModulePath, String),
+    /// `local.NAME`.
+    Local(ModulePath, String),
+    /// `secret.NAME`.
+    Secret(ModulePath, String),
+    /// `provider "NAME"` with an optional alias.
+    Provider(ModulePath, String, Option<String>),
+    /// A resource or data source (all its instances).
+    Resource(ResourceAddr),
+    /// `service.NAME`.
+    Service(ModulePath, String),
+    /// `module.NAME`: complete when everything in the child module is.
+    ModuleCall(ModulePath),
+    /// `output.NAME`.
+    Output(ModulePath, String),
+}
+
+impl Node {
+    /// The module the node belongs to.
+    pub fn module(&self) -> &ModulePath {
+        match self {
+            Node::Variable(m, _)
+            | Node::Local(m, _)
+            | Node::Secret(m, _)
+            | Node::Provider(m, _, _)
+            | Node::Service(m, _)
+            | Node::ModuleCall(m)
+            | Node::Output(m, _) => m,
+            Node::Resource(addr) => &addr.module,
+        }
+    }
+
+    /// A short kind name for renderers ("resource", "variable"...).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Node::Variable(..) => "variable",
+            Node::Local(..) => "local",
+            Node::Secret(..) => "secret",
+            Node::Provider(..) => "provider",
+            Node::Resource(addr) if addr.mode == Mode::Data => "data",
+            Node::Resource(_) => "resource",
+            Node::Service(..) => "service",
+            Node::ModuleCall(_) => "module",
+            Node::Output(..) => "output",
+        }
+    }
+}
+
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let prefix = |f: &mut fmt::Formatter<'_>, m: &ModulePath| {
+            if m.is_root() { Ok(()) } else { write!(f, "{m}.") }
+        };
+        match self {
+            Node::Variable(m, n) => {
+                prefix(f, m)?;
+                write!(f, "var.{n}")
+            }
+            Node::Local(m, n) => {
+                prefix(f, m)?;
+                write!(f, "local.{n}")
+            }
+            Node::Secret(m, n) => {
+                prefix(f, m)?;
+                write!(f, "secret.{n}")
+            }
+            Node::Provider(m, n, alias) => {
+                prefix(f, m)?;
+                match alias {
+                    Some(a) => write!(f, "provider.{n}.{a}"),
+                    None => write!(f, "provider.{n}"),
+                }
+            }
+            Node::Resource(addr) => write!(f, "{addr}"),
+            Node::Service(m, n) => {
+                prefix(f, m)?;
+                write!(f, "service.{n}")
+            }
+            Node::ModuleCall(path) => write!(f, "{path}"),
+            Node::Output(m, n) => {
+                prefix(f, m)?;
+                write!(f, "output.{n}")
+            }
+        }
+    }
+}
+
+/// The dependency graph.
+#[derive(Debug, Clone, Default)]
+pub struct Graph {
+    graph: DiGraph<Node, Span>,
+    index: BTreeMap<Node, NodeIndex>,
+    spans: BTreeMap<NodeIndex, Span>,
+    order: Vec<NodeIndex>,
+}
+
+impl Graph {
+    /// How many nodes.
+    pub fn len(&self) -> usize {
+        self.graph.node_count()
+    }
+
+    /// Whether there are no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.graph.node_count() == 0
+    }
+
+    /// The nodes in dependency order (dependencies first), ties broken by node order.
+    /// Empty when the graph has a cycle.
+    pub fn order(&self) -> impl Iterator<Item = &Node> {
+        self.order.iter().filter_map(|i| self.graph.node_weight(*i))
+    }
+
+    /// Every node, sorted.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.index.keys()
+    }
+
+    /// Every edge as (dependency, dependent), sorted.
+    pub fn edges(&self) -> Vec<(&Node, &Node)> {
+        let mut edges: Vec<(&Node, &Node)> = self
+            .graph
+            .edge_indices()
+            .filter_map(|e| {
+                let (a, b) = self.graph.edge_endpoints(e)?;
+                Some((self.graph.node_weight(a)?, self.graph.node_weight(b)?))
+            })
+            .collect();
+        edges.sort();
+        edges.dedup();
+        edges
+    }
+
+    /// What `node` depends on directly.
+    pub fn dependencies(&self, node: &Node) -> Vec<&Node> {
+        self.neighbours(node, petgraph::Direction::Incoming)
+    }
+
+    /// What depends on `node` directly.
+    pub fn dependents(&self, node: &Node) -> Vec<&Node> {
+        self.neighbours(node, petgraph::Direction::Outgoing)
+    }
+
+    fn neighbours(&self, node: &Node, direction: petgraph::Direction) -> Vec<&Node> {
+        let Some(&index) = self.index.get(node) else {
+            return Vec::new();
+        };
+        let mut out: Vec<&Node> = self
+            .graph
+            .neighbors_directed(index, direction)
+            .filter_map(|i| self.graph.node_weight(i))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Everything that depends on `node`, directly or not (its blast radius).
+    pub fn downstream(&self, node: &Node) -> Vec<&Node> {
+        self.reach(node, petgraph::Direction::Outgoing)
+    }
+
+    /// Everything `node` depends on, directly or not.
+    pub fn upstream(&self, node: &Node) -> Vec<&Node> {
+        self.reach(node, petgraph::Direction::Incoming)
+    }
+
+    fn reach(&self, node: &Node, direction: petgraph::Direction) -> Vec<&Node> {
+        let Some(&start) = self.index.get(node) else {
+            return Vec::new();
+        };
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![start];
+        while let Some(current) = todo.pop() {
+            for next in self.graph.neighbors_directed(current, direction) {
+                if seen.insert(next) {
+                    todo.push(next);
+                }
+            }
+        }
+        let mut out: Vec<&Node> = seen.into_iter().filter_map(|i| self.graph.node_weight(i)).collect();
+        out.sort();
+        out
+    }
+
+    /// The span of the block that defines `node`.
+    pub fn span(&self, node: &Node) -> Option<Span> {
+        self.index.get(node).and_then(|i| self.spans.get(i)).copied()
+    }
+
+    /// Whether the node exists.
+    pub fn contains(&self, node: &Node) -> bool {
+        self.index.contains_key(node)
+    }
+
+    fn add_node(&mut self, node: Node, span: Span) -> NodeIndex {
+        if let Some(&index) = self.index.get(&node) {
+            return index;
+        }
+        let index = self.graph.add_node(node.clone());
+        self.index.insert(node, index);
+        self.spans.insert(index, span);
+        index
+    }
+
+    fn add_edge(&mut self, dependency: &Node, dependent: &Node, span: Span) {
+        if let (Some(&a), Some(&b)) = (self.index.get(dependency), self.index.get(dependent))
+            && self.graph.find_edge(a, b).is_none()
+        {
+            self.graph.add_edge(a, b, span);
+        }
+    }
+}
+
+/// Which node a reference made in `module` stands for (none for `each`,
+/// `count`, `self`, `env`).
+pub fn reference_nodes(module: &Module, reference: &Reference) -> Vec<Node> {
+    let path = &module.path;
+    match &reference.target {
+        RefTarget::Variable(n) => vec![Node::Variable(path.clone(), n.clone())],
+        RefTarget::Local(n) => vec![Node::Local(path.clone(), n.clone())],
+        RefTarget::Secret(n) => vec![Node::Secret(path.clone(), n.clone())],
+        RefTarget::Resource(mode, t, n) => vec![Node::Resource(ResourceAddr {
+            module: path.clone(),
+            mode: *mode,
+            resource_type: t.clone(),
+            name: n.clone(),
+        })],
+        RefTarget::Service(n) => vec![Node::Service(path.clone(), n.clone())],
+        RefTarget::ModuleOutput(m, Some(output)) => vec![Node::Output(path.child(m), output.clone())],
+        RefTarget::ModuleOutput(m, None) => vec![Node::ModuleCall(path.child(m))],
+        RefTarget::Environment | RefTarget::Each | RefTarget::Count | RefTarget::SelfRef => Vec::new(),
+    }
+}
+
+fn provider_node(config: &Config, module: &Module, provider: &(String, Option<String>)) -> Option<Node> {
+    // A module uses its own provider block, else the nearest ancestor's.
+    let mut path = module.path.clone();
+    loop {
+        let found = config.module(&path).is_some_and(|m| m.providers.contains_key(provider));
+        if found {
+            return Some(Node::Provider(path, provider.0.clone(), provider.1.clone()));
+        }
+        path.0.pop()?;
+    }
+}
+
+/// Builds the graph of a checked stack. Cycles are reported, one diagnostic per
+/// cycle, each member labelled.
+pub fn build(config: &Config) -> (Graph, Diagnostics) {
+    let mut graph = Graph::default();
+    let modules = config.modules();
+    // Nodes first, so edges can find them.
+    for module in &modules {
+        let path = &module.path;
+        for v in module.variables.values() {
+            graph.add_node(Node::Variable(path.clone(), v.name.clone()), v.span);
+        }
+        for l in module.locals.values() {
+            graph.add_node(Node::Local(path.clone(), l.name.clone()), l.span);
+        }
+        for s in module.secrets.values() {
+            graph.add_node(Node::Secret(path.clone(), s.name.clone()), s.span);
+        }
+        for p in module.providers.values() {
+            graph.add_node(Node::Provider(path.clone(), p.name.clone(), p.alias.clone()), p.span);
+        }
+        for r in module.resources.values() {
+            graph.add_node(Node::Resource(r.addr.clone()), r.span);
+        }
+        for s in module.services.values() {
+            graph.add_node(Node::Service(path.clone(), s.name.clone()), s.span);
+        }
+        for call in module.module_calls.values() {
+            graph.add_node(Node::ModuleCall(path.child(&call.name)), call.span);
+        }
+        for o in module.outputs.values() {
+            graph.add_node(Node::Output(path.clone(), o.name.clone()), o.span);
+        }
+    }
+    for module in &modules {
+        let path = &module.path;
+        let link = |graph: &mut Graph, references: &[Reference], dependent: &Node| {
+            for reference in references {
+                for dependency in reference_nodes(module, reference) {
+                    graph.add_edge(&dependency, dependent, reference.span);
+                }
+            }
+        };
+        for v in module.variables.values() {
+            let node = Node::Variable(path.clone(), v.name.clone());
+            for validation in &v.validations {
+                // A validation may read other variables; `var.self` reads are not edges.
+                let others: Vec<Reference> = validation
+                    .references
+                    .iter()
+                    .filter(|r| r.target != RefTarget::Variable(v.name.clone()))
+                    .cloned()
+                    .collect();
+                link(&mut graph, &others, &node);
+            }
+        }
+        for l in module.locals.values() {
+            link(&mut graph, &l.references, &Node::Local(path.clone(), l.name.clone()));
+        }
+        for p in module.providers.values() {
+            link(&mut graph, &p.references, &Node::Provider(path.clone(), p.name.clone(), p.alias.clone()));
+        }
+        for r in module.resources.values() {
+            let node = Node::Resource(r.addr.clone());
+            link(&mut graph, &r.references, &node);
+            if let Some(provider) = provider_node(config, module, &r.provider) {
+                graph.add_edge(&provider, &node, r.type_span);
+            }
+        }
+        for s in module.services.values() {
+            link(&mut graph, &s.references, &Node::Service(path.clone(), s.name.clone()));
+        }
+        for o in module.outputs.values() {
+            link(&mut graph, &o.references, &Node::Output(path.clone(), o.name.clone()));
+        }
+        for call in module.module_calls.values() {
+            let child = &call.module;
+            let call_node = Node::ModuleCall(path.child(&call.name));
+            // The child's variables take the call's inputs.
+            for (name, input) in &call.inputs {
+                let variable = Node::Variable(child.path.clone(), name.clone());
+                let input_refs: Vec<Reference> = call
+                    .references
+                    .iter()
+                    .filter(|r| input.value.span.start <= r.span.start && r.span.end <= input.value.span.end)
+                    .cloned()
+                    .collect();
+                link(&mut graph, &input_refs, &variable);
+                link(&mut graph, &call.depends_on, &variable);
+            }
+            // The call is complete when everything inside the child is.
+            for r in child.resources.values() {
+                graph.add_edge(&Node::Resource(r.addr.clone()), &call_node, call.span);
+            }
+            for s in child.services.values() {
+                graph.add_edge(&Node::Service(child.path.clone(), s.name.clone()), &call_node, call.span);
+            }
+            for o in child.outputs.values() {
+                graph.add_edge(&Node::Output(child.path.clone(), o.name.clone()), &call_node, call.span);
+            }
+            for grandchild in child.module_calls.keys() {
+                graph.add_edge(&Node::ModuleCall(child.path.child(grandchild)), &call_node, call.span);
+            }
+        }
+    }
+    let mut diagnostics = Diagnostics::new();
+    report_cycles(&graph, &mut diagnostics);
+    if !diagnostics.has_errors() {
+        graph.order = deterministic_order(&graph);
+    }
+    (graph, diagnostics)
+}
+
+/// Kahn's algorithm with a min-heap on the node, so the order is the same on
+/// every run and does not depend on insertion order.
+fn deterministic_order(graph: &Graph) -> Vec<NodeIndex> {
+    let g = &graph.graph;
+    let mut indegree: Vec<usize> = vec![0; g.node_count()];
+    for edge in g.edge_indices() {
+        if let Some((_, b)) = g.edge_endpoints(edge)
+            && let Some(d) = indegree.get_mut(b.index())
+        {
+            *d += 1;
+        }
+    }
+    let mut ready: BinaryHeap<std::cmp::Reverse<(&Node, NodeIndex)>> = BinaryHeap::new();
+    for index in g.node_indices() {
+        if indegree.get(index.index()) == Some(&0)
+            && let Some(node) = g.node_weight(index)
+        {
+            ready.push(std::cmp::Reverse((node, index)));
+        }
+    }
+    let mut order = Vec::with_capacity(g.node_count());
+    while let Some(std::cmp::Reverse((_, index))) = ready.pop() {
+        order.push(index);
+        for next in g.neighbors_directed(index, petgraph::Direction::Outgoing) {
+            if let Some(d) = indegree.get_mut(next.index()) {
+                *d = d.saturating_sub(1);
+                if *d == 0
+                    && let Some(node) = g.node_weight(next)
+                {
+                    ready.push(std::cmp::Reverse((node, next)));
+                }
+            }
+        }
+    }
+    order
+}
+
+fn report_cycles(graph: &Graph, diagnostics: &mut Diagnostics) {
+    let g = &graph.graph;
+    for component in petgraph::algo::tarjan_scc(g) {
+        let is_cycle = match component.as_slice() {
+            [single] => g.find_edge(*single, *single).is_some(),
+            members => members.len() > 1,
+        };
+        if !is_cycle {
+            continue;
+        }
+        // Walk the cycle from its smallest member so the message is stable.
+        let members: BTreeSet<NodeIndex> = component.iter().copied().collect();
+        let Some(&start) = component.iter().min_by_key(|i| g.node_weight(**i)) else {
+            continue;
+        };
+        let mut path = vec![start];
+        let mut current = start;
+        let mut visited = BTreeSet::from([start]);
+        loop {
+            // Follow a dependency edge (incoming: what current depends on) that stays in the cycle.
+            let next = g
+                .neighbors_directed(current, petgraph::Direction::Incoming)
+                .filter(|n| members.contains(n))
+                .min_by_key(|n| (!visited.contains(n) || *n == start, g.node_weight(*n)));
+            match next {
+                Some(n) if n == start || visited.contains(&n) => break,
+                Some(n) => {
+                    visited.insert(n);
+                    path.push(n);
+                    current = n;
+                }
+                None => break,
+            }
+        }
+        let names: Vec<String> = path
+            .iter()
+            .filter_map(|i| g.node_weight(*i).map(ToString::to_string))
+            .collect();
+        let Some(first_name) = names.first() else {
+            continue;
+        };
+        let Some(&first_span) = graph.spans.get(&start) else {
+            continue;
+        };
+        let mut chain = names.join(" → ");
+        chain.push_str(" → ");
+        chain.push_str(first_name);
+        let mut diagnostic = Diagnostic::error(
+            Code::GraphCycle,
+            first_span,
+            format!("{first_name} is part of a dependency cycle"),
+        )
+        .with_help(format!(
+            "the cycle is {chain}; break it by removing one of these references or by moving a value into a variable or local that does not depend on the others"
+        ));
+        for (position, index) in path.iter().enumerate().skip(1) {
+            if let (Some(span), Some(name)) = (graph.spans.get(index), names.get(position)) {
+                diagnostic = diagnostic.with_label(*span, format!("{name} is in the cycle"));
+            }
+        }
+        diagnostics.push(diagnostic);
+    }
+}

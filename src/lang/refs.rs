@@ -1,0 +1,173 @@
+//! The names an expression uses: every *traversal* (`var.x`, `aws_s3_bucket.b.arn`,
+//! `data.http.x.body`, `each.key`) whose root is not bound by an enclosing `for`
+//! expression, with the static attribute names that follow the root.
+//!
+//! Invariant: purely syntactic; classification into variables, resources and so
+//! on is `check`'s job.
+
+use crate::diag::Span;
+use crate::syntax::ast::{Expr, ExprKind, ObjectKey, TemplatePart};
+
+/// A root name and the static attribute names after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Traversal {
+    /// The root name (`var`).
+    pub root: String,
+    /// The root's span.
+    pub root_span: Span,
+    /// Static attribute names (and literal string/number indices) after the
+    /// root, each with the span of the traversal up to and including it.
+    pub steps: Vec<(String, Span)>,
+}
+
+impl Traversal {
+    /// The span of the root and its first `n` steps.
+    pub fn span_through(&self, n: usize) -> Span {
+        match n.checked_sub(1).and_then(|i| self.steps.get(i)) {
+            Some((_, span)) => *span,
+            None => self.root_span,
+        }
+    }
+
+    /// The name of step `i`.
+    pub fn step(&self, i: usize) -> Option<&str> {
+        self.steps.get(i).map(|(name, _)| name.as_str())
+    }
+}
+
+/// Collects the traversals in `expr`, in source order.
+pub fn traversals(expr: &Expr) -> Vec<Traversal> {
+    let mut out = Vec::new();
+    let mut bound = Vec::new();
+    walk(expr, &mut bound, &mut out, 0);
+    out
+}
+
+const MAX_DEPTH: usize = 256;
+
+fn walk(expr: &Expr, bound: &mut Vec<String>, out: &mut Vec<Traversal>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let depth = depth + 1;
+    match &expr.kind {
+        ExprKind::Null | ExprKind::Bool(_) | ExprKind::Number(_) | ExprKind::Type(_) => {}
+        ExprKind::String(template) => walk_parts(&template.parts, bound, out, depth),
+        ExprKind::Heredoc(heredoc) => walk_parts(&heredoc.parts, bound, out, depth),
+        ExprKind::List(items) => {
+            for item in items.values() {
+                walk(item, bound, out, depth);
+            }
+        }
+        ExprKind::Object(entries) => {
+            for entry in entries.values() {
+                match &entry.key {
+                    ObjectKey::Ident(_) => {}
+                    ObjectKey::String(t) => walk_parts(&t.parts, bound, out, depth),
+                    ObjectKey::Expr(e) => walk(e, bound, out, depth),
+                }
+                walk(&entry.value, bound, out, depth);
+            }
+        }
+        ExprKind::Variable(_) | ExprKind::GetAttr { .. } | ExprKind::Index { .. } | ExprKind::Splat { .. } => {
+            traversal(expr, bound, out, depth);
+        }
+        ExprKind::Call { args, .. } => {
+            for arg in args.values() {
+                walk(arg, bound, out, depth);
+            }
+        }
+        ExprKind::Unary { operand, .. } => walk(operand, bound, out, depth),
+        ExprKind::Binary { left, right, .. } => {
+            walk(left, bound, out, depth);
+            walk(right, bound, out, depth);
+        }
+        ExprKind::Conditional {
+            condition,
+            then,
+            otherwise,
+        } => {
+            walk(condition, bound, out, depth);
+            walk(then, bound, out, depth);
+            walk(otherwise, bound, out, depth);
+        }
+        ExprKind::ForList(f) => {
+            walk(&f.collection, bound, out, depth);
+            let before = bound.len();
+            bound.extend(f.key_var.iter().map(|k| k.name.clone()));
+            bound.push(f.value_var.name.clone());
+            walk(&f.body, bound, out, depth);
+            if let Some(c) = &f.condition {
+                walk(c, bound, out, depth);
+            }
+            bound.truncate(before);
+        }
+        ExprKind::ForObject(f) => {
+            walk(&f.collection, bound, out, depth);
+            let before = bound.len();
+            bound.extend(f.key_var.iter().map(|k| k.name.clone()));
+            bound.push(f.value_var.name.clone());
+            walk(&f.key, bound, out, depth);
+            walk(&f.value, bound, out, depth);
+            if let Some(c) = &f.condition {
+                walk(c, bound, out, depth);
+            }
+            bound.truncate(before);
+        }
+        ExprKind::Paren(inner) => walk(inner, bound, out, depth),
+    }
+}
+
+fn walk_parts(parts: &[TemplatePart], bound: &mut Vec<String>, out: &mut Vec<Traversal>, depth: usize) {
+    for part in parts {
+        if let TemplatePart::Interpolation { expr, .. } = part {
+            walk(expr, bound, out, depth);
+        }
+    }
+}
+
+fn traversal(expr: &Expr, bound: &mut Vec<String>, out: &mut Vec<Traversal>, depth: usize) {
+    // Unwind the postfix chain down to its root.
+    let mut chain = Vec::new();
+    let mut current = expr;
+    while let ExprKind::GetAttr { target, .. } | ExprKind::Index { target, .. } | ExprKind::Splat { target } =
+        &current.kind
+    {
+        chain.push(current);
+        current = target;
+    }
+    chain.reverse();
+    // Dynamic index expressions are expressions of their own.
+    for link in &chain {
+        if let ExprKind::Index { index, .. } = &link.kind {
+            walk(index, bound, out, depth);
+        }
+    }
+    let ExprKind::Variable(root) = &current.kind else {
+        walk(current, bound, out, depth);
+        return;
+    };
+    if bound.iter().any(|b| b == &root.name) {
+        return;
+    }
+    let mut steps = Vec::new();
+    for link in chain {
+        match &link.kind {
+            ExprKind::GetAttr { name, .. } => steps.push((name.name.clone(), link.span)),
+            ExprKind::Index { index, .. } => match &index.kind {
+                ExprKind::String(t) => match t.as_literal() {
+                    Some(s) => steps.push((s.to_owned(), link.span)),
+                    None => break,
+                },
+                ExprKind::Number(n) => steps.push((n.clone(), link.span)),
+                _ => break,
+            },
+            _ => break,
+        }
+    }
+    out.push(Traversal {
+        root: root.name.clone(),
+        root_span: root.span,
+        steps,
+    });
+}

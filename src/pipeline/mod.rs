@@ -1,0 +1,118 @@
+//! The stages run in order for one command: load → check → graph → expand.
+//! Each command's library entry point lives here, so a `cli` command builds a
+//! request, calls one function and renders what comes back.
+//!
+//! Invariant: no printing; the machine only through `host`. Later stages run
+//! only when the earlier ones found no errors, so one mistake is reported once.
+
+pub mod envdiff;
+
+use crate::check::{self, Stack};
+use crate::config::Config;
+use crate::diag::{Diagnostics, SourceMap};
+use crate::expand::{self, Expanded, Request};
+use crate::graph::{self, Graph};
+use crate::host::Host;
+use crate::providers::Registry;
+use std::path::Path;
+
+/// A stack loaded, checked and graphed.
+pub struct Checked {
+    /// Every file read, for rendering diagnostics.
+    pub sources: SourceMap,
+    /// The checked model (built even when there are errors, as far as it goes).
+    pub config: Config,
+    /// The dependency graph (empty when checking failed).
+    pub graph: Graph,
+    /// Everything found so far, sorted.
+    pub diagnostics: Diagnostics,
+    /// The stack folder.
+    pub dir: std::path::PathBuf,
+}
+
+/// Loads and checks the stack in `dir` and builds its graph.
+pub fn check(host: &dyn Host, dir: &Path) -> Checked {
+    let (mut stack, mut diagnostics): (Stack, Diagnostics) = check::load(host, dir);
+    let (config, check_diagnostics) = check::check(host, &mut stack);
+    diagnostics.extend(check_diagnostics);
+    let graph = if diagnostics.has_errors() {
+        Graph::default()
+    } else {
+        let (graph, graph_diagnostics) = graph::build(&config);
+        diagnostics.extend(graph_diagnostics);
+        graph
+    };
+    diagnostics.sort();
+    Checked {
+        sources: stack.sources,
+        config,
+        graph,
+        diagnostics,
+        dir: dir.to_path_buf(),
+    }
+}
+
+/// Expands a checked stack for one environment (`request.environment`, or the
+/// default). `None` when checking had failed.
+pub fn expand(host: &dyn Host, checked: &Checked, request: &Request) -> (Option<Expanded>, Diagnostics) {
+    if checked.diagnostics.has_errors() {
+        return (None, Diagnostics::new());
+    }
+    let registry = Registry::builtin();
+    let (expanded, mut diagnostics) = expand::expand(&checked.config, &checked.graph, request, host, &checked.dir, &registry);
+    diagnostics.sort();
+    (expanded, diagnostics)
+}
+
+/// What `infra validate` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ValidateRequest {
+    /// `--env`: check only this environment. Without it, every environment is
+    /// checked (a stack without environments is checked once).
+    pub environment: Option<String>,
+    /// `--var NAME=VALUE`.
+    pub vars: Vec<(String, String)>,
+}
+
+/// The result of `infra validate`.
+pub struct Validated {
+    /// Every file read.
+    pub sources: SourceMap,
+    /// Every problem, sorted, duplicates across environments removed.
+    pub diagnostics: Diagnostics,
+    /// The environments that were evaluated.
+    pub environments: Vec<String>,
+}
+
+/// Parses and checks the stack, then evaluates it for the requested
+/// environment, or for every environment when none is requested.
+pub fn validate(host: &dyn Host, dir: &Path, request: &ValidateRequest) -> Validated {
+    let checked = check(host, dir);
+    let mut diagnostics = checked.diagnostics.clone();
+    let mut environments = Vec::new();
+    if !diagnostics.has_errors() {
+        let names: Vec<Option<String>> = match (&request.environment, checked.config.environments.is_empty()) {
+            (Some(name), _) => vec![Some(name.clone())],
+            (None, true) => vec![None],
+            (None, false) => checked.config.environments.keys().cloned().map(Some).collect(),
+        };
+        for name in names {
+            let expand_request = Request {
+                environment: name.clone(),
+                vars: request.vars.clone(),
+                known_secrets: Default::default(),
+            };
+            let (expanded, expand_diagnostics) = expand(host, &checked, &expand_request);
+            if let Some(expanded) = expanded {
+                environments.push(expanded.environment.name);
+            }
+            diagnostics.extend(expand_diagnostics);
+        }
+    }
+    diagnostics.sort();
+    Validated {
+        sources: checked.sources,
+        diagnostics,
+        environments,
+    }
+}

@@ -1,0 +1,7 @@
+//! Views as pure `String` functions: the dependency graph (DOT, Mermaid) and
+//! environment comparisons (human, JSON). Plans and drift come with their stages.
+//!
+//! Invariant: no terminal detection, no I/O; secrets are shown as `(secret)`.
+
+pub mod envdiff;
+pub mod graph;
