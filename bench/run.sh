@@ -15,7 +15,7 @@ if [[ ! -x /usr/bin/time ]]; then
 fi
 
 cargo build --release --quiet
-binary=target/release/infra
+binary="${CARGO_TARGET_DIR:-target}/release/infra"
 
 sizes=("$@")
 if [[ ${#sizes[@]} -eq 0 ]]; then

@@ -15,8 +15,8 @@
 
 pub mod addr;
 pub mod check;
-pub mod config;
 pub mod cli;
+pub mod config;
 pub mod diag;
 pub mod expand;
 pub mod fmt;

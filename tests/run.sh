@@ -2,9 +2,10 @@
 # Runs the whole test suite, as CI does: formatting, lints, docs, every test
 # target, and the check that no snapshot is left unreferenced.
 #
-# Installs what the tests need first. Today that is the Rust toolchain's
-# rustfmt and clippy; real-server tests (PostgreSQL, moto) will add their
-# set-up here. INFRA_SKIP_SERVICES=1 skips everything that needs a server.
+# Installs what the tests need first: the Rust toolchain's rustfmt and clippy,
+# and Graphviz (`dot`, which tests/semantics.rs feeds `infra graph` output to);
+# real-server tests (PostgreSQL, moto) will add their set-up here.
+# INFRA_SKIP_SERVICES=1 skips everything that needs a server or an outside tool.
 # INFRA_FUZZ_CASES sets the property-test case count (default 256).
 #
 # Idempotent: it writes nothing in the working tree (snapshots are compared,
@@ -29,7 +30,20 @@ cargo --version
 if [[ "${INFRA_SKIP_SERVICES:-0}" == "1" ]]; then
   step "services: skipped (INFRA_SKIP_SERVICES=1)"
 else
-  step "services: none needed yet"
+  step "services: graphviz"
+  if command -v dot >/dev/null; then
+    dot -V 2>&1
+  elif [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null; then
+    apt-get install -y graphviz >/dev/null 2>&1 \
+      || { apt-get update >/dev/null && apt-get install -y graphviz >/dev/null; }
+    dot -V 2>&1
+  else
+    # Not root or no apt-get: say how, and let the graph test fail with the same advice.
+    echo "Graphviz \`dot\` is missing; tests/semantics.rs needs it to check DOT output. Install it:" >&2
+    echo "  sudo apt-get install -y graphviz   (Debian/Ubuntu)" >&2
+    echo "  brew install graphviz              (macOS)" >&2
+    echo "or run with INFRA_SKIP_SERVICES=1 to skip that check." >&2
+  fi
 fi
 
 step "cargo fmt --check"

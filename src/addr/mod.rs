@@ -9,7 +9,18 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The path of module calls from the root: `module.a.module.b` is `["a", "b"]`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct ModulePath(pub Vec<String>);
 
 impl ModulePath {
@@ -45,7 +56,9 @@ impl fmt::Display for ModulePath {
 }
 
 /// Managed resources (`resource`) or data sources (`data`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// `resource "T" "N"`.
@@ -55,7 +68,9 @@ pub enum Mode {
 }
 
 /// A resource block's address: `module.m.data.http.x`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct ResourceAddr {
     /// The module it is in.
     pub module: ModulePath,
@@ -100,7 +115,9 @@ impl fmt::Display for ResourceAddr {
 }
 
 /// Which instance of a resource: none (no `count`/`for_each`), an index or a key.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(untagged)]
 pub enum InstanceKey {
     /// The resource has no `count` or `for_each`.
@@ -122,7 +139,9 @@ impl fmt::Display for InstanceKey {
 }
 
 /// One instance: `local_file.conf["api"]`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct InstanceAddr {
     /// The resource.
     pub resource: ResourceAddr,
@@ -191,10 +210,16 @@ fn split_address(text: &str) -> Result<(Vec<String>, Option<InstanceKey>), AddrE
                 .ok_or_else(|| bad("an index must end with `]` and nothing may follow it"))?;
             let key = if let Some(quoted) = inner.strip_prefix('"') {
                 let json = format!("\"{quoted}");
-                let value: String = serde_json::from_str(&json).map_err(|_| bad("the key is not a valid quoted string"))?;
+                let value: String = serde_json::from_str(&json)
+                    .map_err(|_| bad("the key is not a valid quoted string"))?;
                 InstanceKey::String(value)
             } else {
-                InstanceKey::Int(inner.trim().parse().map_err(|_| bad("an index is a whole number or a quoted key"))?)
+                InstanceKey::Int(
+                    inner
+                        .trim()
+                        .parse()
+                        .map_err(|_| bad("an index is a whole number or a quoted key"))?,
+                )
             };
             (path, Some(key))
         }
@@ -255,7 +280,9 @@ impl FromStr for InstanceAddr {
         match text.parse::<Target>()? {
             Target::Instance(instance) => Ok(instance),
             Target::Resource(resource) => Ok(resource.instance(InstanceKey::None)),
-            Target::Module(_) => Err(AddrError(format!("`{text}` names a module, not a resource instance"))),
+            Target::Module(_) => Err(AddrError(format!(
+                "`{text}` names a module, not a resource instance"
+            ))),
         }
     }
 }
@@ -283,7 +310,9 @@ mod tests {
 
     #[test]
     fn bad_addresses_are_errors_not_panics() {
-        for text in ["", ".", "a", "a.b.c", "a.b[", "a.b[x]", "a.b[\"x]", "1a.b", "module", "a.b[0]x", "[0]"] {
+        for text in [
+            "", ".", "a", "a.b.c", "a.b[", "a.b[x]", "a.b[\"x]", "1a.b", "module", "a.b[0]x", "[0]",
+        ] {
             assert!(text.parse::<Target>().is_err(), "{text}");
         }
     }

@@ -8,9 +8,9 @@
 //! Invariant: blocks with the wrong number of labels are skipped here: the
 //! structure pass already reported them.
 
-use crate::syntax::ast;
 use super::shape::{self, Attributes, Occurrence};
 use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::syntax::ast;
 use crate::syntax::ast::{Attribute, Block, ExprKind, Item};
 use std::collections::BTreeMap;
 

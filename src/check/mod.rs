@@ -14,8 +14,8 @@ mod duplicates;
 mod load;
 mod model;
 mod names;
-pub mod stdlib;
 pub mod shape;
+pub mod stdlib;
 mod structure;
 
 #[cfg(test)]
@@ -79,17 +79,18 @@ pub fn check(host: &dyn Host, stack: &mut Stack) -> (Config, Diagnostics) {
     let registry = Registry::builtin();
     let mut diagnostics = check_structure(&stack.files);
     let files: Vec<&ast::File> = stack.files.iter().collect();
-    let default_name = host
-        .canonical(&stack.dir)
-        .file_name()
-        .map_or_else(|| String::from("stack"), |n| n.to_string_lossy().into_owned());
+    let default_name = host.canonical(&stack.dir).file_name().map_or_else(
+        || String::from("stack"),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let (settings, environments) = model::lower_stack(&files, &default_name, &mut diagnostics);
     let mut loader = Loader {
         host,
         sources: &mut stack.sources,
         registry: &registry,
         diagnostics: Diagnostics::new(),
-        active: vec![ModuleSource::Local(stack.dir.clone())],
+        // Canonical, like the children's identities, so `source = "./"` is a cycle.
+        active: vec![ModuleSource::Local(host.canonical(&stack.dir))],
         dirs: vec![Some(stack.dir.clone())],
     };
     let root = model::lower_module(
@@ -140,7 +141,13 @@ impl Loader<'_> {
 }
 
 impl model::ChildLoader for Loader<'_> {
-    fn load_child(&mut self, parent: &Module, name: &str, source: &str, source_span: Span) -> Option<Module> {
+    fn load_child(
+        &mut self,
+        parent: &Module,
+        name: &str,
+        source: &str,
+        source_span: Span,
+    ) -> Option<Module> {
         let not_found = |label: String, help: String| {
             Diagnostic::error(Code::CheckModuleNotFound, source_span, label).with_help(help)
         };
@@ -149,10 +156,14 @@ impl model::ChildLoader for Loader<'_> {
             if files.is_empty() {
                 let names = stdlib::names();
                 let help = match did_you_mean(std_name, names.iter().copied()) {
-                    Some(s) => format!("did you mean \"std/{s}\"? the stdlib modules are {}", names.join(", ")),
+                    Some(s) => format!(
+                        "did you mean \"std/{s}\"? the stdlib modules are {}",
+                        names.join(", ")
+                    ),
                     None => format!("the stdlib modules are {}", names.join(", ")),
                 };
-                self.diagnostics.push(not_found(format!("no stdlib module \"{std_name}\""), help));
+                self.diagnostics
+                    .push(not_found(format!("no stdlib module \"{std_name}\""), help));
                 return None;
             }
             let named: Vec<(String, Vec<u8>)> = files
@@ -168,12 +179,15 @@ impl model::ChildLoader for Loader<'_> {
                 ));
                 return None;
             };
-            let dir = parent_dir.join(source);
+            let dir = normalize(&parent_dir.join(source));
             let (child, load_diagnostics) = load::load(self.host, &dir);
             if child.files.is_empty() && load_diagnostics.has_errors() {
                 self.diagnostics.push(not_found(
                     format!("no module at \"{source}\""),
-                    format!("the folder {} has no readable .infra files", display_path(&dir)),
+                    format!(
+                        "the folder {} has no readable .infra files",
+                        display_path(&dir)
+                    ),
                 ));
                 return None;
             }
@@ -202,8 +216,14 @@ impl model::ChildLoader for Loader<'_> {
         }
         if self.active.len() > MAX_MODULE_DEPTH {
             self.diagnostics.push(
-                Diagnostic::error(Code::CheckModuleCycle, source_span, "modules nest too deeply here")
-                    .with_help(format!("module calls may nest at most {MAX_MODULE_DEPTH} deep")),
+                Diagnostic::error(
+                    Code::CheckModuleCycle,
+                    source_span,
+                    "modules nest too deeply here",
+                )
+                .with_help(format!(
+                    "module calls may nest at most {MAX_MODULE_DEPTH} deep"
+                )),
             );
             return None;
         }
@@ -212,7 +232,9 @@ impl model::ChildLoader for Loader<'_> {
         // Stack-level blocks belong to the root module only.
         for file in &files {
             for block in file.body.items.iter().filter_map(|i| match i {
-                ast::Item::Block(b) if matches!(b.kind.name.as_str(), "stack" | "environment") => Some(b),
+                ast::Item::Block(b) if matches!(b.kind.name.as_str(), "stack" | "environment") => {
+                    Some(b)
+                }
                 _ => None,
             }) {
                 structure.push(
@@ -231,12 +253,43 @@ impl model::ChildLoader for Loader<'_> {
         let refs: Vec<&ast::File> = files.iter().collect();
         let registry = self.registry;
         let mut diagnostics = Diagnostics::new();
-        let module = model::lower_module(&refs, parent.path.child(name), module_source, registry, self, &mut diagnostics);
+        let module = model::lower_module(
+            &refs,
+            parent.path.child(name),
+            module_source,
+            registry,
+            self,
+            &mut diagnostics,
+        );
         self.diagnostics.extend(diagnostics);
         self.active.pop();
         self.dirs.pop();
         Some(module)
     }
+}
+
+/// Resolves `.` and `..` in a module path lexically, so `./modules/a/../b` is
+/// read (and shown, and compared for cycles) as `./modules/b` on every host.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 impl Loader<'_> {

@@ -10,8 +10,9 @@
 use super::names::{Context, Names};
 use crate::addr::{InstanceAddr, Mode, ModulePath, ResourceAddr, Target};
 use crate::config::{
-    Environment, Import, Lifecycle, Local, Module, ModuleCall, ModuleSource, Moved, Output, ProviderConfig, Reference,
-    Resource, Secret, SecretSource, Service, StackSettings, Validation, Variable,
+    Environment, Import, Lifecycle, Local, Module, ModuleCall, ModuleSource, Moved, Output,
+    ProviderConfig, Reference, Resource, Secret, SecretSource, Service, StackSettings, Validation,
+    Variable,
 };
 use crate::diag::{Code, Diagnostic, Diagnostics, Span, did_you_mean};
 use crate::lang::Type;
@@ -36,16 +37,31 @@ pub(crate) fn literal_bool(expr: &Expr) -> Option<bool> {
 }
 
 fn expected_literal(expr: &Expr, what: &str, example: &str) -> Diagnostic {
-    Diagnostic::error(Code::CheckExpectedLiteral, expr.span, format!("{what} must be written literally"))
-        .with_help(format!("write it like {example}; it is read before anything is evaluated"))
+    Diagnostic::error(
+        Code::CheckExpectedLiteral,
+        expr.span,
+        format!("{what} must be written literally"),
+    )
+    .with_help(format!(
+        "write it like {example}; it is read before anything is evaluated"
+    ))
 }
 
-fn string_attr(block: &Block, name: &str, diagnostics: &mut Diagnostics, example: &str) -> Option<String> {
+fn string_attr(
+    block: &Block,
+    name: &str,
+    diagnostics: &mut Diagnostics,
+    example: &str,
+) -> Option<String> {
     let attribute = block.attribute(name)?;
     match literal_string(&attribute.value) {
         Some(s) => Some(s.to_owned()),
         None => {
-            diagnostics.push(expected_literal(&attribute.value, &format!("`{name}`"), example));
+            diagnostics.push(expected_literal(
+                &attribute.value,
+                &format!("`{name}`"),
+                example,
+            ));
             None
         }
     }
@@ -58,7 +74,11 @@ fn bool_attr(block: &Block, name: &str, diagnostics: &mut Diagnostics) -> bool {
     match literal_bool(&attribute.value) {
         Some(b) => b,
         None => {
-            diagnostics.push(expected_literal(&attribute.value, &format!("`{name}`"), &format!("`{name} = true`")));
+            diagnostics.push(expected_literal(
+                &attribute.value,
+                &format!("`{name}`"),
+                &format!("`{name} = true`"),
+            ));
             false
         }
     }
@@ -95,11 +115,21 @@ pub(crate) fn lower_type(ty: &TypeExpr) -> Type {
 /// A child module to load for a `module` block.
 pub(crate) trait ChildLoader {
     /// Loads and lowers the module `source` called from `parent` as `name`.
-    fn load_child(&mut self, parent: &Module, name: &str, source: &str, source_span: Span) -> Option<Module>;
+    fn load_child(
+        &mut self,
+        parent: &Module,
+        name: &str,
+        source: &str,
+        source_span: Span,
+    ) -> Option<Module>;
 }
 
 /// Lowers the root module's `stack` and `environment` blocks.
-pub(crate) fn lower_stack(files: &[&ast::File], default_name: &str, diagnostics: &mut Diagnostics) -> (StackSettings, BTreeMap<String, Environment>) {
+pub(crate) fn lower_stack(
+    files: &[&ast::File],
+    default_name: &str,
+    diagnostics: &mut Diagnostics,
+) -> (StackSettings, BTreeMap<String, Environment>) {
     let mut stack = StackSettings {
         name: default_name.to_owned(),
         state: String::from("local"),
@@ -113,39 +143,61 @@ pub(crate) fn lower_stack(files: &[&ast::File], default_name: &str, diagnostics:
                 if let Some(name) = label(block, 0) {
                     stack.name = name.to_owned();
                 }
-                if let Some(state) = string_attr(block, "state", diagnostics, "`state = \"local\"`") {
+                if let Some(state) = string_attr(block, "state", diagnostics, "`state = \"local\"`")
+                {
                     const BACKENDS: &[&str] = &["local", "postgres", "s3"];
                     if BACKENDS.contains(&state.as_str()) {
                         stack.state = state;
                     } else if let Some(attribute) = block.attribute("state") {
                         let help = match did_you_mean(&state, BACKENDS.iter().copied()) {
-                            Some(s) => format!("did you mean \"{s}\"? the backends are local, postgres and s3"),
+                            Some(s) => format!(
+                                "did you mean \"{s}\"? the backends are local, postgres and s3"
+                            ),
                             None => String::from("the backends are local, postgres and s3"),
                         };
                         diagnostics.push(
-                            Diagnostic::error(Code::CheckExpectedLiteral, attribute.value.span, format!("no state backend \"{state}\""))
-                                .with_help(help),
+                            Diagnostic::error(
+                                Code::CheckExpectedLiteral,
+                                attribute.value.span,
+                                format!("no state backend \"{state}\""),
+                            )
+                            .with_help(help),
                         );
                     }
                 }
                 if let Some(attribute) = block.attribute("default_environment") {
                     match literal_string(&attribute.value) {
-                        Some(name) => stack.default_environment = Some((name.to_owned(), attribute.value.span)),
-                        None => diagnostics.push(expected_literal(&attribute.value, "`default_environment`", "`default_environment = \"dev\"`")),
+                        Some(name) => {
+                            stack.default_environment =
+                                Some((name.to_owned(), attribute.value.span))
+                        }
+                        None => diagnostics.push(expected_literal(
+                            &attribute.value,
+                            "`default_environment`",
+                            "`default_environment = \"dev\"`",
+                        )),
                     }
                 }
                 for attribute in block.attributes() {
-                    if !matches!(attribute.name.name.as_str(), "state" | "default_environment") {
-                        stack.backend.insert(attribute.name.name.clone(), attribute.value.clone());
+                    if !matches!(
+                        attribute.name.name.as_str(),
+                        "state" | "default_environment"
+                    ) {
+                        stack
+                            .backend
+                            .insert(attribute.name.name.clone(), attribute.value.clone());
                     }
                 }
             }
             "environment" => {
-                let Some(name) = label(block, 0) else { continue };
+                let Some(name) = label(block, 0) else {
+                    continue;
+                };
                 if environments.contains_key(name) {
                     continue;
                 }
-                let description = string_attr(block, "description", diagnostics, "`description = \"...\"`");
+                let description =
+                    string_attr(block, "description", diagnostics, "`description = \"...\"`");
                 environments.insert(
                     name.to_owned(),
                     Environment {
@@ -159,6 +211,31 @@ pub(crate) fn lower_stack(files: &[&ast::File], default_name: &str, diagnostics:
             }
             _ => {}
         }
+    }
+    if let Some((name, span)) = &stack.default_environment
+        && !environments.contains_key(name)
+    {
+        let names: Vec<&str> = environments.keys().map(String::as_str).collect();
+        let help = if names.is_empty() {
+            String::from(
+                "this stack declares no environments; add an `environment \"NAME\" { ... }` block or remove `default_environment`",
+            )
+        } else {
+            let mut help = match did_you_mean(name, names.iter().copied()) {
+                Some(s) => format!("did you mean \"{s}\"? "),
+                None => String::new(),
+            };
+            help.push_str(&format!("the environments are {}", names.join(", ")));
+            help
+        };
+        diagnostics.push(
+            Diagnostic::error(
+                Code::CheckUnknownEnvironment,
+                *span,
+                format!("no environment \"{name}\""),
+            )
+            .with_help(help),
+        );
     }
     (stack, environments)
 }
@@ -218,7 +295,9 @@ pub(crate) fn lower_module(
                 }
             }
             "resource" | "data" => {
-                let (Some(resource_type), Some(name), 2) = (label(block, 0), label(block, 1), block.labels.len()) else {
+                let (Some(resource_type), Some(name), 2) =
+                    (label(block, 0), label(block, 1), block.labels.len())
+                else {
                     continue;
                 };
                 let (mode, table) = if block.kind.name == "data" {
@@ -226,7 +305,11 @@ pub(crate) fn lower_module(
                 } else {
                     (Mode::Managed, &mut names.resources)
                 };
-                if table.entry(resource_type.to_owned()).or_default().insert(name.to_owned()) {
+                if table
+                    .entry(resource_type.to_owned())
+                    .or_default()
+                    .insert(name.to_owned())
+                {
                     resource_blocks.push((mode, block));
                 }
             }
@@ -242,7 +325,9 @@ pub(crate) fn lower_module(
                 if let Some(name) = label(block, 0)
                     && block.labels.len() == 1
                     && !module.outputs.contains_key(name)
-                    && !output_blocks.iter().any(|b: &&Block| label(b, 0) == Some(name))
+                    && !output_blocks
+                        .iter()
+                        .any(|b: &&Block| label(b, 0) == Some(name))
                 {
                     output_blocks.push(block);
                 }
@@ -251,7 +336,9 @@ pub(crate) fn lower_module(
             "module" => {
                 if let Some(name) = label(block, 0)
                     && block.labels.len() == 1
-                    && !module_blocks.iter().any(|b: &&Block| label(b, 0) == Some(name))
+                    && !module_blocks
+                        .iter()
+                        .any(|b: &&Block| label(b, 0) == Some(name))
                 {
                     module_blocks.push(block);
                 }
@@ -264,23 +351,44 @@ pub(crate) fn lower_module(
     // Children first: their outputs are names in this module.
     let mut children: BTreeMap<String, (Module, &Block, String, Span)> = BTreeMap::new();
     for block in &module_blocks {
-        let Some(name) = label(block, 0) else { continue };
+        let Some(name) = label(block, 0) else {
+            continue;
+        };
         let Some(source_attribute) = block.attribute("source") else {
             diagnostics.push(
-                Diagnostic::error(Code::CheckMissingAttribute, block.header_span(), format!("module `{name}` has no `source`"))
-                    .with_help("add `source = \"./path\"` or `source = \"std/NAME\"`"),
+                Diagnostic::error(
+                    Code::CheckMissingAttribute,
+                    block.header_span(),
+                    format!("module `{name}` has no `source`"),
+                )
+                .with_help("add `source = \"./path\"` or `source = \"std/NAME\"`"),
             );
             continue;
         };
         let Some(source_text) = literal_string(&source_attribute.value) else {
-            diagnostics.push(expected_literal(&source_attribute.value, "`source`", "`source = \"./modules/x\"`"));
+            diagnostics.push(expected_literal(
+                &source_attribute.value,
+                "`source`",
+                "`source = \"./modules/x\"`",
+            ));
             continue;
         };
-        if let Some(child) = loader.load_child(&module, name, source_text, source_attribute.value.span) {
-            names
-                .modules
-                .insert(name.to_owned(), child.outputs.keys().cloned().collect::<BTreeSet<_>>());
-            children.insert(name.to_owned(), (child, block, source_text.to_owned(), source_attribute.value.span));
+        if let Some(child) =
+            loader.load_child(&module, name, source_text, source_attribute.value.span)
+        {
+            names.modules.insert(
+                name.to_owned(),
+                child.outputs.keys().cloned().collect::<BTreeSet<_>>(),
+            );
+            children.insert(
+                name.to_owned(),
+                (
+                    child,
+                    block,
+                    source_text.to_owned(),
+                    source_attribute.value.span,
+                ),
+            );
         } else {
             // Reported by the loader; keep the name so references do not pile up errors.
             names.modules.insert(name.to_owned(), BTreeSet::new());
@@ -307,7 +415,9 @@ pub(crate) fn lower_module(
         );
     }
     for block in provider_blocks {
-        let Some(name) = label(block, 0) else { continue };
+        let Some(name) = label(block, 0) else {
+            continue;
+        };
         let alias = string_attr(block, "alias", diagnostics, "`alias = \"replica\"`");
         let key = (name.to_owned(), alias.clone());
         if module.providers.contains_key(&key) {
@@ -315,11 +425,24 @@ pub(crate) fn lower_module(
         }
         if !registry.provider_names().contains(&name) {
             let help = match did_you_mean(name, registry.provider_names()) {
-                Some(s) => format!("did you mean \"{s}\"? the built-in providers are {}", registry.provider_names().join(", ")),
-                None => format!("the built-in providers are {}", registry.provider_names().join(", ")),
+                Some(s) => format!(
+                    "did you mean \"{s}\"? the built-in providers are {}",
+                    registry.provider_names().join(", ")
+                ),
+                None => format!(
+                    "the built-in providers are {}",
+                    registry.provider_names().join(", ")
+                ),
             };
             if let Some(first) = block.labels.first() {
-                diagnostics.push(Diagnostic::error(Code::CheckUnknownResourceType, first.span, format!("no provider \"{name}\"")).with_help(help));
+                diagnostics.push(
+                    Diagnostic::error(
+                        Code::CheckUnknownProvider,
+                        first.span,
+                        format!("no provider \"{name}\""),
+                    )
+                    .with_help(help),
+                );
             }
         }
         let mut references = Vec::new();
@@ -340,14 +463,23 @@ pub(crate) fn lower_module(
         );
     }
     for (mode, block) in resource_blocks {
-        if let Some(resource) = lower_resource(&module.path, mode, block, &names, registry, diagnostics) {
-            module
-                .resources
-                .insert((mode, resource.addr.resource_type.clone(), resource.addr.name.clone()), resource);
+        if let Some(resource) =
+            lower_resource(&module.path, mode, block, &names, registry, diagnostics)
+        {
+            module.resources.insert(
+                (
+                    mode,
+                    resource.addr.resource_type.clone(),
+                    resource.addr.name.clone(),
+                ),
+                resource,
+            );
         }
     }
     for block in service_blocks {
-        let Some(name) = label(block, 0) else { continue };
+        let Some(name) = label(block, 0) else {
+            continue;
+        };
         let context = Context {
             self_allowed: true,
             ..Context::default()
@@ -376,8 +508,12 @@ pub(crate) fn lower_module(
         );
     }
     for block in output_blocks {
-        let Some(name) = label(block, 0) else { continue };
-        let Some(value) = block.attribute("value") else { continue };
+        let Some(name) = label(block, 0) else {
+            continue;
+        };
+        let Some(value) = block.attribute("value") else {
+            continue;
+        };
         let mut references = Vec::new();
         names.resolve(&value.value, plain, &mut references, diagnostics);
         if let Some(depends) = block.attribute("depends_on") {
@@ -403,21 +539,40 @@ pub(crate) fn lower_module(
         for attribute in block.attributes() {
             match attribute.name.name.as_str() {
                 "source" => {}
-                "depends_on" => lower_depends_on(&attribute.value, &names, &mut depends_on, diagnostics),
+                "depends_on" => {
+                    lower_depends_on(&attribute.value, &names, &mut depends_on, diagnostics)
+                }
                 input => {
                     names.resolve(&attribute.value, plain, &mut references, diagnostics);
                     if child.variables.contains_key(input) {
                         inputs.insert(input.to_owned(), attribute.clone());
                     } else {
-                        let help = match did_you_mean(input, child.variables.keys().map(String::as_str)) {
-                            Some(s) => format!("did you mean `{s}`? the module's inputs are its variables"),
-                            None => format!(
-                                "the module's inputs are its variables: {}",
-                                if child.variables.is_empty() { String::from("it has none") } else { child.variables.keys().cloned().collect::<Vec<_>>().join(", ") }
-                            ),
-                        };
+                        let help =
+                            match did_you_mean(input, child.variables.keys().map(String::as_str)) {
+                                Some(s) => format!(
+                                    "did you mean `{s}`? the module's inputs are its variables"
+                                ),
+                                None => format!(
+                                    "the module's inputs are its variables: {}",
+                                    if child.variables.is_empty() {
+                                        String::from("it has none")
+                                    } else {
+                                        child
+                                            .variables
+                                            .keys()
+                                            .cloned()
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
+                                    }
+                                ),
+                            };
                         diagnostics.push(
-                            Diagnostic::error(Code::CheckUnknownAttribute, attribute.name.span, format!("module `{name}` has no input `{input}`")).with_help(help),
+                            Diagnostic::error(
+                                Code::CheckUnknownAttribute,
+                                attribute.name.span,
+                                format!("module `{name}` has no input `{input}`"),
+                            )
+                            .with_help(help),
                         );
                     }
                 }
@@ -426,9 +581,13 @@ pub(crate) fn lower_module(
         for variable in child.variables.values() {
             if variable.default.is_none() && !inputs.contains_key(&variable.name) {
                 diagnostics.push(
-                    Diagnostic::error(Code::CheckMissingAttribute, block.header_span(), format!("input `{}` is not set", variable.name))
-                        .with_label(variable.span, "declared here without a default")
-                        .with_help(format!("add `{} = ...` to the module block", variable.name)),
+                    Diagnostic::error(
+                        Code::CheckMissingAttribute,
+                        block.header_span(),
+                        format!("input `{}` is not set", variable.name),
+                    )
+                    .with_label(variable.span, "declared here without a default")
+                    .with_help(format!("add `{} = ...` to the module block", variable.name)),
                 );
             }
         }
@@ -447,18 +606,30 @@ pub(crate) fn lower_module(
         );
     }
     for block in moved_blocks {
-        let from = block.attribute("from").and_then(|a| address(&a.value, diagnostics));
-        let to = block.attribute("to").and_then(|a| address(&a.value, diagnostics));
+        let from = block
+            .attribute("from")
+            .and_then(|a| address(&a.value, diagnostics));
+        let to = block
+            .attribute("to")
+            .and_then(|a| address(&a.value, diagnostics));
         if let (Some(from), Some(to)) = (from, to) {
             if let Some(attribute) = block.attribute("to") {
                 check_address_exists(&to, &module, attribute.value.span, diagnostics);
             }
-            module.moved.push(Moved { from, to, span: block.span });
+            module.moved.push(Moved {
+                from,
+                to,
+                span: block.span,
+            });
         }
     }
     for block in import_blocks {
-        let (Some(to_attribute), Some(id)) = (block.attribute("to"), block.attribute("id")) else { continue };
-        let Some(target) = address(&to_attribute.value, diagnostics) else { continue };
+        let (Some(to_attribute), Some(id)) = (block.attribute("to"), block.attribute("id")) else {
+            continue;
+        };
+        let Some(target) = address(&to_attribute.value, diagnostics) else {
+            continue;
+        };
         let to = match target {
             Target::Instance(i) => i,
             Target::Resource(r) => InstanceAddr {
@@ -473,7 +644,12 @@ pub(crate) fn lower_module(
                 continue;
             }
         };
-        check_address_exists(&Target::Instance(to.clone()), &module, to_attribute.value.span, diagnostics);
+        check_address_exists(
+            &Target::Instance(to.clone()),
+            &module,
+            to_attribute.value.span,
+            diagnostics,
+        );
         let mut references = Vec::new();
         names.resolve(&id.value, plain, &mut references, diagnostics);
         module.imports.push(Import {
@@ -501,7 +677,14 @@ fn address(expr: &Expr, diagnostics: &mut Diagnostics) -> Option<Target> {
     match text.parse::<Target>() {
         Ok(target) => Some(target),
         Err(e) => {
-            diagnostics.push(Diagnostic::error(Code::CheckInvalidAddress, expr.span, "this is not a well-formed address").with_help(e.0));
+            diagnostics.push(
+                Diagnostic::error(
+                    Code::CheckInvalidAddress,
+                    expr.span,
+                    "this is not a well-formed address",
+                )
+                .with_help(e.0),
+            );
             None
         }
     }
@@ -511,10 +694,16 @@ fn address(expr: &Expr, diagnostics: &mut Diagnostics) -> Option<Target> {
 fn expression_address_text(expr: &Expr) -> Option<String> {
     match &expr.kind {
         ExprKind::Variable(ident) => Some(ident.name.clone()),
-        ExprKind::GetAttr { target, name } => Some(format!("{}.{}", expression_address_text(target)?, name.name)),
+        ExprKind::GetAttr { target, name } => Some(format!(
+            "{}.{}",
+            expression_address_text(target)?,
+            name.name
+        )),
         ExprKind::Index { target, index } => {
             let key = match &index.kind {
-                ExprKind::String(t) => serde_json::Value::String(t.as_literal()?.to_owned()).to_string(),
+                ExprKind::String(t) => {
+                    serde_json::Value::String(t.as_literal()?.to_owned()).to_string()
+                }
                 ExprKind::Number(n) => n.clone(),
                 _ => return None,
             };
@@ -524,14 +713,26 @@ fn expression_address_text(expr: &Expr) -> Option<String> {
     }
 }
 
-fn check_address_exists(target: &Target, module: &Module, span: Span, diagnostics: &mut Diagnostics) {
+fn check_address_exists(
+    target: &Target,
+    module: &Module,
+    span: Span,
+    diagnostics: &mut Diagnostics,
+) {
     let resource = match target {
         Target::Module(path) => {
-            let exists = path.0.first().is_some_and(|name| module.module_calls.contains_key(name));
+            let exists = path
+                .0
+                .first()
+                .is_some_and(|name| module.module_calls.contains_key(name));
             if !exists {
                 diagnostics.push(
-                    Diagnostic::error(Code::CheckInvalidAddress, span, format!("`{target}` is not in the configuration"))
-                        .with_help("point it at a module block this stack declares"),
+                    Diagnostic::error(
+                        Code::CheckInvalidAddress,
+                        span,
+                        format!("`{target}` is not in the configuration"),
+                    )
+                    .with_help("point it at a module block this stack declares"),
                 );
             }
             return;
@@ -543,33 +744,60 @@ fn check_address_exists(target: &Target, module: &Module, span: Span, diagnostic
         // Addresses inside child modules are checked against the child when it is loaded.
         return;
     }
-    let key = (resource.mode, resource.resource_type.clone(), resource.name.clone());
+    let key = (
+        resource.mode,
+        resource.resource_type.clone(),
+        resource.name.clone(),
+    );
     if !module.resources.contains_key(&key) {
-        let candidates: Vec<String> = module.resources.values().map(|r| r.addr.to_string()).collect();
-        let help = match did_you_mean(&resource.to_string(), candidates.iter().map(String::as_str)) {
+        let candidates: Vec<String> = module
+            .resources
+            .values()
+            .map(|r| r.addr.to_string())
+            .collect();
+        let help = match did_you_mean(&resource.to_string(), candidates.iter().map(String::as_str))
+        {
             Some(s) => format!("did you mean `{s}`?"),
             None => String::from("the address must name a resource declared in this configuration"),
         };
-        diagnostics.push(Diagnostic::error(Code::CheckInvalidAddress, span, format!("`{target}` is not in the configuration")).with_help(help));
+        diagnostics.push(
+            Diagnostic::error(
+                Code::CheckInvalidAddress,
+                span,
+                format!("`{target}` is not in the configuration"),
+            )
+            .with_help(help),
+        );
     }
 }
 
 fn lower_secret(block: &Block, name: &str, module: &mut Module, diagnostics: &mut Diagnostics) {
-    let sources: Vec<&Attribute> = ["generate", "env", "file"].iter().filter_map(|k| block.attribute(k)).collect();
+    let sources: Vec<&Attribute> = ["generate", "env", "file"]
+        .iter()
+        .filter_map(|k| block.attribute(k))
+        .collect();
     let description = string_attr(block, "description", diagnostics, "`description = \"...\"`");
     let source = match sources.as_slice() {
         [one] => match one.name.name.as_str() {
             "env" => match literal_string(&one.value) {
                 Some(var) => SecretSource::Env(var.to_owned()),
                 None => {
-                    diagnostics.push(expected_literal(&one.value, "`env`", "`env = \"STRIPE_KEY\"`"));
+                    diagnostics.push(expected_literal(
+                        &one.value,
+                        "`env`",
+                        "`env = \"STRIPE_KEY\"`",
+                    ));
                     return;
                 }
             },
             "file" => match literal_string(&one.value) {
                 Some(path) => SecretSource::File(path.to_owned()),
                 None => {
-                    diagnostics.push(expected_literal(&one.value, "`file`", "`file = \"secrets/key.txt\"`"));
+                    diagnostics.push(expected_literal(
+                        &one.value,
+                        "`file`",
+                        "`file = \"secrets/key.txt\"`",
+                    ));
                     return;
                 }
             },
@@ -587,8 +815,12 @@ fn lower_secret(block: &Block, name: &str, module: &mut Module, diagnostics: &mu
         }
         [_, second, ..] => {
             diagnostics.push(
-                Diagnostic::error(Code::CheckInvalidSecretSource, second.name.span, "a secret has one source")
-                    .with_help("keep one of `generate`, `env` and `file`"),
+                Diagnostic::error(
+                    Code::CheckInvalidSecretSource,
+                    second.name.span,
+                    "a secret has one source",
+                )
+                .with_help("keep one of `generate`, `env` and `file`"),
             );
             return;
         }
@@ -621,12 +853,18 @@ fn generate(expr: &Expr, diagnostics: &mut Diagnostics) -> Option<SecretSource> 
                 ExprKind::Number(n) => match n.parse::<u32>() {
                     Ok(n) if (8..=4096).contains(&n) => length = n,
                     _ => {
-                        diagnostics.push(bad(entry.value.span, "the length must be a whole number from 8 to 4096"));
+                        diagnostics.push(bad(
+                            entry.value.span,
+                            "the length must be a whole number from 8 to 4096",
+                        ));
                         return None;
                     }
                 },
                 _ => {
-                    diagnostics.push(bad(entry.value.span, "the length must be written as a number"));
+                    diagnostics.push(bad(
+                        entry.value.span,
+                        "the length must be written as a number",
+                    ));
                     return None;
                 }
             },
@@ -638,7 +876,10 @@ fn generate(expr: &Expr, diagnostics: &mut Diagnostics) -> Option<SecretSource> 
                 }
             },
             _ => {
-                diagnostics.push(bad(entry.key.span(), "`generate` takes `length` and `special`"));
+                diagnostics.push(bad(
+                    entry.key.span(),
+                    "`generate` takes `length` and `special`",
+                ));
                 return None;
             }
         }
@@ -663,12 +904,24 @@ fn lower_variable(block: &Block, names: &Names, diagnostics: &mut Diagnostics) -
     };
     let mut validations = Vec::new();
     for nested in block.blocks().filter(|b| b.kind.name == "validate") {
-        let (Some(condition), Some(message)) = (nested.attribute("condition"), nested.attribute("message")) else {
+        let (Some(condition), Some(message)) =
+            (nested.attribute("condition"), nested.attribute("message"))
+        else {
             continue;
         };
         let mut references = Vec::new();
-        names.resolve(&condition.value, Context::default(), &mut references, diagnostics);
-        names.resolve(&message.value, Context::default(), &mut references, diagnostics);
+        names.resolve(
+            &condition.value,
+            Context::default(),
+            &mut references,
+            diagnostics,
+        );
+        names.resolve(
+            &message.value,
+            Context::default(),
+            &mut references,
+            diagnostics,
+        );
         validations.push(Validation {
             condition: condition.value.clone(),
             message: message.value.clone(),
@@ -685,8 +938,12 @@ fn lower_variable(block: &Block, names: &Names, diagnostics: &mut Diagnostics) -
         names.resolve(default, Context::default(), &mut references, &mut local);
         if let Some(first) = references.first() {
             diagnostics.push(
-                Diagnostic::error(Code::CheckExpectedLiteral, first.span, "a variable's default cannot refer to anything")
-                    .with_help("use a constant here; compute derived values in `locals`"),
+                Diagnostic::error(
+                    Code::CheckExpectedLiteral,
+                    first.span,
+                    "a variable's default cannot refer to anything",
+                )
+                .with_help("use a constant here; compute derived values in `locals`"),
             );
         } else {
             diagnostics.extend(local);
@@ -704,19 +961,34 @@ fn lower_variable(block: &Block, names: &Names, diagnostics: &mut Diagnostics) -
     })
 }
 
-fn lower_depends_on(expr: &Expr, names: &Names, references: &mut Vec<Reference>, diagnostics: &mut Diagnostics) {
+fn lower_depends_on(
+    expr: &Expr,
+    names: &Names,
+    references: &mut Vec<Reference>,
+    diagnostics: &mut Diagnostics,
+) {
     let ExprKind::List(items) = &expr.kind else {
         diagnostics.push(
-            Diagnostic::error(Code::CheckInvalidAddress, expr.span, "`depends_on` is a list of references")
-                .with_help("write `depends_on = [local_file.conf, module.cache]`"),
+            Diagnostic::error(
+                Code::CheckInvalidAddress,
+                expr.span,
+                "`depends_on` is a list of references",
+            )
+            .with_help("write `depends_on = [local_file.conf, module.cache]`"),
         );
         return;
     };
     for item in items.values() {
         if expression_address_text(item).is_none() {
             diagnostics.push(
-                Diagnostic::error(Code::CheckInvalidAddress, item.span, "this is not a reference")
-                    .with_help("list resources, data sources, services or modules, like `local_file.conf`"),
+                Diagnostic::error(
+                    Code::CheckInvalidAddress,
+                    item.span,
+                    "this is not a reference",
+                )
+                .with_help(
+                    "list resources, data sources, services or modules, like `local_file.conf`",
+                ),
             );
             continue;
         }
@@ -730,8 +1002,15 @@ fn provider_ref(expr: &Expr) -> Option<(String, Option<String>)> {
         _ => expression_address_text(expr)?,
     };
     let mut parts = text.splitn(2, '.');
-    let name = parts.next()?.to_owned();
-    Some((name, parts.next().map(str::to_owned)))
+    let name = parts.next().filter(|n| !n.is_empty())?.to_owned();
+    let alias = parts.next().map(str::to_owned);
+    if alias
+        .as_deref()
+        .is_some_and(|a| a.is_empty() || a.contains('.'))
+    {
+        return None;
+    }
+    Some((name, alias))
 }
 
 fn lower_resource(
@@ -750,7 +1029,13 @@ fn lower_resource(
         Mode::Data => registry.data_source(resource_type),
     };
     let default_provider = schema.map_or_else(
-        || resource_type.split('_').next().unwrap_or(resource_type).to_owned(),
+        || {
+            resource_type
+                .split('_')
+                .next()
+                .unwrap_or(resource_type)
+                .to_owned()
+        },
         |s| s.provider.to_owned(),
     );
     if schema.is_none() {
@@ -758,13 +1043,24 @@ fn lower_resource(
             Mode::Managed => registry.resource_types().collect(),
             Mode::Data => registry.data_source_types().collect(),
         };
-        let kind = if mode == Mode::Data { "data source" } else { "resource" };
+        let kind = if mode == Mode::Data {
+            "data source"
+        } else {
+            "resource"
+        };
         let help = match did_you_mean(resource_type, candidates.iter().copied()) {
             Some(s) => format!("did you mean \"{s}\"?"),
             None if candidates.is_empty() => format!("no built-in provider has {kind} types yet"),
             None => format!("the {kind} types are {}", candidates.join(", ")),
         };
-        diagnostics.push(Diagnostic::error(Code::CheckUnknownResourceType, type_span, format!("no {kind} type \"{resource_type}\"")).with_help(help));
+        diagnostics.push(
+            Diagnostic::error(
+                Code::CheckUnknownResourceType,
+                type_span,
+                format!("no {kind} type \"{resource_type}\""),
+            )
+            .with_help(help),
+        );
     }
     let count = block.attribute("count").map(|a| a.value.clone());
     let for_each = block.attribute("for_each").map(|a| a.value.clone());
@@ -786,13 +1082,19 @@ fn lower_resource(
     let mut provider = (default_provider, None);
     for attribute in block.attributes() {
         match attribute.name.name.as_str() {
-            "count" | "for_each" => names.resolve(&attribute.value, meta_context, &mut references, diagnostics),
+            "count" | "for_each" => {
+                names.resolve(&attribute.value, meta_context, &mut references, diagnostics)
+            }
             "depends_on" => lower_depends_on(&attribute.value, names, &mut depends_on, diagnostics),
             "provider" => match provider_ref(&attribute.value) {
                 Some(p) => provider = p,
                 None => diagnostics.push(
-                    Diagnostic::error(Code::CheckInvalidAddress, attribute.value.span, "this is not a provider reference")
-                        .with_help("write `provider = postgres.replica` (NAME.ALIAS)"),
+                    Diagnostic::error(
+                        Code::CheckInvalidAddress,
+                        attribute.value.span,
+                        "this is not a provider reference",
+                    )
+                    .with_help("write `provider = postgres.replica` (NAME.ALIAS)"),
                 ),
             },
             attribute_name => {
@@ -800,14 +1102,26 @@ fn lower_resource(
                 if let Some(schema) = schema {
                     match schema.attribute(attribute_name) {
                         None => {
-                            let settable: Vec<&str> = schema.attributes.iter().filter(|a| a.settable()).map(|a| a.name).collect();
-                            let help = match did_you_mean(attribute_name, settable.iter().copied()) {
+                            let settable: Vec<&str> = schema
+                                .attributes
+                                .iter()
+                                .filter(|a| a.settable())
+                                .map(|a| a.name)
+                                .collect();
+                            let help = match did_you_mean(attribute_name, settable.iter().copied())
+                            {
                                 Some(s) => format!("did you mean `{s}`?"),
                                 None => format!("`{resource_type}` has {}", settable.join(", ")),
                             };
                             diagnostics.push(
-                                Diagnostic::error(Code::CheckUnknownAttribute, attribute.name.span, format!("`{resource_type}` has no attribute `{attribute_name}`"))
-                                    .with_help(help),
+                                Diagnostic::error(
+                                    Code::CheckUnknownAttribute,
+                                    attribute.name.span,
+                                    format!(
+                                        "`{resource_type}` has no attribute `{attribute_name}`"
+                                    ),
+                                )
+                                .with_help(help),
                             );
                         }
                         Some(a) if a.presence == Presence::Computed => {
@@ -824,11 +1138,22 @@ fn lower_resource(
         }
     }
     if let Some(schema) = schema {
-        for required in schema.attributes.iter().filter(|a| a.presence == Presence::Required) {
+        for required in schema
+            .attributes
+            .iter()
+            .filter(|a| a.presence == Presence::Required)
+        {
             if !attributes.contains_key(required.name) {
                 diagnostics.push(
-                    Diagnostic::error(Code::CheckMissingAttribute, block.header_span(), format!("`{}` is required", required.name))
-                        .with_help(format!("add `{} = ...`: {}", required.name, required.description)),
+                    Diagnostic::error(
+                        Code::CheckMissingAttribute,
+                        block.header_span(),
+                        format!("`{}` is required", required.name),
+                    )
+                    .with_help(format!(
+                        "add `{} = ...`: {}",
+                        required.name, required.description
+                    )),
                 );
             }
         }
@@ -838,18 +1163,28 @@ fn lower_resource(
     for nested in block.blocks() {
         if nested.kind.name == "lifecycle" {
             lifecycle.prevent_destroy = bool_attr(nested, "prevent_destroy", diagnostics);
-            lifecycle.create_before_destroy = bool_attr(nested, "create_before_destroy", diagnostics);
+            lifecycle.create_before_destroy =
+                bool_attr(nested, "create_before_destroy", diagnostics);
             if let Some(ignore) = nested.attribute("ignore_changes") {
                 lifecycle.ignore_changes = ignore_changes(&ignore.value, diagnostics);
             }
             if let Some(replace) = nested.attribute("replace_triggered_by") {
-                lower_depends_on(&replace.value, names, &mut lifecycle.replace_triggered_by, diagnostics);
+                lower_depends_on(
+                    &replace.value,
+                    names,
+                    &mut lifecycle.replace_triggered_by,
+                    diagnostics,
+                );
             }
         } else {
             if schema.is_some() {
                 diagnostics.push(
-                    Diagnostic::error(Code::CheckUnexpectedBlock, nested.kind.span, format!("`{resource_type}` has no `{}` block", nested.kind.name))
-                        .with_help("set it as an attribute (`name = { ... }`) if the schema has one"),
+                    Diagnostic::error(
+                        Code::CheckUnexpectedBlock,
+                        nested.kind.span,
+                        format!("`{resource_type}` has no `{}` block", nested.kind.name),
+                    )
+                    .with_help("set it as an attribute (`name = { ... }`) if the schema has one"),
                 );
             }
             blocks.push(nested.clone());
@@ -888,8 +1223,12 @@ fn ignore_changes(expr: &Expr, diagnostics: &mut Diagnostics) -> Vec<String> {
                 ExprKind::String(t) => t.as_literal().map(str::to_owned),
                 _ => {
                     diagnostics.push(
-                        Diagnostic::error(Code::CheckExpectedLiteral, item.span, "this is not an attribute name")
-                            .with_help("list attribute names, like `ignore_changes = [content]`"),
+                        Diagnostic::error(
+                            Code::CheckExpectedLiteral,
+                            item.span,
+                            "this is not an attribute name",
+                        )
+                        .with_help("list attribute names, like `ignore_changes = [content]`"),
                     );
                     None
                 }
@@ -897,8 +1236,12 @@ fn ignore_changes(expr: &Expr, diagnostics: &mut Diagnostics) -> Vec<String> {
             .collect(),
         _ => {
             diagnostics.push(
-                Diagnostic::error(Code::CheckExpectedLiteral, expr.span, "`ignore_changes` is a list of attribute names or `all`")
-                    .with_help("write `ignore_changes = [content]`"),
+                Diagnostic::error(
+                    Code::CheckExpectedLiteral,
+                    expr.span,
+                    "`ignore_changes` is a list of attribute names or `all`",
+                )
+                .with_help("write `ignore_changes = [content]`"),
             );
             Vec::new()
         }

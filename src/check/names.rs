@@ -37,7 +37,9 @@ pub(crate) struct Context {
 }
 
 /// The root names that are not resource types.
-const ROOTS: &[&str] = &["var", "local", "secret", "env", "data", "module", "service", "each", "count", "self"];
+const ROOTS: &[&str] = &[
+    "var", "local", "secret", "env", "data", "module", "service", "each", "count", "self",
+];
 
 /// Attributes of `env`.
 pub(crate) const ENV_ATTRIBUTES: &[&str] = &["name", "protected"];
@@ -46,7 +48,12 @@ fn unknown(span: Span, label: String, help: String) -> Diagnostic {
     Diagnostic::error(Code::CheckUnknownReference, span, label).with_help(help)
 }
 
-fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>, prefix: &str, otherwise: &str) -> String {
+fn suggest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    prefix: &str,
+    otherwise: &str,
+) -> String {
     match did_you_mean(name, candidates) {
         Some(s) => format!("did you mean `{prefix}{s}`?"),
         None => otherwise.to_owned(),
@@ -55,7 +62,13 @@ fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>, prefix
 
 impl Names {
     /// Resolves every traversal in `expr`, appending references and diagnostics.
-    pub fn resolve(&self, expr: &Expr, context: Context, references: &mut Vec<Reference>, diagnostics: &mut Diagnostics) {
+    pub fn resolve(
+        &self,
+        expr: &Expr,
+        context: Context,
+        references: &mut Vec<Reference>,
+        diagnostics: &mut Diagnostics,
+    ) {
         for traversal in traversals(expr) {
             match self.classify(&traversal, context) {
                 Ok(Some(reference)) => references.push(reference),
@@ -65,7 +78,13 @@ impl Names {
         }
     }
 
-    fn need_step<'t>(&self, t: &'t Traversal, i: usize, what: &str, example: &str) -> Result<&'t str, Diagnostic> {
+    fn need_step<'t>(
+        &self,
+        t: &'t Traversal,
+        i: usize,
+        what: &str,
+        example: &str,
+    ) -> Result<&'t str, Diagnostic> {
         t.step(i).ok_or_else(|| {
             unknown(
                 t.span_through(i),
@@ -89,7 +108,12 @@ impl Names {
                     return Err(unknown(
                         t.span_through(1),
                         format!("no variable `{name}`"),
-                        suggest(name, self.variables.iter().map(String::as_str), "var.", "declare it with `variable \"NAME\" { ... }`"),
+                        suggest(
+                            name,
+                            self.variables.iter().map(String::as_str),
+                            "var.",
+                            "declare it with `variable \"NAME\" { ... }`",
+                        ),
                     ));
                 }
                 simple(RefTarget::Variable(name.to_owned()), 1)
@@ -100,7 +124,12 @@ impl Names {
                     return Err(unknown(
                         t.span_through(1),
                         format!("no local `{name}`"),
-                        suggest(name, self.locals.iter().map(String::as_str), "local.", "define it in a `locals { ... }` block"),
+                        suggest(
+                            name,
+                            self.locals.iter().map(String::as_str),
+                            "local.",
+                            "define it in a `locals { ... }` block",
+                        ),
                     ));
                 }
                 simple(RefTarget::Local(name.to_owned()), 1)
@@ -111,7 +140,12 @@ impl Names {
                     return Err(unknown(
                         t.span_through(1),
                         format!("no secret `{name}`"),
-                        suggest(name, self.secrets.iter().map(String::as_str), "secret.", "declare it with `secret \"NAME\" { ... }`"),
+                        suggest(
+                            name,
+                            self.secrets.iter().map(String::as_str),
+                            "secret.",
+                            "declare it with `secret \"NAME\" { ... }`",
+                        ),
                     ));
                 }
                 simple(RefTarget::Secret(name.to_owned()), 1)
@@ -122,7 +156,12 @@ impl Names {
                     return Err(unknown(
                         t.span_through(1),
                         format!("no service `{name}`"),
-                        suggest(name, self.services.iter().map(String::as_str), "service.", "declare it with `service \"NAME\" { ... }`"),
+                        suggest(
+                            name,
+                            self.services.iter().map(String::as_str),
+                            "service.",
+                            "declare it with `service \"NAME\" { ... }`",
+                        ),
                     ));
                 }
                 simple(RefTarget::Service(name.to_owned()), 1)
@@ -133,15 +172,24 @@ impl Names {
                     return Err(unknown(
                         t.span_through(1),
                         format!("the environment has no attribute `{name}`"),
-                        suggest(name, ENV_ATTRIBUTES.iter().copied(), "env.", "the environment has `env.name` and `env.protected`"),
+                        suggest(
+                            name,
+                            ENV_ATTRIBUTES.iter().copied(),
+                            "env.",
+                            "the environment has `env.name` and `env.protected`",
+                        ),
                     ));
                 }
                 simple(RefTarget::Environment, 1)
             }
             "each" => {
                 if !context.for_each {
-                    return Err(Diagnostic::error(Code::CheckEachWithoutForEach, t.root_span, "`each` is only set in a block with `for_each`")
-                        .with_help("add `for_each = ...` to this block, or use a concrete value"));
+                    return Err(Diagnostic::error(
+                        Code::CheckEachWithoutForEach,
+                        t.root_span,
+                        "`each` is only set in a block with `for_each`",
+                    )
+                    .with_help("add `for_each = ...` to this block, or use a concrete value"));
                 }
                 let name = self.need_step(t, 0, "`.key` or `.value`", "each.key")?;
                 if name != "key" && name != "value" {
@@ -155,8 +203,12 @@ impl Names {
             }
             "count" => {
                 if !context.count {
-                    return Err(Diagnostic::error(Code::CheckCountWithoutCount, t.root_span, "`count` is only set in a block with `count`")
-                        .with_help("add `count = N` to this block, or use a concrete value"));
+                    return Err(Diagnostic::error(
+                        Code::CheckCountWithoutCount,
+                        t.root_span,
+                        "`count` is only set in a block with `count`",
+                    )
+                    .with_help("add `count = N` to this block, or use a concrete value"));
                 }
                 let name = self.need_step(t, 0, "`.index`", "count.index")?;
                 if name != "index" {
@@ -170,8 +222,12 @@ impl Names {
             }
             "self" => {
                 if !context.self_allowed {
-                    return Err(Diagnostic::error(Code::CheckSelfOutsideBlock, t.root_span, "`self` is not defined here")
-                        .with_help("`self` refers to the resource or service block it is written in"));
+                    return Err(Diagnostic::error(
+                        Code::CheckSelfOutsideBlock,
+                        t.root_span,
+                        "`self` is not defined here",
+                    )
+                    .with_help("`self` refers to the resource or service block it is written in"));
                 }
                 simple(RefTarget::SelfRef, 0)
             }
@@ -181,7 +237,12 @@ impl Names {
                     return Err(unknown(
                         t.span_through(1),
                         format!("no data source of type `{resource_type}`"),
-                        suggest(resource_type, self.data.keys().map(String::as_str), "data.", "declare it with `data \"TYPE\" \"NAME\" { ... }`"),
+                        suggest(
+                            resource_type,
+                            self.data.keys().map(String::as_str),
+                            "data.",
+                            "declare it with `data \"TYPE\" \"NAME\" { ... }`",
+                        ),
                     ));
                 };
                 let name = self.need_step(t, 1, "a data source name", "data.TYPE.NAME")?;
@@ -189,10 +250,18 @@ impl Names {
                     return Err(unknown(
                         t.span_through(2),
                         format!("no data source `{resource_type}.{name}`"),
-                        suggest(name, names.iter().map(String::as_str), &format!("data.{resource_type}."), "declare it with `data \"TYPE\" \"NAME\" { ... }`"),
+                        suggest(
+                            name,
+                            names.iter().map(String::as_str),
+                            &format!("data.{resource_type}."),
+                            "declare it with `data \"TYPE\" \"NAME\" { ... }`",
+                        ),
                     ));
                 }
-                simple(RefTarget::Resource(Mode::Data, resource_type.to_owned(), name.to_owned()), 2)
+                simple(
+                    RefTarget::Resource(Mode::Data, resource_type.to_owned(), name.to_owned()),
+                    2,
+                )
             }
             "module" => {
                 let name = self.need_step(t, 0, "a module name", "module.NAME.OUTPUT")?;
@@ -200,44 +269,75 @@ impl Names {
                     return Err(unknown(
                         t.span_through(1),
                         format!("no module `{name}`"),
-                        suggest(name, self.modules.keys().map(String::as_str), "module.", "declare it with `module \"NAME\" { source = ... }`"),
+                        suggest(
+                            name,
+                            self.modules.keys().map(String::as_str),
+                            "module.",
+                            "declare it with `module \"NAME\" { source = ... }`",
+                        ),
                     ));
                 };
                 match t.step(1) {
                     None => simple(RefTarget::ModuleOutput(name.to_owned(), None), 1),
-                    Some(output) if outputs.contains(output) => {
-                        simple(RefTarget::ModuleOutput(name.to_owned(), Some(output.to_owned())), 2)
-                    }
+                    Some(output) if outputs.contains(output) => simple(
+                        RefTarget::ModuleOutput(name.to_owned(), Some(output.to_owned())),
+                        2,
+                    ),
                     Some(output) => Err(unknown(
                         t.span_through(2),
                         format!("module `{name}` has no output `{output}`"),
-                        suggest(output, outputs.iter().map(String::as_str), &format!("module.{name}."), &format!(
-                            "its outputs are: {}",
-                            if outputs.is_empty() { String::from("none") } else { outputs.iter().cloned().collect::<Vec<_>>().join(", ") }
-                        )),
+                        suggest(
+                            output,
+                            outputs.iter().map(String::as_str),
+                            &format!("module.{name}."),
+                            &format!(
+                                "its outputs are: {}",
+                                if outputs.is_empty() {
+                                    String::from("none")
+                                } else {
+                                    outputs.iter().cloned().collect::<Vec<_>>().join(", ")
+                                }
+                            ),
+                        ),
                     )),
                 }
             }
             resource_type => {
                 let Some(names) = self.resources.get(resource_type) else {
-                    let candidates = ROOTS.iter().copied().chain(self.resources.keys().map(String::as_str));
+                    let candidates = ROOTS
+                        .iter()
+                        .copied()
+                        .chain(self.resources.keys().map(String::as_str));
                     let help = suggest(
                         resource_type,
                         candidates,
                         "",
                         "references start with var, local, secret, env, data, module, service, each, count, self or a resource type declared in this module",
                     );
-                    return Err(unknown(t.root_span, format!("`{resource_type}` is not defined"), help));
+                    return Err(unknown(
+                        t.root_span,
+                        format!("`{resource_type}` is not defined"),
+                        help,
+                    ));
                 };
-                let name = self.need_step(t, 0, "a resource name", &format!("{resource_type}.NAME"))?;
+                let name =
+                    self.need_step(t, 0, "a resource name", &format!("{resource_type}.NAME"))?;
                 if !names.contains(name) {
                     return Err(unknown(
                         t.span_through(1),
                         format!("no resource `{resource_type}.{name}`"),
-                        suggest(name, names.iter().map(String::as_str), &format!("{resource_type}."), "declare it with `resource \"TYPE\" \"NAME\" { ... }`"),
+                        suggest(
+                            name,
+                            names.iter().map(String::as_str),
+                            &format!("{resource_type}."),
+                            "declare it with `resource \"TYPE\" \"NAME\" { ... }`",
+                        ),
                     ));
                 }
-                simple(RefTarget::Resource(Mode::Managed, resource_type.to_owned(), name.to_owned()), 1)
+                simple(
+                    RefTarget::Resource(Mode::Managed, resource_type.to_owned(), name.to_owned()),
+                    1,
+                )
             }
         }
     }

@@ -6,8 +6,16 @@
 
 /// Every embedded file: (module name, file name, text).
 pub const FILES: &[(&str, &str, &str)] = &[
-    ("config_dir", "main.infra", include_str!("../../stdlib/config_dir/main.infra")),
-    ("env_file", "main.infra", include_str!("../../stdlib/env_file/main.infra")),
+    (
+        "config_dir",
+        "main.infra",
+        include_str!("../../stdlib/config_dir/main.infra"),
+    ),
+    (
+        "env_file",
+        "main.infra",
+        include_str!("../../stdlib/env_file/main.infra"),
+    ),
 ];
 
 /// The names of the stdlib modules, sorted.
@@ -44,12 +52,21 @@ mod tests {
                 let file = file.unwrap().path();
                 if file.extension().is_some_and(|e| e == "infra") {
                     let name = module.file_name().unwrap().to_string_lossy().into_owned();
-                    on_disk.push((name, file.file_name().unwrap().to_string_lossy().into_owned()));
+                    on_disk.push((
+                        name,
+                        file.file_name().unwrap().to_string_lossy().into_owned(),
+                    ));
                 }
             }
         }
         on_disk.sort();
-        let embedded: Vec<(String, String)> = FILES.iter().map(|(m, f, _)| ((*m).to_owned(), (*f).to_owned())).collect();
-        assert_eq!(on_disk, embedded, "update src/check/stdlib.rs to match stdlib/");
+        let embedded: Vec<(String, String)> = FILES
+            .iter()
+            .map(|(m, f, _)| ((*m).to_owned(), (*f).to_owned()))
+            .collect();
+        assert_eq!(
+            on_disk, embedded,
+            "update src/check/stdlib.rs to match stdlib/"
+        );
     }
 }

@@ -6,9 +6,9 @@
 //! Invariant: looks at one block (and its nested blocks) at a time; problems
 //! between blocks (duplicates across files) belong to the `duplicates` pass.
 
-use crate::syntax::ast;
 use super::shape::{self, Attributes, BlockShape, NestedBlocks, Occurrence};
 use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
+use crate::syntax::ast;
 use crate::syntax::ast::{Attribute, Block, Body, Item};
 use std::collections::BTreeMap;
 

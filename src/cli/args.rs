@@ -15,7 +15,11 @@ pub(super) struct EnvArgs {
 
 fn parse_var(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
-        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_owned(), value.to_owned())),
-        _ => Err(String::from("write it as NAME=VALUE, e.g. --var replicas=3")),
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(String::from(
+            "write it as NAME=VALUE, e.g. --var replicas=3",
+        )),
     }
 }

@@ -29,8 +29,12 @@ pub(super) struct EnvDiffCommand {
 
 fn parse_var(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
-        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_owned(), value.to_owned())),
-        _ => Err(String::from("write it as NAME=VALUE, e.g. --var replicas=3")),
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(String::from(
+            "write it as NAME=VALUE, e.g. --var replicas=3",
+        )),
     }
 }
 
@@ -50,7 +54,8 @@ impl EnvDiffCommand {
             ctx.report(&checked.diagnostics, &checked.sources);
             return Exit::Failure;
         }
-        let (diff, diagnostics) = envdiff::envdiff(ctx.host, &checked, &self.a, &self.b, &self.vars);
+        let (diff, diagnostics) =
+            envdiff::envdiff(ctx.host, &checked, &self.a, &self.b, &self.vars);
         ctx.report(&diagnostics, &checked.sources);
         let Some(diff) = diff else {
             return Exit::Failure;
@@ -60,6 +65,10 @@ impl EnvDiffCommand {
             Format::Json => format!("{}\n", render::envdiff::json(&diff)),
         };
         ctx.out(&text);
-        if diff.differs() { Exit::Changes } else { Exit::Success }
+        if diff.differs() {
+            Exit::Changes
+        } else {
+            Exit::Success
+        }
     }
 }

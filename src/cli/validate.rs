@@ -53,6 +53,10 @@ impl Validate {
                 }
             }
         }
-        if diagnostics.has_errors() { Exit::Failure } else { Exit::Success }
+        if diagnostics.has_errors() {
+            Exit::Failure
+        } else {
+            Exit::Success
+        }
     }
 }

@@ -117,6 +117,8 @@ codes! {
     CheckSelfOutsideBlock => ("infra::check::self_outside_block", "self used outside its block"),
     /// A resource type no provider offers.
     CheckUnknownResourceType => ("infra::check::unknown_resource_type", "unknown resource type"),
+    /// A `provider` block names a provider that is not built in.
+    CheckUnknownProvider => ("infra::check::unknown_provider", "unknown provider"),
     /// A configuration sets an attribute the provider computes.
     CheckComputedAttribute => ("infra::check::computed_attribute", "attribute is computed by the provider"),
     /// A value that must be written literally (a module source, a backend name) is an expression.

@@ -227,13 +227,16 @@ impl FromIterator<Diagnostic> for Diagnostics {
 }
 
 /// Finds the candidate closest to `name` for a "did you mean" help line.
+///
+/// Distance is optimal string alignment: two swapped neighbours (`prdo` for
+/// `prod`, `prot` for `port`), the most common typo, cost one edit, not two.
 pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let mut best: Option<(usize, &'a str)> = None;
     for candidate in candidates {
-        let distance = strsim::levenshtein(name, candidate);
+        let distance = strsim::osa_distance(name, candidate);
         let limit = (name.len().max(candidate.len()) / 3).max(1);
         if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
             best = Some((distance, candidate));

@@ -103,7 +103,10 @@ pub struct Expanded {
 }
 
 /// Picks the environment from `--env` and `default_environment`.
-pub fn select_environment(config: &Config, requested: Option<&str>) -> Result<EnvironmentInfo, Diagnostic> {
+pub fn select_environment(
+    config: &Config,
+    requested: Option<&str>,
+) -> Result<EnvironmentInfo, Diagnostic> {
     if config.environments.is_empty() {
         if let Some(name) = requested {
             return Err(Diagnostic::error_at_path(Code::CheckUnknownEnvironment, Some(format!("--env {name}")))
@@ -137,15 +140,31 @@ pub fn select_environment(config: &Config, requested: Option<&str>) -> Result<En
             };
             help.push_str(&format!("the environments are {}", names.join(", ")));
             Err(match span {
-                Some(span) => Diagnostic::error(Code::CheckUnknownEnvironment, span, format!("no environment \"{name}\"")).with_help(help),
-                None => Diagnostic::error_at_path(Code::CheckUnknownEnvironment, Some(format!("--env {name}"))).with_help(help),
+                Some(span) => Diagnostic::error(
+                    Code::CheckUnknownEnvironment,
+                    span,
+                    format!("no environment \"{name}\""),
+                )
+                .with_help(help),
+                None => Diagnostic::error_at_path(
+                    Code::CheckUnknownEnvironment,
+                    Some(format!("--env {name}")),
+                )
+                .with_help(help),
             })
         }
     }
 }
 
 /// Evaluates the stack for one environment.
-pub fn expand(config: &Config, graph: &Graph, request: &Request, host: &dyn Host, root_dir: &Path, registry: &Registry) -> (Option<Expanded>, Diagnostics) {
+pub fn expand(
+    config: &Config,
+    graph: &Graph,
+    request: &Request,
+    host: &dyn Host,
+    root_dir: &Path,
+    registry: &Registry,
+) -> (Option<Expanded>, Diagnostics) {
     let mut diagnostics = Diagnostics::new();
     let environment = match select_environment(config, request.environment.as_deref()) {
         Ok(e) => e,
@@ -173,7 +192,11 @@ pub fn expand(config: &Config, graph: &Graph, request: &Request, host: &dyn Host
     }
     let mut outputs = BTreeMap::new();
     for (name, output) in &config.root.outputs {
-        if let Some(value) = expander.values.outputs.get(&(ModulePath::root(), name.clone())) {
+        if let Some(value) = expander
+            .values
+            .outputs
+            .get(&(ModulePath::root(), name.clone()))
+        {
             outputs.insert(
                 name.clone(),
                 OutputValue {
@@ -252,15 +275,25 @@ impl Expander<'_> {
     }
 
     fn environment_vars(&mut self, name: &str) {
-        let Some(environment) = self.config.environments.get(name) else { return };
-        let Some(vars) = &environment.vars else { return };
+        let Some(environment) = self.config.environments.get(name) else {
+            return;
+        };
+        let Some(vars) = &environment.vars else {
+            return;
+        };
         let root = &self.config.root;
         // `vars` is evaluated with no names: it may call functions but not refer to anything.
-        let Some(value) = self.eval(root, vars, Binding::default()) else { return };
+        let Some(value) = self.eval(root, vars, Binding::default()) else {
+            return;
+        };
         let Some(entries) = value.as_map() else {
             self.diagnostics.push(
-                Diagnostic::error(Code::CheckTypeMismatch, vars.span, format!("this is a {}, not an object", value.type_name()))
-                    .with_help("write `vars = { name = value, ... }`"),
+                Diagnostic::error(
+                    Code::CheckTypeMismatch,
+                    vars.span,
+                    format!("this is a {}, not an object", value.type_name()),
+                )
+                .with_help("write `vars = { name = value, ... }`"),
             );
             return;
         };
@@ -270,25 +303,39 @@ impl Expander<'_> {
             if !root.variables.contains_key(key) {
                 let help = match did_you_mean(key, root.variables.keys().map(String::as_str)) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => String::from("each key of `vars` must be a variable declared with `variable \"NAME\" { ... }`"),
+                    None => String::from(
+                        "each key of `vars` must be a variable declared with `variable \"NAME\" { ... }`",
+                    ),
                 };
                 self.diagnostics.push(
-                    Diagnostic::error(Code::CheckUnknownReference, span, format!("no variable `{key}` to set")).with_help(help),
+                    Diagnostic::error(
+                        Code::CheckUnknownReference,
+                        span,
+                        format!("no variable `{key}` to set"),
+                    )
+                    .with_help(help),
                 );
                 continue;
             }
-            self.environment_vars.insert(key.clone(), (item.clone(), span));
+            self.environment_vars
+                .insert(key.clone(), (item.clone(), span));
         }
     }
 
     fn node(&mut self, node: &Node) {
-        let Some(module) = self.config.module(node.module()) else { return };
+        let Some(module) = self.config.module(node.module()) else {
+            return;
+        };
         match node {
             Node::Variable(_, name) => self.variable(module, name),
             Node::Local(_, name) => {
                 if let Some(local) = module.locals.get(name) {
-                    let value = self.eval(module, &local.expr, Binding::default()).unwrap_or(Value::UNKNOWN);
-                    self.values.locals.insert((module.path.clone(), name.clone()), value);
+                    let value = self
+                        .eval(module, &local.expr, Binding::default())
+                        .unwrap_or(Value::UNKNOWN);
+                    self.values
+                        .locals
+                        .insert((module.path.clone(), name.clone()), value);
                 }
             }
             Node::Secret(_, name) => self.secret(module, name),
@@ -302,17 +349,23 @@ impl Expander<'_> {
             Node::Resource(addr) => self.resource(module, addr),
             Node::Service(_, name) => self.service(module, name),
             Node::ModuleCall(path) => {
-                let Some(child) = self.config.module(path) else { return };
-                let outputs: BTreeMap<String, Value> = child
+                // `module` is the child here (a call node belongs to the module it
+                // calls); its value is stored under the calling module's path.
+                let outputs: BTreeMap<String, Value> = module
                     .outputs
                     .keys()
                     .map(|o| {
-                        let value = self.values.outputs.get(&(path.clone(), o.clone())).cloned().unwrap_or(Value::UNKNOWN);
+                        let value = self
+                            .values
+                            .outputs
+                            .get(&(path.clone(), o.clone()))
+                            .cloned()
+                            .unwrap_or(Value::UNKNOWN);
                         (o.clone(), value)
                     })
                     .collect();
-                if let Some(name) = path.0.last() {
-                    self.values.modules.insert((module.path.clone(), name.clone()), Value::map(outputs));
+                if let Some(key) = call_key(path) {
+                    self.values.modules.insert(key, Value::map(outputs));
                 }
             }
             Node::Output(_, name) => self.output(module, node, name),
@@ -320,7 +373,9 @@ impl Expander<'_> {
     }
 
     fn variable(&mut self, module: &Module, name: &str) {
-        let Some(variable) = module.variables.get(name) else { return };
+        let Some(variable) = module.variables.get(name) else {
+            return;
+        };
         let path = module.path.clone();
         // Where the value comes from, most specific first.
         let mut source_span = None;
@@ -337,14 +392,24 @@ impl Expander<'_> {
             }
         } else {
             // A child module's variable takes the module call's input, evaluated in the parent.
-            let parent_path = ModulePath(path.0.get(..path.0.len().saturating_sub(1)).unwrap_or(&[]).to_vec());
+            let parent_path = ModulePath(
+                path.0
+                    .get(..path.0.len().saturating_sub(1))
+                    .unwrap_or(&[])
+                    .to_vec(),
+            );
             let call_name = path.0.last().cloned().unwrap_or_default();
             let parent = self.config.module(&parent_path);
-            let input = parent.and_then(|p| p.module_calls.get(&call_name)).and_then(|c| c.inputs.get(name));
+            let input = parent
+                .and_then(|p| p.module_calls.get(&call_name))
+                .and_then(|c| c.inputs.get(name));
             match (parent, input) {
                 (Some(parent), Some(input)) => {
                     source_span = Some(input.value.span);
-                    Some(self.eval(parent, &input.value, Binding::default()).unwrap_or(Value::UNKNOWN))
+                    Some(
+                        self.eval(parent, &input.value, Binding::default())
+                            .unwrap_or(Value::UNKNOWN),
+                    )
                 }
                 _ => None,
             }
@@ -354,7 +419,10 @@ impl Expander<'_> {
             None => match &variable.default {
                 Some(default) => {
                     source_span = Some(default.span);
-                    Some(self.eval(module, default, Binding::default()).unwrap_or(Value::UNKNOWN))
+                    Some(
+                        self.eval(module, default, Binding::default())
+                            .unwrap_or(Value::UNKNOWN),
+                    )
                 }
                 None => None,
             },
@@ -366,7 +434,10 @@ impl Expander<'_> {
                         "give it a `default`, set it in the environment's `vars`, or pass `--var {name}=VALUE`"
                     )),
             );
-            self.values.variables.insert((path, name.to_owned()), Value::UNKNOWN.mark_secret_if(variable.sensitive));
+            self.values.variables.insert(
+                (path, name.to_owned()),
+                Value::UNKNOWN.mark_secret_if(variable.sensitive),
+            );
             return;
         };
         let value = match lang::convert(raw, &variable.ty) {
@@ -374,20 +445,35 @@ impl Expander<'_> {
             Err(mismatch) => {
                 let label = format!("this does not fit `{}`: {mismatch}", variable.ty);
                 let diagnostic = match (source_span, &from_cli) {
-                    (Some(span), _) => Diagnostic::error(Code::CheckInvalidVariableValue, span, label),
-                    (None, _) => Diagnostic::error(Code::CheckInvalidVariableValue, variable.ty_span.unwrap_or(variable.span), format!("the --var value {label}")),
+                    (Some(span), _) => {
+                        Diagnostic::error(Code::CheckInvalidVariableValue, span, label)
+                    }
+                    (None, _) => Diagnostic::error(
+                        Code::CheckInvalidVariableValue,
+                        variable.ty_span.unwrap_or(variable.span),
+                        format!("the --var value {label}"),
+                    ),
                 };
                 let diagnostic = match variable.ty_span {
-                    Some(ty_span) if source_span.is_some() => diagnostic.with_label(ty_span, "the type is declared here"),
+                    Some(ty_span) if source_span.is_some() => {
+                        diagnostic.with_label(ty_span, "the type is declared here")
+                    }
                     _ => diagnostic,
                 };
-                self.diagnostics.push(diagnostic.with_help(format!("give `{name}` a value of type {}", variable.ty)));
+                self.diagnostics.push(
+                    diagnostic.with_help(format!("give `{name}` a value of type {}", variable.ty)),
+                );
                 Value::UNKNOWN.mark_secret_if(variable.sensitive)
             }
         };
-        self.values.variables.insert((path.clone(), name.to_owned()), value.clone());
+        self.values
+            .variables
+            .insert((path.clone(), name.to_owned()), value.clone());
         for validation in &variable.validations {
-            let Some(condition) = self.eval(module, &validation.condition, Binding::default()) else { continue };
+            let Some(condition) = self.eval(module, &validation.condition, Binding::default())
+            else {
+                continue;
+            };
             if condition.is_unknown() {
                 continue;
             }
@@ -401,26 +487,46 @@ impl Expander<'_> {
                             _ => m.to_string(),
                         })
                         .unwrap_or_default();
-                    let shown = if value.contains_secret() { String::from("(secret)") } else { value.to_string() };
-                    let where_from = if from_cli.is_some() { " (from --var)" } else { "" };
+                    let shown = if value.contains_secret() {
+                        String::from("(secret)")
+                    } else {
+                        value.to_string()
+                    };
+                    let where_from = if from_cli.is_some() {
+                        " (from --var)"
+                    } else {
+                        ""
+                    };
                     let span = source_span.unwrap_or(validation.condition.span);
-                    let mut diagnostic =
-                        Diagnostic::error(Code::CheckValidationFailed, span, format!("{message} — `{name}` is {shown}{where_from}"));
+                    let mut diagnostic = Diagnostic::error(
+                        Code::CheckValidationFailed,
+                        span,
+                        format!("{message} — `{name}` is {shown}{where_from}"),
+                    );
                     if source_span.is_some() {
-                        diagnostic = diagnostic.with_label(validation.condition.span, "this condition is false");
+                        diagnostic = diagnostic
+                            .with_label(validation.condition.span, "this condition is false");
                     }
-                    self.diagnostics.push(diagnostic.with_help(format!("change the value of `{name}` so that the condition holds")));
+                    self.diagnostics.push(diagnostic.with_help(format!(
+                        "change the value of `{name}` so that the condition holds"
+                    )));
                 }
                 None => self.diagnostics.push(
-                    Diagnostic::error(Code::CheckTypeMismatch, validation.condition.span, format!("this is a {}, not a bool", condition.type_name()))
-                        .with_help("a validation condition must be true or false"),
+                    Diagnostic::error(
+                        Code::CheckTypeMismatch,
+                        validation.condition.span,
+                        format!("this is a {}, not a bool", condition.type_name()),
+                    )
+                    .with_help("a validation condition must be true or false"),
                 ),
             }
         }
     }
 
     fn secret(&mut self, module: &Module, name: &str) {
-        let Some(secret) = module.secrets.get(name) else { return };
+        let Some(secret) = module.secrets.get(name) else {
+            return;
+        };
         let key = (module.path.clone(), name.to_owned());
         let value = match &secret.source {
             SecretSource::Generate { .. } => match self.request.known_secrets.get(&key) {
@@ -431,8 +537,14 @@ impl Expander<'_> {
                 Some(v) => Value::string(v),
                 None => {
                     self.diagnostics.push(
-                        Diagnostic::error(Code::CheckSecretSourceMissing, secret.span, format!("the environment variable `{var}` is not set"))
-                            .with_help(format!("export {var} before running infra (its value is never shown)")),
+                        Diagnostic::error(
+                            Code::CheckSecretSourceMissing,
+                            secret.span,
+                            format!("the environment variable `{var}` is not set"),
+                        )
+                        .with_help(format!(
+                            "export {var} before running infra (its value is never shown)"
+                        )),
                     );
                     Value::UNKNOWN
                 }
@@ -444,23 +556,37 @@ impl Expander<'_> {
                         Ok(text) => Value::string(text.trim_end_matches(['\n', '\r']).to_owned()),
                         Err(_) => {
                             self.diagnostics.push(
-                                Diagnostic::error(Code::CheckSecretSourceMissing, secret.span, format!("`{file}` is not UTF-8 text"))
-                                    .with_help("store the secret as text, or base64-encode it"),
+                                Diagnostic::error(
+                                    Code::CheckSecretSourceMissing,
+                                    secret.span,
+                                    format!("`{file}` is not UTF-8 text"),
+                                )
+                                .with_help("store the secret as text, or base64-encode it"),
                             );
                             Value::UNKNOWN
                         }
                     },
                     Some(Err(error)) => {
                         self.diagnostics.push(
-                            Diagnostic::error(Code::CheckSecretSourceMissing, secret.span, format!("cannot read `{file}`"))
-                                .with_help(format!("{error}; the path is relative to the module's folder")),
+                            Diagnostic::error(
+                                Code::CheckSecretSourceMissing,
+                                secret.span,
+                                format!("cannot read `{file}`"),
+                            )
+                            .with_help(format!(
+                                "{error}; the path is relative to the module's folder"
+                            )),
                         );
                         Value::UNKNOWN
                     }
                     None => {
                         self.diagnostics.push(
-                            Diagnostic::error(Code::CheckSecretSourceMissing, secret.span, "a stdlib module cannot read files")
-                                .with_help("pass the secret into the module as an input instead"),
+                            Diagnostic::error(
+                                Code::CheckSecretSourceMissing,
+                                secret.span,
+                                "a stdlib module cannot read files",
+                            )
+                            .with_help("pass the secret into the module as an input instead"),
                         );
                         Value::UNKNOWN
                     }
@@ -478,7 +604,11 @@ impl Expander<'_> {
         );
     }
 
-    fn expansion_keys(&mut self, module: &Module, resource: &crate::config::Resource) -> Option<Vec<(InstanceKey, Binding)>> {
+    fn expansion_keys(
+        &mut self,
+        module: &Module,
+        resource: &crate::config::Resource,
+    ) -> Option<Vec<(InstanceKey, Binding)>> {
         if let Some(count_expr) = &resource.count {
             let value = self.eval(module, count_expr, Binding::default())?;
             if value.contains_secret() {
@@ -489,15 +619,23 @@ impl Expander<'_> {
                 return None;
             }
             if value.is_unknown() {
-                self.diagnostics.push(unknown_expansion(count_expr.span, "count"));
+                self.diagnostics
+                    .push(unknown_expansion(count_expr.span, "count"));
                 return None;
             }
             let count = match value.as_number().and_then(|n| n.as_i64()) {
                 Some(n) if n >= 0 => n,
                 _ => {
                     self.diagnostics.push(
-                        Diagnostic::error(Code::CheckInvalidExpansion, count_expr.span, format!("this is {}, not a whole number of zero or more", describe(&value)))
-                            .with_help("`count` is how many instances to make"),
+                        Diagnostic::error(
+                            Code::CheckInvalidExpansion,
+                            count_expr.span,
+                            format!(
+                                "this is {}, not a whole number of zero or more",
+                                describe(&value)
+                            ),
+                        )
+                        .with_help("`count` is how many instances to make"),
                     );
                     return None;
                 }
@@ -521,10 +659,14 @@ impl Expander<'_> {
         };
         let value = self.eval(module, for_each_expr, Binding::default())?;
         if value.is_unknown() {
-            self.diagnostics.push(unknown_expansion(for_each_expr.span, "for_each"));
+            self.diagnostics
+                .push(unknown_expansion(for_each_expr.span, "for_each"));
             return None;
         }
-        let keys_secret = value.is_secret() || value.as_list().is_some_and(|items| items.iter().any(Value::contains_secret));
+        let keys_secret = value.is_secret()
+            || value
+                .as_list()
+                .is_some_and(|items| items.iter().any(Value::contains_secret));
         if keys_secret {
             self.diagnostics.push(
                 Diagnostic::error(Code::CheckSecretInMetaArgument, for_each_expr.span, "the keys of this for_each are derived from a secret")
@@ -533,27 +675,26 @@ impl Expander<'_> {
             return None;
         }
         match value.kind() {
-            Kind::Map(entries) => {
-                Some(
-                    entries
-                        .iter()
-                        .map(|(k, v)| {
-                            (
-                                InstanceKey::String(k.clone()),
-                                Binding {
-                                    each: Some((Value::string(k.clone()), v.clone())),
-                                    ..Binding::default()
-                                },
-                            )
-                        })
-                        .collect(),
-                )
-            }
+            Kind::Map(entries) => Some(
+                entries
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            InstanceKey::String(k.clone()),
+                            Binding {
+                                each: Some((Value::string(k.clone()), v.clone())),
+                                ..Binding::default()
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
             Kind::List(items) => {
                 let mut keys = Vec::new();
                 for item in items {
                     if item.is_unknown() {
-                        self.diagnostics.push(unknown_expansion(for_each_expr.span, "for_each"));
+                        self.diagnostics
+                            .push(unknown_expansion(for_each_expr.span, "for_each"));
                         return None;
                     }
                     match item.as_str() {
@@ -561,7 +702,7 @@ impl Expander<'_> {
                         None => {
                             self.diagnostics.push(
                                 Diagnostic::error(Code::CheckInvalidExpansion, for_each_expr.span, format!("this list holds a {}", item.type_name()))
-                                    .with_help("`for_each` takes a map, or a set of strings (`toset`-like list of unique strings)"),
+                                    .with_help("`for_each` takes a map, or a list of strings (one instance per distinct string)"),
                             );
                             return None;
                         }
@@ -585,8 +726,17 @@ impl Expander<'_> {
             }
             _ => {
                 self.diagnostics.push(
-                    Diagnostic::error(Code::CheckInvalidExpansion, for_each_expr.span, format!("this is {}, not a map or a set of strings", describe(&value)))
-                        .with_help("`for_each` makes one instance per key of a map or per string of a set"),
+                    Diagnostic::error(
+                        Code::CheckInvalidExpansion,
+                        for_each_expr.span,
+                        format!(
+                            "this is {}, not a map or a set of strings",
+                            describe(&value)
+                        ),
+                    )
+                    .with_help(
+                        "`for_each` makes one instance per key of a map or per string of a set",
+                    ),
                 );
                 None
             }
@@ -595,7 +745,9 @@ impl Expander<'_> {
 
     fn resource(&mut self, module: &Module, addr: &ResourceAddr) {
         let key = (addr.mode, addr.resource_type.clone(), addr.name.clone());
-        let Some(resource) = module.resources.get(&key) else { return };
+        let Some(resource) = module.resources.get(&key) else {
+            return;
+        };
         let schema = match addr.mode {
             Mode::Managed => self.registry.resource(&addr.resource_type),
             Mode::Data => self.registry.data_source(&addr.resource_type),
@@ -619,21 +771,35 @@ impl Expander<'_> {
             let mut attributes = BTreeMap::new();
             let mut spans = BTreeMap::new();
             // Attributes that do not use `self` first, then the rest with `self` bound.
-            let (plain, with_self): (Vec<_>, Vec<_>) = resource
-                .attributes
-                .iter()
-                .partition(|(_, a)| !lang::refs::traversals(&a.value).iter().any(|t| t.root == "self"));
+            let (plain, with_self): (Vec<_>, Vec<_>) =
+                resource.attributes.iter().partition(|(_, a)| {
+                    !lang::refs::traversals(&a.value)
+                        .iter()
+                        .any(|t| t.root == "self")
+                });
             for (name, attribute) in plain.into_iter().chain(with_self) {
                 let mut binding = binding.clone();
                 binding.self_value = Some(Value::map(attributes.clone()));
-                let value = self.eval(module, &attribute.value, binding).unwrap_or(Value::UNKNOWN);
+                let value = self
+                    .eval(module, &attribute.value, binding)
+                    .unwrap_or(Value::UNKNOWN);
                 let value = match schema.and_then(|s| s.attribute(name)) {
                     Some(attribute_schema) => match lang::convert(value, &attribute_schema.ty) {
                         Ok(v) => v.mark_secret_if(attribute_schema.sensitive),
                         Err(mismatch) => {
                             self.diagnostics.push(
-                                Diagnostic::error(Code::CheckAttributeType, attribute.value.span, format!("this does not fit `{}`: {mismatch}", attribute_schema.ty))
-                                    .with_help(format!("`{}` of `{}` is {}", name, addr.resource_type, attribute_schema.ty)),
+                                Diagnostic::error(
+                                    Code::CheckAttributeType,
+                                    attribute.value.span,
+                                    format!(
+                                        "this does not fit `{}`: {mismatch}",
+                                        attribute_schema.ty
+                                    ),
+                                )
+                                .with_help(format!(
+                                    "`{}` of `{}` is {}",
+                                    name, addr.resource_type, attribute_schema.ty
+                                )),
                             );
                             Value::UNKNOWN
                         }
@@ -646,8 +812,15 @@ impl Expander<'_> {
             if let Some(schema) = schema {
                 for attribute_schema in &schema.attributes {
                     if !attributes.contains_key(attribute_schema.name) {
-                        let value = if attribute_schema.computed() { Value::UNKNOWN } else { Value::NULL };
-                        attributes.insert(attribute_schema.name.to_owned(), value.mark_secret_if(attribute_schema.sensitive));
+                        let value = if attribute_schema.computed() {
+                            Value::UNKNOWN
+                        } else {
+                            Value::NULL
+                        };
+                        attributes.insert(
+                            attribute_schema.name.to_owned(),
+                            value.mark_secret_if(attribute_schema.sensitive),
+                        );
                     }
                 }
             }
@@ -686,26 +859,38 @@ impl Expander<'_> {
     }
 
     fn service(&mut self, module: &Module, name: &str) {
-        let Some(service) = module.services.get(name) else { return };
+        let Some(service) = module.services.get(name) else {
+            return;
+        };
         let mut attributes = BTreeMap::new();
-        let (plain, with_self): (Vec<_>, Vec<_>) = service
-            .attributes
-            .iter()
-            .partition(|(_, a)| !lang::refs::traversals(&a.value).iter().any(|t| t.root == "self"));
+        let (plain, with_self): (Vec<_>, Vec<_>) = service.attributes.iter().partition(|(_, a)| {
+            !lang::refs::traversals(&a.value)
+                .iter()
+                .any(|t| t.root == "self")
+        });
         for (attribute_name, attribute) in plain.into_iter().chain(with_self) {
             let binding = Binding {
                 self_value: Some(Value::map(attributes.clone())),
                 ..Binding::default()
             };
-            let value = self.eval(module, &attribute.value, binding).unwrap_or(Value::UNKNOWN);
+            let value = self
+                .eval(module, &attribute.value, binding)
+                .unwrap_or(Value::UNKNOWN);
             attributes.insert(attribute_name.clone(), value);
         }
-        self.values.services.insert((module.path.clone(), name.to_owned()), Value::map(attributes));
+        self.values.services.insert(
+            (module.path.clone(), name.to_owned()),
+            Value::map(attributes),
+        );
     }
 
     fn output(&mut self, module: &Module, node: &Node, name: &str) {
-        let Some(output) = module.outputs.get(name) else { return };
-        let value = self.eval(module, &output.value, Binding::default()).unwrap_or(Value::UNKNOWN);
+        let Some(output) = module.outputs.get(name) else {
+            return;
+        };
+        let value = self
+            .eval(module, &output.value, Binding::default())
+            .unwrap_or(Value::UNKNOWN);
         if value.contains_secret() && !output.sensitive {
             let path = secret_path(self.config, self.graph, node);
             let value_span = output.value.span;
@@ -717,8 +902,31 @@ impl Expander<'_> {
                     )),
             );
         }
-        self.values.outputs.insert((module.path.clone(), name.to_owned()), value);
+        // `module.M.OUT` depends on the child's output node only, not on the whole
+        // call, so it may be evaluated before the call node: publish each output
+        // to the calling module as soon as it is known.
+        if let Some(key) = call_key(&module.path) {
+            let mut outputs = self
+                .values
+                .modules
+                .get(&key)
+                .and_then(Value::as_map)
+                .cloned()
+                .unwrap_or_default();
+            outputs.insert(name.to_owned(), value.clone());
+            self.values.modules.insert(key, Value::map(outputs));
+        }
+        self.values
+            .outputs
+            .insert((module.path.clone(), name.to_owned()), value);
     }
+}
+
+/// The calling module's path and the call's name for the module at `path`
+/// (`None` for the root module).
+fn call_key(path: &ModulePath) -> Option<(ModulePath, String)> {
+    let (name, parent) = path.0.split_last()?;
+    Some((ModulePath(parent.to_vec()), name.clone()))
 }
 
 fn describe(value: &Value) -> String {
@@ -744,7 +952,8 @@ fn unknown_expansion(span: Span, what: &str) -> Diagnostic {
 fn cli_value(text: &str, ty: &Type) -> Value {
     match ty {
         Type::String => Value::string(text),
-        _ => serde_json::from_str::<serde_json::Value>(text).map_or_else(|_| Value::string(text), |json| Value::from_json(&json)),
+        _ => serde_json::from_str::<serde_json::Value>(text)
+            .map_or_else(|_| Value::string(text), |json| Value::from_json(&json)),
     }
 }
 
@@ -765,7 +974,10 @@ fn entry_spans(expr: &Expr) -> BTreeMap<String, Span> {
 fn secret_path(config: &Config, graph: &Graph, node: &Node) -> String {
     let is_source = |n: &Node| match n {
         Node::Secret(..) => true,
-        Node::Variable(m, v) => config.module(m).and_then(|m| m.variables.get(v)).is_some_and(|v| v.sensitive),
+        Node::Variable(m, v) => config
+            .module(m)
+            .and_then(|m| m.variables.get(v))
+            .is_some_and(|v| v.sensitive),
         _ => false,
     };
     // Breadth-first search upstream, remembering how each node was reached.

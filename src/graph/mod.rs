@@ -69,7 +69,11 @@ impl Node {
 impl fmt::Display for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let prefix = |f: &mut fmt::Formatter<'_>, m: &ModulePath| {
-            if m.is_root() { Ok(()) } else { write!(f, "{m}.") }
+            if m.is_root() {
+                Ok(())
+            } else {
+                write!(f, "{m}.")
+            }
         };
         match self {
             Node::Variable(m, n) => {
@@ -112,6 +116,9 @@ pub struct Graph {
     index: BTreeMap<Node, NodeIndex>,
     spans: BTreeMap<NodeIndex, Span>,
     order: Vec<NodeIndex>,
+    /// Every edge, for constant-time duplicate checks (petgraph's `find_edge`
+    /// scans a node's edges, which is quadratic for a variable used everywhere).
+    edge_set: std::collections::HashSet<(NodeIndex, NodeIndex)>,
 }
 
 impl Graph {
@@ -198,14 +205,20 @@ impl Graph {
                 }
             }
         }
-        let mut out: Vec<&Node> = seen.into_iter().filter_map(|i| self.graph.node_weight(i)).collect();
+        let mut out: Vec<&Node> = seen
+            .into_iter()
+            .filter_map(|i| self.graph.node_weight(i))
+            .collect();
         out.sort();
         out
     }
 
     /// The span of the block that defines `node`.
     pub fn span(&self, node: &Node) -> Option<Span> {
-        self.index.get(node).and_then(|i| self.spans.get(i)).copied()
+        self.index
+            .get(node)
+            .and_then(|i| self.spans.get(i))
+            .copied()
     }
 
     /// Whether the node exists.
@@ -225,7 +238,7 @@ impl Graph {
 
     fn add_edge(&mut self, dependency: &Node, dependent: &Node, span: Span) {
         if let (Some(&a), Some(&b)) = (self.index.get(dependency), self.index.get(dependent))
-            && self.graph.find_edge(a, b).is_none()
+            && self.edge_set.insert((a, b))
         {
             self.graph.add_edge(a, b, span);
         }
@@ -247,17 +260,27 @@ pub fn reference_nodes(module: &Module, reference: &Reference) -> Vec<Node> {
             name: n.clone(),
         })],
         RefTarget::Service(n) => vec![Node::Service(path.clone(), n.clone())],
-        RefTarget::ModuleOutput(m, Some(output)) => vec![Node::Output(path.child(m), output.clone())],
+        RefTarget::ModuleOutput(m, Some(output)) => {
+            vec![Node::Output(path.child(m), output.clone())]
+        }
         RefTarget::ModuleOutput(m, None) => vec![Node::ModuleCall(path.child(m))],
-        RefTarget::Environment | RefTarget::Each | RefTarget::Count | RefTarget::SelfRef => Vec::new(),
+        RefTarget::Environment | RefTarget::Each | RefTarget::Count | RefTarget::SelfRef => {
+            Vec::new()
+        }
     }
 }
 
-fn provider_node(config: &Config, module: &Module, provider: &(String, Option<String>)) -> Option<Node> {
+fn provider_node(
+    config: &Config,
+    module: &Module,
+    provider: &(String, Option<String>),
+) -> Option<Node> {
     // A module uses its own provider block, else the nearest ancestor's.
     let mut path = module.path.clone();
     loop {
-        let found = config.module(&path).is_some_and(|m| m.providers.contains_key(provider));
+        let found = config
+            .module(&path)
+            .is_some_and(|m| m.providers.contains_key(provider));
         if found {
             return Some(Node::Provider(path, provider.0.clone(), provider.1.clone()));
         }
@@ -283,7 +306,10 @@ pub fn build(config: &Config) -> (Graph, Diagnostics) {
             graph.add_node(Node::Secret(path.clone(), s.name.clone()), s.span);
         }
         for p in module.providers.values() {
-            graph.add_node(Node::Provider(path.clone(), p.name.clone(), p.alias.clone()), p.span);
+            graph.add_node(
+                Node::Provider(path.clone(), p.name.clone(), p.alias.clone()),
+                p.span,
+            );
         }
         for r in module.resources.values() {
             graph.add_node(Node::Resource(r.addr.clone()), r.span);
@@ -321,10 +347,18 @@ pub fn build(config: &Config) -> (Graph, Diagnostics) {
             }
         }
         for l in module.locals.values() {
-            link(&mut graph, &l.references, &Node::Local(path.clone(), l.name.clone()));
+            link(
+                &mut graph,
+                &l.references,
+                &Node::Local(path.clone(), l.name.clone()),
+            );
         }
         for p in module.providers.values() {
-            link(&mut graph, &p.references, &Node::Provider(path.clone(), p.name.clone(), p.alias.clone()));
+            link(
+                &mut graph,
+                &p.references,
+                &Node::Provider(path.clone(), p.name.clone(), p.alias.clone()),
+            );
         }
         for r in module.resources.values() {
             let node = Node::Resource(r.addr.clone());
@@ -334,10 +368,18 @@ pub fn build(config: &Config) -> (Graph, Diagnostics) {
             }
         }
         for s in module.services.values() {
-            link(&mut graph, &s.references, &Node::Service(path.clone(), s.name.clone()));
+            link(
+                &mut graph,
+                &s.references,
+                &Node::Service(path.clone(), s.name.clone()),
+            );
         }
         for o in module.outputs.values() {
-            link(&mut graph, &o.references, &Node::Output(path.clone(), o.name.clone()));
+            link(
+                &mut graph,
+                &o.references,
+                &Node::Output(path.clone(), o.name.clone()),
+            );
         }
         for call in module.module_calls.values() {
             let child = &call.module;
@@ -348,7 +390,9 @@ pub fn build(config: &Config) -> (Graph, Diagnostics) {
                 let input_refs: Vec<Reference> = call
                     .references
                     .iter()
-                    .filter(|r| input.value.span.start <= r.span.start && r.span.end <= input.value.span.end)
+                    .filter(|r| {
+                        input.value.span.start <= r.span.start && r.span.end <= input.value.span.end
+                    })
                     .cloned()
                     .collect();
                 link(&mut graph, &input_refs, &variable);
@@ -359,13 +403,25 @@ pub fn build(config: &Config) -> (Graph, Diagnostics) {
                 graph.add_edge(&Node::Resource(r.addr.clone()), &call_node, call.span);
             }
             for s in child.services.values() {
-                graph.add_edge(&Node::Service(child.path.clone(), s.name.clone()), &call_node, call.span);
+                graph.add_edge(
+                    &Node::Service(child.path.clone(), s.name.clone()),
+                    &call_node,
+                    call.span,
+                );
             }
             for o in child.outputs.values() {
-                graph.add_edge(&Node::Output(child.path.clone(), o.name.clone()), &call_node, call.span);
+                graph.add_edge(
+                    &Node::Output(child.path.clone(), o.name.clone()),
+                    &call_node,
+                    call.span,
+                );
             }
             for grandchild in child.module_calls.keys() {
-                graph.add_edge(&Node::ModuleCall(child.path.child(grandchild)), &call_node, call.span);
+                graph.add_edge(
+                    &Node::ModuleCall(child.path.child(grandchild)),
+                    &call_node,
+                    call.span,
+                );
             }
         }
     }
@@ -433,9 +489,11 @@ fn report_cycles(graph: &Graph, diagnostics: &mut Diagnostics) {
         let mut current = start;
         let mut visited = BTreeSet::from([start]);
         loop {
-            // Follow a dependency edge (incoming: what current depends on) that stays in the cycle.
+            // Follow the values as they flow (outgoing: what uses current), the
+            // way `→` reads in the secret-path help: `local.a → local.b` means
+            // `local.b` uses `local.a`.
             let next = g
-                .neighbors_directed(current, petgraph::Direction::Incoming)
+                .neighbors_directed(current, petgraph::Direction::Outgoing)
                 .filter(|n| members.contains(n))
                 .min_by_key(|n| (!visited.contains(n) || *n == start, g.node_weight(*n)));
             match next {

@@ -43,6 +43,7 @@ pub fn eval(expr: &Expr, scope: &dyn Scope, functions: &dyn FunctionContext) -> 
         functions,
         bound: Vec::new(),
         depth: 0,
+        filter_secret: false,
     };
     evaluator.expr(expr)
 }
@@ -53,6 +54,9 @@ struct Evaluator<'a> {
     /// Names bound by enclosing `for` expressions, innermost last.
     bound: Vec<(String, Value)>,
     depth: usize,
+    /// Whether an `if` filter of the innermost `for` expression was secret:
+    /// which elements are kept then depends on a secret.
+    filter_secret: bool,
 }
 
 /// One step of a postfix chain (`.a`, `[i]`, `[*]`).
@@ -75,7 +79,9 @@ impl Evaluator<'_> {
                 Code::CheckEvaluationTooDeep,
                 expr.span,
                 "evaluation nests too deeply here",
-                "simplify the expression; nested `for` expressions and templates are limited",
+                format!(
+                    "expressions may nest at most {MAX_DEPTH} levels (each operator in a chain is one level); split this one into locals"
+                ),
             ));
         }
         let result = self.expr_inner(expr);
@@ -87,14 +93,16 @@ impl Evaluator<'_> {
         match &expr.kind {
             ExprKind::Null => Ok(Value::NULL),
             ExprKind::Bool(b) => Ok(Value::bool(*b)),
-            ExprKind::Number(text) => Number::parse(text).map(|n| Value::new(Kind::Number(n))).ok_or_else(|| {
-                error(
-                    Code::ParseInvalidNumber,
-                    expr.span,
-                    "this number cannot be represented",
-                    "numbers are 64-bit integers or finite floating-point values",
-                )
-            }),
+            ExprKind::Number(text) => Number::parse(text)
+                .map(|n| Value::new(Kind::Number(n)))
+                .ok_or_else(|| {
+                    error(
+                        Code::ParseInvalidNumber,
+                        expr.span,
+                        "this number cannot be represented",
+                        "numbers are 64-bit integers or finite floating-point values",
+                    )
+                }),
             ExprKind::String(template) => self.template(&template.parts),
             ExprKind::Heredoc(heredoc) => self.template(&heredoc.parts),
             ExprKind::List(items) => {
@@ -126,15 +134,22 @@ impl Evaluator<'_> {
                 }
                 Ok(Value::map(out).mark_secret_if(secret_key))
             }
-            ExprKind::Variable(_) | ExprKind::GetAttr { .. } | ExprKind::Index { .. } | ExprKind::Splat { .. } => {
-                self.traversal(expr)
-            }
-            ExprKind::Call { name, args, expand_last } => self.call(expr, name, args, *expand_last),
+            ExprKind::Variable(_)
+            | ExprKind::GetAttr { .. }
+            | ExprKind::Index { .. }
+            | ExprKind::Splat { .. } => self.traversal(expr),
+            ExprKind::Call {
+                name,
+                args,
+                expand_last,
+            } => self.call(expr, name, args, *expand_last),
             ExprKind::Unary { op, operand, .. } => {
                 let value = self.expr(operand)?;
                 unary(*op, value, operand.span)
             }
-            ExprKind::Binary { op, left, right, .. } => {
+            ExprKind::Binary {
+                op, left, right, ..
+            } => {
                 let l = self.expr(left)?;
                 let r = self.expr(right)?;
                 binary(*op, l, left.span, r, right.span)
@@ -150,10 +165,16 @@ impl Evaluator<'_> {
                     // Evaluate both sides for their errors; the result is unknown.
                     let a = self.expr(then)?;
                     let b = self.expr(otherwise)?;
-                    return Ok(Value::UNKNOWN.mark_secret_if(secret || a.is_secret() || b.is_secret()));
+                    return Ok(
+                        Value::UNKNOWN.mark_secret_if(secret || a.is_secret() || b.is_secret())
+                    );
                 }
                 let flag = expect_bool(&cond, condition.span, "the condition")?;
-                let chosen = if flag { self.expr(then)? } else { self.expr(otherwise)? };
+                let chosen = if flag {
+                    self.expr(then)?
+                } else {
+                    self.expr(otherwise)?
+                };
                 Ok(chosen.mark_secret_if(secret))
             }
             ExprKind::ForList(for_list) => self.for_list(for_list),
@@ -228,7 +249,11 @@ impl Evaluator<'_> {
     }
 
     fn lookup_bound(&self, name: &str) -> Option<Value> {
-        self.bound.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+        self.bound
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
     }
 
     fn traversal(&mut self, expr: &Expr) -> EvalResult {
@@ -314,7 +339,13 @@ impl Evaluator<'_> {
         Ok(value)
     }
 
-    fn call(&mut self, expr: &Expr, name: &ast::Ident, args: &ast::Collection<Expr>, expand_last: bool) -> EvalResult {
+    fn call(
+        &mut self,
+        expr: &Expr,
+        name: &ast::Ident,
+        args: &ast::Collection<Expr>,
+        expand_last: bool,
+    ) -> EvalResult {
         let mut values = Vec::with_capacity(args.len());
         let count = args.len();
         for (i, arg) in args.values().enumerate() {
@@ -346,7 +377,11 @@ impl Evaluator<'_> {
         functions::call(name, values, expr.span, self.functions)
     }
 
-    fn bind_iteration(&mut self, collection: &Value, span: Span) -> Result<Option<Vec<(Value, Value)>>, Diagnostic> {
+    fn bind_iteration(
+        &mut self,
+        collection: &Value,
+        span: Span,
+    ) -> Result<Option<Vec<(Value, Value)>>, Diagnostic> {
         let secret = collection.is_secret();
         match collection.kind() {
             Kind::Unknown => Ok(None),
@@ -356,7 +391,8 @@ impl Evaluator<'_> {
                     .enumerate()
                     .map(|(i, v)| {
                         (
-                            Value::number(i64::try_from(i).unwrap_or(i64::MAX)).mark_secret_if(secret),
+                            Value::number(i64::try_from(i).unwrap_or(i64::MAX))
+                                .mark_secret_if(secret),
                             v.clone().mark_secret_if(secret),
                         )
                     })
@@ -365,7 +401,12 @@ impl Evaluator<'_> {
             Kind::Map(entries) => Ok(Some(
                 entries
                     .iter()
-                    .map(|(k, v)| (Value::string(k.clone()).mark_secret_if(secret), v.clone().mark_secret_if(secret)))
+                    .map(|(k, v)| {
+                        (
+                            Value::string(k.clone()).mark_secret_if(secret),
+                            v.clone().mark_secret_if(secret),
+                        )
+                    })
                     .collect(),
             )),
             _ => Err(error(
@@ -400,6 +441,7 @@ impl Evaluator<'_> {
             return Ok(Some(true));
         };
         let value = self.expr(condition)?;
+        self.filter_secret |= value.is_secret();
         if value.is_unknown() {
             return Ok(None);
         }
@@ -412,22 +454,28 @@ impl Evaluator<'_> {
         let Some(pairs) = self.bind_iteration(&collection, for_list.collection.span)? else {
             return Ok(Value::UNKNOWN.mark_secret_if(secret));
         };
+        let outer_filter = std::mem::take(&mut self.filter_secret);
         let mut out = Vec::with_capacity(pairs.len());
         let mut unknown = false;
         for (key, value) in pairs {
-            let produced = self.with_bindings(for_list.key_var.as_ref(), &for_list.value_var, key, value, |this| {
-                match this.filter(for_list.condition.as_ref())? {
+            let produced = self.with_bindings(
+                for_list.key_var.as_ref(),
+                &for_list.value_var,
+                key,
+                value,
+                |this| match this.filter(for_list.condition.as_ref())? {
                     Some(false) => Ok(None),
                     None => Ok(Some(None)),
                     Some(true) => this.expr(&for_list.body).map(|v| Some(Some(v))),
-                }
-            })?;
+                },
+            )?;
             match produced {
                 None => {}
                 Some(None) => unknown = true,
                 Some(Some(v)) => out.push(v),
             }
         }
+        let secret = secret || std::mem::replace(&mut self.filter_secret, outer_filter);
         if unknown {
             return Ok(Value::UNKNOWN.mark_secret_if(secret));
         }
@@ -440,13 +488,18 @@ impl Evaluator<'_> {
         let Some(pairs) = self.bind_iteration(&collection, for_object.collection.span)? else {
             return Ok(Value::UNKNOWN.mark_secret_if(secret));
         };
+        let outer_filter = std::mem::take(&mut self.filter_secret);
         let mut out: BTreeMap<String, Value> = BTreeMap::new();
         let mut groups: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         let mut unknown = false;
         let mut secret_key = false;
         for (key, value) in pairs {
-            let produced = self.with_bindings(for_object.key_var.as_ref(), &for_object.value_var, key, value, |this| {
-                match this.filter(for_object.condition.as_ref())? {
+            let produced = self.with_bindings(
+                for_object.key_var.as_ref(),
+                &for_object.value_var,
+                key,
+                value,
+                |this| match this.filter(for_object.condition.as_ref())? {
                     Some(false) => Ok(None),
                     None => Ok(Some(None)),
                     Some(true) => {
@@ -455,8 +508,8 @@ impl Evaluator<'_> {
                         let v = this.expr(&for_object.value)?;
                         Ok(Some(Some((k, v))))
                     }
-                }
-            })?;
+                },
+            )?;
             match produced {
                 None => {}
                 Some(None) => unknown = true,
@@ -487,11 +540,15 @@ impl Evaluator<'_> {
                 }
             }
         }
+        let secret = secret || std::mem::replace(&mut self.filter_secret, outer_filter);
         if unknown {
             return Ok(Value::UNKNOWN.mark_secret_if(secret || secret_key));
         }
         if for_object.grouping {
-            out = groups.into_iter().map(|(k, v)| (k, Value::list(v))).collect();
+            out = groups
+                .into_iter()
+                .map(|(k, v)| (k, Value::list(v)))
+                .collect();
         }
         Ok(Value::map(out).mark_secret_if(secret || secret_key))
     }
@@ -535,18 +592,30 @@ fn get_attr(value: Value, name: &ast::Ident, target_span: Span) -> EvalResult {
             Some(found) => Ok(found.clone().mark_secret_if(secret)),
             None => {
                 let keys: Vec<&str> = entries.keys().map(String::as_str).collect();
-                let mut help = match did_you_mean(&name.name, keys.iter().copied()) {
-                    Some(suggestion) => format!("did you mean `{suggestion}`? "),
-                    None => String::new(),
+                let help = if secret {
+                    String::from(SECRET_KEYS_HIDDEN)
+                } else {
+                    let mut help = match did_you_mean(&name.name, keys.iter().copied()) {
+                        Some(suggestion) => format!("did you mean `{suggestion}`? "),
+                        None => String::new(),
+                    };
+                    help.push_str(&available(&keys));
+                    help
                 };
-                help.push_str(&available(&keys));
-                Err(error(Code::CheckMissingKey, name.span, format!("no attribute `{}` here", name.name), help))
+                Err(error(
+                    Code::CheckMissingKey,
+                    name.span,
+                    format!("no attribute `{}` here", name.name),
+                    help,
+                ))
             }
         },
         Kind::List(items) => match name.name.parse::<usize>() {
-            Ok(i) => items.get(i).cloned().map(|v| v.mark_secret_if(secret)).ok_or_else(|| {
-                out_of_range(name.span, i, items.len())
-            }),
+            Ok(i) => items
+                .get(i)
+                .cloned()
+                .map(|v| v.mark_secret_if(secret))
+                .ok_or_else(|| out_of_range(name.span, i, items.len(), false)),
             Err(_) => Err(error(
                 Code::CheckTypeMismatch,
                 name.span,
@@ -569,22 +638,37 @@ fn get_attr(value: Value, name: &ast::Ident, target_span: Span) -> EvalResult {
     }
 }
 
+/// The help of a missing key in a secret map: its keys are part of the secret.
+const SECRET_KEYS_HIDDEN: &str = "the map is secret, so its keys are not listed";
+
 fn available(keys: &[&str]) -> String {
     if keys.is_empty() {
         return String::from("it is empty");
     }
     let shown: Vec<String> = keys.iter().take(10).map(|k| format!("`{k}`")).collect();
-    let more = if keys.len() > 10 { format!(" and {} more", keys.len() - 10) } else { String::new() };
+    let more = if keys.len() > 10 {
+        format!(" and {} more", keys.len() - 10)
+    } else {
+        String::new()
+    };
     format!("the keys are {}{more}", shown.join(", "))
 }
 
-fn out_of_range(span: Span, index: usize, len: usize) -> Diagnostic {
+fn out_of_range(span: Span, index: usize, len: usize, secret_index: bool) -> Diagnostic {
     let help = if len == 0 {
         String::from("the list is empty")
     } else {
-        format!("the list has {len} elements, so indices run from 0 to {}", len - 1)
+        format!(
+            "the list has {len} elements, so indices run from 0 to {}",
+            len - 1
+        )
     };
-    error(Code::CheckIndexOutOfRange, span, format!("index {index} is out of range"), help)
+    let label = if secret_index {
+        String::from("this index (a secret) is out of range")
+    } else {
+        format!("index {index} is out of range")
+    };
+    error(Code::CheckIndexOutOfRange, span, label, help)
 }
 
 fn index_value(value: Value, target_span: Span, index: Value, index_span: Span) -> EvalResult {
@@ -597,7 +681,12 @@ fn index_value(value: Value, target_span: Span, index: Value, index_span: Span) 
             let number = match index.kind() {
                 Kind::Number(n) => *n,
                 Kind::String(s) => Number::parse(s).ok_or_else(|| {
-                    error(Code::CheckTypeMismatch, index_span, "this is a string, not a number", "lists are indexed by numbers")
+                    error(
+                        Code::CheckTypeMismatch,
+                        index_span,
+                        "this is a string, not a number",
+                        "lists are indexed by numbers",
+                    )
                 })?,
                 _ => {
                     return Err(error(
@@ -616,7 +705,11 @@ fn index_value(value: Value, target_span: Span, index: Value, index_span: Span) 
                     "lists are indexed from 0",
                 ));
             };
-            items.get(i).cloned().map(|v| v.mark_secret_if(secret)).ok_or_else(|| out_of_range(index_span, i, items.len()))
+            items
+                .get(i)
+                .cloned()
+                .map(|v| v.mark_secret_if(secret))
+                .ok_or_else(|| out_of_range(index_span, i, items.len(), index.is_secret()))
         }
         Kind::Map(entries) => {
             let key = match index.kind() {
@@ -636,11 +729,18 @@ fn index_value(value: Value, target_span: Span, index: Value, index_span: Span) 
                 Some(found) => Ok(found.clone().mark_secret_if(secret)),
                 None => {
                     let keys: Vec<&str> = entries.keys().map(String::as_str).collect();
-                    let mut help = match did_you_mean(&key, keys.iter().copied()) {
-                        Some(suggestion) if !index.is_secret() => format!("did you mean \"{suggestion}\"? "),
-                        _ => String::new(),
+                    let help = if value.is_secret() {
+                        String::from(SECRET_KEYS_HIDDEN)
+                    } else {
+                        let mut help = match did_you_mean(&key, keys.iter().copied()) {
+                            Some(suggestion) if !index.is_secret() => {
+                                format!("did you mean \"{suggestion}\"? ")
+                            }
+                            _ => String::new(),
+                        };
+                        help.push_str(&available(&keys));
+                        help
                     };
-                    help.push_str(&available(&keys));
                     let label = if index.is_secret() {
                         String::from("this key (a secret) is not in the map")
                     } else {
@@ -650,7 +750,12 @@ fn index_value(value: Value, target_span: Span, index: Value, index_span: Span) 
                 }
             }
         }
-        Kind::Null => Err(error(Code::CheckTypeMismatch, target_span, "this is null", "null cannot be indexed")),
+        Kind::Null => Err(error(
+            Code::CheckTypeMismatch,
+            target_span,
+            "this is null",
+            "null cannot be indexed",
+        )),
         _ => Err(error(
             Code::CheckTypeMismatch,
             target_span,
@@ -666,7 +771,8 @@ fn unary(op: UnaryOp, value: Value, span: Span) -> EvalResult {
         return Ok(value);
     }
     match op {
-        UnaryOp::Not => expect_bool(&value, span, "the operand of `!`").map(|b| Value::bool(!b).mark_secret_if(secret)),
+        UnaryOp::Not => expect_bool(&value, span, "the operand of `!`")
+            .map(|b| Value::bool(!b).mark_secret_if(secret)),
         UnaryOp::Negate => {
             let n = expect_number(&value, span, "`-`")?;
             n.checked_neg()
@@ -697,10 +803,21 @@ fn expect_number(value: &Value, span: Span, what: &str) -> Result<Number, Diagno
 }
 
 fn overflow(span: Span) -> Diagnostic {
-    error(Code::CheckTypeMismatch, span, "the result is not a finite number", "numbers must stay finite")
+    error(
+        Code::CheckTypeMismatch,
+        span,
+        "the result is not a finite number",
+        "numbers must stay finite",
+    )
 }
 
-fn binary(op: BinaryOp, left: Value, left_span: Span, right: Value, right_span: Span) -> EvalResult {
+fn binary(
+    op: BinaryOp,
+    left: Value,
+    left_span: Span,
+    right: Value,
+    right_span: Span,
+) -> EvalResult {
     let secret = left.is_secret() || right.is_secret();
     // `false && x` and `true || x` are known whatever x is.
     match (op, left.as_bool(), right.as_bool()) {
@@ -720,7 +837,11 @@ fn binary(op: BinaryOp, left: Value, left_span: Span, right: Value, right_span: 
         BinaryOp::Eq | BinaryOp::NotEq => {
             let (l, _) = left.unmark_deep();
             let (r, _) = right.unmark_deep();
-            let equal = if let (Some(a), Some(b)) = (l.as_number(), r.as_number()) { a == b } else { l == r };
+            let equal = if let (Some(a), Some(b)) = (l.as_number(), r.as_number()) {
+                a == b
+            } else {
+                l == r
+            };
             Value::bool(equal == (op == BinaryOp::Eq))
         }
         BinaryOp::And | BinaryOp::Or => {
@@ -756,11 +877,17 @@ fn binary(op: BinaryOp, left: Value, left_span: Span, right: Value, right_span: 
                             "guard the division with a conditional, e.g. `b == 0 ? 0 : a / b`",
                         ));
                     }
-                    if op == BinaryOp::Div { l.checked_div(r) } else { l.checked_rem(r) }
+                    if op == BinaryOp::Div {
+                        l.checked_div(r)
+                    } else {
+                        l.checked_rem(r)
+                    }
                 }
                 _ => None,
             };
-            Value::new(Kind::Number(result.ok_or_else(|| overflow(left_span.to(right_span)))?))
+            Value::new(Kind::Number(
+                result.ok_or_else(|| overflow(left_span.to(right_span)))?,
+            ))
         }
     };
     Ok(value.mark_secret_if(secret))

@@ -23,7 +23,13 @@ pub trait FunctionContext {
     fn read_file(&self, path: &str) -> Result<String, String>;
     /// Evaluates the text of a template file with `vars` as its only names.
     /// `span` is the call, for errors.
-    fn render_template(&self, path: &str, text: &str, vars: &Value, span: Span) -> Result<Value, Diagnostic>;
+    fn render_template(
+        &self,
+        path: &str,
+        text: &str,
+        vars: &Value,
+        span: Span,
+    ) -> Result<Value, Diagnostic>;
 }
 
 /// A context for pure evaluation: no environment, no files.
@@ -37,9 +43,19 @@ impl FunctionContext for NoContext {
     fn read_file(&self, _path: &str) -> Result<String, String> {
         Err(String::from("files are not available here"))
     }
-    fn render_template(&self, _path: &str, _text: &str, _vars: &Value, span: Span) -> Result<Value, Diagnostic> {
-        Err(Diagnostic::error(Code::CheckInvalidArgument, span, "templates are not available here")
-            .with_help("templatefile needs a stack folder"))
+    fn render_template(
+        &self,
+        _path: &str,
+        _text: &str,
+        _vars: &Value,
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
+        Err(Diagnostic::error(
+            Code::CheckInvalidArgument,
+            span,
+            "templates are not available here",
+        )
+        .with_help("templatefile needs a stack folder"))
     }
 }
 
@@ -97,11 +113,16 @@ impl Call<'_> {
     fn arity(&self, min: usize, max: usize, shape: &str) -> Result<(), Diagnostic> {
         let n = self.args.len();
         if n < min || n > max {
-            let expected = if min == max { format!("{min}") } else { format!("{min} to {max}") };
+            let expected = if min == max {
+                format!("{min}")
+            } else {
+                format!("{min} to {max}")
+            };
+            let noun = if max == 1 { "argument" } else { "arguments" };
             return Err(Diagnostic::error(
                 Code::CheckWrongArgumentCount,
                 self.span,
-                format!("`{}` takes {expected} arguments, {n} given", self.name),
+                format!("`{}` takes {expected} {noun}, {n} given", self.name),
             )
             .with_help(format!("call it as `{shape}`")));
         }
@@ -134,7 +155,11 @@ impl Call<'_> {
         match value.kind() {
             Kind::Number(n) => Ok(*n),
             Kind::String(s) => Number::parse(s.trim()).ok_or_else(|| {
-                invalid(span, "this string is not a number", format!("argument {} of `{}` is a number", i + 1, self.name))
+                invalid(
+                    span,
+                    "this string is not a number",
+                    format!("argument {} of `{}` is a number", i + 1, self.name),
+                )
             }),
             _ => Err(invalid(
                 span,
@@ -146,9 +171,13 @@ impl Call<'_> {
 
     fn integer(&self, i: usize) -> Result<i64, Diagnostic> {
         let (_, span) = self.arg(i);
-        self.number(i)?
-            .as_i64()
-            .ok_or_else(|| invalid(span, "this is not a whole number", format!("argument {} of `{}` is a whole number", i + 1, self.name)))
+        self.number(i)?.as_i64().ok_or_else(|| {
+            invalid(
+                span,
+                "this is not a whole number",
+                format!("argument {} of `{}` is a whole number", i + 1, self.name),
+            )
+        })
     }
 
     fn list(&self, i: usize) -> Result<&[Value], Diagnostic> {
@@ -200,8 +229,78 @@ fn is_structural(name: &str) -> bool {
     )
 }
 
+/// Whether the function keeps the marks inside its arguments: the structural
+/// ones, and `templatefile`, whose template decides by what it uses.
+fn keeps_inner_marks(name: &str) -> bool {
+    is_structural(name) || name == "templatefile"
+}
+
+/// Collects the plaintext of every secret part of `value` (strings, numbers,
+/// bools), to make sure none of it reaches a diagnostic.
+fn secret_texts(value: &Value, inherited: bool, out: &mut Vec<String>) {
+    let secret = inherited || value.is_secret();
+    match value.kind() {
+        Kind::String(s) if secret => out.push(s.clone()),
+        Kind::Number(n) if secret => out.push(n.to_string()),
+        Kind::Bool(b) if secret => out.push(b.to_string()),
+        Kind::List(items) => items.iter().for_each(|v| secret_texts(v, secret, out)),
+        Kind::Map(entries) => entries.iter().for_each(|(k, v)| {
+            if secret {
+                out.push(k.clone());
+            }
+            secret_texts(v, secret, out);
+        }),
+        _ => {}
+    }
+}
+
+/// Hides the details of an error about a secret argument: when the error points
+/// at an argument holding a secret, or its text quotes any secret plaintext,
+/// label and help are replaced by fixed phrases (code and span stay).
+fn hide_secrets(
+    mut diagnostic: Diagnostic,
+    secret_spans: &[Span],
+    secret_texts: &[String],
+) -> Diagnostic {
+    let at_secret = diagnostic
+        .primary
+        .as_ref()
+        .is_some_and(|label| secret_spans.contains(&label.span));
+    let quotes_secret = |text: &str| {
+        secret_texts
+            .iter()
+            .any(|s| !s.is_empty() && text.contains(s.as_str()))
+    };
+    let leaks = diagnostic
+        .primary
+        .as_ref()
+        .is_some_and(|l| quotes_secret(&l.text))
+        || diagnostic.secondary.iter().any(|l| quotes_secret(&l.text))
+        || diagnostic.help.as_deref().is_some_and(quotes_secret);
+    if !at_secret && !leaks {
+        return diagnostic;
+    }
+    if let Some(label) = diagnostic.primary.as_mut() {
+        label.text = String::from("this call fails on a secret value; the details are hidden");
+    }
+    for label in &mut diagnostic.secondary {
+        if quotes_secret(&label.text) {
+            label.text = String::from("(secret)");
+        }
+    }
+    diagnostic.help = Some(String::from(
+        "the message would show part of a secret; check the secret's value where it is defined",
+    ));
+    diagnostic
+}
+
 /// Calls the builtin `name`.
-pub fn call(name: &ast::Ident, args: Args, span: Span, context: &dyn FunctionContext) -> Result<Value, Diagnostic> {
+pub fn call(
+    name: &ast::Ident,
+    args: Args,
+    span: Span,
+    context: &dyn FunctionContext,
+) -> Result<Value, Diagnostic> {
     let function = name.name.as_str();
     if NONDETERMINISTIC.contains(&function) {
         return Err(Diagnostic::error(
@@ -219,15 +318,27 @@ pub fn call(name: &ast::Ident, args: Args, span: Span, context: &dyn FunctionCon
             Some(suggestion) => format!("did you mean `{suggestion}`?"),
             None => String::from("see docs/functions.md for the builtin functions"),
         };
-        return Err(Diagnostic::error(Code::CheckUnknownFunction, name.span, format!("no function `{function}`")).with_help(help));
+        return Err(Diagnostic::error(
+            Code::CheckUnknownFunction,
+            name.span,
+            format!("no function `{function}`"),
+        )
+        .with_help(help));
     }
     // Marks: top-level secrets and unknowns decide for the whole result;
     // content functions also look inside.
-    let structural = is_structural(function);
+    let structural = keeps_inner_marks(function);
     let mut secret = false;
     let mut unknown = false;
     let mut plain = Vec::with_capacity(args.len());
+    let mut plaintexts = Vec::new();
+    let mut secret_spans = Vec::new();
     for (value, arg_span) in args {
+        let before = plaintexts.len();
+        secret_texts(&value, false, &mut plaintexts);
+        if plaintexts.len() > before || value.contains_secret() {
+            secret_spans.push(arg_span);
+        }
         if structural {
             secret |= value.is_secret();
             unknown |= value.is_unknown();
@@ -249,17 +360,19 @@ pub fn call(name: &ast::Ident, args: Args, span: Span, context: &dyn FunctionCon
         check_arity(&call)?;
         return Ok(Value::UNKNOWN.mark_secret_if(secret));
     }
-    let result = dispatch(&call, context)?;
+    let result =
+        dispatch(&call, context).map_err(|e| hide_secrets(e, &secret_spans, &plaintexts))?;
     Ok(result.mark_secret_if(secret))
 }
 
 fn check_arity(call: &Call<'_>) -> Result<(), Diagnostic> {
     match call.name {
-        "lower" | "upper" | "trimspace" | "length" | "keys" | "values" | "flatten" | "distinct" | "sort"
-        | "jsonencode" | "jsondecode" | "base64encode" | "base64decode" | "sha256" | "md5" | "env_var" | "file" => {
-            call.arity(1, 1, &format!("{}(value)", call.name))
+        "lower" | "upper" | "trimspace" | "length" | "keys" | "values" | "flatten" | "distinct"
+        | "sort" | "jsonencode" | "jsondecode" | "base64encode" | "base64decode" | "sha256"
+        | "md5" | "env_var" | "file" => call.arity(1, 1, &format!("{}(value)", call.name)),
+        "split" | "join" | "contains" | "zipmap" | "templatefile" => {
+            call.arity(2, 2, &format!("{}(a, b)", call.name))
         }
-        "split" | "join" | "contains" | "zipmap" | "templatefile" => call.arity(2, 2, &format!("{}(a, b)", call.name)),
         "replace" | "substr" | "cidrsubnet" => call.arity(3, 3, &format!("{}(a, b, c)", call.name)),
         "lookup" => call.arity(2, 3, "lookup(map, key, default)"),
         "range" => call.arity(1, 3, "range(start, limit, step)"),
@@ -287,12 +400,18 @@ fn dispatch(call: &Call<'_>, context: &dyn FunctionContext) -> Result<Value, Dia
             let separator = call.string(0)?;
             let text = call.string(1)?;
             if separator.is_empty() {
-                return Err(invalid(call.arg(0).1, "the separator is empty", "split on a non-empty string"));
+                return Err(invalid(
+                    call.arg(0).1,
+                    "the separator is empty",
+                    "split on a non-empty string",
+                ));
             }
             if text.is_empty() {
                 return Ok(Value::list(vec![Value::string("")]));
             }
-            Ok(Value::list(text.split(separator.as_str()).map(Value::string).collect()))
+            Ok(Value::list(
+                text.split(separator.as_str()).map(Value::string).collect(),
+            ))
         }
         "join" => {
             let separator = call.string(0)?;
@@ -305,11 +424,25 @@ fn dispatch(call: &Call<'_>, context: &dyn FunctionContext) -> Result<Value, Dia
             let length = call.integer(2)?;
             let chars: Vec<char> = text.chars().collect();
             let len = i64::try_from(chars.len()).unwrap_or(i64::MAX);
-            let start = if offset < 0 { (len + offset).max(0) } else { offset.min(len) };
-            let end = if length < 0 { len } else { start.saturating_add(length).min(len) };
+            let start = if offset < 0 {
+                (len + offset).max(0)
+            } else {
+                offset.min(len)
+            };
+            let end = if length < 0 {
+                len
+            } else {
+                start.saturating_add(length).min(len)
+            };
             let start = usize::try_from(start).unwrap_or(0);
             let end = usize::try_from(end).unwrap_or(0).max(start);
-            Ok(Value::string(chars.get(start..end).unwrap_or(&[]).iter().collect::<String>()))
+            Ok(Value::string(
+                chars
+                    .get(start..end)
+                    .unwrap_or(&[])
+                    .iter()
+                    .collect::<String>(),
+            ))
         }
         "length" => {
             let (value, span) = call.arg(0);
@@ -327,7 +460,12 @@ fn dispatch(call: &Call<'_>, context: &dyn FunctionContext) -> Result<Value, Dia
             };
             Ok(Value::number(i64::try_from(n).unwrap_or(i64::MAX)))
         }
-        "keys" => Ok(Value::list(call.map(0)?.keys().map(|k| Value::string(k.clone())).collect())),
+        "keys" => Ok(Value::list(
+            call.map(0)?
+                .keys()
+                .map(|k| Value::string(k.clone()))
+                .collect(),
+        )),
         "values" => Ok(Value::list(call.map(0)?.values().cloned().collect())),
         "merge" => {
             let mut out = BTreeMap::new();
@@ -363,8 +501,15 @@ fn dispatch(call: &Call<'_>, context: &dyn FunctionContext) -> Result<Value, Dia
                 None if call.args.len() == 3 => Ok(call.arg(2).0.clone()),
                 None => {
                     let keys: Vec<&str> = map.keys().map(String::as_str).collect();
-                    Err(Diagnostic::error(Code::CheckMissingKey, call.arg(1).1, format!("the key \"{key}\" is not in the map"))
-                        .with_help(format!("give a default as the third argument; the keys are {}", keys.join(", "))))
+                    Err(Diagnostic::error(
+                        Code::CheckMissingKey,
+                        call.arg(1).1,
+                        format!("the key \"{key}\" is not in the map"),
+                    )
+                    .with_help(format!(
+                        "give a default as the third argument; the keys are {}",
+                        keys.join(", ")
+                    )))
                 }
             }
         }
@@ -372,6 +517,14 @@ fn dispatch(call: &Call<'_>, context: &dyn FunctionContext) -> Result<Value, Dia
             fn flatten_into(items: &[Value], out: &mut Vec<Value>, depth: usize) {
                 for item in items {
                     match item.as_list() {
+                        Some(inner) if depth < 64 && item.is_secret() => {
+                            // A secret list's elements each carry its mark.
+                            let marked: Vec<Value> = inner
+                                .iter()
+                                .map(|v| v.clone().mark_secret_if(true))
+                                .collect();
+                            flatten_into(&marked, out, depth + 1);
+                        }
                         Some(inner) if depth < 64 => flatten_into(inner, out, depth + 1),
                         _ => out.push(item.clone()),
                     }
@@ -379,6 +532,10 @@ fn dispatch(call: &Call<'_>, context: &dyn FunctionContext) -> Result<Value, Dia
             }
             let mut out = Vec::new();
             flatten_into(call.list(0)?, &mut out, 0);
+            // An unknown element may be a list: the length is not known yet.
+            if out.iter().any(Value::is_unknown) {
+                return Ok(Value::UNKNOWN);
+            }
             Ok(Value::list(out))
         }
         "distinct" => {
@@ -396,6 +553,12 @@ fn dispatch(call: &Call<'_>, context: &dyn FunctionContext) -> Result<Value, Dia
             Ok(Value::list(items.into_iter().map(Value::string).collect()))
         }
         "zipmap" => {
+            let key_list = call.list(0)?;
+            if key_list.iter().any(Value::is_unknown) {
+                return Ok(Value::UNKNOWN);
+            }
+            // A secret key would become a plain map key: the map is secret then.
+            let secret_keys = key_list.iter().any(Value::contains_secret);
             let keys = call.strings(0)?;
             let values = call.list(1)?;
             if keys.len() != values.len() {
@@ -405,7 +568,10 @@ fn dispatch(call: &Call<'_>, context: &dyn FunctionContext) -> Result<Value, Dia
                     "zipmap needs lists of the same length",
                 ));
             }
-            Ok(Value::map(keys.into_iter().zip(values.iter().cloned()).collect()))
+            Ok(
+                Value::map(keys.into_iter().zip(values.iter().cloned()).collect())
+                    .mark_secret_if(secret_keys),
+            )
         }
         "range" => range_fn(call),
         "jsonencode" => Ok(Value::string(call.arg(0).0.to_json_revealed().to_string())),
@@ -413,60 +579,110 @@ fn dispatch(call: &Call<'_>, context: &dyn FunctionContext) -> Result<Value, Dia
             let text = call.string(0)?;
             serde_json::from_str::<serde_json::Value>(&text)
                 .map(|json| Value::from_json(&json))
-                .map_err(|e| invalid(call.arg(0).1, "this is not valid JSON", format!("the JSON parser says: {}", redact_json_error(&e))))
+                .map_err(|e| {
+                    invalid(
+                        call.arg(0).1,
+                        "this is not valid JSON",
+                        format!("the JSON parser says: {}", redact_json_error(&e)),
+                    )
+                })
         }
-        "base64encode" => Ok(Value::string(base64::engine::general_purpose::STANDARD.encode(call.string(0)?))),
+        "base64encode" => Ok(Value::string(
+            base64::engine::general_purpose::STANDARD.encode(call.string(0)?),
+        )),
         "base64decode" => {
             let text = call.string(0)?;
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(text.trim())
-                .map_err(|_| invalid(call.arg(0).1, "this is not valid base64", "base64decode takes standard base64 with padding"))?;
-            String::from_utf8(bytes)
-                .map(Value::string)
-                .map_err(|_| invalid(call.arg(0).1, "the decoded bytes are not UTF-8 text", "strings are UTF-8; keep binary data base64-encoded"))
+                .map_err(|_| {
+                    invalid(
+                        call.arg(0).1,
+                        "this is not valid base64",
+                        "base64decode takes standard base64 with padding",
+                    )
+                })?;
+            String::from_utf8(bytes).map(Value::string).map_err(|_| {
+                invalid(
+                    call.arg(0).1,
+                    "the decoded bytes are not UTF-8 text",
+                    "strings are UTF-8; keep binary data base64-encoded",
+                )
+            })
         }
         "sha256" => {
             use sha2::Digest as _;
-            Ok(Value::string(hex(&sha2::Sha256::digest(call.string(0)?.as_bytes()))))
+            Ok(Value::string(hex(&sha2::Sha256::digest(
+                call.string(0)?.as_bytes(),
+            ))))
         }
         "md5" => {
             use md5::Digest as _;
-            Ok(Value::string(hex(&md5::Md5::digest(call.string(0)?.as_bytes()))))
+            Ok(Value::string(hex(&md5::Md5::digest(
+                call.string(0)?.as_bytes(),
+            ))))
         }
         "env_var" => {
             let name = call.string(0)?;
             context.env_var(&name).map(Value::string).ok_or_else(|| {
-                Diagnostic::error(Code::CheckMissingEnvVar, call.arg(0).1, format!("`{name}` is not set"))
-                    .with_help(format!("set it in the environment, e.g. `export {name}=...`"))
+                Diagnostic::error(
+                    Code::CheckMissingEnvVar,
+                    call.arg(0).1,
+                    format!("`{name}` is not set"),
+                )
+                .with_help(format!(
+                    "set it in the environment, e.g. `export {name}=...`"
+                ))
             })
         }
         "file" => {
             let path = call.string(0)?;
-            context
-                .read_file(&path)
-                .map(Value::string)
-                .map_err(|e| Diagnostic::error(Code::CheckFileNotReadable, call.arg(0).1, format!("cannot read `{path}`")).with_help(e))
+            context.read_file(&path).map(Value::string).map_err(|e| {
+                Diagnostic::error(
+                    Code::CheckFileNotReadable,
+                    call.arg(0).1,
+                    format!("cannot read `{path}`"),
+                )
+                .with_help(e)
+            })
         }
         "templatefile" => {
             let path = call.string(0)?;
-            let text = context
-                .read_file(&path)
-                .map_err(|e| Diagnostic::error(Code::CheckFileNotReadable, call.arg(0).1, format!("cannot read `{path}`")).with_help(e))?;
+            let text = context.read_file(&path).map_err(|e| {
+                Diagnostic::error(
+                    Code::CheckFileNotReadable,
+                    call.arg(0).1,
+                    format!("cannot read `{path}`"),
+                )
+                .with_help(e)
+            })?;
             let vars = call.arg(1).0.clone();
             if vars.as_map().is_none() {
-                return Err(invalid(call.arg(1).1, "this is not a map", "templatefile takes a map of the names the template uses"));
+                return Err(invalid(
+                    call.arg(1).1,
+                    "this is not a map",
+                    "templatefile takes a map of the names the template uses",
+                ));
             }
             context.render_template(&path, &text, &vars, call.span)
         }
         "cidrsubnet" => cidrsubnet(call),
-        _ => Err(Diagnostic::error(Code::CheckUnknownFunction, call.span, format!("no function `{}`", call.name))
-            .with_help("see docs/functions.md for the builtin functions")),
+        _ => Err(Diagnostic::error(
+            Code::CheckUnknownFunction,
+            call.span,
+            format!("no function `{}`", call.name),
+        )
+        .with_help("see docs/functions.md for the builtin functions")),
     }
 }
 
 /// serde_json errors never include input text, only line and column; keep it so.
 fn redact_json_error(error: &serde_json::Error) -> String {
-    format!("{:?} error at line {} column {}", error.classify(), error.line(), error.column())
+    format!(
+        "{:?} error at line {} column {}",
+        error.classify(),
+        error.line(),
+        error.column()
+    )
 }
 
 fn values_equal(a: &Value, b: &Value) -> bool {
@@ -494,14 +710,22 @@ fn range_fn(call: &Call<'_>) -> Result<Value, Diagnostic> {
         _ => (call.number(0)?, call.number(1)?, call.number(2)?),
     };
     if step.as_f64() == 0.0 {
-        return Err(invalid(call.span, "the step is zero", "range needs a non-zero step"));
+        return Err(invalid(
+            call.arg(2).1,
+            "the step is zero",
+            "range needs a non-zero step",
+        ));
     }
     let mut out = Vec::new();
     let mut current = start;
     let ascending = step.as_f64() > 0.0;
     while (ascending && current < limit) || (!ascending && current > limit) {
         if out.len() >= 1024 * 1024 {
-            return Err(invalid(call.span, "this range is too long", "range is limited to 1,048,576 elements"));
+            return Err(invalid(
+                call.span,
+                "this range is too long",
+                "range is limited to 1,048,576 elements",
+            ));
         }
         out.push(Value::new(Kind::Number(current)));
         current = match current.checked_add(step) {
@@ -556,10 +780,18 @@ fn format_fn(call: &Call<'_>) -> Result<Value, Diagnostic> {
             precision = Some(digits.parse().unwrap_or(0));
         }
         let Some(verb) = chars.next() else {
-            return Err(invalid(call.arg(0).1, "the format ends in the middle of a `%` verb", "end the verb, or write `%%` for a percent sign"));
+            return Err(invalid(
+                call.arg(0).1,
+                "the format ends in the middle of a `%` verb",
+                "end the verb, or write `%%` for a percent sign",
+            ));
         };
         if next_arg >= call.args.len() {
-            return Err(invalid(call.span, "not enough values for the format", format!("the format uses at least {next_arg} values")));
+            return Err(invalid(
+                call.span,
+                "not enough values for the format",
+                format!("the format uses at least {next_arg} values"),
+            ));
         }
         let (value, span) = call.arg(next_arg);
         next_arg += 1;
@@ -570,12 +802,24 @@ fn format_fn(call: &Call<'_>) -> Result<Value, Diagnostic> {
                 Kind::Bool(b) => b.to_string(),
                 Kind::Null if verb == 'v' => String::from("null"),
                 _ if verb == 'v' => value.to_json_revealed().to_string(),
-                _ => return Err(invalid(span, format!("this is a {}", value.type_name()), "`%s` formats strings, numbers and bools")),
+                _ => {
+                    return Err(invalid(
+                        span,
+                        format!("this is a {}", value.type_name()),
+                        "`%s` formats strings, numbers and bools",
+                    ));
+                }
             },
             'q' => serde_json::Value::String(call.string(next_arg - 1)?).to_string(),
             't' => match value.as_bool() {
                 Some(b) => b.to_string(),
-                None => return Err(invalid(span, format!("this is a {}", value.type_name()), "`%t` formats bools")),
+                None => {
+                    return Err(invalid(
+                        span,
+                        format!("this is a {}", value.type_name()),
+                        "`%t` formats bools",
+                    ));
+                }
             },
             'd' | 'b' | 'o' | 'x' | 'X' => {
                 let n = call.integer(next_arg - 1)?;
@@ -586,18 +830,38 @@ fn format_fn(call: &Call<'_>) -> Result<Value, Diagnostic> {
                     'x' => format!("{:x}", n.unsigned_abs()),
                     _ => format!("{:X}", n.unsigned_abs()),
                 };
-                let sign = if n < 0 { "-" } else if plus { "+" } else { "" };
+                let sign = if n < 0 {
+                    "-"
+                } else if plus {
+                    "+"
+                } else {
+                    ""
+                };
                 pad_number(sign, &body, &width, zero, left)
             }
             'f' | 'e' => {
                 let n = call.number(next_arg - 1)?.as_f64();
                 let p = precision.unwrap_or(6);
-                let body = if verb == 'f' { format!("{:.p$}", n.abs()) } else { format!("{:.p$e}", n.abs()) };
-                let sign = if n < 0.0 { "-" } else if plus { "+" } else { "" };
+                let body = if verb == 'f' {
+                    format!("{:.p$}", n.abs())
+                } else {
+                    go_exponent(&format!("{:.p$e}", n.abs()))
+                };
+                let sign = if n < 0.0 {
+                    "-"
+                } else if plus {
+                    "+"
+                } else {
+                    ""
+                };
                 pad_number(sign, &body, &width, zero, left)
             }
             other => {
-                return Err(invalid(call.arg(0).1, format!("`%{other}` is not a format verb"), "use %s %q %d %f %e %t %v %b %o %x %X or %%"));
+                return Err(invalid(
+                    call.arg(0).1,
+                    format!("`%{other}` is not a format verb"),
+                    "use %s %q %d %f %e %t %v %b %o %x %X or %%",
+                ));
             }
         };
         let text = match (verb, precision) {
@@ -611,9 +875,27 @@ fn format_fn(call: &Call<'_>) -> Result<Value, Diagnostic> {
         }
     }
     if next_arg < call.args.len() {
-        return Err(invalid(call.span, "more values than the format uses", format!("the format uses {} values", next_arg - 1)));
+        return Err(invalid(
+            call.span,
+            "more values than the format uses",
+            format!("the format uses {} values", next_arg - 1),
+        ));
     }
     Ok(Value::string(out))
+}
+
+/// Rust writes `1.5e3`; Go (and so Terraform's `format`) writes `1.5e+03`.
+fn go_exponent(rust: &str) -> String {
+    match rust.split_once('e') {
+        Some((mantissa, exponent)) => {
+            let (sign, digits) = match exponent.strip_prefix('-') {
+                Some(digits) => ('-', digits),
+                None => ('+', exponent),
+            };
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => rust.to_owned(),
+    }
 }
 
 fn pad(text: &str, width: &str, left: bool) -> String {
@@ -623,7 +905,11 @@ fn pad(text: &str, width: &str, left: bool) -> String {
         return text.to_owned();
     }
     let fill = " ".repeat(width - len);
-    if left { format!("{text}{fill}") } else { format!("{fill}{text}") }
+    if left {
+        format!("{text}{fill}")
+    } else {
+        format!("{fill}{text}")
+    }
 }
 
 fn pad_number(sign: &str, body: &str, width: &str, zero: bool, left: bool) -> String {
@@ -645,7 +931,13 @@ fn cidrsubnet(call: &Call<'_>) -> Result<Value, Diagnostic> {
     let prefix = call.string(0)?;
     let newbits = call.integer(1)?;
     let netnum = call.integer(2)?;
-    let bad_prefix = || invalid(call.arg(0).1, "this is not a CIDR prefix", "write it like \"10.0.0.0/16\" or \"fd00::/48\"");
+    let bad_prefix = || {
+        invalid(
+            call.arg(0).1,
+            "this is not a CIDR prefix",
+            "write it like \"10.0.0.0/16\" or \"fd00::/48\"",
+        )
+    };
     let (address, length) = prefix.split_once('/').ok_or_else(bad_prefix)?;
     let length: u32 = length.parse().map_err(|_| bad_prefix())?;
     let ip: std::net::IpAddr = address.parse().map_err(|_| bad_prefix())?;
@@ -656,7 +948,8 @@ fn cidrsubnet(call: &Call<'_>) -> Result<Value, Diagnostic> {
     if length > bits {
         return Err(bad_prefix());
     }
-    let newbits = u32::try_from(newbits).map_err(|_| invalid(call.arg(1).1, "this is negative", "newbits is zero or more"))?;
+    let newbits = u32::try_from(newbits)
+        .map_err(|_| invalid(call.arg(1).1, "this is negative", "newbits is zero or more"))?;
     let new_length = length + newbits;
     if new_length > bits {
         return Err(invalid(
@@ -665,7 +958,8 @@ fn cidrsubnet(call: &Call<'_>) -> Result<Value, Diagnostic> {
             "use fewer new bits",
         ));
     }
-    let netnum = u128::try_from(netnum).map_err(|_| invalid(call.arg(2).1, "this is negative", "netnum is zero or more"))?;
+    let netnum = u128::try_from(netnum)
+        .map_err(|_| invalid(call.arg(2).1, "this is negative", "netnum is zero or more"))?;
     if newbits < 128 && netnum >= (1u128 << newbits) {
         return Err(invalid(
             call.arg(2).1,
@@ -674,11 +968,17 @@ fn cidrsubnet(call: &Call<'_>) -> Result<Value, Diagnostic> {
         ));
     }
     let host_bits = bits - new_length;
-    let mask = if length == 0 { 0 } else { (!0u128 << (128 - length)) >> (128 - bits) };
+    let mask = if length == 0 {
+        0
+    } else {
+        (!0u128 << (128 - length)) >> (128 - bits)
+    };
     let network = base & mask;
     let subnet = network | netnum.checked_shl(host_bits).unwrap_or(0);
     let text = match ip {
-        std::net::IpAddr::V4(_) => std::net::Ipv4Addr::from(u32::try_from(subnet).unwrap_or(0)).to_string(),
+        std::net::IpAddr::V4(_) => {
+            std::net::Ipv4Addr::from(u32::try_from(subnet).unwrap_or(0)).to_string()
+        }
         std::net::IpAddr::V6(_) => std::net::Ipv6Addr::from(subnet).to_string(),
     };
     Ok(Value::string(format!("{text}/{new_length}")))

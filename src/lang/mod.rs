@@ -12,6 +12,9 @@ pub mod refs;
 pub mod types;
 pub mod value;
 
+#[cfg(test)]
+mod tests;
+
 pub use eval::{Scope, eval};
 pub use functions::FunctionContext;
 pub use number::Number;

@@ -27,7 +27,10 @@ impl Number {
             return None;
         }
         if value.fract() == 0.0 && value.abs() < I64_EXACT_LIMIT {
-            #[expect(clippy::cast_possible_truncation, reason = "integral and in range, checked above")]
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "integral and in range, checked above"
+            )]
             return Some(Number::Int(value as i64));
         }
         Some(Number::Float(value))
@@ -190,18 +193,35 @@ mod tests {
     fn integers_print_without_fraction_and_stay_exact() {
         let big = Number::parse("9007199254740993").map(|n| n.to_string());
         assert_eq!(big.as_deref(), Some("9007199254740993"));
-        let sum = Number::Int(1 << 53).checked_add(Number::Int(1)).map(|n| n.to_string());
+        let sum = Number::Int(1 << 53)
+            .checked_add(Number::Int(1))
+            .map(|n| n.to_string());
         assert_eq!(sum.as_deref(), Some("9007199254740993"));
-        assert_eq!(Number::parse("1e3").map(|n| n.to_string()).as_deref(), Some("1000"));
-        assert_eq!(Number::parse("2.50").map(|n| n.to_string()).as_deref(), Some("2.5"));
+        assert_eq!(
+            Number::parse("1e3").map(|n| n.to_string()).as_deref(),
+            Some("1000")
+        );
+        assert_eq!(
+            Number::parse("2.50").map(|n| n.to_string()).as_deref(),
+            Some("2.5")
+        );
     }
 
     #[test]
     fn division_is_exact_when_it_can_be() {
-        assert_eq!(Number::Int(6).checked_div(Number::Int(3)), Some(Number::Int(2)));
-        assert_eq!(Number::Int(7).checked_div(Number::Int(2)), Some(Number::Float(3.5)));
+        assert_eq!(
+            Number::Int(6).checked_div(Number::Int(3)),
+            Some(Number::Int(2))
+        );
+        assert_eq!(
+            Number::Int(7).checked_div(Number::Int(2)),
+            Some(Number::Float(3.5))
+        );
         assert_eq!(Number::Int(7).checked_div(Number::Int(0)), None);
-        assert_eq!(Number::Int(-7).checked_rem(Number::Int(3)), Some(Number::Int(-1)));
+        assert_eq!(
+            Number::Int(-7).checked_rem(Number::Int(3)),
+            Some(Number::Int(-1))
+        );
     }
 
     #[test]

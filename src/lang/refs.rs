@@ -69,7 +69,10 @@ fn walk(expr: &Expr, bound: &mut Vec<String>, out: &mut Vec<Traversal>, depth: u
                 walk(&entry.value, bound, out, depth);
             }
         }
-        ExprKind::Variable(_) | ExprKind::GetAttr { .. } | ExprKind::Index { .. } | ExprKind::Splat { .. } => {
+        ExprKind::Variable(_)
+        | ExprKind::GetAttr { .. }
+        | ExprKind::Index { .. }
+        | ExprKind::Splat { .. } => {
             traversal(expr, bound, out, depth);
         }
         ExprKind::Call { args, .. } => {
@@ -118,7 +121,12 @@ fn walk(expr: &Expr, bound: &mut Vec<String>, out: &mut Vec<Traversal>, depth: u
     }
 }
 
-fn walk_parts(parts: &[TemplatePart], bound: &mut Vec<String>, out: &mut Vec<Traversal>, depth: usize) {
+fn walk_parts(
+    parts: &[TemplatePart],
+    bound: &mut Vec<String>,
+    out: &mut Vec<Traversal>,
+    depth: usize,
+) {
     for part in parts {
         if let TemplatePart::Interpolation { expr, .. } = part {
             walk(expr, bound, out, depth);
@@ -130,8 +138,9 @@ fn traversal(expr: &Expr, bound: &mut Vec<String>, out: &mut Vec<Traversal>, dep
     // Unwind the postfix chain down to its root.
     let mut chain = Vec::new();
     let mut current = expr;
-    while let ExprKind::GetAttr { target, .. } | ExprKind::Index { target, .. } | ExprKind::Splat { target } =
-        &current.kind
+    while let ExprKind::GetAttr { target, .. }
+    | ExprKind::Index { target, .. }
+    | ExprKind::Splat { target } = &current.kind
     {
         chain.push(current);
         current = target;

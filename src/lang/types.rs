@@ -90,7 +90,11 @@ impl fmt::Display for TypeMismatch {
         if self.path.is_empty() {
             write!(f, "expected {}, found {}", self.expected, self.found)
         } else {
-            write!(f, "at {}: expected {}, found {}", self.path, self.expected, self.found)
+            write!(
+                f,
+                "at {}: expected {}, found {}",
+                self.path, self.expected, self.found
+            )
         }
     }
 }
@@ -167,7 +171,10 @@ fn convert_at(value: Value, ty: &Type, path: &str) -> Result<Value, TypeMismatch
             for (name, (attribute_ty, optional)) in attributes {
                 match entries.remove(name) {
                     Some(item) => {
-                        out.insert(name.clone(), convert_at(item, attribute_ty, &format!("{path}.{name}"))?);
+                        out.insert(
+                            name.clone(),
+                            convert_at(item, attribute_ty, &format!("{path}.{name}"))?,
+                        );
                     }
                     None if *optional => {
                         out.insert(name.clone(), Value::NULL);
@@ -221,9 +228,15 @@ mod tests {
     #[test]
     fn mismatch_names_the_path() {
         let mut entries = BTreeMap::new();
-        entries.insert("ports".to_owned(), Value::list(vec![Value::from(1), Value::from("x")]));
+        entries.insert(
+            "ports".to_owned(),
+            Value::list(vec![Value::from(1), Value::from("x")]),
+        );
         let mut attributes = BTreeMap::new();
-        attributes.insert("ports".to_owned(), (Type::List(Box::new(Type::Number)), false));
+        attributes.insert(
+            "ports".to_owned(),
+            (Type::List(Box::new(Type::Number)), false),
+        );
         let error = convert(Value::map(entries), &Type::Object(attributes));
         assert_eq!(error.map_err(|e| e.path), Err(".ports[1]".to_owned()));
     }

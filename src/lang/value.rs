@@ -56,7 +56,10 @@ impl Value {
 
     /// A value of the given kind, not secret.
     pub fn new(kind: Kind) -> Value {
-        Value { kind, secret: false }
+        Value {
+            kind,
+            secret: false,
+        }
     }
 
     /// A string value.
@@ -170,7 +173,13 @@ impl Value {
             ),
             other => other,
         };
-        (Value { kind, secret: false }, found)
+        (
+            Value {
+                kind,
+                secret: false,
+            },
+            found,
+        )
     }
 
     /// The string inside, if this is a string.
@@ -267,7 +276,9 @@ impl Value {
                     .map_or(Value::NULL, |n| Value::new(Kind::Number(n))),
             },
             serde_json::Value::String(s) => Value::string(s.clone()),
-            serde_json::Value::Array(items) => Value::list(items.iter().map(Value::from_json).collect()),
+            serde_json::Value::Array(items) => {
+                Value::list(items.iter().map(Value::from_json).collect())
+            }
             serde_json::Value::Object(entries) => Value::map(
                 entries
                     .iter()

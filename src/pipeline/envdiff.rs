@@ -75,7 +75,9 @@ fn digest(value: &Value) -> String {
 
 fn compare(what: String, a: Option<&Value>, b: Option<&Value>) -> Row {
     let differs = match (a, b) {
-        (Some(x), Some(y)) if x.contains_unknown() || y.contains_unknown() => x.contains_unknown() != y.contains_unknown(),
+        (Some(x), Some(y)) if x.contains_unknown() || y.contains_unknown() => {
+            x.contains_unknown() != y.contains_unknown()
+        }
         (Some(x), Some(y)) => digest(x) != digest(y),
         (None, None) => false,
         _ => true,
@@ -89,7 +91,13 @@ fn compare(what: String, a: Option<&Value>, b: Option<&Value>) -> Row {
 }
 
 /// Compares environments `a` and `b` of a checked stack.
-pub fn envdiff(host: &dyn Host, checked: &Checked, a: &str, b: &str, vars: &[(String, String)]) -> (Option<EnvDiff>, Diagnostics) {
+pub fn envdiff(
+    host: &dyn Host,
+    checked: &Checked,
+    a: &str,
+    b: &str,
+    vars: &[(String, String)],
+) -> (Option<EnvDiff>, Diagnostics) {
     let mut diagnostics = Diagnostics::new();
     let mut expanded = Vec::new();
     for name in [a, b] {
@@ -116,12 +124,20 @@ fn diff(a: &Expanded, b: &Expanded) -> EnvDiff {
     let mut rows = Vec::new();
     let names: BTreeSet<&String> = a.variables.keys().chain(b.variables.keys()).collect();
     for name in names {
-        rows.push(compare(format!("var.{name}"), a.variables.get(name), b.variables.get(name)));
+        rows.push(compare(
+            format!("var.{name}"),
+            a.variables.get(name),
+            b.variables.get(name),
+        ));
     }
     let secrets: BTreeSet<_> = a.secrets.keys().chain(b.secrets.keys()).collect();
     for key in secrets {
         let (module, name) = key;
-        let what = if module.is_root() { format!("secret.{name}") } else { format!("{module}.secret.{name}") };
+        let what = if module.is_root() {
+            format!("secret.{name}")
+        } else {
+            format!("{module}.secret.{name}")
+        };
         let left = a.secrets.get(key).map(|s| &s.value);
         let right = b.secrets.get(key).map(|s| &s.value);
         rows.push(compare(what, left, right));
@@ -132,13 +148,19 @@ fn diff(a: &Expanded, b: &Expanded) -> EnvDiff {
         let right = b.instances.get(addr);
         match (left, right) {
             (Some(x), Some(y)) => {
-                let attributes: BTreeSet<&String> = x.attributes.keys().chain(y.attributes.keys()).collect();
+                let attributes: BTreeSet<&String> =
+                    x.attributes.keys().chain(y.attributes.keys()).collect();
                 for attribute in attributes {
-                    rows.push(compare(format!("{addr}.{attribute}"), x.attributes.get(attribute), y.attributes.get(attribute)));
+                    rows.push(compare(
+                        format!("{addr}.{attribute}"),
+                        x.attributes.get(attribute),
+                        y.attributes.get(attribute),
+                    ));
                 }
             }
             _ => {
-                let present = |i: Option<&crate::expand::Instance>| i.map(|_| Value::string("present"));
+                let present =
+                    |i: Option<&crate::expand::Instance>| i.map(|_| Value::string("present"));
                 let (l, r) = (present(left), present(right));
                 rows.push(compare(addr.to_string(), l.as_ref(), r.as_ref()));
             }
@@ -147,7 +169,13 @@ fn diff(a: &Expanded, b: &Expanded) -> EnvDiff {
     let outputs: BTreeSet<&String> = a.outputs.keys().chain(b.outputs.keys()).collect();
     for name in outputs {
         let redact = |o: Option<&crate::expand::OutputValue>| {
-            o.map(|o| if o.sensitive { o.value.clone().with_secret(true) } else { o.value.clone() })
+            o.map(|o| {
+                if o.sensitive {
+                    o.value.clone().with_secret(true)
+                } else {
+                    o.value.clone()
+                }
+            })
         };
         let (l, r) = (redact(a.outputs.get(name)), redact(b.outputs.get(name)));
         rows.push(compare(format!("output.{name}"), l.as_ref(), r.as_ref()));

@@ -54,12 +54,23 @@ pub fn check(host: &dyn Host, dir: &Path) -> Checked {
 
 /// Expands a checked stack for one environment (`request.environment`, or the
 /// default). `None` when checking had failed.
-pub fn expand(host: &dyn Host, checked: &Checked, request: &Request) -> (Option<Expanded>, Diagnostics) {
+pub fn expand(
+    host: &dyn Host,
+    checked: &Checked,
+    request: &Request,
+) -> (Option<Expanded>, Diagnostics) {
     if checked.diagnostics.has_errors() {
         return (None, Diagnostics::new());
     }
     let registry = Registry::builtin();
-    let (expanded, mut diagnostics) = expand::expand(&checked.config, &checked.graph, request, host, &checked.dir, &registry);
+    let (expanded, mut diagnostics) = expand::expand(
+        &checked.config,
+        &checked.graph,
+        request,
+        host,
+        &checked.dir,
+        &registry,
+    );
     diagnostics.sort();
     (expanded, diagnostics)
 }
@@ -91,11 +102,18 @@ pub fn validate(host: &dyn Host, dir: &Path, request: &ValidateRequest) -> Valid
     let mut diagnostics = checked.diagnostics.clone();
     let mut environments = Vec::new();
     if !diagnostics.has_errors() {
-        let names: Vec<Option<String>> = match (&request.environment, checked.config.environments.is_empty()) {
-            (Some(name), _) => vec![Some(name.clone())],
-            (None, true) => vec![None],
-            (None, false) => checked.config.environments.keys().cloned().map(Some).collect(),
-        };
+        let names: Vec<Option<String>> =
+            match (&request.environment, checked.config.environments.is_empty()) {
+                (Some(name), _) => vec![Some(name.clone())],
+                (None, true) => vec![None],
+                (None, false) => checked
+                    .config
+                    .environments
+                    .keys()
+                    .cloned()
+                    .map(Some)
+                    .collect(),
+            };
         for name in names {
             let expand_request = Request {
                 environment: name.clone(),

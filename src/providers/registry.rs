@@ -49,11 +49,18 @@ impl Registry {
                 attribute("sensitive_content", Type::String)
                     .sensitive()
                     .describe("Text to write that is never shown."),
-                attribute("content_base64", Type::String).describe("Bytes to write, base64-encoded."),
+                attribute("content_base64", Type::String)
+                    .describe("Bytes to write, base64-encoded."),
                 attribute("permissions", Type::String).describe("Octal file mode, e.g. \"0644\"."),
-                attribute("sha256", Type::String).computed_only().describe("SHA-256 of the content."),
-                attribute("size", Type::Number).computed_only().describe("Size in bytes."),
-                attribute("id", Type::String).computed_only().describe("The path."),
+                attribute("sha256", Type::String)
+                    .computed_only()
+                    .describe("SHA-256 of the content."),
+                attribute("size", Type::Number)
+                    .computed_only()
+                    .describe("Size in bytes."),
+                attribute("id", Type::String)
+                    .computed_only()
+                    .describe("The path."),
             ],
         });
         registry.add_resource(ResourceSchema {
@@ -66,7 +73,9 @@ impl Registry {
                     .force_new()
                     .describe("Where the folder is, relative to the stack folder."),
                 attribute("permissions", Type::String).describe("Octal mode, e.g. \"0755\"."),
-                attribute("id", Type::String).computed_only().describe("The path."),
+                attribute("id", Type::String)
+                    .computed_only()
+                    .describe("The path."),
             ],
         });
         registry

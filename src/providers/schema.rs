@@ -44,7 +44,10 @@ impl AttributeSchema {
 
     /// Whether the provider may compute it.
     pub fn computed(&self) -> bool {
-        matches!(self.presence, Presence::Computed | Presence::OptionalComputed)
+        matches!(
+            self.presence,
+            Presence::Computed | Presence::OptionalComputed
+        )
     }
 }
 

@@ -26,10 +26,19 @@ pub fn human(diff: &EnvDiff, all: bool) -> String {
     let rows: Vec<_> = diff.rows.iter().filter(|r| all || r.differs).collect();
     let mut out = String::new();
     if rows.is_empty() {
-        let _ = writeln!(out, "Environments {} and {} resolve to the same configuration.", diff.a, diff.b);
+        let _ = writeln!(
+            out,
+            "Environments {} and {} resolve to the same configuration.",
+            diff.a, diff.b
+        );
         return out;
     }
-    let what_width = rows.iter().map(|r| r.what.chars().count()).max().unwrap_or(0).clamp(4, 60);
+    let what_width = rows
+        .iter()
+        .map(|r| r.what.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(4, 60);
     let a_header = diff.a.clone();
     let a_width = rows
         .iter()
@@ -38,7 +47,11 @@ pub fn human(diff: &EnvDiff, all: bool) -> String {
         .max()
         .unwrap_or(0)
         .clamp(4, 40);
-    let _ = writeln!(out, "  {:<what_width$}  {:<a_width$}  {}", "", a_header, diff.b);
+    let _ = writeln!(
+        out,
+        "  {:<what_width$}  {:<a_width$}  {}",
+        "", a_header, diff.b
+    );
     for row in &rows {
         let marker = if !row.differs {
             ' '

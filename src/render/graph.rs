@@ -36,13 +36,25 @@ fn shape(node: &Node) -> &'static str {
 
 /// A DOT digraph: an edge `a -> b` means b depends on a.
 pub fn dot(graph: &Graph) -> String {
-    let mut out = String::from("digraph infra {\n  rankdir = \"LR\";\n  node [fontname = \"Helvetica\"];\n");
+    let mut out =
+        String::from("digraph infra {\n  rankdir = \"LR\";\n  node [fontname = \"Helvetica\"];\n");
     for node in graph.nodes() {
         let name = node.to_string();
-        let _ = writeln!(out, "  {} [shape = {}, label = {}];", dot_quote(&name), shape(node), dot_quote(&name));
+        let _ = writeln!(
+            out,
+            "  {} [shape = {}, label = {}];",
+            dot_quote(&name),
+            shape(node),
+            dot_quote(&name)
+        );
     }
     for (from, to) in graph.edges() {
-        let _ = writeln!(out, "  {} -> {};", dot_quote(&from.to_string()), dot_quote(&to.to_string()));
+        let _ = writeln!(
+            out,
+            "  {} -> {};",
+            dot_quote(&from.to_string()),
+            dot_quote(&to.to_string())
+        );
     }
     out.push_str("}\n");
     out
@@ -56,7 +68,11 @@ fn mermaid_label(text: &str) -> String {
 /// A Mermaid flowchart: an edge `a --> b` means b depends on a.
 pub fn mermaid(graph: &Graph) -> String {
     let mut out = String::from("flowchart LR\n");
-    let ids: std::collections::BTreeMap<&Node, String> = graph.nodes().enumerate().map(|(i, n)| (n, format!("n{i}"))).collect();
+    let ids: std::collections::BTreeMap<&Node, String> = graph
+        .nodes()
+        .enumerate()
+        .map(|(i, n)| (n, format!("n{i}")))
+        .collect();
     for (node, id) in &ids {
         let label = mermaid_label(&node.to_string());
         let (open, close) = match node {

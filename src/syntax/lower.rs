@@ -124,11 +124,22 @@ impl Lowerer<'_> {
     // ---- bodies ---------------------------------------------------------------
 
     /// `chunk`: the items, without comments attached (the file body does that).
-    pub(crate) fn chunk(&mut self, pairs: Pairs<'_, Rule>) -> Vec<Item> {
+    /// The pairs may cover several of the scanner's chunks (a batch); `starts`
+    /// are their start offsets, so that "too deep" is reported once per chunk
+    /// as when each is parsed alone.
+    pub(crate) fn chunk(&mut self, pairs: Pairs<'_, Rule>, starts: &[usize]) -> Vec<Item> {
         let mut items = Vec::new();
+        let mut next_chunk = 1;
         for pair in pairs {
             if pair.as_rule() == Rule::chunk {
-                for inner in pair.into_inner() {
+                let inner = pair.into_inner();
+                items.reserve_exact(inner.len());
+                for inner in inner {
+                    let start = self.offset + inner.as_span().start();
+                    while starts.get(next_chunk).is_some_and(|&s| s <= start) {
+                        next_chunk += 1;
+                        self.too_deep_reported = false;
+                    }
                     if let Some(item) = self.item(inner) {
                         items.push(item);
                     }
@@ -206,13 +217,15 @@ impl Lowerer<'_> {
             name: String::new(),
             span: Span::new(self.file, span.start(), span.start()),
         };
-        let mut labels = Vec::new();
+        let inner = pair.into_inner();
+        // Kind, labels, body: the labels are the rest.
+        let mut labels = Vec::with_capacity(inner.len().saturating_sub(2));
         let mut body = Body {
             items: Vec::new(),
             dangling: Vec::new(),
             span,
         };
-        for inner in pair.into_inner() {
+        for inner in inner {
             match inner.as_rule() {
                 Rule::ident => kind = self.ident(&inner),
                 Rule::string => labels.push(self.block_label(inner)),
@@ -269,8 +282,9 @@ impl Lowerer<'_> {
 
     fn block_body(&mut self, pair: Pair<'_, Rule>) -> Body {
         let span = self.span(&pair);
-        let mut items = Vec::new();
-        for inner in pair.into_inner() {
+        let inner = pair.into_inner();
+        let mut items = Vec::with_capacity(inner.len());
+        for inner in inner {
             if let Some(item) = self.item(inner) {
                 items.push(item);
             }
@@ -360,6 +374,10 @@ impl Lowerer<'_> {
         }
         if let Some(operand) = current.take() {
             let operand = self.apply_prefixes(&mut prefixes, operand);
+            // The common case, a lone operand: nothing to fold.
+            if ops.is_empty() && operands.is_empty() {
+                return operand;
+            }
             operands.push(operand);
         }
         while !ops.is_empty() {
@@ -587,9 +605,10 @@ impl Lowerer<'_> {
 
     fn list(&mut self, pair: Pair<'_, Rule>) -> (Collection<Expr>, u32) {
         let span = self.span(&pair);
-        let mut exprs = Vec::new();
+        let inner = pair.into_inner();
+        let mut exprs = Vec::with_capacity(inner.len());
         let mut trailing_comma = false;
-        for inner in pair.into_inner() {
+        for inner in inner {
             match inner.as_rule() {
                 Rule::expr => exprs.push(inner),
                 Rule::comma => trailing_comma = true,
@@ -608,10 +627,16 @@ impl Lowerer<'_> {
 
     fn object(&mut self, pair: Pair<'_, Rule>) -> (Collection<ObjectEntry>, u32) {
         let span = self.span(&pair);
-        let mut items = Vec::new();
+        let inner = pair.into_inner();
+        // Exact room: the tree lives long and most objects are small.
+        let entries = inner
+            .clone()
+            .filter(|p| p.as_rule() == Rule::object_entry)
+            .count();
+        let mut items = Vec::with_capacity(entries);
         let mut depth = 0;
         let mut trailing_comma = false;
-        for inner in pair.into_inner() {
+        for inner in inner {
             match inner.as_rule() {
                 Rule::object_entry => {
                     trailing_comma = false;
@@ -678,10 +703,11 @@ impl Lowerer<'_> {
             name: String::new(),
             span,
         };
-        let mut args = Vec::new();
+        let inner = pair.into_inner();
+        let mut args = Vec::with_capacity(inner.len());
         let mut expand_last = false;
         let mut trailing_comma = false;
-        for inner in pair.into_inner() {
+        for inner in inner {
             match inner.as_rule() {
                 Rule::call_name => name = self.ident(&inner),
                 Rule::expr => args.push(inner),
@@ -803,9 +829,10 @@ impl Lowerer<'_> {
     pub(crate) fn string(&mut self, pair: Pair<'_, Rule>) -> (Template, u32) {
         let span = self.span(&pair);
         let raw = pair.as_str().to_owned();
-        let mut parts = TemplateBuilder::default();
+        let inner = pair.into_inner();
+        let mut parts = TemplateBuilder::with_capacity(inner.len());
         let mut depth = 0;
-        for inner in pair.into_inner() {
+        for inner in inner {
             let inner_span = self.span(&inner);
             match inner.as_rule() {
                 Rule::string_text => parts.text(inner.as_str(), inner_span),
@@ -1050,6 +1077,13 @@ struct TemplateBuilder {
 }
 
 impl TemplateBuilder {
+    /// Room for `parts` parts at most (adjacent literals merge, so often fewer).
+    fn with_capacity(parts: usize) -> Self {
+        TemplateBuilder {
+            parts: Vec::with_capacity(parts),
+        }
+    }
+
     fn text(&mut self, text: &str, span: Span) {
         if text.is_empty() {
             return;
@@ -1069,7 +1103,11 @@ impl TemplateBuilder {
         self.parts.push(TemplatePart::Interpolation { expr, span });
     }
 
-    fn finish(self) -> Vec<TemplatePart> {
+    fn finish(mut self) -> Vec<TemplatePart> {
+        // Merged literals leave spare room that would live as long as the tree.
+        if self.parts.capacity() > self.parts.len() {
+            self.parts.shrink_to_fit();
+        }
         self.parts
     }
 }

@@ -13,6 +13,7 @@ mod comments;
 mod grammar;
 mod lower;
 mod scan;
+pub mod template;
 #[cfg(test)]
 mod tests;
 
@@ -120,6 +121,13 @@ fn parse_parallel(
     (items, kept)
 }
 
+/// Good chunks that touch are given to pest together, up to about this many
+/// bytes: one parser state per batch instead of per block saves allocation.
+/// Concatenating is safe because the scanner cuts only after a top-level `}`
+/// before a name, where nothing can continue the previous item; a batch that
+/// fails is parsed again chunk by chunk, so diagnostics are the same.
+const BATCH_BYTES: usize = 32 * 1024;
+
 /// Parses and lowers a run of chunks with the comments that fall in them;
 /// returns the items, the diagnostics and the comments left for the file body.
 fn parse_chunks(
@@ -131,33 +139,84 @@ fn parse_chunks(
     let mut diagnostics = Diagnostics::new();
     let mut pool = comments::CommentPool::new(comments);
     let mut items = Vec::with_capacity(chunks.len());
-    for chunk in chunks {
-        let source = match text.get(chunk.start..chunk.end) {
-            Some(source) if !chunk.bad => source,
-            _ => {
-                // Comments of a block that is left out go with it.
-                pool.take(chunk.start, chunk.end);
+    let mut rest = chunks;
+    while let Some(first) = rest.first() {
+        // The longest run of good, adjacent chunks within the batch size.
+        let mut count = 1;
+        if !first.bad {
+            while let (Some(previous), Some(next)) = (rest.get(count - 1), rest.get(count)) {
+                if next.bad || next.start != previous.end || next.end - first.start > BATCH_BYTES {
+                    break;
+                }
+                count += 1;
+            }
+        }
+        let (batch, tail) = rest.split_at(count.min(rest.len()));
+        rest = tail;
+        if batch.len() > 1 {
+            let start = first.start;
+            let end = batch.last().map_or(start, |c| c.end);
+            let parsed = text
+                .get(start..end)
+                .map(|source| InfraParser::parse(Rule::chunk, source));
+            if let Some(Ok(pairs)) = parsed {
+                let starts: Vec<usize> = batch.iter().map(|c| c.start).collect();
+                let mut lowerer = lowerer(file, text, start, &mut pool, &mut diagnostics);
+                items.extend(lowerer.chunk(pairs, &starts));
                 continue;
             }
-        };
-        match InfraParser::parse(Rule::chunk, source) {
-            Ok(pairs) => {
-                let mut lowerer = lower::Lowerer {
-                    file,
-                    text,
-                    offset: chunk.start,
-                    comments: &mut pool,
-                    diagnostics: &mut diagnostics,
-                    too_deep_reported: false,
-                    depth: 0,
-                };
-                items.extend(lowerer.chunk(pairs));
-            }
-            Err(error) => {
-                diagnostics.push(grammar::diagnostic(file, text, chunk.start, &error));
-                pool.take(chunk.start, chunk.end);
-            }
+        }
+        for chunk in batch {
+            parse_chunk(file, text, chunk, &mut pool, &mut diagnostics, &mut items);
         }
     }
     (items, diagnostics, pool.into_remaining())
+}
+
+/// Parses and lowers one chunk on its own.
+fn parse_chunk(
+    file: FileId,
+    text: &str,
+    chunk: &scan::Chunk,
+    pool: &mut comments::CommentPool,
+    diagnostics: &mut Diagnostics,
+    items: &mut Vec<ast::Item>,
+) {
+    let source = match text.get(chunk.start..chunk.end) {
+        Some(source) if !chunk.bad => source,
+        _ => {
+            // Comments of a block that is left out go with it.
+            pool.take(chunk.start, chunk.end);
+            return;
+        }
+    };
+    match InfraParser::parse(Rule::chunk, source) {
+        Ok(pairs) => {
+            let mut lowerer = lowerer(file, text, chunk.start, pool, diagnostics);
+            items.extend(lowerer.chunk(pairs, &[chunk.start]));
+        }
+        Err(error) => {
+            diagnostics.push(grammar::diagnostic(file, text, chunk.start, &error));
+            pool.take(chunk.start, chunk.end);
+        }
+    }
+}
+
+/// A lowerer for the text that starts at `offset`.
+fn lowerer<'a>(
+    file: FileId,
+    text: &'a str,
+    offset: usize,
+    pool: &'a mut comments::CommentPool,
+    diagnostics: &'a mut Diagnostics,
+) -> lower::Lowerer<'a> {
+    lower::Lowerer {
+        file,
+        text,
+        offset,
+        comments: pool,
+        diagnostics,
+        too_deep_reported: false,
+        depth: 0,
+    }
 }

@@ -115,6 +115,9 @@ struct Scanner<'a> {
     pending_cut: Option<usize>,
     /// Lines at column 0 that look like a block header while depth > 0.
     candidates: Vec<usize>,
+    /// Conditionals whose `?` has no `:` yet, per stack level: the middle of a
+    /// conditional is a nested expression for pest, so it counts as nesting.
+    questions: Vec<usize>,
 }
 
 /// Scans `text`; see the module documentation.
@@ -131,6 +134,7 @@ pub(crate) fn scan(file: FileId, text: &str) -> Scan {
         nesting_reported: false,
         pending_cut: None,
         candidates: Vec::new(),
+        questions: Vec::new(),
     };
     // A byte-order mark is not part of any chunk.
     if text.starts_with('\u{feff}') {
@@ -176,6 +180,9 @@ impl Scanner<'_> {
         self.bad_marks.retain(|&m| m >= end);
         self.chunk_start = end;
         self.nesting_reported = false;
+        // A `?` left open by a broken chunk must not count against the next one.
+        self.questions.clear();
+        self.nesting = self.stack.iter().filter(|f| f.counts_for_nesting()).count();
         self.candidates.clear();
     }
 
@@ -200,6 +207,7 @@ impl Scanner<'_> {
 
     fn pop(&mut self) -> Option<Frame> {
         let frame = self.stack.pop()?;
+        self.drop_questions_above(self.stack.len());
         if frame.counts_for_nesting() {
             self.nesting = self.nesting.saturating_sub(1);
         }
@@ -388,7 +396,60 @@ impl Scanner<'_> {
                 i + 1
             }
             b'}' | b']' | b')' => self.closer(i, byte),
+            b'?' => {
+                self.question(i);
+                i + 1
+            }
+            b':' => {
+                self.colon();
+                i + 1
+            }
             _ => i + 1,
+        }
+    }
+
+    /// Open conditionals at the current level, created on first use.
+    fn questions_here(&mut self) -> Option<&mut usize> {
+        let level = self.stack.len();
+        if self.questions.len() <= level {
+            self.questions.resize(level + 1, 0);
+        }
+        self.questions.get_mut(level)
+    }
+
+    /// Forgets the open conditionals of levels above `level` (their frame closed).
+    fn drop_questions_above(&mut self, level: usize) {
+        let dropped: usize = self.questions.iter().skip(level + 1).sum();
+        self.questions.truncate(level + 1);
+        self.nesting = self.nesting.saturating_sub(dropped);
+    }
+
+    /// `?` opens a conditional's middle part; `:` at the same level closes it.
+    fn question(&mut self, i: usize) {
+        if let Some(open) = self.questions_here() {
+            *open += 1;
+        }
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING && !self.nesting_reported {
+            self.nesting_reported = true;
+            let d = Diagnostic::error(
+                Code::ParseNestingTooDeep,
+                self.span(i, i + 1),
+                format!("this opens level {} of nesting", self.nesting),
+            )
+            .with_help(format!(
+                "brackets, braces, parentheses, interpolations and conditionals may nest at most {MAX_NESTING} deep; split the value into locals"
+            ));
+            self.report(i, d);
+        }
+    }
+
+    fn colon(&mut self) {
+        if let Some(open) = self.questions_here()
+            && *open > 0
+        {
+            *open -= 1;
+            self.nesting = self.nesting.saturating_sub(1);
         }
     }
 

@@ -733,27 +733,6 @@ fn no_panic_on_nasty_inputs() {
     }
 }
 
-/// Times parse + lower of a generated 100k-resource file (~15 MB). Run with
-/// `cargo test --release --lib syntax::tests::parse_speed -- --ignored --nocapture`.
-#[test]
-#[ignore = "timing; run in release"]
-#[allow(clippy::print_stderr)]
-fn parse_speed() {
-    let mut text = String::new();
-    for i in 0..100_000 {
-        text.push_str(&format!(
-            "# resource {i}\nresource \"null_resource\" \"r{i}\" {{\n  triggers = {{ name = \"n-${{var.p}}-{i}\", n = {i} + 1 }}\n  depends_on = [null_resource.r{}]\n}}\n\n",
-            i.max(1) - 1
-        ));
-    }
-    let started = std::time::Instant::now();
-    let (file, diagnostics) = parse(FileId(0), &text);
-    let elapsed = started.elapsed();
-    assert!(diagnostics.is_empty());
-    assert_eq!(file.body.items.len(), 100_000);
-    eprintln!("parse + lower of {} bytes took {elapsed:?}", text.len());
-}
-
 /// The label and help of the first diagnostic.
 fn first_label(text: &str) -> (String, String, String) {
     let (_, diagnostics) = parse(FileId(0), text);

@@ -35,7 +35,8 @@ fn front_end(text: &str) {
     let (tree, diagnostics) = infra::syntax::parse(file, text);
     let _ = infra::fmt::format_source(file, text);
     // The whole pipeline, as `infra validate` runs it: names, graph, expansion.
-    let host = infra::host::MemoryHost::new().with_file("fuzz/main.infra", text.as_bytes().to_vec());
+    let host =
+        infra::host::MemoryHost::new().with_file("fuzz/main.infra", text.as_bytes().to_vec());
     let validated = infra::pipeline::validate(
         &host,
         std::path::Path::new("fuzz"),

@@ -1,10 +1,16 @@
 //! Runs one corpus case the way `infra validate` does and checks it.
 //!
 //! A case is `tests/corpus/<area>/<name>.infra` (a stack of that one file) or a
-//! folder `tests/corpus/<area>/<name>/` (a stack of every file in it). Its files
-//! are served from memory at their real relative paths, so `check::load` sees a
-//! folder holding exactly the case's files and the rendered file names are the
-//! repository paths.
+//! folder `tests/corpus/<area>/<name>/` (a stack of every `.infra` file in it;
+//! files in sub-folders are served too, for local modules such as
+//! `modules/a/main.infra`). Its files are served from memory at their real
+//! relative paths, so `check::load` sees a folder holding exactly the case's
+//! files and the rendered file names are the repository paths.
+//!
+//! `check` cases run the whole of `infra validate` (load, check, graph, expand
+//! for every environment). `parse` cases only load and parse: they pin down the
+//! syntax, and a showcase of every block kind need not name real providers or
+//! set real environment variables.
 //!
 //! Inline marks, in the manner of ruff's `ty_test`:
 //!
@@ -62,6 +68,11 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
         "about standard input, not a stack; exercised by tests/cli.rs",
     ),
     (
+        "infra::check::environment_required",
+        "`infra validate` without `--env` checks every environment, so it never needs one to be \
+         chosen; only commands that act on one environment (plan, apply) raise it",
+    ),
+    (
         "infra::internal",
         "a bug, not a user error; no input should produce it",
     ),
@@ -79,12 +90,6 @@ pub struct CaseFile {
     pub path: String,
     /// The raw contents (a case may hold invalid UTF-8 on purpose).
     pub bytes: Vec<u8>,
-}
-
-impl CaseFile {
-    fn file_name(&self) -> &str {
-        self.path.rsplit('/').next().unwrap_or(&self.path)
-    }
 }
 
 /// A case's stack folder (relative to the root) and its files.
@@ -113,22 +118,28 @@ pub fn read_case(area: &str, name: &str) -> Result<Case, String> {
     }
     if root().join(&folder).is_dir() {
         let mut files = Vec::new();
-        let entries =
-            std::fs::read_dir(root().join(&folder)).map_err(|e| format!("{folder}: {e}"))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| format!("{folder}: {e}"))?;
-            if !entry.path().is_file() {
-                continue;
-            }
-            let file_name = entry.file_name().to_string_lossy().into_owned();
-            let path = format!("{folder}/{file_name}");
-            let bytes = std::fs::read(entry.path()).map_err(|e| format!("{path}: {e}"))?;
-            files.push(CaseFile { path, bytes });
-        }
+        read_folder(&folder, &mut files)?;
         files.sort_by(|a, b| a.path.cmp(&b.path));
         return Ok(Case { dir: folder, files });
     }
     Err(format!("no corpus case {single} or {folder}/"))
+}
+
+/// Reads every file under `folder` (relative to the root), sub-folders too.
+fn read_folder(folder: &str, files: &mut Vec<CaseFile>) -> Result<(), String> {
+    let entries = std::fs::read_dir(root().join(folder)).map_err(|e| format!("{folder}: {e}"))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{folder}: {e}"))?;
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let path = format!("{folder}/{file_name}");
+        if entry.path().is_dir() {
+            read_folder(&path, files)?;
+        } else if entry.path().is_file() {
+            let bytes = std::fs::read(entry.path()).map_err(|e| format!("{path}: {e}"))?;
+            files.push(CaseFile { path, bytes });
+        }
+    }
+    Ok(())
 }
 
 /// Every case on disk, as `(area, name)`, sorted.
@@ -277,11 +288,20 @@ pub struct Outcome {
     pub diagnostics: Diagnostics,
 }
 
-/// Loads and checks the case's stack through the library.
-pub fn validate(case: &Case) -> Outcome {
+/// Runs the case's stack through the library: `parse` cases are loaded and
+/// parsed, every other area runs `infra validate`.
+pub fn validate(area: &str, case: &Case) -> Outcome {
     let mut host = MemoryHost::new();
     for file in &case.files {
         host = host.with_file(PathBuf::from(&file.path), file.bytes.clone());
+    }
+    if area == "parse" {
+        let (stack, mut diagnostics) = infra::check::load(&host, Path::new(&case.dir));
+        diagnostics.sort();
+        return Outcome {
+            sources: stack.sources,
+            diagnostics,
+        };
     }
     let validated = infra::pipeline::validate(
         &host,
@@ -317,11 +337,8 @@ fn locate(
     let label = diagnostic.primary.as_ref()?;
     let source = sources.get(label.span.file)?;
     let position = source.line_col(label.span.start());
-    let source_name = Path::new(&source.name)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let file = case.files.iter().position(|f| f.file_name() == source_name);
+    // By the whole path: a case with modules has several `main.infra` files.
+    let file = case.files.iter().position(|f| f.path == source.name);
     Some((file, position.line, position.column))
 }
 
@@ -513,7 +530,7 @@ pub fn run_case(area: &str, name: &str) {
         Ok(case) => case,
         Err(problem) => panic!("{problem}"),
     };
-    let outcome = validate(&case);
+    let outcome = validate(area, &case);
     let snapshot = snapshot_text(&case, &outcome);
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path("../snapshots");

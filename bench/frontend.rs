@@ -1,0 +1,152 @@
+//! Front-end benchmark: parse + lower, then `check::load` + `check::check`, on
+//! generated stacks of 1k, 10k and 100k resources.
+//!
+//! `cargo bench --bench frontend` (release). Stacks come from
+//! `bench/gen_stack.py` (about 100 bytes per resource); they are written under
+//! the target folder, or read from `$INFRA_BENCH_DIR/stack-N/` when that is set
+//! (the layout `bench/run.sh` leaves in `bench/out/`). Optional arguments pick
+//! other sizes: `cargo bench --bench frontend -- 5000 50000`, and `--parse-only` skips
+//! the load and check columns.
+//!
+//! Timings only; nothing is asserted. Peak memory is measured by
+//! `bench/run.sh` on the real binary.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    reason = "a benchmark binary that reports on stdout"
+)]
+
+use infra::diag::FileId;
+use infra::host::RealHost;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 3;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `--parse-only` skips the load and check columns (for profiling).
+    let parse_only = args.iter().any(|a| a == "--parse-only");
+    let args: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let sizes = if args.is_empty() {
+        vec![1_000, 10_000, 100_000]
+    } else {
+        args
+    };
+    println!(
+        "{:>9} {:>11} {:>14} {:>10} {:>8} {:>8} {:>13}",
+        "resources", "bytes", "parse+lower_s", "MB/s", "drop_s", "load_s", "load+check_s"
+    );
+    for n in sizes {
+        let dir = stack_dir(n);
+        let texts = read_stack(&dir);
+        let bytes: usize = texts.iter().map(String::len).sum();
+
+        let mut drop_time = Duration::MAX;
+        let parse = best_of(|| {
+            let started = Instant::now();
+            let files: Vec<_> = texts
+                .iter()
+                .enumerate()
+                .map(|(index, text)| {
+                    let id = FileId(u32::try_from(index).unwrap());
+                    let (file, diagnostics) = infra::syntax::parse(id, text);
+                    assert!(diagnostics.is_empty(), "the generated stack parses");
+                    file
+                })
+                .collect();
+            let elapsed = started.elapsed();
+            let items: usize = files.iter().map(|f| f.body.items.len()).sum();
+            assert!(items >= n, "every resource was parsed");
+            let dropping = Instant::now();
+            drop(files);
+            drop_time = drop_time.min(dropping.elapsed());
+            elapsed
+        });
+
+        if parse_only {
+            let mb_per_s = bytes as f64 / 1e6 / parse.as_secs_f64();
+            println!(
+                "{n:>9} {bytes:>11} {:>14.3} {mb_per_s:>10.1} {:>8.3}",
+                parse.as_secs_f64(),
+                drop_time.as_secs_f64(),
+            );
+            continue;
+        }
+
+        let load = best_of(|| {
+            let started = Instant::now();
+            let (stack, _) = infra::check::load(&RealHost, &dir);
+            let elapsed = started.elapsed();
+            drop(stack);
+            elapsed
+        });
+
+        let full = best_of(|| {
+            let started = Instant::now();
+            let (mut stack, _) = infra::check::load(&RealHost, &dir);
+            let (config, diagnostics) = infra::check::check(&RealHost, &mut stack);
+            let elapsed = started.elapsed();
+            if diagnostics.has_errors() {
+                eprintln!("note: the {n}-resource stack has check errors");
+            }
+            drop((config, stack));
+            elapsed
+        });
+
+        let mb_per_s = bytes as f64 / 1e6 / parse.as_secs_f64();
+        println!(
+            "{n:>9} {bytes:>11} {:>14.3} {mb_per_s:>10.1} {:>8.3} {:>8.3} {:>13.3}",
+            parse.as_secs_f64(),
+            drop_time.as_secs_f64(),
+            load.as_secs_f64(),
+            full.as_secs_f64(),
+        );
+    }
+}
+
+fn best_of(mut run: impl FnMut() -> Duration) -> Duration {
+    (0..RUNS).map(|_| run()).min().unwrap_or_default()
+}
+
+/// The folder of the `n`-resource stack, generated if needed.
+fn stack_dir(n: usize) -> PathBuf {
+    if let Some(root) = std::env::var_os("INFRA_BENCH_DIR") {
+        let dir = Path::new(&root).join(format!("stack-{n}"));
+        assert!(dir.is_dir(), "{} is missing", dir.display());
+        return dir;
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bench-stack-{n}"));
+    let done = dir.join(".complete");
+    if !done.exists() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/gen_stack.py");
+        let status = Command::new("python3")
+            .arg(&script)
+            .arg(n.to_string())
+            .arg(&dir)
+            .status()
+            .expect("python3 runs bench/gen_stack.py");
+        assert!(status.success(), "bench/gen_stack.py failed");
+        std::fs::write(&done, "").unwrap();
+    }
+    dir
+}
+
+/// The `.infra` files of `dir`, in name order.
+fn read_stack(dir: &Path) -> Vec<String> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "infra"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect()
+}
