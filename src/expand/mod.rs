@@ -190,6 +190,7 @@ pub fn expand(
     for node in graph.order() {
         expander.node(node);
     }
+    expander.distribute();
     let mut outputs = BTreeMap::new();
     for (name, output) in &config.root.outputs {
         if let Some(value) = expander
@@ -824,7 +825,10 @@ impl Expander<'_> {
                     }
                 }
             }
-            let object = Value::map(attributes.clone());
+            // The attributes live in the resource's value (what references read)
+            // until the walk ends; `distribute` then moves them into the instances,
+            // so a stack's values are held once, not twice.
+            let object = Value::map(attributes);
             match &instance_key {
                 InstanceKey::None => {
                     list.push(object);
@@ -840,7 +844,7 @@ impl Expander<'_> {
                 Instance {
                     addr: instance_addr,
                     provider: resource.provider.clone(),
-                    attributes,
+                    attributes: BTreeMap::new(),
                     attribute_spans: spans,
                     dependencies: dependencies.clone(),
                     lifecycle: resource.lifecycle.clone(),
@@ -856,6 +860,51 @@ impl Expander<'_> {
             list.pop().unwrap_or(Value::UNKNOWN)
         };
         self.values.resources.insert(addr.clone(), value);
+    }
+
+    /// Moves each instance's attributes out of its resource's value into the
+    /// instance, once nothing reads the values any more.
+    fn distribute(&mut self) {
+        let resources = std::mem::take(&mut self.values.resources);
+        for (addr, value) in resources {
+            let attributes_of = |v: Value| match v.into_kind() {
+                Kind::Map(attributes) => attributes,
+                _ => BTreeMap::new(),
+            };
+            match value.into_kind() {
+                Kind::List(items) => {
+                    let counted = self
+                        .instances
+                        .contains_key(&addr.instance(InstanceKey::Int(0)));
+                    for (i, item) in items.into_iter().enumerate() {
+                        let key = if counted {
+                            InstanceKey::Int(i64::try_from(i).unwrap_or(i64::MAX))
+                        } else {
+                            InstanceKey::None
+                        };
+                        if let Some(instance) = self.instances.get_mut(&addr.instance(key)) {
+                            instance.attributes = attributes_of(item);
+                        }
+                    }
+                }
+                Kind::Map(entries) => {
+                    let single = self.instances.get_mut(&addr.instance(InstanceKey::None));
+                    if let Some(instance) = single {
+                        instance.attributes = entries;
+                    } else {
+                        for (key, item) in entries {
+                            if let Some(instance) = self
+                                .instances
+                                .get_mut(&addr.instance(InstanceKey::String(key)))
+                            {
+                                instance.attributes = attributes_of(item);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     fn service(&mut self, module: &Module, name: &str) {
