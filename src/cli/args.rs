@@ -13,7 +13,8 @@ pub(super) struct EnvArgs {
     pub vars: Vec<(String, String)>,
 }
 
-fn parse_var(text: &str) -> Result<(String, String), String> {
+/// Parses `NAME=VALUE` for `--var`.
+pub(super) fn parse_var(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((name, value)) if !name.trim().is_empty() => {
             Ok((name.trim().to_owned(), value.to_owned()))

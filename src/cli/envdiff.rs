@@ -15,7 +15,7 @@ pub(super) struct EnvDiffCommand {
     b: String,
 
     /// Set a variable in both environments.
-    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::args::parse_var)]
     vars: Vec<(String, String)>,
 
     /// Also list the values that are the same.
@@ -25,17 +25,6 @@ pub(super) struct EnvDiffCommand {
     /// `human` or `json`.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
-}
-
-fn parse_var(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((name, value)) if !name.trim().is_empty() => {
-            Ok((name.trim().to_owned(), value.to_owned()))
-        }
-        _ => Err(String::from(
-            "write it as NAME=VALUE, e.g. --var replicas=3",
-        )),
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
