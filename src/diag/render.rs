@@ -273,9 +273,17 @@ pub fn render_json(diagnostics: &Diagnostics, map: &SourceMap) -> String {
 pub fn summary_line(diagnostics: &Diagnostics) -> String {
     let errors = diagnostics.error_count();
     let warnings = diagnostics.warning_count();
+    // Only real files count: a path-only diagnostic may name a folder or a
+    // command-line option (`--env nope`).
     let mut files: Vec<_> = diagnostics
         .iter()
-        .map(|d| (d.file(), d.path.clone()))
+        .filter_map(|d| match (d.file(), &d.path) {
+            (Some(file), _) => Some((Some(file), None)),
+            (None, Some(path)) if d.code == super::Code::CliUnreadableFile => {
+                Some((None, Some(path.clone())))
+            }
+            _ => None,
+        })
         .collect();
     files.sort();
     files.dedup();
@@ -292,5 +300,8 @@ pub fn summary_line(diagnostics: &Diagnostics) -> String {
         (0, w) => plural(w, "warning"),
         (e, w) => format!("{} and {}", plural(e, "error"), plural(w, "warning")),
     };
+    if file_count == 0 {
+        return what;
+    }
     format!("{what} in {}", plural(file_count, "file"))
 }
