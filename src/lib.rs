@@ -24,6 +24,8 @@ pub mod graph;
 pub mod host;
 pub mod lang;
 pub mod pipeline;
+pub mod plan;
 pub mod providers;
 pub mod render;
+pub mod state;
 pub mod syntax;

@@ -44,7 +44,32 @@ pub struct DirEntry {
     pub is_file: bool,
 }
 
+/// The permissions a newly created file gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileMode {
+    /// The system default (umask applies).
+    Default,
+    /// Readable and writable by the owner only (`0600`), for key files.
+    OwnerOnly,
+}
+
+/// What [`Host::create_new`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateNew {
+    /// The file did not exist and now holds the contents.
+    Created,
+    /// Something already exists at the path; nothing was written.
+    AlreadyExists,
+}
+
+fn unsupported(what: &str) -> HostError {
+    HostError::Other(format!("{what} is not supported by this host"))
+}
+
 /// Files, environment, clock and randomness.
+///
+/// The methods with default bodies were added for the state module; the
+/// defaults refuse, so hosts written before them keep compiling.
 pub trait Host: Send + Sync {
     /// Reads a whole file as bytes.
     fn read(&self, path: &Path) -> Result<Vec<u8>, HostError>;
@@ -65,4 +90,57 @@ pub trait Host: Send + Sync {
     fn now_unix_seconds(&self) -> u64;
     /// Fills `buffer` with random bytes from the operating system.
     fn random_bytes(&self, buffer: &mut [u8]);
+
+    /// Milliseconds since the Unix epoch.
+    fn now_unix_millis(&self) -> u64 {
+        self.now_unix_seconds().saturating_mul(1000)
+    }
+    /// Waits for `duration` (a lock poll). In-memory hosts advance their clock instead.
+    fn sleep(&self, duration: std::time::Duration) {
+        let _ = duration;
+    }
+    /// Creates a folder and its parents; succeeds when it already exists.
+    fn create_dir_all(&self, path: &Path) -> Result<(), HostError> {
+        let _ = path;
+        Err(unsupported("creating folders"))
+    }
+    /// Removes a file.
+    fn remove_file(&self, path: &Path) -> Result<(), HostError> {
+        let _ = path;
+        Err(unsupported("removing files"))
+    }
+    /// Renames a file, replacing the target, and makes the rename durable.
+    fn rename(&self, from: &Path, to: &Path) -> Result<(), HostError> {
+        let _ = (from, to);
+        Err(unsupported("renaming files"))
+    }
+    /// Appends to a file (creating it), then flushes the data to disk before
+    /// returning, so an append that returned survives a crash.
+    fn append_durable(&self, path: &Path, contents: &[u8]) -> Result<(), HostError> {
+        let _ = (path, contents);
+        Err(unsupported("appending to files"))
+    }
+    /// Creates a file only if nothing exists at `path` (one atomic step, safe
+    /// between processes), writes `contents` and flushes them to disk.
+    fn create_new(
+        &self,
+        path: &Path,
+        contents: &[u8],
+        mode: FileMode,
+    ) -> Result<CreateNew, HostError> {
+        let _ = (path, contents, mode);
+        Err(unsupported("exclusive file creation"))
+    }
+    /// This process's id.
+    fn pid(&self) -> u32 {
+        0
+    }
+    /// The machine's name, or `unknown`.
+    fn hostname(&self) -> String {
+        String::from("unknown")
+    }
+    /// The user running the process, or `unknown`.
+    fn username(&self) -> String {
+        String::from("unknown")
+    }
 }

@@ -1,6 +1,6 @@
 //! The real machine.
 
-use super::{DirEntry, Host, HostError};
+use super::{CreateNew, DirEntry, FileMode, Host, HostError};
 use std::io::Write;
 use std::path::Path;
 
@@ -84,21 +84,123 @@ impl Host for RealHost {
     }
 
     fn random_bytes(&self, buffer: &mut [u8]) {
-        // /dev/urandom is always there on the systems we support; fall back to
-        // a time-seeded mix only if it is not, which is never used for secrets
-        // (those come with the state issue through a CSPRNG crate).
-        if let Ok(mut file) = std::fs::File::open("/dev/urandom") {
-            use std::io::Read;
-            if file.read_exact(buffer).is_ok() {
-                return;
+        // The operating system's CSPRNG (getrandom(2) on Linux). Keys, nonces
+        // and lineages come from here, so there is no weaker fallback: a
+        // machine without secure randomness cannot run infra safely, and the
+        // process stops rather than seal secrets with a guessable nonce.
+        if getrandom::fill(buffer).is_err() {
+            std::process::abort();
+        }
+    }
+
+    fn now_unix_millis(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0)
+    }
+
+    fn sleep(&self, duration: std::time::Duration) {
+        std::thread::sleep(duration);
+    }
+
+    fn create_dir_all(&self, path: &Path) -> Result<(), HostError> {
+        Ok(std::fs::create_dir_all(path)?)
+    }
+
+    fn remove_file(&self, path: &Path) -> Result<(), HostError> {
+        std::fs::remove_file(path)?;
+        sync_parent(path);
+        Ok(())
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> Result<(), HostError> {
+        std::fs::rename(from, to)?;
+        sync_parent(to);
+        Ok(())
+    }
+
+    fn append_durable(&self, path: &Path, contents: &[u8]) -> Result<(), HostError> {
+        let existed = path.exists();
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)?;
+        file.write_all(contents)?;
+        file.sync_data()?;
+        if !existed {
+            // A new file's folder entry must be durable too, or the file may
+            // vanish in a crash with the data that was synced into it.
+            sync_parent(path);
+        }
+        Ok(())
+    }
+
+    fn create_new(
+        &self,
+        path: &Path,
+        contents: &[u8],
+        mode: FileMode,
+    ) -> Result<CreateNew, HostError> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            if mode == FileMode::OwnerOnly {
+                options.mode(0o600);
             }
         }
-        let mut seed = self.now_unix_seconds() ^ u64::from(std::process::id());
-        for byte in buffer.iter_mut() {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            *byte = (seed >> 33) as u8;
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut file = match options.open(path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Ok(CreateNew::AlreadyExists);
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let written = file.write_all(contents).and_then(|()| file.sync_all());
+        if let Err(error) = written {
+            let _ = std::fs::remove_file(path);
+            return Err(error.into());
         }
+        sync_parent(path);
+        Ok(CreateNew::Created)
+    }
+
+    fn pid(&self) -> u32 {
+        std::process::id()
+    }
+
+    fn hostname(&self) -> String {
+        ["/proc/sys/kernel/hostname", "/etc/hostname"]
+            .iter()
+            .find_map(|file| {
+                let name = std::fs::read_to_string(file).ok()?;
+                let name = name.trim();
+                (!name.is_empty()).then(|| name.to_owned())
+            })
+            .or_else(|| std::env::var("HOSTNAME").ok().filter(|n| !n.is_empty()))
+            .unwrap_or_else(|| String::from("unknown"))
+    }
+
+    fn username(&self) -> String {
+        ["USER", "LOGNAME", "USERNAME"]
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|n| !n.is_empty()))
+            .unwrap_or_else(|| String::from("unknown"))
+    }
+}
+
+/// Flushes a file's folder so a rename, creation or removal in it survives a
+/// crash. Some file systems refuse to sync a folder; the change is made either way.
+fn sync_parent(path: &Path) {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    if let Ok(dir) = std::fs::File::open(parent) {
+        let _ = dir.sync_all();
     }
 }

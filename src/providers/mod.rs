@@ -1,10 +1,21 @@
-//! Providers: the schemas of the resource types they offer (and, in later
-//! stages, the create/read/update/delete calls behind them).
+//! Providers: the [`Provider`] trait the engine calls, the schemas of the
+//! resource types providers offer, the schema [`Registry`] that `check` reads,
+//! the [`ProviderSet`] of live providers, and one folder per builtin.
 //!
-//! Invariant: no state or configuration files; typed values in, typed errors out.
+//! Invariant: no state or configuration files; typed values in, typed errors
+//! ([`ProviderError`], with attribute paths) out.
 
+pub mod null;
+pub mod provider;
 pub mod registry;
 pub mod schema;
+pub mod set;
+pub mod test;
 
+pub use provider::{
+    AttributePath, Attributes, ObjectState, PlannedChange, Provider, ProviderError,
+    ProviderErrorKind,
+};
 pub use registry::Registry;
 pub use schema::{AttributeSchema, Presence, ResourceSchema};
+pub use set::ProviderSet;

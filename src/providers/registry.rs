@@ -1,4 +1,6 @@
-//! The registry of built-in providers and their resource types.
+//! The registry of built-in providers' resource type schemas, read by `check`
+//! without calling any provider. `null_resource`'s schema lives with its
+//! provider (`null::schema`); `local`'s stays here until that provider lands.
 
 use super::schema::{ResourceSchema, attribute};
 use crate::lang::Type;
@@ -24,18 +26,7 @@ impl Registry {
             resources: BTreeMap::new(),
             data_sources: BTreeMap::new(),
         };
-        registry.add_resource(ResourceSchema {
-            resource_type: "null_resource",
-            provider: "null",
-            description: "Stores its inputs and does nothing else; replaced when `triggers` change.",
-            attributes: vec![
-                attribute("triggers", Type::Map(Box::new(Type::Any)))
-                    .force_new()
-                    .describe("Any values; a change replaces the resource."),
-                attribute("inputs", Type::Any).describe("Any value, stored as is and updated in place."),
-                attribute("id", Type::String).computed_only().describe("A random id set at creation."),
-            ],
-        });
+        registry.add_resource(super::null::schema());
         registry.add_resource(ResourceSchema {
             resource_type: "local_file",
             provider: "local",
@@ -81,7 +72,8 @@ impl Registry {
         registry
     }
 
-    fn add_resource(&mut self, schema: ResourceSchema) {
+    /// Adds a managed resource type (tests add `TestProvider::schema()`).
+    pub fn add_resource(&mut self, schema: ResourceSchema) {
         self.resources.insert(schema.resource_type, schema);
     }
 

@@ -1,0 +1,370 @@
+//! The `Provider` trait: what the engine asks of every provider — its schemas,
+//! offline validation, planning one change, and the create / read / update /
+//! delete / import calls — plus the values that cross it ([`ObjectState`],
+//! [`PlannedChange`]) and the one error type that comes back ([`ProviderError`]).
+//!
+//! Terminology: the *prior* object is what state last recorded for an instance;
+//! the *proposed* attributes are the evaluated configuration; the *planned*
+//! attributes are what the provider says the object will look like after the
+//! change, with computed values it cannot know yet left unknown.
+//!
+//! Invariant: no state or configuration files and no printing; typed values in,
+//! typed errors out. A `ProviderError` message never contains a secret value.
+//! Invariant: every method takes `&self`, so one provider is shared as
+//! `Arc<dyn Provider>` by concurrent tasks; providers keep mutable data behind
+//! their own locks.
+
+use super::schema::{Presence, ResourceSchema};
+use crate::lang::Value;
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The attributes of one object, by name.
+pub type Attributes = BTreeMap<String, Value>;
+
+/// Where in an object something is: `["triggers"]`, `["tags", "team"]`, list
+/// positions as decimal strings (`["rules", "0", "port"]`).
+pub type AttributePath = Vec<String>;
+
+/// One remote object as a provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectState {
+    /// The provider's id for it (also in `attributes["id"]` when the schema has one).
+    pub id: String,
+    /// Every attribute of the schema, `null` when unset; sensitive ones marked secret.
+    pub attributes: Attributes,
+}
+
+impl ObjectState {
+    /// The attribute with this name, `null` when absent.
+    pub fn attribute(&self, name: &str) -> &Value {
+        self.attributes.get(name).unwrap_or(&Value::NULL)
+    }
+}
+
+/// What the provider plans for one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedChange {
+    /// The object after the change: configured values as proposed, computed ones
+    /// kept from the prior object where they stay the same, unknown otherwise.
+    pub planned: Attributes,
+    /// The attributes whose change cannot be made in place (empty for a create).
+    pub requires_replace: Vec<AttributePath>,
+}
+
+impl PlannedChange {
+    /// Whether the change replaces the object.
+    pub fn replaces(&self) -> bool {
+        !self.requires_replace.is_empty()
+    }
+}
+
+/// Whether trying again may help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderErrorKind {
+    /// A timeout, throttling (HTTP 429), a 5xx, a dropped connection: the same
+    /// call may succeed later. `retry_after` is the remote's hint (`Retry-After`);
+    /// the engine waits at least that long before the next try.
+    Transient {
+        /// The earliest time to try again, when the remote said.
+        retry_after: Option<Duration>,
+    },
+    /// Wrong input, no permission, a conflict: retrying the same call fails again.
+    Permanent,
+    /// The object does not exist (import of an unknown id, update of a deleted one).
+    NotFound,
+}
+
+/// A failed provider call.
+///
+/// The message is for people and is shown as is, so **providers must redact**:
+/// never put a secret value (or a sensitive attribute's value, or a credential)
+/// into `message`; name the attribute through `attribute_path` instead, and the
+/// plan and apply stages point at its span. The error's own text is just the
+/// message; `plan` and `apply` wrap it in a diagnostic with a fixed phrase and
+/// the `infra::provider::<name>` code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    /// Transient, permanent or not found.
+    pub kind: ProviderErrorKind,
+    /// What went wrong, without secret values.
+    pub message: String,
+    /// The attribute at fault, where there is one.
+    pub attribute_path: Option<AttributePath>,
+}
+
+impl ProviderError {
+    /// A permanent error.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self::new(ProviderErrorKind::Permanent, message)
+    }
+
+    /// A transient error without a retry hint.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self::new(ProviderErrorKind::Transient { retry_after: None }, message)
+    }
+
+    /// A not-found error.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ProviderErrorKind::NotFound, message)
+    }
+
+    fn new(kind: ProviderErrorKind, message: impl Into<String>) -> Self {
+        ProviderError {
+            kind,
+            message: message.into(),
+            attribute_path: None,
+        }
+    }
+
+    /// Points the error at an attribute: `.at(["tags", "team"])`.
+    #[must_use]
+    pub fn at<S: Into<String>>(mut self, path: impl IntoIterator<Item = S>) -> Self {
+        self.attribute_path = Some(path.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Makes the error transient with a retry hint.
+    #[must_use]
+    pub fn retry_after(mut self, wait: Duration) -> Self {
+        self.kind = ProviderErrorKind::Transient {
+            retry_after: Some(wait),
+        };
+        self
+    }
+
+    /// Whether retrying may help.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.kind, ProviderErrorKind::Transient { .. })
+    }
+
+    /// The remote's hint for when to try again, if transient and given.
+    pub fn retry_hint(&self) -> Option<Duration> {
+        match self.kind {
+            ProviderErrorKind::Transient { retry_after } => retry_after,
+            _ => None,
+        }
+    }
+
+    /// The error for a resource type this provider does not have.
+    pub fn unknown_resource_type(provider: &str, resource_type: &str) -> Self {
+        Self::permanent(format!(
+            "provider `{provider}` has no resource type `{resource_type}`"
+        ))
+    }
+}
+
+/// A provider: one set of resource types and the calls that manage them.
+///
+/// Async methods return boxed `Send` futures (through `async_trait`), so the
+/// engine can call one provider from many tokio tasks at once as
+/// `Arc<dyn Provider>`. Only `apply` calls the mutating methods (`create`,
+/// `update`, `delete`); `plan` calls `plan_change`, `read` and `import`.
+///
+/// Conventions every provider keeps, so retries converge:
+/// - `read` returns `Ok(None)` when the object was deleted outside;
+/// - `delete` of an object that is already gone succeeds;
+/// - `update` and `import` of an object that is gone fail with
+///   [`ProviderErrorKind::NotFound`];
+/// - returned attributes cover the whole schema (`null` when unset), with the
+///   secret mark on sensitive attributes and on values that came in secret.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The provider's name (`null`, `local`), the prefix of its resource types.
+    fn name(&self) -> &'static str;
+
+    /// Every resource type it offers. Static: known without configuring.
+    fn resource_schemas(&self) -> &[ResourceSchema];
+
+    /// The schema of one resource type.
+    fn schema(&self, resource_type: &str) -> Option<&ResourceSchema> {
+        self.resource_schemas()
+            .iter()
+            .find(|schema| schema.resource_type == resource_type)
+    }
+
+    /// Takes the provider block's settings (credentials, endpoints) before any
+    /// other async call. The default accepts anything and keeps nothing.
+    async fn configure(&self, config: &Attributes) -> Result<(), ProviderError> {
+        let _ = config;
+        Ok(())
+    }
+
+    /// Checks a configuration offline; unknown values pass (they are checked
+    /// again at plan). Synchronous and without side effects, so `validate` and
+    /// `check` may call it without a runtime. The default checks the schema:
+    /// the type exists, no unknown attributes, required ones set, computed-only
+    /// ones not set.
+    fn validate(&self, resource_type: &str, config: &Attributes) -> Vec<ProviderError> {
+        match self.schema(resource_type) {
+            Some(schema) => validate_against_schema(schema, config),
+            None => vec![ProviderError::unknown_resource_type(
+                self.name(),
+                resource_type,
+            )],
+        }
+    }
+
+    /// Plans one change: `prior` is `None` for a create. The default follows
+    /// the schema (see [`plan_from_schema`]); providers whose computed values
+    /// follow their inputs (a file's hash) override it.
+    async fn plan_change(
+        &self,
+        resource_type: &str,
+        prior: Option<&ObjectState>,
+        proposed: &Attributes,
+    ) -> Result<PlannedChange, ProviderError> {
+        match self.schema(resource_type) {
+            Some(schema) => Ok(plan_from_schema(schema, prior, proposed)),
+            None => Err(ProviderError::unknown_resource_type(
+                self.name(),
+                resource_type,
+            )),
+        }
+    }
+
+    /// Creates an object from planned attributes whose configured values are
+    /// all known (computed ones may be unknown); returns it with everything filled in.
+    async fn create(
+        &self,
+        resource_type: &str,
+        planned: &Attributes,
+    ) -> Result<ObjectState, ProviderError>;
+
+    /// Reads the object as it is now; `Ok(None)` when it was deleted outside.
+    async fn read(
+        &self,
+        resource_type: &str,
+        prior: &ObjectState,
+    ) -> Result<Option<ObjectState>, ProviderError>;
+
+    /// Changes an object in place to the planned attributes.
+    async fn update(
+        &self,
+        resource_type: &str,
+        prior: &ObjectState,
+        planned: &Attributes,
+    ) -> Result<ObjectState, ProviderError>;
+
+    /// Deletes an object; succeeds when it is already gone.
+    async fn delete(&self, resource_type: &str, prior: &ObjectState) -> Result<(), ProviderError>;
+
+    /// Reads an existing object by its id, to bring it under management.
+    async fn import(&self, resource_type: &str, id: &str) -> Result<ObjectState, ProviderError>;
+}
+
+/// Checks a configuration against a schema (see [`Provider::validate`]).
+pub fn validate_against_schema(schema: &ResourceSchema, config: &Attributes) -> Vec<ProviderError> {
+    let mut errors = Vec::new();
+    for (name, value) in config {
+        match schema.attribute(name) {
+            None => errors.push(
+                ProviderError::permanent(format!(
+                    "`{}` has no attribute `{name}`",
+                    schema.resource_type
+                ))
+                .at([name.as_str()]),
+            ),
+            Some(attribute) if !attribute.settable() && !value.is_null() => errors.push(
+                ProviderError::permanent(format!(
+                    "`{name}` is computed by the provider and cannot be set"
+                ))
+                .at([name.as_str()]),
+            ),
+            Some(_) => {}
+        }
+    }
+    for attribute in &schema.attributes {
+        let missing = config.get(attribute.name).is_none_or(Value::is_null);
+        if attribute.presence == Presence::Required && missing {
+            errors.push(
+                ProviderError::permanent(format!("`{}` is required", attribute.name))
+                    .at([attribute.name]),
+            );
+        }
+    }
+    errors
+}
+
+/// The schema-driven plan: every schema attribute appears in `planned`.
+///
+/// - A force-new attribute whose value differs from the prior one (or is
+///   unknown, so may differ) requires a replacement; secret marks alone are no
+///   change.
+/// - Settable attributes take the proposed value (`null` when absent), except
+///   that an optional-computed attribute left unset keeps the prior value.
+/// - Computed values are kept from the prior object on an in-place update and
+///   unknown on a create or a replacement.
+/// - Sensitive attributes are marked secret.
+pub fn plan_from_schema(
+    schema: &ResourceSchema,
+    prior: Option<&ObjectState>,
+    proposed: &Attributes,
+) -> PlannedChange {
+    let proposed_value = |name: &str| proposed.get(name).cloned().unwrap_or(Value::NULL);
+    let requires_replace: Vec<AttributePath> = match prior {
+        None => Vec::new(),
+        Some(prior) => schema
+            .attributes
+            .iter()
+            .filter(|attribute| attribute.force_new && attribute.settable())
+            .filter(|attribute| {
+                let new = proposed_value(attribute.name);
+                new.contains_unknown()
+                    || !same_ignoring_marks(prior.attribute(attribute.name), &new)
+            })
+            .map(|attribute| vec![attribute.name.to_owned()])
+            .collect(),
+    };
+    // What a computed value can be taken from: the prior object, unless a new one replaces it.
+    let kept = prior.filter(|_| requires_replace.is_empty());
+    let planned = schema
+        .attributes
+        .iter()
+        .map(|attribute| {
+            let configured = proposed.get(attribute.name).filter(|v| !v.is_null());
+            let value = match (attribute.presence, configured, kept) {
+                (Presence::Computed, _, Some(prior)) => prior.attribute(attribute.name).clone(),
+                (Presence::Computed, _, None) => Value::UNKNOWN,
+                (_, Some(value), _) => value.clone(),
+                (Presence::OptionalComputed, None, Some(prior)) => {
+                    prior.attribute(attribute.name).clone()
+                }
+                (Presence::OptionalComputed, None, None) => Value::UNKNOWN,
+                (Presence::Required | Presence::Optional, None, _) => Value::NULL,
+            };
+            (
+                attribute.name.to_owned(),
+                value.mark_secret_if(attribute.sensitive),
+            )
+        })
+        .collect();
+    PlannedChange {
+        planned,
+        requires_replace,
+    }
+}
+
+/// Whether two values are equal once every secret mark is removed.
+pub fn same_ignoring_marks(a: &Value, b: &Value) -> bool {
+    a.clone().unmark_deep().0 == b.clone().unmark_deep().0
+}
+
+/// Fills the schema's attributes from `values` (absent ones `null`), marks the
+/// sensitive ones secret and drops names the schema does not have: the shape
+/// every returned [`ObjectState`] has.
+pub fn conform_to_schema(schema: &ResourceSchema, values: &Attributes) -> Attributes {
+    schema
+        .attributes
+        .iter()
+        .map(|attribute| {
+            let value = values.get(attribute.name).cloned().unwrap_or(Value::NULL);
+            (
+                attribute.name.to_owned(),
+                value.mark_secret_if(attribute.sensitive),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,188 @@
+//! The persisted form of a state version and its checks.
+//!
+//! A state file is pretty JSON of [`StateFile`]. Its `checksum` is the SHA-256
+//! of the canonical body: the file's JSON with the `checksum` field removed,
+//! keys sorted, no whitespace. Re-indenting the file keeps it valid; changing
+//! any value does not.
+//!
+//! Invariant: parsing refuses anything it does not fully understand (unknown
+//! fields, other format versions, a checksum that does not match) rather than
+//! guessing, so a refused file is never rewritten from a guess.
+
+use super::crypto::SealedValue;
+use super::{OutputState, ResourceState, State, StateError};
+use crate::diag::Code;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The state format this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// One written version of a state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateFile {
+    /// [`FORMAT_VERSION`] when written.
+    pub format_version: u32,
+    /// The state's lineage.
+    pub lineage: String,
+    /// This version's serial: one more than the version before.
+    pub serial: u64,
+    /// Unix seconds when this version was written.
+    pub written_at: u64,
+    /// What wrote it, for `infra state history` (`apply: 2 created, 1 deleted`).
+    pub summary: String,
+    /// The fingerprint of the key that sealed its secrets ([`Key::id`](super::Key::id)).
+    pub key_id: String,
+    /// SHA-256 (hex) of the canonical body.
+    pub checksum: String,
+    /// The resources, sorted by address.
+    pub resources: Vec<ResourceState>,
+    /// The outputs by name.
+    pub outputs: BTreeMap<String, OutputState>,
+}
+
+/// A line of `infra state history`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    /// The version's serial.
+    pub serial: u64,
+    /// Unix seconds when it was written.
+    pub written_at: u64,
+    /// What wrote it.
+    pub summary: String,
+    /// How many instances it holds.
+    pub instance_count: usize,
+}
+
+impl StateFile {
+    /// The persisted form of `state` as version `serial`, checksum filled in.
+    pub fn new(state: &State, serial: u64, written_at: u64, summary: &str, key_id: &str) -> Self {
+        let mut file = StateFile {
+            format_version: FORMAT_VERSION,
+            lineage: state.lineage.clone(),
+            serial,
+            written_at,
+            summary: summary.to_owned(),
+            key_id: key_id.to_owned(),
+            checksum: String::new(),
+            resources: state.resources.clone(),
+            outputs: state.outputs.clone(),
+        };
+        file.checksum = file.compute_checksum();
+        file
+    }
+
+    /// The in-memory state this version holds.
+    pub fn to_state(&self) -> State {
+        State {
+            lineage: self.lineage.clone(),
+            serial: self.serial,
+            resources: self.resources.clone(),
+            outputs: self.outputs.clone(),
+        }
+    }
+
+    /// Its history line.
+    pub fn info(&self) -> VersionInfo {
+        VersionInfo {
+            serial: self.serial,
+            written_at: self.written_at,
+            summary: self.summary.clone(),
+            instance_count: self.resources.iter().map(|r| r.instances.len()).sum(),
+        }
+    }
+
+    /// The SHA-256 (hex) of the canonical body.
+    pub fn compute_checksum(&self) -> String {
+        let mut json = match serde_json::to_value(self) {
+            Ok(json) => json,
+            // Serializing plain data into a `Value` cannot fail; an empty
+            // body makes the checksum mismatch rather than pass.
+            Err(_) => serde_json::Value::Null,
+        };
+        if let Some(object) = json.as_object_mut() {
+            object.remove("checksum");
+        }
+        // `serde_json::Map` keeps keys sorted, so this is canonical.
+        let canonical = json.to_string();
+        Sha256::digest(canonical.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The bytes written to disk: pretty JSON and a final newline.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes
+    }
+
+    /// Parses and checks a state file: JSON, format, version, checksum.
+    /// `path` is only for the error.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<StateFile, StateError> {
+        let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
+            let what = if error.is_eof() {
+                "the file ends early (truncated?)".to_owned()
+            } else {
+                format!("{error}")
+            };
+            StateError::new(
+                Code::StateInvalidJson,
+                Some(path),
+                format!(
+                    "{what}; the file was left as it is: restore it from the history folder \
+                     beside it (`infra state history`)"
+                ),
+            )
+        })?;
+        // The version is checked before the full shape, so a newer format is
+        // reported as such and not as unknown fields.
+        let version = json
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64);
+        if let Some(version) = version
+            && version != u64::from(FORMAT_VERSION)
+        {
+            return Err(StateError::new(
+                Code::StateUnsupportedVersion,
+                Some(path),
+                format!(
+                    "the file has format version {version}; this infra reads version \
+                     {FORMAT_VERSION}: use a matching infra"
+                ),
+            ));
+        }
+        let file: StateFile = serde_json::from_value(json).map_err(|error| {
+            StateError::new(
+                Code::StateInvalidFormat,
+                Some(path),
+                format!(
+                    "{error}; hand edits are refused: restore the file from the history folder \
+                     beside it"
+                ),
+            )
+        })?;
+        let actual = file.compute_checksum();
+        if actual != file.checksum {
+            return Err(StateError::new(
+                Code::StateChecksumMismatch,
+                Some(path),
+                "the contents changed since infra wrote them (a hand edit or damage); the file \
+                 was left as it is: restore it from the history folder beside it",
+            ));
+        }
+        Ok(file)
+    }
+
+    /// Every sealed value in the file (attributes, configurations, outputs).
+    pub fn sealed_values(&self) -> impl Iterator<Item = &SealedValue> {
+        self.resources
+            .iter()
+            .flat_map(|r| r.instances.iter())
+            .flat_map(|i| [&i.attributes, &i.config])
+            .chain(self.outputs.values().map(|o| &o.value))
+    }
+}

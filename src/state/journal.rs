@@ -1,0 +1,182 @@
+//! The crash journal: completed actions appended durably, one record per line,
+//! read back by the next command and removed once folded into state.
+//!
+//! A record is the line `J1 <length> <sha256-hex> <json>\n`, where length and
+//! hash are of the JSON bytes. A process killed mid-append leaves at most one
+//! torn last line; it fails its frame and is ignored. A bad record before the
+//! last one is damage, not a crash, and is refused.
+//!
+//! Invariant: [`Journal::append`] returns only once the record is on disk.
+//! Invariant: records carry sealed values only; the journal never holds a
+//! plaintext secret.
+
+use super::StateError;
+use crate::diag::Code;
+use crate::host::{Host, HostError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+const MAGIC: &str = "J1";
+
+/// The records read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalRead<T> {
+    /// The complete records, in order.
+    pub records: Vec<T>,
+    /// Whether a torn last record (a crash mid-append) was ignored.
+    pub torn_tail: bool,
+}
+
+/// An append-only journal file.
+pub struct Journal<'h> {
+    host: &'h dyn Host,
+    path: PathBuf,
+    /// Whether the file was checked for a torn tail before the first append.
+    tail_checked: bool,
+}
+
+impl std::fmt::Debug for Journal<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("path", &self.path)
+            .field("tail_checked", &self.tail_checked)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'h> Journal<'h> {
+    /// The journal at `path` (created on first append).
+    pub fn new(host: &'h dyn Host, path: &Path) -> Journal<'h> {
+        Journal {
+            host,
+            path: path.to_path_buf(),
+            tail_checked: false,
+        }
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record and waits until it is durable.
+    pub fn append<T: Serialize>(&mut self, record: &T) -> Result<(), StateError> {
+        if !self.tail_checked {
+            self.drop_torn_tail()?;
+            self.tail_checked = true;
+        }
+        let json = serde_json::to_string(record).map_err(|error| {
+            StateError::new(Code::Internal, Some(&self.path), format!("{error}"))
+        })?;
+        let line = format!("{MAGIC} {} {} {json}\n", json.len(), hash(json.as_bytes()));
+        if let Some(parent) = self.path.parent() {
+            self.host
+                .create_dir_all(parent)
+                .map_err(|e| StateError::io(parent, "creating", &e))?;
+        }
+        self.host
+            .append_durable(&self.path, line.as_bytes())
+            .map_err(|e| StateError::io(&self.path, "appending to the journal", &e))
+    }
+
+    /// Reads every complete record; an absent journal has none.
+    pub fn read<T: DeserializeOwned>(&self) -> Result<JournalRead<T>, StateError> {
+        let bytes = match self.host.read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(HostError::NotFound) => {
+                return Ok(JournalRead {
+                    records: Vec::new(),
+                    torn_tail: false,
+                });
+            }
+            Err(error) => return Err(StateError::io(&self.path, "reading the journal", &error)),
+        };
+        let (lines, torn_tail) = split_records(&bytes);
+        let mut records = Vec::with_capacity(lines.len());
+        for (number, line) in lines.iter().enumerate() {
+            let record = parse_line(line)
+                .and_then(|json| serde_json::from_slice(json).ok())
+                .ok_or_else(|| {
+                    StateError::new(
+                        Code::StateCorruptedJournal,
+                        Some(&self.path),
+                        format!(
+                            "record {} of the journal is damaged; the state was not changed. \
+                             Move the journal aside and run `infra refresh` to rebuild state \
+                             from the real resources",
+                            number + 1
+                        ),
+                    )
+                })?;
+            records.push(record);
+        }
+        Ok(JournalRead { records, torn_tail })
+    }
+
+    /// Removes the journal once its records are folded into a written state.
+    pub fn clear(&mut self) -> Result<(), StateError> {
+        self.tail_checked = true;
+        match self.host.remove_file(&self.path) {
+            Ok(()) | Err(HostError::NotFound) => Ok(()),
+            Err(error) => Err(StateError::io(&self.path, "removing the journal", &error)),
+        }
+    }
+
+    /// Rewrites the journal without its torn last line, so the next record
+    /// starts on a line of its own.
+    fn drop_torn_tail(&self) -> Result<(), StateError> {
+        let bytes = match self.host.read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(HostError::NotFound) => return Ok(()),
+            Err(error) => return Err(StateError::io(&self.path, "reading the journal", &error)),
+        };
+        let (lines, torn) = split_records(&bytes);
+        if !torn {
+            return Ok(());
+        }
+        let mut kept = Vec::new();
+        for line in lines {
+            kept.extend_from_slice(line);
+            kept.push(b'\n');
+        }
+        self.host
+            .write_atomic(&self.path, &kept)
+            .map_err(|e| StateError::io(&self.path, "repairing the journal", &e))
+    }
+}
+
+/// The record lines, and whether a torn last line was left out. The last
+/// line is torn when it has no newline or fails its frame.
+fn split_records(bytes: &[u8]) -> (Vec<&[u8]>, bool) {
+    let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    // After the last newline comes an empty piece, or the start of a torn record.
+    let rest = lines.pop().unwrap_or_default();
+    let mut torn = !rest.is_empty();
+    if !torn
+        && let Some(last) = lines.last()
+        && parse_line(last).is_none()
+    {
+        lines.pop();
+        torn = true;
+    }
+    (lines, torn)
+}
+
+/// The JSON of a framed line, if the frame holds.
+fn parse_line(line: &[u8]) -> Option<&[u8]> {
+    let text = std::str::from_utf8(line).ok()?;
+    let rest = text.strip_prefix(MAGIC)?.strip_prefix(' ')?;
+    let (length, rest) = rest.split_once(' ')?;
+    let (digest, json) = rest.split_once(' ')?;
+    let length: usize = length.parse().ok()?;
+    (json.len() == length && hash(json.as_bytes()) == digest).then_some(json.as_bytes())
+}
+
+fn hash(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -1,0 +1,366 @@
+//! The `local` backend: state files beside the stack.
+//!
+//! ```text
+//! <stack>/.infra/key                                  the state key (0600), unless INFRA_STATE_KEY
+//! <stack>/.infra/state/<stack>/<env>.json             the current version
+//! <stack>/.infra/state/<stack>/<env>.history/<serial>.json   every version ever written
+//! <stack>/.infra/state/<stack>/<env>.lock             the lock, while a command writes
+//! <stack>/.infra/state/<stack>/<env>.journal          completed actions not yet in state
+//! ```
+//!
+//! Invariant: a version is written atomically (temp file, fsync, rename,
+//! folder fsync) and only after the current file passed every check; a
+//! refused file is left byte for byte as it was.
+//! Invariant: reading takes no lock and writes nothing.
+
+use super::crypto::Key;
+use super::file::{StateFile, VersionInfo};
+use super::journal::Journal;
+use super::lock::{self, Lock, LockInfo};
+use super::{State, StateError};
+use crate::diag::Code;
+use crate::host::{Host, HostError};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// State for one stack environment, stored in files beside the stack.
+#[derive(Clone, Copy)]
+pub struct LocalBackend<'h> {
+    host: &'h dyn Host,
+    stack_dir: &'h Path,
+    stack: &'h str,
+    environment: &'h str,
+}
+
+impl std::fmt::Debug for LocalBackend<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalBackend")
+            .field("stack_dir", &self.stack_dir)
+            .field("stack", &self.stack)
+            .field("environment", &self.environment)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'h> LocalBackend<'h> {
+    /// The backend for `environment` of the stack named `stack` in `stack_dir`.
+    pub fn new(
+        host: &'h dyn Host,
+        stack_dir: &'h Path,
+        stack: &'h str,
+        environment: &'h str,
+    ) -> Self {
+        LocalBackend {
+            host,
+            stack_dir,
+            stack,
+            environment,
+        }
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.stack_dir.join(".infra").join("state").join(self.stack)
+    }
+
+    /// The current version's file.
+    pub fn state_path(&self) -> PathBuf {
+        self.state_dir().join(format!("{}.json", self.environment))
+    }
+
+    /// The folder holding every version.
+    pub fn history_dir(&self) -> PathBuf {
+        self.state_dir()
+            .join(format!("{}.history", self.environment))
+    }
+
+    /// The lock file.
+    pub fn lock_path(&self) -> PathBuf {
+        self.state_dir().join(format!("{}.lock", self.environment))
+    }
+
+    /// The crash journal.
+    pub fn journal_path(&self) -> PathBuf {
+        self.state_dir()
+            .join(format!("{}.journal", self.environment))
+    }
+
+    /// The key file used when `INFRA_STATE_KEY` is not set.
+    pub fn key_path(&self) -> PathBuf {
+        self.stack_dir.join(".infra").join("key")
+    }
+
+    fn version_path(&self, serial: u64) -> PathBuf {
+        self.history_dir().join(format!("{serial:020}.json"))
+    }
+
+    /// The current version, checked (JSON, format, checksum) and compared with
+    /// the newest history version (lineage, serial); `None` if never written.
+    pub fn read(&self) -> Result<Option<StateFile>, StateError> {
+        let path = self.state_path();
+        let bytes = match self.host.read(&path) {
+            Ok(bytes) => bytes,
+            Err(HostError::NotFound) => return Ok(None),
+            Err(error) => return Err(StateError::io(&path, "reading", &error)),
+        };
+        let file = StateFile::parse(&bytes, &path)?;
+        if let Some(newest) = self.newest_version()? {
+            check_against_history(&file, &newest, &path)?;
+        }
+        Ok(Some(file))
+    }
+
+    /// The key for this state: `INFRA_STATE_KEY`, the key file, or a new key
+    /// file when there is no state yet. A state without its key is refused.
+    pub fn key(&self) -> Result<Key, StateError> {
+        let key_path = self.key_path();
+        if let Some(key) = Key::load(self.host, &key_path)? {
+            return Ok(key);
+        }
+        if self.host.read(&self.state_path()).is_ok() {
+            return Err(StateError::new(
+                Code::StateMissingKey,
+                Some(&key_path),
+                format!(
+                    "this state was written with a key, but neither {} nor {} is there; restore \
+                     the key file from your backup or set {}",
+                    super::crypto::KEY_ENV,
+                    key_path.display(),
+                    super::crypto::KEY_ENV
+                ),
+            ));
+        }
+        Key::load_or_create(self.host, &key_path)
+    }
+
+    /// The current state, checked as [`LocalBackend::read`] does and against
+    /// `key`; `None` if never written.
+    pub fn read_state(&self, key: &Key) -> Result<Option<State>, StateError> {
+        let Some(file) = self.read()? else {
+            return Ok(None);
+        };
+        check_key(&file, key, &self.state_path())?;
+        Ok(Some(file.to_state()))
+    }
+
+    /// Writes `state` as the next version (serial + 1), keeping every version
+    /// in the history folder. `state.serial` must be the serial it was read
+    /// at (0 for a new state); it is updated to the new serial.
+    pub fn write(
+        &self,
+        lock: &Lock<'_>,
+        state: &mut State,
+        key: &Key,
+        summary: &str,
+    ) -> Result<StateFile, StateError> {
+        let path = self.state_path();
+        if lock.path() != self.lock_path() {
+            return Err(StateError::new(
+                Code::Internal,
+                Some(&path),
+                "state written under another state's lock",
+            ));
+        }
+        let history_dir = self.history_dir();
+        self.host
+            .create_dir_all(&history_dir)
+            .map_err(|e| StateError::io(&history_dir, "creating", &e))?;
+        let current = self.read()?;
+        let newest = self.newest_version()?;
+        let reference = current.as_ref().or(newest.as_ref());
+        if let Some(reference) = reference
+            && reference.lineage != state.lineage
+        {
+            return Err(foreign(&path, &state.lineage, &reference.lineage));
+        }
+        if let Some(current) = &current {
+            check_key(current, key, &path)?;
+        }
+        let stored = current.as_ref().map_or(0, |c| c.serial);
+        if state.serial != stored {
+            return Err(StateError::new(
+                Code::StateSerialBackwards,
+                Some(&path),
+                format!(
+                    "the state being written was read at serial {}, but serial {stored} is \
+                     stored: another command wrote in between; run the command again",
+                    state.serial
+                ),
+            ));
+        }
+        // A crash between the two writes below can leave the current version
+        // out of the history; put it back before moving on.
+        if let Some(current) = &current {
+            let kept = self.version_path(current.serial);
+            if matches!(self.host.read(&kept), Err(HostError::NotFound)) {
+                self.host
+                    .write_atomic(&kept, &current.to_bytes())
+                    .map_err(|e| StateError::io(&kept, "writing", &e))?;
+            }
+        }
+        let serial = stored + 1;
+        let file = StateFile::new(
+            state,
+            serial,
+            self.host.now_unix_seconds(),
+            summary,
+            &key.id(),
+        );
+        let bytes = file.to_bytes();
+        self.host
+            .write_atomic(&path, &bytes)
+            .map_err(|e| StateError::io(&path, "writing", &e))?;
+        let version = self.version_path(serial);
+        self.host
+            .write_atomic(&version, &bytes)
+            .map_err(|e| StateError::io(&version, "writing", &e))?;
+        state.serial = serial;
+        Ok(file)
+    }
+
+    /// Every version in the history folder, oldest first.
+    pub fn history(&self) -> Result<Vec<VersionInfo>, StateError> {
+        let mut versions = Vec::new();
+        for serial in self.version_serials()? {
+            versions.push(self.version(serial)?.info());
+        }
+        Ok(versions)
+    }
+
+    /// Version `serial` from the history folder, checked.
+    pub fn version(&self, serial: u64) -> Result<StateFile, StateError> {
+        let path = self.version_path(serial);
+        let bytes = match self.host.read(&path) {
+            Ok(bytes) => bytes,
+            Err(HostError::NotFound) => {
+                return Err(StateError::new(
+                    Code::StateNoSuchVersion,
+                    Some(&path),
+                    format!(
+                        "there is no version {serial}; `infra state history` lists the versions"
+                    ),
+                ));
+            }
+            Err(error) => return Err(StateError::io(&path, "reading", &error)),
+        };
+        let file = StateFile::parse(&bytes, &path)?;
+        if file.serial != serial {
+            return Err(StateError::new(
+                Code::StateSerialBackwards,
+                Some(&path),
+                format!(
+                    "the file is named for version {serial} but holds version {}",
+                    file.serial
+                ),
+            ));
+        }
+        Ok(file)
+    }
+
+    /// Takes the lock for a writing command (see [`Lock::acquire`]).
+    pub fn lock(
+        &self,
+        operation: &str,
+        timeout: Duration,
+        on_wait: &mut dyn FnMut(Option<&LockInfo>),
+    ) -> Result<Lock<'h>, StateError> {
+        Lock::acquire(self.host, &self.lock_path(), operation, timeout, on_wait)
+    }
+
+    /// Who holds the lock now, if anyone.
+    pub fn lock_holder(&self) -> Option<LockInfo> {
+        lock::read_holder(self.host, &self.lock_path())
+    }
+
+    /// Breaks a stale lock whose id is `id`.
+    pub fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
+        lock::force_unlock(self.host, &self.lock_path(), id)
+    }
+
+    /// The crash journal.
+    pub fn journal(&self) -> Journal<'h> {
+        Journal::new(self.host, &self.journal_path())
+    }
+
+    /// The serials in the history folder, ascending. Other files (a temp
+    /// file of an interrupted write) are ignored.
+    fn version_serials(&self) -> Result<Vec<u64>, StateError> {
+        let dir = self.history_dir();
+        let entries = match self.host.list_dir(&dir) {
+            Ok(entries) => entries,
+            Err(HostError::NotFound) => return Ok(Vec::new()),
+            Err(error) => return Err(StateError::io(&dir, "listing", &error)),
+        };
+        let mut serials: Vec<u64> = entries
+            .iter()
+            .filter(|entry| entry.is_file)
+            .filter_map(|entry| {
+                let name = entry.path.file_name()?.to_str()?;
+                name.strip_suffix(".json")?.parse().ok()
+            })
+            .collect();
+        serials.sort_unstable();
+        Ok(serials)
+    }
+
+    fn newest_version(&self) -> Result<Option<StateFile>, StateError> {
+        match self.version_serials()?.last() {
+            Some(serial) => self.version(*serial).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+fn check_against_history(
+    file: &StateFile,
+    newest: &StateFile,
+    path: &Path,
+) -> Result<(), StateError> {
+    if file.lineage != newest.lineage {
+        return Err(foreign(path, &file.lineage, &newest.lineage));
+    }
+    if file.serial < newest.serial {
+        return Err(StateError::new(
+            Code::StateSerialBackwards,
+            Some(path),
+            format!(
+                "the file holds serial {}, but version {} was already written; an older copy was \
+                 put in its place. Restore the newest version from the history folder",
+                file.serial, newest.serial
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn foreign(path: &Path, found: &str, expected: &str) -> StateError {
+    StateError::new(
+        Code::StateForeignLineage,
+        Some(path),
+        format!(
+            "the file has lineage {found}, but this state's history has lineage {expected}: it \
+             is another stack's or environment's state. Put the right file back; it was not \
+             overwritten"
+        ),
+    )
+}
+
+fn check_key(file: &StateFile, key: &Key, path: &Path) -> Result<(), StateError> {
+    if file.key_id == key.id() {
+        return Ok(());
+    }
+    Err(StateError::new(
+        Code::StateWrongKey,
+        Some(path),
+        format!(
+            "the state was sealed with key {}, but the key found is {} (from {}); use the key \
+             this state was written with",
+            file.key_id,
+            key.id(),
+            match key.source() {
+                super::crypto::KeySource::Env => super::crypto::KEY_ENV.to_owned(),
+                super::crypto::KeySource::File(p) | super::crypto::KeySource::Created(p) =>
+                    p.display().to_string(),
+            }
+        ),
+    ))
+}

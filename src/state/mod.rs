@@ -1,0 +1,271 @@
+//! Stored state: the model ([`State`]), its persisted form ([`StateFile`]),
+//! the local backend with its history, the lock, the crash journal and the
+//! sealing of secret values.
+//!
+//! Terminology: the *prior state* is what the last command left behind; a
+//! *version* is one written [`StateFile`], numbered by its *serial*, and every
+//! version of one state shares its *lineage*. A value is *sealed* when its
+//! plaintext was replaced by an authenticated-encryption envelope.
+//!
+//! Invariant: no syntax, graph or provider types here; the machine is reached
+//! only through [`Host`].
+//! Invariant: a secret value never reaches a file in plaintext: attributes,
+//! configuration snapshots and outputs are sealed before they are stored.
+//! Invariant: a file that fails any check (JSON, format, checksum, serial,
+//! lineage, key) is refused and never overwritten.
+
+pub mod crypto;
+pub mod file;
+pub mod journal;
+pub mod local;
+pub mod lock;
+
+pub use crypto::{Key, KeySource, PathStep, SealedValue};
+pub use file::{FORMAT_VERSION, StateFile, VersionInfo};
+pub use journal::{Journal, JournalRead};
+pub use local::LocalBackend;
+pub use lock::{Lock, LockInfo};
+
+use crate::addr::{InstanceAddr, InstanceKey, ResourceAddr};
+use crate::diag::{Code, Diagnostic};
+use crate::host::Host;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Why state could not be read, written, locked or unsealed.
+///
+/// The message is the code's fixed phrase; the file and the details are in
+/// `path` and `help`, never a secret value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", code.message())]
+pub struct StateError {
+    /// The stable code (`infra::state::*`).
+    pub code: Code,
+    /// The file the problem is about.
+    pub path: Option<PathBuf>,
+    /// What happened and what to do.
+    pub help: String,
+    /// Who holds the lock, for [`Code::StateLocked`] and [`Code::StateLockMismatch`].
+    pub holder: Option<Box<LockInfo>>,
+}
+
+impl StateError {
+    /// An error about `path`.
+    pub fn new(code: Code, path: Option<&Path>, help: impl Into<String>) -> Self {
+        StateError {
+            code,
+            path: path.map(Path::to_path_buf),
+            help: help.into(),
+            holder: None,
+        }
+    }
+
+    /// A failed read or write of `path` through the host.
+    pub fn io(path: &Path, doing: &str, error: &crate::host::HostError) -> Self {
+        StateError::new(
+            Code::StateIo,
+            Some(path),
+            format!("{doing} {} failed: {error}", path.display()),
+        )
+    }
+
+    /// The diagnostic users see.
+    pub fn to_diagnostic(&self) -> Diagnostic {
+        Diagnostic::error_at_path(
+            self.code,
+            self.path.as_ref().map(|p| p.display().to_string()),
+        )
+        .with_help(self.help.clone())
+    }
+}
+
+/// The state of one stack environment: every resource instance the engine
+/// manages, and the outputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    /// Identifies this state across all its versions (a UUID v4 string).
+    pub lineage: String,
+    /// The serial of the version this was read from; 0 for a state never written.
+    pub serial: u64,
+    /// The resources, sorted by address.
+    pub resources: Vec<ResourceState>,
+    /// The outputs by name.
+    pub outputs: BTreeMap<String, OutputState>,
+}
+
+/// One resource block and its instances.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceState {
+    /// The resource's address.
+    pub addr: ResourceAddr,
+    /// The provider that manages it (its local name).
+    pub provider: String,
+    /// The instances, sorted by key.
+    pub instances: Vec<InstanceState>,
+}
+
+/// One instance: what the provider reported, what it depends on, and the
+/// configuration it was applied from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceState {
+    /// `None`, a `count` index or a `for_each` key.
+    pub key: InstanceKey,
+    /// The attributes after the last apply, secrets sealed; the sensitive
+    /// paths are the `sensitive_paths` of this value.
+    pub attributes: SealedValue,
+    /// What the instance depended on when applied (for delete order once its
+    /// block is gone from the configuration).
+    pub dependencies: Vec<ResourceAddr>,
+    /// The resolved configuration it was applied from, secrets sealed: enough
+    /// to roll back without the old source.
+    pub config: SealedValue,
+}
+
+/// One output value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputState {
+    /// The value, secrets sealed.
+    pub value: SealedValue,
+    /// Whether the output was declared sensitive.
+    pub sensitive: bool,
+}
+
+/// One completed action, as the apply stage journals it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case", tag = "kind")]
+pub enum JournalRecord {
+    /// An instance was created, updated or read: its new state.
+    Set {
+        /// The resource.
+        resource: ResourceAddr,
+        /// Its provider.
+        provider: String,
+        /// The instance's new state (secrets sealed).
+        instance: InstanceState,
+    },
+    /// An instance was deleted.
+    Remove {
+        /// The instance.
+        instance: InstanceAddr,
+    },
+}
+
+impl State {
+    /// An empty state with a fresh lineage, never written (serial 0).
+    pub fn new(host: &dyn Host) -> State {
+        State {
+            lineage: new_uuid(host),
+            serial: 0,
+            resources: Vec::new(),
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    /// The instance at `addr`, if any.
+    pub fn instance(&self, addr: &InstanceAddr) -> Option<&InstanceState> {
+        self.resources
+            .iter()
+            .find(|r| r.addr == addr.resource)?
+            .instances
+            .iter()
+            .find(|i| i.key == addr.key)
+    }
+
+    /// Sets an instance's state, adding its resource if new; order is kept sorted.
+    pub fn set_instance(
+        &mut self,
+        resource: &ResourceAddr,
+        provider: &str,
+        instance: InstanceState,
+    ) {
+        let index = match self.resources.binary_search_by(|r| r.addr.cmp(resource)) {
+            Ok(index) => index,
+            Err(index) => {
+                self.resources.insert(
+                    index,
+                    ResourceState {
+                        addr: resource.clone(),
+                        provider: provider.to_owned(),
+                        instances: Vec::new(),
+                    },
+                );
+                index
+            }
+        };
+        let Some(entry) = self.resources.get_mut(index) else {
+            return;
+        };
+        entry.provider = provider.to_owned();
+        match entry
+            .instances
+            .binary_search_by(|i| i.key.cmp(&instance.key))
+        {
+            Ok(at) => {
+                if let Some(slot) = entry.instances.get_mut(at) {
+                    *slot = instance;
+                }
+            }
+            Err(at) => entry.instances.insert(at, instance),
+        }
+    }
+
+    /// Removes an instance, and its resource when it was the last one.
+    /// Returns whether there was one.
+    pub fn remove_instance(&mut self, addr: &InstanceAddr) -> bool {
+        let Some(index) = self.resources.iter().position(|r| r.addr == addr.resource) else {
+            return false;
+        };
+        let Some(entry) = self.resources.get_mut(index) else {
+            return false;
+        };
+        let before = entry.instances.len();
+        entry.instances.retain(|i| i.key != addr.key);
+        let removed = entry.instances.len() != before;
+        if entry.instances.is_empty() {
+            self.resources.remove(index);
+        }
+        removed
+    }
+
+    /// Folds one journalled action into the state (crash recovery).
+    pub fn apply_record(&mut self, record: &JournalRecord) {
+        match record {
+            JournalRecord::Set {
+                resource,
+                provider,
+                instance,
+            } => self.set_instance(resource, provider, instance.clone()),
+            JournalRecord::Remove { instance } => {
+                self.remove_instance(instance);
+            }
+        }
+    }
+
+    /// How many instances the state holds.
+    pub fn instance_count(&self) -> usize {
+        self.resources.iter().map(|r| r.instances.len()).sum()
+    }
+}
+
+/// A random UUID v4 string from the host's randomness (lineages and lock ids).
+pub fn new_uuid(host: &dyn Host) -> String {
+    let mut bytes = [0u8; 16];
+    host.random_bytes(&mut bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests;

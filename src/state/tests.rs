@@ -1,0 +1,804 @@
+//! State tests: round trips, refusals that leave files untouched, sealing,
+//! locking and the journal, on the in-memory host and on real temp folders.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on the first surprise"
+)]
+
+use super::crypto::KEY_ENV;
+use super::*;
+use crate::addr::{InstanceKey, ResourceAddr};
+use crate::diag::Code;
+use crate::host::{Host, MemoryHost, RealHost};
+use crate::lang::Value;
+use base64::Engine as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const CANARY: &str = "CANARY-s3cr3t-9f2c";
+
+fn secret_attributes() -> Value {
+    let mut tags = BTreeMap::new();
+    tags.insert("team".to_owned(), Value::string("core"));
+    let mut attributes = BTreeMap::new();
+    attributes.insert("id".to_owned(), Value::string("db-1"));
+    attributes.insert(
+        "password".to_owned(),
+        Value::string(CANARY).with_secret(true),
+    );
+    attributes.insert(
+        "list".to_owned(),
+        Value::list(vec![
+            Value::from(1),
+            Value::string(CANARY).with_secret(true),
+        ]),
+    );
+    attributes.insert("tags".to_owned(), Value::map(tags));
+    // A plain map that looks like an envelope must come back as it was.
+    let mut lookalike = BTreeMap::new();
+    lookalike.insert("sealed".to_owned(), Value::string("not a secret"));
+    attributes.insert("lookalike".to_owned(), Value::map(lookalike));
+    Value::map(attributes)
+}
+
+fn sample_state(host: &dyn Host, key: &Key) -> State {
+    let mut state = State::new(host);
+    let attributes = key.seal(host, &secret_attributes()).unwrap();
+    let config = key.seal(host, &secret_attributes()).unwrap();
+    state.set_instance(
+        &ResourceAddr::managed("test_db", "main"),
+        "test",
+        InstanceState {
+            key: InstanceKey::None,
+            attributes,
+            dependencies: vec![ResourceAddr::managed("test_net", "vpc")],
+            config,
+        },
+    );
+    let output = key
+        .seal(host, &Value::string(CANARY).with_secret(true))
+        .unwrap();
+    state.outputs.insert(
+        "password".to_owned(),
+        OutputState {
+            value: output,
+            sensitive: true,
+        },
+    );
+    state
+}
+
+fn no_wait() -> impl FnMut(Option<&LockInfo>) {
+    |_| {}
+}
+
+/// Writes `count` versions and returns the state after the last.
+fn write_versions(backend: &LocalBackend<'_>, key: &Key, host: &dyn Host, count: u64) -> State {
+    let mut state = sample_state(host, key);
+    for n in 1..=count {
+        let lock = backend
+            .lock("apply", Duration::ZERO, &mut no_wait())
+            .unwrap();
+        state.outputs.insert(
+            "n".to_owned(),
+            OutputState {
+                value: key.seal(host, &Value::from(n as i64)).unwrap(),
+                sensitive: false,
+            },
+        );
+        backend
+            .write(&lock, &mut state, key, &format!("apply {n}"))
+            .unwrap();
+    }
+    state
+}
+
+/// A folder under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let path =
+            std::env::temp_dir().join(format!("infra-state-{name}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(all_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
+}
+
+// ---- model and file --------------------------------------------------------
+
+#[test]
+fn lineage_is_a_uuid_v4() {
+    let host = MemoryHost::new();
+    let lineage = State::new(&host).lineage;
+    let parts: Vec<&str> = lineage.split('-').collect();
+    assert_eq!(
+        parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+        [8, 4, 4, 4, 12]
+    );
+    assert!(parts[2].starts_with('4'));
+    assert!(matches!(&parts[3][..1], "8" | "9" | "a" | "b"));
+    assert_ne!(lineage, State::new(&host).lineage);
+}
+
+#[test]
+fn round_trip_keeps_everything_and_reopens_secrets() {
+    let host = MemoryHost::new().with_now(1_700_000_000);
+    let dir = Path::new("/stack");
+    let backend = LocalBackend::new(&host, dir, "shop", "prod");
+    let key = backend.key().unwrap();
+    assert!(matches!(key.source(), KeySource::Created(_)));
+    let state = write_versions(&backend, &key, &host, 1);
+    let read = backend.read_state(&key).unwrap().unwrap();
+    assert_eq!(read, state);
+    assert_eq!(read.serial, 1);
+    let instance = read
+        .instance(&ResourceAddr::managed("test_db", "main").instance(InstanceKey::None))
+        .unwrap();
+    let opened = key.open(&instance.attributes, None).unwrap();
+    assert_eq!(opened, secret_attributes());
+    let password = opened.as_map().unwrap().get("password").unwrap();
+    assert!(password.is_secret());
+    assert_eq!(password.as_str(), Some(CANARY));
+    let lookalike = opened.as_map().unwrap().get("lookalike").unwrap();
+    assert!(!lookalike.contains_secret());
+    let file = backend.read().unwrap().unwrap();
+    assert_eq!(file.written_at, 1_700_000_000);
+    assert_eq!(file.format_version, FORMAT_VERSION);
+}
+
+#[test]
+fn checksum_ignores_layout_but_not_content() {
+    let host = MemoryHost::new();
+    let key = Key::generate(&host);
+    let file = StateFile::new(&sample_state(&host, &key), 1, 5, "apply", &key.id());
+    let compact = serde_json::to_vec(&file).unwrap();
+    assert_eq!(
+        StateFile::parse(&compact, Path::new("s.json")).unwrap(),
+        file
+    );
+    let mut changed = file.clone();
+    changed.summary = "apply!".to_owned();
+    let bytes = serde_json::to_vec(&changed).unwrap();
+    let error = StateFile::parse(&bytes, Path::new("s.json")).unwrap_err();
+    assert_eq!(error.code, Code::StateChecksumMismatch);
+}
+
+#[test]
+fn journal_records_fold_into_state() {
+    let host = MemoryHost::new();
+    let key = Key::generate(&host);
+    let mut state = State::new(&host);
+    let resource = ResourceAddr::managed("test_db", "main");
+    let instance = InstanceState {
+        key: InstanceKey::Int(0),
+        attributes: key.seal(&host, &secret_attributes()).unwrap(),
+        dependencies: Vec::new(),
+        config: SealedValue::default(),
+    };
+    state.apply_record(&JournalRecord::Set {
+        resource: resource.clone(),
+        provider: "test".to_owned(),
+        instance: instance.clone(),
+    });
+    assert_eq!(state.instance_count(), 1);
+    assert_eq!(
+        state.instance(&resource.instance(InstanceKey::Int(0))),
+        Some(&instance)
+    );
+    state.apply_record(&JournalRecord::Remove {
+        instance: resource.instance(InstanceKey::Int(0)),
+    });
+    assert_eq!(state.instance_count(), 0);
+    assert!(state.resources.is_empty());
+}
+
+// ---- writing and history ---------------------------------------------------
+
+#[test]
+fn atomic_writes_leave_no_temp_files_on_disk() {
+    let temp = TempDir::new("atomic");
+    let host = RealHost;
+    let backend = LocalBackend::new(&host, &temp.0, "shop", "prod");
+    let key = backend.key().unwrap();
+    write_versions(&backend, &key, &host, 3);
+    let names: Vec<String> = all_files(&temp.0)
+        .iter()
+        .map(|p| {
+            p.strip_prefix(&temp.0)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ".infra/key",
+            ".infra/state/shop/prod.history/00000000000000000001.json",
+            ".infra/state/shop/prod.history/00000000000000000002.json",
+            ".infra/state/shop/prod.history/00000000000000000003.json",
+            ".infra/state/shop/prod.json",
+        ]
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(temp.0.join(".infra/key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let read = backend.read_state(&key).unwrap().unwrap();
+    assert_eq!(read.serial, 3);
+}
+
+#[test]
+fn history_keeps_every_version() {
+    let host = MemoryHost::new().with_now(100);
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
+    let key = backend.key().unwrap();
+    write_versions(&backend, &key, &host, 3);
+    let history = backend.history().unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|v| (v.serial, v.summary.as_str(), v.instance_count))
+            .collect::<Vec<_>>(),
+        [(1, "apply 1", 1), (2, "apply 2", 1), (3, "apply 3", 1)]
+    );
+    let second = backend.version(2).unwrap().to_state();
+    let n = key.open(&second.outputs["n"].value, None).unwrap();
+    assert_eq!(n, Value::from(2));
+    let missing = backend.version(9).unwrap_err();
+    assert_eq!(missing.code, Code::StateNoSuchVersion);
+}
+
+#[test]
+fn a_stale_state_is_not_written_over_a_newer_one() {
+    let host = MemoryHost::new();
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
+    let key = backend.key().unwrap();
+    let mut stale = write_versions(&backend, &key, &host, 1);
+    let mut fresh = backend.read_state(&key).unwrap().unwrap();
+    let lock = backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    backend.write(&lock, &mut fresh, &key, "fresh").unwrap();
+    let before = host.file(&backend.state_path()).unwrap();
+    let error = backend.write(&lock, &mut stale, &key, "stale").unwrap_err();
+    assert_eq!(error.code, Code::StateSerialBackwards);
+    assert_eq!(host.file(&backend.state_path()).unwrap(), before);
+}
+
+// ---- refusals --------------------------------------------------------------
+
+/// Replaces the state file with `edit(bytes)` and checks that reading and
+/// writing are refused with `code` and leave the file as it was.
+fn assert_refused(edit: impl Fn(&[u8], &MemoryHost, &LocalBackend<'_>) -> Vec<u8>, code: Code) {
+    let host = MemoryHost::new();
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
+    let key = backend.key().unwrap();
+    let mut state = write_versions(&backend, &key, &host, 2);
+    let path = backend.state_path();
+    let original = host.file(&path).unwrap();
+    let edited = edit(&original, &host, &backend);
+    host.set_file(&path, edited.clone());
+    let error = backend.read().unwrap_err();
+    assert_eq!(error.code, code, "{}", error.help);
+    assert!(!error.help.is_empty());
+    assert_eq!(error.path.as_deref(), Some(path.as_path()));
+    let lock = backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    let error = backend.write(&lock, &mut state, &key, "again").unwrap_err();
+    assert_eq!(error.code, code);
+    assert_eq!(
+        host.file(&path).unwrap(),
+        edited,
+        "refused file was changed"
+    );
+    assert_eq!(backend.history().unwrap().len(), 2);
+}
+
+#[test]
+fn truncated_state_is_refused_and_kept() {
+    assert_refused(
+        |bytes, _, _| bytes[..bytes.len() / 2].to_vec(),
+        Code::StateInvalidJson,
+    );
+}
+
+#[test]
+fn state_with_a_flipped_byte_is_refused_and_kept() {
+    assert_refused(
+        |bytes, _, _| {
+            let text = String::from_utf8(bytes.to_vec()).unwrap();
+            text.replacen("\"apply 2\"", "\"apply 3\"", 1).into_bytes()
+        },
+        Code::StateChecksumMismatch,
+    );
+    // Any single flipped byte is refused, whatever the code.
+    let host = MemoryHost::new();
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
+    let key = backend.key().unwrap();
+    write_versions(&backend, &key, &host, 1);
+    let original = host.file(&backend.state_path()).unwrap();
+    for at in (0..original.len()).step_by(97) {
+        let mut bytes = original.clone();
+        bytes[at] ^= 0x01;
+        host.set_file(backend.state_path(), bytes);
+        assert!(backend.read().is_err(), "flip at {at} was accepted");
+    }
+}
+
+#[test]
+fn bad_json_is_refused_and_kept() {
+    assert_refused(|_, _, _| b"{ not json".to_vec(), Code::StateInvalidJson);
+}
+
+#[test]
+fn unknown_field_is_refused_and_kept() {
+    assert_refused(
+        |bytes, _, _| {
+            let mut json: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+            json.as_object_mut()
+                .unwrap()
+                .insert("extra".to_owned(), serde_json::Value::from(1));
+            serde_json::to_vec_pretty(&json).unwrap()
+        },
+        Code::StateInvalidFormat,
+    );
+}
+
+#[test]
+fn newer_format_version_is_refused_and_kept() {
+    assert_refused(
+        |bytes, _, _| {
+            let mut json: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+            json["format_version"] = serde_json::Value::from(99);
+            serde_json::to_vec_pretty(&json).unwrap()
+        },
+        Code::StateUnsupportedVersion,
+    );
+}
+
+#[test]
+fn serial_going_backwards_is_refused_and_kept() {
+    assert_refused(
+        |_, host, backend| {
+            host.file(&backend.history_dir().join("00000000000000000001.json"))
+                .unwrap()
+        },
+        Code::StateSerialBackwards,
+    );
+}
+
+#[test]
+fn foreign_lineage_is_refused_and_kept() {
+    assert_refused(
+        |_, _, _| {
+            let other = MemoryHost::new().with_now(7);
+            let other_backend = LocalBackend::new(&other, Path::new("/o"), "shop", "prod");
+            let key = other_backend.key().unwrap();
+            // Different randomness draws give a different lineage.
+            let mut burn = [0u8; 64];
+            other.random_bytes(&mut burn);
+            write_versions(&other_backend, &key, &other, 3);
+            other.file(&other_backend.state_path()).unwrap()
+        },
+        Code::StateForeignLineage,
+    );
+}
+
+#[test]
+fn a_new_state_is_not_written_over_another_lineage_history() {
+    let host = MemoryHost::new();
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
+    let key = backend.key().unwrap();
+    write_versions(&backend, &key, &host, 1);
+    host.remove_file(&backend.state_path()).unwrap();
+    let mut fresh = State::new(&host);
+    let lock = backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    let error = backend.write(&lock, &mut fresh, &key, "x").unwrap_err();
+    assert_eq!(error.code, Code::StateForeignLineage);
+}
+
+// ---- keys and sealing ------------------------------------------------------
+
+#[test]
+fn the_canary_secret_never_reaches_a_file() {
+    let host = MemoryHost::new();
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
+    let key = backend.key().unwrap();
+    let state = write_versions(&backend, &key, &host, 2);
+    let mut journal = backend.journal();
+    for instance in &state.resources[0].instances {
+        journal
+            .append(&JournalRecord::Set {
+                resource: state.resources[0].addr.clone(),
+                provider: "test".to_owned(),
+                instance: instance.clone(),
+            })
+            .unwrap();
+    }
+    let paths = host.paths();
+    assert!(paths.contains(&backend.journal_path()));
+    assert!(paths.len() >= 5, "{paths:?}");
+    for path in paths {
+        let bytes = host.file(&path).unwrap();
+        assert!(
+            !contains(&bytes, CANARY),
+            "{} holds the secret",
+            path.display()
+        );
+    }
+    let text = format!("{key:?} {state:?}");
+    assert!(!contains(text.as_bytes(), CANARY));
+    let key_text = String::from_utf8(host.file(&backend.key_path()).unwrap()).unwrap();
+    assert!(!format!("{key:?}").contains(key_text.trim()));
+}
+
+#[test]
+fn the_canary_secret_never_reaches_a_real_file() {
+    let temp = TempDir::new("canary");
+    let host = RealHost;
+    let backend = LocalBackend::new(&host, &temp.0, "shop", "prod");
+    let key = backend.key().unwrap();
+    let state = write_versions(&backend, &key, &host, 2);
+    let mut journal = backend.journal();
+    journal
+        .append(&JournalRecord::Set {
+            resource: state.resources[0].addr.clone(),
+            provider: "test".to_owned(),
+            instance: state.resources[0].instances[0].clone(),
+        })
+        .unwrap();
+    for path in all_files(&temp.0) {
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !contains(&bytes, CANARY),
+            "{} holds the secret",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn a_wrong_key_is_refused_and_nothing_is_overwritten() {
+    let host = MemoryHost::new();
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
+    let key = backend.key().unwrap();
+    let mut state = write_versions(&backend, &key, &host, 1);
+    let before = host.file(&backend.state_path()).unwrap();
+    let wrong = Key::from_bytes([7; 32], KeySource::Env);
+    let error = backend.read_state(&wrong).unwrap_err();
+    assert_eq!(error.code, Code::StateWrongKey);
+    let lock = backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    let error = backend.write(&lock, &mut state, &wrong, "x").unwrap_err();
+    assert_eq!(error.code, Code::StateWrongKey);
+    assert_eq!(host.file(&backend.state_path()).unwrap(), before);
+    // Opening an envelope with the wrong key fails too, without the plaintext.
+    let attributes = &state.resources[0].instances[0].attributes;
+    let error = wrong.open(attributes, None).unwrap_err();
+    assert_eq!(error.code, Code::StateWrongKey);
+    assert!(!error.help.contains(CANARY));
+    assert!(!error.to_string().contains(CANARY));
+}
+
+#[test]
+fn a_missing_key_is_refused_when_state_exists() {
+    let host = MemoryHost::new();
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
+    let key = backend.key().unwrap();
+    write_versions(&backend, &key, &host, 1);
+    host.remove_file(&backend.key_path()).unwrap();
+    let error = backend.key().unwrap_err();
+    assert_eq!(error.code, Code::StateMissingKey);
+    assert!(host.file(&backend.key_path()).is_none(), "no new key made");
+}
+
+#[test]
+fn key_comes_from_env_else_a_new_owner_only_file() {
+    let encoded = base64::engine::general_purpose::STANDARD.encode([3u8; 32]);
+    let host = MemoryHost::new().with_env(KEY_ENV, &encoded);
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
+    let key = backend.key().unwrap();
+    assert_eq!(key.source(), &KeySource::Env);
+    assert_eq!(key.id(), Key::from_bytes([3; 32], KeySource::Env).id());
+    assert!(host.file(&backend.key_path()).is_none());
+
+    let bad = MemoryHost::new().with_env(KEY_ENV, "c2hvcnQ=");
+    let backend = LocalBackend::new(&bad, Path::new("/s"), "shop", "prod");
+    assert_eq!(backend.key().unwrap_err().code, Code::StateInvalidKey);
+
+    let host = MemoryHost::new();
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
+    let created = backend.key().unwrap();
+    assert!(host.is_owner_only(&backend.key_path()));
+    let again = backend.key().unwrap();
+    assert_eq!(again.id(), created.id());
+    assert!(matches!(again.source(), KeySource::File(_)));
+}
+
+#[test]
+fn a_tampered_envelope_is_refused() {
+    let host = MemoryHost::new();
+    let key = Key::generate(&host);
+    let mut sealed = key
+        .seal(&host, &Value::string(CANARY).with_secret(true))
+        .unwrap();
+    assert_eq!(sealed.sensitive_paths, vec![Vec::<PathStep>::new()]);
+    let envelope = sealed.json["sealed"].as_str().unwrap().to_owned();
+    let mut raw = base64::engine::general_purpose::STANDARD
+        .decode(envelope)
+        .unwrap();
+    let last = raw.len() - 1;
+    raw[last] ^= 1;
+    sealed.json["sealed"] =
+        serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(raw));
+    assert_eq!(
+        key.open(&sealed, None).unwrap_err().code,
+        Code::StateWrongKey
+    );
+    sealed.json = serde_json::Value::String("plain".to_owned());
+    assert_eq!(
+        key.open(&sealed, None).unwrap_err().code,
+        Code::StateInvalidFormat
+    );
+}
+
+// ---- locking ---------------------------------------------------------------
+
+#[test]
+fn a_held_lock_fails_at_once_and_names_the_holder() {
+    let host = MemoryHost::new().with_now(50);
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
+    let held = backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    let mut waited = false;
+    let error = backend
+        .lock("destroy", Duration::ZERO, &mut |_| waited = true)
+        .unwrap_err();
+    assert!(!waited);
+    assert_eq!(error.code, Code::StateLocked);
+    let holder = error.holder.as_deref().unwrap();
+    assert_eq!(holder, held.info());
+    assert_eq!(
+        (holder.user.as_str(), holder.host.as_str(), holder.pid),
+        ("tester", "memory-host", 4242)
+    );
+    assert_eq!(holder.operation, "apply");
+    assert!(error.help.contains(&held.info().id));
+    assert_eq!(host.now_unix_seconds(), 50, "no waiting without a timeout");
+}
+
+#[test]
+fn a_waiter_sees_the_holder_and_gives_up_after_the_timeout() {
+    let host = MemoryHost::new().with_now(1000);
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
+    let held = backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    let mut seen = Vec::new();
+    let error = backend
+        .lock("apply", Duration::from_secs(30), &mut |holder| {
+            seen.push(holder.cloned());
+        })
+        .unwrap_err();
+    assert_eq!(error.code, Code::StateLocked);
+    assert_eq!(seen, vec![Some(held.info().clone())]);
+    assert_eq!(host.now_unix_seconds(), 1030);
+}
+
+#[test]
+fn dropping_the_lock_releases_it() {
+    let host = MemoryHost::new();
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
+    {
+        let _lock = backend
+            .lock("apply", Duration::ZERO, &mut no_wait())
+            .unwrap();
+        assert!(backend.lock_holder().is_some());
+    }
+    assert!(backend.lock_holder().is_none());
+    let lock = backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    lock.release().unwrap();
+    assert!(backend.lock_holder().is_none());
+}
+
+#[test]
+fn a_waiter_gets_the_lock_once_it_is_released() {
+    let temp = TempDir::new("lockwait");
+    let host = RealHost;
+    let backend = LocalBackend::new(&host, &temp.0, "shop", "prod");
+    let held = backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    let holder_id = held.info().id.clone();
+    std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| {
+            let mut seen = None;
+            let started = std::time::Instant::now();
+            let lock = backend.lock("apply", Duration::from_secs(10), &mut |holder| {
+                seen = holder.map(|h| h.id.clone());
+            });
+            (lock.map(|l| l.info().id.clone()), seen, started.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(400));
+        drop(held);
+        let (lock, seen, elapsed) = waiter.join().unwrap();
+        let new_id = lock.unwrap();
+        assert_ne!(new_id, holder_id);
+        assert_eq!(seen.as_deref(), Some(holder_id.as_str()));
+        assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+        assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    });
+}
+
+#[test]
+fn a_stale_lock_is_broken_by_its_id_only() {
+    let host = MemoryHost::new();
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
+    let stale = backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    let id = stale.info().id.clone();
+    // The holder was killed: its lock is never released.
+    std::mem::forget(stale);
+    let error = backend.force_unlock("not-the-id").unwrap_err();
+    assert_eq!(error.code, Code::StateLockMismatch);
+    assert!(error.help.contains(&id));
+    assert!(backend.lock_holder().is_some());
+    let removed = backend.force_unlock(&id).unwrap();
+    assert_eq!(removed.id, id);
+    assert!(backend.lock_holder().is_none());
+    assert_eq!(
+        backend.force_unlock(&id).unwrap_err().code,
+        Code::StateLockMismatch
+    );
+    backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+}
+
+#[test]
+fn a_force_unlocked_holder_does_not_remove_the_next_lock() {
+    let host = MemoryHost::new();
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
+    let first = backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    backend.force_unlock(&first.info().id.clone()).unwrap();
+    let second = backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    drop(first);
+    assert_eq!(backend.lock_holder().as_ref(), Some(second.info()));
+}
+
+// ---- journal ---------------------------------------------------------------
+
+fn sample_record(n: i64) -> JournalRecord {
+    JournalRecord::Remove {
+        instance: ResourceAddr::managed("test_db", "main").instance(InstanceKey::Int(n)),
+    }
+}
+
+#[test]
+fn a_half_written_last_record_is_ignored() {
+    let host = MemoryHost::new();
+    let path = Path::new("/s/.infra/state/shop/prod.journal");
+    let mut journal = Journal::new(&host, path);
+    for n in 0..3 {
+        journal.append(&sample_record(n)).unwrap();
+    }
+    let complete = host.file(path).unwrap();
+    // A crash in the middle of the fourth append.
+    let mut torn = complete.clone();
+    let fourth = format!("J1 40 {}", "ab".repeat(10));
+    torn.extend_from_slice(fourth.as_bytes());
+    host.set_file(path, torn);
+    let read: JournalRead<JournalRecord> = Journal::new(&host, path).read().unwrap();
+    assert_eq!(read.records, (0..3).map(sample_record).collect::<Vec<_>>());
+    assert!(read.torn_tail);
+
+    // The next command appends after the complete records only.
+    let mut journal = Journal::new(&host, path);
+    journal.append(&sample_record(3)).unwrap();
+    let read: JournalRead<JournalRecord> = journal.read().unwrap();
+    assert_eq!(read.records, (0..4).map(sample_record).collect::<Vec<_>>());
+    assert!(!read.torn_tail);
+
+    journal.clear().unwrap();
+    let read: JournalRead<JournalRecord> = journal.read().unwrap();
+    assert!(read.records.is_empty());
+}
+
+#[test]
+fn a_last_record_with_a_bad_checksum_is_a_torn_tail() {
+    let host = MemoryHost::new();
+    let path = Path::new("/j");
+    let mut journal = Journal::new(&host, path);
+    journal.append(&sample_record(0)).unwrap();
+    journal.append(&sample_record(1)).unwrap();
+    let mut bytes = host.file(path).unwrap();
+    let at = bytes.len() - 3;
+    bytes[at] ^= 0x01;
+    host.set_file(path, bytes);
+    let read: JournalRead<JournalRecord> = journal.read().unwrap();
+    assert_eq!(read.records, vec![sample_record(0)]);
+    assert!(read.torn_tail);
+}
+
+#[test]
+fn a_damaged_record_before_the_last_is_refused() {
+    let host = MemoryHost::new();
+    let path = Path::new("/j");
+    let mut journal = Journal::new(&host, path);
+    for n in 0..3 {
+        journal.append(&sample_record(n)).unwrap();
+    }
+    let mut bytes = host.file(path).unwrap();
+    bytes[10] ^= 0x01;
+    host.set_file(path, bytes.clone());
+    let error = journal.read::<JournalRecord>().unwrap_err();
+    assert_eq!(error.code, Code::StateCorruptedJournal);
+    assert_eq!(host.file(path).unwrap(), bytes);
+}
+
+#[test]
+fn the_journal_survives_on_a_real_disk() {
+    let temp = TempDir::new("journal");
+    let host = RealHost;
+    let path = temp.0.join("deep/prod.journal");
+    let mut journal = Journal::new(&host, &path);
+    for n in 0..3 {
+        journal.append(&sample_record(n)).unwrap();
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.truncate(bytes.len() - 5);
+    std::fs::write(&path, &bytes).unwrap();
+    let read: JournalRead<JournalRecord> = Journal::new(&host, &path).read().unwrap();
+    assert_eq!(read.records, (0..2).map(sample_record).collect::<Vec<_>>());
+    assert!(read.torn_tail);
+}
