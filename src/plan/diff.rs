@@ -1,0 +1,434 @@
+//! Diff: each expanded instance against its refreshed prior object, through the
+//! provider's `plan_change`, into [`Change`]s; prior objects that left the
+//! configuration become deletes. `lifecycle` is honoured here (`ignore_changes`,
+//! `create_before_destroy`, `prevent_destroy`), and so are protected
+//! environments and `--target`.
+//!
+//! Invariant: only `Provider::plan_change` is called; unknown values stay
+//! unknown and secret marks stay on.
+
+use super::PriorObject;
+use super::refresh::{missing_provider, provider_error, provider_for, provider_panicked};
+use super::{Action, Change, DriftKind, OutputChange, Reason, Refreshed, Request, run_bounded};
+use crate::addr::{InstanceAddr, Mode, ResourceAddr, Target};
+use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::expand::{Expanded, Instance};
+use crate::lang::Value;
+use crate::providers::provider::same_ignoring_marks;
+use crate::providers::{Attributes, PlannedChange, ProviderError};
+use crate::state::{State, StateError};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The instances a run looks at: everything without targets; with targets,
+/// the instances they name (in the configuration or the prior state) and,
+/// transitively, the configured instances those depend on.
+pub(super) fn selection(
+    expanded: &Expanded,
+    prior: &BTreeMap<InstanceAddr, PriorObject>,
+    targets: &[Target],
+) -> BTreeSet<InstanceAddr> {
+    if targets.is_empty() {
+        return expanded
+            .instances
+            .keys()
+            .chain(prior.keys())
+            .cloned()
+            .collect();
+    }
+    let targeted = |addr: &InstanceAddr| targets.iter().any(|target| target.contains(addr));
+    let mut by_resource: BTreeMap<&ResourceAddr, Vec<&InstanceAddr>> = BTreeMap::new();
+    for addr in expanded.instances.keys() {
+        by_resource.entry(&addr.resource).or_default().push(addr);
+    }
+    let mut selected: BTreeSet<InstanceAddr> = prior
+        .keys()
+        .filter(|addr| targeted(addr))
+        .cloned()
+        .collect();
+    let mut pending: Vec<&InstanceAddr> = expanded
+        .instances
+        .keys()
+        .filter(|addr| targeted(addr))
+        .collect();
+    while let Some(addr) = pending.pop() {
+        if !selected.insert(addr.clone()) {
+            continue;
+        }
+        let Some(instance) = expanded.instances.get(addr) else {
+            continue;
+        };
+        for dependency in instance.dependencies.iter() {
+            for upstream in by_resource.get(dependency).into_iter().flatten() {
+                if !selected.contains(*upstream) {
+                    pending.push(upstream);
+                }
+            }
+        }
+    }
+    selected
+}
+
+/// Orders `nodes` so that each comes after what it depends on (`dependencies`
+/// gives the resources it depends on); ties and cycles fall back to address order.
+fn dependency_order<'a>(
+    nodes: &BTreeMap<&'a InstanceAddr, &'a [ResourceAddr]>,
+) -> Vec<&'a InstanceAddr> {
+    let mut by_resource: BTreeMap<&ResourceAddr, Vec<&InstanceAddr>> = BTreeMap::new();
+    for addr in nodes.keys() {
+        by_resource.entry(&addr.resource).or_default().push(addr);
+    }
+    let mut waiting_on: BTreeMap<&InstanceAddr, usize> = BTreeMap::new();
+    let mut dependents: BTreeMap<&InstanceAddr, Vec<&InstanceAddr>> = BTreeMap::new();
+    for (addr, dependencies) in nodes {
+        let upstream: BTreeSet<&InstanceAddr> = dependencies
+            .iter()
+            .filter(|dependency| **dependency != addr.resource)
+            .flat_map(|dependency| by_resource.get(dependency).into_iter().flatten().copied())
+            .collect();
+        waiting_on.insert(addr, upstream.len());
+        for up in upstream {
+            dependents.entry(up).or_default().push(addr);
+        }
+    }
+    let mut ready: BTreeSet<&InstanceAddr> = waiting_on
+        .iter()
+        .filter(|(_, count)| **count == 0)
+        .map(|(addr, _)| *addr)
+        .collect();
+    let mut order = Vec::with_capacity(nodes.len());
+    while let Some(addr) = ready.pop_first() {
+        order.push(addr);
+        for dependent in dependents.get(addr).into_iter().flatten() {
+            if let Some(count) = waiting_on.get_mut(dependent) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    ready.insert(dependent);
+                }
+            }
+        }
+    }
+    // A cycle is reported by `graph`; its members still get planned.
+    if order.len() < nodes.len() {
+        let placed: BTreeSet<&InstanceAddr> = order.iter().copied().collect();
+        order.extend(
+            nodes
+                .keys()
+                .filter(|addr| !placed.contains(**addr))
+                .copied(),
+        );
+    }
+    order
+}
+
+/// The proposed attributes with `ignore_changes` applied: ignored attributes
+/// keep the prior object's values.
+fn apply_ignore_changes(instance: &Instance, prior: &PriorObject) -> Attributes {
+    let mut proposed = instance.attributes.clone();
+    let ignored = &instance.lifecycle.ignore_changes;
+    if ignored.is_empty() {
+        return proposed;
+    }
+    let all = ignored.iter().any(|name| name == "all");
+    let names: Vec<String> = if all {
+        proposed.keys().cloned().collect()
+    } else {
+        ignored.clone()
+    };
+    for name in names {
+        let prior_value = prior.object.attribute(&name).clone();
+        proposed.insert(name, prior_value);
+    }
+    proposed
+}
+
+/// Diffs the selected instances into changes, in dependency order.
+pub async fn diff(
+    request: &Request<'_>,
+    refreshed: &Refreshed,
+    selected: &BTreeSet<InstanceAddr>,
+) -> (Vec<Change>, Diagnostics) {
+    let mut diagnostics = Diagnostics::new();
+    let expanded = request.expanded;
+    let prior = &refreshed.objects;
+    let deleted_outside: BTreeSet<&InstanceAddr> = refreshed
+        .drift
+        .iter()
+        .filter(|drift| drift.kind == DriftKind::Deleted)
+        .map(|drift| &drift.addr)
+        .collect();
+
+    let configured: BTreeMap<&InstanceAddr, &[ResourceAddr]> = expanded
+        .instances
+        .iter()
+        .filter(|(addr, _)| selected.contains(*addr))
+        .map(|(addr, instance)| (addr, &*instance.dependencies))
+        .collect();
+    let order = dependency_order(&configured);
+
+    // Ask the providers for every managed instance's planned change at once.
+    let mut calls = Vec::new();
+    let mut called = Vec::new();
+    for addr in &order {
+        let Some(instance) = expanded.instances.get(*addr) else {
+            continue;
+        };
+        if addr.resource.mode == Mode::Data {
+            continue;
+        }
+        let provider_name = &instance.provider.0;
+        let resource_type = addr.resource.resource_type.clone();
+        let Some(provider) = provider_for(request.providers, provider_name, &resource_type) else {
+            diagnostics.push(missing_provider(addr, provider_name));
+            continue;
+        };
+        let prior_object = prior.get(*addr);
+        let proposed = match prior_object {
+            Some(prior_object) => apply_ignore_changes(instance, prior_object),
+            None => instance.attributes.clone(),
+        };
+        let prior_state = prior_object.map(|p| p.object.clone());
+        called.push((*addr, provider.name()));
+        calls.push(async move {
+            provider
+                .plan_change(&resource_type, prior_state.as_ref(), &proposed)
+                .await
+        });
+    }
+    let results = run_bounded(request.parallelism, calls).await;
+    let mut planned: BTreeMap<&InstanceAddr, (&'static str, PlannedChange)> = BTreeMap::new();
+    for ((addr, provider_name), result) in called.into_iter().zip(results) {
+        match result {
+            Some(Ok(change)) => {
+                planned.insert(addr, (provider_name, change));
+            }
+            Some(Err(error)) => {
+                let span = error_span(expanded.instances.get(addr), &error);
+                diagnostics.push(provider_error(addr, provider_name, "plan", &error, span));
+            }
+            None => diagnostics.push(provider_panicked(addr, provider_name, "plan")),
+        }
+    }
+
+    let mut changes = Vec::new();
+    for addr in order {
+        let Some(instance) = expanded.instances.get(addr) else {
+            continue;
+        };
+        if addr.resource.mode == Mode::Data {
+            changes.push(Change {
+                addr: addr.clone(),
+                resource_type: addr.resource.resource_type.clone(),
+                provider: instance.provider.0.clone(),
+                action: Action::Read,
+                before: None,
+                after: instance.attributes.clone(),
+                replace_paths: Vec::new(),
+                reason: None,
+            });
+            continue;
+        }
+        let Some((provider_name, planned_change)) = planned.remove(addr) else {
+            continue;
+        };
+        let prior_object = prior.get(addr);
+        let (action, reason) = match prior_object {
+            None if deleted_outside.contains(addr) => {
+                (Action::Create, Some(Reason::DeletedOutside))
+            }
+            None => (Action::Create, None),
+            Some(_) if planned_change.replaces() => (
+                Action::Replace {
+                    create_before_destroy: instance.lifecycle.create_before_destroy,
+                },
+                Some(Reason::ReplaceForced),
+            ),
+            Some(prior_object) => {
+                let unchanged = planned_change.planned.iter().all(|(name, value)| {
+                    same_ignoring_marks(prior_object.object.attribute(name), value)
+                });
+                (
+                    if unchanged {
+                        Action::NoOp
+                    } else {
+                        Action::Update
+                    },
+                    None,
+                )
+            }
+        };
+        if let Some(error) = destroy_refused(request, addr, Some(instance), action) {
+            diagnostics.push(error);
+        }
+        changes.push(Change {
+            addr: addr.clone(),
+            resource_type: addr.resource.resource_type.clone(),
+            provider: provider_name.to_owned(),
+            action,
+            before: prior_object.map(|p| p.object.attributes.clone()),
+            after: planned_change.planned,
+            replace_paths: planned_change.requires_replace,
+            reason,
+        });
+    }
+
+    // Deletes: prior objects whose instance left the configuration, dependents first.
+    let removed: BTreeMap<&InstanceAddr, &[ResourceAddr]> = prior
+        .iter()
+        .filter(|(addr, _)| {
+            // A data source is only read, so one that left the configuration is just dropped.
+            addr.resource.mode == Mode::Managed
+                && selected.contains(*addr)
+                && !expanded.instances.contains_key(*addr)
+        })
+        .map(|(addr, object)| (addr, object.dependencies.as_slice()))
+        .collect();
+    let mut delete_order = dependency_order(&removed);
+    delete_order.reverse();
+    for addr in delete_order {
+        let Some(object) = prior.get(addr) else {
+            continue;
+        };
+        if let Some(error) = destroy_refused(request, addr, None, Action::Delete) {
+            diagnostics.push(error);
+        }
+        changes.push(Change {
+            addr: addr.clone(),
+            resource_type: object.resource_type.clone(),
+            provider: object.provider.clone(),
+            action: Action::Delete,
+            before: Some(object.object.attributes.clone()),
+            after: Attributes::new(),
+            replace_paths: Vec::new(),
+            reason: Some(Reason::NoLongerInConfiguration),
+        });
+    }
+    (changes, diagnostics)
+}
+
+/// The span a provider error points at: the attribute's value, else the block.
+fn error_span(instance: Option<&Instance>, error: &ProviderError) -> Option<crate::diag::Span> {
+    let instance = instance?;
+    error
+        .attribute_path
+        .as_ref()
+        .and_then(|path| path.first())
+        .and_then(|name| instance.attribute_spans.get(name))
+        .copied()
+        .or(Some(instance.span))
+}
+
+/// The error for a delete or replace that `prevent_destroy` or a protected
+/// environment forbids, if any.
+fn destroy_refused(
+    request: &Request<'_>,
+    addr: &InstanceAddr,
+    instance: Option<&Instance>,
+    action: Action,
+) -> Option<Diagnostic> {
+    let destroys = matches!(action, Action::Delete | Action::Replace { .. });
+    if !destroys {
+        return None;
+    }
+    let what = if action == Action::Delete {
+        "delete"
+    } else {
+        "replace"
+    };
+    if let Some(instance) = instance
+        && instance.lifecycle.prevent_destroy
+    {
+        return Some(
+            Diagnostic::error(
+                Code::PlanPreventDestroy,
+                instance.span,
+                format!("the plan would {what} `{addr}`"),
+            )
+            .with_help(
+                "this resource has `lifecycle { prevent_destroy = true }`; change the \
+                 configuration so it is not destroyed, or remove `prevent_destroy` first",
+            ),
+        );
+    }
+    let environment = &request.expanded.environment;
+    if environment.protected && !request.allow_destroy {
+        let help = format!(
+            "environment `{}` is protected; the plan would {what} `{addr}`. Review the plan \
+             and pass `--allow-destroy` if this is intended",
+            environment.name
+        );
+        return Some(
+            match instance {
+                Some(instance) => Diagnostic::error(
+                    Code::PlanProtectedEnvironment,
+                    instance.span,
+                    format!("the plan would {what} this"),
+                ),
+                None => Diagnostic::error_at_path(
+                    Code::PlanProtectedEnvironment,
+                    Some(addr.to_string()),
+                ),
+            }
+            .with_help(help),
+        );
+    }
+    None
+}
+
+/// The prior state's outputs, opened, with whether each was declared sensitive.
+pub(super) fn open_outputs(
+    state: &State,
+    key: &crate::state::Key,
+) -> Result<BTreeMap<String, (Value, bool)>, StateError> {
+    state
+        .outputs
+        .iter()
+        .map(|(name, output)| {
+            let value = key.open(&output.value, None)?;
+            Ok((name.clone(), (value, output.sensitive)))
+        })
+        .collect()
+}
+
+/// How the root module's outputs change.
+pub(super) fn output_changes(
+    expanded: &Expanded,
+    prior: &BTreeMap<String, (Value, bool)>,
+) -> Vec<OutputChange> {
+    let mut changes: Vec<OutputChange> = expanded
+        .outputs
+        .iter()
+        .map(|(name, output)| {
+            let before = prior.get(name).map(|(value, _)| value.clone());
+            let action = match &before {
+                None => Action::Create,
+                Some(before)
+                    if !output.value.contains_unknown()
+                        && same_ignoring_marks(before, &output.value) =>
+                {
+                    Action::NoOp
+                }
+                Some(_) => Action::Update,
+            };
+            OutputChange {
+                name: name.clone(),
+                action,
+                before,
+                after: Some(output.value.clone()),
+                sensitive: output.sensitive,
+            }
+        })
+        .collect();
+    for (name, (value, sensitive)) in prior {
+        if !expanded.outputs.contains_key(name) {
+            changes.push(OutputChange {
+                name: name.clone(),
+                action: Action::Delete,
+                before: Some(value.clone()),
+                after: None,
+                sensitive: *sensitive,
+            });
+        }
+    }
+    changes.sort_by(|a, b| a.name.cmp(&b.name));
+    changes
+}

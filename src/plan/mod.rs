@@ -1,0 +1,352 @@
+//! Planning: refresh the prior state against the providers (finding drift),
+//! then diff the expanded configuration against it into a [`Plan`] of
+//! [`Change`]s, each with an [`Action`]; and the persisted, authenticated form
+//! of a plan ([`PlanFile`]).
+//!
+//! Terminology (as in `docs/glossary.md`): the *prev-run state* is the state
+//! exactly as the last command left it; *refreshing* reads each of its objects
+//! from its provider, giving the *prior state* the plan is computed from. A
+//! difference between the two is *drift* (changed or deleted outside infra). A
+//! *change* is what the plan proposes for one instance; its *action* says how
+//! (create, update, replace, delete, read, or nothing). [`Request::prior`] is
+//! the stored state as read, i.e. the prev-run state; the stored model keeps
+//! the name `prior` that `state` uses for it.
+//!
+//! Invariant: reads only. The only provider calls are `read` and
+//! `plan_change`; no state is written, nothing is printed.
+//! Invariant: secret marks and unknown values survive every step; a plan file
+//! holds secret values only sealed.
+
+mod diff;
+mod file;
+mod refresh;
+
+pub use diff::diff;
+pub use file::{
+    AttributeDriftFile, ChangeFile, DriftFile, FORMAT_VERSION, OutputChangeFile, PlanFile,
+    StoredValue, config_digest,
+};
+pub use refresh::{PriorObject, Refreshed, prior_objects, refresh};
+
+use crate::addr::{InstanceAddr, Target};
+use crate::diag::Diagnostics;
+use crate::expand::{EnvironmentInfo, Expanded};
+use crate::lang::Value;
+use crate::providers::{AttributePath, Attributes, ProviderSet};
+use crate::state::{Key, State};
+
+/// How a change is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Action {
+    /// Nothing to do: the object already matches the configuration.
+    NoOp,
+    /// A new object.
+    Create,
+    /// The object changes in place.
+    Update,
+    /// The object is deleted and created again, because an attribute that
+    /// cannot change in place changes.
+    Replace {
+        /// The new object is created before the old one is deleted.
+        create_before_destroy: bool,
+    },
+    /// The object is deleted.
+    Delete,
+    /// A data source is read.
+    Read,
+}
+
+/// Why a change was planned, when the attributes alone do not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The object was deleted outside infra, so it is created again.
+    DeletedOutside,
+    /// The instance is no longer in the configuration.
+    NoLongerInConfiguration,
+    /// Attributes that cannot change in place change (see [`Change::replace_paths`]).
+    ReplaceForced,
+}
+
+impl Reason {
+    /// The reason as plan output words it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Reason::DeletedOutside => "deleted outside infra",
+            Reason::NoLongerInConfiguration => "no longer in configuration",
+            Reason::ReplaceForced => "an attribute that forces replacement changed",
+        }
+    }
+}
+
+/// What the plan proposes for one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The instance.
+    pub addr: InstanceAddr,
+    /// Its provider resource type (`null_resource`).
+    pub resource_type: String,
+    /// The provider that manages it (its name).
+    pub provider: String,
+    /// How.
+    pub action: Action,
+    /// The object before (the refreshed prior object), `None` for a create or read.
+    pub before: Option<Attributes>,
+    /// The object after: for a delete, empty; values known only after apply
+    /// are unknown; secrets are marked.
+    pub after: Attributes,
+    /// For a replace, the attributes that force it.
+    pub replace_paths: Vec<AttributePath>,
+    /// Why, when the action alone does not say.
+    pub reason: Option<Reason>,
+}
+
+/// How one instance drifted: what the prior state recorded vs what the provider reads now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    /// The instance.
+    pub addr: InstanceAddr,
+    /// Its resource type.
+    pub resource_type: String,
+    /// What changed.
+    pub kind: DriftKind,
+}
+
+/// The kinds of drift.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriftKind {
+    /// Attributes changed outside infra.
+    Changed(Vec<AttributeDrift>),
+    /// The object was deleted outside infra.
+    Deleted,
+}
+
+/// One attribute changed outside infra.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributeDrift {
+    /// The attribute.
+    pub name: String,
+    /// What the prior state recorded.
+    pub before: Value,
+    /// What the provider reads now.
+    pub after: Value,
+}
+
+/// How an output changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputChange {
+    /// The output's name.
+    pub name: String,
+    /// Create (new output), update, delete (gone from the configuration) or no-op.
+    pub action: Action,
+    /// The value the prior state holds.
+    pub before: Option<Value>,
+    /// The value after apply (may be unknown).
+    pub after: Option<Value>,
+    /// Declared `sensitive`.
+    pub sensitive: bool,
+}
+
+/// The version of the prior state a plan was made against.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorVersion {
+    /// The state's lineage.
+    pub lineage: String,
+    /// The version's serial.
+    pub serial: u64,
+}
+
+/// The plan for one stack environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The stack's name.
+    pub stack: String,
+    /// The environment.
+    pub environment: EnvironmentInfo,
+    /// The prior state it was made against; `None` when there was none.
+    pub prior: Option<PriorVersion>,
+    /// Every change, no-ops included: creates, updates and replaces after what
+    /// they depend on, then deletes in reverse dependency order.
+    pub changes: Vec<Change>,
+    /// What changed outside infra since the last apply.
+    pub drift: Vec<Drift>,
+    /// How the root module's outputs change, by name.
+    pub output_changes: Vec<OutputChange>,
+    /// SHA-256 (hex) of the configuration text and variables ([`config_digest`]).
+    pub config_digest: String,
+}
+
+/// What a plan does, counted like Terraform: a replace adds one and destroys one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Objects created (creates and replaces).
+    pub add: usize,
+    /// Objects changed in place.
+    pub change: usize,
+    /// Objects destroyed (deletes and replaces).
+    pub destroy: usize,
+    /// Data sources read.
+    pub read: usize,
+}
+
+impl Summary {
+    /// Whether the plan changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Summary::default()
+    }
+}
+
+impl Plan {
+    /// The counts of the summary line.
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary::default();
+        for change in &self.changes {
+            match change.action {
+                Action::NoOp => {}
+                Action::Create => summary.add += 1,
+                Action::Update => summary.change += 1,
+                Action::Replace { .. } => {
+                    summary.add += 1;
+                    summary.destroy += 1;
+                }
+                Action::Delete => summary.destroy += 1,
+                Action::Read => summary.read += 1,
+            }
+        }
+        summary
+    }
+
+    /// Whether applying it would change anything (objects or outputs).
+    pub fn has_changes(&self) -> bool {
+        !self.summary().is_empty()
+            || self
+                .output_changes
+                .iter()
+                .any(|change| change.action != Action::NoOp)
+    }
+}
+
+/// What to plan.
+#[derive(Debug)]
+pub struct Request<'a> {
+    /// The stack's name.
+    pub stack: String,
+    /// The configuration evaluated for the environment.
+    pub expanded: &'a Expanded,
+    /// The stored state as the last command left it (the prev-run state);
+    /// `None` when there is none yet.
+    pub prior: Option<&'a State>,
+    /// The key that opens the prior state's sealed values.
+    pub key: &'a Key,
+    /// The live providers.
+    pub providers: &'a ProviderSet,
+    /// `--refresh` (default true): read every prior object first.
+    pub refresh: bool,
+    /// `--target`: when not empty, only these and what they depend on.
+    pub targets: Vec<Target>,
+    /// `--allow-destroy`: deletes and replaces are allowed in a protected environment.
+    pub allow_destroy: bool,
+    /// How many provider calls run at once (at least 1).
+    pub parallelism: usize,
+    /// The digest of the configuration text and variables ([`config_digest`]).
+    pub config_digest: String,
+}
+
+/// Plans: opens the prior state, refreshes it (unless told not to) and diffs
+/// the configuration against it. `None` when the prior state cannot be
+/// opened; otherwise the plan, with errors (a forbidden destroy, a failed
+/// provider call) in the diagnostics.
+pub async fn plan(request: &Request<'_>) -> (Option<Plan>, Diagnostics) {
+    let mut diagnostics = Diagnostics::new();
+    let prior = match request.prior {
+        Some(state) => match prior_objects(state, request.key) {
+            Ok(objects) => objects,
+            Err(error) => {
+                diagnostics.push(error.to_diagnostic());
+                return (None, diagnostics);
+            }
+        },
+        None => Default::default(),
+    };
+    let selected = diff::selection(request.expanded, &prior, &request.targets);
+    let refreshed = if request.refresh {
+        let (refreshed, refresh_diagnostics) = refresh(
+            prior,
+            |addr| selected.contains(addr),
+            request.providers,
+            request.parallelism,
+        )
+        .await;
+        diagnostics.extend(refresh_diagnostics);
+        refreshed
+    } else {
+        Refreshed {
+            objects: prior,
+            drift: Vec::new(),
+        }
+    };
+    let prior_outputs = match request.prior {
+        Some(state) => match diff::open_outputs(state, request.key) {
+            Ok(outputs) => outputs,
+            Err(error) => {
+                diagnostics.push(error.to_diagnostic());
+                return (None, diagnostics);
+            }
+        },
+        None => Default::default(),
+    };
+    let (changes, diff_diagnostics) = diff(request, &refreshed, &selected).await;
+    diagnostics.extend(diff_diagnostics);
+    let output_changes = if request.targets.is_empty() {
+        diff::output_changes(request.expanded, &prior_outputs)
+    } else {
+        Vec::new()
+    };
+    let plan = Plan {
+        stack: request.stack.clone(),
+        environment: request.expanded.environment.clone(),
+        prior: request.prior.map(|state| PriorVersion {
+            lineage: state.lineage.clone(),
+            serial: state.serial,
+        }),
+        changes,
+        drift: refreshed.drift,
+        output_changes,
+        config_digest: request.config_digest.clone(),
+    };
+    (Some(plan), diagnostics)
+}
+
+/// Runs futures with at most `parallelism` at once on the tokio runtime;
+/// results in input order. A task that panicked gives `None`.
+async fn run_bounded<T, F>(parallelism: usize, futures: Vec<F>) -> Vec<Option<T>>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let count = futures.len();
+    for (index, future) in futures.into_iter().enumerate() {
+        let semaphore = semaphore.clone();
+        tasks.spawn(async move {
+            // The semaphore is never closed, so acquiring only waits.
+            let _permit = semaphore.acquire_owned().await.ok();
+            (index, future.await)
+        });
+    }
+    let mut results: Vec<Option<T>> = (0..count).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((index, value)) = joined
+            && let Some(slot) = results.get_mut(index)
+        {
+            *slot = Some(value);
+        }
+    }
+    results
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,201 @@
+//! Refresh: read every prev-run object from its provider, concurrently, and
+//! compare it with what the prior state recorded. The result is the refreshed
+//! prior objects (deleted ones gone, changed ones as read) and the [`Drift`].
+//!
+//! Invariant: only `Provider::read` is called; the prior state is not changed.
+
+use super::{AttributeDrift, Drift, DriftKind, run_bounded};
+use crate::addr::{InstanceAddr, Mode, ResourceAddr};
+use crate::diag::{Code, Diagnostic, Diagnostics, Span};
+use crate::lang::Value;
+use crate::providers::provider::same_ignoring_marks;
+use crate::providers::{Attributes, ObjectState, Provider, ProviderError, ProviderSet};
+use crate::state::{Key, State, StateError};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// One object of the prior state, opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriorObject {
+    /// Its resource type.
+    pub resource_type: String,
+    /// The provider that manages it.
+    pub provider: String,
+    /// The object (secrets marked).
+    pub object: ObjectState,
+    /// What it depended on when applied.
+    pub dependencies: Vec<ResourceAddr>,
+}
+
+/// The prior objects after refresh, and what drifted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refreshed {
+    /// Every prior object still there, as read now (or as recorded when not refreshed).
+    pub objects: BTreeMap<InstanceAddr, PriorObject>,
+    /// What changed outside infra, in address order.
+    pub drift: Vec<Drift>,
+}
+
+/// Opens every instance of `state` with `key`.
+pub fn prior_objects(
+    state: &State,
+    key: &Key,
+) -> Result<BTreeMap<InstanceAddr, PriorObject>, StateError> {
+    let mut objects = BTreeMap::new();
+    for resource in &state.resources {
+        for instance in &resource.instances {
+            let attributes = key.open(&instance.attributes, None)?;
+            let attributes: Attributes = attributes.as_map().cloned().unwrap_or_default();
+            let id = attributes
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            objects.insert(
+                resource.addr.instance(instance.key.clone()),
+                PriorObject {
+                    resource_type: resource.addr.resource_type.clone(),
+                    provider: resource.provider.clone(),
+                    object: ObjectState { id, attributes },
+                    dependencies: instance.dependencies.clone(),
+                },
+            );
+        }
+    }
+    Ok(objects)
+}
+
+/// Reads the objects `selected` picks from their providers, at most
+/// `parallelism` at once. Objects not picked, or whose read failed, are kept
+/// as recorded (a failed read is an error diagnostic).
+pub async fn refresh(
+    prior: BTreeMap<InstanceAddr, PriorObject>,
+    selected: impl Fn(&InstanceAddr) -> bool,
+    providers: &ProviderSet,
+    parallelism: usize,
+) -> (Refreshed, Diagnostics) {
+    let mut diagnostics = Diagnostics::new();
+    let mut reads = Vec::new();
+    let mut addrs = Vec::new();
+    for (addr, prior_object) in &prior {
+        // Data sources are read again by the plan itself, not refreshed.
+        if !selected(addr) || addr.resource.mode != Mode::Managed {
+            continue;
+        }
+        let Some(provider) = provider_for(
+            providers,
+            &prior_object.provider,
+            &prior_object.resource_type,
+        ) else {
+            diagnostics.push(missing_provider(addr, &prior_object.provider));
+            continue;
+        };
+        let resource_type = prior_object.resource_type.clone();
+        let object = prior_object.object.clone();
+        addrs.push(addr.clone());
+        reads.push(async move { provider.read(&resource_type, &object).await });
+    }
+    let results = run_bounded(parallelism, reads).await;
+    let mut objects = prior;
+    let mut drift = Vec::new();
+    for (addr, result) in addrs.into_iter().zip(results) {
+        let Some(prior_object) = objects.get_mut(&addr) else {
+            continue;
+        };
+        match result {
+            None => diagnostics.push(provider_panicked(&addr, &prior_object.provider, "read")),
+            Some(Err(error)) => diagnostics.push(provider_error(
+                &addr,
+                &prior_object.provider,
+                "read",
+                &error,
+                None,
+            )),
+            Some(Ok(None)) => {
+                drift.push(Drift {
+                    addr: addr.clone(),
+                    resource_type: prior_object.resource_type.clone(),
+                    kind: DriftKind::Deleted,
+                });
+                objects.remove(&addr);
+            }
+            Some(Ok(Some(now))) => {
+                let changed = attribute_drift(&prior_object.object.attributes, &now.attributes);
+                if !changed.is_empty() {
+                    drift.push(Drift {
+                        addr: addr.clone(),
+                        resource_type: prior_object.resource_type.clone(),
+                        kind: DriftKind::Changed(changed),
+                    });
+                }
+                prior_object.object = now;
+            }
+        }
+    }
+    (Refreshed { objects, drift }, diagnostics)
+}
+
+/// The attributes that differ (secret marks alone are no difference).
+fn attribute_drift(before: &Attributes, after: &Attributes) -> Vec<AttributeDrift> {
+    let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let old = before.get(name).unwrap_or(&Value::NULL);
+            let new = after.get(name).unwrap_or(&Value::NULL);
+            (!same_ignoring_marks(old, new)).then(|| AttributeDrift {
+                name: name.clone(),
+                before: old.clone(),
+                after: new.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The provider called `name`, else the one offering `resource_type`.
+pub(super) fn provider_for(
+    providers: &ProviderSet,
+    name: &str,
+    resource_type: &str,
+) -> Option<Arc<dyn Provider>> {
+    providers
+        .get(name)
+        .filter(|provider| provider.schema(resource_type).is_some())
+        .or_else(|| providers.for_resource_type(resource_type))
+        .cloned()
+}
+
+/// No live provider for an instance.
+pub(super) fn missing_provider(addr: &InstanceAddr, provider: &str) -> Diagnostic {
+    Diagnostic::error_at_path(Code::PlanProviderError, Some(addr.to_string())).with_help(format!(
+        "provider `{provider}` is not available in this build of infra, so `{addr}` cannot be \
+         planned; use a provider that is implemented"
+    ))
+}
+
+/// A provider call that failed; pointed at the attribute's span when there is one.
+pub(super) fn provider_error(
+    addr: &InstanceAddr,
+    provider: &str,
+    doing: &str,
+    error: &ProviderError,
+    span: Option<Span>,
+) -> Diagnostic {
+    let help = format!(
+        "provider `{provider}` failed to {doing} `{addr}`: {}",
+        error.message
+    );
+    match span {
+        Some(span) => Diagnostic::error(Code::PlanProviderError, span, "the provider refused this"),
+        None => Diagnostic::error_at_path(Code::PlanProviderError, Some(addr.to_string())),
+    }
+    .with_help(help)
+}
+
+/// A provider call that panicked.
+pub(super) fn provider_panicked(addr: &InstanceAddr, provider: &str, doing: &str) -> Diagnostic {
+    Diagnostic::error_at_path(Code::PlanProviderError, Some(addr.to_string())).with_help(format!(
+        "provider `{provider}` crashed while asked to {doing} `{addr}`; report this to the \
+         provider's authors"
+    ))
+}

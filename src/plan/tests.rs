@@ -1,0 +1,796 @@
+//! Plan stage tests on the `test` and `null` providers: every action, drift,
+//! lifecycle rules, targets, and the saved plan file's checks.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::addr::{InstanceKey, ResourceAddr};
+use crate::config::Lifecycle;
+use crate::diag::{Code, FileId, Span};
+use crate::expand::{Instance, OutputValue};
+use crate::host::{Host, MemoryHost};
+use crate::providers::ProviderError;
+use crate::providers::null::{NULL_RESOURCE, NullProvider};
+use crate::providers::test::{Op, TEST_RESOURCE, TestProvider, Trigger};
+use crate::state::{InstanceState, KeySource, SealedValue};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+const CANARY: &str = "canary-s3cr3t-7d1f0c";
+
+struct World {
+    host: Arc<MemoryHost>,
+    provider: Arc<TestProvider>,
+    providers: ProviderSet,
+    key: Key,
+}
+
+impl World {
+    fn new() -> World {
+        let host = Arc::new(MemoryHost::new());
+        let provider = Arc::new(TestProvider::new());
+        let providers = ProviderSet::new()
+            .with(provider.clone())
+            .with(Arc::new(NullProvider::new(host.clone())));
+        World {
+            host,
+            provider,
+            providers,
+            key: Key::from_bytes([7; 32], KeySource::Env),
+        }
+    }
+
+    fn request<'a>(&'a self, expanded: &'a Expanded, prior: Option<&'a State>) -> Request<'a> {
+        Request {
+            stack: String::from("shop"),
+            expanded,
+            prior,
+            key: &self.key,
+            providers: &self.providers,
+            refresh: true,
+            targets: Vec::new(),
+            allow_destroy: false,
+            parallelism: 4,
+            config_digest: config_digest(&[("main.infra".into(), "text".into())], &[]),
+        }
+    }
+
+    async fn plan(&self, expanded: &Expanded, prior: Option<&State>) -> (Plan, Diagnostics) {
+        self.plan_with(self.request(expanded, prior)).await
+    }
+
+    async fn plan_with(&self, request: Request<'_>) -> (Plan, Diagnostics) {
+        let (plan, diagnostics) = plan(&request).await;
+        (plan.expect("a plan"), diagnostics)
+    }
+
+    /// Creates every instance of `expanded` and records it, as apply would.
+    async fn apply_creates(&self, expanded: &Expanded) -> State {
+        let mut state = State::new(self.host.as_ref());
+        state.serial = 1;
+        for (addr, instance) in &expanded.instances {
+            let provider = self.providers.get(&instance.provider.0).unwrap().clone();
+            let resource_type = &addr.resource.resource_type;
+            let planned = provider
+                .plan_change(resource_type, None, &instance.attributes)
+                .await
+                .unwrap();
+            let object = provider
+                .create(resource_type, &planned.planned)
+                .await
+                .unwrap();
+            let attributes = self
+                .key
+                .seal(self.host.as_ref(), &Value::map(object.attributes))
+                .unwrap();
+            state.set_instance(
+                &addr.resource,
+                &instance.provider.0,
+                InstanceState {
+                    key: addr.key.clone(),
+                    attributes,
+                    dependencies: instance.dependencies.to_vec(),
+                    config: SealedValue::default(),
+                },
+            );
+        }
+        for (name, output) in &expanded.outputs {
+            let value = self.key.seal(self.host.as_ref(), &output.value).unwrap();
+            state.outputs.insert(
+                name.clone(),
+                crate::state::OutputState {
+                    value,
+                    sensitive: output.sensitive,
+                },
+            );
+        }
+        state
+    }
+}
+
+fn span(start: u32) -> Span {
+    Span {
+        file: FileId(0),
+        start,
+        end: start + 1,
+    }
+}
+
+fn addr(name: &str) -> InstanceAddr {
+    ResourceAddr::managed(TEST_RESOURCE, name).instance(InstanceKey::None)
+}
+
+fn resource(name: &str, value: Value) -> Instance {
+    let mut attributes = BTreeMap::new();
+    attributes.insert("name".to_owned(), Value::string(name));
+    attributes.insert("value".to_owned(), value);
+    let mut attribute_spans = BTreeMap::new();
+    attribute_spans.insert("name".to_owned(), span(10));
+    attribute_spans.insert("value".to_owned(), span(20));
+    Instance {
+        addr: addr(name),
+        provider: (String::from("test"), None),
+        attributes,
+        attribute_spans: Arc::new(attribute_spans),
+        dependencies: Arc::from(Vec::new()),
+        lifecycle: Lifecycle::default(),
+        span: span(1),
+    }
+}
+
+fn depends_on(mut instance: Instance, names: &[&str]) -> Instance {
+    let dependencies: Vec<ResourceAddr> = names
+        .iter()
+        .map(|name| ResourceAddr::managed(TEST_RESOURCE, name))
+        .collect();
+    instance.dependencies = Arc::from(dependencies);
+    instance
+}
+
+fn expanded(instances: Vec<Instance>) -> Expanded {
+    Expanded {
+        environment: EnvironmentInfo {
+            name: String::from("prod"),
+            protected: false,
+        },
+        variables: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+        instances: instances
+            .into_iter()
+            .map(|instance| (instance.addr.clone(), instance))
+            .collect(),
+        services: BTreeMap::new(),
+        outputs: BTreeMap::new(),
+    }
+}
+
+fn codes(diagnostics: &Diagnostics) -> Vec<Code> {
+    diagnostics.iter().map(|d| d.code).collect()
+}
+
+fn actions(plan: &Plan) -> Vec<(String, Action)> {
+    plan.changes
+        .iter()
+        .map(|change| (change.addr.to_string(), change.action))
+        .collect()
+}
+
+fn change<'a>(plan: &'a Plan, name: &str) -> &'a Change {
+    plan.changes
+        .iter()
+        .find(|change| change.addr == addr(name))
+        .expect("a change for the instance")
+}
+
+#[tokio::test]
+async fn plans_creates_from_empty_state_in_dependency_order() {
+    let world = World::new();
+    let config = expanded(vec![
+        depends_on(resource("app", Value::string("v1")), &["db"]),
+        resource("db", Value::string("v1")),
+    ]);
+    let (plan, diagnostics) = world.plan(&config, None).await;
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    assert_eq!(
+        actions(&plan),
+        [
+            ("test_resource.db".to_owned(), Action::Create),
+            ("test_resource.app".to_owned(), Action::Create),
+        ]
+    );
+    let app = change(&plan, "app");
+    assert_eq!(app.before, None);
+    assert!(app.after["id"].is_unknown(), "ids are known after apply");
+    assert_eq!(app.after["value"], Value::string("v1"));
+    assert_eq!(plan.prior, None);
+    let summary = plan.summary();
+    assert_eq!((summary.add, summary.change, summary.destroy), (2, 0, 0));
+    assert!(world.provider.calls_of(Op::Read).is_empty());
+}
+
+#[tokio::test]
+async fn unchanged_configuration_is_a_no_op() {
+    let world = World::new();
+    let config = expanded(vec![resource("a", Value::string("v1"))]);
+    let state = world.apply_creates(&config).await;
+    let (plan, diagnostics) = world.plan(&config, Some(&state)).await;
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    assert_eq!(
+        actions(&plan),
+        [("test_resource.a".to_owned(), Action::NoOp)]
+    );
+    assert!(plan.drift.is_empty());
+    assert!(!plan.has_changes());
+    assert_eq!(
+        plan.prior,
+        Some(PriorVersion {
+            lineage: state.lineage.clone(),
+            serial: 1
+        })
+    );
+    assert_eq!(world.provider.calls_of(Op::Read).len(), 1);
+}
+
+#[tokio::test]
+async fn changed_value_is_an_update_in_place() {
+    let world = World::new();
+    let state = world
+        .apply_creates(&expanded(vec![resource("a", Value::string("v1"))]))
+        .await;
+    let config = expanded(vec![resource("a", Value::string("v2"))]);
+    let (plan, diagnostics) = world.plan(&config, Some(&state)).await;
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let a = change(&plan, "a");
+    assert_eq!(a.action, Action::Update);
+    assert_eq!(a.before.as_ref().unwrap()["value"], Value::string("v1"));
+    assert_eq!(a.after["value"], Value::string("v2"));
+    assert_eq!(
+        a.after["id"],
+        Value::string("a-1"),
+        "computed values are kept"
+    );
+    assert_eq!(plan.summary().change, 1);
+}
+
+#[tokio::test]
+async fn force_new_change_is_a_replace_in_either_order() {
+    for create_before_destroy in [false, true] {
+        let world = World::new();
+        let state = world
+            .apply_creates(&expanded(vec![resource("a", Value::string("v1"))]))
+            .await;
+        let mut renamed = resource("a", Value::string("v1"));
+        renamed
+            .attributes
+            .insert("name".to_owned(), Value::string("a2"));
+        renamed.lifecycle.create_before_destroy = create_before_destroy;
+        let (plan, diagnostics) = world.plan(&expanded(vec![renamed]), Some(&state)).await;
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let a = change(&plan, "a");
+        assert_eq!(
+            a.action,
+            Action::Replace {
+                create_before_destroy
+            }
+        );
+        assert_eq!(a.replace_paths, [vec!["name".to_owned()]]);
+        assert_eq!(a.reason, Some(Reason::ReplaceForced));
+        assert!(a.after["id"].is_unknown(), "a new object gets a new id");
+        let summary = plan.summary();
+        assert_eq!((summary.add, summary.change, summary.destroy), (1, 0, 1));
+    }
+}
+
+#[tokio::test]
+async fn null_resource_triggers_force_replacement() {
+    let world = World::new();
+    let null = |trigger: &str| {
+        let addr = ResourceAddr::managed(NULL_RESOURCE, "hook").instance(InstanceKey::None);
+        let mut triggers = BTreeMap::new();
+        triggers.insert("v".to_owned(), Value::string(trigger));
+        let mut attributes = BTreeMap::new();
+        attributes.insert("triggers".to_owned(), Value::map(triggers));
+        Instance {
+            addr,
+            provider: (String::from("null"), None),
+            attributes,
+            attribute_spans: Arc::new(BTreeMap::new()),
+            dependencies: Arc::from(Vec::new()),
+            lifecycle: Lifecycle::default(),
+            span: span(1),
+        }
+    };
+    let state = world.apply_creates(&expanded(vec![null("1")])).await;
+    let (same, _) = world.plan(&expanded(vec![null("1")]), Some(&state)).await;
+    assert_eq!(same.changes[0].action, Action::NoOp);
+    let (plan, diagnostics) = world.plan(&expanded(vec![null("2")]), Some(&state)).await;
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    assert_eq!(
+        plan.changes[0].action,
+        Action::Replace {
+            create_before_destroy: false
+        }
+    );
+    assert_eq!(plan.changes[0].replace_paths, [vec!["triggers".to_owned()]]);
+}
+
+#[tokio::test]
+async fn removed_instances_are_deleted_dependents_first() {
+    let world = World::new();
+    let state = world
+        .apply_creates(&expanded(vec![
+            resource("db", Value::NULL),
+            depends_on(resource("app", Value::NULL), &["db"]),
+            resource("keep", Value::NULL),
+        ]))
+        .await;
+    let (plan, diagnostics) = world
+        .plan(&expanded(vec![resource("keep", Value::NULL)]), Some(&state))
+        .await;
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    assert_eq!(
+        actions(&plan),
+        [
+            ("test_resource.keep".to_owned(), Action::NoOp),
+            ("test_resource.app".to_owned(), Action::Delete),
+            ("test_resource.db".to_owned(), Action::Delete),
+        ]
+    );
+    let app = change(&plan, "app");
+    assert_eq!(app.reason, Some(Reason::NoLongerInConfiguration));
+    assert!(app.after.is_empty());
+    assert_eq!(plan.summary().destroy, 2);
+}
+
+#[tokio::test]
+async fn drift_changed_and_deleted_outside_is_detected() {
+    let world = World::new();
+    let config = expanded(vec![
+        resource("changed", Value::string("v1")),
+        resource("gone", Value::string("v1")),
+    ]);
+    let state = world.apply_creates(&config).await;
+    let mut outside = world.provider.object(TEST_RESOURCE, "changed-1").unwrap();
+    outside.insert("value".to_owned(), Value::string("edited"));
+    world
+        .provider
+        .put_object(TEST_RESOURCE, "changed-1", outside);
+    world.provider.remove_object(TEST_RESOURCE, "gone-1");
+
+    let (plan, diagnostics) = world.plan(&config, Some(&state)).await;
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    assert_eq!(
+        plan.drift,
+        [
+            Drift {
+                addr: addr("changed"),
+                resource_type: TEST_RESOURCE.to_owned(),
+                kind: DriftKind::Changed(vec![AttributeDrift {
+                    name: "value".to_owned(),
+                    before: Value::string("v1"),
+                    after: Value::string("edited"),
+                }]),
+            },
+            Drift {
+                addr: addr("gone"),
+                resource_type: TEST_RESOURCE.to_owned(),
+                kind: DriftKind::Deleted,
+            },
+        ]
+    );
+    let changed = change(&plan, "changed");
+    assert_eq!(changed.action, Action::Update, "configuration wins back");
+    assert_eq!(
+        changed.before.as_ref().unwrap()["value"],
+        Value::string("edited")
+    );
+    let gone = change(&plan, "gone");
+    assert_eq!(gone.action, Action::Create);
+    assert_eq!(gone.reason, Some(Reason::DeletedOutside));
+}
+
+#[tokio::test]
+async fn refresh_false_reads_nothing_and_finds_no_drift() {
+    let world = World::new();
+    let config = expanded(vec![resource("a", Value::string("v1"))]);
+    let state = world.apply_creates(&config).await;
+    world.provider.remove_object(TEST_RESOURCE, "a-1");
+    let mut request = world.request(&config, Some(&state));
+    request.refresh = false;
+    let (plan, diagnostics) = world.plan_with(request).await;
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    assert!(plan.drift.is_empty());
+    assert_eq!(change(&plan, "a").action, Action::NoOp);
+    assert!(world.provider.calls_of(Op::Read).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn refresh_reads_concurrently_within_parallelism() {
+    let world = World::new();
+    let config = expanded(
+        (0..12)
+            .map(|i| resource(&format!("r{i}"), Value::NULL))
+            .collect(),
+    );
+    let state = world.apply_creates(&config).await;
+    world
+        .provider
+        .set_latency(Op::Read, Duration::from_millis(50));
+    world.provider.reset_calls();
+    let mut request = world.request(&config, Some(&state));
+    request.parallelism = 3;
+    let (_, diagnostics) = world.plan_with(request).await;
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    assert_eq!(world.provider.calls_of(Op::Read).len(), 12);
+    assert_eq!(world.provider.max_concurrency_observed(), 3);
+}
+
+#[tokio::test]
+async fn failed_read_is_a_provider_error() {
+    let world = World::new();
+    let config = expanded(vec![resource("a", Value::NULL)]);
+    let state = world.apply_creates(&config).await;
+    world
+        .provider
+        .fail_matching(Op::Read, "a", ProviderError::permanent("access denied"));
+    let (_, diagnostics) = world.plan(&config, Some(&state)).await;
+    assert_eq!(codes(&diagnostics), [Code::PlanProviderError]);
+}
+
+#[tokio::test]
+async fn panicking_provider_is_a_provider_error_not_a_crash() {
+    let world = World::new();
+    let config = expanded(vec![resource("a", Value::NULL), resource("b", Value::NULL)]);
+    let state = world.apply_creates(&config).await;
+    world
+        .provider
+        .panic_on(Op::Read, Trigger::Matching("a".to_owned()));
+    let (plan, diagnostics) = world.plan(&config, Some(&state)).await;
+    assert_eq!(codes(&diagnostics), [Code::PlanProviderError]);
+    assert_eq!(
+        change(&plan, "b").action,
+        Action::NoOp,
+        "the others are planned"
+    );
+}
+
+#[tokio::test]
+async fn ignore_changes_keeps_prior_values() {
+    let world = World::new();
+    let state = world
+        .apply_creates(&expanded(vec![resource("a", Value::string("v1"))]))
+        .await;
+    let mut ignoring = resource("a", Value::string("v2"));
+    ignoring.lifecycle.ignore_changes = vec!["value".to_owned()];
+    let (plan, diagnostics) = world.plan(&expanded(vec![ignoring]), Some(&state)).await;
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let a = change(&plan, "a");
+    assert_eq!(a.action, Action::NoOp);
+    assert_eq!(a.after["value"], Value::string("v1"));
+
+    let mut all = resource("a", Value::string("v3"));
+    all.lifecycle.ignore_changes = vec!["all".to_owned()];
+    let (plan, _) = world.plan(&expanded(vec![all]), Some(&state)).await;
+    assert_eq!(change(&plan, "a").action, Action::NoOp);
+}
+
+#[tokio::test]
+async fn prevent_destroy_refuses_a_replace() {
+    let world = World::new();
+    let state = world
+        .apply_creates(&expanded(vec![resource("a", Value::NULL)]))
+        .await;
+    let mut renamed = resource("a", Value::NULL);
+    renamed
+        .attributes
+        .insert("name".to_owned(), Value::string("b"));
+    renamed.lifecycle.prevent_destroy = true;
+    let mut request_config = expanded(vec![renamed]);
+    let (_, diagnostics) = world.plan(&request_config, Some(&state)).await;
+    assert_eq!(codes(&diagnostics), [Code::PlanPreventDestroy]);
+    let primary = diagnostics.iter().next().unwrap().primary.clone().unwrap();
+    assert_eq!(primary.span, span(1), "points at the block");
+
+    // `--allow-destroy` is for protected environments only.
+    request_config.environment.protected = true;
+    let mut request = world.request(&request_config, Some(&state));
+    request.allow_destroy = true;
+    let (_, diagnostics) = world.plan_with(request).await;
+    assert_eq!(codes(&diagnostics), [Code::PlanPreventDestroy]);
+}
+
+#[tokio::test]
+async fn protected_environment_refuses_destroy_unless_allowed() {
+    let world = World::new();
+    let state = world
+        .apply_creates(&expanded(vec![
+            resource("a", Value::NULL),
+            resource("b", Value::NULL),
+        ]))
+        .await;
+    let mut renamed = resource("a", Value::NULL);
+    renamed
+        .attributes
+        .insert("name".to_owned(), Value::string("a2"));
+    let mut config = expanded(vec![renamed]);
+    config.environment.protected = true;
+    let (plan, diagnostics) = world.plan(&config, Some(&state)).await;
+    assert_eq!(
+        codes(&diagnostics),
+        [
+            Code::PlanProtectedEnvironment,
+            Code::PlanProtectedEnvironment
+        ],
+        "the replace of a and the delete of b"
+    );
+    assert_eq!(
+        plan.summary().destroy,
+        2,
+        "the plan still shows what was refused"
+    );
+
+    let mut request = world.request(&config, Some(&state));
+    request.allow_destroy = true;
+    let (_, diagnostics) = world.plan_with(request).await;
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+
+    // Updates in a protected environment are fine.
+    let (_, diagnostics) = world
+        .plan(
+            &{
+                let mut c = expanded(vec![
+                    resource("a", Value::string("x")),
+                    resource("b", Value::NULL),
+                ]);
+                c.environment.protected = true;
+                c
+            },
+            Some(&state),
+        )
+        .await;
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+}
+
+#[tokio::test]
+async fn targets_select_themselves_and_their_dependencies() {
+    let world = World::new();
+    let state = world
+        .apply_creates(&expanded(vec![resource("old", Value::NULL)]))
+        .await;
+    let config = expanded(vec![
+        resource("db", Value::NULL),
+        depends_on(resource("app", Value::NULL), &["db"]),
+        resource("other", Value::NULL),
+    ]);
+    let mut request = world.request(&config, Some(&state));
+    request.targets = vec!["test_resource.app".parse().unwrap()];
+    let (plan, diagnostics) = world.plan_with(request).await;
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    assert_eq!(
+        actions(&plan),
+        [
+            ("test_resource.db".to_owned(), Action::Create),
+            ("test_resource.app".to_owned(), Action::Create),
+        ],
+        "neither `other` nor the delete of `old`"
+    );
+    assert!(
+        world.provider.calls_of(Op::Read).is_empty(),
+        "untargeted objects are not read"
+    );
+
+    let mut request = world.request(&config, Some(&state));
+    request.targets = vec!["test_resource.old".parse().unwrap()];
+    let (plan, _) = world.plan_with(request).await;
+    assert_eq!(
+        actions(&plan),
+        [("test_resource.old".to_owned(), Action::Delete)]
+    );
+}
+
+/// A plan with every kind of content: secrets, unknowns, drift, outputs.
+async fn rich_plan(world: &World) -> (Plan, State) {
+    let secret = Value::string(CANARY).with_secret(true);
+    let mut config = expanded(vec![
+        resource("drifted", Value::string("v1")),
+        resource("secretive", secret.clone()),
+    ]);
+    config.outputs.insert(
+        "password".to_owned(),
+        OutputValue {
+            value: secret.clone(),
+            sensitive: true,
+        },
+    );
+    let state = world.apply_creates(&config).await;
+    let mut outside = world.provider.object(TEST_RESOURCE, "drifted-1").unwrap();
+    outside.insert("value".to_owned(), secret.clone());
+    world
+        .provider
+        .put_object(TEST_RESOURCE, "drifted-1", outside);
+    config
+        .instances
+        .insert(addr("new"), resource("new", secret.clone()));
+    let (plan, diagnostics) = world.plan(&config, Some(&state)).await;
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    assert!(!plan.drift.is_empty());
+    assert!(change(&plan, "new").after["id"].is_unknown());
+    (plan, state)
+}
+
+#[tokio::test]
+async fn plan_file_round_trips() {
+    let world = World::new();
+    let (plan, _) = rich_plan(&world).await;
+    let file = PlanFile::new(&plan, &world.key, world.host.as_ref()).unwrap();
+    let bytes = file.to_bytes();
+    let parsed = PlanFile::parse(&bytes, &world.key).unwrap();
+    assert_eq!(parsed, file);
+    let back = parsed.to_plan(&world.key).unwrap();
+    assert_eq!(back, plan);
+    assert!(back.changes.iter().any(|c| c.after["value"].is_secret()));
+    assert!(change(&back, "new").after["id"].is_unknown());
+}
+
+#[tokio::test]
+async fn canary_secret_never_appears_in_plan_file_bytes() {
+    let world = World::new();
+    let (plan, _) = rich_plan(&world).await;
+    let bytes = PlanFile::new(&plan, &world.key, world.host.as_ref())
+        .unwrap()
+        .to_bytes();
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(!text.contains(CANARY), "{text}");
+    assert!(!text.contains("s3cr3t"));
+}
+
+#[tokio::test]
+async fn tampered_plan_file_is_refused() {
+    let world = World::new();
+    let (plan, _) = rich_plan(&world).await;
+    let file = PlanFile::new(&plan, &world.key, world.host.as_ref()).unwrap();
+    let text = String::from_utf8(file.to_bytes()).unwrap();
+
+    // An edited action.
+    let edited = text.replacen("\"no_op\"", "\"delete\"", 1);
+    assert_ne!(edited, text);
+    let error = PlanFile::parse(edited.as_bytes(), &world.key).unwrap_err();
+    assert_eq!(error.code, Code::PlanTampered);
+
+    // An edited digest, so it matches another configuration.
+    let mut forged = file.clone();
+    forged.config_digest = "0".repeat(64);
+    let error = PlanFile::parse(&forged.to_bytes(), &world.key).unwrap_err();
+    assert_eq!(error.code, Code::PlanTampered);
+
+    // Another key.
+    let other = Key::from_bytes([9; 32], KeySource::Env);
+    let error = PlanFile::parse(text.as_bytes(), &other).unwrap_err();
+    assert_eq!(error.code, Code::PlanTampered);
+
+    // Forged with another key, claiming the right key's id.
+    let mut forged = PlanFile::new(&plan, &other, world.host.as_ref()).unwrap();
+    forged.key_id = world.key.id();
+    let error = PlanFile::parse(&forged.to_bytes(), &world.key).unwrap_err();
+    assert_eq!(error.code, Code::PlanTampered);
+
+    // Not a plan file at all, or a future version.
+    let error = PlanFile::parse(b"{\"not\": \"a plan\"", &world.key).unwrap_err();
+    assert_eq!(error.code, Code::PlanInvalidFile);
+    let future = text.replacen("\"format_version\": 1", "\"format_version\": 99", 1);
+    let error = PlanFile::parse(future.as_bytes(), &world.key).unwrap_err();
+    assert_eq!(error.code, Code::PlanInvalidFile);
+}
+
+#[tokio::test]
+async fn stale_plans_are_refused_in_every_case() {
+    let world = World::new();
+    let (plan, state) = rich_plan(&world).await;
+    let file = PlanFile::new(&plan, &world.key, world.host.as_ref()).unwrap();
+    let digest = plan.config_digest.clone();
+    let current = Some((state.lineage.as_str(), state.serial));
+    assert_eq!(file.check_fresh(current, &digest, "shop", "prod"), Ok(()));
+
+    let code = |result: Result<(), crate::diag::Diagnostic>| result.unwrap_err().code;
+    // The serial moved.
+    assert_eq!(
+        code(file.check_fresh(Some((&state.lineage, 2)), &digest, "shop", "prod")),
+        Code::PlanStaleState
+    );
+    // Another lineage.
+    assert_eq!(
+        code(file.check_fresh(Some(("other-lineage", 1)), &digest, "shop", "prod")),
+        Code::PlanStaleState
+    );
+    // The state vanished.
+    assert_eq!(
+        code(file.check_fresh(None, &digest, "shop", "prod")),
+        Code::PlanStaleState
+    );
+    // The configuration changed.
+    let changed = config_digest(&[("main.infra".into(), "other text".into())], &[]);
+    assert_eq!(
+        code(file.check_fresh(current, &changed, "shop", "prod")),
+        Code::PlanStaleConfiguration
+    );
+    let with_var = config_digest(
+        &[("main.infra".into(), "text".into())],
+        &[("region".into(), "eu".into())],
+    );
+    assert_eq!(
+        code(file.check_fresh(current, &with_var, "shop", "prod")),
+        Code::PlanStaleConfiguration
+    );
+    // Another environment or stack.
+    assert_eq!(
+        code(file.check_fresh(current, &digest, "shop", "staging")),
+        Code::PlanWrongEnvironment
+    );
+    assert_eq!(
+        code(file.check_fresh(current, &digest, "blog", "prod")),
+        Code::PlanWrongEnvironment
+    );
+
+    // Made with no prior state, and a state exists now.
+    let config = expanded(vec![resource("a", Value::NULL)]);
+    let (fresh_plan, _) = world.plan(&config, None).await;
+    let fresh = PlanFile::new(&fresh_plan, &world.key, world.host.as_ref()).unwrap();
+    assert_eq!(fresh.check_fresh(None, &digest, "shop", "prod"), Ok(()));
+    assert_eq!(
+        code(fresh.check_fresh(current, &digest, "shop", "prod")),
+        Code::PlanStaleState
+    );
+    assert!(
+        fresh
+            .to_bytes()
+            .windows(13)
+            .any(|w| w == b"\"prior\": null")
+    );
+}
+
+#[test]
+fn config_digest_is_order_independent_for_files_and_unambiguous() {
+    let a = config_digest(&[("a".into(), "1".into()), ("b".into(), "2".into())], &[]);
+    let b = config_digest(&[("b".into(), "2".into()), ("a".into(), "1".into())], &[]);
+    assert_eq!(a, b);
+    let joined = config_digest(&[("ab".into(), String::new())], &[]);
+    let split = config_digest(&[("a".into(), "b".into())], &[]);
+    assert_ne!(joined, split);
+    assert_eq!(a.len(), 64);
+}
+
+#[tokio::test]
+async fn output_changes_are_planned() {
+    let world = World::new();
+    let mut config = expanded(vec![]);
+    let output = |value: &str| OutputValue {
+        value: Value::string(value),
+        sensitive: false,
+    };
+    config.outputs.insert("same".into(), output("x"));
+    config.outputs.insert("moved".into(), output("1"));
+    config.outputs.insert("dropped".into(), output("d"));
+    let state = world.apply_creates(&config).await;
+    config.outputs.remove("dropped");
+    config.outputs.insert("moved".into(), output("2"));
+    config.outputs.insert("added".into(), output("n"));
+    let (plan, diagnostics) = world.plan(&config, Some(&state)).await;
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let outputs: Vec<(&str, Action)> = plan
+        .output_changes
+        .iter()
+        .map(|o| (o.name.as_str(), o.action))
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            ("added", Action::Create),
+            ("dropped", Action::Delete),
+            ("moved", Action::Update),
+            ("same", Action::NoOp),
+        ]
+    );
+    assert!(plan.has_changes());
+    let _ = world.host.now_unix_seconds();
+}
