@@ -1133,7 +1133,7 @@ fn lower_resource(
                         Some(_) => {}
                     }
                 }
-                attributes.insert(attribute_name.to_owned(), attribute.clone());
+                attributes.insert(attribute_name.to_owned(), Box::new(attribute.clone()));
             }
         }
     }

@@ -53,10 +53,16 @@ impl Validate {
                 }
             }
         }
-        if diagnostics.has_errors() {
+        let exit = if diagnostics.has_errors() {
             Exit::Failure
         } else {
             Exit::Success
-        }
+        };
+        // The process exits right after this command returns: freeing the
+        // source map and diagnostics of a large stack (one allocation per
+        // file and message) would only delay the exit. CLI only; library code
+        // always drops what it builds.
+        std::mem::forget(validated);
+        exit
     }
 }

@@ -293,8 +293,9 @@ pub struct Resource {
     pub depends_on: Vec<Reference>,
     /// `lifecycle`.
     pub lifecycle: Lifecycle,
-    /// Provider attributes, unevaluated.
-    pub attributes: BTreeMap<String, Attribute>,
+    /// Provider attributes, unevaluated. Boxed: a map's node reserves room
+    /// for eleven entries, and most resources set only a few attributes.
+    pub attributes: BTreeMap<String, Box<Attribute>>,
     /// Nested blocks other than `lifecycle`.
     pub blocks: Vec<Block>,
     /// Every reference the block makes (attributes, count, for_each, depends_on).

@@ -162,6 +162,54 @@ codes! {
     /// Things depend on each other in a circle.
     GraphCycle => ("infra::graph::cycle", "dependency cycle"),
 
+    // ---- plan: planning and saved plans ------------------------------------------
+    /// A provider's `read` or `plan_change` failed, or no live provider offers the type.
+    PlanProviderError => ("infra::plan::provider_error", "provider call failed"),
+    /// The plan would delete or replace a resource with `prevent_destroy = true`.
+    PlanPreventDestroy => ("infra::plan::prevent_destroy", "plan would destroy a resource that prevents it"),
+    /// The plan would delete or replace something in a protected environment without `--allow-destroy`.
+    PlanProtectedEnvironment => ("infra::plan::protected_environment", "plan would destroy in a protected environment"),
+    /// A saved plan file is not JSON, not the plan format, or another format version.
+    PlanInvalidFile => ("infra::plan::invalid_file", "plan file is not valid"),
+    /// A saved plan file was altered, or made with another state key.
+    PlanTampered => ("infra::plan::tampered", "plan file failed authentication"),
+    /// The state moved since the plan was made (another serial or lineage, or it appeared or vanished).
+    PlanStaleState => ("infra::plan::stale_state", "plan is stale: the state changed since it was made"),
+    /// The configuration text or variables changed since the plan was made.
+    PlanStaleConfiguration => ("infra::plan::stale_configuration", "plan is stale: the configuration changed since it was made"),
+    /// The plan was made for another stack or environment.
+    PlanWrongEnvironment => ("infra::plan::wrong_environment", "plan was made for another stack or environment"),
+
+    // ---- state: stored state, its lock, journal and key -----------------------
+    /// The state file (or a history version) is not JSON: truncated, or edited by hand.
+    StateInvalidJson => ("infra::state::invalid_json", "state file is not valid json"),
+    /// The state file is JSON but not the state format: an unknown or missing field, a wrong type.
+    StateInvalidFormat => ("infra::state::invalid_format", "state file does not match the state format"),
+    /// The state file was written by a newer `infra`, or in a format this one does not know.
+    StateUnsupportedVersion => ("infra::state::unsupported_version", "unsupported state format version"),
+    /// The checksum stored in the state file does not match its contents.
+    StateChecksumMismatch => ("infra::state::checksum_mismatch", "state checksum does not match its contents"),
+    /// The state's serial is lower than one already written.
+    StateSerialBackwards => ("infra::state::serial_backwards", "state serial went backwards"),
+    /// The state's lineage differs from its history's: it belongs to another state.
+    StateForeignLineage => ("infra::state::foreign_lineage", "state belongs to another lineage"),
+    /// The state was sealed with a different key than the one found.
+    StateWrongKey => ("infra::state::wrong_key", "state key does not match"),
+    /// The state holds sealed values but no key was found.
+    StateMissingKey => ("infra::state::missing_key", "state key not found"),
+    /// `INFRA_STATE_KEY` or the key file is not 32 bytes of base64.
+    StateInvalidKey => ("infra::state::invalid_key", "state key is malformed"),
+    /// Another command holds the state lock.
+    StateLocked => ("infra::state::locked", "state is locked"),
+    /// `force-unlock` was given a lock id that does not match the lock, or there is no lock.
+    StateLockMismatch => ("infra::state::lock_mismatch", "no lock with that id"),
+    /// A history version that does not exist was asked for.
+    StateNoSuchVersion => ("infra::state::no_such_version", "no such state version"),
+    /// The journal has a damaged record before its last one.
+    StateCorruptedJournal => ("infra::state::corrupted_journal", "state journal is corrupted"),
+    /// A state, history, lock, journal or key file could not be read or written.
+    StateIo => ("infra::state::io", "state storage could not be read or written"),
+
     // ---- cli: the command line and the machine -------------------------------
     /// A file could not be read.
     CliUnreadableFile => ("infra::cli::unreadable_file", "file could not be read"),

@@ -21,10 +21,11 @@ use crate::graph::{Graph, Node};
 use crate::host::Host;
 use crate::lang::{self, Kind, Type, Value};
 use crate::providers::Registry;
-use crate::syntax::ast::Expr;
+use crate::syntax::ast::{Attribute, Expr};
 use scope::{Binding, Functions, ModuleScope, Values};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What to expand.
 #[derive(Debug, Clone, Default)]
@@ -57,9 +58,11 @@ pub struct Instance {
     /// types; computed ones unknown). Secrets are marked.
     pub attributes: BTreeMap<String, Value>,
     /// The span of each configured attribute's value, to point provider errors at.
-    pub attribute_spans: BTreeMap<String, Span>,
-    /// The resources this instance's block depends on.
-    pub dependencies: Vec<ResourceAddr>,
+    /// The same for every instance of a resource, so shared.
+    pub attribute_spans: Arc<BTreeMap<String, Span>>,
+    /// The resources this instance's block depends on (shared by the
+    /// resource's instances).
+    pub dependencies: Arc<[ResourceAddr]>,
     /// `lifecycle`.
     pub lifecycle: Lifecycle,
     /// The block.
@@ -757,7 +760,7 @@ impl Expander<'_> {
             self.values.resources.insert(addr.clone(), Value::UNKNOWN);
             return;
         };
-        let dependencies: Vec<ResourceAddr> = self
+        let dependencies: Arc<[ResourceAddr]> = self
             .graph
             .dependencies(&Node::Resource(addr.clone()))
             .into_iter()
@@ -768,19 +771,33 @@ impl Expander<'_> {
             .collect();
         let mut list = Vec::new();
         let mut map = BTreeMap::new();
+        // Attributes that do not use `self` first, then the rest with `self`
+        // bound. Which is which depends only on the expressions, so it is
+        // worked out once per resource, not once per instance.
+        let (plain, with_self): (Vec<_>, Vec<_>) = resource
+            .attributes
+            .iter()
+            .partition(|(_, a)| !uses_self(&a.value));
+        let ordered: Vec<(&String, &Attribute, bool)> = plain
+            .into_iter()
+            .map(|(n, a)| (n, &**a, false))
+            .chain(with_self.into_iter().map(|(n, a)| (n, &**a, true)))
+            .collect();
+        let spans: Arc<BTreeMap<String, Span>> = Arc::new(
+            ordered
+                .iter()
+                .map(|(name, attribute, _)| ((*name).clone(), attribute.value.span))
+                .collect(),
+        );
         for (instance_key, binding) in keys {
             let mut attributes = BTreeMap::new();
-            let mut spans = BTreeMap::new();
-            // Attributes that do not use `self` first, then the rest with `self` bound.
-            let (plain, with_self): (Vec<_>, Vec<_>) =
-                resource.attributes.iter().partition(|(_, a)| {
-                    !lang::refs::traversals(&a.value)
-                        .iter()
-                        .any(|t| t.root == "self")
-                });
-            for (name, attribute) in plain.into_iter().chain(with_self) {
+            for &(name, attribute, needs_self) in &ordered {
                 let mut binding = binding.clone();
-                binding.self_value = Some(Value::map(attributes.clone()));
+                // Only an attribute that reads `self` needs a snapshot of the
+                // attributes evaluated so far.
+                if needs_self {
+                    binding.self_value = Some(Value::map(attributes.clone()));
+                }
                 let value = self
                     .eval(module, &attribute.value, binding)
                     .unwrap_or(Value::UNKNOWN);
@@ -807,7 +824,6 @@ impl Expander<'_> {
                     },
                     None => value,
                 };
-                spans.insert(name.clone(), attribute.value.span);
                 attributes.insert(name.clone(), value);
             }
             if let Some(schema) = schema {
@@ -845,8 +861,8 @@ impl Expander<'_> {
                     addr: instance_addr,
                     provider: resource.provider.clone(),
                     attributes: BTreeMap::new(),
-                    attribute_spans: spans,
-                    dependencies: dependencies.clone(),
+                    attribute_spans: Arc::clone(&spans),
+                    dependencies: Arc::clone(&dependencies),
                     lifecycle: resource.lifecycle.clone(),
                     span: resource.span,
                 },
@@ -912,11 +928,10 @@ impl Expander<'_> {
             return;
         };
         let mut attributes = BTreeMap::new();
-        let (plain, with_self): (Vec<_>, Vec<_>) = service.attributes.iter().partition(|(_, a)| {
-            !lang::refs::traversals(&a.value)
-                .iter()
-                .any(|t| t.root == "self")
-        });
+        let (plain, with_self): (Vec<_>, Vec<_>) = service
+            .attributes
+            .iter()
+            .partition(|(_, a)| !uses_self(&a.value));
         for (attribute_name, attribute) in plain.into_iter().chain(with_self) {
             let binding = Binding {
                 self_value: Some(Value::map(attributes.clone())),
@@ -973,6 +988,13 @@ impl Expander<'_> {
 
 /// The calling module's path and the call's name for the module at `path`
 /// (`None` for the root module).
+/// Whether `expr` reads `self` (an attribute of the resource or service it is in).
+fn uses_self(expr: &Expr) -> bool {
+    lang::refs::traversals(expr)
+        .iter()
+        .any(|t| t.root == "self")
+}
+
 fn call_key(path: &ModulePath) -> Option<(ModulePath, String)> {
     let (name, parent) = path.0.split_last()?;
     Some((ModulePath(parent.to_vec()), name.clone()))

@@ -34,6 +34,9 @@ pub struct Checked {
 pub fn check(host: &dyn Host, dir: &Path) -> Checked {
     let (mut stack, mut diagnostics): (Stack, Diagnostics) = check::load(host, dir);
     let (config, check_diagnostics) = check::check(host, &mut stack);
+    // The syntax trees are not needed past checking; free them before the
+    // graph and the expansions are built, so they do not add to the peak.
+    drop(std::mem::take(&mut stack.files));
     diagnostics.extend(check_diagnostics);
     let graph = if diagnostics.has_errors() {
         Graph::default()
@@ -114,15 +117,9 @@ pub fn validate(host: &dyn Host, dir: &Path, request: &ValidateRequest) -> Valid
                     .map(Some)
                     .collect(),
             };
-        for name in names {
-            let expand_request = Request {
-                environment: name.clone(),
-                vars: request.vars.clone(),
-                known_secrets: Default::default(),
-            };
-            let (expanded, expand_diagnostics) = expand(host, &checked, &expand_request);
-            if let Some(expanded) = expanded {
-                environments.push(expanded.environment.name);
+        for (name, expand_diagnostics) in expand_all(host, &checked, request, names) {
+            if let Some(name) = name {
+                environments.push(name);
             }
             diagnostics.extend(expand_diagnostics);
         }
@@ -133,4 +130,56 @@ pub fn validate(host: &dyn Host, dir: &Path, request: &ValidateRequest) -> Valid
         diagnostics,
         environments,
     }
+}
+
+/// Expands `checked` for each of `names`, returning per environment (in the
+/// order given) the name of the environment that was evaluated and the
+/// problems found. Environments are independent, so with two or more they
+/// are expanded on up to `available_parallelism` threads.
+fn expand_all(
+    host: &dyn Host,
+    checked: &Checked,
+    request: &ValidateRequest,
+    names: Vec<Option<String>>,
+) -> Vec<(Option<String>, Diagnostics)> {
+    let one = |name: Option<String>| {
+        let expand_request = Request {
+            environment: name,
+            vars: request.vars.clone(),
+            known_secrets: Default::default(),
+        };
+        let (expanded, diagnostics) = expand(host, checked, &expand_request);
+        (expanded.map(|e| e.environment.name), diagnostics)
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(names.len());
+    if workers < 2 {
+        return names.into_iter().map(one).collect();
+    }
+    // Each worker takes the next environment until none are left.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, (Option<String>, Diagnostics))> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(name) = names.get(i) else {
+                            break;
+                        };
+                        done.push((i, one(name.clone())));
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }

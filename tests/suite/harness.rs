@@ -73,6 +73,94 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
          chosen; only commands that act on one environment (plan, apply) raise it",
     ),
     (
+        "infra::plan::provider_error",
+        "plan errors are tested in src/plan tests",
+    ),
+    (
+        "infra::plan::prevent_destroy",
+        "plan errors are tested in src/plan tests",
+    ),
+    (
+        "infra::plan::protected_environment",
+        "plan errors are tested in src/plan tests",
+    ),
+    (
+        "infra::plan::invalid_file",
+        "plan errors are tested in src/plan tests",
+    ),
+    (
+        "infra::plan::tampered",
+        "plan errors are tested in src/plan tests",
+    ),
+    (
+        "infra::plan::stale_state",
+        "plan errors are tested in src/plan tests",
+    ),
+    (
+        "infra::plan::stale_configuration",
+        "plan errors are tested in src/plan tests",
+    ),
+    (
+        "infra::plan::wrong_environment",
+        "plan errors are tested in src/plan tests",
+    ),
+    (
+        "infra::state::invalid_json",
+        "state errors are tested in src/state tests and tests/state.rs",
+    ),
+    (
+        "infra::state::invalid_format",
+        "state errors are tested in src/state tests and tests/state.rs",
+    ),
+    (
+        "infra::state::unsupported_version",
+        "state errors are tested in src/state tests and tests/state.rs",
+    ),
+    (
+        "infra::state::checksum_mismatch",
+        "state errors are tested in src/state tests and tests/state.rs",
+    ),
+    (
+        "infra::state::serial_backwards",
+        "state errors are tested in src/state tests and tests/state.rs",
+    ),
+    (
+        "infra::state::foreign_lineage",
+        "state errors are tested in src/state tests and tests/state.rs",
+    ),
+    (
+        "infra::state::wrong_key",
+        "state errors are tested in src/state tests and tests/state.rs",
+    ),
+    (
+        "infra::state::missing_key",
+        "state errors are tested in src/state tests and tests/state.rs",
+    ),
+    (
+        "infra::state::invalid_key",
+        "state errors are tested in src/state tests and tests/state.rs",
+    ),
+    (
+        "infra::state::locked",
+        "state errors are tested in src/state tests and tests/state.rs",
+    ),
+    (
+        "infra::state::lock_mismatch",
+        "state errors are tested in src/state tests and tests/state.rs",
+    ),
+    (
+        "infra::state::no_such_version",
+        "state errors are tested in src/state tests and tests/state.rs",
+    ),
+    (
+        "infra::state::corrupted_journal",
+        "state errors are tested in src/state tests and tests/state.rs",
+    ),
+    (
+        "infra::state::io",
+        "state errors are tested in src/state tests and tests/state.rs",
+    ),
+    (
         "infra::internal",
         "a bug, not a user error; no input should produce it",
     ),
