@@ -112,7 +112,7 @@ pub fn select_environment(
 ) -> Result<EnvironmentInfo, Diagnostic> {
     if config.environments.is_empty() {
         if let Some(name) = requested {
-            return Err(Diagnostic::error_at_path(Code::CheckUnknownEnvironment, Some(format!("--env {name}")))
+            return Err(Diagnostic::error_at_path(Code::CheckUnknownEnvironment, Some(format!("environment \"{name}\"")))
                 .with_help("this stack declares no environments; add `environment \"NAME\" { ... }` blocks or drop `--env`"));
         }
         return Ok(EnvironmentInfo {
@@ -151,7 +151,7 @@ pub fn select_environment(
                 .with_help(help),
                 None => Diagnostic::error_at_path(
                     Code::CheckUnknownEnvironment,
-                    Some(format!("--env {name}")),
+                    Some(format!("environment \"{name}\"")),
                 )
                 .with_help(help),
             })
