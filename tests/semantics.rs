@@ -219,6 +219,20 @@ environment "prod" {
 }
 
 #[test]
+fn evaluating_one_environment_without_env_or_default_is_environment_required() {
+    let dir = TempDir::new("envs-required");
+    dir.write("main.infra", ENVIRONMENTS);
+    // `graph --var` evaluates one environment; with neither `--env` nor a
+    // `default_environment` there is none to pick.
+    let output = infra(&dir.path, &["graph", "--var", "replicas=1"]);
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    assert!(err.contains("infra::check::environment_required"), "{err}");
+    assert!(err.contains("the environments are dev, prod"), "{err}");
+    assert!(err.contains("default_environment"), "{err}");
+}
+
+#[test]
 fn an_unknown_env_is_unknown_environment_with_did_you_mean() {
     let dir = TempDir::new("envs-unknown");
     dir.write("main.infra", ENVIRONMENTS);

@@ -70,7 +70,8 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
     (
         "infra::check::environment_required",
         "`infra validate` without `--env` checks every environment, so it never needs one to be \
-         chosen; only commands that act on one environment (plan, apply) raise it",
+         chosen; commands that act on one environment raise it, tested in tests/semantics.rs \
+         (evaluating_one_environment_without_env_or_default_is_environment_required)",
     ),
     (
         "infra::plan::provider_error",
