@@ -831,7 +831,7 @@ fn lower_secret(block: &Block, name: &str, module: &mut Module, diagnostics: &mu
             name: name.to_owned(),
             source,
             description,
-            span: block.span,
+            span: block.header_span(),
         },
     );
 }
@@ -957,7 +957,7 @@ fn lower_variable(block: &Block, names: &Names, diagnostics: &mut Diagnostics) -
         description,
         sensitive: bool_attr(block, "sensitive", diagnostics),
         validations,
-        span: block.span,
+        span: block.header_span(),
     })
 }
 

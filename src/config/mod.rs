@@ -191,7 +191,7 @@ pub struct Variable {
     pub sensitive: bool,
     /// `validate { condition, message }` blocks.
     pub validations: Vec<Validation>,
-    /// The block.
+    /// The block's header (`variable "NAME"`), where problems with it point.
     pub span: Span,
 }
 
@@ -230,7 +230,7 @@ pub struct Secret {
     pub source: SecretSource,
     /// `description`.
     pub description: Option<String>,
-    /// The block.
+    /// The block's header (`variable "NAME"`), where problems with it point.
     pub span: Span,
 }
 
