@@ -466,6 +466,37 @@ pub(crate) fn lower_module(
         if let Some(resource) =
             lower_resource(&module.path, mode, block, &names, registry, diagnostics)
         {
+            // An aliased provider must be declared. Child modules may use an
+            // ancestor's provider blocks, which are not visible here.
+            if let (Some(alias), true) = (&resource.provider.1, module.path.is_root())
+                && !module.providers.contains_key(&resource.provider)
+            {
+                let span = block
+                    .attribute("provider")
+                    .map_or(resource.type_span, |a| a.value.span);
+                let declared: Vec<String> = module
+                    .providers
+                    .keys()
+                    .filter(|(name, _)| name == &resource.provider.0)
+                    .filter_map(|(_, a)| a.clone())
+                    .collect();
+                let help = if declared.is_empty() {
+                    format!(
+                        "declare it: `provider \"{}\" {{ alias = \"{alias}\" ... }}`",
+                        resource.provider.0
+                    )
+                } else {
+                    format!("the declared aliases are {}", declared.join(", "))
+                };
+                diagnostics.push(
+                    Diagnostic::error(
+                        Code::CheckUnknownProvider,
+                        span,
+                        format!("no provider `{}` with alias `{alias}`", resource.provider.0),
+                    )
+                    .with_help(help),
+                );
+            }
             module.resources.insert(
                 (
                     mode,

@@ -109,6 +109,7 @@ corpus_cases! {
         unknown_expansion,
         unknown_function,
         unknown_provider,
+        unknown_provider_alias,
         unknown_reference,
         unknown_resource_type,
         valid_stack_two_files,
