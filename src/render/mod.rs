@@ -5,3 +5,4 @@
 
 pub mod envdiff;
 pub mod graph;
+pub mod plan;

@@ -1,0 +1,1195 @@
+//! Plans as text: the terminal view ([`human`]), the documented JSON form
+//! ([`json`], see `docs/json-plan.md`) and a pull-request comment ([`markdown`]).
+//!
+//! Invariant: pure functions, no I/O. Secret values are never written: the
+//! human and markdown forms print `(secret)`, the JSON form `null` with a
+//! `true` in the matching `*_sensitive` mask. Values are only ever shown
+//! through `Display` (which redacts) or after checking `contains_secret`.
+
+use crate::addr::Mode;
+use crate::lang::{Kind, Number, Value};
+use crate::plan::{Action, Change, Drift, DriftKind, OutputChange, Plan, Reason, Summary};
+use crate::providers::Attributes;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+/// The line a plan without changes ends with.
+pub const NO_CHANGES: &str = "No changes. Your infrastructure matches the configuration.";
+
+/// The most characters (and bytes) [`markdown`] ever returns.
+pub const MARKDOWN_LIMIT: usize = 65_000;
+
+// ---------------------------------------------------------------------------
+// Shared pieces
+
+/// `Plan: 3 to add, 1 to change, 0 to destroy.` or [`NO_CHANGES`].
+fn summary_line(plan: &Plan) -> String {
+    if !plan.has_changes() {
+        return NO_CHANGES.to_owned();
+    }
+    let Summary {
+        add,
+        change,
+        destroy,
+        ..
+    } = plan.summary();
+    format!("Plan: {add} to add, {change} to change, {destroy} to destroy.")
+}
+
+/// The action's symbol, as in Terraform.
+fn symbol(action: Action) -> &'static str {
+    match action {
+        Action::NoOp => " ",
+        Action::Create => "+",
+        Action::Update => "~",
+        Action::Replace { .. } => "-/+",
+        Action::Delete => "-",
+        Action::Read => "<=",
+    }
+}
+
+fn is_destructive(action: Action) -> bool {
+    matches!(action, Action::Replace { .. } | Action::Delete)
+}
+
+fn join_path(path: &[String]) -> String {
+    path.join(".")
+}
+
+/// `(forces replacement: a, b.c)`, empty when there are no paths.
+fn forces(change: &Change) -> String {
+    if change.replace_paths.is_empty() {
+        return String::new();
+    }
+    let paths: Vec<String> = change.replace_paths.iter().map(|p| join_path(p)).collect();
+    format!(" (forces replacement: {})", paths.join(", "))
+}
+
+/// What happens to the object, in words, with the reason when it adds something.
+fn describe(change: &Change) -> String {
+    let mut text = String::from(match change.action {
+        Action::NoOp => "is unchanged",
+        Action::Create => "will be created",
+        Action::Update => "will be updated in place",
+        Action::Replace {
+            create_before_destroy: false,
+        } => "must be replaced",
+        Action::Replace {
+            create_before_destroy: true,
+        } => "must be replaced (create before destroy)",
+        Action::Delete => "will be destroyed",
+        Action::Read => "will be read during apply",
+    });
+    text.push_str(&forces(change));
+    if let Some(reason) = change.reason
+        && reason != Reason::ReplaceForced
+    {
+        let _ = write!(text, " ({})", reason.describe());
+    }
+    text
+}
+
+/// The change's header line: `-/+ test_resource.db must be replaced (forces replacement: name)`.
+fn header(change: &Change) -> String {
+    format!(
+        "{:>3} {} {}",
+        symbol(change.action),
+        change.addr,
+        describe(change)
+    )
+}
+
+/// A multi-line, known, non-secret string.
+fn multiline(value: &Value) -> Option<&str> {
+    if value.contains_secret() {
+        return None;
+    }
+    value.as_str().filter(|s| s.contains('\n'))
+}
+
+/// The lines of a unified line diff of two texts (hunk headers and lines).
+fn text_diff(old: &str, new: &str) -> Vec<String> {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let mut lines = Vec::new();
+    for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
+        lines.push(hunk.header().to_string());
+        for change in hunk.iter_changes() {
+            let sign = match change.tag() {
+                similar::ChangeTag::Delete => '-',
+                similar::ChangeTag::Insert => '+',
+                similar::ChangeTag::Equal => ' ',
+            };
+            let text = change.value();
+            let text = text.strip_suffix('\n').unwrap_or(text);
+            lines.push(format!("{sign}{text}"));
+        }
+    }
+    lines
+}
+
+/// The lines for one attribute: the first starts with `+`, `-` or `~`; any
+/// further lines (a multi-line diff) are indented continuation lines.
+fn attribute_lines(
+    name: &str,
+    before: Option<&Value>,
+    after: Option<&Value>,
+    note: &str,
+) -> Vec<String> {
+    let before = before.filter(|v| !v.is_null());
+    let after = after.filter(|v| !v.is_null());
+    match (before, after) {
+        (None, None) => Vec::new(),
+        (None, Some(new)) => vec![format!("+ {name} = {new}{note}")],
+        (Some(old), None) => vec![format!("- {name} = {old}{note}")],
+        (Some(old), Some(new)) => match (multiline(old), multiline(new)) {
+            (Some(old_text), Some(new_text)) => {
+                let mut lines = vec![format!("~ {name} = <<-DIFF{note}")];
+                lines.extend(
+                    text_diff(old_text, new_text)
+                        .into_iter()
+                        .map(|line| format!("    {line}")),
+                );
+                lines.push(String::from("  DIFF"));
+                lines
+            }
+            _ => vec![format!("~ {name} = {old} -> {new}{note}")],
+        },
+    }
+}
+
+/// The attribute-level diff of one change, unchanged attributes counted in a
+/// trailing `# (N unchanged attributes hidden)` line.
+fn change_lines(change: &Change) -> Vec<String> {
+    let empty = Attributes::new();
+    let before = change.before.as_ref().unwrap_or(&empty);
+    let after = if change.action == Action::Delete {
+        &empty
+    } else {
+        &change.after
+    };
+    let forcing: BTreeSet<&str> = change
+        .replace_paths
+        .iter()
+        .filter_map(|p| p.first().map(String::as_str))
+        .collect();
+    let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    let mut lines = Vec::new();
+    let mut hidden = 0usize;
+    for name in names {
+        let old = before.get(name);
+        let new = after.get(name);
+        let same = match change.action {
+            // Everything goes: show what there was.
+            Action::Delete => false,
+            _ => old.filter(|v| !v.is_null()) == new.filter(|v| !v.is_null()),
+        };
+        if same {
+            if old.is_some_and(|v| !v.is_null()) {
+                hidden += 1;
+            }
+            continue;
+        }
+        let note =
+            if matches!(change.action, Action::Replace { .. }) && forcing.contains(name.as_str()) {
+                " # forces replacement"
+            } else {
+                ""
+            };
+        lines.extend(attribute_lines(name, old, new, note));
+    }
+    if hidden > 0 {
+        let noun = if hidden == 1 {
+            "attribute"
+        } else {
+            "attributes"
+        };
+        lines.push(format!("# ({hidden} unchanged {noun} hidden)"));
+    }
+    lines
+}
+
+/// The lines of one drifted object: header, then its attribute diffs.
+fn drift_lines(drift: &Drift) -> (String, Vec<String>) {
+    match &drift.kind {
+        DriftKind::Deleted => (
+            format!("  - {} was deleted outside infra", drift.addr),
+            Vec::new(),
+        ),
+        DriftKind::Changed(attributes) => (
+            format!("  ~ {} was changed outside infra", drift.addr),
+            attributes
+                .iter()
+                .flat_map(|a| attribute_lines(&a.name, Some(&a.before), Some(&a.after), ""))
+                .collect(),
+        ),
+    }
+}
+
+/// An output's value as shown: `(secret)` when declared sensitive.
+fn output_value(change: &OutputChange, value: Option<&Value>) -> Option<Value> {
+    value.map(|v| {
+        if change.sensitive {
+            v.clone().with_secret(true)
+        } else {
+            v.clone()
+        }
+    })
+}
+
+fn output_line(change: &OutputChange) -> Option<String> {
+    if change.action == Action::NoOp {
+        return None;
+    }
+    let before = output_value(change, change.before.as_ref());
+    let after = output_value(change, change.after.as_ref());
+    let line = match change.action {
+        Action::Delete => format!("- {} = {}", change.name, display_or_null(before.as_ref())),
+        Action::Create => format!("+ {} = {}", change.name, display_or_null(after.as_ref())),
+        _ => format!(
+            "~ {} = {} -> {}",
+            change.name,
+            display_or_null(before.as_ref()),
+            display_or_null(after.as_ref())
+        ),
+    };
+    Some(line)
+}
+
+fn display_or_null(value: Option<&Value>) -> String {
+    value.map_or_else(|| String::from("null"), ToString::to_string)
+}
+
+// ---------------------------------------------------------------------------
+// Human
+
+/// The plan as the terminal shows it: drift first, then each change with its
+/// attribute diffs, output changes, and the summary line.
+pub fn human(plan: &Plan) -> String {
+    let mut out = String::new();
+    if !plan.drift.is_empty() {
+        out.push_str("Objects changed outside infra:\n\n");
+        for drift in &plan.drift {
+            let (head, lines) = drift_lines(drift);
+            let _ = writeln!(out, "{head}");
+            for line in lines {
+                let _ = writeln!(out, "      {line}");
+            }
+        }
+        out.push('\n');
+    }
+    let changes: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
+    if !changes.is_empty() {
+        out.push_str("infra will perform the following actions:\n\n");
+        for change in changes {
+            let _ = writeln!(out, "{}", header(change));
+            for line in change_lines(change) {
+                let _ = writeln!(out, "      {line}");
+            }
+            out.push('\n');
+        }
+    }
+    let outputs: Vec<String> = plan.output_changes.iter().filter_map(output_line).collect();
+    if !outputs.is_empty() {
+        out.push_str("Changes to outputs:\n");
+        for line in outputs {
+            let _ = writeln!(out, "  {line}");
+        }
+        out.push('\n');
+    }
+    out.push_str(&summary_line(plan));
+    out.push('\n');
+    out
+}
+
+// ---------------------------------------------------------------------------
+// JSON
+
+/// The value as JSON with secrets and unknowns as `null`.
+fn redacted(value: &Value) -> serde_json::Value {
+    if value.is_secret() {
+        return serde_json::Value::Null;
+    }
+    match value.kind() {
+        Kind::Null | Kind::Unknown => serde_json::Value::Null,
+        Kind::Bool(b) => serde_json::Value::Bool(*b),
+        Kind::Number(Number::Int(i)) => serde_json::Value::from(*i),
+        Kind::Number(Number::Float(f)) => serde_json::Number::from_f64(*f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Kind::String(s) => serde_json::Value::String(s.clone()),
+        Kind::List(items) => serde_json::Value::Array(items.iter().map(redacted).collect()),
+        Kind::Map(entries) => serde_json::Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.clone(), redacted(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// A boolean mask mirroring the value's shape: `true` where `leaf` holds.
+/// A secret node is a single boolean (its shape is not shown).
+fn mask(value: &Value, leaf: fn(&Value) -> bool, whole: fn(&Value) -> bool) -> serde_json::Value {
+    if value.is_secret() {
+        return serde_json::Value::Bool(whole(value));
+    }
+    match value.kind() {
+        Kind::List(items) => {
+            serde_json::Value::Array(items.iter().map(|v| mask(v, leaf, whole)).collect())
+        }
+        Kind::Map(entries) => serde_json::Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.clone(), mask(v, leaf, whole)))
+                .collect(),
+        ),
+        _ => serde_json::Value::Bool(leaf(value)),
+    }
+}
+
+fn unknown_mask(value: &Value) -> serde_json::Value {
+    mask(value, Value::is_unknown, Value::contains_unknown)
+}
+
+fn sensitive_mask(value: &Value) -> serde_json::Value {
+    mask(value, Value::is_secret, |_| true)
+}
+
+/// `before`/`after`/masks for an optional object.
+fn object_fields(
+    object: Option<&Attributes>,
+) -> (serde_json::Value, serde_json::Value, serde_json::Value) {
+    match object {
+        None => (
+            serde_json::Value::Null,
+            serde_json::Value::Bool(false),
+            serde_json::Value::Bool(false),
+        ),
+        Some(attributes) => {
+            let value = Value::map(attributes.clone());
+            (
+                redacted(&value),
+                unknown_mask(&value),
+                sensitive_mask(&value),
+            )
+        }
+    }
+}
+
+/// Terraform-style action list.
+fn actions(action: Action) -> serde_json::Value {
+    let list: &[&str] = match action {
+        Action::NoOp => &["no-op"],
+        Action::Create => &["create"],
+        Action::Update => &["update"],
+        Action::Replace {
+            create_before_destroy: false,
+        } => &["delete", "create"],
+        Action::Replace {
+            create_before_destroy: true,
+        } => &["create", "delete"],
+        Action::Delete => &["delete"],
+        Action::Read => &["read"],
+    };
+    serde_json::json!(list)
+}
+
+fn reason_name(reason: Reason) -> &'static str {
+    match reason {
+        Reason::DeletedOutside => "deleted_outside",
+        Reason::NoLongerInConfiguration => "no_longer_in_configuration",
+        Reason::ReplaceForced => "replace_forced",
+    }
+}
+
+fn resource_change_json(change: &Change) -> serde_json::Value {
+    let (before, _, before_sensitive) = object_fields(change.before.as_ref());
+    let after_object = match change.action {
+        Action::Delete => None,
+        _ => Some(&change.after),
+    };
+    let (after, after_unknown, after_sensitive) = object_fields(after_object);
+    serde_json::json!({
+        "address": change.addr.to_string(),
+        "mode": match change.addr.resource.mode {
+            Mode::Managed => "managed",
+            Mode::Data => "data",
+        },
+        "type": change.resource_type,
+        "name": change.addr.resource.name,
+        "provider": change.provider,
+        "actions": actions(change.action),
+        "reason": change.reason.map(reason_name),
+        "before": before,
+        "after": after,
+        "after_unknown": after_unknown,
+        "before_sensitive": before_sensitive,
+        "after_sensitive": after_sensitive,
+        "replace_paths": change.replace_paths,
+    })
+}
+
+fn output_change_json(change: &OutputChange) -> serde_json::Value {
+    let field =
+        |value: Option<&Value>| -> (serde_json::Value, serde_json::Value, serde_json::Value) {
+            match value {
+                None => (
+                    serde_json::Value::Null,
+                    serde_json::Value::Bool(false),
+                    serde_json::Value::Bool(false),
+                ),
+                Some(_) if change.sensitive => (
+                    serde_json::Value::Null,
+                    serde_json::Value::Bool(false),
+                    serde_json::Value::Bool(true),
+                ),
+                Some(v) => (redacted(v), unknown_mask(v), sensitive_mask(v)),
+            }
+        };
+    let (before, _, before_sensitive) = field(change.before.as_ref());
+    let (after, mut after_unknown, after_sensitive) = field(change.after.as_ref());
+    if change.sensitive {
+        after_unknown =
+            serde_json::Value::Bool(change.after.as_ref().is_some_and(Value::contains_unknown));
+    }
+    serde_json::json!({
+        "actions": actions(change.action),
+        "sensitive": change.sensitive,
+        "before": before,
+        "after": after,
+        "after_unknown": after_unknown,
+        "before_sensitive": before_sensitive,
+        "after_sensitive": after_sensitive,
+    })
+}
+
+fn drift_json(drift: &Drift) -> serde_json::Value {
+    let (actions, attributes): (&[&str], Vec<serde_json::Value>) = match &drift.kind {
+        DriftKind::Deleted => (&["delete"], Vec::new()),
+        DriftKind::Changed(attributes) => (
+            &["update"],
+            attributes
+                .iter()
+                .map(|a| {
+                    serde_json::json!({
+                        "name": a.name,
+                        "before": redacted(&a.before),
+                        "after": redacted(&a.after),
+                        "before_sensitive": sensitive_mask(&a.before),
+                        "after_sensitive": sensitive_mask(&a.after),
+                    })
+                })
+                .collect(),
+        ),
+    };
+    serde_json::json!({
+        "address": drift.addr.to_string(),
+        "type": drift.resource_type,
+        "actions": actions,
+        "attributes": attributes,
+    })
+}
+
+/// The plan as the JSON document described in `docs/json-plan.md`.
+pub fn json(plan: &Plan) -> String {
+    let summary = plan.summary();
+    let outputs: serde_json::Map<String, serde_json::Value> = plan
+        .output_changes
+        .iter()
+        .map(|c| (c.name.clone(), output_change_json(c)))
+        .collect();
+    let document = serde_json::json!({
+        "format_version": "1.0",
+        "stack": plan.stack,
+        "environment": {
+            "name": plan.environment.name,
+            "protected": plan.environment.protected,
+        },
+        "prior": plan.prior.as_ref().map(|p| serde_json::json!({
+            "lineage": p.lineage,
+            "serial": p.serial,
+        })),
+        "config_digest": plan.config_digest,
+        "has_changes": plan.has_changes(),
+        "summary": {
+            "add": summary.add,
+            "change": summary.change,
+            "destroy": summary.destroy,
+            "read": summary.read,
+        },
+        "resource_changes": plan.changes.iter().map(resource_change_json).collect::<Vec<_>>(),
+        "output_changes": outputs,
+        "resource_drift": plan.drift.iter().map(drift_json).collect::<Vec<_>>(),
+    });
+    serde_json::to_string_pretty(&document).unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------
+// Markdown
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Inline code that survives backticks in the text.
+fn code(text: &str) -> String {
+    format!("<code>{}</code>", html_escape(text))
+}
+
+/// A fenced `diff` block whose fence is longer than any backtick run inside.
+fn diff_block(lines: &[String]) -> String {
+    let longest = lines
+        .iter()
+        .map(|line| line.split(|c| c != '`').map(str::len).max().unwrap_or(0))
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    let mut out = format!("{fence}diff\n");
+    for line in lines {
+        // `~` is not diff syntax; `!` is highlighted as a change.
+        match line.strip_prefix("~ ") {
+            Some(rest) => {
+                let _ = writeln!(out, "! {rest}");
+            }
+            None => {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    }
+    let _ = writeln!(out, "{fence}");
+    out
+}
+
+fn details(summary: &str, lines: &[String]) -> String {
+    format!(
+        "<details><summary>{summary}</summary>\n\n{}\n</details>\n\n",
+        diff_block(lines)
+    )
+}
+
+/// The plan as a pull-request comment, never longer than [`MARKDOWN_LIMIT`]
+/// (bytes, hence characters): detail sections are elided from the end to fit;
+/// the title, summary and destructive actions always stay.
+pub fn markdown(plan: &Plan) -> String {
+    let summary = plan.summary();
+    let mut head = format!(
+        "## infra plan: {} (stack {})\n\n",
+        code(&plan.environment.name),
+        code(&plan.stack)
+    );
+    let _ = writeln!(
+        head,
+        "| Add | Change | Destroy |\n|----:|-------:|--------:|\n| {} | {} | {} |\n",
+        summary.add, summary.change, summary.destroy
+    );
+    let _ = writeln!(head, "**{}**\n", summary_line(plan));
+
+    let changes: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
+    let destructive: Vec<&Change> = changes
+        .iter()
+        .copied()
+        .filter(|c| is_destructive(c.action))
+        .collect();
+
+    // Sections, in order; each may be elided.
+    let mut sections = Vec::new();
+    if !plan.drift.is_empty() {
+        let mut lines = Vec::new();
+        for drift in &plan.drift {
+            let (head, attributes) = drift_lines(drift);
+            lines.push(head.trim_start().to_owned());
+            lines.extend(attributes.into_iter().map(|l| format!("    {l}")));
+        }
+        sections.push(details(
+            &format!("Objects changed outside infra ({})", plan.drift.len()),
+            &lines,
+        ));
+    }
+    for change in &changes {
+        let lines = change_lines(change);
+        sections.push(details(
+            &format!(
+                "{} {}",
+                code(&format!("{} {}", symbol(change.action), change.addr)),
+                html_escape(&describe(change))
+            ),
+            &lines,
+        ));
+    }
+    let outputs: Vec<String> = plan.output_changes.iter().filter_map(output_line).collect();
+    if !outputs.is_empty() {
+        sections.push(details("Changes to outputs", &outputs));
+    }
+
+    // The room any elision line might need.
+    const RESERVE: usize = 200;
+    let mut out = head;
+    if !destructive.is_empty() {
+        let mut list = format!(
+            "> [!WARNING]\n> **{} destructive action{}:**\n",
+            destructive.len(),
+            if destructive.len() == 1 { "" } else { "s" }
+        );
+        // The list stays whole unless it alone would break the limit; then it
+        // is cut with a count, since the bound is absolute.
+        for (index, change) in destructive.iter().enumerate() {
+            let item = format!(
+                "> - {} {}\n",
+                code(&format!("{} {}", symbol(change.action), change.addr)),
+                html_escape(&describe(change))
+            );
+            if out.len() + list.len() + item.len() + 2 * RESERVE > MARKDOWN_LIMIT {
+                let _ = writeln!(
+                    list,
+                    "> - … {} more destructive actions, not listed to fit (see `infra plan`)",
+                    destructive.len() - index
+                );
+                break;
+            }
+            list.push_str(&item);
+        }
+        list.push('\n');
+        out.push_str(&list);
+    }
+    let total = sections.len();
+    for (index, section) in sections.into_iter().enumerate() {
+        if out.len() + section.len() + RESERVE > MARKDOWN_LIMIT {
+            let _ = writeln!(
+                out,
+                "… {} more resources, details elided to fit",
+                total - index
+            );
+            break;
+        }
+        out.push_str(&section);
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::addr::{InstanceAddr, InstanceKey, ResourceAddr};
+    use crate::expand::EnvironmentInfo;
+    use crate::plan::{AttributeDrift, PriorVersion};
+    use std::collections::BTreeMap;
+
+    const CANARY: &str = "canary-s3cr3t-7d1f0c";
+
+    fn addr(name: &str) -> InstanceAddr {
+        ResourceAddr::managed("test_resource", name).instance(InstanceKey::None)
+    }
+
+    fn attrs(pairs: &[(&str, Value)]) -> Attributes {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect()
+    }
+
+    fn change(name: &str, action: Action, before: Option<Attributes>, after: Attributes) -> Change {
+        Change {
+            addr: addr(name),
+            resource_type: String::from("test_resource"),
+            provider: String::from("test"),
+            action,
+            before,
+            after,
+            replace_paths: Vec::new(),
+            reason: None,
+        }
+    }
+
+    fn plan(changes: Vec<Change>) -> Plan {
+        Plan {
+            stack: String::from("shop"),
+            environment: EnvironmentInfo {
+                name: String::from("prod"),
+                protected: false,
+            },
+            prior: Some(PriorVersion {
+                lineage: String::from("lin"),
+                serial: 3,
+            }),
+            changes,
+            drift: Vec::new(),
+            output_changes: Vec::new(),
+            config_digest: String::from("abc"),
+        }
+    }
+
+    fn secret(text: &str) -> Value {
+        Value::string(text).with_secret(true)
+    }
+
+    /// One change of every kind, with secrets, unknowns, drift and outputs.
+    fn full_plan() -> Plan {
+        let create = change(
+            "web",
+            Action::Create,
+            None,
+            attrs(&[
+                ("name", Value::from("web")),
+                ("id", Value::UNKNOWN),
+                ("password", secret(CANARY)),
+            ]),
+        );
+        let update = change(
+            "api",
+            Action::Update,
+            Some(attrs(&[
+                ("name", Value::from("api")),
+                ("size", Value::from(1)),
+                ("zone", Value::from("a")),
+                ("region", Value::from("eu")),
+                ("token", secret(CANARY)),
+                (
+                    "nested",
+                    Value::map(BTreeMap::from([("k".to_owned(), secret(CANARY))])),
+                ),
+            ])),
+            attrs(&[
+                ("name", Value::from("api")),
+                ("size", Value::from(2)),
+                ("zone", Value::from("a")),
+                ("region", Value::from("eu")),
+                ("token", secret("other-secret")),
+                (
+                    "nested",
+                    Value::map(BTreeMap::from([("k".to_owned(), Value::UNKNOWN)])),
+                ),
+            ]),
+        );
+        let mut replace = change(
+            "db",
+            Action::Replace {
+                create_before_destroy: false,
+            },
+            Some(attrs(&[
+                ("name", Value::from("db1")),
+                ("id", Value::from("i-1")),
+            ])),
+            attrs(&[("name", Value::from("db2")), ("id", Value::UNKNOWN)]),
+        );
+        replace.replace_paths = vec![vec![String::from("name")]];
+        replace.reason = Some(Reason::ReplaceForced);
+        let mut delete = change(
+            "old",
+            Action::Delete,
+            Some(attrs(&[
+                ("name", Value::from("old")),
+                ("key", secret(CANARY)),
+            ])),
+            Attributes::new(),
+        );
+        delete.reason = Some(Reason::NoLongerInConfiguration);
+        let mut read = change(
+            "lookup",
+            Action::Read,
+            None,
+            attrs(&[("name", Value::from("x"))]),
+        );
+        read.addr.resource.mode = Mode::Data;
+        let noop = change(
+            "same",
+            Action::NoOp,
+            Some(attrs(&[("name", Value::from("same"))])),
+            attrs(&[("name", Value::from("same"))]),
+        );
+        let mut plan = plan(vec![create, update, replace, delete, read, noop]);
+        plan.drift = vec![
+            Drift {
+                addr: addr("api"),
+                resource_type: String::from("test_resource"),
+                kind: DriftKind::Changed(vec![
+                    AttributeDrift {
+                        name: String::from("size"),
+                        before: Value::from(1),
+                        after: Value::from(5),
+                    },
+                    AttributeDrift {
+                        name: String::from("token"),
+                        before: secret(CANARY),
+                        after: secret("x"),
+                    },
+                ]),
+            },
+            Drift {
+                addr: addr("gone"),
+                resource_type: String::from("test_resource"),
+                kind: DriftKind::Deleted,
+            },
+        ];
+        plan.output_changes = vec![
+            OutputChange {
+                name: String::from("url"),
+                action: Action::Create,
+                before: None,
+                after: Some(Value::UNKNOWN),
+                sensitive: false,
+            },
+            OutputChange {
+                name: String::from("dsn"),
+                action: Action::Update,
+                before: Some(Value::from(CANARY)),
+                after: Some(Value::from("postgres://x")),
+                sensitive: true,
+            },
+        ];
+        plan
+    }
+
+    #[test]
+    fn human_shows_every_action_symbol_and_summary() {
+        let out = human(&full_plan());
+        assert!(
+            out.contains("  + test_resource.web will be created"),
+            "{out}"
+        );
+        assert!(
+            out.contains("  ~ test_resource.api will be updated in place"),
+            "{out}"
+        );
+        assert!(
+            out.contains("-/+ test_resource.db must be replaced (forces replacement: name)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("  - test_resource.old will be destroyed (no longer in configuration)"),
+            "{out}"
+        );
+        assert!(
+            out.contains(" <= data.test_resource.lookup will be read"),
+            "{out}"
+        );
+        assert!(!out.contains("test_resource.same"), "{out}");
+        assert!(out.contains("~ size = 1 -> 2"), "{out}");
+        assert!(out.contains("+ name = \"web\""), "{out}");
+        assert!(out.contains("- name = \"old\""), "{out}");
+        assert!(
+            out.contains("~ name = \"db1\" -> \"db2\" # forces replacement"),
+            "{out}"
+        );
+        assert!(out.contains("# (3 unchanged attributes hidden)"), "{out}");
+        assert!(out.contains("~ token = (secret) -> (secret)"), "{out}");
+        assert!(
+            out.ends_with("Plan: 2 to add, 1 to change, 2 to destroy.\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn human_drift_comes_first() {
+        let out = human(&full_plan());
+        let drift = out.find("Objects changed outside infra").unwrap();
+        let actions = out.find("will be created").unwrap();
+        assert!(drift < actions);
+        assert!(out.contains("~ test_resource.api was changed outside infra"));
+        assert!(out.contains("      ~ size = 1 -> 5"));
+        assert!(out.contains("- test_resource.gone was deleted outside infra"));
+        let without = plan(vec![change("a", Action::Create, None, Attributes::new())]);
+        assert!(!human(&without).contains("outside infra"));
+    }
+
+    #[test]
+    fn unknowns_are_known_after_apply() {
+        let out = human(&full_plan());
+        assert!(out.contains("+ id = (known after apply)"), "{out}");
+        assert!(
+            out.contains("~ id = \"i-1\" -> (known after apply)"),
+            "{out}"
+        );
+        assert!(out.contains("+ url = (known after apply)"), "{out}");
+        let doc: serde_json::Value = serde_json::from_str(&json(&full_plan())).unwrap();
+        let web = &doc["resource_changes"][0];
+        assert_eq!(web["after"]["id"], serde_json::Value::Null);
+        assert_eq!(web["after_unknown"]["id"], true);
+        assert_eq!(web["after_unknown"]["name"], false);
+        let api = &doc["resource_changes"][1];
+        assert_eq!(api["after_unknown"]["nested"]["k"], true);
+        assert_eq!(doc["output_changes"]["url"]["after_unknown"], true);
+    }
+
+    #[test]
+    fn multi_line_strings_diff_by_line() {
+        let before = "line one\nline two\nline three\n";
+        let after = "line one\nline 2\nline three\n";
+        let p = plan(vec![change(
+            "conf",
+            Action::Update,
+            Some(attrs(&[("content", Value::from(before))])),
+            attrs(&[("content", Value::from(after))]),
+        )]);
+        let out = human(&p);
+        assert!(out.contains("~ content = <<-DIFF"), "{out}");
+        assert!(out.contains("@@ -1,3 +1,3 @@"), "{out}");
+        assert!(out.contains("    -line two\n"), "{out}");
+        assert!(out.contains("    +line 2\n"), "{out}");
+        assert!(out.contains("     line one\n"), "{out}");
+        // A secret multi-line string is never diffed.
+        let p = plan(vec![change(
+            "conf",
+            Action::Update,
+            Some(attrs(&[("content", secret(&format!("a\n{CANARY}\n")))])),
+            attrs(&[("content", secret("a\nb\n"))]),
+        )]);
+        let out = human(&p);
+        assert!(out.contains("~ content = (secret) -> (secret)"), "{out}");
+        assert!(!out.contains(CANARY));
+    }
+
+    #[test]
+    fn canary_secret_never_appears() {
+        let p = full_plan();
+        for (name, out) in [
+            ("human", human(&p)),
+            ("json", json(&p)),
+            ("markdown", markdown(&p)),
+        ] {
+            assert!(!out.contains(CANARY), "{name} leaked the secret:\n{out}");
+            assert!(
+                !out.contains("other-secret"),
+                "{name} leaked the secret:\n{out}"
+            );
+            assert!(
+                !out.contains("postgres://x"),
+                "{name} leaked a sensitive output:\n{out}"
+            );
+        }
+        let doc: serde_json::Value = serde_json::from_str(&json(&p)).unwrap();
+        let api = &doc["resource_changes"][1];
+        assert_eq!(api["before"]["token"], serde_json::Value::Null);
+        assert_eq!(api["before_sensitive"]["token"], true);
+        assert_eq!(api["before_sensitive"]["name"], false);
+        assert_eq!(api["before_sensitive"]["nested"]["k"], true);
+        assert_eq!(api["after_sensitive"]["token"], true);
+        assert_eq!(doc["output_changes"]["dsn"]["after_sensitive"], true);
+        assert_eq!(
+            doc["output_changes"]["dsn"]["after"],
+            serde_json::Value::Null
+        );
+    }
+
+    #[test]
+    fn json_shape() {
+        let doc: serde_json::Value = serde_json::from_str(&json(&full_plan())).unwrap();
+        assert_eq!(doc["format_version"], "1.0");
+        assert_eq!(doc["environment"]["name"], "prod");
+        let changes = doc["resource_changes"].as_array().unwrap();
+        assert_eq!(changes.len(), 6);
+        let actions: Vec<serde_json::Value> =
+            changes.iter().map(|c| c["actions"].clone()).collect();
+        assert_eq!(
+            actions,
+            vec![
+                serde_json::json!(["create"]),
+                serde_json::json!(["update"]),
+                serde_json::json!(["delete", "create"]),
+                serde_json::json!(["delete"]),
+                serde_json::json!(["read"]),
+                serde_json::json!(["no-op"]),
+            ]
+        );
+        assert_eq!(changes[2]["replace_paths"], serde_json::json!([["name"]]));
+        assert_eq!(changes[0]["before"], serde_json::Value::Null);
+        assert_eq!(changes[3]["after"], serde_json::Value::Null);
+        assert_eq!(changes[4]["address"], "data.test_resource.lookup");
+        assert_eq!(changes[4]["mode"], "data");
+        assert_eq!(doc["resource_drift"][0]["attributes"][0]["after"], 5);
+        assert_eq!(
+            doc["resource_drift"][1]["actions"],
+            serde_json::json!(["delete"])
+        );
+        let cbd = plan(vec![change(
+            "x",
+            Action::Replace {
+                create_before_destroy: true,
+            },
+            Some(Attributes::new()),
+            Attributes::new(),
+        )]);
+        let cbd: serde_json::Value = serde_json::from_str(&json(&cbd)).unwrap();
+        assert_eq!(
+            cbd["resource_changes"][0]["actions"],
+            serde_json::json!(["create", "delete"])
+        );
+    }
+
+    /// The field names in the doc's tables under a heading starting with `heading`.
+    fn documented(heading: &str) -> Vec<String> {
+        let doc = include_str!("../../docs/json-plan.md");
+        let mut fields = Vec::new();
+        let mut inside = false;
+        for line in doc.lines() {
+            if line.starts_with('#') {
+                inside = line.trim_start_matches('#').trim().starts_with(heading);
+                continue;
+            }
+            if inside && let Some(rest) = line.strip_prefix("| `") {
+                let name = rest.split('`').next().unwrap_or_default();
+                fields.push(name.to_owned());
+            }
+        }
+        assert!(!fields.is_empty(), "no fields documented under {heading}");
+        fields
+    }
+
+    #[test]
+    fn every_documented_field_is_in_the_output() {
+        let doc: serde_json::Value = serde_json::from_str(&json(&full_plan())).unwrap();
+        let has = |object: &serde_json::Value, field: &str, what: &str| {
+            assert!(
+                object.as_object().is_some_and(|o| o.contains_key(field)),
+                "documented {what} field `{field}` missing from {object}"
+            );
+        };
+        for field in documented("Top-level fields") {
+            has(&doc, &field, "top-level");
+        }
+        for change in doc["resource_changes"].as_array().unwrap() {
+            for field in documented("Resource change fields") {
+                has(change, &field, "resource change");
+            }
+        }
+        for field in documented("Output change fields") {
+            has(&doc["output_changes"]["url"], &field, "output change");
+        }
+        for field in documented("Drift fields") {
+            has(&doc["resource_drift"][0], &field, "drift");
+        }
+        for field in documented("Drift attribute fields") {
+            has(
+                &doc["resource_drift"][0]["attributes"][0],
+                &field,
+                "drift attribute",
+            );
+        }
+    }
+
+    #[test]
+    fn empty_plan_says_no_changes() {
+        let p = plan(Vec::new());
+        assert_eq!(human(&p), format!("{NO_CHANGES}\n"));
+        assert!(markdown(&p).contains(NO_CHANGES));
+        assert!(!markdown(&p).contains("WARNING"));
+        let doc: serde_json::Value = serde_json::from_str(&json(&p)).unwrap();
+        assert_eq!(doc["has_changes"], false);
+        assert_eq!(doc["resource_changes"], serde_json::json!([]));
+        // No-ops alone are no changes either.
+        let p = plan(vec![change(
+            "same",
+            Action::NoOp,
+            Some(attrs(&[("name", Value::from("a"))])),
+            attrs(&[("name", Value::from("a"))]),
+        )]);
+        assert_eq!(human(&p), format!("{NO_CHANGES}\n"));
+    }
+
+    #[test]
+    fn summary_wording() {
+        let p = plan(vec![
+            change("a", Action::Create, None, Attributes::new()),
+            change("b", Action::Create, None, Attributes::new()),
+            change("c", Action::Create, None, Attributes::new()),
+            change(
+                "d",
+                Action::Update,
+                Some(Attributes::new()),
+                Attributes::new(),
+            ),
+        ]);
+        assert!(human(&p).ends_with("\nPlan: 3 to add, 1 to change, 0 to destroy.\n"));
+        assert!(markdown(&p).contains("Plan: 3 to add, 1 to change, 0 to destroy."));
+    }
+
+    #[test]
+    fn markdown_comment() {
+        let out = markdown(&full_plan());
+        assert!(out.starts_with("## infra plan: <code>prod</code>"), "{out}");
+        assert!(out.contains("| 2 | 1 | 2 |"), "{out}");
+        let warning = out.find("[!WARNING]").unwrap();
+        let first_details = out.find("<details>").unwrap();
+        assert!(warning < first_details, "{out}");
+        assert!(out.contains("> **2 destructive actions:**"), "{out}");
+        assert!(
+            out.contains("> - <code>-/+ test_resource.db</code>"),
+            "{out}"
+        );
+        assert!(
+            out.contains("> - <code>- test_resource.old</code>"),
+            "{out}"
+        );
+        assert!(out.contains("```diff\n! nested = { k = (secret) } -> { k = (known after apply) }\n! size = 1 -> 2\n"), "{out}");
+        assert_eq!(
+            out.matches("<details>").count(),
+            out.matches("</details>").count()
+        );
+        assert!(!out.contains("elided"));
+    }
+
+    #[test]
+    fn markdown_stays_under_the_limit() {
+        let mut changes: Vec<Change> = (0..10_000)
+            .map(|i| {
+                change(
+                    &format!("r{i}"),
+                    Action::Update,
+                    Some(attrs(&[("value", Value::from(format!("old value {i}")))])),
+                    attrs(&[("value", Value::from(format!("new value {i}")))]),
+                )
+            })
+            .collect();
+        for i in [10, 5_000, 9_999] {
+            changes[i].action = Action::Delete;
+        }
+        let p = plan(changes);
+        let out = markdown(&p);
+        assert!(out.len() < MARKDOWN_LIMIT, "{} bytes", out.len());
+        assert!(out.chars().count() < MARKDOWN_LIMIT);
+        assert!(out.contains("| 0 | 9997 | 3 |"), "summary table");
+        assert!(out.contains("**Plan: 0 to add, 9997 to change, 3 to destroy.**"));
+        for name in ["r10", "r5000", "r9999"] {
+            assert!(
+                out.contains(&format!("> - <code>- test_resource.{name}</code>")),
+                "{name}"
+            );
+        }
+        let shown = out.matches("<details>").count();
+        assert!(shown > 0);
+        assert!(
+            out.contains(&format!(
+                "… {} more resources, details elided to fit",
+                10_000 - shown
+            )),
+            "{}",
+            &out[out.len() - 300..]
+        );
+        assert_eq!(shown, out.matches("</details>").count());
+
+        // Even when every change is destructive the bound holds.
+        let all: Vec<Change> = (0..10_000)
+            .map(|i| {
+                change(
+                    &format!("r{i}"),
+                    Action::Delete,
+                    Some(Attributes::new()),
+                    Attributes::new(),
+                )
+            })
+            .collect();
+        let out = markdown(&plan(all));
+        assert!(out.len() < MARKDOWN_LIMIT, "{} bytes", out.len());
+        assert!(out.contains("**Plan: 0 to add, 0 to change, 10000 to destroy.**"));
+        assert!(out.contains("more destructive actions, not listed to fit"));
+    }
+}
