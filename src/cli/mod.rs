@@ -16,6 +16,7 @@ mod args;
 mod envdiff;
 mod fmt;
 mod graph;
+mod plan;
 mod validate;
 
 use crate::diag::{Diagnostics, RenderOptions, SourceMap, render_human, summary_line};
@@ -25,6 +26,7 @@ use std::ffi::OsString;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// An infrastructure-as-code compiler and engine: environments, services and secrets.
 #[derive(Debug, Parser)]
@@ -48,6 +50,8 @@ enum Command {
     Graph(graph::GraphCommand),
     /// Compare two environments' resolved configurations.
     Envdiff(envdiff::EnvDiffCommand),
+    /// Refresh, diff against the state and print the plan.
+    Plan(plan::PlanCommand),
 }
 
 /// What a command needs from the outside world: the host, the streams and how
@@ -55,6 +59,8 @@ enum Command {
 pub struct Ctx<'a> {
     /// Files, environment, clock.
     pub host: &'a dyn Host,
+    /// The same host, shareable with provider tasks that outlive a borrow.
+    pub shared_host: Arc<dyn Host>,
     /// Where command output goes.
     pub stdout: &'a mut dyn Write,
     /// Where diagnostics and the count line go.
@@ -131,6 +137,7 @@ impl From<Exit> for ExitCode {
 
 /// Parses the arguments, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
+    let shared_host: Arc<dyn Host> = Arc::new(RealHost);
     let host = RealHost;
     let no_color = host
         .env_var("NO_COLOR")
@@ -148,6 +155,7 @@ pub fn main() -> ExitCode {
     let mut stdin = stdin.lock();
     let mut ctx = Ctx {
         host: &host,
+        shared_host,
         stdout: &mut stdout,
         stderr: &mut stderr,
         stdin: &mut stdin,
@@ -186,5 +194,6 @@ pub fn run(args: impl IntoIterator<Item = OsString>, ctx: &mut Ctx<'_>) -> Exit 
         Command::Fmt(command) => command.run(ctx),
         Command::Graph(command) => command.run(ctx),
         Command::Envdiff(command) => command.run(ctx),
+        Command::Plan(command) => command.run(ctx),
     }
 }

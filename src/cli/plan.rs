@@ -1,0 +1,98 @@
+//! `infra plan [-C DIR] [--env E] [--var k=v] [--out FILE] [--format
+//! human|json|markdown] [--detailed-exitcode] [--target ADDR]...
+//! [--refresh=false]`: refresh, diff and print the plan on stdout.
+//!
+//! Exit: 1 on error; with `--detailed-exitcode`, 0 when nothing changes and 2
+//! when something does; otherwise 0.
+
+use super::args::EnvArgs;
+use super::{Ctx, Exit};
+use crate::addr::Target;
+use crate::pipeline::{self, PlanRequest};
+use crate::render;
+use std::path::PathBuf;
+
+/// Refresh, diff and print the plan.
+#[derive(Debug, clap::Args)]
+pub(super) struct PlanCommand {
+    #[command(flatten)]
+    env: EnvArgs,
+
+    /// Also save the plan to FILE (for `infra apply FILE`); secrets are sealed.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+
+    /// `human`, `json` (documented, with `format_version`) or `markdown`
+    /// (a pull-request comment).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+
+    /// Exit 2 when the plan changes something, 0 when it does not.
+    #[arg(long)]
+    detailed_exitcode: bool,
+
+    /// Plan only this resource, instance or module and what it depends on (repeatable).
+    #[arg(long = "target", value_name = "ADDR", value_parser = parse_target)]
+    targets: Vec<Target>,
+
+    /// Read every object from its provider before diffing (`--refresh=false` to skip).
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    refresh: bool,
+}
+
+/// The output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// For a terminal: one line per action, attribute diffs, the summary line.
+    Human,
+    /// One JSON document.
+    Json,
+    /// A pull-request comment.
+    Markdown,
+}
+
+/// Parses `--target ADDR`.
+fn parse_target(text: &str) -> Result<Target, String> {
+    text.parse::<Target>().map_err(|error| error.to_string())
+}
+
+impl PlanCommand {
+    pub(super) fn run(self, ctx: &mut Ctx<'_>) -> Exit {
+        let dir = ctx.dir();
+        let request = PlanRequest {
+            environment: self.env.environment,
+            vars: self.env.vars,
+            targets: self.targets,
+            refresh: self.refresh,
+            out: self.out.map(|out| ctx.resolve(&out)),
+        };
+        let (plan, sources, diagnostics) = pipeline::plan(ctx.shared_host.clone(), &dir, request);
+        ctx.report(&diagnostics, &sources);
+        let plan = match plan {
+            Some(plan) if !diagnostics.has_errors() => plan,
+            _ => return Exit::Failure,
+        };
+        let text = match self.format {
+            Format::Human => render::plan::human(&plan),
+            Format::Json => render::plan::json(&plan),
+            Format::Markdown => render::plan::markdown(&plan),
+        };
+        ctx.out(&text);
+        if !text.ends_with('\n') {
+            ctx.out("\n");
+        }
+        if self.detailed_exitcode && plan.has_changes() {
+            Exit::Changes
+        } else {
+            Exit::Success
+        }
+    }
+}

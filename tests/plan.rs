@@ -1,0 +1,255 @@
+//! `infra plan` end to end on temporary folders: the three output formats,
+//! exit codes, the plan file, secrets kept out of every output and file, and
+//! the clear error for a provider that cannot plan yet.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+mod common;
+
+use common::TempDir;
+
+/// The value of the planted secret; it must never be seen.
+const CANARY: &str = "canary-pl4n-s3cr3t-91c2";
+
+/// Two null resources (one depending on the other), a variable, an
+/// environment and a secret used in `triggers`.
+const NULL_STACK: &str = r#"stack "demo" {
+  default_environment = "dev"
+}
+
+variable "greeting" {
+  type    = string
+  default = "hello"
+}
+
+environment "dev" {
+  vars = { greeting = "hi" }
+}
+
+secret "s" {
+  env = "S"
+}
+
+resource "null_resource" "a" {
+  triggers = { greeting = var.greeting, token = secret.s }
+}
+
+resource "null_resource" "b" {
+  triggers = { a = null_resource.a.id }
+}
+"#;
+
+/// Runs `infra ARGS` in `dir` with the secret in the environment, colour off.
+fn infra(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_infra"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("S", CANARY)
+        .env_remove("INFRA_STATE_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn null_stack(name: &str) -> TempDir {
+    let dir = TempDir::new(name);
+    dir.write("main.infra", NULL_STACK);
+    dir
+}
+
+fn assert_no_canary(output: &Output, what: &str) {
+    assert!(
+        !stdout(output).contains(CANARY) && !stderr(output).contains(CANARY),
+        "the secret leaked in {what}:\n{}\n{}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn plan_a_null_stack_prints_creates_and_the_summary_and_exits_0() {
+    let dir = null_stack("human");
+    let output = infra(&dir.path, &["plan"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("+ null_resource.a"), "{text}");
+    assert!(text.contains("+ null_resource.b"), "{text}");
+    assert!(
+        text.contains("Plan: 2 to add, 0 to change, 0 to destroy."),
+        "{text}"
+    );
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+    // Read-only: no state, no lock, no key without a plan file.
+    assert!(
+        files_under(&dir.path.join(".infra")).is_empty(),
+        "plan wrote {:?}",
+        files_under(&dir.path.join(".infra"))
+    );
+}
+
+#[test]
+fn detailed_exitcode_is_2_when_there_are_changes() {
+    let dir = null_stack("detailed");
+    let output = infra(&dir.path, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    let output = infra(
+        &dir.path,
+        &["plan", "--detailed-exitcode", "--refresh=false"],
+    );
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+}
+
+#[test]
+fn plan_takes_the_folder_env_var_and_target() {
+    let dir = null_stack("flags");
+    let root = std::env::temp_dir();
+    let folder = dir.path.to_str().unwrap();
+    let output = infra(
+        &root,
+        &[
+            "plan",
+            "-C",
+            folder,
+            "--env",
+            "dev",
+            "--var",
+            "greeting=yo",
+            "--target",
+            "null_resource.a",
+        ],
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("\"yo\""), "{text}");
+    assert!(
+        text.contains("Plan: 1 to add, 0 to change, 0 to destroy."),
+        "{text}"
+    );
+    let output = infra(&dir.path, &["plan", "--env", "nope"]);
+    assert_eq!(code(&output), 1);
+}
+
+#[test]
+fn plan_json_has_the_format_version_and_every_resource_change() {
+    let dir = null_stack("json");
+    let output = infra(&dir.path, &["plan", "--format", "json"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(json.get("format_version").is_some(), "{json}");
+    let changes = json["resource_changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2, "{json}");
+}
+
+#[test]
+fn plan_markdown_has_the_summary_table() {
+    let dir = null_stack("markdown");
+    let output = infra(&dir.path, &["plan", "--format", "markdown"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("| Add | Change | Destroy |"), "{text}");
+    assert!(text.contains("| 2 | 0 | 0 |"), "{text}");
+}
+
+#[test]
+fn plan_out_writes_a_plan_file() {
+    let dir = null_stack("out");
+    let output = infra(&dir.path, &["plan", "--out", "plan.bin"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let bytes = dir.read("plan.bin");
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(json["format_version"], 1, "{json}");
+    assert_eq!(json["changes"].as_array().unwrap().len(), 2, "{json}");
+    // The key that authenticates it was created; no state was written.
+    assert!(dir.path.join(".infra/key").is_file());
+    assert!(!dir.path.join(".infra/state").exists());
+}
+
+#[test]
+fn the_secret_never_appears_in_any_output_or_file() {
+    let dir = null_stack("secret");
+    for format in ["human", "json", "markdown"] {
+        let output = infra(&dir.path, &["plan", "--format", format]);
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+        assert_no_canary(&output, format);
+        let output = infra(
+            &dir.path,
+            &["plan", "--format", format, "--out", "plan.bin"],
+        );
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+        assert_no_canary(&output, &format!("{format} --out"));
+        let bytes = dir.read("plan.bin");
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(CANARY),
+            "the secret is in the plan file"
+        );
+    }
+    // The secret was really planned (a sealed value, not dropped).
+    let file: serde_json::Value = serde_json::from_slice(&dir.read("plan.bin")).unwrap();
+    assert!(file.to_string().contains("token"), "{file}");
+    for path in files_under(&dir.path.join(".infra")) {
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(CANARY),
+            "the secret is in {}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn a_local_file_resource_gets_a_clear_provider_error() {
+    let dir = TempDir::new("local");
+    dir.write(
+        "main.infra",
+        r#"resource "null_resource" "a" {}
+
+resource "local_file" "f" {
+  path    = "out/x.txt"
+  content = "x"
+}
+"#,
+    );
+    let output = infra(&dir.path, &["plan"]);
+    assert_eq!(code(&output), 1, "{}", stdout(&output));
+    let err = stderr(&output);
+    assert!(err.contains("infra::plan::provider_error"), "{err}");
+    assert!(err.contains("main.infra:3:1"), "{err}");
+    assert!(err.contains("local_file.f"), "{err}");
+    assert!(err.contains("arrive with the apply engine"), "{err}");
+    assert!(stdout(&output).is_empty(), "{}", stdout(&output));
+    assert!(!dir.path.join("out").exists());
+}
