@@ -150,21 +150,7 @@ impl Printer<'_> {
 
     /// Comments on their own lines above an entry starting at `entry_start`.
     fn leading_comments(&mut self, comments: &[Comment], entry_start: usize) {
-        let mut previous_end: Option<usize> = None;
-        for comment in comments {
-            if let Some(end) = previous_end {
-                let blank = self
-                    .blank_line_between(end, comment.span.start())
-                    .unwrap_or(comment.blank_lines_before > 0);
-                if blank {
-                    self.blank_line();
-                }
-            }
-            self.comment(comment);
-            self.newline();
-            previous_end = Some(comment.span.end());
-        }
-        if let Some(end) = previous_end {
+        if let Some(end) = self.comment_lines(comments, None) {
             if self.blank_line_between(end, entry_start).unwrap_or(false) {
                 self.blank_line();
             }
@@ -173,7 +159,17 @@ impl Printer<'_> {
 
     /// Comments before a closer (or the end of the file), each on its own line.
     pub(super) fn dangling_comments(&mut self, comments: &[Comment], previous_end: Option<usize>) {
-        let mut previous_end = previous_end;
+        self.comment_lines(comments, previous_end);
+    }
+
+    /// Prints each comment on its own line, keeping a blank line where the
+    /// source had one after `previous_end`; returns where the last one ended.
+    fn comment_lines(
+        &mut self,
+        comments: &[Comment],
+        mut previous_end: Option<usize>,
+    ) -> Option<usize> {
+        let mut last_end = None;
         for comment in comments {
             if let Some(end) = previous_end {
                 let blank = self
@@ -186,7 +182,9 @@ impl Printer<'_> {
             self.comment(comment);
             self.newline();
             previous_end = Some(comment.span.end());
+            last_end = previous_end;
         }
+        last_end
     }
 
     /// A comment after an entry on the same line, one space away.

@@ -121,20 +121,7 @@ pub(crate) fn attach<T: HasTrivia>(
         };
         let mut leading = Vec::new();
         for comment in pool.take(cursor, span.start()) {
-            let prev_end = previous.and_then(|p| children.get(p).map(|c| c.node_span().end()));
-            let trailing_slot = previous
-                .and_then(|p| children.get_mut(p))
-                .map(HasTrivia::trivia_mut);
-            match (prev_end, trailing_slot) {
-                (Some(end), Some(trivia))
-                    if leading.is_empty()
-                        && trivia.trailing.is_none()
-                        && same_line(text, end, comment.span.start()) =>
-                {
-                    trivia.trailing = Some(comment);
-                }
-                _ => leading.push(comment),
-            }
+            place_after(children, previous, text, comment, &mut leading);
         }
         let strays = pool.take(span.start(), span.end());
         if let Some(child) = children.get_mut(index) {
@@ -149,20 +136,31 @@ pub(crate) fn attach<T: HasTrivia>(
     }
     let mut dangling = Vec::new();
     for comment in pool.take(cursor, inner_end) {
-        let prev_end = previous.and_then(|p| children.get(p).map(|c| c.node_span().end()));
-        let trailing_slot = previous
-            .and_then(|p| children.get_mut(p))
-            .map(HasTrivia::trivia_mut);
-        match (prev_end, trailing_slot) {
-            (Some(end), Some(trivia))
-                if dangling.is_empty()
-                    && trivia.trailing.is_none()
-                    && same_line(text, end, comment.span.start()) =>
-            {
-                trivia.trailing = Some(comment);
-            }
-            _ => dangling.push(comment),
-        }
+        place_after(children, previous, text, comment, &mut dangling);
     }
     dangling
+}
+
+/// Places a comment that follows child `previous`: the first comment on the
+/// same line as that child's end becomes its trailing comment; every other one
+/// goes to `pending` (the next child's leading comments, or the dangling ones).
+fn place_after<T: HasTrivia>(
+    children: &mut [T],
+    previous: Option<usize>,
+    text: &str,
+    comment: Comment,
+    pending: &mut Vec<Comment>,
+) {
+    let Some(child) = previous.and_then(|p| children.get_mut(p)) else {
+        pending.push(comment);
+        return;
+    };
+    let end = child.node_span().end();
+    let trivia = child.trivia_mut();
+    if pending.is_empty() && trivia.trailing.is_none() && same_line(text, end, comment.span.start())
+    {
+        trivia.trailing = Some(comment);
+    } else {
+        pending.push(comment);
+    }
 }
