@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 mod common;
 
-use common::TempDir;
+use common::{TempDir, code, stderr, stdout};
 
 /// Runs `infra ARGS` in `dir`, with colour forbidden and stdin empty.
 fn infra(dir: &Path, args: &[&str]) -> Output {
@@ -32,18 +32,6 @@ fn infra_with_stdin(dir: &Path, args: &[&str], stdin: &str) -> Output {
         .write_all(stdin.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
 }
 
 const VALID: &str = r#"stack "shop" {

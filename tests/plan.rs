@@ -5,10 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 mod common;
 
-use common::TempDir;
+use common::{TempDir, code, stderr, stdout};
 
 /// The value of the planted secret; it must never be seen.
 const CANARY: &str = "canary-pl4n-s3cr3t-91c2";
@@ -43,29 +43,7 @@ resource "null_resource" "b" {
 
 /// Runs `infra ARGS` in `dir` with the secret in the environment, colour off.
 fn infra(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_infra"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("S", CANARY)
-        .env_remove("INFRA_STATE_KEY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap()
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
+    common::infra_env(dir, args, &[("S", CANARY)])
 }
 
 fn null_stack(name: &str) -> TempDir {

@@ -13,39 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 mod common;
 
-use common::TempDir;
+use common::{TempDir, code, infra_env, stderr, stdout};
 
 // ---- helpers ------------------------------------------------------------------
 
-/// Runs `infra ARGS` in `dir` with colour forbidden, stdin empty and the
-/// extra environment variables `envs`.
-fn infra_env(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_infra"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .envs(envs.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap()
-}
-
 fn infra(dir: &Path, args: &[&str]) -> Output {
     infra_env(dir, args, &[])
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
 }
 
 /// Both streams, for assertion messages.
