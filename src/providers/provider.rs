@@ -253,6 +253,21 @@ pub trait Provider: Send + Sync {
 
     /// Reads an existing object by its id, to bring it under management.
     async fn import(&self, resource_type: &str, id: &str) -> Result<ObjectState, ProviderError>;
+
+    /// Looks for the object that a create with these planned attributes made,
+    /// to reconcile a create that was interrupted (the process died after the
+    /// call started and before its result was recorded): `Ok(Some(_))` when it
+    /// exists (the engine records it instead of creating a duplicate),
+    /// `Ok(None)` when there is none or the provider cannot tell from the
+    /// attributes (the engine creates it again). The default cannot tell.
+    async fn find(
+        &self,
+        resource_type: &str,
+        planned: &Attributes,
+    ) -> Result<Option<ObjectState>, ProviderError> {
+        let _ = (resource_type, planned);
+        Ok(None)
+    }
 }
 
 /// Checks a configuration against a schema (see [`Provider::validate`]).
