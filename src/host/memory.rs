@@ -17,6 +17,21 @@ pub struct MemoryHost {
     seed: Mutex<u64>,
     /// Files created with [`FileMode::OwnerOnly`].
     owner_only: Mutex<std::collections::BTreeSet<PathBuf>>,
+    /// Folders made with [`Host::create_dir_all`] (others exist implicitly,
+    /// as prefixes of file paths).
+    dirs: Mutex<std::collections::BTreeSet<PathBuf>>,
+    /// Permission bits set with [`Host::set_permissions`]; files default to
+    /// `0644` and folders to `0755`.
+    modes: Mutex<BTreeMap<PathBuf, u32>>,
+}
+
+/// The mode a file has until one is set.
+const DEFAULT_FILE_MODE: u32 = 0o644;
+/// The mode a folder has until one is set.
+const DEFAULT_DIR_MODE: u32 = 0o755;
+
+fn poisoned() -> HostError {
+    HostError::Other("poisoned".into())
 }
 
 impl MemoryHost {
@@ -75,6 +90,15 @@ impl MemoryHost {
     pub fn file(&self, path: &Path) -> Option<Vec<u8>> {
         self.files.lock().ok()?.get(path).cloned()
     }
+
+    /// Whether a folder is there: made explicitly, or holding a file.
+    fn dir_exists(
+        files: &BTreeMap<PathBuf, Vec<u8>>,
+        dirs: &std::collections::BTreeSet<PathBuf>,
+        path: &Path,
+    ) -> bool {
+        dirs.contains(path) || files.keys().any(|f| f != path && f.starts_with(path))
+    }
 }
 
 impl Host for MemoryHost {
@@ -119,9 +143,23 @@ impl Host for MemoryHost {
                 }
             }
         }
-        // `entries` is empty exactly when no file lies under `path`; asking
-        // `is_dir` here would lock the map a second time and deadlock.
-        if entries.is_empty() {
+        let dirs = self.dirs.lock().map_err(|_| poisoned())?;
+        for dir in dirs.iter() {
+            if let Ok(rest) = dir.strip_prefix(path) {
+                if let Some(first) = rest.components().next() {
+                    let entry = DirEntry {
+                        path: path.join(first),
+                        is_file: false,
+                    };
+                    if !entries.contains(&entry) {
+                        entries.push(entry);
+                    }
+                }
+            }
+        }
+        // `entries` is empty exactly when no file or folder lies under `path`;
+        // asking `is_dir` here would lock the map a second time and deadlock.
+        if entries.is_empty() && !dirs.contains(path) {
             return Err(HostError::NotFound);
         }
         entries.sort();
@@ -129,10 +167,10 @@ impl Host for MemoryHost {
     }
 
     fn is_dir(&self, path: &Path) -> bool {
-        self.files
-            .lock()
-            .map(|files| files.keys().any(|f| f != path && f.starts_with(path)))
-            .unwrap_or(false)
+        let (Ok(files), Ok(dirs)) = (self.files.lock(), self.dirs.lock()) else {
+            return false;
+        };
+        Self::dir_exists(&files, &dirs, path)
     }
 
     fn env_var(&self, name: &str) -> Option<String> {
@@ -155,8 +193,63 @@ impl Host for MemoryHost {
         std::thread::yield_now();
     }
 
-    fn create_dir_all(&self, _path: &Path) -> Result<(), HostError> {
-        // Folders exist implicitly, as prefixes of file paths.
+    fn create_dir_all(&self, path: &Path) -> Result<(), HostError> {
+        let files = self.files.lock().map_err(|_| poisoned())?;
+        if path
+            .ancestors()
+            .any(|ancestor| files.contains_key(ancestor))
+        {
+            return Err(HostError::NotADirectory);
+        }
+        let mut dirs = self.dirs.lock().map_err(|_| poisoned())?;
+        for ancestor in path.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+            dirs.insert(ancestor.to_path_buf());
+        }
+        Ok(())
+    }
+
+    fn remove_dir(&self, path: &Path) -> Result<(), HostError> {
+        let files = self.files.lock().map_err(|_| poisoned())?;
+        let mut dirs = self.dirs.lock().map_err(|_| poisoned())?;
+        if files.contains_key(path) {
+            return Err(HostError::NotADirectory);
+        }
+        let not_empty = files.keys().any(|f| f.starts_with(path))
+            || dirs.iter().any(|d| d != path && d.starts_with(path));
+        if not_empty {
+            return Err(HostError::Other("directory not empty".into()));
+        }
+        if !dirs.remove(path) {
+            return Err(HostError::NotFound);
+        }
+        if let Ok(mut modes) = self.modes.lock() {
+            modes.remove(path);
+        }
+        Ok(())
+    }
+
+    fn permissions(&self, path: &Path) -> Result<Option<u32>, HostError> {
+        let files = self.files.lock().map_err(|_| poisoned())?;
+        let dirs = self.dirs.lock().map_err(|_| poisoned())?;
+        let default = if files.contains_key(path) {
+            DEFAULT_FILE_MODE
+        } else if Self::dir_exists(&files, &dirs, path) {
+            DEFAULT_DIR_MODE
+        } else {
+            return Err(HostError::NotFound);
+        };
+        let modes = self.modes.lock().map_err(|_| poisoned())?;
+        Ok(Some(modes.get(path).copied().unwrap_or(default)))
+    }
+
+    fn set_permissions(&self, path: &Path, mode: u32) -> Result<(), HostError> {
+        let files = self.files.lock().map_err(|_| poisoned())?;
+        let dirs = self.dirs.lock().map_err(|_| poisoned())?;
+        if !files.contains_key(path) && !Self::dir_exists(&files, &dirs, path) {
+            return Err(HostError::NotFound);
+        }
+        let mut modes = self.modes.lock().map_err(|_| poisoned())?;
+        modes.insert(path.to_path_buf(), mode & 0o7777);
         Ok(())
     }
 
@@ -168,6 +261,9 @@ impl Host for MemoryHost {
         if let Ok(mut owner_only) = self.owner_only.lock() {
             owner_only.remove(path);
         }
+        if let Ok(mut modes) = self.modes.lock() {
+            modes.remove(path);
+        }
         files.remove(path).map(|_| ()).ok_or(HostError::NotFound)
     }
 
@@ -178,6 +274,12 @@ impl Host for MemoryHost {
             .map_err(|_| HostError::Other("poisoned".into()))?;
         let contents = files.remove(from).ok_or(HostError::NotFound)?;
         files.insert(to.to_path_buf(), contents);
+        if let Ok(mut modes) = self.modes.lock() {
+            match modes.remove(from) {
+                Some(mode) => modes.insert(to.to_path_buf(), mode),
+                None => modes.remove(to),
+            };
+        }
         Ok(())
     }
 

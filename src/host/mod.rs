@@ -131,6 +131,35 @@ pub trait Host: Send + Sync {
         let _ = (path, contents, mode);
         Err(unsupported("exclusive file creation"))
     }
+    /// Removes an empty folder (a folder with entries is an error).
+    fn remove_dir(&self, path: &Path) -> Result<(), HostError> {
+        let _ = path;
+        Err(unsupported("removing folders"))
+    }
+    /// The permission bits (`mode & 0o7777`) of a file or folder, following
+    /// symlinks; `Ok(None)` on systems without Unix modes.
+    fn permissions(&self, path: &Path) -> Result<Option<u32>, HostError> {
+        let _ = path;
+        Err(unsupported("reading permissions"))
+    }
+    /// Sets the permission bits of a file or folder; does nothing on systems
+    /// without Unix modes.
+    fn set_permissions(&self, path: &Path, mode: u32) -> Result<(), HostError> {
+        let _ = (path, mode);
+        Err(unsupported("setting permissions"))
+    }
+    /// Like [`Host::write_atomic`], but the file has the permission bits `mode`
+    /// before any of `contents` is written, so a secret is never readable by
+    /// others, even for a moment.
+    fn write_atomic_with_mode(
+        &self,
+        path: &Path,
+        contents: &[u8],
+        mode: u32,
+    ) -> Result<(), HostError> {
+        self.write_atomic(path, contents)?;
+        self.set_permissions(path, mode)
+    }
     /// This process's id.
     fn pid(&self) -> u32 {
         0

@@ -23,33 +23,16 @@ impl Host for RealHost {
     }
 
     fn write_atomic(&self, path: &Path, contents: &[u8]) -> Result<(), HostError> {
-        let parent = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or_else(|| Path::new("."));
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let temp = parent.join(format!(".{file_name}.tmp.{}", std::process::id()));
-        let result = (|| -> std::io::Result<()> {
-            let mut file = std::fs::File::create(&temp)?;
-            if let Ok(meta) = std::fs::metadata(path) {
-                file.set_permissions(meta.permissions())?;
-            }
-            file.write_all(contents)?;
-            file.sync_all()?;
-            std::fs::rename(&temp, path)?;
-            if let Ok(dir) = std::fs::File::open(parent) {
-                // Some file systems refuse to fsync a folder; the rename is done either way.
-                let _ = dir.sync_all();
-            }
-            Ok(())
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        Ok(result?)
+        write_atomic(path, contents, None)
+    }
+
+    fn write_atomic_with_mode(
+        &self,
+        path: &Path,
+        contents: &[u8],
+        mode: u32,
+    ) -> Result<(), HostError> {
+        write_atomic(path, contents, Some(mode))
     }
 
     fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>, HostError> {
@@ -169,6 +152,39 @@ impl Host for RealHost {
         Ok(CreateNew::Created)
     }
 
+    fn remove_dir(&self, path: &Path) -> Result<(), HostError> {
+        std::fs::remove_dir(path)?;
+        sync_parent(path);
+        Ok(())
+    }
+
+    fn permissions(&self, path: &Path) -> Result<Option<u32>, HostError> {
+        let metadata = std::fs::metadata(path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            Ok(Some(metadata.permissions().mode() & 0o7777))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = metadata;
+            Ok(None)
+        }
+    }
+
+    fn set_permissions(&self, path: &Path, mode: u32) -> Result<(), HostError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o7777))?;
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (path, mode);
+        }
+        Ok(())
+    }
+
     fn pid(&self) -> u32 {
         std::process::id()
     }
@@ -203,4 +219,52 @@ fn sync_parent(path: &Path) {
     if let Ok(dir) = std::fs::File::open(parent) {
         let _ = dir.sync_all();
     }
+}
+
+/// Writes through a temp file in the same folder: create, set the mode (the
+/// given one, else the replaced file's), write, fsync, rename, fsync the folder.
+fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(), HostError> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = parent.join(format!(".{file_name}.tmp.{}", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&temp)?;
+        match mode {
+            Some(mode) => set_mode(&file, mode)?,
+            None => {
+                if let Ok(meta) = std::fs::metadata(path) {
+                    file.set_permissions(meta.permissions())?;
+                }
+            }
+        }
+        file.write_all(contents)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)?;
+        if let Ok(dir) = std::fs::File::open(parent) {
+            // Some file systems refuse to fsync a folder; the rename is done either way.
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    Ok(result?)
+}
+
+#[cfg(unix)]
+fn set_mode(file: &std::fs::File, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &std::fs::File, _mode: u32) -> std::io::Result<()> {
+    Ok(())
 }
