@@ -244,7 +244,7 @@ fn plan_expanded(
     use crate::diag::{Code, Diagnostic};
     use crate::state::{Key, LocalBackend};
 
-    let providers = ProviderSet::builtin(host.clone());
+    let providers = ProviderSet::builtin(host.clone(), &checked.dir);
     let missing = missing_providers(expanded, &providers);
     if !missing.is_empty() {
         diagnostics.extend(missing);
@@ -376,17 +376,10 @@ fn missing_providers(expanded: &Expanded, providers: &ProviderSet) -> Diagnostic
         if live || !seen.insert(resource.clone()) {
             continue;
         }
-        let help = if name == "local" {
-            String::from(
-                "the local provider's create/read/update/delete arrive with the apply engine; \
-                 plan works for null resources today",
-            )
-        } else {
-            format!(
-                "provider `{name}` is not implemented in this build of infra yet; plan works \
-                 for null resources today"
-            )
-        };
+        let help = format!(
+            "provider `{name}` is not implemented in this build of infra yet; plan works \
+             for null and local resources today"
+        );
         diagnostics.push(
             Diagnostic::error(
                 Code::PlanProviderError,

@@ -1,9 +1,8 @@
 //! The registry of built-in providers' resource type schemas, read by `check`
-//! without calling any provider. `null_resource`'s schema lives with its
-//! provider (`null::schema`); `local`'s stays here until that provider lands.
+//! without calling any provider. Each schema lives with its provider
+//! (`null::schema`, `local::file_schema`); the registry only gathers them.
 
-use super::schema::{ResourceSchema, attribute};
-use crate::lang::Type;
+use super::schema::ResourceSchema;
 use std::collections::BTreeMap;
 
 /// Every built-in resource and data source type, by name.
@@ -27,48 +26,8 @@ impl Registry {
             data_sources: BTreeMap::new(),
         };
         registry.add_resource(super::null::schema());
-        registry.add_resource(ResourceSchema {
-            resource_type: "local_file",
-            provider: "local",
-            description: "A file on the local filesystem.",
-            attributes: vec![
-                attribute("path", Type::String)
-                    .required()
-                    .force_new()
-                    .describe("Where the file is, relative to the stack folder."),
-                attribute("content", Type::String).describe("The text to write."),
-                attribute("sensitive_content", Type::String)
-                    .sensitive()
-                    .describe("Text to write that is never shown."),
-                attribute("content_base64", Type::String)
-                    .describe("Bytes to write, base64-encoded."),
-                attribute("permissions", Type::String).describe("Octal file mode, e.g. \"0644\"."),
-                attribute("sha256", Type::String)
-                    .computed_only()
-                    .describe("SHA-256 of the content."),
-                attribute("size", Type::Number)
-                    .computed_only()
-                    .describe("Size in bytes."),
-                attribute("id", Type::String)
-                    .computed_only()
-                    .describe("The path."),
-            ],
-        });
-        registry.add_resource(ResourceSchema {
-            resource_type: "local_directory",
-            provider: "local",
-            description: "A folder on the local filesystem.",
-            attributes: vec![
-                attribute("path", Type::String)
-                    .required()
-                    .force_new()
-                    .describe("Where the folder is, relative to the stack folder."),
-                attribute("permissions", Type::String).describe("Octal mode, e.g. \"0755\"."),
-                attribute("id", Type::String)
-                    .computed_only()
-                    .describe("The path."),
-            ],
-        });
+        registry.add_resource(super::local::file_schema());
+        registry.add_resource(super::local::directory_schema());
         registry
     }
 

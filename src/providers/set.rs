@@ -1,14 +1,18 @@
 //! The providers an engine run talks to, by name, as shared trait objects.
 //!
 //! Invariant: [`ProviderSet::builtin`] holds only providers with live
-//! implementations (`null` for now; `local` and the others join as their
-//! issues land). Test-only providers are inserted by tests and benchmarks.
+//! implementations (`null`, `local`; the others join as their issues land).
+//! Test-only providers are inserted by tests and benchmarks, except the
+//! file-backed test world, which `builtin` adds when `INFRA_TEST_WORLD` is set
+//! (see `docs/testing.md`).
 
+use super::local::LocalProvider;
 use super::null::NullProvider;
 use super::provider::Provider;
 use crate::host::Host;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 use std::sync::Arc;
 
 /// Provider instances by name (`null`, `test`).
@@ -30,10 +34,12 @@ impl ProviderSet {
     }
 
     /// The built-in providers that are implemented, drawing on `host` for
-    /// randomness (and, later, files).
-    pub fn builtin(host: Arc<dyn Host>) -> Self {
+    /// randomness and files; `local` paths are relative to `base_dir`, the
+    /// stack folder.
+    pub fn builtin(host: Arc<dyn Host>, base_dir: &Path) -> Self {
         let mut set = Self::new();
-        set.insert(Arc::new(NullProvider::new(host)));
+        set.insert(Arc::new(NullProvider::new(host.clone())));
+        set.insert(Arc::new(LocalProvider::new(host, base_dir.to_path_buf())));
         set
     }
 
@@ -74,18 +80,20 @@ mod tests {
     use crate::providers::test::TestProvider;
 
     #[test]
-    fn builtin_has_null_and_tests_add_test() {
-        let set = ProviderSet::builtin(Arc::new(MemoryHost::new()));
-        assert_eq!(set.names().collect::<Vec<_>>(), ["null"]);
-        assert!(set.get("local").is_none(), "local is not implemented yet");
+    fn builtin_has_null_and_local_and_tests_add_test() {
+        let set = ProviderSet::builtin(Arc::new(MemoryHost::new()), Path::new("stack"));
+        assert_eq!(set.names().collect::<Vec<_>>(), ["local", "null"]);
         let set = set.with(Arc::new(TestProvider::new()));
-        assert_eq!(set.names().collect::<Vec<_>>(), ["null", "test"]);
+        assert_eq!(set.names().collect::<Vec<_>>(), ["local", "null", "test"]);
         let found = set.for_resource_type("test_resource").map(|p| p.name());
         assert_eq!(found, Some("test"));
         assert_eq!(
             set.for_resource_type("null_resource").map(|p| p.name()),
             Some("null")
         );
-        assert!(set.for_resource_type("local_file").is_none());
+        for local in ["local_file", "local_directory"] {
+            let found = set.for_resource_type(local).map(|p| p.name());
+            assert_eq!(found, Some("local"));
+        }
     }
 }
