@@ -76,7 +76,7 @@ const MAX_MODULE_DEPTH: usize = 16;
 /// Files of child modules are added to `stack.sources` so their diagnostics
 /// show a caret.
 pub fn check(host: &dyn Host, stack: &mut Stack) -> (Config, Diagnostics) {
-    let registry = Registry::builtin();
+    let registry = Registry::for_host(host);
     let mut diagnostics = check_structure(&stack.files);
     let files: Vec<&ast::File> = stack.files.iter().collect();
     let default_name = host.canonical(&stack.dir).file_name().map_or_else(

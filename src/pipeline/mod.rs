@@ -65,7 +65,7 @@ pub fn expand(
     if checked.diagnostics.has_errors() {
         return (None, Diagnostics::new());
     }
-    let registry = Registry::builtin();
+    let registry = Registry::for_host(host);
     let (expanded, mut diagnostics) = expand::expand(
         &checked.config,
         &checked.graph,

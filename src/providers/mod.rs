@@ -12,6 +12,7 @@ pub mod registry;
 pub mod schema;
 pub mod set;
 pub mod test;
+pub mod world;
 
 pub use provider::{
     AttributePath, Attributes, ObjectState, PlannedChange, Provider, ProviderError,

@@ -3,6 +3,7 @@
 //! (`null::schema`, `local::file_schema`); the registry only gathers them.
 
 use super::schema::ResourceSchema;
+use crate::host::Host;
 use std::collections::BTreeMap;
 
 /// Every built-in resource and data source type, by name.
@@ -28,6 +29,20 @@ impl Registry {
         registry.add_resource(super::null::schema());
         registry.add_resource(super::local::file_schema());
         registry.add_resource(super::local::directory_schema());
+        registry
+    }
+
+    /// The built-in providers plus the file-backed test world's
+    /// `test_resource` when `INFRA_TEST_WORLD` is set (read through `host`),
+    /// matching what `ProviderSet::builtin` offers.
+    pub fn for_host(host: &dyn Host) -> Self {
+        let mut registry = Self::builtin();
+        if host
+            .env_var(super::world::WORLD_VAR)
+            .is_some_and(|dir| !dir.trim().is_empty())
+        {
+            registry.add_resource(super::world::WorldProvider::schema());
+        }
         registry
     }
 

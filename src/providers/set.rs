@@ -9,6 +9,7 @@
 use super::local::LocalProvider;
 use super::null::NullProvider;
 use super::provider::Provider;
+use super::world::WorldProvider;
 use crate::host::Host;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -39,7 +40,13 @@ impl ProviderSet {
     pub fn builtin(host: Arc<dyn Host>, base_dir: &Path) -> Self {
         let mut set = Self::new();
         set.insert(Arc::new(NullProvider::new(host.clone())));
-        set.insert(Arc::new(LocalProvider::new(host, base_dir.to_path_buf())));
+        set.insert(Arc::new(LocalProvider::new(
+            host.clone(),
+            base_dir.to_path_buf(),
+        )));
+        if let Some(world) = WorldProvider::from_env(host) {
+            set.insert(Arc::new(world));
+        }
         set
     }
 

@@ -93,10 +93,14 @@ pub fn directory_schema() -> ResourceSchema {
             attribute("path", Type::String)
                 .required()
                 .force_new()
-                .describe("Where the folder is, relative to the stack folder; a change replaces it."),
+                .describe(
+                    "Where the folder is, relative to the stack folder; a change replaces it.",
+                ),
             attribute("permissions", Type::String)
                 .optional_computed()
-                .describe("Octal mode, four digits, e.g. \"0755\"; the folder's current mode when unset."),
+                .describe(
+                    "Octal mode, four digits, e.g. \"0755\"; the folder's current mode when unset.",
+                ),
             attribute("id", Type::String)
                 .computed_only()
                 .describe("The path."),
@@ -269,12 +273,16 @@ fn mode_of(attributes: &Attributes) -> Result<Option<u32>, ProviderError> {
     match attributes.get("permissions") {
         None => Ok(None),
         Some(value) if value.is_null() || value.is_unknown() => Ok(None),
-        Some(value) => value.as_str().and_then(parse_mode).map(Some).ok_or_else(|| {
-            ProviderError::permanent(
-                "`permissions` must be four octal digits, like \"0644\" or \"0755\"",
-            )
-            .at(["permissions"])
-        }),
+        Some(value) => value
+            .as_str()
+            .and_then(parse_mode)
+            .map(Some)
+            .ok_or_else(|| {
+                ProviderError::permanent(
+                    "`permissions` must be four octal digits, like \"0644\" or \"0755\"",
+                )
+                .at(["permissions"])
+            }),
     }
 }
 
@@ -338,7 +346,12 @@ impl LocalProvider {
     }
 
     /// The current mode as an attribute value, `fallback` where the system has none.
-    fn mode_value(&self, full: &Path, path: &str, fallback: &Value) -> Result<Value, ProviderError> {
+    fn mode_value(
+        &self,
+        full: &Path,
+        path: &str,
+        fallback: &Value,
+    ) -> Result<Value, ProviderError> {
         match self.host.permissions(full) {
             Ok(Some(mode)) => Ok(Value::string(format_mode(mode))),
             Ok(None) => Ok(fallback.clone()),
@@ -355,10 +368,9 @@ impl LocalProvider {
     ) -> Result<Option<ObjectState>, ProviderError> {
         let full = self.full_path(path);
         if self.host.is_dir(&full) {
-            return Err(ProviderError::permanent(format!(
-                "`{path}` is a folder, not a file"
-            ))
-            .at(["path"]));
+            return Err(
+                ProviderError::permanent(format!("`{path}` is a folder, not a file")).at(["path"]),
+            );
         }
         let bytes = match self.host.read(&full) {
             Ok(bytes) => bytes,
@@ -454,10 +466,8 @@ impl LocalProvider {
                 .find(|name| planned.get(**name).is_some_and(Value::contains_unknown))
                 .copied()
                 .unwrap_or("content");
-            ProviderError::permanent(format!(
-                "`{name}` is still unknown when the change is made"
-            ))
-            .at([name])
+            ProviderError::permanent(format!("`{name}` is still unknown when the change is made"))
+                .at([name])
         })
     }
 
@@ -580,9 +590,8 @@ impl LocalProvider {
             .get("permissions")
             .cloned()
             .unwrap_or_else(|| prior.attribute("permissions").clone());
-        self.observe_dir(path, &fallback)?.ok_or_else(|| {
-            ProviderError::not_found(format!("`{path}` was deleted outside infra"))
-        })
+        self.observe_dir(path, &fallback)?
+            .ok_or_else(|| ProviderError::not_found(format!("`{path}` was deleted outside infra")))
     }
 
     async fn delete_dir(&self, prior: &ObjectState) -> Result<(), ProviderError> {
@@ -640,14 +649,15 @@ impl Provider for LocalProvider {
         proposed: &Attributes,
     ) -> Result<PlannedChange, ProviderError> {
         let schema = self.check_type(resource_type)?;
-        if let Some(error) = Self::check_values(resource_type, proposed).into_iter().next() {
+        if let Some(error) = Self::check_values(resource_type, proposed)
+            .into_iter()
+            .next()
+        {
             return Err(error);
         }
         let mut change = plan_from_schema(schema, prior, proposed);
         if let Some(path) = path_of(proposed)? {
-            change
-                .planned
-                .insert("id".to_owned(), Value::string(path));
+            change.planned.insert("id".to_owned(), Value::string(path));
         }
         if resource_type == LOCAL_FILE {
             let (sha256, size, secret) = match content_of(proposed)? {

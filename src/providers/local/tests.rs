@@ -97,7 +97,10 @@ async fn file_lifecycle(provider: &LocalProvider, host: &dyn Host, base: &Path) 
         .unwrap();
     assert_eq!(change.planned["id"], Value::string("out/a.txt"));
     assert_eq!(change.planned["size"], Value::number(6));
-    assert_eq!(change.planned["sha256"], Value::string(sha256_hex(b"hello\n")));
+    assert_eq!(
+        change.planned["sha256"],
+        Value::string(sha256_hex(b"hello\n"))
+    );
     assert!(change.planned["permissions"].is_unknown());
 
     let created = provider.create(LOCAL_FILE, &change.planned).await.unwrap();
@@ -110,7 +113,10 @@ async fn file_lifecycle(provider: &LocalProvider, host: &dyn Host, base: &Path) 
 
     let read = provider.read(LOCAL_FILE, &created).await.unwrap();
     assert_eq!(read.as_ref(), Some(&created));
-    assert!(is_noop(provider, &created, &config).await, "nothing changed");
+    assert!(
+        is_noop(provider, &created, &config).await,
+        "nothing changed"
+    );
 
     // A content change is an in-place rewrite with a new hash.
     let changed = file("out/a.txt", "bye\n");
@@ -119,8 +125,14 @@ async fn file_lifecycle(provider: &LocalProvider, host: &dyn Host, base: &Path) 
         .await
         .unwrap();
     assert!(!change.replaces());
-    assert_eq!(change.planned["sha256"], Value::string(sha256_hex(b"bye\n")));
-    assert_eq!(change.planned["permissions"], *created.attribute("permissions"));
+    assert_eq!(
+        change.planned["sha256"],
+        Value::string(sha256_hex(b"bye\n"))
+    );
+    assert_eq!(
+        change.planned["permissions"],
+        *created.attribute("permissions")
+    );
     let updated = provider
         .update(LOCAL_FILE, &created, &change.planned)
         .await
@@ -139,12 +151,13 @@ async fn file_lifecycle(provider: &LocalProvider, host: &dyn Host, base: &Path) 
     assert_eq!(change.planned["id"], Value::string("out/b.txt"));
 
     provider.delete(LOCAL_FILE, &updated).await.unwrap();
-    assert_eq!(
-        host.read(&base.join("out/a.txt")),
-        Err(HostError::NotFound)
-    );
+    assert_eq!(host.read(&base.join("out/a.txt")), Err(HostError::NotFound));
     assert_eq!(provider.read(LOCAL_FILE, &updated).await, Ok(None));
-    assert_eq!(provider.delete(LOCAL_FILE, &updated).await, Ok(()), "already gone");
+    assert_eq!(
+        provider.delete(LOCAL_FILE, &updated).await,
+        Ok(()),
+        "already gone"
+    );
 }
 
 #[tokio::test]
@@ -161,13 +174,18 @@ async fn file_lifecycle_on_disk() {
 
 async fn drift(provider: &LocalProvider, host: &dyn Host, base: &Path) {
     let config = file("a.txt", "mine");
-    let created = plan_and_create(provider, LOCAL_FILE, &config).await.unwrap();
+    let created = plan_and_create(provider, LOCAL_FILE, &config)
+        .await
+        .unwrap();
 
     // Edited outside: read shows the edit, and the plan rewrites it.
     host.write_atomic(&base.join("a.txt"), b"theirs").unwrap();
     let read = provider.read(LOCAL_FILE, &created).await.unwrap().unwrap();
     assert_eq!(read.attribute("content"), &Value::string("theirs"));
-    assert_eq!(read.attribute("sha256"), &Value::string(sha256_hex(b"theirs")));
+    assert_eq!(
+        read.attribute("sha256"),
+        &Value::string(sha256_hex(b"theirs"))
+    );
     assert!(!is_noop(provider, &read, &config).await);
     let change = provider
         .plan_change(LOCAL_FILE, Some(&read), &config)
@@ -204,7 +222,8 @@ async fn drift_on_disk() {
 
 async fn refuses_to_overwrite(provider: &LocalProvider, host: &dyn Host, base: &Path) {
     host.create_dir_all(base).unwrap();
-    host.write_atomic(&base.join("notes.txt"), b"precious").unwrap();
+    host.write_atomic(&base.join("notes.txt"), b"precious")
+        .unwrap();
     let error = plan_and_create(provider, LOCAL_FILE, &file("notes.txt", CANARY))
         .await
         .unwrap_err();
@@ -280,9 +299,14 @@ async fn content_base64_writes_bytes() {
         ("path", Value::string("b.bin")),
         ("content_base64", Value::string("AAEC/w==")),
     ]);
-    let created = plan_and_create(&provider, LOCAL_FILE, &config).await.unwrap();
+    let created = plan_and_create(&provider, LOCAL_FILE, &config)
+        .await
+        .unwrap();
     assert_eq!(host.file(Path::new("stack/b.bin")).unwrap(), [0, 1, 2, 255]);
-    assert_eq!(created.attribute("content_base64"), &Value::string("AAEC/w=="));
+    assert_eq!(
+        created.attribute("content_base64"),
+        &Value::string("AAEC/w==")
+    );
     assert_eq!(created.attribute("content"), &Value::NULL);
     assert_eq!(created.attribute("size"), &Value::number(4));
     assert!(is_noop(&provider, &created, &config).await);
@@ -325,7 +349,10 @@ async fn content_errors_name_the_attribute_and_never_the_content() {
             "permissions",
         ),
         (
-            attrs(&[("path", Value::string("")), ("content", Value::string(CANARY))]),
+            attrs(&[
+                ("path", Value::string("")),
+                ("content", Value::string(CANARY)),
+            ]),
             "path",
         ),
     ];
@@ -348,10 +375,7 @@ async fn content_errors_name_the_attribute_and_never_the_content() {
 #[tokio::test]
 async fn unknown_content_is_unknown_hash_and_an_error_at_create() {
     let (provider, _host) = memory();
-    let config = attrs(&[
-        ("path", Value::string("a")),
-        ("content", Value::UNKNOWN),
-    ]);
+    let config = attrs(&[("path", Value::string("a")), ("content", Value::UNKNOWN)]);
     assert!(provider.validate(LOCAL_FILE, &config).is_empty());
     let change = provider
         .plan_change(LOCAL_FILE, None, &config)
@@ -396,7 +420,9 @@ async fn secret_content_stays_secret() {
         ("path", Value::string("token")),
         ("content", Value::string(CANARY).with_secret(true)),
     ]);
-    let created = plan_and_create(&provider, LOCAL_FILE, &config).await.unwrap();
+    let created = plan_and_create(&provider, LOCAL_FILE, &config)
+        .await
+        .unwrap();
     assert!(created.attribute("content").is_secret());
     assert!(created.attribute("sha256").is_secret());
     let read = provider.read(LOCAL_FILE, &created).await.unwrap().unwrap();
@@ -427,13 +453,14 @@ async fn permissions_on_disk() {
         ("content", Value::string("#!/bin/sh\n")),
         ("permissions", Value::string("0750")),
     ]);
-    let created = plan_and_create(&provider, LOCAL_FILE, &config).await.unwrap();
+    let created = plan_and_create(&provider, LOCAL_FILE, &config)
+        .await
+        .unwrap();
     assert_eq!(mode("run.sh"), 0o750);
     assert_eq!(created.attribute("permissions"), &Value::string("0750"));
 
     // Changed outside: read reports it, the plan puts it back in place.
-    std::fs::set_permissions(dir.0.join("run.sh"), std::fs::Permissions::from_mode(0o700))
-        .unwrap();
+    std::fs::set_permissions(dir.0.join("run.sh"), std::fs::Permissions::from_mode(0o700)).unwrap();
     let read = provider.read(LOCAL_FILE, &created).await.unwrap().unwrap();
     assert_eq!(read.attribute("permissions"), &Value::string("0700"));
     let change = provider
@@ -466,7 +493,9 @@ async fn permissions_on_disk() {
         ("path", Value::string("secret")),
         ("sensitive_content", Value::string(CANARY)),
     ]);
-    plan_and_create(&provider, LOCAL_FILE, &secret).await.unwrap();
+    plan_and_create(&provider, LOCAL_FILE, &secret)
+        .await
+        .unwrap();
     assert_eq!(mode("secret"), 0o600);
 
     let folder = attrs(&[
@@ -488,7 +517,10 @@ async fn directory_lifecycle(provider: &LocalProvider, host: &dyn Host, base: &P
         .await
         .unwrap();
     assert_eq!(change.planned["id"], Value::string("data/cache"));
-    assert_eq!(provider.find(LOCAL_DIRECTORY, &change.planned).await, Ok(None));
+    assert_eq!(
+        provider.find(LOCAL_DIRECTORY, &change.planned).await,
+        Ok(None)
+    );
     let created = provider
         .create(LOCAL_DIRECTORY, &change.planned)
         .await
