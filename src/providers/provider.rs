@@ -309,7 +309,8 @@ pub fn validate_against_schema(schema: &ResourceSchema, config: &Attributes) -> 
 ///   unknown, so may differ) requires a replacement; secret marks alone are no
 ///   change.
 /// - Settable attributes take the proposed value (`null` when absent), except
-///   that an optional-computed attribute left unset keeps the prior value.
+///   that an optional-computed attribute left unset (`null`, absent, or the
+///   bare unknown that expansion gives unset ones) keeps the prior value.
 /// - Computed values are kept from the prior object on an in-place update and
 ///   unknown on a create or a replacement.
 /// - Sensitive attributes are marked secret.
@@ -339,7 +340,13 @@ pub fn plan_from_schema(
         .attributes
         .iter()
         .map(|attribute| {
-            let configured = proposed.get(attribute.name).filter(|v| !v.is_null());
+            // The expander gives an unset optional-computed attribute the bare
+            // unknown (what references to it read before apply), so for those
+            // a bare unknown counts as unset too.
+            let configured = proposed.get(attribute.name).filter(|v| {
+                !v.is_null()
+                    && !(attribute.presence == Presence::OptionalComputed && v.is_unknown())
+            });
             let value = match (attribute.presence, configured, kept) {
                 (Presence::Computed, _, Some(prior)) => prior.attribute(attribute.name).clone(),
                 (Presence::Computed, _, None) => Value::UNKNOWN,

@@ -666,7 +666,8 @@ impl Provider for LocalProvider {
                     size_value(&content.bytes),
                     content.shape.secret,
                 ),
-                None => (Value::UNKNOWN, Value::UNKNOWN, false),
+                // Unknown still, but its secret mark is known already.
+                None => (Value::UNKNOWN, Value::UNKNOWN, shape_of(proposed).secret),
             };
             change
                 .planned
@@ -674,7 +675,9 @@ impl Provider for LocalProvider {
             change
                 .planned
                 .insert("size".to_owned(), size.mark_secret_if(secret));
-            let unset = proposed.get("permissions").is_none_or(Value::is_null);
+            let unset = proposed
+                .get("permissions")
+                .is_none_or(|value| value.is_null() || value.is_unknown());
             let new_file = prior.is_none() || change.replaces();
             if unset && secret && new_file {
                 change.planned.insert(

@@ -57,6 +57,26 @@ fn file(path: &str, content: &str) -> Attributes {
     ])
 }
 
+/// The configuration as expansion hands it over: every schema attribute
+/// present, unset computed ones (including optional-computed ones) unknown.
+fn as_expanded(resource_type: &str, config: &Attributes) -> Attributes {
+    let schema = match resource_type {
+        LOCAL_FILE => file_schema(),
+        _ => directory_schema(),
+    };
+    let mut full = config.clone();
+    for attribute in &schema.attributes {
+        full.entry(attribute.name.to_owned()).or_insert_with(|| {
+            if attribute.computed() {
+                Value::UNKNOWN
+            } else {
+                Value::NULL
+            }
+        });
+    }
+    full
+}
+
 /// Plans a create and makes it, as the engine does.
 async fn plan_and_create(
     provider: &LocalProvider,
@@ -116,6 +136,11 @@ async fn file_lifecycle(provider: &LocalProvider, host: &dyn Host, base: &Path) 
     assert!(
         is_noop(provider, &created, &config).await,
         "nothing changed"
+    );
+    let expanded = as_expanded(LOCAL_FILE, &config);
+    assert!(
+        is_noop(provider, &created, &expanded).await,
+        "unset permissions"
     );
 
     // A content change is an in-place rewrite with a new hash.
@@ -428,6 +453,20 @@ async fn secret_content_stays_secret() {
     let read = provider.read(LOCAL_FILE, &created).await.unwrap().unwrap();
     assert!(read.attribute("content").is_secret());
     assert!(is_noop(&provider, &read, &config).await);
+    assert!(is_noop(&provider, &read, &as_expanded(LOCAL_FILE, &config)).await);
+
+    // Content still unknown but already secret (a generated secret): the
+    // file will be owner-only and its hash secret.
+    let config = attrs(&[
+        ("path", Value::string("generated")),
+        ("content", Value::UNKNOWN.with_secret(true)),
+    ]);
+    let change = provider
+        .plan_change(LOCAL_FILE, None, &config)
+        .await
+        .unwrap();
+    assert_eq!(change.planned["permissions"], Value::string("0600"));
+    assert!(change.planned["sha256"].is_unknown() && change.planned["sha256"].is_secret());
 
     // Errors about a secret file do not carry the secret.
     let error = plan_and_create(&provider, LOCAL_FILE, &config)
