@@ -96,3 +96,144 @@ fn the_test_world_is_offered_only_with_the_variable() {
         stderr(&output)
     );
 }
+
+/// Plans a stack of local files and folders through the library, creates
+/// them as apply would, records them in state, and plans again: nothing to
+/// do; then a file edited outside is an update and one deleted outside is a
+/// create again.
+#[test]
+fn local_objects_round_trip_through_state_and_detect_drift() {
+    use infra::host::{Host, RealHost};
+    use infra::lang::Value;
+    use infra::plan::{Action, Reason};
+    use infra::providers::ProviderSet;
+    use infra::state::{InstanceState, Key, KeySource, SealedValue, State};
+    use std::sync::Arc;
+
+    let stack = TempDir::new("local-roundtrip");
+    stack.write(
+        "main.infra",
+        r#"resource "local_directory" "conf" {
+  path = "conf"
+}
+
+resource "local_file" "app" {
+  path        = "${local_directory.conf.path}/app.ini"
+  content     = "port = 8080\n"
+  permissions = "0640"
+}
+
+resource "local_file" "blob" {
+  path           = "blob.bin"
+  content_base64 = "AAEC"
+}
+"#,
+    );
+    let host: Arc<dyn Host> = Arc::new(RealHost);
+    let checked = infra::pipeline::check(host.as_ref(), &stack.path);
+    assert!(
+        !checked.diagnostics.has_errors(),
+        "{:?}",
+        checked.diagnostics
+    );
+    let (expanded, diagnostics) =
+        infra::pipeline::expand(host.as_ref(), &checked, &Default::default());
+    assert!(!diagnostics.has_errors(), "{diagnostics:?}");
+    let expanded = expanded.unwrap();
+    let providers = ProviderSet::builtin(host.clone(), &stack.path);
+    let key = Key::from_bytes([7; 32], KeySource::Env);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let plan = |prior: Option<&State>| {
+        let request = infra::plan::Request {
+            stack: String::from("roundtrip"),
+            expanded: &expanded,
+            prior,
+            key: &key,
+            providers: &providers,
+            refresh: true,
+            targets: Vec::new(),
+            allow_destroy: false,
+            parallelism: 2,
+            config_digest: String::new(),
+        };
+        let (plan, diagnostics) = runtime.block_on(infra::plan::plan(&request));
+        assert!(!diagnostics.has_errors(), "{diagnostics:?}");
+        plan.unwrap()
+    };
+    let actions = |plan: &infra::plan::Plan| {
+        plan.changes
+            .iter()
+            .map(|change| (change.addr.to_string(), change.action, change.reason))
+            .collect::<Vec<_>>()
+    };
+
+    let first = plan(None);
+    assert!(first.changes.iter().all(|c| c.action == Action::Create));
+    assert_eq!(first.changes.len(), 3);
+
+    // Apply the creates in plan order (the folder first) and record them.
+    let mut state = State::new(host.as_ref());
+    state.serial = 1;
+    for change in &first.changes {
+        let provider = providers.get(&change.provider).unwrap();
+        // The file's path is unknown until the folder exists, as in apply.
+        let instance = &expanded.instances[&change.addr];
+        let mut proposed = instance.attributes.clone();
+        if change.resource_type == "local_file" && proposed["path"].is_unknown() {
+            proposed.insert("path".to_owned(), Value::string("conf/app.ini"));
+        }
+        let planned = runtime
+            .block_on(provider.plan_change(&change.resource_type, None, &proposed))
+            .unwrap();
+        let object = runtime
+            .block_on(provider.create(&change.resource_type, &planned.planned))
+            .unwrap();
+        let attributes = key
+            .seal(host.as_ref(), &Value::map(object.attributes))
+            .unwrap();
+        state.set_instance(
+            &change.addr.resource,
+            &change.provider,
+            InstanceState {
+                key: change.addr.key.clone(),
+                attributes,
+                dependencies: instance.dependencies.to_vec(),
+                config: SealedValue::default(),
+            },
+        );
+    }
+    assert_eq!(stack.read("conf/app.ini"), b"port = 8080\n");
+    assert_eq!(stack.read("blob.bin"), [0, 1, 2]);
+
+    let second = plan(Some(&state));
+    assert!(
+        second.changes.iter().all(|c| c.action == Action::NoOp),
+        "{:?}",
+        actions(&second)
+    );
+    assert!(second.drift.is_empty(), "{:?}", second.drift);
+
+    stack.write("conf/app.ini", "port = 9090\n");
+    std::fs::remove_file(stack.path.join("blob.bin")).unwrap();
+    let third = plan(Some(&state));
+    let got = actions(&third);
+    assert!(
+        got.contains(&("local_file.app".to_owned(), Action::Update, None)),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&(
+            "local_file.blob".to_owned(),
+            Action::Create,
+            Some(Reason::DeletedOutside)
+        )),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&("local_directory.conf".to_owned(), Action::NoOp, None)),
+        "{got:?}"
+    );
+}
