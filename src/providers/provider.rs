@@ -343,10 +343,11 @@ pub fn plan_from_schema(
             // The expander gives an unset optional-computed attribute the bare
             // unknown (what references to it read before apply), so for those
             // a bare unknown counts as unset too.
-            let configured = proposed.get(attribute.name).filter(|v| {
-                !v.is_null()
-                    && !(attribute.presence == Presence::OptionalComputed && v.is_unknown())
-            });
+            let unset_optional_computed =
+                |v: &Value| attribute.presence == Presence::OptionalComputed && v.is_unknown();
+            let configured = proposed
+                .get(attribute.name)
+                .filter(|v| !v.is_null() && !unset_optional_computed(v));
             let value = match (attribute.presence, configured, kept) {
                 (Presence::Computed, _, Some(prior)) => prior.attribute(attribute.name).clone(),
                 (Presence::Computed, _, None) => Value::UNKNOWN,
