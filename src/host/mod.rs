@@ -173,3 +173,6 @@ pub trait Host: Send + Sync {
         String::from("unknown")
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,87 @@
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use super::*;
+
+#[test]
+fn memory_folders_exist_explicitly_or_as_prefixes() {
+    let host = MemoryHost::new().with_file("a/b/file.txt", "x");
+    assert!(host.is_dir(Path::new("a/b")));
+    assert_eq!(host.list_dir(Path::new("empty")), Err(HostError::NotFound));
+
+    host.create_dir_all(Path::new("empty/inner")).unwrap();
+    assert!(host.is_dir(Path::new("empty")) && host.is_dir(Path::new("empty/inner")));
+    assert_eq!(host.list_dir(Path::new("empty/inner")), Ok(Vec::new()));
+    let listed = host.list_dir(Path::new("empty")).unwrap();
+    assert_eq!(
+        listed,
+        [DirEntry {
+            path: PathBuf::from("empty/inner"),
+            is_file: false,
+        }]
+    );
+    assert_eq!(
+        host.create_dir_all(Path::new("a/b/file.txt/sub")),
+        Err(HostError::NotADirectory)
+    );
+
+    assert!(host.remove_dir(Path::new("empty")).is_err(), "not empty");
+    host.remove_dir(Path::new("empty/inner")).unwrap();
+    host.remove_dir(Path::new("empty")).unwrap();
+    assert!(!host.is_dir(Path::new("empty")));
+    assert_eq!(
+        host.remove_dir(Path::new("empty")),
+        Err(HostError::NotFound)
+    );
+    assert!(host.remove_dir(Path::new("a/b")).is_err(), "holds a file");
+}
+
+#[test]
+fn memory_modes_default_and_follow_the_file() {
+    let host = MemoryHost::new().with_file("f", "x");
+    host.create_dir_all(Path::new("d")).unwrap();
+    assert_eq!(host.permissions(Path::new("f")), Ok(Some(0o644)));
+    assert_eq!(host.permissions(Path::new("d")), Ok(Some(0o755)));
+    assert_eq!(
+        host.permissions(Path::new("nope")),
+        Err(HostError::NotFound)
+    );
+    host.set_permissions(Path::new("f"), 0o600).unwrap();
+    host.rename(Path::new("f"), Path::new("g")).unwrap();
+    assert_eq!(host.permissions(Path::new("g")), Ok(Some(0o600)));
+    host.write_atomic_with_mode(Path::new("h"), b"y", 0o640)
+        .unwrap();
+    assert_eq!(host.permissions(Path::new("h")), Ok(Some(0o640)));
+    host.remove_file(Path::new("h")).unwrap();
+    host.write_atomic(Path::new("h"), b"z").unwrap();
+    assert_eq!(
+        host.permissions(Path::new("h")),
+        Ok(Some(0o644)),
+        "a new file"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn real_write_with_mode_and_folders() {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!("infra-host-{}-{nanos}", std::process::id()));
+    let host = RealHost;
+    host.create_dir_all(&dir.join("sub")).unwrap();
+    let file = dir.join("sub/secret");
+    host.write_atomic_with_mode(&file, b"s", 0o600).unwrap();
+    assert_eq!(host.permissions(&file), Ok(Some(0o600)));
+    // A plain rewrite keeps the mode.
+    host.write_atomic(&file, b"t").unwrap();
+    assert_eq!(host.permissions(&file), Ok(Some(0o600)));
+    assert_eq!(host.read(&file).unwrap(), b"t");
+    host.set_permissions(&file, 0o644).unwrap();
+    assert_eq!(host.permissions(&file), Ok(Some(0o644)));
+    assert!(host.remove_dir(&dir.join("sub")).is_err(), "not empty");
+    host.remove_file(&file).unwrap();
+    host.remove_dir(&dir.join("sub")).unwrap();
+    assert!(!host.is_dir(&dir.join("sub")));
+    let _ = std::fs::remove_dir_all(&dir);
+}
