@@ -25,6 +25,14 @@ pub(super) fn parse_var(text: &str) -> Result<(String, String), String> {
     }
 }
 
+/// `--env NAME` alone, for the commands that read or change recorded state.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(super) struct EnvSelect {
+    /// The environment (default: the stack's `default_environment`).
+    #[arg(long = "env", value_name = "NAME")]
+    pub environment: Option<String>,
+}
+
 /// `--lock-timeout DURATION`, for the commands that write state.
 #[derive(Debug, Clone, Copy, Default, clap::Args)]
 pub(super) struct LockArgs {
