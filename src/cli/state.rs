@@ -614,7 +614,9 @@ fn mv(ctx: &mut Ctx<'_>, args: MvArgs) -> Exit {
             }
             let mut lines = Vec::new();
             let mut actions = Vec::new();
-            for (old, new, provider, instance) in moving {
+            for (old, new, provider, mut instance) in moving {
+                // The key travels with the address: `w[0]` may become `first`.
+                instance.key = new.key.clone();
                 state.set_instance(&new.resource, &provider, instance);
                 lines.push(format!("Moved {old} to {new}."));
                 actions.push(audit_action(&format!("{old} -> {new}"), "move"));
