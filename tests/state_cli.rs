@@ -891,6 +891,9 @@ fn the_canary_secret_never_leaks_from_any_command_or_file() {
     ];
     for args in &runs {
         let output = infra(&dir.path, args);
+        if args[0] != "force-unlock" && !args.contains(&"local_file.nope") {
+            assert_eq!(code(&output), 0, "{args:?}: {}", stderr(&output));
+        }
         for (stream, text) in [("stdout", stdout(&output)), ("stderr", stderr(&output))] {
             assert!(
                 !text.contains(CANARY),

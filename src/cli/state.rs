@@ -755,20 +755,43 @@ fn push(ctx: &mut Ctx<'_>, args: PushArgs) -> Exit {
 
 // ---- history ---------------------------------------------------------------
 
-/// One line of the history, for sorting versions and audit records together.
+/// One line of the history: a version or an audit record.
 enum Entry {
     Version(crate::state::VersionInfo),
     Audit(AuditRecord),
 }
 
-impl Entry {
-    /// Milliseconds, then versions before the audit record that wrote them.
-    fn sort_key(&self) -> (u64, u8) {
-        match self {
-            Entry::Version(v) => (v.written_at.saturating_mul(1000), 0),
-            Entry::Audit(a) => (a.finished_at, 1),
-        }
+/// Versions by serial; each audit record right after the version it wrote,
+/// or (when it wrote none) after the last version written before it ended.
+/// Version times are whole seconds, so time alone cannot order a version
+/// against a record of the same second.
+fn interleave(
+    mut versions: Vec<crate::state::VersionInfo>,
+    records: Vec<AuditRecord>,
+) -> Vec<Entry> {
+    versions.sort_by_key(|v| v.serial);
+    let mut keyed: Vec<((usize, u8, u64), Entry)> = Vec::new();
+    for record in records {
+        let by_serial = record
+            .serial
+            .and_then(|serial| versions.iter().position(|v| v.serial == serial));
+        let anchor = by_serial.map_or_else(
+            || {
+                versions
+                    .iter()
+                    .rposition(|v| v.written_at.saturating_mul(1000) <= record.finished_at)
+                    .map_or(0, |i| i + 1)
+            },
+            |i| i + 1,
+        );
+        keyed.push(((anchor, 1, record.finished_at), Entry::Audit(record)));
     }
+    for (index, version) in versions.into_iter().enumerate() {
+        keyed.push(((index + 1, 0, 0), Entry::Version(version)));
+    }
+    // Stable: records of one anchor and time keep their log order.
+    keyed.sort_by_key(|(key, _)| *key);
+    keyed.into_iter().map(|(_, entry)| entry).collect()
 }
 
 fn history(ctx: &mut Ctx<'_>, args: HistoryArgs) -> Exit {
@@ -800,9 +823,7 @@ fn history(ctx: &mut Ctx<'_>, args: HistoryArgs) -> Exit {
             .warning(),
         );
     }
-    let mut entries: Vec<Entry> = versions.into_iter().map(Entry::Version).collect();
-    entries.extend(log.records.into_iter().map(Entry::Audit));
-    entries.sort_by_key(Entry::sort_key);
+    let entries = interleave(versions, log.records);
     if args.json {
         let items: Vec<serde_json::Value> = entries
             .iter()
@@ -1009,6 +1030,72 @@ mod tests {
         assert_eq!(
             moved(&plain, &from, &to).map(|m| m.to_string()),
             Some(String::from("local_file.y"))
+        );
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+    use crate::state::{AuditResult, VersionInfo};
+
+    fn version(serial: u64, written_at: u64) -> VersionInfo {
+        VersionInfo {
+            serial,
+            written_at,
+            summary: format!("v{serial}"),
+            instance_count: 0,
+        }
+    }
+
+    fn record(command: &str, serial: Option<u64>, finished_at: u64) -> AuditRecord {
+        AuditRecord {
+            command: command.to_owned(),
+            user: String::from("u"),
+            host: String::from("h"),
+            started_at: finished_at,
+            finished_at,
+            environment: String::from("dev"),
+            plan_digest: None,
+            serial,
+            actions: Vec::new(),
+            result: AuditResult::Succeeded,
+        }
+    }
+
+    fn order(entries: &[Entry]) -> Vec<String> {
+        entries
+            .iter()
+            .map(|e| match e {
+                Entry::Version(v) => format!("v{}", v.serial),
+                Entry::Audit(a) => a.command.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn records_follow_the_version_they_wrote_even_within_one_second() {
+        // Three versions in the same second; the records end in between.
+        let versions = vec![version(3, 100), version(1, 99), version(2, 100)];
+        let records = vec![
+            record("early-unlock", None, 50_000),
+            record("rm-1", Some(1), 99_900),
+            record("rm-2", Some(2), 100_300),
+            record("failed-apply", None, 100_400),
+            record("rm-3", Some(3), 100_600),
+        ];
+        assert_eq!(
+            order(&interleave(versions, records)),
+            [
+                "early-unlock",
+                "v1",
+                "rm-1",
+                "v2",
+                "rm-2",
+                "v3",
+                "failed-apply",
+                "rm-3"
+            ]
         );
     }
 }
