@@ -915,3 +915,85 @@ fn the_canary_secret_never_leaks_from_any_command_or_file() {
         );
     }
 }
+
+#[test]
+fn a_first_push_needs_the_key_it_was_sealed_with() {
+    let dir = seeded("first-push");
+    dir.write("dev.json", infra(&dir.path, &["state", "pull"]).stdout);
+    // Into an environment never written, with the same key: accepted as version 1.
+    let output = infra(&dir.path, &["state", "push", "dev.json", "--env", "prod"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let prod = infra(&dir.path, &["state", "list", "--env", "prod"]);
+    assert_eq!(stdout(&prod).lines().count(), 3 + WORKERS);
+
+    // Into a folder without any key: refused, and no key is made up.
+    let other = TempDir::new("first-push-nokey");
+    other.write("main.infra", STACK);
+    other.write("dev.json", dir.read("dev.json"));
+    let output = infra(&other.path, &["state", "push", "dev.json"]);
+    assert_fails_with(&output, "infra::state::missing_key");
+    assert!(!other.path.join(".infra/key").exists());
+    assert!(!state_path(&other.path, "dev").exists());
+}
+
+/// Runs the command line in-process with a terminal that answers `answer`.
+fn run_interactive(dir: &Path, args: &[&str], answer: &str) -> (infra::cli::Exit, String, String) {
+    let host = RealHost;
+    let shared: std::sync::Arc<dyn infra::host::Host> = std::sync::Arc::new(RealHost);
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let mut input = answer.as_bytes();
+    let mut ctx = infra::cli::Ctx {
+        host: &host,
+        shared_host: shared,
+        stdout: &mut out,
+        stderr: &mut err,
+        stdin: &mut input,
+        render: infra::diag::RenderOptions {
+            colour: false,
+            width: 100,
+            unicode: false,
+        },
+        chdir: None,
+        interactive: true,
+    };
+    let mut argv = vec![
+        std::ffi::OsString::from("infra"),
+        std::ffi::OsString::from("-C"),
+        dir.as_os_str().to_owned(),
+    ];
+    argv.extend(args.iter().map(std::ffi::OsString::from));
+    let exit = infra::cli::run(argv, &mut ctx);
+    (
+        exit,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+#[test]
+fn force_unlock_on_a_terminal_breaks_the_lock_only_after_yes() {
+    let dir = seeded("unlock-tty");
+    let host = RealHost;
+    let backend = LocalBackend::new(&host, &dir.path, "demo", "dev");
+    let lock = backend.lock("apply", Duration::ZERO, &mut |_| {}).unwrap();
+    let id = lock.info().id.clone();
+    let lock_path = dir.path.join(".infra/state/demo/dev.lock");
+
+    let (exit, _, err) = run_interactive(&dir.path, &["force-unlock", &id], "no\n");
+    assert_eq!(exit, infra::cli::Exit::Failure);
+    assert!(err.contains("Break the state lock"), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+    assert!(err.contains("the lock was kept"), "{err}");
+    assert!(lock_path.exists());
+
+    let (exit, out, err) = run_interactive(&dir.path, &["force-unlock", &id], "yes\n");
+    assert_eq!(exit, infra::cli::Exit::Success, "{err}");
+    assert!(out.contains("The state lock was broken"), "{out}");
+    assert!(!lock_path.exists());
+    // The old holder's drop must not remove someone else's lock later.
+    drop(lock);
+}

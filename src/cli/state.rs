@@ -367,7 +367,27 @@ fn surgery(
     if existing.is_none() && !allow_new {
         return ctx.report_one(no_state(located, &backend));
     }
-    let key = match backend.key() {
+    // A surgery on a state never written (a first push) brings its own
+    // sealed values: it needs the key they were sealed with, and must not
+    // create a fresh one.
+    let key = if existing.is_some() {
+        backend.key()
+    } else {
+        Key::load(host, &backend.key_path()).and_then(|key| {
+            key.ok_or_else(|| {
+                StateError::new(
+                    Code::StateMissingKey,
+                    Some(&backend.key_path()),
+                    format!(
+                        "there is no state key yet; put the key the pushed file was sealed with                          in {} or set {}",
+                        backend.key_path().display(),
+                        crate::state::crypto::KEY_ENV
+                    ),
+                )
+            })
+        })
+    };
+    let key = match key {
         Ok(key) => key,
         Err(error) => return state_failure(ctx, &error),
     };
