@@ -14,12 +14,14 @@
 //! Invariant: a file that fails any check (JSON, format, checksum, serial,
 //! lineage, key) is refused and never overwritten.
 
+pub mod audit;
 pub mod crypto;
 pub mod file;
 pub mod journal;
 pub mod local;
 pub mod lock;
 
+pub use audit::{ActionOutcome, AuditAction, AuditLog, AuditRecord, AuditResult};
 pub use crypto::{Key, KeySource, PathStep, SealedValue};
 pub use file::{FORMAT_VERSION, StateFile, VersionInfo};
 pub use journal::{Journal, JournalRead};

@@ -162,6 +162,34 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
         "state errors are tested in src/state tests and tests/state.rs",
     ),
     (
+        "infra::state::no_state",
+        "about recorded state, not stack files; exercised by tests/state_cli.rs",
+    ),
+    (
+        "infra::state::no_such_address",
+        "about recorded state, not stack files; exercised by tests/state_cli.rs",
+    ),
+    (
+        "infra::state::address_exists",
+        "about recorded state, not stack files; exercised by tests/state_cli.rs",
+    ),
+    (
+        "infra::state::move_type_mismatch",
+        "about recorded state, not stack files; exercised by tests/state_cli.rs",
+    ),
+    (
+        "infra::state::no_such_output",
+        "about recorded state, not stack files; exercised by tests/state_cli.rs",
+    ),
+    (
+        "infra::cli::confirmation_required",
+        "about the terminal, not stack files; exercised by tests/state_cli.rs and src/cli/confirm.rs",
+    ),
+    (
+        "infra::cli::file_exists",
+        "raised by `infra init` on files already there; exercised by tests/state_cli.rs",
+    ),
+    (
         "infra::internal",
         "a bug, not a user error; no input should produce it",
     ),
