@@ -180,6 +180,20 @@ codes! {
     /// The plan was made for another stack or environment.
     PlanWrongEnvironment => ("infra::plan::wrong_environment", "plan was made for another stack or environment"),
 
+    // ---- apply: making the changes ---------------------------------------------
+    /// A provider's `create`, `update`, `delete`, `read` or `import` failed permanently (or is not available).
+    ApplyProviderError => ("infra::apply::provider_error", "provider call failed during apply"),
+    /// A provider call panicked while applying.
+    ApplyProviderPanicked => ("infra::apply::provider_panicked", "provider crashed during apply"),
+    /// A provider returned an object with an empty id, missing schema attributes or unknown values.
+    ApplyInvalidResult => ("infra::apply::invalid_result", "provider returned an invalid object"),
+    /// Once the values it waited on were known, a change planned as an update turned into a replace, or values stayed unknown.
+    ApplyInconsistentFinalPlan => ("infra::apply::inconsistent_final_plan", "final plan differs from the planned change"),
+    /// The configuration could not be evaluated again with the values applied so far.
+    ApplyUnresolved => ("infra::apply::unresolved", "configuration could not be resolved during apply"),
+    /// Replacements and deletes wait on each other in a circle, so none can start.
+    ApplyOrderCycle => ("infra::apply::order_cycle", "changes wait on each other"),
+
     // ---- state: stored state, its lock, journal and key -----------------------
     /// The state file (or a history version) is not JSON: truncated, or edited by hand.
     StateInvalidJson => ("infra::state::invalid_json", "state file is not valid json"),

@@ -105,6 +105,12 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
         "infra::plan::wrong_environment",
         "plan errors are tested in src/plan tests",
     ),
+    ("infra::apply::provider_error", "apply stage"),
+    ("infra::apply::provider_panicked", "apply stage"),
+    ("infra::apply::invalid_result", "apply stage"),
+    ("infra::apply::inconsistent_final_plan", "apply stage"),
+    ("infra::apply::unresolved", "apply stage"),
+    ("infra::apply::order_cycle", "apply stage"),
     (
         "infra::state::invalid_json",
         "state errors are tested in src/state tests and tests/state.rs",
