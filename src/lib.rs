@@ -14,6 +14,7 @@
 //! the only module that prints or exits.
 
 pub mod addr;
+pub mod apply;
 pub mod check;
 pub mod cli;
 pub mod config;

@@ -24,3 +24,82 @@ pub(super) fn parse_var(text: &str) -> Result<(String, String), String> {
         )),
     }
 }
+
+/// `--env NAME` alone, for the commands that read or change recorded state.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(super) struct EnvSelect {
+    /// The environment (default: the stack's `default_environment`).
+    #[arg(long = "env", value_name = "NAME")]
+    pub environment: Option<String>,
+}
+
+/// `--lock-timeout DURATION`, for the commands that write state.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub(super) struct LockArgs {
+    /// How long to wait for another command's state lock: `500ms`, `30s`,
+    /// `2m` (default 0: fail at once, naming the holder).
+    #[arg(long = "lock-timeout", value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
+    pub lock_timeout: std::time::Duration,
+}
+
+/// Parses a duration: a whole number followed by `ms`, `s`, `m` or `h`
+/// (`500ms`, `30s`, `2m`); a bare `0` is zero.
+pub(super) fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let problem = || {
+        format!("`{text}` is not a duration; write a whole number and a unit: 500ms, 30s, 2m, 1h")
+    };
+    if text == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(problem)?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| problem())?;
+    let millis = match unit {
+        "ms" => Some(number),
+        "s" => number.checked_mul(1000),
+        "m" => number.checked_mul(60_000),
+        "h" => number.checked_mul(3_600_000),
+        _ => None,
+    }
+    .ok_or_else(problem)?;
+    Ok(std::time::Duration::from_millis(millis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse_with_their_unit() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn bad_durations_are_refused_with_the_expected_form() {
+        for bad in [
+            "",
+            "30",
+            "s",
+            "3.5s",
+            "-1s",
+            "10 s",
+            "5d",
+            "99999999999999999999h",
+        ] {
+            let error = parse_duration(bad).err();
+            assert!(
+                error.as_deref().is_some_and(|e| e.contains("500ms, 30s")),
+                "{bad}: {error:?}"
+            );
+        }
+    }
+}

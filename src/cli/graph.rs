@@ -36,6 +36,7 @@ impl GraphCommand {
                 environment: self.env.environment.clone(),
                 vars: self.env.vars.clone(),
                 known_secrets: Default::default(),
+                ..Default::default()
             };
             diagnostics.extend(pipeline::expand(ctx.host, &checked, &request).1);
         }

@@ -13,10 +13,14 @@
 )]
 
 mod args;
+pub mod confirm;
 mod envdiff;
 mod fmt;
 mod graph;
+mod init;
+mod output;
 mod plan;
+mod state;
 mod validate;
 
 use crate::diag::{Diagnostics, RenderOptions, SourceMap, render_human, summary_line};
@@ -52,6 +56,14 @@ enum Command {
     Envdiff(envdiff::EnvDiffCommand),
     /// Refresh, diff against the state and print the plan.
     Plan(plan::PlanCommand),
+    /// Inspect and repair the recorded state: list, show, rm, mv, history, pull, push.
+    State(state::StateCommand),
+    /// Break a stale state lock left by a command that died.
+    ForceUnlock(state::ForceUnlockCommand),
+    /// Print the outputs recorded by the last apply.
+    Output(output::OutputCommand),
+    /// Scaffold a starter stack and a `.gitignore`.
+    Init(init::InitCommand),
 }
 
 /// What a command needs from the outside world: the host, the streams and how
@@ -71,6 +83,9 @@ pub struct Ctx<'a> {
     pub render: RenderOptions,
     /// The folder given with `-C`, if any.
     pub chdir: Option<PathBuf>,
+    /// Whether standard input is a terminal, so a question can be answered
+    /// (see [`confirm::confirm`]).
+    pub interactive: bool,
 }
 
 impl Ctx<'_> {
@@ -111,6 +126,18 @@ impl Ctx<'_> {
             self.err("\n");
         }
         self.err(&format!("{}\n", summary_line(diagnostics)));
+    }
+
+    /// Reports one diagnostic that points at no source text, and returns
+    /// [`Exit::Failure`] when it is an error.
+    pub fn report_one(&mut self, diagnostic: crate::diag::Diagnostic) -> Exit {
+        let diagnostics: Diagnostics = std::iter::once(diagnostic).collect();
+        self.report(&diagnostics, &SourceMap::new());
+        if diagnostics.has_errors() {
+            Exit::Failure
+        } else {
+            Exit::Success
+        }
     }
 }
 
@@ -161,6 +188,7 @@ pub fn main() -> ExitCode {
         stdin: &mut stdin,
         render,
         chdir: None,
+        interactive: std::io::stdin().is_terminal(),
     };
     let exit = run(std::env::args_os(), &mut ctx);
     let _ = ctx.stdout.flush();
@@ -195,5 +223,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>, ctx: &mut Ctx<'_>) -> Exit 
         Command::Graph(command) => command.run(ctx),
         Command::Envdiff(command) => command.run(ctx),
         Command::Plan(command) => command.run(ctx),
+        Command::State(command) => command.run(ctx),
+        Command::ForceUnlock(command) => command.run(ctx),
+        Command::Output(command) => command.run(ctx),
+        Command::Init(command) => command.run(ctx),
     }
 }

@@ -1,6 +1,6 @@
 //! `infra plan [-C DIR] [--env E] [--var k=v] [--out FILE] [--format
 //! human|json|markdown] [--detailed-exitcode] [--target ADDR]...
-//! [--refresh=false]`: refresh, diff and print the plan on stdout.
+//! [--refresh=false] [--allow-destroy]`: refresh, diff and print the plan on stdout.
 //!
 //! Exit: 1 on error; with `--detailed-exitcode`, 0 when nothing changes and 2
 //! when something does; otherwise 0.
@@ -46,6 +46,10 @@ pub(super) struct PlanCommand {
         action = clap::ArgAction::Set
     )]
     refresh: bool,
+
+    /// Allow deletes and replacements in a protected environment.
+    #[arg(long)]
+    allow_destroy: bool,
 }
 
 /// The output format.
@@ -73,6 +77,7 @@ impl PlanCommand {
             targets: self.targets,
             refresh: self.refresh,
             out: self.out.map(|out| ctx.resolve(&out)),
+            allow_destroy: self.allow_destroy,
         };
         let (plan, sources, diagnostics) = pipeline::plan(ctx.shared_host.clone(), &dir, request);
         ctx.report(&diagnostics, &sources);

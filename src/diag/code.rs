@@ -180,6 +180,20 @@ codes! {
     /// The plan was made for another stack or environment.
     PlanWrongEnvironment => ("infra::plan::wrong_environment", "plan was made for another stack or environment"),
 
+    // ---- apply: making the changes ---------------------------------------------
+    /// A provider's `create`, `update`, `delete`, `read` or `import` failed permanently (or is not available).
+    ApplyProviderError => ("infra::apply::provider_error", "provider call failed during apply"),
+    /// A provider call panicked while applying.
+    ApplyProviderPanicked => ("infra::apply::provider_panicked", "provider crashed during apply"),
+    /// A provider returned an object with an empty id, missing schema attributes or unknown values.
+    ApplyInvalidResult => ("infra::apply::invalid_result", "provider returned an invalid object"),
+    /// Once the values it waited on were known, a change planned as an update turned into a replace, or values stayed unknown.
+    ApplyInconsistentFinalPlan => ("infra::apply::inconsistent_final_plan", "final plan differs from the planned change"),
+    /// The configuration could not be evaluated again with the values applied so far.
+    ApplyUnresolved => ("infra::apply::unresolved", "configuration could not be resolved during apply"),
+    /// Replacements and deletes wait on each other in a circle, so none can start.
+    ApplyOrderCycle => ("infra::apply::order_cycle", "changes wait on each other"),
+
     // ---- state: stored state, its lock, journal and key -----------------------
     /// The state file (or a history version) is not JSON: truncated, or edited by hand.
     StateInvalidJson => ("infra::state::invalid_json", "state file is not valid json"),
@@ -209,6 +223,16 @@ codes! {
     StateCorruptedJournal => ("infra::state::corrupted_journal", "state journal is corrupted"),
     /// A state, history, lock, journal or key file could not be read or written.
     StateIo => ("infra::state::io", "state storage could not be read or written"),
+    /// A command that needs a state found none for the stack environment.
+    StateNoState => ("infra::state::no_state", "no state for this environment"),
+    /// An address given to a state command is not in the state.
+    StateNoSuchAddress => ("infra::state::no_such_address", "address not in state"),
+    /// `infra state mv` was given a target address that is already in the state.
+    StateAddressExists => ("infra::state::address_exists", "address already in state"),
+    /// `infra state mv` was asked to move between kinds (module and resource) or resource types.
+    StateMoveTypeMismatch => ("infra::state::move_type_mismatch", "cannot move to an address of another kind or type"),
+    /// `infra output NAME` names no output of the state.
+    StateNoSuchOutput => ("infra::state::no_such_output", "no such output"),
 
     // ---- cli: the command line and the machine -------------------------------
     /// A file could not be read.
@@ -223,6 +247,10 @@ codes! {
     CliNoSuchPath => ("infra::cli::no_such_path", "no such file or folder"),
     /// The standard input could not be read.
     CliUnreadableStdin => ("infra::cli::unreadable_stdin", "standard input could not be read"),
+    /// A command needs a confirmation, and there is no terminal to ask on.
+    CliConfirmationRequired => ("infra::cli::confirmation_required", "confirmation required"),
+    /// `infra init` would overwrite a file that is already there.
+    CliFileExists => ("infra::cli::file_exists", "file already exists"),
 
     // ---- internal: bugs, not user errors --------------------------------------
     /// Something the program did not expect; this is a bug.

@@ -36,6 +36,11 @@ pub struct Request {
     pub vars: Vec<(String, String)>,
     /// Values of generated secrets already created (from state), by module and name.
     pub known_secrets: BTreeMap<(ModulePath, String), String>,
+    /// Objects whose computed attributes are known: the prior state's objects
+    /// that the plan keeps, or those an apply has made so far. A computed
+    /// attribute the configuration does not set takes its value from here
+    /// instead of being unknown.
+    pub known_objects: Arc<BTreeMap<InstanceAddr, BTreeMap<String, Value>>>,
 }
 
 /// The selected environment.
@@ -790,6 +795,8 @@ impl Expander<'_> {
                 .collect(),
         );
         for (instance_key, binding) in keys {
+            let instance_addr = addr.instance(instance_key);
+            let known = self.request.known_objects.get(&instance_addr);
             let mut attributes = BTreeMap::new();
             for &(name, attribute, needs_self) in &ordered {
                 let mut binding = binding.clone();
@@ -830,7 +837,10 @@ impl Expander<'_> {
                 for attribute_schema in &schema.attributes {
                     if !attributes.contains_key(attribute_schema.name) {
                         let value = if attribute_schema.computed() {
-                            Value::UNKNOWN
+                            known
+                                .and_then(|object| object.get(attribute_schema.name))
+                                .cloned()
+                                .unwrap_or(Value::UNKNOWN)
                         } else {
                             Value::NULL
                         };
@@ -845,7 +855,7 @@ impl Expander<'_> {
             // until the walk ends; `distribute` then moves them into the instances,
             // so a stack's values are held once, not twice.
             let object = Value::map(attributes);
-            match &instance_key {
+            match &instance_addr.key {
                 InstanceKey::None => {
                     list.push(object);
                 }
@@ -854,7 +864,6 @@ impl Expander<'_> {
                     map.insert(k.clone(), object);
                 }
             }
-            let instance_addr = addr.instance(instance_key);
             self.instances.insert(
                 instance_addr.clone(),
                 Instance {

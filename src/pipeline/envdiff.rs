@@ -105,6 +105,7 @@ pub fn envdiff(
             environment: Some(name.to_owned()),
             vars: vars.to_vec(),
             known_secrets: Default::default(),
+            ..Default::default()
         };
         let (result, found) = expand(host, checked, &request);
         diagnostics.extend(found);

@@ -6,6 +6,9 @@
 //! only when the earlier ones found no errors, so one mistake is reported once.
 
 pub mod envdiff;
+mod run;
+
+pub use run::{PlanRequest, plan};
 
 use crate::check::{self, Stack};
 use crate::config::Config;
@@ -147,6 +150,7 @@ fn expand_all(
             environment: name,
             vars: request.vars.clone(),
             known_secrets: Default::default(),
+            ..Default::default()
         };
         let (expanded, diagnostics) = expand(host, checked, &expand_request);
         (expanded.map(|e| e.environment.name), diagnostics)
@@ -182,180 +186,6 @@ fn expand_all(
     });
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()
-}
-
-/// What `infra plan` asks for.
-#[derive(Debug, Clone, Default)]
-pub struct PlanRequest {
-    /// `--env`: the environment (default: the stack's `default_environment`).
-    pub environment: Option<String>,
-    /// `--var NAME=VALUE`.
-    pub vars: Vec<(String, String)>,
-    /// `--target`: when not empty, only these and what they depend on.
-    pub targets: Vec<crate::addr::Target>,
-    /// `--refresh` (default true): read every prior object from its provider first.
-    pub refresh: bool,
-    /// `--out FILE`: also save the plan there (secrets sealed with the state key).
-    pub out: Option<std::path::PathBuf>,
-}
-
-/// How many provider calls a plan makes at once.
-const PLAN_PARALLELISM: usize = 10;
-
-/// Plans the stack in `dir` for one environment: check → graph → expand →
-/// read the local state (no lock, nothing written; a missing state is an
-/// empty prior) → refresh and diff with the built-in providers. With
-/// `request.out`, the plan is also saved there, sealed and authenticated with
-/// the state key (created only then, when there is none yet). `None` when a
-/// stage before the diff failed.
-pub fn plan(
-    host: std::sync::Arc<dyn Host>,
-    dir: &Path,
-    request: PlanRequest,
-) -> (Option<crate::plan::Plan>, SourceMap, Diagnostics) {
-    let checked = check(host.as_ref(), dir);
-    let mut diagnostics = checked.diagnostics.clone();
-    let expand_request = Request {
-        environment: request.environment.clone(),
-        vars: request.vars.clone(),
-        known_secrets: Default::default(),
-    };
-    let (expanded, expand_diagnostics) = expand(host.as_ref(), &checked, &expand_request);
-    diagnostics.extend(expand_diagnostics);
-    let plan = match expanded {
-        Some(expanded) if !diagnostics.has_errors() => {
-            plan_expanded(&host, &checked, &expanded, &request, &mut diagnostics)
-        }
-        _ => None,
-    };
-    diagnostics.sort();
-    (plan, checked.sources, diagnostics)
-}
-
-/// The part of [`plan`] after expansion: providers, state, key, the plan and
-/// the plan file.
-fn plan_expanded(
-    host: &std::sync::Arc<dyn Host>,
-    checked: &Checked,
-    expanded: &Expanded,
-    request: &PlanRequest,
-    diagnostics: &mut Diagnostics,
-) -> Option<crate::plan::Plan> {
-    use crate::diag::{Code, Diagnostic};
-    use crate::state::{Key, LocalBackend};
-
-    let providers = ProviderSet::builtin(host.clone(), &checked.dir);
-    let missing = missing_providers(expanded, &providers);
-    if !missing.is_empty() {
-        diagnostics.extend(missing);
-        return None;
-    }
-
-    let stack = checked.config.stack.name.clone();
-    let environment = expanded.environment.name.clone();
-    let backend = LocalBackend::new(host.as_ref(), &checked.dir, &stack, &environment);
-    let state_error = |diagnostics: &mut Diagnostics, error: crate::state::StateError| {
-        diagnostics.push(error.to_diagnostic());
-    };
-    let stored = match backend.read() {
-        Ok(stored) => stored,
-        Err(error) => {
-            state_error(diagnostics, error);
-            return None;
-        }
-    };
-    // The key is created only when a plan file is written (it must open
-    // later); without one, a throwaway key serves, since nothing is sealed
-    // for keeps.
-    let key = if stored.is_some() || request.out.is_some() {
-        backend.key()
-    } else {
-        Key::load(host.as_ref(), &backend.key_path())
-            .map(|key| key.unwrap_or_else(|| Key::generate(host.as_ref())))
-    };
-    let key = match key {
-        Ok(key) => key,
-        Err(error) => {
-            state_error(diagnostics, error);
-            return None;
-        }
-    };
-    let prior = match stored {
-        Some(_) => match backend.read_state(&key) {
-            Ok(prior) => prior,
-            Err(error) => {
-                state_error(diagnostics, error);
-                return None;
-            }
-        },
-        None => None,
-    };
-
-    // Names relative to the stack folder, so the digest does not depend on the
-    // folder the command ran from (`-C DIR` or a `cd`).
-    let stack_prefix = crate::check::display_path(&checked.dir);
-    let files: Vec<(String, String)> = checked
-        .sources
-        .iter()
-        .map(|(_, file)| {
-            let relative = std::path::Path::new(&file.name)
-                .strip_prefix(&stack_prefix)
-                .map_or_else(|_| file.name.clone(), |p| p.display().to_string());
-            (relative, file.text.clone())
-        })
-        .collect();
-    let plan_request = crate::plan::Request {
-        stack,
-        expanded,
-        prior: prior.as_ref(),
-        key: &key,
-        providers: &providers,
-        refresh: request.refresh,
-        targets: request.targets.clone(),
-        allow_destroy: false,
-        parallelism: PLAN_PARALLELISM,
-        config_digest: crate::plan::config_digest(&files, &request.vars),
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(
-            PLAN_PARALLELISM
-                .min(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)),
-        )
-        .enable_time()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            diagnostics.push(
-                Diagnostic::error_at_path(Code::Internal, None)
-                    .with_help(format!("could not start the async runtime: {error}")),
-            );
-            return None;
-        }
-    };
-    let (plan, plan_diagnostics) = runtime.block_on(crate::plan::plan(&plan_request));
-    diagnostics.extend(plan_diagnostics);
-    let plan = plan?;
-
-    if let Some(out) = &request.out
-        && !diagnostics.has_errors()
-    {
-        match crate::plan::PlanFile::new(&plan, &key, host.as_ref()) {
-            Ok(file) => {
-                if let Err(error) = host.write_atomic(out, &file.to_bytes()) {
-                    diagnostics.push(
-                        Diagnostic::error_at_path(
-                            Code::CliUnwritableFile,
-                            Some(out.display().to_string()),
-                        )
-                        .with_help(format!("could not write the plan file: {error}")),
-                    );
-                }
-            }
-            Err(diagnostic) => diagnostics.push(diagnostic),
-        }
-    }
-    Some(plan)
 }
 
 /// One error per resource whose provider has no live implementation in

@@ -322,6 +322,8 @@ impl PlanFile {
                 after: open_map(&change.after)?,
                 replace_paths: change.replace_paths.clone(),
                 reason: change.reason,
+                import_id: None,
+                moved_from: None,
             });
         }
         let mut drift = Vec::with_capacity(self.drift.len());

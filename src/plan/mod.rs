@@ -100,6 +100,10 @@ pub struct Change {
     pub replace_paths: Vec<AttributePath>,
     /// Why, when the action alone does not say.
     pub reason: Option<Reason>,
+    /// For an import, the provider's id of the object to bring under management.
+    pub import_id: Option<String>,
+    /// For a move (`moved` block), the address the object had before.
+    pub moved_from: Option<InstanceAddr>,
 }
 
 /// How one instance drifted: what the prior state recorded vs what the provider reads now.

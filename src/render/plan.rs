@@ -707,6 +707,8 @@ mod tests {
             after,
             replace_paths: Vec::new(),
             reason: None,
+            import_id: None,
+            moved_from: None,
         }
     }
 

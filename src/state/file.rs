@@ -10,7 +10,7 @@
 //! guessing, so a refused file is never rewritten from a guess.
 
 use super::crypto::SealedValue;
-use super::{OutputState, ResourceState, State, StateError};
+use super::{OutputState, PendingCreate, ResourceState, State, StateError};
 use crate::diag::Code;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -41,6 +41,12 @@ pub struct StateFile {
     pub resources: Vec<ResourceState>,
     /// The outputs by name.
     pub outputs: BTreeMap<String, OutputState>,
+    /// Creates started but not seen to finish (see [`State::pending`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingCreate>,
+    /// Generated secret values, sealed (see [`State::secrets`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, SealedValue>,
 }
 
 /// A line of `infra state history`.
@@ -69,6 +75,8 @@ impl StateFile {
             checksum: String::new(),
             resources: state.resources.clone(),
             outputs: state.outputs.clone(),
+            pending: state.pending.clone(),
+            secrets: state.secrets.clone(),
         };
         file.checksum = file.compute_checksum();
         file
@@ -81,6 +89,8 @@ impl StateFile {
             serial: self.serial,
             resources: self.resources.clone(),
             outputs: self.outputs.clone(),
+            pending: self.pending.clone(),
+            secrets: self.secrets.clone(),
         }
     }
 
@@ -184,5 +194,7 @@ impl StateFile {
             .flat_map(|r| r.instances.iter())
             .flat_map(|i| [&i.attributes, &i.config])
             .chain(self.outputs.values().map(|o| &o.value))
+            .chain(self.pending.iter().map(|p| &p.planned))
+            .chain(self.secrets.values())
     }
 }

@@ -63,14 +63,30 @@ impl<'h> Journal<'h> {
 
     /// Appends one record and waits until it is durable.
     pub fn append<T: Serialize>(&mut self, record: &T) -> Result<(), StateError> {
+        self.append_all(std::slice::from_ref(record))
+    }
+
+    /// Appends several records with one write and one sync (a group commit),
+    /// and waits until they are durable. Nothing is written for no records.
+    pub fn append_all<T: Serialize>(&mut self, records: &[T]) -> Result<(), StateError> {
+        if records.is_empty() {
+            return Ok(());
+        }
         if !self.tail_checked {
             self.drop_torn_tail()?;
             self.tail_checked = true;
         }
-        let json = serde_json::to_string(record).map_err(|error| {
-            StateError::new(Code::Internal, Some(&self.path), format!("{error}"))
-        })?;
-        let line = format!("{MAGIC} {} {} {json}\n", json.len(), hash(json.as_bytes()));
+        let mut line = String::new();
+        for record in records {
+            let json = serde_json::to_string(record).map_err(|error| {
+                StateError::new(Code::Internal, Some(&self.path), format!("{error}"))
+            })?;
+            line.push_str(&format!(
+                "{MAGIC} {} {} {json}\n",
+                json.len(),
+                hash(json.as_bytes())
+            ));
+        }
         if let Some(parent) = self.path.parent() {
             self.host
                 .create_dir_all(parent)

@@ -4,6 +4,7 @@
 //! <stack>/.infra/key                                  the state key (0600), unless INFRA_STATE_KEY
 //! <stack>/.infra/state/<stack>/<env>.json             the current version
 //! <stack>/.infra/state/<stack>/<env>.history/<serial>.json   every version ever written
+//! <stack>/.infra/state/<stack>/<env>.history/audit.jsonl   one audit record per line
 //! <stack>/.infra/state/<stack>/<env>.lock             the lock, while a command writes
 //! <stack>/.infra/state/<stack>/<env>.journal          completed actions not yet in state
 //! ```
@@ -274,6 +275,22 @@ impl<'h> LocalBackend<'h> {
     /// Breaks a stale lock whose id is `id`.
     pub fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
         lock::force_unlock(self.host, &self.lock_path(), id)
+    }
+
+    /// The audit log, in the history folder.
+    pub fn audit_path(&self) -> PathBuf {
+        self.history_dir().join(super::audit::AUDIT_FILE)
+    }
+
+    /// Appends an audit record durably (see [`super::audit::append`]).
+    pub fn append_audit(&self, record: &super::AuditRecord) -> Result<(), StateError> {
+        super::audit::append(self.host, &self.audit_path(), record)
+    }
+
+    /// The audit records, oldest first; unreadable lines are skipped and
+    /// listed in [`super::AuditLog::skipped_lines`], never fatal.
+    pub fn audit(&self) -> Result<super::AuditLog, StateError> {
+        super::audit::read(self.host, &self.audit_path())
     }
 
     /// The crash journal.

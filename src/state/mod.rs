@@ -14,12 +14,14 @@
 //! Invariant: a file that fails any check (JSON, format, checksum, serial,
 //! lineage, key) is refused and never overwritten.
 
+pub mod audit;
 pub mod crypto;
 pub mod file;
 pub mod journal;
 pub mod local;
 pub mod lock;
 
+pub use audit::{ActionOutcome, AuditAction, AuditLog, AuditRecord, AuditResult};
 pub use crypto::{Key, KeySource, PathStep, SealedValue};
 pub use file::{FORMAT_VERSION, StateFile, VersionInfo};
 pub use journal::{Journal, JournalRead};
@@ -91,6 +93,25 @@ pub struct State {
     pub resources: Vec<ResourceState>,
     /// The outputs by name.
     pub outputs: BTreeMap<String, OutputState>,
+    /// Creates that were started but whose result was never recorded (the
+    /// process died mid-call); the next apply reconciles each before creating.
+    pub pending: Vec<PendingCreate>,
+    /// Generated secret values, sealed, keyed `"<module path>secret.NAME"`.
+    pub secrets: BTreeMap<String, SealedValue>,
+}
+
+/// A create that was started and not seen to finish.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingCreate {
+    /// The instance being created.
+    pub instance: InstanceAddr,
+    /// Its resource type.
+    pub resource_type: String,
+    /// Its provider.
+    pub provider: String,
+    /// The planned attributes the create was called with, secrets sealed.
+    pub planned: SealedValue,
 }
 
 /// One resource block and its instances.
@@ -151,6 +172,31 @@ pub enum JournalRecord {
         /// The instance.
         instance: InstanceAddr,
     },
+    /// A create is about to start (written durably before the provider call).
+    Pending {
+        /// The instance being created.
+        instance: InstanceAddr,
+        /// Its resource type.
+        resource_type: String,
+        /// Its provider.
+        provider: String,
+        /// The planned attributes, secrets sealed.
+        planned: SealedValue,
+    },
+    /// An instance moved to a new address (`moved` block); no provider call.
+    Move {
+        /// The old address.
+        from: InstanceAddr,
+        /// The new address.
+        to: InstanceAddr,
+    },
+    /// A generated secret's value.
+    Secret {
+        /// `"<module path>secret.NAME"`.
+        name: String,
+        /// The value, sealed.
+        value: SealedValue,
+    },
 }
 
 impl State {
@@ -161,6 +207,8 @@ impl State {
             serial: 0,
             resources: Vec::new(),
             outputs: BTreeMap::new(),
+            pending: Vec::new(),
+            secrets: BTreeMap::new(),
         }
     }
 
@@ -237,11 +285,58 @@ impl State {
                 resource,
                 provider,
                 instance,
-            } => self.set_instance(resource, provider, instance.clone()),
+            } => {
+                let addr = resource.instance(instance.key.clone());
+                self.pending.retain(|pending| pending.instance != addr);
+                self.set_instance(resource, provider, instance.clone());
+            }
             JournalRecord::Remove { instance } => {
+                self.pending.retain(|pending| pending.instance != *instance);
                 self.remove_instance(instance);
             }
+            JournalRecord::Pending {
+                instance,
+                resource_type,
+                provider,
+                planned,
+            } => {
+                self.pending.retain(|pending| pending.instance != *instance);
+                self.pending.push(PendingCreate {
+                    instance: instance.clone(),
+                    resource_type: resource_type.clone(),
+                    provider: provider.clone(),
+                    planned: planned.clone(),
+                });
+            }
+            JournalRecord::Move { from, to } => self.move_instance(from, to),
+            JournalRecord::Secret { name, value } => {
+                self.secrets.insert(name.clone(), value.clone());
+            }
         }
+    }
+
+    /// Moves an instance's state to a new address (nothing when there is none
+    /// at `from`); an instance already at `to` is replaced.
+    pub fn move_instance(&mut self, from: &InstanceAddr, to: &InstanceAddr) {
+        let Some(mut instance) = self.instance(from).cloned() else {
+            return;
+        };
+        let provider = self
+            .resources
+            .iter()
+            .find(|r| r.addr == from.resource)
+            .map(|r| r.provider.clone())
+            .unwrap_or_default();
+        self.remove_instance(from);
+        instance.key = to.key.clone();
+        self.set_instance(&to.resource, &provider, instance);
+    }
+
+    /// The pending create recorded for `addr`, if any.
+    pub fn pending_create(&self, addr: &InstanceAddr) -> Option<&PendingCreate> {
+        self.pending
+            .iter()
+            .find(|pending| pending.instance == *addr)
     }
 
     /// How many instances the state holds.

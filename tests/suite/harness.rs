@@ -105,6 +105,12 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
         "infra::plan::wrong_environment",
         "plan errors are tested in src/plan tests",
     ),
+    ("infra::apply::provider_error", "apply stage"),
+    ("infra::apply::provider_panicked", "apply stage"),
+    ("infra::apply::invalid_result", "apply stage"),
+    ("infra::apply::inconsistent_final_plan", "apply stage"),
+    ("infra::apply::unresolved", "apply stage"),
+    ("infra::apply::order_cycle", "apply stage"),
     (
         "infra::state::invalid_json",
         "state errors are tested in src/state tests and tests/state.rs",
@@ -160,6 +166,34 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
     (
         "infra::state::io",
         "state errors are tested in src/state tests and tests/state.rs",
+    ),
+    (
+        "infra::state::no_state",
+        "about recorded state, not stack files; exercised by tests/state_cli.rs",
+    ),
+    (
+        "infra::state::no_such_address",
+        "about recorded state, not stack files; exercised by tests/state_cli.rs",
+    ),
+    (
+        "infra::state::address_exists",
+        "about recorded state, not stack files; exercised by tests/state_cli.rs",
+    ),
+    (
+        "infra::state::move_type_mismatch",
+        "about recorded state, not stack files; exercised by tests/state_cli.rs",
+    ),
+    (
+        "infra::state::no_such_output",
+        "about recorded state, not stack files; exercised by tests/state_cli.rs",
+    ),
+    (
+        "infra::cli::confirmation_required",
+        "about the terminal, not stack files; exercised by tests/state_cli.rs and src/cli/confirm.rs",
+    ),
+    (
+        "infra::cli::file_exists",
+        "raised by `infra init` on files already there; exercised by tests/state_cli.rs",
     ),
     (
         "infra::internal",

@@ -1,0 +1,1340 @@
+//! The coordinator: one loop owns the order, the working state and the
+//! journal. Provider calls run as tokio tasks (at most `parallelism`); their
+//! results come back to the loop, which drains everything finished, appends
+//! the records in one group commit, and only then releases what waited on them.
+//!
+//! Terminology: a *job* is one task's worth of provider calls for a node:
+//! planning it again once its unknown values are resolved, or executing it.
+//!
+//! Invariant: only this loop touches the state and the recorder; tasks get
+//! owned copies of what they need and hand back plain results, so a task that
+//! panics loses nothing but its own action.
+
+use super::graph::{Order, Phase};
+use super::retry::{Retrier, Rng};
+use super::{
+    ActionKind, ActionResult, Event, Outcome, Recorder, Report, Request, Resolved, Resolver,
+};
+use crate::addr::{InstanceAddr, Mode, ResourceAddr};
+use crate::diag::{Code, Diagnostic, Diagnostics, Span};
+use crate::expand::Expanded;
+use crate::host::Host;
+use crate::lang::Value;
+use crate::plan::{Action, Change};
+use crate::providers::{Attributes, ObjectState, PlannedChange, Provider, ProviderError};
+use crate::state::{InstanceState, JournalRecord, Key, OutputState, ResourceState, State};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+
+/// How one change is going.
+#[derive(Debug)]
+struct ChangeRun {
+    kind: ActionKind,
+    outcome: Option<Outcome>,
+    nodes_left: usize,
+    started: Option<Instant>,
+    duration: Duration,
+    attempts: u32,
+    /// The attributes the forward action is made with, once known.
+    planned: Option<Attributes>,
+    /// The configuration recorded with the object, once resolved.
+    proposed: Option<Attributes>,
+    /// A pending create from an earlier run: look for its object first.
+    reconcile: bool,
+    /// The configuration has values known only after its dependencies apply.
+    needs_resolve: bool,
+    /// A no-op: done at once, no provider call, not reported.
+    immediate: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Job {
+    Plan(usize),
+    Exec(usize),
+}
+
+enum Done {
+    Planned(PlannedChange),
+    Object { object: ObjectState, found: bool },
+    Deleted,
+}
+
+struct TaskDone {
+    node: usize,
+    attempts: u32,
+    result: Result<Done, (&'static str, ProviderError)>,
+}
+
+enum AfterCommit {
+    Release(usize),
+    Start(usize),
+}
+
+/// The state being built, kept in a map so that each record folds in
+/// logarithmic time; the same folding as [`State::apply_record`].
+struct Working {
+    state: State,
+    resources: BTreeMap<ResourceAddr, ResourceState>,
+}
+
+impl Working {
+    fn new(mut state: State) -> Working {
+        let resources = std::mem::take(&mut state.resources)
+            .into_iter()
+            .map(|resource| (resource.addr.clone(), resource))
+            .collect();
+        Working { state, resources }
+    }
+
+    fn set(&mut self, resource: &ResourceAddr, provider: &str, instance: InstanceState) {
+        let entry = self
+            .resources
+            .entry(resource.clone())
+            .or_insert_with(|| ResourceState {
+                addr: resource.clone(),
+                provider: provider.to_owned(),
+                instances: Vec::new(),
+            });
+        provider.clone_into(&mut entry.provider);
+        match entry
+            .instances
+            .binary_search_by(|i| i.key.cmp(&instance.key))
+        {
+            Ok(at) => {
+                if let Some(slot) = entry.instances.get_mut(at) {
+                    *slot = instance;
+                }
+            }
+            Err(at) => entry.instances.insert(at, instance),
+        }
+    }
+
+    fn remove(&mut self, addr: &InstanceAddr) -> Option<(String, InstanceState)> {
+        let entry = self.resources.get_mut(&addr.resource)?;
+        let at = entry.instances.iter().position(|i| i.key == addr.key)?;
+        let instance = entry.instances.remove(at);
+        let provider = entry.provider.clone();
+        if entry.instances.is_empty() {
+            self.resources.remove(&addr.resource);
+        }
+        Some((provider, instance))
+    }
+
+    fn fold(&mut self, record: &JournalRecord) {
+        match record {
+            JournalRecord::Set {
+                resource,
+                provider,
+                instance,
+            } => {
+                let addr = resource.instance(instance.key.clone());
+                self.state
+                    .pending
+                    .retain(|pending| pending.instance != addr);
+                self.set(resource, provider, instance.clone());
+            }
+            JournalRecord::Remove { instance } => {
+                self.state
+                    .pending
+                    .retain(|pending| pending.instance != *instance);
+                self.remove(instance);
+            }
+            JournalRecord::Move { from, to } => {
+                if let Some((provider, mut instance)) = self.remove(from) {
+                    instance.key = to.key.clone();
+                    self.set(&to.resource, &provider, instance);
+                }
+            }
+            JournalRecord::Pending { .. } | JournalRecord::Secret { .. } => {
+                self.state.apply_record(record);
+            }
+        }
+    }
+
+    fn into_state(mut self) -> State {
+        self.state.resources = self.resources.into_values().collect();
+        self.state
+    }
+}
+
+struct Engine<'a> {
+    changes: &'a [Change],
+    expanded: &'a Expanded,
+    providers: &'a crate::providers::ProviderSet,
+    key: &'a Key,
+    host: &'a dyn Host,
+    parallelism: usize,
+    retry: super::RetryPolicy,
+    resolver: Arc<dyn Resolver>,
+    events: Option<UnboundedSender<Event>>,
+    cancel: tokio::sync::watch::Receiver<bool>,
+    watch_cancel: bool,
+
+    order: Order,
+    runs: Vec<ChangeRun>,
+    finished: Vec<bool>,
+    working: Working,
+    applied: BTreeMap<InstanceAddr, ObjectState>,
+
+    jobs: VecDeque<Job>,
+    tasks: JoinSet<TaskDone>,
+    task_nodes: HashMap<tokio::task::Id, (usize, &'static str)>,
+    batch: Vec<JournalRecord>,
+    after: Vec<AfterCommit>,
+    waiting_resolve: Vec<usize>,
+    resolving: Option<(Vec<usize>, JoinHandle<Result<Resolved, Diagnostics>>)>,
+
+    stopping: bool,
+    diagnostics: Diagnostics,
+    seed: u64,
+}
+
+enum Wake {
+    Task(Option<Result<(tokio::task::Id, TaskDone), tokio::task::JoinError>>),
+    Resolved(Result<Result<Resolved, Diagnostics>, tokio::task::JoinError>),
+    Cancel(bool),
+}
+
+pub(super) async fn run(request: Request<'_>, state: State, recorder: &mut dyn Recorder) -> Report {
+    let prior = match crate::plan::prior_objects(&state, request.key) {
+        Ok(prior) => prior,
+        Err(error) => {
+            let mut diagnostics = Diagnostics::new();
+            diagnostics.push(error.to_diagnostic());
+            let results = request
+                .plan
+                .changes
+                .iter()
+                .filter(|change| change.action != Action::NoOp)
+                .map(|change| ActionResult {
+                    addr: change.addr.clone(),
+                    action: kind_of(change),
+                    outcome: Outcome::NotStarted,
+                    duration: Duration::ZERO,
+                    attempts: 0,
+                })
+                .collect();
+            return Report {
+                state,
+                results,
+                cancelled: true,
+                outputs_written: false,
+                diagnostics,
+            };
+        }
+    };
+    let mut engine = Engine::new(request, state, prior);
+    engine.drive(recorder).await;
+    engine.finish().await
+}
+
+/// What a change does, as progress shows it.
+fn kind_of(change: &Change) -> ActionKind {
+    if change.import_id.is_some() {
+        return ActionKind::Importing;
+    }
+    match change.action {
+        Action::Create => ActionKind::Creating,
+        Action::Update => ActionKind::Updating,
+        Action::Replace { .. } => ActionKind::Replacing,
+        Action::Delete => ActionKind::Deleting,
+        Action::Read => ActionKind::Reading,
+        Action::NoOp if change.moved_from.is_some() => ActionKind::Moving,
+        Action::NoOp => ActionKind::Updating,
+    }
+}
+
+/// The provider called `name`, else the one offering `resource_type`.
+fn provider_for(
+    providers: &crate::providers::ProviderSet,
+    name: &str,
+    resource_type: &str,
+) -> Option<Arc<dyn Provider>> {
+    providers
+        .get(name)
+        .filter(|provider| provider.schema(resource_type).is_some())
+        .or_else(|| providers.for_resource_type(resource_type))
+        .cloned()
+}
+
+/// The object a change's `before` describes.
+fn object_of(attributes: &Attributes) -> ObjectState {
+    ObjectState {
+        id: attributes
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        attributes: attributes.clone(),
+    }
+}
+
+impl<'a> Engine<'a> {
+    fn new(
+        request: Request<'a>,
+        state: State,
+        prior: BTreeMap<InstanceAddr, crate::plan::PriorObject>,
+    ) -> Engine<'a> {
+        let changes = request.plan.changes.as_slice();
+        let recorded: BTreeMap<InstanceAddr, Vec<ResourceAddr>> = prior
+            .iter()
+            .map(|(addr, object)| (addr.clone(), object.dependencies.clone()))
+            .collect();
+        let order = Order::build(changes, request.expanded, &recorded);
+        let pending: HashSet<&InstanceAddr> = state.pending.iter().map(|p| &p.instance).collect();
+        let runs = changes
+            .iter()
+            .enumerate()
+            .map(|(index, change)| {
+                let nodes = usize::from(order.forward.get(index).copied().flatten().is_some())
+                    + usize::from(order.delete.get(index).copied().flatten().is_some());
+                let resolves = matches!(
+                    change.action,
+                    Action::Create | Action::Update | Action::Replace { .. } | Action::Read
+                );
+                let needs_resolve = resolves
+                    && request
+                        .expanded
+                        .instances
+                        .get(&change.addr)
+                        .is_some_and(|i| i.attributes.values().any(Value::contains_unknown));
+                ChangeRun {
+                    kind: kind_of(change),
+                    outcome: None,
+                    nodes_left: nodes,
+                    started: None,
+                    duration: Duration::ZERO,
+                    attempts: 0,
+                    planned: None,
+                    proposed: None,
+                    reconcile: pending.contains(&change.addr),
+                    needs_resolve,
+                    immediate: change.action == Action::NoOp && change.import_id.is_none(),
+                }
+            })
+            .collect();
+        let mut applied: BTreeMap<InstanceAddr, ObjectState> = prior
+            .into_iter()
+            .map(|(addr, object)| (addr, object.object))
+            .collect();
+        let mut seed_bytes = [0u8; 8];
+        request.host.random_bytes(&mut seed_bytes);
+        let watch_cancel = true;
+        let node_count = order.nodes.len();
+        let mut engine = Engine {
+            changes,
+            expanded: request.expanded,
+            providers: request.providers,
+            key: request.key,
+            host: request.host,
+            parallelism: request.options.parallelism.max(1),
+            retry: request.options.retry.clone(),
+            resolver: request.resolver.clone(),
+            events: request.events.clone(),
+            cancel: request.cancel.clone(),
+            watch_cancel,
+            order,
+            runs,
+            finished: vec![false; node_count],
+            working: Working::new(state),
+            applied: BTreeMap::new(),
+            jobs: VecDeque::new(),
+            tasks: JoinSet::new(),
+            task_nodes: HashMap::new(),
+            batch: Vec::new(),
+            after: Vec::new(),
+            waiting_resolve: Vec::new(),
+            resolving: None,
+            stopping: *request.cancel.borrow(),
+            diagnostics: Diagnostics::new(),
+            seed: u64::from_le_bytes(seed_bytes),
+        };
+        // Secrets and moves first, in the first group commit, before any provider call.
+        for (name, value) in &request.generated_secrets {
+            match engine
+                .key
+                .seal(engine.host, &value.clone().with_secret(true))
+            {
+                Ok(sealed) => engine.batch.push(JournalRecord::Secret {
+                    name: name.clone(),
+                    value: sealed,
+                }),
+                Err(error) => {
+                    engine.diagnostics.push(error.to_diagnostic());
+                    engine.stopping = true;
+                }
+            }
+        }
+        for change in changes {
+            if let Some(from) = &change.moved_from {
+                engine.batch.push(JournalRecord::Move {
+                    from: from.clone(),
+                    to: change.addr.clone(),
+                });
+                if let Some(object) = applied.remove(from) {
+                    applied.insert(change.addr.clone(), object);
+                }
+            }
+            if change.action == Action::NoOp
+                && let Some(before) = &change.before
+            {
+                applied.insert(change.addr.clone(), object_of(before));
+            }
+        }
+        engine.applied = applied;
+        let ready: Vec<usize> = engine
+            .order
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, node)| node.waiting == 0)
+            .map(|(index, _)| index)
+            .collect();
+        for node in ready {
+            if engine.is_immediate(node) {
+                engine.after.push(AfterCommit::Release(node));
+            } else {
+                engine.ready(node);
+            }
+        }
+        engine
+    }
+
+    fn emit(&self, event: Event) {
+        if let Some(events) = &self.events {
+            // A closed receiver only means nobody is watching.
+            let _ = events.send(event);
+        }
+    }
+
+    fn change_of(&self, node: usize) -> Option<(usize, Phase)> {
+        self.order.nodes.get(node).map(|n| (n.change, n.phase))
+    }
+
+    fn is_immediate(&self, node: usize) -> bool {
+        self.change_of(node)
+            .and_then(|(change, _)| self.runs.get(change))
+            .is_some_and(|run| run.immediate)
+    }
+
+    /// A node whose prerequisites are all durable.
+    fn ready(&mut self, node: usize) {
+        if self.stopping {
+            return;
+        }
+        let Some((index, phase)) = self.change_of(node) else {
+            return;
+        };
+        let Some(run) = self.runs.get(index) else {
+            return;
+        };
+        match phase {
+            Phase::Delete => self.jobs.push_back(Job::Exec(node)),
+            Phase::Forward if run.needs_resolve && run.proposed.is_none() => {
+                self.waiting_resolve.push(node);
+            }
+            Phase::Forward => self.planned_ready(node),
+        }
+    }
+
+    /// A forward node whose planned attributes are known (or are the plan's).
+    fn planned_ready(&mut self, node: usize) {
+        let Some((index, _)) = self.change_of(node) else {
+            return;
+        };
+        let (Some(change), Some(run)) = (self.changes.get(index), self.runs.get_mut(index)) else {
+            return;
+        };
+        let planned = run
+            .planned
+            .get_or_insert_with(|| change.after.clone())
+            .clone();
+        let creates = matches!(change.action, Action::Create | Action::Replace { .. })
+            && change.import_id.is_none();
+        if !creates {
+            self.jobs.push_back(Job::Exec(node));
+            return;
+        }
+        match self.key.seal(self.host, &Value::map(planned)) {
+            Ok(sealed) => {
+                self.batch.push(JournalRecord::Pending {
+                    instance: change.addr.clone(),
+                    resource_type: change.resource_type.clone(),
+                    provider: change.provider.clone(),
+                    planned: sealed,
+                });
+                self.after.push(AfterCommit::Start(node));
+            }
+            Err(error) => self.fail(node, error.to_diagnostic()),
+        }
+    }
+
+    /// A node finished well (its records are durable): release what waited on it.
+    fn complete(&mut self, first: usize) {
+        let mut stack = vec![first];
+        while let Some(node) = stack.pop() {
+            if self.finished.get(node).copied().unwrap_or(true) {
+                continue;
+            }
+            if let Some(slot) = self.finished.get_mut(node) {
+                *slot = true;
+            }
+            let Some((index, _)) = self.change_of(node) else {
+                continue;
+            };
+            if let Some(run) = self.runs.get_mut(index) {
+                run.nodes_left = run.nodes_left.saturating_sub(1);
+                if run.nodes_left == 0 && run.outcome.is_none() {
+                    run.outcome = Some(Outcome::Succeeded);
+                    if !run.immediate
+                        && let Some(change) = self.changes.get(index)
+                    {
+                        run.duration = run.started.map(|s| s.elapsed()).unwrap_or_default();
+                        let event = Event::Finished {
+                            addr: change.addr.clone(),
+                            action: run.kind,
+                            duration: run.duration,
+                            outcome: Outcome::Succeeded,
+                        };
+                        self.emit(event);
+                    }
+                }
+            }
+            if self.stopping {
+                continue;
+            }
+            let dependents = self
+                .order
+                .nodes
+                .get_mut(node)
+                .map(|n| std::mem::take(&mut n.dependents))
+                .unwrap_or_default();
+            for dependent in dependents {
+                let Some(entry) = self.order.nodes.get_mut(dependent) else {
+                    continue;
+                };
+                entry.waiting = entry.waiting.saturating_sub(1);
+                if entry.waiting == 0 {
+                    if self.is_immediate(dependent) {
+                        stack.push(dependent);
+                    } else {
+                        self.ready(dependent);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A node failed: its change fails and everything that waits on it is skipped.
+    fn fail(&mut self, node: usize, diagnostic: Diagnostic) {
+        let Some((index, _)) = self.change_of(node) else {
+            return;
+        };
+        let Some(addr) = self.changes.get(index).map(|c| c.addr.clone()) else {
+            return;
+        };
+        if let Some(run) = self.runs.get_mut(index)
+            && run.outcome.is_none()
+        {
+            run.duration = run.started.map(|s| s.elapsed()).unwrap_or_default();
+            let outcome = Outcome::Failed(Box::new(diagnostic));
+            run.outcome = Some(outcome.clone());
+            let event = Event::Finished {
+                addr: addr.clone(),
+                action: run.kind,
+                duration: run.duration,
+                outcome,
+            };
+            self.emit(event);
+        }
+        if let Some(slot) = self.finished.get_mut(node) {
+            *slot = true;
+        }
+        let mut stack: Vec<usize> = self
+            .order
+            .nodes
+            .get(node)
+            .map(|n| n.dependents.clone())
+            .unwrap_or_default();
+        while let Some(dependent) = stack.pop() {
+            if self.finished.get(dependent).copied().unwrap_or(true) {
+                continue;
+            }
+            if let Some(slot) = self.finished.get_mut(dependent) {
+                *slot = true;
+            }
+            let Some((skipped, _)) = self.change_of(dependent) else {
+                continue;
+            };
+            if let Some(run) = self.runs.get_mut(skipped)
+                && run.outcome.is_none()
+            {
+                run.outcome = Some(Outcome::Skipped {
+                    because: addr.clone(),
+                });
+                if let Some(change) = self.changes.get(skipped) {
+                    let event = Event::Skipped {
+                        addr: change.addr.clone(),
+                        because: addr.clone(),
+                    };
+                    self.emit(event);
+                }
+            }
+            if let Some(n) = self.order.nodes.get(dependent) {
+                stack.extend(n.dependents.iter().copied());
+            }
+        }
+    }
+
+    /// Appends the batch durably (one group commit), folds it into the
+    /// state, then releases and starts what waited on it.
+    fn commit(&mut self, recorder: &mut dyn Recorder) {
+        if self.batch.is_empty() && self.after.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let durable = batch.is_empty() || {
+            match recorder.record(&batch) {
+                Ok(()) => true,
+                Err(error) => {
+                    self.diagnostics.push(error.to_diagnostic());
+                    self.stopping = true;
+                    false
+                }
+            }
+        };
+        for record in &batch {
+            // Every success is in the returned state even when the journal
+            // failed; a create that never started is not.
+            if durable || !matches!(record, JournalRecord::Pending { .. }) {
+                self.working.fold(record);
+            }
+        }
+        for step in std::mem::take(&mut self.after) {
+            match step {
+                AfterCommit::Release(node) => self.complete(node),
+                AfterCommit::Start(node) if durable && !self.stopping => {
+                    self.jobs.push_back(Job::Exec(node));
+                }
+                AfterCommit::Start(_) => {}
+            }
+        }
+    }
+
+    async fn drive(&mut self, recorder: &mut dyn Recorder) {
+        loop {
+            self.commit(recorder);
+            if !self.batch.is_empty() || !self.after.is_empty() {
+                continue;
+            }
+            if self.stopping {
+                self.jobs.clear();
+                self.waiting_resolve.clear();
+                self.resolving = None;
+            }
+            self.spawn_jobs();
+            self.start_resolve();
+            if !self.batch.is_empty() || !self.after.is_empty() {
+                continue;
+            }
+            if self.tasks.is_empty() && self.resolving.is_none() {
+                break;
+            }
+            let wake = {
+                let resolving = async {
+                    match self.resolving.as_mut() {
+                        Some((_, handle)) => handle.await,
+                        None => std::future::pending().await,
+                    }
+                };
+                let watch = self.watch_cancel && !self.stopping;
+                tokio::select! {
+                    joined = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => Wake::Task(joined),
+                    resolved = resolving => Wake::Resolved(resolved),
+                    changed = self.cancel.changed(), if watch => Wake::Cancel(changed.is_ok()),
+                }
+            };
+            match wake {
+                Wake::Task(Some(joined)) => self.joined(joined),
+                Wake::Task(None) => {}
+                Wake::Resolved(result) => self.resolved(result),
+                Wake::Cancel(open) => {
+                    if !open {
+                        self.watch_cancel = false;
+                    } else if *self.cancel.borrow() {
+                        self.stopping = true;
+                    }
+                }
+            }
+            while let Some(joined) = self.tasks.try_join_next_with_id() {
+                self.joined(joined);
+            }
+        }
+    }
+
+    fn start_resolve(&mut self) {
+        if self.stopping || self.resolving.is_some() || self.waiting_resolve.is_empty() {
+            return;
+        }
+        let nodes = std::mem::take(&mut self.waiting_resolve);
+        let applied = self.applied.clone();
+        let resolver = self.resolver.clone();
+        let handle = tokio::task::spawn_blocking(move || resolver.resolve(&applied));
+        self.resolving = Some((nodes, handle));
+    }
+
+    fn resolved(&mut self, result: Result<Result<Resolved, Diagnostics>, tokio::task::JoinError>) {
+        let Some((nodes, _)) = self.resolving.take() else {
+            return;
+        };
+        let resolved = match result {
+            Ok(Ok(resolved)) => resolved,
+            Ok(Err(diagnostics)) => {
+                self.diagnostics.extend(diagnostics);
+                for node in nodes {
+                    let diagnostic =
+                        self.unresolved(node, "evaluating it failed (see the other errors)");
+                    self.fail(node, diagnostic);
+                }
+                return;
+            }
+            Err(_) => {
+                for node in nodes {
+                    let diagnostic = self.unresolved(node, "the evaluation crashed; this is a bug");
+                    self.fail(node, diagnostic);
+                }
+                return;
+            }
+        };
+        for node in nodes {
+            let Some((index, _)) = self.change_of(node) else {
+                continue;
+            };
+            let Some(change) = self.changes.get(index) else {
+                continue;
+            };
+            match resolved.instances.get(&change.addr) {
+                None => {
+                    let diagnostic = self.unresolved(node, "it is no longer in the configuration");
+                    self.fail(node, diagnostic);
+                }
+                Some(proposed) if proposed.values().any(Value::contains_unknown) => {
+                    let diagnostic = self.inconsistent(
+                        node,
+                        "some of its values are still unknown after everything it depends on was applied",
+                    );
+                    self.fail(node, diagnostic);
+                }
+                Some(proposed) => {
+                    let data = change.addr.resource.mode == Mode::Data;
+                    if let Some(run) = self.runs.get_mut(index) {
+                        run.proposed = Some(proposed.clone());
+                        if data {
+                            run.planned = Some(proposed.clone());
+                        }
+                    }
+                    if data {
+                        self.planned_ready(node);
+                    } else {
+                        self.jobs.push_back(Job::Plan(node));
+                    }
+                }
+            }
+        }
+    }
+
+    fn span_of(&self, addr: &InstanceAddr, error: Option<&ProviderError>) -> Option<Span> {
+        let instance = self.expanded.instances.get(addr)?;
+        error
+            .and_then(|e| e.attribute_path.as_ref())
+            .and_then(|path| path.first())
+            .and_then(|name| instance.attribute_spans.get(name))
+            .copied()
+            .or(Some(instance.span))
+    }
+
+    fn diagnostic(
+        &self,
+        code: Code,
+        addr: &InstanceAddr,
+        error: Option<&ProviderError>,
+        label: &str,
+        help: String,
+    ) -> Diagnostic {
+        match self.span_of(addr, error) {
+            Some(span) => Diagnostic::error(code, span, label),
+            None => Diagnostic::error_at_path(code, Some(addr.to_string())),
+        }
+        .with_help(help)
+    }
+
+    fn addr_of(&self, node: usize) -> Option<&'a InstanceAddr> {
+        let (index, _) = self.change_of(node)?;
+        self.changes.get(index).map(|c| &c.addr)
+    }
+
+    fn unresolved(&self, node: usize, why: &str) -> Diagnostic {
+        let Some(addr) = self.addr_of(node) else {
+            return Diagnostic::error_at_path(Code::Internal, None);
+        };
+        self.diagnostic(
+            Code::ApplyUnresolved,
+            addr,
+            None,
+            "its configuration could not be resolved",
+            format!(
+                "the configuration of `{addr}` could not be evaluated with the values of its \
+                 applied dependencies: {why}"
+            ),
+        )
+    }
+
+    fn inconsistent(&self, node: usize, why: &str) -> Diagnostic {
+        let Some(addr) = self.addr_of(node) else {
+            return Diagnostic::error_at_path(Code::Internal, None);
+        };
+        self.diagnostic(
+            Code::ApplyInconsistentFinalPlan,
+            addr,
+            None,
+            "this change is not what was planned",
+            format!("`{addr}`: {why}; run `infra plan` and apply again"),
+        )
+    }
+
+    fn spawn_jobs(&mut self) {
+        while !self.stopping && self.tasks.len() < self.parallelism {
+            let Some(job) = self.jobs.pop_front() else {
+                return;
+            };
+            let node = match job {
+                Job::Plan(node) | Job::Exec(node) => node,
+            };
+            let Some((index, phase)) = self.change_of(node) else {
+                continue;
+            };
+            let Some(change) = self.changes.get(index) else {
+                continue;
+            };
+            let Some(provider) =
+                provider_for(self.providers, &change.provider, &change.resource_type)
+            else {
+                let diagnostic = self.diagnostic(
+                    Code::ApplyProviderError,
+                    &change.addr,
+                    None,
+                    "no provider for this",
+                    format!(
+                        "provider `{}` is not available in this build of infra, so `{}` cannot \
+                         be applied",
+                        change.provider, change.addr
+                    ),
+                );
+                self.fail(node, diagnostic);
+                continue;
+            };
+            let Some(run) = self.runs.get_mut(index) else {
+                continue;
+            };
+            if run.started.is_none() {
+                run.started = Some(Instant::now());
+                let event = Event::Started {
+                    addr: change.addr.clone(),
+                    action: run.kind,
+                };
+                self.emit(event);
+            }
+            let Some(run) = self.runs.get(index) else {
+                continue;
+            };
+            let retrier = Retrier {
+                policy: self.retry.clone(),
+                rng: Rng::new(self.seed ^ (node as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+                addr: change.addr.clone(),
+                events: self.events.clone(),
+                attempts: 0,
+            };
+            let resource_type = change.resource_type.clone();
+            let (doing, task): (&'static str, Task) = match (job, phase) {
+                (Job::Plan(_), _) => (
+                    "plan",
+                    Task::Plan {
+                        prior: match change.action {
+                            Action::Update => change.before.as_ref().map(object_of),
+                            _ => None,
+                        },
+                        proposed: run.proposed.clone().unwrap_or_default(),
+                    },
+                ),
+                (Job::Exec(_), Phase::Delete) => (
+                    "delete",
+                    Task::Delete {
+                        prior: object_of(change.before.as_ref().unwrap_or(&Attributes::new())),
+                    },
+                ),
+                (Job::Exec(_), Phase::Forward) => {
+                    let planned = run.planned.clone().unwrap_or_else(|| change.after.clone());
+                    match (&change.import_id, change.action) {
+                        (Some(id), action) => (
+                            "import",
+                            Task::Import {
+                                id: id.clone(),
+                                update: (action == Action::Update).then_some(planned),
+                            },
+                        ),
+                        (None, Action::Create | Action::Replace { .. }) => (
+                            "create",
+                            Task::Create {
+                                planned,
+                                reconcile: run.reconcile,
+                            },
+                        ),
+                        (None, Action::Update) => (
+                            "update",
+                            Task::Update {
+                                prior: object_of(
+                                    change.before.as_ref().unwrap_or(&Attributes::new()),
+                                ),
+                                planned,
+                            },
+                        ),
+                        (None, _) => ("read", Task::Read { planned }),
+                    }
+                }
+            };
+            let handle = self
+                .tasks
+                .spawn(task.run(node, provider, resource_type, retrier));
+            self.task_nodes.insert(handle.id(), (node, doing));
+        }
+    }
+
+    fn joined(&mut self, joined: Result<(tokio::task::Id, TaskDone), tokio::task::JoinError>) {
+        let done = match joined {
+            Ok((id, done)) => {
+                self.task_nodes.remove(&id);
+                done
+            }
+            Err(error) => {
+                let Some((node, doing)) = self.task_nodes.remove(&error.id()) else {
+                    return;
+                };
+                let Some((index, _)) = self.change_of(node) else {
+                    return;
+                };
+                if let Some(run) = self.runs.get_mut(index) {
+                    run.attempts += 1;
+                }
+                let Some(change) = self.changes.get(index) else {
+                    return;
+                };
+                let diagnostic = self.diagnostic(
+                    Code::ApplyProviderPanicked,
+                    &change.addr,
+                    None,
+                    "the provider crashed on this",
+                    format!(
+                        "provider `{}` crashed while asked to {doing} `{}`; report this to the \
+                         provider's authors. Whether the object was changed is unknown: run \
+                         `infra plan` to see",
+                        change.provider, change.addr
+                    ),
+                );
+                self.fail(node, diagnostic);
+                return;
+            }
+        };
+        let node = done.node;
+        let Some((index, phase)) = self.change_of(node) else {
+            return;
+        };
+        let Some(change) = self.changes.get(index) else {
+            return;
+        };
+        let attempts = match self.runs.get_mut(index) {
+            Some(run) => {
+                run.attempts += done.attempts;
+                run.attempts
+            }
+            None => done.attempts,
+        };
+        match done.result {
+            Err((doing, error)) => {
+                let tries = if done.attempts > 1 {
+                    format!(" (after {} tries)", done.attempts)
+                } else {
+                    String::new()
+                };
+                let _ = attempts;
+                let diagnostic = self.diagnostic(
+                    Code::ApplyProviderError,
+                    &change.addr,
+                    Some(&error),
+                    "the provider refused this",
+                    format!(
+                        "provider `{}` failed to {doing} `{}`{tries}: {}",
+                        change.provider, change.addr, error.message
+                    ),
+                );
+                self.fail(node, diagnostic);
+            }
+            Ok(Done::Planned(planned)) => {
+                if change.action == Action::Update && planned.replaces() {
+                    let diagnostic = self.inconsistent(
+                        node,
+                        "it was planned as an update, but with the values known now it must be \
+                         replaced",
+                    );
+                    self.fail(node, diagnostic);
+                    return;
+                }
+                if let Some(run) = self.runs.get_mut(index) {
+                    run.planned = Some(planned.planned);
+                }
+                self.planned_ready(node);
+            }
+            Ok(Done::Deleted) => {
+                let replaces_later = matches!(
+                    change.action,
+                    Action::Replace {
+                        create_before_destroy: true
+                    }
+                );
+                if phase == Phase::Delete && !replaces_later {
+                    self.batch.push(JournalRecord::Remove {
+                        instance: change.addr.clone(),
+                    });
+                    self.applied.remove(&change.addr);
+                }
+                self.after.push(AfterCommit::Release(node));
+            }
+            Ok(Done::Object { object, found }) => {
+                if let Err(problem) = self.check_object(change, &object) {
+                    let diagnostic = self.diagnostic(
+                        Code::ApplyInvalidResult,
+                        &change.addr,
+                        None,
+                        "the provider returned an invalid object for this",
+                        format!(
+                            "provider `{}` applied `{}` but returned {problem}; nothing was \
+                             recorded. Report this to the provider's authors",
+                            change.provider, change.addr
+                        ),
+                    );
+                    self.fail(node, diagnostic);
+                    return;
+                }
+                if found && let Some(run) = self.runs.get_mut(index) {
+                    run.kind = ActionKind::Reconciling;
+                }
+                match self.record_object(index, object) {
+                    Ok(()) => self.after.push(AfterCommit::Release(node)),
+                    Err(diagnostic) => self.fail(node, diagnostic),
+                }
+            }
+        }
+    }
+
+    /// Why a returned object cannot be recorded, if it cannot.
+    fn check_object(&self, change: &Change, object: &ObjectState) -> Result<(), String> {
+        if change.addr.resource.mode == Mode::Managed && object.id.trim().is_empty() {
+            return Err(String::from("an object with an empty id"));
+        }
+        if let Some(provider) = self.providers.get(&change.provider)
+            && let Some(schema) = provider.schema(&change.resource_type)
+        {
+            let missing: Vec<String> = schema
+                .attributes
+                .iter()
+                .filter(|attribute| !object.attributes.contains_key(attribute.name))
+                .map(|attribute| format!("`{}`", attribute.name))
+                .collect();
+            if !missing.is_empty() {
+                return Err(format!(
+                    "an object without the attributes {} of its schema",
+                    missing.join(", ")
+                ));
+            }
+        }
+        let unknown: Vec<String> = object
+            .attributes
+            .iter()
+            .filter(|(_, value)| value.contains_unknown())
+            .map(|(name, _)| format!("`{name}`"))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(format!(
+                "an object whose {} is still unknown",
+                unknown.join(", ")
+            ));
+        }
+        Ok(())
+    }
+
+    /// Seals a successful object and its configuration into a Set record.
+    fn record_object(&mut self, index: usize, object: ObjectState) -> Result<(), Diagnostic> {
+        let Some(change) = self.changes.get(index) else {
+            return Ok(());
+        };
+        let instance = self.expanded.instances.get(&change.addr);
+        let proposed = self
+            .runs
+            .get(index)
+            .and_then(|run| run.proposed.as_ref())
+            .or(instance.map(|i| &i.attributes));
+        let config = match proposed {
+            Some(proposed) => self
+                .key
+                .seal(self.host, &Value::map(proposed.clone()))
+                .map_err(|e| e.to_diagnostic())?,
+            None => Default::default(),
+        };
+        let attributes = self
+            .key
+            .seal(self.host, &Value::map(object.attributes.clone()))
+            .map_err(|e| e.to_diagnostic())?;
+        let dependencies = match instance {
+            Some(instance) => instance.dependencies.to_vec(),
+            None => self
+                .working
+                .resources
+                .get(&change.addr.resource)
+                .and_then(|r| r.instances.iter().find(|i| i.key == change.addr.key))
+                .map(|i| i.dependencies.clone())
+                .unwrap_or_default(),
+        };
+        self.batch.push(JournalRecord::Set {
+            resource: change.addr.resource.clone(),
+            provider: change.provider.clone(),
+            instance: InstanceState {
+                key: change.addr.key.clone(),
+                attributes,
+                dependencies,
+                config,
+            },
+        });
+        self.applied.insert(change.addr.clone(), object);
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Report {
+        // Anything left unfinished without a stop waits on a circle.
+        if !self.stopping {
+            let stuck: Vec<usize> = (0..self.finished.len())
+                .filter(|node| !self.finished.get(*node).copied().unwrap_or(true))
+                .collect();
+            for node in stuck {
+                if self.finished.get(node).copied().unwrap_or(true) {
+                    continue;
+                }
+                let Some(addr) = self.addr_of(node) else {
+                    continue;
+                };
+                let diagnostic = self.diagnostic(
+                    Code::ApplyOrderCycle,
+                    addr,
+                    None,
+                    "this change waits on itself",
+                    format!(
+                        "`{addr}` waits on changes that wait on it; set `create_before_destroy` \
+                         alike on the resources involved, or apply in two steps with `--target`"
+                    ),
+                );
+                self.fail(node, diagnostic);
+            }
+        }
+        let cancelled = self.stopping;
+        let failed = self
+            .runs
+            .iter()
+            .any(|run| !matches!(run.outcome, Some(Outcome::Succeeded)));
+        let mut outputs_written = false;
+        if !cancelled && !failed && !self.diagnostics.has_errors() {
+            let resolver = self.resolver.clone();
+            let applied = std::mem::take(&mut self.applied);
+            match tokio::task::spawn_blocking(move || resolver.resolve(&applied)).await {
+                Ok(Ok(resolved)) => outputs_written = self.write_outputs(resolved.outputs),
+                Ok(Err(diagnostics)) => self.diagnostics.extend(diagnostics),
+                Err(_) => self.diagnostics.push(
+                    Diagnostic::error_at_path(Code::Internal, None)
+                        .with_help("evaluating the outputs crashed; this is a bug"),
+                ),
+            }
+        }
+        let results = self
+            .changes
+            .iter()
+            .zip(self.runs)
+            .filter(|(_, run)| !run.immediate)
+            .map(|(change, run)| ActionResult {
+                addr: change.addr.clone(),
+                action: run.kind,
+                outcome: run.outcome.unwrap_or(Outcome::NotStarted),
+                duration: run.duration,
+                attempts: run.attempts,
+            })
+            .collect();
+        Report {
+            state: self.working.into_state(),
+            results,
+            cancelled,
+            outputs_written,
+            diagnostics: self.diagnostics,
+        }
+    }
+
+    /// Puts the evaluated outputs into state, sealed; one still unknown keeps
+    /// its prior value. Returns whether they were written.
+    fn write_outputs(&mut self, outputs: BTreeMap<String, (Value, bool)>) -> bool {
+        let mut written = BTreeMap::new();
+        for (name, (value, sensitive)) in outputs {
+            if value.contains_unknown() {
+                if let Some(prior) = self.working.state.outputs.get(&name) {
+                    written.insert(name, prior.clone());
+                }
+                continue;
+            }
+            match self.key.seal(self.host, &value) {
+                Ok(sealed) => {
+                    written.insert(
+                        name,
+                        OutputState {
+                            value: sealed,
+                            sensitive,
+                        },
+                    );
+                }
+                Err(error) => {
+                    self.diagnostics.push(error.to_diagnostic());
+                    return false;
+                }
+            }
+        }
+        self.working.state.outputs = written;
+        true
+    }
+}
+
+/// The provider calls one job makes, with owned inputs.
+enum Task {
+    Plan {
+        prior: Option<ObjectState>,
+        proposed: Attributes,
+    },
+    Create {
+        planned: Attributes,
+        reconcile: bool,
+    },
+    Update {
+        prior: ObjectState,
+        planned: Attributes,
+    },
+    Delete {
+        prior: ObjectState,
+    },
+    Read {
+        planned: Attributes,
+    },
+    Import {
+        id: String,
+        update: Option<Attributes>,
+    },
+}
+
+impl Task {
+    async fn run(
+        self,
+        node: usize,
+        provider: Arc<dyn Provider>,
+        resource_type: String,
+        mut retrier: Retrier,
+    ) -> TaskDone {
+        let provider = provider.as_ref();
+        let rt = resource_type.as_str();
+        let result = match self {
+            Task::Plan { prior, proposed } => retrier
+                .run(|| provider.plan_change(rt, prior.as_ref(), &proposed))
+                .await
+                .map(Done::Planned)
+                .map_err(|e| ("plan", e)),
+            Task::Create { planned, reconcile } => {
+                let found = if reconcile {
+                    match retrier.run(|| provider.find(rt, &planned)).await {
+                        Ok(found) => Ok(found),
+                        Err(error) => Err(("look for", error)),
+                    }
+                } else {
+                    Ok(None)
+                };
+                match found {
+                    Ok(Some(object)) => Ok(Done::Object {
+                        object,
+                        found: true,
+                    }),
+                    Ok(None) => retrier
+                        .run(|| provider.create(rt, &planned))
+                        .await
+                        .map(|object| Done::Object {
+                            object,
+                            found: false,
+                        })
+                        .map_err(|e| ("create", e)),
+                    Err(error) => Err(error),
+                }
+            }
+            Task::Update { prior, planned } => retrier
+                .run(|| provider.update(rt, &prior, &planned))
+                .await
+                .map(|object| Done::Object {
+                    object,
+                    found: false,
+                })
+                .map_err(|e| ("update", e)),
+            Task::Delete { prior } => retrier
+                .run(|| provider.delete(rt, &prior))
+                .await
+                .map(|()| Done::Deleted)
+                .map_err(|e| ("delete", e)),
+            Task::Read { planned } => {
+                let prior = object_of(&planned);
+                match retrier.run(|| provider.read(rt, &prior)).await {
+                    Ok(Some(object)) => Ok(Done::Object {
+                        object,
+                        found: false,
+                    }),
+                    Ok(None) => Err((
+                        "read",
+                        ProviderError::not_found("the data source found nothing"),
+                    )),
+                    Err(error) => Err(("read", error)),
+                }
+            }
+            Task::Import { id, update } => match retrier.run(|| provider.import(rt, &id)).await {
+                Err(error) => Err(("import", error)),
+                Ok(object) => match update {
+                    None => Ok(Done::Object {
+                        object,
+                        found: false,
+                    }),
+                    Some(planned) => retrier
+                        .run(|| provider.update(rt, &object, &planned))
+                        .await
+                        .map(|object| Done::Object {
+                            object,
+                            found: false,
+                        })
+                        .map_err(|e| ("update", e)),
+                },
+            },
+        };
+        TaskDone {
+            node,
+            attempts: retrier.attempts,
+            result,
+        }
+    }
+}

@@ -1,0 +1,1020 @@
+//! Apply engine tests on the `test` provider: order, width, partial failure,
+//! retries, replacement order, unknowns, pending creates, crashes of the
+//! provider and of the process (torn journal), cancellation, group commits.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::addr::{InstanceKey, ResourceAddr};
+use crate::config::Lifecycle;
+use crate::diag::{Code, FileId, Span};
+use crate::expand::{EnvironmentInfo, Instance};
+use crate::host::MemoryHost;
+use crate::plan::{self, Action, Change};
+use crate::providers::provider::conform_to_schema;
+use crate::providers::schema::ResourceSchema;
+use crate::providers::test::{Op, TEST_RESOURCE, TestProvider, Trigger};
+use crate::providers::{PlannedChange, Provider, ProviderError};
+use crate::state::{KeySource, PendingCreate};
+use async_trait::async_trait;
+use std::path::Path;
+use std::sync::Mutex;
+
+const CANARY: &str = "canary-apply-s3cr3t";
+
+fn span(start: u32) -> Span {
+    Span {
+        file: FileId(0),
+        start,
+        end: start + 1,
+    }
+}
+
+fn addr(name: &str) -> InstanceAddr {
+    ResourceAddr::managed(TEST_RESOURCE, name).instance(InstanceKey::None)
+}
+
+/// A `test_resource` named `name` with `value`, depending on `deps`.
+fn resource(name: &str, value: Value, deps: &[&str]) -> Instance {
+    let mut attributes = BTreeMap::new();
+    attributes.insert("name".to_owned(), Value::string(name));
+    attributes.insert("value".to_owned(), value);
+    let mut attribute_spans = BTreeMap::new();
+    attribute_spans.insert("name".to_owned(), span(10));
+    attribute_spans.insert("value".to_owned(), span(20));
+    let dependencies: Vec<ResourceAddr> = deps
+        .iter()
+        .map(|d| ResourceAddr::managed(TEST_RESOURCE, d))
+        .collect();
+    Instance {
+        addr: addr(name),
+        provider: (String::from("test"), None),
+        attributes,
+        attribute_spans: Arc::new(attribute_spans),
+        dependencies: Arc::from(dependencies),
+        lifecycle: Lifecycle::default(),
+        span: span(1),
+    }
+}
+
+fn expanded(instances: Vec<Instance>) -> Expanded {
+    Expanded {
+        environment: EnvironmentInfo {
+            name: String::from("default"),
+            protected: false,
+        },
+        variables: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+        instances: instances
+            .into_iter()
+            .map(|instance| (instance.addr.clone(), instance))
+            .collect(),
+        services: BTreeMap::new(),
+        outputs: BTreeMap::new(),
+    }
+}
+
+/// Resolves with a function of the applied objects; counts its calls.
+struct FnResolver {
+    resolve: Box<dyn Fn(&BTreeMap<InstanceAddr, ObjectState>) -> Resolved + Send + Sync>,
+    calls: Mutex<usize>,
+}
+
+impl FnResolver {
+    fn new(
+        resolve: impl Fn(&BTreeMap<InstanceAddr, ObjectState>) -> Resolved + Send + Sync + 'static,
+    ) -> Arc<FnResolver> {
+        Arc::new(FnResolver {
+            resolve: Box::new(resolve),
+            calls: Mutex::new(0),
+        })
+    }
+
+    /// The configuration as expanded, and no outputs.
+    fn fixed(expanded: &Expanded) -> Arc<FnResolver> {
+        let instances: BTreeMap<InstanceAddr, Attributes> = expanded
+            .instances
+            .iter()
+            .map(|(addr, i)| (addr.clone(), i.attributes.clone()))
+            .collect();
+        FnResolver::new(move |_| Resolved {
+            instances: instances.clone(),
+            outputs: BTreeMap::new(),
+        })
+    }
+}
+
+impl Resolver for FnResolver {
+    fn resolve(
+        &self,
+        applied: &BTreeMap<InstanceAddr, ObjectState>,
+    ) -> Result<Resolved, Diagnostics> {
+        *self.calls.lock().unwrap() += 1;
+        Ok((self.resolve)(applied))
+    }
+}
+
+/// Records in memory, counting group commits.
+#[derive(Default)]
+struct MemoryRecorder {
+    commits: usize,
+    records: Vec<JournalRecord>,
+}
+
+impl Recorder for MemoryRecorder {
+    fn record(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
+        self.commits += 1;
+        self.records.extend_from_slice(records);
+        Ok(())
+    }
+}
+
+struct World {
+    host: Arc<MemoryHost>,
+    provider: Arc<TestProvider>,
+    providers: ProviderSet,
+    key: Key,
+}
+
+impl World {
+    fn new() -> World {
+        Self::with_provider(Arc::new(TestProvider::new()), None)
+    }
+
+    fn with_provider(provider: Arc<TestProvider>, wrapper: Option<Arc<dyn Provider>>) -> World {
+        let host = Arc::new(MemoryHost::new());
+        let providers = ProviderSet::new().with(wrapper.unwrap_or_else(|| provider.clone()));
+        World {
+            host,
+            provider,
+            providers,
+            key: Key::from_bytes([9; 32], KeySource::Env),
+        }
+    }
+
+    async fn plan(&self, expanded: &Expanded, prior: Option<&State>) -> Plan {
+        let request = plan::Request {
+            stack: String::from("shop"),
+            expanded,
+            prior,
+            key: &self.key,
+            providers: &self.providers,
+            refresh: false,
+            targets: Vec::new(),
+            allow_destroy: false,
+            parallelism: 8,
+            config_digest: String::new(),
+        };
+        let (plan, diagnostics) = plan::plan(&request).await;
+        assert!(!diagnostics.has_errors(), "{diagnostics:?}");
+        plan.unwrap()
+    }
+
+    fn request<'a>(
+        &'a self,
+        plan: &'a Plan,
+        expanded: &'a Expanded,
+        resolver: Arc<dyn Resolver>,
+        parallelism: usize,
+    ) -> Request<'a> {
+        let (_sender, cancel) = tokio::sync::watch::channel(false);
+        Request {
+            plan,
+            expanded,
+            providers: &self.providers,
+            key: &self.key,
+            host: self.host.as_ref(),
+            options: Options {
+                parallelism,
+                retry: RetryPolicy::default(),
+            },
+            resolver,
+            generated_secrets: BTreeMap::new(),
+            events: None,
+            cancel,
+        }
+    }
+
+    /// Plans `expanded` against `prior` and applies it.
+    async fn converge(
+        &self,
+        expanded: &Expanded,
+        prior: Option<State>,
+    ) -> (Report, MemoryRecorder) {
+        let state = prior.unwrap_or_else(|| State::new(self.host.as_ref()));
+        let plan = self.plan(expanded, Some(&state)).await;
+        let mut recorder = MemoryRecorder::default();
+        let request = self.request(&plan, expanded, FnResolver::fixed(expanded), 8);
+        let report = apply(request, state, &mut recorder).await;
+        (report, recorder)
+    }
+
+    fn opened(&self, state: &State, name: &str) -> Attributes {
+        let instance = state.instance(&addr(name)).expect("in state");
+        let value = self.key.open(&instance.attributes, None).unwrap();
+        value.as_map().cloned().unwrap()
+    }
+}
+
+fn outcome<'r>(report: &'r Report, name: &str) -> &'r Outcome {
+    &report
+        .results
+        .iter()
+        .find(|r| r.addr == addr(name))
+        .expect("a result")
+        .outcome
+}
+
+fn call_named(provider: &TestProvider, op: Op, name: &str) -> crate::providers::test::Call {
+    provider
+        .calls_of(op)
+        .into_iter()
+        .find(|c| c.name.as_deref() == Some(name) || c.id.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no {op:?} call on {name}"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn creates_run_after_their_dependencies() {
+    let world = World::new();
+    world
+        .provider
+        .set_latency(Op::Create, Duration::from_millis(10));
+    let config = expanded(vec![
+        resource("a", Value::NULL, &[]),
+        resource("b", Value::NULL, &["a"]),
+        resource("c", Value::NULL, &["b"]),
+        resource("d", Value::NULL, &[]),
+    ]);
+    let (report, _) = world.converge(&config, None).await;
+    assert!(!report.failed(), "{:?}", report.results);
+    let a = call_named(&world.provider, Op::Create, "a");
+    let b = call_named(&world.provider, Op::Create, "b");
+    let c = call_named(&world.provider, Op::Create, "c");
+    let d = call_named(&world.provider, Op::Create, "d");
+    assert!(b.started_at >= a.finished_at);
+    assert!(c.started_at >= b.finished_at);
+    assert_eq!(d.started_at, a.started_at, "independent ones run at once");
+    assert_eq!(report.state.instance_count(), 4);
+    // The state records resource-level dependencies and the configuration.
+    let b_state = report.state.instance(&addr("b")).unwrap();
+    assert_eq!(
+        b_state.dependencies,
+        vec![ResourceAddr::managed(TEST_RESOURCE, "a")]
+    );
+    let config = world.key.open(&b_state.config, None).unwrap();
+    assert_eq!(config.as_map().unwrap()["name"], Value::string("b"));
+    assert_eq!(world.opened(&report.state, "b")["id"], Value::string("b-1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn deletes_run_in_reverse_dependency_order() {
+    let world = World::new();
+    let config = expanded(vec![
+        resource("a", Value::NULL, &[]),
+        resource("b", Value::NULL, &["a"]),
+        resource("c", Value::NULL, &["b"]),
+    ]);
+    let (report, _) = world.converge(&config, None).await;
+    world
+        .provider
+        .set_latency(Op::Delete, Duration::from_millis(10));
+    let (report, _) = world.converge(&expanded(vec![]), Some(report.state)).await;
+    assert!(!report.failed(), "{:?}", report.results);
+    assert_eq!(report.state.instance_count(), 0);
+    let a = call_named(&world.provider, Op::Delete, "a-1");
+    let b = call_named(&world.provider, Op::Delete, "b-1");
+    let c = call_named(&world.provider, Op::Delete, "c-1");
+    assert!(b.started_at >= c.finished_at);
+    assert!(a.started_at >= b.finished_at);
+    assert!(world.provider.world().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn parallel_width_is_the_smaller_of_graph_width_and_parallelism() {
+    for (width, parallelism) in [(20, 4), (6, 64), (1, 8)] {
+        let world = World::new();
+        world
+            .provider
+            .set_latency(Op::Create, Duration::from_millis(100));
+        let names: Vec<String> = (0..width).map(|i| format!("r{i:02}")).collect();
+        let config = expanded(
+            names
+                .iter()
+                .map(|n| resource(n, Value::NULL, &[]))
+                .collect(),
+        );
+        let state = State::new(world.host.as_ref());
+        let plan = world.plan(&config, Some(&state)).await;
+        let mut recorder = MemoryRecorder::default();
+        let request = world.request(&plan, &config, FnResolver::fixed(&config), parallelism);
+        let report = apply(request, state, &mut recorder).await;
+        assert!(!report.failed());
+        assert_eq!(
+            world.provider.max_concurrency_observed(),
+            width.min(parallelism),
+            "width {width}, parallelism {parallelism}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_skips_only_its_dependents_and_keeps_every_success() {
+    let world = World::new();
+    world.provider.fail_matching(
+        Op::Create,
+        "a",
+        ProviderError::permanent("quota exceeded").at(["value"]),
+    );
+    let config = expanded(vec![
+        resource("a", Value::NULL, &[]),
+        resource("b", Value::NULL, &["a"]),
+        resource("c", Value::NULL, &["b"]),
+        resource("d", Value::NULL, &[]),
+    ]);
+    let (report, _) = world.converge(&config, None).await;
+    assert!(report.failed());
+    let Outcome::Failed(diagnostic) = outcome(&report, "a") else {
+        panic!("a should fail: {:?}", report.results);
+    };
+    assert_eq!(diagnostic.code, Code::ApplyProviderError);
+    assert_eq!(diagnostic.primary.as_ref().unwrap().span, span(20));
+    assert!(diagnostic.help.as_ref().unwrap().contains("quota exceeded"));
+    assert_eq!(
+        outcome(&report, "b"),
+        &Outcome::Skipped { because: addr("a") }
+    );
+    assert_eq!(
+        outcome(&report, "c"),
+        &Outcome::Skipped { because: addr("a") }
+    );
+    assert_eq!(outcome(&report, "d"), &Outcome::Succeeded);
+    assert!(report.state.instance(&addr("d")).is_some());
+    assert!(report.state.instance(&addr("a")).is_none());
+    assert!(!report.outputs_written);
+    assert!(
+        world.provider.calls_of(Op::Create).len() == 2,
+        "a and d only"
+    );
+
+    // Re-running converges.
+    world.provider.clear_script();
+    let (again, _) = world.converge(&config, Some(report.state)).await;
+    assert!(!again.failed(), "{:?}", again.results);
+    assert_eq!(again.results.len(), 3, "only a, b and c are left");
+    assert_eq!(again.state.instance_count(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_errors_are_retried_honouring_retry_after() {
+    let world = World::new();
+    world.provider.fail_matching_times(
+        Op::Create,
+        "a",
+        ProviderError::transient("HTTP 429 too many requests").retry_after(Duration::from_secs(7)),
+        2,
+    );
+    let config = expanded(vec![resource("a", Value::NULL, &[])]);
+    let state = State::new(world.host.as_ref());
+    let plan = world.plan(&config, Some(&state)).await;
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    let mut request = world.request(&plan, &config, FnResolver::fixed(&config), 4);
+    request.events = Some(sender);
+    let started = tokio::time::Instant::now();
+    let report = apply(request, state, &mut MemoryRecorder::default()).await;
+    assert_eq!(outcome(&report, "a"), &Outcome::Succeeded);
+    assert_eq!(report.results[0].attempts, 3);
+    assert!(started.elapsed() >= Duration::from_secs(14));
+    let mut retries = Vec::new();
+    while let Ok(event) = receiver.try_recv() {
+        if let Event::Retrying {
+            attempt,
+            wait,
+            message,
+            ..
+        } = event
+        {
+            assert!(wait >= Duration::from_secs(7));
+            assert!(message.contains("429"));
+            retries.push(attempt);
+        }
+    }
+    assert_eq!(retries, vec![1, 2], "every retry is shown");
+    let creates = world.provider.calls_of(Op::Create);
+    assert_eq!(creates.len(), 3);
+    assert!(creates[1].started_at >= creates[0].finished_at + Duration::from_secs(7));
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_errors_fail_once_the_attempts_run_out() {
+    let world = World::new();
+    world.provider.fail_matching(
+        Op::Create,
+        "a",
+        ProviderError::transient("HTTP 503 service unavailable"),
+    );
+    let config = expanded(vec![resource("a", Value::NULL, &[])]);
+    let (report, _) = world.converge(&config, None).await;
+    let Outcome::Failed(diagnostic) = outcome(&report, "a") else {
+        panic!("a should fail");
+    };
+    assert_eq!(report.results[0].attempts, 5);
+    assert!(diagnostic.help.as_ref().unwrap().contains("after 5 tries"));
+    assert_eq!(world.provider.calls_of(Op::Create).len(), 5);
+    // Permanent errors are not retried.
+    let world = World::new();
+    world
+        .provider
+        .fail_matching(Op::Create, "a", ProviderError::permanent("denied"));
+    let (report, _) = world.converge(&config, None).await;
+    assert_eq!(report.results[0].attempts, 1);
+}
+
+#[test]
+fn backoff_is_exponential_with_full_jitter_and_capped() {
+    let policy = RetryPolicy {
+        attempts: 10,
+        base: Duration::from_millis(100),
+        max: Duration::from_secs(1),
+    };
+    let mut rng = retry::Rng::new(42);
+    for attempt in 1..10 {
+        let ceiling = Duration::from_millis(100 * (1 << (attempt - 1))).min(policy.max);
+        for _ in 0..50 {
+            assert!(policy.backoff(attempt, None, &mut rng) <= ceiling);
+        }
+    }
+    let hinted = policy.backoff(1, Some(Duration::from_secs(9)), &mut rng);
+    assert_eq!(hinted, Duration::from_secs(9));
+}
+
+/// A prior state with `a` (and `b` depending on it), then `a` renamed (force-new).
+async fn replace_world(create_before_destroy: bool) -> (World, Report) {
+    let world = World::new();
+    let config = expanded(vec![
+        resource("a", Value::NULL, &[]),
+        resource("b", Value::number(1), &["a"]),
+    ]);
+    let (first, _) = world.converge(&config, None).await;
+    world.provider.reset_calls();
+    world
+        .provider
+        .set_latency(Op::Create, Duration::from_millis(10));
+    world
+        .provider
+        .set_latency(Op::Delete, Duration::from_millis(10));
+    world
+        .provider
+        .set_latency(Op::Update, Duration::from_millis(10));
+    let mut a = resource("a", Value::NULL, &[]);
+    a.attributes
+        .insert("name".to_owned(), Value::string("a-renamed"));
+    a.lifecycle.create_before_destroy = create_before_destroy;
+    let config = expanded(vec![a, resource("b", Value::number(2), &["a"])]);
+    let plan = world.plan(&config, Some(&first.state)).await;
+    assert!(matches!(
+        plan.changes
+            .iter()
+            .find(|c| c.addr == addr("a"))
+            .unwrap()
+            .action,
+        Action::Replace { .. }
+    ));
+    let request = world.request(&plan, &config, FnResolver::fixed(&config), 8);
+    let report = apply(request, first.state, &mut MemoryRecorder::default()).await;
+    assert!(!report.failed(), "{:?}", report.results);
+    (world, report)
+}
+
+#[tokio::test(start_paused = true)]
+async fn create_before_destroy_creates_updates_dependents_then_deletes() {
+    let (world, report) = replace_world(true).await;
+    let create = call_named(&world.provider, Op::Create, "a-renamed");
+    let update = call_named(&world.provider, Op::Update, "b");
+    let delete = call_named(&world.provider, Op::Delete, "a-1");
+    assert!(update.started_at >= create.finished_at);
+    assert!(delete.started_at >= update.finished_at);
+    assert_eq!(
+        world.opened(&report.state, "a")["id"],
+        Value::string("a-renamed-1")
+    );
+    assert_eq!(world.provider.world().len(), 2, "the old object is gone");
+}
+
+#[tokio::test(start_paused = true)]
+async fn replacement_destroys_then_creates_by_default() {
+    let (world, report) = replace_world(false).await;
+    let delete = call_named(&world.provider, Op::Delete, "a-1");
+    let create = call_named(&world.provider, Op::Create, "a-renamed");
+    let update = call_named(&world.provider, Op::Update, "b");
+    assert!(create.started_at >= delete.finished_at);
+    assert!(update.started_at >= create.finished_at);
+    assert_eq!(
+        world.opened(&report.state, "a")["id"],
+        Value::string("a-renamed-1")
+    );
+    assert_eq!(world.provider.world().len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_values_are_filled_from_what_they_depend_on() {
+    let world = World::new();
+    let config = expanded(vec![
+        resource("a", Value::NULL, &[]),
+        resource("b", Value::UNKNOWN, &["a"]),
+        resource("c", Value::UNKNOWN, &["a"]),
+    ]);
+    let state = State::new(world.host.as_ref());
+    let plan = world.plan(&config, Some(&state)).await;
+    let base = config.clone();
+    let resolver = FnResolver::new(move |applied| {
+        let mut instances: BTreeMap<InstanceAddr, Attributes> = base
+            .instances
+            .iter()
+            .map(|(addr, i)| (addr.clone(), i.attributes.clone()))
+            .collect();
+        let a_id = applied
+            .get(&addr("a"))
+            .map(|a| Value::string(a.id.clone()))
+            .unwrap_or(Value::UNKNOWN);
+        for name in ["b", "c"] {
+            instances
+                .get_mut(&addr(name))
+                .unwrap()
+                .insert("value".to_owned(), a_id.clone());
+        }
+        let mut outputs = BTreeMap::new();
+        outputs.insert(String::from("a_id"), (a_id.clone(), false));
+        outputs.insert(
+            String::from("token"),
+            (Value::string(CANARY).with_secret(true), true),
+        );
+        Resolved { instances, outputs }
+    });
+    let request = world.request(&plan, &config, resolver.clone(), 8);
+    let report = apply(request, state, &mut MemoryRecorder::default()).await;
+    assert!(!report.failed(), "{:?}", report.results);
+    let b = world.opened(&report.state, "b");
+    assert_eq!(b["value"], Value::string("a-1"));
+    assert_eq!(
+        world.opened(&report.state, "c")["value"],
+        Value::string("a-1")
+    );
+    // b and c became ready together: one resolve for both, one for outputs.
+    assert_eq!(*resolver.calls.lock().unwrap(), 2);
+    assert!(report.outputs_written);
+    let output = &report.state.outputs["a_id"];
+    assert_eq!(
+        world.key.open(&output.value, None).unwrap(),
+        Value::string("a-1")
+    );
+    // The sensitive output is sealed, never in plaintext.
+    let token = &report.state.outputs["token"];
+    assert!(token.sensitive);
+    assert!(!token.value.json.to_string().contains(CANARY));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_update_that_becomes_a_replace_once_resolved_fails() {
+    let world = World::new();
+    let config = expanded(vec![
+        resource("a", Value::NULL, &[]),
+        resource("b", Value::number(1), &["a"]),
+    ]);
+    let (first, _) = world.converge(&config, None).await;
+    // b's name (force-new) is unknown now, its plan an update (value changes).
+    let mut b = resource("b", Value::number(2), &["a"]);
+    b.attributes.insert("name".to_owned(), Value::string("b"));
+    let config = expanded(vec![resource("a", Value::number(5), &[]), b]);
+    let mut plan = world.plan(&config, Some(&first.state)).await;
+    let mut config_unknown = config.clone();
+    config_unknown
+        .instances
+        .get_mut(&addr("b"))
+        .unwrap()
+        .attributes
+        .insert("value".to_owned(), Value::UNKNOWN);
+    for change in &mut plan.changes {
+        if change.addr == addr("b") {
+            assert_eq!(change.action, Action::Update);
+        }
+    }
+    let resolver = FnResolver::new(|_| {
+        let mut instances = BTreeMap::new();
+        let mut b = Attributes::new();
+        b.insert("name".to_owned(), Value::string("b-other"));
+        b.insert("value".to_owned(), Value::number(2));
+        instances.insert(addr("b"), b);
+        let mut a = Attributes::new();
+        a.insert("name".to_owned(), Value::string("a"));
+        a.insert("value".to_owned(), Value::number(5));
+        instances.insert(addr("a"), a);
+        Resolved {
+            instances,
+            outputs: BTreeMap::new(),
+        }
+    });
+    let request = world.request(&plan, &config_unknown, resolver, 8);
+    let report = apply(request, first.state, &mut MemoryRecorder::default()).await;
+    let Outcome::Failed(diagnostic) = outcome(&report, "b") else {
+        panic!("b should fail: {:?}", report.results);
+    };
+    assert_eq!(diagnostic.code, Code::ApplyInconsistentFinalPlan);
+    assert_eq!(outcome(&report, "a"), &Outcome::Succeeded);
+    assert!(world.provider.calls_of(Op::Update).len() == 1, "only a");
+}
+
+/// The test provider, with `find` looking objects up by name.
+struct Finding(Arc<TestProvider>);
+
+#[async_trait]
+impl Provider for Finding {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn resource_schemas(&self) -> &[ResourceSchema] {
+        self.0.resource_schemas()
+    }
+    async fn plan_change(
+        &self,
+        resource_type: &str,
+        prior: Option<&ObjectState>,
+        proposed: &Attributes,
+    ) -> Result<PlannedChange, ProviderError> {
+        self.0.plan_change(resource_type, prior, proposed).await
+    }
+    async fn create(
+        &self,
+        resource_type: &str,
+        planned: &Attributes,
+    ) -> Result<ObjectState, ProviderError> {
+        if planned.get("name").and_then(Value::as_str) == Some("garbage") {
+            return Ok(ObjectState {
+                id: String::new(),
+                attributes: Attributes::new(),
+            });
+        }
+        self.0.create(resource_type, planned).await
+    }
+    async fn read(
+        &self,
+        resource_type: &str,
+        prior: &ObjectState,
+    ) -> Result<Option<ObjectState>, ProviderError> {
+        self.0.read(resource_type, prior).await
+    }
+    async fn update(
+        &self,
+        resource_type: &str,
+        prior: &ObjectState,
+        planned: &Attributes,
+    ) -> Result<ObjectState, ProviderError> {
+        self.0.update(resource_type, prior, planned).await
+    }
+    async fn delete(&self, resource_type: &str, prior: &ObjectState) -> Result<(), ProviderError> {
+        self.0.delete(resource_type, prior).await
+    }
+    async fn import(&self, resource_type: &str, id: &str) -> Result<ObjectState, ProviderError> {
+        self.0.import(resource_type, id).await
+    }
+    async fn find(
+        &self,
+        resource_type: &str,
+        planned: &Attributes,
+    ) -> Result<Option<ObjectState>, ProviderError> {
+        let name = planned.get("name").and_then(Value::as_str);
+        let schema = TestProvider::schema();
+        Ok(self
+            .0
+            .world()
+            .into_iter()
+            .find(|((ty, _), attributes)| {
+                ty == resource_type && attributes.get("name").and_then(Value::as_str) == name
+            })
+            .map(|((_, id), attributes)| ObjectState {
+                id,
+                attributes: conform_to_schema(&schema, &attributes),
+            }))
+    }
+}
+
+fn finding_world() -> World {
+    let provider = Arc::new(TestProvider::new());
+    World::with_provider(provider.clone(), Some(Arc::new(Finding(provider))))
+}
+
+fn with_pending(world: &World, name: &str) -> State {
+    let mut state = State::new(world.host.as_ref());
+    let mut planned = Attributes::new();
+    planned.insert("name".to_owned(), Value::string(name));
+    state.pending.push(PendingCreate {
+        instance: addr(name),
+        resource_type: TEST_RESOURCE.to_owned(),
+        provider: String::from("test"),
+        planned: world
+            .key
+            .seal(world.host.as_ref(), &Value::map(planned))
+            .unwrap(),
+    });
+    state
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pending_create_whose_object_exists_is_recorded_not_created_again() {
+    let world = finding_world();
+    // The interrupted run made the object, then died before recording it.
+    let mut attributes = Attributes::new();
+    attributes.insert("name".to_owned(), Value::string("a"));
+    attributes.insert("value".to_owned(), Value::NULL);
+    attributes.insert("computed".to_owned(), Value::string("computed-a-1"));
+    world.provider.put_object(TEST_RESOURCE, "a-1", attributes);
+    let state = with_pending(&world, "a");
+    let config = expanded(vec![resource("a", Value::NULL, &[])]);
+    let (report, _) = world.converge(&config, Some(state)).await;
+    assert!(!report.failed(), "{:?}", report.results);
+    assert_eq!(report.results[0].action, ActionKind::Reconciling);
+    assert!(
+        world.provider.calls_of(Op::Create).is_empty(),
+        "no duplicate"
+    );
+    assert_eq!(world.provider.world().len(), 1);
+    assert_eq!(world.opened(&report.state, "a")["id"], Value::string("a-1"));
+    assert!(report.state.pending.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pending_create_whose_object_is_missing_is_created() {
+    let world = finding_world();
+    let state = with_pending(&world, "a");
+    let config = expanded(vec![resource("a", Value::NULL, &[])]);
+    let (report, recorder) = world.converge(&config, Some(state)).await;
+    assert!(!report.failed(), "{:?}", report.results);
+    assert_eq!(report.results[0].action, ActionKind::Creating);
+    assert_eq!(world.provider.calls_of(Op::Create).len(), 1);
+    assert!(report.state.pending.is_empty());
+    // The pending record was durable before the create, the result after.
+    let kinds: Vec<&str> = recorder
+        .records
+        .iter()
+        .map(|r| match r {
+            JournalRecord::Pending { .. } => "pending",
+            JournalRecord::Set { .. } => "set",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["pending", "set"]);
+    assert_eq!(recorder.commits, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_provider_fails_only_its_action() {
+    let world = World::new();
+    world
+        .provider
+        .panic_on(Op::Create, Trigger::Matching(String::from("a")));
+    let config = expanded(vec![
+        resource("a", Value::NULL, &[]),
+        resource("b", Value::NULL, &["a"]),
+        resource("c", Value::NULL, &[]),
+    ]);
+    let (report, _) = world.converge(&config, None).await;
+    let Outcome::Failed(diagnostic) = outcome(&report, "a") else {
+        panic!("a should fail");
+    };
+    assert_eq!(diagnostic.code, Code::ApplyProviderPanicked);
+    assert!(diagnostic.help.as_ref().unwrap().contains("crashed"));
+    assert_eq!(
+        outcome(&report, "b"),
+        &Outcome::Skipped { because: addr("a") }
+    );
+    assert_eq!(outcome(&report, "c"), &Outcome::Succeeded);
+    assert_eq!(world.provider.panics(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_garbage_result_fails_with_invalid_result_and_records_nothing() {
+    let world = finding_world();
+    let config = expanded(vec![
+        resource("garbage", Value::NULL, &[]),
+        resource("fine", Value::NULL, &[]),
+    ]);
+    let (report, _) = world.converge(&config, None).await;
+    let Outcome::Failed(diagnostic) = outcome(&report, "garbage") else {
+        panic!("garbage should fail: {:?}", report.results);
+    };
+    assert_eq!(diagnostic.code, Code::ApplyInvalidResult);
+    assert!(diagnostic.help.as_ref().unwrap().contains("empty id"));
+    assert!(report.state.instance(&addr("garbage")).is_none());
+    assert_eq!(outcome(&report, "fine"), &Outcome::Succeeded);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_finishes_what_is_in_flight_and_starts_nothing_else() {
+    let world = World::new();
+    world
+        .provider
+        .set_latency(Op::Create, Duration::from_secs(1));
+    let names: Vec<String> = (0..6).map(|i| format!("r{i}")).collect();
+    let config = expanded(
+        names
+            .iter()
+            .map(|n| resource(n, Value::NULL, &[]))
+            .collect(),
+    );
+    let state = State::new(world.host.as_ref());
+    let plan = world.plan(&config, Some(&state)).await;
+    let (sender, cancel) = tokio::sync::watch::channel(false);
+    let mut request = world.request(&plan, &config, FnResolver::fixed(&config), 2);
+    request.cancel = cancel;
+    let stopper = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        sender.send(true).unwrap();
+        // Keep the sender alive until the apply is over.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+    let report = apply(request, state, &mut MemoryRecorder::default()).await;
+    stopper.abort();
+    assert!(report.cancelled);
+    assert_eq!(report.count(|o| *o == Outcome::Succeeded), 2);
+    assert_eq!(report.count(|o| *o == Outcome::NotStarted), 4);
+    assert_eq!(report.state.instance_count(), 2, "in-flight work is saved");
+    assert_eq!(world.provider.calls_of(Op::Create).len(), 2);
+    assert!(!report.outputs_written);
+}
+
+#[tokio::test]
+async fn wide_stacks_are_journalled_in_group_commits() {
+    let world = World::new();
+    let names: Vec<String> = (0..300).map(|i| format!("r{i:03}")).collect();
+    let config = expanded(
+        names
+            .iter()
+            .map(|n| resource(n, Value::NULL, &[]))
+            .collect(),
+    );
+    let (report, recorder) = world.converge(&config, None).await;
+    assert!(!report.failed());
+    assert_eq!(recorder.records.len(), 600, "a pending and a set each");
+    assert!(
+        recorder.commits <= 60,
+        "{} commits for 600 records",
+        recorder.commits
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_half_written_journal_recovers_every_complete_record() {
+    let world = World::new();
+    let config = expanded(vec![
+        resource("a", Value::string(CANARY).with_secret(true), &[]),
+        resource("b", Value::NULL, &["a"]),
+        resource("c", Value::NULL, &["b"]),
+    ]);
+    let base = State::new(world.host.as_ref());
+    let plan = world.plan(&config, Some(&base)).await;
+    let path = Path::new("/stack/.infra/journal");
+    let mut journal = Journal::new(world.host.as_ref(), path);
+    let request = world.request(&plan, &config, FnResolver::fixed(&config), 8);
+    let report = apply(request, base.clone(), &mut journal).await;
+    assert!(!report.failed());
+
+    // Folding the whole journal into the base state gives the reported state.
+    let read = journal.read::<JournalRecord>().unwrap();
+    assert!(!read.torn_tail);
+    let mut recovered = base.clone();
+    for record in &read.records {
+        recovered.apply_record(record);
+    }
+    assert_eq!(recovered.resources, report.state.resources);
+    assert!(recovered.pending.is_empty());
+    let bytes = world.host.read(path).unwrap();
+    assert!(!String::from_utf8_lossy(&bytes).contains(CANARY));
+
+    // Cut in the middle of the last record (c's set): everything before it is kept.
+    let cut = bytes.len() - 40;
+    world.host.write_atomic(path, &bytes[..cut]).unwrap();
+    let torn = journal.read::<JournalRecord>().unwrap();
+    assert!(torn.torn_tail);
+    assert_eq!(torn.records.len(), read.records.len() - 1);
+    let mut recovered = base.clone();
+    for record in &torn.records {
+        recovered.apply_record(record);
+    }
+    assert!(recovered.instance(&addr("a")).is_some());
+    assert!(recovered.instance(&addr("b")).is_some());
+    assert!(recovered.instance(&addr("c")).is_none());
+    assert_eq!(recovered.pending.len(), 1, "c's create is pending");
+
+    // The next run reconciles it (find cannot tell here, so it creates) and
+    // the journal takes new records after the torn line.
+    let mut next = Journal::new(world.host.as_ref(), path);
+    let plan = world.plan(&config, Some(&recovered)).await;
+    let request = world.request(&plan, &config, FnResolver::fixed(&config), 8);
+    let report = apply(request, recovered.clone(), &mut next).await;
+    assert!(!report.failed(), "{:?}", report.results);
+    assert_eq!(report.state.instance_count(), 3);
+    assert!(report.state.pending.is_empty());
+    let reread = next.read::<JournalRecord>().unwrap();
+    assert!(!reread.torn_tail);
+    assert_eq!(reread.records.len(), torn.records.len() + 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn moves_rename_the_state_entry_without_provider_calls() {
+    let world = World::new();
+    let config = expanded(vec![resource("a", Value::NULL, &[])]);
+    let (first, _) = world.converge(&config, None).await;
+    let base = world.plan(&config, Some(&first.state)).await;
+    world.provider.reset_calls();
+    let before = world.opened(&first.state, "a");
+    let plan = Plan {
+        changes: vec![Change {
+            addr: addr("renamed"),
+            resource_type: TEST_RESOURCE.to_owned(),
+            provider: String::from("test"),
+            action: Action::NoOp,
+            before: Some(before.clone()),
+            after: before,
+            replace_paths: Vec::new(),
+            reason: None,
+            import_id: None,
+            moved_from: Some(addr("a")),
+        }],
+        ..base
+    };
+    let config = expanded(vec![]);
+    let mut recorder = MemoryRecorder::default();
+    let request = world.request(&plan, &config, FnResolver::fixed(&config), 8);
+    let report = apply(request, first.state, &mut recorder).await;
+    assert!(!report.failed(), "{:?}", report.results);
+    assert!(report.state.instance(&addr("a")).is_none());
+    assert!(report.state.instance(&addr("renamed")).is_some());
+    assert!(world.provider.calls().is_empty());
+    assert!(matches!(recorder.records[0], JournalRecord::Move { .. }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn imports_bring_an_existing_object_under_management() {
+    let world = World::new();
+    let mut attributes = Attributes::new();
+    attributes.insert("name".to_owned(), Value::string("a"));
+    world
+        .provider
+        .put_object(TEST_RESOURCE, "existing-7", attributes);
+    let config = expanded(vec![resource("a", Value::NULL, &[])]);
+    let mut plan = world.plan(&config, None).await;
+    for change in &mut plan.changes {
+        change.action = Action::NoOp;
+        change.import_id = Some(String::from("existing-7"));
+    }
+    let request = world.request(&plan, &config, FnResolver::fixed(&config), 8);
+    let state = State::new(world.host.as_ref());
+    let report = apply(request, state, &mut MemoryRecorder::default()).await;
+    assert!(!report.failed(), "{:?}", report.results);
+    assert_eq!(report.results[0].action, ActionKind::Importing);
+    assert_eq!(
+        world.opened(&report.state, "a")["id"],
+        Value::string("existing-7")
+    );
+    assert!(world.provider.calls_of(Op::Create).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn generated_secrets_are_journalled_sealed_first() {
+    let world = World::new();
+    let config = expanded(vec![resource("a", Value::NULL, &[])]);
+    let state = State::new(world.host.as_ref());
+    let plan = world.plan(&config, Some(&state)).await;
+    let mut request = world.request(&plan, &config, FnResolver::fixed(&config), 8);
+    request
+        .generated_secrets
+        .insert(String::from("secret.db"), Value::string(CANARY));
+    let mut recorder = MemoryRecorder::default();
+    let report = apply(request, state, &mut recorder).await;
+    assert!(!report.failed());
+    assert!(matches!(recorder.records[0], JournalRecord::Secret { .. }));
+    let sealed = &report.state.secrets["secret.db"];
+    assert!(!sealed.json.to_string().contains(CANARY));
+    let opened = world.key.open(sealed, None).unwrap();
+    assert!(opened.is_secret());
+    assert_eq!(opened.as_str(), Some(CANARY));
+}
+
+#[test]
+fn the_apply_future_is_send() {
+    fn is_send<T: Send>(_: &T) {}
+    let world = World::new();
+    let config = expanded(vec![]);
+    let plan = Plan {
+        stack: String::new(),
+        environment: config.environment.clone(),
+        prior: None,
+        changes: Vec::new(),
+        drift: Vec::new(),
+        output_changes: Vec::new(),
+        config_digest: String::new(),
+    };
+    let mut recorder = MemoryRecorder::default();
+    let request = world.request(&plan, &config, FnResolver::fixed(&config), 1);
+    let future = apply(request, State::new(world.host.as_ref()), &mut recorder);
+    is_send(&future);
+}

@@ -1,0 +1,341 @@
+//! The commands that talk to providers and state: `plan` here, and the
+//! preparation they share — open the environment's state and key, expand the
+//! configuration with the objects whose computed values are known, and
+//! plan until the known objects agree with the plan.
+//!
+//! Terminology: a *known object* is one whose computed attributes (ids,
+//! hashes) the expansion may use instead of unknowns: an object of the prior
+//! state that the plan keeps (no-op or in-place update).
+//!
+//! Invariant: `plan` takes no lock and writes nothing but the plan file (and
+//! the key, when a plan file needs one).
+
+use super::{Checked, check, expand, missing_providers};
+use crate::addr::{InstanceAddr, ResourceAddr};
+use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
+use crate::expand::{Expanded, Request};
+use crate::host::Host;
+use crate::lang::Value;
+use crate::plan::{Action, Plan};
+use crate::providers::ProviderSet;
+use crate::state::{Key, LocalBackend, State, StateError};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What `infra plan` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct PlanRequest {
+    /// `--env`: the environment (default: the stack's `default_environment`).
+    pub environment: Option<String>,
+    /// `--var NAME=VALUE`.
+    pub vars: Vec<(String, String)>,
+    /// `--target`: when not empty, only these and what they depend on.
+    pub targets: Vec<crate::addr::Target>,
+    /// `--refresh` (default true): read every prior object from its provider first.
+    pub refresh: bool,
+    /// `--out FILE`: also save the plan there (secrets sealed with the state key).
+    pub out: Option<PathBuf>,
+    /// `--allow-destroy`: deletes and replaces are allowed in a protected environment.
+    pub allow_destroy: bool,
+}
+
+/// How many provider calls a plan makes at once.
+pub(crate) const PLAN_PARALLELISM: usize = 10;
+
+/// How many times a plan is redone at most while the known objects shrink
+/// (each round drops the objects the previous one replaces).
+const MAX_PLAN_ROUNDS: usize = 8;
+
+/// Plans the stack in `dir` for one environment: check → graph → read the
+/// local state (no lock, nothing written; a missing state is an empty prior)
+/// → expand → refresh and diff with the built-in providers. With
+/// `request.out`, the plan is also saved there, sealed and authenticated with
+/// the state key (created only then, when there is none yet). `None` when a
+/// stage before the diff failed.
+pub fn plan(
+    host: Arc<dyn Host>,
+    dir: &Path,
+    request: PlanRequest,
+) -> (Option<Plan>, SourceMap, Diagnostics) {
+    let checked = check(host.as_ref(), dir);
+    let mut diagnostics = checked.diagnostics.clone();
+    let mut result = None;
+    if !diagnostics.has_errors()
+        && let Some(opened) = open(&host, &checked, &request, false, &mut diagnostics)
+        && let Some(planned) = plan_opened(&host, &checked, &opened, &request, &mut diagnostics)
+    {
+        if let Some(out) = &request.out
+            && !diagnostics.has_errors()
+        {
+            write_plan_file(
+                host.as_ref(),
+                out,
+                &planned.plan,
+                &opened.key,
+                &mut diagnostics,
+            );
+        }
+        result = Some(planned.plan);
+    }
+    diagnostics.sort();
+    (result, checked.sources, diagnostics)
+}
+
+/// An environment's state, opened.
+pub(crate) struct Opened {
+    /// The stack's name.
+    pub stack: String,
+    /// The environment's name.
+    pub environment: String,
+    /// The key that opens the sealed values.
+    pub key: Key,
+    /// The stored state, `None` when there is none yet.
+    pub prior: Option<State>,
+    /// The live providers.
+    pub providers: ProviderSet,
+}
+
+/// Selects the environment and opens its state and key. With `need_key`
+/// (or a plan file to write, or a state to open) the key is created when
+/// missing; otherwise a throwaway key serves, since nothing is sealed for
+/// keeps.
+pub(crate) fn open(
+    host: &Arc<dyn Host>,
+    checked: &Checked,
+    request: &PlanRequest,
+    need_key: bool,
+    diagnostics: &mut Diagnostics,
+) -> Option<Opened> {
+    let environment =
+        match crate::expand::select_environment(&checked.config, request.environment.as_deref()) {
+            Ok(environment) => environment.name,
+            Err(diagnostic) => {
+                diagnostics.push(diagnostic);
+                return None;
+            }
+        };
+    let stack = checked.config.stack.name.clone();
+    let backend = LocalBackend::new(host.as_ref(), &checked.dir, &stack, &environment);
+    let push = |diagnostics: &mut Diagnostics, error: StateError| {
+        diagnostics.push(error.to_diagnostic());
+    };
+    let stored = match backend.read() {
+        Ok(stored) => stored,
+        Err(error) => {
+            push(diagnostics, error);
+            return None;
+        }
+    };
+    let key = if stored.is_some() || request.out.is_some() || need_key {
+        backend.key()
+    } else {
+        Key::load(host.as_ref(), &backend.key_path())
+            .map(|key| key.unwrap_or_else(|| Key::generate(host.as_ref())))
+    };
+    let key = match key {
+        Ok(key) => key,
+        Err(error) => {
+            push(diagnostics, error);
+            return None;
+        }
+    };
+    let prior = match stored {
+        Some(_) => match backend.read_state(&key) {
+            Ok(prior) => prior,
+            Err(error) => {
+                push(diagnostics, error);
+                return None;
+            }
+        },
+        None => None,
+    };
+    Some(Opened {
+        stack,
+        environment,
+        key,
+        prior,
+        providers: ProviderSet::builtin(host.clone(), &checked.dir),
+    })
+}
+
+/// A plan and the expansion it was made from.
+pub(crate) struct Planned {
+    /// The plan.
+    pub plan: Plan,
+    /// The configuration as evaluated for it.
+    pub expanded: Expanded,
+}
+
+/// Expands and plans until the known objects agree with the plan: the first
+/// round takes every prior object's computed values as known; an object the
+/// plan creates or replaces gets new computed values, so when something
+/// depends on it, the round is redone without it.
+pub(crate) fn plan_opened(
+    host: &Arc<dyn Host>,
+    checked: &Checked,
+    opened: &Opened,
+    request: &PlanRequest,
+    diagnostics: &mut Diagnostics,
+) -> Option<Planned> {
+    let mut known: BTreeMap<InstanceAddr, BTreeMap<String, Value>> = match &opened.prior {
+        Some(state) => match crate::plan::prior_objects(state, &opened.key) {
+            Ok(objects) => objects
+                .into_iter()
+                .map(|(addr, object)| (addr, object.object.attributes))
+                .collect(),
+            Err(error) => {
+                diagnostics.push(error.to_diagnostic());
+                return None;
+            }
+        },
+        None => BTreeMap::new(),
+    };
+    let runtime = runtime(diagnostics)?;
+    let digest = config_digest(checked, &request.vars);
+    let mut round = 0;
+    loop {
+        round += 1;
+        let expand_request = Request {
+            environment: request.environment.clone(),
+            vars: request.vars.clone(),
+            known_objects: Arc::new(known.clone()),
+            ..Default::default()
+        };
+        let (expanded, expand_diagnostics) = expand(host.as_ref(), checked, &expand_request);
+        let mut round_diagnostics = expand_diagnostics;
+        let expanded = match expanded {
+            Some(expanded) if !round_diagnostics.has_errors() => expanded,
+            _ => {
+                diagnostics.extend(round_diagnostics);
+                return None;
+            }
+        };
+        let missing = missing_providers(&expanded, &opened.providers);
+        if !missing.is_empty() {
+            diagnostics.extend(missing);
+            return None;
+        }
+        let plan_request = crate::plan::Request {
+            stack: opened.stack.clone(),
+            expanded: &expanded,
+            prior: opened.prior.as_ref(),
+            key: &opened.key,
+            providers: &opened.providers,
+            refresh: request.refresh,
+            targets: request.targets.clone(),
+            allow_destroy: request.allow_destroy,
+            parallelism: PLAN_PARALLELISM,
+            config_digest: digest.clone(),
+        };
+        let (plan, plan_diagnostics) = runtime.block_on(crate::plan::plan(&plan_request));
+        round_diagnostics.extend(plan_diagnostics);
+        let plan = match plan {
+            Some(plan) => plan,
+            None => {
+                diagnostics.extend(round_diagnostics);
+                return None;
+            }
+        };
+        let renewed = renewed_with_dependents(&plan, &expanded, &known);
+        if renewed.is_empty() || round >= MAX_PLAN_ROUNDS {
+            diagnostics.extend(round_diagnostics);
+            return Some(Planned { plan, expanded });
+        }
+        for addr in renewed {
+            known.remove(&addr);
+        }
+    }
+}
+
+/// The known objects that the plan creates anew (replaced, or deleted
+/// outside) and that something in the configuration depends on.
+fn renewed_with_dependents(
+    plan: &Plan,
+    expanded: &Expanded,
+    known: &BTreeMap<InstanceAddr, BTreeMap<String, Value>>,
+) -> Vec<InstanceAddr> {
+    let renewed: Vec<&InstanceAddr> = plan
+        .changes
+        .iter()
+        .filter(|change| matches!(change.action, Action::Create | Action::Replace { .. }))
+        .map(|change| &change.addr)
+        .filter(|addr| known.contains_key(*addr))
+        .collect();
+    if renewed.is_empty() {
+        return Vec::new();
+    }
+    let depended_on: BTreeSet<&ResourceAddr> = expanded
+        .instances
+        .values()
+        .flat_map(|instance| instance.dependencies.iter())
+        .collect();
+    renewed
+        .into_iter()
+        .filter(|addr| depended_on.contains(&addr.resource))
+        .cloned()
+        .collect()
+}
+
+/// The digest of the configuration text and variables, with file names
+/// relative to the stack folder, so it does not depend on the folder the
+/// command ran from (`-C DIR` or a `cd`).
+pub(crate) fn config_digest(checked: &Checked, vars: &[(String, String)]) -> String {
+    let stack_prefix = crate::check::display_path(&checked.dir);
+    let files: Vec<(String, String)> = checked
+        .sources
+        .iter()
+        .map(|(_, file)| {
+            let relative = Path::new(&file.name)
+                .strip_prefix(&stack_prefix)
+                .map_or_else(|_| file.name.clone(), |p| p.display().to_string());
+            (relative, file.text.clone())
+        })
+        .collect();
+    crate::plan::config_digest(&files, vars)
+}
+
+/// A multi-threaded tokio runtime for provider calls.
+pub(crate) fn runtime(diagnostics: &mut Diagnostics) -> Option<tokio::runtime::Runtime> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, 8);
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_time()
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(error) => {
+            diagnostics.push(
+                Diagnostic::error_at_path(Code::Internal, None)
+                    .with_help(format!("could not start the async runtime: {error}")),
+            );
+            None
+        }
+    }
+}
+
+/// Seals and writes a plan file.
+fn write_plan_file(
+    host: &dyn Host,
+    out: &Path,
+    plan: &Plan,
+    key: &Key,
+    diagnostics: &mut Diagnostics,
+) {
+    match crate::plan::PlanFile::new(plan, key, host) {
+        Ok(file) => {
+            if let Err(error) = host.write_atomic(out, &file.to_bytes()) {
+                diagnostics.push(
+                    Diagnostic::error_at_path(
+                        Code::CliUnwritableFile,
+                        Some(out.display().to_string()),
+                    )
+                    .with_help(format!("could not write the plan file: {error}")),
+                );
+            }
+        }
+        Err(diagnostic) => diagnostics.push(diagnostic),
+    }
+}
