@@ -237,3 +237,157 @@ resource "local_file" "blob" {
         "{got:?}"
     );
 }
+
+/// The apply engine drives the local provider: a folder, a file with a mode
+/// and a sensitive file are made; planning again against the new state finds
+/// nothing to do.
+#[test]
+fn the_apply_engine_creates_local_files_and_a_second_plan_is_empty() {
+    use infra::apply::{Options, Recorder, Resolved, Resolver};
+    use infra::diag::Diagnostics;
+    use infra::host::{Host, RealHost};
+    use infra::plan::Action;
+    use infra::providers::{Attributes, ObjectState, ProviderSet};
+    use infra::state::{JournalRecord, Key, KeySource, State, StateError};
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    struct Fixed(Resolved);
+    impl Resolver for Fixed {
+        fn resolve(
+            &self,
+            _applied: &BTreeMap<infra::addr::InstanceAddr, ObjectState>,
+        ) -> Result<Resolved, Diagnostics> {
+            Ok(self.0.clone())
+        }
+    }
+    struct Records(usize);
+    impl Recorder for Records {
+        fn record(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
+            self.0 += records.len();
+            Ok(())
+        }
+    }
+
+    let stack = TempDir::new("local-apply");
+    stack.write(
+        "main.infra",
+        r#"resource "local_directory" "out" {
+  path = "out"
+}
+
+resource "local_file" "conf" {
+  path        = "out/app.conf"
+  content     = "mode = fast\n"
+  permissions = "0640"
+  depends_on  = [local_directory.out]
+}
+
+resource "local_file" "token" {
+  path              = "out/token"
+  sensitive_content = "t0ken-never-shown"
+  depends_on        = [local_directory.out]
+}
+"#,
+    );
+    let host: Arc<dyn Host> = Arc::new(RealHost);
+    let checked = infra::pipeline::check(host.as_ref(), &stack.path);
+    assert!(
+        !checked.diagnostics.has_errors(),
+        "{:?}",
+        checked.diagnostics
+    );
+    let (expanded, diagnostics) =
+        infra::pipeline::expand(host.as_ref(), &checked, &Default::default());
+    assert!(!diagnostics.has_errors(), "{diagnostics:?}");
+    let expanded = expanded.unwrap();
+    let providers = ProviderSet::builtin(host.clone(), &stack.path);
+    let key = Key::from_bytes([9; 32], KeySource::Env);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let plan = |prior: Option<&State>| {
+        let request = infra::plan::Request {
+            stack: String::from("apply"),
+            expanded: &expanded,
+            prior,
+            key: &key,
+            providers: &providers,
+            refresh: true,
+            targets: Vec::new(),
+            allow_destroy: false,
+            parallelism: 2,
+            config_digest: String::new(),
+        };
+        let (plan, diagnostics) = runtime.block_on(infra::plan::plan(&request));
+        assert!(!diagnostics.has_errors(), "{diagnostics:?}");
+        plan.unwrap()
+    };
+
+    let first = plan(None);
+    // The configuration as a resolver hands it over once everything is
+    // known: without the placeholders expansion puts for computed attributes
+    // (`id`, and `permissions` when unset).
+    let instances: BTreeMap<_, Attributes> = expanded
+        .instances
+        .iter()
+        .map(|(addr, instance)| {
+            let mut attributes = instance.attributes.clone();
+            attributes.retain(|_, value| !value.is_unknown());
+            (addr.clone(), attributes)
+        })
+        .collect();
+    let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
+    let request = infra::apply::Request {
+        plan: &first,
+        expanded: &expanded,
+        providers: &providers,
+        key: &key,
+        host: host.as_ref(),
+        options: Options::default(),
+        resolver: Arc::new(Fixed(Resolved {
+            instances,
+            outputs: BTreeMap::new(),
+        })),
+        generated_secrets: BTreeMap::new(),
+        events: None,
+        cancel,
+    };
+    let mut records = Records(0);
+    let report = runtime.block_on(infra::apply::apply(
+        request,
+        State::new(host.as_ref()),
+        &mut records,
+    ));
+    assert!(!report.failed(), "{:?}", report.all_diagnostics());
+    assert_eq!(report.results.len(), 3);
+    assert!(records.0 > 0);
+    assert_eq!(stack.read("out/app.conf"), b"mode = fast\n");
+    assert_eq!(stack.read("out/token"), b"t0ken-never-shown");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |name: &str| {
+            std::fs::metadata(stack.path.join(name))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(mode("out/app.conf"), 0o640);
+        assert_eq!(mode("out/token"), 0o600);
+    }
+
+    let second = plan(Some(&report.state));
+    let actions: Vec<_> = second
+        .changes
+        .iter()
+        .map(|c| (c.addr.to_string(), c.action))
+        .collect();
+    assert!(
+        second.changes.iter().all(|c| c.action == Action::NoOp),
+        "{actions:?}"
+    );
+}
