@@ -11,6 +11,7 @@
 //! Invariant: never registered by [`super::ProviderSet::builtin`] or
 //! [`super::Registry::builtin`]; tests and benchmarks add it themselves
 //! (`ProviderSet::insert`, `Registry::add_resource(TestProvider::schema())`).
+//! Tests that run the real binary use the file-backed [`super::world`] instead.
 //! Invariant: no lock is held across an `await` or a scripted panic, so the
 //! provider stays usable after a call panicked.
 
