@@ -224,6 +224,8 @@ pub async fn diff(
                 after: instance.attributes.clone(),
                 replace_paths: Vec::new(),
                 reason: None,
+                import_id: None,
+                moved_from: None,
             });
             continue;
         }
@@ -268,6 +270,8 @@ pub async fn diff(
             after: planned_change.planned,
             replace_paths: planned_change.requires_replace,
             reason,
+            import_id: None,
+            moved_from: None,
         });
     }
 
@@ -300,6 +304,8 @@ pub async fn diff(
             after: Attributes::new(),
             replace_paths: Vec::new(),
             reason: Some(Reason::NoLongerInConfiguration),
+            import_id: None,
+            moved_from: None,
         });
     }
     (changes, diagnostics)

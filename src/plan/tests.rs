@@ -162,6 +162,8 @@ fn expanded(instances: Vec<Instance>) -> Expanded {
             .collect(),
         services: BTreeMap::new(),
         outputs: BTreeMap::new(),
+        moved: Vec::new(),
+        imports: Vec::new(),
     }
 }
 
