@@ -121,7 +121,7 @@ fn action_words(change: &Change) -> String {
         }
         text.push_str(", then ");
     }
-    text.push_str(match change.action {
+    let words = match change.action {
         Action::NoOp => "is unchanged",
         Action::Create => "will be created",
         Action::Update => "will be updated in place",
@@ -133,7 +133,12 @@ fn action_words(change: &Change) -> String {
         } => "must be replaced (create before destroy)",
         Action::Delete => "will be destroyed",
         Action::Read => "will be read during apply",
-    });
+    };
+    if change.import_id.is_some() {
+        text.push_str(words.strip_prefix("will be ").unwrap_or(words));
+    } else {
+        text.push_str(words);
+    }
     text.push_str(&forces(change));
     if let Some(reason) = change.reason
         && reason != Reason::ReplaceForced
@@ -215,6 +220,10 @@ fn attribute_lines(
 /// The attribute-level diff of one change, unchanged attributes counted in a
 /// trailing `# (N unchanged attributes hidden)` line.
 fn change_lines(change: &Change) -> Vec<String> {
+    if change.action == Action::NoOp && change.import_id.is_none() {
+        // A move that changes nothing: the header says it all.
+        return Vec::new();
+    }
     let empty = Attributes::new();
     let before = change.before.as_ref().unwrap_or(&empty);
     let after = if change.action == Action::Delete {
@@ -830,16 +839,26 @@ pub fn markdown(plan: &Plan) -> String {
     }
     for change in &changes {
         let lines = change_lines(change);
-        sections.push(details(
-            &format!(
-                "{} {}",
-                code(&format!("{} {}", change_symbol(change), shown_addr(change))),
-                html_escape(&describe(change))
-            )
-            .trim_end()
-            .to_owned(),
-            &lines,
-        ));
+        let summary = format!(
+            "{} {}",
+            code(&format!("{} {}", change_symbol(change), shown_addr(change))),
+            html_escape(&describe(change))
+        );
+        let summary = summary.trim_end();
+        if lines.is_empty() {
+            // A move that changes nothing: one line, no details.
+            let line = match &change.moved_from {
+                Some(from) => format!(
+                    "{} has moved to {}\n\n",
+                    code(&from.to_string()),
+                    code(&change.addr.to_string())
+                ),
+                None => format!("{summary}\n\n"),
+            };
+            sections.push(line);
+        } else {
+            sections.push(details(summary, &lines));
+        }
     }
     let outputs: Vec<String> = plan.output_changes.iter().filter_map(output_line).collect();
     if !outputs.is_empty() {
