@@ -1084,7 +1084,112 @@ mod tests {
                 sensitive: true,
             },
         ];
+        plan.impact = sample_impact();
         plan
+    }
+
+    fn sample_impact() -> Impact {
+        use crate::plan::{Blast, DowntimeRisk, Irreversible, IrreversibleReason, RollbackPlan};
+        let replace = Action::Replace {
+            create_before_destroy: false,
+        };
+        Impact {
+            blast_radius: vec![Blast {
+                addr: addr("db"),
+                action: replace,
+                downstream: 7,
+                at_least: false,
+                named: vec![addr("app"), addr("web")],
+            }],
+            downtime: vec![DowntimeRisk {
+                addr: addr("db"),
+                action: replace,
+                reason: DowntimeReason::DestroyBeforeCreate,
+                dependents: 7,
+            }],
+            rollback: RollbackPlan {
+                supersedes: Some(3),
+                command: Some(String::from("infra rollback --env prod --to 3")),
+                irreversible: vec![Irreversible {
+                    subject: String::from("test_resource.db"),
+                    reason: IrreversibleReason::Replaced,
+                }],
+            },
+        }
+    }
+
+    #[test]
+    fn impact_in_every_format() {
+        let p = full_plan();
+        let text = human(&p);
+        let summary = text.find("Plan: ").unwrap();
+        let impact = text.find("Impact:").unwrap();
+        assert!(summary < impact, "{text}");
+        assert!(
+            text.contains("-/+ test_resource.db: 7 downstream (test_resource.app, test_resource.web and 5 more)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("is destroyed before its replacement exists"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Rollback: `infra rollback --env prod --to 3` returns to state serial 3"),
+            "{text}"
+        );
+        let out = markdown(&p);
+        let summary = out.find("**Plan: ").unwrap();
+        let impact = out.find("### Impact").unwrap();
+        let warning = out.find("[!WARNING]").unwrap();
+        assert!(summary < impact && impact < warning, "{out}");
+        let doc: serde_json::Value = serde_json::from_str(&json(&p)).unwrap();
+        assert_eq!(doc["impact"]["blast_radius"][0]["downstream"], 7);
+        assert_eq!(
+            doc["impact"]["downtime"][0]["reason"],
+            "destroy_before_create"
+        );
+        assert_eq!(doc["impact"]["rollback"]["supersedes"], 3);
+        assert_eq!(
+            doc["impact"]["rollback"]["irreversible"][0]["reason"],
+            "replaced"
+        );
+    }
+
+    #[test]
+    fn markdown_impact_stays_short_for_huge_plans() {
+        let mut p = plan(
+            (0..10_000)
+                .map(|i| {
+                    change(
+                        &format!("r{i}"),
+                        Action::Delete,
+                        Some(Attributes::new()),
+                        Attributes::new(),
+                    )
+                })
+                .collect(),
+        );
+        let mut impact = sample_impact();
+        impact.blast_radius = (0..10_000)
+            .map(|i| crate::plan::Blast {
+                addr: addr(&format!("r{i}")),
+                action: Action::Delete,
+                downstream: i,
+                at_least: false,
+                named: vec![addr("x"); 5],
+            })
+            .collect();
+        p.impact = impact;
+        let out = markdown(&p);
+        assert!(out.len() < MARKDOWN_LIMIT, "{} bytes", out.len());
+        let section = &out[out.find("### Impact").unwrap()..out.find("[!WARNING]").unwrap()];
+        assert!(section.len() < 4_000, "{section}");
+        // The largest blast radius comes first.
+        assert!(
+            section.contains("test_resource.r9999: 9999 downstream"),
+            "{section}"
+        );
+        assert!(section.contains("… 9995 more"), "{section}");
     }
 
     #[test]
@@ -1304,6 +1409,12 @@ mod tests {
         }
         for field in documented("Drift fields") {
             has(&doc["resource_drift"][0], &field, "drift");
+        }
+        for field in documented("Impact fields") {
+            has(&doc["impact"], &field, "impact");
+        }
+        for field in documented("Rollback fields") {
+            has(&doc["impact"]["rollback"], &field, "rollback");
         }
         for field in documented("Drift attribute fields") {
             has(
