@@ -12,9 +12,11 @@
 //! recorded per resource block), in the configuration or, for instances that
 //! leave it, in the prior state.
 //!
-//! Invariant: linear in the size of the graph per distinct changed resource,
-//! and each walk stops after [`WALK_LIMIT`] resources (the count is then a
-//! lower bound, marked `at_least`), so a 100k-instance stack stays fast.
+//! Invariant: a chain of single dependents is resolved in one pass from its
+//! end (linear); a walk from a resource with several dependents is linear in
+//! the graph and stops after [`WALK_LIMIT`] resources (the count is then a
+//! lower bound, marked `at_least`); results are remembered per resource. So a
+//! 100k-instance stack stays fast.
 //! Invariant: holds addresses, actions and counts only, never a value, so it
 //! is stored in plan files in the clear.
 
@@ -291,6 +293,69 @@ impl<'a> ResourceGraph<'a> {
     }
 }
 
+/// What lies downstream of one resource: the instance count, whether the
+/// count is a lower bound, the nearest [`NAMED`] instances.
+type Downstream = (usize, bool, Vec<InstanceAddr>);
+
+/// Downstream walks with their results remembered per resource.
+struct Walker {
+    memo: BTreeMap<usize, Downstream>,
+    seen: Vec<usize>,
+    walks: usize,
+}
+
+impl Walker {
+    /// Downstream of resource `at`. A resource with exactly one dependent
+    /// resource `d` has exactly `d`'s instances plus `d`'s downstream (every
+    /// path leaves through `d`, and the graph has no cycle through it), so
+    /// chains are resolved from their end in one pass, not walked once per
+    /// link; other resources are walked breadth-first.
+    fn downstream(&mut self, graph: &ResourceGraph<'_>, at: usize) -> Downstream {
+        if let Some(known) = self.memo.get(&at) {
+            return known.clone();
+        }
+        // Follow single-dependent links to a resource that is known or branches.
+        let mut chain = vec![at];
+        let mut end = at;
+        loop {
+            if self.memo.contains_key(&end) {
+                chain.pop();
+                break;
+            }
+            match graph.dependents.get(end).map(Vec::as_slice) {
+                // The length bound ends a (malformed) cycle of single links.
+                Some([only]) if chain.len() <= graph.instances.len() => {
+                    end = *only;
+                    chain.push(end);
+                }
+                _ => break,
+            }
+        }
+        if !self.memo.contains_key(&end) {
+            self.walks += 1;
+            let result = graph.downstream(end, &mut self.seen, self.walks);
+            self.memo.insert(end, result);
+            chain.pop();
+        }
+        // Unwind: each link is its single dependent plus that one's downstream.
+        let mut next = end;
+        while let Some(link) = chain.pop() {
+            let (count, at_least, named) = self.memo.get(&next).cloned().unwrap_or_default();
+            let instances = graph.instances.get(next).map_or(&[][..], Vec::as_slice);
+            let mut nearest: Vec<InstanceAddr> = instances
+                .iter()
+                .take(NAMED)
+                .map(|addr| (*addr).clone())
+                .collect();
+            nearest.extend(named.into_iter().take(NAMED - nearest.len()));
+            self.memo
+                .insert(link, (count + instances.len(), at_least, nearest));
+            next = link;
+        }
+        self.memo.get(&at).cloned().unwrap_or_default()
+    }
+}
+
 /// Analyses `changes` (in plan order) against the configuration's and the
 /// prior state's dependencies.
 pub fn analyze(
@@ -300,8 +365,11 @@ pub fn analyze(
     prior_version: Option<&PriorVersion>,
 ) -> Impact {
     let graph = ResourceGraph::new(expanded, prior);
-    let mut memo: BTreeMap<usize, (usize, bool, Vec<InstanceAddr>)> = BTreeMap::new();
-    let mut seen = vec![0usize; graph.instances.len()];
+    let mut walker = Walker {
+        memo: BTreeMap::new(),
+        seen: vec![0usize; graph.instances.len()],
+        walks: 0,
+    };
     let mut impact = Impact::default();
     let protected = expanded.environment.protected;
     for change in changes {
@@ -310,12 +378,7 @@ pub fn analyze(
             Action::Update | Action::Replace { .. } | Action::Delete
         );
         let (downstream, at_least, named) = match graph.index.get(&change.addr.resource) {
-            Some(&at) if touches_existing => {
-                let walk = memo.len() + 1;
-                memo.entry(at)
-                    .or_insert_with(|| graph.downstream(at, &mut seen, walk))
-                    .clone()
-            }
+            Some(&at) if touches_existing => walker.downstream(&graph, at),
             _ => (0, false, Vec::new()),
         };
         if downstream > 0 {
