@@ -403,7 +403,7 @@ fn impact_lines(plan: &Plan, limit: usize) -> Vec<String> {
         ));
     } else {
         let mut blasts: Vec<_> = blast_radius.iter().collect();
-        blasts.sort_by(|a, b| b.downstream.cmp(&a.downstream));
+        blasts.sort_by_key(|blast| std::cmp::Reverse(blast.downstream));
         lines.push(format!(
             "  Blast radius: {} change{} reach{} instances downstream",
             blasts.len(),
