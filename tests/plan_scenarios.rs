@@ -464,3 +464,45 @@ fn blast_chain() {
     assert_eq!(network.named.len(), 5);
     assert_eq!(network.named[0].to_string(), "test_resource.subnet");
 }
+
+#[test]
+fn create_before_destroy_inherited() {
+    let outcome = scenario("create_before_destroy_inherited");
+    let db = outcome
+        .plan
+        .changes
+        .iter()
+        .find(|c| c.addr.to_string() == "test_resource.db")
+        .unwrap();
+    assert_eq!(
+        db.action,
+        infra::plan::Action::Replace {
+            create_before_destroy: true
+        }
+    );
+    assert!(outcome.plan.impact.downtime.is_empty());
+}
+
+#[test]
+fn replace_triggered_by() {
+    let outcome = scenario("replace_triggered_by");
+    let action = |name: &str| {
+        outcome
+            .plan
+            .changes
+            .iter()
+            .find(|c| c.addr.to_string() == name)
+            .map(|c| (c.action, c.reason))
+            .unwrap()
+    };
+    assert_eq!(
+        action("test_resource.server"),
+        (
+            infra::plan::Action::Replace {
+                create_before_destroy: false
+            },
+            Some(infra::plan::Reason::ReplaceTriggered)
+        )
+    );
+    assert_eq!(action("test_resource.other").0, infra::plan::Action::NoOp);
+}

@@ -75,6 +75,8 @@ pub enum Reason {
     NoLongerInConfiguration,
     /// Attributes that cannot change in place change (see [`Change::replace_paths`]).
     ReplaceForced,
+    /// A resource named in `lifecycle { replace_triggered_by }` changes.
+    ReplaceTriggered,
 }
 
 impl Reason {
@@ -84,6 +86,7 @@ impl Reason {
             Reason::DeletedOutside => "deleted outside infra",
             Reason::NoLongerInConfiguration => "no longer in configuration",
             Reason::ReplaceForced => "an attribute that forces replacement changed",
+            Reason::ReplaceTriggered => "replace_triggered_by: a resource it names changes",
         }
     }
 }

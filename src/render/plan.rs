@@ -569,6 +569,7 @@ fn reason_name(reason: Reason) -> &'static str {
         Reason::DeletedOutside => "deleted_outside",
         Reason::NoLongerInConfiguration => "no_longer_in_configuration",
         Reason::ReplaceForced => "replace_forced",
+        Reason::ReplaceTriggered => "replace_triggered",
     }
 }
 
