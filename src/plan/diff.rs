@@ -1,8 +1,13 @@
 //! Diff: each expanded instance against its refreshed prior object, through the
 //! provider's `plan_change`, into [`Change`]s; prior objects that left the
 //! configuration become deletes. `lifecycle` is honoured here (`ignore_changes`,
-//! `create_before_destroy`, `prevent_destroy`), and so are protected
-//! environments and `--target`.
+//! `create_before_destroy`, `prevent_destroy`, `replace_triggered_by`), and so
+//! are protected environments and `--target`.
+//!
+//! Terminology: a resource *inherits* `create_before_destroy` when a resource
+//! that sets it depends on it, directly or not (as in Terraform). A replace is
+//! *triggered* when a resource named in its `replace_triggered_by` has a
+//! create, update or replace in this plan.
 //!
 //! Invariant: only `Provider::plan_change` is called; unknown values stay
 //! unknown and secret marks stay on.
