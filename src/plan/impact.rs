@@ -249,12 +249,7 @@ impl<'a> ResourceGraph<'a> {
     /// count, whether the walk stopped early, and the first [`NAMED`].
     /// `seen` holds, per resource, the walk that last saw it; `walk` is this
     /// walk's number (from 1), so no walk clears the whole list.
-    fn downstream(
-        &self,
-        start: usize,
-        seen: &mut [usize],
-        walk: usize,
-    ) -> (usize, bool, Vec<InstanceAddr>) {
+    fn downstream(&self, start: usize, seen: &mut [usize], walk: usize) -> Downstream<'a> {
         let mut queue = VecDeque::from([start]);
         if let Some(slot) = seen.get_mut(start) {
             *slot = walk;
@@ -280,7 +275,7 @@ impl<'a> ResourceGraph<'a> {
                 count += list.len();
                 for addr in list {
                     if named.len() < NAMED {
-                        named.push((*addr).clone());
+                        named.push(*addr);
                     }
                 }
                 queue.push_back(next);
@@ -295,22 +290,22 @@ impl<'a> ResourceGraph<'a> {
 
 /// What lies downstream of one resource: the instance count, whether the
 /// count is a lower bound, the nearest [`NAMED`] instances.
-type Downstream = (usize, bool, Vec<InstanceAddr>);
+type Downstream<'a> = (usize, bool, Vec<&'a InstanceAddr>);
 
 /// Downstream walks with their results remembered per resource.
-struct Walker {
-    memo: BTreeMap<usize, Downstream>,
+struct Walker<'a> {
+    memo: BTreeMap<usize, Downstream<'a>>,
     seen: Vec<usize>,
     walks: usize,
 }
 
-impl Walker {
+impl<'a> Walker<'a> {
     /// Downstream of resource `at`. A resource with exactly one dependent
     /// resource `d` has exactly `d`'s instances plus `d`'s downstream (every
     /// path leaves through `d`, and the graph has no cycle through it), so
     /// chains are resolved from their end in one pass, not walked once per
     /// link; other resources are walked breadth-first.
-    fn downstream(&mut self, graph: &ResourceGraph<'_>, at: usize) -> Downstream {
+    fn downstream(&mut self, graph: &ResourceGraph<'a>, at: usize) -> Downstream<'a> {
         if let Some(known) = self.memo.get(&at) {
             return known.clone();
         }
@@ -342,11 +337,7 @@ impl Walker {
         while let Some(link) = chain.pop() {
             let (count, at_least, named) = self.memo.get(&next).cloned().unwrap_or_default();
             let instances = graph.instances.get(next).map_or(&[][..], Vec::as_slice);
-            let mut nearest: Vec<InstanceAddr> = instances
-                .iter()
-                .take(NAMED)
-                .map(|addr| (*addr).clone())
-                .collect();
+            let mut nearest: Vec<&InstanceAddr> = instances.iter().take(NAMED).copied().collect();
             nearest.extend(named.into_iter().take(NAMED - nearest.len()));
             self.memo
                 .insert(link, (count + instances.len(), at_least, nearest));
@@ -381,6 +372,7 @@ pub fn analyze(
             Some(&at) if touches_existing => walker.downstream(&graph, at),
             _ => (0, false, Vec::new()),
         };
+        let named: Vec<InstanceAddr> = named.into_iter().cloned().collect();
         if downstream > 0 {
             impact.blast_radius.push(Blast {
                 addr: change.addr.clone(),
