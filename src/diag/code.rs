@@ -169,6 +169,8 @@ codes! {
     PlanPreventDestroy => ("infra::plan::prevent_destroy", "plan would destroy a resource that prevents it"),
     /// The plan would delete or replace something in a protected environment without `--allow-destroy`.
     PlanProtectedEnvironment => ("infra::plan::protected_environment", "plan would destroy in a protected environment"),
+    /// A `moved` block would move an instance onto one already in state, or two instances onto one address.
+    PlanMovedConflict => ("infra::plan::moved_conflict", "moved block conflicts with the state"),
     /// A saved plan file is not JSON, not the plan format, or another format version.
     PlanInvalidFile => ("infra::plan::invalid_file", "plan file is not valid"),
     /// A saved plan file was altered, or made with another state key.

@@ -782,6 +782,8 @@ fn rollback_expanded(
         instances,
         services: BTreeMap::new(),
         outputs: BTreeMap::new(),
+        moved: Vec::new(),
+        imports: Vec::new(),
     })
 }
 

@@ -86,6 +86,10 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
         "plan errors are tested in src/plan tests",
     ),
     (
+        "infra::plan::moved_conflict",
+        "needs a prior state; tested in src/plan tests and tests/scenarios/plan",
+    ),
+    (
         "infra::plan::invalid_file",
         "plan errors are tested in src/plan tests",
     ),
