@@ -74,6 +74,27 @@ pub struct Instance {
     pub span: Span,
 }
 
+impl Instance {
+    /// The attributes the configuration sets (those with a span): the
+    /// proposed configuration a provider plans from, without the computed
+    /// placeholders.
+    pub fn configured(&self) -> BTreeMap<String, Value> {
+        self.attributes
+            .iter()
+            .filter(|(name, _)| self.attribute_spans.contains_key(*name))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect()
+    }
+
+    /// Whether a configured attribute is still unknown (it waits on values
+    /// known only after apply).
+    pub fn configured_unknown(&self) -> bool {
+        self.attributes.iter().any(|(name, value)| {
+            self.attribute_spans.contains_key(name) && value.contains_unknown()
+        })
+    }
+}
+
 /// An evaluated output.
 #[derive(Debug, Clone)]
 pub struct OutputValue {

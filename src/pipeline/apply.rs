@@ -454,7 +454,7 @@ impl Resolver for ExpandResolver {
                 instances: expanded
                     .instances
                     .iter()
-                    .map(|(addr, instance)| (addr.clone(), instance.attributes.clone()))
+                    .map(|(addr, instance)| (addr.clone(), instance.configured()))
                     .collect(),
                 outputs: BTreeMap::new(),
             });
@@ -475,7 +475,7 @@ impl Resolver for ExpandResolver {
                 instances: expanded
                     .instances
                     .into_iter()
-                    .map(|(addr, instance)| (addr, instance.attributes))
+                    .map(|(addr, instance)| (addr, instance.configured()))
                     .collect(),
                 outputs: expanded
                     .outputs
@@ -752,6 +752,11 @@ fn rollback_expanded(
         for instance in &resource.instances {
             let config = key.open(&instance.config, None)?;
             let attributes = config.as_map().cloned().unwrap_or_default();
+            // Every recorded attribute counts as configured.
+            let spans: BTreeMap<String, crate::diag::Span> = attributes
+                .keys()
+                .map(|name| (name.clone(), crate::diag::Span::default()))
+                .collect();
             let addr = resource.addr.instance(instance.key.clone());
             instances.insert(
                 addr.clone(),
@@ -759,7 +764,7 @@ fn rollback_expanded(
                     addr,
                     provider: (resource.provider.clone(), None),
                     attributes,
-                    attribute_spans: Arc::new(BTreeMap::new()),
+                    attribute_spans: Arc::new(spans),
                     dependencies: dependencies.clone(),
                     lifecycle: Default::default(),
                     span: crate::diag::Span::default(),
