@@ -532,3 +532,67 @@ fn past(action: ActionKind) -> &'static str {
         ActionKind::Moving => "moved",
     }
 }
+
+/// Bring an existing object under a resource block of the configuration.
+#[derive(Debug, clap::Args)]
+pub(super) struct ImportCommand {
+    /// The resource instance to manage it as (`local_file.conf`, `local_file.conf["api"]`).
+    #[arg(value_name = "ADDR", value_parser = parse_instance)]
+    addr: crate::addr::InstanceAddr,
+
+    /// The provider's id of the object (for `local_file`, its path).
+    #[arg(value_name = "ID")]
+    id: String,
+
+    #[command(flatten)]
+    env: EnvArgs,
+
+    /// Wait this long for another command's lock (`30s`, `2m`; default: fail at once).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
+    lock_timeout: Duration,
+}
+
+/// Parses an instance address.
+fn parse_instance(text: &str) -> Result<crate::addr::InstanceAddr, String> {
+    text.parse::<crate::addr::InstanceAddr>()
+        .map_err(|error| error.to_string())
+}
+
+impl ImportCommand {
+    pub(super) fn run(self, ctx: &mut Ctx<'_>) -> Exit {
+        let dir = ctx.dir();
+        let request = pipeline::ImportRequest {
+            plan: PlanRequest {
+                environment: self.env.environment,
+                vars: self.env.vars,
+                refresh: true,
+                ..PlanRequest::default()
+            },
+            addr: self.addr,
+            id: self.id,
+            lock_timeout: self.lock_timeout,
+        };
+        let mut waits = Vec::new();
+        let (imported, sources, diagnostics) =
+            pipeline::import(ctx.shared_host.clone(), &dir, &request, &mut |holder| {
+                if let Some(holder) = holder {
+                    waits.push(holder.describe());
+                }
+            });
+        if let Some(holder) = waits.first() {
+            ctx.err(&format!("waited for the state lock: {holder}\n"));
+        }
+        ctx.report(&diagnostics, &sources);
+        match imported {
+            Some(imported) if !diagnostics.has_errors() => {
+                ctx.out(&format!(
+                    "Import successful! {} now manages the object with id {}.\nRun `infra plan` to see how it differs from its configuration.\n",
+                    imported.addr, imported.id
+                ));
+                ctx.err(&format!("State saved as version {}.\n", imported.serial));
+                Exit::Success
+            }
+            _ => Exit::Failure,
+        }
+    }
+}

@@ -63,6 +63,8 @@ enum Command {
     Destroy(apply::DestroyCommand),
     /// Go back to an earlier state version (default: before the last apply).
     Rollback(apply::RollbackCommand),
+    /// Bring an existing object under a resource block (`infra import ADDR ID`).
+    Import(apply::ImportCommand),
     /// Inspect and repair the recorded state: list, show, rm, mv, history, pull, push.
     State(state::StateCommand),
     /// Break a stale state lock left by a command that died.
@@ -233,6 +235,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, ctx: &mut Ctx<'_>) -> Exit 
         Command::Apply(command) => command.run(ctx),
         Command::Destroy(command) => command.run(ctx),
         Command::Rollback(command) => command.run(ctx),
+        Command::Import(command) => command.run(ctx),
         Command::State(command) => command.run(ctx),
         Command::ForceUnlock(command) => command.run(ctx),
         Command::Output(command) => command.run(ctx),

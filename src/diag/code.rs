@@ -195,6 +195,8 @@ codes! {
     ApplyUnresolved => ("infra::apply::unresolved", "configuration could not be resolved during apply"),
     /// Replacements and deletes wait on each other in a circle, so none can start.
     ApplyOrderCycle => ("infra::apply::order_cycle", "changes wait on each other"),
+    /// `infra import ADDR ID` names an address that no resource block in the configuration has.
+    ApplyImportTargetMissing => ("infra::apply::import_target_missing", "import address is not in the configuration"),
 
     // ---- state: stored state, its lock, journal and key -----------------------
     /// The state file (or a history version) is not JSON: truncated, or edited by hand.

@@ -7,9 +7,11 @@
 
 mod apply;
 pub mod envdiff;
+mod import;
 mod run;
 
 pub use apply::{ApplyRequest, ApplyUi, Mode, Outcome, apply, secret_key};
+pub use import::{ImportRequest, Imported, import};
 pub use run::{PlanRequest, plan};
 
 use crate::check::{self, Stack};

@@ -116,6 +116,10 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
     ("infra::apply::unresolved", "apply stage"),
     ("infra::apply::order_cycle", "apply stage"),
     (
+        "infra::apply::import_target_missing",
+        "apply stage: `infra import` command line",
+    ),
+    (
         "infra::state::invalid_json",
         "state errors are tested in src/state tests and tests/state.rs",
     ),
