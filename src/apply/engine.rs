@@ -301,7 +301,7 @@ impl<'a> Engine<'a> {
                         .expanded
                         .instances
                         .get(&change.addr)
-                        .is_some_and(|i| i.attributes.values().any(Value::contains_unknown));
+                        .is_some_and(crate::expand::Instance::configured_unknown);
                 ChangeRun {
                     kind: kind_of(change),
                     outcome: None,
@@ -1084,12 +1084,12 @@ impl<'a> Engine<'a> {
         let proposed = self
             .runs
             .get(index)
-            .and_then(|run| run.proposed.as_ref())
-            .or(instance.map(|i| &i.attributes));
+            .and_then(|run| run.proposed.clone())
+            .or(instance.map(crate::expand::Instance::configured));
         let config = match proposed {
             Some(proposed) => self
                 .key
-                .seal(self.host, &Value::map(proposed.clone()))
+                .seal(self.host, &Value::map(proposed))
                 .map_err(|e| e.to_diagnostic())?,
             None => Default::default(),
         };

@@ -71,6 +71,8 @@ fn expanded(instances: Vec<Instance>) -> Expanded {
             .collect(),
         services: BTreeMap::new(),
         outputs: BTreeMap::new(),
+        moved: Vec::new(),
+        imports: Vec::new(),
     }
 }
 
@@ -1012,6 +1014,7 @@ fn the_apply_future_is_send() {
         drift: Vec::new(),
         output_changes: Vec::new(),
         config_digest: String::new(),
+        impact: Default::default(),
     };
     let mut recorder = MemoryRecorder::default();
     let request = world.request(&plan, &config, FnResolver::fixed(&config), 1);

@@ -76,7 +76,16 @@ const MAX_MODULE_DEPTH: usize = 16;
 /// Files of child modules are added to `stack.sources` so their diagnostics
 /// show a caret.
 pub fn check(host: &dyn Host, stack: &mut Stack) -> (Config, Diagnostics) {
-    let registry = Registry::for_host(host);
+    check_with_registry(host, stack, &Registry::for_host(host))
+}
+
+/// [`check`] against the resource types of `registry` (tests add the `test`
+/// provider's types this way).
+pub fn check_with_registry(
+    host: &dyn Host,
+    stack: &mut Stack,
+    registry: &Registry,
+) -> (Config, Diagnostics) {
     let mut diagnostics = check_structure(&stack.files);
     let files: Vec<&ast::File> = stack.files.iter().collect();
     let default_name = host.canonical(&stack.dir).file_name().map_or_else(
@@ -87,7 +96,7 @@ pub fn check(host: &dyn Host, stack: &mut Stack) -> (Config, Diagnostics) {
     let mut loader = Loader {
         host,
         sources: &mut stack.sources,
-        registry: &registry,
+        registry,
         diagnostics: Diagnostics::new(),
         // Canonical, like the children's identities, so `source = "./"` is a cycle.
         active: vec![ModuleSource::Local(host.canonical(&stack.dir))],
@@ -97,7 +106,7 @@ pub fn check(host: &dyn Host, stack: &mut Stack) -> (Config, Diagnostics) {
         &files,
         ModulePath::root(),
         ModuleSource::Root,
-        &registry,
+        registry,
         &mut loader,
         &mut diagnostics,
     );

@@ -12,6 +12,7 @@
     reason = "cli is the one module that talks to the terminal"
 )]
 
+mod apply;
 mod args;
 pub mod confirm;
 mod envdiff;
@@ -56,6 +57,14 @@ enum Command {
     Envdiff(envdiff::EnvDiffCommand),
     /// Refresh, diff against the state and print the plan.
     Plan(plan::PlanCommand),
+    /// Plan (or take a saved plan), confirm, and make the changes.
+    Apply(apply::ApplyCommand),
+    /// Delete everything the environment's state holds.
+    Destroy(apply::DestroyCommand),
+    /// Go back to an earlier state version (default: before the last apply).
+    Rollback(apply::RollbackCommand),
+    /// Bring an existing object under a resource block (`infra import ADDR ID`).
+    Import(apply::ImportCommand),
     /// Inspect and repair the recorded state: list, show, rm, mv, history, pull, push.
     State(state::StateCommand),
     /// Break a stale state lock left by a command that died.
@@ -223,6 +232,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>, ctx: &mut Ctx<'_>) -> Exit 
         Command::Graph(command) => command.run(ctx),
         Command::Envdiff(command) => command.run(ctx),
         Command::Plan(command) => command.run(ctx),
+        Command::Apply(command) => command.run(ctx),
+        Command::Destroy(command) => command.run(ctx),
+        Command::Rollback(command) => command.run(ctx),
+        Command::Import(command) => command.run(ctx),
         Command::State(command) => command.run(ctx),
         Command::ForceUnlock(command) => command.run(ctx),
         Command::Output(command) => command.run(ctx),

@@ -169,6 +169,8 @@ codes! {
     PlanPreventDestroy => ("infra::plan::prevent_destroy", "plan would destroy a resource that prevents it"),
     /// The plan would delete or replace something in a protected environment without `--allow-destroy`.
     PlanProtectedEnvironment => ("infra::plan::protected_environment", "plan would destroy in a protected environment"),
+    /// A `moved` block would move an instance onto one already in state, or two instances onto one address.
+    PlanMovedConflict => ("infra::plan::moved_conflict", "moved block conflicts with the state"),
     /// A saved plan file is not JSON, not the plan format, or another format version.
     PlanInvalidFile => ("infra::plan::invalid_file", "plan file is not valid"),
     /// A saved plan file was altered, or made with another state key.
@@ -193,6 +195,8 @@ codes! {
     ApplyUnresolved => ("infra::apply::unresolved", "configuration could not be resolved during apply"),
     /// Replacements and deletes wait on each other in a circle, so none can start.
     ApplyOrderCycle => ("infra::apply::order_cycle", "changes wait on each other"),
+    /// `infra import ADDR ID` names an address that no resource block in the configuration has.
+    ApplyImportTargetMissing => ("infra::apply::import_target_missing", "import address is not in the configuration"),
 
     // ---- state: stored state, its lock, journal and key -----------------------
     /// The state file (or a history version) is not JSON: truncated, or edited by hand.

@@ -74,6 +74,27 @@ pub struct Instance {
     pub span: Span,
 }
 
+impl Instance {
+    /// The attributes the configuration sets (those with a span): the
+    /// proposed configuration a provider plans from, without the computed
+    /// placeholders.
+    pub fn configured(&self) -> BTreeMap<String, Value> {
+        self.attributes
+            .iter()
+            .filter(|(name, _)| self.attribute_spans.contains_key(*name))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect()
+    }
+
+    /// Whether a configured attribute is still unknown (it waits on values
+    /// known only after apply).
+    pub fn configured_unknown(&self) -> bool {
+        self.attributes.iter().any(|(name, value)| {
+            self.attribute_spans.contains_key(name) && value.contains_unknown()
+        })
+    }
+}
+
 /// An evaluated output.
 #[derive(Debug, Clone)]
 pub struct OutputValue {
@@ -108,6 +129,21 @@ pub struct Expanded {
     pub services: BTreeMap<(ModulePath, String), Value>,
     /// The root module's outputs.
     pub outputs: BTreeMap<String, OutputValue>,
+    /// Every module's `moved` blocks, addresses made absolute, in module order.
+    pub moved: Vec<crate::config::Moved>,
+    /// Every module's `import` blocks, the ids evaluated.
+    pub imports: Vec<ImportTarget>,
+}
+
+/// An `import` block, evaluated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportTarget {
+    /// The instance to adopt the object into (absolute).
+    pub to: InstanceAddr,
+    /// The provider's id of the existing object.
+    pub id: String,
+    /// The block.
+    pub span: Span,
 }
 
 /// Picks the environment from `--env` and `default_environment`.
@@ -227,6 +263,7 @@ pub fn expand(
                 .map(|v| (name.clone(), v.clone()))
         })
         .collect();
+    let (moved, imports) = expander.moves_and_imports();
     diagnostics.extend(expander.diagnostics);
     let expanded = Expanded {
         environment,
@@ -235,6 +272,8 @@ pub fn expand(
         instances: expander.instances,
         services: expander.values.services.into_iter().collect(),
         outputs,
+        moved,
+        imports,
     };
     (Some(expanded), diagnostics)
 }
@@ -255,6 +294,70 @@ struct Expander<'a> {
 }
 
 impl Expander<'_> {
+    /// Every module's `moved` blocks with absolute addresses, and its `import`
+    /// blocks with absolute addresses and their ids evaluated (a string known
+    /// at plan time).
+    fn moves_and_imports(&mut self) -> (Vec<crate::config::Moved>, Vec<ImportTarget>) {
+        use crate::addr::Target;
+        let config = self.config;
+        let absolute = |module: &ModulePath, resource: &ResourceAddr| {
+            let mut resource = resource.clone();
+            let mut path = module.0.clone();
+            path.extend(resource.module.0.iter().cloned());
+            resource.module = ModulePath(path);
+            resource
+        };
+        let absolute_target = |module: &ModulePath, target: &Target| match target {
+            Target::Module(path) => {
+                let mut full = module.0.clone();
+                full.extend(path.0.iter().cloned());
+                Target::Module(ModulePath(full))
+            }
+            Target::Resource(resource) => Target::Resource(absolute(module, resource)),
+            Target::Instance(instance) => Target::Instance(InstanceAddr {
+                resource: absolute(module, &instance.resource),
+                key: instance.key.clone(),
+            }),
+        };
+        let mut moved = Vec::new();
+        let mut imports = Vec::new();
+        for module in config.modules() {
+            for block in &module.moved {
+                moved.push(crate::config::Moved {
+                    from: absolute_target(&module.path, &block.from),
+                    to: absolute_target(&module.path, &block.to),
+                    span: block.span,
+                });
+            }
+            for block in &module.imports {
+                let Some(value) = self.eval(module, &block.id, Binding::default()) else {
+                    continue;
+                };
+                let plain = !value.contains_unknown() && !value.contains_secret();
+                let Some(id) = value.as_str().filter(|_| plain) else {
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            Code::CheckTypeMismatch,
+                            block.id.span,
+                            String::from("an import id must be a string, known at plan time and not secret"),
+                        )
+                        .with_help("an import `id` is the provider's id of the existing object, like `id = \"db-1\"`"),
+                    );
+                    continue;
+                };
+                imports.push(ImportTarget {
+                    to: InstanceAddr {
+                        resource: absolute(&module.path, &block.to.resource),
+                        key: block.to.key.clone(),
+                    },
+                    id: id.to_owned(),
+                    span: block.span,
+                });
+            }
+        }
+        (moved, imports)
+    }
+
     fn module_dir(&self, module: &Module) -> Option<PathBuf> {
         match &module.source {
             ModuleSource::Root => Some(self.root_dir.to_path_buf()),

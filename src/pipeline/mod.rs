@@ -5,9 +5,13 @@
 //! Invariant: no printing; the machine only through `host`. Later stages run
 //! only when the earlier ones found no errors, so one mistake is reported once.
 
+mod apply;
 pub mod envdiff;
+mod import;
 mod run;
 
+pub use apply::{ApplyRequest, ApplyUi, Mode, Outcome, apply, secret_key};
+pub use import::{ImportRequest, Imported, import};
 pub use run::{PlanRequest, plan};
 
 use crate::check::{self, Stack};

@@ -94,6 +94,8 @@ pub(crate) struct Opened {
     pub prior: Option<State>,
     /// The live providers.
     pub providers: ProviderSet,
+    /// The generated secrets the state holds, opened.
+    pub known_secrets: BTreeMap<(crate::addr::ModulePath, String), String>,
 }
 
 /// Selects the environment and opens its state and key. With `need_key`
@@ -150,12 +152,20 @@ pub(crate) fn open(
         },
         None => None,
     };
+    let known_secrets = match super::apply::stored_secrets(prior.as_ref(), &key) {
+        Ok(secrets) => secrets,
+        Err(error) => {
+            push(diagnostics, error);
+            return None;
+        }
+    };
     Some(Opened {
         stack,
         environment,
         key,
         prior,
         providers: ProviderSet::builtin(host.clone(), &checked.dir),
+        known_secrets,
     })
 }
 
@@ -200,7 +210,7 @@ pub(crate) fn plan_opened(
             environment: request.environment.clone(),
             vars: request.vars.clone(),
             known_objects: Arc::new(known.clone()),
-            ..Default::default()
+            known_secrets: opened.known_secrets.clone(),
         };
         let (expanded, expand_diagnostics) = expand(host.as_ref(), checked, &expand_request);
         let mut round_diagnostics = expand_diagnostics;

@@ -1,8 +1,13 @@
 //! Diff: each expanded instance against its refreshed prior object, through the
 //! provider's `plan_change`, into [`Change`]s; prior objects that left the
 //! configuration become deletes. `lifecycle` is honoured here (`ignore_changes`,
-//! `create_before_destroy`, `prevent_destroy`), and so are protected
-//! environments and `--target`.
+//! `create_before_destroy`, `prevent_destroy`, `replace_triggered_by`), and so
+//! are protected environments and `--target`.
+//!
+//! Terminology: a resource *inherits* `create_before_destroy` when a resource
+//! that sets it depends on it, directly or not (as in Terraform). A replace is
+//! *triggered* when a resource named in its `replace_triggered_by` has a
+//! create, update or replace in this plan.
 //!
 //! Invariant: only `Provider::plan_change` is called; unknown values stay
 //! unknown and secret marks stay on.
@@ -11,6 +16,7 @@ use super::PriorObject;
 use super::refresh::{missing_provider, provider_error, provider_for, provider_panicked};
 use super::{Action, Change, DriftKind, OutputChange, Reason, Refreshed, Request, run_bounded};
 use crate::addr::{InstanceAddr, Mode, ResourceAddr, Target};
+use crate::config::RefTarget;
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::expand::{Expanded, Instance};
 use crate::lang::Value;
@@ -209,6 +215,10 @@ pub async fn diff(
         }
     }
 
+    let inherits_create_before_destroy = create_before_destroy_upstream(expanded);
+    // Resources with an instance created, updated or replaced so far (the
+    // order puts a `replace_triggered_by` reference before its referrer).
+    let mut changed_resources: BTreeSet<ResourceAddr> = BTreeSet::new();
     let mut changes = Vec::new();
     for addr in order {
         let Some(instance) = expanded.instances.get(addr) else {
@@ -229,18 +239,20 @@ pub async fn diff(
             });
             continue;
         }
-        let Some((provider_name, planned_change)) = planned.remove(addr) else {
+        let Some((provider_name, mut planned_change)) = planned.remove(addr) else {
             continue;
         };
         let prior_object = prior.get(addr);
-        let (action, reason) = match prior_object {
+        let create_before_destroy = instance.lifecycle.create_before_destroy
+            || inherits_create_before_destroy.contains(&addr.resource);
+        let (mut action, mut reason) = match prior_object {
             None if deleted_outside.contains(addr) => {
                 (Action::Create, Some(Reason::DeletedOutside))
             }
             None => (Action::Create, None),
             Some(_) if planned_change.replaces() => (
                 Action::Replace {
-                    create_before_destroy: instance.lifecycle.create_before_destroy,
+                    create_before_destroy,
                 },
                 Some(Reason::ReplaceForced),
             ),
@@ -258,6 +270,38 @@ pub async fn diff(
                 )
             }
         };
+        if matches!(action, Action::NoOp | Action::Update)
+            && triggered(instance, &changed_resources)
+        {
+            // Replaced: planned as a new object, so computed values are unknown.
+            let resource_type = &addr.resource.resource_type;
+            let proposed = match prior_object {
+                Some(prior_object) => apply_ignore_changes(instance, prior_object),
+                None => instance.attributes.clone(),
+            };
+            if let Some(provider) = provider_for(request.providers, provider_name, resource_type) {
+                match provider.plan_change(resource_type, None, &proposed).await {
+                    Ok(fresh) => {
+                        planned_change.planned = fresh.planned;
+                        planned_change.requires_replace = Vec::new();
+                        action = Action::Replace {
+                            create_before_destroy,
+                        };
+                        reason = Some(Reason::ReplaceTriggered);
+                    }
+                    Err(error) => {
+                        let span = error_span(Some(instance), &error);
+                        diagnostics.push(provider_error(addr, provider_name, "plan", &error, span));
+                    }
+                }
+            }
+        }
+        if matches!(
+            action,
+            Action::Create | Action::Update | Action::Replace { .. }
+        ) {
+            changed_resources.insert(addr.resource.clone());
+        }
         if let Some(error) = destroy_refused(request, addr, Some(instance), action) {
             diagnostics.push(error);
         }
@@ -321,6 +365,53 @@ fn error_span(instance: Option<&Instance>, error: &ProviderError) -> Option<crat
         .and_then(|name| instance.attribute_spans.get(name))
         .copied()
         .or(Some(instance.span))
+}
+
+/// Whether a resource `instance` names in `replace_triggered_by` has changed
+/// (`changed` holds the resources with a create, update or replace so far).
+fn triggered(instance: &Instance, changed: &BTreeSet<ResourceAddr>) -> bool {
+    instance
+        .lifecycle
+        .replace_triggered_by
+        .iter()
+        .any(|reference| match &reference.target {
+            RefTarget::Resource(mode, resource_type, name) => changed.contains(&ResourceAddr {
+                module: instance.addr.resource.module.clone(),
+                mode: *mode,
+                resource_type: resource_type.clone(),
+                name: name.clone(),
+            }),
+            _ => false,
+        })
+}
+
+/// The resources that inherit `create_before_destroy`, as in Terraform: those
+/// that set it and everything they depend on, transitively (a resource
+/// created before its old self is destroyed cannot wait for a dependency
+/// that is destroyed first). One walk over the dependencies.
+fn create_before_destroy_upstream(expanded: &Expanded) -> BTreeSet<ResourceAddr> {
+    let mut dependencies: BTreeMap<&ResourceAddr, &[ResourceAddr]> = BTreeMap::new();
+    let mut pending: Vec<&ResourceAddr> = Vec::new();
+    for (addr, instance) in &expanded.instances {
+        dependencies
+            .entry(&addr.resource)
+            .or_insert(&instance.dependencies);
+        if instance.lifecycle.create_before_destroy {
+            pending.push(&addr.resource);
+        }
+    }
+    let mut inherited = BTreeSet::new();
+    while let Some(resource) = pending.pop() {
+        if !inherited.insert(resource.clone()) {
+            continue;
+        }
+        for dependency in dependencies.get(resource).copied().unwrap_or_default() {
+            if !inherited.contains(dependency) {
+                pending.push(dependency);
+            }
+        }
+    }
+    inherited
 }
 
 /// The error for a delete or replace that `prevent_destroy` or a protected

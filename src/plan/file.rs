@@ -16,7 +16,8 @@
 //! before the authentication checks out.
 
 use super::{
-    Action, AttributeDrift, Change, Drift, DriftKind, OutputChange, Plan, PriorVersion, Reason,
+    Action, AttributeDrift, Change, Drift, DriftKind, Impact, OutputChange, Plan, PriorVersion,
+    Reason,
 };
 use crate::addr::InstanceAddr;
 use crate::diag::{Code, Diagnostic};
@@ -90,6 +91,12 @@ pub struct ChangeFile {
     pub replace_paths: Vec<AttributePath>,
     /// Why.
     pub reason: Option<Reason>,
+    /// The provider id an `import` block adopts first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
+    /// The prior address a `moved` block renames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<InstanceAddr>,
 }
 
 /// A [`Drift`] as stored.
@@ -157,6 +164,9 @@ pub struct PlanFile {
     pub drift: Vec<DriftFile>,
     /// The output changes.
     pub output_changes: Vec<OutputChangeFile>,
+    /// The impact analysis (addresses and counts only, no values).
+    #[serde(default)]
+    pub impact: Impact,
     /// The sealed digest of the rest of the file.
     pub authentication: SealedValue,
 }
@@ -186,6 +196,8 @@ impl PlanFile {
                 after: store_map(&change.after)?,
                 replace_paths: change.replace_paths.clone(),
                 reason: change.reason,
+                import_id: change.import_id.clone(),
+                moved_from: change.moved_from.clone(),
             });
         }
         let mut drift = Vec::with_capacity(plan.drift.len());
@@ -234,6 +246,7 @@ impl PlanFile {
             changes,
             drift,
             output_changes,
+            impact: plan.impact.clone(),
             authentication: SealedValue::default(),
         };
         let digest = Value::string(file.body_digest()).with_secret(true);
@@ -322,8 +335,8 @@ impl PlanFile {
                 after: open_map(&change.after)?,
                 replace_paths: change.replace_paths.clone(),
                 reason: change.reason,
-                import_id: None,
-                moved_from: None,
+                import_id: change.import_id.clone(),
+                moved_from: change.moved_from.clone(),
             });
         }
         let mut drift = Vec::with_capacity(self.drift.len());
@@ -370,6 +383,7 @@ impl PlanFile {
             drift,
             output_changes,
             config_digest: self.config_digest.clone(),
+            impact: self.impact.clone(),
         })
     }
 

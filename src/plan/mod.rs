@@ -12,19 +12,26 @@
 //! the stored state as read, i.e. the prev-run state; the stored model keeps
 //! the name `prior` that `state` uses for it.
 //!
-//! Invariant: reads only. The only provider calls are `read` and
-//! `plan_change`; no state is written, nothing is printed.
+//! Invariant: reads only. The only provider calls are `read`,
+//! `plan_change` and `import` (for `import` blocks whose instance is not in
+//! state yet); no state is written, nothing is printed. `moved` blocks rename
+//! prior instances before anything else, without a provider call.
 //! Invariant: secret marks and unknown values survive every step; a plan file
 //! holds secret values only sealed.
 
+mod adopt;
 mod diff;
 mod file;
+mod impact;
 mod refresh;
 
 pub use diff::diff;
 pub use file::{
     AttributeDriftFile, ChangeFile, DriftFile, FORMAT_VERSION, OutputChangeFile, PlanFile,
     StoredValue, config_digest,
+};
+pub use impact::{
+    Blast, DowntimeReason, DowntimeRisk, Impact, Irreversible, IrreversibleReason, RollbackPlan,
 };
 pub use refresh::{PriorObject, Refreshed, prior_objects, refresh};
 
@@ -34,6 +41,7 @@ use crate::expand::{EnvironmentInfo, Expanded};
 use crate::lang::Value;
 use crate::providers::{AttributePath, Attributes, ProviderSet};
 use crate::state::{Key, State};
+use std::collections::BTreeMap;
 
 /// How a change is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -67,6 +75,8 @@ pub enum Reason {
     NoLongerInConfiguration,
     /// Attributes that cannot change in place change (see [`Change::replace_paths`]).
     ReplaceForced,
+    /// A resource named in `lifecycle { replace_triggered_by }` changes.
+    ReplaceTriggered,
 }
 
 impl Reason {
@@ -76,6 +86,7 @@ impl Reason {
             Reason::DeletedOutside => "deleted outside infra",
             Reason::NoLongerInConfiguration => "no longer in configuration",
             Reason::ReplaceForced => "an attribute that forces replacement changed",
+            Reason::ReplaceTriggered => "replace_triggered_by: a resource it names changes",
         }
     }
 }
@@ -100,9 +111,12 @@ pub struct Change {
     pub replace_paths: Vec<AttributePath>,
     /// Why, when the action alone does not say.
     pub reason: Option<Reason>,
-    /// For an import, the provider's id of the object to bring under management.
+    /// The plan adopts an existing object by this provider id first (an
+    /// `import` block); the action is then computed against the imported
+    /// object (no-op, update or replace).
     pub import_id: Option<String>,
-    /// For a move (`moved` block), the address the object had before.
+    /// The prior instance at this address is now this one (a `moved` block):
+    /// state is renamed, no provider call.
     pub moved_from: Option<InstanceAddr>,
 }
 
@@ -180,6 +194,8 @@ pub struct Plan {
     pub output_changes: Vec<OutputChange>,
     /// SHA-256 (hex) of the configuration text and variables ([`config_digest`]).
     pub config_digest: String,
+    /// What the plan puts at risk: blast radius, downtime, rollback.
+    pub impact: Impact,
 }
 
 /// What a plan does, counted like Terraform: a replace adds one and destroys one.
@@ -193,6 +209,10 @@ pub struct Summary {
     pub destroy: usize,
     /// Data sources read.
     pub read: usize,
+    /// Objects adopted by `import` blocks.
+    pub import: usize,
+    /// Instances renamed by `moved` blocks.
+    pub moved: usize,
 }
 
 impl Summary {
@@ -217,6 +237,12 @@ impl Plan {
                 }
                 Action::Delete => summary.destroy += 1,
                 Action::Read => summary.read += 1,
+            }
+            if change.import_id.is_some() {
+                summary.import += 1;
+            }
+            if change.moved_from.is_some() {
+                summary.moved += 1;
             }
         }
         summary
@@ -264,7 +290,7 @@ pub struct Request<'a> {
 /// provider call) in the diagnostics.
 pub async fn plan(request: &Request<'_>) -> (Option<Plan>, Diagnostics) {
     let mut diagnostics = Diagnostics::new();
-    let prior = match request.prior {
+    let mut prior = match request.prior {
         Some(state) => match prior_objects(state, request.key) {
             Ok(objects) => objects,
             Err(error) => {
@@ -274,8 +300,10 @@ pub async fn plan(request: &Request<'_>) -> (Option<Plan>, Diagnostics) {
         },
         None => Default::default(),
     };
+    let (moved, move_diagnostics) = adopt::apply_moves(&mut prior, &request.expanded.moved);
+    diagnostics.extend(move_diagnostics);
     let selected = diff::selection(request.expanded, &prior, &request.targets);
-    let refreshed = if request.refresh {
+    let mut refreshed = if request.refresh {
         let (refreshed, refresh_diagnostics) = refresh(
             prior,
             |addr| selected.contains(addr),
@@ -301,8 +329,30 @@ pub async fn plan(request: &Request<'_>) -> (Option<Plan>, Diagnostics) {
         },
         None => Default::default(),
     };
-    let (changes, diff_diagnostics) = diff(request, &refreshed, &selected).await;
+    let (imported, import_diagnostics) =
+        adopt::import_objects(request, &refreshed.objects, &selected).await;
+    diagnostics.extend(import_diagnostics);
+    let mut import_ids = BTreeMap::new();
+    for (addr, (id, object)) in imported {
+        refreshed.objects.insert(addr.clone(), object);
+        import_ids.insert(addr, id);
+    }
+    let (mut changes, diff_diagnostics) = diff(request, &refreshed, &selected).await;
     diagnostics.extend(diff_diagnostics);
+    for change in &mut changes {
+        change.import_id = import_ids.remove(&change.addr);
+        change.moved_from = moved.get(&change.addr).cloned();
+    }
+    let prior_version = request.prior.map(|state| PriorVersion {
+        lineage: state.lineage.clone(),
+        serial: state.serial,
+    });
+    let impact = impact::analyze(
+        request.expanded,
+        &refreshed.objects,
+        &changes,
+        prior_version.as_ref(),
+    );
     let output_changes = if request.targets.is_empty() {
         diff::output_changes(request.expanded, &prior_outputs)
     } else {
@@ -311,14 +361,12 @@ pub async fn plan(request: &Request<'_>) -> (Option<Plan>, Diagnostics) {
     let plan = Plan {
         stack: request.stack.clone(),
         environment: request.expanded.environment.clone(),
-        prior: request.prior.map(|state| PriorVersion {
-            lineage: state.lineage.clone(),
-            serial: state.serial,
-        }),
+        prior: prior_version,
         changes,
         drift: refreshed.drift,
         output_changes,
         config_digest: request.config_digest.clone(),
+        impact,
     };
     (Some(plan), diagnostics)
 }

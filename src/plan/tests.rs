@@ -162,6 +162,8 @@ fn expanded(instances: Vec<Instance>) -> Expanded {
             .collect(),
         services: BTreeMap::new(),
         outputs: BTreeMap::new(),
+        moved: Vec::new(),
+        imports: Vec::new(),
     }
 }
 
@@ -793,4 +795,381 @@ async fn output_changes_are_planned() {
     );
     assert!(plan.has_changes());
     let _ = world.host.now_unix_seconds();
+}
+
+// ----- moved and import blocks -----
+
+/// `instance` placed at another address (same attributes).
+fn placed(mut instance: Instance, at: InstanceAddr) -> Instance {
+    instance.addr = at;
+    instance
+}
+
+fn moved(from: &str, to: &str) -> crate::config::Moved {
+    crate::config::Moved {
+        from: from.parse().unwrap(),
+        to: to.parse().unwrap(),
+        span: span(90),
+    }
+}
+
+#[tokio::test]
+async fn moves_rename_state_follow_chains_and_call_no_provider() {
+    let world = World::new();
+    let state = world
+        .apply_creates(&expanded(vec![
+            resource("a", Value::string("v1")),
+            resource("keep", Value::NULL),
+        ]))
+        .await;
+    world.provider.reset_calls();
+    let mut config = expanded(vec![
+        placed(resource("a", Value::string("v2")), addr("c")),
+        resource("keep", Value::NULL),
+    ]);
+    config.moved = vec![
+        moved("test_resource.a", "test_resource.b"),
+        moved("test_resource.b", "test_resource.c"),
+    ];
+    let (plan, diagnostics) = world.plan(&config, Some(&state)).await;
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let c = change(&plan, "c");
+    assert_eq!(c.action, Action::Update, "planned against the moved object");
+    assert_eq!(c.moved_from, Some(addr("a")));
+    assert_eq!(change(&plan, "keep").moved_from, None);
+    assert!(!plan.changes.iter().any(|c| c.addr == addr("a")));
+    let summary = plan.summary();
+    assert_eq!((summary.moved, summary.add, summary.destroy), (1, 0, 0));
+    for op in [Op::Create, Op::Delete, Op::Update, Op::Import] {
+        assert!(world.provider.calls_of(op).is_empty(), "{op:?}");
+    }
+}
+
+#[tokio::test]
+async fn module_and_resource_moves_keep_the_rest_of_the_address() {
+    let world = World::new();
+    let in_module = |module: &[&str], name: &str, key: InstanceKey| {
+        let mut resource = ResourceAddr::managed(TEST_RESOURCE, name);
+        resource.module = crate::addr::ModulePath(module.iter().map(|m| (*m).to_owned()).collect());
+        resource.instance(key)
+    };
+    let old = vec![
+        placed(
+            resource("x", Value::NULL),
+            in_module(&["old", "inner"], "x", InstanceKey::None),
+        ),
+        placed(
+            resource("k1", Value::NULL),
+            in_module(&[], "site", InstanceKey::Int(0)),
+        ),
+        placed(
+            resource("k2", Value::NULL),
+            in_module(&[], "site", InstanceKey::Int(1)),
+        ),
+    ];
+    let state = world.apply_creates(&expanded(old)).await;
+    let mut config = expanded(vec![
+        placed(
+            resource("x", Value::NULL),
+            in_module(&["new", "inner"], "x", InstanceKey::None),
+        ),
+        placed(
+            resource("k1", Value::NULL),
+            in_module(&[], "web", InstanceKey::Int(0)),
+        ),
+        placed(
+            resource("k2", Value::NULL),
+            in_module(&[], "web", InstanceKey::Int(1)),
+        ),
+    ]);
+    config.moved = vec![
+        moved("module.old", "module.new"),
+        moved("test_resource.site", "test_resource.web"),
+    ];
+    let (plan, diagnostics) = world.plan(&config, Some(&state)).await;
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let moves: Vec<(String, String, Action)> = plan
+        .changes
+        .iter()
+        .map(|c| {
+            (
+                c.moved_from
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                c.addr.to_string(),
+                c.action,
+            )
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (
+                "test_resource.site[0]".to_owned(),
+                "test_resource.web[0]".to_owned(),
+                Action::NoOp
+            ),
+            (
+                "test_resource.site[1]".to_owned(),
+                "test_resource.web[1]".to_owned(),
+                Action::NoOp
+            ),
+            (
+                "module.old.module.inner.test_resource.x".to_owned(),
+                "module.new.module.inner.test_resource.x".to_owned(),
+                Action::NoOp
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn conflicting_moves_are_refused_and_move_nothing() {
+    let world = World::new();
+    let state = world
+        .apply_creates(&expanded(vec![
+            resource("a", Value::NULL),
+            resource("b", Value::NULL),
+            resource("taken", Value::NULL),
+            resource("old", Value::NULL),
+        ]))
+        .await;
+    let mut config = expanded(vec![
+        placed(resource("a", Value::NULL), addr("c")),
+        resource("taken", Value::NULL),
+    ]);
+    config.moved = vec![
+        // Two instances onto one address: the first wins, the second is refused.
+        moved("test_resource.a", "test_resource.c"),
+        moved("test_resource.b", "test_resource.c"),
+        // Onto an address already in state.
+        moved("test_resource.old", "test_resource.taken"),
+    ];
+    let (plan, diagnostics) = world.plan(&config, Some(&state)).await;
+    assert_eq!(
+        codes(&diagnostics),
+        [Code::PlanMovedConflict, Code::PlanMovedConflict]
+    );
+    assert_eq!(change(&plan, "c").moved_from, Some(addr("a")));
+    assert_eq!(change(&plan, "b").action, Action::Delete);
+    assert_eq!(change(&plan, "old").action, Action::Delete);
+    assert_eq!(change(&plan, "taken").action, Action::NoOp);
+    assert_eq!(change(&plan, "taken").moved_from, None);
+}
+
+#[tokio::test]
+async fn import_reads_the_object_and_plans_against_it() {
+    let world = World::new();
+    let mut existing = BTreeMap::new();
+    existing.insert("name".to_owned(), Value::string("db"));
+    existing.insert("value".to_owned(), Value::string("v1"));
+    world
+        .provider
+        .put_object(TEST_RESOURCE, "db-9", existing.clone());
+    existing.insert("name".to_owned(), Value::string("same"));
+    existing.insert("value".to_owned(), Value::string("s"));
+    world.provider.put_object(TEST_RESOURCE, "same-4", existing);
+    let state = world
+        .apply_creates(&expanded(vec![resource("known", Value::NULL)]))
+        .await;
+    world.provider.reset_calls();
+    let mut config = expanded(vec![
+        resource("db", Value::string("v2")),
+        resource("same", Value::string("s")),
+        resource("known", Value::NULL),
+    ]);
+    let import = |name: &str, id: &str| crate::expand::ImportTarget {
+        to: addr(name),
+        id: id.to_owned(),
+        span: span(80),
+    };
+    config.imports = vec![
+        import("db", "db-9"),
+        import("same", "same-4"),
+        import("known", "whatever"),
+    ];
+    let (plan, diagnostics) = world.plan(&config, Some(&state)).await;
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let db = change(&plan, "db");
+    assert_eq!(
+        (db.action, db.import_id.as_deref()),
+        (Action::Update, Some("db-9"))
+    );
+    assert_eq!(db.before.as_ref().unwrap()["value"], Value::string("v1"));
+    let same = change(&plan, "same");
+    assert_eq!(
+        (same.action, same.import_id.as_deref()),
+        (Action::NoOp, Some("same-4"))
+    );
+    // Already in state: the import is a no-op, with no provider call.
+    assert_eq!(change(&plan, "known").import_id, None);
+    let imported: Vec<_> = world
+        .provider
+        .calls_of(Op::Import)
+        .into_iter()
+        .filter_map(|c| c.id)
+        .collect();
+    assert_eq!(imported.len(), 2, "{imported:?}");
+    assert!(!imported.contains(&"whatever".to_owned()));
+    assert_eq!(plan.summary().import, 2);
+    assert!(plan.has_changes());
+}
+
+#[tokio::test]
+async fn failed_import_is_a_provider_error() {
+    let world = World::new();
+    let mut config = expanded(vec![resource("db", Value::NULL)]);
+    config.imports = vec![crate::expand::ImportTarget {
+        to: addr("db"),
+        id: "no-such-id".to_owned(),
+        span: span(80),
+    }];
+    let (plan, diagnostics) = world.plan(&config, None).await;
+    assert_eq!(codes(&diagnostics), [Code::PlanProviderError]);
+    let help = diagnostics.iter().next().unwrap().help.clone().unwrap();
+    assert!(help.contains("no-such-id"), "{help}");
+    assert_eq!(change(&plan, "db").import_id, None);
+}
+
+// ----- impact -----
+
+#[tokio::test]
+async fn impact_counts_a_diamond_once_and_flags_destroy_before_create() {
+    let world = World::new();
+    // a ← b, a ← c, {b, c} ← d, and e alone.
+    let shape = |a_name: &str| {
+        expanded(vec![
+            placed(resource(a_name, Value::NULL), addr("a")),
+            depends_on(resource("b", Value::NULL), &["a"]),
+            depends_on(resource("c", Value::NULL), &["a"]),
+            depends_on(resource("d", Value::NULL), &["b", "c"]),
+            resource("e", Value::NULL),
+        ])
+    };
+    let state = world.apply_creates(&shape("a")).await;
+    let (plan, _) = world.plan(&shape("a2"), Some(&state)).await;
+    let blast = &plan.impact.blast_radius;
+    assert_eq!(blast.len(), 1, "{blast:?}");
+    assert_eq!(blast[0].addr, addr("a"));
+    assert_eq!(blast[0].downstream, 3, "d is counted once");
+    assert_eq!(blast[0].named, [addr("b"), addr("c"), addr("d")]);
+    assert_eq!(plan.impact.downtime.len(), 1);
+    assert_eq!(
+        plan.impact.downtime[0].reason,
+        DowntimeReason::DestroyBeforeCreate
+    );
+    assert_eq!(plan.impact.rollback.supersedes, Some(1));
+    assert_eq!(
+        plan.impact.rollback.command.as_deref(),
+        Some("infra rollback --env prod --to 1")
+    );
+    assert_eq!(
+        plan.impact.rollback.irreversible,
+        [Irreversible {
+            subject: "test_resource.a".to_owned(),
+            reason: IrreversibleReason::Replaced
+        }]
+    );
+    // The saved plan keeps the impact.
+    let file = PlanFile::new(&plan, &world.key, world.host.as_ref()).unwrap();
+    let reloaded = PlanFile::parse(&file.to_bytes(), &world.key)
+        .and_then(|f| f.to_plan(&world.key))
+        .unwrap();
+    assert_eq!(reloaded.impact, plan.impact);
+}
+
+#[tokio::test]
+async fn impact_of_a_delete_uses_the_prior_dependencies() {
+    let world = World::new();
+    let state = world
+        .apply_creates(&expanded(vec![
+            resource("db", Value::NULL),
+            depends_on(resource("app", Value::NULL), &["db"]),
+        ]))
+        .await;
+    let (plan, _) = world.plan(&expanded(Vec::new()), Some(&state)).await;
+    let db = plan
+        .impact
+        .blast_radius
+        .iter()
+        .find(|b| b.addr == addr("db"))
+        .expect("db's blast radius");
+    assert_eq!((db.downstream, db.named.clone()), (1, vec![addr("app")]));
+    assert_eq!(plan.impact.rollback.irreversible.len(), 2);
+}
+
+#[test]
+fn impact_of_a_long_chain_is_linear() {
+    // 100k resources in a chain, every one updated: a walk per change would
+    // be quadratic (5e9 steps); the chain is resolved in one pass.
+    const N: usize = 100_000;
+    let instances: Vec<Instance> = (0..N)
+        .map(|i| {
+            let name = format!("r{i:06}");
+            if i == 0 {
+                resource(&name, Value::NULL)
+            } else {
+                depends_on(resource(&name, Value::NULL), &[&format!("r{:06}", i - 1)])
+            }
+        })
+        .collect();
+    let config = expanded(instances);
+    let changes: Vec<Change> = config
+        .instances
+        .keys()
+        .map(|addr| Change {
+            addr: addr.clone(),
+            resource_type: TEST_RESOURCE.to_owned(),
+            provider: "test".to_owned(),
+            action: Action::Update,
+            before: None,
+            after: Attributes::new(),
+            replace_paths: Vec::new(),
+            reason: None,
+            import_id: None,
+            moved_from: None,
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let impact = impact::analyze(&config, &BTreeMap::new(), &changes, None);
+    let elapsed = started.elapsed();
+    assert_eq!(impact.blast_radius.len(), N - 1);
+    assert_eq!(impact.blast_radius[0].downstream, N - 1);
+    assert!(!impact.blast_radius[0].at_least);
+    assert_eq!(impact.blast_radius[0].named.len(), impact::NAMED);
+    assert_eq!(impact.blast_radius[N - 2].downstream, 1);
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn protected_environment_changes_are_downtime_risks_and_generated_secrets_irreversible() {
+    let world = World::new();
+    let mut config = expanded(vec![resource("a", Value::NULL)]);
+    config.environment.protected = true;
+    config.secrets.insert(
+        (crate::addr::ModulePath::root(), "password".to_owned()),
+        crate::expand::SecretValue {
+            value: Value::UNKNOWN.with_secret(true),
+            source: crate::config::SecretSource::Generate {
+                length: 16,
+                special: false,
+            },
+        },
+    );
+    let (plan, _) = world.plan(&config, None).await;
+    assert_eq!(plan.impact.downtime.len(), 1);
+    assert_eq!(
+        plan.impact.downtime[0].reason,
+        DowntimeReason::ProtectedEnvironment
+    );
+    assert_eq!(plan.impact.rollback.supersedes, None);
+    assert_eq!(plan.impact.rollback.command, None);
+    assert_eq!(
+        plan.impact.rollback.irreversible,
+        [Irreversible {
+            subject: "secret.password".to_owned(),
+            reason: IrreversibleReason::SecretGenerated
+        }]
+    );
 }

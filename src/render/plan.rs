@@ -8,7 +8,9 @@
 
 use crate::addr::Mode;
 use crate::lang::{Kind, Number, Value};
-use crate::plan::{Action, Change, Drift, DriftKind, OutputChange, Plan, Reason, Summary};
+use crate::plan::{
+    Action, Change, DowntimeReason, Drift, DriftKind, Impact, OutputChange, Plan, Reason, Summary,
+};
 use crate::providers::Attributes;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -31,9 +33,40 @@ fn summary_line(plan: &Plan) -> String {
         add,
         change,
         destroy,
+        import,
         ..
     } = plan.summary();
-    format!("Plan: {add} to add, {change} to change, {destroy} to destroy.")
+    let import = if import > 0 {
+        format!("{import} to import, ")
+    } else {
+        String::new()
+    };
+    format!("Plan: {import}{add} to add, {change} to change, {destroy} to destroy.")
+}
+
+/// Whether a change is shown: it does something, or it imports or moves.
+fn is_shown(change: &Change) -> bool {
+    change.action != Action::NoOp || change.import_id.is_some() || change.moved_from.is_some()
+}
+
+/// The symbol of a change as shown: an import that changes nothing is `<-`.
+fn change_symbol(change: &Change) -> &'static str {
+    if change.action == Action::NoOp && change.import_id.is_some() {
+        "<-"
+    } else {
+        symbol(change.action)
+    }
+}
+
+/// The address as a header shows it: `OLD has moved to NEW` for a move that
+/// changes nothing else.
+fn shown_addr(change: &Change) -> String {
+    match &change.moved_from {
+        Some(from) if change.action == Action::NoOp && change.import_id.is_none() => {
+            format!("{from} has moved to {}", change.addr)
+        }
+        _ => change.addr.to_string(),
+    }
 }
 
 /// The action's symbol, as in Terraform.
@@ -67,7 +100,28 @@ fn forces(change: &Change) -> String {
 
 /// What happens to the object, in words, with the reason when it adds something.
 fn describe(change: &Change) -> String {
-    let mut text = String::from(match change.action {
+    let mut text = action_words(change);
+    if let Some(from) = &change.moved_from
+        && (change.action != Action::NoOp || change.import_id.is_some())
+    {
+        let _ = write!(text, " (moved from {from})");
+    }
+    text
+}
+
+fn action_words(change: &Change) -> String {
+    if change.moved_from.is_some() && change.action == Action::NoOp && change.import_id.is_none() {
+        return String::new();
+    }
+    let mut text = String::new();
+    if let Some(id) = &change.import_id {
+        let _ = write!(text, "will be imported (id {id:?})");
+        if change.action == Action::NoOp {
+            return text;
+        }
+        text.push_str(", then ");
+    }
+    let words = match change.action {
         Action::NoOp => "is unchanged",
         Action::Create => "will be created",
         Action::Update => "will be updated in place",
@@ -79,7 +133,12 @@ fn describe(change: &Change) -> String {
         } => "must be replaced (create before destroy)",
         Action::Delete => "will be destroyed",
         Action::Read => "will be read during apply",
-    });
+    };
+    if change.import_id.is_some() {
+        text.push_str(words.strip_prefix("will be ").unwrap_or(words));
+    } else {
+        text.push_str(words);
+    }
     text.push_str(&forces(change));
     if let Some(reason) = change.reason
         && reason != Reason::ReplaceForced
@@ -91,12 +150,13 @@ fn describe(change: &Change) -> String {
 
 /// The change's header line: `-/+ test_resource.db must be replaced (forces replacement: name)`.
 fn header(change: &Change) -> String {
-    format!(
+    let text = format!(
         "{:>3} {} {}",
-        symbol(change.action),
-        change.addr,
+        change_symbol(change),
+        shown_addr(change),
         describe(change)
-    )
+    );
+    text.trim_end().to_owned()
 }
 
 /// A multi-line, known, non-secret string.
@@ -160,6 +220,10 @@ fn attribute_lines(
 /// The attribute-level diff of one change, unchanged attributes counted in a
 /// trailing `# (N unchanged attributes hidden)` line.
 fn change_lines(change: &Change) -> Vec<String> {
+    if change.action == Action::NoOp && change.import_id.is_none() {
+        // A move that changes nothing: the header says it all.
+        return Vec::new();
+    }
     let empty = Attributes::new();
     let before = change.before.as_ref().unwrap_or(&empty);
     let after = if change.action == Action::Delete {
@@ -277,11 +341,7 @@ pub fn human(plan: &Plan) -> String {
         }
         out.push('\n');
     }
-    let changes: Vec<&Change> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action != Action::NoOp)
-        .collect();
+    let changes: Vec<&Change> = plan.changes.iter().filter(|c| is_shown(c)).collect();
     if !changes.is_empty() {
         out.push_str("infra will perform the following actions:\n\n");
         for change in changes {
@@ -302,7 +362,114 @@ pub fn human(plan: &Plan) -> String {
     }
     out.push_str(&summary_line(plan));
     out.push('\n');
+    if plan.has_changes() {
+        out.push('\n');
+        for line in impact_lines(plan, HUMAN_LIST) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
     out
+}
+
+/// How many entries of each impact list the human form shows.
+const HUMAN_LIST: usize = 10;
+
+/// How many entries of each impact list the markdown form shows.
+const MARKDOWN_LIST: usize = 5;
+
+/// `a, b, c and 4 more`.
+fn named_list(named: &[String], total: usize, at_least: bool) -> String {
+    let mut text = named.join(", ");
+    let rest = total.saturating_sub(named.len());
+    if rest > 0 || at_least {
+        let more = if at_least { "+" } else { "" };
+        let _ = write!(text, " and {rest}{more} more");
+    }
+    text
+}
+
+/// The impact section as plain lines (the human form; markdown wraps them):
+/// at most `limit` entries of each list, the largest blast radius first.
+fn impact_lines(plan: &Plan, limit: usize) -> Vec<String> {
+    let Impact {
+        blast_radius,
+        downtime,
+        rollback,
+    } = &plan.impact;
+    let mut lines = vec![String::from("Impact:")];
+    if blast_radius.is_empty() {
+        lines.push(String::from(
+            "  Blast radius: no change reaches other instances",
+        ));
+    } else {
+        let mut blasts: Vec<_> = blast_radius.iter().collect();
+        blasts.sort_by_key(|blast| std::cmp::Reverse(blast.downstream));
+        lines.push(format!(
+            "  Blast radius: {} change{} reach{} instances downstream",
+            blasts.len(),
+            if blasts.len() == 1 { "" } else { "s" },
+            if blasts.len() == 1 { "es" } else { "" },
+        ));
+        for blast in blasts.iter().take(limit) {
+            let named: Vec<String> = blast.named.iter().map(ToString::to_string).collect();
+            lines.push(format!(
+                "    {} {}: {}{} downstream ({})",
+                symbol(blast.action),
+                blast.addr,
+                blast.downstream,
+                if blast.at_least { "+" } else { "" },
+                named_list(&named, blast.downstream, blast.at_least)
+            ));
+        }
+        if blasts.len() > limit {
+            lines.push(format!("    … {} more", blasts.len() - limit));
+        }
+    }
+    let gaps: Vec<_> = downtime
+        .iter()
+        .filter(|risk| risk.reason == DowntimeReason::DestroyBeforeCreate)
+        .collect();
+    let protected = downtime
+        .iter()
+        .filter(|risk| risk.reason == DowntimeReason::ProtectedEnvironment)
+        .count();
+    if gaps.is_empty() && protected == 0 {
+        lines.push(String::from("  Downtime risk: none found"));
+    } else {
+        lines.push(String::from("  Downtime risk:"));
+        for risk in gaps.iter().take(limit) {
+            lines.push(format!(
+                "    {} {} {}",
+                symbol(risk.action),
+                risk.addr,
+                risk.describe(&plan.environment.name)
+            ));
+        }
+        if gaps.len() > limit {
+            lines.push(format!("    … {} more", gaps.len() - limit));
+        }
+        if protected > 0 {
+            lines.push(format!(
+                "    ! environment `{}` is protected: {protected} change{} here",
+                plan.environment.name,
+                if protected == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    lines.push(format!("  Rollback: {}", rollback.describe()));
+    if !rollback.irreversible.is_empty() {
+        lines.push(String::from("    Not undone by a rollback:"));
+        for item in rollback.irreversible.iter().take(limit) {
+            lines.push(format!("      - {}", item.describe()));
+        }
+        if rollback.irreversible.len() > limit {
+            lines.push(format!(
+                "      … {} more",
+                rollback.irreversible.len() - limit
+            ));
+        }
+    }
+    lines
 }
 
 // ---------------------------------------------------------------------------
@@ -402,6 +569,7 @@ fn reason_name(reason: Reason) -> &'static str {
         Reason::DeletedOutside => "deleted_outside",
         Reason::NoLongerInConfiguration => "no_longer_in_configuration",
         Reason::ReplaceForced => "replace_forced",
+        Reason::ReplaceTriggered => "replace_triggered",
     }
 }
 
@@ -429,6 +597,43 @@ fn resource_change_json(change: &Change) -> serde_json::Value {
         "before_sensitive": before_sensitive,
         "after_sensitive": after_sensitive,
         "replace_paths": change.replace_paths,
+        "importing": change.import_id.as_ref().map(|id| serde_json::json!({ "id": id })),
+        "previous_address": change.moved_from.as_ref().map(ToString::to_string),
+    })
+}
+
+fn impact_json(plan: &Plan) -> serde_json::Value {
+    let impact = &plan.impact;
+    serde_json::json!({
+        "blast_radius": impact.blast_radius.iter().map(|blast| serde_json::json!({
+            "address": blast.addr.to_string(),
+            "actions": actions(blast.action),
+            "downstream": blast.downstream,
+            "at_least": blast.at_least,
+            "named": blast.named.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "downtime": impact.downtime.iter().map(|risk| serde_json::json!({
+            "address": risk.addr.to_string(),
+            "actions": actions(risk.action),
+            "reason": match risk.reason {
+                DowntimeReason::DestroyBeforeCreate => "destroy_before_create",
+                DowntimeReason::ProtectedEnvironment => "protected_environment",
+            },
+            "dependents": risk.dependents,
+        })).collect::<Vec<_>>(),
+        "rollback": {
+            "supersedes": impact.rollback.supersedes,
+            "command": impact.rollback.command,
+            "irreversible": impact.rollback.irreversible.iter().map(|item| serde_json::json!({
+                "subject": item.subject,
+                "reason": match item.reason {
+                    crate::plan::IrreversibleReason::Deleted => "deleted",
+                    crate::plan::IrreversibleReason::Replaced => "replaced",
+                    crate::plan::IrreversibleReason::SecretGenerated => "secret_generated",
+                },
+                "description": item.describe(),
+            })).collect::<Vec<_>>(),
+        },
     })
 }
 
@@ -519,10 +724,13 @@ pub fn json(plan: &Plan) -> String {
             "change": summary.change,
             "destroy": summary.destroy,
             "read": summary.read,
+            "import": summary.import,
+            "move": summary.moved,
         },
         "resource_changes": plan.changes.iter().map(resource_change_json).collect::<Vec<_>>(),
         "output_changes": outputs,
         "resource_drift": plan.drift.iter().map(drift_json).collect::<Vec<_>>(),
+        "impact": impact_json(plan),
     });
     serde_json::to_string_pretty(&document).unwrap_or_default()
 }
@@ -572,6 +780,23 @@ fn details(summary: &str, lines: &[String]) -> String {
     )
 }
 
+/// The impact section of the markdown form: a short list under the summary,
+/// each list cut to [`MARKDOWN_LIST`] entries so it stays small.
+fn markdown_impact(plan: &Plan) -> String {
+    let lines = impact_lines(plan, MARKDOWN_LIST);
+    let mut out = String::from("### Impact\n\n");
+    for line in lines.iter().skip(1) {
+        let depth = line.len() - line.trim_start().len();
+        let text = line.trim_start();
+        let text = text.strip_prefix("- ").unwrap_or(text);
+        // Two spaces of the human form are one level of the list.
+        let indent = "  ".repeat(depth.saturating_sub(2) / 2);
+        let _ = writeln!(out, "{indent}- {}", html_escape(text));
+    }
+    out.push('\n');
+    out
+}
+
 /// The plan as a pull-request comment, never longer than [`MARKDOWN_LIMIT`]
 /// (bytes, hence characters): detail sections are elided from the end to fit;
 /// the title, summary and destructive actions always stay.
@@ -588,12 +813,11 @@ pub fn markdown(plan: &Plan) -> String {
         summary.add, summary.change, summary.destroy
     );
     let _ = writeln!(head, "**{}**\n", summary_line(plan));
+    if plan.has_changes() {
+        head.push_str(&markdown_impact(plan));
+    }
 
-    let changes: Vec<&Change> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action != Action::NoOp)
-        .collect();
+    let changes: Vec<&Change> = plan.changes.iter().filter(|c| is_shown(c)).collect();
     let destructive: Vec<&Change> = changes
         .iter()
         .copied()
@@ -616,14 +840,26 @@ pub fn markdown(plan: &Plan) -> String {
     }
     for change in &changes {
         let lines = change_lines(change);
-        sections.push(details(
-            &format!(
-                "{} {}",
-                code(&format!("{} {}", symbol(change.action), change.addr)),
-                html_escape(&describe(change))
-            ),
-            &lines,
-        ));
+        let summary = format!(
+            "{} {}",
+            code(&format!("{} {}", change_symbol(change), shown_addr(change))),
+            html_escape(&describe(change))
+        );
+        let summary = summary.trim_end();
+        if lines.is_empty() {
+            // A move that changes nothing: one line, no details.
+            let line = match &change.moved_from {
+                Some(from) => format!(
+                    "{} has moved to {}\n\n",
+                    code(&from.to_string()),
+                    code(&change.addr.to_string())
+                ),
+                None => format!("{summary}\n\n"),
+            };
+            sections.push(line);
+        } else {
+            sections.push(details(summary, &lines));
+        }
     }
     let outputs: Vec<String> = plan.output_changes.iter().filter_map(output_line).collect();
     if !outputs.is_empty() {
@@ -727,6 +963,7 @@ mod tests {
             drift: Vec::new(),
             output_changes: Vec::new(),
             config_digest: String::from("abc"),
+            impact: crate::plan::Impact::default(),
         }
     }
 
@@ -848,7 +1085,112 @@ mod tests {
                 sensitive: true,
             },
         ];
+        plan.impact = sample_impact();
         plan
+    }
+
+    fn sample_impact() -> Impact {
+        use crate::plan::{Blast, DowntimeRisk, Irreversible, IrreversibleReason, RollbackPlan};
+        let replace = Action::Replace {
+            create_before_destroy: false,
+        };
+        Impact {
+            blast_radius: vec![Blast {
+                addr: addr("db"),
+                action: replace,
+                downstream: 7,
+                at_least: false,
+                named: vec![addr("app"), addr("web")],
+            }],
+            downtime: vec![DowntimeRisk {
+                addr: addr("db"),
+                action: replace,
+                reason: DowntimeReason::DestroyBeforeCreate,
+                dependents: 7,
+            }],
+            rollback: RollbackPlan {
+                supersedes: Some(3),
+                command: Some(String::from("infra rollback --env prod --to 3")),
+                irreversible: vec![Irreversible {
+                    subject: String::from("test_resource.db"),
+                    reason: IrreversibleReason::Replaced,
+                }],
+            },
+        }
+    }
+
+    #[test]
+    fn impact_in_every_format() {
+        let p = full_plan();
+        let text = human(&p);
+        let summary = text.find("Plan: ").unwrap();
+        let impact = text.find("Impact:").unwrap();
+        assert!(summary < impact, "{text}");
+        assert!(
+            text.contains("-/+ test_resource.db: 7 downstream (test_resource.app, test_resource.web and 5 more)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("is destroyed before its replacement exists"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Rollback: `infra rollback --env prod --to 3` returns to state serial 3"),
+            "{text}"
+        );
+        let out = markdown(&p);
+        let summary = out.find("**Plan: ").unwrap();
+        let impact = out.find("### Impact").unwrap();
+        let warning = out.find("[!WARNING]").unwrap();
+        assert!(summary < impact && impact < warning, "{out}");
+        let doc: serde_json::Value = serde_json::from_str(&json(&p)).unwrap();
+        assert_eq!(doc["impact"]["blast_radius"][0]["downstream"], 7);
+        assert_eq!(
+            doc["impact"]["downtime"][0]["reason"],
+            "destroy_before_create"
+        );
+        assert_eq!(doc["impact"]["rollback"]["supersedes"], 3);
+        assert_eq!(
+            doc["impact"]["rollback"]["irreversible"][0]["reason"],
+            "replaced"
+        );
+    }
+
+    #[test]
+    fn markdown_impact_stays_short_for_huge_plans() {
+        let mut p = plan(
+            (0..10_000)
+                .map(|i| {
+                    change(
+                        &format!("r{i}"),
+                        Action::Delete,
+                        Some(Attributes::new()),
+                        Attributes::new(),
+                    )
+                })
+                .collect(),
+        );
+        let mut impact = sample_impact();
+        impact.blast_radius = (0..10_000)
+            .map(|i| crate::plan::Blast {
+                addr: addr(&format!("r{i}")),
+                action: Action::Delete,
+                downstream: i,
+                at_least: false,
+                named: vec![addr("x"); 5],
+            })
+            .collect();
+        p.impact = impact;
+        let out = markdown(&p);
+        assert!(out.len() < MARKDOWN_LIMIT, "{} bytes", out.len());
+        let section = &out[out.find("### Impact").unwrap()..out.find("[!WARNING]").unwrap()];
+        assert!(section.len() < 4_000, "{section}");
+        // The largest blast radius comes first.
+        assert!(
+            section.contains("test_resource.r9999: 9999 downstream"),
+            "{section}"
+        );
+        assert!(section.contains("… 9995 more"), "{section}");
     }
 
     #[test]
@@ -885,7 +1227,7 @@ mod tests {
         assert!(out.contains("# (3 unchanged attributes hidden)"), "{out}");
         assert!(out.contains("~ token = (secret) -> (secret)"), "{out}");
         assert!(
-            out.ends_with("Plan: 2 to add, 1 to change, 2 to destroy.\n"),
+            out.contains("\nPlan: 2 to add, 1 to change, 2 to destroy.\n\nImpact:\n"),
             "{out}"
         );
     }
@@ -1069,6 +1411,12 @@ mod tests {
         for field in documented("Drift fields") {
             has(&doc["resource_drift"][0], &field, "drift");
         }
+        for field in documented("Impact fields") {
+            has(&doc["impact"], &field, "impact");
+        }
+        for field in documented("Rollback fields") {
+            has(&doc["impact"]["rollback"], &field, "rollback");
+        }
         for field in documented("Drift attribute fields") {
             has(
                 &doc["resource_drift"][0]["attributes"][0],
@@ -1110,7 +1458,7 @@ mod tests {
                 Attributes::new(),
             ),
         ]);
-        assert!(human(&p).ends_with("\nPlan: 3 to add, 1 to change, 0 to destroy.\n"));
+        assert!(human(&p).contains("\nPlan: 3 to add, 1 to change, 0 to destroy.\n"));
         assert!(markdown(&p).contains("Plan: 3 to add, 1 to change, 0 to destroy."));
     }
 

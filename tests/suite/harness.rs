@@ -86,6 +86,10 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
         "plan errors are tested in src/plan tests",
     ),
     (
+        "infra::plan::moved_conflict",
+        "needs a prior state; tested in src/plan tests and tests/scenarios/plan",
+    ),
+    (
         "infra::plan::invalid_file",
         "plan errors are tested in src/plan tests",
     ),
@@ -111,6 +115,10 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
     ("infra::apply::inconsistent_final_plan", "apply stage"),
     ("infra::apply::unresolved", "apply stage"),
     ("infra::apply::order_cycle", "apply stage"),
+    (
+        "infra::apply::import_target_missing",
+        "apply stage: `infra import` command line",
+    ),
     (
         "infra::state::invalid_json",
         "state errors are tested in src/state tests and tests/state.rs",

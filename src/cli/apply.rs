@@ -1,0 +1,598 @@
+//! `infra apply [PLANFILE]`, `infra destroy` and `infra rollback`: plan (or
+//! load the saved plan), show it, ask, apply with progress, summarise.
+//!
+//! Confirmation: on a TTY the user types `yes`; without a TTY the command
+//! needs `--auto-approve` (or a saved plan, which was reviewed when made).
+//! Progress: on a TTY a live display of the running actions with elapsed
+//! times and a bar; off a TTY, one plain line per start and per end. Colour
+//! only on a TTY and never with `NO_COLOR`.
+//!
+//! Exit: 0 when everything applied (or nothing to do), 1 on any error or a
+//! failed action.
+
+use super::args::{EnvArgs, parse_duration};
+use super::{Ctx, Exit};
+use crate::addr::Target;
+use crate::apply::{ActionKind, Event, Options, Outcome as ActionOutcome, Report, RetryPolicy};
+use crate::diag::{Code, Diagnostic, SourceMap};
+use crate::pipeline::{self, ApplyRequest, ApplyUi, Mode, Outcome, PlanRequest};
+use crate::plan::Plan;
+use crate::render;
+use crate::state::LockInfo;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Options every applying command shares.
+#[derive(Debug, clap::Args)]
+pub(super) struct RunArgs {
+    #[command(flatten)]
+    env: EnvArgs,
+
+    /// Skip the confirmation (required without a TTY, e.g. in CI).
+    #[arg(long)]
+    auto_approve: bool,
+
+    /// How many actions run at once.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    parallelism: u32,
+
+    /// Allow deletes and replacements in a protected environment.
+    #[arg(long)]
+    allow_destroy: bool,
+
+    /// Wait this long for another command's lock (`30s`, `2m`; default: fail at once).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
+    lock_timeout: Duration,
+
+    /// How many times a call that failed transiently (timeout, 429, 5xx) is tried in all.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    retries: u32,
+
+    /// The first wait before a retry; it doubles each time (with jitter), up to 30s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "200ms")]
+    retry_backoff: Duration,
+}
+
+impl RunArgs {
+    fn options(&self) -> Options {
+        Options {
+            parallelism: self.parallelism as usize,
+            retry: RetryPolicy {
+                attempts: self.retries,
+                base: self.retry_backoff,
+                max: Duration::from_secs(30).max(self.retry_backoff),
+            },
+        }
+    }
+
+    fn plan_request(&self, targets: Vec<Target>, refresh: bool) -> PlanRequest {
+        PlanRequest {
+            environment: self.env.environment.clone(),
+            vars: self.env.vars.clone(),
+            targets,
+            refresh,
+            out: None,
+            allow_destroy: self.allow_destroy,
+        }
+    }
+}
+
+/// Make the configuration real.
+#[derive(Debug, clap::Args)]
+pub(super) struct ApplyCommand {
+    /// A plan saved with `infra plan --out FILE`: applied exactly, or refused as stale.
+    #[arg(value_name = "PLANFILE")]
+    plan_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    run: RunArgs,
+
+    /// Apply only this resource, instance or module and what it depends on (repeatable).
+    #[arg(long = "target", value_name = "ADDR", value_parser = parse_target)]
+    targets: Vec<Target>,
+
+    /// Read every object from its provider before diffing (`--refresh=false` to skip).
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    refresh: bool,
+}
+
+/// Delete everything the environment's state holds.
+#[derive(Debug, clap::Args)]
+pub(super) struct DestroyCommand {
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// Go back to an earlier state version, from the configurations it recorded.
+#[derive(Debug, clap::Args)]
+pub(super) struct RollbackCommand {
+    /// The version to go back to (`infra state history` lists them); default:
+    /// the version before the last apply.
+    #[arg(long = "to", value_name = "SERIAL")]
+    to: Option<u64>,
+
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// Parses `--target ADDR`.
+fn parse_target(text: &str) -> Result<Target, String> {
+    text.parse::<Target>().map_err(|error| error.to_string())
+}
+
+impl ApplyCommand {
+    pub(super) fn run(self, ctx: &mut Ctx<'_>) -> Exit {
+        let plan_file = self.plan_file.as_ref().map(|path| ctx.resolve(path));
+        // A saved plan was reviewed when it was made.
+        let approved = self.run.auto_approve || plan_file.is_some();
+        let request = ApplyRequest {
+            plan: self.run.plan_request(self.targets.clone(), self.refresh),
+            mode: Mode::Apply { plan_file },
+            options: self.run.options(),
+            lock_timeout: self.run.lock_timeout,
+        };
+        execute(ctx, request, approved)
+    }
+}
+
+impl DestroyCommand {
+    pub(super) fn run(self, ctx: &mut Ctx<'_>) -> Exit {
+        let request = ApplyRequest {
+            plan: self.run.plan_request(Vec::new(), true),
+            mode: Mode::Destroy,
+            options: self.run.options(),
+            lock_timeout: self.run.lock_timeout,
+        };
+        execute(ctx, request, self.run.auto_approve)
+    }
+}
+
+impl RollbackCommand {
+    pub(super) fn run(self, ctx: &mut Ctx<'_>) -> Exit {
+        let request = ApplyRequest {
+            plan: self.run.plan_request(Vec::new(), true),
+            mode: Mode::Rollback { to: self.to },
+            options: self.run.options(),
+            lock_timeout: self.run.lock_timeout,
+        };
+        execute(ctx, request, self.run.auto_approve)
+    }
+}
+
+/// How many Ctrl-C presses arrived (set by the signal handler).
+static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs the pipeline with a terminal UI and prints the outcome.
+fn execute(ctx: &mut Ctx<'_>, request: ApplyRequest, approved: bool) -> Exit {
+    let dir = ctx.dir();
+    let command = match request.mode {
+        Mode::Apply { .. } => "apply",
+        Mode::Destroy => "destroy",
+        Mode::Rollback { .. } => "rollback",
+    };
+    install_interrupt_handler();
+    let host = ctx.shared_host.clone();
+    let tty = ctx.interactive;
+    let mut ui = Terminal {
+        ctx,
+        approved,
+        tty,
+        progress: None,
+        running: Default::default(),
+        interrupts_seen: 0,
+    };
+    let (outcome, sources, diagnostics) = pipeline::apply(host, &dir, request, &mut ui);
+    ui.finish_progress();
+    let ctx = ui.ctx;
+    ctx.report(&diagnostics, &sources);
+    match outcome {
+        None => Exit::Failure,
+        Some(Outcome::Declined) => {
+            ctx.err(&format!("{command} cancelled: nothing was changed.\n"));
+            Exit::Failure
+        }
+        Some(Outcome::NoChanges(_)) => {
+            ctx.out("No changes. Your infrastructure matches the configuration.\n");
+            if diagnostics.has_errors() {
+                Exit::Failure
+            } else {
+                Exit::Success
+            }
+        }
+        Some(Outcome::Applied { report, serial }) => {
+            let failed = report.failed() || diagnostics.has_errors();
+            ctx.out(&applied_summary(command, &report));
+            if let Some(serial) = serial {
+                ctx.err(&format!("State saved as version {serial}.\n"));
+            }
+            if failed { Exit::Failure } else { Exit::Success }
+        }
+    }
+}
+
+/// The closing lines: Terraform's `Apply complete!` line when all went
+/// well; otherwise what succeeded, failed and was skipped, by address.
+fn applied_summary(command: &str, report: &Report) -> String {
+    let mut added = 0;
+    let mut changed = 0;
+    let mut destroyed = 0;
+    for result in &report.results {
+        if !matches!(result.outcome, ActionOutcome::Succeeded) {
+            continue;
+        }
+        match result.action {
+            ActionKind::Creating | ActionKind::Reconciling | ActionKind::Importing => added += 1,
+            ActionKind::Updating => changed += 1,
+            ActionKind::Replacing => {
+                added += 1;
+                destroyed += 1;
+            }
+            ActionKind::Deleting => destroyed += 1,
+            ActionKind::Reading | ActionKind::Moving => {}
+        }
+    }
+    if !report.failed() {
+        let verb = match command {
+            "destroy" => "Destroy",
+            "rollback" => "Rollback",
+            _ => "Apply",
+        };
+        return format!(
+            "{verb} complete! Resources: {added} added, {changed} changed, {destroyed} destroyed.\n"
+        );
+    }
+    let mut succeeded = Vec::new();
+    let mut failed = Vec::new();
+    let mut skipped = Vec::new();
+    for result in &report.results {
+        match &result.outcome {
+            ActionOutcome::Succeeded => {
+                succeeded.push(format!("{} ({})", result.addr, result.action.as_str()))
+            }
+            ActionOutcome::Failed(_) => {
+                failed.push(format!("{} ({})", result.addr, result.action.as_str()))
+            }
+            ActionOutcome::Skipped { because } => {
+                skipped.push(format!("{} (waits on {because})", result.addr));
+            }
+            ActionOutcome::NotStarted => skipped.push(format!("{} (not started)", result.addr)),
+        }
+    }
+    let mut text = format!(
+        "{command} {}: {} succeeded, {} failed, {} skipped.\n",
+        if report.cancelled {
+            "interrupted"
+        } else {
+            "incomplete"
+        },
+        succeeded.len(),
+        failed.len(),
+        skipped.len()
+    );
+    for (title, list) in [
+        ("succeeded", &succeeded),
+        ("failed", &failed),
+        ("skipped", &skipped),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        text.push_str(&format!("  {title}:\n"));
+        for line in list.iter().take(50) {
+            text.push_str(&format!("    {line}\n"));
+        }
+        if list.len() > 50 {
+            text.push_str(&format!("    … and {} more\n", list.len() - 50));
+        }
+    }
+    text.push_str(
+        "Every success is saved in state; fix the errors above and run the command again.\n",
+    );
+    text
+}
+
+/// Counts Ctrl-C presses; the second one exits at once (the journal keeps
+/// every finished action).
+fn install_interrupt_handler() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("infra-interrupt".into())
+            .spawn(|| {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_io()
+                    .build()
+                else {
+                    return;
+                };
+                runtime.block_on(async {
+                    loop {
+                        if tokio::signal::ctrl_c().await.is_err() {
+                            return;
+                        }
+                        if INTERRUPTS.fetch_add(1, Ordering::SeqCst) >= 1 {
+                            eprintln!(
+                                "\ninterrupted again: exiting now; the journal keeps every finished \
+                                 action and the next command recovers it"
+                            );
+                            std::process::exit(130);
+                        }
+                    }
+                });
+            });
+        let _ = spawned;
+    });
+}
+
+/// The terminal side of an apply.
+struct Terminal<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    approved: bool,
+    tty: bool,
+    progress: Option<Live>,
+    running: std::collections::BTreeMap<String, Instant>,
+    interrupts_seen: usize,
+}
+
+/// The live display on a TTY.
+struct Live {
+    multi: indicatif::MultiProgress,
+    bar: indicatif::ProgressBar,
+    spinners: std::collections::BTreeMap<String, indicatif::ProgressBar>,
+}
+
+impl Terminal<'_, '_> {
+    fn finish_progress(&mut self) {
+        if let Some(live) = self.progress.take() {
+            for spinner in live.spinners.values() {
+                spinner.finish_and_clear();
+            }
+            live.bar.finish_and_clear();
+            let _ = live.multi.clear();
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        match &self.progress {
+            Some(live) => {
+                let _ = live.multi.println(text);
+            }
+            None => {
+                self.ctx.out(text);
+                self.ctx.out("\n");
+            }
+        }
+    }
+
+    fn start_live(&mut self, total: usize) {
+        if !self.tty || self.progress.is_some() {
+            return;
+        }
+        let multi = indicatif::MultiProgress::with_draw_target(
+            indicatif::ProgressDrawTarget::stderr_with_hz(10),
+        );
+        let bar = multi.add(indicatif::ProgressBar::new(total as u64));
+        let template = if self.ctx.render.colour {
+            "{bar:30.green/dim} {pos}/{len} actions  {elapsed}"
+        } else {
+            "{bar:30} {pos}/{len} actions  {elapsed}"
+        };
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        self.progress = Some(Live {
+            multi,
+            bar,
+            spinners: Default::default(),
+        });
+    }
+}
+
+impl ApplyUi for Terminal<'_, '_> {
+    fn note(&mut self, text: &str) {
+        self.ctx.err(&format!("note: {text}\n"));
+    }
+
+    fn waiting_for_lock(&mut self, holder: Option<&LockInfo>) {
+        if let Some(holder) = holder {
+            self.ctx.err(&format!(
+                "waiting for the state lock: {}\n",
+                holder.describe()
+            ));
+        }
+    }
+
+    fn confirm(&mut self, plan: &Plan, _sources: &SourceMap) -> Result<bool, Diagnostic> {
+        self.ctx.out(&render::plan::human(plan));
+        if self.approved {
+            self.start_live(plan.changes.len());
+            return Ok(true);
+        }
+        if !self.ctx.interactive {
+            return Err(
+                Diagnostic::error_at_path(Code::CliConfirmationRequired, None).with_help(
+                    "there is no terminal to ask on; review the plan and pass --auto-approve, or \
+                     apply a plan saved with `infra plan --out FILE`",
+                ),
+            );
+        }
+        let yes = super::confirm::confirm(
+            self.ctx,
+            "Do you want to perform these actions? Only 'yes' will be accepted: ",
+            "--auto-approve",
+        )?;
+        if yes {
+            self.start_live(plan.changes.len());
+        }
+        Ok(yes)
+    }
+
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::Started { addr, action } => {
+                let name = addr.to_string();
+                self.running.insert(name.clone(), Instant::now());
+                if let Some(live) = &mut self.progress {
+                    let spinner = live
+                        .multi
+                        .insert_before(&live.bar, indicatif::ProgressBar::new_spinner());
+                    if let Ok(style) =
+                        indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                    {
+                        spinner.set_style(style);
+                    }
+                    spinner.set_message(format!("{name}: {}…", action.as_str()));
+                    live.spinners.insert(name, spinner);
+                } else {
+                    self.line(&format!("{name}: {}…", action.as_str()));
+                }
+            }
+            Event::Retrying {
+                addr,
+                attempt,
+                wait,
+                message,
+            } => {
+                self.line(&format!(
+                    "{addr}: attempt {attempt} failed ({message}); retrying in {:.1}s",
+                    wait.as_secs_f64()
+                ));
+            }
+            Event::Finished {
+                addr,
+                action,
+                duration,
+                outcome,
+            } => {
+                let name = addr.to_string();
+                self.running.remove(&name);
+                if let Some(live) = &mut self.progress {
+                    if let Some(spinner) = live.spinners.remove(&name) {
+                        spinner.finish_and_clear();
+                        live.multi.remove(&spinner);
+                    }
+                    live.bar.inc(1);
+                }
+                let seconds = duration.as_secs_f64();
+                let text = match outcome {
+                    ActionOutcome::Failed(_) => {
+                        format!("{name}: {} failed ({seconds:.1}s)", action.as_str())
+                    }
+                    _ => format!("{name}: {} ({seconds:.1}s)", past(*action)),
+                };
+                self.line(&text);
+            }
+            Event::Skipped { addr, because } => {
+                if let Some(live) = &self.progress {
+                    live.bar.inc(1);
+                }
+                self.line(&format!("{addr}: skipped, because {because} failed"));
+            }
+        }
+    }
+
+    fn stop_requested(&mut self) -> bool {
+        if let Some(live) = &self.progress {
+            for spinner in live.spinners.values() {
+                spinner.tick();
+            }
+            live.bar.tick();
+        }
+        let interrupts = INTERRUPTS.load(Ordering::SeqCst);
+        if interrupts > self.interrupts_seen {
+            self.interrupts_seen = interrupts;
+            self.line(
+                "interrupt: finishing the actions in flight and saving state; press Ctrl-C again \
+                 to exit at once",
+            );
+        }
+        interrupts > 0
+    }
+}
+
+/// The past form for a finished line (`created`).
+fn past(action: ActionKind) -> &'static str {
+    match action {
+        ActionKind::Creating => "created",
+        ActionKind::Updating => "updated",
+        ActionKind::Replacing => "replaced",
+        ActionKind::Deleting => "deleted",
+        ActionKind::Reading => "read",
+        ActionKind::Importing => "imported",
+        ActionKind::Reconciling => "found already created",
+        ActionKind::Moving => "moved",
+    }
+}
+
+/// Bring an existing object under a resource block of the configuration.
+#[derive(Debug, clap::Args)]
+pub(super) struct ImportCommand {
+    /// The resource instance to manage it as (`local_file.conf`, `local_file.conf["api"]`).
+    #[arg(value_name = "ADDR", value_parser = parse_instance)]
+    addr: crate::addr::InstanceAddr,
+
+    /// The provider's id of the object (for `local_file`, its path).
+    #[arg(value_name = "ID")]
+    id: String,
+
+    #[command(flatten)]
+    env: EnvArgs,
+
+    /// Wait this long for another command's lock (`30s`, `2m`; default: fail at once).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
+    lock_timeout: Duration,
+}
+
+/// Parses an instance address.
+fn parse_instance(text: &str) -> Result<crate::addr::InstanceAddr, String> {
+    text.parse::<crate::addr::InstanceAddr>()
+        .map_err(|error| error.to_string())
+}
+
+impl ImportCommand {
+    pub(super) fn run(self, ctx: &mut Ctx<'_>) -> Exit {
+        let dir = ctx.dir();
+        let request = pipeline::ImportRequest {
+            plan: PlanRequest {
+                environment: self.env.environment,
+                vars: self.env.vars,
+                refresh: true,
+                ..PlanRequest::default()
+            },
+            addr: self.addr,
+            id: self.id,
+            lock_timeout: self.lock_timeout,
+        };
+        let mut waits = Vec::new();
+        let (imported, sources, diagnostics) =
+            pipeline::import(ctx.shared_host.clone(), &dir, &request, &mut |holder| {
+                if let Some(holder) = holder {
+                    waits.push(holder.describe());
+                }
+            });
+        if let Some(holder) = waits.first() {
+            ctx.err(&format!("waited for the state lock: {holder}\n"));
+        }
+        ctx.report(&diagnostics, &sources);
+        match imported {
+            Some(imported) if !diagnostics.has_errors() => {
+                ctx.out(&format!(
+                    "Import successful! {} now manages the object with id {}.\nRun `infra plan` to see how it differs from its configuration.\n",
+                    imported.addr, imported.id
+                ));
+                ctx.err(&format!("State saved as version {}.\n", imported.serial));
+                Exit::Success
+            }
+            _ => Exit::Failure,
+        }
+    }
+}

@@ -1,0 +1,855 @@
+//! `apply`, `destroy` and `rollback`: lock the environment's state, recover
+//! an interrupted apply from the journal, plan (or load a saved plan), ask,
+//! create the generated secrets, run the engine, write the new state version
+//! and its audit record, release the lock.
+//!
+//! Terminology: a *rollback target* is an earlier version of the state from
+//! the history; rolling back plans the way from the current objects to the
+//! configurations recorded in that version.
+//!
+//! Invariant: no printing; everything the user sees goes through
+//! [`ApplyUi`]. Every success the engine reports is written to state before
+//! the lock is released; a failure to write leaves the journal in place for
+//! the next command to recover.
+
+use super::run::{Opened, PlanRequest, Planned, config_digest, open, plan_opened, runtime};
+use super::{Checked, check, expand};
+use crate::addr::{InstanceAddr, ModulePath};
+use crate::apply::{self, Event, Options, Outcome as ActionOutcome, Report, Resolved, Resolver};
+use crate::config::SecretSource;
+use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
+use crate::expand::{Expanded, Request};
+use crate::host::Host;
+use crate::lang::Value;
+use crate::plan::{Plan, PlanFile};
+use crate::providers::{Attributes, ObjectState};
+use crate::state::audit::{ActionOutcome as AuditOutcome, AuditAction, AuditRecord};
+use crate::state::{JournalRecord, Key, LocalBackend, LockInfo, State, StateError};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// Make the configuration real (`infra apply`).
+    Apply {
+        /// A saved plan to apply exactly, instead of planning now.
+        plan_file: Option<PathBuf>,
+    },
+    /// Delete everything the state holds (`infra destroy`).
+    Destroy,
+    /// Go back to an earlier version (`infra rollback`); `None` is the
+    /// version before the last apply.
+    Rollback {
+        /// The serial to go back to.
+        to: Option<u64>,
+    },
+}
+
+impl Mode {
+    fn command(&self) -> &'static str {
+        match self {
+            Mode::Apply { .. } => "apply",
+            Mode::Destroy => "destroy",
+            Mode::Rollback { .. } => "rollback",
+        }
+    }
+}
+
+/// What `infra apply`, `destroy` and `rollback` ask for.
+#[derive(Debug, Clone)]
+pub struct ApplyRequest {
+    /// The environment, variables, targets and refresh, as for a plan.
+    pub plan: PlanRequest,
+    /// Apply, destroy or roll back.
+    pub mode: Mode,
+    /// Parallelism and retries.
+    pub options: Options,
+    /// How long to wait for another command's lock (0: fail at once).
+    pub lock_timeout: Duration,
+}
+
+/// How the command talks to the user while it runs.
+pub trait ApplyUi {
+    /// A line of information (a recovered journal, a new key).
+    fn note(&mut self, text: &str);
+    /// Another command holds the lock; called while waiting.
+    fn waiting_for_lock(&mut self, holder: Option<&LockInfo>);
+    /// Shows the plan and says whether to go on.
+    fn confirm(&mut self, plan: &Plan, sources: &SourceMap) -> Result<bool, Diagnostic>;
+    /// Progress of the engine.
+    fn event(&mut self, event: &Event);
+    /// Whether the user asked to stop (first Ctrl-C); polled while the engine runs.
+    fn stop_requested(&mut self) -> bool {
+        false
+    }
+}
+
+/// How the command ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The plan changed nothing.
+    NoChanges(Box<Plan>),
+    /// The user said no.
+    Declined,
+    /// The engine ran: what it did, and the serial of the state it wrote.
+    Applied {
+        /// The engine's report.
+        report: Box<Report>,
+        /// The new state version.
+        serial: Option<u64>,
+    },
+}
+
+/// Runs `apply`, `destroy` or `rollback` for the stack in `dir`.
+pub fn apply(
+    host: Arc<dyn Host>,
+    dir: &Path,
+    request: ApplyRequest,
+    ui: &mut dyn ApplyUi,
+) -> (Option<Outcome>, SourceMap, Diagnostics) {
+    let checked = Arc::new(check(host.as_ref(), dir));
+    let mut diagnostics = checked.diagnostics.clone();
+    let outcome = if diagnostics.has_errors() {
+        None
+    } else {
+        run(&host, &checked, &request, ui, &mut diagnostics)
+    };
+    diagnostics.sort();
+    (outcome, checked.sources.clone(), diagnostics)
+}
+
+fn run(
+    host: &Arc<dyn Host>,
+    checked: &Arc<Checked>,
+    request: &ApplyRequest,
+    ui: &mut dyn ApplyUi,
+    diagnostics: &mut Diagnostics,
+) -> Option<Outcome> {
+    let environment = match crate::expand::select_environment(
+        &checked.config,
+        request.plan.environment.as_deref(),
+    ) {
+        Ok(environment) => environment.name,
+        Err(diagnostic) => {
+            diagnostics.push(diagnostic);
+            return None;
+        }
+    };
+    let stack = checked.config.stack.name.clone();
+    let backend = LocalBackend::new(host.as_ref(), &checked.dir, &stack, &environment);
+    let fail = |diagnostics: &mut Diagnostics, error: StateError| {
+        diagnostics.push(error.to_diagnostic());
+    };
+    let lock = match backend.lock(
+        request.mode.command(),
+        request.lock_timeout,
+        &mut |holder| ui.waiting_for_lock(holder),
+    ) {
+        Ok(lock) => lock,
+        Err(error) => {
+            fail(diagnostics, error);
+            return None;
+        }
+    };
+    let key_existed = host.read(&backend.key_path()).is_ok()
+        || host.env_var(crate::state::crypto::KEY_ENV).is_some();
+    let key = match backend.key() {
+        Ok(key) => key,
+        Err(error) => {
+            fail(diagnostics, error);
+            return None;
+        }
+    };
+    if !key_existed {
+        ui.note(&format!(
+            "created the state key {}: back it up (a password manager, a CI secret); without it \
+             the secrets in state cannot be opened",
+            backend.key_path().display()
+        ));
+    }
+    if let Err(error) = recover(host.as_ref(), &backend, &lock, &key, ui) {
+        fail(diagnostics, error);
+        return None;
+    }
+    let opened = open(host, checked, &request.plan, true, diagnostics)?;
+    let planned = match &request.mode {
+        Mode::Apply { plan_file: None } => {
+            plan_opened(host, checked, &opened, &request.plan, diagnostics)?
+        }
+        Mode::Apply {
+            plan_file: Some(path),
+        } => saved_plan(host, checked, &opened, &request.plan, path, diagnostics)?,
+        Mode::Destroy => destroy_plan(host, checked, &opened, &request.plan, diagnostics)?,
+        Mode::Rollback { to } => {
+            rollback_plan(&backend, checked, &opened, &request.plan, *to, diagnostics)?
+        }
+    };
+    if diagnostics.has_errors() {
+        return None;
+    }
+    let Planned { plan, expanded } = planned;
+    if !plan.has_changes() {
+        drop(lock);
+        return Some(Outcome::NoChanges(Box::new(plan)));
+    }
+    match ui.confirm(&plan, &checked.sources) {
+        Ok(true) => {}
+        Ok(false) => return Some(Outcome::Declined),
+        Err(diagnostic) => {
+            diagnostics.push(diagnostic);
+            return None;
+        }
+    }
+
+    let mut audit = AuditRecord::start(host.as_ref(), request.mode.command(), &environment);
+    audit.plan_digest = Some(plan.config_digest.clone());
+    let state = opened
+        .prior
+        .clone()
+        .unwrap_or_else(|| State::new(host.as_ref()));
+    let (known_secrets, generated) = match generate_secrets(host.as_ref(), &expanded, &opened, &key)
+    {
+        Ok(secrets) => secrets,
+        Err(error) => {
+            fail(diagnostics, error);
+            return None;
+        }
+    };
+    let resolver: Arc<dyn Resolver> = Arc::new(ExpandResolver {
+        host: host.clone(),
+        checked: checked.clone(),
+        environment: request.plan.environment.clone(),
+        vars: request.plan.vars.clone(),
+        known_secrets,
+        destroy: matches!(request.mode, Mode::Destroy),
+        rollback: matches!(request.mode, Mode::Rollback { .. }).then(|| expanded.clone()),
+    });
+    let mut journal = backend.journal();
+    let runtime = runtime(diagnostics)?;
+    let report = runtime.block_on(run_engine(
+        apply::Request {
+            plan: &plan,
+            expanded: &expanded,
+            providers: &opened.providers,
+            key: &key,
+            host: host.as_ref(),
+            options: request.options.clone(),
+            resolver,
+            generated_secrets: generated,
+            events: None,
+            cancel: tokio::sync::watch::channel(false).1,
+        },
+        state,
+        &mut journal,
+        ui,
+    ));
+    diagnostics.extend(report.all_diagnostics());
+    let mut state = report.state.clone();
+    let summary = summary_line(&request.mode, &report);
+    let serial = match backend.write(&lock, &mut state, &key, &summary) {
+        Ok(file) => {
+            if let Err(error) = journal.clear() {
+                fail(diagnostics, error);
+            }
+            Some(file.serial)
+        }
+        Err(error) => {
+            fail(diagnostics, error);
+            None
+        }
+    };
+    audit.serial = serial;
+    audit.actions = audit_actions(&report);
+    audit.finish(host.as_ref());
+    if let Err(error) = backend.append_audit(&audit) {
+        fail(diagnostics, error);
+    }
+    if let Err(error) = lock.release() {
+        fail(diagnostics, error);
+    }
+    Some(Outcome::Applied {
+        report: Box::new(report),
+        serial,
+    })
+}
+
+/// Folds what an interrupted apply left in the journal into a new state
+/// version, and clears the journal.
+fn recover(
+    host: &dyn Host,
+    backend: &LocalBackend<'_>,
+    lock: &crate::state::Lock<'_>,
+    key: &Key,
+    ui: &mut dyn ApplyUi,
+) -> Result<(), StateError> {
+    let mut journal = backend.journal();
+    let read = journal.read::<JournalRecord>()?;
+    if read.records.is_empty() {
+        if read.torn_tail {
+            journal.clear()?;
+        }
+        return Ok(());
+    }
+    let mut state = match backend.read_state(key)? {
+        Some(state) => state,
+        None => State::new(host),
+    };
+    let count = read.records.len();
+    for record in &read.records {
+        state.apply_record(record);
+    }
+    let message = format!("recovered {count} actions from an interrupted apply");
+    backend.write(lock, &mut state, key, &message)?;
+    journal.clear()?;
+    ui.note(&message);
+    Ok(())
+}
+
+/// The state's key for a generated secret: `secret.NAME`, or
+/// `module.a.secret.NAME` inside a module.
+pub fn secret_key(module: &ModulePath, name: &str) -> String {
+    if module.is_root() {
+        format!("secret.{name}")
+    } else {
+        format!("{module}.secret.{name}")
+    }
+}
+
+/// The generated secrets already in state, by module and name (plaintext, in
+/// memory only).
+pub(crate) fn stored_secrets(
+    state: Option<&State>,
+    key: &Key,
+) -> Result<BTreeMap<(ModulePath, String), String>, StateError> {
+    let mut known = BTreeMap::new();
+    let Some(state) = state else {
+        return Ok(known);
+    };
+    for (stored, sealed) in &state.secrets {
+        let Some((module, name)) = parse_secret_key(stored) else {
+            continue;
+        };
+        let value = key.open(sealed, None)?;
+        if let Some(text) = value.unmark_deep().0.as_str() {
+            known.insert((module, name), text.to_owned());
+        }
+    }
+    Ok(known)
+}
+
+/// The module and name in a key written by [`secret_key`].
+fn parse_secret_key(key: &str) -> Option<(ModulePath, String)> {
+    let (modules, name) = match key.strip_prefix("secret.") {
+        Some(name) => ("", name),
+        None => key.rsplit_once(".secret.")?,
+    };
+    let mut path = Vec::new();
+    let mut parts = modules.split('.').filter(|part| !part.is_empty());
+    while let Some(word) = parts.next() {
+        if word != "module" {
+            return None;
+        }
+        path.push(parts.next()?.to_owned());
+    }
+    Some((ModulePath(path), name.to_owned()))
+}
+
+/// Creates the generated secrets the state does not have yet. Returns every
+/// generated secret's value for the expansions of this apply, and the new
+/// ones keyed for the state (the engine records them, sealed, before
+/// anything uses them).
+#[allow(clippy::type_complexity)]
+fn generate_secrets(
+    host: &dyn Host,
+    expanded: &Expanded,
+    opened: &Opened,
+    key: &Key,
+) -> Result<
+    (
+        BTreeMap<(ModulePath, String), String>,
+        BTreeMap<String, Value>,
+    ),
+    StateError,
+> {
+    let mut known = opened.known_secrets.clone();
+    let _ = key;
+    let mut generated = BTreeMap::new();
+    for ((module, name), secret) in &expanded.secrets {
+        let SecretSource::Generate { length, special } = secret.source else {
+            continue;
+        };
+        if known.contains_key(&(module.clone(), name.clone())) {
+            continue;
+        }
+        let value = random_secret(host, length, special);
+        generated.insert(
+            secret_key(module, name),
+            Value::string(value.clone()).mark_secret_if(true),
+        );
+        known.insert((module.clone(), name.clone()), value);
+    }
+    Ok((known, generated))
+}
+
+/// A random string of `length` characters from the host's randomness:
+/// letters and digits, and punctuation when `special`.
+fn random_secret(host: &dyn Host, length: u32, special: bool) -> String {
+    const PLAIN: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    const PUNCTUATION: &[u8] = b"!#%&*+-=?@^_~";
+    let alphabet: Vec<u8> = if special {
+        PLAIN.iter().chain(PUNCTUATION).copied().collect()
+    } else {
+        PLAIN.to_vec()
+    };
+    let count = u32::try_from(alphabet.len()).unwrap_or(1);
+    // Rejection sampling keeps every character equally likely.
+    let limit = 256 - (256 % count);
+    let mut out = String::with_capacity(length as usize);
+    let mut buffer = [0u8; 64];
+    while out.len() < length as usize {
+        host.random_bytes(&mut buffer);
+        for &byte in &buffer {
+            if out.len() >= length as usize {
+                break;
+            }
+            if u32::from(byte) < limit
+                && let Some(&c) = alphabet.get((u32::from(byte) % count) as usize)
+            {
+                out.push(char::from(c));
+            }
+        }
+    }
+    out
+}
+
+/// Re-evaluates the configuration with the objects applied so far.
+struct ExpandResolver {
+    host: Arc<dyn Host>,
+    checked: Arc<Checked>,
+    environment: Option<String>,
+    vars: Vec<(String, String)>,
+    known_secrets: BTreeMap<(ModulePath, String), String>,
+    /// A destroy keeps nothing: no instances, no outputs.
+    destroy: bool,
+    /// A rollback's configuration comes from the state history, not the source.
+    rollback: Option<Expanded>,
+}
+
+impl Resolver for ExpandResolver {
+    fn resolve(
+        &self,
+        applied: &BTreeMap<InstanceAddr, ObjectState>,
+    ) -> Result<Resolved, Diagnostics> {
+        if self.destroy {
+            return Ok(Resolved {
+                instances: BTreeMap::new(),
+                outputs: BTreeMap::new(),
+            });
+        }
+        if let Some(expanded) = &self.rollback {
+            return Ok(Resolved {
+                instances: expanded
+                    .instances
+                    .iter()
+                    .map(|(addr, instance)| (addr.clone(), instance.configured()))
+                    .collect(),
+                outputs: BTreeMap::new(),
+            });
+        }
+        let known: BTreeMap<InstanceAddr, Attributes> = applied
+            .iter()
+            .map(|(addr, object)| (addr.clone(), object.attributes.clone()))
+            .collect();
+        let request = Request {
+            environment: self.environment.clone(),
+            vars: self.vars.clone(),
+            known_secrets: self.known_secrets.clone(),
+            known_objects: Arc::new(known),
+        };
+        let (expanded, diagnostics) = expand(self.host.as_ref(), &self.checked, &request);
+        match expanded {
+            Some(expanded) if !diagnostics.has_errors() => Ok(Resolved {
+                instances: expanded
+                    .instances
+                    .into_iter()
+                    .map(|(addr, instance)| (addr, instance.configured()))
+                    .collect(),
+                outputs: expanded
+                    .outputs
+                    .into_iter()
+                    .map(|(name, output)| (name, (output.value, output.sensitive)))
+                    .collect(),
+            }),
+            _ => Err(diagnostics),
+        }
+    }
+}
+
+/// Runs the engine, passing its events to the UI and a stop request on.
+async fn run_engine(
+    mut request: apply::Request<'_>,
+    state: State,
+    journal: &mut crate::state::Journal<'_>,
+    ui: &mut dyn ApplyUi,
+) -> Report {
+    let (events, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    let (stop, cancel) = tokio::sync::watch::channel(false);
+    request.events = Some(events);
+    request.cancel = cancel;
+    let engine = apply::apply(request, state, journal);
+    tokio::pin!(engine);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            report = &mut engine => {
+                while let Ok(event) = receiver.try_recv() {
+                    ui.event(&event);
+                }
+                return report;
+            }
+            Some(event) = receiver.recv() => ui.event(&event),
+            _ = tick.tick() => {
+                if ui.stop_requested() {
+                    let _ = stop.send(true);
+                }
+            }
+        }
+    }
+}
+
+/// Loads a saved plan and checks that it still applies.
+fn saved_plan(
+    host: &Arc<dyn Host>,
+    checked: &Checked,
+    opened: &Opened,
+    request: &PlanRequest,
+    path: &Path,
+    diagnostics: &mut Diagnostics,
+) -> Option<Planned> {
+    let bytes = match host.read(path) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            diagnostics.push(
+                Diagnostic::error_at_path(
+                    Code::CliUnreadableFile,
+                    Some(path.display().to_string()),
+                )
+                .with_help(format!("could not read the plan file: {error}")),
+            );
+            return None;
+        }
+    };
+    let file = match PlanFile::parse(&bytes, &opened.key) {
+        Ok(file) => file,
+        Err(diagnostic) => {
+            diagnostics.push(diagnostic);
+            return None;
+        }
+    };
+    let current = opened
+        .prior
+        .as_ref()
+        .map(|state| (state.lineage.as_str(), state.serial));
+    let digest = config_digest(checked, &file_vars(&file, request));
+    if let Err(diagnostic) = file.check_fresh(current, &digest, &opened.stack, &opened.environment)
+    {
+        diagnostics.push(diagnostic);
+        return None;
+    }
+    let plan = match file.to_plan(&opened.key) {
+        Ok(plan) => plan,
+        Err(diagnostic) => {
+            diagnostics.push(diagnostic);
+            return None;
+        }
+    };
+    // The expansion gives the dependencies and what the unknowns resolve from.
+    let expanded = expand_with_prior(
+        host,
+        checked,
+        opened,
+        &file_vars(&file, request),
+        diagnostics,
+    )?;
+    Some(Planned { plan, expanded })
+}
+
+/// The variables to check a saved plan against: the command line's, which
+/// must be the ones the plan was made with (the digest covers them).
+fn file_vars(_file: &PlanFile, request: &PlanRequest) -> Vec<(String, String)> {
+    request.vars.clone()
+}
+
+/// One expansion with every prior object known.
+fn expand_with_prior(
+    host: &Arc<dyn Host>,
+    checked: &Checked,
+    opened: &Opened,
+    vars: &[(String, String)],
+    diagnostics: &mut Diagnostics,
+) -> Option<Expanded> {
+    let known = match &opened.prior {
+        Some(state) => match crate::plan::prior_objects(state, &opened.key) {
+            Ok(objects) => objects
+                .into_iter()
+                .map(|(addr, object)| (addr, object.object.attributes))
+                .collect(),
+            Err(error) => {
+                diagnostics.push(error.to_diagnostic());
+                return None;
+            }
+        },
+        None => BTreeMap::new(),
+    };
+    let request = Request {
+        environment: Some(opened.environment.clone())
+            .filter(|_| !checked.config.environments.is_empty()),
+        vars: vars.to_vec(),
+        known_objects: Arc::new(known),
+        known_secrets: opened.known_secrets.clone(),
+    };
+    let (expanded, expand_diagnostics) = expand(host.as_ref(), checked, &request);
+    let failed = expand_diagnostics.has_errors();
+    diagnostics.extend(expand_diagnostics);
+    expanded.filter(|_| !failed)
+}
+
+/// The plan that deletes everything in state: the configuration's
+/// dependencies, with no instances and no outputs.
+fn destroy_plan(
+    host: &Arc<dyn Host>,
+    checked: &Checked,
+    opened: &Opened,
+    request: &PlanRequest,
+    diagnostics: &mut Diagnostics,
+) -> Option<Planned> {
+    let mut expanded = expand_with_prior(host, checked, opened, &request.vars, diagnostics)?;
+    expanded.instances.clear();
+    expanded.outputs.clear();
+    let plan = plan_with(checked, opened, request, &expanded, diagnostics)?;
+    Some(Planned { plan, expanded })
+}
+
+/// Plans once against `expanded`.
+fn plan_with(
+    checked: &Checked,
+    opened: &Opened,
+    request: &PlanRequest,
+    expanded: &Expanded,
+    diagnostics: &mut Diagnostics,
+) -> Option<Plan> {
+    let runtime = runtime(diagnostics)?;
+    let plan_request = crate::plan::Request {
+        stack: opened.stack.clone(),
+        expanded,
+        prior: opened.prior.as_ref(),
+        key: &opened.key,
+        providers: &opened.providers,
+        refresh: request.refresh,
+        targets: request.targets.clone(),
+        allow_destroy: request.allow_destroy,
+        parallelism: super::run::PLAN_PARALLELISM,
+        config_digest: config_digest(checked, &request.vars),
+    };
+    let (plan, plan_diagnostics) = runtime.block_on(crate::plan::plan(&plan_request));
+    diagnostics.extend(plan_diagnostics);
+    plan
+}
+
+/// The plan back to version `to` (default: the version before the current
+/// one): the configurations recorded in that version become the desired
+/// objects.
+fn rollback_plan(
+    backend: &LocalBackend<'_>,
+    checked: &Checked,
+    opened: &Opened,
+    request: &PlanRequest,
+    to: Option<u64>,
+    diagnostics: &mut Diagnostics,
+) -> Option<Planned> {
+    let Some(current) = &opened.prior else {
+        diagnostics.push(
+            Diagnostic::error_at_path(Code::StateNoSuchVersion, None)
+                .with_help("there is no state yet, so nothing to roll back"),
+        );
+        return None;
+    };
+    let target = match to {
+        Some(serial) => serial,
+        None => match previous_apply(backend, current.serial) {
+            Some(serial) => serial,
+            None => {
+                diagnostics.push(
+                    Diagnostic::error_at_path(Code::StateNoSuchVersion, None).with_help(format!(
+                        "version {} is the first one; there is nothing before it to roll back to",
+                        current.serial
+                    )),
+                );
+                return None;
+            }
+        },
+    };
+    if target >= current.serial {
+        diagnostics.push(
+            Diagnostic::error_at_path(Code::StateNoSuchVersion, None).with_help(format!(
+                "version {target} is not older than the current version {}; `infra state history` lists the versions",
+                current.serial
+            )),
+        );
+        return None;
+    }
+    let version = match backend.version(target) {
+        Ok(file) => file.to_state(),
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            return None;
+        }
+    };
+    let expanded = match rollback_expanded(checked, &version, &opened.key, &opened.environment) {
+        Ok(expanded) => expanded,
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            return None;
+        }
+    };
+    let request = PlanRequest {
+        targets: Vec::new(),
+        ..request.clone()
+    };
+    let plan = plan_with(checked, opened, &request, &expanded, diagnostics)?;
+    Some(Planned { plan, expanded })
+}
+
+/// The serial before the current one (the state the last command replaced).
+fn previous_apply(backend: &LocalBackend<'_>, current: u64) -> Option<u64> {
+    let versions = backend.history().ok()?;
+    versions
+        .iter()
+        .map(|version| version.serial)
+        .filter(|serial| *serial < current)
+        .max()
+}
+
+/// An expansion built from a state version's recorded configurations.
+fn rollback_expanded(
+    checked: &Checked,
+    version: &State,
+    key: &Key,
+    environment: &str,
+) -> Result<Expanded, StateError> {
+    let mut instances = BTreeMap::new();
+    for resource in &version.resources {
+        let dependencies: Arc<[crate::addr::ResourceAddr]> = Arc::from(
+            resource
+                .instances
+                .first()
+                .map(|i| i.dependencies.clone())
+                .unwrap_or_default(),
+        );
+        for instance in &resource.instances {
+            let config = key.open(&instance.config, None)?;
+            let attributes = config.as_map().cloned().unwrap_or_default();
+            // Every recorded attribute counts as configured.
+            let spans: BTreeMap<String, crate::diag::Span> = attributes
+                .keys()
+                .map(|name| (name.clone(), crate::diag::Span::default()))
+                .collect();
+            let addr = resource.addr.instance(instance.key.clone());
+            instances.insert(
+                addr.clone(),
+                crate::expand::Instance {
+                    addr,
+                    provider: (resource.provider.clone(), None),
+                    attributes,
+                    attribute_spans: Arc::new(spans),
+                    dependencies: dependencies.clone(),
+                    lifecycle: Default::default(),
+                    span: crate::diag::Span::default(),
+                },
+            );
+        }
+    }
+    let protected = checked
+        .config
+        .environments
+        .get(environment)
+        .is_some_and(|e| e.protected);
+    Ok(Expanded {
+        environment: crate::expand::EnvironmentInfo {
+            name: environment.to_owned(),
+            protected,
+        },
+        variables: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+        instances,
+        services: BTreeMap::new(),
+        outputs: BTreeMap::new(),
+        moved: Vec::new(),
+        imports: Vec::new(),
+    })
+}
+
+/// The summary a new state version is listed with.
+fn summary_line(mode: &Mode, report: &Report) -> String {
+    let ok = report.count(|o| matches!(o, ActionOutcome::Succeeded));
+    let failed = report.count(|o| matches!(o, ActionOutcome::Failed(_)));
+    let skipped = report.results.len() - ok - failed;
+    format!(
+        "{}: {ok} succeeded, {failed} failed, {skipped} not done{}",
+        mode.command(),
+        if report.cancelled {
+            " (interrupted)"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The audit's view of each action: what, how it ended, how long, why
+/// (provider messages never hold secret values).
+fn audit_actions(report: &Report) -> Vec<AuditAction> {
+    report
+        .results
+        .iter()
+        .map(|result| {
+            let (outcome, error) = match &result.outcome {
+                ActionOutcome::Succeeded => (AuditOutcome::Succeeded, None),
+                ActionOutcome::Failed(diagnostic) => {
+                    (AuditOutcome::Failed, Some(failure_text(diagnostic)))
+                }
+                ActionOutcome::Skipped { because } => {
+                    (AuditOutcome::Skipped, Some(format!("{because} failed")))
+                }
+                ActionOutcome::NotStarted => {
+                    (AuditOutcome::Skipped, Some("not started".to_owned()))
+                }
+            };
+            AuditAction {
+                address: result.addr.to_string(),
+                action: result.action.as_str().to_owned(),
+                outcome,
+                duration_ms: u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX),
+                error,
+            }
+        })
+        .collect()
+}
+
+/// A failed action's diagnostic in one line for the audit: the code, what
+/// was said at the span, and the help (none of which holds a secret value).
+fn failure_text(diagnostic: &Diagnostic) -> String {
+    let mut text = diagnostic.code.as_str().to_owned();
+    if let Some(label) = &diagnostic.primary {
+        text.push_str(": ");
+        text.push_str(&label.text);
+    }
+    if let Some(help) = &diagnostic.help {
+        text.push_str(" (");
+        text.push_str(help);
+        text.push(')');
+    }
+    text
+}

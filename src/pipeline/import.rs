@@ -1,0 +1,212 @@
+//! `infra import ADDR ID`: bring an existing object under a resource block of
+//! the configuration. The provider reads it by id; the state records it with
+//! the block's configuration, as a new version with an audit record.
+//!
+//! Invariant: nothing is created, changed or deleted outside: `import` is the
+//! only provider call. The next plan shows how the object differs from its
+//! configuration.
+
+use super::run::{PlanRequest, open};
+use super::{Checked, check, expand};
+use crate::addr::InstanceAddr;
+use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
+use crate::expand::Request;
+use crate::host::Host;
+use crate::lang::Value;
+use crate::state::audit::{ActionOutcome, AuditAction, AuditRecord};
+use crate::state::{InstanceState, LocalBackend, LockInfo, State};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What `infra import` asks for.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    /// The environment and variables.
+    pub plan: PlanRequest,
+    /// Where the object goes.
+    pub addr: InstanceAddr,
+    /// The provider's id for it (a path for `local_file`).
+    pub id: String,
+    /// How long to wait for another command's lock.
+    pub lock_timeout: Duration,
+}
+
+/// What the import did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    /// The address it is managed at now.
+    pub addr: InstanceAddr,
+    /// The provider's id.
+    pub id: String,
+    /// The state version written.
+    pub serial: u64,
+}
+
+/// Imports one object; `on_wait` is told who holds the lock while waiting.
+pub fn import(
+    host: Arc<dyn Host>,
+    dir: &Path,
+    request: &ImportRequest,
+    on_wait: &mut dyn FnMut(Option<&LockInfo>),
+) -> (Option<Imported>, SourceMap, Diagnostics) {
+    let checked = check(host.as_ref(), dir);
+    let mut diagnostics = checked.diagnostics.clone();
+    let imported = if diagnostics.has_errors() {
+        None
+    } else {
+        run(&host, &checked, request, on_wait, &mut diagnostics)
+    };
+    diagnostics.sort();
+    (imported, checked.sources, diagnostics)
+}
+
+fn run(
+    host: &Arc<dyn Host>,
+    checked: &Checked,
+    request: &ImportRequest,
+    on_wait: &mut dyn FnMut(Option<&LockInfo>),
+    diagnostics: &mut Diagnostics,
+) -> Option<Imported> {
+    let environment = match crate::expand::select_environment(
+        &checked.config,
+        request.plan.environment.as_deref(),
+    ) {
+        Ok(environment) => environment.name,
+        Err(diagnostic) => {
+            diagnostics.push(diagnostic);
+            return None;
+        }
+    };
+    let stack = checked.config.stack.name.clone();
+    let backend = LocalBackend::new(host.as_ref(), &checked.dir, &stack, &environment);
+    let lock = match backend.lock("import", request.lock_timeout, on_wait) {
+        Ok(lock) => lock,
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            return None;
+        }
+    };
+    let mut audit = AuditRecord::start(host.as_ref(), "import", &environment);
+    let opened = open(host, checked, &request.plan, true, diagnostics)?;
+    let expand_request = Request {
+        environment: request.plan.environment.clone(),
+        vars: request.plan.vars.clone(),
+        known_secrets: opened.known_secrets.clone(),
+        ..Default::default()
+    };
+    let (expanded, expand_diagnostics) = expand(host.as_ref(), checked, &expand_request);
+    let failed = expand_diagnostics.has_errors();
+    diagnostics.extend(expand_diagnostics);
+    let expanded = expanded.filter(|_| !failed)?;
+    let Some(instance) = expanded.instances.get(&request.addr) else {
+        let names: Vec<String> = expanded.instances.keys().map(ToString::to_string).collect();
+        let wanted = request.addr.to_string();
+        let help = match crate::diag::did_you_mean(&wanted, names.iter().map(String::as_str)) {
+            Some(near) => {
+                format!("did you mean `{near}`? Write the resource block before importing into it")
+            }
+            None => String::from(
+                "write the resource block first (its settings need not match yet: the next plan \
+                 shows the differences), then import into its address",
+            ),
+        };
+        diagnostics.push(
+            Diagnostic::error_at_path(Code::ApplyImportTargetMissing, Some(wanted)).with_help(help),
+        );
+        return None;
+    };
+    let mut state = opened
+        .prior
+        .clone()
+        .unwrap_or_else(|| State::new(host.as_ref()));
+    if state.instance(&request.addr).is_some() {
+        diagnostics.push(
+            Diagnostic::error_at_path(Code::StateAddressExists, Some(request.addr.to_string()))
+                .with_help(
+                    "this address already manages an object; `infra state rm ADDR` forgets it \
+                     first if you mean to manage another one",
+                ),
+        );
+        return None;
+    }
+    let resource_type = request.addr.resource.resource_type.as_str();
+    let provider = opened
+        .providers
+        .get(&instance.provider.0)
+        .filter(|p| p.schema(resource_type).is_some())
+        .or_else(|| opened.providers.for_resource_type(resource_type))
+        .cloned();
+    let Some(provider) = provider else {
+        diagnostics.push(
+            Diagnostic::error(
+                Code::ApplyProviderError,
+                instance.span,
+                format!("no provider here can import `{resource_type}`"),
+            )
+            .with_help("this build of infra has no live provider for the type"),
+        );
+        return None;
+    };
+    let runtime = super::run::runtime(diagnostics)?;
+    let started = std::time::Instant::now();
+    let object = match runtime.block_on(provider.import(resource_type, &request.id)) {
+        Ok(object) => object,
+        Err(error) => {
+            diagnostics.push(
+                Diagnostic::error(
+                    Code::ApplyProviderError,
+                    instance.span,
+                    format!("importing `{}` failed", request.addr),
+                )
+                .with_help(error.message.clone()),
+            );
+            return None;
+        }
+    };
+    let seal = |value: Value| opened.key.seal(host.as_ref(), &value);
+    let record = (|| {
+        Ok::<_, crate::state::StateError>(InstanceState {
+            key: request.addr.key.clone(),
+            attributes: seal(Value::map(object.attributes.clone()))?,
+            dependencies: instance.dependencies.to_vec(),
+            config: seal(Value::map(instance.configured()))?,
+        })
+    })();
+    let instance_state = match record {
+        Ok(record) => record,
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            return None;
+        }
+    };
+    state.set_instance(&request.addr.resource, provider.name(), instance_state);
+    let summary = format!("import: {} from {}", request.addr, request.id);
+    let serial = match backend.write(&lock, &mut state, &opened.key, &summary) {
+        Ok(file) => file.serial,
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            return None;
+        }
+    };
+    audit.serial = Some(serial);
+    audit.actions.push(AuditAction {
+        address: request.addr.to_string(),
+        action: String::from("import"),
+        outcome: ActionOutcome::Succeeded,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        error: None,
+    });
+    audit.finish(host.as_ref());
+    if let Err(error) = backend.append_audit(&audit) {
+        diagnostics.push(error.to_diagnostic());
+    }
+    if let Err(error) = lock.release() {
+        diagnostics.push(error.to_diagnostic());
+    }
+    Some(Imported {
+        addr: request.addr.clone(),
+        id: object.id,
+        serial,
+    })
+}
