@@ -1,6 +1,8 @@
-//! The `local` provider and the file-backed test world through the real
-//! binary: `examples/quickstart` plans, and a stack of `test_resource`s
-//! validates and plans when `INFRA_TEST_WORLD` names a folder (and only then).
+//! The `local` provider and the file-backed test world end to end: through
+//! the binary (quickstart plans, applies, replans clean and destroys; a stack
+//! of `test_resource`s validates, plans and applies only with
+//! `INFRA_TEST_WORLD`), and through the library (state round trip and drift,
+//! the apply engine driving the local provider).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -390,4 +392,73 @@ resource "local_file" "token" {
         second.changes.iter().all(|c| c.action == Action::NoOp),
         "{actions:?}"
     );
+}
+
+/// A copy of `examples/quickstart` applied by the binary: the files appear
+/// (the secret one owner-only), a second plan is empty, an edit outside is
+/// planned as an update, and destroy removes them.
+#[test]
+fn quickstart_applies_replans_clean_and_destroys() {
+    let stack = TempDir::new("quickstart-apply");
+    let source = repo_root().join("examples/quickstart/main.infra");
+    stack.write("main.infra", std::fs::read(source).unwrap());
+    let run = |args: &[&str]| infra_env(&stack.path, args, &[]);
+
+    let output = run(&["apply", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let api = String::from_utf8(stack.read("out/dev/api.env")).unwrap();
+    assert_eq!(api, "GREETING=hello\nPORT=8080\nREPLICAS=1\n");
+    let key = stack.read("out/dev/session.key");
+    assert_eq!(key.len(), 24);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(stack.path.join("out/dev/session.key")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+    let secret = String::from_utf8(key).unwrap();
+    assert!(!stdout(&output).contains(&secret) && !stderr(&output).contains(&secret));
+
+    let output = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&output), 0, "{}", stdout(&output));
+
+    stack.write("out/dev/worker.env", "edited\n");
+    let output = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("local_file.service_env[\"worker\"] will be updated in place"),
+        "{text}"
+    );
+    assert!(!text.contains(&secret));
+
+    let output = run(&["destroy", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    for name in ["api.env", "worker.env", "session.key"] {
+        assert!(!stack.path.join("out/dev").join(name).exists(), "{name}");
+    }
+}
+
+/// The binary applies `test_resource`s into the world folder: one JSON file
+/// and one `creates.log` line per object, and a second apply creates nothing.
+#[test]
+fn the_binary_applies_into_the_test_world() {
+    let stack = TempDir::new("world-apply");
+    stack.write("main.infra", WORLD_STACK);
+    let world = TempDir::new("world-apply-dir");
+    let envs = [("INFRA_TEST_WORLD", world.path.to_str().unwrap())];
+    let output = infra_env(&stack.path, &["apply", "--auto-approve"], &envs);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let log = String::from_utf8(world.read("creates.log")).unwrap();
+    let mut names: Vec<&str> = log.lines().filter_map(|l| l.split(' ').nth(1)).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["alpha", "beta"]);
+    let objects = std::fs::read_dir(world.path.join("objects"))
+        .unwrap()
+        .count();
+    assert_eq!(objects, 2);
+
+    let output = infra_env(&stack.path, &["apply", "--auto-approve"], &envs);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(String::from_utf8(world.read("creates.log")).unwrap(), log);
 }
