@@ -164,6 +164,12 @@ pub trait Host: Send + Sync {
     fn pid(&self) -> u32 {
         0
     }
+    /// Whether the process `pid` on this machine is still running: `None`
+    /// when the host cannot tell (the lock then never counts as stale).
+    fn process_alive(&self, pid: u32) -> Option<bool> {
+        let _ = pid;
+        None
+    }
     /// The machine's name, or `unknown`.
     fn hostname(&self) -> String {
         String::from("unknown")

@@ -189,6 +189,23 @@ impl Host for RealHost {
         std::process::id()
     }
 
+    fn process_alive(&self, pid: u32) -> Option<bool> {
+        // Linux only: /proc/PID/stat is gone for an exited process, and
+        // says `Z` (zombie) or `X` (dead) for one not yet reaped.
+        if !Path::new("/proc/self/stat").exists() {
+            return None;
+        }
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => {
+                let state = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.trim_start().chars().next());
+                Some(!matches!(state, Some('Z' | 'X')))
+            }
+            Err(_) => Some(false),
+        }
+    }
+
     fn hostname(&self) -> String {
         ["/proc/sys/kernel/hostname", "/etc/hostname"]
             .iter()

@@ -154,6 +154,13 @@ fn run(
             return None;
         }
     };
+    if let Some(stale) = lock.replaced_stale() {
+        ui.note(&format!(
+            "took over the state lock left by a process that is gone ({}); the journal \
+             keeps what it finished",
+            stale.describe()
+        ));
+    }
     let key_existed = host.read(&backend.key_path()).is_ok()
         || host.env_var(crate::state::crypto::KEY_ENV).is_some();
     let key = match backend.key() {

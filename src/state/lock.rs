@@ -47,6 +47,7 @@ pub struct Lock<'h> {
     path: PathBuf,
     info: LockInfo,
     released: bool,
+    stale: Option<LockInfo>,
 }
 
 impl std::fmt::Debug for Lock<'_> {
@@ -86,6 +87,7 @@ impl<'h> Lock<'h> {
         let started = host.now_unix_millis();
         let timeout_millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         let mut told = false;
+        let mut stale = None;
         loop {
             match host.create_new(path, &bytes, FileMode::Default) {
                 Ok(CreateNew::Created) => {
@@ -94,12 +96,27 @@ impl<'h> Lock<'h> {
                         path: path.to_path_buf(),
                         info,
                         released: false,
+                        stale,
                     });
                 }
                 Ok(CreateNew::AlreadyExists) => {}
                 Err(error) => return Err(StateError::io(path, "creating the lock", &error)),
             }
             let holder = read_holder(host, path);
+            if let Some(dead) = holder.as_ref().filter(|h| is_stale(host, h)) {
+                // Its process is gone (killed, crashed): nobody will release
+                // it. Remove it only if it is still that same lock.
+                if read_holder(host, path).is_some_and(|again| again.id == dead.id) {
+                    match host.remove_file(path) {
+                        Ok(()) | Err(HostError::NotFound) => {}
+                        Err(error) => {
+                            return Err(StateError::io(path, "removing a stale lock", &error));
+                        }
+                    }
+                    stale = Some(dead.clone());
+                    continue;
+                }
+            }
             let waited = host.now_unix_millis().saturating_sub(started);
             if waited >= timeout_millis {
                 return Err(locked_error(path, holder, timeout));
@@ -123,6 +140,12 @@ impl<'h> Lock<'h> {
         &self.info
     }
 
+    /// The lock this one replaced because its process had died (a `kill -9`,
+    /// a crash), to tell the user.
+    pub fn replaced_stale(&self) -> Option<&LockInfo> {
+        self.stale.as_ref()
+    }
+
     /// Releases the lock now, reporting a failure that drop would swallow.
     pub fn release(mut self) -> Result<(), StateError> {
         self.released = true;
@@ -136,6 +159,14 @@ impl Drop for Lock<'_> {
             let _ = release(self.host, &self.path, &self.info.id);
         }
     }
+}
+
+/// Whether `holder` was taken by a process on this machine that is no
+/// longer running.
+fn is_stale(host: &dyn Host, holder: &LockInfo) -> bool {
+    holder.host == host.hostname()
+        && holder.pid != host.pid()
+        && host.process_alive(holder.pid) == Some(false)
 }
 
 /// Removes the lock file if it is still ours (a force-unlock may have

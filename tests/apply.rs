@@ -1,0 +1,420 @@
+//! End-to-end tests of `infra apply`, `destroy`, `rollback`, `import` and
+//! `output` through the real binary: the quickstart as the README runs it,
+//! confirmation rules, saved plans, locks, journal recovery, rollback round
+//! trips and the secret-leak check over everything they write.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod common;
+
+use common::{TempDir, code, infra_env, stderr, stdout};
+use std::path::{Path, PathBuf};
+
+fn infra(dir: &Path, args: &[&str]) -> std::process::Output {
+    infra_env(dir, args, &[])
+}
+
+/// Copies a folder tree (the examples) into `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() == ".infra" || entry.file_name() == "out" {
+                continue;
+            }
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn quickstart() -> TempDir {
+    let dir = TempDir::new("quickstart");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
+    copy_tree(&source, &dir.path);
+    dir
+}
+
+#[test]
+fn the_readme_quickstart_applies_then_has_no_changes_then_destroys() {
+    let dir = quickstart();
+    let p = dir.path.to_str().unwrap();
+    let output = infra(
+        &dir.path,
+        &["apply", "-C", p, "--env", "dev", "--auto-approve"],
+    );
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("Apply complete! Resources: 3 added"), "{out}");
+    // Off a TTY, progress is plain lines.
+    assert!(
+        out.contains("local_file.service_env[\"api\"]: creating…"),
+        "{out}"
+    );
+    assert!(
+        out.contains("local_file.service_env[\"api\"]: created ("),
+        "{out}"
+    );
+    let api = std::fs::read_to_string(dir.path.join("out/dev/api.env")).unwrap();
+    assert!(api.contains("PORT=8080"), "{api}");
+    assert!(dir.path.join("out/dev/session.key").exists());
+
+    let again = infra(
+        &dir.path,
+        &["apply", "-C", p, "--env", "dev", "--auto-approve"],
+    );
+    assert_eq!(code(&again), 0, "{}", stderr(&again));
+    assert!(stdout(&again).contains("No changes."), "{}", stdout(&again));
+
+    let plan = infra(
+        &dir.path,
+        &["plan", "-C", p, "--env", "dev", "--detailed-exitcode"],
+    );
+    assert_eq!(code(&plan), 0, "{}\n{}", stdout(&plan), stderr(&plan));
+
+    let output = infra(&dir.path, &["output", "-C", p, "--env", "dev", "--json"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("out/dev/api.env"),
+        "{}",
+        stdout(&output)
+    );
+
+    let destroy = infra(
+        &dir.path,
+        &["destroy", "-C", p, "--env", "dev", "--auto-approve"],
+    );
+    assert_eq!(
+        code(&destroy),
+        0,
+        "{}\n{}",
+        stdout(&destroy),
+        stderr(&destroy)
+    );
+    assert!(
+        stdout(&destroy).contains("Destroy complete! Resources: 0 added, 0 changed, 3 destroyed."),
+        "{}",
+        stdout(&destroy)
+    );
+    assert!(!dir.path.join("out/dev/api.env").exists());
+    assert!(!dir.path.join("out/dev/session.key").exists());
+}
+
+#[test]
+fn without_a_tty_apply_needs_auto_approve_and_changes_nothing() {
+    let dir = quickstart();
+    let output = infra(&dir.path, &["apply", "--env", "dev"]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    assert!(err.contains("infra::cli::confirmation_required"), "{err}");
+    assert!(err.contains("--auto-approve"), "{err}");
+    assert!(!dir.path.join("out").exists());
+    assert!(!dir.path.join(".infra/state/quickstart/dev.json").exists());
+}
+
+#[test]
+fn a_protected_environment_refuses_destroy_without_allow_destroy() {
+    let dir = quickstart();
+    let output = infra(&dir.path, &["apply", "--env", "prod", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let output = infra(&dir.path, &["destroy", "--env", "prod", "--auto-approve"]);
+    assert_eq!(code(&output), 1, "{}", stdout(&output));
+    assert!(stderr(&output).contains("protected"), "{}", stderr(&output));
+    assert!(dir.path.join("out/prod/api.env").exists());
+    let output = infra(
+        &dir.path,
+        &[
+            "destroy",
+            "--env",
+            "prod",
+            "--auto-approve",
+            "--allow-destroy",
+        ],
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(!dir.path.join("out/prod/api.env").exists());
+}
+
+#[test]
+fn a_saved_plan_applies_once_and_is_stale_after() {
+    let dir = quickstart();
+    let output = infra(&dir.path, &["plan", "--env", "dev", "--out", "dev.plan"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let output = infra(&dir.path, &["apply", "dev.plan", "--env", "dev"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    assert!(dir.path.join("out/dev/api.env").exists());
+    let output = infra(&dir.path, &["apply", "dev.plan", "--env", "dev"]);
+    assert_eq!(code(&output), 1);
+    assert!(
+        stderr(&output).contains("infra::plan::stale_state"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_plan_for_another_environment_is_refused() {
+    let dir = quickstart();
+    let output = infra(&dir.path, &["plan", "--env", "dev", "--out", "dev.plan"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let output = infra(&dir.path, &["apply", "dev.plan", "--env", "prod"]);
+    assert_eq!(code(&output), 1);
+    assert!(
+        stderr(&output).contains("infra::plan::wrong_environment"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!dir.path.join("out").exists());
+}
+
+#[test]
+fn a_locked_state_fails_at_once_and_names_the_holder() {
+    let dir = quickstart();
+    let host = infra::host::RealHost;
+    let backend = infra::state::LocalBackend::new(&host, &dir.path, "quickstart", "dev");
+    let lock = backend
+        .lock("apply", std::time::Duration::ZERO, &mut |_| {})
+        .unwrap();
+    let output = infra(&dir.path, &["apply", "--env", "dev", "--auto-approve"]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    assert!(err.contains("infra::state::locked"), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+    assert!(!dir.path.join("out").exists());
+    lock.release().unwrap();
+}
+
+const ROLLBACK_V1: &str = r#"
+resource "local_file" "conf" {
+  path    = "out/app.conf"
+  content = "version one\n"
+}
+
+resource "null_resource" "marker" {
+  triggers = { conf = local_file.conf.sha256 }
+}
+"#;
+
+const ROLLBACK_V2: &str = r#"
+resource "local_file" "conf" {
+  path    = "out/app.conf"
+  content = "version two\n"
+}
+
+resource "local_file" "extra" {
+  path    = "out/extra.conf"
+  content = "added in v2\n"
+}
+
+resource "null_resource" "marker" {
+  triggers = { conf = local_file.conf.sha256 }
+}
+"#;
+
+#[test]
+fn rollback_goes_back_to_the_previous_apply() {
+    let dir = TempDir::new("rollback");
+    dir.write("main.infra", ROLLBACK_V1);
+    let output = infra(&dir.path, &["apply", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    dir.write("main.infra", ROLLBACK_V2);
+    let output = infra(&dir.path, &["apply", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    assert_eq!(
+        std::fs::read_to_string(dir.path.join("out/app.conf")).unwrap(),
+        "version two\n"
+    );
+    assert!(dir.path.join("out/extra.conf").exists());
+
+    let output = infra(&dir.path, &["rollback", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    assert_eq!(
+        std::fs::read_to_string(dir.path.join("out/app.conf")).unwrap(),
+        "version one\n"
+    );
+    assert!(!dir.path.join("out/extra.conf").exists());
+
+    // The rollback is in the history and the audit like any apply.
+    let history = infra(&dir.path, &["state", "history", "--json"]);
+    assert_eq!(code(&history), 0, "{}", stderr(&history));
+    assert!(
+        stdout(&history).contains("rollback"),
+        "{}",
+        stdout(&history)
+    );
+}
+
+#[test]
+fn a_half_written_journal_is_recovered_by_the_next_apply() {
+    let dir = TempDir::new("journal");
+    dir.write(
+        "main.infra",
+        "stack \"j\" {}\n\nresource \"null_resource\" \"a\" {}\n\nresource \"null_resource\" \"b\" {}\n",
+    );
+    let output = infra(&dir.path, &["apply", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    // An interrupted apply journalled one complete record (a delete of `a`)
+    // and was killed in the middle of the next one.
+    let host = infra::host::RealHost;
+    let backend = infra::state::LocalBackend::new(&host, &dir.path, "j", "default");
+    let mut journal = backend.journal();
+    journal
+        .append(&infra::state::JournalRecord::Remove {
+            instance: "null_resource.a".parse().unwrap(),
+        })
+        .unwrap();
+    let path = backend.journal_path();
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"J1 999 deadbeef {\"kind\":\"set\",\"resou");
+    std::fs::write(&path, bytes).unwrap();
+
+    let output = infra(&dir.path, &["apply", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    assert!(
+        stderr(&output).contains("recovered 1 actions from an interrupted apply"),
+        "{}",
+        stderr(&output)
+    );
+    // The recovered state lacks `a`, so the apply creates it again.
+    assert!(
+        stdout(&output).contains("null_resource.a: created"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        !stdout(&output).contains("null_resource.b: created"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        !path.exists(),
+        "the journal is cleared once folded into state"
+    );
+    let history = infra(&dir.path, &["state", "history"]);
+    assert!(
+        stdout(&history).contains("recovered 1 actions"),
+        "{}",
+        stdout(&history)
+    );
+}
+
+#[test]
+fn a_lock_left_by_a_killed_process_is_taken_over() {
+    let dir = quickstart();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let host_name = {
+        use infra::host::Host;
+        infra::host::RealHost.hostname()
+    };
+    let lock = format!(
+        "{{\"id\":\"11111111-2222-4333-8444-555555555555\",\"user\":\"ci\",\"host\":\"{host_name}\",\"pid\":{dead},\"operation\":\"apply\",\"created_at\":1}}"
+    );
+    dir.write(".infra/state/quickstart/dev.lock", lock);
+    let output = infra(&dir.path, &["apply", "--env", "dev", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    assert!(
+        stderr(&output).contains("took over the state lock"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!dir.path.join(".infra/state/quickstart/dev.lock").exists());
+}
+
+#[test]
+fn no_secret_reaches_any_output_or_file_of_apply_output_history_or_destroy() {
+    const CANARY: &str = "canary-Zq81-never-print";
+    let dir = TempDir::new("leak-apply");
+    dir.write(
+        "main.infra",
+        r#"secret "token" {
+  env = "LEAK_CANARY"
+}
+
+secret "generated" {
+  generate = { length = 32 }
+}
+
+resource "null_resource" "uses" {
+  triggers = { token = secret.token, generated = secret.generated }
+}
+
+output "token" {
+  value     = secret.token
+  sensitive = true
+}
+
+output "generated" {
+  value     = secret.generated
+  sensitive = true
+}
+"#,
+    );
+    let env = [("LEAK_CANARY", CANARY)];
+    let mut outputs = Vec::new();
+    for args in [
+        &["plan", "--out", "p.plan"][..],
+        &["apply", "p.plan"],
+        &["apply", "--auto-approve"],
+        &["output"],
+        &["output", "--json"],
+        &["output", "token"],
+        &["state", "list"],
+        &["state", "show", "null_resource.uses"],
+        &["state", "pull"],
+        &["state", "history"],
+        &["state", "history", "--json"],
+    ] {
+        let output = infra_env(&dir.path, args, &env);
+        assert_eq!(code(&output), 0, "{args:?}: {}", stderr(&output));
+        outputs.push((args.join(" "), output));
+    }
+    // The generated secret's value, which only --show-secrets prints.
+    let shown = infra_env(&dir.path, &["output", "generated", "--show-secrets"], &env);
+    assert_eq!(code(&shown), 0, "{}", stderr(&shown));
+    let generated = stdout(&shown).trim().trim_matches('"').to_owned();
+    assert!(generated.len() >= 32, "{generated}");
+    let destroy = infra_env(&dir.path, &["destroy", "--auto-approve"], &env);
+    assert_eq!(code(&destroy), 0, "{}", stderr(&destroy));
+    outputs.push(("destroy".into(), destroy));
+
+    for (what, output) in &outputs {
+        for needle in [CANARY, generated.as_str()] {
+            assert!(!stdout(output).contains(needle), "{what}: stdout leaks");
+            assert!(!stderr(output).contains(needle), "{what}: stderr leaks");
+        }
+    }
+    let mut files = files_under(&dir.path.join(".infra"));
+    files.push(dir.path.join("p.plan"));
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for needle in [CANARY, generated.as_str()] {
+            assert!(!text.contains(needle), "{} leaks a secret", file.display());
+        }
+    }
+}
