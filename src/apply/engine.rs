@@ -22,7 +22,9 @@ use crate::host::Host;
 use crate::lang::Value;
 use crate::plan::{Action, Change};
 use crate::providers::{Attributes, ObjectState, PlannedChange, Provider, ProviderError};
-use crate::state::{InstanceState, JournalRecord, Key, OutputState, ResourceState, State};
+use crate::state::{
+    InstanceState, JournalRecord, Key, OutputState, PendingCreate, ResourceState, State,
+};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +81,7 @@ enum AfterCommit {
 struct Working {
     state: State,
     resources: BTreeMap<ResourceAddr, ResourceState>,
+    pending: BTreeMap<InstanceAddr, PendingCreate>,
 }
 
 impl Working {
@@ -87,7 +90,15 @@ impl Working {
             .into_iter()
             .map(|resource| (resource.addr.clone(), resource))
             .collect();
-        Working { state, resources }
+        let pending = std::mem::take(&mut state.pending)
+            .into_iter()
+            .map(|pending| (pending.instance.clone(), pending))
+            .collect();
+        Working {
+            state,
+            resources,
+            pending,
+        }
     }
 
     fn set(&mut self, resource: &ResourceAddr, provider: &str, instance: InstanceState) {
@@ -131,17 +142,29 @@ impl Working {
                 provider,
                 instance,
             } => {
-                let addr = resource.instance(instance.key.clone());
-                self.state
-                    .pending
-                    .retain(|pending| pending.instance != addr);
+                self.pending
+                    .remove(&resource.instance(instance.key.clone()));
                 self.set(resource, provider, instance.clone());
             }
             JournalRecord::Remove { instance } => {
-                self.state
-                    .pending
-                    .retain(|pending| pending.instance != *instance);
+                self.pending.remove(instance);
                 self.remove(instance);
+            }
+            JournalRecord::Pending {
+                instance,
+                resource_type,
+                provider,
+                planned,
+            } => {
+                self.pending.insert(
+                    instance.clone(),
+                    PendingCreate {
+                        instance: instance.clone(),
+                        resource_type: resource_type.clone(),
+                        provider: provider.clone(),
+                        planned: planned.clone(),
+                    },
+                );
             }
             JournalRecord::Move { from, to } => {
                 if let Some((provider, mut instance)) = self.remove(from) {
@@ -149,14 +172,13 @@ impl Working {
                     self.set(&to.resource, &provider, instance);
                 }
             }
-            JournalRecord::Pending { .. } | JournalRecord::Secret { .. } => {
-                self.state.apply_record(record);
-            }
+            JournalRecord::Secret { .. } => self.state.apply_record(record),
         }
     }
 
     fn into_state(mut self) -> State {
         self.state.resources = self.resources.into_values().collect();
+        self.state.pending = self.pending.into_values().collect();
         self.state
     }
 }
