@@ -208,12 +208,16 @@ struct Engine<'a> {
     batch: Vec<JournalRecord>,
     after: Vec<AfterCommit>,
     waiting_resolve: Vec<usize>,
-    resolving: Option<(Vec<usize>, JoinHandle<Result<Resolved, Diagnostics>>)>,
+    /// The nodes waiting on the resolver call in flight, and the call.
+    resolving: Option<(Vec<usize>, ResolveCall)>,
 
     stopping: bool,
     diagnostics: Diagnostics,
     seed: u64,
 }
+
+/// A resolver call running on a blocking thread.
+type ResolveCall = JoinHandle<Result<Resolved, Diagnostics>>;
 
 enum Wake {
     Task(Option<Result<(tokio::task::Id, TaskDone), tokio::task::JoinError>>),

@@ -74,9 +74,11 @@ fn expanded(instances: Vec<Instance>) -> Expanded {
     }
 }
 
+type ResolveFn = dyn Fn(&BTreeMap<InstanceAddr, ObjectState>) -> Resolved + Send + Sync;
+
 /// Resolves with a function of the applied objects; counts its calls.
 struct FnResolver {
-    resolve: Box<dyn Fn(&BTreeMap<InstanceAddr, ObjectState>) -> Resolved + Send + Sync>,
+    resolve: Box<ResolveFn>,
     calls: Mutex<usize>,
 }
 
