@@ -1195,7 +1195,7 @@ impl<'a> Engine<'a> {
             .changes
             .iter()
             .zip(self.runs)
-            .filter(|(_, run)| !run.immediate)
+            .filter(|(change, run)| !run.immediate || change.moved_from.is_some())
             .map(|(change, run)| ActionResult {
                 addr: change.addr.clone(),
                 action: run.kind,

@@ -950,6 +950,9 @@ async fn moves_rename_the_state_entry_without_provider_calls() {
     assert!(!report.failed(), "{:?}", report.results);
     assert!(report.state.instance(&addr("a")).is_none());
     assert!(report.state.instance(&addr("renamed")).is_some());
+    assert_eq!(report.results.len(), 1);
+    assert_eq!(report.results[0].action, ActionKind::Moving);
+    assert_eq!(report.results[0].outcome, Outcome::Succeeded);
     assert!(world.provider.calls().is_empty());
     assert!(matches!(recorder.records[0], JournalRecord::Move { .. }));
 }
