@@ -624,7 +624,17 @@ impl<'a> Engine<'a> {
         }
         let batch = std::mem::take(&mut self.batch);
         let durable = batch.is_empty() || {
-            match recorder.record(&batch) {
+            // A sync may take a while: on a multi-thread runtime, let this
+            // worker's other tasks move elsewhere meanwhile.
+            let multi_thread = tokio::runtime::Handle::try_current().is_ok_and(|handle| {
+                handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+            });
+            let recorded = if multi_thread {
+                tokio::task::block_in_place(|| recorder.record(&batch))
+            } else {
+                recorder.record(&batch)
+            };
+            match recorded {
                 Ok(()) => true,
                 Err(error) => {
                     self.diagnostics.push(error.to_diagnostic());
@@ -996,15 +1006,30 @@ impl<'a> Engine<'a> {
                     String::new()
                 };
                 let _ = attempts;
+                let mut help = format!(
+                    "provider `{}` failed to {doing} `{}`{tries}: {}",
+                    change.provider, change.addr, error.message
+                );
+                let old_replaced = phase == Phase::Delete
+                    && matches!(
+                        change.action,
+                        Action::Replace {
+                            create_before_destroy: true
+                        }
+                    );
+                if old_replaced && let Some(before) = &change.before {
+                    help.push_str(&format!(
+                        ". The old object `{}` was replaced by the new one and is no longer in \
+                         state: delete it with the provider's own tools",
+                        object_of(before).id
+                    ));
+                }
                 let diagnostic = self.diagnostic(
                     Code::ApplyProviderError,
                     &change.addr,
                     Some(&error),
                     "the provider refused this",
-                    format!(
-                        "provider `{}` failed to {doing} `{}`{tries}: {}",
-                        change.provider, change.addr, error.message
-                    ),
+                    help,
                 );
                 self.fail(node, diagnostic);
             }

@@ -843,7 +843,7 @@ async fn cancelling_finishes_what_is_in_flight_and_starts_nothing_else() {
     assert!(!report.outputs_written);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wide_stacks_are_journalled_in_group_commits() {
     let world = World::new();
     let names: Vec<String> = (0..300).map(|i| format!("r{i:03}")).collect();
@@ -1162,4 +1162,26 @@ fn pending_creates_and_secrets_survive_the_state_file() {
         },
     });
     assert!(state.pending.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_delete_of_a_replaced_object_names_the_old_object() {
+    let world = World::new();
+    let config = expanded(vec![resource("a", Value::NULL, &[])]);
+    let (first, _) = world.converge(&config, None).await;
+    world
+        .provider
+        .fail_matching(Op::Delete, "a-1", ProviderError::permanent("locked"));
+    let mut a = resource("a", Value::NULL, &[]);
+    a.attributes.insert("name".to_owned(), Value::string("b"));
+    a.lifecycle.create_before_destroy = true;
+    let config = expanded(vec![a]);
+    let (report, _) = world.converge(&config, Some(first.state)).await;
+    let Outcome::Failed(diagnostic) = outcome(&report, "a") else {
+        panic!("a should fail: {:?}", report.results);
+    };
+    let help = diagnostic.help.as_ref().unwrap();
+    assert!(help.contains("locked") && help.contains("`a-1`"), "{help}");
+    // The new object is recorded.
+    assert_eq!(world.opened(&report.state, "a")["id"], Value::string("b-1"));
 }
