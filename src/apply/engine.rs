@@ -991,13 +991,9 @@ impl<'a> Engine<'a> {
         let Some(change) = self.changes.get(index) else {
             return;
         };
-        let attempts = match self.runs.get_mut(index) {
-            Some(run) => {
-                run.attempts += done.attempts;
-                run.attempts
-            }
-            None => done.attempts,
-        };
+        if let Some(run) = self.runs.get_mut(index) {
+            run.attempts += done.attempts;
+        }
         match done.result {
             Err((doing, error)) => {
                 let tries = if done.attempts > 1 {
@@ -1005,7 +1001,6 @@ impl<'a> Engine<'a> {
                 } else {
                     String::new()
                 };
-                let _ = attempts;
                 let mut help = format!(
                     "provider `{}` failed to {doing} `{}`{tries}: {}",
                     change.provider, change.addr, error.message
