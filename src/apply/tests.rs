@@ -843,7 +843,7 @@ async fn cancelling_finishes_what_is_in_flight_and_starts_nothing_else() {
     assert!(!report.outputs_written);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn wide_stacks_are_journalled_in_group_commits() {
     let world = World::new();
     let names: Vec<String> = (0..300).map(|i| format!("r{i:03}")).collect();
@@ -853,14 +853,47 @@ async fn wide_stacks_are_journalled_in_group_commits() {
             .map(|n| resource(n, Value::NULL, &[]))
             .collect(),
     );
-    let (report, recorder) = world.converge(&config, None).await;
+    let state = State::new(world.host.as_ref());
+    let plan = world.plan(&config, Some(&state)).await;
+    let mut recorder = MemoryRecorder::default();
+    let request = world.request(&plan, &config, FnResolver::fixed(&config), 64);
+    let report = apply(request, state, &mut recorder).await;
     assert!(!report.failed());
     assert_eq!(recorder.records.len(), 600, "a pending and a set each");
+    // One commit for every pending record, then about one per 64 creates.
     assert!(
-        recorder.commits <= 60,
+        recorder.commits <= 12,
         "{} commits for 600 records",
         recorder.commits
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applies_on_a_multi_thread_runtime_with_commits_off_the_worker() {
+    let world = World::new();
+    let names: Vec<String> = (0..200).map(|i| format!("r{i:03}")).collect();
+    let config = expanded(
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let previous = (i % 10 != 0).then(|| names[i - 1].as_str());
+                resource(n, Value::NULL, previous.as_slice())
+            })
+            .collect(),
+    );
+    let (report, recorder) = world.converge(&config, None).await;
+    assert!(!report.failed(), "{:?}", report.all_diagnostics());
+    assert_eq!(report.state.instance_count(), 200);
+    assert_eq!(recorder.records.len(), 400);
+    for call in world.provider.calls_of(Op::Create) {
+        let name = call.name.unwrap();
+        let index: usize = name[1..].parse().unwrap();
+        if index % 10 != 0 {
+            let previous = call_named(&world.provider, Op::Create, &names[index - 1]);
+            assert!(call.started_at >= previous.finished_at);
+        }
+    }
 }
 
 #[tokio::test(start_paused = true)]
