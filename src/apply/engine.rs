@@ -22,7 +22,9 @@ use crate::host::Host;
 use crate::lang::Value;
 use crate::plan::{Action, Change};
 use crate::providers::{Attributes, ObjectState, PlannedChange, Provider, ProviderError};
-use crate::state::{InstanceState, JournalRecord, Key, OutputState, ResourceState, State};
+use crate::state::{
+    InstanceState, JournalRecord, Key, OutputState, PendingCreate, ResourceState, State,
+};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +81,7 @@ enum AfterCommit {
 struct Working {
     state: State,
     resources: BTreeMap<ResourceAddr, ResourceState>,
+    pending: BTreeMap<InstanceAddr, PendingCreate>,
 }
 
 impl Working {
@@ -87,7 +90,15 @@ impl Working {
             .into_iter()
             .map(|resource| (resource.addr.clone(), resource))
             .collect();
-        Working { state, resources }
+        let pending = std::mem::take(&mut state.pending)
+            .into_iter()
+            .map(|pending| (pending.instance.clone(), pending))
+            .collect();
+        Working {
+            state,
+            resources,
+            pending,
+        }
     }
 
     fn set(&mut self, resource: &ResourceAddr, provider: &str, instance: InstanceState) {
@@ -131,17 +142,29 @@ impl Working {
                 provider,
                 instance,
             } => {
-                let addr = resource.instance(instance.key.clone());
-                self.state
-                    .pending
-                    .retain(|pending| pending.instance != addr);
+                self.pending
+                    .remove(&resource.instance(instance.key.clone()));
                 self.set(resource, provider, instance.clone());
             }
             JournalRecord::Remove { instance } => {
-                self.state
-                    .pending
-                    .retain(|pending| pending.instance != *instance);
+                self.pending.remove(instance);
                 self.remove(instance);
+            }
+            JournalRecord::Pending {
+                instance,
+                resource_type,
+                provider,
+                planned,
+            } => {
+                self.pending.insert(
+                    instance.clone(),
+                    PendingCreate {
+                        instance: instance.clone(),
+                        resource_type: resource_type.clone(),
+                        provider: provider.clone(),
+                        planned: planned.clone(),
+                    },
+                );
             }
             JournalRecord::Move { from, to } => {
                 if let Some((provider, mut instance)) = self.remove(from) {
@@ -149,14 +172,13 @@ impl Working {
                     self.set(&to.resource, &provider, instance);
                 }
             }
-            JournalRecord::Pending { .. } | JournalRecord::Secret { .. } => {
-                self.state.apply_record(record);
-            }
+            JournalRecord::Secret { .. } => self.state.apply_record(record),
         }
     }
 
     fn into_state(mut self) -> State {
         self.state.resources = self.resources.into_values().collect();
+        self.state.pending = self.pending.into_values().collect();
         self.state
     }
 }
@@ -186,12 +208,16 @@ struct Engine<'a> {
     batch: Vec<JournalRecord>,
     after: Vec<AfterCommit>,
     waiting_resolve: Vec<usize>,
-    resolving: Option<(Vec<usize>, JoinHandle<Result<Resolved, Diagnostics>>)>,
+    /// The nodes waiting on the resolver call in flight, and the call.
+    resolving: Option<(Vec<usize>, ResolveCall)>,
 
     stopping: bool,
     diagnostics: Diagnostics,
     seed: u64,
 }
+
+/// A resolver call running on a blocking thread.
+type ResolveCall = JoinHandle<Result<Resolved, Diagnostics>>;
 
 enum Wake {
     Task(Option<Result<(tokio::task::Id, TaskDone), tokio::task::JoinError>>),
@@ -598,7 +624,17 @@ impl<'a> Engine<'a> {
         }
         let batch = std::mem::take(&mut self.batch);
         let durable = batch.is_empty() || {
-            match recorder.record(&batch) {
+            // A sync may take a while: on a multi-thread runtime, let this
+            // worker's other tasks move elsewhere meanwhile.
+            let multi_thread = tokio::runtime::Handle::try_current().is_ok_and(|handle| {
+                handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+            });
+            let recorded = if multi_thread {
+                tokio::task::block_in_place(|| recorder.record(&batch))
+            } else {
+                recorder.record(&batch)
+            };
+            match recorded {
                 Ok(()) => true,
                 Err(error) => {
                     self.diagnostics.push(error.to_diagnostic());
@@ -955,13 +991,9 @@ impl<'a> Engine<'a> {
         let Some(change) = self.changes.get(index) else {
             return;
         };
-        let attempts = match self.runs.get_mut(index) {
-            Some(run) => {
-                run.attempts += done.attempts;
-                run.attempts
-            }
-            None => done.attempts,
-        };
+        if let Some(run) = self.runs.get_mut(index) {
+            run.attempts += done.attempts;
+        }
         match done.result {
             Err((doing, error)) => {
                 let tries = if done.attempts > 1 {
@@ -969,16 +1001,30 @@ impl<'a> Engine<'a> {
                 } else {
                     String::new()
                 };
-                let _ = attempts;
+                let mut help = format!(
+                    "provider `{}` failed to {doing} `{}`{tries}: {}",
+                    change.provider, change.addr, error.message
+                );
+                let old_replaced = phase == Phase::Delete
+                    && matches!(
+                        change.action,
+                        Action::Replace {
+                            create_before_destroy: true
+                        }
+                    );
+                if old_replaced && let Some(before) = &change.before {
+                    help.push_str(&format!(
+                        ". The old object `{}` was replaced by the new one and is no longer in \
+                         state: delete it with the provider's own tools",
+                        object_of(before).id
+                    ));
+                }
                 let diagnostic = self.diagnostic(
                     Code::ApplyProviderError,
                     &change.addr,
                     Some(&error),
                     "the provider refused this",
-                    format!(
-                        "provider `{}` failed to {doing} `{}`{tries}: {}",
-                        change.provider, change.addr, error.message
-                    ),
+                    help,
                 );
                 self.fail(node, diagnostic);
             }
@@ -1169,7 +1215,7 @@ impl<'a> Engine<'a> {
             .changes
             .iter()
             .zip(self.runs)
-            .filter(|(_, run)| !run.immediate)
+            .filter(|(change, run)| !run.immediate || change.moved_from.is_some())
             .map(|(change, run)| ActionResult {
                 addr: change.addr.clone(),
                 action: run.kind,

@@ -233,7 +233,7 @@ pub struct Report {
     /// The state with every success (and nothing else) folded in; the caller
     /// writes it and then clears the journal.
     pub state: State,
-    /// One result per change that was not a no-op, in plan order.
+    /// One result per change that was not a no-op (moves included), in plan order.
     pub results: Vec<ActionResult>,
     /// The apply was cancelled (or the journal failed) before everything ran.
     pub cancelled: bool,

@@ -76,9 +76,11 @@ fn expanded(instances: Vec<Instance>) -> Expanded {
     }
 }
 
+type ResolveFn = dyn Fn(&BTreeMap<InstanceAddr, ObjectState>) -> Resolved + Send + Sync;
+
 /// Resolves with a function of the applied objects; counts its calls.
 struct FnResolver {
-    resolve: Box<dyn Fn(&BTreeMap<InstanceAddr, ObjectState>) -> Resolved + Send + Sync>,
+    resolve: Box<ResolveFn>,
     calls: Mutex<usize>,
 }
 
@@ -853,14 +855,47 @@ async fn wide_stacks_are_journalled_in_group_commits() {
             .map(|n| resource(n, Value::NULL, &[]))
             .collect(),
     );
-    let (report, recorder) = world.converge(&config, None).await;
+    let state = State::new(world.host.as_ref());
+    let plan = world.plan(&config, Some(&state)).await;
+    let mut recorder = MemoryRecorder::default();
+    let request = world.request(&plan, &config, FnResolver::fixed(&config), 64);
+    let report = apply(request, state, &mut recorder).await;
     assert!(!report.failed());
     assert_eq!(recorder.records.len(), 600, "a pending and a set each");
+    // One commit for every pending record, then about one per 64 creates.
     assert!(
-        recorder.commits <= 60,
+        recorder.commits <= 12,
         "{} commits for 600 records",
         recorder.commits
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applies_on_a_multi_thread_runtime_with_commits_off_the_worker() {
+    let world = World::new();
+    let names: Vec<String> = (0..200).map(|i| format!("r{i:03}")).collect();
+    let config = expanded(
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let previous = (i % 10 != 0).then(|| names[i - 1].as_str());
+                resource(n, Value::NULL, previous.as_slice())
+            })
+            .collect(),
+    );
+    let (report, recorder) = world.converge(&config, None).await;
+    assert!(!report.failed(), "{:?}", report.all_diagnostics());
+    assert_eq!(report.state.instance_count(), 200);
+    assert_eq!(recorder.records.len(), 400);
+    for call in world.provider.calls_of(Op::Create) {
+        let name = call.name.unwrap();
+        let index: usize = name[1..].parse().unwrap();
+        if index % 10 != 0 {
+            let previous = call_named(&world.provider, Op::Create, &names[index - 1]);
+            assert!(call.started_at >= previous.finished_at);
+        }
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -950,6 +985,9 @@ async fn moves_rename_the_state_entry_without_provider_calls() {
     assert!(!report.failed(), "{:?}", report.results);
     assert!(report.state.instance(&addr("a")).is_none());
     assert!(report.state.instance(&addr("renamed")).is_some());
+    assert_eq!(report.results.len(), 1);
+    assert_eq!(report.results[0].action, ActionKind::Moving);
+    assert_eq!(report.results[0].outcome, Outcome::Succeeded);
     assert!(world.provider.calls().is_empty());
     assert!(matches!(recorder.records[0], JournalRecord::Move { .. }));
 }
@@ -1020,4 +1058,166 @@ fn the_apply_future_is_send() {
     let request = world.request(&plan, &config, FnResolver::fixed(&config), 1);
     let future = apply(request, State::new(world.host.as_ref()), &mut recorder);
     is_send(&future);
+}
+
+#[tokio::test(start_paused = true)]
+async fn replacements_that_wait_on_each_other_fail_with_order_cycle() {
+    let world = World::new();
+    let config = expanded(vec![
+        resource("x", Value::NULL, &[]),
+        resource("z", Value::NULL, &["x"]),
+    ]);
+    let (first, _) = world.converge(&config, None).await;
+    // x is destroyed then created; z (which depends on it) is created first.
+    let mut x = resource("x", Value::NULL, &[]);
+    x.attributes.insert("name".to_owned(), Value::string("x2"));
+    let mut z = resource("z", Value::NULL, &["x"]);
+    z.attributes.insert("name".to_owned(), Value::string("z2"));
+    z.lifecycle.create_before_destroy = true;
+    let config = expanded(vec![x, z]);
+    let plan = world.plan(&config, Some(&first.state)).await;
+    world.provider.reset_calls();
+    let request = world.request(&plan, &config, FnResolver::fixed(&config), 8);
+    let report = apply(request, first.state.clone(), &mut MemoryRecorder::default()).await;
+    let Outcome::Failed(diagnostic) = outcome(&report, "x") else {
+        panic!("x should fail: {:?}", report.results);
+    };
+    assert_eq!(diagnostic.code, Code::ApplyOrderCycle);
+    assert_eq!(
+        outcome(&report, "z"),
+        &Outcome::Skipped { because: addr("x") }
+    );
+    assert!(world.provider.calls().is_empty(), "nothing was touched");
+    assert_eq!(report.state.resources, first.state.resources);
+}
+
+/// A journal whose disk is full.
+struct FullDisk;
+
+impl Recorder for FullDisk {
+    fn record(&mut self, _: &[JournalRecord]) -> Result<(), StateError> {
+        Err(StateError::new(
+            Code::StateIo,
+            Some(Path::new("/stack/.infra/journal")),
+            "appending to the journal failed: no space left on device",
+        ))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_journal_that_cannot_be_written_stops_the_apply() {
+    let world = World::new();
+    let config = expanded(vec![
+        resource("a", Value::NULL, &[]),
+        resource("b", Value::NULL, &["a"]),
+    ]);
+    let state = State::new(world.host.as_ref());
+    let plan = world.plan(&config, Some(&state)).await;
+    let request = world.request(&plan, &config, FnResolver::fixed(&config), 8);
+    let report = apply(request, state, &mut FullDisk).await;
+    assert!(report.cancelled);
+    assert!(report.failed());
+    assert_eq!(
+        report.diagnostics.iter().next().unwrap().code,
+        Code::StateIo
+    );
+    // The pending record of a's create was never durable, so nothing started.
+    assert!(world.provider.calls_of(Op::Create).is_empty());
+    assert_eq!(report.count(|o| *o == Outcome::NotStarted), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resolver_error_fails_the_waiting_changes_with_its_diagnostics() {
+    struct Broken;
+    impl Resolver for Broken {
+        fn resolve(
+            &self,
+            _: &BTreeMap<InstanceAddr, ObjectState>,
+        ) -> Result<Resolved, Diagnostics> {
+            let mut diagnostics = Diagnostics::new();
+            diagnostics.push(Diagnostic::error(Code::Internal, span(99), "broken"));
+            Err(diagnostics)
+        }
+    }
+    let world = World::new();
+    let config = expanded(vec![
+        resource("a", Value::NULL, &[]),
+        resource("b", Value::UNKNOWN, &["a"]),
+    ]);
+    let state = State::new(world.host.as_ref());
+    let plan = world.plan(&config, Some(&state)).await;
+    let request = world.request(&plan, &config, Arc::new(Broken), 8);
+    let report = apply(request, state, &mut MemoryRecorder::default()).await;
+    assert_eq!(outcome(&report, "a"), &Outcome::Succeeded);
+    let Outcome::Failed(diagnostic) = outcome(&report, "b") else {
+        panic!("b should fail");
+    };
+    assert_eq!(diagnostic.code, Code::ApplyUnresolved);
+    assert_eq!(report.diagnostics.len(), 1);
+    assert!(report.state.instance(&addr("a")).is_some());
+}
+
+#[test]
+fn pending_creates_and_secrets_survive_the_state_file() {
+    let host = MemoryHost::new();
+    let key = Key::from_bytes([1; 32], KeySource::Env);
+    let mut state = State::new(&host);
+    let file = crate::state::StateFile::new(&state, 1, 0, "apply", "k");
+    let json = String::from_utf8(file.to_bytes()).unwrap();
+    assert!(!json.contains("pending") && !json.contains("secrets"));
+    state.apply_record(&JournalRecord::Pending {
+        instance: addr("a"),
+        resource_type: TEST_RESOURCE.to_owned(),
+        provider: String::from("test"),
+        planned: key
+            .seal(&host, &Value::string(CANARY).with_secret(true))
+            .unwrap(),
+    });
+    state.apply_record(&JournalRecord::Secret {
+        name: String::from("secret.db"),
+        value: key
+            .seal(&host, &Value::string(CANARY).with_secret(true))
+            .unwrap(),
+    });
+    let file = crate::state::StateFile::new(&state, 2, 0, "apply", "k");
+    let bytes = file.to_bytes();
+    assert!(!String::from_utf8_lossy(&bytes).contains(CANARY));
+    let parsed = crate::state::StateFile::parse(&bytes, Path::new("s.json")).unwrap();
+    assert_eq!(parsed.to_state().pending, state.pending);
+    assert_eq!(parsed.to_state().secrets, state.secrets);
+    assert_eq!(parsed.sealed_values().count(), 2);
+    // A set of the same instance clears its pending create.
+    state.apply_record(&JournalRecord::Set {
+        resource: addr("a").resource,
+        provider: String::from("test"),
+        instance: crate::state::InstanceState {
+            key: InstanceKey::None,
+            attributes: Default::default(),
+            dependencies: Vec::new(),
+            config: Default::default(),
+        },
+    });
+    assert!(state.pending.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_delete_of_a_replaced_object_names_the_old_object() {
+    let world = World::new();
+    let config = expanded(vec![resource("a", Value::NULL, &[])]);
+    let (first, _) = world.converge(&config, None).await;
+    world
+        .provider
+        .fail_matching(Op::Delete, "a-1", ProviderError::permanent("locked"));
+    let mut a = resource("a", Value::NULL, &[]);
+    a.attributes.insert("name".to_owned(), Value::string("b"));
+    a.lifecycle.create_before_destroy = true;
+    let config = expanded(vec![a]);
+    let (report, _) = world.converge(&config, Some(first.state)).await;
+    let Outcome::Failed(diagnostic) = outcome(&report, "a") else {
+        panic!("a should fail: {:?}", report.results);
+    };
+    let help = diagnostic.help.as_ref().unwrap();
+    assert!(help.contains("locked") && help.contains("`a-1`"), "{help}");
+    // The new object is recorded.
+    assert_eq!(world.opened(&report.state, "a")["id"], Value::string("b-1"));
 }
