@@ -1075,7 +1075,17 @@ async fn replacements_that_wait_on_each_other_fail_with_order_cycle() {
     z.attributes.insert("name".to_owned(), Value::string("z2"));
     z.lifecycle.create_before_destroy = true;
     let config = expanded(vec![x, z]);
-    let plan = world.plan(&config, Some(&first.state)).await;
+    let mut plan = world.plan(&config, Some(&first.state)).await;
+    // The planner passes create_before_destroy on to what z depends on (as
+    // Terraform does), which avoids the cycle; a plan that did not (an older
+    // plan file, another planner) must still be refused cleanly.
+    for change in &mut plan.changes {
+        if change.addr == addr("x") {
+            change.action = Action::Replace {
+                create_before_destroy: false,
+            };
+        }
+    }
     world.provider.reset_calls();
     let request = world.request(&plan, &config, FnResolver::fixed(&config), 8);
     let report = apply(request, first.state.clone(), &mut MemoryRecorder::default()).await;
