@@ -569,3 +569,106 @@ fn transient_failures_are_retried_and_each_retry_is_shown() {
     assert!(out.contains("test_resource.a: attempt 2 failed"), "{out}");
     assert!(out.contains("Apply complete! Resources: 3 added"), "{out}");
 }
+
+#[test]
+fn the_first_interrupt_stops_scheduling_and_saves_what_finished() {
+    use std::process::{Command, Stdio};
+    let dir = TempDir::new("interrupt");
+    // One chain of 30: each waits on the one before, 100 ms per call.
+    let mut text = String::new();
+    for i in 0..30 {
+        let value = if i == 0 {
+            String::from("\"start\"")
+        } else {
+            format!("test_resource.r{}.id", i - 1)
+        };
+        text.push_str(&format!(
+            "resource \"test_resource\" \"r{i}\" {{\n  name  = \"r{i}\"\n  value = {value}\n}}\n\n"
+        ));
+    }
+    dir.write("main.infra", text);
+    let world = dir.path.join("world");
+    std::fs::create_dir_all(&world).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_infra"))
+        .args(["apply", "--auto-approve"])
+        .current_dir(&dir.path)
+        .env("NO_COLOR", "1")
+        .env_remove("INFRA_STATE_KEY")
+        .env("INFRA_TEST_WORLD", &world)
+        .env("INFRA_TEST_LATENCY_MS", "100")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(code(&output), 1, "{}\n{}", stdout(&output), stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains("interrupt: finishing the actions in flight"),
+        "{out}"
+    );
+    assert!(out.contains("apply interrupted:"), "{out}");
+    assert!(out.contains("(not started)"), "{out}");
+    // What finished is in state: the next apply creates only the rest.
+    let world_env = world.to_str().unwrap();
+    let output = infra_env(
+        &dir.path,
+        &["apply", "--auto-approve"],
+        &[("INFRA_TEST_WORLD", world_env)],
+    );
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    let out = stdout(&output);
+    assert!(!out.contains("test_resource.r0: created"), "{out}");
+    assert!(out.contains("test_resource.r29: created"), "{out}");
+}
+
+#[test]
+fn import_brings_an_existing_file_under_management() {
+    let dir = TempDir::new("import");
+    dir.write(
+        "main.infra",
+        "resource \"local_file\" \"notes\" {\n  path    = \"notes.txt\"\n  content = \"kept\\n\"\n}\n",
+    );
+    dir.write("notes.txt", "kept\n");
+    let output = infra(&dir.path, &["apply", "--auto-approve"]);
+    assert_eq!(
+        code(&output),
+        1,
+        "creating over an existing file is refused"
+    );
+    assert!(
+        stderr(&output).contains("infra import"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = infra(&dir.path, &["import", "local_file.notes", "notes.txt"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    assert!(
+        stdout(&output).contains("Import successful!"),
+        "{}",
+        stdout(&output)
+    );
+    let plan = infra(&dir.path, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&plan), 0, "{}\n{}", stdout(&plan), stderr(&plan));
+
+    let output = infra(&dir.path, &["import", "local_file.notes", "notes.txt"]);
+    assert_eq!(code(&output), 1);
+    assert!(
+        stderr(&output).contains("infra::state::address_exists"),
+        "{}",
+        stderr(&output)
+    );
+    let output = infra(&dir.path, &["import", "local_file.note", "notes.txt"]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    assert!(err.contains("infra::apply::import_target_missing"), "{err}");
+    assert!(err.contains("did you mean `local_file.notes`"), "{err}");
+}
