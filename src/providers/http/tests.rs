@@ -1,0 +1,1 @@
+//! Unit tests of the `http` provider that need no server.
