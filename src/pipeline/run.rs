@@ -361,7 +361,7 @@ pub(crate) fn runtime(diagnostics: &mut Diagnostics) -> Option<tokio::runtime::R
         .clamp(1, 8);
     match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
-        .enable_time()
+        .enable_all()
         .build()
     {
         Ok(runtime) => Some(runtime),

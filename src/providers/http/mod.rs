@@ -856,14 +856,19 @@ fn whole_response(json: &serde_json::Value, redactor: &Redactor) -> Value {
 fn planned_response(planned: &Attributes, kept: Option<&ObjectState>) -> Value {
     let create = planned.get("create").unwrap_or(&Value::NULL);
     let read_attributes = planned.get("read_attributes").unwrap_or(&Value::NULL);
-    if create.contains_unknown() || read_attributes.contains_unknown() {
-        return Value::UNKNOWN;
-    }
     let body = create
         .as_map()
         .and_then(|create| create.get("body"))
         .cloned()
         .unwrap_or(Value::NULL);
+    // Unknown as a whole when the list of fields is not known yet.
+    let fields_unknown = match read_attributes.as_list() {
+        Some(items) => items.iter().any(Value::is_unknown),
+        None => read_attributes.is_unknown() || (read_attributes.is_null() && body.is_unknown()),
+    };
+    if create.is_unknown() || fields_unknown {
+        return Value::UNKNOWN;
+    }
     let fields: Vec<String> = match read_attributes.as_list() {
         Some(items) => items
             .iter()
