@@ -166,7 +166,8 @@ impl std::fmt::Debug for HttpProvider {
 struct Resource {
     base_url: String,
     create_method: reqwest::Method,
-    create_path: String,
+    /// `None` for an imported object whose configuration is not recorded yet.
+    create_path: Option<String>,
     /// The body as configured (marks kept), `null` when none.
     body: Value,
     read_path: String,
@@ -329,16 +330,20 @@ impl HttpProvider {
             })?,
             None => reqwest::Method::POST,
         };
-        let create_path = optional_string(&create_field("path"), "create")?
-            .ok_or_else(|| ProviderError::permanent("`create.path` is required").at(["create"]))?;
-        check_path(&create_path, "create.path").map_err(|e| e.at(["create"]))?;
+        let create_path = optional_string(&create_field("path"), "create")?;
+        if let Some(path) = &create_path {
+            check_path(path, "create.path").map_err(|e| e.at(["create"]))?;
+        }
         let body = create_field("body");
-        let read_path = match optional_string(&get("read_path"), "read_path")? {
-            Some(path) => {
+        let read_path = match (optional_string(&get("read_path"), "read_path")?, &create_path) {
+            (Some(path), _) => {
                 check_path(&path, "read_path").map_err(|e| e.at(["read_path"]))?;
                 path
             }
-            None => format!("{}/{{id}}", create_path.trim_end_matches('/')),
+            (None, Some(create_path)) => format!("{}/{{id}}", create_path.trim_end_matches('/')),
+            (None, None) => {
+                return Err(ProviderError::permanent("`create.path` is required").at(["create"]));
+            }
         };
         let update_method = match optional_string(&get("update_method"), "update_method")? {
             None => reqwest::Method::PUT,
@@ -619,13 +624,16 @@ impl Provider for HttpProvider {
         if resource_type == HTTP_DATA {
             return Ok(change);
         }
-        // A change of base_url replaces the object, unless the prior one
-        // did not record it (an import).
+        // A change of the API's URL (set here, or the provider's) replaces the object.
         if let Some(prior) = prior {
-            let before = prior.attribute("base_url");
-            let after = change.planned.get("base_url").unwrap_or(&Value::NULL);
-            if !before.is_null() && (after.contains_unknown() || !same_ignoring_marks(before, after))
-            {
+            let provider_base = self.settings().base_url;
+            let effective = |value: &Value| match value.kind() {
+                Kind::Null => provider_base.clone().map(|b| b.trim_end_matches('/').to_owned()),
+                _ => value.as_str().map(|b| b.trim_end_matches('/').to_owned()),
+            };
+            let before = effective(prior.attribute("base_url"));
+            let after_value = change.planned.get("base_url").unwrap_or(&Value::NULL);
+            if after_value.contains_unknown() || before != effective(after_value) {
                 change.requires_replace.push(vec![String::from("base_url")]);
             }
         }
@@ -658,10 +666,13 @@ impl Provider for HttpProvider {
             return Err(ProviderError::permanent("the `http` data source is only read"));
         }
         let resource = self.resource(planned)?;
+        let Some(create_path) = &resource.create_path else {
+            return Err(ProviderError::permanent("`create.path` is required").at(["create"]));
+        };
         let client = self.client()?;
         let call = resource.call(
             resource.create_method.clone(),
-            resource.url(&resource.create_path, None),
+            resource.url(create_path, None),
             resource.body_json(),
             "create",
         );
@@ -838,7 +849,23 @@ impl Provider for HttpProvider {
         }
         let json = reply.json(&call)?;
         let response = whole_response(&json, &redactor);
-        Ok(self.object(&Attributes::new(), &object_id, response))
+        // Records where it lives, so it can be read before its configuration is.
+        let path_part = url.split(['?', '#']).next().unwrap_or("").trim_end_matches('/');
+        let base = match &settings.base_url {
+            Some(base) if under(&url, base) => base.trim_end_matches('/').to_owned(),
+            _ => reqwest::Url::parse(&url)
+                .map(|parsed| parsed.origin().ascii_serialization())
+                .unwrap_or_default(),
+        };
+        let read_path = path_part
+            .strip_prefix(base.as_str())
+            .and_then(|rest| rest.rsplit_once('/'))
+            .map(|(collection, _)| format!("{collection}/{{id}}"))
+            .unwrap_or_else(|| String::from("/{id}"));
+        let mut attributes = Attributes::new();
+        attributes.insert(String::from("base_url"), Value::string(base));
+        attributes.insert(String::from("read_path"), Value::string(read_path));
+        Ok(self.object(&attributes, &object_id, response))
     }
 }
 
