@@ -377,16 +377,26 @@ fn create_read_update_delete_lifecycle() {
     let dir = stack(&server, "lifecycle", "");
 
     let text = ok(&run(&dir.path, &["plan"]));
-    assert!(text.contains("http_resource.item will be created"), "{text}");
+    assert!(
+        text.contains("http_resource.item will be created"),
+        "{text}"
+    );
     assert!(server.seen().is_empty(), "a plan of a create calls nothing");
 
     let text = ok(&apply(&dir.path, &[]));
-    assert!(text.contains("Apply complete! Resources: 1 added"), "{text}");
+    assert!(
+        text.contains("Apply complete! Resources: 1 added"),
+        "{text}"
+    );
     let items = server.objects("items");
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["name"], "alpha");
     assert_eq!(items[0]["size"], 1);
-    let post = server.seen().into_iter().find(|s| s.method == "POST").unwrap();
+    let post = server
+        .seen()
+        .into_iter()
+        .find(|s| s.method == "POST")
+        .unwrap();
     assert_eq!(post.path, "/items");
     assert_eq!(
         serde_json::from_str::<Value>(&post.body).unwrap(),
@@ -396,7 +406,10 @@ fn create_read_update_delete_lifecycle() {
     // A second apply reads the object and changes nothing.
     server.clear_log();
     let text = ok(&apply(&dir.path, &[]));
-    assert!(text.contains("No changes") || text.contains("0 to add, 0 to change"), "{text}");
+    assert!(
+        text.contains("No changes") || text.contains("0 to add, 0 to change"),
+        "{text}"
+    );
     assert_eq!(server.count("GET"), 1, "{:?}", server.seen());
     assert_eq!(server.count("PUT") + server.count("POST"), 0);
 
@@ -404,7 +417,11 @@ fn create_read_update_delete_lifecycle() {
     server.clear_log();
     let text = ok(&apply(&dir.path, &["--var", "name=beta"]));
     assert!(text.contains("1 changed"), "{text}");
-    let put = server.seen().into_iter().find(|s| s.method == "PUT").unwrap();
+    let put = server
+        .seen()
+        .into_iter()
+        .find(|s| s.method == "PUT")
+        .unwrap();
     assert_eq!(put.path, "/items/1");
     assert_eq!(server.objects("items")[0]["name"], "beta");
     // The server's own fields are kept by PUT here; only watched fields matter.
@@ -462,7 +479,10 @@ fn an_object_deleted_outside_is_planned_again() {
     ok(&apply(&dir.path, &[]));
     server.remove_object("items", "1");
     let text = ok(&run(&dir.path, &["plan"]));
-    assert!(text.contains("http_resource.item will be created"), "{text}");
+    assert!(
+        text.contains("http_resource.item will be created"),
+        "{text}"
+    );
     assert!(text.contains("deleted outside"), "{text}");
     ok(&apply(&dir.path, &[]));
     let items = server.objects("items");
@@ -489,7 +509,11 @@ fn an_object_deleted_outside_is_planned_again() {
 #[test]
 fn import_reads_the_object_by_url_and_writes_only_when_it_differs() {
     let server = Server::start();
-    server.put_object("items", "7", json!({ "id": "7", "name": "alpha", "size": 1 }));
+    server.put_object(
+        "items",
+        "7",
+        json!({ "id": "7", "name": "alpha", "size": 1 }),
+    );
     let dir = stack(&server, "import", "");
     let url = format!("{}/items/7", server.url());
     let text = ok(&run(&dir.path, &["import", "http_resource.item", &url]));
@@ -498,7 +522,12 @@ fn import_reads_the_object_by_url_and_writes_only_when_it_differs() {
     // The configuration's settings are recorded; the object already matches.
     let text = ok(&apply(&dir.path, &[]));
     assert!(!text.contains("will be created"), "{text}");
-    assert_eq!(server.count("PUT") + server.count("POST"), 0, "{:?}", server.seen());
+    assert_eq!(
+        server.count("PUT") + server.count("POST"),
+        0,
+        "{:?}",
+        server.seen()
+    );
     let text = ok(&run(&dir.path, &["plan"]));
     assert!(text.contains("No changes"), "{text}");
     // Destroy uses the imported id.
@@ -620,7 +649,10 @@ fn bad_answers_get_clear_errors_and_state_stays_correct() {
             Fault {
                 method: Some("POST"),
                 status: 201,
-                body: format!("{{\"id\":\"1\",\"pad\":\"{}\"}}", "x".repeat(9 * 1024 * 1024)),
+                body: format!(
+                    "{{\"id\":\"1\",\"pad\":\"{}\"}}",
+                    "x".repeat(9 * 1024 * 1024)
+                ),
                 ..Fault::default()
             },
             "MiB cap",
@@ -673,7 +705,11 @@ fn a_refused_connection_is_a_clear_error() {
 #[test]
 fn the_data_source_reads_json() {
     let server = Server::start();
-    server.put_object("items", "5", json!({ "id": "5", "name": "from-api", "size": 2 }));
+    server.put_object(
+        "items",
+        "5",
+        json!({ "id": "5", "name": "from-api", "size": 2 }),
+    );
     let dir = TempDir::new("data");
     dir.write(
         "main.infra",
@@ -748,7 +784,10 @@ data "http" "list" {{
         output
     };
     // A wrong token: the server echoes it in its 401 message; the error shows it redacted.
-    let output = go(&["apply", "--auto-approve"], &[("API_TOKEN", "wrong-token-123456")]);
+    let output = go(
+        &["apply", "--auto-approve"],
+        &[("API_TOKEN", "wrong-token-123456")],
+    );
     assert_eq!(code(&output), 1);
     let err = stderr(&output);
     assert!(err.contains("401"), "{err}");
@@ -760,12 +799,19 @@ data "http" "list" {{
     let output = go(&["apply", "--auto-approve", "saved.plan"], &envs);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert_eq!(server.objects("items").len(), 1);
-    let post = server.seen().into_iter().rfind(|s| s.method == "POST").unwrap();
+    let post = server
+        .seen()
+        .into_iter()
+        .rfind(|s| s.method == "POST")
+        .unwrap();
     assert_eq!(
         post.headers.get("authorization").map(String::as_str),
         Some(format!("Bearer {TOKEN}").as_str())
     );
-    assert_eq!(post.headers.get("x-api-key").map(String::as_str), Some(TOKEN));
+    assert_eq!(
+        post.headers.get("x-api-key").map(String::as_str),
+        Some(TOKEN)
+    );
     for args in [
         &["plan"][..],
         &["plan", "--format", "json"],
@@ -778,7 +824,10 @@ data "http" "list" {{
     }
     for text in &outputs {
         assert!(!text.contains(TOKEN), "the token leaked:\n{text}");
-        assert!(!text.contains("tok-9f8e7d6c5b4a"), "part of the token leaked:\n{text}");
+        assert!(
+            !text.contains("tok-9f8e7d6c5b4a"),
+            "part of the token leaked:\n{text}"
+        );
     }
     // Every file the runs left: state, history, journal, audit, lock, the plan file.
     let mut files = Vec::new();

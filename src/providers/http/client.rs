@@ -68,16 +68,16 @@ impl Redactor {
 
     /// The text with every secret replaced by `(redacted)`.
     pub fn redact(&self, text: &str) -> String {
-        self.secrets
-            .iter()
-            .fold(text.to_owned(), |text, secret| {
-                text.replace(secret.as_str(), "(redacted)")
-            })
+        self.secrets.iter().fold(text.to_owned(), |text, secret| {
+            text.replace(secret.as_str(), "(redacted)")
+        })
     }
 
     /// Whether the text contains a secret.
     pub fn reveals(&self, text: &str) -> bool {
-        self.secrets.iter().any(|secret| text.contains(secret.as_str()))
+        self.secrets
+            .iter()
+            .any(|secret| text.contains(secret.as_str()))
     }
 }
 

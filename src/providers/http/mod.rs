@@ -116,9 +116,9 @@ pub fn data_schema() -> ResourceSchema {
         provider: NAME,
         description: "GETs a URL; its JSON body is `body`.",
         attributes: vec![
-            attribute("url", Type::String).required().describe(
-                "The URL, or a path (starting with /) under the provider's base_url.",
-            ),
+            attribute("url", Type::String)
+                .required()
+                .describe("The URL, or a path (starting with /) under the provider's base_url."),
             attribute("headers", Type::Map(Box::new(Type::String)))
                 .sensitive()
                 .describe("Request headers; never shown."),
@@ -264,9 +264,11 @@ impl HttpProvider {
         let settings = self.settings();
         match (settings.client, settings.client_error) {
             (Some(client), _) => Ok(client),
-            (None, error) => Err(ProviderError::permanent(error.unwrap_or_else(|| {
-                String::from("the HTTP client is not set up")
-            }))),
+            (None, error) => {
+                Err(ProviderError::permanent(error.unwrap_or_else(|| {
+                    String::from("the HTTP client is not set up")
+                })))
+            }
         }
     }
 
@@ -293,7 +295,11 @@ impl HttpProvider {
         Ok(headers)
     }
 
-    fn redactor(settings: &Settings, headers: &BTreeMap<String, String>, attributes: &Attributes) -> Redactor {
+    fn redactor(
+        settings: &Settings,
+        headers: &BTreeMap<String, String>,
+        attributes: &Attributes,
+    ) -> Redactor {
         let mut redactor = Redactor::default();
         for value in settings.headers.values().chain(headers.values()) {
             redactor.add(value);
@@ -335,7 +341,10 @@ impl HttpProvider {
             check_path(path, "create.path").map_err(|e| e.at(["create"]))?;
         }
         let body = create_field("body");
-        let read_path = match (optional_string(&get("read_path"), "read_path")?, &create_path) {
+        let read_path = match (
+            optional_string(&get("read_path"), "read_path")?,
+            &create_path,
+        ) {
             (Some(path), _) => {
                 check_path(&path, "read_path").map_err(|e| e.at(["read_path"]))?;
                 path
@@ -628,7 +637,9 @@ impl Provider for HttpProvider {
         if let Some(prior) = prior {
             let provider_base = self.settings().base_url;
             let effective = |value: &Value| match value.kind() {
-                Kind::Null => provider_base.clone().map(|b| b.trim_end_matches('/').to_owned()),
+                Kind::Null => provider_base
+                    .clone()
+                    .map(|b| b.trim_end_matches('/').to_owned()),
                 _ => value.as_str().map(|b| b.trim_end_matches('/').to_owned()),
             };
             let before = effective(prior.attribute("base_url"));
@@ -663,7 +674,9 @@ impl Provider for HttpProvider {
     ) -> Result<ObjectState, ProviderError> {
         self.check_type(resource_type)?;
         if resource_type == HTTP_DATA {
-            return Err(ProviderError::permanent("the `http` data source is only read"));
+            return Err(ProviderError::permanent(
+                "the `http` data source is only read",
+            ));
         }
         let resource = self.resource(planned)?;
         let Some(create_path) = &resource.create_path else {
@@ -798,7 +811,9 @@ impl Provider for HttpProvider {
     async fn import(&self, resource_type: &str, id: &str) -> Result<ObjectState, ProviderError> {
         self.check_type(resource_type)?;
         if resource_type == HTTP_DATA {
-            return Err(ProviderError::permanent("the `http` data source cannot be imported"));
+            return Err(ProviderError::permanent(
+                "the `http` data source cannot be imported",
+            ));
         }
         let settings = self.settings();
         let url = if id.starts_with("http://") || id.starts_with("https://") {
@@ -830,7 +845,9 @@ impl Provider for HttpProvider {
             .map(percent_decode)
             .filter(|segment| !segment.is_empty())
             .ok_or_else(|| {
-                ProviderError::permanent(format!("the import URL `{url}` has no last segment to use as the id"))
+                ProviderError::permanent(format!(
+                    "the import URL `{url}` has no last segment to use as the id"
+                ))
             })?;
         let headers = self.headers_for(&settings, &url, &Value::NULL)?;
         let redactor = Self::redactor(&settings, &headers, &Attributes::new());
@@ -850,7 +867,11 @@ impl Provider for HttpProvider {
         let json = reply.json(&call)?;
         let response = whole_response(&json, &redactor);
         // Records where it lives, so it can be read before its configuration is.
-        let path_part = url.split(['?', '#']).next().unwrap_or("").trim_end_matches('/');
+        let path_part = url
+            .split(['?', '#'])
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('/');
         let base = match &settings.base_url {
             Some(base) if under(&url, base) => base.trim_end_matches('/').to_owned(),
             _ => reqwest::Url::parse(&url)
@@ -995,10 +1016,11 @@ fn optional_string(value: &Value, name: &str) -> Result<Option<String>, Provider
             "`{name}` is not known yet; it must be known before the request is made"
         ))
         .at([name])),
-        _ => Err(
-            ProviderError::permanent(format!("`{name}` must be a string, not a {}", value.type_name()))
-                .at([name]),
-        ),
+        _ => Err(ProviderError::permanent(format!(
+            "`{name}` must be a string, not a {}",
+            value.type_name()
+        ))
+        .at([name])),
     }
 }
 
@@ -1008,7 +1030,9 @@ fn string_map(value: &Value, name: &str) -> Result<BTreeMap<String, String>, Pro
         return Ok(BTreeMap::new());
     }
     let Some(entries) = value.as_map() else {
-        return Err(ProviderError::permanent(format!("`{name}` must be a map of strings")).at([name]));
+        return Err(
+            ProviderError::permanent(format!("`{name}` must be a map of strings")).at([name]),
+        );
     };
     entries
         .iter()
@@ -1044,8 +1068,10 @@ fn timeout_of(value: &Value, name: &str) -> Result<Option<Duration>, ProviderErr
         .filter(|seconds| seconds.is_finite() && *seconds > 0.0 && *seconds <= 3600.0)
         .map(|seconds| Some(Duration::from_secs_f64(seconds)))
         .ok_or_else(|| {
-            ProviderError::permanent(format!("`{name}` is a number of seconds, above 0 and at most 3600"))
-                .at([name])
+            ProviderError::permanent(format!(
+                "`{name}` is a number of seconds, above 0 and at most 3600"
+            ))
+            .at([name])
         })
 }
 
@@ -1079,7 +1105,11 @@ fn check_path(path: &str, name: &str) -> Result<(), ProviderError> {
 
 /// `base` + `path`, with exactly one `/` between.
 fn join_url(base: &str, path: &str) -> String {
-    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
 }
 
 /// Whether `url` is `base` or under it.
