@@ -854,3 +854,147 @@ fn collect_files(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
         }
     }
 }
+
+/// A raw HTTP/1.1 request over loopback (the test has no HTTP client of its
+/// own): returns the status and the body.
+fn http_request(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The example's own server, stopped when dropped.
+struct ExampleServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for ExampleServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_example_server(script: &Path, token: &str) -> ExampleServer {
+    let free = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let child = std::process::Command::new("python3")
+        .arg(script)
+        .args(["--port", &port.to_string(), "--token", token])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 is needed to run examples/rest-api/server.py");
+    let server = ExampleServer { child, port };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server.py did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+#[test]
+fn the_rest_api_example_works_as_its_readme_says() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rest-api");
+    let server = start_example_server(&root.join("server.py"), "dev-token");
+    let dir = TempDir::new("rest-api");
+    dir.write(
+        "main.infra",
+        std::fs::read(root.join("main.infra")).unwrap(),
+    );
+    let url = format!("api_url=http://127.0.0.1:{}", server.port);
+    let vars = ["--var", url.as_str()];
+    let with = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&vars);
+        run(&dir.path, &all)
+    };
+
+    let text = ok(&with(&["plan"]));
+    assert!(
+        text.contains("Plan: 3 to add, 0 to change, 0 to destroy."),
+        "{text}"
+    );
+    let text = ok(&with(&["apply", "--auto-approve"]));
+    assert!(text.contains("Resources: 3 added"), "{text}");
+    let text = ok(&with(&["plan"]));
+    assert!(
+        text.contains("Plan: 0 to add, 0 to change, 0 to destroy."),
+        "{text}"
+    );
+
+    // The project's body holds the payments team's id.
+    let (status, projects) = http_request(server.port, "GET", "/projects", "dev-token", "");
+    assert_eq!(status, 200);
+    let projects: Value = serde_json::from_str(&projects).unwrap();
+    assert_eq!(projects[0]["name"], "billing");
+    let (_, teams) = http_request(server.port, "GET", "/teams", "dev-token", "");
+    let teams: Value = serde_json::from_str(&teams).unwrap();
+    let payments = teams
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "payments")
+        .unwrap();
+    assert_eq!(projects[0]["team_id"], payments["id"]);
+
+    // A change by hand, as the README does with curl.
+    let path = format!("/teams/{}", payments["id"].as_str().unwrap());
+    let (status, _) = http_request(
+        server.port,
+        "PATCH",
+        &path,
+        "dev-token",
+        r#"{"lead": "linus"}"#,
+    );
+    assert_eq!(status, 200);
+    let text = ok(&with(&["plan"]));
+    assert!(text.contains("changed outside infra"), "{text}");
+    assert!(text.contains("\"linus\""), "{text}");
+    assert!(
+        text.contains("Plan: 0 to add, 1 to change, 0 to destroy."),
+        "{text}"
+    );
+    ok(&with(&["apply", "--auto-approve"]));
+    let (_, team) = http_request(server.port, "GET", &path, "dev-token", "");
+    assert!(team.contains("\"grace\""), "{team}");
+
+    let text = ok(&with(&["destroy", "--auto-approve"]));
+    assert!(text.contains("3 destroyed"), "{text}");
+    let (_, teams) = http_request(server.port, "GET", "/teams", "dev-token", "");
+    assert_eq!(teams.trim(), "[]");
+    for file in {
+        let mut files = Vec::new();
+        collect_files(&dir.path, &mut files);
+        files
+    } {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        assert!(
+            !text.contains("dev-token") || file.ends_with("main.infra"),
+            "{}",
+            file.display()
+        );
+    }
+}
