@@ -998,3 +998,55 @@ fn the_rest_api_example_works_as_its_readme_says() {
         );
     }
 }
+
+#[test]
+fn provider_settings_are_checked_and_point_at_the_setting() {
+    let dir = TempDir::new("settings");
+    dir.write(
+        "main.infra",
+        r#"stack "http-settings" {}
+
+provider "http" {
+  base_url = "ftp://example.test"
+}
+
+resource "http_resource" "item" {
+  create = {
+    path = "/items"
+    body = { name = "a" }
+  }
+}
+"#,
+    );
+    let output = run(&dir.path, &["plan"]);
+    assert_eq!(code(&output), 1, "{}", stdout(&output));
+    let err = stderr(&output);
+    assert!(err.contains("infra::plan::provider_error"), "{err}");
+    assert!(err.contains("refused its settings"), "{err}");
+    assert!(err.contains("is not an http://"), "{err}");
+    assert!(err.contains("[main.infra:4:14]"), "{err}");
+
+    dir.write(
+        "main.infra",
+        r#"stack "http-settings" {}
+
+provider "http" {
+  base_url = "http://127.0.0.1:9"
+  ca_cert  = "ca.pem"
+}
+
+resource "http_resource" "item" {
+  create = {
+    path = "/items"
+    body = { name = "a" }
+  }
+}
+"#,
+    );
+    dir.write("ca.pem", "not a certificate");
+    let output = run(&dir.path, &["plan"]);
+    assert_eq!(code(&output), 1, "{}", stdout(&output));
+    let err = stderr(&output);
+    assert!(err.contains("ca_cert"), "{err}");
+    assert!(err.contains("[main.infra:5:14]"), "{err}");
+}
