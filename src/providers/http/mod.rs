@@ -734,7 +734,8 @@ impl Provider for HttpProvider {
         match self.get(&resource, &prior.id, "read").await? {
             None => Ok(None),
             Some(json) => {
-                let response = if resource.read_attributes.is_empty() {
+                // An imported object not yet configured keeps every field.
+                let response = if prior.attribute("create").is_null() {
                     whole_response(&json, &resource.redactor)
                 } else {
                     resource.project(&json)

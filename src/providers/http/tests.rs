@@ -298,3 +298,32 @@ async fn a_closed_port_is_transient_and_names_no_secret() {
     );
     assert!(!error.message.contains("k3y-material"), "{}", error.message);
 }
+
+#[test]
+fn ids_and_fields_are_found_by_name_or_pointer() {
+    let json =
+        serde_json::json!({ "data": { "id": 42, "tags": ["a", "b"] }, "name": "x", "slug": "" });
+    assert_eq!(id_at(&json, "/data/id"), Some(String::from("42")));
+    assert_eq!(id_at(&json, "/name"), Some(String::from("x")));
+    assert_eq!(id_at(&json, "/slug"), None, "an empty id is no id");
+    assert_eq!(id_at(&json, "/data/tags"), None);
+    assert_eq!(lookup_json(&json, "name"), Some(&serde_json::json!("x")));
+    assert_eq!(
+        lookup_json(&json, "/data/tags/1"),
+        Some(&serde_json::json!("b"))
+    );
+    let value = Value::from_json(&json);
+    assert_eq!(
+        lookup_value(&value, "/data/tags/0"),
+        Some(&Value::string("a"))
+    );
+    assert_eq!(lookup_value(&value, "name"), Some(&Value::string("x")));
+    assert_eq!(lookup_value(&value, "/missing"), None);
+    assert!(under("http://a.test/v1/items", "http://a.test/v1/"));
+    assert!(!under("http://a.test/v10", "http://a.test/v1"));
+    assert_eq!(
+        join_url("http://a.test/v1/", "/items"),
+        "http://a.test/v1/items"
+    );
+    assert_eq!(percent_decode(&percent_encode("a b/ü")), "a b/ü");
+}
