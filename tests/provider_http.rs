@@ -1050,3 +1050,99 @@ resource "http_resource" "item" {
     assert!(err.contains("ca_cert"), "{err}");
     assert!(err.contains("[main.infra:5:14]"), "{err}");
 }
+
+/// An HTTPS server with a fresh self-signed certificate for `localhost`,
+/// answering every request with `{"id": "1", "name": "over-tls"}`; returns
+/// the port and the certificate as PEM.
+fn start_tls_server() -> (u16, String) {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let certified = rcgen::generate_simple_self_signed(vec![String::from("localhost")]).unwrap();
+    let pem = certified.cert.pem();
+    let chain = vec![CertificateDer::from(certified.cert.der().to_vec())];
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let Ok(connection) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                let mut tls = rustls::StreamOwned::new(connection, stream);
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match tls.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let body = json!({ "id": "1", "name": "over-tls" }).to_string();
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(answer.as_bytes());
+                let _ = tls.flush();
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    (port, pem)
+}
+
+#[test]
+fn tls_is_verified_and_ca_cert_adds_a_trusted_authority() {
+    let (port, pem) = start_tls_server();
+    let dir = TempDir::new("tls");
+    dir.write("ca.pem", &pem);
+    let stack = |ca_cert: &str| {
+        format!(
+            r#"stack "http-tls" {{}}
+
+provider "http" {{
+  base_url = "https://localhost:{port}"
+{ca_cert}}}
+
+data "http" "thing" {{
+  url = "/things/1"
+}}
+
+output "name" {{
+  value = data.http.thing.body.name
+}}
+"#
+        )
+    };
+    // Without the certificate the server's is not trusted: the read fails.
+    dir.write("main.infra", stack(""));
+    let output = apply(&dir.path, &[]);
+    assert_eq!(code(&output), 1, "{}", stdout(&output));
+    let err = stderr(&output);
+    assert!(err.contains("data.http.thing"), "{err}");
+    assert!(err.contains("failed TLS verification"), "{err}");
+    assert!(
+        !err.contains("tries"),
+        "a certificate error is not retried: {err}"
+    );
+    assert!(err.contains("url = \"/things/1\""), "{err}");
+    // With `ca_cert` it is.
+    dir.write("main.infra", stack("  ca_cert  = \"ca.pem\"\n"));
+    ok(&apply(&dir.path, &[]));
+    let text = ok(&run(&dir.path, &["output", "name", "--raw"]));
+    assert_eq!(text.trim(), "over-tls");
+}

@@ -285,21 +285,29 @@ fn too_large(call: &Call<'_>) -> ProviderError {
 
 /// A failure before a status arrived (or while reading the body).
 fn transport_error(call: &Call<'_>, error: &reqwest::Error) -> ProviderError {
-    let what = if error.is_timeout() {
+    let cause = root_cause(error);
+    // A certificate that does not verify will not verify on a retry either.
+    let certificate = cause.to_ascii_lowercase().contains("certificate");
+    let what = if certificate {
+        format!(
+            "failed TLS verification: {cause} (if the server's certificate comes from a private \
+             authority, give its PEM file as `ca_cert` in the `provider \"http\"` block)"
+        )
+    } else if error.is_timeout() {
         format!("timed out after {}", seconds_text(call.timeout))
     } else if error.is_redirect() {
         format!("was redirected more than {MAX_REDIRECTS} times (a redirect loop?)")
     } else if error.is_connect() {
-        format!("could not connect: {}", root_cause(error))
+        format!("could not connect: {cause}")
     } else if error.is_builder() {
-        format!("is not a valid request: {}", root_cause(error))
+        format!("is not a valid request: {cause}")
     } else {
-        format!("failed: {}", root_cause(error))
+        format!("failed: {cause}")
     };
     let message = call
         .redactor
         .redact(&format!("{} {} {what}", call.method, call.url));
-    if error.is_redirect() || error.is_builder() {
+    if certificate || error.is_redirect() || error.is_builder() {
         ProviderError::permanent(message)
     } else {
         ProviderError::transient(message)

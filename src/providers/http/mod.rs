@@ -534,7 +534,9 @@ impl HttpProvider {
             doing: "read",
             redactor: &redactor,
         };
-        let reply: Reply = client::send(&self.client()?, &call).await?;
+        let reply: Reply = client::send(&self.client()?, &call)
+            .await
+            .map_err(|e| e.at(["url"]))?;
         if !(200..300).contains(&reply.status) {
             let error = reply.status_error(&call);
             // For a data source, not found is an error like any other.
