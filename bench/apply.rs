@@ -136,6 +136,7 @@ fn stack(resource_type: &str, count: usize, chain: usize) -> (Expanded, Plan) {
         outputs: BTreeMap::new(),
         moved: Vec::new(),
         imports: Vec::new(),
+        provider_configs: BTreeMap::new(),
     };
     let plan = Plan {
         stack: String::from("bench"),

@@ -73,6 +73,7 @@ fn expanded(instances: Vec<Instance>) -> Expanded {
         outputs: BTreeMap::new(),
         moved: Vec::new(),
         imports: Vec::new(),
+        provider_configs: BTreeMap::new(),
     }
 }
 

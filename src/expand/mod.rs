@@ -138,6 +138,9 @@ pub struct Expanded {
     pub moved: Vec<crate::config::Moved>,
     /// Every module's `import` blocks, the ids evaluated.
     pub imports: Vec<ImportTarget>,
+    /// The root module's `provider` blocks' evaluated settings, by (name,
+    /// alias): what `Provider::configure` gets.
+    pub provider_configs: BTreeMap<(String, Option<String>), BTreeMap<String, Value>>,
 }
 
 /// An `import` block, evaluated.
@@ -234,6 +237,7 @@ pub fn expand(
         diagnostics: Diagnostics::new(),
         instances: BTreeMap::new(),
         secrets: BTreeMap::new(),
+        provider_configs: BTreeMap::new(),
     };
     expander.environment_vars(&environment.name);
     for node in graph.order() {
@@ -279,6 +283,7 @@ pub fn expand(
         outputs,
         moved,
         imports,
+        provider_configs: expander.provider_configs,
     };
     (Some(expanded), diagnostics)
 }
@@ -296,6 +301,7 @@ struct Expander<'a> {
     diagnostics: Diagnostics,
     instances: BTreeMap<InstanceAddr, Instance>,
     secrets: BTreeMap<(ModulePath, String), SecretValue>,
+    provider_configs: BTreeMap<(String, Option<String>), BTreeMap<String, Value>>,
 }
 
 impl Expander<'_> {
@@ -458,8 +464,14 @@ impl Expander<'_> {
             Node::Secret(_, name) => self.secret(module, name),
             Node::Provider(_, name, alias) => {
                 if let Some(provider) = module.providers.get(&(name.clone(), alias.clone())) {
-                    for attribute in provider.attributes.values() {
-                        let _ = self.eval(module, &attribute.value, Binding::default());
+                    let mut settings = BTreeMap::new();
+                    for (key, attribute) in &provider.attributes {
+                        let value = self.eval(module, &attribute.value, Binding::default());
+                        settings.insert(key.clone(), value.unwrap_or(Value::UNKNOWN));
+                    }
+                    if module.path.is_root() {
+                        self.provider_configs
+                            .insert((name.clone(), alias.clone()), settings);
                     }
                 }
             }

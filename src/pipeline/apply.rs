@@ -626,7 +626,16 @@ fn expand_with_prior(
     let (expanded, expand_diagnostics) = expand(host.as_ref(), checked, &request);
     let failed = expand_diagnostics.has_errors();
     diagnostics.extend(expand_diagnostics);
-    expanded.filter(|_| !failed)
+    let expanded = expanded.filter(|_| !failed)?;
+    let runtime = runtime(diagnostics)?;
+    let refused = runtime.block_on(super::run::configure_providers(
+        checked,
+        &expanded,
+        &opened.providers,
+    ));
+    let failed = refused.has_errors();
+    diagnostics.extend(refused);
+    (!failed).then_some(expanded)
 }
 
 /// The plan that deletes everything in state: the configuration's
@@ -801,6 +810,7 @@ fn rollback_expanded(
         outputs: BTreeMap::new(),
         moved: Vec::new(),
         imports: Vec::new(),
+        provider_configs: BTreeMap::new(),
     })
 }
 

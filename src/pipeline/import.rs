@@ -149,6 +149,15 @@ fn run(
         return None;
     };
     let runtime = super::run::runtime(diagnostics)?;
+    let refused = runtime.block_on(super::run::configure_providers(
+        checked,
+        &expanded,
+        &opened.providers,
+    ));
+    if refused.has_errors() {
+        diagnostics.extend(refused);
+        return None;
+    }
     let started = std::time::Instant::now();
     let object = match runtime.block_on(provider.import(resource_type, &request.id)) {
         Ok(object) => object,

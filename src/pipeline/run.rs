@@ -229,6 +229,11 @@ pub(crate) fn plan_opened(
             diagnostics.extend(missing);
             return None;
         }
+        let refused = runtime.block_on(configure_providers(checked, &expanded, &opened.providers));
+        if refused.has_errors() {
+            diagnostics.extend(refused);
+            return None;
+        }
         let plan_request = crate::plan::Request {
             stack: opened.stack.clone(),
             expanded: &expanded,
@@ -259,6 +264,50 @@ pub(crate) fn plan_opened(
             known.remove(&addr);
         }
     }
+}
+
+/// Gives every live provider its root `provider` block's settings (the block
+/// without an alias; none when there is no block), before any other call.
+/// A refusal points at the setting the provider names, else at the block.
+pub(crate) async fn configure_providers(
+    checked: &Checked,
+    expanded: &Expanded,
+    providers: &ProviderSet,
+) -> Diagnostics {
+    let mut diagnostics = Diagnostics::new();
+    for name in providers.names() {
+        let Some(provider) = providers.get(name) else {
+            continue;
+        };
+        let key = (name.to_owned(), None);
+        let Some(config) = expanded.provider_configs.get(&key) else {
+            continue;
+        };
+        if let Err(error) = provider.configure(config).await {
+            let block = checked.config.root.providers.get(&key);
+            let span = block.map(|block| {
+                error
+                    .attribute_path
+                    .as_ref()
+                    .and_then(|path| path.first())
+                    .and_then(|setting| block.attributes.get(setting))
+                    .map_or(block.span, |attribute| attribute.value.span)
+            });
+            let help = format!("provider `{name}` refused its settings: {}", error.message);
+            diagnostics.push(
+                match span {
+                    Some(span) => Diagnostic::error(
+                        Code::PlanProviderError,
+                        span,
+                        "the provider refused this",
+                    ),
+                    None => Diagnostic::error_at_path(Code::PlanProviderError, None),
+                }
+                .with_help(help),
+            );
+        }
+    }
+    diagnostics
 }
 
 /// The known objects that the plan creates anew (replaced, or deleted
@@ -315,7 +364,7 @@ pub(crate) fn runtime(diagnostics: &mut Diagnostics) -> Option<tokio::runtime::R
         .clamp(1, 8);
     match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
-        .enable_time()
+        .enable_all()
         .build()
     {
         Ok(runtime) => Some(runtime),

@@ -29,6 +29,8 @@ impl Registry {
         registry.add_resource(super::null::schema());
         registry.add_resource(super::local::file_schema());
         registry.add_resource(super::local::directory_schema());
+        registry.add_resource(super::http::resource_schema());
+        registry.add_data_source(super::http::data_schema());
         registry
     }
 

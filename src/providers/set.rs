@@ -1,11 +1,12 @@
 //! The providers an engine run talks to, by name, as shared trait objects.
 //!
 //! Invariant: [`ProviderSet::builtin`] holds only providers with live
-//! implementations (`null`, `local`; the others join as their issues land).
+//! implementations (`null`, `local`, `http`; the others join as their issues land).
 //! Test-only providers are inserted by tests and benchmarks, except the
 //! file-backed test world, which `builtin` adds when `INFRA_TEST_WORLD` is set
 //! (see `docs/testing.md`).
 
+use super::http::HttpProvider;
 use super::local::LocalProvider;
 use super::null::NullProvider;
 use super::provider::Provider;
@@ -41,6 +42,10 @@ impl ProviderSet {
         let mut set = Self::new();
         set.insert(Arc::new(NullProvider::new(host.clone())));
         set.insert(Arc::new(LocalProvider::new(
+            host.clone(),
+            base_dir.to_path_buf(),
+        )));
+        set.insert(Arc::new(HttpProvider::new(
             host.clone(),
             base_dir.to_path_buf(),
         )));
@@ -89,9 +94,16 @@ mod tests {
     #[test]
     fn builtin_has_null_and_local_and_tests_add_test() {
         let set = ProviderSet::builtin(Arc::new(MemoryHost::new()), Path::new("stack"));
-        assert_eq!(set.names().collect::<Vec<_>>(), ["local", "null"]);
+        assert_eq!(set.names().collect::<Vec<_>>(), ["http", "local", "null"]);
         let set = set.with(Arc::new(TestProvider::new()));
-        assert_eq!(set.names().collect::<Vec<_>>(), ["local", "null", "test"]);
+        assert_eq!(
+            set.names().collect::<Vec<_>>(),
+            ["http", "local", "null", "test"]
+        );
+        for http in ["http_resource", "http"] {
+            let found = set.for_resource_type(http).map(|p| p.name());
+            assert_eq!(found, Some("http"));
+        }
         let found = set.for_resource_type("test_resource").map(|p| p.name());
         assert_eq!(found, Some("test"));
         assert_eq!(

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""A tiny JSON API for the rest-api example: objects kept in memory.
+
+    python3 examples/rest-api/server.py --port 8765 [--token SECRET]
+
+Routes, for any collection name (`/teams`, `/projects`...):
+  POST   /<collection>        create from the JSON body; answers 201 with the object and its "id"
+  GET    /<collection>        list the objects
+  GET    /<collection>/<id>   read one (404 when there is none)
+  PUT    /<collection>/<id>   replace its fields with the body
+  PATCH  /<collection>/<id>   merge the body into it
+  DELETE /<collection>/<id>   delete it (204; 404 when there is none)
+
+With --token, every request must send `Authorization: Bearer <token>` (401
+otherwise). Python 3 standard library only; listens on 127.0.0.1.
+"""
+
+import argparse
+import itertools
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+OBJECTS = {}  # (collection, id) -> dict
+LOCK = threading.Lock()
+NEXT_ID = itertools.count(1)
+
+
+class Handler(BaseHTTPRequestHandler):
+    token = None
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; without this, Nagle and delayed
+    # ACKs add ~40 ms to every keep-alive request.
+    disable_nagle_algorithm = True
+
+    def log_message(self, fmt, *args):  # one short line per request
+        print("%s %s" % (self.command, self.path), flush=True)
+
+    def reply(self, status, body=None):
+        data = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length == 0:
+            return {}
+        try:
+            value = json.loads(self.rfile.read(length))
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    def route(self):
+        if self.token and self.headers.get("Authorization") != "Bearer " + self.token:
+            self.reply(401, {"message": "missing or wrong bearer token"})
+            return None
+        parts = [p for p in self.path.split("?")[0].split("/") if p]
+        if not parts or len(parts) > 2:
+            self.reply(404, {"message": "no such route"})
+            return None
+        return parts[0], (parts[1] if len(parts) == 2 else None)
+
+    def do_GET(self):
+        route = self.route()
+        if route is None:
+            return
+        collection, oid = route
+        with LOCK:
+            if oid is None:
+                items = [o for (c, _), o in OBJECTS.items() if c == collection]
+                self.reply(200, items)
+            elif (collection, oid) in OBJECTS:
+                self.reply(200, OBJECTS[(collection, oid)])
+            else:
+                self.reply(404, {"message": "no %s with id %s" % (collection, oid)})
+
+    def do_POST(self):
+        route = self.route()
+        if route is None:
+            return
+        collection, oid = route
+        body = self.body()
+        if oid is not None or body is None:
+            self.reply(400, {"message": "POST a JSON object to /<collection>"})
+            return
+        with LOCK:
+            oid = str(next(NEXT_ID))
+            obj = dict(body, id=oid)
+            OBJECTS[(collection, oid)] = obj
+            self.reply(201, obj)
+
+    def write(self, merge):
+        route = self.route()
+        if route is None:
+            return
+        collection, oid = route
+        body = self.body()
+        if oid is None or body is None:
+            self.reply(400, {"message": "send a JSON object to /<collection>/<id>"})
+            return
+        with LOCK:
+            if (collection, oid) not in OBJECTS:
+                self.reply(404, {"message": "no %s with id %s" % (collection, oid)})
+                return
+            base = OBJECTS[(collection, oid)] if merge else {}
+            obj = dict(base, **body)
+            obj["id"] = oid
+            OBJECTS[(collection, oid)] = obj
+            self.reply(200, obj)
+
+    def do_PUT(self):
+        self.write(merge=False)
+
+    def do_PATCH(self):
+        self.write(merge=True)
+
+    def do_DELETE(self):
+        route = self.route()
+        if route is None:
+            return
+        collection, oid = route
+        with LOCK:
+            if OBJECTS.pop((collection, oid), None) is None:
+                self.reply(404, {"message": "no %s with id %s" % (collection, oid)})
+            else:
+                self.reply(204)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--token", default=None, help="require this bearer token")
+    args = parser.parse_args()
+    Handler.token = args.token
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    print("listening on http://127.0.0.1:%d" % args.port, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
