@@ -273,7 +273,7 @@ fn change_lines(change: &Change) -> Vec<String> {
 }
 
 /// The lines of one drifted object: header, then its attribute diffs.
-fn drift_lines(drift: &Drift) -> (String, Vec<String>) {
+pub(super) fn drift_lines(drift: &Drift) -> (String, Vec<String>) {
     match &drift.kind {
         DriftKind::Deleted => (
             format!("  - {} was deleted outside infra", drift.addr),
@@ -671,7 +671,7 @@ fn output_change_json(change: &OutputChange) -> serde_json::Value {
     })
 }
 
-fn drift_json(drift: &Drift) -> serde_json::Value {
+pub(super) fn drift_json(drift: &Drift) -> serde_json::Value {
     let (actions, attributes): (&[&str], Vec<serde_json::Value>) = match &drift.kind {
         DriftKind::Deleted => (&["delete"], Vec::new()),
         DriftKind::Changed(attributes) => (
@@ -738,14 +738,14 @@ pub fn json(plan: &Plan) -> String {
 // ---------------------------------------------------------------------------
 // Markdown
 
-fn html_escape(text: &str) -> String {
+pub(super) fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
 
 /// Inline code that survives backticks in the text.
-fn code(text: &str) -> String {
+pub(super) fn code(text: &str) -> String {
     format!("<code>{}</code>", html_escape(text))
 }
 
