@@ -276,7 +276,7 @@ mod tests {
         let text = markdown(&drifted());
         let row = text.lines().find(|l| l.contains("size")).unwrap();
         assert_eq!(row.matches('|').count(), 4, "{row}");
-        assert!(row.contains("<br>"), "{row}");
+        assert!(row.contains("line\\nbreak"), "{row}");
         assert!(text.contains("infra refresh --env dev"), "{text}");
     }
 

@@ -807,6 +807,30 @@ pub fn markdown(plan: &Plan) -> String {
         code(&plan.environment.name),
         code(&plan.stack)
     );
+    // Drift comes first: what changed outside infra explains the changes below.
+    if !plan.drift.is_empty() {
+        let mut lines = Vec::new();
+        for drift in &plan.drift {
+            let (head, attributes) = drift_lines(drift);
+            lines.push(head.trim_start().to_owned());
+            lines.extend(attributes.into_iter().map(|l| format!("    {l}")));
+        }
+        let section = details(
+            &format!("Objects changed outside infra ({})", plan.drift.len()),
+            &lines,
+        );
+        // At most a third of the comment, so the summary and destructive
+        // actions always fit.
+        if section.len() <= MARKDOWN_LIMIT / 3 {
+            head.push_str(&section);
+        } else {
+            let _ = writeln!(
+                head,
+                "**Objects changed outside infra ({})**: too many to list here; see `infra drift`.\n",
+                plan.drift.len()
+            );
+        }
+    }
     let _ = writeln!(
         head,
         "| Add | Change | Destroy |\n|----:|-------:|--------:|\n| {} | {} | {} |\n",
@@ -826,18 +850,6 @@ pub fn markdown(plan: &Plan) -> String {
 
     // Sections, in order; each may be elided.
     let mut sections = Vec::new();
-    if !plan.drift.is_empty() {
-        let mut lines = Vec::new();
-        for drift in &plan.drift {
-            let (head, attributes) = drift_lines(drift);
-            lines.push(head.trim_start().to_owned());
-            lines.extend(attributes.into_iter().map(|l| format!("    {l}")));
-        }
-        sections.push(details(
-            &format!("Objects changed outside infra ({})", plan.drift.len()),
-            &lines,
-        ));
-    }
     for change in &changes {
         let lines = change_lines(change);
         let summary = format!(
@@ -1233,6 +1245,16 @@ mod tests {
     }
 
     #[test]
+    fn markdown_drift_comes_first() {
+        let out = markdown(&full_plan());
+        let drift = out.find("Objects changed outside infra (2)").unwrap();
+        let summary = out.find("| Add | Change | Destroy |").unwrap();
+        let warning = out.find("destructive action").unwrap();
+        assert!(drift < summary && drift < warning, "{out}");
+        assert!(out.starts_with("## infra plan:"), "{out}");
+    }
+
+    #[test]
     fn human_drift_comes_first() {
         let out = human(&full_plan());
         let drift = out.find("Objects changed outside infra").unwrap();
@@ -1468,7 +1490,8 @@ mod tests {
         assert!(out.starts_with("## infra plan: <code>prod</code>"), "{out}");
         assert!(out.contains("| 2 | 1 | 2 |"), "{out}");
         let warning = out.find("[!WARNING]").unwrap();
-        let first_details = out.find("<details>").unwrap();
+        // Drift's details come first; the changes' details after the warning.
+        let first_details = out.find("<details><summary><code>").unwrap();
         assert!(warning < first_details, "{out}");
         assert!(out.contains("> **2 destructive actions:**"), "{out}");
         assert!(
