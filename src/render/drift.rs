@@ -11,7 +11,10 @@
 //! in the matching `*_sensitive` mask (the same attribute objects as a plan's
 //! `resource_drift`).
 
-use super::plan::{MARKDOWN_LIMIT, code, drift_json, drift_lines, html_escape};
+use super::plan::{
+    MARKDOWN_LIMIT, attribute_lines, code, diff_block, drift_json, drift_lines, html_escape,
+    multiline,
+};
 use crate::lang::Value;
 use crate::pipeline::DriftReport;
 use crate::plan::DriftKind;
@@ -171,16 +174,30 @@ pub fn markdown(report: &DriftReport) -> String {
                     "### {} changed outside infra\n\n| Attribute | In state | Now |\n|---|---|---|\n",
                     code(&drift.addr.to_string())
                 );
+                let mut diffs = Vec::new();
                 for attribute in attributes {
-                    let _ = writeln!(
-                        text,
-                        "| {} | {} | {} |",
-                        code(&attribute.name),
-                        cell(&attribute.before),
-                        cell(&attribute.after)
-                    );
+                    // Multi-line text reads better as a diff below the table.
+                    let (before, after) =
+                        match (multiline(&attribute.before), multiline(&attribute.after)) {
+                            (Some(_), _) | (_, Some(_)) => {
+                                diffs.extend(attribute_lines(
+                                    &attribute.name,
+                                    Some(&attribute.before),
+                                    Some(&attribute.after),
+                                    "",
+                                ));
+                                let note = String::from("*(multi-line: diff below)*");
+                                (note.clone(), note)
+                            }
+                            _ => (cell(&attribute.before), cell(&attribute.after)),
+                        };
+                    let _ = writeln!(text, "| {} | {before} | {after} |", code(&attribute.name));
                 }
                 text.push('\n');
+                if !diffs.is_empty() {
+                    text.push_str(&diff_block(&diffs));
+                    text.push('\n');
+                }
                 text
             }
         };
@@ -230,9 +247,14 @@ mod tests {
                 resource_type: "test_resource".to_owned(),
                 kind: DriftKind::Changed(vec![
                     AttributeDrift {
-                        name: "size".to_owned(),
+                        name: "note".to_owned(),
                         before: Value::string("1|2"),
-                        after: Value::string("line\nbreak"),
+                        after: Value::string("3"),
+                    },
+                    AttributeDrift {
+                        name: "size".to_owned(),
+                        before: Value::string("one\ntwo\n"),
+                        after: Value::string("line\nbreak\n"),
                     },
                     AttributeDrift {
                         name: "token".to_owned(),
@@ -276,7 +298,14 @@ mod tests {
         let text = markdown(&drifted());
         let row = text.lines().find(|l| l.contains("size")).unwrap();
         assert_eq!(row.matches('|').count(), 4, "{row}");
-        assert!(row.contains("line\\nbreak"), "{row}");
+        assert!(row.contains("multi-line: diff below"), "{row}");
+        assert!(text.contains("```diff\n! size = <<-DIFF\n"), "{text}");
+        assert!(text.contains("    +line\n    +break\n"), "{text}");
+        let row = text.lines().find(|l| l.contains("note")).unwrap();
+        assert_eq!(row.matches('|').count(), 4, "{row}");
+        assert!(row.contains("1&#124;2"), "{row}");
+        let row = text.lines().find(|l| l.contains("token")).unwrap();
+        assert_eq!(row.matches('|').count(), 4, "{row}");
         assert!(text.contains("infra refresh --env dev"), "{text}");
     }
 
@@ -305,9 +334,9 @@ mod tests {
         assert_eq!(doc["summary"]["checked"], 4);
         assert_eq!(doc["resource_drift"][1]["actions"][0], "delete");
         assert_eq!(
-            doc["resource_drift"][0]["attributes"][1]["after_sensitive"],
+            doc["resource_drift"][0]["attributes"][2]["after_sensitive"],
             true
         );
-        assert!(doc["resource_drift"][0]["attributes"][1]["after"].is_null());
+        assert!(doc["resource_drift"][0]["attributes"][2]["after"].is_null());
     }
 }

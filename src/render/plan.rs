@@ -160,7 +160,7 @@ fn header(change: &Change) -> String {
 }
 
 /// A multi-line, known, non-secret string.
-fn multiline(value: &Value) -> Option<&str> {
+pub(super) fn multiline(value: &Value) -> Option<&str> {
     if value.contains_secret() {
         return None;
     }
@@ -189,7 +189,7 @@ fn text_diff(old: &str, new: &str) -> Vec<String> {
 
 /// The lines for one attribute: the first starts with `+`, `-` or `~`; any
 /// further lines (a multi-line diff) are indented continuation lines.
-fn attribute_lines(
+pub(super) fn attribute_lines(
     name: &str,
     before: Option<&Value>,
     after: Option<&Value>,
@@ -750,7 +750,7 @@ pub(super) fn code(text: &str) -> String {
 }
 
 /// A fenced `diff` block whose fence is longer than any backtick run inside.
-fn diff_block(lines: &[String]) -> String {
+pub(super) fn diff_block(lines: &[String]) -> String {
     let longest = lines
         .iter()
         .map(|line| line.split(|c| c != '`').map(str::len).max().unwrap_or(0))
