@@ -339,4 +339,37 @@ mod tests {
         );
         assert!(doc["resource_drift"][0]["attributes"][2]["after"].is_null());
     }
+
+    /// The field names in docs/json-drift.md's table under `heading`.
+    fn documented(heading: &str) -> Vec<String> {
+        let doc = include_str!("../../docs/json-drift.md");
+        let mut fields = Vec::new();
+        let mut inside = false;
+        for line in doc.lines() {
+            if line.starts_with('#') {
+                inside = line.trim_start_matches('#').trim() == heading;
+                continue;
+            }
+            if inside && let Some(rest) = line.strip_prefix("| `") {
+                fields.push(rest.split('`').next().unwrap_or_default().to_owned());
+            }
+        }
+        assert!(!fields.is_empty(), "no fields documented under {heading}");
+        fields
+    }
+
+    #[test]
+    fn the_json_form_is_exactly_what_the_doc_lists() {
+        let doc: serde_json::Value = serde_json::from_str(&json(&drifted())).unwrap();
+        for (heading, object) in [
+            ("Top-level fields", &doc),
+            ("Summary fields", &doc["summary"]),
+        ] {
+            let mut listed = documented(heading);
+            listed.sort();
+            let mut emitted: Vec<String> = object.as_object().unwrap().keys().cloned().collect();
+            emitted.sort();
+            assert_eq!(listed, emitted, "{heading}");
+        }
+    }
 }
