@@ -488,3 +488,76 @@ fn drift_in_the_test_world_finds_changed_and_deleted_objects_with_low_parallelis
     let output = world_infra(&dir.path, &world.path, &["drift"]);
     assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
 }
+
+/// An apply killed part way leaves a journal and a lock of a dead process:
+/// drift does not wait for that lock and says the journal is pending;
+/// refresh takes the lock over, folds the journal into a version first (as
+/// apply does), then compares.
+#[test]
+fn refresh_recovers_an_interrupted_apply_first() {
+    let dir = TempDir::new("drift-journal");
+    let world = TempDir::new("drift-journal-world");
+    let mut text = String::from("stack \"j\" {}\n\n");
+    for i in 0..6 {
+        text.push_str(&format!(
+            "resource \"test_resource\" \"r{i}\" {{\n  name  = \"r{i}\"\n  value = \"v{i}\"\n}}\n\n"
+        ));
+    }
+    dir.write("main.infra", text);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_infra"))
+        .args(["apply", "--auto-approve", "--parallelism", "1"])
+        .current_dir(&dir.path)
+        .env("NO_COLOR", "1")
+        .env_remove("INFRA_STATE_KEY")
+        .env("INFRA_TEST_WORLD", &world.path)
+        .env("INFRA_TEST_LATENCY_MS", "150")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let journal = dir.path.join(".infra/state/j/default.journal");
+    let started = Instant::now();
+    // At least one whole record (a line) is on disk.
+    let recorded = || std::fs::read(&journal).is_ok_and(|bytes| bytes.ends_with(b"\n"));
+    while !recorded() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(journal.exists(), "the apply never journalled an action");
+    assert!(
+        !dir.path.join(".infra/state/j/default.json").exists(),
+        "killed before it wrote a version"
+    );
+
+    let output = world_infra(&dir.path, &world.path, &["drift", "--lock-timeout", "30s"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("left by a process that is gone"), "{err}");
+    assert!(
+        err.contains("in the journal that the state does not show yet"),
+        "{err}"
+    );
+    assert!(journal.exists(), "drift leaves the journal alone");
+
+    let output = world_infra(&dir.path, &world.path, &["refresh", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("took over the state lock"), "{err}");
+    assert!(err.contains("from an interrupted apply"), "{err}");
+    assert!(!journal.exists(), "the journal is folded into the state");
+    assert_eq!(stdout(&output), "No drift; state not written.\n");
+    assert!(dir.path.join(".infra/state/j/default.json").exists());
+
+    // The rest is created by the next apply, nothing twice.
+    let output = world_infra(&dir.path, &world.path, &["apply", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let output = world_infra(&dir.path, &world.path, &["drift"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    assert!(
+        stdout(&output).contains("(6 objects checked"),
+        "{}",
+        stdout(&output)
+    );
+}
