@@ -27,7 +27,7 @@
 use super::apply::recover;
 use super::run::{PlanRequest, open, runtime};
 use super::{ApplyUi, check};
-use crate::addr::Mode;
+use crate::addr::{InstanceAddr, Mode};
 use crate::apply::Event;
 use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
 use crate::host::{Host, HostError};
@@ -37,7 +37,7 @@ use crate::plan::{
 };
 use crate::state::audit::{ActionOutcome, AuditAction, AuditRecord};
 use crate::state::{JournalRecord, Key, LocalBackend, LockInfo, State, StateError};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -305,6 +305,20 @@ fn compare(
         .filter(|addr| addr.resource.mode == Mode::Managed)
         .count();
     let data_sources = objects.len() - managed;
+    // Which attributes were secret, before the reads replace them.
+    let secret: BTreeMap<InstanceAddr, BTreeSet<String>> = objects
+        .iter()
+        .map(|(addr, prior)| {
+            let names = prior
+                .object
+                .attributes
+                .iter()
+                .filter(|(_, value)| value.contains_secret())
+                .map(|(name, _)| name.clone())
+                .collect();
+            (addr.clone(), names)
+        })
+        .collect();
     let runtime = runtime(diagnostics)?;
     let (mut refreshed, read_diagnostics) =
         runtime.block_on(refresh(objects, |_| true, providers, parallelism.max(1)));
@@ -313,7 +327,7 @@ fn compare(
     if failed {
         return None;
     }
-    keep_secret_marks(&mut refreshed, prior, key);
+    keep_secret_marks(&mut refreshed, &secret);
     let report = DriftReport {
         stack: stack.to_owned(),
         environment: environment.to_owned(),
@@ -332,36 +346,23 @@ fn compare(
 /// refreshed attribute that was secret in state stays secret, whatever the
 /// provider marked: a value that was sealed is never shown or stored in
 /// plaintext because it changed.
-fn keep_secret_marks(refreshed: &mut Refreshed, prior: Option<&State>, key: &Key) {
+fn keep_secret_marks(refreshed: &mut Refreshed, secret: &BTreeMap<InstanceAddr, BTreeSet<String>>) {
     for drift in &mut refreshed.drift {
         if let DriftKind::Changed(attributes) = &mut drift.kind {
             for attribute in attributes {
-                let secret =
-                    attribute.before.contains_secret() || attribute.after.contains_secret();
-                if secret {
+                if attribute.before.contains_secret() || attribute.after.contains_secret() {
                     attribute.before = attribute.before.clone().with_secret(true);
                     attribute.after = attribute.after.clone().with_secret(true);
                 }
             }
         }
     }
-    let Some(state) = prior else {
-        return;
-    };
-    let Ok(recorded) = prior_objects(state, key) else {
-        return;
-    };
     for (addr, object) in &mut refreshed.objects {
-        let Some(before) = recorded.get(addr) else {
+        let Some(names) = secret.get(addr) else {
             continue;
         };
         for (name, value) in &mut object.object.attributes {
-            let was_secret = before
-                .object
-                .attributes
-                .get(name)
-                .is_some_and(Value::contains_secret);
-            if was_secret && !value.contains_secret() {
+            if names.contains(name) && !value.contains_secret() {
                 *value = value.clone().with_secret(true);
             }
         }
@@ -563,4 +564,55 @@ impl ApplyUi for Notes<'_> {
     }
 
     fn event(&mut self, _event: &Event) {}
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::addr::{InstanceKey, ResourceAddr};
+    use crate::plan::AttributeDrift;
+    use crate::providers::ObjectState;
+
+    #[test]
+    fn a_secret_stays_secret_when_the_provider_reads_it_back_plain() {
+        let addr = ResourceAddr::managed("test_resource", "a").instance(InstanceKey::None);
+        let plain = Value::string("typed-by-hand");
+        let mut refreshed = Refreshed {
+            objects: BTreeMap::from([(
+                addr.clone(),
+                PriorObject {
+                    resource_type: "test_resource".to_owned(),
+                    provider: "test".to_owned(),
+                    object: ObjectState {
+                        id: "1".to_owned(),
+                        attributes: BTreeMap::from([
+                            ("token".to_owned(), plain.clone()),
+                            ("name".to_owned(), Value::string("a")),
+                        ]),
+                    },
+                    dependencies: Vec::new(),
+                },
+            )]),
+            drift: vec![Drift {
+                addr: addr.clone(),
+                resource_type: "test_resource".to_owned(),
+                kind: DriftKind::Changed(vec![AttributeDrift {
+                    name: "token".to_owned(),
+                    before: Value::string("old").with_secret(true),
+                    after: plain,
+                }]),
+            }],
+        };
+        let secret = BTreeMap::from([(addr.clone(), BTreeSet::from(["token".to_owned()]))]);
+        keep_secret_marks(&mut refreshed, &secret);
+        let object = &refreshed.objects[&addr].object;
+        assert!(object.attributes["token"].is_secret());
+        assert!(!object.attributes["name"].contains_secret());
+        let DriftKind::Changed(attributes) = &refreshed.drift[0].kind else {
+            panic!("changed");
+        };
+        assert!(attributes[0].after.is_secret());
+        assert_eq!(attributes[0].after.to_string(), "(secret)");
+    }
 }
