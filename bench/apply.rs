@@ -40,7 +40,11 @@ const RUNS: usize = 3;
 struct NoOutputs;
 
 impl Resolver for NoOutputs {
-    fn resolve(&self, _: &BTreeMap<InstanceAddr, ObjectState>) -> Result<Resolved, Diagnostics> {
+    fn resolve(
+        &self,
+        _: &BTreeMap<InstanceAddr, ObjectState>,
+        _: &std::collections::BTreeSet<InstanceAddr>,
+    ) -> Result<Resolved, Diagnostics> {
         Ok(Resolved::default())
     }
 }
@@ -130,6 +134,8 @@ fn stack(resource_type: &str, count: usize, chain: usize) -> (Expanded, Plan) {
         instances,
         services: BTreeMap::new(),
         outputs: BTreeMap::new(),
+        moved: Vec::new(),
+        imports: Vec::new(),
     };
     let plan = Plan {
         stack: String::from("bench"),
@@ -139,6 +145,7 @@ fn stack(resource_type: &str, count: usize, chain: usize) -> (Expanded, Plan) {
         drift: Vec::new(),
         output_changes: Vec::new(),
         config_digest: String::new(),
+        impact: Default::default(),
     };
     (expanded, plan)
 }

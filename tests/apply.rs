@@ -418,3 +418,257 @@ output "generated" {
         }
     }
 }
+
+/// Runs `infra ARGS` on a pseudo-terminal (util-linux `script`), typing
+/// `answer` after a second; returns everything the terminal showed.
+fn on_a_tty(dir: &Path, args: &str, answer: &str, no_color: bool) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let binary = env!("CARGO_BIN_EXE_infra");
+    let mut command = Command::new("script");
+    command
+        .args(["-qefc", &format!("{binary} {args}"), "/dev/null"])
+        .current_dir(dir)
+        .env_remove("INFRA_STATE_KEY")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if no_color {
+        command.env("NO_COLOR", "1");
+    }
+    let mut child = command
+        .spawn()
+        .expect("`script` (util-linux, Debian package bsdutils) is needed for the terminal tests");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(answer.as_bytes()).unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    format!("{}{}", stdout(&output), stderr(&output))
+}
+
+#[test]
+fn on_a_terminal_apply_asks_and_shows_a_live_progress_bar() {
+    let dir = quickstart();
+    let shown = on_a_tty(&dir.path, "apply --env dev", "no\n", false);
+    assert!(shown.contains("Only 'yes' will be accepted"), "{shown}");
+    assert!(
+        shown.contains("apply cancelled: nothing was changed."),
+        "{shown}"
+    );
+    assert!(!dir.path.join("out").exists());
+
+    let shown = on_a_tty(&dir.path, "apply --env dev", "yes\n", false);
+    assert!(
+        shown.contains("Apply complete! Resources: 3 added"),
+        "{shown}"
+    );
+    assert!(shown.contains("3/3 actions"), "the bar: {shown}");
+    assert!(
+        shown.contains("\u{1b}[32m"),
+        "colour on a terminal: {shown}"
+    );
+    assert!(dir.path.join("out/dev/api.env").exists());
+
+    let shown = on_a_tty(&dir.path, "destroy --env dev", "yes\n", true);
+    assert!(shown.contains("Destroy complete!"), "{shown}");
+    assert!(
+        !shown.contains("\u{1b}[32m"),
+        "no colour with NO_COLOR: {shown}"
+    );
+}
+
+const WORLD_STACK: &str = r#"
+resource "test_resource" "a" {
+  name = "a"
+}
+
+resource "test_resource" "b" {
+  name = "b"
+}
+
+resource "test_resource" "c" {
+  name  = "c"
+  value = test_resource.b.id
+}
+"#;
+
+#[test]
+fn a_failure_skips_only_its_dependents_and_the_next_apply_converges() {
+    let dir = TempDir::new("partial");
+    dir.write("main.infra", WORLD_STACK);
+    let world = dir.path.join("world");
+    std::fs::create_dir_all(&world).unwrap();
+    let world_env = world.to_str().unwrap();
+    let output = infra_env(
+        &dir.path,
+        &["apply", "--auto-approve"],
+        &[
+            ("INFRA_TEST_WORLD", world_env),
+            ("INFRA_TEST_FAIL", "create:b:permanent"),
+        ],
+    );
+    assert_eq!(code(&output), 1, "{}\n{}", stdout(&output), stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains("apply incomplete: 1 succeeded, 1 failed, 1 skipped."),
+        "{out}"
+    );
+    assert!(
+        out.contains("test_resource.c (waits on test_resource.b)"),
+        "{out}"
+    );
+    assert!(
+        stderr(&output).contains("infra::apply::provider_error"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("main.infra"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = infra_env(
+        &dir.path,
+        &["apply", "--auto-approve"],
+        &[("INFRA_TEST_WORLD", world_env)],
+    );
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains("Resources: 2 added"),
+        "a is kept from the first run: {out}"
+    );
+    let audit = infra_env(
+        &dir.path,
+        &["state", "history", "--json"],
+        &[("INFRA_TEST_WORLD", world_env)],
+    );
+    assert!(stdout(&audit).contains("\"partial\""), "{}", stdout(&audit));
+}
+
+#[test]
+fn transient_failures_are_retried_and_each_retry_is_shown() {
+    let dir = TempDir::new("retry");
+    dir.write("main.infra", WORLD_STACK);
+    let world = dir.path.join("world");
+    std::fs::create_dir_all(&world).unwrap();
+    let output = infra_env(
+        &dir.path,
+        &["apply", "--auto-approve", "--retry-backoff", "10ms"],
+        &[
+            ("INFRA_TEST_WORLD", world.to_str().unwrap()),
+            ("INFRA_TEST_FAIL", "create:a:transient:2"),
+        ],
+    );
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("test_resource.a: attempt 1 failed"), "{out}");
+    assert!(out.contains("test_resource.a: attempt 2 failed"), "{out}");
+    assert!(out.contains("Apply complete! Resources: 3 added"), "{out}");
+}
+
+#[test]
+fn the_first_interrupt_stops_scheduling_and_saves_what_finished() {
+    use std::process::{Command, Stdio};
+    let dir = TempDir::new("interrupt");
+    // One chain of 30: each waits on the one before, 100 ms per call.
+    let mut text = String::new();
+    for i in 0..30 {
+        let value = if i == 0 {
+            String::from("\"start\"")
+        } else {
+            format!("test_resource.r{}.id", i - 1)
+        };
+        text.push_str(&format!(
+            "resource \"test_resource\" \"r{i}\" {{\n  name  = \"r{i}\"\n  value = {value}\n}}\n\n"
+        ));
+    }
+    dir.write("main.infra", text);
+    let world = dir.path.join("world");
+    std::fs::create_dir_all(&world).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_infra"))
+        .args(["apply", "--auto-approve"])
+        .current_dir(&dir.path)
+        .env("NO_COLOR", "1")
+        .env_remove("INFRA_STATE_KEY")
+        .env("INFRA_TEST_WORLD", &world)
+        .env("INFRA_TEST_LATENCY_MS", "100")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(code(&output), 1, "{}\n{}", stdout(&output), stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains("interrupt: finishing the actions in flight"),
+        "{out}"
+    );
+    assert!(out.contains("apply interrupted:"), "{out}");
+    assert!(out.contains("(not started)"), "{out}");
+    // What finished is in state: the next apply creates only the rest.
+    let world_env = world.to_str().unwrap();
+    let output = infra_env(
+        &dir.path,
+        &["apply", "--auto-approve"],
+        &[("INFRA_TEST_WORLD", world_env)],
+    );
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    let out = stdout(&output);
+    assert!(!out.contains("test_resource.r0: created"), "{out}");
+    assert!(out.contains("test_resource.r29: created"), "{out}");
+}
+
+#[test]
+fn import_brings_an_existing_file_under_management() {
+    let dir = TempDir::new("import");
+    dir.write(
+        "main.infra",
+        "resource \"local_file\" \"notes\" {\n  path    = \"notes.txt\"\n  content = \"kept\\n\"\n}\n",
+    );
+    dir.write("notes.txt", "kept\n");
+    let output = infra(&dir.path, &["apply", "--auto-approve"]);
+    assert_eq!(
+        code(&output),
+        1,
+        "creating over an existing file is refused"
+    );
+    assert!(
+        stderr(&output).contains("infra import"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = infra(&dir.path, &["import", "local_file.notes", "notes.txt"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    assert!(
+        stdout(&output).contains("Import successful!"),
+        "{}",
+        stdout(&output)
+    );
+    let plan = infra(&dir.path, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&plan), 0, "{}\n{}", stdout(&plan), stderr(&plan));
+
+    let output = infra(&dir.path, &["import", "local_file.notes", "notes.txt"]);
+    assert_eq!(code(&output), 1);
+    assert!(
+        stderr(&output).contains("infra::state::address_exists"),
+        "{}",
+        stderr(&output)
+    );
+    let output = infra(&dir.path, &["import", "local_file.note", "notes.txt"]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    assert!(err.contains("infra::apply::import_target_missing"), "{err}");
+    assert!(err.contains("did you mean `local_file.notes`"), "{err}");
+}

@@ -6,7 +6,12 @@
 //! `INFRA_CRASH_TRIALS=N` sets the number of trials (10 by default);
 //! `bench/crash_trials.sh` runs 100 and reports the count.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stderr,
+    reason = "tests; the trial count and seed are printed for replay"
+)]
 
 mod common;
 
@@ -64,12 +69,31 @@ impl Lcg {
     }
 }
 
-/// How many times each name was created, from the world's create log.
+/// How many objects of each name the world holds (`objects/<id>.json`,
+/// `{"attributes": {"name": …}}`): two objects with one name are a
+/// duplicate create.
 fn creates(world: &Path) -> BTreeMap<String, usize> {
-    let log = std::fs::read_to_string(world.join("creates.log")).unwrap_or_default();
     let mut counts = BTreeMap::new();
-    for line in log.lines() {
-        if let Some((_, name)) = line.split_once(' ') {
+    let Ok(entries) = std::fs::read_dir(world.join("objects")) else {
+        return counts;
+    };
+    for entry in entries.flatten() {
+        // A kill in the middle of an atomic write leaves `.ID.json.tmp.PID`,
+        // which is not an object.
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !name.ends_with(".json") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        if let Some(name) = json
+            .pointer("/attributes/name")
+            .and_then(serde_json::Value::as_str)
+        {
             *counts.entry(name.to_owned()).or_insert(0) += 1;
         }
     }

@@ -717,9 +717,15 @@ impl<'a> Engine<'a> {
             return;
         }
         let nodes = std::mem::take(&mut self.waiting_resolve);
+        let wanted: std::collections::BTreeSet<InstanceAddr> = nodes
+            .iter()
+            .filter_map(|node| self.change_of(*node))
+            .filter_map(|(index, _)| self.changes.get(index))
+            .map(|change| change.addr.clone())
+            .collect();
         let applied = self.applied.clone();
         let resolver = self.resolver.clone();
-        let handle = tokio::task::spawn_blocking(move || resolver.resolve(&applied));
+        let handle = tokio::task::spawn_blocking(move || resolver.resolve(&applied, &wanted));
         self.resolving = Some((nodes, handle));
     }
 
@@ -1202,7 +1208,8 @@ impl<'a> Engine<'a> {
         if !cancelled && !failed && !self.diagnostics.has_errors() {
             let resolver = self.resolver.clone();
             let applied = std::mem::take(&mut self.applied);
-            match tokio::task::spawn_blocking(move || resolver.resolve(&applied)).await {
+            let wanted = std::collections::BTreeSet::new();
+            match tokio::task::spawn_blocking(move || resolver.resolve(&applied, &wanted)).await {
                 Ok(Ok(resolved)) => outputs_written = self.write_outputs(resolved.outputs),
                 Ok(Err(diagnostics)) => self.diagnostics.extend(diagnostics),
                 Err(_) => self.diagnostics.push(

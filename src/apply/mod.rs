@@ -74,10 +74,14 @@ pub struct Resolved {
 /// engine keeps at most one call in flight and batches every object that
 /// finished meanwhile into the next one.
 pub trait Resolver: Send + Sync {
-    /// The configuration with `applied` (every object known now, by address) filled in.
+    /// The configuration with `applied` (every object known now, by address)
+    /// filled in. Only the instances in `wanted` need to be in the result
+    /// (others may be left out, so a resolver can skip evaluating them); the
+    /// outputs are always evaluated.
     fn resolve(
         &self,
         applied: &BTreeMap<InstanceAddr, ObjectState>,
+        wanted: &std::collections::BTreeSet<InstanceAddr>,
     ) -> Result<Resolved, Diagnostics>;
 }
 

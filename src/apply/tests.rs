@@ -112,6 +112,7 @@ impl Resolver for FnResolver {
     fn resolve(
         &self,
         applied: &BTreeMap<InstanceAddr, ObjectState>,
+        _: &std::collections::BTreeSet<InstanceAddr>,
     ) -> Result<Resolved, Diagnostics> {
         *self.calls.lock().unwrap() += 1;
         Ok((self.resolve)(applied))
@@ -1143,6 +1144,7 @@ async fn a_resolver_error_fails_the_waiting_changes_with_its_diagnostics() {
         fn resolve(
             &self,
             _: &BTreeMap<InstanceAddr, ObjectState>,
+            _: &std::collections::BTreeSet<InstanceAddr>,
         ) -> Result<Resolved, Diagnostics> {
             let mut diagnostics = Diagnostics::new();
             diagnostics.push(Diagnostic::error(Code::Internal, span(99), "broken"));

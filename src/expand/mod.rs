@@ -41,6 +41,11 @@ pub struct Request {
     /// attribute the configuration does not set takes its value from here
     /// instead of being unknown.
     pub known_objects: Arc<BTreeMap<InstanceAddr, BTreeMap<String, Value>>>,
+    /// When set, only these resources are evaluated into instances; every
+    /// other resource takes its value from `known_objects` (unknown when not
+    /// there). An apply uses it to evaluate just the changes that wait on
+    /// values it has learnt, not the whole stack each time.
+    pub only: Option<Arc<std::collections::BTreeSet<ResourceAddr>>>,
 }
 
 /// The selected environment.
@@ -458,7 +463,10 @@ impl Expander<'_> {
                     }
                 }
             }
-            Node::Resource(addr) => self.resource(module, addr),
+            Node::Resource(addr) => match &self.request.only {
+                Some(only) if !only.contains(addr) => self.known_resource(module, addr),
+                _ => self.resource(module, addr),
+            },
             Node::Service(_, name) => self.service(module, name),
             Node::ModuleCall(path) => {
                 // `module` is the child here (a call node belongs to the module it
@@ -986,6 +994,43 @@ impl Expander<'_> {
             Value::list(list)
         } else {
             list.pop().unwrap_or(Value::UNKNOWN)
+        };
+        self.values.resources.insert(addr.clone(), value);
+    }
+
+    /// A resource that is not evaluated (see [`Request::only`]): its value is
+    /// made of the known objects of its instances, shaped like an evaluated
+    /// one (an object, a list for `count`, a map for `for_each`).
+    fn known_resource(&mut self, module: &Module, addr: &ResourceAddr) {
+        let key = (addr.mode, addr.resource_type.clone(), addr.name.clone());
+        let Some(resource) = module.resources.get(&key) else {
+            return;
+        };
+        let start = addr.instance(InstanceKey::None);
+        let known = self
+            .request
+            .known_objects
+            .range(start..)
+            .take_while(|(instance, _)| instance.resource == *addr);
+        let mut list = Vec::new();
+        let mut map = BTreeMap::new();
+        let mut single = None;
+        for (instance, attributes) in known {
+            let object = Value::map(attributes.clone());
+            match &instance.key {
+                InstanceKey::None => single = Some(object),
+                InstanceKey::Int(_) => list.push(object),
+                InstanceKey::String(k) => {
+                    map.insert(k.clone(), object);
+                }
+            }
+        }
+        let value = if resource.for_each.is_some() {
+            Value::map(map)
+        } else if resource.count.is_some() {
+            Value::list(list)
+        } else {
+            single.unwrap_or(Value::UNKNOWN)
         };
         self.values.resources.insert(addr.clone(), value);
     }

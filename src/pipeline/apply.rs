@@ -449,6 +449,7 @@ impl Resolver for ExpandResolver {
     fn resolve(
         &self,
         applied: &BTreeMap<InstanceAddr, ObjectState>,
+        wanted: &std::collections::BTreeSet<InstanceAddr>,
     ) -> Result<Resolved, Diagnostics> {
         if self.destroy {
             return Ok(Resolved {
@@ -475,6 +476,9 @@ impl Resolver for ExpandResolver {
             vars: self.vars.clone(),
             known_secrets: self.known_secrets.clone(),
             known_objects: Arc::new(known),
+            only: Some(Arc::new(
+                wanted.iter().map(|addr| addr.resource.clone()).collect(),
+            )),
         };
         let (expanded, diagnostics) = expand(self.host.as_ref(), &self.checked, &request);
         match expanded {
@@ -617,6 +621,7 @@ fn expand_with_prior(
         vars: vars.to_vec(),
         known_objects: Arc::new(known),
         known_secrets: opened.known_secrets.clone(),
+        only: None,
     };
     let (expanded, expand_diagnostics) = expand(host.as_ref(), checked, &request);
     let failed = expand_diagnostics.has_errors();

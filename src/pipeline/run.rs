@@ -77,6 +77,7 @@ pub fn plan(
             );
         }
         result = Some(planned.plan);
+        drop_in_background(planned.expanded);
     }
     diagnostics.sort();
     (result, checked.sources, diagnostics)
@@ -142,9 +143,9 @@ pub(crate) fn open(
             return None;
         }
     };
-    let prior = match stored {
-        Some(_) => match backend.read_state(&key) {
-            Ok(prior) => prior,
+    let prior = match &stored {
+        Some(file) => match backend.open_state(file, &key) {
+            Ok(prior) => Some(prior),
             Err(error) => {
                 push(diagnostics, error);
                 return None;
@@ -152,6 +153,7 @@ pub(crate) fn open(
         },
         None => None,
     };
+    drop(stored);
     let known_secrets = match super::apply::stored_secrets(prior.as_ref(), &key) {
         Ok(secrets) => secrets,
         Err(error) => {
@@ -211,6 +213,7 @@ pub(crate) fn plan_opened(
             vars: request.vars.clone(),
             known_objects: Arc::new(known.clone()),
             known_secrets: opened.known_secrets.clone(),
+            only: None,
         };
         let (expanded, expand_diagnostics) = expand(host.as_ref(), checked, &expand_request);
         let mut round_diagnostics = expand_diagnostics;
@@ -347,5 +350,18 @@ fn write_plan_file(
             }
         }
         Err(diagnostic) => diagnostics.push(diagnostic),
+    }
+}
+
+/// Frees a large value on another thread, so a command does not wait for
+/// the allocator on its way out (dropping a 100k-instance expansion takes a
+/// noticeable part of a plan).
+pub(crate) fn drop_in_background<T: Send + 'static>(value: T) {
+    let spawned = std::thread::Builder::new()
+        .name("infra-drop".into())
+        .spawn(move || drop(value));
+    // No thread: drop it here.
+    if let Err(error) = spawned {
+        drop(error);
     }
 }

@@ -104,20 +104,55 @@ impl StateFile {
         }
     }
 
-    /// The SHA-256 (hex) of the canonical body.
+    /// The SHA-256 (hex) of the canonical body: every field but the
+    /// checksum, in declaration order, as compact JSON (maps are sorted), so
+    /// it does not depend on the file's layout, only on what it says.
     pub fn compute_checksum(&self) -> String {
-        let mut json = match serde_json::to_value(self) {
-            Ok(json) => json,
-            // Serializing plain data into a `Value` cannot fail; an empty
-            // body makes the checksum mismatch rather than pass.
-            Err(_) => serde_json::Value::Null,
-        };
-        if let Some(object) = json.as_object_mut() {
-            object.remove("checksum");
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            format_version: u32,
+            lineage: &'a str,
+            serial: u64,
+            written_at: u64,
+            summary: &'a str,
+            key_id: &'a str,
+            resources: &'a [ResourceState],
+            outputs: &'a BTreeMap<String, OutputState>,
+            #[serde(skip_serializing_if = "<[PendingCreate]>::is_empty")]
+            pending: &'a [PendingCreate],
+            #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+            secrets: &'a BTreeMap<String, SealedValue>,
         }
-        // `serde_json::Map` keeps keys sorted, so this is canonical.
-        let canonical = json.to_string();
-        Sha256::digest(canonical.as_bytes())
+        /// Feeds serialized bytes straight into the hash.
+        struct Hasher(Sha256);
+        impl std::io::Write for Hasher {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.update(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let body = Body {
+            format_version: self.format_version,
+            lineage: &self.lineage,
+            serial: self.serial,
+            written_at: self.written_at,
+            summary: &self.summary,
+            key_id: &self.key_id,
+            resources: &self.resources,
+            outputs: &self.outputs,
+            pending: &self.pending,
+            secrets: &self.secrets,
+        };
+        let mut hasher = Hasher(Sha256::new());
+        // Serializing plain data cannot fail; if it did, the checksum would
+        // mismatch rather than pass.
+        let _ = serde_json::to_writer(&mut hasher, &body);
+        hasher
+            .0
+            .finalize()
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect()
@@ -133,6 +168,13 @@ impl StateFile {
     /// Parses and checks a state file: JSON, format, version, checksum.
     /// `path` is only for the error.
     pub fn parse(bytes: &[u8], path: &Path) -> Result<StateFile, StateError> {
+        // The common case in one pass: the whole file straight into the
+        // model. Anything wrong is diagnosed by the slower path below.
+        if let Ok(file) = serde_json::from_slice::<StateFile>(bytes)
+            && file.format_version == FORMAT_VERSION
+        {
+            return file.checked(path);
+        }
         let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
             let what = if error.is_eof() {
                 "the file ends early (truncated?)".to_owned()
@@ -175,8 +217,13 @@ impl StateFile {
                 ),
             )
         })?;
-        let actual = file.compute_checksum();
-        if actual != file.checksum {
+        file.checked(path)
+    }
+
+    /// The file if its checksum matches its body.
+    fn checked(self, path: &Path) -> Result<StateFile, StateError> {
+        let actual = self.compute_checksum();
+        if actual != self.checksum {
             return Err(StateError::new(
                 Code::StateChecksumMismatch,
                 Some(path),
@@ -184,7 +231,7 @@ impl StateFile {
                  was left as it is: restore it from the history folder beside it",
             ));
         }
-        Ok(file)
+        Ok(self)
     }
 
     /// Every sealed value in the file (attributes, configurations, outputs).
@@ -196,5 +243,31 @@ impl StateFile {
             .chain(self.outputs.values().map(|o| &o.value))
             .chain(self.pending.iter().map(|p| &p.planned))
             .chain(self.secrets.values())
+    }
+}
+
+/// The lineage and serial of a state file, read without the rest (which is
+/// skipped, not built), to compare versions cheaply.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct VersionHeader {
+    /// The lineage.
+    pub lineage: String,
+    /// The serial.
+    pub serial: u64,
+}
+
+impl VersionHeader {
+    /// Reads the header of a state file; `path` is only for the error.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<VersionHeader, StateError> {
+        serde_json::from_slice(bytes).map_err(|error| {
+            StateError::new(
+                Code::StateInvalidJson,
+                Some(path),
+                format!(
+                    "{error}; the file was left as it is: restore it from the history folder \
+                     beside it (`infra state history`)"
+                ),
+            )
+        })
     }
 }

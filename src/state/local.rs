@@ -104,10 +104,34 @@ impl<'h> LocalBackend<'h> {
             Err(error) => return Err(StateError::io(&path, "reading", &error)),
         };
         let file = StateFile::parse(&bytes, &path)?;
-        if let Some(newest) = self.newest_version()? {
-            check_against_history(&file, &newest, &path)?;
-        }
+        self.check_history(&file, &bytes, &path)?;
         Ok(Some(file))
+    }
+
+    /// Compares the current version with the newest history version
+    /// (lineage, serial). In the usual case the two files are the same bytes
+    /// and nothing is parsed; otherwise only their lineage and serial are.
+    fn check_history(&self, file: &StateFile, bytes: &[u8], path: &Path) -> Result<(), StateError> {
+        let Some(serial) = self.version_serials()?.last().copied() else {
+            return Ok(());
+        };
+        let newest_path = self.version_path(serial);
+        let newest_bytes = match self.host.read(&newest_path) {
+            Ok(newest) => newest,
+            Err(error) => return Err(StateError::io(&newest_path, "reading", &error)),
+        };
+        if newest_bytes == bytes {
+            return Ok(());
+        }
+        let newest = super::file::VersionHeader::parse(&newest_bytes, &newest_path)?;
+        check_against_history(file, &newest.lineage, newest.serial, path)
+    }
+
+    /// Checks a file read with [`LocalBackend::read`] against `key` and opens
+    /// it as the state model (without reading it again).
+    pub fn open_state(&self, file: &StateFile, key: &Key) -> Result<State, StateError> {
+        check_key(file, key, &self.state_path())?;
+        Ok(file.to_state())
     }
 
     /// The key for this state: `INFRA_STATE_KEY`, the key file, or a new key
@@ -139,8 +163,7 @@ impl<'h> LocalBackend<'h> {
         let Some(file) = self.read()? else {
             return Ok(None);
         };
-        check_key(&file, key, &self.state_path())?;
-        Ok(Some(file.to_state()))
+        self.open_state(&file, key).map(Some)
     }
 
     /// Writes `state` as the next version (serial + 1), keeping every version
@@ -166,12 +189,14 @@ impl<'h> LocalBackend<'h> {
             .create_dir_all(&history_dir)
             .map_err(|e| StateError::io(&history_dir, "creating", &e))?;
         let current = self.read()?;
-        let newest = self.newest_version()?;
-        let reference = current.as_ref().or(newest.as_ref());
+        let reference = match &current {
+            Some(current) => Some(current.lineage.clone()),
+            None => self.newest_header()?.map(|header| header.lineage),
+        };
         if let Some(reference) = reference
-            && reference.lineage != state.lineage
+            && reference != state.lineage
         {
-            return Err(foreign(&path, &state.lineage, &reference.lineage));
+            return Err(foreign(&path, &state.lineage, &reference));
         }
         if let Some(current) = &current {
             check_key(current, key, &path)?;
@@ -319,30 +344,36 @@ impl<'h> LocalBackend<'h> {
         Ok(serials)
     }
 
-    fn newest_version(&self) -> Result<Option<StateFile>, StateError> {
-        match self.version_serials()?.last() {
-            Some(serial) => self.version(*serial).map(Some),
-            None => Ok(None),
-        }
+    fn newest_header(&self) -> Result<Option<super::file::VersionHeader>, StateError> {
+        let Some(serial) = self.version_serials()?.last().copied() else {
+            return Ok(None);
+        };
+        let path = self.version_path(serial);
+        let bytes = self
+            .host
+            .read(&path)
+            .map_err(|error| StateError::io(&path, "reading", &error))?;
+        super::file::VersionHeader::parse(&bytes, &path).map(Some)
     }
 }
 
 fn check_against_history(
     file: &StateFile,
-    newest: &StateFile,
+    newest_lineage: &str,
+    newest_serial: u64,
     path: &Path,
 ) -> Result<(), StateError> {
-    if file.lineage != newest.lineage {
-        return Err(foreign(path, &file.lineage, &newest.lineage));
+    if file.lineage != newest_lineage {
+        return Err(foreign(path, &file.lineage, newest_lineage));
     }
-    if file.serial < newest.serial {
+    if file.serial < newest_serial {
         return Err(StateError::new(
             Code::StateSerialBackwards,
             Some(path),
             format!(
                 "the file holds serial {}, but version {} was already written; an older copy was \
                  put in its place. Restore the newest version from the history folder",
-                file.serial, newest.serial
+                file.serial, newest_serial
             ),
         ));
     }

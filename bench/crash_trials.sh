@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs the kill -9 trials of tests/crash.rs N times (default 100) against the
+# release binary and reports how many passed. Usage: bench/crash_trials.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+trials="${1:-100}"
+start=$(date +%s)
+if INFRA_CRASH_TRIALS="$trials" cargo test --release --quiet --test crash -- --nocapture 2>&1 | tee /tmp/infra-crash-trials.log | grep -E "crash trials:"; then
+  echo "crash trials: $trials of $trials passed in $(( $(date +%s) - start )) s"
+else
+  echo "crash trials: FAILED (see /tmp/infra-crash-trials.log)"
+  exit 1
+fi
