@@ -561,3 +561,64 @@ fn refresh_recovers_an_interrupted_apply_first() {
         stdout(&output)
     );
 }
+
+/// The fenced ````markdown blocks of docs/ci.md, without the marker line.
+fn ci_doc_examples() -> Vec<String> {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ci.md")).unwrap();
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<&str>> = None;
+    for line in doc.lines() {
+        match (&mut current, line) {
+            (None, "````markdown") => current = Some(Vec::new()),
+            (Some(lines), "````") => {
+                let text = lines.iter().skip(1).map(|l| format!("{l}\n")).collect();
+                blocks.push(text);
+                current = None;
+            }
+            (Some(lines), _) => lines.push(line),
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn the_examples_in_docs_ci_md_are_real_output() {
+    let dir = applied_quickstart();
+    std::fs::write(dir.path.join("out/dev/api.env"), "PORT=9999\n").unwrap();
+    std::fs::remove_file(dir.path.join("out/dev/worker.env")).unwrap();
+    let main = dir.path.join("main.infra");
+    let text = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(
+        &main,
+        text.replace("default = \"hello\"", "default = \"hello, world\""),
+    )
+    .unwrap();
+    let plan = infra(
+        &dir.path,
+        &[
+            "plan",
+            "--env",
+            "dev",
+            "--format",
+            "markdown",
+            "--detailed-exitcode",
+        ],
+    );
+    assert_eq!(code(&plan), 2, "{}", stderr(&plan));
+    let drift = drift(&dir.path, "markdown");
+    assert_eq!(code(&drift), 2, "{}", stderr(&drift));
+    let examples = ci_doc_examples();
+    assert_eq!(examples.len(), 2, "{examples:?}");
+    assert_eq!(
+        examples[0],
+        stdout(&plan),
+        "docs/ci.md's plan comment is stale"
+    );
+    assert_eq!(
+        examples[1],
+        stdout(&drift),
+        "docs/ci.md's drift issue is stale"
+    );
+}
