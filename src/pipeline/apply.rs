@@ -285,7 +285,7 @@ fn run(
 
 /// Folds what an interrupted apply left in the journal into a new state
 /// version, and clears the journal.
-fn recover(
+pub(super) fn recover(
     host: &dyn Host,
     backend: &LocalBackend<'_>,
     lock: &crate::state::Lock<'_>,

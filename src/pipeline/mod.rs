@@ -6,11 +6,15 @@
 //! only when the earlier ones found no errors, so one mistake is reported once.
 
 mod apply;
+mod drift;
 pub mod envdiff;
 mod import;
 mod run;
 
 pub use apply::{ApplyRequest, ApplyUi, Mode, Outcome, apply, secret_key};
+pub use drift::{
+    DRIFT_LOCK_TIMEOUT, DriftReport, DriftRequest, DriftUi, RefreshOutcome, drift, refresh_state,
+};
 pub use import::{ImportRequest, Imported, import};
 pub use run::{PlanRequest, plan};
 

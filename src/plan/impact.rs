@@ -54,9 +54,9 @@ pub struct Blast {
     pub action: Action,
     /// How many instances are downstream of it.
     pub downstream: usize,
-    /// The walk stopped at [`WALK_LIMIT`] resources: `downstream` is a lower bound.
+    /// The walk stopped at 2,000 (`WALK_LIMIT`) resources: `downstream` is a lower bound.
     pub at_least: bool,
-    /// The nearest of them (at most [`NAMED`]).
+    /// The nearest of them (at most 5, `NAMED`).
     pub named: Vec<InstanceAddr>,
 }
 

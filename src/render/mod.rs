@@ -3,6 +3,7 @@
 //!
 //! Invariant: no terminal detection, no I/O; secrets are shown as `(secret)`.
 
+pub mod drift;
 pub mod envdiff;
 pub mod graph;
 pub mod plan;

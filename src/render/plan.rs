@@ -160,7 +160,7 @@ fn header(change: &Change) -> String {
 }
 
 /// A multi-line, known, non-secret string.
-fn multiline(value: &Value) -> Option<&str> {
+pub(super) fn multiline(value: &Value) -> Option<&str> {
     if value.contains_secret() {
         return None;
     }
@@ -189,7 +189,7 @@ fn text_diff(old: &str, new: &str) -> Vec<String> {
 
 /// The lines for one attribute: the first starts with `+`, `-` or `~`; any
 /// further lines (a multi-line diff) are indented continuation lines.
-fn attribute_lines(
+pub(super) fn attribute_lines(
     name: &str,
     before: Option<&Value>,
     after: Option<&Value>,
@@ -273,7 +273,7 @@ fn change_lines(change: &Change) -> Vec<String> {
 }
 
 /// The lines of one drifted object: header, then its attribute diffs.
-fn drift_lines(drift: &Drift) -> (String, Vec<String>) {
+pub(super) fn drift_lines(drift: &Drift) -> (String, Vec<String>) {
     match &drift.kind {
         DriftKind::Deleted => (
             format!("  - {} was deleted outside infra", drift.addr),
@@ -671,7 +671,7 @@ fn output_change_json(change: &OutputChange) -> serde_json::Value {
     })
 }
 
-fn drift_json(drift: &Drift) -> serde_json::Value {
+pub(super) fn drift_json(drift: &Drift) -> serde_json::Value {
     let (actions, attributes): (&[&str], Vec<serde_json::Value>) = match &drift.kind {
         DriftKind::Deleted => (&["delete"], Vec::new()),
         DriftKind::Changed(attributes) => (
@@ -738,19 +738,19 @@ pub fn json(plan: &Plan) -> String {
 // ---------------------------------------------------------------------------
 // Markdown
 
-fn html_escape(text: &str) -> String {
+pub(super) fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
 
 /// Inline code that survives backticks in the text.
-fn code(text: &str) -> String {
+pub(super) fn code(text: &str) -> String {
     format!("<code>{}</code>", html_escape(text))
 }
 
 /// A fenced `diff` block whose fence is longer than any backtick run inside.
-fn diff_block(lines: &[String]) -> String {
+pub(super) fn diff_block(lines: &[String]) -> String {
     let longest = lines
         .iter()
         .map(|line| line.split(|c| c != '`').map(str::len).max().unwrap_or(0))
@@ -807,6 +807,30 @@ pub fn markdown(plan: &Plan) -> String {
         code(&plan.environment.name),
         code(&plan.stack)
     );
+    // Drift comes first: what changed outside infra explains the changes below.
+    if !plan.drift.is_empty() {
+        let mut lines = Vec::new();
+        for drift in &plan.drift {
+            let (head, attributes) = drift_lines(drift);
+            lines.push(head.trim_start().to_owned());
+            lines.extend(attributes.into_iter().map(|l| format!("    {l}")));
+        }
+        let section = details(
+            &format!("Objects changed outside infra ({})", plan.drift.len()),
+            &lines,
+        );
+        // At most a third of the comment, so the summary and destructive
+        // actions always fit.
+        if section.len() <= MARKDOWN_LIMIT / 3 {
+            head.push_str(&section);
+        } else {
+            let _ = writeln!(
+                head,
+                "**Objects changed outside infra ({})**: too many to list here; see `infra drift`.\n",
+                plan.drift.len()
+            );
+        }
+    }
     let _ = writeln!(
         head,
         "| Add | Change | Destroy |\n|----:|-------:|--------:|\n| {} | {} | {} |\n",
@@ -826,18 +850,6 @@ pub fn markdown(plan: &Plan) -> String {
 
     // Sections, in order; each may be elided.
     let mut sections = Vec::new();
-    if !plan.drift.is_empty() {
-        let mut lines = Vec::new();
-        for drift in &plan.drift {
-            let (head, attributes) = drift_lines(drift);
-            lines.push(head.trim_start().to_owned());
-            lines.extend(attributes.into_iter().map(|l| format!("    {l}")));
-        }
-        sections.push(details(
-            &format!("Objects changed outside infra ({})", plan.drift.len()),
-            &lines,
-        ));
-    }
     for change in &changes {
         let lines = change_lines(change);
         let summary = format!(
@@ -1233,6 +1245,16 @@ mod tests {
     }
 
     #[test]
+    fn markdown_drift_comes_first() {
+        let out = markdown(&full_plan());
+        let drift = out.find("Objects changed outside infra (2)").unwrap();
+        let summary = out.find("| Add | Change | Destroy |").unwrap();
+        let warning = out.find("destructive action").unwrap();
+        assert!(drift < summary && drift < warning, "{out}");
+        assert!(out.starts_with("## infra plan:"), "{out}");
+    }
+
+    #[test]
     fn human_drift_comes_first() {
         let out = human(&full_plan());
         let drift = out.find("Objects changed outside infra").unwrap();
@@ -1468,7 +1490,8 @@ mod tests {
         assert!(out.starts_with("## infra plan: <code>prod</code>"), "{out}");
         assert!(out.contains("| 2 | 1 | 2 |"), "{out}");
         let warning = out.find("[!WARNING]").unwrap();
-        let first_details = out.find("<details>").unwrap();
+        // Drift's details come first; the changes' details after the warning.
+        let first_details = out.find("<details><summary><code>").unwrap();
         assert!(warning < first_details, "{out}");
         assert!(out.contains("> **2 destructive actions:**"), "{out}");
         assert!(

@@ -11,7 +11,8 @@ fn example_dirs() -> Vec<PathBuf> {
             entries
                 .flatten()
                 .map(|e| e.path())
-                .filter(|p| p.is_dir())
+                // `examples/ci` holds CI pipelines (docs/ci.md), not a stack.
+                .filter(|p| p.is_dir() && !p.ends_with("ci"))
                 .collect()
         })
         .unwrap_or_default();

@@ -1,0 +1,618 @@
+//! `drift` and `refresh`: read every managed instance of an environment's
+//! state through its provider and compare it with what the state recorded.
+//! `drift` only reports; `refresh` accepts what it found as a new state
+//! version, with an audit record.
+//!
+//! Terminology: *drift* is a difference between the recorded state and what
+//! the provider reads now: attributes changed outside infra, or the object
+//! deleted outside infra. Data sources are never compared (they are read
+//! again by every plan). A *writer* is a command that holds the state lock
+//! (`apply`, `destroy`, `refresh`, `state rm`, …).
+//!
+//! Waiting for a writer (`drift`): `drift` takes no lock. While a live
+//! process holds the lock, the state on disk is about to change (an apply
+//! writes its new version when it ends), so `drift` polls until the lock is
+//! released, up to `--lock-timeout` (default 60s), then reads the state
+//! version that is current at that moment; the timeout is an error
+//! (`infra::state::locked`). A lock left by a process that is gone (same
+//! machine, pid not running) is not waited for: `drift` reads the state as
+//! last written and says that the journal is recovered by the next `refresh`
+//! or `apply`.
+//!
+//! Invariant: `drift` writes nothing (no state, no key, no lock, no journal).
+//! `refresh` writes only under the lock, and only when something drifted.
+//! Secret values never leave sealed state in plaintext: an attribute that is
+//! secret on either side of a drift is secret on both.
+
+use super::apply::recover;
+use super::run::{PlanRequest, open, runtime};
+use super::{ApplyUi, check};
+use crate::addr::{InstanceAddr, Mode};
+use crate::apply::Event;
+use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
+use crate::host::{Host, HostError};
+use crate::lang::Value;
+use crate::plan::{
+    Drift, DriftKind, Plan, PriorObject, PriorVersion, Refreshed, prior_objects, refresh,
+};
+use crate::state::audit::{ActionOutcome, AuditAction, AuditRecord};
+use crate::state::{JournalRecord, Key, LocalBackend, LockInfo, State, StateError};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often `drift` looks at a held lock again.
+const POLL: Duration = Duration::from_millis(200);
+
+/// The default `--lock-timeout` of `drift`.
+pub const DRIFT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What `infra drift` and `infra refresh` ask for.
+#[derive(Debug, Clone)]
+pub struct DriftRequest {
+    /// `--env`: the environment (default: the stack's `default_environment`).
+    pub environment: Option<String>,
+    /// How many provider reads run at once (as `apply --parallelism`).
+    pub parallelism: usize,
+    /// `drift`: how long to wait for a writer; `refresh`: for the lock.
+    pub lock_timeout: Duration,
+}
+
+impl Default for DriftRequest {
+    fn default() -> Self {
+        DriftRequest {
+            environment: None,
+            parallelism: 64,
+            lock_timeout: DRIFT_LOCK_TIMEOUT,
+        }
+    }
+}
+
+/// How `drift` and `refresh` talk to the user while they run.
+pub trait DriftUi {
+    /// A line of information (a recovered journal, a lock left behind).
+    fn note(&mut self, text: &str);
+    /// Another command holds the lock; called once, when waiting starts.
+    fn waiting_for_lock(&mut self, holder: Option<&LockInfo>);
+    /// `refresh` only: shows what would be accepted and says whether to go on.
+    fn confirm(&mut self, report: &DriftReport) -> Result<bool, Diagnostic>;
+}
+
+/// What was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriftReport {
+    /// The stack's name.
+    pub stack: String,
+    /// The environment.
+    pub environment: String,
+    /// The state version compared against; `None` when there is no state.
+    pub prior: Option<PriorVersion>,
+    /// How many managed instances were read.
+    pub checked: usize,
+    /// How many data sources the state holds (not compared).
+    pub data_sources: usize,
+    /// What changed outside infra, in address order.
+    pub drift: Vec<Drift>,
+}
+
+impl DriftReport {
+    /// Whether reality matches the state.
+    pub fn in_sync(&self) -> bool {
+        self.drift.is_empty()
+    }
+
+    /// How many instances changed outside infra.
+    pub fn changed(&self) -> usize {
+        self.drift
+            .iter()
+            .filter(|d| matches!(d.kind, DriftKind::Changed(_)))
+            .count()
+    }
+
+    /// How many instances were deleted outside infra.
+    pub fn deleted(&self) -> usize {
+        self.drift
+            .iter()
+            .filter(|d| d.kind == DriftKind::Deleted)
+            .count()
+    }
+}
+
+/// How `refresh` ended.
+#[derive(Debug)]
+pub enum RefreshOutcome {
+    /// Nothing drifted; the state was not written.
+    NoDrift(DriftReport),
+    /// The user said no; nothing was written.
+    Declined(DriftReport),
+    /// The drift was accepted as state version `serial`.
+    Accepted {
+        /// What was accepted.
+        report: DriftReport,
+        /// The new state version.
+        serial: u64,
+    },
+}
+
+/// `infra drift`: reads every managed instance of the environment's state and
+/// compares it with the state. Takes no lock and writes nothing; waits for a
+/// live writer first (see the module docs). `None` when it failed before
+/// comparing; a failed read is an error diagnostic beside a partial report.
+pub fn drift(
+    host: Arc<dyn Host>,
+    dir: &Path,
+    request: &DriftRequest,
+    ui: &mut dyn DriftUi,
+) -> (Option<DriftReport>, SourceMap, Diagnostics) {
+    let checked = check(host.as_ref(), dir);
+    let mut diagnostics = checked.diagnostics.clone();
+    let mut result = None;
+    if !diagnostics.has_errors() {
+        result = run_drift(&host, &checked, request, ui, &mut diagnostics);
+    }
+    diagnostics.sort();
+    (result, checked.sources, diagnostics)
+}
+
+fn run_drift(
+    host: &Arc<dyn Host>,
+    checked: &super::Checked,
+    request: &DriftRequest,
+    ui: &mut dyn DriftUi,
+    diagnostics: &mut Diagnostics,
+) -> Option<DriftReport> {
+    let environment = select(checked, request, diagnostics)?;
+    let backend = LocalBackend::new(
+        host.as_ref(),
+        &checked.dir,
+        &checked.config.stack.name,
+        &environment,
+    );
+    if let Err(error) = wait_for_writer(host.as_ref(), &backend, request.lock_timeout, ui) {
+        diagnostics.push(error.to_diagnostic());
+        return None;
+    }
+    match backend.journal().read::<JournalRecord>() {
+        Ok(read) if !read.records.is_empty() => ui.note(&format!(
+            "an interrupted command left {} actions in the journal that the state does not \
+             show yet; `infra refresh` or `infra apply` records them",
+            read.records.len()
+        )),
+        Ok(_) => {}
+        Err(error) => diagnostics.push(error.to_diagnostic()),
+    }
+    let opened = open(host, checked, &plan_request(request), false, diagnostics)?;
+    let (report, _) = compare(
+        &opened.stack,
+        &environment,
+        opened.prior.as_ref(),
+        &opened.key,
+        &opened.providers,
+        request.parallelism,
+        diagnostics,
+    )?;
+    Some(report)
+}
+
+/// The environment's name, or an error diagnostic.
+fn select(
+    checked: &super::Checked,
+    request: &DriftRequest,
+    diagnostics: &mut Diagnostics,
+) -> Option<String> {
+    match crate::expand::select_environment(&checked.config, request.environment.as_deref()) {
+        Ok(environment) => Some(environment.name),
+        Err(diagnostic) => {
+            diagnostics.push(diagnostic);
+            None
+        }
+    }
+}
+
+fn plan_request(request: &DriftRequest) -> PlanRequest {
+    PlanRequest {
+        environment: request.environment.clone(),
+        refresh: true,
+        ..PlanRequest::default()
+    }
+}
+
+/// Waits while a live process holds the state lock, up to `timeout`.
+fn wait_for_writer(
+    host: &dyn Host,
+    backend: &LocalBackend<'_>,
+    timeout: Duration,
+    ui: &mut dyn DriftUi,
+) -> Result<(), StateError> {
+    let path = backend.lock_path();
+    let started = host.now_unix_millis();
+    let timeout_millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    let mut told = false;
+    loop {
+        match host.read(&path) {
+            Err(HostError::NotFound) => return Ok(()),
+            Err(error) => return Err(StateError::io(&path, "reading the lock", &error)),
+            Ok(_) => {}
+        }
+        let holder = backend.lock_holder();
+        if let Some(gone) = holder.as_ref().filter(|h| holder_is_gone(host, h)) {
+            ui.note(&format!(
+                "the state lock was left by a process that is gone ({}); comparing with the \
+                 state as last written",
+                gone.describe()
+            ));
+            return Ok(());
+        }
+        let waited = host.now_unix_millis().saturating_sub(started);
+        if waited >= timeout_millis {
+            let who = holder.as_ref().map_or_else(
+                || String::from("held by a process whose lock file cannot be read"),
+                LockInfo::describe,
+            );
+            return Err(StateError::new(
+                Code::StateLocked,
+                Some(&path),
+                format!(
+                    "{who}; drift waited {}s for that command to finish writing the state; pass \
+                     a longer --lock-timeout, or if that process is gone run `infra \
+                     force-unlock LOCK_ID`",
+                    timeout.as_secs()
+                ),
+            ));
+        }
+        if !told {
+            ui.waiting_for_lock(holder.as_ref());
+            told = true;
+        }
+        let remaining = Duration::from_millis(timeout_millis - waited);
+        host.sleep(POLL.min(remaining));
+    }
+}
+
+/// Whether the lock's holder is a process on this machine that is no longer
+/// running (as `Lock::acquire` decides before taking over a lock).
+fn holder_is_gone(host: &dyn Host, holder: &LockInfo) -> bool {
+    holder.host == host.hostname()
+        && holder.pid != host.pid()
+        && host.process_alive(holder.pid) == Some(false)
+}
+
+/// Reads every managed instance of `prior` and compares. Returns the report
+/// and the refreshed objects; `None` (with diagnostics) when a read failed or
+/// the state could not be opened.
+fn compare(
+    stack: &str,
+    environment: &str,
+    prior: Option<&State>,
+    key: &Key,
+    providers: &crate::providers::ProviderSet,
+    parallelism: usize,
+    diagnostics: &mut Diagnostics,
+) -> Option<(DriftReport, Refreshed)> {
+    let objects = match prior {
+        Some(state) => match prior_objects(state, key) {
+            Ok(objects) => objects,
+            Err(error) => {
+                diagnostics.push(error.to_diagnostic());
+                return None;
+            }
+        },
+        None => BTreeMap::new(),
+    };
+    let managed = objects
+        .keys()
+        .filter(|addr| addr.resource.mode == Mode::Managed)
+        .count();
+    let data_sources = objects.len() - managed;
+    // Which attributes were secret, before the reads replace them.
+    let secret: BTreeMap<InstanceAddr, BTreeSet<String>> = objects
+        .iter()
+        .map(|(addr, prior)| {
+            let names = prior
+                .object
+                .attributes
+                .iter()
+                .filter(|(_, value)| value.contains_secret())
+                .map(|(name, _)| name.clone())
+                .collect();
+            (addr.clone(), names)
+        })
+        .collect();
+    let runtime = runtime(diagnostics)?;
+    let (mut refreshed, read_diagnostics) =
+        runtime.block_on(refresh(objects, |_| true, providers, parallelism.max(1)));
+    let failed = read_diagnostics.has_errors();
+    diagnostics.extend(read_diagnostics);
+    if failed {
+        return None;
+    }
+    keep_secret_marks(&mut refreshed, &secret);
+    let report = DriftReport {
+        stack: stack.to_owned(),
+        environment: environment.to_owned(),
+        prior: prior.map(|state| PriorVersion {
+            lineage: state.lineage.clone(),
+            serial: state.serial,
+        }),
+        checked: managed,
+        data_sources,
+        drift: refreshed.drift.clone(),
+    };
+    Some((report, refreshed))
+}
+
+/// An attribute secret on either side of a drift is secret on both, and a
+/// refreshed attribute that was secret in state stays secret, whatever the
+/// provider marked: a value that was sealed is never shown or stored in
+/// plaintext because it changed.
+fn keep_secret_marks(refreshed: &mut Refreshed, secret: &BTreeMap<InstanceAddr, BTreeSet<String>>) {
+    for drift in &mut refreshed.drift {
+        if let DriftKind::Changed(attributes) = &mut drift.kind {
+            for attribute in attributes {
+                if attribute.before.contains_secret() || attribute.after.contains_secret() {
+                    attribute.before = attribute.before.clone().with_secret(true);
+                    attribute.after = attribute.after.clone().with_secret(true);
+                }
+            }
+        }
+    }
+    for (addr, object) in &mut refreshed.objects {
+        let Some(names) = secret.get(addr) else {
+            continue;
+        };
+        for (name, value) in &mut object.object.attributes {
+            if names.contains(name) && !value.contains_secret() {
+                *value = value.clone().with_secret(true);
+            }
+        }
+    }
+}
+
+/// `infra refresh`: takes the lock, recovers an interrupted apply's journal,
+/// reads everything, and when something drifted (and the user agrees)
+/// writes the refreshed objects as a new state version — deleted-outside
+/// instances removed — with an audit record (command `refresh`, one action
+/// per drifted instance).
+pub fn refresh_state(
+    host: Arc<dyn Host>,
+    dir: &Path,
+    request: &DriftRequest,
+    ui: &mut dyn DriftUi,
+) -> (Option<RefreshOutcome>, SourceMap, Diagnostics) {
+    let checked = check(host.as_ref(), dir);
+    let mut diagnostics = checked.diagnostics.clone();
+    let mut result = None;
+    if !diagnostics.has_errors() {
+        result = run_refresh(&host, &checked, request, ui, &mut diagnostics);
+    }
+    diagnostics.sort();
+    (result, checked.sources, diagnostics)
+}
+
+fn run_refresh(
+    host: &Arc<dyn Host>,
+    checked: &super::Checked,
+    request: &DriftRequest,
+    ui: &mut dyn DriftUi,
+    diagnostics: &mut Diagnostics,
+) -> Option<RefreshOutcome> {
+    let environment = select(checked, request, diagnostics)?;
+    let backend = LocalBackend::new(
+        host.as_ref(),
+        &checked.dir,
+        &checked.config.stack.name,
+        &environment,
+    );
+    let fail = |diagnostics: &mut Diagnostics, error: StateError| {
+        diagnostics.push(error.to_diagnostic());
+    };
+    let lock = match backend.lock("refresh", request.lock_timeout, &mut |holder| {
+        ui.waiting_for_lock(holder)
+    }) {
+        Ok(lock) => lock,
+        Err(error) => {
+            fail(diagnostics, error);
+            return None;
+        }
+    };
+    if let Some(stale) = lock.replaced_stale() {
+        ui.note(&format!(
+            "took over the state lock left by a process that is gone ({}); the journal \
+             keeps what it finished",
+            stale.describe()
+        ));
+    }
+    // An interrupted apply's journal is folded in first, as `apply` does;
+    // only then is there a key to open it with (no state, no journal: no key
+    // is created).
+    let has_journal = match backend.journal().read::<JournalRecord>() {
+        Ok(read) => !read.records.is_empty() || read.torn_tail,
+        Err(error) => {
+            fail(diagnostics, error);
+            return None;
+        }
+    };
+    if has_journal {
+        let key = match backend.key() {
+            Ok(key) => key,
+            Err(error) => {
+                fail(diagnostics, error);
+                return None;
+            }
+        };
+        let mut notes = Notes(ui);
+        if let Err(error) = recover(host.as_ref(), &backend, &lock, &key, &mut notes) {
+            fail(diagnostics, error);
+            return None;
+        }
+    }
+    let opened = open(host, checked, &plan_request(request), false, diagnostics)?;
+    let (report, refreshed) = compare(
+        &opened.stack,
+        &environment,
+        opened.prior.as_ref(),
+        &opened.key,
+        &opened.providers,
+        request.parallelism,
+        diagnostics,
+    )?;
+    let Some(prior) = opened.prior.clone().filter(|_| !report.in_sync()) else {
+        drop(lock);
+        return Some(RefreshOutcome::NoDrift(report));
+    };
+    match ui.confirm(&report) {
+        Ok(true) => {}
+        Ok(false) => return Some(RefreshOutcome::Declined(report)),
+        Err(diagnostic) => {
+            diagnostics.push(diagnostic);
+            return None;
+        }
+    }
+    let mut audit = AuditRecord::start(host.as_ref(), "refresh", &environment);
+    let mut state = match refreshed_state(host.as_ref(), prior, &refreshed, &opened.key) {
+        Ok(state) => state,
+        Err(error) => {
+            fail(diagnostics, error);
+            return None;
+        }
+    };
+    let summary = format!(
+        "refresh: {} changed, {} deleted outside",
+        report.changed(),
+        report.deleted()
+    );
+    let serial = match backend.write(&lock, &mut state, &opened.key, &summary) {
+        Ok(file) => file.serial,
+        Err(error) => {
+            fail(diagnostics, error);
+            return None;
+        }
+    };
+    audit.serial = Some(serial);
+    audit.actions = report
+        .drift
+        .iter()
+        .map(|drift| AuditAction {
+            address: drift.addr.to_string(),
+            action: match drift.kind {
+                DriftKind::Changed(_) => "read",
+                DriftKind::Deleted => "remove",
+            }
+            .to_owned(),
+            outcome: ActionOutcome::Succeeded,
+            duration_ms: 0,
+            error: None,
+        })
+        .collect();
+    audit.finish(host.as_ref());
+    if let Err(error) = backend.append_audit(&audit) {
+        fail(diagnostics, error);
+    }
+    if let Err(error) = lock.release() {
+        fail(diagnostics, error);
+    }
+    Some(RefreshOutcome::Accepted { report, serial })
+}
+
+/// `prior` with each drifted instance as read now (attributes sealed again)
+/// and each instance deleted outside removed. Dependencies and the recorded
+/// configuration are kept.
+fn refreshed_state(
+    host: &dyn Host,
+    mut state: State,
+    refreshed: &Refreshed,
+    key: &Key,
+) -> Result<State, StateError> {
+    for drift in &refreshed.drift {
+        match &drift.kind {
+            DriftKind::Deleted => {
+                state.remove_instance(&drift.addr);
+            }
+            DriftKind::Changed(_) => {
+                let Some(PriorObject {
+                    provider, object, ..
+                }) = refreshed.objects.get(&drift.addr)
+                else {
+                    continue;
+                };
+                let Some(mut instance) = state.instance(&drift.addr).cloned() else {
+                    continue;
+                };
+                instance.attributes = key.seal(host, &Value::map(object.attributes.clone()))?;
+                state.set_instance(&drift.addr.resource, provider, instance);
+            }
+        }
+    }
+    Ok(state)
+}
+
+/// Passes `recover`'s notes to a [`DriftUi`]; it asks nothing else.
+struct Notes<'a>(&'a mut dyn DriftUi);
+
+impl ApplyUi for Notes<'_> {
+    fn note(&mut self, text: &str) {
+        self.0.note(text);
+    }
+
+    fn waiting_for_lock(&mut self, holder: Option<&LockInfo>) {
+        self.0.waiting_for_lock(holder);
+    }
+
+    fn confirm(&mut self, _plan: &Plan, _sources: &SourceMap) -> Result<bool, Diagnostic> {
+        Ok(false)
+    }
+
+    fn event(&mut self, _event: &Event) {}
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::addr::{InstanceKey, ResourceAddr};
+    use crate::plan::AttributeDrift;
+    use crate::providers::ObjectState;
+
+    #[test]
+    fn a_secret_stays_secret_when_the_provider_reads_it_back_plain() {
+        let addr = ResourceAddr::managed("test_resource", "a").instance(InstanceKey::None);
+        let plain = Value::string("typed-by-hand");
+        let mut refreshed = Refreshed {
+            objects: BTreeMap::from([(
+                addr.clone(),
+                PriorObject {
+                    resource_type: "test_resource".to_owned(),
+                    provider: "test".to_owned(),
+                    object: ObjectState {
+                        id: "1".to_owned(),
+                        attributes: BTreeMap::from([
+                            ("token".to_owned(), plain.clone()),
+                            ("name".to_owned(), Value::string("a")),
+                        ]),
+                    },
+                    dependencies: Vec::new(),
+                },
+            )]),
+            drift: vec![Drift {
+                addr: addr.clone(),
+                resource_type: "test_resource".to_owned(),
+                kind: DriftKind::Changed(vec![AttributeDrift {
+                    name: "token".to_owned(),
+                    before: Value::string("old").with_secret(true),
+                    after: plain,
+                }]),
+            }],
+        };
+        let secret = BTreeMap::from([(addr.clone(), BTreeSet::from(["token".to_owned()]))]);
+        keep_secret_marks(&mut refreshed, &secret);
+        let object = &refreshed.objects[&addr].object;
+        assert!(object.attributes["token"].is_secret());
+        assert!(!object.attributes["name"].contains_secret());
+        let DriftKind::Changed(attributes) = &refreshed.drift[0].kind else {
+            panic!("changed");
+        };
+        assert!(attributes[0].after.is_secret());
+        assert_eq!(attributes[0].after.to_string(), "(secret)");
+    }
+}
