@@ -7,45 +7,11 @@
 
 mod common;
 
-use common::{TempDir, code, infra_env, stderr, stdout};
-use std::path::{Path, PathBuf};
+use common::{TempDir, code, copy_tree, files_under, infra_env, stderr, stdout};
+use std::path::Path;
 
 fn infra(dir: &Path, args: &[&str]) -> std::process::Output {
     infra_env(dir, args, &[])
-}
-
-/// Copies a folder tree (the examples) into `to`.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name() == ".infra" || entry.file_name() == "out" {
-                continue;
-            }
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 fn quickstart() -> TempDir {

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{TempDir, code, infra_env, stderr, stdout};
+use common::{TempDir, code, copy_tree, infra_env, stderr, stdout};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -17,23 +17,6 @@ use std::time::{Duration, Instant};
 
 fn infra(dir: &Path, args: &[&str]) -> std::process::Output {
     infra_env(dir, args, &[])
-}
-
-/// Copies a folder tree (the examples) into `to`.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name() == ".infra" || entry.file_name() == "out" {
-                continue;
-            }
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// Every file under `dir` with its bytes.

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Output;
 mod common;
 
-use common::{TempDir, code, stderr, stdout};
+use common::{TempDir, code, files_under, stderr, stdout};
 
 /// The value of the planted secret; it must never be seen.
 const CANARY: &str = "canary-pl4n-s3cr3t-91c2";
@@ -59,23 +59,6 @@ fn assert_no_canary(output: &Output, what: &str) {
         stdout(output),
         stderr(output)
     );
-}
-
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(files_under(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
 }
 
 #[test]

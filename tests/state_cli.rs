@@ -16,7 +16,7 @@ use std::process::Output;
 use std::time::Duration;
 mod common;
 
-use common::{TempDir, code, stderr, stdout};
+use common::{TempDir, code, files_under, stderr, stdout};
 
 /// The secret planted in state and in the environment; it must never be seen.
 const CANARY: &str = "canary-st4te-s3cr3t-7d1e";
@@ -842,23 +842,6 @@ fn init_scaffolds_a_valid_stack_and_never_overwrites() {
 }
 
 // ---- secrets ---------------------------------------------------------------------
-
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(files_under(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
-}
 
 #[test]
 fn the_canary_secret_never_leaks_from_any_command_or_file() {

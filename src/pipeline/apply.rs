@@ -602,19 +602,7 @@ fn expand_with_prior(
     vars: &[(String, String)],
     diagnostics: &mut Diagnostics,
 ) -> Option<Expanded> {
-    let known = match &opened.prior {
-        Some(state) => match crate::plan::prior_objects(state, &opened.key) {
-            Ok(objects) => objects
-                .into_iter()
-                .map(|(addr, object)| (addr, object.object.attributes))
-                .collect(),
-            Err(error) => {
-                diagnostics.push(error.to_diagnostic());
-                return None;
-            }
-        },
-        None => BTreeMap::new(),
-    };
+    let known = super::run::known_from_prior(opened, diagnostics)?;
     let request = Request {
         environment: Some(opened.environment.clone())
             .filter(|_| !checked.config.environments.is_empty()),

@@ -190,19 +190,7 @@ pub(crate) fn plan_opened(
     request: &PlanRequest,
     diagnostics: &mut Diagnostics,
 ) -> Option<Planned> {
-    let mut known: BTreeMap<InstanceAddr, BTreeMap<String, Value>> = match &opened.prior {
-        Some(state) => match crate::plan::prior_objects(state, &opened.key) {
-            Ok(objects) => objects
-                .into_iter()
-                .map(|(addr, object)| (addr, object.object.attributes))
-                .collect(),
-            Err(error) => {
-                diagnostics.push(error.to_diagnostic());
-                return None;
-            }
-        },
-        None => BTreeMap::new(),
-    };
+    let mut known = known_from_prior(opened, diagnostics)?;
     let runtime = runtime(diagnostics)?;
     let digest = config_digest(checked, &request.vars);
     let mut round = 0;
@@ -308,6 +296,29 @@ pub(crate) async fn configure_providers(
         }
     }
     diagnostics
+}
+
+/// Every prior object's attributes, opened: the known objects of a first
+/// expansion (see the module docs).
+pub(crate) fn known_from_prior(
+    opened: &Opened,
+    diagnostics: &mut Diagnostics,
+) -> Option<BTreeMap<InstanceAddr, BTreeMap<String, Value>>> {
+    let Some(state) = &opened.prior else {
+        return Some(BTreeMap::new());
+    };
+    match crate::plan::prior_objects(state, &opened.key) {
+        Ok(objects) => Some(
+            objects
+                .into_iter()
+                .map(|(addr, object)| (addr, object.object.attributes))
+                .collect(),
+        ),
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            None
+        }
+    }
 }
 
 /// The known objects that the plan creates anew (replaced, or deleted
