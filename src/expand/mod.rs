@@ -192,6 +192,8 @@ pub fn expand(
         environment_vars: BTreeMap::new(),
         diagnostics: Diagnostics::new(),
         instances: BTreeMap::new(),
+        pending: Vec::new(),
+        groups: Vec::new(),
         secrets: BTreeMap::new(),
     };
     expander.environment_vars(&environment.name);
@@ -251,23 +253,23 @@ struct Expander<'a> {
     environment_vars: BTreeMap<String, (Value, Span)>,
     diagnostics: Diagnostics,
     instances: BTreeMap<InstanceAddr, Instance>,
+    /// The instances made during the walk, in walk order, without their
+    /// attributes (those live in `values.resources` until `distribute`).
+    pending: Vec<Instance>,
+    /// Each resource that made instances and where they are in `pending`.
+    groups: Vec<(ResourceAddr, std::ops::Range<usize>)>,
     secrets: BTreeMap<(ModulePath, String), SecretValue>,
 }
 
 impl Expander<'_> {
     fn module_dir(&self, module: &Module) -> Option<PathBuf> {
-        match &module.source {
-            ModuleSource::Root => Some(self.root_dir.to_path_buf()),
-            ModuleSource::Local(dir) => Some(dir.clone()),
-            ModuleSource::Std(_) => None,
-        }
+        module_dir(self.root_dir, module).map(Path::to_path_buf)
     }
 
-    fn eval(&mut self, module: &Module, expr: &Expr, binding: Binding) -> Option<Value> {
-        let dir = self.module_dir(module);
+    fn eval(&mut self, module: &Module, expr: &Expr, binding: &Binding) -> Option<Value> {
         let functions = Functions {
             host: self.host,
-            dir: dir.as_deref(),
+            dir: module_dir(self.root_dir, module),
         };
         let scope = ModuleScope {
             values: &self.values,
@@ -292,7 +294,7 @@ impl Expander<'_> {
         };
         let root = &self.config.root;
         // `vars` is evaluated with no names: it may call functions but not refer to anything.
-        let Some(value) = self.eval(root, vars, Binding::default()) else {
+        let Some(value) = self.eval(root, vars, &Binding::default()) else {
             return;
         };
         let Some(entries) = value.as_map() else {
@@ -340,7 +342,7 @@ impl Expander<'_> {
             Node::Local(_, name) => {
                 if let Some(local) = module.locals.get(name) {
                     let value = self
-                        .eval(module, &local.expr, Binding::default())
+                        .eval(module, &local.expr, &Binding::default())
                         .unwrap_or(Value::UNKNOWN);
                     self.values
                         .locals
@@ -351,7 +353,7 @@ impl Expander<'_> {
             Node::Provider(_, name, alias) => {
                 if let Some(provider) = module.providers.get(&(name.clone(), alias.clone())) {
                     for attribute in provider.attributes.values() {
-                        let _ = self.eval(module, &attribute.value, Binding::default());
+                        let _ = self.eval(module, &attribute.value, &Binding::default());
                     }
                 }
             }
@@ -416,7 +418,7 @@ impl Expander<'_> {
                 (Some(parent), Some(input)) => {
                     source_span = Some(input.value.span);
                     Some(
-                        self.eval(parent, &input.value, Binding::default())
+                        self.eval(parent, &input.value, &Binding::default())
                             .unwrap_or(Value::UNKNOWN),
                     )
                 }
@@ -429,7 +431,7 @@ impl Expander<'_> {
                 Some(default) => {
                     source_span = Some(default.span);
                     Some(
-                        self.eval(module, default, Binding::default())
+                        self.eval(module, default, &Binding::default())
                             .unwrap_or(Value::UNKNOWN),
                     )
                 }
@@ -479,7 +481,7 @@ impl Expander<'_> {
             .variables
             .insert((path.clone(), name.to_owned()), value.clone());
         for validation in &variable.validations {
-            let Some(condition) = self.eval(module, &validation.condition, Binding::default())
+            let Some(condition) = self.eval(module, &validation.condition, &Binding::default())
             else {
                 continue;
             };
@@ -490,7 +492,7 @@ impl Expander<'_> {
                 Some(true) => {}
                 Some(false) => {
                     let message = self
-                        .eval(module, &validation.message, Binding::default())
+                        .eval(module, &validation.message, &Binding::default())
                         .map(|m| match m.as_str() {
                             Some(s) if !m.is_secret() => s.to_owned(),
                             _ => m.to_string(),
@@ -619,7 +621,7 @@ impl Expander<'_> {
         resource: &crate::config::Resource,
     ) -> Option<Vec<(InstanceKey, Binding)>> {
         if let Some(count_expr) = &resource.count {
-            let value = self.eval(module, count_expr, Binding::default())?;
+            let value = self.eval(module, count_expr, &Binding::default())?;
             if value.contains_secret() {
                 self.diagnostics.push(
                     Diagnostic::error(Code::CheckSecretInMetaArgument, count_expr.span, "this count is derived from a secret")
@@ -666,7 +668,7 @@ impl Expander<'_> {
         let Some(for_each_expr) = &resource.for_each else {
             return Some(vec![(InstanceKey::None, Binding::default())]);
         };
-        let value = self.eval(module, for_each_expr, Binding::default())?;
+        let value = self.eval(module, for_each_expr, &Binding::default())?;
         if value.is_unknown() {
             self.diagnostics
                 .push(unknown_expansion(for_each_expr.span, "for_each"));
@@ -794,20 +796,24 @@ impl Expander<'_> {
                 .map(|(name, attribute, _)| ((*name).clone(), attribute.value.span))
                 .collect(),
         );
+        let first = self.pending.len();
         for (instance_key, binding) in keys {
             let instance_addr = addr.instance(instance_key);
             let known = self.request.known_objects.get(&instance_addr);
             let mut attributes = BTreeMap::new();
             for &(name, attribute, needs_self) in &ordered {
-                let mut binding = binding.clone();
                 // Only an attribute that reads `self` needs a snapshot of the
                 // attributes evaluated so far.
-                if needs_self {
-                    binding.self_value = Some(Value::map(attributes.clone()));
-                }
-                let value = self
-                    .eval(module, &attribute.value, binding)
-                    .unwrap_or(Value::UNKNOWN);
+                let value = if needs_self {
+                    let binding = Binding {
+                        self_value: Some(Value::map(attributes.clone())),
+                        ..binding.clone()
+                    };
+                    self.eval(module, &attribute.value, &binding)
+                } else {
+                    self.eval(module, &attribute.value, &binding)
+                };
+                let value = value.unwrap_or(Value::UNKNOWN);
                 let value = match schema.and_then(|s| s.attribute(name)) {
                     Some(attribute_schema) => match lang::convert(value, &attribute_schema.ty) {
                         Ok(v) => v.mark_secret_if(attribute_schema.sensitive),
@@ -864,18 +870,18 @@ impl Expander<'_> {
                     map.insert(k.clone(), object);
                 }
             }
-            self.instances.insert(
-                instance_addr.clone(),
-                Instance {
-                    addr: instance_addr,
-                    provider: resource.provider.clone(),
-                    attributes: BTreeMap::new(),
-                    attribute_spans: Arc::clone(&spans),
-                    dependencies: Arc::clone(&dependencies),
-                    lifecycle: resource.lifecycle.clone(),
-                    span: resource.span,
-                },
-            );
+            self.pending.push(Instance {
+                addr: instance_addr,
+                provider: resource.provider.clone(),
+                attributes: BTreeMap::new(),
+                attribute_spans: Arc::clone(&spans),
+                dependencies: Arc::clone(&dependencies),
+                lifecycle: resource.lifecycle.clone(),
+                span: resource.span,
+            });
+        }
+        if self.pending.len() > first {
+            self.groups.push((addr.clone(), first..self.pending.len()));
         }
         let value = if resource.for_each.is_some() {
             Value::map(map)
@@ -888,48 +894,24 @@ impl Expander<'_> {
     }
 
     /// Moves each instance's attributes out of its resource's value into the
-    /// instance, once nothing reads the values any more.
+    /// instance, once nothing reads the values any more, and files the
+    /// instances by address. Each resource's instances are found by position
+    /// (`groups`), not looked up one by one.
     fn distribute(&mut self) {
-        let resources = std::mem::take(&mut self.values.resources);
-        for (addr, value) in resources {
-            let attributes_of = |v: Value| match v.into_kind() {
-                Kind::Map(attributes) => attributes,
-                _ => BTreeMap::new(),
-            };
-            match value.into_kind() {
-                Kind::List(items) => {
-                    let counted = self
-                        .instances
-                        .contains_key(&addr.instance(InstanceKey::Int(0)));
-                    for (i, item) in items.into_iter().enumerate() {
-                        let key = if counted {
-                            InstanceKey::Int(i64::try_from(i).unwrap_or(i64::MAX))
-                        } else {
-                            InstanceKey::None
-                        };
-                        if let Some(instance) = self.instances.get_mut(&addr.instance(key)) {
-                            instance.attributes = attributes_of(item);
-                        }
-                    }
-                }
-                Kind::Map(entries) => {
-                    let single = self.instances.get_mut(&addr.instance(InstanceKey::None));
-                    if let Some(instance) = single {
-                        instance.attributes = entries;
-                    } else {
-                        for (key, item) in entries {
-                            if let Some(instance) = self
-                                .instances
-                                .get_mut(&addr.instance(InstanceKey::String(key)))
-                            {
-                                instance.attributes = attributes_of(item);
-                            }
-                        }
-                    }
-                }
-                _ => {}
+        let mut resources = std::mem::take(&mut self.values.resources);
+        let mut pending = std::mem::take(&mut self.pending);
+        for (addr, range) in std::mem::take(&mut self.groups) {
+            if let (Some(value), Some(group)) = (resources.remove(&addr), pending.get_mut(range)) {
+                distribute_one(value, group);
             }
         }
+        drop(resources);
+        // Sorted once, then built in bulk.
+        pending.sort_by(|a, b| a.addr.cmp(&b.addr));
+        self.instances = pending
+            .into_iter()
+            .map(|instance| (instance.addr.clone(), instance))
+            .collect();
     }
 
     fn service(&mut self, module: &Module, name: &str) {
@@ -947,7 +929,7 @@ impl Expander<'_> {
                 ..Binding::default()
             };
             let value = self
-                .eval(module, &attribute.value, binding)
+                .eval(module, &attribute.value, &binding)
                 .unwrap_or(Value::UNKNOWN);
             attributes.insert(attribute_name.clone(), value);
         }
@@ -962,7 +944,7 @@ impl Expander<'_> {
             return;
         };
         let value = self
-            .eval(module, &output.value, Binding::default())
+            .eval(module, &output.value, &Binding::default())
             .unwrap_or(Value::UNKNOWN);
         if value.contains_secret() && !output.sensitive {
             let path = secret_path(self.config, self.graph, node);
@@ -1002,6 +984,62 @@ fn uses_self(expr: &Expr) -> bool {
     lang::refs::traversals(expr)
         .iter()
         .any(|t| t.root == "self")
+}
+
+/// Gives each of one resource's instances (`group`) its attributes from the
+/// resource's value: a list for `count`, a map by key for `for_each`, the
+/// object itself for a single instance.
+fn distribute_one(value: Value, group: &mut [Instance]) {
+    let attributes_of = |v: Value| match v.into_kind() {
+        Kind::Map(attributes) => attributes,
+        _ => BTreeMap::new(),
+    };
+    group.sort_by(|a, b| a.addr.key.cmp(&b.addr.key));
+    let find = |group: &mut [Instance], key: &InstanceKey| -> Option<usize> {
+        group.binary_search_by(|i| i.addr.key.cmp(key)).ok()
+    };
+    match value.into_kind() {
+        Kind::List(items) => {
+            let counted = find(group, &InstanceKey::Int(0)).is_some();
+            for (i, item) in items.into_iter().enumerate() {
+                let key = if counted {
+                    InstanceKey::Int(i64::try_from(i).unwrap_or(i64::MAX))
+                } else {
+                    InstanceKey::None
+                };
+                if let Some(at) = find(group, &key)
+                    && let Some(instance) = group.get_mut(at)
+                {
+                    instance.attributes = attributes_of(item);
+                }
+            }
+        }
+        Kind::Map(entries) => {
+            if let Some(at) = find(group, &InstanceKey::None) {
+                if let Some(instance) = group.get_mut(at) {
+                    instance.attributes = entries;
+                }
+            } else {
+                for (key, item) in entries {
+                    if let Some(at) = find(group, &InstanceKey::String(key))
+                        && let Some(instance) = group.get_mut(at)
+                    {
+                        instance.attributes = attributes_of(item);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The folder a module's files are in (`None` for a stdlib module).
+fn module_dir<'a>(root_dir: &'a Path, module: &'a Module) -> Option<&'a Path> {
+    match &module.source {
+        ModuleSource::Root => Some(root_dir),
+        ModuleSource::Local(dir) => Some(dir),
+        ModuleSource::Std(_) => None,
+    }
 }
 
 fn call_key(path: &ModulePath) -> Option<(ModulePath, String)> {

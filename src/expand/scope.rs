@@ -63,7 +63,7 @@ pub(super) struct Binding {
 pub(super) struct ModuleScope<'a> {
     pub values: &'a Values,
     pub module: &'a ModulePath,
-    pub binding: Binding,
+    pub binding: &'a Binding,
 }
 
 fn internal(span: Span, what: &str) -> Diagnostic {
@@ -157,6 +157,28 @@ impl Scope for ModuleScope<'_> {
             }
             resource_type => Ok(self.resources_of_type(Mode::Managed, resource_type)),
         }
+    }
+
+    fn root_attr_ref(&self, name: &str, attr: &ast::Ident) -> Option<Result<&Value, Diagnostic>> {
+        let key = || self.key(&attr.name);
+        let found = match name {
+            "var" => self.values.variables.get(&key()),
+            "local" => self.values.locals.get(&key()),
+            "secret" => self.values.secrets.get(&key()),
+            "module" => self.values.modules.get(&key()),
+            "service" => self.values.services.get(&key()),
+            "data" | "env" | "each" | "count" | "self" => return None,
+            resource_type => {
+                let addr = ResourceAddr {
+                    module: self.module.clone(),
+                    mode: Mode::Managed,
+                    resource_type: resource_type.to_owned(),
+                    name: attr.name.clone(),
+                };
+                self.values.resources.get(&addr)
+            }
+        };
+        Some(found.ok_or_else(|| internal(attr.span, &format!("{name}.{}", attr.name))))
     }
 
     fn root_attr(&self, name: &str, attr: &ast::Ident) -> Option<Result<Value, Diagnostic>> {
