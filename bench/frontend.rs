@@ -131,15 +131,23 @@ fn stages(n: usize) {
     use infra::expand::Request;
     let dir = stack_dir(n);
     println!("{n} resources");
-    println!("{:>22} {:>9} {:>10}", "stage", "time_s", "rss_mb");
+    println!(
+        "{:>22} {:>9} {:>9} {:>10}",
+        "stage", "time_s", "cpu_s", "rss_mb"
+    );
+    let cpu_before = std::cell::Cell::new(cpu_seconds());
     let report = |stage: &str, started: Instant| {
+        let cpu = cpu_seconds();
         println!(
-            "{stage:>22} {:>9.3} {:>10}",
+            "{stage:>22} {:>9.3} {:>9.2} {:>10}",
             started.elapsed().as_secs_f64(),
+            cpu - cpu_before.get(),
             status_mb("VmRSS")
         );
+        cpu_before.set(cpu);
     };
     let total = Instant::now();
+    let cpu_total = cpu_seconds();
     let started = Instant::now();
     let (mut stack, _) = infra::check::load(&RealHost, &dir);
     report("load + parse", started);
@@ -174,11 +182,30 @@ fn stages(n: usize) {
     drop((graph, config, stack));
     report("drop the rest", started);
     println!(
-        "{:>22} {:>9.3} {:>10}",
+        "{:>22} {:>9.3} {:>9.2} {:>10}",
         "total (peak rss)",
         total.elapsed().as_secs_f64(),
+        cpu_seconds() - cpu_total,
         status_mb("VmHWM")
     );
+}
+
+/// User + system CPU seconds of this process so far, every thread
+/// (`/proc/self/stat`, in ticks of 1/100 s; 0 where there is none).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 here.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// A memory line of `/proc/self/status` in MB (`-` where there is none).

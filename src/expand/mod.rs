@@ -981,9 +981,7 @@ impl Expander<'_> {
 /// (`None` for the root module).
 /// Whether `expr` reads `self` (an attribute of the resource or service it is in).
 fn uses_self(expr: &Expr) -> bool {
-    lang::refs::traversals(expr)
-        .iter()
-        .any(|t| t.root == "self")
+    lang::refs::uses_root(expr, "self")
 }
 
 /// Gives each of one resource's instances (`group`) its attributes from the
