@@ -900,18 +900,35 @@ impl Expander<'_> {
     fn distribute(&mut self) {
         let mut resources = std::mem::take(&mut self.values.resources);
         let mut pending = std::mem::take(&mut self.pending);
-        for (addr, range) in std::mem::take(&mut self.groups) {
-            if let (Some(value), Some(group)) = (resources.remove(&addr), pending.get_mut(range)) {
+        let groups = std::mem::take(&mut self.groups);
+        for (addr, range) in &groups {
+            if let (Some(value), Some(group)) =
+                (resources.remove(addr), pending.get_mut(range.clone()))
+            {
                 distribute_one(value, group);
             }
         }
         drop(resources);
-        // Sorted once, then built in bulk.
-        pending.sort_by(|a, b| a.addr.cmp(&b.addr));
-        self.instances = pending
-            .into_iter()
-            .map(|instance| (instance.addr.clone(), instance))
-            .collect();
+        // Filed by address: the resources sorted (one entry each, not one per
+        // instance), each one's instances already in key order.
+        let mut order: Vec<usize> = (0..groups.len()).collect();
+        order.sort_unstable_by(|a, b| {
+            let addr = |i: &usize| groups.get(*i).map(|(addr, _)| addr);
+            addr(a).cmp(&addr(b))
+        });
+        let mut slots: Vec<Option<Instance>> = pending.into_iter().map(Some).collect();
+        let mut sorted = Vec::with_capacity(slots.len());
+        for i in order {
+            let Some((_, range)) = groups.get(i) else {
+                continue;
+            };
+            for slot in slots.get_mut(range.clone()).into_iter().flatten() {
+                if let Some(instance) = slot.take() {
+                    sorted.push((instance.addr.clone(), instance));
+                }
+            }
+        }
+        self.instances = sorted.into_iter().collect();
     }
 
     fn service(&mut self, module: &Module, name: &str) {
