@@ -357,7 +357,7 @@ impl Expander<'_> {
                     }
                 }
             }
-            Node::Resource(addr) => self.resource(module, addr),
+            Node::Resource(addr) => self.resource(module, node, addr),
             Node::Service(_, name) => self.service(module, name),
             Node::ModuleCall(path) => {
                 // `module` is the child here (a call node belongs to the module it
@@ -754,7 +754,7 @@ impl Expander<'_> {
         }
     }
 
-    fn resource(&mut self, module: &Module, addr: &ResourceAddr) {
+    fn resource(&mut self, module: &Module, node: &Node, addr: &ResourceAddr) {
         let key = (addr.mode, addr.resource_type.clone(), addr.name.clone());
         let Some(resource) = module.resources.get(&key) else {
             return;
@@ -769,7 +769,7 @@ impl Expander<'_> {
         };
         let dependencies: Arc<[ResourceAddr]> = self
             .graph
-            .dependencies(&Node::Resource(addr.clone()))
+            .dependencies(node)
             .into_iter()
             .filter_map(|n| match n {
                 Node::Resource(r) => Some(r.clone()),

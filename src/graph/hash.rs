@@ -1,5 +1,5 @@
 //! A fast hasher for maps keyed by names and addresses (the multiply-rotate
-//! hash rustc uses, "FxHash"). Not resistant to chosen collisions: only for
+//! hash rustc uses, "FxHash", with a finaliser so the low bits are mixed too). Not resistant to chosen collisions: only for
 //! keys from the stack's own files, never for anything from the network.
 //!
 //! Invariant: deterministic across runs (no random seed); iteration order of
@@ -58,7 +58,14 @@ impl Hasher for FastHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        // The multiply leaves the low bits (the bucket) depending only on the
+        // low bits of the input; mix the high bits down (murmur3's finaliser).
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
