@@ -181,25 +181,15 @@ pub fn expand(
             return (None, diagnostics);
         }
     };
-    let mut expander = Expander {
+    let context = Context {
         config,
         graph,
         request,
         host,
         root_dir,
         registry,
-        values: Values::new(&environment),
-        environment_vars: BTreeMap::new(),
-        diagnostics: Diagnostics::new(),
-        instances: BTreeMap::new(),
-        pending: Vec::new(),
-        groups: Vec::new(),
-        secrets: BTreeMap::new(),
     };
-    expander.environment_vars(&environment.name);
-    for node in graph.order() {
-        expander.node(node);
-    }
+    let mut expander = walk(context, &environment, true);
     expander.distribute();
     let mut outputs = BTreeMap::new();
     for (name, output) in &config.root.outputs {
@@ -241,6 +231,87 @@ pub fn expand(
     (Some(expanded), diagnostics)
 }
 
+/// Evaluates the stack for one environment for its problems only, as `infra
+/// validate` needs: the same walk and the same diagnostics as [`expand`], but
+/// no instances are made, so it takes less time and memory. Returns the
+/// environment evaluated (`None` when none could be selected).
+pub fn validate(
+    config: &Config,
+    graph: &Graph,
+    request: &Request,
+    host: &dyn Host,
+    root_dir: &Path,
+    registry: &Registry,
+) -> (Option<EnvironmentInfo>, Diagnostics) {
+    let mut diagnostics = Diagnostics::new();
+    let environment = match select_environment(config, request.environment.as_deref()) {
+        Ok(e) => e,
+        Err(d) => {
+            diagnostics.push(d);
+            return (None, diagnostics);
+        }
+    };
+    let context = Context {
+        config,
+        graph,
+        request,
+        host,
+        root_dir,
+        registry,
+    };
+    let expander = walk(context, &environment, false);
+    diagnostics.extend(expander.diagnostics);
+    (Some(environment), diagnostics)
+}
+
+/// What a walk reads.
+struct Context<'a> {
+    config: &'a Config,
+    graph: &'a Graph,
+    request: &'a Request,
+    host: &'a dyn Host,
+    root_dir: &'a Path,
+    registry: &'a Registry,
+}
+
+/// Evaluates every node in dependency order; `make_instances` false skips
+/// making the instances (only the values references read are kept).
+fn walk<'a>(
+    context: Context<'a>,
+    environment: &EnvironmentInfo,
+    make_instances: bool,
+) -> Expander<'a> {
+    let Context {
+        config,
+        graph,
+        request,
+        host,
+        root_dir,
+        registry,
+    } = context;
+    let mut expander = Expander {
+        config,
+        graph,
+        request,
+        host,
+        root_dir,
+        registry,
+        values: Values::new(environment),
+        environment_vars: BTreeMap::new(),
+        diagnostics: Diagnostics::new(),
+        instances: BTreeMap::new(),
+        make_instances,
+        pending: Vec::new(),
+        groups: Vec::new(),
+        secrets: BTreeMap::new(),
+    };
+    expander.environment_vars(&environment.name);
+    for node in graph.order() {
+        expander.node(node);
+    }
+    expander
+}
+
 struct Expander<'a> {
     config: &'a Config,
     graph: &'a Graph,
@@ -253,6 +324,8 @@ struct Expander<'a> {
     environment_vars: BTreeMap<String, (Value, Span)>,
     diagnostics: Diagnostics,
     instances: BTreeMap<InstanceAddr, Instance>,
+    /// Whether to make instances (false for [`validate`]).
+    make_instances: bool,
     /// The instances made during the walk, in walk order, without their
     /// attributes (those live in `values.resources` until `distribute`).
     pending: Vec<Instance>,
@@ -767,15 +840,19 @@ impl Expander<'_> {
             self.values.resources.insert(addr.clone(), Value::UNKNOWN);
             return;
         };
-        let dependencies: Arc<[ResourceAddr]> = self
-            .graph
-            .dependencies(node)
-            .into_iter()
-            .filter_map(|n| match n {
-                Node::Resource(r) => Some(r.clone()),
-                _ => None,
-            })
-            .collect();
+        // What the instances share (not needed when none are made).
+        let dependencies: Arc<[ResourceAddr]> = if self.make_instances {
+            self.graph
+                .dependencies(node)
+                .into_iter()
+                .filter_map(|n| match n {
+                    Node::Resource(r) => Some(r.clone()),
+                    _ => None,
+                })
+                .collect()
+        } else {
+            Arc::from(Vec::new())
+        };
         let mut list = Vec::new();
         let mut map = BTreeMap::new();
         // Attributes that do not use `self` first, then the rest with `self`
@@ -790,12 +867,14 @@ impl Expander<'_> {
             .map(|(n, a)| (n, &**a, false))
             .chain(with_self.into_iter().map(|(n, a)| (n, &**a, true)))
             .collect();
-        let spans: Arc<BTreeMap<String, Span>> = Arc::new(
+        let spans: Arc<BTreeMap<String, Span>> = Arc::new(if self.make_instances {
             ordered
                 .iter()
                 .map(|(name, attribute, _)| ((*name).clone(), attribute.value.span))
-                .collect(),
-        );
+                .collect()
+        } else {
+            BTreeMap::new()
+        });
         let first = self.pending.len();
         for (instance_key, binding) in keys {
             let instance_addr = addr.instance(instance_key);
@@ -869,6 +948,9 @@ impl Expander<'_> {
                 InstanceKey::String(k) => {
                     map.insert(k.clone(), object);
                 }
+            }
+            if !self.make_instances {
+                continue;
             }
             self.pending.push(Instance {
                 addr: instance_addr,
@@ -1138,4 +1220,126 @@ fn secret_path(config: &Config, graph: &Graph, node: &Node) -> String {
         current = next.clone();
     }
     chain.join(" → ")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+mod tests {
+    use super::*;
+    use crate::host::MemoryHost;
+
+    /// A stack with every kind of expansion and problems only evaluation finds.
+    const STACK: &str = r#"
+stack "t" {
+  default_environment = "dev"
+}
+variable "n" {
+  type    = number
+  default = 2
+  validate {
+    condition = var.n < 3
+    message   = "n is too big"
+  }
+}
+environment "dev" {
+  vars = { n = 2 }
+}
+environment "prod" {
+  vars = { n = 5 }
+}
+secret "token" {
+  env = "TOKEN"
+}
+locals {
+  ports = { api = 8080, worker = 8081 }
+}
+resource "null_resource" "single" {
+  triggers = { a = "x" }
+}
+resource "null_resource" "counted" {
+  count    = var.n
+  triggers = { i = "${count.index}", after = null_resource.single.id }
+}
+resource "local_file" "each" {
+  for_each = local.ports
+  path     = "out/${each.key}"
+  content  = "${each.value} ${self.path}"
+}
+resource "local_file" "bad" {
+  path    = "x"
+  content = [1, 2]
+}
+output "leak" {
+  value = secret.token
+}
+"#;
+
+    #[test]
+    fn validate_finds_what_expand_finds_and_instances_get_their_attributes() {
+        let host = MemoryHost::new()
+            .with_file("/stack/main.infra", STACK)
+            .with_env("TOKEN", "hunter2");
+        let checked = crate::pipeline::check(&host, Path::new("/stack"));
+        assert!(
+            !checked.diagnostics.has_errors(),
+            "{:?}",
+            checked.diagnostics
+        );
+        let registry = Registry::builtin();
+        for environment in ["dev", "prod"] {
+            let request = Request {
+                environment: Some(environment.to_owned()),
+                ..Request::default()
+            };
+            let args = (&checked.config, &checked.graph, &request);
+            let (expanded, mut expand_diagnostics) =
+                expand(args.0, args.1, args.2, &host, &checked.dir, &registry);
+            let (info, mut validate_diagnostics) =
+                validate(args.0, args.1, args.2, &host, &checked.dir, &registry);
+            expand_diagnostics.sort();
+            validate_diagnostics.sort();
+            assert_eq!(
+                format!("{expand_diagnostics:?}"),
+                format!("{validate_diagnostics:?}"),
+                "{environment}"
+            );
+            assert!(expand_diagnostics.has_errors(), "{environment}");
+            let expanded = expanded.expect("expanded");
+            assert_eq!(info.map(|i| i.name), Some(environment.to_owned()));
+            let names: Vec<String> = expanded.instances.keys().map(ToString::to_string).collect();
+            let count = if environment == "dev" { 2 } else { 5 };
+            assert_eq!(names.len(), 1 + count + 2 + 1, "{environment}: {names:?}");
+            for (addr, instance) in &expanded.instances {
+                assert_eq!(&instance.addr, addr);
+                assert!(
+                    instance.attributes.contains_key("id"),
+                    "{addr} has no attributes: {:?}",
+                    instance.attributes
+                );
+            }
+            let api = expanded
+                .instances
+                .values()
+                .find(|i| i.addr.to_string() == "local_file.each[\"api\"]")
+                .expect("each[api]");
+            assert_eq!(
+                api.attributes.get("content").and_then(Value::as_str),
+                Some("8080 out/api")
+            );
+            let counted = expanded
+                .instances
+                .values()
+                .find(|i| i.addr.to_string() == "null_resource.counted[1]")
+                .expect("counted[1]");
+            assert_eq!(
+                counted
+                    .attributes
+                    .get("triggers")
+                    .and_then(|t| t.as_map())
+                    .and_then(|t| t.get("i"))
+                    .and_then(Value::as_str),
+                Some("1")
+            );
+        }
+    }
 }
