@@ -17,6 +17,7 @@ mod scope;
 use crate::addr::{InstanceAddr, InstanceKey, Mode, ModulePath, ResourceAddr};
 use crate::config::{Config, Lifecycle, Module, ModuleSource, SecretSource};
 use crate::diag::{Code, Diagnostic, Diagnostics, Span, did_you_mean};
+use crate::graph::hash::FastMap;
 use crate::graph::{Graph, Node};
 use crate::host::Host;
 use crate::lang::{self, Kind, Type, Value};
@@ -306,8 +307,38 @@ fn walk<'a>(
         secrets: BTreeMap::new(),
     };
     expander.environment_vars(&environment.name);
+    if make_instances {
+        for node in graph.order() {
+            expander.node(node);
+        }
+        return expander;
+    }
+    // Without instances to fill, a resource's value is only read by the nodes
+    // that depend on it (every reference to a resource names it, and each is
+    // an edge): it is dropped as soon as the last of them is evaluated, so a
+    // walk holds only the values still to be read.
+    let mut readers: FastMap<&Node, usize> = graph
+        .order()
+        .filter(|node| matches!(node, Node::Resource(_)))
+        .map(|node| (node, graph.dependents(node).len()))
+        .collect();
     for node in graph.order() {
         expander.node(node);
+        if readers.get(node) == Some(&0)
+            && let Node::Resource(addr) = node
+        {
+            expander.values.resources.remove(addr);
+        }
+        for dependency in graph.dependencies(node) {
+            if let Node::Resource(addr) = dependency
+                && let Some(count) = readers.get_mut(dependency)
+            {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    expander.values.resources.remove(addr);
+                }
+            }
+        }
     }
     expander
 }
