@@ -9,7 +9,8 @@
 //! the load and check columns.
 //!
 //! `-- --stages` instead times each stage of `infra validate` once, in order,
-//! with every environment expanded one after the other: load (read + parse),
+//! with every environment expanded one after the other (`--validate` too: the
+//! way `infra validate` evaluates them, without making instances): load (read + parse),
 //! check, dropping the syntax trees, graph, expand per environment, and the
 //! resident memory after each (`VmRSS`, Linux only; the peak is `VmHWM`).
 //!
@@ -42,6 +43,9 @@ fn main() {
     // `--parse-only` skips the load and check columns (for profiling).
     let parse_only = args.iter().any(|a| a == "--parse-only");
     let stages_only = args.iter().any(|a| a == "--stages");
+    // With `--stages`, `--validate` evaluates the environments the way `infra
+    // validate` does (`expand::validate`, no instances) instead of `expand`.
+    let validate_only = args.iter().any(|a| a == "--validate");
     let args: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let sizes = if args.is_empty() {
         vec![1_000, 10_000, 100_000]
@@ -50,7 +54,7 @@ fn main() {
     };
     if stages_only {
         for n in sizes {
-            stages(n);
+            stages(n, validate_only);
         }
         return;
     }
@@ -127,7 +131,7 @@ fn main() {
 }
 
 /// Times each stage of `infra validate` on the `n`-resource stack, once.
-fn stages(n: usize) {
+fn stages(n: usize, validate_only: bool) {
     use infra::expand::Request;
     let dir = stack_dir(n);
     println!("{n} resources");
@@ -169,6 +173,13 @@ fn stages(n: usize) {
             environment: Some(environment.clone()),
             ..Request::default()
         };
+        if validate_only {
+            let (_, diagnostics) =
+                infra::expand::validate(&config, &graph, &request, &RealHost, &dir, &registry);
+            assert!(!diagnostics.has_errors(), "the generated stack validates");
+            report(&format!("validate {environment}"), started);
+            continue;
+        }
         let (expanded, diagnostics) =
             infra::expand::expand(&config, &graph, &request, &RealHost, &dir, &registry);
         assert!(!diagnostics.has_errors(), "the generated stack expands");
