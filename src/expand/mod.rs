@@ -17,7 +17,6 @@ mod scope;
 use crate::addr::{InstanceAddr, InstanceKey, Mode, ModulePath, ResourceAddr};
 use crate::config::{Config, Lifecycle, Module, ModuleSource, SecretSource};
 use crate::diag::{Code, Diagnostic, Diagnostics, Span, did_you_mean};
-use crate::graph::hash::FastMap;
 use crate::graph::{Graph, Node};
 use crate::host::Host;
 use crate::lang::{self, Kind, Type, Value};
@@ -317,21 +316,19 @@ fn walk<'a>(
     // that depend on it (every reference to a resource names it, and each is
     // an edge): it is dropped as soon as the last of them is evaluated, so a
     // walk holds only the values still to be read.
-    let mut readers: FastMap<&Node, usize> = graph
-        .order()
-        .filter(|node| matches!(node, Node::Resource(_)))
-        .map(|node| (node, graph.dependents(node).len()))
+    let mut readers: Vec<usize> = (0..graph.len())
+        .map(|position| graph.dependent_count_at(position))
         .collect();
-    for node in graph.order() {
+    for (position, node) in graph.order_indexed() {
         expander.node(node);
-        if readers.get(node) == Some(&0)
+        if readers.get(position) == Some(&0)
             && let Node::Resource(addr) = node
         {
             expander.values.resources.remove(addr);
         }
-        for dependency in graph.dependencies(node) {
+        for (dependency_position, dependency) in graph.dependencies_at(position) {
             if let Node::Resource(addr) = dependency
-                && let Some(count) = readers.get_mut(dependency)
+                && let Some(count) = readers.get_mut(dependency_position)
             {
                 *count = count.saturating_sub(1);
                 if *count == 0 {

@@ -145,6 +145,32 @@ impl Graph {
         self.order.iter().filter_map(|i| self.graph.node_weight(*i))
     }
 
+    /// The nodes in dependency order like [`Graph::order`], each with its
+    /// position among the graph's nodes (below [`Graph::len`]), for walks that
+    /// keep per-node state in a `Vec`.
+    pub fn order_indexed(&self) -> impl Iterator<Item = (usize, &Node)> {
+        self.order
+            .iter()
+            .filter_map(|i| Some((i.index(), self.graph.node_weight(*i)?)))
+    }
+
+    /// What the node at `position` (see [`Graph::order_indexed`]) depends on
+    /// directly, with their positions, in no particular order.
+    pub fn dependencies_at(&self, position: usize) -> impl Iterator<Item = (usize, &Node)> {
+        self.graph
+            .neighbors_directed(NodeIndex::new(position), petgraph::Direction::Incoming)
+            .filter_map(|i| Some((i.index(), self.graph.node_weight(i)?)))
+    }
+
+    /// How many nodes depend directly on the node at `position`.
+    pub fn dependent_count_at(&self, position: usize) -> usize {
+        // No parallel edges (`add_edge` keeps one per pair), so this is
+        // `dependents(node).len()`.
+        self.graph
+            .neighbors_directed(NodeIndex::new(position), petgraph::Direction::Outgoing)
+            .count()
+    }
+
     /// Every node, sorted.
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
         self.sorted
