@@ -8,6 +8,12 @@
 //! other sizes: `cargo bench --bench frontend -- 5000 50000`, and `--parse-only` skips
 //! the load and check columns.
 //!
+//! `-- --stages` instead times each stage of `infra validate` once, in order,
+//! with every environment expanded one after the other (`--validate` too: the
+//! way `infra validate` evaluates them, without making instances): load (read + parse),
+//! check, dropping the syntax trees, graph, expand per environment, and the
+//! resident memory after each (`VmRSS`, Linux only; the peak is `VmHWM`).
+//!
 //! Timings only; nothing is asserted. Peak memory is measured by
 //! `bench/run.sh` on the real binary.
 
@@ -28,16 +34,30 @@ use std::time::{Duration, Instant};
 
 const RUNS: usize = 3;
 
+/// The same allocator as the `infra` binary (src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // `--parse-only` skips the load and check columns (for profiling).
     let parse_only = args.iter().any(|a| a == "--parse-only");
+    let stages_only = args.iter().any(|a| a == "--stages");
+    // With `--stages`, `--validate` evaluates the environments the way `infra
+    // validate` does (`expand::validate`, no instances) instead of `expand`.
+    let validate_only = args.iter().any(|a| a == "--validate");
     let args: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let sizes = if args.is_empty() {
         vec![1_000, 10_000, 100_000]
     } else {
         args
     };
+    if stages_only {
+        for n in sizes {
+            stages(n, validate_only);
+        }
+        return;
+    }
     println!(
         "{:>9} {:>11} {:>14} {:>10} {:>8} {:>8} {:>13}",
         "resources", "bytes", "parse+lower_s", "MB/s", "drop_s", "load_s", "load+check_s"
@@ -108,6 +128,109 @@ fn main() {
             full.as_secs_f64(),
         );
     }
+}
+
+/// Times each stage of `infra validate` on the `n`-resource stack, once.
+fn stages(n: usize, validate_only: bool) {
+    use infra::expand::Request;
+    let dir = stack_dir(n);
+    println!("{n} resources");
+    println!(
+        "{:>22} {:>9} {:>9} {:>10}",
+        "stage", "time_s", "cpu_s", "rss_mb"
+    );
+    let cpu_before = std::cell::Cell::new(cpu_seconds());
+    let report = |stage: &str, started: Instant| {
+        let cpu = cpu_seconds();
+        println!(
+            "{stage:>22} {:>9.3} {:>9.2} {:>10}",
+            started.elapsed().as_secs_f64(),
+            cpu - cpu_before.get(),
+            status_mb("VmRSS")
+        );
+        cpu_before.set(cpu);
+    };
+    let total = Instant::now();
+    let cpu_total = cpu_seconds();
+    let started = Instant::now();
+    let (mut stack, _) = infra::check::load(&RealHost, &dir);
+    report("load + parse", started);
+    let started = Instant::now();
+    let (config, diagnostics) = infra::check::check(&RealHost, &mut stack);
+    report("check", started);
+    assert!(!diagnostics.has_errors(), "the generated stack checks");
+    let started = Instant::now();
+    drop(std::mem::take(&mut stack.files));
+    report("drop trees", started);
+    let started = Instant::now();
+    let (graph, _) = infra::graph::build(&config);
+    report("graph", started);
+    let registry = infra::providers::Registry::builtin();
+    let environments: Vec<String> = config.environments.keys().cloned().collect();
+    for environment in environments {
+        let started = Instant::now();
+        let request = Request {
+            environment: Some(environment.clone()),
+            ..Request::default()
+        };
+        if validate_only {
+            let (_, diagnostics) =
+                infra::expand::validate(&config, &graph, &request, &RealHost, &dir, &registry);
+            assert!(!diagnostics.has_errors(), "the generated stack validates");
+            report(&format!("validate {environment}"), started);
+            continue;
+        }
+        let (expanded, diagnostics) =
+            infra::expand::expand(&config, &graph, &request, &RealHost, &dir, &registry);
+        assert!(!diagnostics.has_errors(), "the generated stack expands");
+        let instances = expanded.as_ref().map_or(0, |e| e.instances.len());
+        report(&format!("expand {environment}"), started);
+        let started = Instant::now();
+        drop(expanded);
+        report(&format!("  drop ({instances} inst.)"), started);
+    }
+    let started = Instant::now();
+    drop((graph, config, stack));
+    report("drop the rest", started);
+    println!(
+        "{:>22} {:>9.3} {:>9.2} {:>10}",
+        "total (peak rss)",
+        total.elapsed().as_secs_f64(),
+        cpu_seconds() - cpu_total,
+        status_mb("VmHWM")
+    );
+}
+
+/// User + system CPU seconds of this process so far, every thread
+/// (`/proc/self/stat`, in ticks of 1/100 s; 0 where there is none).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 here.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// A memory line of `/proc/self/status` in MB (`-` where there is none).
+fn status_mb(field: &str) -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|line| {
+                let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+                let kb: u64 = rest.trim().trim_end_matches("kB").trim().parse().ok()?;
+                Some((kb / 1024).to_string())
+            })
+        })
+        .unwrap_or_else(|| String::from("-"))
 }
 
 fn best_of(mut run: impl FnMut() -> Duration) -> Duration {

@@ -10,12 +10,14 @@
 
 use super::shape::{self, Attributes, Occurrence};
 use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::graph::hash::FastMap;
 use crate::syntax::ast;
 use crate::syntax::ast::{Attribute, Block, ExprKind, Item};
 use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 
 /// What makes a top-level block distinct from the others of its kind.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct BlockKey<'a> {
     kind: &'a str,
     labels: Vec<&'a str>,
@@ -25,7 +27,8 @@ struct BlockKey<'a> {
 
 /// Checks the top-level blocks of every file against each other.
 pub(super) fn check(files: &[ast::File], diagnostics: &mut Diagnostics) {
-    let mut blocks: BTreeMap<BlockKey<'_>, &Block> = BTreeMap::new();
+    // Only looked up, never iterated: a hash map (one lookup per block).
+    let mut blocks: FastMap<BlockKey<'_>, &Block> = FastMap::default();
     let mut singletons: BTreeMap<&str, &Block> = BTreeMap::new();
     let mut names: BTreeMap<&str, &Attribute> = BTreeMap::new();
     for file in files {
@@ -68,14 +71,14 @@ pub(super) fn check(files: &[ast::File], diagnostics: &mut Diagnostics) {
                     .collect(),
                 alias,
             };
-            match blocks.get(&key) {
-                Some(first) => diagnostics.push(duplicate_block(
+            match blocks.entry(key) {
+                Entry::Occupied(first) => diagnostics.push(duplicate_block(
                     block,
-                    first,
+                    first.get(),
                     shape.occurrence == Occurrence::UniqueByAlias,
                 )),
-                None => {
-                    blocks.insert(key, block);
+                Entry::Vacant(slot) => {
+                    slot.insert(block);
                 }
             }
         }

@@ -225,24 +225,15 @@ pub fn expand(
             return (None, diagnostics);
         }
     };
-    let mut expander = Expander {
+    let context = Context {
         config,
         graph,
         request,
         host,
         root_dir,
         registry,
-        values: Values::new(&environment),
-        environment_vars: BTreeMap::new(),
-        diagnostics: Diagnostics::new(),
-        instances: BTreeMap::new(),
-        secrets: BTreeMap::new(),
-        provider_configs: BTreeMap::new(),
     };
-    expander.environment_vars(&environment.name);
-    for node in graph.order() {
-        expander.node(node);
-    }
+    let mut expander = walk(context, &environment, true);
     expander.distribute();
     let mut outputs = BTreeMap::new();
     for (name, output) in &config.root.outputs {
@@ -288,6 +279,116 @@ pub fn expand(
     (Some(expanded), diagnostics)
 }
 
+/// Evaluates the stack for one environment for its problems only, as `infra
+/// validate` needs: the same walk and the same diagnostics as [`expand`], but
+/// no instances are made, so it takes less time and memory. Returns the
+/// environment evaluated (`None` when none could be selected).
+pub fn validate(
+    config: &Config,
+    graph: &Graph,
+    request: &Request,
+    host: &dyn Host,
+    root_dir: &Path,
+    registry: &Registry,
+) -> (Option<EnvironmentInfo>, Diagnostics) {
+    let mut diagnostics = Diagnostics::new();
+    let environment = match select_environment(config, request.environment.as_deref()) {
+        Ok(e) => e,
+        Err(d) => {
+            diagnostics.push(d);
+            return (None, diagnostics);
+        }
+    };
+    let context = Context {
+        config,
+        graph,
+        request,
+        host,
+        root_dir,
+        registry,
+    };
+    let expander = walk(context, &environment, false);
+    diagnostics.extend(expander.diagnostics);
+    (Some(environment), diagnostics)
+}
+
+/// What a walk reads.
+struct Context<'a> {
+    config: &'a Config,
+    graph: &'a Graph,
+    request: &'a Request,
+    host: &'a dyn Host,
+    root_dir: &'a Path,
+    registry: &'a Registry,
+}
+
+/// Evaluates every node in dependency order; `make_instances` false skips
+/// making the instances (only the values references read are kept).
+fn walk<'a>(
+    context: Context<'a>,
+    environment: &EnvironmentInfo,
+    make_instances: bool,
+) -> Expander<'a> {
+    let Context {
+        config,
+        graph,
+        request,
+        host,
+        root_dir,
+        registry,
+    } = context;
+    let mut expander = Expander {
+        config,
+        graph,
+        request,
+        host,
+        root_dir,
+        registry,
+        values: Values::new(environment),
+        environment_vars: BTreeMap::new(),
+        diagnostics: Diagnostics::new(),
+        instances: BTreeMap::new(),
+        make_instances,
+        pending: Vec::new(),
+        groups: Vec::new(),
+        secrets: BTreeMap::new(),
+        provider_configs: BTreeMap::new(),
+    };
+    expander.environment_vars(&environment.name);
+    if make_instances {
+        for node in graph.order() {
+            expander.node(node);
+        }
+        return expander;
+    }
+    // Without instances to fill, a resource's value is only read by the nodes
+    // that depend on it (every reference to a resource names it, and each is
+    // an edge): it is dropped as soon as the last of them is evaluated, so a
+    // walk holds only the values still to be read.
+    let mut readers: Vec<usize> = (0..graph.len())
+        .map(|position| graph.dependent_count_at(position))
+        .collect();
+    for (position, node) in graph.order_indexed() {
+        expander.node(node);
+        if readers.get(position) == Some(&0)
+            && let Node::Resource(addr) = node
+        {
+            expander.values.resources.remove(addr);
+        }
+        for (dependency_position, dependency) in graph.dependencies_at(position) {
+            if let Node::Resource(addr) = dependency
+                && let Some(count) = readers.get_mut(dependency_position)
+            {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    expander.values.resources.remove(addr);
+                }
+            }
+        }
+    }
+    expander
+}
+
 struct Expander<'a> {
     config: &'a Config,
     graph: &'a Graph,
@@ -300,6 +401,13 @@ struct Expander<'a> {
     environment_vars: BTreeMap<String, (Value, Span)>,
     diagnostics: Diagnostics,
     instances: BTreeMap<InstanceAddr, Instance>,
+    /// Whether to make instances (false for [`validate`]).
+    make_instances: bool,
+    /// The instances made during the walk, in walk order, without their
+    /// attributes (those live in `values.resources` until `distribute`).
+    pending: Vec<Instance>,
+    /// Each resource that made instances and where they are in `pending`.
+    groups: Vec<(ResourceAddr, std::ops::Range<usize>)>,
     secrets: BTreeMap<(ModulePath, String), SecretValue>,
     provider_configs: BTreeMap<(String, Option<String>), BTreeMap<String, Value>>,
 }
@@ -341,7 +449,7 @@ impl Expander<'_> {
                 });
             }
             for block in &module.imports {
-                let Some(value) = self.eval(module, &block.id, Binding::default()) else {
+                let Some(value) = self.eval(module, &block.id, &Binding::default()) else {
                     continue;
                 };
                 let plain = !value.contains_unknown() && !value.contains_secret();
@@ -370,18 +478,13 @@ impl Expander<'_> {
     }
 
     fn module_dir(&self, module: &Module) -> Option<PathBuf> {
-        match &module.source {
-            ModuleSource::Root => Some(self.root_dir.to_path_buf()),
-            ModuleSource::Local(dir) => Some(dir.clone()),
-            ModuleSource::Std(_) => None,
-        }
+        module_dir(self.root_dir, module).map(Path::to_path_buf)
     }
 
-    fn eval(&mut self, module: &Module, expr: &Expr, binding: Binding) -> Option<Value> {
-        let dir = self.module_dir(module);
+    fn eval(&mut self, module: &Module, expr: &Expr, binding: &Binding) -> Option<Value> {
         let functions = Functions {
             host: self.host,
-            dir: dir.as_deref(),
+            dir: module_dir(self.root_dir, module),
         };
         let scope = ModuleScope {
             values: &self.values,
@@ -406,7 +509,7 @@ impl Expander<'_> {
         };
         let root = &self.config.root;
         // `vars` is evaluated with no names: it may call functions but not refer to anything.
-        let Some(value) = self.eval(root, vars, Binding::default()) else {
+        let Some(value) = self.eval(root, vars, &Binding::default()) else {
             return;
         };
         let Some(entries) = value.as_map() else {
@@ -454,7 +557,7 @@ impl Expander<'_> {
             Node::Local(_, name) => {
                 if let Some(local) = module.locals.get(name) {
                     let value = self
-                        .eval(module, &local.expr, Binding::default())
+                        .eval(module, &local.expr, &Binding::default())
                         .unwrap_or(Value::UNKNOWN);
                     self.values
                         .locals
@@ -466,7 +569,7 @@ impl Expander<'_> {
                 if let Some(provider) = module.providers.get(&(name.clone(), alias.clone())) {
                     let mut settings = BTreeMap::new();
                     for (key, attribute) in &provider.attributes {
-                        let value = self.eval(module, &attribute.value, Binding::default());
+                        let value = self.eval(module, &attribute.value, &Binding::default());
                         settings.insert(key.clone(), value.unwrap_or(Value::UNKNOWN));
                     }
                     if module.path.is_root() {
@@ -477,7 +580,7 @@ impl Expander<'_> {
             }
             Node::Resource(addr) => match &self.request.only {
                 Some(only) if !only.contains(addr) => self.known_resource(module, addr),
-                _ => self.resource(module, addr),
+                _ => self.resource(module, node, addr),
             },
             Node::Service(_, name) => self.service(module, name),
             Node::ModuleCall(path) => {
@@ -539,7 +642,7 @@ impl Expander<'_> {
                 (Some(parent), Some(input)) => {
                     source_span = Some(input.value.span);
                     Some(
-                        self.eval(parent, &input.value, Binding::default())
+                        self.eval(parent, &input.value, &Binding::default())
                             .unwrap_or(Value::UNKNOWN),
                     )
                 }
@@ -552,7 +655,7 @@ impl Expander<'_> {
                 Some(default) => {
                     source_span = Some(default.span);
                     Some(
-                        self.eval(module, default, Binding::default())
+                        self.eval(module, default, &Binding::default())
                             .unwrap_or(Value::UNKNOWN),
                     )
                 }
@@ -602,7 +705,7 @@ impl Expander<'_> {
             .variables
             .insert((path.clone(), name.to_owned()), value.clone());
         for validation in &variable.validations {
-            let Some(condition) = self.eval(module, &validation.condition, Binding::default())
+            let Some(condition) = self.eval(module, &validation.condition, &Binding::default())
             else {
                 continue;
             };
@@ -613,7 +716,7 @@ impl Expander<'_> {
                 Some(true) => {}
                 Some(false) => {
                     let message = self
-                        .eval(module, &validation.message, Binding::default())
+                        .eval(module, &validation.message, &Binding::default())
                         .map(|m| match m.as_str() {
                             Some(s) if !m.is_secret() => s.to_owned(),
                             _ => m.to_string(),
@@ -742,7 +845,7 @@ impl Expander<'_> {
         resource: &crate::config::Resource,
     ) -> Option<Vec<(InstanceKey, Binding)>> {
         if let Some(count_expr) = &resource.count {
-            let value = self.eval(module, count_expr, Binding::default())?;
+            let value = self.eval(module, count_expr, &Binding::default())?;
             if value.contains_secret() {
                 self.diagnostics.push(
                     Diagnostic::error(Code::CheckSecretInMetaArgument, count_expr.span, "this count is derived from a secret")
@@ -789,7 +892,7 @@ impl Expander<'_> {
         let Some(for_each_expr) = &resource.for_each else {
             return Some(vec![(InstanceKey::None, Binding::default())]);
         };
-        let value = self.eval(module, for_each_expr, Binding::default())?;
+        let value = self.eval(module, for_each_expr, &Binding::default())?;
         if value.is_unknown() {
             self.diagnostics
                 .push(unknown_expansion(for_each_expr.span, "for_each"));
@@ -875,7 +978,7 @@ impl Expander<'_> {
         }
     }
 
-    fn resource(&mut self, module: &Module, addr: &ResourceAddr) {
+    fn resource(&mut self, module: &Module, node: &Node, addr: &ResourceAddr) {
         let key = (addr.mode, addr.resource_type.clone(), addr.name.clone());
         let Some(resource) = module.resources.get(&key) else {
             return;
@@ -888,15 +991,19 @@ impl Expander<'_> {
             self.values.resources.insert(addr.clone(), Value::UNKNOWN);
             return;
         };
-        let dependencies: Arc<[ResourceAddr]> = self
-            .graph
-            .dependencies(&Node::Resource(addr.clone()))
-            .into_iter()
-            .filter_map(|n| match n {
-                Node::Resource(r) => Some(r.clone()),
-                _ => None,
-            })
-            .collect();
+        // What the instances share (not needed when none are made).
+        let dependencies: Arc<[ResourceAddr]> = if self.make_instances {
+            self.graph
+                .dependencies(node)
+                .into_iter()
+                .filter_map(|n| match n {
+                    Node::Resource(r) => Some(r.clone()),
+                    _ => None,
+                })
+                .collect()
+        } else {
+            Arc::from(Vec::new())
+        };
         let mut list = Vec::new();
         let mut map = BTreeMap::new();
         // Attributes that do not use `self` first, then the rest with `self`
@@ -911,26 +1018,32 @@ impl Expander<'_> {
             .map(|(n, a)| (n, &**a, false))
             .chain(with_self.into_iter().map(|(n, a)| (n, &**a, true)))
             .collect();
-        let spans: Arc<BTreeMap<String, Span>> = Arc::new(
+        let spans: Arc<BTreeMap<String, Span>> = Arc::new(if self.make_instances {
             ordered
                 .iter()
                 .map(|(name, attribute, _)| ((*name).clone(), attribute.value.span))
-                .collect(),
-        );
+                .collect()
+        } else {
+            BTreeMap::new()
+        });
+        let first = self.pending.len();
         for (instance_key, binding) in keys {
             let instance_addr = addr.instance(instance_key);
             let known = self.request.known_objects.get(&instance_addr);
             let mut attributes = BTreeMap::new();
             for &(name, attribute, needs_self) in &ordered {
-                let mut binding = binding.clone();
                 // Only an attribute that reads `self` needs a snapshot of the
                 // attributes evaluated so far.
-                if needs_self {
-                    binding.self_value = Some(Value::map(attributes.clone()));
-                }
-                let value = self
-                    .eval(module, &attribute.value, binding)
-                    .unwrap_or(Value::UNKNOWN);
+                let value = if needs_self {
+                    let binding = Binding {
+                        self_value: Some(Value::map(attributes.clone())),
+                        ..binding.clone()
+                    };
+                    self.eval(module, &attribute.value, &binding)
+                } else {
+                    self.eval(module, &attribute.value, &binding)
+                };
+                let value = value.unwrap_or(Value::UNKNOWN);
                 let value = match schema.and_then(|s| s.attribute(name)) {
                     Some(attribute_schema) => match lang::convert(value, &attribute_schema.ty) {
                         Ok(v) => v.mark_secret_if(attribute_schema.sensitive),
@@ -987,18 +1100,21 @@ impl Expander<'_> {
                     map.insert(k.clone(), object);
                 }
             }
-            self.instances.insert(
-                instance_addr.clone(),
-                Instance {
-                    addr: instance_addr,
-                    provider: resource.provider.clone(),
-                    attributes: BTreeMap::new(),
-                    attribute_spans: Arc::clone(&spans),
-                    dependencies: Arc::clone(&dependencies),
-                    lifecycle: resource.lifecycle.clone(),
-                    span: resource.span,
-                },
-            );
+            if !self.make_instances {
+                continue;
+            }
+            self.pending.push(Instance {
+                addr: instance_addr,
+                provider: resource.provider.clone(),
+                attributes: BTreeMap::new(),
+                attribute_spans: Arc::clone(&spans),
+                dependencies: Arc::clone(&dependencies),
+                lifecycle: resource.lifecycle.clone(),
+                span: resource.span,
+            });
+        }
+        if self.pending.len() > first {
+            self.groups.push((addr.clone(), first..self.pending.len()));
         }
         let value = if resource.for_each.is_some() {
             Value::map(map)
@@ -1048,48 +1164,41 @@ impl Expander<'_> {
     }
 
     /// Moves each instance's attributes out of its resource's value into the
-    /// instance, once nothing reads the values any more.
+    /// instance, once nothing reads the values any more, and files the
+    /// instances by address. Each resource's instances are found by position
+    /// (`groups`), not looked up one by one.
     fn distribute(&mut self) {
-        let resources = std::mem::take(&mut self.values.resources);
-        for (addr, value) in resources {
-            let attributes_of = |v: Value| match v.into_kind() {
-                Kind::Map(attributes) => attributes,
-                _ => BTreeMap::new(),
-            };
-            match value.into_kind() {
-                Kind::List(items) => {
-                    let counted = self
-                        .instances
-                        .contains_key(&addr.instance(InstanceKey::Int(0)));
-                    for (i, item) in items.into_iter().enumerate() {
-                        let key = if counted {
-                            InstanceKey::Int(i64::try_from(i).unwrap_or(i64::MAX))
-                        } else {
-                            InstanceKey::None
-                        };
-                        if let Some(instance) = self.instances.get_mut(&addr.instance(key)) {
-                            instance.attributes = attributes_of(item);
-                        }
-                    }
-                }
-                Kind::Map(entries) => {
-                    let single = self.instances.get_mut(&addr.instance(InstanceKey::None));
-                    if let Some(instance) = single {
-                        instance.attributes = entries;
-                    } else {
-                        for (key, item) in entries {
-                            if let Some(instance) = self
-                                .instances
-                                .get_mut(&addr.instance(InstanceKey::String(key)))
-                            {
-                                instance.attributes = attributes_of(item);
-                            }
-                        }
-                    }
-                }
-                _ => {}
+        let mut resources = std::mem::take(&mut self.values.resources);
+        let mut pending = std::mem::take(&mut self.pending);
+        let groups = std::mem::take(&mut self.groups);
+        for (addr, range) in &groups {
+            if let (Some(value), Some(group)) =
+                (resources.remove(addr), pending.get_mut(range.clone()))
+            {
+                distribute_one(value, group);
             }
         }
+        drop(resources);
+        // Filed by address: the resources sorted (one entry each, not one per
+        // instance), each one's instances already in key order.
+        let mut order: Vec<usize> = (0..groups.len()).collect();
+        order.sort_unstable_by(|a, b| {
+            let addr = |i: &usize| groups.get(*i).map(|(addr, _)| addr);
+            addr(a).cmp(&addr(b))
+        });
+        let mut slots: Vec<Option<Instance>> = pending.into_iter().map(Some).collect();
+        let mut sorted = Vec::with_capacity(slots.len());
+        for i in order {
+            let Some((_, range)) = groups.get(i) else {
+                continue;
+            };
+            for slot in slots.get_mut(range.clone()).into_iter().flatten() {
+                if let Some(instance) = slot.take() {
+                    sorted.push((instance.addr.clone(), instance));
+                }
+            }
+        }
+        self.instances = sorted.into_iter().collect();
     }
 
     fn service(&mut self, module: &Module, name: &str) {
@@ -1107,7 +1216,7 @@ impl Expander<'_> {
                 ..Binding::default()
             };
             let value = self
-                .eval(module, &attribute.value, binding)
+                .eval(module, &attribute.value, &binding)
                 .unwrap_or(Value::UNKNOWN);
             attributes.insert(attribute_name.clone(), value);
         }
@@ -1122,7 +1231,7 @@ impl Expander<'_> {
             return;
         };
         let value = self
-            .eval(module, &output.value, Binding::default())
+            .eval(module, &output.value, &Binding::default())
             .unwrap_or(Value::UNKNOWN);
         if value.contains_secret() && !output.sensitive {
             let path = secret_path(self.config, self.graph, node);
@@ -1159,9 +1268,63 @@ impl Expander<'_> {
 /// (`None` for the root module).
 /// Whether `expr` reads `self` (an attribute of the resource or service it is in).
 fn uses_self(expr: &Expr) -> bool {
-    lang::refs::traversals(expr)
-        .iter()
-        .any(|t| t.root == "self")
+    lang::refs::uses_root(expr, "self")
+}
+
+/// Gives each of one resource's instances (`group`) its attributes from the
+/// resource's value: a list for `count`, a map by key for `for_each`, the
+/// object itself for a single instance.
+fn distribute_one(value: Value, group: &mut [Instance]) {
+    let attributes_of = |v: Value| match v.into_kind() {
+        Kind::Map(attributes) => attributes,
+        _ => BTreeMap::new(),
+    };
+    group.sort_by(|a, b| a.addr.key.cmp(&b.addr.key));
+    let find = |group: &mut [Instance], key: &InstanceKey| -> Option<usize> {
+        group.binary_search_by(|i| i.addr.key.cmp(key)).ok()
+    };
+    match value.into_kind() {
+        Kind::List(items) => {
+            let counted = find(group, &InstanceKey::Int(0)).is_some();
+            for (i, item) in items.into_iter().enumerate() {
+                let key = if counted {
+                    InstanceKey::Int(i64::try_from(i).unwrap_or(i64::MAX))
+                } else {
+                    InstanceKey::None
+                };
+                if let Some(at) = find(group, &key)
+                    && let Some(instance) = group.get_mut(at)
+                {
+                    instance.attributes = attributes_of(item);
+                }
+            }
+        }
+        Kind::Map(entries) => {
+            if let Some(at) = find(group, &InstanceKey::None) {
+                if let Some(instance) = group.get_mut(at) {
+                    instance.attributes = entries;
+                }
+            } else {
+                for (key, item) in entries {
+                    if let Some(at) = find(group, &InstanceKey::String(key))
+                        && let Some(instance) = group.get_mut(at)
+                    {
+                        instance.attributes = attributes_of(item);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The folder a module's files are in (`None` for a stdlib module).
+fn module_dir<'a>(root_dir: &'a Path, module: &'a Module) -> Option<&'a Path> {
+    match &module.source {
+        ModuleSource::Root => Some(root_dir),
+        ModuleSource::Local(dir) => Some(dir),
+        ModuleSource::Std(_) => None,
+    }
 }
 
 fn call_key(path: &ModulePath) -> Option<(ModulePath, String)> {
@@ -1245,4 +1408,126 @@ fn secret_path(config: &Config, graph: &Graph, node: &Node) -> String {
         current = next.clone();
     }
     chain.join(" → ")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+mod tests {
+    use super::*;
+    use crate::host::MemoryHost;
+
+    /// A stack with every kind of expansion and problems only evaluation finds.
+    const STACK: &str = r#"
+stack "t" {
+  default_environment = "dev"
+}
+variable "n" {
+  type    = number
+  default = 2
+  validate {
+    condition = var.n < 3
+    message   = "n is too big"
+  }
+}
+environment "dev" {
+  vars = { n = 2 }
+}
+environment "prod" {
+  vars = { n = 5 }
+}
+secret "token" {
+  env = "TOKEN"
+}
+locals {
+  ports = { api = 8080, worker = 8081 }
+}
+resource "null_resource" "single" {
+  triggers = { a = "x" }
+}
+resource "null_resource" "counted" {
+  count    = var.n
+  triggers = { i = "${count.index}", after = null_resource.single.id }
+}
+resource "local_file" "each" {
+  for_each = local.ports
+  path     = "out/${each.key}"
+  content  = "${each.value} ${self.path}"
+}
+resource "local_file" "bad" {
+  path    = "x"
+  content = [1, 2]
+}
+output "leak" {
+  value = secret.token
+}
+"#;
+
+    #[test]
+    fn validate_finds_what_expand_finds_and_instances_get_their_attributes() {
+        let host = MemoryHost::new()
+            .with_file("/stack/main.infra", STACK)
+            .with_env("TOKEN", "hunter2");
+        let checked = crate::pipeline::check(&host, Path::new("/stack"));
+        assert!(
+            !checked.diagnostics.has_errors(),
+            "{:?}",
+            checked.diagnostics
+        );
+        let registry = Registry::builtin();
+        for environment in ["dev", "prod"] {
+            let request = Request {
+                environment: Some(environment.to_owned()),
+                ..Request::default()
+            };
+            let args = (&checked.config, &checked.graph, &request);
+            let (expanded, mut expand_diagnostics) =
+                expand(args.0, args.1, args.2, &host, &checked.dir, &registry);
+            let (info, mut validate_diagnostics) =
+                validate(args.0, args.1, args.2, &host, &checked.dir, &registry);
+            expand_diagnostics.sort();
+            validate_diagnostics.sort();
+            assert_eq!(
+                format!("{expand_diagnostics:?}"),
+                format!("{validate_diagnostics:?}"),
+                "{environment}"
+            );
+            assert!(expand_diagnostics.has_errors(), "{environment}");
+            let expanded = expanded.expect("expanded");
+            assert_eq!(info.map(|i| i.name), Some(environment.to_owned()));
+            let names: Vec<String> = expanded.instances.keys().map(ToString::to_string).collect();
+            let count = if environment == "dev" { 2 } else { 5 };
+            assert_eq!(names.len(), 1 + count + 2 + 1, "{environment}: {names:?}");
+            for (addr, instance) in &expanded.instances {
+                assert_eq!(&instance.addr, addr);
+                assert!(
+                    instance.attributes.contains_key("id"),
+                    "{addr} has no attributes: {:?}",
+                    instance.attributes
+                );
+            }
+            let api = expanded
+                .instances
+                .values()
+                .find(|i| i.addr.to_string() == "local_file.each[\"api\"]")
+                .expect("each[api]");
+            assert_eq!(
+                api.attributes.get("content").and_then(Value::as_str),
+                Some("8080 out/api")
+            );
+            let counted = expanded
+                .instances
+                .values()
+                .find(|i| i.addr.to_string() == "null_resource.counted[1]")
+                .expect("counted[1]");
+            assert_eq!(
+                counted
+                    .attributes
+                    .get("triggers")
+                    .and_then(|t| t.as_map())
+                    .and_then(|t| t.get("i"))
+                    .and_then(Value::as_str),
+                Some("1")
+            );
+        }
+    }
 }

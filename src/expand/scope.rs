@@ -7,24 +7,25 @@
 use super::EnvironmentInfo;
 use crate::addr::{Mode, ModulePath, ResourceAddr};
 use crate::diag::{Code, Diagnostic, FileId, Severity, SourceFile, Span};
+use crate::graph::hash::FastMap;
 use crate::host::Host;
 use crate::lang::functions::FunctionContext;
 use crate::lang::{self, Scope, Value};
 use crate::syntax::{self, ast};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Everything evaluated so far.
 pub(super) struct Values {
     pub env: Value,
-    pub variables: HashMap<(ModulePath, String), Value>,
-    pub locals: HashMap<(ModulePath, String), Value>,
-    pub secrets: HashMap<(ModulePath, String), Value>,
-    pub resources: HashMap<ResourceAddr, Value>,
+    pub variables: FastMap<(ModulePath, String), Value>,
+    pub locals: FastMap<(ModulePath, String), Value>,
+    pub secrets: FastMap<(ModulePath, String), Value>,
+    pub resources: FastMap<ResourceAddr, Value>,
     pub services: BTreeMap<(ModulePath, String), Value>,
-    pub outputs: HashMap<(ModulePath, String), Value>,
+    pub outputs: FastMap<(ModulePath, String), Value>,
     /// Module call results (objects of outputs), by calling module and call name.
-    pub modules: HashMap<(ModulePath, String), Value>,
+    pub modules: FastMap<(ModulePath, String), Value>,
 }
 
 impl Values {
@@ -40,13 +41,13 @@ impl Values {
         );
         Values {
             env: Value::map(env),
-            variables: HashMap::new(),
-            locals: HashMap::new(),
-            secrets: HashMap::new(),
-            resources: HashMap::new(),
+            variables: FastMap::default(),
+            locals: FastMap::default(),
+            secrets: FastMap::default(),
+            resources: FastMap::default(),
             services: BTreeMap::new(),
-            outputs: HashMap::new(),
-            modules: HashMap::new(),
+            outputs: FastMap::default(),
+            modules: FastMap::default(),
         }
     }
 }
@@ -63,7 +64,7 @@ pub(super) struct Binding {
 pub(super) struct ModuleScope<'a> {
     pub values: &'a Values,
     pub module: &'a ModulePath,
-    pub binding: Binding,
+    pub binding: &'a Binding,
 }
 
 fn internal(span: Span, what: &str) -> Diagnostic {
@@ -80,7 +81,7 @@ impl ModuleScope<'_> {
         (self.module.clone(), name.to_owned())
     }
 
-    fn collect(&self, map: &HashMap<(ModulePath, String), Value>) -> Value {
+    fn collect(&self, map: &FastMap<(ModulePath, String), Value>) -> Value {
         Value::map(
             map.iter()
                 .filter(|((m, _), _)| m == self.module)
@@ -157,6 +158,28 @@ impl Scope for ModuleScope<'_> {
             }
             resource_type => Ok(self.resources_of_type(Mode::Managed, resource_type)),
         }
+    }
+
+    fn root_attr_ref(&self, name: &str, attr: &ast::Ident) -> Option<Result<&Value, Diagnostic>> {
+        let key = || self.key(&attr.name);
+        let found = match name {
+            "var" => self.values.variables.get(&key()),
+            "local" => self.values.locals.get(&key()),
+            "secret" => self.values.secrets.get(&key()),
+            "module" => self.values.modules.get(&key()),
+            "service" => self.values.services.get(&key()),
+            "data" | "env" | "each" | "count" | "self" => return None,
+            resource_type => {
+                let addr = ResourceAddr {
+                    module: self.module.clone(),
+                    mode: Mode::Managed,
+                    resource_type: resource_type.to_owned(),
+                    name: attr.name.clone(),
+                };
+                self.values.resources.get(&addr)
+            }
+        };
+        Some(found.ok_or_else(|| internal(attr.span, &format!("{name}.{}", attr.name))))
     }
 
     fn root_attr(&self, name: &str, attr: &ast::Ident) -> Option<Result<Value, Diagnostic>> {

@@ -7,11 +7,13 @@
 //! Invariant: no providers, no state; the order is deterministic (ties broken by
 //! node order); a cycle is `infra::graph::cycle` naming every member.
 
+pub(crate) mod hash;
+
 use crate::addr::{Mode, ModulePath, ResourceAddr};
 use crate::config::{Config, Module, RefTarget, Reference};
 use crate::diag::{Code, Diagnostic, Diagnostics, Span};
 use petgraph::graph::{DiGraph, NodeIndex};
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeSet, BinaryHeap};
 use std::fmt;
 
 /// A thing in the graph.
@@ -113,8 +115,13 @@ impl fmt::Display for Node {
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     graph: DiGraph<Node, Span>,
-    index: BTreeMap<Node, NodeIndex>,
-    spans: BTreeMap<NodeIndex, Span>,
+    index: hash::FastMap<Node, NodeIndex>,
+    /// The span of each node, by node index.
+    spans: Vec<Span>,
+    /// Every node index, in node order (see [`Graph::sort_nodes`]).
+    sorted: Vec<NodeIndex>,
+    /// The position of each node in `sorted`, by node index.
+    rank: Vec<usize>,
     order: Vec<NodeIndex>,
     /// Every edge, for constant-time duplicate checks (petgraph's `find_edge`
     /// scans a node's edges, which is quadratic for a variable used everywhere).
@@ -138,9 +145,37 @@ impl Graph {
         self.order.iter().filter_map(|i| self.graph.node_weight(*i))
     }
 
+    /// The nodes in dependency order like [`Graph::order`], each with its
+    /// position among the graph's nodes (below [`Graph::len`]), for walks that
+    /// keep per-node state in a `Vec`.
+    pub fn order_indexed(&self) -> impl Iterator<Item = (usize, &Node)> {
+        self.order
+            .iter()
+            .filter_map(|i| Some((i.index(), self.graph.node_weight(*i)?)))
+    }
+
+    /// What the node at `position` (see [`Graph::order_indexed`]) depends on
+    /// directly, with their positions, in no particular order.
+    pub fn dependencies_at(&self, position: usize) -> impl Iterator<Item = (usize, &Node)> {
+        self.graph
+            .neighbors_directed(NodeIndex::new(position), petgraph::Direction::Incoming)
+            .filter_map(|i| Some((i.index(), self.graph.node_weight(i)?)))
+    }
+
+    /// How many nodes depend directly on the node at `position`.
+    pub fn dependent_count_at(&self, position: usize) -> usize {
+        // No parallel edges (`add_edge` keeps one per pair), so this is
+        // `dependents(node).len()`.
+        self.graph
+            .neighbors_directed(NodeIndex::new(position), petgraph::Direction::Outgoing)
+            .count()
+    }
+
     /// Every node, sorted.
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
-        self.index.keys()
+        self.sorted
+            .iter()
+            .filter_map(|i| self.graph.node_weight(*i))
     }
 
     /// Every edge as (dependency, dependent), sorted.
@@ -217,7 +252,7 @@ impl Graph {
     pub fn span(&self, node: &Node) -> Option<Span> {
         self.index
             .get(node)
-            .and_then(|i| self.spans.get(i))
+            .and_then(|i| self.spans.get(i.index()))
             .copied()
     }
 
@@ -232,8 +267,23 @@ impl Graph {
         }
         let index = self.graph.add_node(node.clone());
         self.index.insert(node, index);
-        self.spans.insert(index, span);
+        self.spans.push(span);
         index
+    }
+
+    /// Sorts the node indices by node, once every node is in.
+    fn sort_nodes(&mut self) {
+        let graph = &self.graph;
+        let mut sorted: Vec<NodeIndex> = graph.node_indices().collect();
+        sorted.sort_unstable_by(|a, b| graph.node_weight(*a).cmp(&graph.node_weight(*b)));
+        let mut rank = vec![0; sorted.len()];
+        for (position, index) in sorted.iter().enumerate() {
+            if let Some(r) = rank.get_mut(index.index()) {
+                *r = position;
+            }
+        }
+        self.sorted = sorted;
+        self.rank = rank;
     }
 
     fn add_edge(&mut self, dependency: &Node, dependent: &Node, span: Span) {
@@ -324,6 +374,7 @@ pub fn build(config: &Config) -> (Graph, Diagnostics) {
             graph.add_node(Node::Output(path.clone(), o.name.clone()), o.span);
         }
     }
+    graph.sort_nodes();
     for module in &modules {
         let path = &module.path;
         let link = |graph: &mut Graph, references: &[Reference], dependent: &Node| {
@@ -445,12 +496,13 @@ fn deterministic_order(graph: &Graph) -> Vec<NodeIndex> {
             *d += 1;
         }
     }
-    let mut ready: BinaryHeap<std::cmp::Reverse<(&Node, NodeIndex)>> = BinaryHeap::new();
+    // Ties are broken by node order: by each node's rank in it, which is the
+    // same order and compares as an integer.
+    let rank = |index: NodeIndex| graph.rank.get(index.index()).copied().unwrap_or(usize::MAX);
+    let mut ready: BinaryHeap<std::cmp::Reverse<(usize, NodeIndex)>> = BinaryHeap::new();
     for index in g.node_indices() {
-        if indegree.get(index.index()) == Some(&0)
-            && let Some(node) = g.node_weight(index)
-        {
-            ready.push(std::cmp::Reverse((node, index)));
+        if indegree.get(index.index()) == Some(&0) {
+            ready.push(std::cmp::Reverse((rank(index), index)));
         }
     }
     let mut order = Vec::with_capacity(g.node_count());
@@ -459,10 +511,8 @@ fn deterministic_order(graph: &Graph) -> Vec<NodeIndex> {
         for next in g.neighbors_directed(index, petgraph::Direction::Outgoing) {
             if let Some(d) = indegree.get_mut(next.index()) {
                 *d = d.saturating_sub(1);
-                if *d == 0
-                    && let Some(node) = g.node_weight(next)
-                {
-                    ready.push(std::cmp::Reverse((node, next)));
+                if *d == 0 {
+                    ready.push(std::cmp::Reverse((rank(next), next)));
                 }
             }
         }
@@ -513,7 +563,7 @@ fn report_cycles(graph: &Graph, diagnostics: &mut Diagnostics) {
         let Some(first_name) = names.first() else {
             continue;
         };
-        let Some(&first_span) = graph.spans.get(&start) else {
+        let Some(&first_span) = graph.spans.get(start.index()) else {
             continue;
         };
         let mut chain = names.join(" → ");
@@ -528,7 +578,8 @@ fn report_cycles(graph: &Graph, diagnostics: &mut Diagnostics) {
             "the cycle is {chain}; break it by removing one of these references or by moving a value into a variable or local that does not depend on the others"
         ));
         for (position, index) in path.iter().enumerate().skip(1) {
-            if let (Some(span), Some(name)) = (graph.spans.get(index), names.get(position)) {
+            if let (Some(span), Some(name)) = (graph.spans.get(index.index()), names.get(position))
+            {
                 diagnostic = diagnostic.with_label(*span, format!("{name} is in the cycle"));
             }
         }

@@ -28,6 +28,14 @@ pub trait Scope {
         let _ = (name, attr);
         None
     }
+
+    /// Like [`Scope::root_attr`], but lends the value instead of copying it,
+    /// so `aws_s3_bucket.b.arn` copies the `arn` and not the whole bucket.
+    /// `None` falls back to [`Scope::root_attr`].
+    fn root_attr_ref(&self, name: &str, attr: &ast::Ident) -> Option<Result<&Value, Diagnostic>> {
+        let _ = (name, attr);
+        None
+    }
 }
 
 /// The result of evaluating: a value or the diagnostic of the first problem.
@@ -283,23 +291,33 @@ impl Evaluator<'_> {
             ExprKind::Variable(ident) => match self.lookup_bound(&ident.name) {
                 Some(value) => value,
                 None => {
-                    let direct = match steps.first() {
-                        Some(Step::Attr(attr)) => self.scope.root_attr(&ident.name, attr),
+                    let lent = match steps.first() {
+                        Some(Step::Attr(attr)) => self.scope.root_attr_ref(&ident.name, attr),
                         _ => None,
                     };
-                    match direct {
-                        Some(result) => {
+                    let direct = match (&lent, steps.first()) {
+                        (None, Some(Step::Attr(attr))) => self.scope.root_attr(&ident.name, attr),
+                        _ => None,
+                    };
+                    match (lent, direct) {
+                        (Some(lent), _) => {
+                            let (value, taken) = follow_attrs(lent?, steps.get(1..).unwrap_or(&[]));
+                            skip = 1 + taken;
+                            value
+                        }
+                        (None, Some(result)) => {
                             skip = 1;
                             result?
                         }
-                        None => self.scope.root(&ident.name, ident.span)?,
+                        (None, None) => self.scope.root(&ident.name, ident.span)?,
                     }
                 }
             },
             _ => self.expr(current)?,
         };
-        let span = match (skip, steps.first()) {
-            (1, Some(Step::Attr(attr))) => current.span.to(attr.span),
+        // The span of what was taken so far: the root and the attribute steps skipped.
+        let span = match skip.checked_sub(1).and_then(|i| steps.get(i)) {
+            Some(Step::Attr(attr)) => current.span.to(attr.span),
             _ => current.span,
         };
         self.apply_steps(root, steps.get(skip..).unwrap_or(&[]), span)
@@ -580,6 +598,31 @@ fn expect_bool(value: &Value, span: Span, what: &str) -> Result<bool, Diagnostic
             format!("{what} must be true or false"),
         )),
     }
+}
+
+/// Follows the leading attribute steps of `steps` from a lent value as far as
+/// each is a key of an object, and copies only where it stops. Returns the value
+/// (marked secret when anything on the way was) and how many steps it took;
+/// anything else (a missing key, a list, an unknown) is left to
+/// [`Evaluator::apply_steps`], which gives the same result and diagnostics.
+fn follow_attrs(mut current: &Value, steps: &[Step<'_>]) -> (Value, usize) {
+    let mut secret = false;
+    let mut taken = 0;
+    for step in steps {
+        let Step::Attr(name) = step else {
+            break;
+        };
+        if current.is_unknown() {
+            break;
+        }
+        let Some(found) = current.as_map().and_then(|entries| entries.get(&name.name)) else {
+            break;
+        };
+        secret |= current.is_secret();
+        current = found;
+        taken += 1;
+    }
+    (current.clone().mark_secret_if(secret), taken)
 }
 
 fn get_attr(value: Value, name: &ast::Ident, target_span: Span) -> EvalResult {

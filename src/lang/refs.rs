@@ -6,7 +6,7 @@
 //! on is `check`'s job.
 
 use crate::diag::Span;
-use crate::syntax::ast::{Expr, ExprKind, ObjectKey, TemplatePart};
+use crate::syntax::ast::{Expr, ExprKind, Ident, ObjectKey, TemplatePart};
 
 /// A root name and the static attribute names after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,13 +39,36 @@ impl Traversal {
 pub fn traversals(expr: &Expr) -> Vec<Traversal> {
     let mut out = Vec::new();
     let mut bound = Vec::new();
-    walk(expr, &mut bound, &mut out, 0);
+    walk(
+        expr,
+        &mut bound,
+        &mut |root, chain| out.push(traversal_of(root, chain)),
+        0,
+    );
     out
 }
 
+/// Whether `expr` has a traversal whose root is `name` (`self.x`), the same as
+/// `traversals(expr).iter().any(|t| t.root == name)` without building them.
+pub fn uses_root(expr: &Expr, name: &str) -> bool {
+    let mut found = false;
+    let mut bound = Vec::new();
+    walk(
+        expr,
+        &mut bound,
+        &mut |root, _| found |= root.name == name,
+        0,
+    );
+    found
+}
+
+/// What [`walk`] hands each traversal to: its root and the postfix chain after
+/// it, outermost last.
+type Out<'o> = dyn FnMut(&Ident, &[&Expr]) + 'o;
+
 const MAX_DEPTH: usize = 256;
 
-fn walk(expr: &Expr, bound: &mut Vec<String>, out: &mut Vec<Traversal>, depth: usize) {
+fn walk(expr: &Expr, bound: &mut Vec<String>, out: &mut Out<'_>, depth: usize) {
     if depth > MAX_DEPTH {
         return;
     }
@@ -121,12 +144,7 @@ fn walk(expr: &Expr, bound: &mut Vec<String>, out: &mut Vec<Traversal>, depth: u
     }
 }
 
-fn walk_parts(
-    parts: &[TemplatePart],
-    bound: &mut Vec<String>,
-    out: &mut Vec<Traversal>,
-    depth: usize,
-) {
+fn walk_parts(parts: &[TemplatePart], bound: &mut Vec<String>, out: &mut Out<'_>, depth: usize) {
     for part in parts {
         if let TemplatePart::Interpolation { expr, .. } = part {
             walk(expr, bound, out, depth);
@@ -134,7 +152,7 @@ fn walk_parts(
     }
 }
 
-fn traversal(expr: &Expr, bound: &mut Vec<String>, out: &mut Vec<Traversal>, depth: usize) {
+fn traversal(expr: &Expr, bound: &mut Vec<String>, out: &mut Out<'_>, depth: usize) {
     // Unwind the postfix chain down to its root.
     let mut chain = Vec::new();
     let mut current = expr;
@@ -159,6 +177,11 @@ fn traversal(expr: &Expr, bound: &mut Vec<String>, out: &mut Vec<Traversal>, dep
     if bound.iter().any(|b| b == &root.name) {
         return;
     }
+    out(root, &chain);
+}
+
+/// The traversal from a root and its postfix chain.
+fn traversal_of(root: &Ident, chain: &[&Expr]) -> Traversal {
     let mut steps = Vec::new();
     for link in chain {
         match &link.kind {
@@ -174,9 +197,48 @@ fn traversal(expr: &Expr, bound: &mut Vec<String>, out: &mut Vec<Traversal>, dep
             _ => break,
         }
     }
-    out.push(Traversal {
+    Traversal {
         root: root.name.clone(),
         root_span: root.span,
         steps,
-    });
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::diag::FileId;
+    use crate::syntax::{self, ast};
+
+    fn expr(text: &str) -> Expr {
+        let (file, diagnostics) = syntax::parse(FileId(0), &format!("x = {text}\n"));
+        assert!(diagnostics.is_empty(), "{text}: {diagnostics:?}");
+        match file.body.items.first() {
+            Some(ast::Item::Attribute(attribute)) => attribute.value.clone(),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn uses_root_agrees_with_traversals() {
+        for text in [
+            "self.path",
+            "\"${self.path}-x\"",
+            "[for self in var.list : self]",
+            "{ for k, v in self.m : k => v }",
+            "var.x[self.i]",
+            "upper(self.a) == \"B\" ? 1 : 2",
+            "var.self",
+            "local.a.b[0]",
+            "(self)",
+        ] {
+            let e = expr(text);
+            let expected = traversals(&e).iter().any(|t| t.root == "self");
+            assert_eq!(uses_root(&e, "self"), expected, "{text}");
+        }
+        assert!(uses_root(&expr("self.path"), "self"));
+        assert!(!uses_root(&expr("[for self in var.list : self]"), "self"));
+        assert!(!uses_root(&expr("var.self"), "self"));
+    }
 }

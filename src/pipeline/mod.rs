@@ -160,8 +160,18 @@ fn expand_all(
             known_secrets: Default::default(),
             ..Default::default()
         };
-        let (expanded, diagnostics) = expand(host, checked, &expand_request);
-        (expanded.map(|e| e.environment.name), diagnostics)
+        // Only the problems are wanted: no instances are made.
+        let registry = Registry::for_host(host);
+        let (environment, mut diagnostics) = expand::validate(
+            &checked.config,
+            &checked.graph,
+            &expand_request,
+            host,
+            &checked.dir,
+            &registry,
+        );
+        diagnostics.sort();
+        (environment.map(|e| e.name), diagnostics)
     };
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)

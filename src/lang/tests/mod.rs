@@ -92,6 +92,27 @@ impl Scope for TestScope {
     }
 }
 
+/// The test scope again, lending `var.NAME` (and any attributes after it)
+/// through [`Scope::root_attr_ref`] instead of building `var` whole: every
+/// test expression is evaluated both ways and must give the same result.
+struct LendingScope {
+    variables: Value,
+}
+
+impl Scope for LendingScope {
+    fn root(&self, name: &str, span: Span) -> Result<Value, Diagnostic> {
+        TestScope.root(name, span)
+    }
+
+    fn root_attr_ref(&self, name: &str, attr: &ast::Ident) -> Option<Result<&Value, Diagnostic>> {
+        if name != "var" {
+            return None;
+        }
+        let found = self.variables.as_map()?.get(&attr.name)?;
+        Some(Ok(found))
+    }
+}
+
 /// Environment variables and files in memory.
 struct TestContext;
 
@@ -148,6 +169,18 @@ fn run(expr: &str) -> Outcome {
         other => panic!("`{expr}` parsed to {other:?}"),
     };
     let result = eval(&value, &TestScope, &TestContext);
+    let lending = LendingScope {
+        variables: variables(),
+    };
+    let lent = eval(&value, &lending, &TestContext);
+    match (&result, &lent) {
+        (Ok(a), Ok(b)) => assert!(
+            a == b && a.is_secret() == b.is_secret(),
+            "`{expr}`: {a:?} copied, {b:?} lent"
+        ),
+        (Err(a), Err(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}"), "`{expr}`"),
+        (a, b) => panic!("`{expr}`: {a:?} copied, {b:?} lent"),
+    }
     let outcome = Outcome { source, result };
     outcome.assert_no_leak();
     outcome
