@@ -463,3 +463,31 @@ fn the_binary_applies_into_the_test_world() {
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert_eq!(String::from_utf8(world.read("creates.log")).unwrap(), log);
 }
+
+#[test]
+fn plan_takes_the_same_parallelism_bound_as_apply() {
+    let stack = TempDir::new("world-parallelism");
+    stack.write("main.infra", WORLD_STACK);
+    let world = TempDir::new("world-parallelism-world");
+    let world_dir = world.path.to_str().unwrap();
+    let env = [("INFRA_TEST_WORLD", world_dir)];
+
+    let output = infra_env(&stack.path, &["plan", "--parallelism", "1"], &env);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("Plan: 2 to add"),
+        "{}",
+        stdout(&output)
+    );
+
+    // Zero is refused before anything runs, as for `apply`.
+    for command in ["plan", "apply"] {
+        let output = infra_env(&stack.path, &[command, "--parallelism", "0"], &env);
+        assert_eq!(code(&output), 1, "{command}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("--parallelism"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}

@@ -74,6 +74,7 @@ impl RunArgs {
             refresh,
             out: None,
             allow_destroy: self.allow_destroy,
+            parallelism: self.parallelism as usize,
         }
     }
 }

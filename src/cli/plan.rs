@@ -50,6 +50,10 @@ pub(super) struct PlanCommand {
     /// Allow deletes and replacements in a protected environment.
     #[arg(long)]
     allow_destroy: bool,
+
+    /// How many provider calls (refresh reads, plan checks) run at once, as in `apply`.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    parallelism: u32,
 }
 
 /// The output format.
@@ -78,6 +82,7 @@ impl PlanCommand {
             refresh: self.refresh,
             out: self.out.map(|out| ctx.resolve(&out)),
             allow_destroy: self.allow_destroy,
+            parallelism: self.parallelism as usize,
         };
         let (plan, sources, diagnostics) = pipeline::plan(ctx.shared_host.clone(), &dir, request);
         ctx.report(&diagnostics, &sources);

@@ -660,7 +660,7 @@ fn plan_with(
         refresh: request.refresh,
         targets: request.targets.clone(),
         allow_destroy: request.allow_destroy,
-        parallelism: super::run::PLAN_PARALLELISM,
+        parallelism: request.parallelism,
         config_digest: config_digest(checked, &request.vars),
     };
     let (plan, plan_diagnostics) = runtime.block_on(crate::plan::plan(&plan_request));

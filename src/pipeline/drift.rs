@@ -214,6 +214,7 @@ fn plan_request(request: &DriftRequest) -> PlanRequest {
     PlanRequest {
         environment: request.environment.clone(),
         refresh: true,
+        parallelism: request.parallelism,
         ..PlanRequest::default()
     }
 }

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// What `infra plan` asks for.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PlanRequest {
     /// `--env`: the environment (default: the stack's `default_environment`).
     pub environment: Option<String>,
@@ -38,10 +38,24 @@ pub struct PlanRequest {
     pub out: Option<PathBuf>,
     /// `--allow-destroy`: deletes and replaces are allowed in a protected environment.
     pub allow_destroy: bool,
+    /// `--parallelism`: how many provider calls (refresh reads, plan checks)
+    /// run at once; the same bound as the apply's (default 64).
+    pub parallelism: usize,
 }
 
-/// How many provider calls a plan makes at once.
-pub(crate) const PLAN_PARALLELISM: usize = 10;
+impl Default for PlanRequest {
+    fn default() -> Self {
+        PlanRequest {
+            environment: None,
+            vars: Vec::new(),
+            targets: Vec::new(),
+            refresh: false,
+            out: None,
+            allow_destroy: false,
+            parallelism: crate::apply::Options::default().parallelism,
+        }
+    }
+}
 
 /// How many times a plan is redone at most while the known objects shrink
 /// (each round drops the objects the previous one replaces).
@@ -231,7 +245,7 @@ pub(crate) fn plan_opened(
             refresh: request.refresh,
             targets: request.targets.clone(),
             allow_destroy: request.allow_destroy,
-            parallelism: PLAN_PARALLELISM,
+            parallelism: request.parallelism,
             config_digest: digest.clone(),
         };
         let (plan, plan_diagnostics) = runtime.block_on(crate::plan::plan(&plan_request));

@@ -12,7 +12,8 @@
 //! Like a cloud, ids are random: a create that is repeated makes a duplicate
 //! with a new id. `find` looks an object up by its `name`, as a real provider
 //! would use a unique name or an idempotency token. `INFRA_TEST_LATENCY_MS`
-//! delays every call before its effect; `INFRA_TEST_LATENCY_AFTER_MS`
+//! delays every call that reaches the world (all but `plan_change`, which is
+//! the provider's own computation) before its effect; `INFRA_TEST_LATENCY_AFTER_MS`
 //! (default: the same) delays create, update and delete after their effect,
 //! so a kill can land between the effect and the result. `INFRA_TEST_FAIL`
 //! scripts failures: `op:name:kind[:times]`, comma-separated.
@@ -375,7 +376,10 @@ impl WorldProvider {
         if self.schema(resource_type).is_none() {
             return Err(ProviderError::unknown_resource_type(NAME, resource_type));
         }
-        if !self.before.is_zero() {
+        // Planning is the provider's own computation (no call reaches the
+        // world, as a real provider's plan makes no API call), so it is not
+        // delayed; it can still be scripted to fail.
+        if !self.before.is_zero() && op != WorldOp::Plan {
             tokio::time::sleep(self.before).await;
         }
         let mut faults = self.faults.lock().unwrap_or_else(PoisonError::into_inner);
