@@ -129,7 +129,7 @@ fn stack(resource_type: &str, count: usize, chain: usize) -> (Expanded, Plan) {
     };
     let expanded = Expanded {
         environment: environment.clone(),
-        variables: BTreeMap::new(),
+        variables: Default::default(),
         secrets: BTreeMap::new(),
         instances,
         services: BTreeMap::new(),

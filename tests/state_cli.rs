@@ -10,7 +10,6 @@ use infra::addr::{InstanceKey, ModulePath, ResourceAddr};
 use infra::host::RealHost;
 use infra::lang::Value;
 use infra::state::{InstanceState, Key, LocalBackend, OutputState, State, StateFile};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
@@ -50,7 +49,7 @@ fn map(entries: &[(&str, Value)]) -> Value {
         entries
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect::<BTreeMap<_, _>>(),
+            .collect(),
     )
 }
 

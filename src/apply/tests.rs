@@ -36,7 +36,7 @@ fn addr(name: &str) -> InstanceAddr {
 
 /// A `test_resource` named `name` with `value`, depending on `deps`.
 fn resource(name: &str, value: Value, deps: &[&str]) -> Instance {
-    let mut attributes = BTreeMap::new();
+    let mut attributes = crate::lang::Map::new();
     attributes.insert("name".to_owned(), Value::string(name));
     attributes.insert("value".to_owned(), value);
     let mut attribute_spans = BTreeMap::new();
@@ -63,7 +63,7 @@ fn expanded(instances: Vec<Instance>) -> Expanded {
             name: String::from("default"),
             protected: false,
         },
-        variables: BTreeMap::new(),
+        variables: Default::default(),
         secrets: BTreeMap::new(),
         instances: instances
             .into_iter()

@@ -189,7 +189,7 @@ mod tests {
             String::from("password"),
             Value::string("hunter2").with_secret(true),
         );
-        let value = Value::map(map);
+        let value = Value::map(map.into());
         let hidden = to_json(&value, false).to_string();
         assert!(!hidden.contains("hunter2"), "{hidden}");
         assert!(hidden.contains("(secret)") && hidden.contains("ana"));

@@ -40,7 +40,7 @@ pub struct Request {
     /// that the plan keeps, or those an apply has made so far. A computed
     /// attribute the configuration does not set takes its value from here
     /// instead of being unknown.
-    pub known_objects: Arc<BTreeMap<InstanceAddr, BTreeMap<String, Value>>>,
+    pub known_objects: Arc<BTreeMap<InstanceAddr, crate::lang::Map>>,
     /// When set, only these resources are evaluated into instances; every
     /// other resource takes its value from `known_objects` (unknown when not
     /// there). An apply uses it to evaluate just the changes that wait on
@@ -66,7 +66,7 @@ pub struct Instance {
     pub provider: (String, Option<String>),
     /// The evaluated attributes (configured ones, converted to the schema's
     /// types; computed ones unknown). Secrets are marked.
-    pub attributes: BTreeMap<String, Value>,
+    pub attributes: crate::lang::Map,
     /// The span of each configured attribute's value, to point provider errors at.
     /// The same for every instance of a resource, so shared.
     pub attribute_spans: Arc<BTreeMap<String, Span>>,
@@ -83,7 +83,7 @@ impl Instance {
     /// The attributes the configuration sets (those with a span): the
     /// proposed configuration a provider plans from, without the computed
     /// placeholders.
-    pub fn configured(&self) -> BTreeMap<String, Value> {
+    pub fn configured(&self) -> crate::lang::Map {
         self.attributes
             .iter()
             .filter(|(name, _)| self.attribute_spans.contains_key(*name))
@@ -125,7 +125,7 @@ pub struct Expanded {
     /// The environment.
     pub environment: EnvironmentInfo,
     /// The root module's variables.
-    pub variables: BTreeMap<String, Value>,
+    pub variables: crate::lang::Map,
     /// Every secret, by module and name.
     pub secrets: BTreeMap<(ModulePath, String), SecretValue>,
     /// Every instance, in address order.
@@ -140,7 +140,7 @@ pub struct Expanded {
     pub imports: Vec<ImportTarget>,
     /// The root module's `provider` blocks' evaluated settings, by (name,
     /// alias): what `Provider::configure` gets.
-    pub provider_configs: BTreeMap<(String, Option<String>), BTreeMap<String, Value>>,
+    pub provider_configs: BTreeMap<(String, Option<String>), crate::lang::Map>,
 }
 
 /// An `import` block, evaluated.
@@ -409,7 +409,7 @@ struct Expander<'a> {
     /// Each resource that made instances and where they are in `pending`.
     groups: Vec<(ResourceAddr, std::ops::Range<usize>)>,
     secrets: BTreeMap<(ModulePath, String), SecretValue>,
-    provider_configs: BTreeMap<(String, Option<String>), BTreeMap<String, Value>>,
+    provider_configs: BTreeMap<(String, Option<String>), crate::lang::Map>,
 }
 
 impl Expander<'_> {
@@ -567,7 +567,7 @@ impl Expander<'_> {
             Node::Secret(_, name) => self.secret(module, name),
             Node::Provider(_, name, alias) => {
                 if let Some(provider) = module.providers.get(&(name.clone(), alias.clone())) {
-                    let mut settings = BTreeMap::new();
+                    let mut settings = crate::lang::Map::new();
                     for (key, attribute) in &provider.attributes {
                         let value = self.eval(module, &attribute.value, &Binding::default());
                         settings.insert(key.clone(), value.unwrap_or(Value::UNKNOWN));
@@ -586,7 +586,7 @@ impl Expander<'_> {
             Node::ModuleCall(path) => {
                 // `module` is the child here (a call node belongs to the module it
                 // calls); its value is stored under the calling module's path.
-                let outputs: BTreeMap<String, Value> = module
+                let outputs: crate::lang::Map = module
                     .outputs
                     .keys()
                     .map(|o| {
@@ -1005,7 +1005,7 @@ impl Expander<'_> {
             Arc::from(Vec::new())
         };
         let mut list = Vec::new();
-        let mut map = BTreeMap::new();
+        let mut map = crate::lang::Map::new();
         // Attributes that do not use `self` first, then the rest with `self`
         // bound. Which is which depends only on the expressions, so it is
         // worked out once per resource, not once per instance.
@@ -1030,7 +1030,7 @@ impl Expander<'_> {
         for (instance_key, binding) in keys {
             let instance_addr = addr.instance(instance_key);
             let known = self.request.known_objects.get(&instance_addr);
-            let mut attributes = BTreeMap::new();
+            let mut attributes = crate::lang::Map::new();
             for &(name, attribute, needs_self) in &ordered {
                 // Only an attribute that reads `self` needs a snapshot of the
                 // attributes evaluated so far.
@@ -1106,7 +1106,7 @@ impl Expander<'_> {
             self.pending.push(Instance {
                 addr: instance_addr,
                 provider: resource.provider.clone(),
-                attributes: BTreeMap::new(),
+                attributes: crate::lang::Map::new(),
                 attribute_spans: Arc::clone(&spans),
                 dependencies: Arc::clone(&dependencies),
                 lifecycle: resource.lifecycle.clone(),
@@ -1141,7 +1141,7 @@ impl Expander<'_> {
             .range(start..)
             .take_while(|(instance, _)| instance.resource == *addr);
         let mut list = Vec::new();
-        let mut map = BTreeMap::new();
+        let mut map = crate::lang::Map::new();
         let mut single = None;
         for (instance, attributes) in known {
             let object = Value::map(attributes.clone());
@@ -1205,7 +1205,7 @@ impl Expander<'_> {
         let Some(service) = module.services.get(name) else {
             return;
         };
-        let mut attributes = BTreeMap::new();
+        let mut attributes = crate::lang::Map::new();
         let (plain, with_self): (Vec<_>, Vec<_>) = service
             .attributes
             .iter()
@@ -1277,7 +1277,7 @@ fn uses_self(expr: &Expr) -> bool {
 fn distribute_one(value: Value, group: &mut [Instance]) {
     let attributes_of = |v: Value| match v.into_kind() {
         Kind::Map(attributes) => attributes,
-        _ => BTreeMap::new(),
+        _ => crate::lang::Map::new(),
     };
     group.sort_by(|a, b| a.addr.key.cmp(&b.addr.key));
     let find = |group: &mut [Instance], key: &InstanceKey| -> Option<usize> {

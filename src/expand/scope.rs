@@ -30,7 +30,7 @@ pub(super) struct Values {
 
 impl Values {
     pub fn new(environment: &EnvironmentInfo) -> Self {
-        let mut env = BTreeMap::new();
+        let mut env = crate::lang::Map::new();
         env.insert(
             String::from("name"),
             Value::string(environment.name.clone()),
@@ -117,14 +117,14 @@ impl Scope for ModuleScope<'_> {
                     .each
                     .clone()
                     .ok_or_else(|| internal(span, "each"))?;
-                let mut object = BTreeMap::new();
+                let mut object = crate::lang::Map::new();
                 object.insert(String::from("key"), key);
                 object.insert(String::from("value"), value);
                 Ok(Value::map(object))
             }
             "count" => {
                 let index = self.binding.count.ok_or_else(|| internal(span, "count"))?;
-                let mut object = BTreeMap::new();
+                let mut object = crate::lang::Map::new();
                 object.insert(String::from("index"), Value::number(index));
                 Ok(Value::map(object))
             }
@@ -143,7 +143,7 @@ impl Scope for ModuleScope<'_> {
             )),
             "module" => Ok(self.collect(&self.values.modules)),
             "data" => {
-                let mut types: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+                let mut types: BTreeMap<String, crate::lang::Map> = BTreeMap::new();
                 for (addr, value) in &self.values.resources {
                     if &addr.module == self.module && addr.mode == Mode::Data {
                         types
@@ -262,7 +262,7 @@ pub(super) fn render_template(
     if let Some(first) = diagnostics.iter().find(|d| d.severity == Severity::Error) {
         return Err(relocate(first.clone(), path, text, call_span));
     }
-    let empty = BTreeMap::new();
+    let empty = crate::lang::Map::new();
     let scope = TemplateScope {
         vars: vars.as_map().unwrap_or(&empty),
         secret: vars.is_secret(),
@@ -309,7 +309,7 @@ fn relocate(mut diagnostic: Diagnostic, path: &str, text: &str, call_span: Span)
 
 /// The names a template sees: the keys of the `vars` map, nothing else.
 struct TemplateScope<'a> {
-    vars: &'a BTreeMap<String, Value>,
+    vars: &'a crate::lang::Map,
     /// Whether the map as a whole was secret (then so is every entry).
     secret: bool,
 }
@@ -398,7 +398,7 @@ mod tests {
             vars.insert(String::from("later"), Value::UNKNOWN);
             vars.insert(String::from("name"), Value::string("web"));
             match name {
-                "var" => Ok(Value::map(vars)),
+                "var" => Ok(Value::map(vars.into())),
                 _ => Err(Diagnostic::error(
                     Code::CheckUnknownReference,
                     span,

@@ -121,7 +121,7 @@ impl Evaluator<'_> {
                 Ok(Value::list(out))
             }
             ExprKind::Object(entries) => {
-                let mut out = BTreeMap::new();
+                let mut out = crate::lang::Map::new();
                 let mut secret_key = false;
                 for entry in entries.values() {
                     let key = self.object_key(&entry.key)?;
@@ -507,7 +507,7 @@ impl Evaluator<'_> {
             return Ok(Value::UNKNOWN.mark_secret_if(secret));
         };
         let outer_filter = std::mem::take(&mut self.filter_secret);
-        let mut out: BTreeMap<String, Value> = BTreeMap::new();
+        let mut out: crate::lang::Map = crate::lang::Map::new();
         let mut groups: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         let mut unknown = false;
         let mut secret_key = false;
@@ -542,7 +542,7 @@ impl Evaluator<'_> {
                         groups.entry(name).or_default().push(v);
                     } else {
                         match out.entry(name) {
-                            std::collections::btree_map::Entry::Occupied(_) => {
+                            crate::lang::map::Entry::Occupied(_) => {
                                 return Err(error(
                                     Code::CheckDuplicateKey,
                                     for_object.key.span,
@@ -550,7 +550,7 @@ impl Evaluator<'_> {
                                     "make the keys unique, or add `...` after the value to group values by key",
                                 ));
                             }
-                            std::collections::btree_map::Entry::Vacant(slot) => {
+                            crate::lang::map::Entry::Vacant(slot) => {
                                 slot.insert(v);
                             }
                         }

@@ -13,7 +13,6 @@ use super::value::{Kind, Value};
 use crate::diag::{Code, Diagnostic, Span, did_you_mean};
 use crate::syntax::ast;
 use base64::Engine as _;
-use std::collections::BTreeMap;
 
 /// What builtins may ask of the outside world.
 pub trait FunctionContext {
@@ -191,7 +190,7 @@ impl Call<'_> {
         })
     }
 
-    fn map(&self, i: usize) -> Result<&BTreeMap<String, Value>, Diagnostic> {
+    fn map(&self, i: usize) -> Result<&crate::lang::Map, Diagnostic> {
         let (value, span) = self.arg(i);
         value.as_map().ok_or_else(|| {
             invalid(
@@ -468,7 +467,7 @@ fn dispatch(call: &Call<'_>, context: &dyn FunctionContext) -> Result<Value, Dia
         )),
         "values" => Ok(Value::list(call.map(0)?.values().cloned().collect())),
         "merge" => {
-            let mut out = BTreeMap::new();
+            let mut out = crate::lang::Map::new();
             let mut secret = false;
             for (i, (value, _)) in call.args.iter().enumerate() {
                 if value.is_null() {

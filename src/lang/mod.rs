@@ -7,6 +7,7 @@
 
 pub mod eval;
 pub mod functions;
+pub mod map;
 pub mod number;
 pub mod refs;
 pub mod types;
@@ -17,6 +18,7 @@ mod tests;
 
 pub use eval::{Scope, eval};
 pub use functions::FunctionContext;
+pub use map::VecMap;
 pub use number::Number;
 pub use types::{Type, TypeMismatch, convert};
-pub use value::{Kind, Value};
+pub use value::{Kind, Map, Value};

@@ -159,7 +159,7 @@ fn convert_at(value: Value, ty: &Type, path: &str) -> Result<Value, TypeMismatch
             Value::list(out)
         }
         (Type::Map(element), Kind::Map(entries)) => {
-            let mut out = BTreeMap::new();
+            let mut out = crate::lang::Map::new();
             for (key, item) in entries {
                 let converted = convert_at(item, element, &format!("{path}[\"{key}\"]"))?;
                 out.insert(key, converted);
@@ -167,7 +167,7 @@ fn convert_at(value: Value, ty: &Type, path: &str) -> Result<Value, TypeMismatch
             Value::map(out)
         }
         (Type::Object(attributes), Kind::Map(mut entries)) => {
-            let mut out = BTreeMap::new();
+            let mut out = crate::lang::Map::new();
             for (name, (attribute_ty, optional)) in attributes {
                 match entries.remove(name) {
                     Some(item) => {
@@ -237,7 +237,7 @@ mod tests {
             "ports".to_owned(),
             (Type::List(Box::new(Type::Number)), false),
         );
-        let error = convert(Value::map(entries), &Type::Object(attributes));
+        let error = convert(Value::map(entries.into()), &Type::Object(attributes));
         assert_eq!(error.map_err(|e| e.path), Err(".ports[1]".to_owned()));
     }
 }

@@ -12,8 +12,10 @@
 //! the plaintext, for providers and for sealing into state.
 
 use super::number::Number;
-use std::collections::BTreeMap;
 use std::fmt;
+
+/// A map or object value's entries, in key order.
+pub type Map = super::map::VecMap<String, Value>;
 
 /// The kinds of value.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -29,7 +31,7 @@ pub enum Kind {
     /// A list (also what tuples and sets are at run time).
     List(Vec<Value>),
     /// A map or object, keys sorted.
-    Map(BTreeMap<String, Value>),
+    Map(Map),
     /// Known only after apply.
     Unknown,
 }
@@ -83,7 +85,7 @@ impl Value {
     }
 
     /// A map value.
-    pub fn map(entries: BTreeMap<String, Value>) -> Value {
+    pub fn map(entries: Map) -> Value {
         Value::new(Kind::Map(entries))
     }
 
@@ -215,7 +217,7 @@ impl Value {
     }
 
     /// The entries, if this is a map.
-    pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
+    pub fn as_map(&self) -> Option<&Map> {
         match &self.kind {
             Kind::Map(entries) => Some(entries),
             _ => None,

@@ -791,7 +791,7 @@ fn rollback_expanded(
             name: environment.to_owned(),
             protected,
         },
-        variables: BTreeMap::new(),
+        variables: crate::lang::Map::new(),
         secrets: BTreeMap::new(),
         instances,
         services: BTreeMap::new(),

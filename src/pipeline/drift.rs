@@ -587,7 +587,7 @@ mod tests {
                     provider: "test".to_owned(),
                     object: ObjectState {
                         id: "1".to_owned(),
-                        attributes: BTreeMap::from([
+                        attributes: crate::lang::Map::from([
                             ("token".to_owned(), plain.clone()),
                             ("name".to_owned(), Value::string("a")),
                         ]),

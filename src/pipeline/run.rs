@@ -15,7 +15,6 @@ use crate::addr::{InstanceAddr, ResourceAddr};
 use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
 use crate::expand::{Expanded, Request};
 use crate::host::Host;
-use crate::lang::Value;
 use crate::plan::{Action, Plan};
 use crate::providers::ProviderSet;
 use crate::state::{Key, LocalBackend, State, StateError};
@@ -317,7 +316,7 @@ pub(crate) async fn configure_providers(
 pub(crate) fn known_from_prior(
     opened: &Opened,
     diagnostics: &mut Diagnostics,
-) -> Option<BTreeMap<InstanceAddr, BTreeMap<String, Value>>> {
+) -> Option<BTreeMap<InstanceAddr, crate::lang::Map>> {
     let Some(state) = &opened.prior else {
         return Some(BTreeMap::new());
     };
@@ -340,7 +339,7 @@ pub(crate) fn known_from_prior(
 fn renewed_with_dependents(
     plan: &Plan,
     expanded: &Expanded,
-    known: &BTreeMap<InstanceAddr, BTreeMap<String, Value>>,
+    known: &BTreeMap<InstanceAddr, crate::lang::Map>,
 ) -> Vec<InstanceAddr> {
     let renewed: Vec<&InstanceAddr> = plan
         .changes

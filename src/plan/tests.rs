@@ -122,7 +122,7 @@ fn addr(name: &str) -> InstanceAddr {
 }
 
 fn resource(name: &str, value: Value) -> Instance {
-    let mut attributes = BTreeMap::new();
+    let mut attributes = crate::lang::Map::new();
     attributes.insert("name".to_owned(), Value::string(name));
     attributes.insert("value".to_owned(), value);
     let mut attribute_spans = BTreeMap::new();
@@ -154,7 +154,7 @@ fn expanded(instances: Vec<Instance>) -> Expanded {
             name: String::from("prod"),
             protected: false,
         },
-        variables: BTreeMap::new(),
+        variables: Default::default(),
         secrets: BTreeMap::new(),
         instances: instances
             .into_iter()
@@ -292,8 +292,8 @@ async fn null_resource_triggers_force_replacement() {
         let addr = ResourceAddr::managed(NULL_RESOURCE, "hook").instance(InstanceKey::None);
         let mut triggers = BTreeMap::new();
         triggers.insert("v".to_owned(), Value::string(trigger));
-        let mut attributes = BTreeMap::new();
-        attributes.insert("triggers".to_owned(), Value::map(triggers));
+        let mut attributes = crate::lang::Map::new();
+        attributes.insert("triggers".to_owned(), Value::map(triggers.into()));
         Instance {
             addr,
             provider: (String::from("null"), None),
@@ -962,7 +962,7 @@ async fn conflicting_moves_are_refused_and_move_nothing() {
 #[tokio::test]
 async fn import_reads_the_object_and_plans_against_it() {
     let world = World::new();
-    let mut existing = BTreeMap::new();
+    let mut existing = crate::lang::Map::new();
     existing.insert("name".to_owned(), Value::string("db"));
     existing.insert("value".to_owned(), Value::string("v1"));
     world

@@ -17,11 +17,10 @@
 use super::schema::{Presence, ResourceSchema};
 use crate::lang::Value;
 use async_trait::async_trait;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The attributes of one object, by name.
-pub type Attributes = BTreeMap<String, Value>;
+pub type Attributes = crate::lang::Map;
 
 /// Where in an object something is: `["triggers"]`, `["tags", "team"]`, list
 /// positions as decimal strings (`["rules", "0", "port"]`).

@@ -930,7 +930,6 @@ mod tests {
     use crate::addr::{InstanceAddr, InstanceKey, ResourceAddr};
     use crate::expand::EnvironmentInfo;
     use crate::plan::{AttributeDrift, PriorVersion};
-    use std::collections::BTreeMap;
 
     const CANARY: &str = "canary-s3cr3t-7d1f0c";
 
@@ -1006,7 +1005,7 @@ mod tests {
                 ("token", secret(CANARY)),
                 (
                     "nested",
-                    Value::map(BTreeMap::from([("k".to_owned(), secret(CANARY))])),
+                    Value::map(crate::lang::Map::from([("k".to_owned(), secret(CANARY))])),
                 ),
             ])),
             attrs(&[
@@ -1017,7 +1016,7 @@ mod tests {
                 ("token", secret("other-secret")),
                 (
                     "nested",
-                    Value::map(BTreeMap::from([("k".to_owned(), Value::UNKNOWN)])),
+                    Value::map(crate::lang::Map::from([("k".to_owned(), Value::UNKNOWN)])),
                 ),
             ]),
         );

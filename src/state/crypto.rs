@@ -23,7 +23,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The environment variable holding the key (base64 of 32 bytes).
@@ -308,7 +308,7 @@ impl Key {
                 Ok(Value::list(out))
             }
             serde_json::Value::Object(entries) => {
-                let mut out = BTreeMap::new();
+                let mut out = crate::lang::Map::new();
                 for (name, item) in entries {
                     path.push(PathStep::Key(name.clone()));
                     out.insert(name.clone(), self.open_node(item, path, paths, file)?);

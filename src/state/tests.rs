@@ -34,12 +34,12 @@ fn secret_attributes() -> Value {
             Value::string(CANARY).with_secret(true),
         ]),
     );
-    attributes.insert("tags".to_owned(), Value::map(tags));
+    attributes.insert("tags".to_owned(), Value::map(tags.into()));
     // A plain map that looks like an envelope must come back as it was.
     let mut lookalike = BTreeMap::new();
     lookalike.insert("sealed".to_owned(), Value::string("not a secret"));
-    attributes.insert("lookalike".to_owned(), Value::map(lookalike));
-    Value::map(attributes)
+    attributes.insert("lookalike".to_owned(), Value::map(lookalike.into()));
+    Value::map(attributes.into())
 }
 
 fn sample_state(host: &dyn Host, key: &Key) -> State {

@@ -16,7 +16,6 @@ use super::functions::FunctionContext;
 use super::{Scope, Value, eval};
 use crate::diag::{Code, Diagnostic, FileId, Span};
 use crate::syntax::{self, ast};
-use std::collections::BTreeMap;
 
 /// The plaintexts planted as secrets in the test scope.
 const PLANTED: &[&str] = &["hunter2", "4242"];
@@ -142,7 +141,7 @@ impl FunctionContext for TestContext {
         vars: &Value,
         _span: Span,
     ) -> Result<Value, Diagnostic> {
-        let names = vars.as_map().map_or(0, BTreeMap::len);
+        let names = vars.as_map().map_or(0, crate::lang::Map::len);
         Ok(Value::string(format!(
             "{path}: {} bytes, {names} vars",
             text.len()

@@ -163,7 +163,7 @@ mod tests {
         let mut map = BTreeMap::new();
         map.insert("version".to_owned(), Value::string(version));
         let mut config = Attributes::new();
-        config.insert("triggers".to_owned(), Value::map(map));
+        config.insert("triggers".to_owned(), Value::map(map.into()));
         config
     }
 
