@@ -15,6 +15,7 @@
 //! Invariant: the cipher comes from RustCrypto; nothing here is hand-rolled.
 
 use super::StateError;
+use super::json::Json;
 use crate::diag::Code;
 use crate::host::{CreateNew, FileMode, Host, HostError};
 use crate::lang::{Kind, Value};
@@ -82,7 +83,7 @@ pub enum PathStep {
 #[serde(deny_unknown_fields)]
 pub struct SealedValue {
     /// The JSON, secret parts replaced by `{"sealed": …}` envelopes.
-    pub json: serde_json::Value,
+    pub json: super::json::Json,
     /// The paths of the envelopes, sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sensitive_paths: Vec<Vec<PathStep>>,
@@ -207,7 +208,7 @@ impl Key {
         value: &Value,
         path: &mut Vec<PathStep>,
         paths: &mut Vec<Vec<PathStep>>,
-    ) -> Result<serde_json::Value, StateError> {
+    ) -> Result<Json, StateError> {
         if value.is_secret() {
             paths.push(path.clone());
             return self.seal_bytes(host, value.to_json_revealed().to_string().as_bytes());
@@ -220,27 +221,27 @@ impl Key {
                     out.push(self.seal_node(host, item, path, paths)?);
                     path.pop();
                 }
-                serde_json::Value::Array(out)
+                Json::Array(out.into_boxed_slice())
             }
             Kind::Map(entries) => {
-                let mut out = serde_json::Map::new();
+                // A map's keys are sorted and unique already.
+                let mut out = Vec::with_capacity(entries.len());
                 for (name, item) in entries {
                     path.push(PathStep::Key(name.clone()));
-                    out.insert(name.clone(), self.seal_node(host, item, path, paths)?);
+                    out.push((
+                        Box::from(name.as_str()),
+                        self.seal_node(host, item, path, paths)?,
+                    ));
                     path.pop();
                 }
-                serde_json::Value::Object(out)
+                Json::Object(out.into_boxed_slice())
             }
-            _ => value.to_json_revealed(),
+            _ => Json::from(&value.to_json_revealed()),
         })
     }
 
     /// One envelope around `plaintext`.
-    fn seal_bytes(
-        &self,
-        host: &dyn Host,
-        plaintext: &[u8],
-    ) -> Result<serde_json::Value, StateError> {
+    fn seal_bytes(&self, host: &dyn Host, plaintext: &[u8]) -> Result<Json, StateError> {
         let mut nonce = [0u8; NONCE_LEN];
         host.random_bytes(&mut nonce);
         let ciphertext = self
@@ -255,12 +256,10 @@ impl Key {
             .map_err(|_| StateError::new(Code::Internal, None, "sealing a secret value failed"))?;
         let mut framed = nonce.to_vec();
         framed.extend_from_slice(&ciphertext);
-        let mut envelope = serde_json::Map::new();
-        envelope.insert(
-            String::from("sealed"),
-            serde_json::Value::String(BASE64.encode(framed)),
-        );
-        Ok(serde_json::Value::Object(envelope))
+        Ok(Json::Object(Box::new([(
+            Box::from("sealed"),
+            Json::String(BASE64.encode(framed).into_boxed_str()),
+        )])))
     }
 
     /// The value with every sealed part opened and marked secret again.
@@ -274,7 +273,7 @@ impl Key {
 
     fn open_node(
         &self,
-        json: &serde_json::Value,
+        json: &Json,
         path: &mut Vec<PathStep>,
         paths: &BTreeSet<&[PathStep]>,
         file: Option<&Path>,
@@ -295,10 +294,10 @@ impl Key {
             .iter()
             .any(|p| p.len() > path.len() && p.starts_with(path));
         if !below {
-            return Ok(Value::from_json(json));
+            return Ok(json.to_value());
         }
         match json {
-            serde_json::Value::Array(items) => {
+            Json::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (index, item) in items.iter().enumerate() {
                     path.push(PathStep::Index(index as u64));
@@ -307,11 +306,11 @@ impl Key {
                 }
                 Ok(Value::list(out))
             }
-            serde_json::Value::Object(entries) => {
+            Json::Object(entries) => {
                 let mut out = crate::lang::Map::new();
                 for (name, item) in entries {
-                    path.push(PathStep::Key(name.clone()));
-                    out.insert(name.clone(), self.open_node(item, path, paths, file)?);
+                    path.push(PathStep::Key(name.to_string()));
+                    out.insert(name.to_string(), self.open_node(item, path, paths, file)?);
                     path.pop();
                 }
                 Ok(Value::map(out))
@@ -329,7 +328,7 @@ impl Key {
 
     fn open_envelope(
         &self,
-        json: &serde_json::Value,
+        json: &Json,
         path: &[PathStep],
         file: Option<&Path>,
     ) -> Result<Vec<u8>, StateError> {
@@ -344,11 +343,10 @@ impl Key {
                 ),
             )
         };
-        let framed = json
-            .as_object()
-            .filter(|object| object.len() == 1)
+        let framed = Some(json)
+            .filter(|json| matches!(json, Json::Object(entries) if entries.len() == 1))
             .and_then(|object| object.get("sealed"))
-            .and_then(serde_json::Value::as_str)
+            .and_then(Json::as_str)
             .and_then(|text| BASE64.decode(text).ok())
             .ok_or_else(not_envelope)?;
         let (nonce, ciphertext) = framed

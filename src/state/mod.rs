@@ -18,6 +18,7 @@ pub mod audit;
 pub mod crypto;
 pub mod file;
 pub mod journal;
+pub mod json;
 pub mod local;
 pub mod lock;
 
@@ -25,6 +26,7 @@ pub use audit::{ActionOutcome, AuditAction, AuditLog, AuditRecord, AuditResult};
 pub use crypto::{Key, KeySource, PathStep, SealedValue};
 pub use file::{FORMAT_VERSION, StateFile, VersionInfo};
 pub use journal::{Journal, JournalRead};
+pub use json::Json;
 pub use local::LocalBackend;
 pub use lock::{Lock, LockInfo};
 

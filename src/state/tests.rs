@@ -565,19 +565,26 @@ fn a_tampered_envelope_is_refused() {
         .seal(&host, &Value::string(CANARY).with_secret(true))
         .unwrap();
     assert_eq!(sealed.sensitive_paths, vec![Vec::<PathStep>::new()]);
-    let envelope = sealed.json["sealed"].as_str().unwrap().to_owned();
+    let envelope = sealed
+        .json
+        .get("sealed")
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut raw = base64::engine::general_purpose::STANDARD
         .decode(envelope)
         .unwrap();
     let last = raw.len() - 1;
     raw[last] ^= 1;
-    sealed.json["sealed"] =
-        serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(raw));
+    sealed.json = crate::state::Json::from(&serde_json::json!({
+        "sealed": base64::engine::general_purpose::STANDARD.encode(raw)
+    }));
     assert_eq!(
         key.open(&sealed, None).unwrap_err().code,
         Code::StateWrongKey
     );
-    sealed.json = serde_json::Value::String("plain".to_owned());
+    sealed.json = crate::state::Json::String("plain".into());
     assert_eq!(
         key.open(&sealed, None).unwrap_err().code,
         Code::StateInvalidFormat
