@@ -378,16 +378,20 @@ where
     T: Send + 'static,
     F: std::future::Future<Output = T> + Send + 'static,
 {
-    let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
+    // At most `parallelism` tasks exist at once: the next future is spawned
+    // when one finishes, so a plan of 100k instances does not hold 100k
+    // spawned tasks waiting for a permit.
     let count = futures.len();
-    for (index, future) in futures.into_iter().enumerate() {
-        let semaphore = semaphore.clone();
-        tasks.spawn(async move {
-            // The semaphore is never closed, so acquiring only waits.
-            let _permit = semaphore.acquire_owned().await.ok();
-            (index, future.await)
-        });
+    let mut waiting = futures.into_iter().enumerate();
+    let mut tasks = tokio::task::JoinSet::new();
+    let spawn_next = |tasks: &mut tokio::task::JoinSet<(usize, T)>,
+                      waiting: &mut std::iter::Enumerate<std::vec::IntoIter<F>>| {
+        if let Some((index, future)) = waiting.next() {
+            tasks.spawn(async move { (index, future.await) });
+        }
+    };
+    for _ in 0..parallelism.max(1) {
+        spawn_next(&mut tasks, &mut waiting);
     }
     let mut results: Vec<Option<T>> = (0..count).map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
@@ -396,6 +400,7 @@ where
         {
             *slot = Some(value);
         }
+        spawn_next(&mut tasks, &mut waiting);
     }
     results
 }
