@@ -115,7 +115,7 @@ fn stack(resource_type: &str, count: usize, chain: usize) -> (Expanded, Plan) {
                 addr,
                 provider: (schema.provider.to_owned(), None),
                 attributes,
-                attribute_spans: Arc::new(BTreeMap::new()),
+                attribute_spans: Default::default(),
                 dependencies: Arc::from(dependencies),
                 lifecycle: Lifecycle::default(),
                 span,

@@ -50,7 +50,7 @@ fn resource(name: &str, value: Value, deps: &[&str]) -> Instance {
         addr: addr(name),
         provider: (String::from("test"), None),
         attributes,
-        attribute_spans: Arc::new(attribute_spans),
+        attribute_spans: Arc::new(attribute_spans.into()),
         dependencies: Arc::from(dependencies),
         lifecycle: Lifecycle::default(),
         span: span(1),

@@ -69,7 +69,7 @@ pub struct Instance {
     pub attributes: crate::lang::Map,
     /// The span of each configured attribute's value, to point provider errors at.
     /// The same for every instance of a resource, so shared.
-    pub attribute_spans: Arc<BTreeMap<String, Span>>,
+    pub attribute_spans: Arc<crate::lang::VecMap<String, Span>>,
     /// The resources this instance's block depends on (shared by the
     /// resource's instances).
     pub dependencies: Arc<[ResourceAddr]>,
@@ -1018,13 +1018,13 @@ impl Expander<'_> {
             .map(|(n, a)| (n, &**a, false))
             .chain(with_self.into_iter().map(|(n, a)| (n, &**a, true)))
             .collect();
-        let spans: Arc<BTreeMap<String, Span>> = Arc::new(if self.make_instances {
+        let spans: Arc<crate::lang::VecMap<String, Span>> = Arc::new(if self.make_instances {
             ordered
                 .iter()
                 .map(|(name, attribute, _)| ((*name).clone(), attribute.value.span))
                 .collect()
         } else {
-            BTreeMap::new()
+            crate::lang::VecMap::new()
         });
         let first = self.pending.len();
         for (instance_key, binding) in keys {

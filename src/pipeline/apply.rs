@@ -762,7 +762,7 @@ fn rollback_expanded(
             let config = key.open(&instance.config, None)?;
             let attributes = config.as_map().cloned().unwrap_or_default();
             // Every recorded attribute counts as configured.
-            let spans: BTreeMap<String, crate::diag::Span> = attributes
+            let spans: crate::lang::VecMap<String, crate::diag::Span> = attributes
                 .keys()
                 .map(|name| (name.clone(), crate::diag::Span::default()))
                 .collect();

@@ -384,12 +384,13 @@ where
     let count = futures.len();
     let mut waiting = futures.into_iter().enumerate();
     let mut tasks = tokio::task::JoinSet::new();
-    let spawn_next = |tasks: &mut tokio::task::JoinSet<(usize, T)>,
-                      waiting: &mut std::iter::Enumerate<std::vec::IntoIter<F>>| {
-        if let Some((index, future)) = waiting.next() {
-            tasks.spawn(async move { (index, future.await) });
-        }
-    };
+    let spawn_next =
+        |tasks: &mut tokio::task::JoinSet<(usize, T)>,
+         waiting: &mut std::iter::Enumerate<std::vec::IntoIter<F>>| {
+            if let Some((index, future)) = waiting.next() {
+                tasks.spawn(async move { (index, future.await) });
+            }
+        };
     for _ in 0..parallelism.max(1) {
         spawn_next(&mut tasks, &mut waiting);
     }

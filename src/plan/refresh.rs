@@ -45,7 +45,10 @@ pub fn prior_objects(
     for resource in &state.resources {
         for instance in &resource.instances {
             let attributes = key.open(&instance.attributes, None)?;
-            let attributes: Attributes = attributes.as_map().cloned().unwrap_or_default();
+            let attributes: Attributes = match attributes.into_kind() {
+                crate::lang::Kind::Map(map) => map,
+                _ => Attributes::default(),
+            };
             let id = attributes
                 .get("id")
                 .and_then(Value::as_str)
