@@ -449,11 +449,29 @@ fn drift_shows_in_the_plan_and_apply_puts_it_back() {
     let server = Server::start();
     let dir = stack(&server, "drift", "  update_method = \"PATCH\"\n");
     ok(&apply(&dir.path, &[]));
+    // `infra drift` reads through the provider as configured by the
+    // `provider "http"` block (its `base_url`), as plan does.
+    let in_sync = run(&dir.path, &["drift"]);
+    assert_eq!(
+        in_sync.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&in_sync.stderr)
+    );
     server.put_object(
         "items",
         "1",
         json!({ "id": "1", "name": "changed-by-hand", "size": 1 }),
     );
+    let drifted = run(&dir.path, &["drift", "--format", "json"]);
+    let text = String::from_utf8_lossy(&drifted.stdout);
+    assert_eq!(
+        drifted.status.code(),
+        Some(2),
+        "{text}{}",
+        String::from_utf8_lossy(&drifted.stderr)
+    );
+    assert!(text.contains("changed-by-hand"), "{text}");
     let text = ok(&run(&dir.path, &["plan"]));
     assert!(text.contains("changed outside infra"), "{text}");
     assert!(text.contains("changed-by-hand"), "{text}");
@@ -478,6 +496,15 @@ fn an_object_deleted_outside_is_planned_again() {
     let dir = stack(&server, "deleted", "");
     ok(&apply(&dir.path, &[]));
     server.remove_object("items", "1");
+    let drifted = run(&dir.path, &["drift"]);
+    let text = String::from_utf8_lossy(&drifted.stdout);
+    assert_eq!(
+        drifted.status.code(),
+        Some(2),
+        "{text}{}",
+        String::from_utf8_lossy(&drifted.stderr)
+    );
+    assert!(text.contains("http_resource.item"), "{text}");
     let text = ok(&run(&dir.path, &["plan"]));
     assert!(
         text.contains("http_resource.item will be created"),
@@ -970,6 +997,16 @@ fn the_rest_api_example_works_as_its_readme_says() {
         r#"{"lead": "linus"}"#,
     );
     assert_eq!(status, 200);
+    // `infra drift` finds it (exit 2), as the README's step 4 shows.
+    let drifted = with(&["drift"]);
+    let text = String::from_utf8_lossy(&drifted.stdout).into_owned();
+    assert_eq!(
+        drifted.status.code(),
+        Some(2),
+        "{text}{}",
+        String::from_utf8_lossy(&drifted.stderr)
+    );
+    assert!(text.contains("\"linus\""), "{text}");
     let text = ok(&with(&["plan"]));
     assert!(text.contains("changed outside infra"), "{text}");
     assert!(text.contains("\"linus\""), "{text}");
@@ -980,6 +1017,13 @@ fn the_rest_api_example_works_as_its_readme_says() {
     ok(&with(&["apply", "--auto-approve"]));
     let (_, team) = http_request(server.port, "GET", &path, "dev-token", "");
     assert!(team.contains("\"grace\""), "{team}");
+    let in_sync = with(&["drift"]);
+    assert_eq!(
+        in_sync.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&in_sync.stdout)
+    );
 
     let text = ok(&with(&["destroy", "--auto-approve"]));
     assert!(text.contains("3 destroyed"), "{text}");

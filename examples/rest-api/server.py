@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A tiny JSON API for the rest-api example: objects kept in memory.
 
-    python3 examples/rest-api/server.py --port 8765 [--token SECRET]
+    python3 examples/rest-api/server.py --port 8765 [--token SECRET] [--latency-ms N] [--quiet]
 
 Routes, for any collection name (`/teams`, `/projects`...):
   POST   /<collection>        create from the JSON body; answers 201 with the object and its "id"
@@ -12,13 +12,16 @@ Routes, for any collection name (`/teams`, `/projects`...):
   DELETE /<collection>/<id>   delete it (204; 404 when there is none)
 
 With --token, every request must send `Authorization: Bearer <token>` (401
-otherwise). Python 3 standard library only; listens on 127.0.0.1.
+otherwise). --latency-ms delays every answer, as a distant API would (used by
+bench/drift_http.sh); --quiet logs nothing per request. Python 3 standard
+library only; listens on 127.0.0.1.
 """
 
 import argparse
 import itertools
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 OBJECTS = {}  # (collection, id) -> dict
@@ -28,13 +31,16 @@ NEXT_ID = itertools.count(1)
 
 class Handler(BaseHTTPRequestHandler):
     token = None
+    latency = 0.0
+    quiet = False
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes; without this, Nagle and delayed
     # ACKs add ~40 ms to every keep-alive request.
     disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # one short line per request
-        print("%s %s" % (self.command, self.path), flush=True)
+        if not self.quiet:
+            print("%s %s" % (self.command, self.path), flush=True)
 
     def reply(self, status, body=None):
         data = b"" if body is None else json.dumps(body).encode()
@@ -55,6 +61,8 @@ class Handler(BaseHTTPRequestHandler):
         return value if isinstance(value, dict) else None
 
     def route(self):
+        if self.latency:
+            time.sleep(self.latency)
         if self.token and self.headers.get("Authorization") != "Bearer " + self.token:
             self.reply(401, {"message": "missing or wrong bearer token"})
             return None
@@ -134,8 +142,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--token", default=None, help="require this bearer token")
+    parser.add_argument("--latency-ms", type=float, default=0, help="delay every answer")
+    parser.add_argument("--quiet", action="store_true", help="no line per request")
     args = parser.parse_args()
     Handler.token = args.token
+    Handler.latency = args.latency_ms / 1000.0
+    Handler.quiet = args.quiet
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     print("listening on http://127.0.0.1:%d" % args.port, flush=True)
     try:

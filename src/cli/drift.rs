@@ -12,7 +12,7 @@
 //! about to replace. `refresh` takes the lock (default: fail at once, as
 //! `apply`).
 
-use super::args::{EnvSelect, parse_duration};
+use super::args::{EnvArgs, parse_duration};
 use super::{Ctx, Exit};
 use crate::diag::Diagnostic;
 use crate::pipeline::{self, DriftReport, DriftRequest, DriftUi, RefreshOutcome};
@@ -24,7 +24,7 @@ use std::time::Duration;
 #[derive(Debug, clap::Args)]
 pub(super) struct DriftCommand {
     #[command(flatten)]
-    env: EnvSelect,
+    env: EnvArgs,
 
     /// `human`, `json` (documented in docs/json-drift.md) or `markdown` (an
     /// issue body).
@@ -45,7 +45,7 @@ pub(super) struct DriftCommand {
 #[derive(Debug, clap::Args)]
 pub(super) struct RefreshCommand {
     #[command(flatten)]
-    env: EnvSelect,
+    env: EnvArgs,
 
     /// Skip the confirmation (required without a TTY, e.g. in CI).
     #[arg(long)]
@@ -117,6 +117,7 @@ impl DriftCommand {
         let dir = ctx.dir();
         let request = DriftRequest {
             environment: self.env.environment,
+            vars: self.env.vars,
             parallelism: self.parallelism as usize,
             lock_timeout: self.lock_timeout,
         };
@@ -154,6 +155,7 @@ impl RefreshCommand {
         let dir = ctx.dir();
         let request = DriftRequest {
             environment: self.env.environment,
+            vars: self.env.vars,
             parallelism: self.parallelism as usize,
             lock_timeout: self.lock_timeout,
         };

@@ -190,9 +190,15 @@ fn run(
             plan_file: Some(path),
         } => saved_plan(host, checked, &opened, &request.plan, path, diagnostics)?,
         Mode::Destroy => destroy_plan(host, checked, &opened, &request.plan, diagnostics)?,
-        Mode::Rollback { to } => {
-            rollback_plan(&backend, checked, &opened, &request.plan, *to, diagnostics)?
-        }
+        Mode::Rollback { to } => rollback_plan(
+            host,
+            &backend,
+            checked,
+            &opened,
+            &request.plan,
+            *to,
+            diagnostics,
+        )?,
     };
     if diagnostics.has_errors() {
         return None;
@@ -594,8 +600,10 @@ fn file_vars(_file: &PlanFile, request: &PlanRequest) -> Vec<(String, String)> {
     request.vars.clone()
 }
 
-/// One expansion with every prior object known.
-fn expand_with_prior(
+/// One expansion with every prior object known, and the providers configured
+/// from it: for the commands that call providers without the plan's rounds
+/// (`destroy`, a saved plan, `drift`, `refresh`, `rollback`).
+pub(crate) fn expand_with_prior(
     host: &Arc<dyn Host>,
     checked: &Checked,
     opened: &Opened,
@@ -672,6 +680,7 @@ fn plan_with(
 /// one): the configurations recorded in that version become the desired
 /// objects.
 fn rollback_plan(
+    host: &Arc<dyn Host>,
     backend: &LocalBackend<'_>,
     checked: &Checked,
     opened: &Opened,
@@ -728,6 +737,10 @@ fn rollback_plan(
         targets: Vec::new(),
         ..request.clone()
     };
+    // The providers take their settings from today's `provider` blocks (the
+    // recorded version keeps objects' configurations, not the providers').
+    let configured = expand_with_prior(host, checked, opened, &request.vars, diagnostics)?;
+    super::run::drop_in_background(configured);
     let plan = plan_with(checked, opened, &request, &expanded, diagnostics)?;
     Some(Planned { plan, expanded })
 }

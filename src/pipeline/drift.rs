@@ -24,8 +24,8 @@
 //! Secret values never leave sealed state in plaintext: an attribute that is
 //! secret on either side of a drift is secret on both.
 
-use super::apply::recover;
-use super::run::{PlanRequest, open, runtime};
+use super::apply::{expand_with_prior, recover};
+use super::run::{PlanRequest, drop_in_background, open, runtime};
 use super::{ApplyUi, check};
 use crate::addr::{InstanceAddr, Mode};
 use crate::apply::Event;
@@ -53,6 +53,8 @@ pub const DRIFT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct DriftRequest {
     /// `--env`: the environment (default: the stack's `default_environment`).
     pub environment: Option<String>,
+    /// `--var NAME=VALUE`: for the `provider` blocks' settings.
+    pub vars: Vec<(String, String)>,
     /// How many provider reads run at once (as `apply --parallelism`).
     pub parallelism: usize,
     /// `drift`: how long to wait for a writer; `refresh`: for the lock.
@@ -63,6 +65,7 @@ impl Default for DriftRequest {
     fn default() -> Self {
         DriftRequest {
             environment: None,
+            vars: Vec::new(),
             parallelism: 64,
             lock_timeout: DRIFT_LOCK_TIMEOUT,
         }
@@ -182,7 +185,11 @@ fn run_drift(
         Ok(_) => {}
         Err(error) => diagnostics.push(error.to_diagnostic()),
     }
-    let opened = open(host, checked, &plan_request(request), false, diagnostics)?;
+    let plan_request = plan_request(request);
+    let opened = open(host, checked, &plan_request, false, diagnostics)?;
+    // The providers take their settings from the `provider` blocks, as in a plan.
+    let configured = expand_with_prior(host, checked, &opened, &plan_request.vars, diagnostics)?;
+    drop_in_background(configured);
     let (report, _) = compare(
         &opened.stack,
         &environment,
@@ -213,6 +220,7 @@ fn select(
 fn plan_request(request: &DriftRequest) -> PlanRequest {
     PlanRequest {
         environment: request.environment.clone(),
+        vars: request.vars.clone(),
         refresh: true,
         parallelism: request.parallelism,
         ..PlanRequest::default()
@@ -448,7 +456,11 @@ fn run_refresh(
             return None;
         }
     }
-    let opened = open(host, checked, &plan_request(request), false, diagnostics)?;
+    let plan_request = plan_request(request);
+    let opened = open(host, checked, &plan_request, false, diagnostics)?;
+    // The providers take their settings from the `provider` blocks, as in a plan.
+    let configured = expand_with_prior(host, checked, &opened, &plan_request.vars, diagnostics)?;
+    drop_in_background(configured);
     let (report, refreshed) = compare(
         &opened.stack,
         &environment,
