@@ -203,7 +203,9 @@ pub(crate) fn plan_opened(
     request: &PlanRequest,
     diagnostics: &mut Diagnostics,
 ) -> Option<Planned> {
-    let mut known = known_from_prior(opened, diagnostics)?;
+    // Shared with each round's expansion, not copied (a copy is made only
+    // when a later round drops objects from it).
+    let mut known = Arc::new(known_from_prior(opened, diagnostics)?);
     let runtime = runtime(diagnostics)?;
     let digest = config_digest(checked, &request.vars);
     let mut round = 0;
@@ -212,11 +214,12 @@ pub(crate) fn plan_opened(
         let expand_request = Request {
             environment: request.environment.clone(),
             vars: request.vars.clone(),
-            known_objects: Arc::new(known.clone()),
+            known_objects: Arc::clone(&known),
             known_secrets: opened.known_secrets.clone(),
             only: None,
         };
         let (expanded, expand_diagnostics) = expand(host.as_ref(), checked, &expand_request);
+        drop(expand_request);
         let mut round_diagnostics = expand_diagnostics;
         let expanded = match expanded {
             Some(expanded) if !round_diagnostics.has_errors() => expanded,
@@ -261,6 +264,7 @@ pub(crate) fn plan_opened(
             diagnostics.extend(round_diagnostics);
             return Some(Planned { plan, expanded });
         }
+        let known = Arc::make_mut(&mut known);
         for addr in renewed {
             known.remove(&addr);
         }
