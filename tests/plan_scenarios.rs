@@ -1,4 +1,4 @@
-//! Plan scenarios: each folder of `tests/scenarios/plan/` is a stack
+//! Plan scenarios: each folder of `tests/corpus/plan/` is a stack
 //! (`main.infra`), an optional prior state (`state.json`) and an optional
 //! world of the `test` provider (`world.json`). Each runs through check →
 //! graph → expand → plan with the `test` and `null` providers, and the plan is
@@ -50,7 +50,7 @@ struct Outcome {
 }
 
 fn scenarios_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/plan")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/plan")
 }
 
 fn read_json(path: &Path) -> Option<serde_json::Value> {

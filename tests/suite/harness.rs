@@ -87,7 +87,7 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
     ),
     (
         "infra::plan::moved_conflict",
-        "needs a prior state; tested in src/plan tests and tests/scenarios/plan",
+        "needs a prior state; tested in src/plan tests and tests/corpus/plan",
     ),
     (
         "infra::plan::invalid_file",
