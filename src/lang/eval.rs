@@ -507,7 +507,9 @@ impl Evaluator<'_> {
             return Ok(Value::UNKNOWN.mark_secret_if(secret));
         };
         let outer_filter = std::mem::take(&mut self.filter_secret);
-        let mut out: crate::lang::Map = crate::lang::Map::new();
+        // Entries in iteration order, sorted once at the end (inserting each
+        // into a sorted map would shift the tail: quadratic for big maps).
+        let mut entries: Vec<(String, Value)> = Vec::new();
         let mut groups: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         let mut unknown = false;
         let mut secret_key = false;
@@ -541,19 +543,7 @@ impl Evaluator<'_> {
                     if for_object.grouping {
                         groups.entry(name).or_default().push(v);
                     } else {
-                        match out.entry(name) {
-                            crate::lang::map::Entry::Occupied(_) => {
-                                return Err(error(
-                                    Code::CheckDuplicateKey,
-                                    for_object.key.span,
-                                    "this key expression produced the same key twice",
-                                    "make the keys unique, or add `...` after the value to group values by key",
-                                ));
-                            }
-                            crate::lang::map::Entry::Vacant(slot) => {
-                                slot.insert(v);
-                            }
-                        }
+                        entries.push((name, v));
                     }
                 }
             }
@@ -562,12 +552,26 @@ impl Evaluator<'_> {
         if unknown {
             return Ok(Value::UNKNOWN.mark_secret_if(secret || secret_key));
         }
-        if for_object.grouping {
-            out = groups
+        let out: crate::lang::Map = if for_object.grouping {
+            groups
                 .into_iter()
                 .map(|(k, v)| (k, Value::list(v)))
-                .collect();
-        }
+                .collect()
+        } else {
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            if entries
+                .windows(2)
+                .any(|w| matches!(w, [a, b] if a.0 == b.0))
+            {
+                return Err(error(
+                    Code::CheckDuplicateKey,
+                    for_object.key.span,
+                    "this key expression produced the same key twice",
+                    "make the keys unique, or add `...` after the value to group values by key",
+                ));
+            }
+            entries.into_iter().collect()
+        };
         Ok(Value::map(out).mark_secret_if(secret || secret_key))
     }
 }

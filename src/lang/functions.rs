@@ -474,9 +474,9 @@ fn dispatch(call: &Call<'_>, context: &dyn FunctionContext) -> Result<Value, Dia
                     continue;
                 }
                 secret |= value.is_secret();
-                for (k, v) in call.map(i)? {
-                    out.insert(k.clone(), v.clone());
-                }
+                // Appended and sorted once (later maps win), not inserted
+                // one by one into the middle.
+                out.extend(call.map(i)?.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
             Ok(Value::map(out).mark_secret_if(secret))
         }
