@@ -659,8 +659,12 @@ pub(crate) fn lower_module(
         if let Some(depends) = block.attribute("depends_on") {
             lower_depends_on(&depends.value, &names, &mut references, diagnostics);
         }
-        let description =
-            string_attr(&block, "description", diagnostics, "`description = \"...\"`");
+        let description = string_attr(
+            &block,
+            "description",
+            diagnostics,
+            "`description = \"...\"`",
+        );
         let sensitive = bool_attr(&block, "sensitive", diagnostics);
         let Some(value) = take_value(&mut block, "value") else {
             continue;
@@ -1089,9 +1093,10 @@ fn lower_variable(
             &mut references,
             diagnostics,
         );
-        let (Some(condition), Some(message)) =
-            (take_value(nested, "condition"), take_value(nested, "message"))
-        else {
+        let (Some(condition), Some(message)) = (
+            take_value(nested, "condition"),
+            take_value(nested, "message"),
+        ) else {
             continue;
         };
         validations.push(Validation {
