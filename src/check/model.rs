@@ -1279,7 +1279,7 @@ fn lower_resource(
                     &mut for_each
                 };
                 if slot.is_none() {
-                    *slot = Some(take_expr(&mut attribute.value));
+                    *slot = Some(Box::new(take_expr(&mut attribute.value)));
                 }
             }
             "depends_on" => lower_depends_on(&attribute.value, names, &mut depends_on, diagnostics),

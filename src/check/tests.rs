@@ -738,7 +738,7 @@ output "greeting" {
     let per_port = &root.resources[&key(Mode::Managed, "local_file", "per_port")];
     let block = parsed_block(&parsed, "resource", &["local_file", "per_port"]);
     assert_eq!(
-        per_port.for_each.as_ref(),
+        per_port.for_each.as_deref(),
         Some(&parsed_attributes(block, "for_each")[0].value)
     );
     assert!(per_port.count.is_none());
@@ -757,7 +757,7 @@ output "greeting" {
     // The first `count` (as `Block::attribute` finds it), the last `triggers`
     // (a later entry replaced an earlier one).
     assert_eq!(
-        counted.count.as_ref(),
+        counted.count.as_deref(),
         Some(&parsed_attributes(block, "count")[0].value)
     );
     assert_eq!(
