@@ -1389,6 +1389,9 @@ fn lower_resource(
     }
     references.extend(depends_on.iter().cloned());
     references.extend(lifecycle.replace_triggered_by.iter().cloned());
+    // Most resources make one or two references; a pushed-to `Vec` keeps room
+    // for four (288 bytes), and the model keeps every resource alive.
+    references.shrink_to_fit();
     Some(Resource {
         addr: ResourceAddr {
             module: path.clone(),
