@@ -11,7 +11,7 @@
 //! `-- --stages` instead times each stage of `infra validate` once, in order,
 //! with every environment expanded one after the other (`--validate` too: the
 //! way `infra validate` evaluates them, without making instances): load (read + parse),
-//! check, dropping the syntax trees, graph, expand per environment, and the
+//! check (which uses the syntax trees up), graph, expand per environment, and the
 //! resident memory after each (`VmRSS`, Linux only; the peak is `VmHWM`).
 //!
 //! Timings only; nothing is asserted. Peak memory is measured by
@@ -159,9 +159,6 @@ fn stages(n: usize, validate_only: bool) {
     let (config, diagnostics) = infra::check::check(&RealHost, &mut stack);
     report("check", started);
     assert!(!diagnostics.has_errors(), "the generated stack checks");
-    let started = Instant::now();
-    drop(std::mem::take(&mut stack.files));
-    report("drop trees", started);
     let started = Instant::now();
     let (graph, _) = infra::graph::build(&config);
     report("graph", started);

@@ -38,7 +38,7 @@ pub struct Stack {
     /// their diagnostics can show a caret).
     pub sources: SourceMap,
     /// The syntax tree of each file that could be read and decoded, in
-    /// file-name order.
+    /// file-name order (empty after [`check`], which uses the trees up).
     pub files: Vec<ast::File>,
     /// The stack folder.
     pub dir: PathBuf,
@@ -74,7 +74,8 @@ const MAX_MODULE_DEPTH: usize = 16;
 /// structural passes, then modules loaded (local folders through the host,
 /// `std/NAME` from the binary), names resolved and provider schemas applied.
 /// Files of child modules are added to `stack.sources` so their diagnostics
-/// show a caret.
+/// show a caret. The syntax trees are used up: the model's expressions are
+/// moved out of them, and `stack.files` is left empty.
 pub fn check(host: &dyn Host, stack: &mut Stack) -> (Config, Diagnostics) {
     check_with_registry(host, stack, &Registry::for_host(host))
 }
@@ -87,12 +88,16 @@ pub fn check_with_registry(
     registry: &Registry,
 ) -> (Config, Diagnostics) {
     let mut diagnostics = check_structure(&stack.files);
-    let files: Vec<&ast::File> = stack.files.iter().collect();
+    // The model takes the expressions out of the trees (moved, not copied),
+    // so the trees are used up here.
+    let mut files = std::mem::take(&mut stack.files);
+    let refs: Vec<&ast::File> = files.iter().collect();
     let default_name = host.canonical(&stack.dir).file_name().map_or_else(
         || String::from("stack"),
         |n| n.to_string_lossy().into_owned(),
     );
-    let (settings, environments) = model::lower_stack(&files, &default_name, &mut diagnostics);
+    let (settings, environments) = model::lower_stack(&refs, &default_name, &mut diagnostics);
+    drop(refs);
     let mut loader = Loader {
         host,
         sources: &mut stack.sources,
@@ -103,7 +108,7 @@ pub fn check_with_registry(
         dirs: vec![Some(stack.dir.clone())],
     };
     let root = model::lower_module(
-        &files,
+        &mut files,
         ModulePath::root(),
         ModuleSource::Root,
         registry,
@@ -259,11 +264,11 @@ impl model::ChildLoader for Loader<'_> {
         };
         self.active.push(module_source.clone());
         self.dirs.push(dir);
-        let refs: Vec<&ast::File> = files.iter().collect();
+        let mut files = files;
         let registry = self.registry;
         let mut diagnostics = Diagnostics::new();
         let module = model::lower_module(
-            &refs,
+            &mut files,
             parent.path.child(name),
             module_source,
             registry,

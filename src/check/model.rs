@@ -5,7 +5,9 @@
 //! resolved through [`Names`].
 //!
 //! Invariant: assumes the structural passes ran; a block they rejected is
-//! skipped quietly here, so one mistake is reported once.
+//! skipped quietly here, so one mistake is reported once. Expressions are
+//! moved out of the trees into the module, never cloned (a 100k-resource
+//! stack would otherwise hold both at once); each block is lowered once.
 
 use super::names::{Context, Names};
 use crate::addr::{InstanceAddr, Mode, ModulePath, ResourceAddr, Target};
@@ -18,7 +20,7 @@ use crate::diag::{Code, Diagnostic, Diagnostics, Span, did_you_mean};
 use crate::lang::Type;
 use crate::providers::{Presence, Registry};
 use crate::syntax::ast::{self, Attribute, Block, Expr, ExprKind, TypeExpr, TypeExprKind};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// The literal string an expression is, if it is one.
 pub(crate) fn literal_string(expr: &Expr) -> Option<&str> {
@@ -247,9 +249,76 @@ fn blocks(file: &ast::File) -> impl Iterator<Item = &Block> {
     })
 }
 
-/// Lowers one module's files into a [`Module`], loading its children through `loader`.
+/// Where a top-level block is: its file's and its item's position.
+#[derive(Debug, Clone, Copy)]
+struct At {
+    file: usize,
+    item: usize,
+}
+
+/// The block at `at`, if there is one.
+fn block_at(files: &[ast::File], at: At) -> Option<&Block> {
+    match files.get(at.file)?.body.items.get(at.item)? {
+        ast::Item::Block(block) => Some(block),
+        ast::Item::Attribute(_) => None,
+    }
+}
+
+/// Moves the block at `at` out of the tree, leaving an empty block with the
+/// same spans in its place (each block is lowered once, so nothing is cloned).
+fn take_block(files: &mut [ast::File], at: At) -> Option<Block> {
+    match files.get_mut(at.file)?.body.items.get_mut(at.item)? {
+        ast::Item::Block(block) => {
+            let empty = Block {
+                kind: empty_ident(block.kind.span),
+                labels: Vec::new(),
+                body: ast::Body {
+                    items: Vec::new(),
+                    dangling: Vec::new(),
+                    span: block.body.span,
+                },
+                trivia: ast::Trivia::default(),
+                span: block.span,
+            };
+            Some(std::mem::replace(block, empty))
+        }
+        ast::Item::Attribute(_) => None,
+    }
+}
+
+fn empty_ident(span: Span) -> ast::Ident {
+    ast::Ident {
+        name: String::new(),
+        span,
+    }
+}
+
+/// Moves an expression out, leaving `null` with the same span.
+fn take_expr(expr: &mut Expr) -> Expr {
+    let span = expr.span;
+    std::mem::replace(
+        expr,
+        Expr {
+            kind: ExprKind::Null,
+            span,
+        },
+    )
+}
+
+/// Moves the value of the first attribute named `name` out of `block`.
+fn take_value(block: &mut Block, name: &str) -> Option<Expr> {
+    block.body.items.iter_mut().find_map(|item| match item {
+        ast::Item::Attribute(a) if a.name.name == name => Some(take_expr(&mut a.value)),
+        _ => None,
+    })
+}
+
+/// Lowers one module's files into a [`Module`], loading its children through
+/// `loader`. Expressions are moved out of `files` into the module, not copied:
+/// afterwards the trees hold only empty blocks and `null`s where the lowered
+/// parts were (the `stack` and `environment` blocks are left as they are).
 pub(crate) fn lower_module(
-    files: &[&ast::File],
+    files: &mut [ast::File],
     path: ModulePath,
     source: ModuleSource,
     registry: &Registry,
@@ -259,99 +328,115 @@ pub(crate) fn lower_module(
     let mut module = Module::new(path, source);
     let mut names = Names::default();
     // Pass 1: declarations (names), children loaded so their outputs are known.
-    let mut resource_blocks: Vec<(Mode, &Block)> = Vec::new();
+    // Blocks are remembered by position, so pass 2 can move their parts out.
+    let mut resource_blocks: Vec<(Mode, At)> = Vec::new();
     let mut service_blocks = Vec::new();
     let mut output_blocks = Vec::new();
     let mut variable_blocks = Vec::new();
-    let mut local_attributes: Vec<&Attribute> = Vec::new();
+    // A `locals` block's position and the attribute's position in its body.
+    let mut local_attributes: Vec<(At, usize)> = Vec::new();
     let mut provider_blocks = Vec::new();
     let mut module_blocks = Vec::new();
     let mut moved_blocks = Vec::new();
     let mut import_blocks = Vec::new();
-    for block in files.iter().flat_map(|f| blocks(f)) {
-        match block.kind.name.as_str() {
-            "variable" => {
-                if let Some(name) = label(block, 0)
-                    && block.labels.len() == 1
-                    && names.variables.insert(name.to_owned())
-                {
-                    variable_blocks.push(block);
-                }
-            }
-            "locals" => {
-                for attribute in block.attributes() {
-                    if names.locals.insert(attribute.name.name.clone()) {
-                        local_attributes.push(attribute);
-                    }
-                }
-            }
-            "secret" => {
-                if let Some(name) = label(block, 0)
-                    && block.labels.len() == 1
-                    && !names.secrets.contains(name)
-                {
-                    names.secrets.insert(name.to_owned());
-                    lower_secret(block, name, &mut module, diagnostics);
-                }
-            }
-            "resource" | "data" => {
-                let (Some(resource_type), Some(name), 2) =
-                    (label(block, 0), label(block, 1), block.labels.len())
-                else {
+    {
+        let mut output_names: HashSet<&str> = HashSet::new();
+        let mut module_names: HashSet<&str> = HashSet::new();
+        for (file_index, file) in files.iter().enumerate() {
+            for (item_index, item) in file.body.items.iter().enumerate() {
+                let ast::Item::Block(block) = item else {
                     continue;
                 };
-                let (mode, table) = if block.kind.name == "data" {
-                    (Mode::Data, &mut names.data)
-                } else {
-                    (Mode::Managed, &mut names.resources)
+                let at = At {
+                    file: file_index,
+                    item: item_index,
                 };
-                if table
-                    .entry(resource_type.to_owned())
-                    .or_default()
-                    .insert(name.to_owned())
-                {
-                    resource_blocks.push((mode, block));
+                match block.kind.name.as_str() {
+                    "variable" => {
+                        if let Some(name) = label(block, 0)
+                            && block.labels.len() == 1
+                            && names.variables.insert(name.to_owned())
+                        {
+                            variable_blocks.push(at);
+                        }
+                    }
+                    "locals" => {
+                        for (index, item) in block.body.items.iter().enumerate() {
+                            if let ast::Item::Attribute(attribute) = item
+                                && names.locals.insert(attribute.name.name.clone())
+                            {
+                                local_attributes.push((at, index));
+                            }
+                        }
+                    }
+                    "secret" => {
+                        if let Some(name) = label(block, 0)
+                            && block.labels.len() == 1
+                            && !names.secrets.contains(name)
+                        {
+                            names.secrets.insert(name.to_owned());
+                            lower_secret(block, name, &mut module, diagnostics);
+                        }
+                    }
+                    "resource" | "data" => {
+                        let (Some(resource_type), Some(name), 2) =
+                            (label(block, 0), label(block, 1), block.labels.len())
+                        else {
+                            continue;
+                        };
+                        let (mode, table) = if block.kind.name == "data" {
+                            (Mode::Data, &mut names.data)
+                        } else {
+                            (Mode::Managed, &mut names.resources)
+                        };
+                        if table
+                            .entry(resource_type.to_owned())
+                            .or_default()
+                            .insert(name.to_owned())
+                        {
+                            resource_blocks.push((mode, at));
+                        }
+                    }
+                    "service" => {
+                        if let Some(name) = label(block, 0)
+                            && block.labels.len() == 1
+                            && names.services.insert(name.to_owned())
+                        {
+                            service_blocks.push(at);
+                        }
+                    }
+                    "output" => {
+                        if let Some(name) = label(block, 0)
+                            && block.labels.len() == 1
+                            && !module.outputs.contains_key(name)
+                            && output_names.insert(name)
+                        {
+                            output_blocks.push(at);
+                        }
+                    }
+                    "provider" => provider_blocks.push(at),
+                    "module" => {
+                        if let Some(name) = label(block, 0)
+                            && block.labels.len() == 1
+                            && module_names.insert(name)
+                        {
+                            module_blocks.push(at);
+                        }
+                    }
+                    "moved" => moved_blocks.push(at),
+                    "import" => import_blocks.push(at),
+                    _ => {}
                 }
             }
-            "service" => {
-                if let Some(name) = label(block, 0)
-                    && block.labels.len() == 1
-                    && names.services.insert(name.to_owned())
-                {
-                    service_blocks.push(block);
-                }
-            }
-            "output" => {
-                if let Some(name) = label(block, 0)
-                    && block.labels.len() == 1
-                    && !module.outputs.contains_key(name)
-                    && !output_blocks
-                        .iter()
-                        .any(|b: &&Block| label(b, 0) == Some(name))
-                {
-                    output_blocks.push(block);
-                }
-            }
-            "provider" => provider_blocks.push(block),
-            "module" => {
-                if let Some(name) = label(block, 0)
-                    && block.labels.len() == 1
-                    && !module_blocks
-                        .iter()
-                        .any(|b: &&Block| label(b, 0) == Some(name))
-                {
-                    module_blocks.push(block);
-                }
-            }
-            "moved" => moved_blocks.push(block),
-            "import" => import_blocks.push(block),
-            _ => {}
         }
     }
     // Children first: their outputs are names in this module.
-    let mut children: BTreeMap<String, (Module, &Block, String, Span)> = BTreeMap::new();
-    for block in &module_blocks {
-        let Some(name) = label(block, 0) else {
+    let mut children: BTreeMap<String, (Module, Block, String, Span)> = BTreeMap::new();
+    for at in module_blocks {
+        let Some(block) = take_block(files, at) else {
+            continue;
+        };
+        let Some(name) = label(&block, 0).map(str::to_owned) else {
             continue;
         };
         let Some(source_attribute) = block.attribute("source") else {
@@ -373,58 +458,67 @@ pub(crate) fn lower_module(
             ));
             continue;
         };
-        if let Some(child) =
-            loader.load_child(&module, name, source_text, source_attribute.value.span)
-        {
+        let source_text = source_text.to_owned();
+        let source_span = source_attribute.value.span;
+        if let Some(child) = loader.load_child(&module, &name, &source_text, source_span) {
             names.modules.insert(
-                name.to_owned(),
+                name.clone(),
                 child.outputs.keys().cloned().collect::<BTreeSet<_>>(),
             );
-            children.insert(
-                name.to_owned(),
-                (
-                    child,
-                    block,
-                    source_text.to_owned(),
-                    source_attribute.value.span,
-                ),
-            );
+            children.insert(name, (child, block, source_text, source_span));
         } else {
             // Reported by the loader; keep the name so references do not pile up errors.
-            names.modules.insert(name.to_owned(), BTreeSet::new());
+            names.modules.insert(name, BTreeSet::new());
         }
     }
-    // Pass 2: bodies, with names resolved.
+    // Pass 2: bodies, with names resolved. Each block is moved out of the
+    // tree, lowered, and what the model does not keep is dropped right away.
     let plain = Context::default();
-    for block in variable_blocks {
-        if let Some(variable) = lower_variable(block, &names, diagnostics) {
+    for at in variable_blocks {
+        let Some(mut block) = take_block(files, at) else {
+            continue;
+        };
+        if let Some(variable) = lower_variable(&mut block, &names, diagnostics) {
             module.variables.insert(variable.name.clone(), variable);
         }
     }
-    for attribute in local_attributes {
+    for (at, index) in local_attributes {
+        let Some(ast::Item::Attribute(attribute)) = files
+            .get_mut(at.file)
+            .and_then(|f| f.body.items.get_mut(at.item))
+            .and_then(|item| match item {
+                ast::Item::Block(block) => block.body.items.get_mut(index),
+                ast::Item::Attribute(_) => None,
+            })
+        else {
+            continue;
+        };
         let mut references = Vec::new();
         names.resolve(&attribute.value, plain, &mut references, diagnostics);
         module.locals.insert(
             attribute.name.name.clone(),
             Local {
-                name: attribute.name.name.clone(),
-                expr: attribute.value.clone(),
+                name: std::mem::take(&mut attribute.name.name),
+                expr: take_expr(&mut attribute.value),
                 references,
                 span: attribute.span,
             },
         );
     }
-    for block in provider_blocks {
-        let Some(name) = label(block, 0) else {
+    for at in provider_blocks {
+        let Some(mut block) = take_block(files, at) else {
             continue;
         };
-        let alias = string_attr(block, "alias", diagnostics, "`alias = \"replica\"`");
-        let key = (name.to_owned(), alias.clone());
+        let Some(name) = label(&block, 0).map(str::to_owned) else {
+            continue;
+        };
+        let alias = string_attr(&block, "alias", diagnostics, "`alias = \"replica\"`");
+        let key = (name.clone(), alias.clone());
         if module.providers.contains_key(&key) {
             continue;
         }
-        if !registry.provider_names().contains(&name) {
-            let help = match did_you_mean(name, registry.provider_names()) {
+        if !registry.provider_names().contains(&name.as_str()) {
+            let help = match did_you_mean(&name, registry.provider_names()) {
                 Some(s) => format!(
                     "did you mean \"{s}\"? the built-in providers are {}",
                     registry.provider_names().join(", ")
@@ -447,14 +541,20 @@ pub(crate) fn lower_module(
         }
         let mut references = Vec::new();
         let mut attributes = BTreeMap::new();
-        for attribute in block.attributes().filter(|a| a.name.name != "alias") {
+        for item in std::mem::take(&mut block.body.items) {
+            let ast::Item::Attribute(attribute) = item else {
+                continue;
+            };
+            if attribute.name.name == "alias" {
+                continue;
+            }
             names.resolve(&attribute.value, plain, &mut references, diagnostics);
-            attributes.insert(attribute.name.name.clone(), attribute.clone());
+            attributes.insert(attribute.name.name.clone(), attribute);
         }
         module.providers.insert(
             key,
             ProviderConfig {
-                name: name.to_owned(),
+                name,
                 alias,
                 attributes,
                 references,
@@ -462,7 +562,11 @@ pub(crate) fn lower_module(
             },
         );
     }
-    for (mode, block) in resource_blocks {
+    for (mode, at) in resource_blocks {
+        let Some(block) = take_block(files, at) else {
+            continue;
+        };
+        let provider_span = block.attribute("provider").map(|a| a.value.span);
         if let Some(resource) =
             lower_resource(&module.path, mode, block, &names, registry, diagnostics)
         {
@@ -471,9 +575,7 @@ pub(crate) fn lower_module(
             if let (Some(alias), true) = (&resource.provider.1, module.path.is_root())
                 && !module.providers.contains_key(&resource.provider)
             {
-                let span = block
-                    .attribute("provider")
-                    .map_or(resource.type_span, |a| a.value.span);
+                let span = provider_span.unwrap_or(resource.type_span);
                 let declared: Vec<String> = module
                     .providers
                     .keys()
@@ -507,8 +609,11 @@ pub(crate) fn lower_module(
             );
         }
     }
-    for block in service_blocks {
-        let Some(name) = label(block, 0) else {
+    for at in service_blocks {
+        let Some(mut block) = take_block(files, at) else {
+            continue;
+        };
+        let Some(name) = label(&block, 0).map(str::to_owned) else {
             continue;
         };
         let context = Context {
@@ -518,19 +623,22 @@ pub(crate) fn lower_module(
         let mut references = Vec::new();
         let mut depends_on = Vec::new();
         let mut attributes = BTreeMap::new();
-        for attribute in block.attributes() {
+        for item in std::mem::take(&mut block.body.items) {
+            let ast::Item::Attribute(attribute) = item else {
+                continue;
+            };
             if attribute.name.name == "depends_on" {
                 lower_depends_on(&attribute.value, &names, &mut depends_on, diagnostics);
             } else {
                 names.resolve(&attribute.value, context, &mut references, diagnostics);
-                attributes.insert(attribute.name.name.clone(), attribute.clone());
+                attributes.insert(attribute.name.name.clone(), attribute);
             }
         }
         references.extend(depends_on.iter().cloned());
         module.services.insert(
-            name.to_owned(),
+            name.clone(),
             Service {
-                name: name.to_owned(),
+                name,
                 attributes,
                 depends_on,
                 references,
@@ -538,8 +646,11 @@ pub(crate) fn lower_module(
             },
         );
     }
-    for block in output_blocks {
-        let Some(name) = label(block, 0) else {
+    for at in output_blocks {
+        let Some(mut block) = take_block(files, at) else {
+            continue;
+        };
+        let Some(name) = label(&block, 0).map(str::to_owned) else {
             continue;
         };
         let Some(value) = block.attribute("value") else {
@@ -550,24 +661,36 @@ pub(crate) fn lower_module(
         if let Some(depends) = block.attribute("depends_on") {
             lower_depends_on(&depends.value, &names, &mut references, diagnostics);
         }
-        let description = string_attr(block, "description", diagnostics, "`description = \"...\"`");
+        let description = string_attr(
+            &block,
+            "description",
+            diagnostics,
+            "`description = \"...\"`",
+        );
+        let sensitive = bool_attr(&block, "sensitive", diagnostics);
+        let Some(value) = take_value(&mut block, "value") else {
+            continue;
+        };
         module.outputs.insert(
-            name.to_owned(),
+            name.clone(),
             Output {
-                name: name.to_owned(),
-                value: value.value.clone(),
-                sensitive: bool_attr(block, "sensitive", diagnostics),
+                name,
+                value,
+                sensitive,
                 description,
                 references,
                 span: block.span,
             },
         );
     }
-    for (name, (child, block, source, source_span)) in children {
+    for (name, (child, mut block, source, source_span)) in children {
         let mut references = Vec::new();
         let mut depends_on = Vec::new();
         let mut inputs = BTreeMap::new();
-        for attribute in block.attributes() {
+        for item in std::mem::take(&mut block.body.items) {
+            let ast::Item::Attribute(attribute) = item else {
+                continue;
+            };
             match attribute.name.name.as_str() {
                 "source" => {}
                 "depends_on" => {
@@ -576,7 +699,7 @@ pub(crate) fn lower_module(
                 input => {
                     names.resolve(&attribute.value, plain, &mut references, diagnostics);
                     if child.variables.contains_key(input) {
-                        inputs.insert(input.to_owned(), attribute.clone());
+                        inputs.insert(input.to_owned(), attribute);
                     } else {
                         let help =
                             match did_you_mean(input, child.variables.keys().map(String::as_str)) {
@@ -636,7 +759,10 @@ pub(crate) fn lower_module(
             },
         );
     }
-    for block in moved_blocks {
+    for at in moved_blocks {
+        let Some(block) = block_at(files, at) else {
+            continue;
+        };
         let from = block
             .attribute("from")
             .and_then(|a| address(&a.value, diagnostics));
@@ -654,7 +780,10 @@ pub(crate) fn lower_module(
             });
         }
     }
-    for block in import_blocks {
+    for at in import_blocks {
+        let Some(mut block) = take_block(files, at) else {
+            continue;
+        };
         let (Some(to_attribute), Some(id)) = (block.attribute("to"), block.attribute("id")) else {
             continue;
         };
@@ -683,9 +812,12 @@ pub(crate) fn lower_module(
         );
         let mut references = Vec::new();
         names.resolve(&id.value, plain, &mut references, diagnostics);
+        let Some(id) = take_value(&mut block, "id") else {
+            continue;
+        };
         module.imports.push(Import {
             to,
-            id: id.value.clone(),
+            id,
             span: block.span,
         });
     }
@@ -918,8 +1050,12 @@ fn generate(expr: &Expr, diagnostics: &mut Diagnostics) -> Option<SecretSource> 
     Some(SecretSource::Generate { length, special })
 }
 
-fn lower_variable(block: &Block, names: &Names, diagnostics: &mut Diagnostics) -> Option<Variable> {
-    let name = label(block, 0)?;
+fn lower_variable(
+    block: &mut Block,
+    names: &Names,
+    diagnostics: &mut Diagnostics,
+) -> Option<Variable> {
+    let name = label(block, 0)?.to_owned();
     let (ty, ty_span) = match block.attribute("type") {
         None => (Type::Any, None),
         Some(attribute) => match &attribute.value.kind {
@@ -934,7 +1070,13 @@ fn lower_variable(block: &Block, names: &Names, diagnostics: &mut Diagnostics) -
         },
     };
     let mut validations = Vec::new();
-    for nested in block.blocks().filter(|b| b.kind.name == "validate") {
+    for item in &mut block.body.items {
+        let ast::Item::Block(nested) = item else {
+            continue;
+        };
+        if nested.kind.name != "validate" {
+            continue;
+        }
         let (Some(condition), Some(message)) =
             (nested.attribute("condition"), nested.attribute("message"))
         else {
@@ -953,15 +1095,21 @@ fn lower_variable(block: &Block, names: &Names, diagnostics: &mut Diagnostics) -
             &mut references,
             diagnostics,
         );
+        let (Some(condition), Some(message)) = (
+            take_value(nested, "condition"),
+            take_value(nested, "message"),
+        ) else {
+            continue;
+        };
         validations.push(Validation {
-            condition: condition.value.clone(),
-            message: message.value.clone(),
+            condition,
+            message,
             references,
             span: nested.span,
         });
     }
     let description = string_attr(block, "description", diagnostics, "`description = \"...\"`");
-    let default = block.attribute("default").map(|a| a.value.clone());
+    let default = take_value(block, "default");
     if let Some(default) = &default {
         // A default is a constant: no references allowed.
         let mut references = Vec::new();
@@ -981,7 +1129,7 @@ fn lower_variable(block: &Block, names: &Names, diagnostics: &mut Diagnostics) -
         }
     }
     Some(Variable {
-        name: name.to_owned(),
+        name,
         ty,
         ty_span,
         default,
@@ -1047,13 +1195,14 @@ fn provider_ref(expr: &Expr) -> Option<(String, Option<String>)> {
 fn lower_resource(
     path: &ModulePath,
     mode: Mode,
-    block: &Block,
+    mut block: Block,
     names: &Names,
     registry: &Registry,
     diagnostics: &mut Diagnostics,
 ) -> Option<Resource> {
-    let resource_type = label(block, 0)?;
-    let name = label(block, 1)?;
+    let resource_type = label(&block, 0)?.to_owned();
+    let name = label(&block, 1)?.to_owned();
+    let (resource_type, name) = (resource_type.as_str(), name.as_str());
     let type_span = block.labels.first().map_or(block.kind.span, |l| l.span);
     let schema = match mode {
         Mode::Managed => registry.resource(resource_type),
@@ -1093,8 +1242,10 @@ fn lower_resource(
             .with_help(help),
         );
     }
-    let count = block.attribute("count").map(|a| a.value.clone());
-    let for_each = block.attribute("for_each").map(|a| a.value.clone());
+    // Moved out of the block in the loop below (the first of each, like
+    // `Block::attribute`).
+    let mut count = None;
+    let mut for_each = None;
     if let (Some(c), Some(_)) = (block.attribute("count"), block.attribute("for_each")) {
         diagnostics.push(
             Diagnostic::error(Code::CheckCountAndForEach, c.name.span, "this block has both `count` and `for_each`")
@@ -1102,8 +1253,8 @@ fn lower_resource(
         );
     }
     let context = Context {
-        for_each: for_each.is_some(),
-        count: count.is_some(),
+        for_each: block.attribute("for_each").is_some(),
+        count: block.attribute("count").is_some(),
         self_allowed: true,
     };
     let meta_context = Context::default();
@@ -1111,10 +1262,27 @@ fn lower_resource(
     let mut depends_on = Vec::new();
     let mut attributes = BTreeMap::new();
     let mut provider = (default_provider, None);
-    for attribute in block.attributes() {
+    // Nested blocks are lowered after the attributes, as they come.
+    let mut nested_blocks = Vec::new();
+    for item in std::mem::take(&mut block.body.items) {
+        let mut attribute = match item {
+            ast::Item::Attribute(attribute) => attribute,
+            ast::Item::Block(nested) => {
+                nested_blocks.push(nested);
+                continue;
+            }
+        };
         match attribute.name.name.as_str() {
             "count" | "for_each" => {
-                names.resolve(&attribute.value, meta_context, &mut references, diagnostics)
+                names.resolve(&attribute.value, meta_context, &mut references, diagnostics);
+                let slot = if attribute.name.name == "count" {
+                    &mut count
+                } else {
+                    &mut for_each
+                };
+                if slot.is_none() {
+                    *slot = Some(Box::new(take_expr(&mut attribute.value)));
+                }
             }
             "depends_on" => lower_depends_on(&attribute.value, names, &mut depends_on, diagnostics),
             "provider" => match provider_ref(&attribute.value) {
@@ -1164,7 +1332,7 @@ fn lower_resource(
                         Some(_) => {}
                     }
                 }
-                attributes.insert(attribute_name.to_owned(), Box::new(attribute.clone()));
+                attributes.insert(attribute_name.to_owned(), Box::new(attribute));
             }
         }
     }
@@ -1191,11 +1359,11 @@ fn lower_resource(
     }
     let mut lifecycle = Lifecycle::default();
     let mut blocks = Vec::new();
-    for nested in block.blocks() {
+    for nested in nested_blocks {
         if nested.kind.name == "lifecycle" {
-            lifecycle.prevent_destroy = bool_attr(nested, "prevent_destroy", diagnostics);
+            lifecycle.prevent_destroy = bool_attr(&nested, "prevent_destroy", diagnostics);
             lifecycle.create_before_destroy =
-                bool_attr(nested, "create_before_destroy", diagnostics);
+                bool_attr(&nested, "create_before_destroy", diagnostics);
             if let Some(ignore) = nested.attribute("ignore_changes") {
                 lifecycle.ignore_changes = ignore_changes(&ignore.value, diagnostics);
             }
@@ -1218,11 +1386,14 @@ fn lower_resource(
                     .with_help("set it as an attribute (`name = { ... }`) if the schema has one"),
                 );
             }
-            blocks.push(nested.clone());
+            blocks.push(nested);
         }
     }
     references.extend(depends_on.iter().cloned());
     references.extend(lifecycle.replace_triggered_by.iter().cloned());
+    // Most resources make one or two references; a pushed-to `Vec` keeps room
+    // for four (288 bytes), and the model keeps every resource alive.
+    references.shrink_to_fit();
     Some(Resource {
         addr: ResourceAddr {
             module: path.clone(),

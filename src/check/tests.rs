@@ -588,3 +588,218 @@ fn an_attribute_written_for_a_block_says_so() {
         Some("`validate` is a block: write `validate { ... }` without `=`")
     );
 }
+
+/// The first block of `kind` with these labels in `files`, searched at the top.
+fn parsed_block<'a>(files: &'a [File], kind: &str, labels: &[&str]) -> &'a Block {
+    files
+        .iter()
+        .flat_map(|f| f.body.items.iter())
+        .find_map(|item| match item {
+            Item::Block(b)
+                if b.kind.name == kind
+                    && b.labels
+                        .iter()
+                        .map(|l| l.value.as_str())
+                        .eq(labels.iter().copied()) =>
+            {
+                Some(b)
+            }
+            _ => None,
+        })
+        .expect("the block is in the parsed files")
+}
+
+/// Every attribute named `name` in `block`, in order.
+fn parsed_attributes<'a>(block: &'a Block, name: &str) -> Vec<&'a Attribute> {
+    block.attributes().filter(|a| a.name.name == name).collect()
+}
+
+/// `check` moves the expressions out of the syntax trees rather than copying
+/// them: the model must hold exactly what was parsed, in the right places
+/// (the first `count`, the last of a repeated attribute, as `Block::attribute`
+/// and a map insert did before), and the trees are used up.
+#[test]
+fn the_model_holds_the_parsed_expressions_and_the_trees_are_used_up() {
+    use crate::addr::Mode;
+    use crate::host::MemoryHost;
+    use std::path::Path;
+
+    let main = r#"
+variable "prefix" {
+  type    = string
+  default = "p"
+  validate {
+    condition = length(var.prefix) > 0
+    message   = "prefix must not be empty"
+  }
+}
+
+locals {
+  ports = { a = 1, b = 2 }
+}
+
+provider "local" {
+  alias = "other"
+  root  = "/tmp/${var.prefix}"
+}
+
+resource "local_file" "per_port" {
+  for_each = local.ports
+  path     = "out/${each.key}"
+  content  = <<EOT
+PORT=${each.value}
+EOT
+  lifecycle { create_before_destroy = true }
+}
+
+resource "null_resource" "counted" {
+  count    = 2
+  count    = 3
+  triggers = { first = "a" }
+  triggers = { second = local_file.per_port["a"].path }
+}
+
+resource "unknown_thing" "x" {
+  setting = 1
+  nested { inner = var.prefix }
+}
+
+service "api" {
+  run  = ["python3", "-m", "http.server", "${self.port}"]
+  port = 8080
+}
+
+module "child" {
+  source = "./child"
+  name   = "n-${var.prefix}"
+}
+
+import {
+  to = null_resource.counted[0]
+  id = "id-${var.prefix}"
+}
+
+output "paths" {
+  value = [for f in local_file.per_port : f.path]
+}
+"#;
+    let child = r#"
+variable "name" {
+  type = string
+}
+
+output "greeting" {
+  value = "hello ${var.name}"
+}
+"#;
+    let host = MemoryHost::new()
+        .with_file("s/main.infra", main)
+        .with_file("s/child/main.infra", child);
+    let (mut stack, load_diagnostics) = super::load(&host, Path::new("s"));
+    assert!(!load_diagnostics.has_errors(), "{load_diagnostics:?}");
+    let parsed = stack.files.clone();
+    let (config, _) = super::check(&host, &mut stack);
+    assert!(stack.files.is_empty(), "check uses the trees up");
+    let root = &config.root;
+
+    let variable = &root.variables["prefix"];
+    let block = parsed_block(&parsed, "variable", &["prefix"]);
+    assert_eq!(
+        variable.default.as_ref(),
+        Some(&parsed_attributes(block, "default")[0].value)
+    );
+    let validate = block.blocks().next().unwrap();
+    assert_eq!(variable.validations.len(), 1);
+    assert_eq!(
+        variable.validations[0].condition,
+        parsed_attributes(validate, "condition")[0].value
+    );
+    assert_eq!(
+        variable.validations[0].message,
+        parsed_attributes(validate, "message")[0].value
+    );
+
+    let locals = parsed_block(&parsed, "locals", &[]);
+    assert_eq!(
+        root.locals["ports"].expr,
+        parsed_attributes(locals, "ports")[0].value
+    );
+    assert_eq!(root.locals["ports"].name, "ports");
+
+    let provider = &root.providers[&(String::from("local"), Some(String::from("other")))];
+    let block = parsed_block(&parsed, "provider", &["local"]);
+    assert_eq!(provider.attributes.len(), 1, "alias is not an attribute");
+    assert_eq!(
+        &provider.attributes["root"],
+        parsed_attributes(block, "root")[0]
+    );
+
+    let key = |mode, t: &str, n: &str| (mode, t.to_owned(), n.to_owned());
+    let per_port = &root.resources[&key(Mode::Managed, "local_file", "per_port")];
+    let block = parsed_block(&parsed, "resource", &["local_file", "per_port"]);
+    assert_eq!(
+        per_port.for_each.as_deref(),
+        Some(&parsed_attributes(block, "for_each")[0].value)
+    );
+    assert!(per_port.count.is_none());
+    for name in ["path", "content"] {
+        assert_eq!(
+            *per_port.attributes[name],
+            *parsed_attributes(block, name)[0]
+        );
+    }
+    assert_eq!(per_port.attributes.len(), 2);
+    assert!(per_port.lifecycle.create_before_destroy);
+    assert!(per_port.blocks.is_empty());
+
+    let counted = &root.resources[&key(Mode::Managed, "null_resource", "counted")];
+    let block = parsed_block(&parsed, "resource", &["null_resource", "counted"]);
+    // The first `count` (as `Block::attribute` finds it), the last `triggers`
+    // (a later entry replaced an earlier one).
+    assert_eq!(
+        counted.count.as_deref(),
+        Some(&parsed_attributes(block, "count")[0].value)
+    );
+    assert_eq!(
+        *counted.attributes["triggers"],
+        *parsed_attributes(block, "triggers")[1]
+    );
+
+    let unknown = &root.resources[&key(Mode::Managed, "unknown_thing", "x")];
+    let block = parsed_block(&parsed, "resource", &["unknown_thing", "x"]);
+    assert_eq!(
+        *unknown.attributes["setting"],
+        *parsed_attributes(block, "setting")[0]
+    );
+    assert_eq!(unknown.blocks.len(), 1);
+    assert_eq!(&unknown.blocks[0], block.blocks().next().unwrap());
+
+    let service = &root.services["api"];
+    let block = parsed_block(&parsed, "service", &["api"]);
+    for name in ["run", "port"] {
+        assert_eq!(&service.attributes[name], parsed_attributes(block, name)[0]);
+    }
+
+    let call = &root.module_calls["child"];
+    let block = parsed_block(&parsed, "module", &["child"]);
+    assert_eq!(call.source, "./child");
+    assert_eq!(&call.inputs["name"], parsed_attributes(block, "name")[0]);
+    assert_eq!(call.inputs.len(), 1);
+    // The child's file has another id in the stack, so its spans differ: the
+    // value is the template, not the `null` left behind.
+    let greeting = &call.module.outputs["greeting"].value;
+    assert!(
+        matches!(&greeting.kind, ExprKind::String(t) if t.parts.len() == 2),
+        "{greeting:?}"
+    );
+
+    let block = parsed_block(&parsed, "import", &[]);
+    assert_eq!(root.imports.len(), 1);
+    assert_eq!(root.imports[0].id, parsed_attributes(block, "id")[0].value);
+
+    let block = parsed_block(&parsed, "output", &["paths"]);
+    assert_eq!(
+        root.outputs["paths"].value,
+        parsed_attributes(block, "value")[0].value
+    );
+}

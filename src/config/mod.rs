@@ -285,10 +285,11 @@ pub struct Resource {
     pub addr: ResourceAddr,
     /// The provider configuration it uses: (name, alias).
     pub provider: (String, Option<String>),
-    /// `count`.
-    pub count: Option<Expr>,
+    /// `count` (boxed, like `for_each`: most resources have neither, and a
+    /// 100k-resource model keeps every `Resource` in memory).
+    pub count: Option<Box<Expr>>,
     /// `for_each`.
-    pub for_each: Option<Expr>,
+    pub for_each: Option<Box<Expr>>,
     /// `depends_on`.
     pub depends_on: Vec<Reference>,
     /// `lifecycle`.
