@@ -44,10 +44,9 @@ pub struct Checked {
 /// Loads and checks the stack in `dir` and builds its graph.
 pub fn check(host: &dyn Host, dir: &Path) -> Checked {
     let (mut stack, mut diagnostics): (Stack, Diagnostics) = check::load(host, dir);
+    // Checking uses the syntax trees up (their expressions move into the
+    // model), so they add nothing to the peak past this point.
     let (config, check_diagnostics) = check::check(host, &mut stack);
-    // The syntax trees are not needed past checking; free them before the
-    // graph and the expansions are built, so they do not add to the peak.
-    drop(std::mem::take(&mut stack.files));
     diagnostics.extend(check_diagnostics);
     let graph = if diagnostics.has_errors() {
         Graph::default()
