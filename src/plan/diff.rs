@@ -79,32 +79,53 @@ pub(super) fn selection(
 fn dependency_order<'a>(
     nodes: &BTreeMap<&'a InstanceAddr, &'a [ResourceAddr]>,
 ) -> Vec<&'a InstanceAddr> {
-    let mut by_resource: BTreeMap<&ResourceAddr, Vec<&InstanceAddr>> = BTreeMap::new();
-    for addr in nodes.keys() {
-        by_resource.entry(&addr.resource).or_default().push(addr);
+    // Instances by position in address order: the ready set pops the
+    // smallest position, which is the smallest address, so the order is the
+    // same as ordering by address, without comparing addresses.
+    let addrs: Vec<&'a InstanceAddr> = nodes.keys().copied().collect();
+    let mut by_resource: BTreeMap<&ResourceAddr, Vec<usize>> = BTreeMap::new();
+    for (position, addr) in addrs.iter().enumerate() {
+        by_resource
+            .entry(&addr.resource)
+            .or_default()
+            .push(position);
     }
-    let mut waiting_on: BTreeMap<&InstanceAddr, usize> = BTreeMap::new();
-    let mut dependents: BTreeMap<&InstanceAddr, Vec<&InstanceAddr>> = BTreeMap::new();
-    for (addr, dependencies) in nodes {
-        let upstream: BTreeSet<&InstanceAddr> = dependencies
-            .iter()
-            .filter(|dependency| **dependency != addr.resource)
-            .flat_map(|dependency| by_resource.get(dependency).into_iter().flatten().copied())
-            .collect();
-        waiting_on.insert(addr, upstream.len());
-        for up in upstream {
-            dependents.entry(up).or_default().push(addr);
+    let mut waiting_on = vec![0usize; addrs.len()];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); addrs.len()];
+    let mut upstream: Vec<usize> = Vec::new();
+    for (position, (addr, dependencies)) in nodes.iter().enumerate() {
+        upstream.clear();
+        upstream.extend(
+            dependencies
+                .iter()
+                .filter(|dependency| **dependency != addr.resource)
+                .flat_map(|dependency| by_resource.get(dependency).into_iter().flatten().copied()),
+        );
+        upstream.sort_unstable();
+        upstream.dedup();
+        if let Some(count) = waiting_on.get_mut(position) {
+            *count = upstream.len();
+        }
+        for &up in &upstream {
+            if let Some(list) = dependents.get_mut(up) {
+                list.push(position);
+            }
         }
     }
-    let mut ready: BTreeSet<&InstanceAddr> = waiting_on
+    let mut ready: BTreeSet<usize> = waiting_on
         .iter()
+        .enumerate()
         .filter(|(_, count)| **count == 0)
-        .map(|(addr, _)| *addr)
+        .map(|(position, _)| position)
         .collect();
-    let mut order = Vec::with_capacity(nodes.len());
-    while let Some(addr) = ready.pop_first() {
-        order.push(addr);
-        for dependent in dependents.get(addr).into_iter().flatten() {
+    let mut placed = vec![false; addrs.len()];
+    let mut order = Vec::with_capacity(addrs.len());
+    while let Some(position) = ready.pop_first() {
+        if let (Some(addr), Some(flag)) = (addrs.get(position), placed.get_mut(position)) {
+            order.push(*addr);
+            *flag = true;
+        }
+        for &dependent in dependents.get(position).into_iter().flatten() {
             if let Some(count) = waiting_on.get_mut(dependent) {
                 *count = count.saturating_sub(1);
                 if *count == 0 {
@@ -114,13 +135,13 @@ fn dependency_order<'a>(
         }
     }
     // A cycle is reported by `graph`; its members still get planned.
-    if order.len() < nodes.len() {
-        let placed: BTreeSet<&InstanceAddr> = order.iter().copied().collect();
+    if order.len() < addrs.len() {
         order.extend(
-            nodes
-                .keys()
-                .filter(|addr| !placed.contains(**addr))
-                .copied(),
+            addrs
+                .iter()
+                .zip(&placed)
+                .filter(|(_, placed)| !**placed)
+                .map(|(addr, _)| *addr),
         );
     }
     order

@@ -355,22 +355,33 @@ pub fn analyze(
     changes: &[Change],
     prior_version: Option<&PriorVersion>,
 ) -> Impact {
-    let graph = ResourceGraph::new(expanded, prior);
+    // The graph serves only changes to existing objects: a plan without
+    // any (no changes, or only creates) does not build it.
+    let touches_existing = |action: &Action| {
+        matches!(
+            action,
+            Action::Update | Action::Replace { .. } | Action::Delete
+        )
+    };
+    let graph = changes
+        .iter()
+        .any(|change| touches_existing(&change.action))
+        .then(|| ResourceGraph::new(expanded, prior));
     let mut walker = Walker {
         memo: BTreeMap::new(),
-        seen: vec![0usize; graph.instances.len()],
+        seen: vec![0usize; graph.as_ref().map_or(0, |graph| graph.instances.len())],
         walks: 0,
     };
     let mut impact = Impact::default();
     let protected = expanded.environment.protected;
     for change in changes {
-        let touches_existing = matches!(
-            change.action,
-            Action::Update | Action::Replace { .. } | Action::Delete
-        );
-        let (downstream, at_least, named) = match graph.index.get(&change.addr.resource) {
-            Some(&at) if touches_existing => walker.downstream(&graph, at),
-            _ => (0, false, Vec::new()),
+        let found = graph
+            .as_ref()
+            .filter(|_| touches_existing(&change.action))
+            .and_then(|graph| Some((graph, *graph.index.get(&change.addr.resource)?)));
+        let (downstream, at_least, named) = match found {
+            Some((graph, at)) => walker.downstream(graph, at),
+            None => (0, false, Vec::new()),
         };
         let named: Vec<InstanceAddr> = named.into_iter().cloned().collect();
         if downstream > 0 {
