@@ -28,21 +28,19 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_server LATENCY_MS: starts a server, waits for it, prints its port.
+# start_server PORT LATENCY_MS: starts a server and waits for it (not in a
+# subshell, so that its pid is kept for the cleanup).
 start_server() {
-  local port
-  port=$(free_port)
-  python3 examples/rest-api/server.py --port "$port" --latency-ms "$1" --quiet \
-    > "$work/server-$port.log" 2>&1 &
+  python3 examples/rest-api/server.py --port "$1" --latency-ms "$2" --quiet \
+    > "$work/server-$1.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do
-    if grep -q listening "$work/server-$port.log" 2>/dev/null; then
-      echo "$port"
+    if grep -q listening "$work/server-$1.log" 2>/dev/null; then
       return
     fi
     sleep 0.05
   done
-  echo "the test server did not start: $(cat "$work/server-$port.log")" >&2
+  echo "the test server did not start: $(cat "$work/server-$1.log")" >&2
   exit 1
 }
 
@@ -76,8 +74,10 @@ best() {
 }
 
 export NO_COLOR=1
-fast=$(start_server 0)
-slow=$(start_server "$latency")
+fast=$(free_port)
+start_server "$fast" 0
+slow=$(free_port)
+start_server "$slow" "$latency"
 stack "$work/fast" "$fast"
 stack "$work/slow" "$slow"
 "$binary" apply -C "$work/fast" --auto-approve > /dev/null 2>&1
