@@ -5,8 +5,79 @@
 //! decided by the caller (`cli`) and passed in [`RenderOptions`].
 
 use super::{Diagnostic, Diagnostics, Label, Severity, SourceMap};
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    NamedSource, SourceCode, SourceSpan, SpanContents,
+};
 use std::fmt;
+use std::sync::Arc;
+
+/// A file's text with where each line starts, shared by every diagnostic in
+/// it: miette reads a span by scanning the text from its start, so a file
+/// with many diagnostics cost its length once per diagnostic (quadratic);
+/// here each read starts a few lines before the span.
+///
+/// Invariant: lines are counted as miette counts them (`\n`, `\r\n` and a
+/// lone `\r` each end one), so the excerpt and its line numbers are exactly
+/// what miette would show from the whole text.
+#[derive(Debug, Clone)]
+struct Indexed {
+    text: Arc<str>,
+    line_starts: Arc<[usize]>,
+}
+
+impl Indexed {
+    fn new(text: &str) -> Indexed {
+        let bytes = text.as_bytes();
+        let mut line_starts = vec![0];
+        let mut at = 0;
+        while let Some(&byte) = bytes.get(at) {
+            if byte == b'\r' && bytes.get(at + 1) == Some(&b'\n') {
+                at += 1;
+            }
+            if matches!(byte, b'\r' | b'\n') {
+                line_starts.push(at + 1);
+            }
+            at += 1;
+        }
+        Indexed {
+            text: Arc::from(text),
+            line_starts: line_starts.into(),
+        }
+    }
+}
+
+impl SourceCode for Indexed {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        // The line holding the span's start, and a start some lines before
+        // it (more than the context asks for; miette keeps only the last).
+        let line = self
+            .line_starts
+            .partition_point(|start| *start <= span.offset())
+            .saturating_sub(1);
+        let base_line = line.saturating_sub(context_lines_before + 1);
+        let base = self.line_starts.get(base_line).copied().unwrap_or(0);
+        let rest = self.text.as_bytes().get(base..).unwrap_or_default();
+        let shifted = SourceSpan::new((span.offset() - base).into(), span.len());
+        let contents = rest.read_span(&shifted, context_lines_before, context_lines_after)?;
+        let data: &'a [u8] = contents.data();
+        Ok(Box::new(MietteSpanContents::new(
+            data,
+            SourceSpan::new(
+                (contents.span().offset() + base).into(),
+                contents.span().len(),
+            ),
+            contents.line() + base_line,
+            contents.column(),
+            contents.line_count() + base_line,
+        )))
+    }
+}
 
 /// How to render human diagnostics.
 #[derive(Debug, Clone, Copy)]
@@ -34,7 +105,7 @@ struct Attached<'a> {
     diagnostic: &'a Diagnostic,
     /// The labels rendered with this report (all in one file).
     labels: Vec<&'a Label>,
-    source: Option<NamedSource<String>>,
+    source: Option<NamedSource<Indexed>>,
     related: Vec<Attached<'a>>,
     location: Option<String>,
 }
@@ -107,7 +178,28 @@ impl miette::Diagnostic for Attached<'_> {
     }
 }
 
-fn attach<'a>(diagnostic: &'a Diagnostic, map: &SourceMap) -> Attached<'a> {
+/// The indexed text of each file, made on first use.
+struct Sources<'m> {
+    map: &'m SourceMap,
+    indexed: Vec<Option<Indexed>>,
+}
+
+impl Sources<'_> {
+    fn named(&mut self, file: super::FileId) -> Option<NamedSource<Indexed>> {
+        let source = self.map.get(file)?;
+        let at = file.0 as usize;
+        if self.indexed.len() <= at {
+            self.indexed.resize(at + 1, None);
+        }
+        let slot = self.indexed.get_mut(at)?;
+        let indexed = slot
+            .get_or_insert_with(|| Indexed::new(&source.text))
+            .clone();
+        Some(NamedSource::new(source.name.clone(), indexed))
+    }
+}
+
+fn attach<'a>(diagnostic: &'a Diagnostic, sources: &mut Sources<'_>) -> Attached<'a> {
     let Some(primary) = diagnostic.primary.as_ref() else {
         return Attached {
             diagnostic,
@@ -123,19 +215,17 @@ fn attach<'a>(diagnostic: &'a Diagnostic, map: &SourceMap) -> Attached<'a> {
     for label in &diagnostic.secondary {
         if label.span.file == file {
             labels.push(label);
-        } else if let Some(other) = map.get(label.span.file) {
+        } else if let Some(other) = sources.named(label.span.file) {
             related.push(Attached {
                 diagnostic,
                 labels: vec![label],
-                source: Some(NamedSource::new(other.name.clone(), other.text.clone())),
+                source: Some(other),
                 related: Vec::new(),
                 location: None,
             });
         }
     }
-    let source = map
-        .get(file)
-        .map(|f| NamedSource::new(f.name.clone(), f.text.clone()));
+    let source = sources.named(file);
     Attached {
         diagnostic,
         labels,
@@ -158,8 +248,12 @@ pub fn render_human(diagnostics: &Diagnostics, map: &SourceMap, options: RenderO
         .with_links(false)
         .with_context_lines(1);
     let mut out = String::new();
+    let mut sources = Sources {
+        map,
+        indexed: Vec::new(),
+    };
     for diagnostic in diagnostics {
-        let attached = attach(diagnostic, map);
+        let attached = attach(diagnostic, &mut sources);
         if handler.render_report(&mut out, &attached).is_err() {
             out.push_str(&format!(
                 "{}: {}\n",
@@ -304,4 +398,45 @@ pub fn summary_line(diagnostics: &Diagnostics) -> String {
         return what;
     }
     format!("{what} in {}", plural(file_count, "file"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod indexed_tests {
+    use super::Indexed;
+    use miette::{SourceCode, SourceSpan};
+
+    /// Every span of every length up to 6, with several context sizes, reads
+    /// exactly as miette reads it from the whole text: same excerpt, span,
+    /// line, column and line count (`\n`, `\r\n` and lone `\r` mixed).
+    #[test]
+    fn reads_every_span_as_miette_does_from_the_whole_text() {
+        let text = "a = 1\nbb = \"two\"\r\n\r\nccc\rdd = [\n  1,\n]\n\nlast";
+        let indexed = Indexed::new(text);
+        for (before, after) in [(0, 0), (1, 1), (2, 3), (5, 0)] {
+            for offset in 0..=text.len() {
+                for len in 0..6 {
+                    let span = SourceSpan::new(offset.into(), len);
+                    let theirs = text.as_bytes().read_span(&span, before, after);
+                    let ours = indexed.read_span(&span, before, after);
+                    match (theirs, ours) {
+                        (Ok(theirs), Ok(ours)) => {
+                            let at = format!("offset {offset} len {len} context {before}/{after}");
+                            assert_eq!(theirs.data(), ours.data(), "{at}");
+                            assert_eq!(theirs.span(), ours.span(), "{at}");
+                            assert_eq!(theirs.line(), ours.line(), "{at}");
+                            assert_eq!(theirs.column(), ours.column(), "{at}");
+                            assert_eq!(theirs.line_count(), ours.line_count(), "{at}");
+                        }
+                        (Err(_), Err(_)) => {}
+                        (theirs, ours) => panic!(
+                            "offset {offset} len {len}: miette {:?}, indexed {:?}",
+                            theirs.is_ok(),
+                            ours.is_ok()
+                        ),
+                    }
+                }
+            }
+        }
+    }
 }
