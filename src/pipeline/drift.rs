@@ -24,9 +24,9 @@
 //! Secret values never leave sealed state in plaintext: an attribute that is
 //! secret on either side of a drift is secret on both.
 
+use super::ApplyUi;
 use super::apply::{expand_with_prior, recover};
-use super::run::{PlanRequest, drop_in_background, open, runtime};
-use super::{ApplyUi, check};
+use super::run::{Opened, PlanRequest, drop_in_background, open, runtime};
 use crate::addr::{InstanceAddr, Mode};
 use crate::apply::Event;
 use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
@@ -148,14 +148,9 @@ pub fn drift(
     request: &DriftRequest,
     ui: &mut dyn DriftUi,
 ) -> (Option<DriftReport>, SourceMap, Diagnostics) {
-    let checked = check(host.as_ref(), dir);
-    let mut diagnostics = checked.diagnostics.clone();
-    let mut result = None;
-    if !diagnostics.has_errors() {
-        result = run_drift(&host, &checked, request, ui, &mut diagnostics);
-    }
-    diagnostics.sort();
-    (result, checked.sources, diagnostics)
+    super::checked_run(host, dir, |host, checked, diagnostics| {
+        run_drift(host, checked, request, ui, diagnostics)
+    })
 }
 
 fn run_drift(
@@ -185,21 +180,34 @@ fn run_drift(
         Ok(_) => {}
         Err(error) => diagnostics.push(error.to_diagnostic()),
     }
+    let (_, report, _) = read_and_compare(host, checked, request, &environment, diagnostics)?;
+    Some(report)
+}
+
+/// Opens the state and the providers, configures the providers from the
+/// `provider` blocks (as a plan does), and reads every object to compare it
+/// with the state: what `drift` and `refresh` share.
+fn read_and_compare(
+    host: &Arc<dyn Host>,
+    checked: &super::Checked,
+    request: &DriftRequest,
+    environment: &str,
+    diagnostics: &mut Diagnostics,
+) -> Option<(Opened, DriftReport, Refreshed)> {
     let plan_request = plan_request(request);
     let opened = open(host, checked, &plan_request, false, diagnostics)?;
-    // The providers take their settings from the `provider` blocks, as in a plan.
     let configured = expand_with_prior(host, checked, &opened, &plan_request.vars, diagnostics)?;
     drop_in_background(configured);
-    let (report, _) = compare(
+    let (report, refreshed) = compare(
         &opened.stack,
-        &environment,
+        environment,
         opened.prior.as_ref(),
         &opened.key,
         &opened.providers,
         request.parallelism,
         diagnostics,
     )?;
-    Some(report)
+    Some((opened, report, refreshed))
 }
 
 /// The environment's name, or an error diagnostic.
@@ -389,14 +397,9 @@ pub fn refresh_state(
     request: &DriftRequest,
     ui: &mut dyn DriftUi,
 ) -> (Option<RefreshOutcome>, SourceMap, Diagnostics) {
-    let checked = check(host.as_ref(), dir);
-    let mut diagnostics = checked.diagnostics.clone();
-    let mut result = None;
-    if !diagnostics.has_errors() {
-        result = run_refresh(&host, &checked, request, ui, &mut diagnostics);
-    }
-    diagnostics.sort();
-    (result, checked.sources, diagnostics)
+    super::checked_run(host, dir, |host, checked, diagnostics| {
+        run_refresh(host, checked, request, ui, diagnostics)
+    })
 }
 
 fn run_refresh(
@@ -456,20 +459,8 @@ fn run_refresh(
             return None;
         }
     }
-    let plan_request = plan_request(request);
-    let opened = open(host, checked, &plan_request, false, diagnostics)?;
-    // The providers take their settings from the `provider` blocks, as in a plan.
-    let configured = expand_with_prior(host, checked, &opened, &plan_request.vars, diagnostics)?;
-    drop_in_background(configured);
-    let (report, refreshed) = compare(
-        &opened.stack,
-        &environment,
-        opened.prior.as_ref(),
-        &opened.key,
-        &opened.providers,
-        request.parallelism,
-        diagnostics,
-    )?;
+    let (opened, report, refreshed) =
+        read_and_compare(host, checked, request, &environment, diagnostics)?;
     let Some(prior) = opened.prior.clone().filter(|_| !report.in_sync()) else {
         drop(lock);
         return Some(RefreshOutcome::NoDrift(report));

@@ -7,7 +7,7 @@
 //! configuration.
 
 use super::run::{PlanRequest, open};
-use super::{Checked, check, expand};
+use super::{Checked, expand};
 use crate::addr::InstanceAddr;
 use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
 use crate::expand::Request;
@@ -50,15 +50,9 @@ pub fn import(
     request: &ImportRequest,
     on_wait: &mut dyn FnMut(Option<&LockInfo>),
 ) -> (Option<Imported>, SourceMap, Diagnostics) {
-    let checked = check(host.as_ref(), dir);
-    let mut diagnostics = checked.diagnostics.clone();
-    let imported = if diagnostics.has_errors() {
-        None
-    } else {
-        run(&host, &checked, request, on_wait, &mut diagnostics)
-    };
-    diagnostics.sort();
-    (imported, checked.sources, diagnostics)
+    super::checked_run(host, dir, |host, checked, diagnostics| {
+        run(host, checked, request, on_wait, diagnostics)
+    })
 }
 
 fn run(

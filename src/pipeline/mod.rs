@@ -65,6 +65,25 @@ pub fn check(host: &dyn Host, dir: &Path) -> Checked {
     }
 }
 
+/// Checks the stack in `dir`, then, when checking found no error, runs the
+/// command on it; the command's result, the sources (for rendering) and
+/// every diagnostic, sorted. For the commands that need a clean check first.
+pub(crate) fn checked_run<T>(
+    host: std::sync::Arc<dyn Host>,
+    dir: &Path,
+    run: impl FnOnce(&std::sync::Arc<dyn Host>, &Checked, &mut Diagnostics) -> Option<T>,
+) -> (Option<T>, SourceMap, Diagnostics) {
+    let checked = check(host.as_ref(), dir);
+    let mut diagnostics = checked.diagnostics.clone();
+    let result = if diagnostics.has_errors() {
+        None
+    } else {
+        run(&host, &checked, &mut diagnostics)
+    };
+    diagnostics.sort();
+    (result, checked.sources, diagnostics)
+}
+
 /// Expands a checked stack for one environment (`request.environment`, or the
 /// default). `None` when checking had failed.
 pub fn expand(
