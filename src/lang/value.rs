@@ -265,18 +265,23 @@ impl Value {
         }
     }
 
+    /// A JSON number: exact where integral, `null` where not representable.
+    pub fn from_json_number(n: &serde_json::Number) -> Value {
+        match n.as_i64() {
+            Some(i) => Value::number(Number::Int(i)),
+            None => n
+                .as_f64()
+                .and_then(Number::from_f64)
+                .map_or(Value::NULL, |n| Value::new(Kind::Number(n))),
+        }
+    }
+
     /// A value from JSON (numbers exact where integral).
     pub fn from_json(json: &serde_json::Value) -> Value {
         match json {
             serde_json::Value::Null => Value::NULL,
             serde_json::Value::Bool(b) => Value::bool(*b),
-            serde_json::Value::Number(n) => match n.as_i64() {
-                Some(i) => Value::number(Number::Int(i)),
-                None => n
-                    .as_f64()
-                    .and_then(Number::from_f64)
-                    .map_or(Value::NULL, |n| Value::new(Kind::Number(n))),
-            },
+            serde_json::Value::Number(n) => Value::from_json_number(n),
             serde_json::Value::String(s) => Value::string(s.clone()),
             serde_json::Value::Array(items) => {
                 Value::list(items.iter().map(Value::from_json).collect())

@@ -13,7 +13,7 @@
 //! of equal keys kept, as `serde_json` does), numbers as `serde_json::Number`,
 //! so checksums computed over a state's serialization do not change.
 
-use crate::lang::{Number, Value};
+use crate::lang::Value;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use std::fmt;
@@ -98,13 +98,7 @@ impl Json {
         match self {
             Json::Null => Value::NULL,
             Json::Bool(b) => Value::bool(*b),
-            Json::Number(n) => match n.as_i64() {
-                Some(i) => Value::number(Number::Int(i)),
-                None => n
-                    .as_f64()
-                    .and_then(Number::from_f64)
-                    .map_or(Value::NULL, Value::number),
-            },
+            Json::Number(n) => Value::from_json_number(n),
             Json::String(s) => Value::string(&**s),
             Json::Array(items) => Value::list(items.iter().map(Json::to_value).collect()),
             Json::Object(entries) => Value::map(
