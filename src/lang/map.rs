@@ -225,24 +225,25 @@ impl<K: Ord, V> VecMap<K, V> {
         let taken = std::mem::take(&mut other.entries);
         self.extend(taken);
     }
+}
 
-    /// Sorts by key and keeps the last of equal keys (what inserting them in
-    /// turn would leave).
-    fn normalise(entries: &mut Vec<(K, V)>) {
-        if entries.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)) {
-            return;
-        }
-        // Stable, so equal keys keep their order and the last one is kept.
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut kept: Vec<(K, V)> = Vec::with_capacity(entries.len());
-        for entry in entries.drain(..) {
-            match kept.last_mut() {
-                Some(last) if last.0 == entry.0 => *last = entry,
-                _ => kept.push(entry),
-            }
-        }
-        *entries = kept;
+/// Sorts entries by key and keeps the last of equal keys (what inserting
+/// them in turn into a map would leave); cheap when already sorted. Also
+/// serves `state::Json`'s objects.
+pub(crate) fn sort_keep_last<K: Ord, V>(entries: &mut Vec<(K, V)>) {
+    if entries.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)) {
+        return;
     }
+    // Stable, so equal keys keep their order and the last one is kept.
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut kept: Vec<(K, V)> = Vec::with_capacity(entries.len());
+    for entry in entries.drain(..) {
+        match kept.last_mut() {
+            Some(last) if last.0 == entry.0 => *last = entry,
+            _ => kept.push(entry),
+        }
+    }
+    *entries = kept;
 }
 
 /// A slot of a [`VecMap`], from [`VecMap::entry`].
@@ -410,7 +411,7 @@ impl<K, V> IntoIterator for VecMap<K, V> {
 impl<K: Ord, V> FromIterator<(K, V)> for VecMap<K, V> {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut entries: Vec<(K, V)> = iter.into_iter().collect();
-        Self::normalise(&mut entries);
+        sort_keep_last(&mut entries);
         VecMap { entries }
     }
 }
@@ -418,7 +419,7 @@ impl<K: Ord, V> FromIterator<(K, V)> for VecMap<K, V> {
 impl<K: Ord, V> Extend<(K, V)> for VecMap<K, V> {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         self.entries.extend(iter);
-        Self::normalise(&mut self.entries);
+        sort_keep_last(&mut self.entries);
     }
 }
 

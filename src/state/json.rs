@@ -39,18 +39,7 @@ pub enum Json {
 impl Json {
     /// An object from entries in any order (the last of equal keys wins).
     pub fn object(mut entries: Vec<(Box<str>, Json)>) -> Json {
-        if !entries.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)) {
-            // Stable: of equal keys the last stays last, and is the one kept.
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            let mut kept: Vec<(Box<str>, Json)> = Vec::with_capacity(entries.len());
-            for entry in entries {
-                match kept.last_mut() {
-                    Some(last) if last.0 == entry.0 => *last = entry,
-                    _ => kept.push(entry),
-                }
-            }
-            entries = kept;
-        }
+        crate::lang::map::sort_keep_last(&mut entries);
         Json::Object(entries.into_boxed_slice())
     }
 
