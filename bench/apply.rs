@@ -227,7 +227,15 @@ fn main() {
     // Persistence per action at two sizes: appending to the journal must cost
     // the same per action whether the stack has 10k or 100k instances.
     let mut persistence = Vec::new();
-    for count in [1_000, 10_000, 100_000] {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this
+    // binary without it, unoptimised, as a smoke test: the smallest size only.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let sizes: &[usize] = if smoke {
+        &[1_000]
+    } else {
+        &[1_000, 10_000, 100_000]
+    };
+    for &count in sizes {
         let (expanded, plan) = stack(null::NULL_RESOURCE, count, 10);
         let mut best = Duration::MAX;
         let mut commits = 0;

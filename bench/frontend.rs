@@ -46,11 +46,16 @@ fn main() {
     // With `--stages`, `--validate` evaluates the environments the way `infra
     // validate` does (`expand::validate`, no instances) instead of `expand`.
     let validate_only = args.iter().any(|a| a == "--validate");
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this
+    // binary without it, unoptimised, as a smoke test: the smallest size only.
+    let smoke = !args.iter().any(|a| a == "--bench");
     let args: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
-    let sizes = if args.is_empty() {
-        vec![1_000, 10_000, 100_000]
-    } else {
+    let sizes = if !args.is_empty() {
         args
+    } else if smoke {
+        vec![1_000]
+    } else {
+        vec![1_000, 10_000, 100_000]
     };
     if stages_only {
         for n in sizes {
