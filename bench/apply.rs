@@ -42,7 +42,7 @@ struct NoOutputs;
 impl Resolver for NoOutputs {
     fn resolve(
         &self,
-        _: &BTreeMap<InstanceAddr, ObjectState>,
+        _: &Arc<BTreeMap<InstanceAddr, ObjectState>>,
         _: &std::collections::BTreeSet<InstanceAddr>,
     ) -> Result<Resolved, Diagnostics> {
         Ok(Resolved::default())

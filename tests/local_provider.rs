@@ -256,7 +256,7 @@ fn the_apply_engine_creates_local_files_and_a_second_plan_is_empty() {
     impl Resolver for Fixed {
         fn resolve(
             &self,
-            _applied: &BTreeMap<infra::addr::InstanceAddr, ObjectState>,
+            _applied: &Arc<BTreeMap<infra::addr::InstanceAddr, ObjectState>>,
             _wanted: &std::collections::BTreeSet<infra::addr::InstanceAddr>,
         ) -> Result<Resolved, Diagnostics> {
             Ok(self.0.clone())

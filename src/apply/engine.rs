@@ -200,7 +200,8 @@ struct Engine<'a> {
     runs: Vec<ChangeRun>,
     finished: Vec<bool>,
     working: Working,
-    applied: BTreeMap<InstanceAddr, ObjectState>,
+    /// Shared with the resolve in flight (copied on write only while one runs).
+    applied: Arc<BTreeMap<InstanceAddr, ObjectState>>,
 
     jobs: VecDeque<Job>,
     tasks: JoinSet<TaskDone>,
@@ -367,7 +368,7 @@ impl<'a> Engine<'a> {
             runs,
             finished: vec![false; node_count],
             working: Working::new(state),
-            applied: BTreeMap::new(),
+            applied: Arc::new(BTreeMap::new()),
             jobs: VecDeque::new(),
             tasks: JoinSet::new(),
             task_nodes: HashMap::new(),
@@ -411,7 +412,7 @@ impl<'a> Engine<'a> {
                 applied.insert(change.addr.clone(), object_of(before));
             }
         }
-        engine.applied = applied;
+        engine.applied = Arc::new(applied);
         let ready: Vec<usize> = engine
             .order
             .nodes
@@ -723,7 +724,7 @@ impl<'a> Engine<'a> {
             .filter_map(|(index, _)| self.changes.get(index))
             .map(|change| change.addr.clone())
             .collect();
-        let applied = self.applied.clone();
+        let applied = Arc::clone(&self.applied);
         let resolver = self.resolver.clone();
         let handle = tokio::task::spawn_blocking(move || resolver.resolve(&applied, &wanted));
         self.resolving = Some((nodes, handle));
@@ -1060,7 +1061,7 @@ impl<'a> Engine<'a> {
                     self.batch.push(JournalRecord::Remove {
                         instance: change.addr.clone(),
                     });
-                    self.applied.remove(&change.addr);
+                    Arc::make_mut(&mut self.applied).remove(&change.addr);
                 }
                 self.after.push(AfterCommit::Release(node));
             }
@@ -1169,7 +1170,7 @@ impl<'a> Engine<'a> {
                 config,
             },
         });
-        self.applied.insert(change.addr.clone(), object);
+        Arc::make_mut(&mut self.applied).insert(change.addr.clone(), object);
         Ok(())
     }
 

@@ -76,11 +76,13 @@ pub struct Resolved {
 pub trait Resolver: Send + Sync {
     /// The configuration with `applied` (every object known now, by address)
     /// filled in. Only the instances in `wanted` need to be in the result
-    /// (others may be left out, so a resolver can skip evaluating them); the
-    /// outputs are always evaluated.
+    /// (others may be left out, so a resolver can skip evaluating them). The
+    /// outputs are needed only from the last call, made once every action is
+    /// done, with `wanted` empty; the calls before it may leave them out, so
+    /// that each call costs what its instances need, not the whole stack.
     fn resolve(
         &self,
-        applied: &BTreeMap<InstanceAddr, ObjectState>,
+        applied: &Arc<BTreeMap<InstanceAddr, ObjectState>>,
         wanted: &std::collections::BTreeSet<InstanceAddr>,
     ) -> Result<Resolved, Diagnostics>;
 }

@@ -112,7 +112,7 @@ impl FnResolver {
 impl Resolver for FnResolver {
     fn resolve(
         &self,
-        applied: &BTreeMap<InstanceAddr, ObjectState>,
+        applied: &Arc<BTreeMap<InstanceAddr, ObjectState>>,
         _: &std::collections::BTreeSet<InstanceAddr>,
     ) -> Result<Resolved, Diagnostics> {
         *self.calls.lock().unwrap() += 1;
@@ -1144,7 +1144,7 @@ async fn a_resolver_error_fails_the_waiting_changes_with_its_diagnostics() {
     impl Resolver for Broken {
         fn resolve(
             &self,
-            _: &BTreeMap<InstanceAddr, ObjectState>,
+            _: &Arc<BTreeMap<InstanceAddr, ObjectState>>,
             _: &std::collections::BTreeSet<InstanceAddr>,
         ) -> Result<Resolved, Diagnostics> {
             let mut diagnostics = Diagnostics::new();

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// What to expand.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Request {
     /// `--env`; `None` uses `default_environment`.
     pub environment: Option<String>,
@@ -40,12 +40,82 @@ pub struct Request {
     /// that the plan keeps, or those an apply has made so far. A computed
     /// attribute the configuration does not set takes its value from here
     /// instead of being unknown.
-    pub known_objects: Arc<BTreeMap<InstanceAddr, crate::lang::Map>>,
+    pub known_objects: Arc<dyn KnownObjects>,
     /// When set, only these resources are evaluated into instances; every
     /// other resource takes its value from `known_objects` (unknown when not
     /// there). An apply uses it to evaluate just the changes that wait on
     /// values it has learnt, not the whole stack each time.
-    pub only: Option<Arc<std::collections::BTreeSet<ResourceAddr>>>,
+    pub only: Option<Arc<Only>>,
+}
+
+impl Default for Request {
+    fn default() -> Self {
+        Request {
+            environment: None,
+            vars: Vec::new(),
+            known_secrets: BTreeMap::new(),
+            known_objects: Arc::new(BTreeMap::<InstanceAddr, crate::lang::Map>::new()),
+            only: None,
+        }
+    }
+}
+
+/// A partial expansion (see [`Request::only`]): the nodes evaluated are these
+/// resources, the outputs when asked for, and what they depend on, up to the
+/// resources outside the set, whose values come from the known objects. So
+/// the cost follows what is asked for, not the size of the stack: an apply
+/// of a chain of N resources evaluates each link once, not the chain N times.
+#[derive(Debug, Clone, Default)]
+pub struct Only {
+    /// The resources evaluated into instances.
+    pub resources: std::collections::BTreeSet<ResourceAddr>,
+    /// Whether the root module's outputs are evaluated too.
+    pub outputs: bool,
+}
+
+/// Where an expansion finds the objects whose computed attributes are known
+/// (see [`Request::known_objects`]): a map of attributes (a plan's prior
+/// objects) or of provider objects (what an apply has made so far), shared
+/// rather than copied into each expansion.
+pub trait KnownObjects: Send + Sync + std::fmt::Debug {
+    /// The known attributes of one instance.
+    fn attributes(&self, addr: &InstanceAddr) -> Option<&crate::lang::Map>;
+    /// Every known instance of `resource`, in address order.
+    fn instances_of<'a>(
+        &'a self,
+        resource: &ResourceAddr,
+    ) -> Vec<(&'a InstanceAddr, &'a crate::lang::Map)>;
+}
+
+impl KnownObjects for BTreeMap<InstanceAddr, crate::lang::Map> {
+    fn attributes(&self, addr: &InstanceAddr) -> Option<&crate::lang::Map> {
+        self.get(addr)
+    }
+
+    fn instances_of<'a>(
+        &'a self,
+        resource: &ResourceAddr,
+    ) -> Vec<(&'a InstanceAddr, &'a crate::lang::Map)> {
+        self.range(resource.instance(InstanceKey::None)..)
+            .take_while(|(instance, _)| instance.resource == *resource)
+            .collect()
+    }
+}
+
+impl KnownObjects for BTreeMap<InstanceAddr, crate::providers::ObjectState> {
+    fn attributes(&self, addr: &InstanceAddr) -> Option<&crate::lang::Map> {
+        self.get(addr).map(|object| &object.attributes)
+    }
+
+    fn instances_of<'a>(
+        &'a self,
+        resource: &ResourceAddr,
+    ) -> Vec<(&'a InstanceAddr, &'a crate::lang::Map)> {
+        self.range(resource.instance(InstanceKey::None)..)
+            .take_while(|(instance, _)| instance.resource == *resource)
+            .map(|(instance, object)| (instance, &object.attributes))
+            .collect()
+    }
 }
 
 /// The selected environment.
@@ -356,8 +426,31 @@ fn walk<'a>(
     };
     expander.environment_vars(&environment.name);
     if make_instances {
-        for node in graph.order() {
-            expander.node(node);
+        match &request.only {
+            None => {
+                for node in graph.order() {
+                    expander.node(node);
+                }
+            }
+            Some(only) => {
+                let mut roots: Vec<usize> = only
+                    .resources
+                    .iter()
+                    .filter_map(|addr| graph.position(&Node::Resource(addr.clone())))
+                    .collect();
+                if only.outputs {
+                    roots.extend(config.root.outputs.keys().filter_map(|name| {
+                        graph.position(&Node::Output(ModulePath::root(), name.clone()))
+                    }));
+                }
+                let leaf = |node: &Node| match node {
+                    Node::Resource(addr) => !only.resources.contains(addr),
+                    _ => false,
+                };
+                for (_, node) in graph.upstream_in_order(roots, leaf) {
+                    expander.node(node);
+                }
+            }
         }
         return expander;
     }
@@ -579,7 +672,7 @@ impl Expander<'_> {
                 }
             }
             Node::Resource(addr) => match &self.request.only {
-                Some(only) if !only.contains(addr) => self.known_resource(module, addr),
+                Some(only) if !only.resources.contains(addr) => self.known_resource(module, addr),
                 _ => self.resource(module, node, addr),
             },
             Node::Service(_, name) => self.service(module, name),
@@ -1029,7 +1122,7 @@ impl Expander<'_> {
         let first = self.pending.len();
         for (instance_key, binding) in keys {
             let instance_addr = addr.instance(instance_key);
-            let known = self.request.known_objects.get(&instance_addr);
+            let known = self.request.known_objects.attributes(&instance_addr);
             let mut attributes = crate::lang::Map::new();
             for &(name, attribute, needs_self) in &ordered {
                 // Only an attribute that reads `self` needs a snapshot of the
@@ -1134,12 +1227,7 @@ impl Expander<'_> {
         let Some(resource) = module.resources.get(&key) else {
             return;
         };
-        let start = addr.instance(InstanceKey::None);
-        let known = self
-            .request
-            .known_objects
-            .range(start..)
-            .take_while(|(instance, _)| instance.resource == *addr);
+        let known = self.request.known_objects.instances_of(addr);
         let mut list = Vec::new();
         let mut map = crate::lang::Map::new();
         let mut single = None;
@@ -1529,5 +1617,93 @@ output "leak" {
                 Some("1")
             );
         }
+    }
+
+    /// A partial expansion (an apply's resolve) evaluates the resources asked
+    /// for and what they depend on, up to known resources, and nothing else:
+    /// the broken resource and the leaking output are not evaluated, so they
+    /// raise nothing, and the known resource's id reaches its dependents.
+    #[test]
+    fn a_partial_expansion_evaluates_only_what_the_wanted_resources_depend_on() {
+        let host = MemoryHost::new()
+            .with_file("/stack/main.infra", STACK)
+            .with_env("TOKEN", "hunter2");
+        let checked = crate::pipeline::check(&host, Path::new("/stack"));
+        let single: crate::addr::InstanceAddr = "null_resource.single".parse().expect("address");
+        let known: BTreeMap<InstanceAddr, crate::lang::Map> = BTreeMap::from([(
+            single.clone(),
+            crate::lang::Map::from_iter([("id".to_owned(), Value::string("id-of-single"))]),
+        )]);
+        let counted = &"null_resource.counted[0]"
+            .parse::<InstanceAddr>()
+            .expect("address")
+            .resource;
+        let request = Request {
+            environment: Some("dev".to_owned()),
+            known_objects: Arc::new(known),
+            only: Some(Arc::new(Only {
+                resources: [counted.clone()].into_iter().collect(),
+                outputs: false,
+            })),
+            ..Request::default()
+        };
+        let registry = Registry::builtin();
+        let (expanded, diagnostics) = expand(
+            &checked.config,
+            &checked.graph,
+            &request,
+            &host,
+            &checked.dir,
+            &registry,
+        );
+        assert!(!diagnostics.has_errors(), "{diagnostics:?}");
+        let expanded = expanded.expect("expanded");
+        let names: Vec<String> = expanded.instances.keys().map(ToString::to_string).collect();
+        assert_eq!(
+            names,
+            ["null_resource.counted[0]", "null_resource.counted[1]"]
+        );
+        assert!(expanded.outputs.is_empty(), "{:?}", expanded.outputs);
+        for instance in expanded.instances.values() {
+            assert_eq!(
+                instance
+                    .attributes
+                    .get("triggers")
+                    .and_then(|t| t.as_map())
+                    .and_then(|t| t.get("after"))
+                    .and_then(Value::as_str),
+                Some("id-of-single")
+            );
+        }
+
+        // With the outputs asked for, the output is evaluated (and its
+        // problem found), still without the broken resource.
+        let request = Request {
+            only: Some(Arc::new(Only {
+                resources: std::collections::BTreeSet::new(),
+                outputs: true,
+            })),
+            ..request
+        };
+        let (expanded, diagnostics) = expand(
+            &checked.config,
+            &checked.graph,
+            &request,
+            &host,
+            &checked.dir,
+            &registry,
+        );
+        let expanded = expanded.expect("expanded");
+        assert!(expanded.instances.is_empty());
+        assert!(
+            expanded.outputs.contains_key("leak"),
+            "{:?}",
+            expanded.outputs
+        );
+        let text = format!("{diagnostics:?}");
+        assert!(
+            !text.contains("content"),
+            "the broken resource was evaluated: {text}"
+        );
     }
 }

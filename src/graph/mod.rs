@@ -123,6 +123,8 @@ pub struct Graph {
     /// The position of each node in `sorted`, by node index.
     rank: Vec<usize>,
     order: Vec<NodeIndex>,
+    /// The position of each node in `order`, by node index.
+    order_rank: Vec<usize>,
     /// Every edge, for constant-time duplicate checks (petgraph's `find_edge`
     /// scans a node's edges, which is quadratic for a variable used everywhere).
     edge_set: std::collections::HashSet<(NodeIndex, NodeIndex)>,
@@ -160,6 +162,61 @@ impl Graph {
         self.graph
             .neighbors_directed(NodeIndex::new(position), petgraph::Direction::Incoming)
             .filter_map(|i| Some((i.index(), self.graph.node_weight(i)?)))
+    }
+
+    /// The position of `node` (see [`Graph::order_indexed`]).
+    pub fn position(&self, node: &Node) -> Option<usize> {
+        self.index.get(node).map(|index| index.index())
+    }
+
+    /// The nodes at `roots` and everything they depend on, directly or not,
+    /// in dependency order like [`Graph::order_indexed`]; a node for which
+    /// `leaf` is true is included but what it depends on is not followed
+    /// (unless something else reaches it). The cost grows with the nodes
+    /// returned and their edges, not with the graph, so a walk over a few
+    /// nodes of a large graph stays small. Empty when the graph has a cycle.
+    pub fn upstream_in_order(
+        &self,
+        roots: impl IntoIterator<Item = usize>,
+        leaf: impl Fn(&Node) -> bool,
+    ) -> Vec<(usize, &Node)> {
+        if self.order.is_empty() {
+            return Vec::new();
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut todo: Vec<usize> = Vec::new();
+        for root in roots {
+            if root < self.graph.node_count() && seen.insert(root) {
+                todo.push(root);
+            }
+        }
+        while let Some(position) = todo.pop() {
+            let index = NodeIndex::new(position);
+            if self.graph.node_weight(index).is_none_or(&leaf) {
+                continue;
+            }
+            for next in self
+                .graph
+                .neighbors_directed(index, petgraph::Direction::Incoming)
+            {
+                if seen.insert(next.index()) {
+                    todo.push(next.index());
+                }
+            }
+        }
+        let mut positions: Vec<usize> = seen.into_iter().collect();
+        positions.sort_unstable_by_key(|position| {
+            self.order_rank
+                .get(*position)
+                .copied()
+                .unwrap_or(usize::MAX)
+        });
+        positions
+            .into_iter()
+            .filter_map(|position| {
+                Some((position, self.graph.node_weight(NodeIndex::new(position))?))
+            })
+            .collect()
     }
 
     /// How many nodes depend directly on the node at `position`.
@@ -480,6 +537,13 @@ pub fn build(config: &Config) -> (Graph, Diagnostics) {
     report_cycles(&graph, &mut diagnostics);
     if !diagnostics.has_errors() {
         graph.order = deterministic_order(&graph);
+        let mut order_rank = vec![usize::MAX; graph.graph.node_count()];
+        for (rank, index) in graph.order.iter().enumerate() {
+            if let Some(slot) = order_rank.get_mut(index.index()) {
+                *slot = rank;
+            }
+        }
+        graph.order_rank = order_rank;
     }
     (graph, diagnostics)
 }

@@ -22,7 +22,7 @@ use crate::expand::{Expanded, Request};
 use crate::host::Host;
 use crate::lang::Value;
 use crate::plan::{Plan, PlanFile};
-use crate::providers::{Attributes, ObjectState};
+use crate::providers::ObjectState;
 use crate::state::audit::{ActionOutcome as AuditOutcome, AuditAction, AuditRecord};
 use crate::state::{JournalRecord, Key, LocalBackend, LockInfo, State, StateError};
 use std::collections::BTreeMap;
@@ -454,7 +454,7 @@ struct ExpandResolver {
 impl Resolver for ExpandResolver {
     fn resolve(
         &self,
-        applied: &BTreeMap<InstanceAddr, ObjectState>,
+        applied: &Arc<BTreeMap<InstanceAddr, ObjectState>>,
         wanted: &std::collections::BTreeSet<InstanceAddr>,
     ) -> Result<Resolved, Diagnostics> {
         if self.destroy {
@@ -473,18 +473,17 @@ impl Resolver for ExpandResolver {
                 outputs: BTreeMap::new(),
             });
         }
-        let known: BTreeMap<InstanceAddr, Attributes> = applied
-            .iter()
-            .map(|(addr, object)| (addr.clone(), object.attributes.clone()))
-            .collect();
+        // The objects are shared, not copied, and only what the wanted
+        // instances (or, at the end, the outputs) depend on is evaluated.
         let request = Request {
             environment: self.environment.clone(),
             vars: self.vars.clone(),
             known_secrets: self.known_secrets.clone(),
-            known_objects: Arc::new(known),
-            only: Some(Arc::new(
-                wanted.iter().map(|addr| addr.resource.clone()).collect(),
-            )),
+            known_objects: Arc::clone(applied) as Arc<dyn crate::expand::KnownObjects>,
+            only: Some(Arc::new(crate::expand::Only {
+                resources: wanted.iter().map(|addr| addr.resource.clone()).collect(),
+                outputs: wanted.is_empty(),
+            })),
         };
         let (expanded, diagnostics) = expand(self.host.as_ref(), &self.checked, &request);
         match expanded {

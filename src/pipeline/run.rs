@@ -214,7 +214,7 @@ pub(crate) fn plan_opened(
         let expand_request = Request {
             environment: request.environment.clone(),
             vars: request.vars.clone(),
-            known_objects: Arc::clone(&known),
+            known_objects: Arc::clone(&known) as Arc<dyn crate::expand::KnownObjects>,
             known_secrets: opened.known_secrets.clone(),
             only: None,
         };
