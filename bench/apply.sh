@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Measures the engine end to end through the release binary: the create plan
 # (no state), apply (creates; null resources in chains of 10), the no-op plan
-# that follows (refresh through `null`), and 1,000 independent test-world
-# resources with 100 ms per call at parallelism 64. Wall time and peak RSS
-# from GNU time. Usage: bench/apply.sh [SIZES...]   (default 1000 10000 100000)
+# that follows (refresh through `null`), one deep chain (INFRA_CHAIN_SIZES),
+# and 1,000 independent test-world resources with 100 ms per call at
+# parallelism 64. Wall time and peak RSS from GNU time. Usage: bench/apply.sh [SIZES...]   (default 1000 10000 100000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,6 +54,18 @@ for n in "${sizes[@]}"; do
   measure "plan (no-op, no refresh)" "$n" plan -C "$dir" --refresh=false
   measure "apply (no changes)" "$n" apply -C "$dir" --auto-approve
   measure "destroy" "$n" destroy -C "$dir" --auto-approve
+done
+
+# One chain of N (each link waits on the previous one's id): apply must grow
+# linearly with the depth of the graph, not with its square. INFRA_CHAIN_SIZES
+# picks the depths (default 1000 2000 10000); the ratio 10000/1000 should stay
+# near 10.
+read -r -a chain_sizes <<<"${INFRA_CHAIN_SIZES:-1000 2000 10000}"
+for n in "${chain_sizes[@]}"; do
+  dir="$out/null-chain-deep-$n"
+  rm -rf "$dir"
+  python3 bench/gen_null_chains.py "$n" "$dir" --chain "$n"
+  measure "apply (one chain of N)" "$n" apply -C "$dir" --auto-approve
 done
 
 # 1,000 independent resources, 100 ms per call, parallelism 64: the bound is
