@@ -23,6 +23,7 @@ mod init;
 mod output;
 mod plan;
 mod state;
+mod state_restore;
 mod validate;
 
 use crate::diag::{Diagnostics, RenderOptions, SourceMap, render_human, summary_line};
