@@ -71,7 +71,7 @@ enum Command {
     Drift(drift::DriftCommand),
     /// Accept what changed outside infra into the state, as a new version.
     Refresh(drift::RefreshCommand),
-    /// Inspect and repair the recorded state: list, show, rm, mv, history, pull, push.
+    /// Inspect and repair the recorded state: list, show, rm, mv, history, pull, push, restore.
     State(state::StateCommand),
     /// Break a stale state lock left by a command that died.
     ForceUnlock(state::ForceUnlockCommand),

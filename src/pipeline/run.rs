@@ -31,7 +31,9 @@ pub struct PlanRequest {
     pub vars: Vec<(String, String)>,
     /// `--target`: when not empty, only these and what they depend on.
     pub targets: Vec<crate::addr::Target>,
-    /// `--refresh` (default true): read every prior object from its provider first.
+    /// `--refresh`: read every prior object from its provider first. The
+    /// command line's default is true; [`PlanRequest::default`] leaves it
+    /// false (no provider reads), for callers that want a plan from state.
     pub refresh: bool,
     /// `--out FILE`: also save the plan there (secrets sealed with the state key).
     pub out: Option<PathBuf>,
