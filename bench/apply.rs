@@ -164,6 +164,7 @@ fn stack(resource_type: &str, count: usize, chain: usize) -> (Expanded, Plan) {
         output_changes: Vec::new(),
         config_digest: String::new(),
         impact: Default::default(),
+        targets: Vec::new(),
     };
     (expanded, plan)
 }

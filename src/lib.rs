@@ -5,9 +5,12 @@
 //! flowing one way:
 //!
 //! ```text
-//! source files ─► syntax::parse ─► check::check ─► graph::build ─► plan::plan ─► apply::apply ─► state
-//!                 (AST + spans)    (config model)   (DAG)           (Plan)         (provider calls)
+//! source files ─► syntax::parse ─► check::check ─► graph::build ─► expand::expand ─► plan::plan ─► apply::apply ─► state
+//!                 (AST + spans)    (config model)   (DAG)           (instances of     (Plan)         (provider calls)
+//!                                                                    one environment)
 //! ```
+//!
+//! `pipeline` runs the stages in this order, one entry point per command.
 //!
 //! `diag` (spans, diagnostics, codes), `host` (files, env, clock) and `addr`
 //! are shared by every stage. `fmt` prints the syntax tree canonically. `cli` is

@@ -350,3 +350,55 @@ fn fmt_a_missing_path_is_an_error() {
     assert_eq!(code(&output), 1);
     assert!(stderr(&output).contains("infra::cli::no_such_path"));
 }
+
+/// Whether `text` holds a control character other than a line feed.
+fn has_raw_controls(text: &str) -> bool {
+    text.chars().any(|c| c.is_control() && c != '\n')
+}
+
+#[test]
+fn control_characters_from_files_and_providers_never_reach_the_terminal_raw() {
+    // In the source: an error snippet shows them escaped.
+    let dir = TempDir::new("controls");
+    dir.write(
+        "main.infra",
+        "stack \"x\" {}\nlocals {\n  a = \"\u{1b}]0;pwned\u{7}\"\n  b\u{1b}[2J = 1\n}\n",
+    );
+    let output = infra(&dir.path, &["validate"]);
+    assert_eq!(code(&output), 1);
+    let text = stderr(&output);
+    assert!(!has_raw_controls(&text), "{text:?}");
+    assert!(text.contains("b\\u{1b}[2J = 1"), "{text}");
+
+    // From the world: a file changed outside infra shows up in the drift,
+    // and a provider error names a path holding an escape.
+    dir.write(
+        "main.infra",
+        "stack \"x\" {}\nresource \"local_file\" \"f\" {\n  path    = \"out/f.txt\"\n  content = \"a\\nb\\n\"\n}\n",
+    );
+    let output = infra(&dir.path, &["apply", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    dir.write("out/f.txt", "a\n\u{1b}]0;pwned\u{7}\nb\n");
+    let output = infra(&dir.path, &["plan"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(!has_raw_controls(&text), "{text:?}");
+    assert!(text.contains("\\u{1b}]0;pwned\\u{7}"), "{text}");
+    // JSON stays valid and keeps the value.
+    let output = infra(&dir.path, &["plan", "--format", "json"]);
+    assert!(!has_raw_controls(&stdout(&output)));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(doc.to_string().contains("pwned"));
+
+    dir.write("blocker", "a file, not a folder");
+    dir.write(
+        "main.infra",
+        "stack \"x\" {}\nresource \"local_file\" \"g\" {\n  path    = \"blocker/g\u{1b}[2J.txt\"\n  content = \"x\"\n}\n",
+    );
+    let output = infra(&dir.path, &["apply", "--auto-approve"]);
+    assert_eq!(code(&output), 1);
+    let (out, err) = (stdout(&output), stderr(&output));
+    assert!(err.contains("infra::apply::provider_error"), "{err}");
+    assert!(!has_raw_controls(&out), "{out:?}");
+    assert!(!has_raw_controls(&err), "{err:?}");
+}

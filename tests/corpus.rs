@@ -6,6 +6,9 @@
 //! - `cases` lists the cases, one generated `#[test]` each, and checks the list
 //!   against `tests/corpus/` and `tests/snapshots/`.
 //! - `diagnostics_doc` ties `docs/diagnostics.md` to the code registry.
+//! - `functions_doc` ties `docs/functions.md` to the builtin function table.
+//! - `docs_refs` checks that the docs point only to files that exist and show
+//!   only flags the commands take.
 //! - `examples` validates and format-checks every stack under `examples/`.
 //! - `fuzz` feeds random and mutated input to the parser, formatter and checker.
 //! - `fmt` holds the formatter's own tests.
@@ -24,6 +27,12 @@ mod cases;
 
 #[path = "suite/diagnostics_doc.rs"]
 mod diagnostics_doc;
+
+#[path = "suite/functions_doc.rs"]
+mod functions_doc;
+
+#[path = "suite/docs_refs.rs"]
+mod docs_refs;
 
 #[path = "suite/examples.rs"]
 mod examples;

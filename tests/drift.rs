@@ -545,7 +545,8 @@ fn refresh_recovers_an_interrupted_apply_first() {
     );
 }
 
-/// The fenced ````markdown blocks of docs/ci.md, without the marker line.
+/// The fenced ````markdown blocks of docs/ci.md: exactly what infra prints
+/// (the marker line is the workflow's, and the page shows it apart).
 fn ci_doc_examples() -> Vec<String> {
     let doc =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ci.md")).unwrap();
@@ -555,7 +556,7 @@ fn ci_doc_examples() -> Vec<String> {
         match (&mut current, line) {
             (None, "````markdown") => current = Some(Vec::new()),
             (Some(lines), "````") => {
-                let text = lines.iter().skip(1).map(|l| format!("{l}\n")).collect();
+                let text = lines.iter().map(|l| format!("{l}\n")).collect();
                 blocks.push(text);
                 current = None;
             }

@@ -156,7 +156,7 @@ fn plan_out_writes_a_plan_file() {
     assert_eq!(json["changes"].as_array().unwrap().len(), 2, "{json}");
     // The key that authenticates it was created; no state was written.
     assert!(dir.path.join(".infra/key").is_file());
-    assert!(!dir.path.join(".infra/state").exists());
+    assert!(!dir.path.join(".infra/state/demo/dev.json").exists());
 }
 
 #[test]
@@ -211,4 +211,115 @@ resource "local_file" "f" {
     assert!(out.contains("size = 1"), "{out}");
     assert!(out.contains("Plan: 2 to add"), "{out}");
     assert!(!dir.path.join("out").exists());
+}
+
+#[test]
+fn a_target_that_matches_nothing_is_an_error_with_a_suggestion() {
+    let dir = null_stack("unknown-target");
+    for command in [&["plan"][..], &["apply", "--auto-approve"][..]] {
+        let mut args = command.to_vec();
+        args.extend(["--target", "null_resource.c"]);
+        let output = infra(&dir.path, &args);
+        assert_eq!(code(&output), 1, "{args:?}: {}", stdout(&output));
+        let text = stderr(&output);
+        assert!(text.contains("infra::plan::unknown_target"), "{text}");
+        assert!(text.contains("did you mean `null_resource.a`?"), "{text}");
+        assert!(
+            !stdout(&output).contains("No changes"),
+            "{}",
+            stdout(&output)
+        );
+    }
+    // A whole module that does not exist, and an instance key the resource
+    // does not expand to, match nothing either.
+    for target in ["module.net", "null_resource.a[3]"] {
+        let output = infra(&dir.path, &["plan", "--target", target]);
+        assert_eq!(code(&output), 1, "{target}: {}", stdout(&output));
+        assert!(
+            stderr(&output).contains("infra::plan::unknown_target"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    // Nothing was applied.
+    assert!(!dir.path.join(".infra/state/demo/dev.json").exists());
+}
+
+#[test]
+fn a_targeted_plan_says_it_is_partial_in_every_format() {
+    let dir = null_stack("partial");
+    let output = infra(&dir.path, &["plan", "--target", "null_resource.a"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("Warning: resource targeting is in effect (null_resource.a)"),
+        "{text}"
+    );
+    assert!(text.contains("This plan is partial"), "{text}");
+
+    let output = infra(
+        &dir.path,
+        &[
+            "plan",
+            "--target",
+            "null_resource.a",
+            "--format",
+            "markdown",
+        ],
+    );
+    let text = stdout(&output);
+    assert!(
+        text.contains("> **Warning:** resource targeting is in effect (null_resource.a)"),
+        "{text}"
+    );
+
+    let output = infra(
+        &dir.path,
+        &["plan", "--target", "null_resource.a", "--format", "json"],
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(doc["targets"], serde_json::json!(["null_resource.a"]));
+
+    // Without --target: no warning, and an empty list.
+    let output = infra(&dir.path, &["plan"]);
+    assert!(
+        !stdout(&output).contains("targeting"),
+        "{}",
+        stdout(&output)
+    );
+    let output = infra(&dir.path, &["plan", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(doc["targets"], serde_json::json!([]));
+}
+
+#[test]
+fn an_undeclared_var_is_an_error_with_a_suggestion_for_every_command() {
+    let dir = null_stack("unknown-var");
+    for command in [
+        &["validate"][..],
+        &["plan"][..],
+        &["apply", "--auto-approve"][..],
+        &["graph"][..],
+    ] {
+        let mut args = command.to_vec();
+        args.extend(["--var", "greting=yo"]);
+        let output = infra(&dir.path, &args);
+        assert_eq!(code(&output), 1, "{args:?}: {}", stdout(&output));
+        let text = stderr(&output);
+        assert!(
+            text.contains("infra::check::unknown_variable"),
+            "{args:?}: {text}"
+        );
+        assert!(
+            text.contains("did you mean `greeting`?"),
+            "{args:?}: {text}"
+        );
+        // Once, not once per environment.
+        assert_eq!(
+            text.matches("infra::check::unknown_variable").count(),
+            1,
+            "{text}"
+        );
+    }
+    assert!(!dir.path.join(".infra/state/demo/dev.json").exists());
 }

@@ -987,6 +987,21 @@ fn the_rest_api_example_works_as_its_readme_says() {
         .unwrap();
     assert_eq!(projects[0]["team_id"], payments["id"]);
 
+    // The README finds payments' id through the `team_ids` output, since the
+    // server numbers the teams in the order their (concurrent) creates land;
+    // it must not name a fixed `/teams/1`.
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.contains("infra output -C examples/rest-api team_ids"),
+        "the README must look the id up"
+    );
+    for fixed in ["/teams/1", "/teams/2"] {
+        assert!(!readme.contains(fixed), "the README assumes {fixed}");
+    }
+    let ids = ok(&run(&dir.path, &["output", "team_ids", "--json"]));
+    let ids: Value = serde_json::from_str(&ids).unwrap();
+    assert_eq!(ids["value"]["payments"], payments["id"], "{ids}");
+
     // A change by hand, as the README does with curl.
     let path = format!("/teams/{}", payments["id"].as_str().unwrap());
     let (status, _) = http_request(

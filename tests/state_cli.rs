@@ -979,3 +979,123 @@ fn force_unlock_on_a_terminal_breaks_the_lock_only_after_yes() {
     // The old holder's drop must not remove someone else's lock later.
     drop(lock);
 }
+
+#[test]
+fn a_missing_key_is_not_replaced_while_another_environment_has_state() {
+    let dir = seeded("missing-key-other-env");
+    let key_file = dir.path.join(".infra/key");
+    let real_key = std::fs::read(&key_file).unwrap();
+    std::fs::remove_file(&key_file).unwrap();
+    // prod has no state of its own, but dev's is sealed with the lost key.
+    let output = infra(&dir.path, &["apply", "--env", "prod", "--auto-approve"]);
+    assert_fails_with(&output, "infra::state::missing_key");
+    let text = stderr(&output);
+    assert!(text.contains("INFRA_STATE_KEY"), "{text}");
+    assert!(text.contains("restore the key file"), "{text}");
+    assert!(!key_file.exists(), "a second key was made");
+    assert!(!state_path(&dir.path, "prod").exists());
+    // With the real key back, both environments work.
+    std::fs::write(&key_file, real_key).unwrap();
+    let output = infra(&dir.path, &["apply", "--env", "prod", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(list(&dir.path).len(), WORKERS + 3);
+
+    // A folder without any state still gets a new key.
+    let fresh = TempDir::new("missing-key-fresh");
+    fresh.write("main.infra", STACK);
+    let output = infra(&fresh.path, &["apply", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(fresh.path.join(".infra/key").exists());
+}
+
+#[test]
+fn a_deleted_current_state_is_refused_and_restore_writes_it_back() {
+    let dir = seeded("restore-missing");
+    let output = infra(&dir.path, &["state", "rm", "null_resource.dep"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let version_2 = list(&dir.path);
+    std::fs::remove_file(state_path(&dir.path, "dev")).unwrap();
+
+    // Not an empty state that plans to create everything: a refusal that
+    // names the newest version and the command that restores it.
+    for args in [
+        &["plan"][..],
+        &["apply", "--auto-approve"][..],
+        &["state", "list"][..],
+    ] {
+        let output = infra(&dir.path, args);
+        assert_fails_with(&output, "infra::state::missing_current");
+        let text = stderr(&output);
+        assert!(text.contains("infra state restore 2 --env dev"), "{text}");
+        assert!(!stdout(&output).contains("to add"), "{}", stdout(&output));
+    }
+    assert!(!state_path(&dir.path, "dev").exists());
+
+    let output = infra(&dir.path, &["state", "restore", "2"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("State written as version 3"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(list(&dir.path), version_2);
+    assert_eq!(history_versions(&dir.path), 3);
+    let history = history_json(&dir.path);
+    let audits = entries(&history, "audit");
+    let last = audits.last().unwrap();
+    assert_eq!(last["command"], "state-restore", "{last}");
+    assert_eq!(last["serial"], 3, "{last}");
+    // The restored version has the old content, at a new serial.
+    let restored = StateFile::parse(
+        &std::fs::read(state_path(&dir.path, "dev")).unwrap(),
+        &state_path(&dir.path, "dev"),
+    )
+    .unwrap();
+    assert_eq!(restored.serial, 3);
+    assert_eq!(restored.summary, "state restore: version 2");
+
+    // An older version can be restored too; a missing one is refused.
+    let output = infra(&dir.path, &["state", "restore", "1"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(list(&dir.path).len(), WORKERS + 3);
+    let output = infra(&dir.path, &["state", "restore", "9"]);
+    assert_fails_with(&output, "infra::state::no_such_version");
+}
+
+#[test]
+fn restore_is_the_way_out_of_a_corrupt_current_file() {
+    let dir = seeded("restore-corrupt");
+    let path = state_path(&dir.path, "dev");
+    let expected = list(&dir.path);
+    std::fs::write(&path, b"{\"format_version\": 1, \"lin").unwrap();
+
+    let output = infra(&dir.path, &["plan"]);
+    assert_fails_with(&output, "infra::state::invalid_json");
+    assert!(
+        stderr(&output).contains("infra state restore 1 --env dev"),
+        "{}",
+        stderr(&output)
+    );
+    // push --force cannot replace a file that fails its checks.
+    std::fs::write(dir.path.join("good.json"), b"{}").unwrap();
+    let output = infra(&dir.path, &["state", "push", "--force", "good.json"]);
+    assert_eq!(code(&output), 1);
+
+    let output = infra(&dir.path, &["state", "restore", "1"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(list(&dir.path), expected);
+    // The unreadable file is kept, byte for byte, out of the versions.
+    let kept = dir
+        .path
+        .join(".infra/state/demo/dev.history/replaced-00000000000000000002.json");
+    assert_eq!(
+        std::fs::read(&kept).unwrap(),
+        b"{\"format_version\": 1, \"lin".to_vec()
+    );
+    assert_eq!(
+        history_versions(&dir.path),
+        3,
+        "two versions and the kept file"
+    );
+    assert_eq!(entries(&history_json(&dir.path), "version").len(), 2);
+}

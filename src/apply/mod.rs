@@ -10,7 +10,9 @@
 //! by the next run.
 //!
 //! Invariant: the only caller of the mutating provider methods (`create`,
-//! `update`, `delete`, `import`); never prints (progress goes out as
+//! `update`, `delete`). `import` only reads an object by its id, and has two
+//! more callers: the plan stage (for `import` blocks) and `infra import`
+//! (`pipeline::import`). Never prints (progress goes out as
 //! [`Event`]s) and writes nothing but journal records through the
 //! [`Recorder`]. A secret value is sealed before it is recorded and never put
 //! into an event, a message or a diagnostic.

@@ -1055,6 +1055,7 @@ fn the_apply_future_is_send() {
         output_changes: Vec::new(),
         config_digest: String::new(),
         impact: Default::default(),
+        targets: Vec::new(),
     };
     let mut recorder = MemoryRecorder::default();
     let request = world.request(&plan, &config, FnResolver::fixed(&config), 1);

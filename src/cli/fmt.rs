@@ -128,7 +128,7 @@ impl Fmt {
                 ctx.out(&unified_diff(&name, &text, &formatted));
             }
         } else if !self.check {
-            ctx.out(&formatted);
+            ctx.out_exact(&formatted);
         }
     }
 }

@@ -23,6 +23,7 @@ mod init;
 mod output;
 mod plan;
 mod state;
+mod state_restore;
 mod validate;
 
 use crate::diag::{Diagnostics, RenderOptions, SourceMap, render_human, summary_line};
@@ -70,7 +71,7 @@ enum Command {
     Drift(drift::DriftCommand),
     /// Accept what changed outside infra into the state, as a new version.
     Refresh(drift::RefreshCommand),
-    /// Inspect and repair the recorded state: list, show, rm, mv, history, pull, push.
+    /// Inspect and repair the recorded state: list, show, rm, mv, history, pull, push, restore.
     State(state::StateCommand),
     /// Break a stale state lock left by a command that died.
     ForceUnlock(state::ForceUnlockCommand),
@@ -116,14 +117,26 @@ impl Ctx<'_> {
         }
     }
 
-    /// Writes to stdout. A closed pipe is not an error worth a panic.
+    /// Writes to stdout, control characters escaped
+    /// ([`crate::diag::escape_controls`]): plans, drift, outputs, provider
+    /// errors and values read from remote APIs all pass here, and none may
+    /// rewrite the terminal. A JSON document stays valid. A closed pipe is
+    /// not an error worth a panic.
     pub fn out(&mut self, text: &str) {
+        let shown = crate::diag::escape_controls(text);
+        let _ = self.stdout.write_all(shown.as_bytes());
+    }
+
+    /// Writes `text` to stdout exactly: for data the user asked for byte for
+    /// byte (`infra fmt -` output, `infra output --raw`), meant for a pipe.
+    pub fn out_exact(&mut self, text: &str) {
         let _ = self.stdout.write_all(text.as_bytes());
     }
 
-    /// Writes to stderr.
+    /// Writes to stderr, control characters escaped (as [`Ctx::out`]).
     pub fn err(&mut self, text: &str) {
-        let _ = self.stderr.write_all(text.as_bytes());
+        let shown = crate::diag::escape_controls(text);
+        let _ = self.stderr.write_all(shown.as_bytes());
     }
 
     /// Renders diagnostics for humans on stderr, followed by the count line.
@@ -135,8 +148,10 @@ impl Ctx<'_> {
         // stands apart in a terminal or a CI log.
         for diagnostic in diagnostics {
             let one: Diagnostics = std::iter::once(diagnostic.clone()).collect();
+            // Escaped inside the renderer; the colours it adds are escape
+            // sequences that must reach the terminal as they are.
             let rendered = render_human(&one, sources, self.render);
-            self.err(&rendered);
+            let _ = self.stderr.write_all(rendered.as_bytes());
             self.err("\n");
         }
         self.err(&format!("{}\n", summary_line(diagnostics)));

@@ -147,7 +147,12 @@ impl OutputCommand {
                 }
             }
         };
-        ctx.out(&text);
+        if self.raw {
+            // `--raw` is for scripts: the value exactly as stored.
+            ctx.out_exact(&text);
+        } else {
+            ctx.out(&text);
+        }
         Exit::Success
     }
 }

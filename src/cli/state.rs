@@ -1,4 +1,5 @@
-//! `infra state list|show|rm|mv|history|pull|push` and `infra force-unlock`:
+//! `infra state list|show|rm|mv|history|pull|push|restore` (restore in
+//! `state_restore.rs`) and `infra force-unlock`:
 //! inspecting and repairing the recorded state of one stack environment.
 //!
 //! Terminology: *state surgery* is a change to the state that no provider
@@ -44,6 +45,9 @@ enum StateAction {
     Pull(PullArgs),
     /// Replace the state with FILE (same lineage, higher serial, unless --force).
     Push(PushArgs),
+    /// Write history version SERIAL back as the current state (also when the
+    /// current file is missing or corrupt).
+    Restore(super::state_restore::RestoreArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -187,7 +191,7 @@ pub(super) fn no_state(located: &Located, backend: &LocalBackend<'_>) -> Diagnos
     ))
 }
 
-fn state_failure(ctx: &mut Ctx<'_>, error: &StateError) -> Exit {
+pub(super) fn state_failure(ctx: &mut Ctx<'_>, error: &StateError) -> Exit {
     ctx.report_one(error.to_diagnostic())
 }
 
@@ -201,6 +205,7 @@ impl StateCommand {
             StateAction::History(args) => history(ctx, args),
             StateAction::Pull(args) => pull(ctx, args),
             StateAction::Push(args) => push(ctx, args),
+            StateAction::Restore(args) => super::state_restore::restore(ctx, args),
         }
     }
 }
@@ -427,7 +432,7 @@ fn surgery(
 }
 
 /// `500ms`, `30s`, `2m`.
-fn describe_duration(duration: std::time::Duration) -> String {
+pub(super) fn describe_duration(duration: std::time::Duration) -> String {
     let millis = duration.as_millis();
     if millis % 60_000 == 0 && millis > 0 {
         format!("{}m", millis / 60_000)

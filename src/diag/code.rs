@@ -141,6 +141,8 @@ codes! {
     CheckUnknownEnvironment => ("infra::check::unknown_environment", "unknown environment"),
     /// A variable without a default gets no value.
     CheckMissingVariableValue => ("infra::check::missing_variable_value", "no value for variable"),
+    /// `--var NAME=VALUE` names no declared variable.
+    CheckUnknownVariable => ("infra::check::unknown_variable", "no such variable"),
     /// A variable's value does not fit its type.
     CheckInvalidVariableValue => ("infra::check::invalid_variable_value", "invalid value for variable"),
     /// A `validate` condition is false.
@@ -177,6 +179,8 @@ codes! {
     PlanTampered => ("infra::plan::tampered", "plan file failed authentication"),
     /// The state moved since the plan was made (another serial or lineage, or it appeared or vanished).
     PlanStaleState => ("infra::plan::stale_state", "plan is stale: the state changed since it was made"),
+    /// `--target ADDR` matches no resource in the configuration and no instance in the state.
+    PlanUnknownTarget => ("infra::plan::unknown_target", "target matches nothing"),
     /// The configuration text or variables changed since the plan was made.
     PlanStaleConfiguration => ("infra::plan::stale_configuration", "plan is stale: the configuration changed since it was made"),
     /// The plan was made for another stack or environment.
@@ -229,6 +233,8 @@ codes! {
     StateIo => ("infra::state::io", "state storage could not be read or written"),
     /// A command that needs a state found none for the stack environment.
     StateNoState => ("infra::state::no_state", "no state for this environment"),
+    /// The current state file is gone while its history holds versions.
+    StateMissingCurrent => ("infra::state::missing_current", "current state file is missing but its history is not"),
     /// An address given to a state command is not in the state.
     StateNoSuchAddress => ("infra::state::no_such_address", "address not in state"),
     /// `infra state mv` was given a target address that is already in the state.

@@ -11,10 +11,12 @@
 //! at render time, after sorting.
 
 mod code;
+mod escape;
 mod render;
 mod source;
 
 pub use code::Code;
+pub use escape::escape_controls;
 pub use render::{RenderOptions, render_human, render_json, summary_line};
 pub use source::{FileId, LineCol, SourceFile, SourceMap, Span};
 

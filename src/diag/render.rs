@@ -3,7 +3,13 @@
 //!
 //! Invariant: rendering is pure; whether to use colour and how wide to wrap is
 //! decided by the caller (`cli`) and passed in [`RenderOptions`].
+//! Invariant: no control character of a file, label, help line or path reaches
+//! the human report raw: each is escaped ([`super::escape_controls`]), so a
+//! crafted file cannot rewrite the terminal, and a lone CR cannot make the
+//! excerpt's line numbers disagree with the `file:line:col` header (lines are
+//! then ended by LF and CRLF only, as [`super::SourceFile`] counts them).
 
+use super::escape::{Escape, escape_controls, escape_with_offsets, shown_offset};
 use super::{Diagnostic, Diagnostics, Label, Severity, SourceMap};
 use miette::{
     GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
@@ -20,13 +26,41 @@ use std::sync::Arc;
 /// Invariant: lines are counted as miette counts them (`\n`, `\r\n` and a
 /// lone `\r` each end one), so the excerpt and its line numbers are exactly
 /// what miette would show from the whole text.
+///
+/// The text is the shown text (control characters escaped); `escapes` says
+/// where each escape is, to move spans in and columns back out.
 #[derive(Debug, Clone)]
 struct Indexed {
     text: Arc<str>,
     line_starts: Arc<[usize]>,
+    escapes: Arc<[Escape]>,
 }
 
 impl Indexed {
+    /// The shown form of a file's text.
+    fn shown(original: &str) -> Indexed {
+        let (text, escapes) = escape_with_offsets(original);
+        let mut indexed = Indexed::new(&text);
+        indexed.escapes = escapes.into();
+        indexed
+    }
+
+    /// A span of the original text, moved into the shown text.
+    fn shown_span(&self, span: super::Span) -> SourceSpan {
+        let start = shown_offset(&self.escapes, span.start());
+        let end = shown_offset(&self.escapes, span.end());
+        SourceSpan::new(start.into(), end.saturating_sub(start))
+    }
+
+    /// How many bytes the escapes in `from..to` (shown offsets) add.
+    fn grown_between(&self, from: usize, to: usize) -> usize {
+        self.escapes
+            .iter()
+            .filter(|e| e.shown >= from && e.shown < to)
+            .map(|e| e.len - e.original_len)
+            .sum()
+    }
+
     fn new(text: &str) -> Indexed {
         let bytes = text.as_bytes();
         let mut line_starts = vec![0];
@@ -43,6 +77,7 @@ impl Indexed {
         Indexed {
             text: Arc::from(text),
             line_starts: line_starts.into(),
+            escapes: Arc::from(Vec::new()),
         }
     }
 }
@@ -66,6 +101,14 @@ impl SourceCode for Indexed {
         let shifted = SourceSpan::new((span.offset() - base).into(), span.len());
         let contents = rest.read_span(&shifted, context_lines_before, context_lines_after)?;
         let data: &'a [u8] = contents.data();
+        // The span's own column (what the `file:line:col` header shows) is
+        // that of the original text: escapes earlier on its line are taken
+        // out. Context reads start at a line start, where nothing is.
+        let mut column = contents.column();
+        if context_lines_before == 0 && context_lines_after == 0 {
+            let line_start = self.line_starts.get(line).copied().unwrap_or(0);
+            column = column.saturating_sub(self.grown_between(line_start, span.offset()));
+        }
         Ok(Box::new(MietteSpanContents::new(
             data,
             SourceSpan::new(
@@ -73,7 +116,7 @@ impl SourceCode for Indexed {
                 contents.span().len(),
             ),
             contents.line() + base_line,
-            contents.column(),
+            column,
             contents.line_count() + base_line,
         )))
     }
@@ -122,7 +165,12 @@ impl fmt::Display for Attached<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.location {
             Some(location) if self.source.is_none() => {
-                write!(f, "{}: {}", self.diagnostic.code.message(), location)
+                write!(
+                    f,
+                    "{}: {}",
+                    self.diagnostic.code.message(),
+                    escape_controls(location)
+                )
             }
             _ => f.write_str(self.diagnostic.code.message()),
         }
@@ -147,7 +195,7 @@ impl miette::Diagnostic for Attached<'_> {
         self.diagnostic
             .help
             .as_deref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+            .map(|h| Box::new(escape_controls(h)) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -155,11 +203,11 @@ impl miette::Diagnostic for Attached<'_> {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        self.source.as_ref()?;
+        let source = self.source.as_ref()?.inner();
         let primary = self.diagnostic.primary.as_ref();
         Some(Box::new(self.labels.iter().map(move |label| {
-            let span = SourceSpan::new(label.span.start().into(), label.span.len());
-            let text = (!label.text.is_empty()).then(|| label.text.clone());
+            let span = source.shown_span(label.span);
+            let text = (!label.text.is_empty()).then(|| escape_controls(&label.text).into_owned());
             if primary.is_some_and(|p| std::ptr::eq(p, *label)) {
                 LabeledSpan::new_primary_with_span(text, span)
             } else {
@@ -193,9 +241,9 @@ impl Sources<'_> {
         }
         let slot = self.indexed.get_mut(at)?;
         let indexed = slot
-            .get_or_insert_with(|| Indexed::new(&source.text))
+            .get_or_insert_with(|| Indexed::shown(&source.text))
             .clone();
-        Some(NamedSource::new(source.name.clone(), indexed))
+        Some(NamedSource::new(&*escape_controls(&source.name), indexed))
     }
 }
 
@@ -438,5 +486,75 @@ mod indexed_tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod terminal_safety_tests {
+    use super::{RenderOptions, render_human};
+    use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap, Span};
+
+    fn render(text: &str, start: usize, end: usize, label: &str, help: &str) -> String {
+        let mut map = SourceMap::new();
+        let file = map.add("main.infra", text);
+        let diagnostic = Diagnostic::error(
+            Code::ParseUnexpectedToken,
+            Span::new(file, start, end),
+            label,
+        )
+        .with_help(help);
+        let diagnostics: Diagnostics = std::iter::once(diagnostic).collect();
+        let options = RenderOptions {
+            colour: false,
+            width: 200,
+            unicode: false,
+        };
+        render_human(&diagnostics, &map, options)
+    }
+
+    #[test]
+    fn control_characters_in_sources_labels_and_help_are_shown_escaped() {
+        let text = "a = \"\u{1b}]0;pwned\u{7}\"\nb\u{1b}[2J = 1\n";
+        let at = text.find("= 1").unwrap();
+        let shown = render(text, at, at + 1, "here \u{1b}[31m", "fix \u{7} it");
+        assert!(
+            !shown.chars().any(|c| c.is_control() && c != '\n'),
+            "{shown:?}"
+        );
+        assert!(shown.contains("a = \"\\u{1b}]0;pwned\\u{7}\""), "{shown}");
+        assert!(shown.contains("b\\u{1b}[2J = 1"), "{shown}");
+        assert!(shown.contains("here \\u{1b}[31m"), "{shown}");
+        assert!(shown.contains("fix \\u{7} it"), "{shown}");
+        // The header gives the column in the file, not in the shown line;
+        // the caret sits under the `=` in the shown line.
+        assert!(shown.contains("[main.infra:2:7]"), "{shown}");
+        let source_line = shown.lines().find(|l| l.contains("[2J = 1")).unwrap();
+        let caret_line = shown
+            .lines()
+            .skip_while(|l| !l.contains("[2J = 1"))
+            .nth(1)
+            .unwrap();
+        assert_eq!(
+            source_line.find('='),
+            caret_line.rfind('|'),
+            "{source_line}\n{caret_line}"
+        );
+    }
+
+    #[test]
+    fn a_lone_carriage_return_does_not_split_the_excerpt_from_the_header() {
+        let text = "x = 1 # note\ry = 2\nbad here\n";
+        let at = text.find("bad").unwrap();
+        let shown = render(text, at, at + 3, "this", "help");
+        // Line 2, as the language and the JSON output count it.
+        assert!(shown.contains("[main.infra:2:1]"), "{shown}");
+        let numbered = shown
+            .lines()
+            .find(|l| l.contains("bad here"))
+            .unwrap()
+            .trim_start();
+        assert!(numbered.starts_with("2 "), "{shown}");
+        assert!(shown.contains("x = 1 # note\\u{d}y = 2"), "{shown}");
     }
 }

@@ -425,6 +425,9 @@ fn walk<'a>(
         provider_configs: BTreeMap::new(),
     };
     expander.environment_vars(&environment.name);
+    expander
+        .diagnostics
+        .extend(unknown_cli_vars(config, request));
     if make_instances {
         match &request.only {
             None => {
@@ -1435,6 +1438,37 @@ fn unknown_expansion(span: Span, what: &str) -> Diagnostic {
         .with_help(format!(
             "{what} decides which instances exist, so it must be known when planning: derive it from variables, locals or literal values, or apply the resources it depends on first with `infra apply --target`"
         ))
+}
+
+/// One error per `--var NAME=VALUE` whose name the root module does not
+/// declare: a value that nothing reads is a typo, not a setting.
+fn unknown_cli_vars(config: &Config, request: &Request) -> Diagnostics {
+    let mut diagnostics = Diagnostics::new();
+    let declared = &config.root.variables;
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, _) in &request.vars {
+        if declared.contains_key(name) || !seen.insert(name.as_str()) {
+            continue;
+        }
+        let mut help = match did_you_mean(name, declared.keys().map(String::as_str)) {
+            Some(near) => format!("did you mean `{near}`? "),
+            None => String::new(),
+        };
+        if declared.is_empty() {
+            help.push_str("the stack declares no variables; remove this --var");
+        } else {
+            let names: Vec<&str> = declared.keys().map(String::as_str).collect();
+            help.push_str(&format!(
+                "--var sets a variable declared with `variable \"NAME\" {{ ... }}`; this stack declares: {}",
+                names.join(", ")
+            ));
+        }
+        diagnostics.push(
+            Diagnostic::error_at_path(Code::CheckUnknownVariable, Some(format!("--var {name}")))
+                .with_help(help),
+        );
+    }
+    diagnostics
 }
 
 /// A `--var` value for a variable of type `ty`: strings are taken as they are;

@@ -657,6 +657,12 @@ fn plan_with(
     expanded: &Expanded,
     diagnostics: &mut Diagnostics,
 ) -> Option<Plan> {
+    let unknown =
+        super::run::unknown_targets(checked, expanded, opened.prior.as_ref(), &request.targets);
+    if !unknown.is_empty() {
+        diagnostics.extend(unknown);
+        return None;
+    }
     let runtime = runtime(diagnostics)?;
     let plan_request = crate::plan::Request {
         stack: opened.stack.clone(),

@@ -242,9 +242,12 @@ fn missing_providers(expanded: &Expanded, providers: &ProviderSet) -> Diagnostic
         if live || !seen.insert(resource.clone()) {
             continue;
         }
+        // The list comes from the live set, so it cannot go stale.
+        let live_names: Vec<&str> = providers.names().collect();
         let help = format!(
-            "provider `{name}` is not implemented in this build of infra yet; plan works \
-             for null and local resources today"
+            "provider `{name}` is not implemented in this build of infra yet; the providers \
+             that can plan are: {}",
+            live_names.join(", ")
         );
         diagnostics.push(
             Diagnostic::error(

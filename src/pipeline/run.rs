@@ -31,7 +31,9 @@ pub struct PlanRequest {
     pub vars: Vec<(String, String)>,
     /// `--target`: when not empty, only these and what they depend on.
     pub targets: Vec<crate::addr::Target>,
-    /// `--refresh` (default true): read every prior object from its provider first.
+    /// `--refresh`: read every prior object from its provider first. The
+    /// command line's default is true; [`PlanRequest::default`] leaves it
+    /// false (no provider reads), for callers that want a plan from state.
     pub refresh: bool,
     /// `--out FILE`: also save the plan there (secrets sealed with the state key).
     pub out: Option<PathBuf>,
@@ -233,6 +235,11 @@ pub(crate) fn plan_opened(
             diagnostics.extend(missing);
             return None;
         }
+        let unknown = unknown_targets(checked, &expanded, opened.prior.as_ref(), &request.targets);
+        if !unknown.is_empty() {
+            diagnostics.extend(unknown);
+            return None;
+        }
         let refused = runtime.block_on(configure_providers(checked, &expanded, &opened.providers));
         if refused.has_errors() {
             diagnostics.extend(refused);
@@ -269,6 +276,89 @@ pub(crate) fn plan_opened(
             known.remove(&addr);
         }
     }
+}
+
+/// One error per `--target` address that matches nothing: no module or
+/// resource block of the configuration, no instance it expands to, and no
+/// instance of the prior state. Planning with it would silently plan nothing.
+pub(crate) fn unknown_targets(
+    checked: &Checked,
+    expanded: &Expanded,
+    prior: Option<&State>,
+    targets: &[crate::addr::Target],
+) -> Diagnostics {
+    use crate::addr::Target;
+
+    let mut diagnostics = Diagnostics::new();
+    let in_prior = |target: &Target| {
+        prior.is_some_and(|state| {
+            state.resources.iter().any(|resource| {
+                resource
+                    .instances
+                    .iter()
+                    .any(|instance| target.contains(&resource.addr.instance(instance.key.clone())))
+            })
+        })
+    };
+    let in_config = |target: &Target| match target {
+        Target::Module(path) => checked.config.module(path).is_some(),
+        Target::Resource(resource) => checked.config.module(&resource.module).is_some_and(|m| {
+            m.resources.contains_key(&(
+                resource.mode,
+                resource.resource_type.clone(),
+                resource.name.clone(),
+            ))
+        }),
+        Target::Instance(instance) => expanded.instances.contains_key(instance),
+    };
+    for target in targets {
+        if in_config(target) || in_prior(target) {
+            continue;
+        }
+        let mut known: BTreeSet<String> = expanded
+            .instances
+            .keys()
+            .map(|addr| addr.resource.to_string())
+            .chain(expanded.instances.keys().map(ToString::to_string))
+            .collect();
+        for module in checked.config.modules() {
+            if !module.path.is_root() {
+                known.insert(module.path.to_string());
+            }
+            for (mode, resource_type, name) in module.resources.keys() {
+                let addr = ResourceAddr {
+                    module: module.path.clone(),
+                    mode: *mode,
+                    resource_type: resource_type.clone(),
+                    name: name.clone(),
+                };
+                known.insert(addr.to_string());
+            }
+        }
+        if let Some(state) = prior {
+            for resource in &state.resources {
+                known.insert(resource.addr.to_string());
+                for instance in &resource.instances {
+                    known.insert(resource.addr.instance(instance.key.clone()).to_string());
+                }
+            }
+        }
+        let wanted = target.to_string();
+        let mut help = match crate::diag::did_you_mean(&wanted, known.iter().map(String::as_str)) {
+            Some(near) => format!("did you mean `{near}`? "),
+            None => String::new(),
+        };
+        help.push_str(
+            "--target takes a resource (`local_file.conf`), an instance \
+             (`local_file.conf[\"api\"]`) or a module (`module.net`) of the configuration or \
+             the state; `infra graph` shows the resources",
+        );
+        diagnostics.push(
+            Diagnostic::error_at_path(Code::PlanUnknownTarget, Some(format!("--target {wanted}")))
+                .with_help(help),
+        );
+    }
+    diagnostics
 }
 
 /// Gives every live provider its root `provider` block's settings (the block

@@ -167,6 +167,9 @@ pub struct PlanFile {
     /// The impact analysis (addresses and counts only, no values).
     #[serde(default)]
     pub impact: Impact,
+    /// `--target` addresses the plan was limited to (empty: the whole stack).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     /// The sealed digest of the rest of the file.
     pub authentication: SealedValue,
 }
@@ -247,6 +250,7 @@ impl PlanFile {
             drift,
             output_changes,
             impact: plan.impact.clone(),
+            targets: plan.targets.iter().map(ToString::to_string).collect(),
             authentication: SealedValue::default(),
         };
         let digest = Value::string(file.body_digest()).with_secret(true);
@@ -384,6 +388,17 @@ impl PlanFile {
             output_changes,
             config_digest: self.config_digest.clone(),
             impact: self.impact.clone(),
+            targets: self
+                .targets
+                .iter()
+                .map(|text| {
+                    text.parse().map_err(|_| {
+                        tampered(format!(
+                            "the plan file's target `{text}` is not an address; make the plan again"
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
         })
     }
 

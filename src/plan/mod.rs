@@ -196,6 +196,9 @@ pub struct Plan {
     pub config_digest: String,
     /// What the plan puts at risk: blast radius, downtime, rollback.
     pub impact: Impact,
+    /// `--target`: when not empty, the plan is partial: only these and what
+    /// they depend on were planned (and no outputs).
+    pub targets: Vec<Target>,
 }
 
 /// What a plan does, counted like Terraform: a replace adds one and destroys one.
@@ -272,7 +275,7 @@ pub struct Request<'a> {
     pub key: &'a Key,
     /// The live providers.
     pub providers: &'a ProviderSet,
-    /// `--refresh` (default true): read every prior object first.
+    /// `--refresh`: read every prior object first.
     pub refresh: bool,
     /// `--target`: when not empty, only these and what they depend on.
     pub targets: Vec<Target>,
@@ -367,6 +370,7 @@ pub async fn plan(request: &Request<'_>) -> (Option<Plan>, Diagnostics) {
         output_changes,
         config_digest: request.config_digest.clone(),
         impact,
+        targets: request.targets.clone(),
     };
     (Some(plan), diagnostics)
 }

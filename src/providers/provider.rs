@@ -81,8 +81,9 @@ pub enum ProviderErrorKind {
 /// never put a secret value (or a sensitive attribute's value, or a credential)
 /// into `message`; name the attribute through `attribute_path` instead, and the
 /// plan and apply stages point at its span. The error's own text is just the
-/// message; `plan` and `apply` wrap it in a diagnostic with a fixed phrase and
-/// the `infra::provider::<name>` code.
+/// message; `plan` and `apply` wrap it in a diagnostic with a fixed phrase
+/// and their own code (`infra::plan::provider_error`,
+/// `infra::apply::provider_error`), the message in its help line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ProviderError {

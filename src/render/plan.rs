@@ -362,6 +362,12 @@ pub fn human(plan: &Plan) -> String {
     }
     out.push_str(&summary_line(plan));
     out.push('\n');
+    if let Some((title, body)) = targeting_warning(plan) {
+        let _ = writeln!(out, "\nWarning: {title}");
+        for line in body {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     if plan.has_changes() {
         out.push('\n');
         for line in impact_lines(plan, HUMAN_LIST) {
@@ -369,6 +375,24 @@ pub fn human(plan: &Plan) -> String {
         }
     }
     out
+}
+
+/// The warning every format shows when `--target` limited the plan, as
+/// Terraform does: the plan is partial, and "no changes" means none among
+/// the targets.
+/// Returns the title and the body's lines.
+fn targeting_warning(plan: &Plan) -> Option<(String, [&'static str; 2])> {
+    if plan.targets.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = plan.targets.iter().map(ToString::to_string).collect();
+    Some((
+        format!("resource targeting is in effect ({})", names.join(", ")),
+        [
+            "This plan is partial: only the targeted resources and what they depend on were planned;",
+            "other changes and the outputs may be missing. Plan without --target to see everything.",
+        ],
+    ))
 }
 
 /// How many entries of each impact list the human form shows.
@@ -718,6 +742,7 @@ pub fn json(plan: &Plan) -> String {
             "serial": p.serial,
         })),
         "config_digest": plan.config_digest,
+        "targets": plan.targets.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "has_changes": plan.has_changes(),
         "summary": {
             "add": summary.add,
@@ -837,6 +862,14 @@ pub fn markdown(plan: &Plan) -> String {
         summary.add, summary.change, summary.destroy
     );
     let _ = writeln!(head, "**{}**\n", summary_line(plan));
+    if let Some((title, body)) = targeting_warning(plan) {
+        let _ = writeln!(
+            head,
+            "> **Warning:** {}. {}\n",
+            html_escape(&title),
+            html_escape(&body.join(" "))
+        );
+    }
     if plan.has_changes() {
         head.push_str(&markdown_impact(plan));
     }
@@ -975,6 +1008,7 @@ mod tests {
             output_changes: Vec::new(),
             config_digest: String::from("abc"),
             impact: crate::plan::Impact::default(),
+            targets: Vec::new(),
         }
     }
 

@@ -96,16 +96,72 @@ impl<'h> LocalBackend<'h> {
 
     /// The current version, checked (JSON, format, checksum) and compared with
     /// the newest history version (lineage, serial); `None` if never written.
+    ///
+    /// A missing current file is refused when the history holds versions: the
+    /// state was deleted, not never written, and planning from nothing would
+    /// propose to create everything again. A file that fails a check is
+    /// refused with the way out, `infra state restore`.
     pub fn read(&self) -> Result<Option<StateFile>, StateError> {
         let path = self.state_path();
         let bytes = match self.host.read(&path) {
             Ok(bytes) => bytes,
-            Err(HostError::NotFound) => return Ok(None),
+            Err(HostError::NotFound) => {
+                return match self.version_serials()?.last() {
+                    Some(&newest) => Err(self.missing_current(newest)),
+                    None => Ok(None),
+                };
+            }
             Err(error) => return Err(StateError::io(&path, "reading", &error)),
         };
-        let file = StateFile::parse(&bytes, &path)?;
-        self.check_history(&file, &bytes, &path)?;
-        Ok(Some(file))
+        let checked = StateFile::parse(&bytes, &path)
+            .and_then(|file| self.check_history(&file, &bytes, &path).map(|()| file));
+        checked
+            .map(Some)
+            .map_err(|error| self.with_restore_help(error))
+    }
+
+    /// The command that writes history version `serial` back.
+    fn restore_command(&self, serial: u64) -> String {
+        format!("infra state restore {serial} --env {}", self.environment)
+    }
+
+    fn missing_current(&self, newest: u64) -> StateError {
+        StateError::new(
+            Code::StateMissingCurrent,
+            Some(&self.state_path()),
+            format!(
+                "the current state file is gone, but its history holds versions up to {newest} \
+                 ({}); `{}` writes version {newest} back (`infra state history` lists the \
+                 others). Nothing was planned from an empty state",
+                self.history_dir().display(),
+                self.restore_command(newest)
+            ),
+        )
+    }
+
+    /// Adds the way out to a refusal of the current file when the history
+    /// holds a version to restore.
+    fn with_restore_help(&self, mut error: StateError) -> StateError {
+        let about_current = error.path.as_deref() == Some(self.state_path().as_path());
+        let corrupt = matches!(
+            error.code,
+            Code::StateInvalidJson
+                | Code::StateInvalidFormat
+                | Code::StateChecksumMismatch
+                | Code::StateSerialBackwards
+                | Code::StateForeignLineage
+        );
+        if about_current
+            && corrupt
+            && let Ok(serials) = self.version_serials()
+            && let Some(&newest) = serials.last()
+        {
+            error.help.push_str(&format!(
+                "; `{}` writes the newest history version back as the current state",
+                self.restore_command(newest)
+            ));
+        }
+        error
     }
 
     /// Compares the current version with the newest history version
@@ -141,13 +197,16 @@ impl<'h> LocalBackend<'h> {
         if let Some(key) = Key::load(self.host, &key_path)? {
             return Ok(key);
         }
-        if self.host.read(&self.state_path()).is_ok() {
+        if let Some(found) = self.any_state()? {
             return Err(StateError::new(
                 Code::StateMissingKey,
                 Some(&key_path),
                 format!(
-                    "this state was written with a key, but neither {} nor {} is there; restore \
-                     the key file from your backup or set {}",
+                    "state is stored in this folder ({}), sealed with a key, but neither {} nor \
+                     {} is there; restore the key file from your backup or set {}. A new key \
+                     is made only for a folder without state: another key would seal this \
+                     environment so that the others cannot be read with the same key",
+                    found.display(),
                     super::crypto::KEY_ENV,
                     key_path.display(),
                     super::crypto::KEY_ENV
@@ -155,6 +214,29 @@ impl<'h> LocalBackend<'h> {
             ));
         }
         Key::load_or_create(self.host, &key_path)
+    }
+
+    /// The first state file (current or history version, of any stack or
+    /// environment) stored beside the key, if any.
+    fn any_state(&self) -> Result<Option<PathBuf>, StateError> {
+        let root = self.stack_dir.join(".infra").join("state");
+        let mut pending = vec![root];
+        while let Some(dir) = pending.pop() {
+            let mut entries = match self.host.list_dir(&dir) {
+                Ok(entries) => entries,
+                Err(HostError::NotFound) => continue,
+                Err(error) => return Err(StateError::io(&dir, "listing", &error)),
+            };
+            entries.sort_by(|a, b| a.path.cmp(&b.path));
+            for entry in entries {
+                if !entry.is_file {
+                    pending.push(entry.path);
+                } else if entry.path.extension().is_some_and(|e| e == "json") {
+                    return Ok(Some(entry.path));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// The current state, checked as [`LocalBackend::read`] does and against
@@ -223,7 +305,19 @@ impl<'h> LocalBackend<'h> {
                     .map_err(|e| StateError::io(&kept, "writing", &e))?;
             }
         }
-        let serial = stored + 1;
+        self.write_next(state, stored + 1, key, summary)
+    }
+
+    /// Writes `state` as version `serial`: the current file, then its copy
+    /// in the history folder. The callers have checked everything.
+    fn write_next(
+        &self,
+        state: &mut State,
+        serial: u64,
+        key: &Key,
+        summary: &str,
+    ) -> Result<StateFile, StateError> {
+        let path = self.state_path();
         let file = StateFile::new(
             state,
             serial,
@@ -241,6 +335,68 @@ impl<'h> LocalBackend<'h> {
             .map_err(|e| StateError::io(&version, "writing", &e))?;
         state.serial = serial;
         Ok(file)
+    }
+
+    /// Writes history version `serial` back as the next version (`infra
+    /// state restore`). Unlike [`LocalBackend::write`], the current file may
+    /// be missing or fail its checks: this is the way out of both. A current
+    /// file that cannot be read is kept in the history folder as
+    /// `replaced-<serial>.json` (ignored as a version), never just dropped.
+    /// Returns the restored state (at its new serial) and where a replaced
+    /// file was kept.
+    pub fn restore(
+        &self,
+        lock: &Lock<'_>,
+        serial: u64,
+        key: &Key,
+        summary: &str,
+    ) -> Result<(State, Option<PathBuf>), StateError> {
+        let path = self.state_path();
+        if lock.path() != self.lock_path() {
+            return Err(StateError::new(
+                Code::Internal,
+                Some(&path),
+                "state restored under another state's lock",
+            ));
+        }
+        let version = self.version(serial)?;
+        let version_path = self.version_path(serial);
+        check_key(&version, key, &version_path)?;
+        if let Some(newest) = self.newest_header()?
+            && newest.lineage != version.lineage
+        {
+            return Err(foreign(&version_path, &version.lineage, &newest.lineage));
+        }
+        let newest = self.version_serials()?.last().copied().unwrap_or(serial);
+        let mut next = newest + 1;
+        let mut replaced = None;
+        match self.host.read(&path) {
+            Err(HostError::NotFound) => {}
+            Err(error) => return Err(StateError::io(&path, "reading", &error)),
+            Ok(bytes) => match StateFile::parse(&bytes, &path) {
+                // A good current file of this lineage that the history lacks
+                // (a crash between the two writes) is kept as its version.
+                Ok(current) if current.lineage == version.lineage && current.serial >= newest => {
+                    next = current.serial + 1;
+                    let kept = self.version_path(current.serial);
+                    if matches!(self.host.read(&kept), Err(HostError::NotFound)) {
+                        self.host
+                            .write_atomic(&kept, &bytes)
+                            .map_err(|e| StateError::io(&kept, "writing", &e))?;
+                    }
+                }
+                _ => {
+                    let kept = self.history_dir().join(format!("replaced-{next:020}.json"));
+                    self.host
+                        .write_atomic(&kept, &bytes)
+                        .map_err(|e| StateError::io(&kept, "writing", &e))?;
+                    replaced = Some(kept);
+                }
+            },
+        }
+        let mut state = version.to_state();
+        self.write_next(&mut state, next, key, summary)?;
+        Ok((state, replaced))
     }
 
     /// Every version in the history folder, oldest first.

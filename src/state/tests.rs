@@ -435,7 +435,15 @@ fn a_new_state_is_not_written_over_another_lineage_history() {
         .lock("apply", Duration::ZERO, &mut no_wait())
         .unwrap();
     let error = backend.write(&lock, &mut fresh, &key, "x").unwrap_err();
-    assert_eq!(error.code, Code::StateForeignLineage);
+    // Refused before the lineage is even compared: a deleted current file
+    // with history is the missing-current refusal, whose way out is restore.
+    assert_eq!(error.code, Code::StateMissingCurrent);
+    assert!(
+        error.help.contains("infra state restore 1 --env prod"),
+        "{}",
+        error.help
+    );
+    assert!(host.file(&backend.state_path()).is_none());
 }
 
 // ---- keys and sealing ------------------------------------------------------

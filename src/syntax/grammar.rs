@@ -99,6 +99,55 @@ fn token_at(text: &str, pos: usize) -> (usize, usize) {
     }
 }
 
+/// When the token at `start` is the first on its line, the code of the
+/// nearest line above that holds some (blank and comment-only lines skipped),
+/// as a byte range without surrounding spaces or a trailing comment.
+fn line_before(text: &str, start: usize) -> Option<(usize, usize)> {
+    let before = text.get(..start)?;
+    let this_line = before.rfind('\n').map_or(0, |at| at + 1);
+    if !before.get(this_line..)?.trim().is_empty() {
+        return None;
+    }
+    let mut end = this_line.checked_sub(1)?;
+    loop {
+        let line_start = text.get(..end)?.rfind('\n').map_or(0, |at| at + 1);
+        let line = text.get(line_start..end)?;
+        let line = line.get(..code_len(line)).unwrap_or(line);
+        let code = line.trim();
+        if !code.is_empty() && !code.starts_with('#') && !code.starts_with("//") {
+            let lead = line.len() - line.trim_start().len();
+            return Some((line_start + lead, line_start + lead + code.len()));
+        }
+        end = line_start.checked_sub(1)?;
+    }
+}
+
+/// How much of `line` comes before a trailing `#` or `//` comment (one
+/// outside a quoted string).
+fn code_len(line: &str) -> usize {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut previous = ' ';
+    for (at, c) in line.char_indices() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if c == '#' {
+            return at;
+        } else if c == '/' && previous == '/' {
+            return at - 1;
+        }
+        previous = c;
+    }
+    line.len()
+}
+
 /// `a`, `a or b`, `a, b or c`.
 fn join(names: &[&str]) -> String {
     match names {
@@ -150,6 +199,31 @@ pub(crate) fn diagnostic(
                 || names == ["a name", "the end of the file"]
             {
                 names = vec!["an attribute or a block", "the end of the file"];
+            }
+            // A block header's `{` or an attribute's `=` was wanted, and the
+            // token found starts a later line: the mistake is on the line
+            // before (`name "web"` alone reads as a block header), so point
+            // there and say what it most likely is.
+            let wants_header_end = !names.is_empty()
+                && names
+                    .iter()
+                    .all(|n| matches!(*n, "`=`" | "`{`" | "a string" | "a block label"));
+            if wants_header_end && let Some((line_start, line_end)) = line_before(text, start) {
+                let line = text.get(line_start..line_end).unwrap_or_default();
+                let label = if line.contains('"') {
+                    "missing `=`, or `{` for a block"
+                } else {
+                    "missing `=` and a value, or `{` for a block"
+                };
+                return Diagnostic::error(
+                    Code::ParseUnexpectedToken,
+                    Span::new(file, line_start, line_end),
+                    label,
+                )
+                .with_help(
+                    "an attribute is `name = value` on one line; a block's `{` goes on the same \
+                     line as its header: `kind \"label\" {`",
+                );
             }
             let found = match text.get(start..end) {
                 Some("") | None => "the end of the file".to_owned(),

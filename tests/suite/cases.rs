@@ -45,6 +45,7 @@ corpus_cases! {
         type_expressions,
         unexpected_token_top_level,
         missing_equals,
+        missing_equals_before_attribute,
         missing_value,
         two_broken_blocks_both_reported,
         unterminated_string,

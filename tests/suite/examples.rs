@@ -81,6 +81,22 @@ fn every_example_validates() {
                 "{} now validates: remove it from EXPECTED_FAILURES ({reason})",
                 dir.display()
             );
+            // Its README must say so, naming each code validation reports,
+            // not promise that it validates.
+            let readme = std::fs::read_to_string(dir.join("README.md")).unwrap_or_default();
+            assert!(
+                readme.contains("does not validate"),
+                "{}/README.md must say that the example does not validate yet",
+                dir.display()
+            );
+            for diagnostic in &validated.diagnostics {
+                let code = diagnostic.code.as_str();
+                assert!(
+                    readme.contains(code),
+                    "{}/README.md does not name {code}, which validating it reports",
+                    dir.display()
+                );
+            }
             continue;
         }
         let diagnostics = validated.diagnostics;

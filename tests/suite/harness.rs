@@ -180,6 +180,18 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
         "about recorded state, not stack files; exercised by tests/state_cli.rs",
     ),
     (
+        "infra::state::missing_current",
+        "about recorded state, not stack files; exercised by tests/state_cli.rs",
+    ),
+    (
+        "infra::check::unknown_variable",
+        "about the --var argument, not file contents; exercised by tests/cli.rs",
+    ),
+    (
+        "infra::plan::unknown_target",
+        "about the --target argument, not file contents; exercised by tests/cli.rs",
+    ),
+    (
         "infra::state::no_such_address",
         "about recorded state, not stack files; exercised by tests/state_cli.rs",
     ),
