@@ -396,8 +396,17 @@ fn prevent_destroy() {
 #[test]
 fn protected_env() {
     let outcome = scenario("protected_env");
-    assert!(outcome.diagnostics.has_errors());
+    // The plan is whole and without error; it names what apply refuses.
+    assert!(!outcome.diagnostics.has_errors());
     assert_eq!(outcome.plan.impact.downtime.len(), 2);
+    let refused: Vec<String> = outcome
+        .plan
+        .impact
+        .refused
+        .iter()
+        .map(|item| item.addr.to_string())
+        .collect();
+    assert_eq!(refused, ["test_resource.old"]);
 }
 
 #[test]

@@ -5,7 +5,9 @@
 //! destroy-then-create on something others depend on, and every change in a
 //! protected environment. *Rollback plan*: the state version this apply
 //! supersedes, the command that returns to it, and what a rollback cannot
-//! undo (data in deleted or replaced objects, generated secrets).
+//! undo (data in deleted or replaced objects, generated secrets). And the
+//! deletes and replaces a protected environment refuses to apply without
+//! `--allow-destroy`: the plan shows them, apply stops on them.
 //!
 //! Terminology: *downstream* of an instance is every instance whose resource
 //! depends, transitively, on the instance's resource (dependencies are
@@ -42,6 +44,20 @@ pub struct Impact {
     pub downtime: Vec<DowntimeRisk>,
     /// How to get back.
     pub rollback: RollbackPlan,
+    /// The deletes and replaces that apply refuses, because the environment
+    /// is protected and `--allow-destroy` was not given; in plan order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<Refused>,
+}
+
+/// A delete or replace that a protected environment refuses to apply.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refused {
+    /// The instance.
+    pub addr: InstanceAddr,
+    /// Its change (a delete or a replace).
+    pub action: Action,
 }
 
 /// One change and what lies downstream of it.
@@ -348,12 +364,14 @@ impl<'a> Walker<'a> {
 }
 
 /// Analyses `changes` (in plan order) against the configuration's and the
-/// prior state's dependencies.
+/// prior state's dependencies. `allow_destroy` is `--allow-destroy`: without
+/// it, a protected environment's deletes and replaces are refused.
 pub fn analyze(
     expanded: &Expanded,
     prior: &BTreeMap<InstanceAddr, PriorObject>,
     changes: &[Change],
     prior_version: Option<&PriorVersion>,
+    allow_destroy: bool,
 ) -> Impact {
     // The graph serves only changes to existing objects: a plan without
     // any (no changes, or only creates) does not build it.
@@ -424,6 +442,12 @@ pub fn analyze(
                 subject: change.addr.to_string(),
                 reason,
             });
+            if protected && !allow_destroy {
+                impact.refused.push(Refused {
+                    addr: change.addr.clone(),
+                    action: change.action,
+                });
+            }
         }
     }
     for ((module, name), secret) in &expanded.secrets {
