@@ -475,6 +475,39 @@ fn blast_chain() {
 }
 
 #[test]
+fn blast_keyed() {
+    let outcome = scenario("blast_keyed");
+    let blast = |addr: &str| {
+        outcome
+            .plan
+            .impact
+            .blast_radius
+            .iter()
+            .find(|b| b.addr.to_string() == addr)
+            .map(|b| {
+                let named: Vec<String> = b.named.iter().map(ToString::to_string).collect();
+                (b.downstream, named)
+            })
+    };
+    // `billing` names only the payments team: the platform team does not reach it.
+    assert_eq!(
+        blast("test_resource.team[\"platform\"]"),
+        Some((1, vec!["test_resource.report".to_owned()]))
+    );
+    assert_eq!(
+        blast("test_resource.team[\"payments\"]"),
+        Some((
+            3,
+            vec![
+                "test_resource.billing".to_owned(),
+                "test_resource.report".to_owned(),
+                "test_resource.page".to_owned()
+            ]
+        ))
+    );
+}
+
+#[test]
 fn create_before_destroy_inherited() {
     let outcome = scenario("create_before_destroy_inherited");
     let db = outcome

@@ -852,6 +852,7 @@ fn rollback_expanded(
         moved: Vec::new(),
         imports: Vec::new(),
         provider_configs: BTreeMap::new(),
+        keyed_dependencies: Default::default(),
     })
 }
 
