@@ -286,3 +286,50 @@ fn destroying_a_protected_environment_gives_one_error_that_lists_everything() {
     );
     assert!(dir.path.join("out/prod/api.env").exists());
 }
+
+#[test]
+fn a_failed_instance_holds_back_only_the_blocks_that_use_it() {
+    let dir = TempDir::new("keys");
+    // `blocked` is a file, so `blocked/platform.txt` cannot be written.
+    dir.write("blocked", "x");
+    dir.write(
+        "main.infra",
+        r#"stack "keys" {}
+
+resource "local_file" "team" {
+  for_each = { platform = "blocked/platform.txt", payments = "payments.txt" }
+  path     = each.value
+  content  = each.key
+}
+
+# Names the payments team by key: it does not wait on the platform team.
+resource "local_file" "billing" {
+  path    = "billing.txt"
+  content = local_file.team["payments"].sha256
+}
+
+# Uses every team.
+resource "local_file" "report" {
+  path    = "report.txt"
+  content = join(",", [for team in local_file.team : team.sha256])
+}
+"#,
+    );
+    let output = infra(&dir.path, &["apply", "--auto-approve"]);
+    let out = stdout(&output);
+    assert_eq!(code(&output), 1, "{out}{}", stderr(&output));
+    assert!(
+        out.contains("apply incomplete: 2 succeeded, 1 failed, 1 skipped."),
+        "{out}"
+    );
+    assert!(out.contains("    local_file.billing (creating)"), "{out}");
+    assert!(
+        out.contains(
+            "    local_file.report (waits on local_file.team[\"platform\"]: it uses any instance \
+             of local_file.team)"
+        ),
+        "{out}"
+    );
+    assert!(dir.path.join("billing.txt").exists());
+    assert!(!dir.path.join("report.txt").exists());
+}

@@ -218,10 +218,11 @@ fn execute(ctx: &mut Ctx<'_>, request: ApplyRequest, approved: bool) -> Exit {
         Some(Outcome::Applied {
             report,
             done,
+            any_instance,
             serial,
         }) => {
             let failed = report.failed() || diagnostics.has_errors();
-            ctx.out(&applied_summary(command, &report, &done));
+            ctx.out(&applied_summary(command, &report, &done, &any_instance));
             if let Some(serial) = serial {
                 ctx.err(&format!("State saved as version {serial}.\n"));
             }
@@ -232,8 +233,14 @@ fn execute(ctx: &mut Ctx<'_>, request: ApplyRequest, approved: bool) -> Exit {
 
 /// The closing lines: Terraform's `Apply complete!` line when all went
 /// well, counted as the plan counted (`done`: what succeeded); otherwise
-/// what succeeded, failed and was skipped, by address.
-fn applied_summary(command: &str, report: &Report, done: &crate::plan::Summary) -> String {
+/// what succeeded, failed and was skipped, by address, and what each skipped
+/// one waits on (`any_instance`: those whose block uses any instance of it).
+fn applied_summary(
+    command: &str,
+    report: &Report,
+    done: &crate::plan::Summary,
+    any_instance: &std::collections::BTreeSet<crate::addr::InstanceAddr>,
+) -> String {
     if !report.failed() {
         let verb = match command {
             "destroy" => "Destroy",
@@ -260,6 +267,12 @@ fn applied_summary(command: &str, report: &Report, done: &crate::plan::Summary) 
             }
             ActionOutcome::Failed(_) => {
                 failed.push(format!("{} ({})", result.addr, result.action.as_str()))
+            }
+            ActionOutcome::Skipped { because } if any_instance.contains(&result.addr) => {
+                skipped.push(format!(
+                    "{} (waits on {because}: it uses any instance of {})",
+                    result.addr, because.resource
+                ));
             }
             ActionOutcome::Skipped { because } => {
                 skipped.push(format!("{} (waits on {because})", result.addr));

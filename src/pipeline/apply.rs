@@ -106,6 +106,11 @@ pub enum Outcome {
         /// What succeeded, counted as the plan counted it (imports, adds,
         /// changes, destroys).
         done: crate::plan::Summary,
+        /// The skipped instances whose block uses the failed instance's
+        /// resource without naming a key (any instance of it), so it waited
+        /// on the failed one; the others named it by key, or wait through
+        /// another skipped instance.
+        any_instance: std::collections::BTreeSet<InstanceAddr>,
         /// The new state version.
         serial: Option<u64>,
     },
@@ -307,9 +312,11 @@ fn run(
             .iter()
             .filter(|change| succeeded.contains(&change.addr)),
     );
+    let any_instance = waits_on_any_instance(&report, &expanded);
     Some(Outcome::Applied {
         report: Box::new(report),
         done,
+        any_instance,
         serial,
     })
 }
@@ -854,6 +861,33 @@ fn rollback_expanded(
         provider_configs: BTreeMap::new(),
         keyed_dependencies: Default::default(),
     })
+}
+
+/// The skipped instances whose block uses the failed instance's resource
+/// directly and without a key (see [`Outcome::Applied`]).
+fn waits_on_any_instance(
+    report: &Report,
+    expanded: &Expanded,
+) -> std::collections::BTreeSet<InstanceAddr> {
+    report
+        .results
+        .iter()
+        .filter_map(|result| match &result.outcome {
+            ActionOutcome::Skipped { because } => Some((&result.addr, because)),
+            _ => None,
+        })
+        .filter(|(addr, because)| {
+            because.key != crate::addr::InstanceKey::None
+                && expanded.instances.get(*addr).is_some_and(|instance| {
+                    instance.dependencies.contains(&because.resource)
+                        && !expanded
+                            .keyed_dependencies
+                            .get(&addr.resource)
+                            .is_some_and(|keyed| keyed.contains_key(&because.resource))
+                })
+        })
+        .map(|(addr, _)| addr.clone())
+        .collect()
 }
 
 /// The one error for every delete and replace a protected environment
