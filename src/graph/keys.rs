@@ -17,6 +17,20 @@ use std::collections::{BTreeMap, BTreeSet};
 /// keys. A dependency of the graph that is not listed is on any instance.
 pub type KeyedDependencies = BTreeMap<ResourceAddr, BTreeMap<ResourceAddr, BTreeSet<InstanceKey>>>;
 
+/// The instance keys a literal index may stand for: `["0"]` and `[0]` both
+/// name `count` instance 0 (the evaluator converts one to the other), so
+/// both spellings are kept and a lookup by either matches.
+fn spellings(key: &InstanceKey) -> Vec<InstanceKey> {
+    match key {
+        InstanceKey::Int(index) => vec![key.clone(), InstanceKey::String(index.to_string())],
+        InstanceKey::String(text) => match text.parse::<i64>() {
+            Ok(index) => vec![key.clone(), InstanceKey::Int(index)],
+            Err(_) => vec![key.clone()],
+        },
+        InstanceKey::None => vec![key.clone()],
+    }
+}
+
 /// The keyed dependencies of every resource block of `config`.
 pub fn keyed_dependencies(config: &Config) -> KeyedDependencies {
     let mut keyed = KeyedDependencies::new();
@@ -38,9 +52,7 @@ pub fn keyed_dependencies(config: &Config) -> KeyedDependencies {
                     .entry(dependency)
                     .or_insert_with(|| Some(BTreeSet::new()));
                 match (keys, &reference.key) {
-                    (Some(keys), Some(key)) => {
-                        keys.insert(key.clone());
-                    }
+                    (Some(keys), Some(key)) => keys.extend(spellings(key)),
                     (keys, _) => *keys = None,
                 }
             }
