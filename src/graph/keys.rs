@@ -68,3 +68,64 @@ pub fn keyed_dependencies(config: &Config) -> KeyedDependencies {
     }
     keyed
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+mod tests {
+    use crate::host::MemoryHost;
+    use std::path::Path;
+
+    const STACK: &str = r#"stack "keys" {}
+
+resource "null_resource" "team" {
+  for_each = { platform = 1, payments = 2 }
+}
+
+resource "null_resource" "web" {
+  count = 2
+}
+
+resource "null_resource" "billing" {
+  inputs = [null_resource.team["payments"].id, null_resource.web[0].id, null_resource.web["1"].id]
+}
+
+resource "null_resource" "report" {
+  inputs = [for team in null_resource.team : team.id]
+}
+
+resource "null_resource" "mixed" {
+  inputs     = null_resource.team["payments"].id
+  depends_on = [null_resource.team]
+}
+"#;
+
+    #[test]
+    fn only_references_that_all_name_a_key_are_keyed() {
+        let host = MemoryHost::new().with_file("/stack/main.infra", STACK);
+        let checked = crate::pipeline::check(&host, Path::new("/stack"));
+        assert!(
+            !checked.diagnostics.has_errors(),
+            "{:?}",
+            checked.diagnostics
+        );
+        let keyed = super::keyed_dependencies(&checked.config);
+        let shown: Vec<String> = keyed
+            .iter()
+            .flat_map(|(dependent, dependencies)| {
+                dependencies.iter().map(move |(dependency, keys)| {
+                    let keys: Vec<String> = keys.iter().map(|key| format!("{key:?}")).collect();
+                    format!("{dependent} → {dependency}: {}", keys.join(" "))
+                })
+            })
+            .collect();
+        // `report` (a for over the whole resource) and `mixed` (`depends_on`
+        // names no key) use any instance; `[0]` and `["1"]` both match either spelling.
+        assert_eq!(
+            shown,
+            [
+                "null_resource.billing → null_resource.team: String(\"payments\")",
+                "null_resource.billing → null_resource.web: Int(0) Int(1) String(\"0\") String(\"1\")",
+            ]
+        );
+    }
+}
