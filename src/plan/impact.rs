@@ -21,8 +21,9 @@
 //! Invariant: a chain of single dependents is resolved in one pass from its
 //! end (linear); a walk from a resource with several dependents is linear in
 //! the graph and stops after [`WALK_LIMIT`] resources (the count is then a
-//! lower bound, marked `at_least`); results are remembered per resource. So a
-//! 100k-instance stack stays fast.
+//! lower bound, marked `at_least`); results are remembered per resource (and
+//! per resource and dependents, for an instance only some dependents name).
+//! So a 100k-instance stack stays fast.
 //! Invariant: holds addresses, actions and counts only, never a value, so it
 //! is stored in plan files in the clear.
 
@@ -408,6 +409,9 @@ type Downstream<'a> = (usize, bool, Vec<&'a InstanceAddr>);
 /// Downstream walks with their results remembered per resource.
 struct Walker<'a> {
     memo: BTreeMap<usize, Downstream<'a>>,
+    /// Walks from part of a resource's dependents (an instance that some
+    /// dependents do not name), by resource and those dependents.
+    partial: BTreeMap<(usize, Vec<usize>), Downstream<'a>>,
     seen: Vec<usize>,
     walks: usize,
 }
@@ -484,6 +488,7 @@ pub fn analyze(
         .then(|| ResourceGraph::new(expanded, prior));
     let mut walker = Walker {
         memo: BTreeMap::new(),
+        partial: BTreeMap::new(),
         seen: vec![0usize; graph.as_ref().map_or(0, |graph| graph.instances.len())],
         walks: 0,
     };
@@ -501,8 +506,17 @@ pub fn analyze(
                     walker.downstream(graph, at)
                 } else {
                     // Some dependents name other instances only: walk from the rest.
-                    walker.walks += 1;
-                    graph.downstream_from(at, &dependents, &mut walker.seen, walker.walks)
+                    let key = (at, dependents);
+                    match walker.partial.get(&key) {
+                        Some(known) => known.clone(),
+                        None => {
+                            walker.walks += 1;
+                            let result =
+                                graph.downstream_from(at, &key.1, &mut walker.seen, walker.walks);
+                            walker.partial.insert(key, result.clone());
+                            result
+                        }
+                    }
                 }
             }
             None => (0, false, Vec::new()),
