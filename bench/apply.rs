@@ -154,6 +154,7 @@ fn stack(resource_type: &str, count: usize, chain: usize) -> (Expanded, Plan) {
         moved: Vec::new(),
         imports: Vec::new(),
         provider_configs: BTreeMap::new(),
+        keyed_dependencies: Default::default(),
     };
     let plan = Plan {
         stack: String::from("bench"),

@@ -396,8 +396,17 @@ fn prevent_destroy() {
 #[test]
 fn protected_env() {
     let outcome = scenario("protected_env");
-    assert!(outcome.diagnostics.has_errors());
+    // The plan is whole and without error; it names what apply refuses.
+    assert!(!outcome.diagnostics.has_errors());
     assert_eq!(outcome.plan.impact.downtime.len(), 2);
+    let refused: Vec<String> = outcome
+        .plan
+        .impact
+        .refused
+        .iter()
+        .map(|item| item.addr.to_string())
+        .collect();
+    assert_eq!(refused, ["test_resource.old"]);
 }
 
 #[test]
@@ -463,6 +472,39 @@ fn blast_chain() {
     assert_eq!(network.downstream, 6);
     assert_eq!(network.named.len(), 5);
     assert_eq!(network.named[0].to_string(), "test_resource.subnet");
+}
+
+#[test]
+fn blast_keyed() {
+    let outcome = scenario("blast_keyed");
+    let blast = |addr: &str| {
+        outcome
+            .plan
+            .impact
+            .blast_radius
+            .iter()
+            .find(|b| b.addr.to_string() == addr)
+            .map(|b| {
+                let named: Vec<String> = b.named.iter().map(ToString::to_string).collect();
+                (b.downstream, named)
+            })
+    };
+    // `billing` names only the payments team: the platform team does not reach it.
+    assert_eq!(
+        blast("test_resource.team[\"platform\"]"),
+        Some((1, vec!["test_resource.report".to_owned()]))
+    );
+    assert_eq!(
+        blast("test_resource.team[\"payments\"]"),
+        Some((
+            3,
+            vec![
+                "test_resource.billing".to_owned(),
+                "test_resource.report".to_owned(),
+                "test_resource.page".to_owned()
+            ]
+        ))
+    );
 }
 
 #[test]

@@ -766,6 +766,69 @@ output "name" {{
     assert!(text.contains("from-api"), "{text}");
 }
 
+#[test]
+fn a_plan_that_only_reads_data_sources_has_no_changes() {
+    let server = Server::start();
+    server.put_object("items", "5", json!({ "id": "5", "name": "from-api" }));
+    let dir = TempDir::new("data-only");
+    dir.write(
+        "main.infra",
+        format!(
+            r#"stack "http-data" {{}}
+
+data "http" "item" {{
+  url = "{url}/items/5"
+}}
+
+resource "null_resource" "copy" {{
+  inputs = data.http.item.body.name
+}}
+"#,
+            url = server.url()
+        ),
+    );
+    ok(&apply(&dir.path, &[]));
+    let json = ok(&run(&dir.path, &["plan", "--format", "json"]));
+    let document: Value = serde_json::from_str(&json).unwrap();
+    let actions: Vec<&Value> = document["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|change| &change["actions"])
+        .collect();
+    assert!(actions.contains(&&json!(["read"])), "{json}");
+    assert_eq!(document["has_changes"], false, "{json}");
+    assert_eq!(document["summary"]["read"], 1, "{json}");
+
+    let plan = run(&dir.path, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&plan), 0, "{}{}", stdout(&plan), stderr(&plan));
+    let text = stdout(&plan);
+    assert!(text.contains("No changes."), "{text}");
+    assert!(!text.contains("will be read"), "{text}");
+    let markdown = ok(&run(&dir.path, &["plan", "--format", "markdown"]));
+    assert!(markdown.contains("**No changes."), "{markdown}");
+    let again = ok(&apply(&dir.path, &[]));
+    assert!(again.contains("No changes."), "{again}");
+
+    // Next to a real change, the read is listed and still not counted.
+    let text = String::from_utf8(dir.read("main.infra")).unwrap();
+    dir.write(
+        "main.infra",
+        format!("{text}\nresource \"null_resource\" \"more\" {{}}\n"),
+    );
+    let plan = run(&dir.path, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&plan), 2, "{}{}", stdout(&plan), stderr(&plan));
+    let text = stdout(&plan);
+    assert!(
+        text.contains("data.http.item will be read during apply"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Plan: 1 to add, 0 to change, 0 to destroy."),
+        "{text}"
+    );
+}
+
 const TOKEN: &str = "tok-9f8e7d6c5b4a-very-secret";
 
 #[test]
@@ -966,11 +1029,9 @@ fn the_rest_api_example_works_as_its_readme_says() {
     );
     let text = ok(&with(&["apply", "--auto-approve"]));
     assert!(text.contains("Resources: 3 added"), "{text}");
-    let text = ok(&with(&["plan"]));
-    assert!(
-        text.contains("Plan: 0 to add, 0 to change, 0 to destroy."),
-        "{text}"
-    );
+    // Only the data source is read again: no changes.
+    let text = ok(&with(&["plan", "--detailed-exitcode"]));
+    assert!(text.contains("No changes."), "{text}");
 
     // The project's body holds the payments team's id.
     let (status, projects) = http_request(server.port, "GET", "/projects", "dev-token", "");

@@ -5,7 +5,9 @@
 //! no-op, or the create half of a replace) and/or a *delete* action (a delete,
 //! or the delete half of a replace). "`z` depends on `x`" when `z`'s resource
 //! block references `x`'s resource (from the configuration, or for instances
-//! gone from it, from the dependencies the prior state recorded).
+//! gone from it, from the dependencies the prior state recorded), and names
+//! `x`'s key or no key at all: a block that names only `team["payments"]`
+//! does not depend on `team["platform"]` ([`Expanded::keyed_dependencies`]).
 //!
 //! Invariant: for `z` depending on `x`: forward(z) after forward(x);
 //! delete(x) after delete(z); and when `x`'s old object outlives its
@@ -118,16 +120,27 @@ impl Order {
                     order.edge(delete, forward);
                 }
             }
-            let dependencies: &[ResourceAddr] = match expanded.instances.get(&change.addr) {
-                Some(instance) => &instance.dependencies,
-                None => recorded.get(&change.addr).map_or(&[], Vec::as_slice),
-            };
+            let (dependencies, keyed): (&[ResourceAddr], _) =
+                match expanded.instances.get(&change.addr) {
+                    Some(instance) => (
+                        &instance.dependencies,
+                        expanded.keyed_dependencies.get(&change.addr.resource),
+                    ),
+                    None => (recorded.get(&change.addr).map_or(&[], Vec::as_slice), None),
+                };
             for dependency in dependencies {
                 let Some(upstream) = by_resource.get(dependency) else {
                     continue;
                 };
+                // The keys the block names, when it names the resource only by key.
+                let keys = keyed.and_then(|keyed| keyed.get(dependency));
                 for &x in upstream {
                     if x == index {
+                        continue;
+                    }
+                    if let (Some(keys), Some(upstream_change)) = (keys, changes.get(x))
+                        && !keys.contains(&upstream_change.addr.key)
+                    {
                         continue;
                     }
                     let z = index;

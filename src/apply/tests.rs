@@ -74,6 +74,7 @@ fn expanded(instances: Vec<Instance>) -> Expanded {
         moved: Vec::new(),
         imports: Vec::new(),
         provider_configs: BTreeMap::new(),
+        keyed_dependencies: Default::default(),
     }
 }
 

@@ -99,6 +99,15 @@ impl Names {
             Ok(Some(Reference {
                 target,
                 span: t.span_through(steps),
+                key: None,
+            }))
+        };
+        // A resource reference with the instance key its next step names.
+        let resource = |target: RefTarget, steps: usize| {
+            Ok(Some(Reference {
+                target,
+                span: t.span_through(steps),
+                key: t.key(steps).cloned(),
             }))
         };
         match t.root.as_str() {
@@ -258,7 +267,7 @@ impl Names {
                         ),
                     ));
                 }
-                simple(
+                resource(
                     RefTarget::Resource(Mode::Data, resource_type.to_owned(), name.to_owned()),
                     2,
                 )
@@ -334,7 +343,7 @@ impl Names {
                         ),
                     ));
                 }
-                simple(
+                resource(
                     RefTarget::Resource(Mode::Managed, resource_type.to_owned(), name.to_owned()),
                     1,
                 )

@@ -8,7 +8,8 @@
 //! only on a TTY and never with `NO_COLOR`.
 //!
 //! Exit: 0 when everything applied (or nothing to do), 1 on any error or a
-//! failed action.
+//! failed action, or when a protected environment refuses the plan's deletes
+//! and replaces (the plan is printed, then one error lists them).
 
 use super::args::{EnvArgs, parse_duration};
 use super::{Ctx, Exit};
@@ -194,9 +195,14 @@ fn execute(ctx: &mut Ctx<'_>, request: ApplyRequest, approved: bool) -> Exit {
     let (outcome, sources, diagnostics) = pipeline::apply(host, &dir, request, &mut ui);
     ui.finish_progress();
     let ctx = ui.ctx;
+    // A refused plan is shown whole before the refusal, so the reader sees
+    // what would have changed.
+    if let Some(Outcome::Refused(plan)) = &outcome {
+        ctx.out(&render::plan::human(plan));
+    }
     ctx.report(&diagnostics, &sources);
     match outcome {
-        None => Exit::Failure,
+        None | Some(Outcome::Refused(_)) => Exit::Failure,
         Some(Outcome::Declined) => {
             ctx.err(&format!("{command} cancelled: nothing was changed.\n"));
             Exit::Failure
@@ -209,9 +215,14 @@ fn execute(ctx: &mut Ctx<'_>, request: ApplyRequest, approved: bool) -> Exit {
                 Exit::Success
             }
         }
-        Some(Outcome::Applied { report, serial }) => {
+        Some(Outcome::Applied {
+            report,
+            done,
+            any_instance,
+            serial,
+        }) => {
             let failed = report.failed() || diagnostics.has_errors();
-            ctx.out(&applied_summary(command, &report));
+            ctx.out(&applied_summary(command, &report, &done, &any_instance));
             if let Some(serial) = serial {
                 ctx.err(&format!("State saved as version {serial}.\n"));
             }
@@ -221,34 +232,29 @@ fn execute(ctx: &mut Ctx<'_>, request: ApplyRequest, approved: bool) -> Exit {
 }
 
 /// The closing lines: Terraform's `Apply complete!` line when all went
-/// well; otherwise what succeeded, failed and was skipped, by address.
-fn applied_summary(command: &str, report: &Report) -> String {
-    let mut added = 0;
-    let mut changed = 0;
-    let mut destroyed = 0;
-    for result in &report.results {
-        if !matches!(result.outcome, ActionOutcome::Succeeded) {
-            continue;
-        }
-        match result.action {
-            ActionKind::Creating | ActionKind::Reconciling | ActionKind::Importing => added += 1,
-            ActionKind::Updating => changed += 1,
-            ActionKind::Replacing => {
-                added += 1;
-                destroyed += 1;
-            }
-            ActionKind::Deleting => destroyed += 1,
-            ActionKind::Reading | ActionKind::Moving => {}
-        }
-    }
+/// well, counted as the plan counted (`done`: what succeeded); otherwise
+/// what succeeded, failed and was skipped, by address, and what each skipped
+/// one waits on (`any_instance`: those whose block uses any instance of it).
+fn applied_summary(
+    command: &str,
+    report: &Report,
+    done: &crate::plan::Summary,
+    any_instance: &std::collections::BTreeSet<crate::addr::InstanceAddr>,
+) -> String {
     if !report.failed() {
         let verb = match command {
             "destroy" => "Destroy",
             "rollback" => "Rollback",
             _ => "Apply",
         };
+        let import = if done.import > 0 {
+            format!("{} imported, ", done.import)
+        } else {
+            String::new()
+        };
         return format!(
-            "{verb} complete! Resources: {added} added, {changed} changed, {destroyed} destroyed.\n"
+            "{verb} complete! Resources: {import}{} added, {} changed, {} destroyed.\n",
+            done.add, done.change, done.destroy
         );
     }
     let mut succeeded = Vec::new();
@@ -261,6 +267,12 @@ fn applied_summary(command: &str, report: &Report) -> String {
             }
             ActionOutcome::Failed(_) => {
                 failed.push(format!("{} ({})", result.addr, result.action.as_str()))
+            }
+            ActionOutcome::Skipped { because } if any_instance.contains(&result.addr) => {
+                skipped.push(format!(
+                    "{} (waits on {because}: it uses any instance of {})",
+                    result.addr, because.resource
+                ));
             }
             ActionOutcome::Skipped { because } => {
                 skipped.push(format!("{} (waits on {because})", result.addr));

@@ -2,8 +2,10 @@
 //! human|json|markdown] [--detailed-exitcode] [--target ADDR]...
 //! [--refresh=false] [--allow-destroy]`: refresh, diff and print the plan on stdout.
 //!
-//! Exit: 1 on error; with `--detailed-exitcode`, 0 when nothing changes and 2
-//! when something does; otherwise 0.
+//! Exit: 1 on error; with `--detailed-exitcode`, 0 when nothing changes (reads
+//! of data sources are not changes) and 2 when something does; otherwise 0. A
+//! protected environment's plan that apply would refuse is still a plan: it
+//! is shown whole, ends with the refusal, and exits by these rules.
 
 use super::args::EnvArgs;
 use super::{Ctx, Exit};
@@ -27,7 +29,7 @@ pub(super) struct PlanCommand {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
 
-    /// Exit 2 when the plan changes something, 0 when it does not.
+    /// Exit 2 when the plan changes something, 0 when it does not (data reads alone are no change).
     #[arg(long)]
     detailed_exitcode: bool,
 

@@ -172,6 +172,11 @@ pub struct Reference {
     pub target: RefTarget,
     /// The reference text's span (`var.replicas`).
     pub span: Span,
+    /// For a resource or data source reference, the instance it names by a
+    /// literal index right after the name (`team["payments"]`, `web[0]`);
+    /// `None` when it names no instance (the whole resource, a splat, a
+    /// computed index): it then depends on any instance.
+    pub key: Option<crate::addr::InstanceKey>,
 }
 
 /// A `variable` block.

@@ -211,6 +211,9 @@ pub struct Expanded {
     /// The root module's `provider` blocks' evaluated settings, by (name,
     /// alias): what `Provider::configure` gets.
     pub provider_configs: BTreeMap<(String, Option<String>), crate::lang::Map>,
+    /// The dependencies each resource names only by instance key (see
+    /// [`crate::graph::keyed_dependencies`]); any other is on any instance.
+    pub keyed_dependencies: Arc<crate::graph::KeyedDependencies>,
 }
 
 /// An `import` block, evaluated.
@@ -345,6 +348,7 @@ pub fn expand(
         moved,
         imports,
         provider_configs: expander.provider_configs,
+        keyed_dependencies: Arc::new(crate::graph::keyed_dependencies(config)),
     };
     (Some(expanded), diagnostics)
 }

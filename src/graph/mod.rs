@@ -8,6 +8,9 @@
 //! node order); a cycle is `infra::graph::cycle` naming every member.
 
 pub(crate) mod hash;
+mod keys;
+
+pub use keys::{KeyedDependencies, keyed_dependencies};
 
 use crate::addr::{Mode, ModulePath, ResourceAddr};
 use crate::config::{Config, Module, RefTarget, Reference};

@@ -18,6 +18,9 @@ pub struct Traversal {
     /// Static attribute names (and literal string/number indices) after the
     /// root, each with the span of the traversal up to and including it.
     pub steps: Vec<(String, Span)>,
+    /// For each step, the instance key it names when it is a literal index
+    /// (`["a"]`, `[0]`); `None` for an attribute name.
+    pub keys: Vec<Option<crate::addr::InstanceKey>>,
 }
 
 impl Traversal {
@@ -32,6 +35,11 @@ impl Traversal {
     /// The name of step `i`.
     pub fn step(&self, i: usize) -> Option<&str> {
         self.steps.get(i).map(|(name, _)| name.as_str())
+    }
+
+    /// The instance key step `i` names, when it is a literal index.
+    pub fn key(&self, i: usize) -> Option<&crate::addr::InstanceKey> {
+        self.keys.get(i).and_then(Option::as_ref)
     }
 }
 
@@ -182,16 +190,27 @@ fn traversal(expr: &Expr, bound: &mut Vec<String>, out: &mut Out<'_>, depth: usi
 
 /// The traversal from a root and its postfix chain.
 fn traversal_of(root: &Ident, chain: &[&Expr]) -> Traversal {
+    use crate::addr::InstanceKey;
     let mut steps = Vec::new();
+    let mut keys = Vec::new();
     for link in chain {
         match &link.kind {
-            ExprKind::GetAttr { name, .. } => steps.push((name.name.clone(), link.span)),
+            ExprKind::GetAttr { name, .. } => {
+                steps.push((name.name.clone(), link.span));
+                keys.push(None);
+            }
             ExprKind::Index { index, .. } => match &index.kind {
                 ExprKind::String(t) => match t.as_literal() {
-                    Some(s) => steps.push((s.to_owned(), link.span)),
+                    Some(s) => {
+                        steps.push((s.to_owned(), link.span));
+                        keys.push(Some(InstanceKey::String(s.to_owned())));
+                    }
                     None => break,
                 },
-                ExprKind::Number(n) => steps.push((n.clone(), link.span)),
+                ExprKind::Number(n) => {
+                    steps.push((n.clone(), link.span));
+                    keys.push(n.parse::<i64>().ok().map(InstanceKey::Int));
+                }
                 _ => break,
             },
             _ => break,
@@ -201,6 +220,7 @@ fn traversal_of(root: &Ident, chain: &[&Expr]) -> Traversal {
         root: root.name.clone(),
         root_span: root.span,
         steps,
+        keys,
     }
 }
 

@@ -1,5 +1,6 @@
 //! `apply`, `destroy` and `rollback`: lock the environment's state, recover
-//! an interrupted apply from the journal, plan (or load a saved plan), ask,
+//! an interrupted apply from the journal, plan (or load a saved plan), refuse
+//! a protected environment's deletes and replaces without `--allow-destroy`, ask,
 //! create the generated secrets, run the engine, write the new state version
 //! and its audit record, release the lock.
 //!
@@ -92,12 +93,24 @@ pub trait ApplyUi {
 pub enum Outcome {
     /// The plan changed nothing.
     NoChanges(Box<Plan>),
+    /// The plan deletes or replaces objects in a protected environment
+    /// without `--allow-destroy`: nothing was done; the plan is shown with
+    /// the refusal (one error that lists them).
+    Refused(Box<Plan>),
     /// The user said no.
     Declined,
     /// The engine ran: what it did, and the serial of the state it wrote.
     Applied {
         /// The engine's report.
         report: Box<Report>,
+        /// What succeeded, counted as the plan counted it (imports, adds,
+        /// changes, destroys).
+        done: crate::plan::Summary,
+        /// The skipped instances whose block uses the failed instance's
+        /// resource without naming a key (any instance of it), so it waited
+        /// on the failed one; the others named it by key, or wait through
+        /// another skipped instance.
+        any_instance: std::collections::BTreeSet<InstanceAddr>,
         /// The new state version.
         serial: Option<u64>,
     },
@@ -204,6 +217,11 @@ fn run(
         return None;
     }
     let Planned { plan, expanded } = planned;
+    if !request.plan.allow_destroy && !plan.impact.refused.is_empty() {
+        diagnostics.push(protected_refusal(&plan));
+        drop(lock);
+        return Some(Outcome::Refused(Box::new(plan)));
+    }
     if !plan.has_changes() {
         drop(lock);
         return Some(Outcome::NoChanges(Box::new(plan)));
@@ -283,8 +301,22 @@ fn run(
     if let Err(error) = lock.release() {
         fail(diagnostics, error);
     }
+    let succeeded: std::collections::BTreeSet<&InstanceAddr> = report
+        .results
+        .iter()
+        .filter(|result| matches!(result.outcome, ActionOutcome::Succeeded))
+        .map(|result| &result.addr)
+        .collect();
+    let done = crate::plan::Summary::of(
+        plan.changes
+            .iter()
+            .filter(|change| succeeded.contains(&change.addr)),
+    );
+    let any_instance = waits_on_any_instance(&report, &expanded);
     Some(Outcome::Applied {
         report: Box::new(report),
+        done,
+        any_instance,
         serial,
     })
 }
@@ -470,7 +502,11 @@ impl Resolver for ExpandResolver {
                     .iter()
                     .map(|(addr, instance)| (addr.clone(), instance.configured()))
                     .collect(),
-                outputs: BTreeMap::new(),
+                outputs: expanded
+                    .outputs
+                    .iter()
+                    .map(|(name, output)| (name.clone(), (output.value.clone(), output.sensitive)))
+                    .collect(),
             });
         }
         // The objects are shared, not copied, and only what the wanted
@@ -760,7 +796,8 @@ fn previous_apply(backend: &LocalBackend<'_>, current: u64) -> Option<u64> {
         .max()
 }
 
-/// An expansion built from a state version's recorded configurations.
+/// An expansion built from a state version's recorded configurations and
+/// outputs (a rollback restores the outputs of the version it returns to).
 fn rollback_expanded(
     checked: &Checked,
     version: &State,
@@ -799,6 +836,16 @@ fn rollback_expanded(
             );
         }
     }
+    let mut outputs = BTreeMap::new();
+    for (name, output) in &version.outputs {
+        outputs.insert(
+            name.clone(),
+            crate::expand::OutputValue {
+                value: key.open(&output.value, None)?,
+                sensitive: output.sensitive,
+            },
+        );
+    }
     let protected = checked
         .config
         .environments
@@ -813,11 +860,69 @@ fn rollback_expanded(
         secrets: BTreeMap::new(),
         instances,
         services: BTreeMap::new(),
-        outputs: BTreeMap::new(),
+        outputs,
         moved: Vec::new(),
         imports: Vec::new(),
         provider_configs: BTreeMap::new(),
+        keyed_dependencies: Default::default(),
     })
+}
+
+/// The skipped instances whose block uses the failed instance's resource
+/// directly and without a key (see [`Outcome::Applied`]).
+fn waits_on_any_instance(
+    report: &Report,
+    expanded: &Expanded,
+) -> std::collections::BTreeSet<InstanceAddr> {
+    report
+        .results
+        .iter()
+        .filter_map(|result| match &result.outcome {
+            ActionOutcome::Skipped { because } => Some((&result.addr, because)),
+            _ => None,
+        })
+        .filter(|(addr, because)| {
+            because.key != crate::addr::InstanceKey::None
+                && expanded.instances.get(*addr).is_some_and(|instance| {
+                    instance.dependencies.contains(&because.resource)
+                        && !expanded
+                            .keyed_dependencies
+                            .get(&addr.resource)
+                            .is_some_and(|keyed| keyed.contains_key(&because.resource))
+                })
+        })
+        .map(|(addr, _)| addr.clone())
+        .collect()
+}
+
+/// The one error for every delete and replace a protected environment
+/// refuses, naming them.
+fn protected_refusal(plan: &Plan) -> Diagnostic {
+    const LISTED: usize = 10;
+    let refused = &plan.impact.refused;
+    let mut list: Vec<String> = refused
+        .iter()
+        .take(LISTED)
+        .map(|item| {
+            let what = if item.action == crate::plan::Action::Delete {
+                "delete"
+            } else {
+                "replace"
+            };
+            format!("`{}` ({what})", item.addr)
+        })
+        .collect();
+    if refused.len() > LISTED {
+        list.push(format!("and {} more", refused.len() - LISTED));
+    }
+    Diagnostic::error_at_path(Code::PlanProtectedEnvironment, None).with_help(format!(
+        "environment `{}` is protected; the plan would destroy or replace {} object{}: {}. \
+         Review the plan and pass `--allow-destroy` if this is intended",
+        plan.environment.name,
+        refused.len(),
+        if refused.len() == 1 { "" } else { "s" },
+        list.join(", ")
+    ))
 }
 
 /// The summary a new state version is listed with.

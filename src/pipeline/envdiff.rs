@@ -1,16 +1,22 @@
 //! `envdiff`: how two environments' resolved configurations differ — variables,
 //! instances present in only one, attribute values. Secrets are compared by
-//! hash and shown only as "same" or "differs".
+//! a keyed hash and shown only as "same" or "differs". Generated secrets
+//! come from each environment's state (opened, never written), so two
+//! environments whose generated values differ say so; a secret not generated
+//! yet is known only after apply.
 //!
-//! Invariant: no secret value leaves this module except as its comparison result.
+//! Invariant: no secret value leaves this module except as its comparison
+//! result; the hashes are keyed with a key made for this comparison and
+//! never shown, so they cannot be brute-forced from the output.
 
 use super::{Checked, expand};
-use crate::addr::InstanceAddr;
+use crate::addr::{InstanceAddr, ModulePath};
 use crate::diag::Diagnostics;
 use crate::expand::{Expanded, Request};
 use crate::host::Host;
 use crate::lang::Value;
-use std::collections::BTreeSet;
+use crate::state::{LocalBackend, StateError};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One compared value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,25 +66,45 @@ impl EnvDiff {
 fn side(value: Option<&Value>) -> Side {
     match value {
         None => Side::Absent,
-        Some(v) if v.contains_secret() => Side::Secret,
+        // Unknown first: a secret not generated yet has no value to compare.
         Some(v) if v.contains_unknown() => Side::Unknown,
+        Some(v) if v.contains_secret() => Side::Secret,
         Some(v) => Side::Shown(v.to_string()),
     }
 }
 
-fn digest(value: &Value) -> String {
-    use sha2::Digest as _;
-    let text = value.to_json_revealed().to_string();
-    let hash = sha2::Sha256::digest(text.as_bytes());
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+/// The key of this comparison's hashes: random, made for it and dropped
+/// with it.
+struct HashKey([u8; 32]);
+
+impl HashKey {
+    fn new(host: &dyn Host) -> HashKey {
+        let mut bytes = [0u8; 32];
+        host.random_bytes(&mut bytes);
+        HashKey(bytes)
+    }
+
+    /// The keyed SHA-256 of the value's JSON, secrets included: the key
+    /// comes first, then the text, so equal values hash alike within one
+    /// comparison and a hash says nothing without the key.
+    fn digest(&self, value: &Value) -> [u8; 32] {
+        use sha2::Digest as _;
+        let text = value.to_json_revealed().to_string();
+        sha2::Sha256::new()
+            .chain_update(b"infra-envdiff\0")
+            .chain_update(self.0)
+            .chain_update(text.as_bytes())
+            .finalize()
+            .into()
+    }
 }
 
-fn compare(what: String, a: Option<&Value>, b: Option<&Value>) -> Row {
+fn compare(key: &HashKey, what: String, a: Option<&Value>, b: Option<&Value>) -> Row {
     let differs = match (a, b) {
         (Some(x), Some(y)) if x.contains_unknown() || y.contains_unknown() => {
             x.contains_unknown() != y.contains_unknown()
         }
-        (Some(x), Some(y)) => digest(x) != digest(y),
+        (Some(x), Some(y)) => key.digest(x) != key.digest(y),
         (None, None) => false,
         _ => true,
     };
@@ -101,10 +127,18 @@ pub fn envdiff(
     let mut diagnostics = Diagnostics::new();
     let mut expanded = Vec::new();
     for name in [a, b] {
+        let known_secrets = match generated_secrets(host, checked, name) {
+            Ok(secrets) => secrets,
+            Err(error) => {
+                diagnostics.push(error.to_diagnostic());
+                expanded.push(None);
+                continue;
+            }
+        };
         let request = Request {
             environment: Some(name.to_owned()),
             vars: vars.to_vec(),
-            known_secrets: Default::default(),
+            known_secrets,
             ..Default::default()
         };
         let (result, found) = expand(host, checked, &request);
@@ -118,14 +152,37 @@ pub fn envdiff(
     if diagnostics.has_errors() {
         return (None, diagnostics);
     }
-    (Some(diff(left, right)), diagnostics)
+    (Some(diff(&HashKey::new(host), left, right)), diagnostics)
 }
 
-fn diff(a: &Expanded, b: &Expanded) -> EnvDiff {
+/// The generated secrets environment `name`'s state holds, opened (none
+/// when it has no state yet). Reads only: no lock, no key is created.
+fn generated_secrets(
+    host: &dyn Host,
+    checked: &Checked,
+    name: &str,
+) -> Result<BTreeMap<(ModulePath, String), String>, StateError> {
+    if !checked.config.environments.contains_key(name) {
+        // Expanding reports the unknown environment.
+        return Ok(BTreeMap::new());
+    }
+    let backend = LocalBackend::new(host, &checked.dir, &checked.config.stack.name, name);
+    let Some(stored) = backend.read()? else {
+        return Ok(BTreeMap::new());
+    };
+    // With a state present, `key` opens the existing key or refuses; it
+    // never creates one.
+    let key = backend.key()?;
+    let state = backend.open_state(&stored, &key)?;
+    super::apply::stored_secrets(Some(&state), &key)
+}
+
+fn diff(hash_key: &HashKey, a: &Expanded, b: &Expanded) -> EnvDiff {
     let mut rows = Vec::new();
     let names: BTreeSet<&String> = a.variables.keys().chain(b.variables.keys()).collect();
     for name in names {
         rows.push(compare(
+            hash_key,
             format!("var.{name}"),
             a.variables.get(name),
             b.variables.get(name),
@@ -141,7 +198,7 @@ fn diff(a: &Expanded, b: &Expanded) -> EnvDiff {
         };
         let left = a.secrets.get(key).map(|s| &s.value);
         let right = b.secrets.get(key).map(|s| &s.value);
-        rows.push(compare(what, left, right));
+        rows.push(compare(hash_key, what, left, right));
     }
     let instances: BTreeSet<&InstanceAddr> = a.instances.keys().chain(b.instances.keys()).collect();
     for addr in instances {
@@ -153,6 +210,7 @@ fn diff(a: &Expanded, b: &Expanded) -> EnvDiff {
                     x.attributes.keys().chain(y.attributes.keys()).collect();
                 for attribute in attributes {
                     rows.push(compare(
+                        hash_key,
                         format!("{addr}.{attribute}"),
                         x.attributes.get(attribute),
                         y.attributes.get(attribute),
@@ -163,7 +221,7 @@ fn diff(a: &Expanded, b: &Expanded) -> EnvDiff {
                 let present =
                     |i: Option<&crate::expand::Instance>| i.map(|_| Value::string("present"));
                 let (l, r) = (present(left), present(right));
-                rows.push(compare(addr.to_string(), l.as_ref(), r.as_ref()));
+                rows.push(compare(hash_key, addr.to_string(), l.as_ref(), r.as_ref()));
             }
         }
     }
@@ -179,7 +237,12 @@ fn diff(a: &Expanded, b: &Expanded) -> EnvDiff {
             })
         };
         let (l, r) = (redact(a.outputs.get(name)), redact(b.outputs.get(name)));
-        rows.push(compare(format!("output.{name}"), l.as_ref(), r.as_ref()));
+        rows.push(compare(
+            hash_key,
+            format!("output.{name}"),
+            l.as_ref(),
+            r.as_ref(),
+        ));
     }
     EnvDiff {
         a: a.environment.name.clone(),

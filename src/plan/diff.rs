@@ -2,7 +2,7 @@
 //! provider's `plan_change`, into [`Change`]s; prior objects that left the
 //! configuration become deletes. `lifecycle` is honoured here (`ignore_changes`,
 //! `create_before_destroy`, `prevent_destroy`, `replace_triggered_by`), and so
-//! are protected environments and `--target`.
+//! is `--target`.
 //!
 //! Terminology: a resource *inherits* `create_before_destroy` when a resource
 //! that sets it depends on it, directly or not (as in Terraform). A replace is
@@ -323,7 +323,7 @@ pub async fn diff(
         ) {
             changed_resources.insert(addr.resource.clone());
         }
-        if let Some(error) = destroy_refused(request, addr, Some(instance), action) {
+        if let Some(error) = destroy_refused(addr, Some(instance), action) {
             diagnostics.push(error);
         }
         changes.push(Change {
@@ -357,7 +357,7 @@ pub async fn diff(
         let Some(object) = prior.get(addr) else {
             continue;
         };
-        if let Some(error) = destroy_refused(request, addr, None, Action::Delete) {
+        if let Some(error) = destroy_refused(addr, None, Action::Delete) {
             diagnostics.push(error);
         }
         changes.push(Change {
@@ -435,10 +435,10 @@ fn create_before_destroy_upstream(expanded: &Expanded) -> BTreeSet<ResourceAddr>
     inherited
 }
 
-/// The error for a delete or replace that `prevent_destroy` or a protected
-/// environment forbids, if any.
+/// The error for a delete or replace that `prevent_destroy` forbids, if
+/// any. A protected environment does not make the plan fail: the plan shows
+/// what it would destroy, and apply refuses it ([`super::Impact::refused`]).
 fn destroy_refused(
-    request: &Request<'_>,
     addr: &InstanceAddr,
     instance: Option<&Instance>,
     action: Action,
@@ -465,28 +465,6 @@ fn destroy_refused(
                 "this resource has `lifecycle { prevent_destroy = true }`; change the \
                  configuration so it is not destroyed, or remove `prevent_destroy` first",
             ),
-        );
-    }
-    let environment = &request.expanded.environment;
-    if environment.protected && !request.allow_destroy {
-        let help = format!(
-            "environment `{}` is protected; the plan would {what} `{addr}`. Review the plan \
-             and pass `--allow-destroy` if this is intended",
-            environment.name
-        );
-        return Some(
-            match instance {
-                Some(instance) => Diagnostic::error(
-                    Code::PlanProtectedEnvironment,
-                    instance.span,
-                    format!("the plan would {what} this"),
-                ),
-                None => Diagnostic::error_at_path(
-                    Code::PlanProtectedEnvironment,
-                    Some(addr.to_string()),
-                ),
-            }
-            .with_help(help),
         );
     }
     None

@@ -5,26 +5,33 @@
 //! destroy-then-create on something others depend on, and every change in a
 //! protected environment. *Rollback plan*: the state version this apply
 //! supersedes, the command that returns to it, and what a rollback cannot
-//! undo (data in deleted or replaced objects, generated secrets).
+//! undo (data in deleted or replaced objects, generated secrets). And the
+//! deletes and replaces a protected environment refuses to apply without
+//! `--allow-destroy`: the plan shows them, apply stops on them.
 //!
-//! Terminology: *downstream* of an instance is every instance whose resource
-//! depends, transitively, on the instance's resource (dependencies are
-//! recorded per resource block), in the configuration or, for instances that
-//! leave it, in the prior state.
+//! Terminology: *downstream* of an instance is every instance that depends on
+//! it, transitively, in the configuration or, for instances that leave it, in
+//! the prior state. Dependencies are recorded per resource block; a block
+//! that names an instance by a literal key (`team["payments"]`) depends on
+//! that instance only, any other reference on any instance of the resource
+//! ([`crate::graph::keyed_dependencies`]). So the first step from a changed
+//! instance follows only the blocks that may use it; past it, every instance
+//! of a dependent block is downstream (they share the block's references).
 //!
 //! Invariant: a chain of single dependents is resolved in one pass from its
 //! end (linear); a walk from a resource with several dependents is linear in
 //! the graph and stops after [`WALK_LIMIT`] resources (the count is then a
-//! lower bound, marked `at_least`); results are remembered per resource. So a
-//! 100k-instance stack stays fast.
+//! lower bound, marked `at_least`); results are remembered per resource (and
+//! per resource and dependents, for an instance only some dependents name).
+//! So a 100k-instance stack stays fast.
 //! Invariant: holds addresses, actions and counts only, never a value, so it
 //! is stored in plan files in the clear.
 
 use super::{Action, Change, PriorObject, PriorVersion};
-use crate::addr::{InstanceAddr, ModulePath, ResourceAddr};
+use crate::addr::{InstanceAddr, InstanceKey, ModulePath, ResourceAddr};
 use crate::config::SecretSource;
 use crate::expand::Expanded;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// How many downstream instances a [`Blast`] names.
 pub const NAMED: usize = 5;
@@ -42,6 +49,20 @@ pub struct Impact {
     pub downtime: Vec<DowntimeRisk>,
     /// How to get back.
     pub rollback: RollbackPlan,
+    /// The deletes and replaces that apply refuses, because the environment
+    /// is protected and `--allow-destroy` was not given; in plan order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<Refused>,
+}
+
+/// A delete or replace that a protected environment refuses to apply.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refused {
+    /// The instance.
+    pub addr: InstanceAddr,
+    /// Its change (a delete or a replace).
+    pub action: Action,
 }
 
 /// One change and what lies downstream of it.
@@ -177,11 +198,14 @@ fn plural(count: usize) -> &'static str {
 }
 
 /// The resource graph the analysis walks: resources by index, their
-/// instances, and who depends on each.
+/// instances, who depends on each, and the edges that name instance keys.
 struct ResourceGraph<'a> {
     index: BTreeMap<&'a ResourceAddr, usize>,
     instances: Vec<Vec<&'a InstanceAddr>>,
     dependents: Vec<Vec<usize>>,
+    /// (dependency, dependent) → the only instances of the dependency the
+    /// dependent names; an edge not here is on any instance.
+    keyed: BTreeMap<(usize, usize), &'a BTreeSet<InstanceKey>>,
 }
 
 impl<'a> ResourceGraph<'a> {
@@ -211,6 +235,8 @@ impl<'a> ResourceGraph<'a> {
             }
         };
         let mut first_of_resource: Option<&ResourceAddr> = None;
+        // Edges of prior-only instances are recorded per resource, on any instance.
+        let mut unkeyed: BTreeSet<(&ResourceAddr, &ResourceAddr)> = BTreeSet::new();
         for (addr, instance) in &expanded.instances {
             // Shared per resource: only the first instance's list is read.
             let deps: &[ResourceAddr] = if first_of_resource == Some(&addr.resource) {
@@ -224,6 +250,17 @@ impl<'a> ResourceGraph<'a> {
         for (addr, object) in prior {
             if !expanded.instances.contains_key(addr) {
                 add(addr, &object.dependencies, &mut index);
+                unkeyed.extend(object.dependencies.iter().map(|dep| (dep, &addr.resource)));
+            }
+        }
+        let mut keyed = BTreeMap::new();
+        for (dependent, dependencies) in expanded.keyed_dependencies.iter() {
+            for (dependency, keys) in dependencies {
+                if let (Some(&from), Some(&to)) = (index.get(dependency), index.get(dependent))
+                    && !unkeyed.contains(&(dependency, dependent))
+                {
+                    keyed.insert((from, to), keys);
+                }
             }
         }
         let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); instances.len()];
@@ -242,7 +279,84 @@ impl<'a> ResourceGraph<'a> {
             index,
             instances,
             dependents,
+            keyed,
         }
+    }
+
+    /// The resources that depend on instance `key` of resource `at`: those
+    /// whose block names it, or names no key (any instance).
+    fn dependents_of_instance(&self, at: usize, key: &InstanceKey) -> Vec<usize> {
+        self.dependents
+            .get(at)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&dependent| {
+                self.keyed
+                    .get(&(at, dependent))
+                    .is_none_or(|keys| keys.contains(key))
+            })
+            .collect()
+    }
+
+    /// Walks downstream of the resources `starts`, which depend on resource
+    /// `origin` (and are downstream themselves), nearest first, as
+    /// [`ResourceGraph::downstream`] does.
+    fn downstream_from(
+        &self,
+        origin: usize,
+        starts: &[usize],
+        seen: &mut [usize],
+        walk: usize,
+    ) -> Downstream<'a> {
+        let mut queue = VecDeque::new();
+        let mut count = 0usize;
+        let mut named = Vec::new();
+        if let Some(slot) = seen.get_mut(origin) {
+            *slot = walk;
+        }
+        for &start in starts {
+            if seen.get(start).is_none_or(|&last| last == walk) {
+                continue;
+            }
+            if let Some(slot) = seen.get_mut(start) {
+                *slot = walk;
+            }
+            let list = self.instances.get(start).map_or(&[][..], Vec::as_slice);
+            count += list.len();
+            let room = NAMED.saturating_sub(named.len());
+            named.extend(list.iter().take(room).copied());
+            queue.push_back(start);
+        }
+        let mut visited = starts.len();
+        let mut at_least = false;
+        while let Some(resource) = queue.pop_front() {
+            for &next in self.dependents.get(resource).into_iter().flatten() {
+                if seen.get(next).is_none_or(|&last| last == walk) {
+                    continue;
+                }
+                if visited >= WALK_LIMIT {
+                    at_least = true;
+                    break;
+                }
+                if let Some(slot) = seen.get_mut(next) {
+                    *slot = walk;
+                }
+                visited += 1;
+                let list = self.instances.get(next).map_or(&[][..], Vec::as_slice);
+                count += list.len();
+                for addr in list {
+                    if named.len() < NAMED {
+                        named.push(*addr);
+                    }
+                }
+                queue.push_back(next);
+            }
+            if at_least {
+                break;
+            }
+        }
+        (count, at_least, named)
     }
 
     /// Walks downstream of resource `start`, nearest first: the instance
@@ -295,6 +409,9 @@ type Downstream<'a> = (usize, bool, Vec<&'a InstanceAddr>);
 /// Downstream walks with their results remembered per resource.
 struct Walker<'a> {
     memo: BTreeMap<usize, Downstream<'a>>,
+    /// Walks from part of a resource's dependents (an instance that some
+    /// dependents do not name), by resource and those dependents.
+    partial: BTreeMap<(usize, Vec<usize>), Downstream<'a>>,
     seen: Vec<usize>,
     walks: usize,
 }
@@ -348,12 +465,14 @@ impl<'a> Walker<'a> {
 }
 
 /// Analyses `changes` (in plan order) against the configuration's and the
-/// prior state's dependencies.
+/// prior state's dependencies. `allow_destroy` is `--allow-destroy`: without
+/// it, a protected environment's deletes and replaces are refused.
 pub fn analyze(
     expanded: &Expanded,
     prior: &BTreeMap<InstanceAddr, PriorObject>,
     changes: &[Change],
     prior_version: Option<&PriorVersion>,
+    allow_destroy: bool,
 ) -> Impact {
     // The graph serves only changes to existing objects: a plan without
     // any (no changes, or only creates) does not build it.
@@ -369,6 +488,7 @@ pub fn analyze(
         .then(|| ResourceGraph::new(expanded, prior));
     let mut walker = Walker {
         memo: BTreeMap::new(),
+        partial: BTreeMap::new(),
         seen: vec![0usize; graph.as_ref().map_or(0, |graph| graph.instances.len())],
         walks: 0,
     };
@@ -380,7 +500,25 @@ pub fn analyze(
             .filter(|_| touches_existing(&change.action))
             .and_then(|graph| Some((graph, *graph.index.get(&change.addr.resource)?)));
         let (downstream, at_least, named) = match found {
-            Some((graph, at)) => walker.downstream(graph, at),
+            Some((graph, at)) => {
+                let dependents = graph.dependents_of_instance(at, &change.addr.key);
+                if graph.dependents.get(at).map_or(0, Vec::len) == dependents.len() {
+                    walker.downstream(graph, at)
+                } else {
+                    // Some dependents name other instances only: walk from the rest.
+                    let key = (at, dependents);
+                    match walker.partial.get(&key) {
+                        Some(known) => known.clone(),
+                        None => {
+                            walker.walks += 1;
+                            let result =
+                                graph.downstream_from(at, &key.1, &mut walker.seen, walker.walks);
+                            walker.partial.insert(key, result.clone());
+                            result
+                        }
+                    }
+                }
+            }
             None => (0, false, Vec::new()),
         };
         let named: Vec<InstanceAddr> = named.into_iter().cloned().collect();
@@ -424,6 +562,12 @@ pub fn analyze(
                 subject: change.addr.to_string(),
                 reason,
             });
+            if protected && !allow_destroy {
+                impact.refused.push(Refused {
+                    addr: change.addr.clone(),
+                    action: change.action,
+                });
+            }
         }
     }
     for ((module, name), secret) in &expanded.secrets {

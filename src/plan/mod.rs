@@ -31,7 +31,8 @@ pub use file::{
     StoredValue, config_digest,
 };
 pub use impact::{
-    Blast, DowntimeReason, DowntimeRisk, Impact, Irreversible, IrreversibleReason, RollbackPlan,
+    Blast, DowntimeReason, DowntimeRisk, Impact, Irreversible, IrreversibleReason, Refused,
+    RollbackPlan,
 };
 pub use refresh::{PriorObject, Refreshed, prior_objects, refresh};
 
@@ -219,17 +220,17 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Whether the plan changes nothing.
+    /// Whether the plan changes nothing. Data sources it reads do not count:
+    /// a read changes no object (as in Terraform, where a plan of reads
+    /// alone has no changes).
     pub fn is_empty(&self) -> bool {
-        *self == Summary::default()
+        Summary { read: 0, ..*self } == Summary::default()
     }
-}
 
-impl Plan {
-    /// The counts of the summary line.
-    pub fn summary(&self) -> Summary {
+    /// The counts of `changes` (a plan's, or the part of one that was applied).
+    pub fn of<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Summary {
         let mut summary = Summary::default();
-        for change in &self.changes {
+        for change in changes {
             match change.action {
                 Action::NoOp => {}
                 Action::Create => summary.add += 1,
@@ -250,8 +251,16 @@ impl Plan {
         }
         summary
     }
+}
 
-    /// Whether applying it would change anything (objects or outputs).
+impl Plan {
+    /// The counts of the summary line.
+    pub fn summary(&self) -> Summary {
+        Summary::of(&self.changes)
+    }
+
+    /// Whether applying it would change anything (objects or outputs); reads
+    /// of data sources alone are not changes.
     pub fn has_changes(&self) -> bool {
         !self.summary().is_empty()
             || self
@@ -355,6 +364,7 @@ pub async fn plan(request: &Request<'_>) -> (Option<Plan>, Diagnostics) {
         &refreshed.objects,
         &changes,
         prior_version.as_ref(),
+        request.allow_destroy,
     );
     let output_changes = if request.targets.is_empty() {
         diff::output_changes(request.expanded, &prior_outputs)

@@ -165,6 +165,7 @@ fn expanded(instances: Vec<Instance>) -> Expanded {
         moved: Vec::new(),
         imports: Vec::new(),
         provider_configs: BTreeMap::new(),
+        keyed_dependencies: Default::default(),
     }
 }
 
@@ -519,24 +520,29 @@ async fn protected_environment_refuses_destroy_unless_allowed() {
     let mut config = expanded(vec![renamed]);
     config.environment.protected = true;
     let (plan, diagnostics) = world.plan(&config, Some(&state)).await;
+    // The plan is made and shown whole; apply refuses it.
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let refused: Vec<String> = plan
+        .impact
+        .refused
+        .iter()
+        .map(|item| format!("{} {:?}", item.addr, item.action))
+        .collect();
     assert_eq!(
-        codes(&diagnostics),
+        refused,
         [
-            Code::PlanProtectedEnvironment,
-            Code::PlanProtectedEnvironment
+            "test_resource.a Replace { create_before_destroy: false }",
+            "test_resource.b Delete"
         ],
         "the replace of a and the delete of b"
     );
-    assert_eq!(
-        plan.summary().destroy,
-        2,
-        "the plan still shows what was refused"
-    );
+    assert_eq!(plan.summary().destroy, 2);
 
     let mut request = world.request(&config, Some(&state));
     request.allow_destroy = true;
-    let (_, diagnostics) = world.plan_with(request).await;
+    let (plan, diagnostics) = world.plan_with(request).await;
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    assert!(plan.impact.refused.is_empty());
 
     // Updates in a protected environment are fine.
     let (_, diagnostics) = world
@@ -1133,7 +1139,7 @@ fn impact_of_a_long_chain_is_linear() {
         })
         .collect();
     let started = std::time::Instant::now();
-    let impact = impact::analyze(&config, &BTreeMap::new(), &changes, None);
+    let impact = impact::analyze(&config, &BTreeMap::new(), &changes, None, false);
     let elapsed = started.elapsed();
     assert_eq!(impact.blast_radius.len(), N - 1);
     assert_eq!(impact.blast_radius[0].downstream, N - 1);

@@ -49,6 +49,16 @@ fn is_shown(change: &Change) -> bool {
     change.action != Action::NoOp || change.import_id.is_some() || change.moved_from.is_some()
 }
 
+/// The changes a plan lists: those [`is_shown`]; reads only next to real
+/// changes (a plan of reads alone has no changes, and says so).
+fn shown_changes(plan: &Plan) -> Vec<&Change> {
+    let has_changes = plan.has_changes();
+    plan.changes
+        .iter()
+        .filter(|change| is_shown(change) && (has_changes || change.action != Action::Read))
+        .collect()
+}
+
 /// The symbol of a change as shown: an import that changes nothing is `<-`.
 fn change_symbol(change: &Change) -> &'static str {
     if change.action == Action::NoOp && change.import_id.is_some() {
@@ -341,7 +351,7 @@ pub fn human(plan: &Plan) -> String {
         }
         out.push('\n');
     }
-    let changes: Vec<&Change> = plan.changes.iter().filter(|c| is_shown(c)).collect();
+    let changes = shown_changes(plan);
     if !changes.is_empty() {
         out.push_str("infra will perform the following actions:\n\n");
         for change in changes {
@@ -371,6 +381,13 @@ pub fn human(plan: &Plan) -> String {
     if plan.has_changes() {
         out.push('\n');
         for line in impact_lines(plan, HUMAN_LIST) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    let refusal = refusal_lines(plan, HUMAN_LIST);
+    if !refusal.is_empty() {
+        out.push('\n');
+        for line in refusal {
             let _ = writeln!(out, "{line}");
         }
     }
@@ -419,6 +436,7 @@ fn impact_lines(plan: &Plan, limit: usize) -> Vec<String> {
         blast_radius,
         downtime,
         rollback,
+        refused: _,
     } = &plan.impact;
     let mut lines = vec![String::from("Impact:")];
     if blast_radius.is_empty() {
@@ -493,6 +511,62 @@ fn impact_lines(plan: &Plan, limit: usize) -> Vec<String> {
             ));
         }
     }
+    lines
+}
+
+/// The refusal a protected environment's plan ends with (none when apply
+/// would go ahead): a headline, each refused delete or replace (at most
+/// `limit`, then how many more), and the way to allow them.
+struct Refusal {
+    headline: String,
+    items: Vec<(String, &'static str)>,
+    more: usize,
+    footer: &'static str,
+}
+
+fn refusal(plan: &Plan, limit: usize) -> Option<Refusal> {
+    let refused = &plan.impact.refused;
+    if refused.is_empty() {
+        return None;
+    }
+    Some(Refusal {
+        headline: format!(
+            "Apply would be refused: environment `{}` is protected, and this plan would \
+             destroy or replace {} object{}:",
+            plan.environment.name,
+            refused.len(),
+            if refused.len() == 1 { "" } else { "s" }
+        ),
+        items: refused
+            .iter()
+            .take(limit)
+            .map(|item| {
+                let what = if item.action == Action::Delete {
+                    "delete"
+                } else {
+                    "replace"
+                };
+                (item.addr.to_string(), what)
+            })
+            .collect(),
+        more: refused.len().saturating_sub(limit),
+        footer: "Review the plan; if this is intended, apply it with `--allow-destroy`.",
+    })
+}
+
+/// The refusal as plain lines (the human form).
+fn refusal_lines(plan: &Plan, limit: usize) -> Vec<String> {
+    let Some(refusal) = refusal(plan, limit) else {
+        return Vec::new();
+    };
+    let mut lines = vec![refusal.headline];
+    for (addr, what) in refusal.items {
+        lines.push(format!("  - {addr} ({what})"));
+    }
+    if refusal.more > 0 {
+        lines.push(format!("  … {} more", refusal.more));
+    }
+    lines.push(refusal.footer.to_owned());
     lines
 }
 
@@ -658,6 +732,10 @@ fn impact_json(plan: &Plan) -> serde_json::Value {
                 "description": item.describe(),
             })).collect::<Vec<_>>(),
         },
+        "refused": impact.refused.iter().map(|item| serde_json::json!({
+            "address": item.addr.to_string(),
+            "actions": actions(item.action),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -870,11 +948,25 @@ pub fn markdown(plan: &Plan) -> String {
             html_escape(&body.join(" "))
         );
     }
+    if let Some(refusal) = refusal(plan, MARKDOWN_LIST) {
+        let _ = writeln!(
+            head,
+            "> [!CAUTION]\n> **{}**",
+            html_escape(&refusal.headline)
+        );
+        for (addr, what) in &refusal.items {
+            let _ = writeln!(head, "> - {} ({what})", code(addr));
+        }
+        if refusal.more > 0 {
+            let _ = writeln!(head, "> - … {} more", refusal.more);
+        }
+        let _ = writeln!(head, ">\n> {}\n", html_escape(refusal.footer));
+    }
     if plan.has_changes() {
         head.push_str(&markdown_impact(plan));
     }
 
-    let changes: Vec<&Change> = plan.changes.iter().filter(|c| is_shown(c)).collect();
+    let changes = shown_changes(plan);
     let destructive: Vec<&Change> = changes
         .iter()
         .copied()
@@ -1161,6 +1253,7 @@ mod tests {
                     reason: IrreversibleReason::Replaced,
                 }],
             },
+            refused: Vec::new(),
         }
     }
 

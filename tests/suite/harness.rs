@@ -83,7 +83,7 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
     ),
     (
         "infra::plan::protected_environment",
-        "plan errors are tested in src/plan tests",
+        "raised by apply, destroy and rollback, not by a plan; tested in tests/results.rs",
     ),
     (
         "infra::plan::moved_conflict",
