@@ -21,7 +21,10 @@ use crate::expand::Expanded;
 use crate::host::Host;
 use crate::lang::Value;
 use crate::plan::{Action, Change};
-use crate::providers::{Attributes, ObjectState, PlannedChange, Provider, ProviderError};
+use crate::providers::provider::seal_returned;
+use crate::providers::{
+    Attributes, ObjectState, PlannedChange, Provider, ProviderError, ResourceSchema,
+};
 use crate::state::{
     InstanceState, JournalRecord, Key, OutputState, PendingCreate, ResourceState, State,
 };
@@ -1308,6 +1311,7 @@ impl Task {
     ) -> TaskDone {
         let provider = provider.as_ref();
         let rt = resource_type.as_str();
+        let inputs = self.inputs().cloned();
         let result = match self {
             Task::Plan { prior, proposed } => retrier
                 .run(|| provider.plan_change(rt, prior.as_ref(), &proposed))
@@ -1384,10 +1388,48 @@ impl Task {
                 },
             },
         };
+        // What the provider returned is sealed by the schema's rule, whatever
+        // the provider marked: the rule `check` typed the values with.
+        let result = match (result, provider.schema(rt), inputs) {
+            (Ok(done), Some(schema), Some(inputs)) => Ok(done.sealed(schema, &inputs)),
+            (result, ..) => result,
+        };
         TaskDone {
             node,
             attempts: retrier.attempts,
             result,
+        }
+    }
+
+    /// The configuration the call is made from, whose secrets decide what of
+    /// the result is secret (`None` for a delete, and an import without an
+    /// update, which configure nothing).
+    fn inputs(&self) -> Option<&Attributes> {
+        match self {
+            Task::Plan { proposed, .. } => Some(proposed),
+            Task::Create { planned, .. }
+            | Task::Update { planned, .. }
+            | Task::Read { planned } => Some(planned),
+            Task::Import { update, .. } => update.as_ref(),
+            Task::Delete { .. } => None,
+        }
+    }
+}
+
+impl Done {
+    /// The result with secret marks put back by `schema`'s rule (see
+    /// [`seal_returned`]).
+    fn sealed(self, schema: &ResourceSchema, inputs: &Attributes) -> Done {
+        match self {
+            Done::Planned(mut change) => {
+                change.planned = seal_returned(schema, inputs, change.planned);
+                Done::Planned(change)
+            }
+            Done::Object { mut object, found } => {
+                object.attributes = seal_returned(schema, inputs, object.attributes);
+                Done::Object { object, found }
+            }
+            Done::Deleted => Done::Deleted,
         }
     }
 }

@@ -1070,19 +1070,29 @@ impl Expander<'_> {
                 attributes.insert(name.clone(), value);
             }
             if let Some(schema) = schema {
-                for attribute_schema in &schema.attributes {
+                // Whether a computed value is secret is known now, from the
+                // inputs it is derived from (the schema says which), so every
+                // secret rule holds before any provider call; an apply seals
+                // what the provider returns by the same rule.
+                let derived: Vec<bool> = schema
+                    .attributes
+                    .iter()
+                    .map(|a| schema.derived_secret(a.name, &attributes))
+                    .collect();
+                for (attribute_schema, derived) in schema.attributes.iter().zip(derived) {
                     if !attributes.contains_key(attribute_schema.name) {
-                        let value = if attribute_schema.computed() {
-                            known
+                        let (value, secret) = if attribute_schema.computed() {
+                            let value = known
                                 .and_then(|object| object.get(attribute_schema.name))
                                 .cloned()
-                                .unwrap_or(Value::UNKNOWN)
+                                .unwrap_or(Value::UNKNOWN);
+                            (value, derived)
                         } else {
-                            Value::NULL
+                            (Value::NULL, false)
                         };
                         attributes.insert(
                             attribute_schema.name.to_owned(),
-                            value.mark_secret_if(attribute_schema.sensitive),
+                            value.mark_secret_if(attribute_schema.sensitive || secret),
                         );
                     }
                 }
