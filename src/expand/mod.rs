@@ -893,11 +893,9 @@ impl Expander<'_> {
             return Some(vec![(InstanceKey::None, Binding::default())]);
         };
         let value = self.eval(module, for_each_expr, &Binding::default())?;
-        if value.is_unknown() {
-            self.diagnostics
-                .push(unknown_expansion(for_each_expr.span, "for_each"));
-            return None;
-        }
+        // Secret first, as for `count`: keys derived from a secret are refused
+        // whether or not they are known yet, since knowing them later would
+        // not make them public.
         let keys_secret = value.is_secret()
             || value
                 .as_list()
@@ -907,6 +905,11 @@ impl Expander<'_> {
                 Diagnostic::error(Code::CheckSecretInMetaArgument, for_each_expr.span, "the keys of this for_each are derived from a secret")
                     .with_help("instance keys appear in addresses and plans; key by something public and keep the secret in `each.value`"),
             );
+            return None;
+        }
+        if value.is_unknown() {
+            self.diagnostics
+                .push(unknown_expansion(for_each_expr.span, "for_each"));
             return None;
         }
         match value.kind() {
