@@ -928,7 +928,8 @@ impl<'a> Engine<'a> {
                             "import",
                             Task::Import {
                                 id: id.clone(),
-                                update: (action == Action::Update).then_some(planned),
+                                update: action == Action::Update,
+                                planned,
                             },
                         ),
                         (None, Action::Create | Action::Replace { .. }) => (
@@ -1297,7 +1298,10 @@ enum Task {
     },
     Import {
         id: String,
-        update: Option<Attributes>,
+        /// Whether the imported object is then updated to `planned`.
+        update: bool,
+        /// The configuration (it also decides what of the result is secret).
+        planned: Attributes,
     },
 }
 
@@ -1370,14 +1374,18 @@ impl Task {
                     Err(error) => Err(("read", error)),
                 }
             }
-            Task::Import { id, update } => match retrier.run(|| provider.import(rt, &id)).await {
+            Task::Import {
+                id,
+                update,
+                planned,
+            } => match retrier.run(|| provider.import(rt, &id)).await {
                 Err(error) => Err(("import", error)),
                 Ok(object) => match update {
-                    None => Ok(Done::Object {
+                    false => Ok(Done::Object {
                         object,
                         found: false,
                     }),
-                    Some(planned) => retrier
+                    true => retrier
                         .run(|| provider.update(rt, &object, &planned))
                         .await
                         .map(|object| Done::Object {
@@ -1402,15 +1410,14 @@ impl Task {
     }
 
     /// The configuration the call is made from, whose secrets decide what of
-    /// the result is secret (`None` for a delete, and an import without an
-    /// update, which configure nothing).
+    /// the result is secret (`None` for a delete, which returns nothing).
     fn inputs(&self) -> Option<&Attributes> {
         match self {
             Task::Plan { proposed, .. } => Some(proposed),
             Task::Create { planned, .. }
             | Task::Update { planned, .. }
-            | Task::Read { planned } => Some(planned),
-            Task::Import { update, .. } => update.as_ref(),
+            | Task::Read { planned }
+            | Task::Import { planned, .. } => Some(planned),
             Task::Delete { .. } => None,
         }
     }
