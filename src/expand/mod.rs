@@ -1077,10 +1077,13 @@ impl Expander<'_> {
                 // inputs it is derived from (the schema says which), so every
                 // secret rule holds before any provider call; an apply seals
                 // what the provider returns by the same rule.
+                // (Sensitive attributes are marked already, so an instance
+                // without a secret input derives none: skip the lookups.)
+                let any_secret = attributes.values().any(Value::contains_secret);
                 let derived: Vec<bool> = schema
                     .attributes
                     .iter()
-                    .map(|a| schema.derived_secret(a.name, &attributes))
+                    .map(|a| any_secret && schema.derived_secret(a.name, &attributes))
                     .collect();
                 for (attribute_schema, derived) in schema.attributes.iter().zip(derived) {
                     if !attributes.contains_key(attribute_schema.name) {
