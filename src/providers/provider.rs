@@ -169,6 +169,10 @@ impl ProviderError {
 ///   [`ProviderErrorKind::NotFound`];
 /// - returned attributes cover the whole schema (`null` when unset), with the
 ///   secret mark on sensitive attributes and on values that came in secret.
+///   The engine does not rely on it: plan, apply and refresh put the marks
+///   back by the schema's rule ([`seal_returned`]), so a computed attribute
+///   must name the inputs it derives from (`AttributeSchema::derived_from`)
+///   or it is secret whenever any input is.
 #[async_trait]
 pub trait Provider: Send + Sync {
     /// The provider's name (`null`, `local`), the prefix of its resource types.
@@ -527,6 +531,45 @@ mod tests {
         let inputs = attributes(&[("path", Value::string("out/a")), ("content", secret("k"))]);
         assert!(schema.derived_secret("id", &inputs));
         assert!(schema.derived_secret("permissions", &inputs));
+    }
+
+    #[test]
+    fn every_builtin_computed_attribute_derives_from_settable_attributes_of_its_schema() {
+        // A misspelt input would make the attribute never secret: a leak.
+        let registry = crate::providers::Registry::builtin();
+        let mut schemas: Vec<ResourceSchema> = registry
+            .resource_types()
+            .filter_map(|t| registry.resource(t))
+            .chain(
+                registry
+                    .data_source_types()
+                    .filter_map(|t| registry.data_source(t)),
+            )
+            .cloned()
+            .collect();
+        schemas.push(crate::providers::test::TestProvider::schema());
+        schemas.push(crate::providers::world::WorldProvider::schema());
+        let mut checked = 0;
+        for schema in &schemas {
+            for attribute in schema.attributes.iter().filter(|a| a.computed()) {
+                let crate::providers::schema::DerivedFrom::Inputs(inputs) = attribute.derived_from
+                else {
+                    continue;
+                };
+                for input in inputs {
+                    assert!(
+                        schema
+                            .attribute(input)
+                            .is_some_and(AttributeSchema::settable),
+                        "{}.{} derives from `{input}`, not a settable attribute",
+                        schema.resource_type,
+                        attribute.name
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 10, "{checked}");
     }
 
     #[test]
