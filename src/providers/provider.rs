@@ -433,7 +433,11 @@ pub fn seal_returned(
                 }
                 Some(_) => value,
                 None => {
-                    let derived = schema.derived_secret(&name, inputs);
+                    // Computed (or not yet known, or unset): secret when what
+                    // it derives from is, or when the input it stands for is
+                    // an unknown secret.
+                    let derived = schema.derived_secret(&name, inputs)
+                        || inputs.get(&name).is_some_and(Value::contains_secret);
                     value.mark_secret_if(derived)
                 }
             };
