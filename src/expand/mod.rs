@@ -3,7 +3,9 @@
 //! `vars` over defaults) and are type-checked and validated; secrets are read
 //! (or left unknown until apply when generated); `count` and `for_each` expand
 //! resources into instances; every attribute is evaluated and checked against
-//! the provider schema; outputs are evaluated and a secret reaching one that is
+//! the provider schema; a computed attribute is secret when an input it
+//! derives from is (the schema says which), so that is known before any
+//! provider call; outputs are evaluated and a secret reaching one that is
 //! not `sensitive` is refused with the path it took.
 //!
 //! Terminology: an *instance* is one expansion of a resource block

@@ -18,6 +18,10 @@
 //! prior instances before anything else, without a provider call.
 //! Invariant: secret marks and unknown values survive every step; a plan file
 //! holds secret values only sealed.
+//! Invariant: whatever a provider returns (planned, read, imported) and every
+//! prior object is marked by the schema's rule from the instance's
+//! configuration (`providers::provider::seal_returned`), the rule the
+//! expansion typed computed values with before any call.
 
 mod adopt;
 mod diff;
