@@ -415,6 +415,8 @@ pub fn seal_returned(
     returned: Attributes,
 ) -> Attributes {
     let texts = schema.secret_texts(inputs);
+    let public = public_texts(schema, inputs);
+    let search = |value: Value| seal_texts(value, &texts, &public);
     returned
         .into_iter()
         .map(|(name, value)| {
@@ -431,6 +433,9 @@ pub fn seal_returned(
                         value.with_secret(true)
                     }
                 }
+                // What the configuration says in the open, returned as it
+                // was: not searched.
+                Some(input) if same_ignoring_marks(input, &value) => return (name, value),
                 Some(_) => value,
                 None => {
                     // Computed (or not yet known, or unset): secret when what
@@ -442,17 +447,45 @@ pub fn seal_returned(
                 }
             };
             let value = value.mark_secret_if(attribute.is_some_and(|a| a.sensitive));
-            (name, seal_texts(value, &texts))
+            (name, search(value))
         })
         .collect()
 }
 
-/// `value` with every string that contains one of `texts` marked secret.
-fn seal_texts(value: Value, texts: &[String]) -> Value {
+/// Every string the configuration sets in the open (not secret, not in a
+/// sensitive attribute): a returned string equal to one (a file's id, which is
+/// its public path) reveals nothing, whatever secret text it happens to hold.
+fn public_texts(schema: &ResourceSchema, inputs: &Attributes) -> Vec<String> {
+    fn collect(value: &Value, into: &mut Vec<String>) {
+        if value.is_secret() {
+            return;
+        }
+        match value.kind() {
+            Kind::String(text) => into.push(text.clone()),
+            Kind::List(items) => items.iter().for_each(|item| collect(item, into)),
+            Kind::Map(entries) => entries.values().for_each(|item| collect(item, into)),
+            _ => {}
+        }
+    }
+    let mut texts = Vec::new();
+    for (name, value) in inputs {
+        if !schema.attribute(name).is_some_and(|a| a.sensitive) {
+            collect(value, &mut texts);
+        }
+    }
+    texts
+}
+
+/// `value` with every string that contains one of `texts` marked secret,
+/// unless it is one of the `public` strings of the configuration.
+fn seal_texts(value: Value, texts: &[String], public: &[String]) -> Value {
     if texts.is_empty() || value.is_secret() {
         return value;
     }
-    let carries = |text: &str| texts.iter().any(|secret| text.contains(secret.as_str()));
+    let carries = |text: &str| {
+        texts.iter().any(|secret| text.contains(secret.as_str()))
+            && !public.iter().any(|open| open == text)
+    };
     match value.kind() {
         Kind::String(text) => {
             let found = carries(text);
@@ -462,7 +495,7 @@ fn seal_texts(value: Value, texts: &[String]) -> Value {
             Kind::List(items) => Value::list(
                 items
                     .into_iter()
-                    .map(|item| seal_texts(item, texts))
+                    .map(|item| seal_texts(item, texts, public))
                     .collect(),
             ),
             kind => Value::new(kind),
@@ -473,7 +506,7 @@ fn seal_texts(value: Value, texts: &[String]) -> Value {
                 Kind::Map(entries) => Value::map(
                     entries
                         .into_iter()
-                        .map(|(key, item)| (key, seal_texts(item, texts)))
+                        .map(|(key, item)| (key, seal_texts(item, texts, public)))
                         .collect(),
                 )
                 .with_secret(keys_carry),
@@ -639,6 +672,24 @@ mod tests {
                 .get("permissions")
                 .is_some_and(Value::contains_secret)
         );
+    }
+
+    #[test]
+    fn a_string_the_configuration_sets_in_the_open_is_not_sealed_for_holding_a_secret_text() {
+        let schema = file_schema();
+        let inputs = attributes(&[
+            ("path", Value::string("out/production.env")),
+            ("sensitive_content", secret("production")),
+        ]);
+        let returned = attributes(&[
+            ("path", Value::string("out/production.env")),
+            ("id", Value::string("out/production.env")),
+            ("permissions", Value::string("production-0644")),
+        ]);
+        let sealed = seal_returned(&schema, &inputs, returned);
+        assert!(!sealed.get("path").is_some_and(Value::contains_secret));
+        assert!(!sealed.get("id").is_some_and(Value::contains_secret));
+        assert!(sealed.get("permissions").is_some_and(Value::is_secret));
     }
 
     #[test]
