@@ -21,7 +21,10 @@ use crate::expand::Expanded;
 use crate::host::Host;
 use crate::lang::Value;
 use crate::plan::{Action, Change};
-use crate::providers::{Attributes, ObjectState, PlannedChange, Provider, ProviderError};
+use crate::providers::provider::seal_returned;
+use crate::providers::{
+    Attributes, ObjectState, PlannedChange, Provider, ProviderError, ResourceSchema,
+};
 use crate::state::{
     InstanceState, JournalRecord, Key, OutputState, PendingCreate, ResourceState, State,
 };
@@ -926,7 +929,8 @@ impl<'a> Engine<'a> {
                             "import",
                             Task::Import {
                                 id: id.clone(),
-                                update: (action == Action::Update).then_some(planned),
+                                update: action == Action::Update,
+                                planned,
                             },
                         ),
                         (None, Action::Create | Action::Replace { .. }) => (
@@ -1295,7 +1299,10 @@ enum Task {
     },
     Import {
         id: String,
-        update: Option<Attributes>,
+        /// Whether the imported object is then updated to `planned`.
+        update: bool,
+        /// The configuration (it also decides what of the result is secret).
+        planned: Attributes,
     },
 }
 
@@ -1309,6 +1316,7 @@ impl Task {
     ) -> TaskDone {
         let provider = provider.as_ref();
         let rt = resource_type.as_str();
+        let inputs = self.inputs().cloned();
         let result = match self {
             Task::Plan { prior, proposed } => retrier
                 .run(|| provider.plan_change(rt, prior.as_ref(), &proposed))
@@ -1367,14 +1375,18 @@ impl Task {
                     Err(error) => Err(("read", error)),
                 }
             }
-            Task::Import { id, update } => match retrier.run(|| provider.import(rt, &id)).await {
+            Task::Import {
+                id,
+                update,
+                planned,
+            } => match retrier.run(|| provider.import(rt, &id)).await {
                 Err(error) => Err(("import", error)),
                 Ok(object) => match update {
-                    None => Ok(Done::Object {
+                    false => Ok(Done::Object {
                         object,
                         found: false,
                     }),
-                    Some(planned) => retrier
+                    true => retrier
                         .run(|| provider.update(rt, &object, &planned))
                         .await
                         .map(|object| Done::Object {
@@ -1385,10 +1397,47 @@ impl Task {
                 },
             },
         };
+        // What the provider returned is sealed by the schema's rule, whatever
+        // the provider marked: the rule `check` typed the values with.
+        let result = match (result, provider.schema(rt), inputs) {
+            (Ok(done), Some(schema), Some(inputs)) => Ok(done.sealed(schema, &inputs)),
+            (result, ..) => result,
+        };
         TaskDone {
             node,
             attempts: retrier.attempts,
             result,
+        }
+    }
+
+    /// The configuration the call is made from, whose secrets decide what of
+    /// the result is secret (`None` for a delete, which returns nothing).
+    fn inputs(&self) -> Option<&Attributes> {
+        match self {
+            Task::Plan { proposed, .. } => Some(proposed),
+            Task::Create { planned, .. }
+            | Task::Update { planned, .. }
+            | Task::Read { planned }
+            | Task::Import { planned, .. } => Some(planned),
+            Task::Delete { .. } => None,
+        }
+    }
+}
+
+impl Done {
+    /// The result with secret marks put back by `schema`'s rule (see
+    /// [`seal_returned`]).
+    fn sealed(self, schema: &ResourceSchema, inputs: &Attributes) -> Done {
+        match self {
+            Done::Planned(mut change) => {
+                change.planned = seal_returned(schema, inputs, change.planned);
+                Done::Planned(change)
+            }
+            Done::Object { mut object, found } => {
+                object.attributes = seal_returned(schema, inputs, object.attributes);
+                Done::Object { object, found }
+            }
+            Done::Deleted => Done::Deleted,
         }
     }
 }

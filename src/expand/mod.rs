@@ -3,7 +3,9 @@
 //! `vars` over defaults) and are type-checked and validated; secrets are read
 //! (or left unknown until apply when generated); `count` and `for_each` expand
 //! resources into instances; every attribute is evaluated and checked against
-//! the provider schema; outputs are evaluated and a secret reaching one that is
+//! the provider schema; a computed attribute is secret when an input it
+//! derives from is (the schema says which), so that is known before any
+//! provider call; outputs are evaluated and a secret reaching one that is
 //! not `sensitive` is refused with the path it took.
 //!
 //! Terminology: an *instance* is one expansion of a resource block
@@ -993,11 +995,9 @@ impl Expander<'_> {
             return Some(vec![(InstanceKey::None, Binding::default())]);
         };
         let value = self.eval(module, for_each_expr, &Binding::default())?;
-        if value.is_unknown() {
-            self.diagnostics
-                .push(unknown_expansion(for_each_expr.span, "for_each"));
-            return None;
-        }
+        // Secret first, as for `count`: keys derived from a secret are refused
+        // whether or not they are known yet, since knowing them later would
+        // not make them public.
         let keys_secret = value.is_secret()
             || value
                 .as_list()
@@ -1007,6 +1007,11 @@ impl Expander<'_> {
                 Diagnostic::error(Code::CheckSecretInMetaArgument, for_each_expr.span, "the keys of this for_each are derived from a secret")
                     .with_help("instance keys appear in addresses and plans; key by something public and keep the secret in `each.value`"),
             );
+            return None;
+        }
+        if value.is_unknown() {
+            self.diagnostics
+                .push(unknown_expansion(for_each_expr.span, "for_each"));
             return None;
         }
         match value.kind() {
@@ -1170,19 +1175,32 @@ impl Expander<'_> {
                 attributes.insert(name.clone(), value);
             }
             if let Some(schema) = schema {
-                for attribute_schema in &schema.attributes {
+                // Whether a computed value is secret is known now, from the
+                // inputs it is derived from (the schema says which), so every
+                // secret rule holds before any provider call; an apply seals
+                // what the provider returns by the same rule.
+                // (Sensitive attributes are marked already, so an instance
+                // without a secret input derives none: skip the lookups.)
+                let any_secret = attributes.values().any(Value::contains_secret);
+                let derived: Vec<bool> = schema
+                    .attributes
+                    .iter()
+                    .map(|a| any_secret && schema.derived_secret(a.name, &attributes))
+                    .collect();
+                for (attribute_schema, derived) in schema.attributes.iter().zip(derived) {
                     if !attributes.contains_key(attribute_schema.name) {
-                        let value = if attribute_schema.computed() {
-                            known
+                        let (value, secret) = if attribute_schema.computed() {
+                            let value = known
                                 .and_then(|object| object.get(attribute_schema.name))
                                 .cloned()
-                                .unwrap_or(Value::UNKNOWN)
+                                .unwrap_or(Value::UNKNOWN);
+                            (value, derived)
                         } else {
-                            Value::NULL
+                            (Value::NULL, false)
                         };
                         attributes.insert(
                             attribute_schema.name.to_owned(),
-                            value.mark_secret_if(attribute_schema.sensitive),
+                            value.mark_secret_if(attribute_schema.sensitive || secret),
                         );
                     }
                 }

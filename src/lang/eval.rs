@@ -534,11 +534,13 @@ impl Evaluator<'_> {
                 None => {}
                 Some(None) => unknown = true,
                 Some(Some((k, v))) => {
+                    // An unknown key derived from a secret still makes the
+                    // keys secret.
+                    secret_key |= k.is_secret();
                     if k.is_unknown() {
                         unknown = true;
                         continue;
                     }
-                    secret_key |= k.is_secret();
                     let name = k.as_str().map(str::to_owned).unwrap_or_default();
                     if for_object.grouping {
                         groups.entry(name).or_default().push(v);

@@ -167,11 +167,20 @@ fn run(
             return None;
         }
     };
+    // Sealed by the schema's rule from the configuration, as an apply would.
+    let attributes = match provider.schema(resource_type) {
+        Some(schema) => crate::providers::provider::seal_returned(
+            schema,
+            &instance.attributes,
+            object.attributes.clone(),
+        ),
+        None => object.attributes.clone(),
+    };
     let seal = |value: Value| opened.key.seal(host.as_ref(), &value);
     let record = (|| {
         Ok::<_, crate::state::StateError>(InstanceState {
             key: request.addr.key.clone(),
-            attributes: seal(Value::map(object.attributes.clone()))?,
+            attributes: seal(Value::map(attributes.clone()))?,
             dependencies: instance.dependencies.to_vec(),
             config: seal(Value::map(instance.configured()))?,
         })

@@ -172,8 +172,24 @@ pub(super) async fn import_objects(
             continue;
         };
         let id = import.id.clone();
+        let configuration = instance.attributes.clone();
         called.push((addr, provider.name(), import));
-        calls.push(async move { provider.import(&resource_type, &id).await });
+        // Sealed by the schema's rule from the configuration, as an apply would.
+        calls.push(async move {
+            provider
+                .import(&resource_type, &id)
+                .await
+                .map(|mut object| {
+                    if let Some(schema) = provider.schema(&resource_type) {
+                        object.attributes = crate::providers::provider::seal_returned(
+                            schema,
+                            &configuration,
+                            object.attributes,
+                        );
+                    }
+                    object
+                })
+        });
     }
     let results = run_bounded(request.parallelism, calls).await;
     let mut imported = BTreeMap::new();

@@ -20,8 +20,8 @@ use crate::config::RefTarget;
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::expand::{Expanded, Instance};
 use crate::lang::Value;
-use crate::providers::provider::same_ignoring_marks;
-use crate::providers::{Attributes, PlannedChange, ProviderError};
+use crate::providers::provider::{same_ignoring_marks, seal_returned};
+use crate::providers::{Attributes, PlannedChange, Provider, ProviderError};
 use crate::state::{State, StateError};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -219,6 +219,7 @@ pub async fn diff(
             provider
                 .plan_change(&resource_type, prior_state.as_ref(), &proposed)
                 .await
+                .map(|change| sealed(provider.as_ref(), &resource_type, &proposed, change))
         });
     }
     let results = run_bounded(request.parallelism, calls).await;
@@ -303,6 +304,7 @@ pub async fn diff(
             if let Some(provider) = provider_for(request.providers, provider_name, resource_type) {
                 match provider.plan_change(resource_type, None, &proposed).await {
                     Ok(fresh) => {
+                        let fresh = sealed(provider.as_ref(), resource_type, &proposed, fresh);
                         planned_change.planned = fresh.planned;
                         planned_change.requires_replace = Vec::new();
                         action = Action::Replace {
@@ -377,6 +379,21 @@ pub async fn diff(
 }
 
 /// The span a provider error points at: the attribute's value, else the block.
+/// A planned change with secret marks put back by the schema's rule, whatever
+/// the provider marked (see [`seal_returned`]): a computed value derived from a
+/// secret is planned, shown and saved as a secret.
+fn sealed(
+    provider: &dyn Provider,
+    resource_type: &str,
+    proposed: &Attributes,
+    mut change: PlannedChange,
+) -> PlannedChange {
+    if let Some(schema) = provider.schema(resource_type) {
+        change.planned = seal_returned(schema, proposed, change.planned);
+    }
+    change
+}
+
 fn error_span(instance: Option<&Instance>, error: &ProviderError) -> Option<crate::diag::Span> {
     let instance = instance?;
     error

@@ -18,6 +18,10 @@
 //! prior instances before anything else, without a provider call.
 //! Invariant: secret marks and unknown values survive every step; a plan file
 //! holds secret values only sealed.
+//! Invariant: whatever a provider returns (planned, read, imported) and every
+//! prior object is marked by the schema's rule from the instance's
+//! configuration (`providers::provider::seal_returned`), the rule the
+//! expansion typed computed values with before any call.
 
 mod adopt;
 mod diff;
@@ -314,6 +318,7 @@ pub async fn plan(request: &Request<'_>) -> (Option<Plan>, Diagnostics) {
     };
     let (moved, move_diagnostics) = adopt::apply_moves(&mut prior, &request.expanded.moved);
     diagnostics.extend(move_diagnostics);
+    remark_prior(&mut prior, request);
     let selected = diff::selection(request.expanded, &prior, &request.targets);
     let mut refreshed = if request.refresh {
         let (refreshed, refresh_diagnostics) = refresh(
@@ -383,6 +388,31 @@ pub async fn plan(request: &Request<'_>) -> (Option<Plan>, Diagnostics) {
         targets: request.targets.clone(),
     };
     (Some(plan), diagnostics)
+}
+
+/// Marks each prior object by the schema's rule from its instance's
+/// configuration (see `providers::provider::seal_returned`): an object recorded
+/// before a value of it became secret — or by a version of infra that did not
+/// seal computed values — is shown and saved as secret where the configuration
+/// now types it so, never in plaintext in a plan.
+fn remark_prior(prior: &mut BTreeMap<InstanceAddr, PriorObject>, request: &Request<'_>) {
+    for (addr, prior_object) in prior.iter_mut() {
+        let Some(instance) = request.expanded.instances.get(addr) else {
+            continue;
+        };
+        let Some(provider) = refresh::provider_for(
+            request.providers,
+            &prior_object.provider,
+            &prior_object.resource_type,
+        ) else {
+            continue;
+        };
+        if let Some(schema) = provider.schema(&prior_object.resource_type) {
+            let attributes = std::mem::take(&mut prior_object.object.attributes);
+            prior_object.object.attributes =
+                crate::providers::provider::seal_returned(schema, &instance.attributes, attributes);
+        }
+    }
 }
 
 /// Runs futures with at most `parallelism` at once on the tokio runtime;

@@ -8,7 +8,7 @@ use super::{AttributeDrift, Drift, DriftKind, run_bounded};
 use crate::addr::{InstanceAddr, Mode, ResourceAddr};
 use crate::diag::{Code, Diagnostic, Diagnostics, Span};
 use crate::lang::Value;
-use crate::providers::provider::same_ignoring_marks;
+use crate::providers::provider::{same_ignoring_marks, seal_returned};
 use crate::providers::{Attributes, ObjectState, Provider, ProviderError, ProviderSet};
 use crate::state::{Key, State, StateError};
 use std::collections::{BTreeMap, BTreeSet};
@@ -96,7 +96,18 @@ pub async fn refresh(
         let resource_type = prior_object.resource_type.clone();
         let object = prior_object.object.clone();
         addrs.push(addr.clone());
-        reads.push(async move { provider.read(&resource_type, &object).await });
+        reads.push(async move {
+            // The prior object's marks decide what of the new reading is
+            // secret, by the schema's rule (see `seal_returned`).
+            provider.read(&resource_type, &object).await.map(|now| {
+                now.map(|mut now| {
+                    if let Some(schema) = provider.schema(&resource_type) {
+                        now.attributes = seal_returned(schema, &object.attributes, now.attributes);
+                    }
+                    now
+                })
+            })
+        });
     }
     let results = run_bounded(parallelism, reads).await;
     let mut objects = prior;

@@ -1180,3 +1180,35 @@ async fn protected_environment_changes_are_downtime_risks_and_generated_secrets_
         }]
     );
 }
+
+#[tokio::test]
+async fn a_prior_object_recorded_in_plaintext_is_shown_secret_where_the_configuration_types_it_so()
+{
+    // State written when the name was public (or by a version that did not
+    // seal computed values): `name` and the `id` derived from it in plaintext.
+    let world = World::new();
+    let mut public = resource("thing", Value::number(1));
+    public
+        .attributes
+        .insert("name".to_owned(), Value::string(CANARY));
+    let created = world.apply_creates(&expanded(vec![public])).await;
+    // Now the name comes from a secret, and `value` changes: an update whose
+    // `before` must not show the name or the id in plaintext.
+    let mut instance = resource("thing", Value::number(2));
+    instance
+        .attributes
+        .insert("name".to_owned(), Value::string(CANARY).with_secret(true));
+    let (plan, diagnostics) = world.plan(&expanded(vec![instance]), Some(&created)).await;
+    assert!(!diagnostics.has_errors(), "{diagnostics:?}");
+    let update = change(&plan, "thing");
+    assert_eq!(update.action, Action::Update);
+    let before = update.before.as_ref().unwrap();
+    assert!(before["name"].is_secret());
+    assert!(before["id"].is_secret());
+    assert!(update.after["id"].is_secret());
+    let bytes = PlanFile::new(&plan, &world.key, world.host.as_ref())
+        .unwrap()
+        .to_bytes();
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(!text.contains(CANARY), "{text}");
+}

@@ -14,8 +14,8 @@
 //! `Arc<dyn Provider>` by concurrent tasks; providers keep mutable data behind
 //! their own locks.
 
-use super::schema::{Presence, ResourceSchema};
-use crate::lang::Value;
+use super::schema::{AttributeSchema, Presence, ResourceSchema};
+use crate::lang::{Kind, Value};
 use async_trait::async_trait;
 use std::time::Duration;
 
@@ -170,6 +170,10 @@ impl ProviderError {
 ///   [`ProviderErrorKind::NotFound`];
 /// - returned attributes cover the whole schema (`null` when unset), with the
 ///   secret mark on sensitive attributes and on values that came in secret.
+///   The engine does not rely on it: plan, apply and refresh put the marks
+///   back by the schema's rule ([`seal_returned`]), so a computed attribute
+///   must name the inputs it derives from (`AttributeSchema::derived_from`)
+///   or it is secret whenever any input is.
 #[async_trait]
 pub trait Provider: Send + Sync {
     /// The provider's name (`null`, `local`), the prefix of its resource types.
@@ -390,4 +394,327 @@ pub fn conform_to_schema(schema: &ResourceSchema, values: &Attributes) -> Attrib
             )
         })
         .collect()
+}
+
+/// What a provider returned (`returned`: a planned, created, updated or read
+/// object), with secret marks put back by the schema's rule, whatever the
+/// provider marked — the same rule `check` uses before any call, so what was
+/// typed secret is sealed:
+///
+/// - an attribute the configuration sets (`inputs`) keeps the marks of its
+///   input (all of it secret when the provider changed a secret value);
+/// - a computed one is secret when an input it is derived from is
+///   ([`ResourceSchema::derived_secret`]);
+/// - a sensitive one is secret;
+/// - defence in depth: any string that contains the plaintext of a secret
+///   input is secret too (a map whose keys carry one is secret whole).
+///
+/// Marks are only added, never removed.
+pub fn seal_returned(
+    schema: &ResourceSchema,
+    inputs: &Attributes,
+    returned: Attributes,
+) -> Attributes {
+    let texts = schema.secret_texts(inputs);
+    let public = public_texts(schema, inputs);
+    let search = |value: Value| seal_texts(value, &texts, &public);
+    returned
+        .into_iter()
+        .map(|(name, value)| {
+            let attribute = schema.attribute(&name);
+            let configured = inputs
+                .get(&name)
+                .filter(|input| !input.is_null() && !input.is_unknown())
+                .filter(|_| attribute.is_none_or(AttributeSchema::settable));
+            let value = match configured {
+                Some(input) if input.contains_secret() => {
+                    if same_ignoring_marks(input, &value) {
+                        input.clone()
+                    } else {
+                        value.with_secret(true)
+                    }
+                }
+                // What the configuration says in the open, returned as it
+                // was: not searched.
+                Some(input) if same_ignoring_marks(input, &value) => return (name, value),
+                Some(_) => value,
+                None => {
+                    // Computed (or not yet known, or unset): secret when what
+                    // it derives from is, or when the input it stands for is
+                    // an unknown secret.
+                    let derived = schema.derived_secret(&name, inputs)
+                        || inputs.get(&name).is_some_and(Value::contains_secret);
+                    value.mark_secret_if(derived)
+                }
+            };
+            let value = value.mark_secret_if(attribute.is_some_and(|a| a.sensitive));
+            (name, search(value))
+        })
+        .collect()
+}
+
+/// Every string the configuration sets in the open (not secret, not in a
+/// sensitive attribute): a returned string equal to one (a file's id, which is
+/// its public path) reveals nothing, whatever secret text it happens to hold.
+fn public_texts(schema: &ResourceSchema, inputs: &Attributes) -> Vec<String> {
+    fn collect(value: &Value, into: &mut Vec<String>) {
+        if value.is_secret() {
+            return;
+        }
+        match value.kind() {
+            Kind::String(text) => into.push(text.clone()),
+            Kind::List(items) => items.iter().for_each(|item| collect(item, into)),
+            Kind::Map(entries) => entries.values().for_each(|item| collect(item, into)),
+            _ => {}
+        }
+    }
+    let mut texts = Vec::new();
+    for (name, value) in inputs {
+        if !schema.attribute(name).is_some_and(|a| a.sensitive) {
+            collect(value, &mut texts);
+        }
+    }
+    texts
+}
+
+/// `value` with every string that contains one of `texts` marked secret,
+/// unless it is one of the `public` strings of the configuration.
+fn seal_texts(value: Value, texts: &[String], public: &[String]) -> Value {
+    if texts.is_empty() || value.is_secret() {
+        return value;
+    }
+    let carries = |text: &str| {
+        texts.iter().any(|secret| text.contains(secret.as_str()))
+            && !public.iter().any(|open| open == text)
+    };
+    match value.kind() {
+        Kind::String(text) => {
+            let found = carries(text);
+            value.mark_secret_if(found)
+        }
+        Kind::List(_) => match value.into_kind() {
+            Kind::List(items) => Value::list(
+                items
+                    .into_iter()
+                    .map(|item| seal_texts(item, texts, public))
+                    .collect(),
+            ),
+            kind => Value::new(kind),
+        },
+        Kind::Map(entries) => {
+            let keys_carry = entries.keys().any(|key| carries(key));
+            match value.into_kind() {
+                Kind::Map(entries) => Value::map(
+                    entries
+                        .into_iter()
+                        .map(|(key, item)| (key, seal_texts(item, texts, public)))
+                        .collect(),
+                )
+                .with_secret(keys_carry),
+                kind => Value::new(kind),
+            }
+        }
+        _ => value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::local::file_schema;
+
+    fn secret(text: &str) -> Value {
+        Value::string(text).with_secret(true)
+    }
+
+    fn attributes(entries: &[(&str, Value)]) -> Attributes {
+        entries
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_computed_attribute_is_secret_exactly_when_an_input_it_is_derived_from_is() {
+        let schema = file_schema();
+        let inputs = attributes(&[
+            ("path", secret("out/s3cret.txt")),
+            ("content", Value::string("x")),
+        ]);
+        assert!(schema.derived_secret("id", &inputs));
+        assert!(!schema.derived_secret("sha256", &inputs));
+        assert!(!schema.derived_secret("size", &inputs));
+        assert!(!schema.derived_secret("permissions", &inputs));
+        // A set sensitive attribute is secret, marked or not; an unset one is not.
+        let inputs = attributes(&[
+            ("path", Value::string("out/a")),
+            ("sensitive_content", Value::string("k")),
+            ("content", Value::NULL.with_secret(true)),
+        ]);
+        assert!(schema.derived_secret("sha256", &inputs));
+        assert!(!schema.derived_secret("id", &inputs));
+        let inputs = attributes(&[
+            ("path", Value::string("out/a")),
+            ("sensitive_content", Value::NULL.with_secret(true)),
+        ]);
+        assert!(!schema.derived_secret("sha256", &inputs));
+    }
+
+    #[test]
+    fn an_attribute_that_declares_nothing_is_secret_when_any_input_is() {
+        let mut schema = file_schema();
+        for attribute in &mut schema.attributes {
+            attribute.derived_from = crate::providers::schema::DerivedFrom::AnyInput;
+        }
+        let inputs = attributes(&[("path", Value::string("out/a")), ("content", secret("k"))]);
+        assert!(schema.derived_secret("id", &inputs));
+        assert!(schema.derived_secret("permissions", &inputs));
+    }
+
+    #[test]
+    fn every_builtin_computed_attribute_derives_from_settable_attributes_of_its_schema() {
+        // A misspelt input would make the attribute never secret: a leak.
+        let registry = crate::providers::Registry::builtin();
+        let mut schemas: Vec<ResourceSchema> = registry
+            .resource_types()
+            .filter_map(|t| registry.resource(t))
+            .chain(
+                registry
+                    .data_source_types()
+                    .filter_map(|t| registry.data_source(t)),
+            )
+            .cloned()
+            .collect();
+        schemas.push(crate::providers::test::TestProvider::schema());
+        schemas.push(crate::providers::world::WorldProvider::schema());
+        let mut checked = 0;
+        for schema in &schemas {
+            for attribute in schema.attributes.iter().filter(|a| a.computed()) {
+                let crate::providers::schema::DerivedFrom::Inputs(inputs) = attribute.derived_from
+                else {
+                    continue;
+                };
+                for input in inputs {
+                    assert!(
+                        schema
+                            .attribute(input)
+                            .is_some_and(AttributeSchema::settable),
+                        "{}.{} derives from `{input}`, not a settable attribute",
+                        schema.resource_type,
+                        attribute.name
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 10, "{checked}");
+    }
+
+    #[test]
+    fn what_a_provider_returns_is_sealed_by_the_rule_whatever_it_marked() {
+        let schema = file_schema();
+        let inputs = attributes(&[
+            ("path", secret("out/s3cret.txt")),
+            ("content", Value::string("x")),
+        ]);
+        let returned = attributes(&[
+            ("path", Value::string("out/s3cret.txt")),
+            ("content", Value::string("x")),
+            ("id", Value::string("out/s3cret.txt")),
+            ("sha256", Value::string("2d71")),
+            ("permissions", Value::string("0644")),
+        ]);
+        let sealed = seal_returned(&schema, &inputs, returned);
+        let secret_of = |name: &str| sealed.get(name).is_some_and(Value::contains_secret);
+        assert!(secret_of("path"));
+        assert!(secret_of("id"));
+        assert!(!secret_of("content"));
+        assert!(!secret_of("sha256"));
+        assert!(!secret_of("permissions"));
+    }
+
+    #[test]
+    fn a_returned_string_that_carries_a_secret_input_is_sealed_whatever_the_schema_says() {
+        let schema = file_schema();
+        let inputs = attributes(&[
+            ("path", Value::string("out/a.txt")),
+            ("content", secret("s3cret")),
+        ]);
+        // `permissions` derives from nothing, but a provider that put the
+        // secret in it is caught; so is a map whose key carries it.
+        let returned = attributes(&[
+            ("permissions", Value::string("mode-s3cret-0644")),
+            (
+                "id",
+                Value::list(vec![Value::string("a"), Value::string("xs3cretx")]),
+            ),
+            (
+                "size",
+                Value::map(std::iter::once(("k-s3cret".to_owned(), Value::number(1))).collect()),
+            ),
+        ]);
+        let sealed = seal_returned(&schema, &inputs, returned);
+        assert!(sealed.get("permissions").is_some_and(Value::is_secret));
+        let id = sealed
+            .get("id")
+            .and_then(Value::as_list)
+            .unwrap_or_default();
+        assert_eq!(
+            id.iter().map(Value::is_secret).collect::<Vec<_>>(),
+            [false, true]
+        );
+        assert!(sealed.get("size").is_some_and(Value::is_secret));
+        // A secret too short to tell from a coincidence is not looked for.
+        let inputs = attributes(&[("path", Value::string("out/a")), ("content", secret("06"))]);
+        let returned = attributes(&[("permissions", Value::string("0644"))]);
+        let sealed = seal_returned(&schema, &inputs, returned);
+        assert!(
+            !sealed
+                .get("permissions")
+                .is_some_and(Value::contains_secret)
+        );
+    }
+
+    #[test]
+    fn a_string_the_configuration_sets_in_the_open_is_not_sealed_for_holding_a_secret_text() {
+        let schema = file_schema();
+        let inputs = attributes(&[
+            ("path", Value::string("out/production.env")),
+            ("sensitive_content", secret("production")),
+        ]);
+        let returned = attributes(&[
+            ("path", Value::string("out/production.env")),
+            ("id", Value::string("out/production.env")),
+            ("permissions", Value::string("production-0644")),
+        ]);
+        let sealed = seal_returned(&schema, &inputs, returned);
+        assert!(!sealed.get("path").is_some_and(Value::contains_secret));
+        assert!(!sealed.get("id").is_some_and(Value::contains_secret));
+        assert!(sealed.get("permissions").is_some_and(Value::is_secret));
+    }
+
+    #[test]
+    fn a_configured_value_keeps_the_marks_it_came_with() {
+        let schema = crate::providers::null::schema();
+        let inputs_value = Value::map(
+            [
+                ("plain".to_owned(), Value::string("p")),
+                ("hidden".to_owned(), secret("h1dden")),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        let inputs = attributes(&[("inputs", inputs_value.clone())]);
+        let returned = attributes(&[
+            ("inputs", inputs_value.clone().unmark_deep().0),
+            ("id", Value::string("123")),
+        ]);
+        let sealed = seal_returned(&schema, &inputs, returned);
+        assert_eq!(sealed.get("inputs"), Some(&inputs_value));
+        assert!(!sealed.get("id").is_some_and(Value::contains_secret));
+        // Changed by the provider: secret whole.
+        let returned = attributes(&[("inputs", Value::string("other"))]);
+        let sealed = seal_returned(&schema, &inputs, returned);
+        assert!(sealed.get("inputs").is_some_and(Value::is_secret));
+    }
 }

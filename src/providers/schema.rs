@@ -2,9 +2,14 @@
 //! attributes — required, optional or computed, sensitive, forcing a
 //! replacement when changed — with their language types.
 //!
+//! Each computed attribute also says which inputs its value is derived from
+//! ([`DerivedFrom`]), so whether it is secret is known before any provider
+//! call: `check` marks it from the configuration, and the engine seals what a
+//! provider returns by the same rule ([`ResourceSchema::derived_secret`]).
+//!
 //! Invariant: data only; schemas are static and known without calling a provider.
 
-use crate::lang::Type;
+use crate::lang::{Map, Type, Value};
 
 /// How an attribute gets its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +22,18 @@ pub enum Presence {
     Computed,
     /// The configuration may set it; otherwise the provider computes it.
     OptionalComputed,
+}
+
+/// Which inputs a computed attribute's value is derived from: it is secret
+/// exactly when one of them is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DerivedFrom {
+    /// Not declared: the conservative default, secret when any input of the
+    /// instance is.
+    AnyInput,
+    /// These settable attributes (none: a value the provider makes up, such as
+    /// a random id, or a file's current mode).
+    Inputs(&'static [&'static str]),
 }
 
 /// One attribute of a resource type.
@@ -32,6 +49,9 @@ pub struct AttributeSchema {
     pub sensitive: bool,
     /// Changing it replaces the instance.
     pub force_new: bool,
+    /// For a computed value, the inputs it is derived from (its secret mark
+    /// follows theirs).
+    pub derived_from: DerivedFrom,
     /// One line for hover and completion.
     pub description: &'static str,
 }
@@ -69,7 +89,73 @@ impl ResourceSchema {
     pub fn attribute(&self, name: &str) -> Option<&AttributeSchema> {
         self.attributes.iter().find(|a| a.name == name)
     }
+
+    /// Whether the computed value of `name` is secret, given the inputs the
+    /// configuration sets (`inputs`, secret marks on): when one of the inputs
+    /// it is derived from is secret, or is a sensitive attribute that is set.
+    /// An attribute the schema does not have, or one that is not computed,
+    /// derives nothing.
+    pub fn derived_secret(&self, name: &str, inputs: &Map) -> bool {
+        let Some(attribute) = self.attribute(name).filter(|a| a.computed()) else {
+            return false;
+        };
+        let secret_input = |input: &AttributeSchema| {
+            input.name != name
+                && input.settable()
+                && inputs.get(input.name).is_some_and(|value| {
+                    // An unset input (null, secret-marked or not) carries nothing.
+                    !value.is_null() && (value.contains_secret() || input.sensitive)
+                })
+        };
+        match attribute.derived_from {
+            DerivedFrom::AnyInput => self.attributes.iter().any(secret_input),
+            DerivedFrom::Inputs(names) => names
+                .iter()
+                .filter_map(|input| self.attribute(input))
+                .any(secret_input),
+        }
+    }
+
+    /// The plaintext of every secret among `inputs`: each string inside a
+    /// secret value, or inside a sensitive attribute. Used to seal a returned
+    /// value that carries one, whatever the schema says (defence in depth).
+    pub fn secret_texts(&self, inputs: &Map) -> Vec<String> {
+        fn collect(value: &Value, secret: bool, into: &mut Vec<String>) {
+            let secret = secret || value.is_secret();
+            match value.kind() {
+                crate::lang::Kind::String(text) if secret => into.push(text.clone()),
+                crate::lang::Kind::List(items) => {
+                    for item in items {
+                        collect(item, secret, into);
+                    }
+                }
+                crate::lang::Kind::Map(entries) => {
+                    for (key, item) in entries.iter() {
+                        if secret {
+                            into.push(key.clone());
+                        }
+                        collect(item, secret, into);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut texts = Vec::new();
+        for (name, value) in inputs.iter() {
+            let sensitive = self.attribute(name).is_some_and(|a| a.sensitive);
+            collect(value, sensitive, &mut texts);
+        }
+        texts.retain(|text| text.chars().count() >= MIN_SECRET_TEXT);
+        texts.sort();
+        texts.dedup();
+        texts
+    }
 }
+
+/// Secrets shorter than this are not looked for inside returned values: a
+/// one- or two-character secret would be "found" in every id and number by
+/// coincidence. They are still covered by [`ResourceSchema::derived_secret`].
+pub const MIN_SECRET_TEXT: usize = 4;
 
 /// A builder shorthand: `attribute("path", Type::String).required().force_new()`.
 pub fn attribute(name: &'static str, ty: Type) -> AttributeSchema {
@@ -79,6 +165,7 @@ pub fn attribute(name: &'static str, ty: Type) -> AttributeSchema {
         presence: Presence::Optional,
         sensitive: false,
         force_new: false,
+        derived_from: DerivedFrom::AnyInput,
         description: "",
     }
 }
@@ -116,6 +203,13 @@ impl AttributeSchema {
     #[must_use]
     pub fn force_new(mut self) -> Self {
         self.force_new = true;
+        self
+    }
+
+    /// Declares the inputs a computed value is derived from (see [`DerivedFrom`]).
+    #[must_use]
+    pub fn derived_from(mut self, inputs: &'static [&'static str]) -> Self {
+        self.derived_from = DerivedFrom::Inputs(inputs);
         self
     }
 

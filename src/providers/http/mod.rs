@@ -101,13 +101,30 @@ pub fn resource_schema() -> ResourceSchema {
             ),
             attribute("id", Type::String)
                 .computed_only()
+                .derived_from(RESPONSE_INPUTS)
                 .describe("The object's id, from id_path in the create response."),
-            attribute("response", Type::Any).computed_only().describe(
+            attribute("response", Type::Any)
+                .computed_only()
+                .derived_from(RESPONSE_INPUTS)
+                .describe(
                 "The watched fields as the API last reported them, by name.",
             ),
         ],
     }
 }
+
+/// What an `http_resource`'s response (and the id read from it) is derived
+/// from: the request's URL and body and how the response is read. Not the
+/// headers: a secret token that authorises a request does not make the API's
+/// answer a secret (a response that echoes it is sealed all the same, see
+/// `providers::provider::seal_returned`).
+const RESPONSE_INPUTS: &[&str] = &[
+    "base_url",
+    "create",
+    "read_path",
+    "id_path",
+    "read_attributes",
+];
 
 /// The schema of the `http` data source.
 pub fn data_schema() -> ResourceSchema {
@@ -125,12 +142,15 @@ pub fn data_schema() -> ResourceSchema {
             attribute("timeout", Type::Number).describe("Seconds the request may take."),
             attribute("body", Type::Any)
                 .computed_only()
+                .derived_from(&["url"])
                 .describe("The response body, parsed as JSON."),
             attribute("status_code", Type::Number)
                 .computed_only()
+                .derived_from(&["url"])
                 .describe("The response status."),
             attribute("id", Type::String)
                 .computed_only()
+                .derived_from(&["url"])
                 .describe("The URL read."),
         ],
     }

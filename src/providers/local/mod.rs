@@ -67,21 +67,28 @@ pub fn file_schema() -> ResourceSchema {
             attribute("content_base64", Type::String).describe("Bytes to write, base64-encoded."),
             attribute("permissions", Type::String)
                 .optional_computed()
+                .derived_from(&[])
                 .describe(
                     "Octal file mode, four digits, e.g. \"0644\"; the file's current mode when unset.",
                 ),
             attribute("sha256", Type::String)
                 .computed_only()
+                .derived_from(CONTENTS)
                 .describe("SHA-256 of the content, in hex."),
             attribute("size", Type::Number)
                 .computed_only()
+                .derived_from(CONTENTS)
                 .describe("Size in bytes."),
             attribute("id", Type::String)
                 .computed_only()
+                .derived_from(&["path"])
                 .describe("The path."),
         ],
     }
 }
+
+/// The attributes a file's bytes come from.
+const CONTENTS: &[&str] = &["content", "sensitive_content", "content_base64"];
 
 /// The schema of `local_directory`.
 pub fn directory_schema() -> ResourceSchema {
@@ -98,11 +105,13 @@ pub fn directory_schema() -> ResourceSchema {
                 ),
             attribute("permissions", Type::String)
                 .optional_computed()
+                .derived_from(&[])
                 .describe(
                     "Octal mode, four digits, e.g. \"0755\"; the folder's current mode when unset.",
                 ),
             attribute("id", Type::String)
                 .computed_only()
+                .derived_from(&["path"])
                 .describe("The path."),
         ],
     }

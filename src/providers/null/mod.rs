@@ -32,6 +32,7 @@ pub fn schema() -> ResourceSchema {
                 .describe("Any value, stored as is and updated in place."),
             attribute("id", Type::String)
                 .computed_only()
+                .derived_from(&[])
                 .describe("A random id set at creation."),
         ],
     }

@@ -168,9 +168,11 @@ impl TestProvider {
                 attribute("value", Type::Any).describe("Any value, updated in place."),
                 attribute("id", Type::String)
                     .computed_only()
+                    .derived_from(&["name"])
                     .describe("`<name>-<n>`, set at creation."),
                 attribute("computed", Type::String)
                     .computed_only()
+                    .derived_from(&["name"])
                     .describe("Derived from the id at creation."),
             ],
         }
