@@ -248,8 +248,15 @@ impl<'a> ResourceGraph<'a> {
     /// Walks downstream of resource `start`, nearest first: the instance
     /// count, whether the walk stopped early, and the first [`NAMED`].
     /// `seen` holds, per resource, the walk that last saw it; `walk` is this
-    /// walk's number (from 1), so no walk clears the whole list.
-    fn downstream(&self, start: usize, seen: &mut [usize], walk: usize) -> Downstream<'a> {
+    /// walk's number (from 1), so no walk clears the whole list. `steps`
+    /// counts the dependent links looked at.
+    fn downstream(
+        &self,
+        start: usize,
+        seen: &mut [usize],
+        walk: usize,
+        steps: &mut usize,
+    ) -> Downstream<'a> {
         let mut queue = VecDeque::from([start]);
         if let Some(slot) = seen.get_mut(start) {
             *slot = walk;
@@ -260,6 +267,7 @@ impl<'a> ResourceGraph<'a> {
         let mut at_least = false;
         while let Some(resource) = queue.pop_front() {
             for &next in self.dependents.get(resource).into_iter().flatten() {
+                *steps += 1;
                 if seen.get(next).is_none_or(|&last| last == walk) {
                     continue;
                 }
@@ -297,6 +305,9 @@ struct Walker<'a> {
     memo: BTreeMap<usize, Downstream<'a>>,
     seen: Vec<usize>,
     walks: usize,
+    /// Links followed, walked or unwound: the work done, which tests compare
+    /// across sizes to show it grows linearly.
+    steps: usize,
 }
 
 impl<'a> Walker<'a> {
@@ -320,6 +331,7 @@ impl<'a> Walker<'a> {
             match graph.dependents.get(end).map(Vec::as_slice) {
                 // The length bound ends a (malformed) cycle of single links.
                 Some([only]) if chain.len() <= graph.instances.len() => {
+                    self.steps += 1;
                     end = *only;
                     chain.push(end);
                 }
@@ -328,13 +340,14 @@ impl<'a> Walker<'a> {
         }
         if !self.memo.contains_key(&end) {
             self.walks += 1;
-            let result = graph.downstream(end, &mut self.seen, self.walks);
+            let result = graph.downstream(end, &mut self.seen, self.walks, &mut self.steps);
             self.memo.insert(end, result);
             chain.pop();
         }
         // Unwind: each link is its single dependent plus that one's downstream.
         let mut next = end;
         while let Some(link) = chain.pop() {
+            self.steps += 1;
             let (count, at_least, named) = self.memo.get(&next).cloned().unwrap_or_default();
             let instances = graph.instances.get(next).map_or(&[][..], Vec::as_slice);
             let mut nearest: Vec<&InstanceAddr> = instances.iter().take(NAMED).copied().collect();
@@ -355,6 +368,17 @@ pub fn analyze(
     changes: &[Change],
     prior_version: Option<&PriorVersion>,
 ) -> Impact {
+    analyze_counting_steps(expanded, prior, changes, prior_version).0
+}
+
+/// [`analyze`], plus the number of dependency links it followed (the work
+/// done, for tests to compare across sizes).
+pub(super) fn analyze_counting_steps(
+    expanded: &Expanded,
+    prior: &BTreeMap<InstanceAddr, PriorObject>,
+    changes: &[Change],
+    prior_version: Option<&PriorVersion>,
+) -> (Impact, usize) {
     // The graph serves only changes to existing objects: a plan without
     // any (no changes, or only creates) does not build it.
     let touches_existing = |action: &Action| {
@@ -371,6 +395,7 @@ pub fn analyze(
         memo: BTreeMap::new(),
         seen: vec![0usize; graph.as_ref().map_or(0, |graph| graph.instances.len())],
         walks: 0,
+        steps: 0,
     };
     let mut impact = Impact::default();
     let protected = expanded.environment.protected;
@@ -441,7 +466,7 @@ pub fn analyze(
             expanded.environment.name, version.serial
         ));
     }
-    impact
+    (impact, walker.steps)
 }
 
 fn secret_name(module: &ModulePath, name: &str) -> String {
