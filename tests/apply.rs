@@ -375,6 +375,12 @@ output "generated" {
         }
     }
     let mut files = files_under(&dir.path.join(".infra"));
+    // An empty list would search nothing: the runs above wrote state,
+    // history and an audit log under `.infra`.
+    assert!(
+        files.len() >= 3,
+        "too few files under .infra to search: {files:?}"
+    );
     files.push(dir.path.join("p.plan"));
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
