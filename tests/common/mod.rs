@@ -274,3 +274,29 @@ pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool, seen: impl Fn() -
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// Records that the test `name` returned early without checking anything
+/// (`INFRA_SKIP_SERVICES=1` and a missing outside tool), so the suite's
+/// summary counts it as skipped, not passed. Prints `SKIPPED: name: reason`
+/// on stderr and, when `INFRA_SKIPPED_LOG` names a file (tests/run.sh sets
+/// it), appends the same line there: cargo captures a passing test's
+/// output, so the file is what the summary reads.
+pub fn skipped(name: &str, reason: &str) {
+    use std::io::Write;
+    let line = format!("SKIPPED: {name}: {reason}\n");
+    #[expect(
+        clippy::print_stderr,
+        reason = "a skipped test says so where it is run"
+    )]
+    {
+        eprint!("{line}");
+    }
+    if let Some(log) = std::env::var_os("INFRA_SKIPPED_LOG") {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap_or_else(|e| panic!("INFRA_SKIPPED_LOG={}: {e}", log.to_string_lossy()));
+        file.write_all(line.as_bytes()).unwrap();
+    }
+}
