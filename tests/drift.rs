@@ -500,12 +500,12 @@ fn refresh_recovers_an_interrupted_apply_first() {
         .spawn()
         .unwrap();
     let journal = dir.path.join(".infra/state/j/default.journal");
-    let started = Instant::now();
     // At least one whole record (a line) is on disk.
-    let recorded = || std::fs::read(&journal).is_ok_and(|bytes| bytes.ends_with(b"\n"));
-    while !recorded() && started.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until(
+        "the apply's first journal record",
+        || std::fs::read(&journal).is_ok_and(|bytes| bytes.ends_with(b"\n")),
+        || format!("{:?}", std::fs::read(&journal).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())),
+    );
     let _ = child.kill();
     let _ = child.wait();
     assert!(journal.exists(), "the apply never journalled an action");
