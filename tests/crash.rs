@@ -137,6 +137,18 @@ fn journal_records(dir: &Path) -> usize {
         .map_or(0, |bytes| bytes.iter().filter(|b| **b == b'\n').count())
 }
 
+/// How many instances the written state holds (0 before the first version).
+fn state_instances(dir: &Path) -> usize {
+    files_under(&dir.join(".infra/state"))
+        .into_iter()
+        .find(|path| path.file_name().is_some_and(|name| name == "default.json"))
+        .and_then(|path| {
+            let bytes = std::fs::read(&path).ok()?;
+            infra::state::StateFile::parse(&bytes, &path).ok()
+        })
+        .map_or(0, |file| file.info().instance_count)
+}
+
 /// Kills `child` (SIGKILL) once the journal holds at least `records` whole
 /// records, or when it has exited on its own first. Polls the journal: no
 /// fixed sleep decides where the kill lands.
@@ -181,8 +193,9 @@ fn trial(seed: u64, number: usize) -> bool {
     let mut child = spawn_apply(&dir.path, &world);
     kill_after_records(&dir.path, &mut child, wait);
     // Work was interrupted when the journal outlived the kill with records
-    // in it: a finished apply folds them into the state and clears it.
-    let interrupted = journal_records(&dir.path) > 0;
+    // the state had not taken in: a finished apply writes all 200 instances
+    // to the state, then clears the journal.
+    let interrupted = journal_records(&dir.path) > 0 && state_instances(&dir.path) < 200;
     let wait = format!("{wait} journal records");
 
     // Sometimes a second crash, to recover from a recovery: killed once
@@ -214,6 +227,12 @@ fn trial(seed: u64, number: usize) -> bool {
         counts.len(),
         200,
         "trial {number} (seed {seed}): {counts:?}"
+    );
+    // The reading `interrupted` relies on sees the finished state.
+    assert_eq!(
+        state_instances(&dir.path),
+        200,
+        "trial {number} (seed {seed})"
     );
     let duplicates: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
     assert!(
