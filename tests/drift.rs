@@ -504,7 +504,12 @@ fn refresh_recovers_an_interrupted_apply_first() {
     common::wait_until(
         "the apply's first journal record",
         || std::fs::read(&journal).is_ok_and(|bytes| bytes.ends_with(b"\n")),
-        || format!("{:?}", std::fs::read(&journal).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())),
+        || {
+            format!(
+                "{:?}",
+                std::fs::read(&journal).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            )
+        },
     );
     let _ = child.kill();
     let _ = child.wait();
