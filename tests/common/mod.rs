@@ -200,7 +200,7 @@ impl Stream {
         }
     }
 
-    fn finish(mut self) -> Vec<u8> {
+    fn finish(&mut self) -> Vec<u8> {
         if let Some(reader) = self.reader.take() {
             reader.join().unwrap();
         }
@@ -256,6 +256,16 @@ impl Watched {
             status,
             stdout: self.stdout.finish(),
             stderr: self.stderr.finish(),
+        }
+    }
+}
+
+impl Drop for Watched {
+    /// A test that failed while waiting leaves no child behind.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }
