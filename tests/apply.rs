@@ -375,6 +375,12 @@ output "generated" {
         }
     }
     let mut files = files_under(&dir.path.join(".infra"));
+    // An empty list would search nothing: the runs above wrote state,
+    // history and an audit log under `.infra`.
+    assert!(
+        files.len() >= 3,
+        "too few files under .infra to search: {files:?}"
+    );
     files.push(dir.path.join("p.plan"));
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
@@ -386,7 +392,8 @@ output "generated" {
 }
 
 /// Runs `infra ARGS` on a pseudo-terminal (util-linux `script`), typing
-/// `answer` after a second; returns everything the terminal showed.
+/// `answer` once the prompt is on the terminal; returns everything the
+/// terminal showed.
 fn on_a_tty(dir: &Path, args: &str, answer: &str, no_color: bool) -> String {
     use std::io::Write;
     use std::process::{Command, Stdio};
@@ -397,20 +404,23 @@ fn on_a_tty(dir: &Path, args: &str, answer: &str, no_color: bool) -> String {
         .current_dir(dir)
         .env_remove("INFRA_STATE_KEY")
         .env_remove("NO_COLOR")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stdin(Stdio::piped());
     if no_color {
         command.env("NO_COLOR", "1");
     }
-    let mut child = command
-        .spawn()
-        .expect("`script` (util-linux, Debian package bsdutils) is needed for the terminal tests");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let mut stdin = child.stdin.take().unwrap();
+    assert!(
+        Command::new("script").arg("--version").output().is_ok(),
+        "`script` (util-linux, Debian package bsdutils) is needed for the terminal tests"
+    );
+    let mut child = common::Watched::spawn(&mut command);
+    // Typed only once the question is on the terminal: typed earlier, the
+    // terminal would echo it before the prompt and the test would not show
+    // that the answer was read after asking.
+    child.wait_for_stdout("Enter a value:");
+    let mut stdin = child.child.stdin.take().unwrap();
     stdin.write_all(answer.as_bytes()).unwrap();
     drop(stdin);
-    let output = child.wait_with_output().unwrap();
+    let output = child.finish();
     format!("{}{}", stdout(&output), stderr(&output))
 }
 
@@ -555,25 +565,24 @@ fn the_first_interrupt_stops_scheduling_and_saves_what_finished() {
     dir.write("main.infra", text);
     let world = dir.path.join("world");
     std::fs::create_dir_all(&world).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_infra"))
-        .args(["apply", "--auto-approve"])
-        .current_dir(&dir.path)
-        .env("NO_COLOR", "1")
-        .env_remove("INFRA_STATE_KEY")
-        .env("INFRA_TEST_WORLD", &world)
-        .env("INFRA_TEST_LATENCY_MS", "100")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let child = common::Watched::spawn(
+        Command::new(env!("CARGO_BIN_EXE_infra"))
+            .args(["apply", "--auto-approve"])
+            .current_dir(&dir.path)
+            .env("NO_COLOR", "1")
+            .env_remove("INFRA_STATE_KEY")
+            .env("INFRA_TEST_WORLD", &world)
+            .env("INFRA_TEST_LATENCY_MS", "100")
+            .stdin(Stdio::null()),
+    );
+    // Interrupted once the first action has finished, mid-chain.
+    child.wait_for_stdout("test_resource.r0: created");
     let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &child.child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let output = child.wait_with_output().unwrap();
+    let output = child.finish();
     assert_eq!(code(&output), 1, "{}\n{}", stdout(&output), stderr(&output));
     let out = stdout(&output);
     assert!(

@@ -90,10 +90,13 @@ impl Linter {
     }
 }
 
-fn linter() -> Option<Linter> {
+fn linter(test: &str) -> Option<Linter> {
     match Linter::find() {
         Some(linter) => Some(linter),
-        None if skipping() => None,
+        None if skipping() => {
+            common::skipped(test, "actionlint is not installed (INFRA_SKIP_SERVICES=1)");
+            None
+        }
         None => panic!("actionlint is not installed: {INSTALL}"),
     }
 }
@@ -114,7 +117,7 @@ fn workflows() -> Vec<PathBuf> {
 
 #[test]
 fn the_github_workflows_pass_actionlint() {
-    let Some(linter) = linter() else {
+    let Some(linter) = linter("the_github_workflows_pass_actionlint") else {
         return;
     };
     let files = workflows();
@@ -127,7 +130,7 @@ fn the_github_workflows_pass_actionlint() {
 fn actionlint_catches_a_broken_workflow() {
     // The linter must be real: a copy with a bad cron and an undefined matrix
     // property fails it.
-    let Some(linter) = linter() else {
+    let Some(linter) = linter("actionlint_catches_a_broken_workflow") else {
         return;
     };
     let text = std::fs::read_to_string(root().join("examples/ci/github-drift.yml")).unwrap();
@@ -218,6 +221,10 @@ fn gitlab_ci_is_valid_yaml_with_the_plan_and_drift_jobs() {
             skipping(),
             "no Python with PyYAML to read gitlab-ci.yml: {INSTALL}"
         );
+        common::skipped(
+            "gitlab_ci_is_valid_yaml_with_the_plan_and_drift_jobs",
+            "no Python with PyYAML (INFRA_SKIP_SERVICES=1)",
+        );
         return;
     };
     let output = Command::new(&python)
@@ -238,6 +245,10 @@ fn gitlab_ci_is_valid_yaml_with_the_plan_and_drift_jobs() {
 fn the_gitlab_check_catches_a_broken_file() {
     let Some(python) = python_with_yaml() else {
         assert!(skipping(), "no Python with PyYAML: {INSTALL}");
+        common::skipped(
+            "the_gitlab_check_catches_a_broken_file",
+            "no Python with PyYAML (INFRA_SKIP_SERVICES=1)",
+        );
         return;
     };
     let text = std::fs::read_to_string(root().join("examples/ci/gitlab-ci.yml")).unwrap();

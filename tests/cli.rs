@@ -402,3 +402,42 @@ fn control_characters_from_files_and_providers_never_reach_the_terminal_raw() {
     assert!(!has_raw_controls(&out), "{out:?}");
     assert!(!has_raw_controls(&err), "{err:?}");
 }
+
+#[test]
+fn fmt_a_file_that_cannot_be_written_back_is_unwritable_file() {
+    // Root may write any file whatever its mode, so a chmod 0444 file proves
+    // nothing here. `/proc/self/fd/0` reads as the file on stdin, but no
+    // file can be created in `/proc/self/fd/`, so writing it back fails for
+    // every user.
+    let dir = TempDir::new("fmt-unwritable");
+    let file = dir.write("a.infra", UNFORMATTED);
+    let output = Command::new(env!("CARGO_BIN_EXE_infra"))
+        .args(["fmt", "/proc/self/fd/0"])
+        .current_dir(&dir.path)
+        .env("NO_COLOR", "1")
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(code(&output), 1, "{err}");
+    assert!(err.contains("infra::cli::unwritable_file"), "{err}");
+    assert!(err.contains("the file was left as it was"), "{err}");
+    assert_eq!(dir.read("a.infra"), UNFORMATTED.as_bytes());
+}
+
+#[test]
+fn fmt_a_stdin_that_cannot_be_read_is_unreadable_stdin() {
+    // A folder opened as standard input: every read fails (EISDIR).
+    let dir = TempDir::new("fmt-unreadable-stdin");
+    let output = Command::new(env!("CARGO_BIN_EXE_infra"))
+        .args(["fmt", "-"])
+        .current_dir(&dir.path)
+        .env("NO_COLOR", "1")
+        .stdin(std::fs::File::open(&dir.path).unwrap())
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(code(&output), 1, "{err}");
+    assert!(err.contains("infra::cli::unreadable_stdin"), "{err}");
+    assert_eq!(stdout(&output), "");
+}

@@ -464,19 +464,37 @@ fn the_binary_applies_into_the_test_world() {
 
 #[test]
 fn plan_takes_the_same_parallelism_bound_as_apply() {
+    // Six objects, every world call slowed down, so the calls that may run
+    // together do; the world writes the most it saw at once to
+    // `max-in-flight`.
     let stack = TempDir::new("world-parallelism");
-    stack.write("main.infra", WORLD_STACK);
+    let mut text = String::new();
+    for i in 0..6 {
+        text.push_str(&format!(
+            "resource \"test_resource\" \"r{i}\" {{\n  name  = \"r{i}\"\n  value = \"v\"\n}}\n\n"
+        ));
+    }
+    stack.write("main.infra", text);
     let world = TempDir::new("world-parallelism-world");
     let world_dir = world.path.to_str().unwrap();
-    let env = [("INFRA_TEST_WORLD", world_dir)];
-
-    let output = infra_env(&stack.path, &["plan", "--parallelism", "1"], &env);
-    assert_eq!(code(&output), 0, "{}", stderr(&output));
-    assert!(
-        stdout(&output).contains("Plan: 2 to add"),
-        "{}",
-        stdout(&output)
-    );
+    let env = [
+        ("INFRA_TEST_WORLD", world_dir),
+        ("INFRA_TEST_LATENCY_MS", "300"),
+        ("INFRA_TEST_LATENCY_AFTER_MS", "0"),
+    ];
+    let max_in_flight = |args: &[&str]| {
+        let _ = std::fs::remove_file(world.path.join("max-in-flight"));
+        let output = infra_env(&stack.path, args, &env);
+        assert_eq!(code(&output), 0, "{args:?}: {}", stderr(&output));
+        String::from_utf8(world.read("max-in-flight")).unwrap()
+    };
+    // Apply creates the six, at most two at once.
+    let apply = max_in_flight(&["apply", "--auto-approve", "--parallelism", "2"]);
+    assert_eq!(apply, "2\n", "apply --parallelism 2");
+    // Plan refreshes the six (one read each), at most as many at once as
+    // apply: two, then three.
+    assert_eq!(max_in_flight(&["plan", "--parallelism", "2"]), apply);
+    assert_eq!(max_in_flight(&["plan", "--parallelism", "3"]), "3\n");
 
     // Zero is refused before anything runs, as for `apply`.
     for command in ["plan", "apply"] {

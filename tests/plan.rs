@@ -178,9 +178,25 @@ fn the_secret_never_appears_in_any_output_or_file() {
             "the secret is in the plan file"
         );
     }
-    // The secret was really planned (a sealed value, not dropped).
+    // The secret was really planned: `triggers.token` of the create holds a
+    // sealed envelope (ciphertext, not the value), not a dropped or plain one.
     let file: serde_json::Value = serde_json::from_slice(&dir.read("plan.bin")).unwrap();
-    assert!(file.to_string().contains("token"), "{file}");
+    let sealed: Vec<&str> = file["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|change| change.pointer("/after/value/json/triggers/token/sealed"))
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    assert_eq!(
+        sealed.len(),
+        1,
+        "no sealed triggers.token in the plan file: {file}"
+    );
+    assert!(
+        sealed[0].len() > CANARY.len() && !sealed[0].contains(CANARY),
+        "{file}"
+    );
     for path in files_under(&dir.path.join(".infra")) {
         let bytes = std::fs::read(&path).unwrap();
         assert!(

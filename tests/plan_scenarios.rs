@@ -40,6 +40,22 @@ use std::sync::Arc;
 /// The value of the planted secret; it must never be seen.
 const CANARY: &str = "canary-sc3n4r10-s3cr3t";
 
+/// The scenarios whose plan carries the planted secret (in memory, marked
+/// secret). The others must not: a scenario meant to use it that silently
+/// stopped would make its leak check vacuous.
+const USES_CANARY: &[&str] = &["secret_attribute"];
+
+/// Whether the plan, in memory, holds the planted secret in a change.
+fn plan_carries_the_canary(plan: &Plan) -> bool {
+    plan.changes.iter().any(|change| {
+        change
+            .after
+            .iter()
+            .chain(change.before.iter().flat_map(|before| before.iter()))
+            .any(|(_, value)| value.reveal().to_string().contains(CANARY))
+    })
+}
+
 /// What one scenario produced.
 struct Outcome {
     plan: Plan,
@@ -287,6 +303,12 @@ fn scenario(name: &str) -> Outcome {
     assert!(
         !String::from_utf8_lossy(&outcome.plan_file).contains(CANARY),
         "{name}: the secret leaked in the plan file"
+    );
+    assert_eq!(
+        plan_carries_the_canary(plan),
+        USES_CANARY.contains(&name),
+        "{name}: whether the plan carries the planted secret (USES_CANARY lists the \
+         scenarios that must)"
     );
     // A saved plan renders the same as the plan it was made from.
     let reloaded = PlanFile::parse(&outcome.plan_file, &outcome.key)

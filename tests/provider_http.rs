@@ -902,6 +902,8 @@ data "http" "list" {{
         post.headers.get("x-api-key").map(String::as_str),
         Some(TOKEN)
     );
+    // Each must succeed: a command that failed early would leak nothing and
+    // prove nothing.
     for args in [
         &["plan"][..],
         &["plan", "--format", "json"],
@@ -910,8 +912,19 @@ data "http" "list" {{
         &["state", "list"],
         &["destroy", "--auto-approve"],
     ] {
-        go(args, &envs);
+        let output = go(args, &envs);
+        assert_eq!(
+            code(&output),
+            0,
+            "{args:?}:\n{}\n{}",
+            stdout(&output),
+            stderr(&output)
+        );
     }
+    assert!(
+        server.objects("items").is_empty(),
+        "destroy deleted the item"
+    );
     for text in &outputs {
         assert!(!text.contains(TOKEN), "the token leaked:\n{text}");
         assert!(
@@ -986,23 +999,33 @@ impl Drop for ExampleServer {
 }
 
 fn start_example_server(script: &Path, token: &str) -> ExampleServer {
-    let free = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = free.local_addr().unwrap().port();
-    drop(free);
-    let child = std::process::Command::new("python3")
-        .arg(script)
-        .args(["--port", &port.to_string(), "--token", token])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("python3 is needed to run examples/rest-api/server.py");
-    let server = ExampleServer { child, port };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server.py did not start");
-        std::thread::sleep(Duration::from_millis(50));
+    use std::io::BufRead;
+    // A free port is only free until someone takes it: between finding one
+    // and server.py binding it another process may. server.py prints
+    // `listening on …` once bound and exits when the bind fails, so a
+    // failed start is seen, not waited out, and tried on another port.
+    let mut failures = Vec::new();
+    for _ in 0..5 {
+        let free = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = free.local_addr().unwrap().port();
+        drop(free);
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .args(["--port", &port.to_string(), "--token", token, "--quiet"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 is needed to run examples/rest-api/server.py");
+        let mut first_line = String::new();
+        let stdout = child.stdout.take().unwrap();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut first_line);
+        let server = ExampleServer { child, port };
+        if first_line.starts_with("listening on") {
+            return server;
+        }
+        failures.push(format!("port {port}: {first_line:?}"));
     }
-    server
+    panic!("server.py did not start on any port: {failures:#?}");
 }
 
 #[test]

@@ -6,14 +6,29 @@
 # and Graphviz (`dot`, which tests/semantics.rs feeds `infra graph` output to);
 # actionlint and PyYAML for tests/ci_examples.rs; real-server tests
 # (PostgreSQL, moto) will add their set-up here.
-# INFRA_SKIP_SERVICES=1 skips everything that needs a server or an outside tool.
+# INFRA_SKIP_SERVICES=1 skips everything that needs a server or an outside tool;
+# the tests that return early because of it are counted as skipped, not passed.
 # INFRA_FUZZ_CASES sets the property-test case count (default 256).
+#
+# Switches that would turn failures green are cleared first, whatever the
+# caller exported: INFRA_BLESS_FMT (rewrites the formatter's expected
+# output), insta's INSTA_FORCE_PASS, INSTA_UPDATE, INSTA_FORCE_UPDATE,
+# INSTA_GLOB_FILTER and INSTA_FILTER, and INFRA_ACTIONLINT (which could name
+# a linter that accepts anything).
 #
 # Idempotent: it writes nothing in the working tree but the gitignored tool
 # folders .venv-ci/ and .ci-tools/ (snapshots are compared, never updated:
 # INSTA_UPDATE=no).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+for switch in INFRA_BLESS_FMT INSTA_FORCE_PASS INSTA_UPDATE INSTA_FORCE_UPDATE \
+  INSTA_GLOB_FILTER INSTA_FILTER INFRA_ACTIONLINT; do
+  if [[ -n "${!switch+set}" ]]; then
+    echo "run.sh: ignoring $switch=${!switch} (it could make failing tests pass)" >&2
+    unset "$switch"
+  fi
+done
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -82,7 +97,11 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 
 references=$(mktemp)
 test_log=$(mktemp)
-trap 'rm -f "$references" "$test_log"' EXIT
+# Tests that return early under INFRA_SKIP_SERVICES=1 append a line here
+# (tests/common `skipped`); cargo captures their output, so a file it is.
+skipped_log=$(mktemp)
+export INFRA_SKIPPED_LOG="$skipped_log"
+trap 'rm -f "$references" "$test_log" "$skipped_log"' EXIT
 
 step "cargo test --doc"
 cargo test --doc --quiet 2>&1 | tee -a "$test_log"
@@ -114,6 +133,12 @@ fi
 echo "${#snapshots[@]} snapshots, all referenced"
 
 step "all checks passed"
-# One closing line for the whole run, summed over every test binary.
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
-     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$test_log"
+# One closing line for the whole run, summed over every test binary. Tests
+# that returned early (skipped_log) reported "ok" to cargo: they move from
+# passed to skipped, with ignored tests.
+if [[ -s "$skipped_log" ]]; then
+  sort -u "$skipped_log"
+fi
+awk -v early="$(sort -u "$skipped_log" | wc -l)" \
+  '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+   END { printf "tests: %d passed, %d failed, %d skipped\n", p - early, f, s + early }' "$test_log"

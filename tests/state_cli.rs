@@ -512,11 +512,11 @@ fn a_held_lock_fails_at_once_naming_the_holder_and_readers_pass() {
     let lock = backend
         .lock("test-holder", Duration::ZERO, &mut |_| {})
         .unwrap();
-    let started = std::time::Instant::now();
     let output = infra(&dir.path, &["state", "rm", "local_file.config"]);
-    assert!(started.elapsed() < Duration::from_secs(5));
     assert_fails_with(&output, "infra::state::locked");
     let err = stderr(&output);
+    // At once: without --lock-timeout it never starts waiting.
+    assert!(!err.contains("for the state lock"), "{err}");
     assert!(
         err.contains(&format!("pid {}", std::process::id())),
         "{err}"
@@ -554,19 +554,18 @@ fn a_held_lock_fails_at_once_naming_the_holder_and_readers_pass() {
     }
 
     // A waiting command gets the lock once it is released.
-    let waiting = std::process::Command::new(env!("CARGO_BIN_EXE_infra"))
-        .args(["state", "rm", "local_file.config", "--lock-timeout", "30s"])
-        .current_dir(&dir.path)
-        .env("NO_COLOR", "1")
-        .env_remove("INFRA_STATE_KEY")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    // Released only once it says it waits, so the wait really happened.
+    let waiting = common::Watched::spawn(
+        std::process::Command::new(env!("CARGO_BIN_EXE_infra"))
+            .args(["state", "rm", "local_file.config", "--lock-timeout", "300s"])
+            .current_dir(&dir.path)
+            .env("NO_COLOR", "1")
+            .env_remove("INFRA_STATE_KEY")
+            .stdin(std::process::Stdio::null()),
+    );
+    waiting.wait_for_stderr("for the state lock");
     lock.release().unwrap();
-    let output = waiting.wait_with_output().unwrap();
+    let output = waiting.finish();
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert!(stderr(&output).contains("test-holder"));
     assert!(!list(&dir.path).contains(&String::from("local_file.config")));

@@ -362,8 +362,15 @@ impl<'a> ResourceGraph<'a> {
     /// Walks downstream of resource `start`, nearest first: the instance
     /// count, whether the walk stopped early, and the first [`NAMED`].
     /// `seen` holds, per resource, the walk that last saw it; `walk` is this
-    /// walk's number (from 1), so no walk clears the whole list.
-    fn downstream(&self, start: usize, seen: &mut [usize], walk: usize) -> Downstream<'a> {
+    /// walk's number (from 1), so no walk clears the whole list. `steps`
+    /// counts the dependent links looked at.
+    fn downstream(
+        &self,
+        start: usize,
+        seen: &mut [usize],
+        walk: usize,
+        steps: &mut usize,
+    ) -> Downstream<'a> {
         let mut queue = VecDeque::from([start]);
         if let Some(slot) = seen.get_mut(start) {
             *slot = walk;
@@ -374,6 +381,7 @@ impl<'a> ResourceGraph<'a> {
         let mut at_least = false;
         while let Some(resource) = queue.pop_front() {
             for &next in self.dependents.get(resource).into_iter().flatten() {
+                *steps += 1;
                 if seen.get(next).is_none_or(|&last| last == walk) {
                     continue;
                 }
@@ -414,6 +422,9 @@ struct Walker<'a> {
     partial: BTreeMap<(usize, Vec<usize>), Downstream<'a>>,
     seen: Vec<usize>,
     walks: usize,
+    /// Links followed, walked or unwound: the work done, which tests compare
+    /// across sizes to show it grows linearly.
+    steps: usize,
 }
 
 impl<'a> Walker<'a> {
@@ -437,6 +448,7 @@ impl<'a> Walker<'a> {
             match graph.dependents.get(end).map(Vec::as_slice) {
                 // The length bound ends a (malformed) cycle of single links.
                 Some([only]) if chain.len() <= graph.instances.len() => {
+                    self.steps += 1;
                     end = *only;
                     chain.push(end);
                 }
@@ -445,13 +457,14 @@ impl<'a> Walker<'a> {
         }
         if !self.memo.contains_key(&end) {
             self.walks += 1;
-            let result = graph.downstream(end, &mut self.seen, self.walks);
+            let result = graph.downstream(end, &mut self.seen, self.walks, &mut self.steps);
             self.memo.insert(end, result);
             chain.pop();
         }
         // Unwind: each link is its single dependent plus that one's downstream.
         let mut next = end;
         while let Some(link) = chain.pop() {
+            self.steps += 1;
             let (count, at_least, named) = self.memo.get(&next).cloned().unwrap_or_default();
             let instances = graph.instances.get(next).map_or(&[][..], Vec::as_slice);
             let mut nearest: Vec<&InstanceAddr> = instances.iter().take(NAMED).copied().collect();
@@ -474,6 +487,18 @@ pub fn analyze(
     prior_version: Option<&PriorVersion>,
     allow_destroy: bool,
 ) -> Impact {
+    analyze_counting_steps(expanded, prior, changes, prior_version, allow_destroy).0
+}
+
+/// [`analyze`], plus the number of dependency links it followed (the work
+/// done, for tests to compare across sizes).
+pub(super) fn analyze_counting_steps(
+    expanded: &Expanded,
+    prior: &BTreeMap<InstanceAddr, PriorObject>,
+    changes: &[Change],
+    prior_version: Option<&PriorVersion>,
+    allow_destroy: bool,
+) -> (Impact, usize) {
     // The graph serves only changes to existing objects: a plan without
     // any (no changes, or only creates) does not build it.
     let touches_existing = |action: &Action| {
@@ -491,6 +516,7 @@ pub fn analyze(
         partial: BTreeMap::new(),
         seen: vec![0usize; graph.as_ref().map_or(0, |graph| graph.instances.len())],
         walks: 0,
+        steps: 0,
     };
     let mut impact = Impact::default();
     let protected = expanded.environment.protected;
@@ -585,7 +611,7 @@ pub fn analyze(
             expanded.environment.name, version.serial
         ));
     }
-    impact
+    (impact, walker.steps)
 }
 
 fn secret_name(module: &ModulePath, name: &str) -> String {

@@ -116,3 +116,197 @@ pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
     }
     found
 }
+
+/// A child process whose standard output and error are read as they come,
+/// so a test can wait for what the child prints (a readiness signal, a
+/// prompt) instead of sleeping.
+pub struct Watched {
+    /// The child.
+    pub child: std::process::Child,
+    stdout: Stream,
+    stderr: Stream,
+}
+
+/// One of a child's output streams, read by a thread into a shared buffer.
+struct Stream {
+    so_far: std::sync::Arc<(std::sync::Mutex<SoFar>, std::sync::Condvar)>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct SoFar {
+    bytes: Vec<u8>,
+    closed: bool,
+}
+
+/// How long a test waits for a child to show it is ready before failing:
+/// generous, because a loaded 2-core machine can be slow, and never a bound
+/// on how fast anything must be.
+pub const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(120);
+
+impl Stream {
+    fn read(mut pipe: impl std::io::Read + Send + 'static) -> Self {
+        let so_far = std::sync::Arc::new((
+            std::sync::Mutex::new(SoFar::default()),
+            std::sync::Condvar::new(),
+        ));
+        let shared = so_far.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            loop {
+                let read = pipe.read(&mut buffer).unwrap_or(0);
+                let (lock, changed) = &*shared;
+                let mut so_far = lock.lock().unwrap();
+                match buffer.get(..read) {
+                    Some(chunk) if read > 0 => so_far.bytes.extend_from_slice(chunk),
+                    _ => so_far.closed = true,
+                }
+                changed.notify_all();
+                if so_far.closed {
+                    return;
+                }
+            }
+        });
+        Stream {
+            so_far,
+            reader: Some(reader),
+        }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.so_far.0.lock().unwrap().bytes).into_owned()
+    }
+
+    fn wait_for(&self, name: &str, needle: &str) {
+        let deadline = std::time::Instant::now() + READY_WITHIN;
+        let (lock, changed) = &*self.so_far;
+        let mut so_far = lock.lock().unwrap();
+        loop {
+            if String::from_utf8_lossy(&so_far.bytes).contains(needle) {
+                return;
+            }
+            let now = std::time::Instant::now();
+            assert!(
+                !so_far.closed && now < deadline,
+                "the child {} without printing {needle:?} on {name}; {name} so far:\n{}",
+                if so_far.closed {
+                    "closed it"
+                } else {
+                    "went on too long"
+                },
+                String::from_utf8_lossy(&so_far.bytes)
+            );
+            so_far = changed.wait_timeout(so_far, deadline - now).unwrap().0;
+        }
+    }
+
+    fn finish(&mut self) -> Vec<u8> {
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        std::mem::take(&mut self.so_far.0.lock().unwrap().bytes)
+    }
+}
+
+impl Watched {
+    /// Spawns `command` with stdout and stderr piped and starts reading both.
+    pub fn spawn(command: &mut std::process::Command) -> Self {
+        use std::process::Stdio;
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = Stream::read(child.stdout.take().unwrap());
+        let stderr = Stream::read(child.stderr.take().unwrap());
+        Watched {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// What the child has written to stdout so far.
+    pub fn stdout_so_far(&self) -> String {
+        self.stdout.text()
+    }
+
+    /// What the child has written to stderr so far.
+    pub fn stderr_so_far(&self) -> String {
+        self.stderr.text()
+    }
+
+    /// Waits until the child's stdout contains `needle`; panics, showing
+    /// what it printed, if the child closes stdout (exits) first or
+    /// [`READY_WITHIN`] passes.
+    pub fn wait_for_stdout(&self, needle: &str) {
+        self.stdout.wait_for("stdout", needle);
+    }
+
+    /// Waits until the child's stderr contains `needle`, as
+    /// [`Watched::wait_for_stdout`] does for stdout.
+    pub fn wait_for_stderr(&self, needle: &str) {
+        self.stderr.wait_for("stderr", needle);
+    }
+
+    /// Waits for the child to exit; its status, all of stdout and stderr.
+    pub fn finish(mut self) -> std::process::Output {
+        let status = self.child.wait().unwrap();
+        std::process::Output {
+            status,
+            stdout: self.stdout.finish(),
+            stderr: self.stderr.finish(),
+        }
+    }
+}
+
+impl Drop for Watched {
+    /// A test that failed while waiting leaves no child behind.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Polls `ready` until it holds, failing after [`READY_WITHIN`] with what
+/// `seen` describes. For readiness a child shows on disk (a journal record, a
+/// lock file), where there is no stream to wait on.
+pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool, seen: impl Fn() -> String) {
+    let deadline = std::time::Instant::now() + READY_WITHIN;
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting for {what}; seen: {}",
+            seen()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Records that the test `name` returned early without checking anything
+/// (`INFRA_SKIP_SERVICES=1` and a missing outside tool), so the suite's
+/// summary counts it as skipped, not passed. Prints `SKIPPED: name: reason`
+/// on stderr and, when `INFRA_SKIPPED_LOG` names a file (tests/run.sh sets
+/// it), appends the same line there: cargo captures a passing test's
+/// output, so the file is what the summary reads.
+pub fn skipped(name: &str, reason: &str) {
+    use std::io::Write;
+    let line = format!("SKIPPED: {name}: {reason}\n");
+    #[expect(
+        clippy::print_stderr,
+        reason = "a skipped test says so where it is run"
+    )]
+    {
+        eprint!("{line}");
+    }
+    if let Some(log) = std::env::var_os("INFRA_SKIPPED_LOG") {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap_or_else(|e| panic!("INFRA_SKIPPED_LOG={}: {e}", log.to_string_lossy()));
+        file.write_all(line.as_bytes()).unwrap();
+    }
+}

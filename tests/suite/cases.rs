@@ -202,3 +202,48 @@ fn no_unreferenced_snapshots() {
         "snapshots in tests/snapshots/ that no corpus case writes (delete them): {unreferenced:#?}"
     );
 }
+
+/// The test files a reason names: words of the form `tests/….rs` or
+/// `src/….rs`.
+fn cited_files(reason: &str) -> Vec<String> {
+    reason
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')' | '`'))
+        .map(|word| word.trim_end_matches('.'))
+        .filter(|word| {
+            (word.starts_with("tests/") || word.starts_with("src/")) && word.ends_with(".rs")
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_exemption_names_tests_that_raise_the_code() {
+    let mut problems = Vec::new();
+    for (code_text, reason) in harness::EXEMPT_FROM_CORPUS {
+        let Some(code) = Code::from_str_code(code_text) else {
+            continue; // every_code_has_a_corpus_case names it.
+        };
+        let files = cited_files(reason);
+        if files.is_empty() && code != Code::Internal {
+            problems.push(format!("{code_text}: the reason names no test file"));
+        }
+        // The code as users see it, or the registry variant tests match on.
+        let variant = format!("Code::{code:?}");
+        for file in files {
+            match std::fs::read_to_string(harness::root().join(&file)) {
+                Err(error) => problems.push(format!("{code_text}: cites {file}: {error}")),
+                Ok(text) if !text.contains(code_text) && !text.contains(&variant) => {
+                    problems.push(format!(
+                        "{code_text}: cites {file}, which mentions neither `{code_text}` nor `{variant}`"
+                    ));
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "harness::EXEMPT_FROM_CORPUS cites tests that do not raise the code:\n{}",
+        problems.join("\n")
+    );
+}

@@ -41,11 +41,14 @@ use std::path::{Path, PathBuf};
 pub const AREAS: &[&str] = &["parse", "check"];
 
 /// Codes that have no corpus case, with the reason. Everything else in
-/// `Code::ALL` must be expected by a mark somewhere in the corpus.
+/// `Code::ALL` must be expected by a mark somewhere in the corpus. A reason
+/// names the test files that raise the code (`tests/….rs`, `src/…/tests.rs`);
+/// `cases::every_exemption_names_tests_that_raise_the_code` checks that each
+/// named file exists and mentions the code.
 pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
     (
         "infra::cli::unreadable_file",
-        "needs a file the process cannot read; exercised by tests/cli.rs",
+        "needs a file the process cannot read; exercised by tests/cli.rs and tests/state_cli.rs",
     ),
     (
         "infra::cli::no_such_directory",
@@ -75,11 +78,11 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
     ),
     (
         "infra::plan::provider_error",
-        "plan errors are tested in src/plan tests",
+        "raised by planning against state, providers or a plan file; tested in src/plan/tests.rs, tests/drift.rs and tests/provider_http.rs",
     ),
     (
         "infra::plan::prevent_destroy",
-        "plan errors are tested in src/plan tests",
+        "raised by planning against state, providers or a plan file; tested in src/plan/tests.rs",
     ),
     (
         "infra::plan::protected_environment",
@@ -87,93 +90,111 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
     ),
     (
         "infra::plan::moved_conflict",
-        "needs a prior state; tested in src/plan tests and tests/corpus/plan",
+        "needs a prior state; tested in src/plan/tests.rs and tests/plan_scenarios.rs",
     ),
     (
         "infra::plan::invalid_file",
-        "plan errors are tested in src/plan tests",
+        "raised by planning against state, providers or a plan file; tested in src/plan/tests.rs",
     ),
     (
         "infra::plan::tampered",
-        "plan errors are tested in src/plan tests",
+        "raised by planning against state, providers or a plan file; tested in src/plan/tests.rs",
     ),
     (
         "infra::plan::stale_state",
-        "plan errors are tested in src/plan tests",
+        "raised by planning against state, providers or a plan file; tested in src/plan/tests.rs and tests/apply.rs",
     ),
     (
         "infra::plan::stale_configuration",
-        "plan errors are tested in src/plan tests",
+        "raised by planning against state, providers or a plan file; tested in src/plan/tests.rs",
     ),
     (
         "infra::plan::wrong_environment",
-        "plan errors are tested in src/plan tests",
+        "raised by planning against state, providers or a plan file; tested in src/plan/tests.rs and tests/apply.rs",
     ),
-    ("infra::apply::provider_error", "apply stage"),
-    ("infra::apply::provider_panicked", "apply stage"),
-    ("infra::apply::invalid_result", "apply stage"),
-    ("infra::apply::inconsistent_final_plan", "apply stage"),
-    ("infra::apply::unresolved", "apply stage"),
-    ("infra::apply::order_cycle", "apply stage"),
+    (
+        "infra::apply::provider_error",
+        "raised while applying, not by stack files; tested in src/apply/tests.rs and tests/apply.rs",
+    ),
+    (
+        "infra::apply::provider_panicked",
+        "raised while applying, not by stack files; tested in src/apply/tests.rs",
+    ),
+    (
+        "infra::apply::invalid_result",
+        "raised while applying, not by stack files; tested in src/apply/tests.rs",
+    ),
+    (
+        "infra::apply::inconsistent_final_plan",
+        "raised while applying, not by stack files; tested in src/apply/tests.rs",
+    ),
+    (
+        "infra::apply::unresolved",
+        "raised while applying, not by stack files; tested in src/apply/tests.rs",
+    ),
+    (
+        "infra::apply::order_cycle",
+        "raised while applying, not by stack files; tested in src/apply/tests.rs",
+    ),
     (
         "infra::apply::import_target_missing",
-        "apply stage: `infra import` command line",
+        "about the `infra import` command line; tested in tests/apply.rs",
     ),
     (
         "infra::state::invalid_json",
-        "state errors are tested in src/state tests and tests/state.rs",
+        "about recorded state, not stack files; tested in src/state/tests.rs and tests/state_cli.rs",
     ),
     (
         "infra::state::invalid_format",
-        "state errors are tested in src/state tests and tests/state.rs",
+        "about recorded state, not stack files; tested in src/state/tests.rs and tests/state_cli.rs",
     ),
     (
         "infra::state::unsupported_version",
-        "state errors are tested in src/state tests and tests/state.rs",
+        "about recorded state, not stack files; tested in src/state/tests.rs",
     ),
     (
         "infra::state::checksum_mismatch",
-        "state errors are tested in src/state tests and tests/state.rs",
+        "about recorded state, not stack files; tested in src/state/tests.rs and tests/state_cli.rs",
     ),
     (
         "infra::state::serial_backwards",
-        "state errors are tested in src/state tests and tests/state.rs",
+        "about recorded state, not stack files; tested in src/state/tests.rs and tests/state_cli.rs",
     ),
     (
         "infra::state::foreign_lineage",
-        "state errors are tested in src/state tests and tests/state.rs",
+        "about recorded state, not stack files; tested in src/state/tests.rs and tests/state_cli.rs",
     ),
     (
         "infra::state::wrong_key",
-        "state errors are tested in src/state tests and tests/state.rs",
+        "about recorded state, not stack files; tested in src/state/tests.rs and tests/state_cli.rs",
     ),
     (
         "infra::state::missing_key",
-        "state errors are tested in src/state tests and tests/state.rs",
+        "about recorded state, not stack files; tested in src/state/tests.rs and tests/state_cli.rs",
     ),
     (
         "infra::state::invalid_key",
-        "state errors are tested in src/state tests and tests/state.rs",
+        "about recorded state, not stack files; tested in src/state/tests.rs",
     ),
     (
         "infra::state::locked",
-        "state errors are tested in src/state tests and tests/state.rs",
+        "about recorded state, not stack files; tested in src/state/tests.rs, tests/state_cli.rs and tests/drift.rs",
     ),
     (
         "infra::state::lock_mismatch",
-        "state errors are tested in src/state tests and tests/state.rs",
+        "about recorded state, not stack files; tested in src/state/tests.rs and tests/state_cli.rs",
     ),
     (
         "infra::state::no_such_version",
-        "state errors are tested in src/state tests and tests/state.rs",
+        "about recorded state, not stack files; tested in src/state/tests.rs",
     ),
     (
         "infra::state::corrupted_journal",
-        "state errors are tested in src/state tests and tests/state.rs",
+        "about recorded state, not stack files; tested in src/state/tests.rs",
     ),
     (
         "infra::state::io",
-        "state errors are tested in src/state tests and tests/state.rs",
+        "about recorded state, not stack files; tested in src/apply/tests.rs",
     ),
     (
         "infra::state::no_state",
@@ -185,11 +206,11 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
     ),
     (
         "infra::check::unknown_variable",
-        "about the --var argument, not file contents; exercised by tests/cli.rs",
+        "about the --var argument, not file contents; exercised by tests/plan.rs",
     ),
     (
         "infra::plan::unknown_target",
-        "about the --target argument, not file contents; exercised by tests/cli.rs",
+        "about the --target argument, not file contents; exercised by tests/plan.rs",
     ),
     (
         "infra::state::no_such_address",
@@ -209,7 +230,7 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
     ),
     (
         "infra::cli::confirmation_required",
-        "about the terminal, not stack files; exercised by tests/state_cli.rs and src/cli/confirm.rs",
+        "about the terminal, not stack files; exercised by tests/state_cli.rs and tests/apply.rs",
     ),
     (
         "infra::cli::file_exists",

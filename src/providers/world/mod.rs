@@ -18,6 +18,10 @@
 //! so a kill can land between the effect and the result. `INFRA_TEST_FAIL`
 //! scripts failures: `op:name:kind[:times]`, comma-separated.
 //!
+//! With a latency, the most calls that were ever waiting it out at once in
+//! this process is written to `<world>/max-in-flight` whenever it grows, so
+//! tests of the binary can see the parallelism bound that was kept.
+//!
 //! Invariant: the same schema as the in-memory `TestProvider`, so a stack
 //! written for one runs on the other; never offered without the variable.
 //! Invariant: a malformed variable makes every call fail with a permanent
@@ -152,6 +156,9 @@ pub struct WorldProvider {
     faults: Mutex<Vec<WorldFault>>,
     config_error: Option<String>,
     schemas: Vec<ResourceSchema>,
+    /// Calls waiting out the latency now, and the most there ever were.
+    in_flight: std::sync::atomic::AtomicUsize,
+    max_in_flight: Mutex<usize>,
 }
 
 impl std::fmt::Debug for WorldProvider {
@@ -230,6 +237,8 @@ impl WorldProvider {
             faults: Mutex::new(Vec::new()),
             config_error: None,
             schemas: vec![Self::schema()],
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+            max_in_flight: Mutex::new(0),
         }
     }
 
@@ -380,7 +389,24 @@ impl WorldProvider {
         // world, as a real provider's plan makes no API call), so it is not
         // delayed; it can still be scripted to fail.
         if !self.before.is_zero() && op != WorldOp::Plan {
+            use std::sync::atomic::Ordering;
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            {
+                let mut max = self
+                    .max_in_flight
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if now > *max {
+                    *max = now;
+                    // Best effort: the file is for tests to read, not for the call.
+                    let _ = self.host.write_atomic(
+                        &self.dir.join("max-in-flight"),
+                        format!("{now}\n").as_bytes(),
+                    );
+                }
+            }
             tokio::time::sleep(self.before).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
         }
         let mut faults = self.faults.lock().unwrap_or_else(PoisonError::into_inner);
         let hit = faults.iter_mut().find(|fault| {
