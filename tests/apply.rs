@@ -82,6 +82,13 @@ fn the_readme_quickstart_applies_then_has_no_changes_then_destroys() {
         "{}",
         stdout(&destroy)
     );
+    // Each delete says why: the user asked, not that the configuration lost it.
+    let labelled = stdout(&destroy)
+        .lines()
+        .filter(|line| line.ends_with("will be destroyed (destroy requested)"))
+        .count();
+    assert_eq!(labelled, 3, "{}", stdout(&destroy));
+    assert!(!stdout(&destroy).contains("no longer in configuration"));
     assert!(!dir.path.join("out/dev/api.env").exists());
     assert!(!dir.path.join("out/dev/session.key").exists());
 }
@@ -428,7 +435,11 @@ fn on_a_tty(dir: &Path, args: &str, answer: &str, no_color: bool) -> String {
 fn on_a_terminal_apply_asks_and_shows_a_live_progress_bar() {
     let dir = quickstart();
     let shown = on_a_tty(&dir.path, "apply --env dev", "no\n", false);
-    assert!(shown.contains("Only 'yes' will be accepted"), "{shown}");
+    assert_eq!(
+        shown.matches("Only 'yes' will be accepted").count(),
+        1,
+        "said once: {shown}"
+    );
     assert!(
         shown.contains("apply cancelled: nothing was changed."),
         "{shown}"

@@ -440,7 +440,7 @@ impl ApplyUi for Terminal<'_, '_> {
         }
         let yes = super::confirm::confirm(
             self.ctx,
-            "Do you want to perform these actions? Only 'yes' will be accepted: ",
+            "Do you want to perform these actions?",
             "--auto-approve",
         )?;
         if yes {

@@ -681,7 +681,14 @@ fn destroy_plan(
     let mut expanded = expand_with_prior(host, checked, opened, &request.vars, diagnostics)?;
     expanded.instances.clear();
     expanded.outputs.clear();
-    let plan = plan_with(checked, opened, request, &expanded, diagnostics)?;
+    let mut plan = plan_with(checked, opened, request, &expanded, diagnostics)?;
+    // Every delete is there because the user asked for it, not because the
+    // configuration lost the instance.
+    for change in &mut plan.changes {
+        if change.reason == Some(crate::plan::Reason::NoLongerInConfiguration) {
+            change.reason = Some(crate::plan::Reason::DestroyRequested);
+        }
+    }
     Some(Planned { plan, expanded })
 }
 
