@@ -280,7 +280,10 @@ fn a_non_number_for_a_number_variable_is_invalid_variable_value() {
         err.contains("infra::check::invalid_variable_value"),
         "{err}"
     );
-    assert!(err.contains("number"), "{err}");
+    assert!(
+        err.contains("the --var value does not fit `number`"),
+        "{err}"
+    );
     assert!(
         err.contains("give `replicas` a value of type number"),
         "{err}"

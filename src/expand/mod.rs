@@ -791,7 +791,7 @@ impl Expander<'_> {
                     (None, _) => Diagnostic::error(
                         Code::CheckInvalidVariableValue,
                         variable.ty_span.unwrap_or(variable.span),
-                        format!("the --var value {label}"),
+                        format!("the --var value does not fit `{}`: {mismatch}", variable.ty),
                     ),
                 };
                 let diagnostic = match variable.ty_span {
