@@ -94,6 +94,54 @@ fn the_readme_quickstart_applies_then_has_no_changes_then_destroys() {
 }
 
 #[test]
+fn a_saved_plan_names_the_command_that_applies_it_and_apply_prints_the_outputs() {
+    let dir = TempDir::new("saved-plan-outputs");
+    dir.write(
+        "main.infra",
+        r#"stack "o" {}
+secret "token" {
+  env = "OUTPUTS_TOKEN"
+}
+resource "null_resource" "a" {
+  triggers = { token = secret.token }
+}
+output "greeting" {
+  value = "hello"
+}
+output "token" {
+  value     = secret.token
+  sensitive = true
+}
+"#,
+    );
+    let env = [("OUTPUTS_TOKEN", "planted-outputs-secret")];
+    let plan = infra_env(&dir.path, &["plan", "--out", "saved.plan"], &env);
+    assert_eq!(code(&plan), 0, "{}", stderr(&plan));
+    let out = stdout(&plan);
+    assert!(out.contains("Saved the plan to: saved.plan"), "{out}");
+    let command = out
+        .lines()
+        .skip_while(|line| !line.starts_with("To apply exactly this plan, run:"))
+        .nth(1)
+        .map(str::trim)
+        .unwrap_or_default();
+    assert_eq!(command, "infra apply saved.plan", "{out}");
+
+    // The command as printed (its words after `infra`) applies the plan.
+    let words: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let applied = infra_env(&dir.path, &words, &env);
+    assert_eq!(code(&applied), 0, "{}", stderr(&applied));
+    let out = stdout(&applied);
+    let outputs = out
+        .split_once("\nOutputs:\n\n")
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("no outputs after apply: {out}"));
+    assert_eq!(outputs, "greeting = \"hello\"\ntoken    = (sensitive)\n");
+    assert!(!out.contains("planted-outputs-secret"), "{out}");
+    assert!(!stderr(&applied).contains("planted-outputs-secret"));
+}
+
+#[test]
 fn without_a_tty_apply_needs_auto_approve_and_changes_nothing() {
     let dir = quickstart();
     let output = infra(&dir.path, &["apply", "--env", "dev"]);

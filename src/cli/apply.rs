@@ -220,15 +220,41 @@ fn execute(ctx: &mut Ctx<'_>, request: ApplyRequest, approved: bool) -> Exit {
             done,
             any_instance,
             serial,
+            outputs,
         }) => {
             let failed = report.failed() || diagnostics.has_errors();
             ctx.out(&applied_summary(command, &report, &done, &any_instance));
+            ctx.out(&outputs_text(&outputs));
             if let Some(serial) = serial {
                 ctx.err(&format!("State saved as version {serial}.\n"));
             }
             if failed { Exit::Failure } else { Exit::Success }
         }
     }
+}
+
+/// The outputs after an apply, as `infra output` shows them: a sensitive
+/// one as `(sensitive)`, secret parts of others as `(secret)`. Empty when
+/// there are none.
+fn outputs_text(outputs: &[(String, crate::lang::Value, bool)]) -> String {
+    if outputs.is_empty() {
+        return String::new();
+    }
+    let width = outputs
+        .iter()
+        .map(|(name, ..)| name.len())
+        .max()
+        .unwrap_or(0);
+    let mut text = String::from("\nOutputs:\n\n");
+    for (name, value, sensitive) in outputs {
+        let shown = if *sensitive {
+            String::from("(sensitive)")
+        } else {
+            value.to_string()
+        };
+        text.push_str(&format!("{name:<width$} = {shown}\n"));
+    }
+    text
 }
 
 /// The closing lines: Terraform's `Apply complete!` line when all went

@@ -113,6 +113,9 @@ pub enum Outcome {
         any_instance: std::collections::BTreeSet<InstanceAddr>,
         /// The new state version.
         serial: Option<u64>,
+        /// The outputs written, opened (secrets still marked), with whether
+        /// each is declared sensitive; empty when none were written.
+        outputs: Vec<(String, crate::lang::Value, bool)>,
     },
 }
 
@@ -313,11 +316,25 @@ fn run(
             .filter(|change| succeeded.contains(&change.addr)),
     );
     let any_instance = waits_on_any_instance(&report, &expanded);
+    let outputs = if report.outputs_written {
+        report
+            .state
+            .outputs
+            .iter()
+            .filter_map(|(name, output)| {
+                let value = key.open(&output.value, None).ok()?;
+                Some((name.clone(), value, output.sensitive))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Some(Outcome::Applied {
         report: Box::new(report),
         done,
         any_instance,
         serial,
+        outputs,
     })
 }
 
