@@ -940,6 +940,7 @@ fn run_interactive(dir: &Path, args: &[&str], answer: &str) -> (infra::cli::Exit
         },
         chdir: None,
         interactive: true,
+        colour_out: false,
     };
     let mut argv = vec![
         std::ffi::OsString::from("infra"),

@@ -198,7 +198,7 @@ fn execute(ctx: &mut Ctx<'_>, request: ApplyRequest, approved: bool) -> Exit {
     // A refused plan is shown whole before the refusal, so the reader sees
     // what would have changed.
     if let Some(Outcome::Refused(plan)) = &outcome {
-        ctx.out(&render::plan::human(plan));
+        ctx.out_diff(&render::plan::human(plan));
     }
     ctx.report(&diagnostics, &sources);
     match outcome {
@@ -451,7 +451,7 @@ impl ApplyUi for Terminal<'_, '_> {
     }
 
     fn confirm(&mut self, plan: &Plan, _sources: &SourceMap) -> Result<bool, Diagnostic> {
-        self.ctx.out(&render::plan::human(plan));
+        self.ctx.out_diff(&render::plan::human(plan));
         if self.approved {
             self.start_live(plan.changes.len());
             return Ok(true);

@@ -90,7 +90,7 @@ impl DriftUi for Terminal<'_, '_> {
     }
 
     fn confirm(&mut self, report: &DriftReport) -> Result<bool, Diagnostic> {
-        self.ctx.out(&accepting(report));
+        self.ctx.out_diff(&accepting(report));
         if self.approved {
             return Ok(true);
         }
@@ -138,7 +138,11 @@ impl DriftCommand {
             Format::Json => render::drift::json(&report),
             Format::Markdown => render::drift::markdown(&report),
         };
-        ctx.out(&text);
+        if self.format == Format::Human {
+            ctx.out_diff(&text);
+        } else {
+            ctx.out(&text);
+        }
         if !text.ends_with('\n') {
             ctx.out("\n");
         }
@@ -173,7 +177,7 @@ impl RefreshCommand {
             None => Exit::Failure,
             Some(RefreshOutcome::NoDrift(report)) => {
                 if report.prior.is_none() {
-                    ctx.out(&render::drift::human(&report));
+                    ctx.out_diff(&render::drift::human(&report));
                 } else {
                     ctx.out("No drift; state not written.\n");
                 }

@@ -14,6 +14,7 @@
 
 mod apply;
 mod args;
+mod colour;
 pub mod confirm;
 mod drift;
 mod envdiff;
@@ -42,6 +43,10 @@ struct Cli {
     /// Run as if started in DIR (the stack folder).
     #[arg(short = 'C', value_name = "DIR", global = true)]
     chdir: Option<PathBuf>,
+
+    /// No colour, even on a terminal (as `NO_COLOR=1`).
+    #[arg(long = "no-color", global = true)]
+    no_color: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -101,6 +106,9 @@ pub struct Ctx<'a> {
     /// Whether standard input is a terminal, so a question can be answered
     /// (see [`confirm::confirm`]).
     pub interactive: bool,
+    /// Whether stdout is a terminal that takes colour (not with `NO_COLOR`
+    /// or `--no-color`): plan and drift diffs are coloured there.
+    pub colour_out: bool,
 }
 
 impl Ctx<'_> {
@@ -124,6 +132,18 @@ impl Ctx<'_> {
     /// not an error worth a panic.
     pub fn out(&mut self, text: &str) {
         let shown = crate::diag::escape_controls(text);
+        let _ = self.stdout.write_all(shown.as_bytes());
+    }
+
+    /// Writes a plan or drift diff to stdout as [`Ctx::out`] does, with its
+    /// action symbols coloured on a terminal that takes colour.
+    pub fn out_diff(&mut self, text: &str) {
+        let shown = crate::diag::escape_controls(text);
+        let shown = if self.colour_out {
+            colour::diff_symbols(&shown)
+        } else {
+            shown.into_owned()
+        };
         let _ = self.stdout.write_all(shown.as_bytes());
     }
 
@@ -218,6 +238,7 @@ pub fn main() -> ExitCode {
         render,
         chdir: None,
         interactive: std::io::stdin().is_terminal(),
+        colour_out: std::io::stdout().is_terminal() && !no_color,
     };
     let exit = run(std::env::args_os(), &mut ctx);
     let _ = ctx.stdout.flush();
@@ -246,6 +267,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>, ctx: &mut Ctx<'_>) -> Exit 
         }
     };
     ctx.chdir = cli.chdir;
+    if cli.no_color {
+        ctx.colour_out = false;
+        ctx.render.colour = false;
+    }
     match cli.command {
         Command::Validate(command) => command.run(ctx),
         Command::Fmt(command) => command.run(ctx),

@@ -127,7 +127,11 @@ impl PlanCommand {
             Format::Json => render::plan::json(&plan),
             Format::Markdown => render::plan::markdown(&plan),
         };
-        ctx.out(&text);
+        if self.format == Format::Human {
+            ctx.out_diff(&text);
+        } else {
+            ctx.out(&text);
+        }
         if !text.ends_with('\n') {
             ctx.out("\n");
         }
