@@ -194,9 +194,11 @@ fn execute(ctx: &mut Ctx<'_>, request: ApplyRequest, approved: bool, grace: Dura
         progress: None,
         running: Default::default(),
         interrupts_seen: 0,
+        retries: 0,
     };
     let (outcome, sources, diagnostics) = pipeline::apply(host, &dir, request, &mut ui);
     ui.finish_progress();
+    let retries = ui.retries;
     let ctx = ui.ctx;
     // A refused plan is shown whole before the refusal, so the reader sees
     // what would have changed.
@@ -226,6 +228,12 @@ fn execute(ctx: &mut Ctx<'_>, request: ApplyRequest, approved: bool, grace: Dura
         }) => {
             let failed = report.failed() || diagnostics.has_errors();
             ctx.out(&applied_summary(command, &report, &done, &any_instance));
+            if retries > 0 {
+                ctx.out(&format!(
+                    "{retries} {} after transient provider errors (timeouts, 429, 5xx).\n",
+                    if retries == 1 { "retry" } else { "retries" }
+                ));
+            }
             if let Some(serial) = serial {
                 ctx.err(&format!("State saved as version {serial}.\n"));
             }
@@ -334,6 +342,8 @@ struct Terminal<'c, 'a> {
     progress: Option<Live>,
     running: std::collections::BTreeMap<String, Instant>,
     interrupts_seen: usize,
+    /// Provider calls tried again after a transient error.
+    retries: usize,
 }
 
 /// The live display on a TTY.
@@ -455,6 +465,7 @@ impl ApplyUi for Terminal<'_, '_> {
                 wait,
                 message,
             } => {
+                self.retries += 1;
                 self.line(&format!(
                     "{addr}: attempt {attempt} failed ({message}); retrying in {:.1}s",
                     wait.as_secs_f64()
