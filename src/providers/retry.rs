@@ -102,3 +102,50 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{RetryPolicy, Rng, retry_transient};
+    use crate::providers::ProviderError;
+    use std::cell::Cell;
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_errors_are_retried_and_counted_and_permanent_ones_are_not() {
+        let policy = RetryPolicy::default();
+        let calls = Cell::new(0);
+        let (result, retries) = retry_transient(&policy, &mut Rng::new(1), || {
+            calls.set(calls.get() + 1);
+            let n = calls.get();
+            async move {
+                if n < 3 {
+                    Err(ProviderError::transient("503"))
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await;
+        assert_eq!((result.ok(), retries), (Some(3), 2));
+
+        calls.set(0);
+        let (result, retries) = retry_transient(&policy, &mut Rng::new(1), || {
+            calls.set(calls.get() + 1);
+            async { Err::<(), _>(ProviderError::permanent("400")) }
+        })
+        .await;
+        assert!(result.is_err());
+        assert_eq!((calls.get(), retries), (1, 0));
+
+        calls.set(0);
+        let (result, retries) = retry_transient(&policy, &mut Rng::new(1), || {
+            calls.set(calls.get() + 1);
+            async { Err::<(), _>(ProviderError::transient("429")) }
+        })
+        .await;
+        assert!(result.is_err());
+        assert_eq!(
+            (calls.get(), retries),
+            (policy.attempts, policy.attempts - 1)
+        );
+    }
+}
