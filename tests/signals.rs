@@ -258,3 +258,39 @@ fn sigterm_during_refresh_finishes_saves_and_exits_143() {
     assert_eq!(stdout(&output), "No drift; state not written.\n");
     assert!(!state_dir(&dir.path).join("default.lock").exists());
 }
+
+/// `import` finishes its call in flight, saves and releases the lock.
+#[test]
+fn sigterm_during_import_finishes_saves_and_exits_143() {
+    let dir = TempDir::new("signal-import");
+    let world = dir.path.join("world");
+    dir.write("main.infra", stack(1));
+    std::fs::create_dir_all(world.join("objects")).unwrap();
+    std::fs::write(
+        world.join("objects/t-0123456789abcdef.json"),
+        r#"{"resource_type": "test_resource", "id": "t-0123456789abcdef", "attributes": {"name": "r0", "value": "v0"}}"#,
+    )
+    .unwrap();
+    let marker = world.join("max-in-flight");
+    let child = Watched::spawn(&mut command(
+        &dir.path,
+        &world,
+        500,
+        &["import", "test_resource.r0", "t-0123456789abcdef"],
+    ));
+    common::wait_until(
+        "the import's call",
+        || marker.exists(),
+        || child.stderr_so_far(),
+    );
+    send(&child, "TERM");
+    let output = child.finish();
+    let out = stdout(&output);
+    assert_eq!(code(&output), 143, "{out}\n{}", stderr(&output));
+    assert!(out.contains("Import successful!"), "{out}");
+    assert!(!state_dir(&dir.path).join("default.lock").exists());
+    assert_eq!(
+        in_state(&dir.path, &world),
+        BTreeSet::from(["test_resource.r0".to_owned()])
+    );
+}
