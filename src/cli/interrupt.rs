@@ -96,24 +96,34 @@ pub(super) fn install(grace: Duration) {
     );
     static INSTALLED: Once = Once::new();
     INSTALLED.call_once(|| {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()
-        else {
-            return;
-        };
-        // The handlers are registered here, before the command goes on, so
-        // a signal that comes early is not lost.
-        let Some(mut signals) = runtime.block_on(async { Signals::new() }) else {
-            return;
-        };
+        // The handlers are registered on the thread that waits for them,
+        // and the command goes on only once they are, so a signal that
+        // comes early is not lost. Should the thread not start, nothing is
+        // registered and signals keep their default effect (the process
+        // ends at once), which is what the command did before.
+        let (registered, wait) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name("infra-signals".into())
-            .spawn(move || runtime.block_on(watch(&mut signals)));
-        // Without the thread, signals keep their default effect (the
-        // process ends at once), which is what the command did before.
-        drop(spawned);
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_io()
+                    .enable_time()
+                    .build();
+                let Ok(runtime) = runtime else {
+                    let _ = registered.send(());
+                    return;
+                };
+                runtime.block_on(async {
+                    let signals = Signals::new();
+                    let _ = registered.send(());
+                    if let Some(mut signals) = signals {
+                        watch(&mut signals).await;
+                    }
+                });
+            });
+        if spawned.is_ok() {
+            let _ = wait.recv();
+        }
     });
 }
 
