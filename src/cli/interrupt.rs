@@ -14,10 +14,10 @@
 //! Terminology: the *first signal* is the one that asked for the graceful
 //! stop; it decides the exit code of a graceful stop.
 //!
-//! Invariant: the handler thread never takes a lock the command may hold
-//! (it writes with `eprintln!` to the unlocked stderr that [`super::main`]
-//! gives the command), so a second signal exits even while the command is
-//! busy.
+//! Invariant: the handler thread never waits on a lock the command holds
+//! for long: it writes with `eprintln!` to stderr, which [`super::main`] does
+//! not keep locked (stdout it does), so a second signal exits even while the
+//! command is busy.
 
 use std::sync::Once;
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
