@@ -642,10 +642,16 @@ fn the_first_interrupt_stops_scheduling_and_saves_what_finished() {
         .unwrap();
     assert!(status.success());
     let output = child.finish();
-    assert_eq!(code(&output), 1, "{}\n{}", stdout(&output), stderr(&output));
+    assert_eq!(
+        code(&output),
+        130,
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
     let out = stdout(&output);
     assert!(
-        out.contains("interrupt: finishing the actions in flight"),
+        out.contains("SIGINT: finishing the actions in flight"),
         "{out}"
     );
     assert!(out.contains("apply interrupted:"), "{out}");

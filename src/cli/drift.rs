@@ -58,6 +58,11 @@ pub(super) struct RefreshCommand {
     /// Wait this long for another command's lock (`30s`, `2m`; default: fail at once).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
     lock_timeout: Duration,
+
+    /// After SIGINT, SIGTERM or SIGHUP, how long the reads in flight may take
+    /// to finish before the command exits without waiting for them.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    grace: Duration,
 }
 
 /// The output format of `drift`.
@@ -157,6 +162,12 @@ impl DriftCommand {
 impl RefreshCommand {
     pub(super) fn run(self, ctx: &mut Ctx<'_>) -> Exit {
         let dir = ctx.dir();
+        super::interrupt::install(self.grace);
+        let exit = self.refresh(ctx, dir);
+        super::apply::stopped_or(exit)
+    }
+
+    fn refresh(self, ctx: &mut Ctx<'_>, dir: std::path::PathBuf) -> Exit {
         let request = DriftRequest {
             environment: self.env.environment,
             vars: self.env.vars,

@@ -2,7 +2,9 @@
 //! exit codes. The only module that prints.
 //!
 //! Exit codes: 0 success, 1 error (usage errors included: clap's own 2 is
-//! mapped to 1, since 2 means "changes pending" in our contract).
+//! mapped to 1, since 2 means "changes pending" in our contract); 128 + the
+//! signal's number when SIGINT, SIGTERM or SIGHUP stopped a command that
+//! writes state (see `interrupt`).
 //!
 //! Invariant: commands print only through [`Ctx`]; library stages never print.
 
@@ -21,6 +23,7 @@ mod envdiff;
 mod fmt;
 mod graph;
 mod init;
+mod interrupt;
 mod output;
 mod plan;
 mod state;
@@ -199,6 +202,9 @@ pub enum Exit {
     Failure,
     /// 2: changes pending, drift found, environments differ.
     Changes,
+    /// 128 + the signal's number (130 SIGINT, 143 SIGTERM, 129 SIGHUP): a
+    /// signal stopped the command, which saved what finished first.
+    Stopped(u8),
 }
 
 impl From<Exit> for ExitCode {
@@ -207,6 +213,7 @@ impl From<Exit> for ExitCode {
             Exit::Success => ExitCode::SUCCESS,
             Exit::Failure => ExitCode::FAILURE,
             Exit::Changes => ExitCode::from(2),
+            Exit::Stopped(code) => ExitCode::from(code),
         }
     }
 }
@@ -227,7 +234,9 @@ pub fn main() -> ExitCode {
     let stderr = std::io::stderr();
     let stdin = std::io::stdin();
     let mut stdout = stdout.lock();
-    let mut stderr = stderr.lock();
+    // Stderr is not locked for the whole run (stdout is): the signal
+    // handler's thread writes to it while a command runs (`interrupt`).
+    let mut stderr = stderr;
     let mut stdin = stdin.lock();
     let mut ctx = Ctx {
         host: &host,

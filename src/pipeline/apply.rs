@@ -82,7 +82,8 @@ pub trait ApplyUi {
     fn confirm(&mut self, plan: &Plan, sources: &SourceMap) -> Result<bool, Diagnostic>;
     /// Progress of the engine.
     fn event(&mut self, event: &Event);
-    /// Whether the user asked to stop (first Ctrl-C); polled while the engine runs.
+    /// Whether the user asked to stop (a first Ctrl-C, SIGTERM or SIGHUP);
+    /// polled before and while the engine runs.
     fn stop_requested(&mut self) -> bool {
         false
     }
@@ -565,7 +566,9 @@ async fn run_engine(
     ui: &mut dyn ApplyUi,
 ) -> Report {
     let (events, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-    let (stop, cancel) = tokio::sync::watch::channel(false);
+    // A stop asked for before the engine starts (a signal while planning)
+    // starts nothing.
+    let (stop, cancel) = tokio::sync::watch::channel(ui.stop_requested());
     request.events = Some(events);
     request.cancel = cancel;
     let engine = apply::apply(request, state, journal);
