@@ -712,3 +712,106 @@ fn import_brings_an_existing_file_under_management() {
     assert!(err.contains("infra::apply::import_target_missing"), "{err}");
     assert!(err.contains("did you mean `local_file.notes`"), "{err}");
 }
+
+/// The live display fits the terminal: one overall bar with the count and
+/// the longest-running actions under it, not one line per action in flight.
+/// Run in a 12-line tmux pane with 20 slow actions at once.
+#[test]
+fn on_a_terminal_the_live_display_fits_the_screen_and_shows_the_count() {
+    use std::process::Command;
+    if Command::new("tmux").arg("-V").output().is_err() {
+        if std::env::var("INFRA_SKIP_SERVICES").as_deref() == Ok("1") {
+            common::skipped(
+                "on_a_terminal_the_live_display_fits_the_screen_and_shows_the_count",
+                "tmux is not on PATH (INFRA_SKIP_SERVICES=1)",
+            );
+            return;
+        }
+        panic!(
+            "tmux is needed for the terminal display test: apt-get install tmux (tests/run.sh \
+             does), or set INFRA_SKIP_SERVICES=1 to skip it"
+        );
+    }
+    let dir = TempDir::new("live-display");
+    let mut stack = String::new();
+    for i in 0..40 {
+        stack.push_str(&format!(
+            "resource \"test_resource\" \"r{i:02}\" {{\n  name = \"r{i:02}\"\n}}\n"
+        ));
+    }
+    dir.write("main.infra", &stack);
+    let world = dir.path.join("world");
+    std::fs::create_dir_all(&world).unwrap();
+    let socket = format!("infra-live-{}", std::process::id());
+    // The tmux server goes when the test ends, passed or failed.
+    struct Server(String);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = Command::new("tmux")
+                .args(["-L", &self.0, "kill-server"])
+                .output();
+        }
+    }
+    let _server = Server(socket.clone());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &socket])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let command = format!(
+        "cd '{}' && INFRA_TEST_WORLD='{}' INFRA_TEST_LATENCY_MS=1500 NO_COLOR=1 '{}' apply \
+         --auto-approve --refresh=false --parallelism 20; echo EXITED $?; sleep 600",
+        dir.path.display(),
+        world.display(),
+        env!("CARGO_BIN_EXE_infra")
+    );
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "live",
+        "-x",
+        "100",
+        "-y",
+        "12",
+        &command,
+    ]);
+    assert!(started.status.success(), "{}", stderr(&started));
+    let screen = || stdout(&tmux(&["capture-pane", "-p", "-t", "live"]));
+    // Once 20 actions run at once, the display lists what fits and counts
+    // the rest.
+    common::wait_until(
+        "the live display with every slot busy",
+        || screen().contains("more running"),
+        screen,
+    );
+    let shown = screen();
+    let lines: Vec<&str> = shown.lines().collect();
+    assert!(lines.len() <= 12, "{shown}");
+    let bar = lines
+        .iter()
+        .find(|line| line.contains("/40 actions"))
+        .unwrap_or_else(|| panic!("no overall count on the screen:\n{shown}"));
+    assert!(bar.contains("elapsed, ETA"), "{bar}");
+    let listed = lines
+        .iter()
+        .filter(|line| line.contains(": creating…"))
+        .count();
+    assert!(
+        (1..=8).contains(&listed),
+        "{listed} running actions listed:\n{shown}"
+    );
+    common::wait_until(
+        "the apply to finish",
+        || screen().contains("EXITED"),
+        screen,
+    );
+    let done = screen();
+    assert!(done.contains("EXITED 0"), "{done}");
+    assert!(
+        done.contains("Apply complete! Resources: 40 added"),
+        "{done}"
+    );
+}

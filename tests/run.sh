@@ -3,7 +3,8 @@
 # target, and the check that no snapshot is left unreferenced.
 #
 # Installs what the tests need first: the Rust toolchain's rustfmt and clippy,
-# and Graphviz (`dot`, which tests/semantics.rs feeds `infra graph` output to);
+# Graphviz (`dot`, which tests/semantics.rs feeds `infra graph` output to),
+# tmux (tests/apply.rs reads the live apply display off a pane);
 # actionlint and PyYAML for tests/ci_examples.rs; real-server tests
 # (PostgreSQL, moto) will add their set-up here.
 # INFRA_SKIP_SERVICES=1 skips everything that needs a server or an outside tool;
@@ -60,6 +61,19 @@ else
     echo "  sudo apt-get install -y graphviz   (Debian/Ubuntu)" >&2
     echo "  brew install graphviz              (macOS)" >&2
     echo "or run with INFRA_SKIP_SERVICES=1 to skip that check." >&2
+  fi
+
+  # tests/apply.rs reads the live apply display off a tmux pane.
+  step "services: tmux"
+  if ! command -v tmux >/dev/null && [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null; then
+    apt-get install -y tmux >/dev/null 2>&1 \
+      || { apt-get update >/dev/null && apt-get install -y tmux >/dev/null; }
+  fi
+  if command -v tmux >/dev/null; then
+    tmux -V
+  else
+    echo "tmux is missing; tests/apply.rs needs it for the terminal display test:" \
+      "sudo apt-get install -y tmux (or brew install tmux), or INFRA_SKIP_SERVICES=1 to skip it" >&2
   fi
 
   # tests/ci_examples.rs lints examples/ci/ with actionlint and reads

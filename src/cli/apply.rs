@@ -3,8 +3,9 @@
 //!
 //! Confirmation: on a TTY the user types `yes`; without a TTY the command
 //! needs `--auto-approve` (or a saved plan, which was reviewed when made).
-//! Progress: on a TTY a live display of the running actions with elapsed
-//! times and a bar; off a TTY, one plain line per start and per end. Colour
+//! Progress: on a TTY one overall bar and the longest-running actions, as
+//! many as fit the terminal (see `progress`), finished ones scrolling above;
+//! off a TTY, one plain line per start and per end. Colour
 //! only on a TTY and never with `NO_COLOR`.
 //!
 //! Exit: 0 when everything applied (or nothing to do), 1 on any error or a
@@ -13,6 +14,7 @@
 //! or 129 when SIGINT, SIGTERM or SIGHUP stopped it (see `interrupt`).
 
 use super::args::{EnvArgs, parse_duration};
+use super::progress::Live;
 use super::{Ctx, Exit, interrupt};
 use crate::addr::Target;
 use crate::apply::{ActionKind, Event, Options, Outcome as ActionOutcome, Report, RetryPolicy};
@@ -372,29 +374,16 @@ struct Terminal<'c, 'a> {
     retries: usize,
 }
 
-/// The live display on a TTY.
-struct Live {
-    multi: indicatif::MultiProgress,
-    bar: indicatif::ProgressBar,
-    spinners: std::collections::BTreeMap<String, indicatif::ProgressBar>,
-}
-
 impl Terminal<'_, '_> {
     fn finish_progress(&mut self) {
         if let Some(live) = self.progress.take() {
-            for spinner in live.spinners.values() {
-                spinner.finish_and_clear();
-            }
-            live.bar.finish_and_clear();
-            let _ = live.multi.clear();
+            live.finish();
         }
     }
 
     fn line(&mut self, text: &str) {
         match &self.progress {
-            Some(live) => {
-                let _ = live.multi.println(text);
-            }
+            Some(live) => live.println(text),
             None => {
                 self.ctx.out(text);
                 self.ctx.out("\n");
@@ -406,23 +395,7 @@ impl Terminal<'_, '_> {
         if !self.tty || self.progress.is_some() {
             return;
         }
-        let multi = indicatif::MultiProgress::with_draw_target(
-            indicatif::ProgressDrawTarget::stderr_with_hz(10),
-        );
-        let bar = multi.add(indicatif::ProgressBar::new(total as u64));
-        let template = if self.ctx.render.colour {
-            "{bar:30.green/dim} {pos}/{len} actions  {elapsed}"
-        } else {
-            "{bar:30} {pos}/{len} actions  {elapsed}"
-        };
-        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
-            bar.set_style(style);
-        }
-        self.progress = Some(Live {
-            multi,
-            bar,
-            spinners: Default::default(),
-        });
+        self.progress = Some(Live::start(total, self.ctx.render.colour));
     }
 }
 
@@ -471,16 +444,7 @@ impl ApplyUi for Terminal<'_, '_> {
                 let name = addr.to_string();
                 self.running.insert(name.clone(), Instant::now());
                 if let Some(live) = &mut self.progress {
-                    let spinner = live
-                        .multi
-                        .insert_before(&live.bar, indicatif::ProgressBar::new_spinner());
-                    if let Ok(style) =
-                        indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
-                    {
-                        spinner.set_style(style);
-                    }
-                    spinner.set_message(format!("{name}: {}…", action.as_str()));
-                    live.spinners.insert(name, spinner);
+                    live.started(name, *action);
                 } else {
                     self.line(&format!("{name}: {}…", action.as_str()));
                 }
@@ -506,11 +470,7 @@ impl ApplyUi for Terminal<'_, '_> {
                 let name = addr.to_string();
                 self.running.remove(&name);
                 if let Some(live) = &mut self.progress {
-                    if let Some(spinner) = live.spinners.remove(&name) {
-                        spinner.finish_and_clear();
-                        live.multi.remove(&spinner);
-                    }
-                    live.bar.inc(1);
+                    live.finished(&name, matches!(outcome, ActionOutcome::Failed(_)));
                 }
                 let seconds = duration.as_secs_f64();
                 let text = match outcome {
@@ -522,8 +482,8 @@ impl ApplyUi for Terminal<'_, '_> {
                 self.line(&text);
             }
             Event::Skipped { addr, because } => {
-                if let Some(live) = &self.progress {
-                    live.bar.inc(1);
+                if let Some(live) = &mut self.progress {
+                    live.finished(&addr.to_string(), false);
                 }
                 self.line(&format!("{addr}: skipped, because {because} failed"));
             }
@@ -531,11 +491,8 @@ impl ApplyUi for Terminal<'_, '_> {
     }
 
     fn stop_requested(&mut self) -> bool {
-        if let Some(live) = &self.progress {
-            for spinner in live.spinners.values() {
-                spinner.tick();
-            }
-            live.bar.tick();
+        if let Some(live) = &mut self.progress {
+            live.tick();
         }
         let interrupts = interrupt::received();
         if interrupts > self.interrupts_seen {

@@ -26,6 +26,7 @@ mod init;
 mod interrupt;
 mod output;
 mod plan;
+mod progress;
 mod state;
 mod state_restore;
 mod validate;
