@@ -175,7 +175,9 @@ impl Working {
                     self.set(&to.resource, &provider, instance);
                 }
             }
-            JournalRecord::Secret { .. } => self.state.apply_record(record),
+            JournalRecord::Secret { .. } | JournalRecord::Base { .. } => {
+                self.state.apply_record(record);
+            }
         }
     }
 

@@ -17,8 +17,8 @@ use crate::addr::{InstanceAddr, ModulePath, ResourceAddr, Target};
 use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::host::Host;
 use crate::state::{
-    ActionOutcome, AuditAction, AuditRecord, InstanceState, Key, LocalBackend, LockInfo, State,
-    StateError, StateFile,
+    ActionOutcome, AuditAction, AuditRecord, InstanceState, Key, KeyUse, LocalBackend, LockInfo,
+    Reading, State, StateError, StateFile, Writing,
 };
 use std::path::PathBuf;
 
@@ -237,18 +237,20 @@ fn list(ctx: &mut Ctx<'_>, args: ListArgs) -> Exit {
     };
     let host = ctx.host;
     let backend = located.backend(host);
-    let file = match backend.read() {
-        Ok(Some(file)) => file,
-        Ok(None) => {
-            ctx.err(&format!(
-                "No state yet for environment \"{}\" of stack \"{}\".\n",
-                located.environment, located.stack
-            ));
-            return Exit::Success;
-        }
+    let reading = match Reading::open(&backend) {
+        Ok(reading) => reading,
         Err(error) => return state_failure(ctx, &error),
     };
-    let state = file.to_state();
+    if let Some(warning) = reading.warning() {
+        ctx.report_one(warning);
+    }
+    let Some(state) = reading.state(host) else {
+        ctx.err(&format!(
+            "No state yet for environment \"{}\" of stack \"{}\".\n",
+            located.environment, located.stack
+        ));
+        return Exit::Success;
+    };
     let mut text = String::new();
     for address in addresses(&state) {
         if args.filters.is_empty() || args.filters.iter().any(|f| f.contains(&address)) {
@@ -260,16 +262,18 @@ fn list(ctx: &mut Ctx<'_>, args: ListArgs) -> Exit {
 }
 
 /// Reads the state and opens it with its key; `Err` was reported.
-fn read_opened(ctx: &mut Ctx<'_>, located: &Located) -> Result<(State, Key), Exit> {
+pub(super) fn read_opened(ctx: &mut Ctx<'_>, located: &Located) -> Result<(State, Key), Exit> {
     let host = ctx.host;
     let backend = located.backend(host);
-    match backend.read() {
-        Ok(Some(_)) => {}
-        Ok(None) => return Err(ctx.report_one(no_state(located, &backend))),
-        Err(error) => return Err(state_failure(ctx, &error)),
+    let reading = Reading::open(&backend).map_err(|e| state_failure(ctx, &e))?;
+    if !reading.exists() {
+        return Err(ctx.report_one(no_state(located, &backend)));
+    }
+    if let Some(warning) = reading.warning() {
+        ctx.report_one(warning);
     }
     let key = backend.key().map_err(|e| state_failure(ctx, &e))?;
-    match backend.read_state(&key) {
+    match reading.open_with(host, &backend, &key) {
         Ok(Some(state)) => Ok((state, key)),
         Ok(None) => Err(ctx.report_one(no_state(located, &backend))),
         Err(error) => Err(state_failure(ctx, &error)),
@@ -359,61 +363,47 @@ fn surgery(
                 describe_duration(timeout)
             ));
         };
-        backend.lock(operation, timeout, &mut on_wait)
+        Writing::open(
+            host,
+            backend,
+            operation,
+            timeout,
+            &mut on_wait,
+            KeyUse::Existing,
+        )
     };
-    let held = match held {
-        Ok(held) => held,
+    let mut writing = match held {
+        Ok(writing) => writing,
         Err(error) => return state_failure(ctx, &error),
     };
-    let existing = match backend.read() {
-        Ok(existing) => existing,
-        Err(error) => return state_failure(ctx, &error),
-    };
-    if existing.is_none() && !allow_new {
+    for note in writing.notes() {
+        ctx.err(&format!("{note}\n"));
+    }
+    if writing.state().is_none() && !allow_new {
         return ctx.report_one(no_state(located, &backend));
     }
     // A surgery on a state never written (a first push) brings its own
     // sealed values: it needs the key they were sealed with, and must not
     // create a fresh one.
-    let key = if existing.is_some() {
-        backend.key()
-    } else {
-        Key::load(host, &backend.key_path()).and_then(|key| {
-            key.ok_or_else(|| {
-                StateError::new(
-                    Code::StateMissingKey,
-                    Some(&backend.key_path()),
-                    format!(
-                        "there is no state key yet; put the key the pushed file was sealed with                          in {} or set {}",
-                        backend.key_path().display(),
-                        crate::state::crypto::KEY_ENV
-                    ),
-                )
-            })
-        })
-    };
-    let key = match key {
-        Ok(key) => key,
+    let key = match writing.key() {
+        Ok(key) => key.clone(),
         Err(error) => return state_failure(ctx, &error),
     };
-    let mut state = match backend.read_state(&key) {
-        Ok(Some(state)) => state,
-        Ok(None) => State::new(host),
-        Err(error) => return state_failure(ctx, &error),
+    let mut state = match writing.state() {
+        Some(state) => state.clone(),
+        None => State::new(host),
     };
     let done = match change(&mut state, &key) {
         Ok(done) => done,
         Err(diagnostic) => return ctx.report_one(diagnostic),
     };
-    if let Err(error) = backend.write(&held, &mut state, &key, &done.summary) {
+    if let Err(error) = writing.write(&mut state, &done.summary) {
         return state_failure(ctx, &error);
     }
     let mut record = started;
     record.serial = Some(state.serial);
     record.actions = done.actions;
-    record.finish(host);
-    let audited = backend.append_audit(&record);
-    let released = held.release();
+    let problems = writing.finish(Some(record));
     for line in &done.lines {
         ctx.out(&format!("{line}\n"));
     }
@@ -422,10 +412,7 @@ fn surgery(
         state.serial, done.summary
     ));
     let mut exit = Exit::Success;
-    if let Err(error) = audited {
-        exit = ctx.report_one(error.to_diagnostic().warning());
-    }
-    if let Err(error) = released {
+    for error in problems {
         exit = ctx.report_one(error.to_diagnostic().warning());
     }
     exit
@@ -671,10 +658,39 @@ fn pull(ctx: &mut Ctx<'_>, args: PullArgs) -> Exit {
     };
     let host = ctx.host;
     let backend = located.backend(host);
-    let file = match backend.read() {
-        Ok(Some(file)) => file,
-        Ok(None) => return ctx.report_one(no_state(&located, &backend)),
+    let reading = match Reading::open(&backend) {
+        Ok(reading) => reading,
         Err(error) => return state_failure(ctx, &error),
+    };
+    if let Some(warning) = reading.warning() {
+        // An interrupted apply's actions are in what is printed: the stored
+        // version with them folded in, at its serial (a first apply's at 0).
+        ctx.report_one(warning);
+        let key_id = match &reading.file {
+            Some(file) => file.key_id.clone(),
+            None => match backend.key() {
+                Ok(key) => key.id(),
+                Err(error) => return state_failure(ctx, &error),
+            },
+        };
+        if let Some(state) = reading.state(host) {
+            let summary = reading.file.as_ref().map_or_else(
+                || String::from("an interrupted first apply"),
+                |file| file.summary.clone(),
+            );
+            let folded = StateFile::new(
+                &state,
+                state.serial,
+                host.now_unix_seconds(),
+                &format!("{summary}, with the journalled actions not yet recorded"),
+                &key_id,
+            );
+            let _ = ctx.stdout.write_all(&folded.to_bytes());
+            return Exit::Success;
+        }
+    }
+    let Some(file) = reading.file else {
+        return ctx.report_one(no_state(&located, &backend));
     };
     // The bytes as stored (they passed every check just now); re-serialized
     // only if the file changed in between.

@@ -25,7 +25,7 @@ use crate::lang::Value;
 use crate::plan::{Plan, PlanFile};
 use crate::providers::ObjectState;
 use crate::state::audit::{ActionOutcome as AuditOutcome, AuditAction, AuditRecord};
-use crate::state::{JournalRecord, Key, LocalBackend, LockInfo, State, StateError};
+use crate::state::{Key, KeyUse, LocalBackend, LockInfo, State, StateError, Writing};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -156,44 +156,31 @@ fn run(
     let fail = |diagnostics: &mut Diagnostics, error: StateError| {
         diagnostics.push(error.to_diagnostic());
     };
-    let lock = match backend.lock(
+    let writing = Writing::open(
+        host.as_ref(),
+        backend,
         request.mode.command(),
         request.lock_timeout,
         &mut |holder| ui.waiting_for_lock(holder),
-    ) {
-        Ok(lock) => lock,
+        KeyUse::Create,
+    );
+    let mut writing = match writing {
+        Ok(writing) => writing,
         Err(error) => {
             fail(diagnostics, error);
             return None;
         }
     };
-    if let Some(stale) = lock.replaced_stale() {
-        ui.note(&format!(
-            "took over the state lock left by a process that is gone ({}); the journal \
-             keeps what it finished",
-            stale.describe()
-        ));
+    for note in writing.notes() {
+        ui.note(note);
     }
-    let key_existed = host.read(&backend.key_path()).is_ok()
-        || host.env_var(crate::state::crypto::KEY_ENV).is_some();
-    let key = match backend.key() {
-        Ok(key) => key,
+    let key = match writing.key() {
+        Ok(key) => key.clone(),
         Err(error) => {
             fail(diagnostics, error);
             return None;
         }
     };
-    if !key_existed {
-        ui.note(&format!(
-            "created the state key {}: back it up (a password manager, a CI secret); without it \
-             the secrets in state cannot be opened",
-            backend.key_path().display()
-        ));
-    }
-    if let Err(error) = recover(host.as_ref(), &backend, &lock, &key, ui) {
-        fail(diagnostics, error);
-        return None;
-    }
     let opened = open(host, checked, &request.plan, true, diagnostics)?;
     let planned = match &request.mode {
         Mode::Apply { plan_file: None } => {
@@ -205,7 +192,7 @@ fn run(
         Mode::Destroy => destroy_plan(host, checked, &opened, &request.plan, diagnostics)?,
         Mode::Rollback { to } => rollback_plan(
             host,
-            &backend,
+            writing.backend(),
             checked,
             &opened,
             &request.plan,
@@ -219,11 +206,11 @@ fn run(
     let Planned { plan, expanded } = planned;
     if !request.plan.allow_destroy && !plan.impact.refused.is_empty() {
         diagnostics.push(protected_refusal(&plan));
-        drop(lock);
+        drop(writing);
         return Some(Outcome::Refused(Box::new(plan)));
     }
     if !plan.has_changes() {
-        drop(lock);
+        drop(writing);
         return Some(Outcome::NoChanges(Box::new(plan)));
     }
     match ui.confirm(&plan, &checked.sources) {
@@ -258,7 +245,13 @@ fn run(
         destroy: matches!(request.mode, Mode::Destroy),
         rollback: matches!(request.mode, Mode::Rollback { .. }).then(|| expanded.clone()),
     });
-    let mut journal = backend.journal();
+    let mut journal = match writing.journal(&state) {
+        Ok(journal) => journal,
+        Err(error) => {
+            fail(diagnostics, error);
+            return None;
+        }
+    };
     let runtime = runtime(diagnostics)?;
     let report = runtime.block_on(run_engine(
         apply::Request {
@@ -280,13 +273,9 @@ fn run(
     diagnostics.extend(report.all_diagnostics());
     let mut state = report.state.clone();
     let summary = summary_line(&request.mode, &report);
-    let serial = match backend.write(&lock, &mut state, &key, &summary) {
-        Ok(file) => {
-            if let Err(error) = journal.clear() {
-                fail(diagnostics, error);
-            }
-            Some(file.serial)
-        }
+    drop(journal);
+    let serial = match writing.write(&mut state, &summary) {
+        Ok(serial) => Some(serial),
         Err(error) => {
             fail(diagnostics, error);
             None
@@ -294,11 +283,7 @@ fn run(
     };
     audit.serial = serial;
     audit.actions = audit_actions(&report);
-    audit.finish(host.as_ref());
-    if let Err(error) = backend.append_audit(&audit) {
-        fail(diagnostics, error);
-    }
-    if let Err(error) = lock.release() {
+    for error in writing.finish(Some(audit)) {
         fail(diagnostics, error);
     }
     let succeeded: std::collections::BTreeSet<&InstanceAddr> = report
@@ -319,38 +304,6 @@ fn run(
         any_instance,
         serial,
     })
-}
-
-/// Folds what an interrupted apply left in the journal into a new state
-/// version, and clears the journal.
-pub(super) fn recover(
-    host: &dyn Host,
-    backend: &LocalBackend<'_>,
-    lock: &crate::state::Lock<'_>,
-    key: &Key,
-    ui: &mut dyn ApplyUi,
-) -> Result<(), StateError> {
-    let mut journal = backend.journal();
-    let read = journal.read::<JournalRecord>()?;
-    if read.records.is_empty() {
-        if read.torn_tail {
-            journal.clear()?;
-        }
-        return Ok(());
-    }
-    let mut state = match backend.read_state(key)? {
-        Some(state) => state,
-        None => State::new(host),
-    };
-    let count = read.records.len();
-    for record in &read.records {
-        state.apply_record(record);
-    }
-    let message = format!("recovered {count} actions from an interrupted apply");
-    backend.write(lock, &mut state, key, &message)?;
-    journal.clear()?;
-    ui.note(&message);
-    Ok(())
 }
 
 /// The state's key for a generated secret: `secret.NAME`, or

@@ -24,19 +24,15 @@
 //! Secret values never leave sealed state in plaintext: an attribute that is
 //! secret on either side of a drift is secret on both.
 
-use super::ApplyUi;
-use super::apply::{expand_with_prior, recover};
+use super::apply::expand_with_prior;
 use super::run::{Opened, PlanRequest, drop_in_background, open, runtime};
 use crate::addr::{InstanceAddr, Mode};
-use crate::apply::Event;
 use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
 use crate::host::{Host, HostError};
 use crate::lang::Value;
-use crate::plan::{
-    Drift, DriftKind, Plan, PriorObject, PriorVersion, Refreshed, prior_objects, refresh,
-};
+use crate::plan::{Drift, DriftKind, PriorObject, PriorVersion, Refreshed, prior_objects, refresh};
 use crate::state::audit::{ActionOutcome, AuditAction, AuditRecord};
-use crate::state::{JournalRecord, Key, LocalBackend, LockInfo, State, StateError};
+use crate::state::{Key, KeyUse, LocalBackend, LockInfo, State, StateError, Writing};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -171,15 +167,6 @@ fn run_drift(
         diagnostics.push(error.to_diagnostic());
         return None;
     }
-    match backend.journal().read::<JournalRecord>() {
-        Ok(read) if !read.records.is_empty() => ui.note(&format!(
-            "an interrupted command left {} actions in the journal that the state does not \
-             show yet; `infra refresh` or `infra apply` records them",
-            read.records.len()
-        )),
-        Ok(_) => {}
-        Err(error) => diagnostics.push(error.to_diagnostic()),
-    }
     let (_, report, _) = read_and_compare(host, checked, request, &environment, diagnostics)?;
     Some(report)
 }
@@ -256,7 +243,7 @@ fn wait_for_writer(
         if let Some(gone) = holder.as_ref().filter(|h| holder_is_gone(host, h)) {
             ui.note(&format!(
                 "the state lock was left by a process that is gone ({}); comparing with the \
-                 state as last written",
+                 state as last written and what its journal holds",
                 gone.describe()
             ));
             return Ok(());
@@ -419,50 +406,28 @@ fn run_refresh(
     let fail = |diagnostics: &mut Diagnostics, error: StateError| {
         diagnostics.push(error.to_diagnostic());
     };
-    let lock = match backend.lock("refresh", request.lock_timeout, &mut |holder| {
-        ui.waiting_for_lock(holder)
-    }) {
-        Ok(lock) => lock,
+    let writing = Writing::open(
+        host.as_ref(),
+        backend,
+        "refresh",
+        request.lock_timeout,
+        &mut |holder| ui.waiting_for_lock(holder),
+        KeyUse::Existing,
+    );
+    let mut writing = match writing {
+        Ok(writing) => writing,
         Err(error) => {
             fail(diagnostics, error);
             return None;
         }
     };
-    if let Some(stale) = lock.replaced_stale() {
-        ui.note(&format!(
-            "took over the state lock left by a process that is gone ({}); the journal \
-             keeps what it finished",
-            stale.describe()
-        ));
-    }
-    // An interrupted apply's journal is folded in first, as `apply` does;
-    // only then is there a key to open it with (no state, no journal: no key
-    // is created).
-    let has_journal = match backend.journal().read::<JournalRecord>() {
-        Ok(read) => !read.records.is_empty() || read.torn_tail,
-        Err(error) => {
-            fail(diagnostics, error);
-            return None;
-        }
-    };
-    if has_journal {
-        let key = match backend.key() {
-            Ok(key) => key,
-            Err(error) => {
-                fail(diagnostics, error);
-                return None;
-            }
-        };
-        let mut notes = Notes(ui);
-        if let Err(error) = recover(host.as_ref(), &backend, &lock, &key, &mut notes) {
-            fail(diagnostics, error);
-            return None;
-        }
+    for note in writing.notes() {
+        ui.note(note);
     }
     let (opened, report, refreshed) =
         read_and_compare(host, checked, request, &environment, diagnostics)?;
     let Some(prior) = opened.prior.clone().filter(|_| !report.in_sync()) else {
-        drop(lock);
+        drop(writing);
         return Some(RefreshOutcome::NoDrift(report));
     };
     match ui.confirm(&report) {
@@ -486,8 +451,8 @@ fn run_refresh(
         report.changed(),
         report.deleted()
     );
-    let serial = match backend.write(&lock, &mut state, &opened.key, &summary) {
-        Ok(file) => file.serial,
+    let serial = match writing.write(&mut state, &summary) {
+        Ok(serial) => serial,
         Err(error) => {
             fail(diagnostics, error);
             return None;
@@ -509,11 +474,7 @@ fn run_refresh(
             error: None,
         })
         .collect();
-    audit.finish(host.as_ref());
-    if let Err(error) = backend.append_audit(&audit) {
-        fail(diagnostics, error);
-    }
-    if let Err(error) = lock.release() {
+    for error in writing.finish(Some(audit)) {
         fail(diagnostics, error);
     }
     Some(RefreshOutcome::Accepted { report, serial })
@@ -549,25 +510,6 @@ fn refreshed_state(
         }
     }
     Ok(state)
-}
-
-/// Passes `recover`'s notes to a [`DriftUi`]; it asks nothing else.
-struct Notes<'a>(&'a mut dyn DriftUi);
-
-impl ApplyUi for Notes<'_> {
-    fn note(&mut self, text: &str) {
-        self.0.note(text);
-    }
-
-    fn waiting_for_lock(&mut self, holder: Option<&LockInfo>) {
-        self.0.waiting_for_lock(holder);
-    }
-
-    fn confirm(&mut self, _plan: &Plan, _sources: &SourceMap) -> Result<bool, Diagnostic> {
-        Ok(false)
-    }
-
-    fn event(&mut self, _event: &Event) {}
 }
 
 #[cfg(test)]

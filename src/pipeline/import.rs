@@ -14,7 +14,7 @@ use crate::expand::Request;
 use crate::host::Host;
 use crate::lang::Value;
 use crate::state::audit::{ActionOutcome, AuditAction, AuditRecord};
-use crate::state::{InstanceState, LocalBackend, LockInfo, State};
+use crate::state::{InstanceState, KeyUse, LocalBackend, LockInfo, State, Writing};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +41,8 @@ pub struct Imported {
     pub id: String,
     /// The state version written.
     pub serial: u64,
+    /// What the user should be told first (a recovered journal, a new key).
+    pub notes: Vec<String>,
 }
 
 /// Imports one object; `on_wait` is told who holds the lock while waiting.
@@ -74,13 +76,22 @@ fn run(
     };
     let stack = checked.config.stack.name.clone();
     let backend = LocalBackend::new(host.as_ref(), &checked.dir, &stack, &environment);
-    let lock = match backend.lock("import", request.lock_timeout, on_wait) {
-        Ok(lock) => lock,
+    let writing = Writing::open(
+        host.as_ref(),
+        backend,
+        "import",
+        request.lock_timeout,
+        on_wait,
+        KeyUse::Create,
+    );
+    let mut writing = match writing {
+        Ok(writing) => writing,
         Err(error) => {
             diagnostics.push(error.to_diagnostic());
             return None;
         }
     };
+    let notes = writing.notes().to_vec();
     let mut audit = AuditRecord::start(host.as_ref(), "import", &environment);
     let opened = open(host, checked, &request.plan, true, diagnostics)?;
     let expand_request = Request {
@@ -194,8 +205,8 @@ fn run(
     };
     state.set_instance(&request.addr.resource, provider.name(), instance_state);
     let summary = format!("import: {} from {}", request.addr, request.id);
-    let serial = match backend.write(&lock, &mut state, &opened.key, &summary) {
-        Ok(file) => file.serial,
+    let serial = match writing.write(&mut state, &summary) {
+        Ok(serial) => serial,
         Err(error) => {
             diagnostics.push(error.to_diagnostic());
             return None;
@@ -209,16 +220,13 @@ fn run(
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         error: None,
     });
-    audit.finish(host.as_ref());
-    if let Err(error) = backend.append_audit(&audit) {
-        diagnostics.push(error.to_diagnostic());
-    }
-    if let Err(error) = lock.release() {
+    for error in writing.finish(Some(audit)) {
         diagnostics.push(error.to_diagnostic());
     }
     Some(Imported {
         addr: request.addr.clone(),
         id: object.id,
         serial,
+        notes,
     })
 }

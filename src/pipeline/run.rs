@@ -138,14 +138,19 @@ pub(crate) fn open(
     let push = |diagnostics: &mut Diagnostics, error: StateError| {
         diagnostics.push(error.to_diagnostic());
     };
-    let stored = match backend.read() {
-        Ok(stored) => stored,
+    // The one way a command reads state: any journal of an interrupted
+    // apply folded in memory (nothing written, no lock), and said so.
+    let reading = match crate::state::Reading::open(&backend) {
+        Ok(reading) => reading,
         Err(error) => {
             push(diagnostics, error);
             return None;
         }
     };
-    let key = if stored.is_some() || request.out.is_some() || need_key {
+    if let Some(warning) = reading.warning() {
+        diagnostics.push(warning);
+    }
+    let key = if reading.needs_key() || request.out.is_some() || need_key {
         backend.key()
     } else {
         Key::load(host.as_ref(), &backend.key_path())
@@ -158,17 +163,14 @@ pub(crate) fn open(
             return None;
         }
     };
-    let prior = match &stored {
-        Some(file) => match backend.open_state(file, &key) {
-            Ok(prior) => Some(prior),
-            Err(error) => {
-                push(diagnostics, error);
-                return None;
-            }
-        },
-        None => None,
+    let prior = match reading.open_with(host.as_ref(), &backend, &key) {
+        Ok(prior) => prior,
+        Err(error) => {
+            push(diagnostics, error);
+            return None;
+        }
     };
-    drop(stored);
+    drop(reading);
     let known_secrets = match super::apply::stored_secrets(prior.as_ref(), &key) {
         Ok(secrets) => secrets,
         Err(error) => {

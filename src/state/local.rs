@@ -59,6 +59,11 @@ impl<'h> LocalBackend<'h> {
         }
     }
 
+    /// The environment this backend stores.
+    pub fn environment(&self) -> &'h str {
+        self.environment
+    }
+
     fn state_dir(&self) -> PathBuf {
         self.stack_dir.join(".infra").join("state").join(self.stack)
     }

@@ -21,6 +21,7 @@ pub mod journal;
 pub mod json;
 pub mod local;
 pub mod lock;
+pub mod session;
 
 pub use audit::{ActionOutcome, AuditAction, AuditLog, AuditRecord, AuditResult};
 pub use crypto::{Key, KeySource, PathStep, SealedValue};
@@ -29,6 +30,7 @@ pub use journal::{Journal, JournalRead};
 pub use json::Json;
 pub use local::LocalBackend;
 pub use lock::{Lock, LockInfo};
+pub use session::{KeyUse, Reading, Writing};
 
 use crate::addr::{InstanceAddr, InstanceKey, ResourceAddr};
 use crate::diag::{Code, Diagnostic};
@@ -160,6 +162,15 @@ pub struct OutputState {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case", tag = "kind")]
 pub enum JournalRecord {
+    /// The version the journal was started against: its first record, so
+    /// that it is never folded onto another version. Journals written before
+    /// this record existed lack it.
+    Base {
+        /// The state's lineage.
+        lineage: String,
+        /// The serial of the version the apply started from (0: none yet).
+        serial: u64,
+    },
     /// An instance was created, updated or read: its new state.
     Set {
         /// The resource.
@@ -314,6 +325,7 @@ impl State {
             JournalRecord::Secret { name, value } => {
                 self.secrets.insert(name.clone(), value.clone());
             }
+            JournalRecord::Base { .. } => {}
         }
     }
 
