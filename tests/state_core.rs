@@ -321,3 +321,32 @@ fn a_torn_last_record_is_reported_and_the_complete_ones_used() {
     );
     assert!(stdout(&apply).contains("No changes."), "{}", stdout(&apply));
 }
+
+#[test]
+fn a_backend_this_build_lacks_is_refused_by_every_command_with_the_list() {
+    let dir = TempDir::new("backend");
+    dir.write(
+        "main.infra",
+        "stack \"core\" {\n  state = \"postgres\"\n}\n\nresource \"null_resource\" \"a\" {}\n",
+    );
+    for args in [
+        &["plan"][..],
+        &["apply", "--auto-approve"],
+        &["state", "list"],
+        &["drift"],
+        &["refresh", "--auto-approve"],
+    ] {
+        let output = infra(&dir.path, args);
+        assert_eq!(code(&output), 1, "{args:?}: {}", stdout(&output));
+        let err = stderr(&output);
+        assert!(
+            err.contains("infra::state::unknown_backend"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("the backends are: local"), "{args:?}: {err}");
+    }
+    assert!(
+        !dir.path.join(".infra/state").exists(),
+        "nothing was stored in a backend the stack did not ask for"
+    );
+}

@@ -45,7 +45,8 @@ impl OutputCommand {
             return Exit::Failure;
         };
         let host = ctx.host;
-        let backend = located.backend(host);
+        let stored = located.backend(host);
+        let backend = stored.as_ref();
         let Ok((state, key)) = super::state::read_opened(ctx, &located) else {
             return Exit::Failure;
         };

@@ -16,8 +16,9 @@ use super::{Ctx, Exit};
 use crate::addr::{InstanceAddr, ModulePath, ResourceAddr, Target};
 use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::host::Host;
+use crate::state::backend::Kind as BackendKind;
 use crate::state::{
-    ActionOutcome, AuditAction, AuditRecord, InstanceState, Key, KeyUse, LocalBackend, LockInfo,
+    ActionOutcome, AuditAction, AuditRecord, Backend, InstanceState, Key, KeyUse, LockInfo,
     Reading, State, StateError, StateFile, Writing,
 };
 use std::path::PathBuf;
@@ -147,12 +148,15 @@ pub(super) struct Located {
     pub stack: String,
     /// The environment.
     pub environment: String,
+    /// The state backend the stack names.
+    pub backend_kind: BackendKind,
 }
 
 impl Located {
-    /// The local backend of this stack environment.
-    pub fn backend<'h>(&'h self, host: &'h dyn Host) -> LocalBackend<'h> {
-        LocalBackend::new(host, &self.dir, &self.stack, &self.environment)
+    /// The state backend of this stack environment.
+    pub fn backend<'h>(&'h self, host: &'h dyn Host) -> Box<dyn Backend + 'h> {
+        self.backend_kind
+            .open(host, &self.dir, &self.stack, &self.environment)
     }
 }
 
@@ -165,11 +169,16 @@ pub(super) fn locate(ctx: &mut Ctx<'_>, environment: Option<&str>) -> Result<Loc
         ctx.report(&checked.diagnostics, &checked.sources);
         return Err(Exit::Failure);
     }
+    let backend_kind = match BackendKind::from_name(&checked.config.stack.state) {
+        Ok(kind) => kind,
+        Err(error) => return Err(state_failure(ctx, &error)),
+    };
     match crate::expand::select_environment(&checked.config, environment) {
         Ok(selected) => Ok(Located {
             dir,
             stack: checked.config.stack.name.clone(),
             environment: selected.name,
+            backend_kind,
         }),
         Err(diagnostic) => {
             let diagnostics: Diagnostics = std::iter::once(diagnostic).collect();
@@ -180,7 +189,7 @@ pub(super) fn locate(ctx: &mut Ctx<'_>, environment: Option<&str>) -> Result<Loc
 }
 
 /// The error for a command that needs a state and found none.
-pub(super) fn no_state(located: &Located, backend: &LocalBackend<'_>) -> Diagnostic {
+pub(super) fn no_state(located: &Located, backend: &dyn Backend) -> Diagnostic {
     Diagnostic::error_at_path(
         Code::StateNoState,
         Some(backend.state_path().display().to_string()),
@@ -236,8 +245,9 @@ fn list(ctx: &mut Ctx<'_>, args: ListArgs) -> Exit {
         return Exit::Failure;
     };
     let host = ctx.host;
-    let backend = located.backend(host);
-    let reading = match Reading::open(&backend) {
+    let stored = located.backend(host);
+    let backend = stored.as_ref();
+    let reading = match Reading::open(backend) {
         Ok(reading) => reading,
         Err(error) => return state_failure(ctx, &error),
     };
@@ -264,18 +274,19 @@ fn list(ctx: &mut Ctx<'_>, args: ListArgs) -> Exit {
 /// Reads the state and opens it with its key; `Err` was reported.
 pub(super) fn read_opened(ctx: &mut Ctx<'_>, located: &Located) -> Result<(State, Key), Exit> {
     let host = ctx.host;
-    let backend = located.backend(host);
-    let reading = Reading::open(&backend).map_err(|e| state_failure(ctx, &e))?;
+    let stored = located.backend(host);
+    let backend = stored.as_ref();
+    let reading = Reading::open(backend).map_err(|e| state_failure(ctx, &e))?;
     if !reading.exists() {
-        return Err(ctx.report_one(no_state(located, &backend)));
+        return Err(ctx.report_one(no_state(located, backend)));
     }
     if let Some(warning) = reading.warning() {
         ctx.report_one(warning);
     }
     let key = backend.key().map_err(|e| state_failure(ctx, &e))?;
-    match reading.open_with(host, &backend, &key) {
+    match reading.open_with(host, backend, &key) {
         Ok(Some(state)) => Ok((state, key)),
-        Ok(None) => Err(ctx.report_one(no_state(located, &backend))),
+        Ok(None) => Err(ctx.report_one(no_state(located, backend))),
         Err(error) => Err(state_failure(ctx, &error)),
     }
 }
@@ -349,7 +360,8 @@ fn surgery(
     change: impl FnOnce(&mut State, &Key) -> Result<Surgery, Diagnostic>,
 ) -> Exit {
     let host = ctx.host;
-    let backend = located.backend(host);
+    let stored = located.backend(host);
+    let backend = stored.as_ref();
     let started = AuditRecord::start(host, &operation.replace(' ', "-"), &located.environment);
     let timeout = lock.lock_timeout;
     let held = {
@@ -380,7 +392,7 @@ fn surgery(
         ctx.err(&format!("{note}\n"));
     }
     if writing.state().is_none() && !allow_new {
-        return ctx.report_one(no_state(located, &backend));
+        return ctx.report_one(no_state(located, backend));
     }
     // A surgery on a state never written (a first push) brings its own
     // sealed values: it needs the key they were sealed with, and must not
@@ -657,8 +669,9 @@ fn pull(ctx: &mut Ctx<'_>, args: PullArgs) -> Exit {
         return Exit::Failure;
     };
     let host = ctx.host;
-    let backend = located.backend(host);
-    let reading = match Reading::open(&backend) {
+    let stored = located.backend(host);
+    let backend = stored.as_ref();
+    let reading = match Reading::open(backend) {
         Ok(reading) => reading,
         Err(error) => return state_failure(ctx, &error),
     };
@@ -690,7 +703,7 @@ fn pull(ctx: &mut Ctx<'_>, args: PullArgs) -> Exit {
         }
     }
     let Some(file) = reading.file else {
-        return ctx.report_one(no_state(&located, &backend));
+        return ctx.report_one(no_state(&located, backend));
     };
     // The bytes as stored (they passed every check just now); re-serialized
     // only if the file changed in between.
@@ -840,7 +853,8 @@ fn history(ctx: &mut Ctx<'_>, args: HistoryArgs) -> Exit {
         return Exit::Failure;
     };
     let host = ctx.host;
-    let backend = located.backend(host);
+    let stored = located.backend(host);
+    let backend = stored.as_ref();
     let versions = match backend.history() {
         Ok(versions) => versions,
         Err(error) => return state_failure(ctx, &error),
@@ -988,7 +1002,8 @@ impl ForceUnlockCommand {
             return Exit::Failure;
         };
         let host = ctx.host;
-        let backend = located.backend(host);
+        let stored = located.backend(host);
+        let backend = stored.as_ref();
         if let Some(holder) = backend.lock_holder()
             && holder.id == self.lock_id
             && !self.force

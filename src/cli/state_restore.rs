@@ -34,7 +34,8 @@ pub(super) fn restore(ctx: &mut Ctx<'_>, args: RestoreArgs) -> Exit {
         return Exit::Failure;
     };
     let host = ctx.host;
-    let backend = located.backend(host);
+    let stored = located.backend(host);
+    let backend = stored.as_ref();
     let started = AuditRecord::start(host, "state-restore", &located.environment);
     let timeout = args.lock.lock_timeout;
     let held = {

@@ -233,6 +233,8 @@ codes! {
     StateJournalStale => ("infra::state::journal_stale", "state journal was written against another version"),
     /// The journal was started against a state of another lineage.
     StateJournalForeignLineage => ("infra::state::journal_foreign_lineage", "state journal belongs to another state"),
+    /// `stack { state = … }` names a backend this build does not have.
+    StateUnknownBackend => ("infra::state::unknown_backend", "state backend not available"),
     /// A reading command folded an interrupted apply's journal in memory (a warning).
     StateUnrecordedActions => ("infra::state::unrecorded_actions", "actions of an interrupted apply are not yet recorded"),
     /// A state, history, lock, journal or key file could not be read or written.

@@ -25,7 +25,7 @@ use crate::lang::Value;
 use crate::plan::{Plan, PlanFile};
 use crate::providers::ObjectState;
 use crate::state::audit::{ActionOutcome as AuditOutcome, AuditAction, AuditRecord};
-use crate::state::{Key, KeyUse, LocalBackend, LockInfo, State, StateError, Writing};
+use crate::state::{Backend, Key, KeyUse, LockInfo, State, StateError, Writing};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -152,13 +152,25 @@ fn run(
         }
     };
     let stack = checked.config.stack.name.clone();
-    let backend = LocalBackend::new(host.as_ref(), &checked.dir, &stack, &environment);
     let fail = |diagnostics: &mut Diagnostics, error: StateError| {
         diagnostics.push(error.to_diagnostic());
     };
+    let backend = match crate::state::backend::open(
+        &checked.config.stack.state,
+        host.as_ref(),
+        &checked.dir,
+        &stack,
+        &environment,
+    ) {
+        Ok(backend) => backend,
+        Err(error) => {
+            fail(diagnostics, error);
+            return None;
+        }
+    };
     let writing = Writing::open(
         host.as_ref(),
-        backend,
+        backend.as_ref(),
         request.mode.command(),
         request.lock_timeout,
         &mut |holder| ui.waiting_for_lock(holder),
@@ -497,7 +509,7 @@ impl Resolver for ExpandResolver {
 async fn run_engine(
     mut request: apply::Request<'_>,
     state: State,
-    journal: &mut crate::state::Journal<'_>,
+    journal: &mut dyn apply::Recorder,
     ui: &mut dyn ApplyUi,
 ) -> Report {
     let (events, mut receiver) = tokio::sync::mpsc::unbounded_channel();
@@ -675,7 +687,7 @@ fn plan_with(
 /// objects.
 fn rollback_plan(
     host: &Arc<dyn Host>,
-    backend: &LocalBackend<'_>,
+    backend: &dyn Backend,
     checked: &Checked,
     opened: &Opened,
     request: &PlanRequest,
@@ -740,7 +752,7 @@ fn rollback_plan(
 }
 
 /// The serial before the current one (the state the last command replaced).
-fn previous_apply(backend: &LocalBackend<'_>, current: u64) -> Option<u64> {
+fn previous_apply(backend: &dyn Backend, current: u64) -> Option<u64> {
     let versions = backend.history().ok()?;
     versions
         .iter()

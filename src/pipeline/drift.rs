@@ -28,11 +28,11 @@ use super::apply::expand_with_prior;
 use super::run::{Opened, PlanRequest, drop_in_background, open, runtime};
 use crate::addr::{InstanceAddr, Mode};
 use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
-use crate::host::{Host, HostError};
+use crate::host::Host;
 use crate::lang::Value;
 use crate::plan::{Drift, DriftKind, PriorObject, PriorVersion, Refreshed, prior_objects, refresh};
 use crate::state::audit::{ActionOutcome, AuditAction, AuditRecord};
-use crate::state::{Key, KeyUse, LocalBackend, LockInfo, State, StateError, Writing};
+use crate::state::{Backend, Key, KeyUse, LockInfo, State, StateError, Writing};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -157,13 +157,20 @@ fn run_drift(
     diagnostics: &mut Diagnostics,
 ) -> Option<DriftReport> {
     let environment = select(checked, request, diagnostics)?;
-    let backend = LocalBackend::new(
+    let backend = match crate::state::backend::open(
+        &checked.config.stack.state,
         host.as_ref(),
         &checked.dir,
         &checked.config.stack.name,
         &environment,
-    );
-    if let Err(error) = wait_for_writer(host.as_ref(), &backend, request.lock_timeout, ui) {
+    ) {
+        Ok(backend) => backend,
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            return None;
+        }
+    };
+    if let Err(error) = wait_for_writer(host.as_ref(), backend.as_ref(), request.lock_timeout, ui) {
         diagnostics.push(error.to_diagnostic());
         return None;
     }
@@ -225,7 +232,7 @@ fn plan_request(request: &DriftRequest) -> PlanRequest {
 /// Waits while a live process holds the state lock, up to `timeout`.
 fn wait_for_writer(
     host: &dyn Host,
-    backend: &LocalBackend<'_>,
+    backend: &dyn Backend,
     timeout: Duration,
     ui: &mut dyn DriftUi,
 ) -> Result<(), StateError> {
@@ -234,10 +241,8 @@ fn wait_for_writer(
     let timeout_millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
     let mut told = false;
     loop {
-        match host.read(&path) {
-            Err(HostError::NotFound) => return Ok(()),
-            Err(error) => return Err(StateError::io(&path, "reading the lock", &error)),
-            Ok(_) => {}
+        if !backend.is_locked()? {
+            return Ok(());
         }
         let holder = backend.lock_holder();
         if let Some(gone) = holder.as_ref().filter(|h| holder_is_gone(host, h)) {
@@ -397,18 +402,25 @@ fn run_refresh(
     diagnostics: &mut Diagnostics,
 ) -> Option<RefreshOutcome> {
     let environment = select(checked, request, diagnostics)?;
-    let backend = LocalBackend::new(
+    let backend = match crate::state::backend::open(
+        &checked.config.stack.state,
         host.as_ref(),
         &checked.dir,
         &checked.config.stack.name,
         &environment,
-    );
+    ) {
+        Ok(backend) => backend,
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            return None;
+        }
+    };
     let fail = |diagnostics: &mut Diagnostics, error: StateError| {
         diagnostics.push(error.to_diagnostic());
     };
     let writing = Writing::open(
         host.as_ref(),
-        backend,
+        backend.as_ref(),
         "refresh",
         request.lock_timeout,
         &mut |holder| ui.waiting_for_lock(holder),

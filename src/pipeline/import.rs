@@ -14,7 +14,7 @@ use crate::expand::Request;
 use crate::host::Host;
 use crate::lang::Value;
 use crate::state::audit::{ActionOutcome, AuditAction, AuditRecord};
-use crate::state::{InstanceState, KeyUse, LocalBackend, LockInfo, State, Writing};
+use crate::state::{InstanceState, KeyUse, LockInfo, State, Writing};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,10 +75,22 @@ fn run(
         }
     };
     let stack = checked.config.stack.name.clone();
-    let backend = LocalBackend::new(host.as_ref(), &checked.dir, &stack, &environment);
+    let backend = match crate::state::backend::open(
+        &checked.config.stack.state,
+        host.as_ref(),
+        &checked.dir,
+        &stack,
+        &environment,
+    ) {
+        Ok(backend) => backend,
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            return None;
+        }
+    };
     let writing = Writing::open(
         host.as_ref(),
-        backend,
+        backend.as_ref(),
         "import",
         request.lock_timeout,
         on_wait,

@@ -17,7 +17,7 @@ use crate::expand::{Expanded, Request};
 use crate::host::Host;
 use crate::plan::{Action, Plan};
 use crate::providers::ProviderSet;
-use crate::state::{Key, LocalBackend, State, StateError};
+use crate::state::{Key, State, StateError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -134,13 +134,26 @@ pub(crate) fn open(
             }
         };
     let stack = checked.config.stack.name.clone();
-    let backend = LocalBackend::new(host.as_ref(), &checked.dir, &stack, &environment);
+    let stored = match crate::state::backend::open(
+        &checked.config.stack.state,
+        host.as_ref(),
+        &checked.dir,
+        &stack,
+        &environment,
+    ) {
+        Ok(backend) => backend,
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            return None;
+        }
+    };
+    let backend = stored.as_ref();
     let push = |diagnostics: &mut Diagnostics, error: StateError| {
         diagnostics.push(error.to_diagnostic());
     };
     // The one way a command reads state: any journal of an interrupted
     // apply folded in memory (nothing written, no lock), and said so.
-    let reading = match crate::state::Reading::open(&backend) {
+    let reading = match crate::state::Reading::open(backend) {
         Ok(reading) => reading,
         Err(error) => {
             push(diagnostics, error);
@@ -153,7 +166,8 @@ pub(crate) fn open(
     let key = if reading.needs_key() || request.out.is_some() || need_key {
         backend.key()
     } else {
-        Key::load(host.as_ref(), &backend.key_path())
+        backend
+            .load_key()
             .map(|key| key.unwrap_or_else(|| Key::generate(host.as_ref())))
     };
     let key = match key {
@@ -163,7 +177,7 @@ pub(crate) fn open(
             return None;
         }
     };
-    let prior = match reading.open_with(host.as_ref(), &backend, &key) {
+    let prior = match reading.open_with(host.as_ref(), backend, &key) {
         Ok(prior) => prior,
         Err(error) => {
             push(diagnostics, error);
@@ -171,6 +185,7 @@ pub(crate) fn open(
         }
     };
     drop(reading);
+    drop(stored);
     let known_secrets = match super::apply::stored_secrets(prior.as_ref(), &key) {
         Ok(secrets) => secrets,
         Err(error) => {

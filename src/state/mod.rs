@@ -15,6 +15,7 @@
 //! lineage, key) is refused and never overwritten.
 
 pub mod audit;
+pub mod backend;
 pub mod crypto;
 pub mod file;
 pub mod journal;
@@ -24,6 +25,7 @@ pub mod lock;
 pub mod session;
 
 pub use audit::{ActionOutcome, AuditAction, AuditLog, AuditRecord, AuditResult};
+pub use backend::{BACKENDS, Backend, JournalWriter};
 pub use crypto::{Key, KeySource, PathStep, SealedValue};
 pub use file::{FORMAT_VERSION, StateFile, VersionInfo};
 pub use journal::{Journal, JournalRead};

@@ -18,10 +18,9 @@
 //! is kept, never dropped.
 
 use super::audit::{ActionOutcome, AuditAction, AuditRecord};
+use super::backend::{Backend, JournalWriter};
 use super::crypto::Key;
 use super::file::StateFile;
-use super::journal::Journal;
-use super::local::LocalBackend;
 use super::lock::{Lock, LockInfo};
 use super::{JournalRecord, State, StateError, new_uuid};
 use crate::diag::{Code, Diagnostic};
@@ -45,9 +44,8 @@ struct Unrecorded {
 impl Unrecorded {
     /// Reads the journal and checks its base against `current` (see the
     /// module invariants).
-    fn read(backend: &LocalBackend<'_>, current: Option<&StateFile>) -> Result<Self, StateError> {
-        let journal = backend.journal();
-        let read = journal.read::<JournalRecord>()?;
+    fn read(backend: &dyn Backend, current: Option<&StateFile>) -> Result<Self, StateError> {
+        let read = backend.read_journal()?;
         let present = !read.records.is_empty() || read.torn_tail;
         let mut records = read.records;
         let mut lineage = None;
@@ -95,7 +93,7 @@ impl Unrecorded {
     }
 
     /// The sentence about what was folded, when anything was.
-    fn describe(&self, backend: &LocalBackend<'_>) -> Option<String> {
+    fn describe(&self, backend: &dyn Backend) -> Option<String> {
         let torn = format!(
             "the journal's last record was cut off mid-write (a crash) and is ignored ({})",
             backend.journal_path().display()
@@ -131,7 +129,7 @@ impl Unrecorded {
 
 /// Refuses a journal started against another version than `current`.
 fn check_base(
-    backend: &LocalBackend<'_>,
+    backend: &dyn Backend,
     current: Option<&StateFile>,
     lineage: &str,
     serial: u64,
@@ -186,7 +184,7 @@ pub struct Reading {
 
 impl Reading {
     /// Reads the current version and the journal. Takes no lock, writes nothing.
-    pub fn open(backend: &LocalBackend<'_>) -> Result<Reading, StateError> {
+    pub fn open(backend: &dyn Backend) -> Result<Reading, StateError> {
         let file = backend.read()?;
         let unrecorded = Unrecorded::read(backend, file.as_ref())?;
         let note = unrecorded.describe(backend);
@@ -220,7 +218,7 @@ impl Reading {
     pub fn open_with(
         &self,
         host: &dyn Host,
-        backend: &LocalBackend<'_>,
+        backend: &dyn Backend,
         key: &Key,
     ) -> Result<Option<State>, StateError> {
         let stored = match &self.file {
@@ -258,7 +256,7 @@ pub enum KeyUse {
 /// version, with any journal already folded in durably.
 pub struct Writing<'h> {
     host: &'h dyn Host,
-    backend: LocalBackend<'h>,
+    backend: &'h dyn Backend,
     lock: Lock<'h>,
     key: Option<Key>,
     state: Option<State>,
@@ -281,7 +279,7 @@ impl<'h> Writing<'h> {
     /// history entry and an audit record) before the command does its work.
     pub fn open(
         host: &'h dyn Host,
-        backend: LocalBackend<'h>,
+        backend: &'h dyn Backend,
         operation: &str,
         timeout: Duration,
         on_wait: &mut dyn FnMut(Option<&LockInfo>),
@@ -295,7 +293,7 @@ impl<'h> Writing<'h> {
     /// then no journal is folded (it is kept for after the restore).
     pub fn open_to_restore(
         host: &'h dyn Host,
-        backend: LocalBackend<'h>,
+        backend: &'h dyn Backend,
         timeout: Duration,
         on_wait: &mut dyn FnMut(Option<&LockInfo>),
     ) -> Result<Writing<'h>, StateError> {
@@ -312,7 +310,7 @@ impl<'h> Writing<'h> {
 
     fn open_inner(
         host: &'h dyn Host,
-        backend: LocalBackend<'h>,
+        backend: &'h dyn Backend,
         operation: &str,
         timeout: Duration,
         on_wait: &mut dyn FnMut(Option<&LockInfo>),
@@ -343,7 +341,7 @@ impl<'h> Writing<'h> {
             }
             Err(error) => return Err(error),
         };
-        let unrecorded = Unrecorded::read(&backend, file.as_ref())?;
+        let unrecorded = Unrecorded::read(backend, file.as_ref())?;
         let has_state = file.is_some() || !unrecorded.records.is_empty();
         let key = if key_use == KeyUse::Create || has_state || restoring {
             let existed = host.read(&backend.key_path()).is_ok()
@@ -358,7 +356,7 @@ impl<'h> Writing<'h> {
             }
             Some(key)
         } else {
-            Key::load(host, &backend.key_path())?
+            backend.load_key()?
         };
         let stored = match (&file, &key) {
             (Some(file), Some(key)) => Some(backend.open_state(file, key)?),
@@ -382,12 +380,11 @@ impl<'h> Writing<'h> {
         if !unrecorded.present {
             return Ok(());
         }
-        let mut journal = self.backend.journal();
         if unrecorded.records.is_empty() {
-            if let Some(note) = unrecorded.describe(&self.backend) {
+            if let Some(note) = unrecorded.describe(self.backend) {
                 self.notes.push(note);
             }
-            return journal.clear();
+            return self.backend.clear_journal();
         }
         let Some(mut state) = unrecorded.fold(self.host, self.state.take()) else {
             return Ok(());
@@ -397,7 +394,7 @@ impl<'h> Writing<'h> {
         let summary = format!("recovered {count} actions from an interrupted apply");
         let key = self.key()?.clone();
         self.backend.write(&self.lock, &mut state, &key, &summary)?;
-        journal.clear()?;
+        self.backend.clear_journal()?;
         audit.serial = Some(state.serial);
         audit.actions = vec![AuditAction {
             address: format!("{count} journalled actions"),
@@ -446,17 +443,17 @@ impl<'h> Writing<'h> {
     }
 
     /// The backend, for history reads.
-    pub fn backend(&self) -> &LocalBackend<'h> {
-        &self.backend
+    pub fn backend(&self) -> &'h dyn Backend {
+        self.backend
     }
 
     /// The journal an apply records into, started against `state` (the
     /// version it applies to).
-    pub fn journal(&self, state: &State) -> Result<Journal<'h>, StateError> {
-        self.backend.journal().with_header(&JournalRecord::Base {
+    pub fn journal(&self, state: &State) -> Result<Box<dyn JournalWriter + 'h>, StateError> {
+        self.backend.journal_writer(Some(&JournalRecord::Base {
             lineage: state.lineage.clone(),
             serial: state.serial,
-        })
+        }))
     }
 
     /// Writes `state` as the next version (compare-and-swap on the serial it
@@ -464,13 +461,13 @@ impl<'h> Writing<'h> {
     pub fn write(&mut self, state: &mut State, summary: &str) -> Result<u64, StateError> {
         let key = self.key()?.clone();
         let file = self.backend.write(&self.lock, state, &key, summary)?;
-        self.backend.journal().clear()?;
+        self.backend.clear_journal()?;
         self.state = Some(state.clone());
         Ok(file.serial)
     }
 
     /// Writes history version `serial` back as the next version (see
-    /// [`LocalBackend::restore`]).
+    /// [`Backend::restore`]).
     pub fn restore(
         &mut self,
         serial: u64,

@@ -823,7 +823,7 @@ fn the_journal_survives_on_a_real_disk() {
 
 // ---- the one path: Reading and Writing ------------------------------------
 
-fn open_writing<'h>(host: &'h MemoryHost, backend: LocalBackend<'h>) -> Writing<'h> {
+fn open_writing<'h>(host: &'h MemoryHost, backend: &'h LocalBackend<'h>) -> Writing<'h> {
     Writing::open(
         host,
         backend,
@@ -836,14 +836,14 @@ fn open_writing<'h>(host: &'h MemoryHost, backend: LocalBackend<'h>) -> Writing<
 }
 
 /// An apply's journal that removed `test_db.main` from version `serial`.
-fn interrupted_apply(host: &MemoryHost, backend: LocalBackend<'_>) -> State {
+fn interrupted_apply<'h>(host: &'h MemoryHost, backend: &'h LocalBackend<'h>) -> State {
     let writing = open_writing(host, backend);
     let state = writing.state().unwrap().clone();
     let mut journal = writing.journal(&state).unwrap();
     journal
-        .append(&JournalRecord::Remove {
+        .append(&[JournalRecord::Remove {
             instance: ResourceAddr::managed("test_db", "main").instance(InstanceKey::None),
-        })
+        }])
         .unwrap();
     // The process dies: the lock is left, and taken over by pid liveness in
     // real runs; here it is released so the next command can run.
@@ -857,7 +857,7 @@ fn an_apply_journal_starts_with_the_version_it_was_written_against() {
     let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
     let key = backend.key().unwrap();
     let written = write_versions(&backend, &key, &host, 2);
-    interrupted_apply(&host, backend);
+    interrupted_apply(&host, &backend);
     let records = backend.journal().read::<JournalRecord>().unwrap().records;
     assert_eq!(
         records.first(),
@@ -874,7 +874,7 @@ fn an_apply_journal_starts_with_the_version_it_was_written_against() {
     assert_eq!(warning.code, Code::StateUnrecordedActions);
     assert_eq!(all_memory_files(&host), before);
     // A writing command folds it durably first: version 3, journal gone.
-    let writing = open_writing(&host, backend);
+    let writing = open_writing(&host, &backend);
     assert_eq!(writing.state().unwrap().serial, 3);
     assert_eq!(writing.state().unwrap().instance_count(), 0);
     assert!(host.file(&backend.journal_path()).is_none());
@@ -895,7 +895,7 @@ fn a_journal_is_not_folded_once_the_state_moved_on() {
     let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
     let key = backend.key().unwrap();
     write_versions(&backend, &key, &host, 1);
-    interrupted_apply(&host, backend);
+    interrupted_apply(&host, &backend);
     let journal = host.file(&backend.journal_path()).unwrap();
     // Another version is written behind the journal's back (a file copied
     // back, an older infra).
@@ -910,7 +910,7 @@ fn a_journal_is_not_folded_once_the_state_moved_on() {
     assert_eq!(error.code, Code::StateJournalStale);
     let error = Writing::open(
         &host,
-        backend,
+        &backend,
         "apply",
         Duration::ZERO,
         &mut no_wait(),

@@ -201,6 +201,10 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
         "about recorded state, not stack files; tested in tests/state_core.rs",
     ),
     (
+        "infra::state::unknown_backend",
+        "about the state storage the stack names, raised when a command opens it; tested in tests/state_core.rs",
+    ),
+    (
         "infra::state::unrecorded_actions",
         "about recorded state, not stack files; tested in tests/state_core.rs",
     ),
