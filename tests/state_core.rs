@@ -350,3 +350,25 @@ fn a_backend_this_build_lacks_is_refused_by_every_command_with_the_list() {
         "nothing was stored in a backend the stack did not ask for"
     );
 }
+
+#[test]
+fn force_unlock_folds_what_the_gone_process_journalled() {
+    let dir = killed_first_apply();
+    let lock = dir.path.join(".infra/state/core/default.lock");
+    std::fs::write(
+        &lock,
+        r#"{"id":"gone-1","user":"ana","host":"ci","pid":4000000,"operation":"apply","created_at":1}"#,
+    )
+    .unwrap();
+    let output = infra(&dir.path, &["force-unlock", "gone-1", "--force"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    assert!(
+        stderr(&output).contains("recovered 2 actions"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!lock.exists());
+    assert!(!journal_path(&dir.path).exists());
+    let history = stdout(&infra(&dir.path, &["state", "history"]));
+    assert!(history.contains("recovered 2 actions"), "{history}");
+}

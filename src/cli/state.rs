@@ -1036,10 +1036,34 @@ impl ForceUnlockCommand {
                     "The state lock was broken; it was {}.\n",
                     holder.describe()
                 ));
-                match backend.append_audit(&record) {
+                let mut exit = match backend.append_audit(&record) {
                     Ok(()) => Exit::Success,
                     Err(error) => ctx.report_one(error.to_diagnostic().warning()),
+                };
+                // A writing command like the others: what the gone process
+                // journalled is folded into a version of its own now.
+                let writing = Writing::open(
+                    host,
+                    backend,
+                    "force-unlock",
+                    std::time::Duration::ZERO,
+                    &mut |_| {},
+                    KeyUse::Existing,
+                );
+                match writing {
+                    Ok(writing) => {
+                        for note in writing.notes() {
+                            ctx.err(&format!("{note}\n"));
+                        }
+                        for error in writing.finish(None) {
+                            exit = ctx.report_one(error.to_diagnostic().warning());
+                        }
+                    }
+                    // Another command took the lock at once; it folds the journal.
+                    Err(error) if error.code == Code::StateLocked => {}
+                    Err(error) => exit = state_failure(ctx, &error),
                 }
+                exit
             }
             Err(error) => state_failure(ctx, &error),
         }
