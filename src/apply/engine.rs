@@ -280,19 +280,6 @@ fn kind_of(change: &Change) -> ActionKind {
     }
 }
 
-/// The provider called `name`, else the one offering `resource_type`.
-fn provider_for(
-    providers: &crate::providers::ProviderSet,
-    name: &str,
-    resource_type: &str,
-) -> Option<Arc<dyn Provider>> {
-    providers
-        .get(name)
-        .filter(|provider| provider.schema(resource_type).is_some())
-        .or_else(|| providers.for_resource_type(resource_type))
-        .cloned()
-}
-
 /// The object a change's `before` describes.
 fn object_of(attributes: &Attributes) -> ObjectState {
     ObjectState {
@@ -868,8 +855,10 @@ impl<'a> Engine<'a> {
             let Some(change) = self.changes.get(index) else {
                 continue;
             };
-            let Some(provider) =
-                provider_for(self.providers, &change.provider, &change.resource_type)
+            let Some(provider) = self
+                .providers
+                .lookup(&change.resource_type, &change.provider)
+                .cloned()
             else {
                 let diagnostic = self.diagnostic(
                     Code::ApplyProviderError,

@@ -150,9 +150,7 @@ fn run(
     let resource_type = request.addr.resource.resource_type.as_str();
     let provider = opened
         .providers
-        .get(&instance.provider.0)
-        .filter(|p| p.schema(resource_type).is_some())
-        .or_else(|| opened.providers.for_resource_type(resource_type))
+        .lookup(resource_type, &instance.provider.0)
         .cloned();
     let Some(provider) = provider else {
         diagnostics.push(

@@ -235,10 +235,7 @@ fn missing_providers(expanded: &Expanded, providers: &ProviderSet) -> Diagnostic
         let resource = &instance.addr.resource;
         let resource_type = resource.resource_type.as_str();
         let name = instance.provider.0.as_str();
-        let live = providers
-            .get(name)
-            .is_some_and(|provider| provider.schema(resource_type).is_some())
-            || providers.for_resource_type(resource_type).is_some();
+        let live = providers.lookup(resource_type, name).is_some();
         if live || !seen.insert(resource.clone()) {
             continue;
         }
