@@ -13,7 +13,7 @@
 //! the lock is released; a failure to write leaves the journal in place for
 //! the next command to recover.
 
-use super::run::{Opened, PlanRequest, Planned, config_digest, open, plan_opened, runtime};
+use super::run::{Opened, PlanRequest, Planned, config_digest, open, plan_opened};
 use super::{Checked, check, expand};
 use crate::addr::{InstanceAddr, ModulePath};
 use crate::apply::{self, Event, Options, Outcome as ActionOutcome, Report, Resolved, Resolver};
@@ -264,8 +264,7 @@ fn run(
             return None;
         }
     };
-    let runtime = runtime(diagnostics)?;
-    let report = runtime.block_on(run_engine(
+    let report = opened.runtime.block_on(run_engine(
         apply::Request {
             plan: &plan,
             expanded: &expanded,
@@ -623,8 +622,7 @@ pub(crate) fn expand_with_prior(
     let failed = expand_diagnostics.has_errors();
     diagnostics.extend(expand_diagnostics);
     let expanded = expanded.filter(|_| !failed)?;
-    let runtime = runtime(diagnostics)?;
-    let refused = runtime.block_on(super::run::configure_providers(
+    let refused = opened.runtime.block_on(super::run::configure_providers(
         checked,
         &expanded,
         &opened.providers,
@@ -664,7 +662,6 @@ fn plan_with(
         diagnostics.extend(unknown);
         return None;
     }
-    let runtime = runtime(diagnostics)?;
     let plan_request = crate::plan::Request {
         stack: opened.stack.clone(),
         expanded,
@@ -677,7 +674,7 @@ fn plan_with(
         parallelism: request.parallelism,
         config_digest: config_digest(checked, &request.vars),
     };
-    let (plan, plan_diagnostics) = runtime.block_on(crate::plan::plan(&plan_request));
+    let (plan, plan_diagnostics) = opened.runtime.block_on(crate::plan::plan(&plan_request));
     diagnostics.extend(plan_diagnostics);
     plan
 }

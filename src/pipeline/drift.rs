@@ -25,7 +25,7 @@
 //! secret on either side of a drift is secret on both.
 
 use super::apply::expand_with_prior;
-use super::run::{Opened, PlanRequest, drop_in_background, open, runtime};
+use super::run::{Opened, PlanRequest, drop_in_background, open};
 use crate::addr::{InstanceAddr, Mode};
 use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
 use crate::host::Host;
@@ -192,15 +192,7 @@ fn read_and_compare(
     let opened = open(host, checked, &plan_request, false, diagnostics)?;
     let configured = expand_with_prior(host, checked, &opened, &plan_request.vars, diagnostics)?;
     drop_in_background(configured);
-    let (report, refreshed) = compare(
-        &opened.stack,
-        environment,
-        opened.prior.as_ref(),
-        &opened.key,
-        &opened.providers,
-        request.parallelism,
-        diagnostics,
-    )?;
+    let (report, refreshed) = compare(&opened, environment, request.parallelism, diagnostics)?;
     Some((opened, report, refreshed))
 }
 
@@ -287,18 +279,22 @@ fn holder_is_gone(host: &dyn Host, holder: &LockInfo) -> bool {
         && host.process_alive(holder.pid) == Some(false)
 }
 
-/// Reads every managed instance of `prior` and compares. Returns the report
-/// and the refreshed objects; `None` (with diagnostics) when a read failed or
-/// the state could not be opened.
+/// Reads every managed instance of the opened state and compares, on the
+/// command's runtime. Returns the report and the refreshed objects; `None`
+/// (with diagnostics) when a read failed or the state could not be opened.
 fn compare(
-    stack: &str,
+    opened: &Opened,
     environment: &str,
-    prior: Option<&State>,
-    key: &Key,
-    providers: &crate::providers::ProviderSet,
     parallelism: usize,
     diagnostics: &mut Diagnostics,
 ) -> Option<(DriftReport, Refreshed)> {
+    let (stack, prior, key, providers, runtime) = (
+        opened.stack.as_str(),
+        opened.prior.as_ref(),
+        &opened.key,
+        &opened.providers,
+        &opened.runtime,
+    );
     let objects = match prior {
         Some(state) => match prior_objects(state, key) {
             Ok(objects) => objects,
@@ -328,7 +324,6 @@ fn compare(
             (addr.clone(), names)
         })
         .collect();
-    let runtime = runtime(diagnostics)?;
     let (mut refreshed, read_diagnostics) =
         runtime.block_on(refresh(objects, |_| true, providers, parallelism.max(1)));
     let failed = read_diagnostics.has_errors();

@@ -163,7 +163,7 @@ fn run(
         );
         return None;
     };
-    let runtime = super::run::runtime(diagnostics)?;
+    let runtime = &opened.runtime;
     let refused = runtime.block_on(super::run::configure_providers(
         checked,
         &expanded,

@@ -112,6 +112,9 @@ pub(crate) struct Opened {
     pub providers: ProviderSet,
     /// The generated secrets the state holds, opened.
     pub known_secrets: BTreeMap<(crate::addr::ModulePath, String), String>,
+    /// The command's one async runtime: every provider call of the command
+    /// (configure, refresh, plan, apply, import) runs on it.
+    pub runtime: Arc<tokio::runtime::Runtime>,
 }
 
 /// Selects the environment and opens its state and key. With `need_key`
@@ -193,7 +196,9 @@ pub(crate) fn open(
             return None;
         }
     };
+    let runtime = Arc::new(runtime(diagnostics)?);
     Some(Opened {
+        runtime,
         stack,
         environment,
         key,
@@ -225,7 +230,7 @@ pub(crate) fn plan_opened(
     // Shared with each round's expansion, not copied (a copy is made only
     // when a later round drops objects from it).
     let mut known = Arc::new(known_from_prior(opened, diagnostics)?);
-    let runtime = runtime(diagnostics)?;
+    let runtime = &opened.runtime;
     let digest = config_digest(checked, &request.vars);
     let mut round = 0;
     loop {
@@ -492,8 +497,9 @@ pub(crate) fn config_digest(checked: &Checked, vars: &[(String, String)]) -> Str
     crate::plan::config_digest(&files, vars)
 }
 
-/// A multi-threaded tokio runtime for provider calls.
-pub(crate) fn runtime(diagnostics: &mut Diagnostics) -> Option<tokio::runtime::Runtime> {
+/// A multi-threaded tokio runtime for provider calls: made once per command,
+/// by [`open`], and found in [`Opened::runtime`].
+fn runtime(diagnostics: &mut Diagnostics) -> Option<tokio::runtime::Runtime> {
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .clamp(1, 8);
