@@ -175,7 +175,9 @@ impl Working {
                     self.set(&to.resource, &provider, instance);
                 }
             }
-            JournalRecord::Secret { .. } | JournalRecord::Base { .. } => {
+            JournalRecord::Secret { .. }
+            | JournalRecord::Base { .. }
+            | JournalRecord::Committed { .. } => {
                 self.state.apply_record(record);
             }
         }

@@ -173,6 +173,16 @@ pub enum JournalRecord {
         /// The serial of the version the apply started from (0: none yet).
         serial: u64,
     },
+    /// The version the records are about to be written into: appended
+    /// durably just before that version is written, so that a journal left
+    /// behind by a process killed between writing the version and removing
+    /// the journal is known to be recorded already.
+    Committed {
+        /// The state's lineage.
+        lineage: String,
+        /// The serial of the version being written.
+        serial: u64,
+    },
     /// An instance was created, updated or read: its new state.
     Set {
         /// The resource.
@@ -327,7 +337,7 @@ impl State {
             JournalRecord::Secret { name, value } => {
                 self.secrets.insert(name.clone(), value.clone());
             }
-            JournalRecord::Base { .. } => {}
+            JournalRecord::Base { .. } | JournalRecord::Committed { .. } => {}
         }
     }
 

@@ -48,6 +48,19 @@ impl Unrecorded {
         let read = backend.read_journal()?;
         let present = !read.records.is_empty() || read.torn_tail;
         let mut records = read.records;
+        // The records were written into the current version already: the
+        // process died between writing it and removing the journal.
+        if let Some(JournalRecord::Committed { lineage, serial }) = records.last() {
+            if current.is_some_and(|file| file.lineage == *lineage && file.serial == *serial) {
+                return Ok(Unrecorded {
+                    records: Vec::new(),
+                    lineage: None,
+                    torn_tail: false,
+                    present,
+                });
+            }
+            records.pop();
+        }
         let mut lineage = None;
         if let Some(JournalRecord::Base {
             lineage: base_lineage,
@@ -261,6 +274,8 @@ pub struct Writing<'h> {
     key: Option<Key>,
     state: Option<State>,
     notes: Vec<String>,
+    /// Whether this command started a journal ([`Writing::journal`]).
+    journaled: bool,
 }
 
 impl std::fmt::Debug for Writing<'_> {
@@ -337,6 +352,7 @@ impl<'h> Writing<'h> {
                     key: Some(key),
                     state: None,
                     notes,
+                    journaled: false,
                 });
             }
             Err(error) => return Err(error),
@@ -369,6 +385,7 @@ impl<'h> Writing<'h> {
             key,
             state: stored,
             notes,
+            journaled: false,
         };
         writing.fold(&unrecorded, operation)?;
         Ok(writing)
@@ -393,6 +410,7 @@ impl<'h> Writing<'h> {
         let mut audit = AuditRecord::start(self.host, "recover", self.backend.environment());
         let summary = format!("recovered {count} actions from an interrupted apply");
         let key = self.key()?.clone();
+        self.commit_journal(&state)?;
         self.backend.write(&self.lock, &mut state, &key, &summary)?;
         self.backend.clear_journal()?;
         audit.serial = Some(state.serial);
@@ -449,7 +467,8 @@ impl<'h> Writing<'h> {
 
     /// The journal an apply records into, started against `state` (the
     /// version it applies to).
-    pub fn journal(&self, state: &State) -> Result<Box<dyn JournalWriter + 'h>, StateError> {
+    pub fn journal(&mut self, state: &State) -> Result<Box<dyn JournalWriter + 'h>, StateError> {
+        self.journaled = true;
         self.backend.journal_writer(Some(&JournalRecord::Base {
             lineage: state.lineage.clone(),
             serial: state.serial,
@@ -460,10 +479,24 @@ impl<'h> Writing<'h> {
     /// was read at) and removes the journal it supersedes. Returns the new serial.
     pub fn write(&mut self, state: &mut State, summary: &str) -> Result<u64, StateError> {
         let key = self.key()?.clone();
+        if self.journaled {
+            self.commit_journal(state)?;
+        }
         let file = self.backend.write(&self.lock, state, &key, summary)?;
         self.backend.clear_journal()?;
         self.state = Some(state.clone());
         Ok(file.serial)
+    }
+
+    /// Marks the journal as about to be written into the version after
+    /// `state` (see [`JournalRecord::Committed`]).
+    fn commit_journal(&self, state: &State) -> Result<(), StateError> {
+        self.backend
+            .journal_writer(None)?
+            .append(&[JournalRecord::Committed {
+                lineage: state.lineage.clone(),
+                serial: state.serial + 1,
+            }])
     }
 
     /// Writes history version `serial` back as the next version (see

@@ -837,7 +837,7 @@ fn open_writing<'h>(host: &'h MemoryHost, backend: &'h LocalBackend<'h>) -> Writ
 
 /// An apply's journal that removed `test_db.main` from version `serial`.
 fn interrupted_apply<'h>(host: &'h MemoryHost, backend: &'h LocalBackend<'h>) -> State {
-    let writing = open_writing(host, backend);
+    let mut writing = open_writing(host, backend);
     let state = writing.state().unwrap().clone();
     let mut journal = writing.journal(&state).unwrap();
     journal
@@ -940,4 +940,42 @@ fn all_memory_files(host: &MemoryHost) -> Vec<(PathBuf, Option<Vec<u8>>)> {
     }
     files.sort();
     files
+}
+
+#[test]
+fn a_journal_already_written_into_the_current_version_is_not_folded_again() {
+    let host = MemoryHost::new();
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
+    let key = backend.key().unwrap();
+    write_versions(&backend, &key, &host, 1);
+    // An apply journals a removal, writes version 2 and is killed before it
+    // removes the journal: the journal ends with its commit mark.
+    let mut writing = open_writing(&host, &backend);
+    let mut state = writing.state().unwrap().clone();
+    let remove = JournalRecord::Remove {
+        instance: ResourceAddr::managed("test_db", "main").instance(InstanceKey::None),
+    };
+    writing
+        .journal(&state)
+        .unwrap()
+        .append(std::slice::from_ref(&remove))
+        .unwrap();
+    let journal = host.file(&backend.journal_path()).unwrap();
+    state.apply_record(&remove);
+    assert_eq!(writing.write(&mut state, "apply").unwrap(), 2);
+    drop(writing);
+    host.write_atomic(&backend.journal_path(), &journal)
+        .unwrap();
+    Journal::new(&host, &backend.journal_path())
+        .append(&JournalRecord::Committed {
+            lineage: state.lineage.clone(),
+            serial: 2,
+        })
+        .unwrap();
+    let reading = Reading::open(&backend).unwrap();
+    assert!(reading.warning().is_none());
+    assert_eq!(reading.state(&host).unwrap().serial, 2);
+    let writing = open_writing(&host, &backend);
+    assert_eq!(writing.state().unwrap().serial, 2, "no version of its own");
+    assert!(host.file(&backend.journal_path()).is_none());
 }
