@@ -1,5 +1,5 @@
-//! `apply`, `destroy` and `rollback`: lock the environment's state, recover
-//! an interrupted apply from the journal, plan (or load a saved plan), refuse
+//! `apply`, `destroy` and `rollback`: lock the environment's state (which
+//! folds an interrupted apply's journal first, see [`crate::state::Writing`]), plan (or load a saved plan), refuse
 //! a protected environment's deletes and replaces without `--allow-destroy`, ask,
 //! create the generated secrets, run the engine, write the new state version
 //! and its audit record, release the lock.

@@ -16,8 +16,8 @@
 //! version that is current at that moment; the timeout is an error
 //! (`infra::state::locked`). A lock left by a process that is gone (same
 //! machine, pid not running) is not waited for: `drift` reads the state as
-//! last written and says that the journal is recovered by the next `refresh`
-//! or `apply`.
+//! last written with the dead process's journal folded in, in memory (as
+//! every reading command does), so its completed actions are not drift.
 //!
 //! Invariant: `drift` writes nothing (no state, no key, no lock, no journal).
 //! `refresh` writes only under the lock, and only when something drifted.
@@ -373,7 +373,8 @@ fn keep_secret_marks(refreshed: &mut Refreshed, secret: &BTreeMap<InstanceAddr, 
     }
 }
 
-/// `infra refresh`: takes the lock, recovers an interrupted apply's journal,
+/// `infra refresh`: takes the lock (folding an interrupted apply's journal
+/// into a version of its own first),
 /// reads everything, and when something drifted (and the user agrees)
 /// writes the refreshed objects as a new state version — deleted-outside
 /// instances removed — with an audit record (command `refresh`, one action

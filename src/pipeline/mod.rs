@@ -4,6 +4,10 @@
 //!
 //! Invariant: no printing; the machine only through `host`. Later stages run
 //! only when the earlier ones found no errors, so one mistake is reported once.
+//! Invariant: state is opened only through `state::Reading` (reading
+//! commands, via `run::open`) and `state::Writing` (writing commands), never
+//! by a backend type; a command's provider calls run on the one runtime in
+//! `run::Opened`.
 
 mod apply;
 mod drift;
