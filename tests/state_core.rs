@@ -372,3 +372,24 @@ fn force_unlock_folds_what_the_gone_process_journalled() {
     let history = stdout(&infra(&dir.path, &["state", "history"]));
     assert!(history.contains("recovered 2 actions"), "{history}");
 }
+
+#[test]
+fn state_history_says_what_is_not_recorded_yet_and_still_lists_a_stale_journal() {
+    let dir = journal_against(lineage, 1);
+    let output = infra(&dir.path, &["state", "history"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("left 1 action not yet recorded"),
+        "{}",
+        stderr(&output)
+    );
+    let stale = journal_against(lineage, 7);
+    let output = infra(&stale.path, &["state", "history"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(stdout(&output).contains("apply"), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("infra::state::journal_stale"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -863,6 +863,19 @@ fn history(ctx: &mut Ctx<'_>, args: HistoryArgs) -> Exit {
         Ok(log) => log,
         Err(error) => return state_failure(ctx, &error),
     };
+    // The history lists written versions; an interrupted apply's actions
+    // are not among them yet, and that is said. A journal that cannot be
+    // folded is what the history helps look into, so it does not stop it.
+    match Reading::open(backend) {
+        Ok(reading) => {
+            if let Some(warning) = reading.warning() {
+                ctx.report_one(warning);
+            }
+        }
+        Err(error) => {
+            ctx.report_one(error.to_diagnostic().warning());
+        }
+    }
     if !log.skipped_lines.is_empty() {
         let lines: Vec<String> = log.skipped_lines.iter().map(ToString::to_string).collect();
         ctx.report_one(
