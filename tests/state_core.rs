@@ -393,3 +393,35 @@ fn state_history_says_what_is_not_recorded_yet_and_still_lists_a_stale_journal()
         stderr(&output)
     );
 }
+
+#[test]
+fn state_show_after_a_killed_first_apply_shows_the_created_object() {
+    let dir = killed_first_apply();
+    let output = infra(&dir.path, &["state", "show", "null_resource.b"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("# null_resource.b\nprovider = \"null\"\n"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(journal_path(&dir.path).exists(), "show writes nothing");
+}
+
+#[test]
+fn restore_over_an_unreadable_state_keeps_the_journal_and_says_so() {
+    let dir = journal_against(lineage, 1);
+    let current = dir.path.join(".infra/state/core/default.json");
+    let bytes = std::fs::read(&current).unwrap();
+    std::fs::write(&current, &bytes[..bytes.len() / 2]).unwrap();
+    let journal = std::fs::read(journal_path(&dir.path)).unwrap();
+    let output = infra(&dir.path, &["state", "restore", "1"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    assert!(
+        stderr(&output).contains("journal of an interrupted apply was kept"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(std::fs::read(journal_path(&dir.path)).unwrap(), journal);
+    // It was started from version 1; the state is now version 2.
+    assert_refused_and_kept(&dir.path, &["state", "list"], "infra::state::journal_stale");
+}

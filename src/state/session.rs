@@ -345,6 +345,16 @@ impl<'h> Writing<'h> {
             Ok(file) => file,
             Err(_) if restoring => {
                 let key = backend.key()?;
+                if backend
+                    .read_journal()
+                    .is_ok_and(|read| !read.records.is_empty())
+                {
+                    notes.push(format!(
+                        "the journal of an interrupted apply was kept ({}); it was started \
+                         from a version that cannot be read, so it is not folded",
+                        backend.journal_path().display()
+                    ));
+                }
                 return Ok(Writing {
                     host,
                     backend,
