@@ -166,7 +166,7 @@ pub(crate) fn open(
     if let Some(warning) = reading.warning() {
         diagnostics.push(warning);
     }
-    let key = if reading.needs_key() || request.out.is_some() || need_key {
+    let key = if reading.exists() || request.out.is_some() || need_key {
         backend.key()
     } else {
         backend

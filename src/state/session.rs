@@ -213,12 +213,6 @@ impl Reading {
         self.file.is_some() || !self.unrecorded.records.is_empty()
     }
 
-    /// Whether the state holds sealed values to open (a written version or
-    /// journalled actions), so that its key is needed.
-    pub fn needs_key(&self) -> bool {
-        self.exists()
-    }
-
     /// The state with the journal folded in, without checking a key (for
     /// listing addresses); `None` when there is none.
     pub fn state(&self, host: &dyn Host) -> Option<State> {
@@ -414,7 +408,11 @@ impl<'h> Writing<'h> {
             return self.backend.clear_journal();
         }
         let Some(mut state) = unrecorded.fold(self.host, self.state.take()) else {
-            return Ok(());
+            return Err(StateError::new(
+                Code::Internal,
+                Some(&self.backend.journal_path()),
+                "journalled actions folded into no state; this is a bug",
+            ));
         };
         let count = unrecorded.completed();
         let mut audit = AuditRecord::start(self.host, "recover", self.backend.environment());
