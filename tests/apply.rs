@@ -82,8 +82,63 @@ fn the_readme_quickstart_applies_then_has_no_changes_then_destroys() {
         "{}",
         stdout(&destroy)
     );
+    // Each delete says why: the user asked, not that the configuration lost it.
+    let labelled = stdout(&destroy)
+        .lines()
+        .filter(|line| line.ends_with("will be destroyed (destroy requested)"))
+        .count();
+    assert_eq!(labelled, 3, "{}", stdout(&destroy));
+    assert!(!stdout(&destroy).contains("no longer in configuration"));
     assert!(!dir.path.join("out/dev/api.env").exists());
     assert!(!dir.path.join("out/dev/session.key").exists());
+}
+
+#[test]
+fn a_saved_plan_names_the_command_that_applies_it_and_apply_prints_the_outputs() {
+    let dir = TempDir::new("saved-plan-outputs");
+    dir.write(
+        "main.infra",
+        r#"stack "o" {}
+secret "token" {
+  env = "OUTPUTS_TOKEN"
+}
+resource "null_resource" "a" {
+  triggers = { token = secret.token }
+}
+output "greeting" {
+  value = "hello"
+}
+output "token" {
+  value     = secret.token
+  sensitive = true
+}
+"#,
+    );
+    let env = [("OUTPUTS_TOKEN", "planted-outputs-secret")];
+    let plan = infra_env(&dir.path, &["plan", "--out", "saved.plan"], &env);
+    assert_eq!(code(&plan), 0, "{}", stderr(&plan));
+    let out = stdout(&plan);
+    assert!(out.contains("Saved the plan to: saved.plan"), "{out}");
+    let command = out
+        .lines()
+        .skip_while(|line| !line.starts_with("To apply exactly this plan, run:"))
+        .nth(1)
+        .map(str::trim)
+        .unwrap_or_default();
+    assert_eq!(command, "infra apply saved.plan", "{out}");
+
+    // The command as printed (its words after `infra`) applies the plan.
+    let words: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let applied = infra_env(&dir.path, &words, &env);
+    assert_eq!(code(&applied), 0, "{}", stderr(&applied));
+    let out = stdout(&applied);
+    let outputs = out
+        .split_once("\nOutputs:\n\n")
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("no outputs after apply: {out}"));
+    assert_eq!(outputs, "greeting = \"hello\"\ntoken    = (sensitive)\n");
+    assert!(!out.contains("planted-outputs-secret"), "{out}");
+    assert!(!stderr(&applied).contains("planted-outputs-secret"));
 }
 
 #[test]
@@ -428,7 +483,11 @@ fn on_a_tty(dir: &Path, args: &str, answer: &str, no_color: bool) -> String {
 fn on_a_terminal_apply_asks_and_shows_a_live_progress_bar() {
     let dir = quickstart();
     let shown = on_a_tty(&dir.path, "apply --env dev", "no\n", false);
-    assert!(shown.contains("Only 'yes' will be accepted"), "{shown}");
+    assert_eq!(
+        shown.matches("Only 'yes' will be accepted").count(),
+        1,
+        "said once: {shown}"
+    );
     assert!(
         shown.contains("apply cancelled: nothing was changed."),
         "{shown}"
@@ -583,10 +642,16 @@ fn the_first_interrupt_stops_scheduling_and_saves_what_finished() {
         .unwrap();
     assert!(status.success());
     let output = child.finish();
-    assert_eq!(code(&output), 1, "{}\n{}", stdout(&output), stderr(&output));
+    assert_eq!(
+        code(&output),
+        130,
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
     let out = stdout(&output);
     assert!(
-        out.contains("interrupt: finishing the actions in flight"),
+        out.contains("SIGINT: finishing the actions in flight"),
         "{out}"
     );
     assert!(out.contains("apply interrupted:"), "{out}");

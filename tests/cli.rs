@@ -222,6 +222,23 @@ fn validate_a_missing_folder_is_no_such_directory() {
 }
 
 #[test]
+fn a_stack_folder_that_cannot_be_listed_is_unreadable_not_missing() {
+    // A link to itself exists but cannot be listed, by root too (ELOOP);
+    // mode bits would not stop root.
+    let dir = TempDir::new("unreadable-folder");
+    std::os::unix::fs::symlink("loop", dir.path.join("loop")).unwrap();
+    let output = infra(&dir.path, &["validate", "-C", "loop"]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    assert!(err.contains("infra::cli::unreadable_directory"), "{err}");
+    assert!(
+        err.contains("stack folder could not be read: loop"),
+        "{err}"
+    );
+    assert!(!err.contains("not found"), "{err}");
+}
+
+#[test]
 fn validate_reports_syntax_errors() {
     let dir = TempDir::new("syntax");
     dir.write("main.infra", "variable \"v\" {\n  default = \n}\n");

@@ -339,3 +339,49 @@ fn an_undeclared_var_is_an_error_with_a_suggestion_for_every_command() {
     }
     assert!(!dir.path.join(".infra/state/demo/dev.json").exists());
 }
+
+/// `infra plan ARGS` under `script`, so stdout is a terminal; the screen as
+/// written (colour codes kept).
+fn plan_on_a_tty(dir: &Path, args: &str, env: &[(&str, &str)]) -> String {
+    assert!(
+        std::process::Command::new("script")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "`script` (util-linux, Debian package bsdutils) is needed for the terminal tests"
+    );
+    let binary = env!("CARGO_BIN_EXE_infra");
+    let mut command = std::process::Command::new("script");
+    command
+        .args(["-qefc", &format!("{binary} plan {args}"), "/dev/null"])
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output)
+}
+
+#[test]
+fn plan_symbols_are_coloured_on_a_terminal_only_and_never_with_no_color() {
+    let dir = TempDir::new("plan-colour");
+    dir.write("main.infra", NULL_STACK);
+    let env = [("S", CANARY)];
+    let shown = plan_on_a_tty(&dir.path, "", &env);
+    assert!(
+        shown.contains("  \u{1b}[32m+\u{1b}[0m null_resource.a will be created"),
+        "{shown:?}"
+    );
+    assert!(shown.contains("\u{1b}[1mPlan: 2 to add"), "{shown:?}");
+    for quiet in [
+        plan_on_a_tty(&dir.path, "--no-color", &env),
+        plan_on_a_tty(&dir.path, "", &[("S", CANARY), ("NO_COLOR", "1")]),
+        stdout(&infra(&dir.path, &["plan"])),
+    ] {
+        assert!(quiet.contains("null_resource.a will be created"), "{quiet}");
+        assert!(!quiet.contains('\u{1b}'), "{quiet:?}");
+    }
+}

@@ -206,6 +206,23 @@ fn evaluating_one_environment_without_env_or_default_is_environment_required() {
 }
 
 #[test]
+fn a_stack_with_one_environment_needs_no_env() {
+    let dir = TempDir::new("envs-one");
+    dir.write(
+        "main.infra",
+        "stack \"one\" {}\nenvironment \"staging\" {}\nresource \"null_resource\" \"a\" {\n  triggers = { env = env.name }\n}\n",
+    );
+    let output = infra(&dir.path, &["apply", "--auto-approve"]);
+    assert_exit(&output, 0);
+    assert!(
+        dir.path.join(".infra/state/one/staging.json").exists(),
+        "applied to the one environment"
+    );
+    let output = infra(&dir.path, &["plan", "--detailed-exitcode"]);
+    assert_exit(&output, 0);
+}
+
+#[test]
 fn an_unknown_env_is_unknown_environment_with_did_you_mean() {
     let dir = TempDir::new("envs-unknown");
     dir.write("main.infra", ENVIRONMENTS);
@@ -263,7 +280,10 @@ fn a_non_number_for_a_number_variable_is_invalid_variable_value() {
         err.contains("infra::check::invalid_variable_value"),
         "{err}"
     );
-    assert!(err.contains("number"), "{err}");
+    assert!(
+        err.contains("the --var value does not fit `number`"),
+        "{err}"
+    );
     assert!(
         err.contains("give `replicas` a value of type number"),
         "{err}"

@@ -2,6 +2,7 @@
 """A tiny JSON API for the rest-api example: objects kept in memory.
 
     python3 examples/rest-api/server.py --port 8765 [--token SECRET] [--latency-ms N] [--quiet]
+                                        [--faults SHARE [--seed N] [--fault-timeout-ms N]]
 
 Routes, for any collection name (`/teams`, `/projects`...):
   POST   /<collection>        create from the JSON body; answers 201 with the object and its "id"
@@ -15,9 +16,19 @@ With --token, every request must send `Authorization: Bearer <token>` (401
 otherwise). --latency-ms delays every answer, as a distant API would (used by
 bench/drift_http.sh); --quiet logs nothing per request. Python 3 standard
 library only; listens on 127.0.0.1.
+
+--faults 0.1 answers that share of the requests, before they have any
+effect, with a fault: a timeout (no answer for --fault-timeout-ms, default
+2000, then the connection is closed), a 429 with `Retry-After: 1`, a 429
+without it, or a 503, in equal parts. Which requests are hit depends only on
+--seed (default 0), the method, the path and how many times that method and
+path were asked before, so a run replays the same faults whatever the order
+of concurrent requests. `GET /_faults` answers the count per kind (and is
+never faulted).
 """
 
 import argparse
+import hashlib
 import itertools
 import json
 import threading
@@ -27,12 +38,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 OBJECTS = {}  # (collection, id) -> dict
 LOCK = threading.Lock()
 NEXT_ID = itertools.count(1)
+FAULT_KINDS = ["timeout", "429-retry-after", "429", "503"]
+FAULTS = {kind: 0 for kind in FAULT_KINDS}  # injected so far, by kind
+ASKED = {}  # (method, path) -> how many times
 
 
 class Handler(BaseHTTPRequestHandler):
     token = None
     latency = 0.0
     quiet = False
+    faults = 0.0
+    seed = 0
+    fault_timeout = 2.0
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes; without this, Nagle and delayed
     # ACKs add ~40 ms to every keep-alive request.
@@ -60,11 +77,52 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return value if isinstance(value, dict) else None
 
+    def fault(self):
+        """The injected fault of this request, or None."""
+        if not self.faults:
+            return None
+        key = (self.command, self.path)
+        with LOCK:
+            nth = ASKED.get(key, 0)
+            ASKED[key] = nth + 1
+        digest = hashlib.sha256(
+            ("%d/%s/%s/%d" % (self.seed, self.command, self.path, nth)).encode()
+        ).digest()
+        roll = int.from_bytes(digest[:8], "big") / 2.0**64
+        if roll >= self.faults:
+            return None
+        return FAULT_KINDS[digest[8] % 4]
+
     def route(self):
         if self.latency:
             time.sleep(self.latency)
         if self.token and self.headers.get("Authorization") != "Bearer " + self.token:
             self.reply(401, {"message": "missing or wrong bearer token"})
+            return None
+        if self.command == "GET" and self.path == "/_faults":
+            with LOCK:
+                self.reply(200, dict(FAULTS))
+            return None
+        kind = self.fault()
+        if kind is not None:
+            with LOCK:
+                FAULTS[kind] += 1
+            # The body is read (and dropped), so the connection stays usable.
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            if kind == "timeout":
+                time.sleep(self.fault_timeout)
+                self.close_connection = True
+            elif kind == "429-retry-after":
+                self.send_response(429)
+                self.send_header("Retry-After", "1")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif kind == "429":
+                self.reply(429, {"message": "too many requests"})
+            else:
+                self.reply(503, {"message": "unavailable"})
             return None
         parts = [p for p in self.path.split("?")[0].split("/") if p]
         if not parts or len(parts) > 2:
@@ -144,7 +202,15 @@ def main():
     parser.add_argument("--token", default=None, help="require this bearer token")
     parser.add_argument("--latency-ms", type=float, default=0, help="delay every answer")
     parser.add_argument("--quiet", action="store_true", help="no line per request")
+    parser.add_argument("--faults", type=float, default=0, help="share of requests to fault")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the faults")
+    parser.add_argument("--fault-timeout-ms", type=float, default=2000, help="a timeout's wait")
     args = parser.parse_args()
+    if not 0 <= args.faults <= 1:
+        parser.error("--faults is a share of requests, from 0 to 1")
+    Handler.faults = args.faults
+    Handler.seed = args.seed
+    Handler.fault_timeout = args.fault_timeout_ms / 1000.0
     Handler.token = args.token
     Handler.latency = args.latency_ms / 1000.0
     Handler.quiet = args.quiet

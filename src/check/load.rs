@@ -130,8 +130,11 @@ fn folder_error(shown_dir: &str, error: &HostError) -> Diagnostic {
             ),
         ),
         HostError::Other(message) => (
-            Code::CliNoSuchDirectory,
-            format!("the folder could not be listed: {message}"),
+            Code::CliUnreadableDirectory,
+            format!(
+                "the folder is there but could not be listed: {message}; check its permissions \
+                 (and any links in the path)"
+            ),
         ),
     };
     Diagnostic::error_at_path(code, Some(shown_dir.to_owned())).with_help(help)

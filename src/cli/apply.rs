@@ -9,10 +9,11 @@
 //!
 //! Exit: 0 when everything applied (or nothing to do), 1 on any error or a
 //! failed action, or when a protected environment refuses the plan's deletes
-//! and replaces (the plan is printed, then one error lists them).
+//! and replaces (the plan is printed, then one error lists them); 130, 143
+//! or 129 when SIGINT, SIGTERM or SIGHUP stopped it (see `interrupt`).
 
 use super::args::{EnvArgs, parse_duration};
-use super::{Ctx, Exit};
+use super::{Ctx, Exit, interrupt};
 use crate::addr::Target;
 use crate::apply::{ActionKind, Event, Options, Outcome as ActionOutcome, Report, RetryPolicy};
 use crate::diag::{Code, Diagnostic, SourceMap};
@@ -21,7 +22,6 @@ use crate::plan::Plan;
 use crate::render;
 use crate::state::LockInfo;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Options every applying command shares.
@@ -53,6 +53,11 @@ pub(super) struct RunArgs {
     /// The first wait before a retry; it doubles each time (with jitter), up to 30s.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "200ms")]
     retry_backoff: Duration,
+
+    /// After SIGINT, SIGTERM or SIGHUP, how long the calls in flight may take
+    /// to finish before the command exits without waiting for them.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    grace: Duration,
 }
 
 impl RunArgs {
@@ -142,7 +147,7 @@ impl ApplyCommand {
             options: self.run.options(),
             lock_timeout: self.run.lock_timeout,
         };
-        execute(ctx, request, approved)
+        execute(ctx, request, approved, self.run.grace)
     }
 }
 
@@ -154,7 +159,7 @@ impl DestroyCommand {
             options: self.run.options(),
             lock_timeout: self.run.lock_timeout,
         };
-        execute(ctx, request, self.run.auto_approve)
+        execute(ctx, request, self.run.auto_approve, self.run.grace)
     }
 }
 
@@ -166,22 +171,20 @@ impl RollbackCommand {
             options: self.run.options(),
             lock_timeout: self.run.lock_timeout,
         };
-        execute(ctx, request, self.run.auto_approve)
+        execute(ctx, request, self.run.auto_approve, self.run.grace)
     }
 }
 
-/// How many Ctrl-C presses arrived (set by the signal handler).
-static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
-
-/// Runs the pipeline with a terminal UI and prints the outcome.
-fn execute(ctx: &mut Ctx<'_>, request: ApplyRequest, approved: bool) -> Exit {
+/// Runs the pipeline with a terminal UI and prints the outcome; a signal
+/// stops it gracefully within `grace` (see [`interrupt`]).
+fn execute(ctx: &mut Ctx<'_>, request: ApplyRequest, approved: bool, grace: Duration) -> Exit {
     let dir = ctx.dir();
     let command = match request.mode {
         Mode::Apply { .. } => "apply",
         Mode::Destroy => "destroy",
         Mode::Rollback { .. } => "rollback",
     };
-    install_interrupt_handler();
+    interrupt::install(grace);
     let host = ctx.shared_host.clone();
     let tty = ctx.interactive;
     let mut ui = Terminal {
@@ -191,17 +194,19 @@ fn execute(ctx: &mut Ctx<'_>, request: ApplyRequest, approved: bool) -> Exit {
         progress: None,
         running: Default::default(),
         interrupts_seen: 0,
+        retries: 0,
     };
     let (outcome, sources, diagnostics) = pipeline::apply(host, &dir, request, &mut ui);
     ui.finish_progress();
+    let retries = ui.retries;
     let ctx = ui.ctx;
     // A refused plan is shown whole before the refusal, so the reader sees
     // what would have changed.
     if let Some(Outcome::Refused(plan)) = &outcome {
-        ctx.out(&render::plan::human(plan));
+        ctx.out_diff(&render::plan::human(plan));
     }
     ctx.report(&diagnostics, &sources);
-    match outcome {
+    let exit = match outcome {
         None | Some(Outcome::Refused(_)) => Exit::Failure,
         Some(Outcome::Declined) => {
             ctx.err(&format!("{command} cancelled: nothing was changed.\n"));
@@ -220,15 +225,57 @@ fn execute(ctx: &mut Ctx<'_>, request: ApplyRequest, approved: bool) -> Exit {
             done,
             any_instance,
             serial,
+            outputs,
         }) => {
             let failed = report.failed() || diagnostics.has_errors();
             ctx.out(&applied_summary(command, &report, &done, &any_instance));
+            if retries > 0 {
+                ctx.out(&format!(
+                    "{retries} {} after transient provider errors (timeouts, 429, 5xx).\n",
+                    if retries == 1 { "retry" } else { "retries" }
+                ));
+            }
+            ctx.out(&outputs_text(&outputs));
             if let Some(serial) = serial {
                 ctx.err(&format!("State saved as version {serial}.\n"));
             }
             if failed { Exit::Failure } else { Exit::Success }
         }
+    };
+    stopped_or(exit)
+}
+
+/// The exit code of a command that a signal stopped (it saved what
+/// finished), or `exit` when no signal came.
+pub(super) fn stopped_or(exit: Exit) -> Exit {
+    match interrupt::first() {
+        Some(signal) => Exit::Stopped(signal.exit_code()),
+        None => exit,
     }
+}
+
+/// The outputs after an apply, as `infra output` shows them: a sensitive
+/// one as `(sensitive)`, secret parts of others as `(secret)`. Empty when
+/// there are none.
+fn outputs_text(outputs: &[(String, crate::lang::Value, bool)]) -> String {
+    if outputs.is_empty() {
+        return String::new();
+    }
+    let width = outputs
+        .iter()
+        .map(|(name, ..)| name.len())
+        .max()
+        .unwrap_or(0);
+    let mut text = String::from("\nOutputs:\n\n");
+    for (name, value, sensitive) in outputs {
+        let shown = if *sensitive {
+            String::from("(sensitive)")
+        } else {
+            value.to_string()
+        };
+        text.push_str(&format!("{name:<width$} = {shown}\n"));
+    }
+    text
 }
 
 /// The closing lines: Terraform's `Apply complete!` line when all went
@@ -313,39 +360,6 @@ fn applied_summary(
     text
 }
 
-/// Counts Ctrl-C presses; the second one exits at once (the journal keeps
-/// every finished action).
-fn install_interrupt_handler() {
-    static INSTALLED: std::sync::Once = std::sync::Once::new();
-    INSTALLED.call_once(|| {
-        let spawned = std::thread::Builder::new()
-            .name("infra-interrupt".into())
-            .spawn(|| {
-                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                    .enable_io()
-                    .build()
-                else {
-                    return;
-                };
-                runtime.block_on(async {
-                    loop {
-                        if tokio::signal::ctrl_c().await.is_err() {
-                            return;
-                        }
-                        if INTERRUPTS.fetch_add(1, Ordering::SeqCst) >= 1 {
-                            eprintln!(
-                                "\ninterrupted again: exiting now; the journal keeps every finished \
-                                 action and the next command recovers it"
-                            );
-                            std::process::exit(130);
-                        }
-                    }
-                });
-            });
-        let _ = spawned;
-    });
-}
-
 /// The terminal side of an apply.
 struct Terminal<'c, 'a> {
     ctx: &'c mut Ctx<'a>,
@@ -354,6 +368,8 @@ struct Terminal<'c, 'a> {
     progress: Option<Live>,
     running: std::collections::BTreeMap<String, Instant>,
     interrupts_seen: usize,
+    /// Provider calls tried again after a transient error.
+    retries: usize,
 }
 
 /// The live display on a TTY.
@@ -425,7 +441,7 @@ impl ApplyUi for Terminal<'_, '_> {
     }
 
     fn confirm(&mut self, plan: &Plan, _sources: &SourceMap) -> Result<bool, Diagnostic> {
-        self.ctx.out(&render::plan::human(plan));
+        self.ctx.out_diff(&render::plan::human(plan));
         if self.approved {
             self.start_live(plan.changes.len());
             return Ok(true);
@@ -440,7 +456,7 @@ impl ApplyUi for Terminal<'_, '_> {
         }
         let yes = super::confirm::confirm(
             self.ctx,
-            "Do you want to perform these actions? Only 'yes' will be accepted: ",
+            "Do you want to perform these actions?",
             "--auto-approve",
         )?;
         if yes {
@@ -475,6 +491,7 @@ impl ApplyUi for Terminal<'_, '_> {
                 wait,
                 message,
             } => {
+                self.retries += 1;
                 self.line(&format!(
                     "{addr}: attempt {attempt} failed ({message}); retrying in {:.1}s",
                     wait.as_secs_f64()
@@ -520,13 +537,14 @@ impl ApplyUi for Terminal<'_, '_> {
             }
             live.bar.tick();
         }
-        let interrupts = INTERRUPTS.load(Ordering::SeqCst);
+        let interrupts = interrupt::received();
         if interrupts > self.interrupts_seen {
             self.interrupts_seen = interrupts;
-            self.line(
-                "interrupt: finishing the actions in flight and saving state; press Ctrl-C again \
-                 to exit at once",
-            );
+            let name = interrupt::first().map_or("interrupt", |signal| signal.name());
+            self.line(&format!(
+                "{name}: finishing the actions in flight and saving state; a second signal \
+                 (Ctrl-C) exits at once"
+            ));
         }
         interrupts > 0
     }
@@ -563,6 +581,11 @@ pub(super) struct ImportCommand {
     /// Wait this long for another command's lock (`30s`, `2m`; default: fail at once).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
     lock_timeout: Duration,
+
+    /// After SIGINT, SIGTERM or SIGHUP, how long the import call in flight
+    /// may take to finish before the command exits without waiting for it.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    grace: Duration,
 }
 
 /// Parses an instance address.
@@ -574,6 +597,7 @@ fn parse_instance(text: &str) -> Result<crate::addr::InstanceAddr, String> {
 impl ImportCommand {
     pub(super) fn run(self, ctx: &mut Ctx<'_>) -> Exit {
         let dir = ctx.dir();
+        interrupt::install(self.grace);
         let request = pipeline::ImportRequest {
             plan: PlanRequest {
                 environment: self.env.environment,
@@ -606,9 +630,9 @@ impl ImportCommand {
                     imported.addr, imported.id
                 ));
                 ctx.err(&format!("State saved as version {}.\n", imported.serial));
-                Exit::Success
+                stopped_or(Exit::Success)
             }
-            _ => Exit::Failure,
+            _ => stopped_or(Exit::Failure),
         }
     }
 }

@@ -84,6 +84,7 @@ mod tests {
             },
             chdir: None,
             interactive,
+            colour_out: false,
         };
         let answer = confirm(&mut ctx, "Break the lock?", "--force");
         (answer, String::from_utf8_lossy(&stderr).into_owned())

@@ -58,6 +58,11 @@ pub(super) struct RefreshCommand {
     /// Wait this long for another command's lock (`30s`, `2m`; default: fail at once).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
     lock_timeout: Duration,
+
+    /// After SIGINT, SIGTERM or SIGHUP, how long the reads in flight may take
+    /// to finish before the command exits without waiting for them.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    grace: Duration,
 }
 
 /// The output format of `drift`.
@@ -90,7 +95,7 @@ impl DriftUi for Terminal<'_, '_> {
     }
 
     fn confirm(&mut self, report: &DriftReport) -> Result<bool, Diagnostic> {
-        self.ctx.out(&accepting(report));
+        self.ctx.out_diff(&accepting(report));
         if self.approved {
             return Ok(true);
         }
@@ -138,7 +143,11 @@ impl DriftCommand {
             Format::Json => render::drift::json(&report),
             Format::Markdown => render::drift::markdown(&report),
         };
-        ctx.out(&text);
+        if self.format == Format::Human {
+            ctx.out_diff(&text);
+        } else {
+            ctx.out(&text);
+        }
         if !text.ends_with('\n') {
             ctx.out("\n");
         }
@@ -153,6 +162,12 @@ impl DriftCommand {
 impl RefreshCommand {
     pub(super) fn run(self, ctx: &mut Ctx<'_>) -> Exit {
         let dir = ctx.dir();
+        super::interrupt::install(self.grace);
+        let exit = self.refresh(ctx, dir);
+        super::apply::stopped_or(exit)
+    }
+
+    fn refresh(self, ctx: &mut Ctx<'_>, dir: std::path::PathBuf) -> Exit {
         let request = DriftRequest {
             environment: self.env.environment,
             vars: self.env.vars,
@@ -173,7 +188,7 @@ impl RefreshCommand {
             None => Exit::Failure,
             Some(RefreshOutcome::NoDrift(report)) => {
                 if report.prior.is_none() {
-                    ctx.out(&render::drift::human(&report));
+                    ctx.out_diff(&render::drift::human(&report));
                 } else {
                     ctx.out("No drift; state not written.\n");
                 }

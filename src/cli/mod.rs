@@ -2,7 +2,9 @@
 //! exit codes. The only module that prints.
 //!
 //! Exit codes: 0 success, 1 error (usage errors included: clap's own 2 is
-//! mapped to 1, since 2 means "changes pending" in our contract).
+//! mapped to 1, since 2 means "changes pending" in our contract); 128 + the
+//! signal's number when SIGINT, SIGTERM or SIGHUP stopped a command that
+//! writes state (see `interrupt`).
 //!
 //! Invariant: commands print only through [`Ctx`]; library stages never print.
 
@@ -14,12 +16,14 @@
 
 mod apply;
 mod args;
+mod colour;
 pub mod confirm;
 mod drift;
 mod envdiff;
 mod fmt;
 mod graph;
 mod init;
+mod interrupt;
 mod output;
 mod plan;
 mod state;
@@ -42,6 +46,10 @@ struct Cli {
     /// Run as if started in DIR (the stack folder).
     #[arg(short = 'C', value_name = "DIR", global = true)]
     chdir: Option<PathBuf>,
+
+    /// No colour, even on a terminal (as `NO_COLOR=1`).
+    #[arg(long = "no-color", global = true)]
+    no_color: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -101,6 +109,9 @@ pub struct Ctx<'a> {
     /// Whether standard input is a terminal, so a question can be answered
     /// (see [`confirm::confirm`]).
     pub interactive: bool,
+    /// Whether stdout is a terminal that takes colour (not with `NO_COLOR`
+    /// or `--no-color`): plan and drift diffs are coloured there.
+    pub colour_out: bool,
 }
 
 impl Ctx<'_> {
@@ -124,6 +135,18 @@ impl Ctx<'_> {
     /// not an error worth a panic.
     pub fn out(&mut self, text: &str) {
         let shown = crate::diag::escape_controls(text);
+        let _ = self.stdout.write_all(shown.as_bytes());
+    }
+
+    /// Writes a plan or drift diff to stdout as [`Ctx::out`] does, with its
+    /// action symbols coloured on a terminal that takes colour.
+    pub fn out_diff(&mut self, text: &str) {
+        let shown = crate::diag::escape_controls(text);
+        let shown = if self.colour_out {
+            colour::diff_symbols(&shown)
+        } else {
+            shown.into_owned()
+        };
         let _ = self.stdout.write_all(shown.as_bytes());
     }
 
@@ -179,6 +202,9 @@ pub enum Exit {
     Failure,
     /// 2: changes pending, drift found, environments differ.
     Changes,
+    /// 128 + the signal's number (130 SIGINT, 143 SIGTERM, 129 SIGHUP): a
+    /// signal stopped the command, which saved what finished first.
+    Stopped(u8),
 }
 
 impl From<Exit> for ExitCode {
@@ -187,6 +213,7 @@ impl From<Exit> for ExitCode {
             Exit::Success => ExitCode::SUCCESS,
             Exit::Failure => ExitCode::FAILURE,
             Exit::Changes => ExitCode::from(2),
+            Exit::Stopped(code) => ExitCode::from(code),
         }
     }
 }
@@ -207,7 +234,9 @@ pub fn main() -> ExitCode {
     let stderr = std::io::stderr();
     let stdin = std::io::stdin();
     let mut stdout = stdout.lock();
-    let mut stderr = stderr.lock();
+    // Stderr is not locked for the whole run (stdout is): the signal
+    // handler's thread writes to it while a command runs (`interrupt`).
+    let mut stderr = stderr;
     let mut stdin = stdin.lock();
     let mut ctx = Ctx {
         host: &host,
@@ -218,6 +247,7 @@ pub fn main() -> ExitCode {
         render,
         chdir: None,
         interactive: std::io::stdin().is_terminal(),
+        colour_out: std::io::stdout().is_terminal() && !no_color,
     };
     let exit = run(std::env::args_os(), &mut ctx);
     let _ = ctx.stdout.flush();
@@ -246,6 +276,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>, ctx: &mut Ctx<'_>) -> Exit 
         }
     };
     ctx.chdir = cli.chdir;
+    if cli.no_color {
+        ctx.colour_out = false;
+        ctx.render.colour = false;
+    }
     match cli.command {
         Command::Validate(command) => command.run(ctx),
         Command::Fmt(command) => command.run(ctx),

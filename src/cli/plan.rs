@@ -69,6 +69,35 @@ enum Format {
     Markdown,
 }
 
+/// Where `--out` put the plan, and the command that applies exactly it.
+fn saved_note(chdir: Option<&std::path::Path>, out: &std::path::Path) -> String {
+    let mut command = String::from("infra apply");
+    if let Some(dir) = chdir {
+        command.push_str(" -C ");
+        command.push_str(&shell_word(&dir.display().to_string()));
+    }
+    command.push(' ');
+    command.push_str(&shell_word(&out.display().to_string()));
+    format!(
+        "\nSaved the plan to: {}\n\nTo apply exactly this plan, run:\n    {command}\n",
+        out.display()
+    )
+}
+
+/// `text` as one word for a POSIX shell: as it is when that is safe, else
+/// single-quoted.
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | ':' | '@' | '+' | '=')
+        });
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
 /// Parses `--target ADDR`.
 fn parse_target(text: &str) -> Result<Target, String> {
     text.parse::<Target>().map_err(|error| error.to_string())
@@ -77,6 +106,7 @@ fn parse_target(text: &str) -> Result<Target, String> {
 impl PlanCommand {
     pub(super) fn run(self, ctx: &mut Ctx<'_>) -> Exit {
         let dir = ctx.dir();
+        let saved_as = self.out.clone();
         let request = PlanRequest {
             environment: self.env.environment,
             vars: self.env.vars,
@@ -97,9 +127,21 @@ impl PlanCommand {
             Format::Json => render::plan::json(&plan),
             Format::Markdown => render::plan::markdown(&plan),
         };
-        ctx.out(&text);
+        if self.format == Format::Human {
+            ctx.out_diff(&text);
+        } else {
+            ctx.out(&text);
+        }
         if !text.ends_with('\n') {
             ctx.out("\n");
+        }
+        if let Some(out) = saved_as {
+            let note = saved_note(ctx.chdir.as_deref(), &out);
+            // JSON and markdown stay one document on stdout.
+            match self.format {
+                Format::Human => ctx.out(&note),
+                Format::Json | Format::Markdown => ctx.err(&note),
+            }
         }
         if self.detailed_exitcode && plan.has_changes() {
             Exit::Changes

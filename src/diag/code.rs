@@ -257,6 +257,8 @@ codes! {
     CliUnreadableFile => ("infra::cli::unreadable_file", "file could not be read"),
     /// The stack folder does not exist or is not a folder.
     CliNoSuchDirectory => ("infra::cli::no_such_directory", "stack folder not found"),
+    /// The stack folder exists but could not be listed (permissions, a link loop).
+    CliUnreadableDirectory => ("infra::cli::unreadable_directory", "stack folder could not be read"),
     /// The stack folder has no `*.infra` files.
     CliNoInfraFiles => ("infra::cli::no_infra_files", "no .infra files in the stack folder"),
     /// A file given to `infra fmt` could not be written.

@@ -229,7 +229,8 @@ pub struct ImportTarget {
     pub span: Span,
 }
 
-/// Picks the environment from `--env` and `default_environment`.
+/// Picks the environment from `--env`, then `default_environment`, then the
+/// only one when the stack declares exactly one.
 pub fn select_environment(
     config: &Config,
     requested: Option<&str>,
@@ -248,6 +249,8 @@ pub fn select_environment(
     let (name, span) = match (requested, &config.stack.default_environment) {
         (Some(name), _) => (name.to_owned(), None),
         (None, Some((name, span))) => (name.clone(), Some(*span)),
+        // With one environment there is nothing to choose.
+        (None, None) if names.len() == 1 => (names.concat(), None),
         (None, None) => {
             return Err(Diagnostic::error_at_path(Code::CheckEnvironmentRequired, None).with_help(format!(
                 "choose one with `--env NAME` (the environments are {}), or set `default_environment` in the `stack` block",
@@ -788,7 +791,7 @@ impl Expander<'_> {
                     (None, _) => Diagnostic::error(
                         Code::CheckInvalidVariableValue,
                         variable.ty_span.unwrap_or(variable.span),
-                        format!("the --var value {label}"),
+                        format!("the --var value does not fit `{}`: {mismatch}", variable.ty),
                     ),
                 };
                 let diagnostic = match variable.ty_span {

@@ -82,7 +82,8 @@ pub trait ApplyUi {
     fn confirm(&mut self, plan: &Plan, sources: &SourceMap) -> Result<bool, Diagnostic>;
     /// Progress of the engine.
     fn event(&mut self, event: &Event);
-    /// Whether the user asked to stop (first Ctrl-C); polled while the engine runs.
+    /// Whether the user asked to stop (a first Ctrl-C, SIGTERM or SIGHUP);
+    /// polled before and while the engine runs.
     fn stop_requested(&mut self) -> bool {
         false
     }
@@ -113,6 +114,9 @@ pub enum Outcome {
         any_instance: std::collections::BTreeSet<InstanceAddr>,
         /// The new state version.
         serial: Option<u64>,
+        /// The outputs written, opened (secrets still marked), with whether
+        /// each is declared sensitive; empty when none were written.
+        outputs: Vec<(String, crate::lang::Value, bool)>,
     },
 }
 
@@ -309,11 +313,25 @@ fn run(
             .filter(|change| succeeded.contains(&change.addr)),
     );
     let any_instance = waits_on_any_instance(&report, &expanded);
+    let outputs = if report.outputs_written {
+        report
+            .state
+            .outputs
+            .iter()
+            .filter_map(|(name, output)| {
+                let value = key.open(&output.value, None).ok()?;
+                Some((name.clone(), value, output.sensitive))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Some(Outcome::Applied {
         report: Box::new(report),
         done,
         any_instance,
         serial,
+        outputs,
     })
 }
 
@@ -512,7 +530,9 @@ async fn run_engine(
     ui: &mut dyn ApplyUi,
 ) -> Report {
     let (events, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-    let (stop, cancel) = tokio::sync::watch::channel(false);
+    // A stop asked for before the engine starts (a signal while planning)
+    // starts nothing.
+    let (stop, cancel) = tokio::sync::watch::channel(ui.stop_requested());
     request.events = Some(events);
     request.cancel = cancel;
     let engine = apply::apply(request, state, journal);
@@ -644,7 +664,14 @@ fn destroy_plan(
     let mut expanded = expand_with_prior(host, checked, opened, &request.vars, diagnostics)?;
     expanded.instances.clear();
     expanded.outputs.clear();
-    let plan = plan_with(checked, opened, request, &expanded, diagnostics)?;
+    let mut plan = plan_with(checked, opened, request, &expanded, diagnostics)?;
+    // Every delete is there because the user asked for it, not because the
+    // configuration lost the instance.
+    for change in &mut plan.changes {
+        if change.reason == Some(crate::plan::Reason::NoLongerInConfiguration) {
+            change.reason = Some(crate::plan::Reason::DestroyRequested);
+        }
+    }
     Some(Planned { plan, expanded })
 }
 

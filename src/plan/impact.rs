@@ -328,35 +328,12 @@ impl<'a> ResourceGraph<'a> {
             named.extend(list.iter().take(room).copied());
             queue.push_back(start);
         }
-        let mut visited = starts.len();
-        let mut at_least = false;
-        while let Some(resource) = queue.pop_front() {
-            for &next in self.dependents.get(resource).into_iter().flatten() {
-                if seen.get(next).is_none_or(|&last| last == walk) {
-                    continue;
-                }
-                if visited >= WALK_LIMIT {
-                    at_least = true;
-                    break;
-                }
-                if let Some(slot) = seen.get_mut(next) {
-                    *slot = walk;
-                }
-                visited += 1;
-                let list = self.instances.get(next).map_or(&[][..], Vec::as_slice);
-                count += list.len();
-                for addr in list {
-                    if named.len() < NAMED {
-                        named.push(*addr);
-                    }
-                }
-                queue.push_back(next);
-            }
-            if at_least {
-                break;
-            }
-        }
-        (count, at_least, named)
+        let walked = Walked {
+            count,
+            visited: starts.len(),
+            named,
+        };
+        self.walk_queue(queue, walked, seen, walk, &mut 0)
     }
 
     /// Walks downstream of resource `start`, nearest first: the instance
@@ -371,13 +348,33 @@ impl<'a> ResourceGraph<'a> {
         walk: usize,
         steps: &mut usize,
     ) -> Downstream<'a> {
-        let mut queue = VecDeque::from([start]);
         if let Some(slot) = seen.get_mut(start) {
             *slot = walk;
         }
-        let mut count = 0usize;
-        let mut visited = 0usize;
-        let mut named = Vec::new();
+        let walked = Walked {
+            count: 0,
+            visited: 0,
+            named: Vec::new(),
+        };
+        self.walk_queue(VecDeque::from([start]), walked, seen, walk, steps)
+    }
+
+    /// The breadth-first part of [`ResourceGraph::downstream`] and
+    /// [`ResourceGraph::downstream_from`]: walks on from the resources in
+    /// `queue`, adding to what was `walked` before, until [`WALK_LIMIT`].
+    fn walk_queue(
+        &self,
+        mut queue: VecDeque<usize>,
+        walked: Walked<'a>,
+        seen: &mut [usize],
+        walk: usize,
+        steps: &mut usize,
+    ) -> Downstream<'a> {
+        let Walked {
+            mut count,
+            mut visited,
+            mut named,
+        } = walked;
         let mut at_least = false;
         while let Some(resource) = queue.pop_front() {
             for &next in self.dependents.get(resource).into_iter().flatten() {
@@ -413,6 +410,14 @@ impl<'a> ResourceGraph<'a> {
 /// What lies downstream of one resource: the instance count, whether the
 /// count is a lower bound, the nearest [`NAMED`] instances.
 type Downstream<'a> = (usize, bool, Vec<&'a InstanceAddr>);
+
+/// What a downstream walk has found so far: instances counted, resources
+/// visited, and the first [`NAMED`] instances.
+struct Walked<'a> {
+    count: usize,
+    visited: usize,
+    named: Vec<&'a InstanceAddr>,
+}
 
 /// Downstream walks with their results remembered per resource.
 struct Walker<'a> {

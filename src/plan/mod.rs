@@ -78,6 +78,8 @@ pub enum Reason {
     DeletedOutside,
     /// The instance is no longer in the configuration.
     NoLongerInConfiguration,
+    /// `infra destroy` removes everything.
+    DestroyRequested,
     /// Attributes that cannot change in place change (see [`Change::replace_paths`]).
     ReplaceForced,
     /// A resource named in `lifecycle { replace_triggered_by }` changes.
@@ -90,6 +92,7 @@ impl Reason {
         match self {
             Reason::DeletedOutside => "deleted outside infra",
             Reason::NoLongerInConfiguration => "no longer in configuration",
+            Reason::DestroyRequested => "destroy requested",
             Reason::ReplaceForced => "an attribute that forces replacement changed",
             Reason::ReplaceTriggered => "replace_triggered_by: a resource it names changes",
         }

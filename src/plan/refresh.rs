@@ -9,6 +9,7 @@ use crate::addr::{InstanceAddr, Mode, ResourceAddr};
 use crate::diag::{Code, Diagnostic, Diagnostics, Span};
 use crate::lang::Value;
 use crate::providers::provider::{same_ignoring_marks, seal_returned};
+use crate::providers::retry::{RetryPolicy, Rng, retry_transient};
 use crate::providers::{Attributes, ObjectState, ProviderError, ProviderSet};
 use crate::state::{Key, State, StateError};
 use std::collections::{BTreeMap, BTreeSet};
@@ -93,11 +94,18 @@ pub async fn refresh(
         };
         let resource_type = prior_object.resource_type.clone();
         let object = prior_object.object.clone();
+        // Jitter only has to differ between reads, not be unpredictable.
+        let mut rng = Rng::new(0x5eed ^ (addrs.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         addrs.push(addr.clone());
         reads.push(async move {
+            // A transient failure (a timeout, a 429, a 5xx) is retried as the
+            // engine retries its calls, so a flaky remote is not reported
+            // as an error.
+            let read = || provider.read(&resource_type, &object);
+            let (result, _retries) = retry_transient(&RetryPolicy::default(), &mut rng, read).await;
             // The prior object's marks decide what of the new reading is
             // secret, by the schema's rule (see `seal_returned`).
-            provider.read(&resource_type, &object).await.map(|now| {
+            result.map(|now| {
                 now.map(|mut now| {
                     if let Some(schema) = provider.schema(&resource_type) {
                         now.attributes = seal_returned(schema, &object.attributes, now.attributes);

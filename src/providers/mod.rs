@@ -11,6 +11,7 @@ pub mod local;
 pub mod null;
 pub mod provider;
 pub mod registry;
+pub mod retry;
 pub mod schema;
 pub mod set;
 pub mod test;

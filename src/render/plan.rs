@@ -666,6 +666,7 @@ fn reason_name(reason: Reason) -> &'static str {
     match reason {
         Reason::DeletedOutside => "deleted_outside",
         Reason::NoLongerInConfiguration => "no_longer_in_configuration",
+        Reason::DestroyRequested => "destroy_requested",
         Reason::ReplaceForced => "replace_forced",
         Reason::ReplaceTriggered => "replace_triggered",
     }

@@ -55,6 +55,10 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
         "about the -C argument, not file contents; exercised by tests/cli.rs",
     ),
     (
+        "infra::cli::unreadable_directory",
+        "about the -C argument, not file contents; exercised by tests/cli.rs",
+    ),
+    (
         "infra::cli::no_infra_files",
         "an empty folder has no file to carry a mark; exercised by tests/cli.rs",
     ),

@@ -10,8 +10,9 @@
 //! Choices: changing a file's content or permissions rewrites it in place
 //! (atomically: temp file, fsync, rename), so dependants are not replaced;
 //! changing its path replaces it. `sha256` and `size` follow from the content,
-//! so a plan knows them. A file whose content is secret is written `0600`
-//! unless `permissions` says otherwise, and its `sha256` and `size` are secret
+//! so a plan knows them. A new file is written `0644` unless `permissions`
+//! says otherwise, whatever the umask, so a plan knows its mode too; one whose
+//! content is secret is written `0600`, and its `sha256` and `size` are secret
 //! too. Creating a folder that already exists adopts it (like `mkdir -p`).
 //!
 //! Invariant: never overwrites or removes what it does not manage: creating a
@@ -47,6 +48,8 @@ const CONTENT_ATTRIBUTES: [&str; 3] = ["content", "sensitive_content", "content_
 
 /// The mode of a file whose content is secret, when none is configured.
 const SECRET_FILE_MODE: u32 = 0o600;
+/// The mode of a new file whose content is not secret, when `permissions` is unset.
+const DEFAULT_FILE_MODE: u32 = 0o644;
 
 /// The schema of `local_file`.
 pub fn file_schema() -> ResourceSchema {
@@ -483,7 +486,11 @@ impl LocalProvider {
     async fn create_file(&self, planned: &Attributes) -> Result<ObjectState, ProviderError> {
         let path = known_path(planned)?;
         let content = Self::known_content(planned)?;
-        let mode = mode_of(planned)?.or(content.shape.secret.then_some(SECRET_FILE_MODE));
+        let mode = mode_of(planned)?.unwrap_or(if content.shape.secret {
+            SECRET_FILE_MODE
+        } else {
+            DEFAULT_FILE_MODE
+        });
         let full = self.full_path(path);
         if self.host.is_dir(&full) {
             return Err(ProviderError::permanent(format!(
@@ -504,7 +511,7 @@ impl LocalProvider {
             Err(error) => return Err(host_error("check", path, &error)),
         }
         self.create_parent(&full, path)?;
-        self.write_file(path, &content, mode)?;
+        self.write_file(path, &content, Some(mode))?;
         let fallback = planned.get("permissions").cloned().unwrap_or(Value::NULL);
         self.observe_file(path, content.shape, &fallback)?
             .ok_or_else(|| ProviderError::transient(format!("`{path}` vanished after writing")))
@@ -688,11 +695,15 @@ impl Provider for LocalProvider {
                 .get("permissions")
                 .is_none_or(|value| value.is_null() || value.is_unknown());
             let new_file = prior.is_none() || change.replaces();
-            if unset && secret && new_file {
-                change.planned.insert(
-                    "permissions".to_owned(),
-                    Value::string(format_mode(SECRET_FILE_MODE)),
-                );
+            if unset && new_file {
+                let mode = if secret {
+                    SECRET_FILE_MODE
+                } else {
+                    DEFAULT_FILE_MODE
+                };
+                change
+                    .planned
+                    .insert("permissions".to_owned(), Value::string(format_mode(mode)));
             }
         }
         Ok(change)

@@ -121,14 +121,15 @@ async fn file_lifecycle(provider: &LocalProvider, host: &dyn Host, base: &Path) 
         change.planned["sha256"],
         Value::string(sha256_hex(b"hello\n"))
     );
-    assert!(change.planned["permissions"].is_unknown());
+    // A new file's mode is known at plan time: 0644 when unset.
+    assert_eq!(change.planned["permissions"], Value::string("0644"));
 
     let created = provider.create(LOCAL_FILE, &change.planned).await.unwrap();
     assert_eq!(created.id, "out/a.txt");
     assert_eq!(host.read(&base.join("out/a.txt")).unwrap(), b"hello\n");
     assert_eq!(created.attribute("sha256"), &change.planned["sha256"]);
     assert_eq!(created.attribute("size"), &Value::number(6));
-    assert!(created.attribute("permissions").as_str().is_some());
+    assert_eq!(created.attribute("permissions"), &Value::string("0644"));
     assert_eq!(created.attribute("content_base64"), &Value::NULL);
 
     let read = provider.read(LOCAL_FILE, &created).await.unwrap();

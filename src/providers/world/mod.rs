@@ -18,6 +18,16 @@
 //! so a kill can land between the effect and the result. `INFRA_TEST_FAIL`
 //! scripts failures: `op:name:kind[:times]`, comma-separated.
 //!
+//! `INFRA_TEST_FAULTS=0.1` injects transient faults into that share of the
+//! calls that reach the world, at random but reproducibly
+//! (`INFRA_TEST_FAULTS_SEED`, default 0): a timeout, a 429 with a
+//! `Retry-After`, a 429 without one, or a 503, in equal parts. Whether a call
+//! is hit depends only on the seed, the call, the object and how many times
+//! that call was made for it before, never on timing, so a run can be
+//! replayed at any parallelism. A fault lands before the call's effect (the
+//! remote refused it) and is logged as `<op> <object> <kind>` in
+//! `<world>/faults.log`.
+//!
 //! With a latency, the most calls that were ever waiting it out at once in
 //! this process is written to `<world>/max-in-flight` whenever it grows, so
 //! tests of the binary can see the parallelism bound that was kept.
@@ -31,6 +41,7 @@ use super::provider::{
     Attributes, ObjectState, PlannedChange, Provider, ProviderError, conform_to_schema,
     plan_from_schema, validate_against_schema,
 };
+use super::retry::Rng;
 use super::schema::ResourceSchema;
 use super::test::{NAME, TEST_RESOURCE, TestProvider};
 use crate::host::{Host, HostError};
@@ -49,9 +60,105 @@ pub const LATENCY_VAR: &str = "INFRA_TEST_LATENCY_MS";
 pub const LATENCY_AFTER_VAR: &str = "INFRA_TEST_LATENCY_AFTER_MS";
 /// Scripted failures: `op:name:kind[:times]`, comma-separated.
 pub const FAIL_VAR: &str = "INFRA_TEST_FAIL";
+/// The share of calls (0 to 1) that get an injected transient fault.
+pub const FAULTS_VAR: &str = "INFRA_TEST_FAULTS";
+/// The seed of the injected faults.
+pub const FAULTS_SEED_VAR: &str = "INFRA_TEST_FAULTS_SEED";
+
+/// Transient faults injected at random into a share of the calls.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RandomFaults {
+    /// The share of calls hit, from 0 to 1.
+    pub share: f64,
+    /// The seed.
+    pub seed: u64,
+}
+
+impl RandomFaults {
+    fn from_env(host: &dyn Host) -> Result<Option<RandomFaults>, String> {
+        let Some(text) = host
+            .env_var(FAULTS_VAR)
+            .filter(|text| !text.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        let share = text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|share| (0.0..=1.0).contains(share))
+            .ok_or_else(|| format!("{FAULTS_VAR} must be a share of calls from 0 to 1 (0.1)"))?;
+        let seed = match host.env_var(FAULTS_SEED_VAR) {
+            Some(text) if !text.trim().is_empty() => text
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| format!("{FAULTS_SEED_VAR} must be a whole number"))?,
+            _ => 0,
+        };
+        Ok(Some(RandomFaults { share, seed }))
+    }
+
+    /// The fault for the `nth` (from 0) call of `op` on `object`, if any.
+    fn draw(&self, op: WorldOp, object: &str, nth: u32) -> Option<InjectedFault> {
+        // FNV-1a over the call, then splitmix: the same call always draws
+        // the same number.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in format!("{op:?}/{object}/{nth}").bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let mut rng = Rng::new(self.seed ^ hash);
+        let roll = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+        if roll >= self.share {
+            return None;
+        }
+        Some(match rng.next() % 4 {
+            0 => InjectedFault::Timeout,
+            1 => InjectedFault::TooManyRequestsRetryAfter,
+            2 => InjectedFault::TooManyRequests,
+            _ => InjectedFault::Unavailable,
+        })
+    }
+}
+
+/// A kind of injected fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InjectedFault {
+    Timeout,
+    TooManyRequestsRetryAfter,
+    TooManyRequests,
+    Unavailable,
+}
+
+impl InjectedFault {
+    fn name(self) -> &'static str {
+        match self {
+            InjectedFault::Timeout => "timeout",
+            InjectedFault::TooManyRequestsRetryAfter => "429-retry-after",
+            InjectedFault::TooManyRequests => "429",
+            InjectedFault::Unavailable => "503",
+        }
+    }
+
+    fn error(self) -> ProviderError {
+        let message = match self {
+            InjectedFault::Timeout => "test world: injected fault: the call timed out",
+            InjectedFault::TooManyRequestsRetryAfter | InjectedFault::TooManyRequests => {
+                "test world: injected fault: 429 Too Many Requests"
+            }
+            InjectedFault::Unavailable => "test world: injected fault: 503 Service Unavailable",
+        };
+        let error = ProviderError::transient(message);
+        match self {
+            InjectedFault::TooManyRequestsRetryAfter => {
+                error.retry_after(Duration::from_millis(100))
+            }
+            _ => error,
+        }
+    }
+}
 
 /// A provider call, for scripted failures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WorldOp {
     /// `plan_change`.
     Plan,
@@ -154,6 +261,9 @@ pub struct WorldProvider {
     before: Duration,
     after: Duration,
     faults: Mutex<Vec<WorldFault>>,
+    random_faults: Option<RandomFaults>,
+    /// How many times each call was made per object, for `random_faults`.
+    calls_made: Mutex<std::collections::HashMap<(WorldOp, String), u32>>,
     config_error: Option<String>,
     schemas: Vec<ResourceSchema>,
     /// Calls waiting out the latency now, and the most there ever were.
@@ -235,6 +345,8 @@ impl WorldProvider {
             before: Duration::ZERO,
             after: Duration::ZERO,
             faults: Mutex::new(Vec::new()),
+            random_faults: None,
+            calls_made: Mutex::new(std::collections::HashMap::new()),
             config_error: None,
             schemas: vec![Self::schema()],
             in_flight: std::sync::atomic::AtomicUsize::new(0),
@@ -249,17 +361,22 @@ impl WorldProvider {
             .env_var(WORLD_VAR)
             .filter(|dir| !dir.trim().is_empty())?;
         let world = Self::new(host.clone(), PathBuf::from(dir));
-        let settings = (|| -> Result<(Duration, Duration, Vec<WorldFault>), String> {
+        type Settings = (Duration, Duration, Vec<WorldFault>, Option<RandomFaults>);
+        let settings = (|| -> Result<Settings, String> {
             let before = parse_millis(host.as_ref(), LATENCY_VAR)?.unwrap_or_default();
             let after = parse_millis(host.as_ref(), LATENCY_AFTER_VAR)?.unwrap_or(before);
             let faults = match host.env_var(FAIL_VAR) {
                 Some(text) => parse_faults(&text)?,
                 None => Vec::new(),
             };
-            Ok((before, after, faults))
+            let random = RandomFaults::from_env(host.as_ref())?;
+            Ok((before, after, faults, random))
         })();
         Some(match settings {
-            Ok((before, after, faults)) => world.with_latency(before, after).with_faults(faults),
+            Ok((before, after, faults, random)) => WorldProvider {
+                random_faults: random,
+                ..world.with_latency(before, after).with_faults(faults)
+            },
             Err(message) => WorldProvider {
                 config_error: Some(message),
                 ..world
@@ -279,6 +396,14 @@ impl WorldProvider {
     #[must_use]
     pub fn with_faults(self, faults: Vec<WorldFault>) -> Self {
         *self.faults.lock().unwrap_or_else(PoisonError::into_inner) = faults;
+        self
+    }
+
+    /// Injects transient faults into a share of the calls (see the module
+    /// documentation).
+    #[must_use]
+    pub fn with_random_faults(mut self, faults: RandomFaults) -> Self {
+        self.random_faults = Some(faults);
         self
     }
 
@@ -417,7 +542,10 @@ impl WorldProvider {
                     || Some(fault.target.as_str()) == id)
         });
         match hit {
-            None => Ok(()),
+            None => {
+                drop(faults);
+                self.random_fault(op, name.or(id))
+            }
             Some(fault) => {
                 if let Some(remaining) = &mut fault.remaining {
                     *remaining -= 1;
@@ -428,6 +556,42 @@ impl WorldProvider {
                 } else {
                     ProviderError::permanent(message)
                 })
+            }
+        }
+    }
+
+    /// The injected fault of this call, if it draws one (and logs it).
+    fn random_fault(&self, op: WorldOp, object: Option<&str>) -> Result<(), ProviderError> {
+        let Some(random) = self.random_faults else {
+            return Ok(());
+        };
+        if op == WorldOp::Plan {
+            return Ok(());
+        }
+        let object = object.unwrap_or("-");
+        let nth = {
+            let mut calls = self
+                .calls_made
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let count = calls.entry((op, object.to_owned())).or_insert(0);
+            let nth = *count;
+            *count += 1;
+            nth
+        };
+        match random.draw(op, object, nth) {
+            None => Ok(()),
+            Some(fault) => {
+                self.host
+                    .create_dir_all(&self.dir)
+                    .map_err(|error| world_error("create the world folder", &error))?;
+                self.host
+                    .append_durable(
+                        &self.dir.join("faults.log"),
+                        format!("{op:?} {object} {}\n", fault.name()).as_bytes(),
+                    )
+                    .map_err(|error| world_error("append to faults.log", &error))?;
+                Err(fault.error())
             }
         }
     }

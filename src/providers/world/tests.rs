@@ -287,3 +287,77 @@ async fn scripted_failures_and_a_malformed_environment() {
     assert!(!error.is_transient());
     assert_eq!(world.validate(TEST_RESOURCE, &config("a", "b")).len(), 1);
 }
+
+#[test]
+fn random_faults_hit_about_their_share_with_every_kind_and_repeat_from_the_seed() {
+    let faults = RandomFaults {
+        share: 0.1,
+        seed: 7,
+    };
+    let draws: Vec<Option<InjectedFault>> = (0..10_000)
+        .map(|i| faults.draw(WorldOp::Create, &format!("r{i}"), 0))
+        .collect();
+    let hit = draws.iter().flatten().count();
+    assert!((800..1200).contains(&hit), "{hit} of 10000 hit");
+    for kind in [
+        InjectedFault::Timeout,
+        InjectedFault::TooManyRequestsRetryAfter,
+        InjectedFault::TooManyRequests,
+        InjectedFault::Unavailable,
+    ] {
+        assert!(draws.contains(&Some(kind)), "no {kind:?}");
+        assert!(kind.error().is_transient());
+    }
+    assert_eq!(
+        InjectedFault::TooManyRequestsRetryAfter
+            .error()
+            .retry_hint(),
+        Some(Duration::from_millis(100))
+    );
+    assert_eq!(InjectedFault::TooManyRequests.error().retry_hint(), None);
+    // The same seed, call and try draw the same; the next try draws anew.
+    let again: Vec<Option<InjectedFault>> = (0..10_000)
+        .map(|i| faults.draw(WorldOp::Create, &format!("r{i}"), 0))
+        .collect();
+    assert_eq!(draws, again);
+    let next_try = (0..10_000)
+        .filter(|i| faults.draw(WorldOp::Create, &format!("r{i}"), 1) == draws[*i])
+        .count();
+    assert!(next_try < 10_000);
+    let none = RandomFaults {
+        share: 0.0,
+        seed: 7,
+    };
+    assert!((0..1000).all(|i| none.draw(WorldOp::Read, &format!("r{i}"), 0).is_none()));
+}
+
+#[tokio::test]
+async fn an_injected_fault_lands_before_the_effect_and_is_logged() {
+    let (world, dir) = world("random-faults");
+    let world = world.with_random_faults(RandomFaults {
+        share: 1.0,
+        seed: 1,
+    });
+    let error = create(&world, "web").await.unwrap_err();
+    assert!(error.is_transient(), "{error:?}");
+    assert_eq!(dir.log(), "", "nothing was created");
+    let log = std::fs::read_to_string(dir.0.join("faults.log")).unwrap();
+    assert!(log.starts_with("Create web "), "{log}");
+}
+
+#[test]
+fn a_malformed_fault_share_fails_every_call_naming_the_variable() {
+    let host: Arc<dyn Host> = Arc::new(
+        MemoryHost::new()
+            .with_env(WORLD_VAR, "w")
+            .with_env(FAULTS_VAR, "ten percent"),
+    );
+    let world = WorldProvider::from_env(host).unwrap();
+    let problems = world.validate(TEST_RESOURCE, &config("web", "v"));
+    assert!(
+        problems
+            .iter()
+            .any(|problem| problem.message.contains(FAULTS_VAR)),
+        "{problems:?}"
+    );
+}
