@@ -425,3 +425,19 @@ fn restore_over_an_unreadable_state_keeps_the_journal_and_says_so() {
     // It was started from version 1; the state is now version 2.
     assert_refused_and_kept(&dir.path, &["state", "list"], "infra::state::journal_stale");
 }
+
+#[test]
+fn state_pull_after_a_killed_first_apply_prints_the_state_with_the_journal_folded_in() {
+    let dir = killed_first_apply();
+    let output = infra(&dir.path, &["state", "pull"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("infra::state::unrecorded_actions"),
+        "{}",
+        stderr(&output)
+    );
+    let file = infra::state::StateFile::parse(&output.stdout, Path::new("pulled.json")).unwrap();
+    assert_eq!(file.to_state().instance_count(), 2);
+    assert_eq!(file.serial, 0, "at the serial it was folded onto");
+    assert!(journal_path(&dir.path).exists(), "pull writes nothing");
+}
