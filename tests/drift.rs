@@ -473,7 +473,7 @@ fn drift_in_the_test_world_finds_changed_and_deleted_objects_with_low_parallelis
 }
 
 /// An apply killed part way leaves a journal and a lock of a dead process:
-/// drift does not wait for that lock and says the journal is pending;
+/// drift does not wait for that lock and includes the journal in memory;
 /// refresh takes the lock over, folds the journal into a version first (as
 /// apply does), then compares.
 #[test]
@@ -524,7 +524,7 @@ fn refresh_recovers_an_interrupted_apply_first() {
     let err = stderr(&output);
     assert!(err.contains("left by a process that is gone"), "{err}");
     assert!(
-        err.contains("in the journal that the state does not show yet"),
+        err.contains("not yet recorded; they are included here"),
         "{err}"
     );
     assert!(journal.exists(), "drift leaves the journal alone");

@@ -175,7 +175,11 @@ impl Working {
                     self.set(&to.resource, &provider, instance);
                 }
             }
-            JournalRecord::Secret { .. } => self.state.apply_record(record),
+            JournalRecord::Secret { .. }
+            | JournalRecord::Base { .. }
+            | JournalRecord::Committed { .. } => {
+                self.state.apply_record(record);
+            }
         }
     }
 
@@ -276,19 +280,6 @@ fn kind_of(change: &Change) -> ActionKind {
         Action::NoOp if change.moved_from.is_some() => ActionKind::Moving,
         Action::NoOp => ActionKind::Updating,
     }
-}
-
-/// The provider called `name`, else the one offering `resource_type`.
-fn provider_for(
-    providers: &crate::providers::ProviderSet,
-    name: &str,
-    resource_type: &str,
-) -> Option<Arc<dyn Provider>> {
-    providers
-        .get(name)
-        .filter(|provider| provider.schema(resource_type).is_some())
-        .or_else(|| providers.for_resource_type(resource_type))
-        .cloned()
 }
 
 /// The object a change's `before` describes.
@@ -866,8 +857,10 @@ impl<'a> Engine<'a> {
             let Some(change) = self.changes.get(index) else {
                 continue;
             };
-            let Some(provider) =
-                provider_for(self.providers, &change.provider, &change.resource_type)
+            let Some(provider) = self
+                .providers
+                .lookup(&change.resource_type, &change.provider)
+                .cloned()
             else {
                 let diagnostic = self.diagnostic(
                     Code::ApplyProviderError,

@@ -293,6 +293,12 @@ impl Recorder for Journal<'_> {
     }
 }
 
+impl Recorder for Box<dyn crate::state::JournalWriter + '_> {
+    fn record(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
+        self.append(records)
+    }
+}
+
 /// Applies the plan to `state`: see the module documentation.
 pub async fn apply(request: Request<'_>, state: State, journal: &mut dyn Recorder) -> Report {
     engine::run(request, state, journal).await

@@ -579,6 +579,9 @@ impl ImportCommand {
         ctx.report(&diagnostics, &sources);
         match imported {
             Some(imported) if !diagnostics.has_errors() => {
+                for note in &imported.notes {
+                    ctx.err(&format!("{note}\n"));
+                }
                 ctx.out(&format!(
                     "Import successful! {} now manages the object with id {}.\nRun `infra plan` to see how it differs from its configuration.\n",
                     imported.addr, imported.id

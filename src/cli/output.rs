@@ -8,7 +8,7 @@
 //! `--show-secrets` no plaintext of a secret is printed, in any format.
 
 use super::args::EnvSelect;
-use super::state::{locate, no_state};
+use super::state::locate;
 use super::{Ctx, Exit};
 use crate::diag::{Code, Diagnostic, did_you_mean};
 use crate::lang::{Kind, Number, Value};
@@ -45,20 +45,10 @@ impl OutputCommand {
             return Exit::Failure;
         };
         let host = ctx.host;
-        let backend = located.backend(host);
-        match backend.read() {
-            Ok(Some(_)) => {}
-            Ok(None) => return ctx.report_one(no_state(&located, &backend)),
-            Err(error) => return ctx.report_one(error.to_diagnostic()),
-        }
-        let key = match backend.key() {
-            Ok(key) => key,
-            Err(error) => return ctx.report_one(error.to_diagnostic()),
-        };
-        let state = match backend.read_state(&key) {
-            Ok(Some(state)) => state,
-            Ok(None) => return ctx.report_one(no_state(&located, &backend)),
-            Err(error) => return ctx.report_one(error.to_diagnostic()),
+        let stored = located.backend(host);
+        let backend = stored.as_ref();
+        let Ok((state, key)) = super::state::read_opened(ctx, &located) else {
+            return Exit::Failure;
         };
         let path = backend.state_path();
         let mut opened: Vec<(&String, &OutputState, Value)> = Vec::new();

@@ -16,9 +16,10 @@ use super::{Ctx, Exit};
 use crate::addr::{InstanceAddr, ModulePath, ResourceAddr, Target};
 use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::host::Host;
+use crate::state::backend::Kind as BackendKind;
 use crate::state::{
-    ActionOutcome, AuditAction, AuditRecord, InstanceState, Key, LocalBackend, LockInfo, State,
-    StateError, StateFile,
+    ActionOutcome, AuditAction, AuditRecord, Backend, InstanceState, Key, KeyUse, LockInfo,
+    Reading, State, StateError, StateFile, Writing,
 };
 use std::path::PathBuf;
 
@@ -147,12 +148,15 @@ pub(super) struct Located {
     pub stack: String,
     /// The environment.
     pub environment: String,
+    /// The state backend the stack names.
+    pub backend_kind: BackendKind,
 }
 
 impl Located {
-    /// The local backend of this stack environment.
-    pub fn backend<'h>(&'h self, host: &'h dyn Host) -> LocalBackend<'h> {
-        LocalBackend::new(host, &self.dir, &self.stack, &self.environment)
+    /// The state backend of this stack environment.
+    pub fn backend<'h>(&'h self, host: &'h dyn Host) -> Box<dyn Backend + 'h> {
+        self.backend_kind
+            .open(host, &self.dir, &self.stack, &self.environment)
     }
 }
 
@@ -165,11 +169,16 @@ pub(super) fn locate(ctx: &mut Ctx<'_>, environment: Option<&str>) -> Result<Loc
         ctx.report(&checked.diagnostics, &checked.sources);
         return Err(Exit::Failure);
     }
+    let backend_kind = match BackendKind::from_name(&checked.config.stack.state) {
+        Ok(kind) => kind,
+        Err(error) => return Err(state_failure(ctx, &error)),
+    };
     match crate::expand::select_environment(&checked.config, environment) {
         Ok(selected) => Ok(Located {
             dir,
             stack: checked.config.stack.name.clone(),
             environment: selected.name,
+            backend_kind,
         }),
         Err(diagnostic) => {
             let diagnostics: Diagnostics = std::iter::once(diagnostic).collect();
@@ -180,7 +189,7 @@ pub(super) fn locate(ctx: &mut Ctx<'_>, environment: Option<&str>) -> Result<Loc
 }
 
 /// The error for a command that needs a state and found none.
-pub(super) fn no_state(located: &Located, backend: &LocalBackend<'_>) -> Diagnostic {
+pub(super) fn no_state(located: &Located, backend: &dyn Backend) -> Diagnostic {
     Diagnostic::error_at_path(
         Code::StateNoState,
         Some(backend.state_path().display().to_string()),
@@ -236,19 +245,22 @@ fn list(ctx: &mut Ctx<'_>, args: ListArgs) -> Exit {
         return Exit::Failure;
     };
     let host = ctx.host;
-    let backend = located.backend(host);
-    let file = match backend.read() {
-        Ok(Some(file)) => file,
-        Ok(None) => {
-            ctx.err(&format!(
-                "No state yet for environment \"{}\" of stack \"{}\".\n",
-                located.environment, located.stack
-            ));
-            return Exit::Success;
-        }
+    let stored = located.backend(host);
+    let backend = stored.as_ref();
+    let reading = match Reading::open(backend) {
+        Ok(reading) => reading,
         Err(error) => return state_failure(ctx, &error),
     };
-    let state = file.to_state();
+    if let Some(warning) = reading.warning() {
+        ctx.report_one(warning);
+    }
+    let Some(state) = reading.state(host) else {
+        ctx.err(&format!(
+            "No state yet for environment \"{}\" of stack \"{}\".\n",
+            located.environment, located.stack
+        ));
+        return Exit::Success;
+    };
     let mut text = String::new();
     for address in addresses(&state) {
         if args.filters.is_empty() || args.filters.iter().any(|f| f.contains(&address)) {
@@ -260,18 +272,21 @@ fn list(ctx: &mut Ctx<'_>, args: ListArgs) -> Exit {
 }
 
 /// Reads the state and opens it with its key; `Err` was reported.
-fn read_opened(ctx: &mut Ctx<'_>, located: &Located) -> Result<(State, Key), Exit> {
+pub(super) fn read_opened(ctx: &mut Ctx<'_>, located: &Located) -> Result<(State, Key), Exit> {
     let host = ctx.host;
-    let backend = located.backend(host);
-    match backend.read() {
-        Ok(Some(_)) => {}
-        Ok(None) => return Err(ctx.report_one(no_state(located, &backend))),
-        Err(error) => return Err(state_failure(ctx, &error)),
+    let stored = located.backend(host);
+    let backend = stored.as_ref();
+    let reading = Reading::open(backend).map_err(|e| state_failure(ctx, &e))?;
+    if !reading.exists() {
+        return Err(ctx.report_one(no_state(located, backend)));
+    }
+    if let Some(warning) = reading.warning() {
+        ctx.report_one(warning);
     }
     let key = backend.key().map_err(|e| state_failure(ctx, &e))?;
-    match backend.read_state(&key) {
+    match reading.open_with(host, backend, &key) {
         Ok(Some(state)) => Ok((state, key)),
-        Ok(None) => Err(ctx.report_one(no_state(located, &backend))),
+        Ok(None) => Err(ctx.report_one(no_state(located, backend))),
         Err(error) => Err(state_failure(ctx, &error)),
     }
 }
@@ -345,7 +360,8 @@ fn surgery(
     change: impl FnOnce(&mut State, &Key) -> Result<Surgery, Diagnostic>,
 ) -> Exit {
     let host = ctx.host;
-    let backend = located.backend(host);
+    let stored = located.backend(host);
+    let backend = stored.as_ref();
     let started = AuditRecord::start(host, &operation.replace(' ', "-"), &located.environment);
     let timeout = lock.lock_timeout;
     let held = {
@@ -359,61 +375,47 @@ fn surgery(
                 describe_duration(timeout)
             ));
         };
-        backend.lock(operation, timeout, &mut on_wait)
+        Writing::open(
+            host,
+            backend,
+            operation,
+            timeout,
+            &mut on_wait,
+            KeyUse::Existing,
+        )
     };
-    let held = match held {
-        Ok(held) => held,
+    let mut writing = match held {
+        Ok(writing) => writing,
         Err(error) => return state_failure(ctx, &error),
     };
-    let existing = match backend.read() {
-        Ok(existing) => existing,
-        Err(error) => return state_failure(ctx, &error),
-    };
-    if existing.is_none() && !allow_new {
-        return ctx.report_one(no_state(located, &backend));
+    for note in writing.notes() {
+        ctx.err(&format!("{note}\n"));
+    }
+    if writing.state().is_none() && !allow_new {
+        return ctx.report_one(no_state(located, backend));
     }
     // A surgery on a state never written (a first push) brings its own
     // sealed values: it needs the key they were sealed with, and must not
     // create a fresh one.
-    let key = if existing.is_some() {
-        backend.key()
-    } else {
-        Key::load(host, &backend.key_path()).and_then(|key| {
-            key.ok_or_else(|| {
-                StateError::new(
-                    Code::StateMissingKey,
-                    Some(&backend.key_path()),
-                    format!(
-                        "there is no state key yet; put the key the pushed file was sealed with                          in {} or set {}",
-                        backend.key_path().display(),
-                        crate::state::crypto::KEY_ENV
-                    ),
-                )
-            })
-        })
-    };
-    let key = match key {
-        Ok(key) => key,
+    let key = match writing.key() {
+        Ok(key) => key.clone(),
         Err(error) => return state_failure(ctx, &error),
     };
-    let mut state = match backend.read_state(&key) {
-        Ok(Some(state)) => state,
-        Ok(None) => State::new(host),
-        Err(error) => return state_failure(ctx, &error),
+    let mut state = match writing.state() {
+        Some(state) => state.clone(),
+        None => State::new(host),
     };
     let done = match change(&mut state, &key) {
         Ok(done) => done,
         Err(diagnostic) => return ctx.report_one(diagnostic),
     };
-    if let Err(error) = backend.write(&held, &mut state, &key, &done.summary) {
+    if let Err(error) = writing.write(&mut state, &done.summary) {
         return state_failure(ctx, &error);
     }
     let mut record = started;
     record.serial = Some(state.serial);
     record.actions = done.actions;
-    record.finish(host);
-    let audited = backend.append_audit(&record);
-    let released = held.release();
+    let problems = writing.finish(Some(record));
     for line in &done.lines {
         ctx.out(&format!("{line}\n"));
     }
@@ -422,10 +424,7 @@ fn surgery(
         state.serial, done.summary
     ));
     let mut exit = Exit::Success;
-    if let Err(error) = audited {
-        exit = ctx.report_one(error.to_diagnostic().warning());
-    }
-    if let Err(error) = released {
+    for error in problems {
         exit = ctx.report_one(error.to_diagnostic().warning());
     }
     exit
@@ -670,11 +669,41 @@ fn pull(ctx: &mut Ctx<'_>, args: PullArgs) -> Exit {
         return Exit::Failure;
     };
     let host = ctx.host;
-    let backend = located.backend(host);
-    let file = match backend.read() {
-        Ok(Some(file)) => file,
-        Ok(None) => return ctx.report_one(no_state(&located, &backend)),
+    let stored = located.backend(host);
+    let backend = stored.as_ref();
+    let reading = match Reading::open(backend) {
+        Ok(reading) => reading,
         Err(error) => return state_failure(ctx, &error),
+    };
+    if let Some(warning) = reading.warning() {
+        // An interrupted apply's actions are in what is printed: the stored
+        // version with them folded in, at its serial (a first apply's at 0).
+        ctx.report_one(warning);
+        let key_id = match &reading.file {
+            Some(file) => file.key_id.clone(),
+            None => match backend.key() {
+                Ok(key) => key.id(),
+                Err(error) => return state_failure(ctx, &error),
+            },
+        };
+        if let Some(state) = reading.state(host) {
+            let summary = reading.file.as_ref().map_or_else(
+                || String::from("an interrupted first apply"),
+                |file| file.summary.clone(),
+            );
+            let folded = StateFile::new(
+                &state,
+                state.serial,
+                host.now_unix_seconds(),
+                &format!("{summary}, with the journalled actions not yet recorded"),
+                &key_id,
+            );
+            let _ = ctx.stdout.write_all(&folded.to_bytes());
+            return Exit::Success;
+        }
+    }
+    let Some(file) = reading.file else {
+        return ctx.report_one(no_state(&located, backend));
     };
     // The bytes as stored (they passed every check just now); re-serialized
     // only if the file changed in between.
@@ -824,7 +853,8 @@ fn history(ctx: &mut Ctx<'_>, args: HistoryArgs) -> Exit {
         return Exit::Failure;
     };
     let host = ctx.host;
-    let backend = located.backend(host);
+    let stored = located.backend(host);
+    let backend = stored.as_ref();
     let versions = match backend.history() {
         Ok(versions) => versions,
         Err(error) => return state_failure(ctx, &error),
@@ -833,6 +863,19 @@ fn history(ctx: &mut Ctx<'_>, args: HistoryArgs) -> Exit {
         Ok(log) => log,
         Err(error) => return state_failure(ctx, &error),
     };
+    // The history lists written versions; an interrupted apply's actions
+    // are not among them yet, and that is said. A journal that cannot be
+    // folded is what the history helps look into, so it does not stop it.
+    match Reading::open(backend) {
+        Ok(reading) => {
+            if let Some(warning) = reading.warning() {
+                ctx.report_one(warning);
+            }
+        }
+        Err(error) => {
+            ctx.report_one(error.to_diagnostic().warning());
+        }
+    }
     if !log.skipped_lines.is_empty() {
         let lines: Vec<String> = log.skipped_lines.iter().map(ToString::to_string).collect();
         ctx.report_one(
@@ -972,7 +1015,8 @@ impl ForceUnlockCommand {
             return Exit::Failure;
         };
         let host = ctx.host;
-        let backend = located.backend(host);
+        let stored = located.backend(host);
+        let backend = stored.as_ref();
         if let Some(holder) = backend.lock_holder()
             && holder.id == self.lock_id
             && !self.force
@@ -1005,10 +1049,34 @@ impl ForceUnlockCommand {
                     "The state lock was broken; it was {}.\n",
                     holder.describe()
                 ));
-                match backend.append_audit(&record) {
+                let mut exit = match backend.append_audit(&record) {
                     Ok(()) => Exit::Success,
                     Err(error) => ctx.report_one(error.to_diagnostic().warning()),
+                };
+                // A writing command like the others: what the gone process
+                // journalled is folded into a version of its own now.
+                let writing = Writing::open(
+                    host,
+                    backend,
+                    "force-unlock",
+                    std::time::Duration::ZERO,
+                    &mut |_| {},
+                    KeyUse::Existing,
+                );
+                match writing {
+                    Ok(writing) => {
+                        for note in writing.notes() {
+                            ctx.err(&format!("{note}\n"));
+                        }
+                        for error in writing.finish(None) {
+                            exit = ctx.report_one(error.to_diagnostic().warning());
+                        }
+                    }
+                    // Another command took the lock at once; it folds the journal.
+                    Err(error) if error.code == Code::StateLocked => {}
+                    Err(error) => exit = state_failure(ctx, &error),
                 }
+                exit
             }
             Err(error) => state_failure(ctx, &error),
         }

@@ -14,7 +14,7 @@
 use super::args::{EnvSelect, LockArgs};
 use super::state::{describe_duration, locate, state_failure};
 use super::{Ctx, Exit};
-use crate::state::{ActionOutcome, AuditAction, AuditRecord, LockInfo};
+use crate::state::{ActionOutcome, AuditAction, AuditRecord, LockInfo, Writing};
 
 /// The arguments of `infra state restore`.
 #[derive(Debug, clap::Args)]
@@ -34,7 +34,8 @@ pub(super) fn restore(ctx: &mut Ctx<'_>, args: RestoreArgs) -> Exit {
         return Exit::Failure;
     };
     let host = ctx.host;
-    let backend = located.backend(host);
+    let stored = located.backend(host);
+    let backend = stored.as_ref();
     let started = AuditRecord::start(host, "state-restore", &located.environment);
     let timeout = args.lock.lock_timeout;
     let held = {
@@ -48,18 +49,17 @@ pub(super) fn restore(ctx: &mut Ctx<'_>, args: RestoreArgs) -> Exit {
                 describe_duration(timeout)
             ));
         };
-        backend.lock("state restore", timeout, &mut on_wait)
+        Writing::open_to_restore(host, backend, timeout, &mut on_wait)
     };
-    let held = match held {
-        Ok(held) => held,
+    let mut writing = match held {
+        Ok(writing) => writing,
         Err(error) => return state_failure(ctx, &error),
     };
-    let key = match backend.key() {
-        Ok(key) => key,
-        Err(error) => return state_failure(ctx, &error),
-    };
+    for note in writing.notes() {
+        ctx.err(&format!("{note}\n"));
+    }
     let summary = format!("state restore: version {}", args.serial);
-    let (state, replaced) = match backend.restore(&held, args.serial, &key, &summary) {
+    let (state, replaced) = match writing.restore(args.serial, &summary) {
         Ok(restored) => restored,
         Err(error) => return state_failure(ctx, &error),
     };
@@ -72,9 +72,7 @@ pub(super) fn restore(ctx: &mut Ctx<'_>, args: RestoreArgs) -> Exit {
         duration_ms: 0,
         error: None,
     }];
-    record.finish(host);
-    let audited = backend.append_audit(&record);
-    let released = held.release();
+    let problems = writing.finish(Some(record));
     if let Some(kept) = replaced {
         ctx.out(&format!(
             "The current file could not be read; it was kept as {}.\n",
@@ -89,10 +87,7 @@ pub(super) fn restore(ctx: &mut Ctx<'_>, args: RestoreArgs) -> Exit {
         state.serial,
     ));
     let mut exit = Exit::Success;
-    if let Err(error) = audited {
-        exit = ctx.report_one(error.to_diagnostic().warning());
-    }
-    if let Err(error) = released {
+    for error in problems {
         exit = ctx.report_one(error.to_diagnostic().warning());
     }
     exit

@@ -229,6 +229,14 @@ codes! {
     StateNoSuchVersion => ("infra::state::no_such_version", "no such state version"),
     /// The journal has a damaged record before its last one.
     StateCorruptedJournal => ("infra::state::corrupted_journal", "state journal is corrupted"),
+    /// The journal was started against another serial than the current version's.
+    StateJournalStale => ("infra::state::journal_stale", "state journal was written against another version"),
+    /// The journal was started against a state of another lineage.
+    StateJournalForeignLineage => ("infra::state::journal_foreign_lineage", "state journal belongs to another state"),
+    /// `stack { state = … }` names a backend this build does not have.
+    StateUnknownBackend => ("infra::state::unknown_backend", "state backend not available"),
+    /// A reading command folded an interrupted apply's journal in memory (a warning).
+    StateUnrecordedActions => ("infra::state::unrecorded_actions", "actions of an interrupted apply are not yet recorded"),
     /// A state, history, lock, journal or key file could not be read or written.
     StateIo => ("infra::state::io", "state storage could not be read or written"),
     /// A command that needs a state found none for the stack environment.

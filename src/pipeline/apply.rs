@@ -1,5 +1,5 @@
-//! `apply`, `destroy` and `rollback`: lock the environment's state, recover
-//! an interrupted apply from the journal, plan (or load a saved plan), refuse
+//! `apply`, `destroy` and `rollback`: lock the environment's state (which
+//! folds an interrupted apply's journal first, see [`crate::state::Writing`]), plan (or load a saved plan), refuse
 //! a protected environment's deletes and replaces without `--allow-destroy`, ask,
 //! create the generated secrets, run the engine, write the new state version
 //! and its audit record, release the lock.
@@ -13,7 +13,7 @@
 //! the lock is released; a failure to write leaves the journal in place for
 //! the next command to recover.
 
-use super::run::{Opened, PlanRequest, Planned, config_digest, open, plan_opened, runtime};
+use super::run::{Opened, PlanRequest, Planned, config_digest, open, plan_opened};
 use super::{Checked, check, expand};
 use crate::addr::{InstanceAddr, ModulePath};
 use crate::apply::{self, Event, Options, Outcome as ActionOutcome, Report, Resolved, Resolver};
@@ -25,7 +25,7 @@ use crate::lang::Value;
 use crate::plan::{Plan, PlanFile};
 use crate::providers::ObjectState;
 use crate::state::audit::{ActionOutcome as AuditOutcome, AuditAction, AuditRecord};
-use crate::state::{JournalRecord, Key, LocalBackend, LockInfo, State, StateError};
+use crate::state::{Backend, Key, KeyUse, LockInfo, State, StateError, Writing};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -156,48 +156,47 @@ fn run(
         }
     };
     let stack = checked.config.stack.name.clone();
-    let backend = LocalBackend::new(host.as_ref(), &checked.dir, &stack, &environment);
     let fail = |diagnostics: &mut Diagnostics, error: StateError| {
         diagnostics.push(error.to_diagnostic());
     };
-    let lock = match backend.lock(
+    let backend = match crate::state::backend::open(
+        &checked.config.stack.state,
+        host.as_ref(),
+        &checked.dir,
+        &stack,
+        &environment,
+    ) {
+        Ok(backend) => backend,
+        Err(error) => {
+            fail(diagnostics, error);
+            return None;
+        }
+    };
+    let writing = Writing::open(
+        host.as_ref(),
+        backend.as_ref(),
         request.mode.command(),
         request.lock_timeout,
         &mut |holder| ui.waiting_for_lock(holder),
-    ) {
-        Ok(lock) => lock,
+        KeyUse::Create,
+    );
+    let mut writing = match writing {
+        Ok(writing) => writing,
         Err(error) => {
             fail(diagnostics, error);
             return None;
         }
     };
-    if let Some(stale) = lock.replaced_stale() {
-        ui.note(&format!(
-            "took over the state lock left by a process that is gone ({}); the journal \
-             keeps what it finished",
-            stale.describe()
-        ));
+    for note in writing.notes() {
+        ui.note(note);
     }
-    let key_existed = host.read(&backend.key_path()).is_ok()
-        || host.env_var(crate::state::crypto::KEY_ENV).is_some();
-    let key = match backend.key() {
-        Ok(key) => key,
+    let key = match writing.key() {
+        Ok(key) => key.clone(),
         Err(error) => {
             fail(diagnostics, error);
             return None;
         }
     };
-    if !key_existed {
-        ui.note(&format!(
-            "created the state key {}: back it up (a password manager, a CI secret); without it \
-             the secrets in state cannot be opened",
-            backend.key_path().display()
-        ));
-    }
-    if let Err(error) = recover(host.as_ref(), &backend, &lock, &key, ui) {
-        fail(diagnostics, error);
-        return None;
-    }
     let opened = open(host, checked, &request.plan, true, diagnostics)?;
     let planned = match &request.mode {
         Mode::Apply { plan_file: None } => {
@@ -209,7 +208,7 @@ fn run(
         Mode::Destroy => destroy_plan(host, checked, &opened, &request.plan, diagnostics)?,
         Mode::Rollback { to } => rollback_plan(
             host,
-            &backend,
+            writing.backend(),
             checked,
             &opened,
             &request.plan,
@@ -223,11 +222,11 @@ fn run(
     let Planned { plan, expanded } = planned;
     if !request.plan.allow_destroy && !plan.impact.refused.is_empty() {
         diagnostics.push(protected_refusal(&plan));
-        drop(lock);
+        drop(writing);
         return Some(Outcome::Refused(Box::new(plan)));
     }
     if !plan.has_changes() {
-        drop(lock);
+        drop(writing);
         return Some(Outcome::NoChanges(Box::new(plan)));
     }
     match ui.confirm(&plan, &checked.sources) {
@@ -262,9 +261,14 @@ fn run(
         destroy: matches!(request.mode, Mode::Destroy),
         rollback: matches!(request.mode, Mode::Rollback { .. }).then(|| expanded.clone()),
     });
-    let mut journal = backend.journal();
-    let runtime = runtime(diagnostics)?;
-    let report = runtime.block_on(run_engine(
+    let mut journal = match writing.journal(&state) {
+        Ok(journal) => journal,
+        Err(error) => {
+            fail(diagnostics, error);
+            return None;
+        }
+    };
+    let report = opened.runtime.block_on(run_engine(
         apply::Request {
             plan: &plan,
             expanded: &expanded,
@@ -284,13 +288,9 @@ fn run(
     diagnostics.extend(report.all_diagnostics());
     let mut state = report.state.clone();
     let summary = summary_line(&request.mode, &report);
-    let serial = match backend.write(&lock, &mut state, &key, &summary) {
-        Ok(file) => {
-            if let Err(error) = journal.clear() {
-                fail(diagnostics, error);
-            }
-            Some(file.serial)
-        }
+    drop(journal);
+    let serial = match writing.write(&mut state, &summary) {
+        Ok(serial) => Some(serial),
         Err(error) => {
             fail(diagnostics, error);
             None
@@ -298,11 +298,7 @@ fn run(
     };
     audit.serial = serial;
     audit.actions = audit_actions(&report);
-    audit.finish(host.as_ref());
-    if let Err(error) = backend.append_audit(&audit) {
-        fail(diagnostics, error);
-    }
-    if let Err(error) = lock.release() {
+    for error in writing.finish(Some(audit)) {
         fail(diagnostics, error);
     }
     let succeeded: std::collections::BTreeSet<&InstanceAddr> = report
@@ -337,38 +333,6 @@ fn run(
         serial,
         outputs,
     })
-}
-
-/// Folds what an interrupted apply left in the journal into a new state
-/// version, and clears the journal.
-pub(super) fn recover(
-    host: &dyn Host,
-    backend: &LocalBackend<'_>,
-    lock: &crate::state::Lock<'_>,
-    key: &Key,
-    ui: &mut dyn ApplyUi,
-) -> Result<(), StateError> {
-    let mut journal = backend.journal();
-    let read = journal.read::<JournalRecord>()?;
-    if read.records.is_empty() {
-        if read.torn_tail {
-            journal.clear()?;
-        }
-        return Ok(());
-    }
-    let mut state = match backend.read_state(key)? {
-        Some(state) => state,
-        None => State::new(host),
-    };
-    let count = read.records.len();
-    for record in &read.records {
-        state.apply_record(record);
-    }
-    let message = format!("recovered {count} actions from an interrupted apply");
-    backend.write(lock, &mut state, key, &message)?;
-    journal.clear()?;
-    ui.note(&message);
-    Ok(())
 }
 
 /// The state's key for a generated secret: `secret.NAME`, or
@@ -562,7 +526,7 @@ impl Resolver for ExpandResolver {
 async fn run_engine(
     mut request: apply::Request<'_>,
     state: State,
-    journal: &mut crate::state::Journal<'_>,
+    journal: &mut dyn apply::Recorder,
     ui: &mut dyn ApplyUi,
 ) -> Report {
     let (events, mut receiver) = tokio::sync::mpsc::unbounded_channel();
@@ -678,8 +642,7 @@ pub(crate) fn expand_with_prior(
     let failed = expand_diagnostics.has_errors();
     diagnostics.extend(expand_diagnostics);
     let expanded = expanded.filter(|_| !failed)?;
-    let runtime = runtime(diagnostics)?;
-    let refused = runtime.block_on(super::run::configure_providers(
+    let refused = opened.runtime.block_on(super::run::configure_providers(
         checked,
         &expanded,
         &opened.providers,
@@ -726,7 +689,6 @@ fn plan_with(
         diagnostics.extend(unknown);
         return None;
     }
-    let runtime = runtime(diagnostics)?;
     let plan_request = crate::plan::Request {
         stack: opened.stack.clone(),
         expanded,
@@ -739,7 +701,7 @@ fn plan_with(
         parallelism: request.parallelism,
         config_digest: config_digest(checked, &request.vars),
     };
-    let (plan, plan_diagnostics) = runtime.block_on(crate::plan::plan(&plan_request));
+    let (plan, plan_diagnostics) = opened.runtime.block_on(crate::plan::plan(&plan_request));
     diagnostics.extend(plan_diagnostics);
     plan
 }
@@ -749,7 +711,7 @@ fn plan_with(
 /// objects.
 fn rollback_plan(
     host: &Arc<dyn Host>,
-    backend: &LocalBackend<'_>,
+    backend: &dyn Backend,
     checked: &Checked,
     opened: &Opened,
     request: &PlanRequest,
@@ -814,7 +776,7 @@ fn rollback_plan(
 }
 
 /// The serial before the current one (the state the last command replaced).
-fn previous_apply(backend: &LocalBackend<'_>, current: u64) -> Option<u64> {
+fn previous_apply(backend: &dyn Backend, current: u64) -> Option<u64> {
     let versions = backend.history().ok()?;
     versions
         .iter()

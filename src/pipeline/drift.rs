@@ -16,27 +16,23 @@
 //! version that is current at that moment; the timeout is an error
 //! (`infra::state::locked`). A lock left by a process that is gone (same
 //! machine, pid not running) is not waited for: `drift` reads the state as
-//! last written and says that the journal is recovered by the next `refresh`
-//! or `apply`.
+//! last written with the dead process's journal folded in, in memory (as
+//! every reading command does), so its completed actions are not drift.
 //!
 //! Invariant: `drift` writes nothing (no state, no key, no lock, no journal).
 //! `refresh` writes only under the lock, and only when something drifted.
 //! Secret values never leave sealed state in plaintext: an attribute that is
 //! secret on either side of a drift is secret on both.
 
-use super::ApplyUi;
-use super::apply::{expand_with_prior, recover};
-use super::run::{Opened, PlanRequest, drop_in_background, open, runtime};
+use super::apply::expand_with_prior;
+use super::run::{Opened, PlanRequest, drop_in_background, open};
 use crate::addr::{InstanceAddr, Mode};
-use crate::apply::Event;
 use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
-use crate::host::{Host, HostError};
+use crate::host::Host;
 use crate::lang::Value;
-use crate::plan::{
-    Drift, DriftKind, Plan, PriorObject, PriorVersion, Refreshed, prior_objects, refresh,
-};
+use crate::plan::{Drift, DriftKind, PriorObject, PriorVersion, Refreshed, prior_objects, refresh};
 use crate::state::audit::{ActionOutcome, AuditAction, AuditRecord};
-use crate::state::{JournalRecord, Key, LocalBackend, LockInfo, State, StateError};
+use crate::state::{Backend, Key, KeyUse, LockInfo, State, StateError, Writing};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -161,24 +157,22 @@ fn run_drift(
     diagnostics: &mut Diagnostics,
 ) -> Option<DriftReport> {
     let environment = select(checked, request, diagnostics)?;
-    let backend = LocalBackend::new(
+    let backend = match crate::state::backend::open(
+        &checked.config.stack.state,
         host.as_ref(),
         &checked.dir,
         &checked.config.stack.name,
         &environment,
-    );
-    if let Err(error) = wait_for_writer(host.as_ref(), &backend, request.lock_timeout, ui) {
+    ) {
+        Ok(backend) => backend,
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            return None;
+        }
+    };
+    if let Err(error) = wait_for_writer(host.as_ref(), backend.as_ref(), request.lock_timeout, ui) {
         diagnostics.push(error.to_diagnostic());
         return None;
-    }
-    match backend.journal().read::<JournalRecord>() {
-        Ok(read) if !read.records.is_empty() => ui.note(&format!(
-            "an interrupted command left {} actions in the journal that the state does not \
-             show yet; `infra refresh` or `infra apply` records them",
-            read.records.len()
-        )),
-        Ok(_) => {}
-        Err(error) => diagnostics.push(error.to_diagnostic()),
     }
     let (_, report, _) = read_and_compare(host, checked, request, &environment, diagnostics)?;
     Some(report)
@@ -198,15 +192,7 @@ fn read_and_compare(
     let opened = open(host, checked, &plan_request, false, diagnostics)?;
     let configured = expand_with_prior(host, checked, &opened, &plan_request.vars, diagnostics)?;
     drop_in_background(configured);
-    let (report, refreshed) = compare(
-        &opened.stack,
-        environment,
-        opened.prior.as_ref(),
-        &opened.key,
-        &opened.providers,
-        request.parallelism,
-        diagnostics,
-    )?;
+    let (report, refreshed) = compare(&opened, environment, request.parallelism, diagnostics)?;
     Some((opened, report, refreshed))
 }
 
@@ -238,7 +224,7 @@ fn plan_request(request: &DriftRequest) -> PlanRequest {
 /// Waits while a live process holds the state lock, up to `timeout`.
 fn wait_for_writer(
     host: &dyn Host,
-    backend: &LocalBackend<'_>,
+    backend: &dyn Backend,
     timeout: Duration,
     ui: &mut dyn DriftUi,
 ) -> Result<(), StateError> {
@@ -247,16 +233,14 @@ fn wait_for_writer(
     let timeout_millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
     let mut told = false;
     loop {
-        match host.read(&path) {
-            Err(HostError::NotFound) => return Ok(()),
-            Err(error) => return Err(StateError::io(&path, "reading the lock", &error)),
-            Ok(_) => {}
+        if !backend.is_locked()? {
+            return Ok(());
         }
         let holder = backend.lock_holder();
         if let Some(gone) = holder.as_ref().filter(|h| holder_is_gone(host, h)) {
             ui.note(&format!(
                 "the state lock was left by a process that is gone ({}); comparing with the \
-                 state as last written",
+                 state as last written and what its journal holds",
                 gone.describe()
             ));
             return Ok(());
@@ -295,18 +279,22 @@ fn holder_is_gone(host: &dyn Host, holder: &LockInfo) -> bool {
         && host.process_alive(holder.pid) == Some(false)
 }
 
-/// Reads every managed instance of `prior` and compares. Returns the report
-/// and the refreshed objects; `None` (with diagnostics) when a read failed or
-/// the state could not be opened.
+/// Reads every managed instance of the opened state and compares, on the
+/// command's runtime. Returns the report and the refreshed objects; `None`
+/// (with diagnostics) when a read failed or the state could not be opened.
 fn compare(
-    stack: &str,
+    opened: &Opened,
     environment: &str,
-    prior: Option<&State>,
-    key: &Key,
-    providers: &crate::providers::ProviderSet,
     parallelism: usize,
     diagnostics: &mut Diagnostics,
 ) -> Option<(DriftReport, Refreshed)> {
+    let (stack, prior, key, providers, runtime) = (
+        opened.stack.as_str(),
+        opened.prior.as_ref(),
+        &opened.key,
+        &opened.providers,
+        &opened.runtime,
+    );
     let objects = match prior {
         Some(state) => match prior_objects(state, key) {
             Ok(objects) => objects,
@@ -336,7 +324,6 @@ fn compare(
             (addr.clone(), names)
         })
         .collect();
-    let runtime = runtime(diagnostics)?;
     let (mut refreshed, read_diagnostics) =
         runtime.block_on(refresh(objects, |_| true, providers, parallelism.max(1)));
     let failed = read_diagnostics.has_errors();
@@ -386,7 +373,8 @@ fn keep_secret_marks(refreshed: &mut Refreshed, secret: &BTreeMap<InstanceAddr, 
     }
 }
 
-/// `infra refresh`: takes the lock, recovers an interrupted apply's journal,
+/// `infra refresh`: takes the lock (folding an interrupted apply's journal
+/// into a version of its own first),
 /// reads everything, and when something drifted (and the user agrees)
 /// writes the refreshed objects as a new state version — deleted-outside
 /// instances removed — with an audit record (command `refresh`, one action
@@ -410,59 +398,44 @@ fn run_refresh(
     diagnostics: &mut Diagnostics,
 ) -> Option<RefreshOutcome> {
     let environment = select(checked, request, diagnostics)?;
-    let backend = LocalBackend::new(
+    let backend = match crate::state::backend::open(
+        &checked.config.stack.state,
         host.as_ref(),
         &checked.dir,
         &checked.config.stack.name,
         &environment,
-    );
+    ) {
+        Ok(backend) => backend,
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            return None;
+        }
+    };
     let fail = |diagnostics: &mut Diagnostics, error: StateError| {
         diagnostics.push(error.to_diagnostic());
     };
-    let lock = match backend.lock("refresh", request.lock_timeout, &mut |holder| {
-        ui.waiting_for_lock(holder)
-    }) {
-        Ok(lock) => lock,
+    let writing = Writing::open(
+        host.as_ref(),
+        backend.as_ref(),
+        "refresh",
+        request.lock_timeout,
+        &mut |holder| ui.waiting_for_lock(holder),
+        KeyUse::Existing,
+    );
+    let mut writing = match writing {
+        Ok(writing) => writing,
         Err(error) => {
             fail(diagnostics, error);
             return None;
         }
     };
-    if let Some(stale) = lock.replaced_stale() {
-        ui.note(&format!(
-            "took over the state lock left by a process that is gone ({}); the journal \
-             keeps what it finished",
-            stale.describe()
-        ));
-    }
-    // An interrupted apply's journal is folded in first, as `apply` does;
-    // only then is there a key to open it with (no state, no journal: no key
-    // is created).
-    let has_journal = match backend.journal().read::<JournalRecord>() {
-        Ok(read) => !read.records.is_empty() || read.torn_tail,
-        Err(error) => {
-            fail(diagnostics, error);
-            return None;
-        }
-    };
-    if has_journal {
-        let key = match backend.key() {
-            Ok(key) => key,
-            Err(error) => {
-                fail(diagnostics, error);
-                return None;
-            }
-        };
-        let mut notes = Notes(ui);
-        if let Err(error) = recover(host.as_ref(), &backend, &lock, &key, &mut notes) {
-            fail(diagnostics, error);
-            return None;
-        }
+    for note in writing.notes() {
+        ui.note(note);
     }
     let (opened, report, refreshed) =
         read_and_compare(host, checked, request, &environment, diagnostics)?;
     let Some(prior) = opened.prior.clone().filter(|_| !report.in_sync()) else {
-        drop(lock);
+        drop(writing);
         return Some(RefreshOutcome::NoDrift(report));
     };
     match ui.confirm(&report) {
@@ -486,8 +459,8 @@ fn run_refresh(
         report.changed(),
         report.deleted()
     );
-    let serial = match backend.write(&lock, &mut state, &opened.key, &summary) {
-        Ok(file) => file.serial,
+    let serial = match writing.write(&mut state, &summary) {
+        Ok(serial) => serial,
         Err(error) => {
             fail(diagnostics, error);
             return None;
@@ -509,11 +482,7 @@ fn run_refresh(
             error: None,
         })
         .collect();
-    audit.finish(host.as_ref());
-    if let Err(error) = backend.append_audit(&audit) {
-        fail(diagnostics, error);
-    }
-    if let Err(error) = lock.release() {
+    for error in writing.finish(Some(audit)) {
         fail(diagnostics, error);
     }
     Some(RefreshOutcome::Accepted { report, serial })
@@ -549,25 +518,6 @@ fn refreshed_state(
         }
     }
     Ok(state)
-}
-
-/// Passes `recover`'s notes to a [`DriftUi`]; it asks nothing else.
-struct Notes<'a>(&'a mut dyn DriftUi);
-
-impl ApplyUi for Notes<'_> {
-    fn note(&mut self, text: &str) {
-        self.0.note(text);
-    }
-
-    fn waiting_for_lock(&mut self, holder: Option<&LockInfo>) {
-        self.0.waiting_for_lock(holder);
-    }
-
-    fn confirm(&mut self, _plan: &Plan, _sources: &SourceMap) -> Result<bool, Diagnostic> {
-        Ok(false)
-    }
-
-    fn event(&mut self, _event: &Event) {}
 }
 
 #[cfg(test)]

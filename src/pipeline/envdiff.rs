@@ -15,7 +15,7 @@ use crate::diag::Diagnostics;
 use crate::expand::{Expanded, Request};
 use crate::host::Host;
 use crate::lang::Value;
-use crate::state::{LocalBackend, StateError};
+use crate::state::StateError;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One compared value.
@@ -166,15 +166,25 @@ fn generated_secrets(
         // Expanding reports the unknown environment.
         return Ok(BTreeMap::new());
     }
-    let backend = LocalBackend::new(host, &checked.dir, &checked.config.stack.name, name);
-    let Some(stored) = backend.read()? else {
+    let backend = crate::state::backend::open(
+        &checked.config.stack.state,
+        host,
+        &checked.dir,
+        &checked.config.stack.name,
+        name,
+    )?;
+    let backend = backend.as_ref();
+    // Read as every reading command does: an interrupted apply's journal
+    // (which may hold generated secrets) folded in, nothing written.
+    let reading = crate::state::Reading::open(backend)?;
+    if !reading.exists() {
         return Ok(BTreeMap::new());
-    };
+    }
     // With a state present, `key` opens the existing key or refuses; it
     // never creates one.
     let key = backend.key()?;
-    let state = backend.open_state(&stored, &key)?;
-    super::apply::stored_secrets(Some(&state), &key)
+    let state = reading.open_with(host, backend, &key)?;
+    super::apply::stored_secrets(state.as_ref(), &key)
 }
 
 fn diff(hash_key: &HashKey, a: &Expanded, b: &Expanded) -> EnvDiff {

@@ -14,7 +14,7 @@ use crate::expand::Request;
 use crate::host::Host;
 use crate::lang::Value;
 use crate::state::audit::{ActionOutcome, AuditAction, AuditRecord};
-use crate::state::{InstanceState, LocalBackend, LockInfo, State};
+use crate::state::{InstanceState, KeyUse, LockInfo, State, Writing};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +41,8 @@ pub struct Imported {
     pub id: String,
     /// The state version written.
     pub serial: u64,
+    /// What the user should be told first (a recovered journal, a new key).
+    pub notes: Vec<String>,
 }
 
 /// Imports one object; `on_wait` is told who holds the lock while waiting.
@@ -73,14 +75,35 @@ fn run(
         }
     };
     let stack = checked.config.stack.name.clone();
-    let backend = LocalBackend::new(host.as_ref(), &checked.dir, &stack, &environment);
-    let lock = match backend.lock("import", request.lock_timeout, on_wait) {
-        Ok(lock) => lock,
+    let backend = match crate::state::backend::open(
+        &checked.config.stack.state,
+        host.as_ref(),
+        &checked.dir,
+        &stack,
+        &environment,
+    ) {
+        Ok(backend) => backend,
         Err(error) => {
             diagnostics.push(error.to_diagnostic());
             return None;
         }
     };
+    let writing = Writing::open(
+        host.as_ref(),
+        backend.as_ref(),
+        "import",
+        request.lock_timeout,
+        on_wait,
+        KeyUse::Create,
+    );
+    let mut writing = match writing {
+        Ok(writing) => writing,
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            return None;
+        }
+    };
+    let notes = writing.notes().to_vec();
     let mut audit = AuditRecord::start(host.as_ref(), "import", &environment);
     let opened = open(host, checked, &request.plan, true, diagnostics)?;
     let expand_request = Request {
@@ -127,9 +150,7 @@ fn run(
     let resource_type = request.addr.resource.resource_type.as_str();
     let provider = opened
         .providers
-        .get(&instance.provider.0)
-        .filter(|p| p.schema(resource_type).is_some())
-        .or_else(|| opened.providers.for_resource_type(resource_type))
+        .lookup(resource_type, &instance.provider.0)
         .cloned();
     let Some(provider) = provider else {
         diagnostics.push(
@@ -142,7 +163,7 @@ fn run(
         );
         return None;
     };
-    let runtime = super::run::runtime(diagnostics)?;
+    let runtime = &opened.runtime;
     let refused = runtime.block_on(super::run::configure_providers(
         checked,
         &expanded,
@@ -194,8 +215,8 @@ fn run(
     };
     state.set_instance(&request.addr.resource, provider.name(), instance_state);
     let summary = format!("import: {} from {}", request.addr, request.id);
-    let serial = match backend.write(&lock, &mut state, &opened.key, &summary) {
-        Ok(file) => file.serial,
+    let serial = match writing.write(&mut state, &summary) {
+        Ok(serial) => serial,
         Err(error) => {
             diagnostics.push(error.to_diagnostic());
             return None;
@@ -209,16 +230,13 @@ fn run(
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         error: None,
     });
-    audit.finish(host.as_ref());
-    if let Err(error) = backend.append_audit(&audit) {
-        diagnostics.push(error.to_diagnostic());
-    }
-    if let Err(error) = lock.release() {
+    for error in writing.finish(Some(audit)) {
         diagnostics.push(error.to_diagnostic());
     }
     Some(Imported {
         addr: request.addr.clone(),
         id: object.id,
         serial,
+        notes,
     })
 }

@@ -4,6 +4,10 @@
 //!
 //! Invariant: no printing; the machine only through `host`. Later stages run
 //! only when the earlier ones found no errors, so one mistake is reported once.
+//! Invariant: state is opened only through `state::Reading` (reading
+//! commands, via `run::open`) and `state::Writing` (writing commands), never
+//! by a backend type; a command's provider calls run on the one runtime in
+//! `run::Opened`.
 
 mod apply;
 mod drift;
@@ -235,10 +239,7 @@ fn missing_providers(expanded: &Expanded, providers: &ProviderSet) -> Diagnostic
         let resource = &instance.addr.resource;
         let resource_type = resource.resource_type.as_str();
         let name = instance.provider.0.as_str();
-        let live = providers
-            .get(name)
-            .is_some_and(|provider| provider.schema(resource_type).is_some())
-            || providers.for_resource_type(resource_type).is_some();
+        let live = providers.lookup(resource_type, name).is_some();
         if live || !seen.insert(resource.clone()) {
             continue;
         }

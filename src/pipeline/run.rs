@@ -17,7 +17,7 @@ use crate::expand::{Expanded, Request};
 use crate::host::Host;
 use crate::plan::{Action, Plan};
 use crate::providers::ProviderSet;
-use crate::state::{Key, LocalBackend, State, StateError};
+use crate::state::{Key, State, StateError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -112,6 +112,9 @@ pub(crate) struct Opened {
     pub providers: ProviderSet,
     /// The generated secrets the state holds, opened.
     pub known_secrets: BTreeMap<(crate::addr::ModulePath, String), String>,
+    /// The command's one async runtime: every provider call of the command
+    /// (configure, refresh, plan, apply, import) runs on it.
+    pub runtime: Arc<tokio::runtime::Runtime>,
 }
 
 /// Selects the environment and opens its state and key. With `need_key`
@@ -134,21 +137,40 @@ pub(crate) fn open(
             }
         };
     let stack = checked.config.stack.name.clone();
-    let backend = LocalBackend::new(host.as_ref(), &checked.dir, &stack, &environment);
+    let stored = match crate::state::backend::open(
+        &checked.config.stack.state,
+        host.as_ref(),
+        &checked.dir,
+        &stack,
+        &environment,
+    ) {
+        Ok(backend) => backend,
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            return None;
+        }
+    };
+    let backend = stored.as_ref();
     let push = |diagnostics: &mut Diagnostics, error: StateError| {
         diagnostics.push(error.to_diagnostic());
     };
-    let stored = match backend.read() {
-        Ok(stored) => stored,
+    // The one way a command reads state: any journal of an interrupted
+    // apply folded in memory (nothing written, no lock), and said so.
+    let reading = match crate::state::Reading::open(backend) {
+        Ok(reading) => reading,
         Err(error) => {
             push(diagnostics, error);
             return None;
         }
     };
-    let key = if stored.is_some() || request.out.is_some() || need_key {
+    if let Some(warning) = reading.warning() {
+        diagnostics.push(warning);
+    }
+    let key = if reading.exists() || request.out.is_some() || need_key {
         backend.key()
     } else {
-        Key::load(host.as_ref(), &backend.key_path())
+        backend
+            .load_key()
             .map(|key| key.unwrap_or_else(|| Key::generate(host.as_ref())))
     };
     let key = match key {
@@ -158,16 +180,14 @@ pub(crate) fn open(
             return None;
         }
     };
-    let prior = match &stored {
-        Some(file) => match backend.open_state(file, &key) {
-            Ok(prior) => Some(prior),
-            Err(error) => {
-                push(diagnostics, error);
-                return None;
-            }
-        },
-        None => None,
+    let prior = match reading.open_with(host.as_ref(), backend, &key) {
+        Ok(prior) => prior,
+        Err(error) => {
+            push(diagnostics, error);
+            return None;
+        }
     };
+    drop(reading);
     drop(stored);
     let known_secrets = match super::apply::stored_secrets(prior.as_ref(), &key) {
         Ok(secrets) => secrets,
@@ -176,7 +196,9 @@ pub(crate) fn open(
             return None;
         }
     };
+    let runtime = Arc::new(runtime(diagnostics)?);
     Some(Opened {
+        runtime,
         stack,
         environment,
         key,
@@ -208,7 +230,7 @@ pub(crate) fn plan_opened(
     // Shared with each round's expansion, not copied (a copy is made only
     // when a later round drops objects from it).
     let mut known = Arc::new(known_from_prior(opened, diagnostics)?);
-    let runtime = runtime(diagnostics)?;
+    let runtime = &opened.runtime;
     let digest = config_digest(checked, &request.vars);
     let mut round = 0;
     loop {
@@ -475,8 +497,9 @@ pub(crate) fn config_digest(checked: &Checked, vars: &[(String, String)]) -> Str
     crate::plan::config_digest(&files, vars)
 }
 
-/// A multi-threaded tokio runtime for provider calls.
-pub(crate) fn runtime(diagnostics: &mut Diagnostics) -> Option<tokio::runtime::Runtime> {
+/// A multi-threaded tokio runtime for provider calls: made once per command,
+/// by [`open`], and found in [`Opened::runtime`].
+fn runtime(diagnostics: &mut Diagnostics) -> Option<tokio::runtime::Runtime> {
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .clamp(1, 8);

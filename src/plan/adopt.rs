@@ -14,7 +14,7 @@
 //! or two instances move to one address) is refused with
 //! `infra::plan::moved_conflict`, and nothing is moved for it.
 
-use super::refresh::{provider_error, provider_for, provider_panicked};
+use super::refresh::{provider_error, provider_panicked};
 use super::{PriorObject, Request, run_bounded};
 use crate::addr::{InstanceAddr, InstanceKey, ModulePath, Target};
 use crate::config::Moved;
@@ -166,7 +166,10 @@ pub(super) async fn import_objects(
             continue;
         }
         let resource_type = addr.resource.resource_type.clone();
-        let Some(provider) = provider_for(request.providers, &instance.provider.0, &resource_type)
+        let Some(provider) = request
+            .providers
+            .lookup(&resource_type, &instance.provider.0)
+            .cloned()
         else {
             diagnostics.push(super::refresh::missing_provider(addr, &instance.provider.0));
             continue;

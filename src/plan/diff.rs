@@ -13,7 +13,7 @@
 //! unknown and secret marks stay on.
 
 use super::PriorObject;
-use super::refresh::{missing_provider, provider_error, provider_for, provider_panicked};
+use super::refresh::{missing_provider, provider_error, provider_panicked};
 use super::{Action, Change, DriftKind, OutputChange, Reason, Refreshed, Request, run_bounded};
 use crate::addr::{InstanceAddr, Mode, ResourceAddr, Target};
 use crate::config::RefTarget;
@@ -204,7 +204,11 @@ pub async fn diff(
         }
         let provider_name = &instance.provider.0;
         let resource_type = addr.resource.resource_type.clone();
-        let Some(provider) = provider_for(request.providers, provider_name, &resource_type) else {
+        let Some(provider) = request
+            .providers
+            .lookup(&resource_type, provider_name)
+            .cloned()
+        else {
             diagnostics.push(missing_provider(addr, provider_name));
             continue;
         };
@@ -301,7 +305,11 @@ pub async fn diff(
                 Some(prior_object) => apply_ignore_changes(instance, prior_object),
                 None => instance.attributes.clone(),
             };
-            if let Some(provider) = provider_for(request.providers, provider_name, resource_type) {
+            if let Some(provider) = request
+                .providers
+                .lookup(resource_type, provider_name)
+                .cloned()
+            {
                 match provider.plan_change(resource_type, None, &proposed).await {
                     Ok(fresh) => {
                         let fresh = sealed(provider.as_ref(), resource_type, &proposed, fresh);

@@ -403,11 +403,11 @@ fn remark_prior(prior: &mut BTreeMap<InstanceAddr, PriorObject>, request: &Reque
         let Some(instance) = request.expanded.instances.get(addr) else {
             continue;
         };
-        let Some(provider) = refresh::provider_for(
-            request.providers,
-            &prior_object.provider,
-            &prior_object.resource_type,
-        ) else {
+        let Some(provider) = request
+            .providers
+            .lookup(&prior_object.resource_type, &prior_object.provider)
+            .cloned()
+        else {
             continue;
         };
         if let Some(schema) = provider.schema(&prior_object.resource_type) {

@@ -10,10 +10,9 @@ use crate::diag::{Code, Diagnostic, Diagnostics, Span};
 use crate::lang::Value;
 use crate::providers::provider::{same_ignoring_marks, seal_returned};
 use crate::providers::retry::{RetryPolicy, Rng, retry_transient};
-use crate::providers::{Attributes, ObjectState, Provider, ProviderError, ProviderSet};
+use crate::providers::{Attributes, ObjectState, ProviderError, ProviderSet};
 use crate::state::{Key, State, StateError};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 /// One object of the prior state, opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,11 +85,10 @@ pub async fn refresh(
         if !selected(addr) || addr.resource.mode != Mode::Managed {
             continue;
         }
-        let Some(provider) = provider_for(
-            providers,
-            &prior_object.provider,
-            &prior_object.resource_type,
-        ) else {
+        let Some(provider) = providers
+            .lookup(&prior_object.resource_type, &prior_object.provider)
+            .cloned()
+        else {
             diagnostics.push(missing_provider(addr, &prior_object.provider));
             continue;
         };
@@ -172,19 +170,6 @@ fn attribute_drift(before: &Attributes, after: &Attributes) -> Vec<AttributeDrif
             })
         })
         .collect()
-}
-
-/// The provider called `name`, else the one offering `resource_type`.
-pub(super) fn provider_for(
-    providers: &ProviderSet,
-    name: &str,
-    resource_type: &str,
-) -> Option<Arc<dyn Provider>> {
-    providers
-        .get(name)
-        .filter(|provider| provider.schema(resource_type).is_some())
-        .or_else(|| providers.for_resource_type(resource_type))
-        .cloned()
 }
 
 /// No live provider for an instance.

@@ -26,11 +26,14 @@ impl Registry {
             resources: BTreeMap::new(),
             data_sources: BTreeMap::new(),
         };
-        registry.add_resource(super::null::schema());
-        registry.add_resource(super::local::file_schema());
-        registry.add_resource(super::local::directory_schema());
-        registry.add_resource(super::http::resource_schema());
-        registry.add_data_source(super::http::data_schema());
+        for builtin in super::builtin::BUILTIN {
+            for schema in (builtin.resources)() {
+                registry.add_resource(schema);
+            }
+            for schema in (builtin.data_sources)() {
+                registry.add_data_source(schema);
+            }
+        }
         registry
     }
 
@@ -39,10 +42,7 @@ impl Registry {
     /// matching what `ProviderSet::builtin` offers.
     pub fn for_host(host: &dyn Host) -> Self {
         let mut registry = Self::builtin();
-        if host
-            .env_var(super::world::WORLD_VAR)
-            .is_some_and(|dir| !dir.trim().is_empty())
-        {
+        if super::builtin::test_world_enabled(host) {
             registry.add_resource(super::world::WorldProvider::schema());
         }
         registry

@@ -6,9 +6,6 @@
 //! file-backed test world, which `builtin` adds when `INFRA_TEST_WORLD` is set
 //! (see `docs/testing.md`).
 
-use super::http::HttpProvider;
-use super::local::LocalProvider;
-use super::null::NullProvider;
 use super::provider::Provider;
 use super::world::WorldProvider;
 use crate::host::Host;
@@ -40,16 +37,12 @@ impl ProviderSet {
     /// stack folder.
     pub fn builtin(host: Arc<dyn Host>, base_dir: &Path) -> Self {
         let mut set = Self::new();
-        set.insert(Arc::new(NullProvider::new(host.clone())));
-        set.insert(Arc::new(LocalProvider::new(
-            host.clone(),
-            base_dir.to_path_buf(),
-        )));
-        set.insert(Arc::new(HttpProvider::new(
-            host.clone(),
-            base_dir.to_path_buf(),
-        )));
-        if let Some(world) = WorldProvider::from_env(host) {
+        for builtin in super::builtin::BUILTIN {
+            set.insert((builtin.make)(host.clone(), base_dir));
+        }
+        if super::builtin::test_world_enabled(host.as_ref())
+            && let Some(world) = WorldProvider::from_env(host)
+        {
             set.insert(Arc::new(world));
         }
         set
@@ -70,6 +63,16 @@ impl ProviderSet {
     /// The provider with this name.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {
         self.providers.get(name)
+    }
+
+    /// The provider for an instance of `resource_type` whose block names
+    /// `provider` (the block's provider, or the type's prefix): that
+    /// provider when it offers the type, else the one that does. The one
+    /// lookup plan, apply, import and drift use.
+    pub fn lookup(&self, resource_type: &str, provider: &str) -> Option<&Arc<dyn Provider>> {
+        self.get(provider)
+            .filter(|found| found.schema(resource_type).is_some())
+            .or_else(|| self.for_resource_type(resource_type))
     }
 
     /// The provider that offers this resource type.
@@ -113,6 +116,41 @@ mod tests {
         for local in ["local_file", "local_directory"] {
             let found = set.for_resource_type(local).map(|p| p.name());
             assert_eq!(found, Some("local"));
+        }
+    }
+
+    #[test]
+    fn lookup_takes_the_named_provider_when_it_offers_the_type_else_the_one_that_does() {
+        let set = ProviderSet::builtin(Arc::new(MemoryHost::new()), Path::new("stack"))
+            .with(Arc::new(TestProvider::new()));
+        let found = |resource_type: &str, provider: &str| {
+            set.lookup(resource_type, provider).map(|p| p.name())
+        };
+        assert_eq!(found("local_file", "local"), Some("local"));
+        // A block whose provider lacks the type (a typo'd or aliased name).
+        assert_eq!(found("local_file", "null"), Some("local"));
+        assert_eq!(found("local_file", "nowhere"), Some("local"));
+        assert_eq!(found("aws_s3_bucket", "aws"), None);
+    }
+
+    #[test]
+    fn the_registry_and_the_live_set_come_from_one_list() {
+        let registry = crate::providers::Registry::builtin();
+        let set = ProviderSet::builtin(Arc::new(MemoryHost::new()), Path::new("stack"));
+        assert_eq!(
+            registry.provider_names(),
+            set.names().collect::<Vec<_>>(),
+            "every built-in provider has schemas and a live implementation"
+        );
+        for resource_type in registry
+            .resource_types()
+            .chain(registry.data_source_types())
+        {
+            let schema = registry
+                .resource(resource_type)
+                .or_else(|| registry.data_source(resource_type));
+            let live = set.for_resource_type(resource_type).map(|p| p.name());
+            assert_eq!(live, schema.map(|s| s.provider), "{resource_type}");
         }
     }
 }

@@ -35,6 +35,9 @@ pub struct Journal<'h> {
     path: PathBuf,
     /// Whether the file was checked for a torn tail before the first append.
     tail_checked: bool,
+    /// A record written before the first appended one, in the same write
+    /// (the version the journal was started against).
+    header: Option<String>,
 }
 
 impl std::fmt::Debug for Journal<'_> {
@@ -53,7 +56,27 @@ impl<'h> Journal<'h> {
             host,
             path: path.to_path_buf(),
             tail_checked: false,
+            header: None,
         }
+    }
+
+    /// Writes `record` ahead of the first appended record, in the same
+    /// durable write: nothing is written when nothing is appended.
+    pub fn with_header<T: Serialize>(mut self, record: &T) -> Result<Journal<'h>, StateError> {
+        self.header = Some(self.frame(record)?);
+        Ok(self)
+    }
+
+    /// One framed line.
+    fn frame<T: Serialize>(&self, record: &T) -> Result<String, StateError> {
+        let json = serde_json::to_string(record).map_err(|error| {
+            StateError::new(Code::Internal, Some(&self.path), format!("{error}"))
+        })?;
+        Ok(format!(
+            "{MAGIC} {} {} {json}\n",
+            json.len(),
+            hash(json.as_bytes())
+        ))
     }
 
     /// Where it is.
@@ -76,16 +99,9 @@ impl<'h> Journal<'h> {
             self.drop_torn_tail()?;
             self.tail_checked = true;
         }
-        let mut line = String::new();
+        let mut line = self.header.take().unwrap_or_default();
         for record in records {
-            let json = serde_json::to_string(record).map_err(|error| {
-                StateError::new(Code::Internal, Some(&self.path), format!("{error}"))
-            })?;
-            line.push_str(&format!(
-                "{MAGIC} {} {} {json}\n",
-                json.len(),
-                hash(json.as_bytes())
-            ));
+            line.push_str(&self.frame(record)?);
         }
         if let Some(parent) = self.path.parent() {
             self.host

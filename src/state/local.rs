@@ -59,6 +59,11 @@ impl<'h> LocalBackend<'h> {
         }
     }
 
+    /// The environment this backend stores.
+    pub fn environment(&self) -> &'h str {
+        self.environment
+    }
+
     fn state_dir(&self) -> PathBuf {
         self.stack_dir.join(".infra").join("state").join(self.stack)
     }
@@ -567,4 +572,137 @@ fn check_key(file: &StateFile, key: &Key, path: &Path) -> Result<(), StateError>
             }
         ),
     ))
+}
+
+impl super::backend::JournalWriter for Journal<'_> {
+    fn append(&mut self, records: &[super::JournalRecord]) -> Result<(), StateError> {
+        self.append_all(records)
+    }
+}
+
+impl super::backend::Backend for LocalBackend<'_> {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    fn environment(&self) -> &str {
+        self.environment
+    }
+
+    fn state_path(&self) -> PathBuf {
+        LocalBackend::state_path(self)
+    }
+
+    fn journal_path(&self) -> PathBuf {
+        LocalBackend::journal_path(self)
+    }
+
+    fn audit_path(&self) -> PathBuf {
+        LocalBackend::audit_path(self)
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        LocalBackend::lock_path(self)
+    }
+
+    fn key_path(&self) -> PathBuf {
+        LocalBackend::key_path(self)
+    }
+
+    fn read(&self) -> Result<Option<StateFile>, StateError> {
+        LocalBackend::read(self)
+    }
+
+    fn open_state(&self, file: &StateFile, key: &Key) -> Result<State, StateError> {
+        LocalBackend::open_state(self, file, key)
+    }
+
+    fn version(&self, serial: u64) -> Result<StateFile, StateError> {
+        LocalBackend::version(self, serial)
+    }
+
+    fn history(&self) -> Result<Vec<VersionInfo>, StateError> {
+        LocalBackend::history(self)
+    }
+
+    fn write(
+        &self,
+        lock: &Lock<'_>,
+        state: &mut State,
+        key: &Key,
+        summary: &str,
+    ) -> Result<StateFile, StateError> {
+        LocalBackend::write(self, lock, state, key, summary)
+    }
+
+    fn restore(
+        &self,
+        lock: &Lock<'_>,
+        serial: u64,
+        key: &Key,
+        summary: &str,
+    ) -> Result<(State, Option<PathBuf>), StateError> {
+        LocalBackend::restore(self, lock, serial, key, summary)
+    }
+
+    fn key(&self) -> Result<Key, StateError> {
+        LocalBackend::key(self)
+    }
+
+    fn load_key(&self) -> Result<Option<Key>, StateError> {
+        Key::load(self.host, &LocalBackend::key_path(self))
+    }
+
+    fn lock(
+        &self,
+        operation: &str,
+        timeout: Duration,
+        on_wait: &mut dyn FnMut(Option<&LockInfo>),
+    ) -> Result<Lock<'_>, StateError> {
+        LocalBackend::lock(self, operation, timeout, on_wait)
+    }
+
+    fn is_locked(&self) -> Result<bool, StateError> {
+        let path = LocalBackend::lock_path(self);
+        match self.host.read(&path) {
+            Ok(_) => Ok(true),
+            Err(HostError::NotFound) => Ok(false),
+            Err(error) => Err(StateError::io(&path, "reading the lock", &error)),
+        }
+    }
+
+    fn lock_holder(&self) -> Option<LockInfo> {
+        LocalBackend::lock_holder(self)
+    }
+
+    fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
+        LocalBackend::force_unlock(self, id)
+    }
+
+    fn journal_writer(
+        &self,
+        header: Option<&super::JournalRecord>,
+    ) -> Result<Box<dyn super::backend::JournalWriter + '_>, StateError> {
+        let journal = LocalBackend::journal(self);
+        Ok(Box::new(match header {
+            Some(header) => journal.with_header(header)?,
+            None => journal,
+        }))
+    }
+
+    fn read_journal(&self) -> Result<super::JournalRead<super::JournalRecord>, StateError> {
+        LocalBackend::journal(self).read()
+    }
+
+    fn clear_journal(&self) -> Result<(), StateError> {
+        LocalBackend::journal(self).clear()
+    }
+
+    fn append_audit(&self, record: &super::AuditRecord) -> Result<(), StateError> {
+        LocalBackend::append_audit(self, record)
+    }
+
+    fn audit(&self) -> Result<super::AuditLog, StateError> {
+        LocalBackend::audit(self)
+    }
 }

@@ -15,20 +15,24 @@
 //! lineage, key) is refused and never overwritten.
 
 pub mod audit;
+pub mod backend;
 pub mod crypto;
 pub mod file;
 pub mod journal;
 pub mod json;
 pub mod local;
 pub mod lock;
+pub mod session;
 
 pub use audit::{ActionOutcome, AuditAction, AuditLog, AuditRecord, AuditResult};
+pub use backend::{BACKENDS, Backend, JournalWriter};
 pub use crypto::{Key, KeySource, PathStep, SealedValue};
 pub use file::{FORMAT_VERSION, StateFile, VersionInfo};
 pub use journal::{Journal, JournalRead};
 pub use json::Json;
 pub use local::LocalBackend;
 pub use lock::{Lock, LockInfo};
+pub use session::{KeyUse, Reading, Writing};
 
 use crate::addr::{InstanceAddr, InstanceKey, ResourceAddr};
 use crate::diag::{Code, Diagnostic};
@@ -160,6 +164,25 @@ pub struct OutputState {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case", tag = "kind")]
 pub enum JournalRecord {
+    /// The version the journal was started against: its first record, so
+    /// that it is never folded onto another version. Journals written before
+    /// this record existed lack it.
+    Base {
+        /// The state's lineage.
+        lineage: String,
+        /// The serial of the version the apply started from (0: none yet).
+        serial: u64,
+    },
+    /// The version the records are about to be written into: appended
+    /// durably just before that version is written, so that a journal left
+    /// behind by a process killed between writing the version and removing
+    /// the journal is known to be recorded already.
+    Committed {
+        /// The state's lineage.
+        lineage: String,
+        /// The serial of the version being written.
+        serial: u64,
+    },
     /// An instance was created, updated or read: its new state.
     Set {
         /// The resource.
@@ -314,6 +337,7 @@ impl State {
             JournalRecord::Secret { name, value } => {
                 self.secrets.insert(name.clone(), value.clone());
             }
+            JournalRecord::Base { .. } | JournalRecord::Committed { .. } => {}
         }
     }
 

@@ -820,3 +820,162 @@ fn the_journal_survives_on_a_real_disk() {
     assert_eq!(read.records, (0..2).map(sample_record).collect::<Vec<_>>());
     assert!(read.torn_tail);
 }
+
+// ---- the one path: Reading and Writing ------------------------------------
+
+fn open_writing<'h>(host: &'h MemoryHost, backend: &'h LocalBackend<'h>) -> Writing<'h> {
+    Writing::open(
+        host,
+        backend,
+        "apply",
+        Duration::ZERO,
+        &mut no_wait(),
+        KeyUse::Create,
+    )
+    .unwrap()
+}
+
+/// An apply's journal that removed `test_db.main` from version `serial`.
+fn interrupted_apply<'h>(host: &'h MemoryHost, backend: &'h LocalBackend<'h>) -> State {
+    let mut writing = open_writing(host, backend);
+    let state = writing.state().unwrap().clone();
+    let mut journal = writing.journal(&state).unwrap();
+    journal
+        .append(&[JournalRecord::Remove {
+            instance: ResourceAddr::managed("test_db", "main").instance(InstanceKey::None),
+        }])
+        .unwrap();
+    // The process dies: the lock is left, and taken over by pid liveness in
+    // real runs; here it is released so the next command can run.
+    drop(writing);
+    state
+}
+
+#[test]
+fn an_apply_journal_starts_with_the_version_it_was_written_against() {
+    let host = MemoryHost::new();
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
+    let key = backend.key().unwrap();
+    let written = write_versions(&backend, &key, &host, 2);
+    interrupted_apply(&host, &backend);
+    let records = backend.journal().read::<JournalRecord>().unwrap().records;
+    assert_eq!(
+        records.first(),
+        Some(&JournalRecord::Base {
+            lineage: written.lineage.clone(),
+            serial: 2
+        })
+    );
+    // A reading folds it in memory, writes nothing and says so.
+    let before = all_memory_files(&host);
+    let reading = Reading::open(&backend).unwrap();
+    assert_eq!(reading.state(&host).unwrap().instance_count(), 0);
+    let warning = reading.warning().unwrap();
+    assert_eq!(warning.code, Code::StateUnrecordedActions);
+    assert_eq!(all_memory_files(&host), before);
+    // A writing command folds it durably first: version 3, journal gone.
+    let writing = open_writing(&host, &backend);
+    assert_eq!(writing.state().unwrap().serial, 3);
+    assert_eq!(writing.state().unwrap().instance_count(), 0);
+    assert!(host.file(&backend.journal_path()).is_none());
+    assert!(
+        writing
+            .notes()
+            .iter()
+            .any(|note| note.contains("recovered 1 actions"))
+    );
+    let audit = backend.audit().unwrap();
+    assert_eq!(audit.records.last().unwrap().command, "recover");
+    assert_eq!(audit.records.last().unwrap().serial, Some(3));
+}
+
+#[test]
+fn a_journal_is_not_folded_once_the_state_moved_on() {
+    let host = MemoryHost::new();
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
+    let key = backend.key().unwrap();
+    write_versions(&backend, &key, &host, 1);
+    interrupted_apply(&host, &backend);
+    let journal = host.file(&backend.journal_path()).unwrap();
+    // Another version is written behind the journal's back (a file copied
+    // back, an older infra).
+    let mut state = backend.read_state(&key).unwrap().unwrap();
+    let lock = backend
+        .lock("other", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    backend.write(&lock, &mut state, &key, "other").unwrap();
+    drop(lock);
+    let state_file = host.file(&backend.state_path()).unwrap();
+    let error = Reading::open(&backend).unwrap_err();
+    assert_eq!(error.code, Code::StateJournalStale);
+    let error = Writing::open(
+        &host,
+        &backend,
+        "apply",
+        Duration::ZERO,
+        &mut no_wait(),
+        KeyUse::Create,
+    )
+    .unwrap_err();
+    assert_eq!(error.code, Code::StateJournalStale);
+    assert!(error.help.contains("version 1"), "{}", error.help);
+    assert!(error.help.contains("version 2"), "{}", error.help);
+    assert_eq!(host.file(&backend.journal_path()).unwrap(), journal);
+    assert_eq!(host.file(&backend.state_path()).unwrap(), state_file);
+    assert!(host.file(&backend.lock_path()).is_none(), "lock released");
+}
+
+fn all_memory_files(host: &MemoryHost) -> Vec<(PathBuf, Option<Vec<u8>>)> {
+    let root = Path::new("/s/.infra");
+    let mut pending = vec![root.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(dir) = pending.pop() {
+        for entry in host.list_dir(&dir).unwrap_or_default() {
+            if entry.is_file {
+                files.push((entry.path.clone(), host.file(&entry.path)));
+            } else {
+                pending.push(entry.path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn a_journal_already_written_into_the_current_version_is_not_folded_again() {
+    let host = MemoryHost::new();
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
+    let key = backend.key().unwrap();
+    write_versions(&backend, &key, &host, 1);
+    // An apply journals a removal, writes version 2 and is killed before it
+    // removes the journal: the journal ends with its commit mark.
+    let mut writing = open_writing(&host, &backend);
+    let mut state = writing.state().unwrap().clone();
+    let remove = JournalRecord::Remove {
+        instance: ResourceAddr::managed("test_db", "main").instance(InstanceKey::None),
+    };
+    writing
+        .journal(&state)
+        .unwrap()
+        .append(std::slice::from_ref(&remove))
+        .unwrap();
+    let journal = host.file(&backend.journal_path()).unwrap();
+    state.apply_record(&remove);
+    assert_eq!(writing.write(&mut state, "apply").unwrap(), 2);
+    drop(writing);
+    host.write_atomic(&backend.journal_path(), &journal)
+        .unwrap();
+    Journal::new(&host, &backend.journal_path())
+        .append(&JournalRecord::Committed {
+            lineage: state.lineage.clone(),
+            serial: 2,
+        })
+        .unwrap();
+    let reading = Reading::open(&backend).unwrap();
+    assert!(reading.warning().is_none());
+    assert_eq!(reading.state(&host).unwrap().serial, 2);
+    let writing = open_writing(&host, &backend);
+    assert_eq!(writing.state().unwrap().serial, 2, "no version of its own");
+    assert!(host.file(&backend.journal_path()).is_none());
+}

@@ -197,6 +197,22 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
         "about recorded state, not stack files; tested in src/state/tests.rs",
     ),
     (
+        "infra::state::journal_stale",
+        "about recorded state, not stack files; tested in tests/state_core.rs",
+    ),
+    (
+        "infra::state::journal_foreign_lineage",
+        "about recorded state, not stack files; tested in tests/state_core.rs",
+    ),
+    (
+        "infra::state::unknown_backend",
+        "about the state storage the stack names, raised when a command opens it; tested in tests/state_core.rs",
+    ),
+    (
+        "infra::state::unrecorded_actions",
+        "about recorded state, not stack files; tested in tests/state_core.rs",
+    ),
+    (
         "infra::state::io",
         "about recorded state, not stack files; tested in src/apply/tests.rs",
     ),
