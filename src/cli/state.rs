@@ -365,16 +365,7 @@ fn surgery(
     let started = AuditRecord::start(host, &operation.replace(' ', "-"), &located.environment);
     let timeout = lock.lock_timeout;
     let held = {
-        let mut on_wait = |holder: Option<&LockInfo>| {
-            let who = holder.map_or_else(
-                || String::from("held by another process"),
-                LockInfo::describe,
-            );
-            ctx.err(&format!(
-                "Waiting up to {} for the state lock ({who})...\n",
-                describe_duration(timeout)
-            ));
-        };
+        let mut on_wait = |holder: Option<&LockInfo>| ctx.err(&waiting_line(timeout, holder));
         Writing::open(
             host,
             backend,
@@ -1081,6 +1072,18 @@ impl ForceUnlockCommand {
             Err(error) => state_failure(ctx, &error),
         }
     }
+}
+
+/// The line shown while a state command waits up to `timeout` for the lock.
+pub(super) fn waiting_line(timeout: std::time::Duration, holder: Option<&LockInfo>) -> String {
+    let who = holder.map_or_else(
+        || String::from("held by another process"),
+        LockInfo::describe,
+    );
+    format!(
+        "Waiting up to {} for the state lock ({who})...\n",
+        describe_duration(timeout)
+    )
 }
 
 #[cfg(test)]

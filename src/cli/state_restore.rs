@@ -12,7 +12,7 @@
 //! in the history folder, never dropped.
 
 use super::args::{EnvSelect, LockArgs};
-use super::state::{describe_duration, locate, state_failure};
+use super::state::{locate, state_failure};
 use super::{Ctx, Exit};
 use crate::state::{ActionOutcome, AuditAction, AuditRecord, LockInfo, Writing};
 
@@ -39,16 +39,8 @@ pub(super) fn restore(ctx: &mut Ctx<'_>, args: RestoreArgs) -> Exit {
     let started = AuditRecord::start(host, "state-restore", &located.environment);
     let timeout = args.lock.lock_timeout;
     let held = {
-        let mut on_wait = |holder: Option<&LockInfo>| {
-            let who = holder.map_or_else(
-                || String::from("held by another process"),
-                LockInfo::describe,
-            );
-            ctx.err(&format!(
-                "Waiting up to {} for the state lock ({who})...\n",
-                describe_duration(timeout)
-            ));
-        };
+        let mut on_wait =
+            |holder: Option<&LockInfo>| ctx.err(&super::state::waiting_line(timeout, holder));
         Writing::open_to_restore(host, backend, timeout, &mut on_wait)
     };
     let mut writing = match held {

@@ -155,23 +155,10 @@ fn run(
             return None;
         }
     };
-    let stack = checked.config.stack.name.clone();
     let fail = |diagnostics: &mut Diagnostics, error: StateError| {
         diagnostics.push(error.to_diagnostic());
     };
-    let backend = match crate::state::backend::open(
-        &checked.config.stack.state,
-        host.as_ref(),
-        &checked.dir,
-        &stack,
-        &environment,
-    ) {
-        Ok(backend) => backend,
-        Err(error) => {
-            fail(diagnostics, error);
-            return None;
-        }
-    };
+    let backend = super::open_backend(host.as_ref(), checked, &environment, diagnostics)?;
     let writing = Writing::open(
         host.as_ref(),
         backend.as_ref(),

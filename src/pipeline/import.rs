@@ -74,20 +74,7 @@ fn run(
             return None;
         }
     };
-    let stack = checked.config.stack.name.clone();
-    let backend = match crate::state::backend::open(
-        &checked.config.stack.state,
-        host.as_ref(),
-        &checked.dir,
-        &stack,
-        &environment,
-    ) {
-        Ok(backend) => backend,
-        Err(error) => {
-            diagnostics.push(error.to_diagnostic());
-            return None;
-        }
-    };
+    let backend = super::open_backend(host.as_ref(), checked, &environment, diagnostics)?;
     let writing = Writing::open(
         host.as_ref(),
         backend.as_ref(),

@@ -111,6 +111,29 @@ pub fn expand(
     (expanded, diagnostics)
 }
 
+/// The state backend of `checked`'s stack (`stack { state = … }`) for
+/// `environment`; a backend this build lacks is reported in `diagnostics`.
+pub(crate) fn open_backend<'h>(
+    host: &'h dyn Host,
+    checked: &'h Checked,
+    environment: &'h str,
+    diagnostics: &mut Diagnostics,
+) -> Option<Box<dyn crate::state::Backend + 'h>> {
+    match crate::state::backend::open(
+        &checked.config.stack.state,
+        host,
+        &checked.dir,
+        &checked.config.stack.name,
+        environment,
+    ) {
+        Ok(backend) => Some(backend),
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            None
+        }
+    }
+}
+
 /// What `infra validate` asks for.
 #[derive(Debug, Clone, Default)]
 pub struct ValidateRequest {

@@ -137,19 +137,7 @@ pub(crate) fn open(
             }
         };
     let stack = checked.config.stack.name.clone();
-    let stored = match crate::state::backend::open(
-        &checked.config.stack.state,
-        host.as_ref(),
-        &checked.dir,
-        &stack,
-        &environment,
-    ) {
-        Ok(backend) => backend,
-        Err(error) => {
-            diagnostics.push(error.to_diagnostic());
-            return None;
-        }
-    };
+    let stored = super::open_backend(host.as_ref(), checked, &environment, diagnostics)?;
     let backend = stored.as_ref();
     let push = |diagnostics: &mut Diagnostics, error: StateError| {
         diagnostics.push(error.to_diagnostic());
