@@ -517,15 +517,20 @@ fn a_held_lock_fails_at_once_naming_the_holder_and_readers_pass() {
     let err = stderr(&output);
     // At once: without --lock-timeout it never starts waiting.
     assert!(!err.contains("for the state lock"), "{err}");
-    // The help line is wrapped to the width, at spaces and after hyphens (a
-    // lock id has four), so the holder is looked for with whitespace removed.
+    // The help line wraps at spaces only: the lock id stays whole on one
+    // line, to be copied into `infra force-unlock`.
     let unwrapped: String = err.split_whitespace().collect();
     assert!(
         unwrapped.contains(&format!("pid{}", std::process::id())),
         "{err}"
     );
     assert!(err.contains("test-holder"), "{err}");
-    assert!(unwrapped.contains(&lock.info().id), "{err}");
+    assert!(err.contains(&lock.info().id), "the lock id is split: {err}");
+    // When it was taken, as a date and an age, not a raw Unix time.
+    let taken = infra::host::format_utc(lock.info().created_at);
+    assert!(unwrapped.contains(&taken.replace(' ', "")), "{err}");
+    assert!(unwrapped.contains("ago),lockid"), "{err}");
+    assert!(!err.contains("unix time"), "{err}");
     assert!(err.contains(&lock.info().user), "{err}");
     assert!(err.contains("--lock-timeout"), "{err}");
 

@@ -408,7 +408,7 @@ impl ApplyUi for Terminal<'_, '_> {
         if let Some(holder) = holder {
             self.ctx.err(&format!(
                 "waiting for the state lock: {}\n",
-                holder.describe()
+                holder.describe(self.ctx.host.now_unix_seconds())
             ));
         }
     }
@@ -570,7 +570,7 @@ impl ImportCommand {
         let (imported, sources, diagnostics) =
             pipeline::import(ctx.shared_host.clone(), &dir, &request, &mut |holder| {
                 if let Some(holder) = holder {
-                    waits.push(holder.describe());
+                    waits.push(holder.describe(ctx.host.now_unix_seconds()));
                 }
             });
         if let Some(holder) = waits.first() {

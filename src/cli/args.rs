@@ -47,25 +47,14 @@ pub(super) struct LockArgs {
 pub(super) fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
     let problem = || {
-        format!("`{text}` is not a duration; write a whole number and a unit: 500ms, 30s, 2m, 1h")
+        format!("`{text}` is not a duration; write a number and a unit: 500ms, 30s, 2m, 1h, 1h 30m")
     };
     if text == "0" {
         return Ok(std::time::Duration::ZERO);
     }
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(problem)?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| problem())?;
-    let millis = match unit {
-        "ms" => Some(number),
-        "s" => number.checked_mul(1000),
-        "m" => number.checked_mul(60_000),
-        "h" => number.checked_mul(3_600_000),
-        _ => None,
-    }
-    .ok_or_else(problem)?;
-    Ok(std::time::Duration::from_millis(millis))
+    // jiff's friendly format: `500ms`, `30s`, `2m`, `1h`, `1h 30m`, `90 seconds`.
+    let duration: jiff::SignedDuration = text.parse().map_err(|_| problem())?;
+    std::time::Duration::try_from(duration).map_err(|_| problem())
 }
 
 #[cfg(test)]
@@ -81,20 +70,16 @@ mod tests {
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
         assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        // jiff's friendly format reads the forms people write.
+        assert_eq!(parse_duration("3.5s"), Ok(Duration::from_millis(3500)));
+        assert_eq!(parse_duration("10 s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("90 seconds"), Ok(Duration::from_secs(90)));
     }
 
     #[test]
     fn bad_durations_are_refused_with_the_expected_form() {
-        for bad in [
-            "",
-            "30",
-            "s",
-            "3.5s",
-            "-1s",
-            "10 s",
-            "5d",
-            "99999999999999999999h",
-        ] {
+        for bad in ["", "30", "s", "-1s", "5 parsecs", "99999999999999999999h"] {
             let error = parse_duration(bad).err();
             assert!(
                 error.as_deref().is_some_and(|e| e.contains("500ms, 30s")),

@@ -88,7 +88,8 @@ impl DriftUi for Terminal<'_, '_> {
     }
 
     fn waiting_for_lock(&mut self, holder: Option<&LockInfo>) {
-        let who = holder.map_or_else(|| String::from("held"), LockInfo::describe);
+        let now = self.ctx.host.now_unix_seconds();
+        let who = holder.map_or_else(|| String::from("held"), |holder| holder.describe(now));
         self.ctx.err(&format!(
             "waiting for the state lock to be released: {who}\n"
         ));

@@ -365,7 +365,9 @@ fn surgery(
     let started = AuditRecord::start(host, &operation.replace(' ', "-"), &located.environment);
     let timeout = lock.lock_timeout;
     let held = {
-        let mut on_wait = |holder: Option<&LockInfo>| ctx.err(&waiting_line(timeout, holder));
+        let mut on_wait = |holder: Option<&LockInfo>| {
+            ctx.err(&waiting_line(timeout, holder, host.now_unix_seconds()));
+        };
         Writing::open(
             host,
             backend,
@@ -976,26 +978,9 @@ fn history(ctx: &mut Ctx<'_>, args: HistoryArgs) -> Exit {
     Exit::Success
 }
 
-/// `2026-11-25 18:56:10 UTC` from Unix seconds (proleptic Gregorian).
+/// `2026-11-25 18:56:10 UTC` from Unix seconds.
 pub(super) fn format_unix_seconds(seconds: u64) -> String {
-    let days = i64::try_from(seconds / 86_400).unwrap_or(0);
-    let rest = seconds % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    crate::host::format_utc(seconds)
 }
 
 // ---- force-unlock ------------------------------------------------------------
@@ -1016,7 +1001,7 @@ impl ForceUnlockCommand {
                 "Break the state lock of environment \"{}\"? It is {}.\n  Only do this when \
                  that process is gone: two commands writing at once can lose changes.",
                 located.environment,
-                holder.describe()
+                holder.describe(host.now_unix_seconds())
             );
             match super::confirm::confirm(ctx, &prompt, "--force") {
                 Ok(true) => {}
@@ -1032,13 +1017,17 @@ impl ForceUnlockCommand {
             Ok(holder) => {
                 let mut record = started;
                 record.actions.push(audit_action(
-                    &format!("lock {} ({})", holder.id, holder.describe()),
+                    &format!(
+                        "lock {} ({})",
+                        holder.id,
+                        holder.describe(host.now_unix_seconds())
+                    ),
                     "unlock",
                 ));
                 record.finish(host);
                 ctx.out(&format!(
                     "The state lock was broken; it was {}.\n",
-                    holder.describe()
+                    holder.describe(host.now_unix_seconds())
                 ));
                 let mut exit = match backend.append_audit(&record) {
                     Ok(()) => Exit::Success,
@@ -1075,10 +1064,14 @@ impl ForceUnlockCommand {
 }
 
 /// The line shown while a state command waits up to `timeout` for the lock.
-pub(super) fn waiting_line(timeout: std::time::Duration, holder: Option<&LockInfo>) -> String {
+pub(super) fn waiting_line(
+    timeout: std::time::Duration,
+    holder: Option<&LockInfo>,
+    now: u64,
+) -> String {
     let who = holder.map_or_else(
         || String::from("held by another process"),
-        LockInfo::describe,
+        |holder| holder.describe(now),
     );
     format!(
         "Waiting up to {} for the state lock ({who})...\n",

@@ -39,8 +39,13 @@ pub(super) fn restore(ctx: &mut Ctx<'_>, args: RestoreArgs) -> Exit {
     let started = AuditRecord::start(host, "state-restore", &located.environment);
     let timeout = args.lock.lock_timeout;
     let held = {
-        let mut on_wait =
-            |holder: Option<&LockInfo>| ctx.err(&super::state::waiting_line(timeout, holder));
+        let mut on_wait = |holder: Option<&LockInfo>| {
+            ctx.err(&super::state::waiting_line(
+                timeout,
+                holder,
+                host.now_unix_seconds(),
+            ));
+        };
         Writing::open_to_restore(host, backend, timeout, &mut on_wait)
     };
     let mut writing = match held {

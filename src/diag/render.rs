@@ -291,10 +291,14 @@ pub fn render_human(diagnostics: &Diagnostics, map: &SourceMap, options: RenderO
         (false, true) => GraphicalTheme::ascii(),
         (false, false) => GraphicalTheme::none(),
     };
+    // Lines wrap at spaces only, never inside a word or at its hyphens, so a
+    // lock id, a path or an address can be copied whole from the terminal.
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_width(options.width)
         .with_links(false)
-        .with_context_lines(1);
+        .with_context_lines(1)
+        .with_break_words(false)
+        .with_word_splitter(textwrap::WordSplitter::NoHyphenation);
     let mut out = String::new();
     let mut sources = Sources {
         map,

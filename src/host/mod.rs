@@ -182,3 +182,24 @@ pub trait Host: Send + Sync {
 
 #[cfg(test)]
 mod tests;
+
+/// `2026-11-25 18:56:10 UTC` from Unix seconds.
+pub fn format_utc(seconds: u64) -> String {
+    i64::try_from(seconds)
+        .ok()
+        .and_then(|seconds| jiff::Timestamp::from_second(seconds).ok())
+        .map_or_else(
+            || format!("unix time {seconds}"),
+            |at| at.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        )
+}
+
+/// A short age: `12 s`, `4 min`, `3 h 5 min`, `2 d 4 h`.
+pub fn format_age(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3_600 => format!("{} min", seconds / 60),
+        3_600..86_400 => format!("{} h {} min", seconds / 3_600, seconds % 3_600 / 60),
+        _ => format!("{} d {} h", seconds / 86_400, seconds % 86_400 / 3_600),
+    }
+}

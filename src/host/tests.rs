@@ -85,3 +85,15 @@ fn real_write_with_mode_and_folders() {
     assert!(!host.is_dir(&dir.join("sub")));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn times_are_shown_as_utc_dates_and_ages_in_the_largest_units() {
+    use super::{format_age, format_utc};
+    assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
+    assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
+    assert_eq!(format_utc(1_796_534_691), "2026-12-06 05:24:51 UTC");
+    assert_eq!(format_age(12), "12 s");
+    assert_eq!(format_age(125), "2 min");
+    assert_eq!(format_age(3 * 3600 + 5 * 60), "3 h 5 min");
+    assert_eq!(format_age(2 * 86_400 + 4 * 3600), "2 d 4 h");
+}

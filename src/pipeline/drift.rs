@@ -241,7 +241,7 @@ fn wait_for_writer(
             ui.note(&format!(
                 "the state lock was left by a process that is gone ({}); comparing with the \
                  state as last written and what its journal holds",
-                gone.describe()
+                gone.describe(host.now_unix_seconds())
             ));
             return Ok(());
         }
@@ -249,7 +249,7 @@ fn wait_for_writer(
         if waited >= timeout_millis {
             let who = holder.as_ref().map_or_else(
                 || String::from("held by a process whose lock file cannot be read"),
-                LockInfo::describe,
+                |holder| holder.describe(host.now_unix_seconds()),
             );
             return Err(StateError::new(
                 Code::StateLocked,

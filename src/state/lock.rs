@@ -32,11 +32,20 @@ pub struct LockInfo {
 }
 
 impl LockInfo {
-    /// One line for whoever waits: `held by ana@ci-3 (pid 812) for apply since 1700000000, lock id …`.
-    pub fn describe(&self) -> String {
+    /// One line for whoever waits, `now` being the current Unix time:
+    /// `held by ana@ci-3 (pid 812) for apply since 2026-12-06 05:04:51 UTC
+    /// (12 s ago), lock id …`. The id comes last, whole, so it can be
+    /// copied into `infra force-unlock`.
+    pub fn describe(&self, now: u64) -> String {
         format!(
-            "held by {}@{} (pid {}) for {} since unix time {}, lock id {}",
-            self.user, self.host, self.pid, self.operation, self.created_at, self.id
+            "held by {}@{} (pid {}) for {} since {} ({} ago), lock id {}",
+            self.user,
+            self.host,
+            self.pid,
+            self.operation,
+            crate::host::format_utc(self.created_at),
+            crate::host::format_age(now.saturating_sub(self.created_at)),
+            self.id
         )
     }
 }
@@ -119,7 +128,7 @@ impl<'h> Lock<'h> {
             }
             let waited = host.now_unix_millis().saturating_sub(started);
             if waited >= timeout_millis {
-                return Err(locked_error(path, holder, timeout));
+                return Err(locked_error(path, holder, timeout, host.now_unix_seconds()));
             }
             if !told {
                 on_wait(holder.as_ref());
@@ -191,10 +200,10 @@ pub fn read_holder(host: &dyn Host, path: &Path) -> Option<LockInfo> {
     serde_json::from_slice(&bytes).ok()
 }
 
-fn locked_error(path: &Path, holder: Option<LockInfo>, timeout: Duration) -> StateError {
+fn locked_error(path: &Path, holder: Option<LockInfo>, timeout: Duration, now: u64) -> StateError {
     let who = holder.as_ref().map_or_else(
         || String::from("held by a process whose lock file cannot be read"),
-        LockInfo::describe,
+        |holder| holder.describe(now),
     );
     let waited = if timeout.is_zero() {
         String::from("pass --lock-timeout 30s to wait for it")
@@ -236,7 +245,7 @@ pub fn force_unlock(host: &dyn Host, path: &Path, id: &str) -> Result<LockInfo, 
                 Some(path),
                 format!(
                     "the lock is {}; pass that id if its process is gone",
-                    holder.describe()
+                    holder.describe(host.now_unix_seconds())
                 ),
             );
             error.holder = Some(Box::new(holder));

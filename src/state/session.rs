@@ -332,7 +332,7 @@ impl<'h> Writing<'h> {
             notes.push(format!(
                 "took over the state lock left by a process that is gone ({}); the journal \
                  keeps what it finished",
-                stale.describe()
+                stale.describe(host.now_unix_seconds())
             ));
         }
         let file = match backend.read() {

@@ -344,48 +344,11 @@ pub fn parse_retry_after(text: &str, now: SystemTime) -> Option<Duration> {
     Some(Duration::from_secs(at.saturating_sub(now)))
 }
 
-/// Seconds since the epoch of an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
+/// Seconds since the epoch of an HTTP date (`Sun, 06 Nov 1994 08:49:37
+/// GMT`, RFC 9110's IMF-fixdate), read by jiff's RFC 2822 parser.
 pub fn parse_http_date(text: &str) -> Option<u64> {
-    let (_, rest) = text.split_once(", ")?;
-    let parts: Vec<&str> = rest.split_whitespace().collect();
-    let [day, month, year, time, zone] = parts.as_slice() else {
-        return None;
-    };
-    if *zone != "GMT" && *zone != "UTC" {
-        return None;
-    }
-    let day: u64 = day.parse().ok()?;
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| m == month)? as u64
-        + 1;
-    let year: i64 = year.parse().ok()?;
-    let clock: Vec<u64> = time
-        .split(':')
-        .map(str::parse)
-        .collect::<Result<_, _>>()
+    let at = jiff::fmt::rfc2822::DateTimeParser::new()
+        .parse_timestamp(text.trim())
         .ok()?;
-    let [hours, minutes, seconds] = clock.as_slice() else {
-        return None;
-    };
-    if !(1..=31).contains(&day) || *hours > 23 || *minutes > 59 || *seconds > 60 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day)?;
-    Some(days * 86_400 + hours * 3600 + minutes * 60 + seconds)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u64, day: u64) -> Option<u64> {
-    let month = i64::try_from(month).ok()?;
-    let day = i64::try_from(day).ok()?;
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let shifted_month = (month + 9) % 12;
-    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    u64::try_from(era * 146_097 + day_of_era - 719_468).ok()
+    u64::try_from(at.as_second()).ok()
 }
