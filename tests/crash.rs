@@ -1,5 +1,5 @@
 //! Crash trials: the real binary applies a 200-resource stack against the
-//! file-backed test world (`INFRA_TEST_WORLD`, every call slowed down) and is
+//! file-backed test world (`INFRA_TEST_WORLD`, every call of it slowed down) and is
 //! stopped once its journal holds a random number of records (polled, not
 //! timed), then applies again. The stopped apply creates the stack, or
 //! updates every object of a converged one in place, or replaces every one.
@@ -65,7 +65,7 @@ fn command(dir: &Path, world: &Path, args: &[&str]) -> Command {
         .env("NO_COLOR", "1")
         .env_remove("INFRA_STATE_KEY")
         .env("INFRA_TEST_WORLD", world)
-        .env("INFRA_TEST_LATENCY_MS", "10")
+        .env("INFRA_TEST_LATENCY_MS", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -196,7 +196,13 @@ enum Stop {
 /// or lets it be when it has exited on its own first. Polls the journal: no
 /// fixed sleep decides where the stop lands. True when the child was still
 /// running when stopped.
-fn stop_after_records(dir: &Path, child: &mut Child, records: usize, stop: Stop) -> bool {
+fn stop_after_records(
+    dir: &Path,
+    child: &mut Child,
+    records: usize,
+    stop: Stop,
+    context: &str,
+) -> bool {
     let deadline = std::time::Instant::now() + READY_WITHIN;
     loop {
         if matches!(child.try_wait(), Ok(Some(_))) {
@@ -207,7 +213,7 @@ fn stop_after_records(dir: &Path, child: &mut Child, records: usize, stop: Stop)
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the apply wrote {} journal records in {READY_WITHIN:?}, waiting for {records}",
+            "{context}: the apply wrote {} journal records in {READY_WITHIN:?}, waiting for {records}",
             journal_records(dir)
         );
         std::thread::sleep(std::time::Duration::from_millis(2));
@@ -225,18 +231,21 @@ fn stop_after_records(dir: &Path, child: &mut Child, records: usize, stop: Stop)
             // Handled: the apply exits with a code, never dies of the signal.
             assert!(
                 status.code().is_some(),
-                "an apply sent SIG{signal} died of it: {status:?}"
+                "{context}: an apply sent SIG{signal} died of it: {status:?}"
             );
         }
     }
     true
 }
 
-/// An apply whose output nobody reads.
+/// An apply to stop, whose output nobody reads: every call it makes waits
+/// 10 ms before and after its effect, so that stops land mid-call. (The
+/// other commands of a trial run without latency.)
 fn spawn_apply(dir: &Path, world: &Path, vars: &[String]) -> Child {
     let mut args = vec!["apply", "--auto-approve"];
     args.extend(vars.iter().map(String::as_str));
     command(dir, world, &args)
+        .env("INFRA_TEST_LATENCY_MS", "10")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -363,7 +372,7 @@ fn trial(seed: u64, number: usize) -> (bool, String) {
     let wait = 1 + (rng.next() % 300) as usize;
     context.push_str(&format!(", after {wait} journal records"));
     let mut child = spawn_apply(&dir.path, &world, &vars);
-    let interrupted = stop_after_records(&dir.path, &mut child, wait, stop);
+    let interrupted = stop_after_records(&dir.path, &mut child, wait, stop, &context);
 
     // Sometimes a state command before the next apply.
     let mut between = 0;
@@ -379,7 +388,7 @@ fn trial(seed: u64, number: usize) -> (bool, String) {
         let left = journal_records(&dir.path);
         let mut child = spawn_apply(&dir.path, &world, &vars);
         let records = left + 1 + (rng.next() % 100) as usize;
-        stop_after_records(&dir.path, &mut child, records, Stop::Kill);
+        stop_after_records(&dir.path, &mut child, records, Stop::Kill, &context);
         context.push_str(&format!(", killed again after {records} records"));
     }
     context.push(')');
