@@ -1,7 +1,7 @@
 //! Crash trials: the real binary applies a 200-resource stack against the
-//! file-backed test world (`INFRA_TEST_WORLD`, every call of it slowed down) and is
-//! stopped once its journal holds a random number of records (polled, not
-//! timed), then applies again. The stopped apply creates the stack, or
+//! file-backed test world (`INFRA_TEST_WORLD`, every call of that apply
+//! slowed down) and is stopped once its journal holds a random number of
+//! records (polled, not timed), then applies again. The stopped apply creates the stack, or
 //! updates every object of a converged one in place, or replaces every one.
 //! It is stopped with `kill -9` or, in some trials, SIGTERM or SIGHUP (which
 //! it must handle: it exits with a code, not of the signal). Sometimes a
