@@ -1,15 +1,23 @@
-//! Kill -9 trials: the real binary applies a 200-resource stack against the
-//! file-backed test world (`INFRA_TEST_WORLD`, every call slowed down), is
-//! killed once its journal holds a random number of records (polled, not
-//! timed), and applies again. Nothing completed may be lost, no object may be
-//! created twice, and the state must converge.
+//! Crash trials: the real binary applies a 200-resource stack against the
+//! file-backed test world (`INFRA_TEST_WORLD`, every call of that apply
+//! slowed down) and is stopped once its journal holds a random number of
+//! records (polled, not timed), then applies again. The stopped apply creates the stack, or
+//! updates every object of a converged one in place, or replaces every one.
+//! It is stopped with `kill -9` or, in some trials, SIGTERM or SIGHUP (which
+//! it must handle: it exits with a code, not of the signal). Sometimes a
+//! state command runs before the next apply (`state list`, `plan`,
+//! `refresh`, or `state rm` of an address and `import` of its object), and
+//! sometimes that apply is killed too. In the end the world must hold exactly
+//! the objects the state names, one per name, with the names the stack gives
+//! them (nothing lost, nothing created twice, no replaced object left), and a
+//! plan must show no changes.
 //!
-//! Each trial records whether the kill interrupted work (the journal held
-//! records the state did not); most trials must have, or the trials tested
-//! nothing.
+//! Each trial records whether the stop interrupted a running apply; most
+//! trials must have, or the trials tested nothing.
 //!
 //! `INFRA_CRASH_TRIALS=N` sets the number of trials (10 by default, at least
-//! 1); `bench/crash_trials.sh` runs 100 and reports the count.
+//! 1); `bench/crash_trials.sh` runs 100 and reports the counts.
+//! `INFRA_CRASH_SEED` replays a run.
 
 #![allow(
     clippy::unwrap_used,
@@ -21,23 +29,28 @@
 mod common;
 
 use common::{READY_WITHIN, TempDir, code, files_under, stderr, stdout};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// 20 chains of 10: each resource's value is the id of the one before, so
-/// every chain waits on the ids its predecessors get at apply.
+/// every chain waits on the ids its predecessors get at apply. `var.v` is in
+/// every value (changing it updates all 200 in place) and `var.n` in every
+/// name (changing it replaces all 200).
 fn stack() -> String {
-    let mut text = String::new();
+    let mut text = String::from(
+        "variable \"v\" {\n  type    = string\n  default = \"a\"\n}\n\n\
+         variable \"n\" {\n  type    = string\n  default = \"\"\n}\n\n",
+    );
     for chain in 0..20 {
         for link in 0..10 {
             let value = if link == 0 {
-                format!("\"chain-{chain}\"")
+                format!("\"chain-{chain}-${{var.v}}\"")
             } else {
-                format!("test_resource.c{chain}_{}.id", link - 1)
+                format!("\"${{test_resource.c{chain}_{}.id}}-${{var.v}}\"", link - 1)
             };
             text.push_str(&format!(
-                "resource \"test_resource\" \"c{chain}_{link}\" {{\n  name  = \"c{chain}-{link}\"\n  value = {value}\n}}\n\n"
+                "resource \"test_resource\" \"c{chain}_{link}\" {{\n  name  = \"c{chain}-{link}${{var.n}}\"\n  value = {value}\n}}\n\n"
             ));
         }
     }
@@ -52,7 +65,7 @@ fn command(dir: &Path, world: &Path, args: &[&str]) -> Command {
         .env("NO_COLOR", "1")
         .env_remove("INFRA_STATE_KEY")
         .env("INFRA_TEST_WORLD", world)
-        .env("INFRA_TEST_LATENCY_MS", "10")
+        .env("INFRA_TEST_LATENCY_MS", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -73,13 +86,12 @@ impl Lcg {
     }
 }
 
-/// How many objects of each name the world holds (`objects/<id>.json`,
-/// `{"attributes": {"name": …}}`): two objects with one name are a
-/// duplicate create. `Err` names the object files that could not be read
-/// or parsed, or hold no name: the world writes them atomically, so a torn
-/// one is a finding, not something to skip.
-fn creates(world: &Path) -> Result<BTreeMap<String, usize>, Vec<String>> {
-    let mut counts = BTreeMap::new();
+/// The world's objects, id to name (`objects/<id>.json`, `{"id": …,
+/// "attributes": {"name": …}}`). `Err` names the object files that could
+/// not be read or parsed, or hold no id or name: the world writes them
+/// atomically, so a torn one is a finding, not something to skip.
+fn objects(world: &Path) -> Result<BTreeMap<String, String>, Vec<String>> {
+    let mut objects = BTreeMap::new();
     let mut unreadable = Vec::new();
     let entries = match std::fs::read_dir(world.join("objects")) {
         Ok(entries) => entries,
@@ -106,21 +118,54 @@ fn creates(world: &Path) -> Result<BTreeMap<String, usize>, Vec<String>> {
                     .map_err(|e| format!("{e}: {text:?}"))
             })
             .and_then(|json| {
-                json.pointer("/attributes/name")
-                    .and_then(serde_json::Value::as_str)
-                    .map(str::to_owned)
-                    .ok_or_else(|| format!("no attributes.name in {json}"))
+                let id = json.pointer("/id").and_then(serde_json::Value::as_str);
+                let name = json
+                    .pointer("/attributes/name")
+                    .and_then(serde_json::Value::as_str);
+                match (id, name) {
+                    (Some(id), Some(name)) => Ok((id.to_owned(), name.to_owned())),
+                    _ => Err(format!("no id or attributes.name in {json}")),
+                }
             });
         match object {
-            Ok(object) => *counts.entry(object).or_insert(0) += 1,
+            Ok((id, object)) => {
+                objects.insert(id, object);
+            }
             Err(problem) => unreadable.push(format!("{name}: {problem}")),
         }
     }
     if unreadable.is_empty() {
-        Ok(counts)
+        Ok(objects)
     } else {
         Err(unreadable)
     }
+}
+
+/// The ids the state holds, by address, read from `state pull` (which
+/// must succeed).
+fn state_ids(dir: &Path, world: &Path, context: &str) -> BTreeMap<String, String> {
+    let output = command(dir, world, &["state", "pull"]).output().unwrap();
+    assert_eq!(
+        code(&output),
+        0,
+        "{context}: state pull: {}",
+        stderr(&output)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut ids = BTreeMap::new();
+    for resource in json["resources"].as_array().unwrap() {
+        for instance in resource["instances"].as_array().unwrap() {
+            let id = instance
+                .pointer("/attributes/json/id")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_else(|| panic!("{context}: an instance without an id: {instance}"));
+            ids.insert(
+                resource["addr"]["name"].as_str().unwrap().to_owned(),
+                id.to_owned(),
+            );
+        }
+    }
+    ids
 }
 
 /// The apply journal under the stack's `.infra` folder, if one was written.
@@ -137,119 +182,273 @@ fn journal_records(dir: &Path) -> usize {
         .map_or(0, |bytes| bytes.iter().filter(|b| **b == b'\n').count())
 }
 
-/// How many instances the written state holds (0 before the first version).
-fn state_instances(dir: &Path) -> usize {
-    files_under(&dir.join(".infra/state"))
-        .into_iter()
-        .find(|path| path.file_name().is_some_and(|name| name == "default.json"))
-        .and_then(|path| {
-            let bytes = std::fs::read(&path).ok()?;
-            infra::state::StateFile::parse(&bytes, &path).ok()
-        })
-        .map_or(0, |file| file.info().instance_count)
+/// How a trial stops an apply.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    /// `kill -9`: no chance to save anything.
+    Kill,
+    /// SIGTERM (a CI cancel) or SIGHUP (a closed terminal): running actions
+    /// finish, the state is saved and the lock released.
+    Signal(&'static str),
 }
 
-/// Kills `child` (SIGKILL) once the journal holds at least `records` whole
-/// records, or when it has exited on its own first. Polls the journal: no
-/// fixed sleep decides where the kill lands.
-fn kill_after_records(dir: &Path, child: &mut Child, records: usize) {
+/// Stops `child` once the journal holds at least `records` whole records,
+/// or lets it be when it has exited on its own first. Polls the journal: no
+/// fixed sleep decides where the stop lands. True when the child was still
+/// running when stopped.
+fn stop_after_records(
+    dir: &Path,
+    child: &mut Child,
+    records: usize,
+    stop: Stop,
+    context: &str,
+) -> bool {
     let deadline = std::time::Instant::now() + READY_WITHIN;
     loop {
-        if journal_records(dir) >= records || matches!(child.try_wait(), Ok(Some(_))) {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return false;
+        }
+        if journal_records(dir) >= records {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the apply wrote {} journal records in {READY_WITHIN:?}, waiting for {records}",
+            "{context}: the apply wrote {} journal records in {READY_WITHIN:?}, waiting for {records}",
             journal_records(dir)
         );
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    match stop {
+        Stop::Kill => {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        Stop::Signal(signal) => {
+            let _ = Command::new("kill")
+                .args([format!("-{signal}"), child.id().to_string()])
+                .status();
+            let status = child.wait().unwrap();
+            // Handled: the apply exits with a code, never dies of the signal.
+            assert!(
+                status.code().is_some(),
+                "{context}: an apply sent SIG{signal} died of it: {status:?}"
+            );
+        }
+    }
+    true
 }
 
-/// A killed apply whose output nobody reads.
-fn spawn_apply(dir: &Path, world: &Path) -> Child {
-    command(dir, world, &["apply", "--auto-approve"])
+/// An apply to stop, whose output nobody reads: every call it makes waits
+/// 10 ms before and after its effect, so that stops land mid-call. (The
+/// other commands of a trial run without latency.)
+fn spawn_apply(dir: &Path, world: &Path, vars: &[String]) -> Child {
+    let mut args = vec!["apply", "--auto-approve"];
+    args.extend(vars.iter().map(String::as_str));
+    command(dir, world, &args)
+        .env("INFRA_TEST_LATENCY_MS", "10")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
 }
 
-/// One trial; whether its first kill interrupted work (the journal held
-/// records that the state had not taken in).
-fn trial(seed: u64, number: usize) -> bool {
+/// What the killed apply changes: the first creates, or every object of a
+/// converged stack updated in place or replaced.
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    Create,
+    Update,
+    Replace,
+}
+
+/// Runs `args`, which must succeed.
+fn must(dir: &Path, world: &Path, args: &[&str], context: &str) -> String {
+    let output = command(dir, world, args).output().unwrap();
+    assert_eq!(
+        code(&output),
+        0,
+        "{context}: `infra {}` failed:\n{}\n{}",
+        args.join(" "),
+        stdout(&output),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// A state command between a stopped apply and the next one: `state list`,
+/// `plan`, `refresh`, or `state rm` of an address followed by `import` of
+/// its object (so that the object stays managed and the trial can still
+/// count duplicates). Returns what ran.
+fn state_command(
+    dir: &Path,
+    world: &Path,
+    rng: &mut Lcg,
+    vars: &[String],
+    context: &str,
+) -> String {
+    let with_vars = |base: &[&'static str]| -> Vec<String> {
+        base.iter()
+            .map(|a| (*a).to_owned())
+            .chain(vars.iter().cloned())
+            .collect()
+    };
+    match rng.next() % 4 {
+        0 => {
+            must(dir, world, &["state", "list"], context);
+            "state list".into()
+        }
+        1 => {
+            let args = with_vars(&["plan"]);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            must(dir, world, &args, context);
+            "plan".into()
+        }
+        2 => {
+            let args = with_vars(&["refresh", "--auto-approve"]);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            must(dir, world, &args, context);
+            "refresh".into()
+        }
+        _ => {
+            let listed = must(dir, world, &["state", "list"], context);
+            let addresses: Vec<&str> = listed.lines().collect();
+            if addresses.is_empty() {
+                return "state rm (nothing in the state)".into();
+            }
+            let addr = addresses[(rng.next() as usize) % addresses.len()];
+            let shown = must(dir, world, &["state", "show", addr], context);
+            let id = shown
+                .lines()
+                .find_map(|line| {
+                    let (key, value) = line.split_once('=')?;
+                    (key.trim() == "id").then(|| value.trim().trim_matches('"').to_owned())
+                })
+                .unwrap_or_else(|| panic!("{context}: no id in `state show {addr}`:\n{shown}"));
+            must(dir, world, &["state", "rm", addr], context);
+            let args = with_vars(&["import"]);
+            let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+            args.extend([addr, id.as_str()]);
+            must(dir, world, &args, context);
+            format!("state rm {addr} + import {id}")
+        }
+    }
+}
+
+/// One trial; whether its first stop interrupted a running apply, and a
+/// description of what it did (for the counts).
+fn trial(seed: u64, number: usize) -> (bool, String) {
     let mut rng = Lcg(seed ^ (number as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let dir = TempDir::new(&format!("crash-{number}"));
     dir.write("main.infra", stack());
     let world = dir.path.join("world");
     std::fs::create_dir_all(&world).unwrap();
 
-    // A first apply, killed once its journal holds 1 to 300 of the 400
-    // records a whole run writes (a pending and a set record per create).
+    let change = match rng.next() % 3 {
+        0 => Change::Create,
+        1 => Change::Update,
+        _ => Change::Replace,
+    };
+    let stop = match rng.next() % 4 {
+        0 => Stop::Signal("TERM"),
+        1 => Stop::Signal("HUP"),
+        _ => Stop::Kill,
+    };
+    let (vars, suffix): (Vec<String>, &str) = match change {
+        Change::Create => (Vec::new(), ""),
+        Change::Update => (vec!["--var".into(), "v=b".into()], ""),
+        Change::Replace => (vec!["--var".into(), "n=-r".into()], "-r"),
+    };
+    let kind = match stop {
+        Stop::Kill => format!("{change:?} SIGKILL"),
+        Stop::Signal(signal) => format!("{change:?} SIG{signal}"),
+    };
+    let mut context = format!("trial {number} (seed {seed}, {change:?}, {stop:?}");
+    if !matches!(change, Change::Create) {
+        must(&dir.path, &world, &["apply", "--auto-approve"], &context);
+    }
+
+    // The apply, stopped once its journal holds 1 to 300 records (a whole
+    // run writes about 400 for creates and updates, more for replaces).
     let wait = 1 + (rng.next() % 300) as usize;
-    let mut child = spawn_apply(&dir.path, &world);
-    kill_after_records(&dir.path, &mut child, wait);
-    // Work was interrupted when the journal outlived the kill with records
-    // the state had not taken in: a finished apply writes all 200 instances
-    // to the state, then clears the journal.
-    let interrupted = journal_records(&dir.path) > 0 && state_instances(&dir.path) < 200;
-    let wait = format!("{wait} journal records");
+    context.push_str(&format!(", after {wait} journal records"));
+    let mut child = spawn_apply(&dir.path, &world, &vars);
+    let interrupted = stop_after_records(&dir.path, &mut child, wait, stop, &context);
+
+    // Sometimes a state command before the next apply.
+    let mut between = 0;
+    if rng.next() % 2 == 0 {
+        let ran = state_command(&dir.path, &world, &mut rng, &vars, &context);
+        context.push_str(&format!(", then {ran}"));
+        between += 1;
+    }
 
     // Sometimes a second crash, to recover from a recovery: killed once
     // the journal has grown past what the first run left.
     if rng.next() % 3 == 0 {
         let left = journal_records(&dir.path);
-        let mut child = spawn_apply(&dir.path, &world);
-        kill_after_records(
-            &dir.path,
-            &mut child,
-            left + 1 + (rng.next() % 100) as usize,
-        );
+        let mut child = spawn_apply(&dir.path, &world, &vars);
+        let records = left + 1 + (rng.next() % 100) as usize;
+        stop_after_records(&dir.path, &mut child, records, Stop::Kill, &context);
+        context.push_str(&format!(", killed again after {records} records"));
     }
+    context.push(')');
 
-    let output = command(&dir.path, &world, &["apply", "--auto-approve"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        code(&output),
-        0,
-        "trial {number} (seed {seed}, killed after {wait:?}): {}\n{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    let counts = creates(&world).unwrap_or_else(|unreadable| {
-        panic!("trial {number} (seed {seed}): unreadable world objects: {unreadable:#?}")
+    let mut args = vec!["apply", "--auto-approve"];
+    args.extend(vars.iter().map(String::as_str));
+    must(&dir.path, &world, &args, &context);
+
+    // 0 lost, 0 duplicated: the world holds exactly the 200 objects the
+    // state names, one per name, each with the name the stack gives it
+    // (a replaced object's old self is gone).
+    let objects = objects(&world).unwrap_or_else(|unreadable| {
+        panic!("{context}: unreadable world objects: {unreadable:#?}")
     });
+    let ids = state_ids(&dir.path, &world, &context);
     assert_eq!(
-        counts.len(),
+        ids.len(),
         200,
-        "trial {number} (seed {seed}): {counts:?}"
+        "{context}: the state holds {} instances",
+        ids.len()
     );
-    // The reading `interrupted` relies on sees the finished state.
-    assert_eq!(
-        state_instances(&dir.path),
-        200,
-        "trial {number} (seed {seed})"
-    );
-    let duplicates: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    let managed: BTreeSet<&String> = ids.values().collect();
+    let unmanaged: Vec<_> = objects
+        .iter()
+        .filter(|(id, _)| !managed.contains(id))
+        .collect();
     assert!(
-        duplicates.is_empty(),
-        "trial {number} (seed {seed}, killed after {wait:?}): created twice: {duplicates:?}"
+        unmanaged.is_empty(),
+        "{context}: world objects the state does not name (duplicates or leftovers): {unmanaged:?}"
     );
-    let again = command(&dir.path, &world, &["plan", "--detailed-exitcode"])
-        .output()
-        .unwrap();
+    let lost: Vec<_> = ids
+        .iter()
+        .filter(|(_, id)| !objects.contains_key(*id))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{context}: state ids gone from the world: {lost:?}"
+    );
+    let names: BTreeSet<&String> = objects.values().collect();
+    let expected: Vec<String> = (0..20)
+        .flat_map(|chain| (0..10).map(move |link| format!("c{chain}-{link}{suffix}")))
+        .collect();
+    assert_eq!(
+        names,
+        expected.iter().collect::<BTreeSet<_>>(),
+        "{context}: the world's names"
+    );
+
+    let mut args = vec!["plan", "--detailed-exitcode"];
+    args.extend(vars.iter().map(String::as_str));
+    let again = command(&dir.path, &world, &args).output().unwrap();
     assert_eq!(
         code(&again),
         0,
-        "trial {number} (seed {seed}): the state did not converge:\n{}\n{}",
+        "{context}: the state did not converge:\n{}\n{}",
         stdout(&again),
         stderr(&again)
     );
-    interrupted
+    let between = if between > 0 { " state-command" } else { "" };
+    (interrupted, format!("{kind}{between}"))
 }
 
 #[test]
@@ -273,12 +472,20 @@ fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
         });
     eprintln!("crash trials: {trials}, seed {seed}");
     let mut interrupted = 0;
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
     for number in 0..trials {
-        if trial(seed, number) {
+        let (stopped, kind) = trial(seed, number);
+        if stopped {
             interrupted += 1;
         }
+        for part in kind.split(' ') {
+            *kinds.entry(part.to_owned()).or_insert(0) += 1;
+        }
     }
-    eprintln!("crash trials: {trials} passed, {interrupted} killed mid-apply");
+    eprintln!(
+        "crash trials: {trials} passed, {interrupted} stopped mid-apply, 0 lost, 0 duplicated, all converged"
+    );
+    eprintln!("crash trials: by kind {kinds:?}");
     // A kill after the apply finished tests nothing; most must land mid-apply.
     assert!(
         interrupted * 2 > trials,
