@@ -26,7 +26,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use std::sync::OnceLock;
 
-fn config() -> ProptestConfig {
+pub(crate) fn config() -> ProptestConfig {
     let cases = match std::env::var("INFRA_FUZZ_CASES") {
         Err(_) => 256,
         Ok(text) => match text.parse() {
