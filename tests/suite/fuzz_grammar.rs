@@ -13,17 +13,21 @@
 //! kinds, on their own line and trailing.
 //!
 //! For every valid stack:
-//! - it checks without errors (the generator's own contract);
+//! - it checks without errors and plans (the generator's own contract; a
+//!   `data "http"` block, which some stacks have, may stop planning);
 //! - `fmt(x)` parses and `fmt(fmt(x)) == fmt(x)`;
-//! - formatting never changes meaning: the checked model (`config::Config`)
-//!   of `fmt(x)`, printed with `{:?}` and every span removed, equals that of
-//!   `x`. The model is what every later stage reads, and spans are the only
-//!   part of it that may move when whitespace and comments move;
-//! - `pipeline::plan` with the null provider on the in-memory host never
-//!   panics and never reports `infra::internal`.
+//! - formatting never changes meaning: `pipeline::plan` of `fmt(x)` with the
+//!   null provider on a fresh in-memory host gives the same plan (the digest
+//!   of the source text cleared) and the same diagnostic codes as that of
+//!   `x`. The plan is compared rather than the checked model
+//!   (`config::Config`) because the model keeps the syntax trees of
+//!   expressions with their layout (comments, trailing commas, raw text,
+//!   one line or several), which formatting is meant to change, while the
+//!   plan holds every value the stack resolves to, which it must not;
+//! - neither plan panics or reports `infra::internal`.
 //!
-//! For every almost-valid stack (a brace dropped, an `=` dropped, or a stray
-//! token added), `syntax::parse`, `fmt::format_source` and
+//! For every almost-valid stack (a brace, `=`, quote, parenthesis or bracket
+//! dropped, or a stray token added), `syntax::parse`, `fmt::format_source` and
 //! `pipeline::validate` answer with diagnostics, never a panic or
 //! `infra::internal`.
 //!
