@@ -11,6 +11,7 @@
 //!   only flags the commands take.
 //! - `examples` validates and format-checks every stack under `examples/`.
 //! - `fuzz` feeds random and mutated input to the parser, formatter and checker.
+//! - `fuzz_grammar` generates valid and almost-valid stacks from the grammar.
 //! - `fmt` holds the formatter's own tests.
 //!
 //! Modules use `#[path]` because `tests/corpus/` is the data folder, not a
@@ -39,6 +40,9 @@ mod examples;
 
 #[path = "suite/fuzz.rs"]
 mod fuzz;
+
+#[path = "suite/fuzz_grammar.rs"]
+mod fuzz_grammar;
 
 #[path = "suite/fmt.rs"]
 mod fmt;

@@ -19,6 +19,9 @@
 //! fuzz` for a long session. Failures are minimised by proptest, which writes
 //! the failing seed to `tests/suite/fuzz.proptest-regressions`; that file is
 //! committed and its seeds are replayed first on every run.
+//!
+//! The grammar-aware fuzzer, which builds whole valid and almost-valid stacks
+//! and checks that formatting keeps their meaning, is `fuzz_grammar.rs`.
 
 use crate::harness;
 use infra::diag::{Code, Diagnostics, FileId, RenderOptions, render_human};
@@ -26,7 +29,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use std::sync::OnceLock;
 
-fn config() -> ProptestConfig {
+pub(crate) fn config() -> ProptestConfig {
     let cases = match std::env::var("INFRA_FUZZ_CASES") {
         Err(_) => 256,
         Ok(text) => match text.parse() {
