@@ -453,23 +453,8 @@ fn trial(seed: u64, number: usize) -> (bool, String) {
 
 #[test]
 fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
-    let trials: usize = match std::env::var("INFRA_CRASH_TRIALS") {
-        Err(_) => 10,
-        Ok(text) => match text.parse() {
-            Ok(0) | Err(_) => {
-                panic!("INFRA_CRASH_TRIALS={text:?}: give a number of trials, at least 1")
-            }
-            Ok(n) => n,
-        },
-    };
-    let seed: u64 = std::env::var("INFRA_CRASH_SEED")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
+    let trials = common::trial_count("INFRA_CRASH_TRIALS", 10);
+    let seed = common::trial_seed("INFRA_CRASH_SEED");
     eprintln!("crash trials: {trials}, seed {seed}");
     let mut interrupted = 0;
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();

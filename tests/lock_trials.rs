@@ -279,23 +279,8 @@ fn trial(
 
 #[test]
 fn concurrent_commands_on_one_environment_wait_for_the_lock_and_keep_the_state_whole() {
-    let trials: usize = match std::env::var("INFRA_LOCK_TRIALS") {
-        Err(_) => 10,
-        Ok(text) => match text.parse() {
-            Ok(0) | Err(_) => {
-                panic!("INFRA_LOCK_TRIALS={text:?}: give a number of trials, at least 1")
-            }
-            Ok(n) => n,
-        },
-    };
-    let seed: u64 = std::env::var("INFRA_LOCK_SEED")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
+    let trials = common::trial_count("INFRA_LOCK_TRIALS", 10);
+    let seed = common::trial_seed("INFRA_LOCK_SEED");
     eprintln!("lock trials: {trials}, seed {seed}");
 
     let dir = TempDir::new("lock-trials");

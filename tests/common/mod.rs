@@ -310,3 +310,29 @@ pub fn skipped(name: &str, reason: &str) {
         file.write_all(line.as_bytes()).unwrap();
     }
 }
+
+/// How many trials to run: the number in the environment variable `name`
+/// (at least 1; 0 or anything else is refused, so a run cannot pass by
+/// trying nothing), or `default` when it is unset.
+pub fn trial_count(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Err(_) => default,
+        Ok(text) => match text.parse() {
+            Ok(0) | Err(_) => panic!("{name}={text:?}: give a number of trials, at least 1"),
+            Ok(n) => n,
+        },
+    }
+}
+
+/// The seed of a randomised run: the number in the environment variable
+/// `name` (to replay a run), or one taken from the clock.
+pub fn trial_seed(name: &str) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        })
+}
