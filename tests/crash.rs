@@ -58,15 +58,9 @@ fn stack() -> String {
 }
 
 fn command(dir: &Path, world: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_infra"));
+    let mut command = common::world_command(dir, world, args);
     command
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("INFRA_STATE_KEY")
-        .env("INFRA_TEST_WORLD", world)
         .env("INFRA_TEST_LATENCY_MS", "0")
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     command

@@ -12,7 +12,6 @@ mod common;
 use common::{TempDir, code, stderr, stdout};
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 /// `count` independent test-world resources.
 fn stack(count: usize) -> String {
@@ -31,16 +30,10 @@ fn run(
     extra_env: &[(&str, &str)],
     args: &[&str],
 ) -> std::process::Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_infra"));
+    let mut command = common::world_command(dir, world, args);
     command
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("INFRA_STATE_KEY")
-        .env("INFRA_TEST_WORLD", world)
         .env("INFRA_TEST_FAULTS", "0.1")
-        .env("INFRA_TEST_FAULTS_SEED", "13")
-        .stdin(Stdio::null());
+        .env("INFRA_TEST_FAULTS_SEED", "13");
     for (name, value) in extra_env {
         command.env(name, value);
     }

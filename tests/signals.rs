@@ -12,7 +12,7 @@ mod common;
 use common::{TempDir, Watched, code, stderr, stdout};
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// `count` independent test-world resources in stack `s`.
 fn stack(count: usize) -> String {
@@ -26,15 +26,8 @@ fn stack(count: usize) -> String {
 }
 
 fn command(dir: &Path, world: &Path, latency_ms: u32, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_infra"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("INFRA_STATE_KEY")
-        .env("INFRA_TEST_WORLD", world)
-        .env("INFRA_TEST_LATENCY_MS", latency_ms.to_string())
-        .stdin(Stdio::null());
+    let mut command = common::world_command(dir, world, args);
+    command.env("INFRA_TEST_LATENCY_MS", latency_ms.to_string());
     command
 }
 

@@ -336,3 +336,22 @@ pub fn trial_seed(name: &str) -> u64 {
                 .map_or(1, |d| d.as_nanos() as u64)
         })
 }
+
+/// `infra ARGS` in `dir` against the file-backed test world at `world`, as
+/// the trial tests run it: no colour, no inherited state key, no stdin.
+/// Callers add latency, faults and pipes.
+pub fn world_command(
+    dir: &std::path::Path,
+    world: &std::path::Path,
+    args: &[&str],
+) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_infra"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("INFRA_STATE_KEY")
+        .env("INFRA_TEST_WORLD", world)
+        .stdin(std::process::Stdio::null());
+    command
+}
