@@ -5,8 +5,8 @@
 # Installs what the tests need first: the Rust toolchain's rustfmt and clippy,
 # Graphviz (`dot`, which tests/semantics.rs feeds `infra graph` output to),
 # tmux (tests/apply.rs reads the live apply display off a pane);
-# actionlint and PyYAML for tests/ci_examples.rs; real-server tests
-# (PostgreSQL, moto) will add their set-up here.
+# actionlint and PyYAML for tests/ci_examples.rs; PostgreSQL's server
+# binaries (tests/common/postgres.rs starts a throwaway cluster per test).
 # INFRA_SKIP_SERVICES=1 skips everything that needs a server or an outside tool;
 # the tests that return early because of it are counted as skipped, not passed.
 # INFRA_FUZZ_CASES sets the property-test case count (default 256).
@@ -74,6 +74,26 @@ else
   else
     echo "tmux is missing; tests/apply.rs needs it for the terminal display test:" \
       "sudo apt-get install -y tmux (or brew install tmux), or INFRA_SKIP_SERVICES=1 to skip it" >&2
+  fi
+
+  # The postgres provider and state backend are tested against a real
+  # server: each test binary starts its own throwaway cluster
+  # (tests/common/postgres.rs) with the binaries of Debian's package.
+  step "services: PostgreSQL"
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [[ -z "${INFRA_PG_BIN:-}" ]] \
+    && [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends postgresql >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends postgresql >/dev/null; }
+  fi
+  if pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1) && [[ -n "$pg_bin" ]]; then
+    "$pg_bin/postgres" --version
+  elif [[ -n "${INFRA_PG_BIN:-}" ]]; then
+    "$INFRA_PG_BIN/postgres" --version
+  else
+    echo "PostgreSQL is missing; the postgres tests need initdb and pg_ctl:" \
+      "sudo apt-get install -y postgresql (or brew install postgresql@15 and set INFRA_PG_BIN)," \
+      "or INFRA_SKIP_SERVICES=1 to skip them" >&2
   fi
 
   # tests/ci_examples.rs lints examples/ci/ with actionlint and reads
