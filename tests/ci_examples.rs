@@ -305,15 +305,15 @@ impl GitHubStub {
     }
 
     fn state(&self) -> serde_json::Value {
-        let output = Command::new("python3")
-            .arg("-c")
-            .arg(format!(
-                "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:{}/_state').read().decode())",
-                self.port
-            ))
-            .output()
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .write_all(b"GET /_state HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
             .unwrap();
-        serde_json::from_slice(&output.stdout).unwrap()
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let (_, body) = response.split_once("\r\n\r\n").unwrap();
+        serde_json::from_str(body).unwrap()
     }
 
     /// action/post.py with the stub as GitHub and `envs` on top.
