@@ -925,10 +925,7 @@ fn show_prints_a_saved_plan_as_plan_did_and_the_state_with_secrets_hidden() {
         let shown = infra(&dir.path, &["show", &out, "--format", format]);
         assert_eq!(code(&shown), 0, "{}", stderr(&shown));
         let printed = stdout(&planned);
-        let printed = printed
-            .split("\n\nSaved the plan to")
-            .next()
-            .unwrap();
+        let printed = printed.split("\n\nSaved the plan to").next().unwrap();
         assert_eq!(stdout(&shown).trim_end(), printed.trim_end(), "{format}");
         assert!(
             stdout(&shown).contains("null_resource.a"),

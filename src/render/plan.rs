@@ -669,6 +669,7 @@ fn reason_name(reason: Reason) -> &'static str {
         Reason::DestroyRequested => "destroy_requested",
         Reason::ReplaceForced => "replace_forced",
         Reason::ReplaceTriggered => "replace_triggered",
+        Reason::ReplaceRequested => "replace_requested",
     }
 }
 
