@@ -212,19 +212,26 @@ fn the_highlight_check_reports_invalid_and_unscoped_tokens() {
         );
     }
 
-    // Text that no rule takes is reported too: a grammar without rules
-    // scopes nothing.
+    // Text that no rule takes is reported too, also inside a region that
+    // only marks structure: this grammar knows nothing but braces.
     let bare = dir.write(
         "bare.tmLanguage.json",
-        r#"{"scopeName": "source.infra", "patterns": []}"#,
+        r#"{"scopeName": "source.infra", "patterns": [
+            {"name": "meta.block.infra", "begin": "\\{", "end": "\\}"}
+        ]}"#,
     );
     let valid = dir.write("valid.infra", "locals {\n  a = 1\n}\n");
     let (clean, problems) = highlight_with(&bare, &[valid]);
     assert!(!clean, "the checker passed unscoped text:\n{problems}");
-    assert!(
-        problems.contains("valid.infra:2:1: \"  a = 1\" has no scope but source.infra"),
-        "{problems}"
-    );
+    for expected in [
+        "valid.infra:1:1: \"locals \" has only structural scopes (source.infra)",
+        "valid.infra:2:1: \"  a = 1\" has only structural scopes (source.infra meta.block.infra)",
+    ] {
+        assert!(
+            problems.contains(expected),
+            "{expected:?} not in:\n{problems}"
+        );
+    }
 }
 
 #[test]
