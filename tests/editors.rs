@@ -11,7 +11,8 @@
 //!   "source.infra"` with `# ^^^ scope` lines) pass under npm
 //!   `vscode-tmgrammar-test`, and are themselves valid `.infra`.
 //! - The extension manifest is valid JSON, points at files that exist, and
-//!   ships the same grammar; its script parses and starts `infra lsp`.
+//!   ships the same grammar; its script, activated with stand-ins for the VS
+//!   Code API, starts `infra lsp` over stdio for `infra` files.
 //!
 //! The grammar tests need Node.js and `vscode-tmgrammar-test` 0.1.3 in
 //! `.ci-tools/` (tests/run.sh installs it with `npm install --prefix
@@ -368,33 +369,97 @@ fn the_vscode_manifest_is_valid_json_and_points_at_files_that_exist() {
     );
 }
 
-#[test]
-fn the_vscode_extension_script_parses_and_starts_infra_lsp_over_stdio() {
-    let script = root().join("editors/vscode/extension.js");
-    let text = std::fs::read_to_string(&script).unwrap();
-    for needed in [
-        "require(\"vscode-languageclient/node\")",
-        "\"lsp\"",
-        "TransportKind.stdio",
-        "language: \"infra\"",
-    ] {
-        assert!(text.contains(needed), "extension.js lacks {needed}");
-    }
+/// Activates editors/vscode/extension.js with stand-ins for the VS Code API
+/// (tests/editors/vscode_activate.cjs) under the settings `settings` (JSON),
+/// and returns what it did; None (with a recorded skip) when node is missing
+/// under `INFRA_SKIP_SERVICES=1`.
+fn activate_extension(test: &str, settings: &str) -> Option<serde_json::Value> {
     let node = Command::new("node").arg("--version").output();
     if !node.is_ok_and(|o| o.status.success()) {
         if skipping() {
-            common::skipped(
-                "the_vscode_extension_script_parses_and_starts_infra_lsp_over_stdio",
-                "node is not installed (INFRA_SKIP_SERVICES=1)",
-            );
-            return;
+            common::skipped(test, "node is not installed (INFRA_SKIP_SERVICES=1)");
+            return None;
         }
         panic!("node is not installed: {INSTALL}");
     }
-    let output = self::node(&[Path::new("--check"), &script]);
+    let output = Command::new("node")
+        .arg(root().join("tests/editors/vscode_activate.cjs"))
+        .env("INFRA_VSCODE_SETTINGS", settings)
+        .current_dir(root())
+        .output()
+        .unwrap();
     assert!(
         output.status.success(),
-        "editors/vscode/extension.js does not parse: {}",
+        "activating editors/vscode/extension.js failed: {}",
         said(&output)
     );
+    Some(serde_json::from_slice(&output.stdout).unwrap())
+}
+
+#[test]
+fn the_vscode_extension_starts_infra_lsp_over_stdio_for_infra_files() {
+    let Some(seen) = activate_extension(
+        "the_vscode_extension_starts_infra_lsp_over_stdio_for_infra_files",
+        "{}",
+    ) else {
+        return;
+    };
+    let clients = seen["clients"].as_array().unwrap();
+    assert_eq!(clients.len(), 1, "{seen:#}");
+    let client = &clients[0];
+    let server = serde_json::json!({"command": "infra", "args": ["lsp"], "transport": "stdio"});
+    assert_eq!(client["serverOptions"]["run"], server, "{seen:#}");
+    assert_eq!(client["serverOptions"]["debug"], server, "{seen:#}");
+    assert_eq!(
+        client["clientOptions"]["documentSelector"],
+        serde_json::json!([{"scheme": "file", "language": "infra"}])
+    );
+    assert_eq!(client["started"], true, "{seen:#}");
+    assert_eq!(
+        client["stopped"], true,
+        "deactivate stops the server: {seen:#}"
+    );
+    assert!(seen.get("error").is_none(), "{seen:#}");
+
+    // Every command the extension registers is declared in its manifest.
+    let manifest = json(&root().join("editors/vscode/package.json"));
+    let declared: Vec<&serde_json::Value> = manifest["contributes"]["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["command"])
+        .collect();
+    for command in seen["commands"].as_array().unwrap() {
+        assert!(
+            declared.contains(&command),
+            "{command} is not in package.json"
+        );
+    }
+}
+
+#[test]
+fn the_vscode_extension_runs_the_configured_infra_binary() {
+    let Some(seen) = activate_extension(
+        "the_vscode_extension_runs_the_configured_infra_binary",
+        r#"{"infra.server.path": "/opt/infra/bin/infra", "infra.server.extraArgs": ["--verbose"]}"#,
+    ) else {
+        return;
+    };
+    let run = &seen["clients"][0]["serverOptions"]["run"];
+    assert_eq!(run["command"], "/opt/infra/bin/infra", "{seen:#}");
+    assert_eq!(
+        run["args"],
+        serde_json::json!(["lsp", "--verbose"]),
+        "{seen:#}"
+    );
+
+    // The settings it reads are the ones its manifest declares.
+    let manifest = json(&root().join("editors/vscode/package.json"));
+    let properties = &manifest["contributes"]["configuration"]["properties"];
+    for setting in ["infra.server.path", "infra.server.extraArgs"] {
+        assert!(
+            properties.get(setting).is_some(),
+            "{setting} is not declared"
+        );
+    }
 }
