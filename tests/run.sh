@@ -131,7 +131,7 @@ else
   if [[ -f "$tmgrammar" ]] && grep -q '"version": "0.1.3"' "$tmgrammar"; then
     echo "vscode-tmgrammar-test 0.1.3 in .ci-tools/"
   elif command -v npm >/dev/null \
-    && npm install --prefix .ci-tools --no-audit --no-fund --silent vscode-tmgrammar-test@0.1.3; then
+    && npm install --prefix .ci-tools --no-audit --no-fund --silent --save-exact vscode-tmgrammar-test@0.1.3; then
     echo "vscode-tmgrammar-test 0.1.3, installed from npm into .ci-tools/"
   else
     echo "vscode-tmgrammar-test is missing: install Node.js (npm);" \
