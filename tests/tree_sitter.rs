@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
-use tree_sitter::{Language, Node, Parser, Query, QueryCursor, StreamingIterator, Tree};
+use tree_sitter::{
+    InputEdit, Language, Node, Parser, Point, Query, QueryCursor, StreamingIterator, Tree,
+};
 
 const GENERATE_HINT: &str = "run editors/tree-sitter-infra/generate.sh";
 
@@ -130,6 +132,92 @@ fn every_example_stdlib_module_and_valid_corpus_case_parses_without_error() {
         report.is_empty(),
         "the tree-sitter grammar rejects valid files:\n{report}"
     );
+}
+
+/// An editor reparses after every keystroke, reusing the old tree: typing a
+/// file one character at a time (heredocs included, whose scanner state is
+/// saved and restored between tokens) gives the same tree at every step as
+/// parsing the text afresh, and the finished file parses cleanly.
+#[test]
+fn typing_a_file_one_character_at_a_time_reparses_like_a_fresh_parse() {
+    let mut parser = Parser::new();
+    parser
+        .set_language(&language())
+        .unwrap_or_else(|error| panic!("the grammar's ABI does not match the runtime: {error}"));
+    for file in [
+        "examples/shop/main.infra",
+        "tests/corpus/parse/heredocs.infra",
+    ] {
+        let text = read(&repo_root().join(file));
+        let mut typed = String::new();
+        let mut tree: Option<Tree> = None;
+        for character in text.chars() {
+            let at = typed.len();
+            let position = point_at(&typed);
+            typed.push(character);
+            if let Some(old) = tree.as_mut() {
+                old.edit(&InputEdit {
+                    start_byte: at,
+                    old_end_byte: at,
+                    new_end_byte: typed.len(),
+                    start_position: position,
+                    old_end_position: position,
+                    new_end_position: point_at(&typed),
+                });
+            }
+            let reparsed = parser
+                .parse(&typed, tree.as_ref())
+                .unwrap_or_else(|| panic!("{file}: no tree after {} bytes", typed.len()));
+            let fresh = parse(&typed);
+            assert_eq!(
+                reparsed.root_node().to_sexp(),
+                fresh.root_node().to_sexp(),
+                "{file}: the incremental tree differs after typing:\n{typed}"
+            );
+            tree = Some(reparsed);
+        }
+        let errors = tree.map(|tree| syntax_errors(&tree)).unwrap_or_default();
+        assert!(errors.is_empty(), "{file}: {errors:?}");
+    }
+}
+
+/// The row and column (in bytes) of the end of `text`.
+fn point_at(text: &str) -> Point {
+    let row = text.matches('\n').count();
+    let column = text.len() - text.rfind('\n').map_or(0, |newline| newline + 1);
+    Point { row, column }
+}
+
+/// The broken parse cases give a tree (with errors) and do not crash the
+/// external scanner.
+#[test]
+fn broken_files_parse_to_a_tree_with_errors() {
+    let broken: Vec<PathBuf> = infra_files(&repo_root().join("tests/corpus/parse"))
+        .into_iter()
+        .filter(|path| read_lossy(path).contains("[infra::parse::"))
+        .collect();
+    assert!(
+        broken.len() >= 10,
+        "found only {} broken parse cases",
+        broken.len()
+    );
+    let mut parser = Parser::new();
+    parser
+        .set_language(&language())
+        .unwrap_or_else(|error| panic!("the grammar's ABI does not match the runtime: {error}"));
+    for path in &broken {
+        let bytes = fs::read(path)
+            .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+        let tree = parser
+            .parse(&bytes, None)
+            .unwrap_or_else(|| panic!("no tree for {}", path.display()));
+        assert_eq!(
+            tree.root_node().end_byte(),
+            bytes.len(),
+            "{}",
+            path.display()
+        );
+    }
 }
 
 /// One case of a `test/corpus/*.txt` file.
@@ -400,6 +488,23 @@ fn the_tree_sitter_cli_agrees_when_it_is_installed() {
     if !cli.is_file() {
         return;
     }
+    // generate.sh names the version the committed parser comes from.
+    let script = read(&grammar_dir().join("generate.sh"));
+    let wanted = script
+        .lines()
+        .find_map(|line| line.strip_prefix("cli_version=\""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("generate.sh sets no cli_version"));
+    let version = Command::new(&cli)
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {}: {error}", cli.display()));
+    let version = String::from_utf8_lossy(&version.stdout).into_owned();
+    assert!(
+        version.contains(wanted),
+        ".ci-tools/bin/tree-sitter is {}, not {wanted}: {GENERATE_HINT} (it installs {wanted})",
+        version.trim()
+    );
     let scratch = tempfile_dir();
     for file in ["grammar.js", "tree-sitter.json"] {
         fs::copy(grammar_dir().join(file), scratch.join(file))
