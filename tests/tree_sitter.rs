@@ -377,8 +377,13 @@ fn assert_not_captured(captures: &[(String, String)], name: &str) {
 
 #[test]
 fn highlights_mark_code_inside_nested_interpolations() {
-    let captures = highlight_captures("a = \"outer-${\"inner-${var.name}\"}\"\n");
-    assert_captured(&captures, "string", "\"outer-${\"inner-${var.name}\"}\"");
+    let captures = highlight_captures("a = \"outer-${\"inner-${var.name}\"}-${x}\"\n");
+    assert_captured(
+        &captures,
+        "string",
+        "\"outer-${\"inner-${var.name}\"}-${x}\"",
+    );
+    assert_captured(&captures, "variable", "x");
     assert_captured(&captures, "string", "\"inner-${var.name}\"");
     assert_captured(&captures, "punctuation.special", "${");
     assert_captured(&captures, "variable.builtin", "var");

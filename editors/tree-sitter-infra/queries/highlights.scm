@@ -1,6 +1,11 @@
 ; Highlights for `.infra` files, with nvim-treesitter's capture names (Helix
 ; and Zed understand most of them). Later patterns take precedence in Neovim,
-; so general patterns come first.
+; so general patterns come first (Helix takes the first match: reverse the
+; order there).
+
+; Any name not captured more precisely below, such as a `for` variable used
+; inside an interpolation.
+(identifier) @variable
 
 ; Literals
 (string) @string
