@@ -20,7 +20,6 @@ mod common;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use sha2::{Digest, Sha256};
 use tree_sitter::{
@@ -485,71 +484,4 @@ fn the_committed_parser_is_generated_from_the_committed_grammar() {
             "editors/tree-sitter-infra/{file} changed since src/parser.c was generated: {GENERATE_HINT}"
         );
     }
-}
-
-/// With the CLI in `.ci-tools/` (generate.sh builds it there), its own corpus
-/// runner agrees, and generating again from grammar.js gives the committed
-/// parser byte for byte. Without it the test is recorded as skipped: CI does
-/// not build the CLI (minutes), and the hash test above stands in for it.
-#[test]
-fn the_tree_sitter_cli_agrees_when_it_is_installed() {
-    let cli = repo_root().join(".ci-tools/bin/tree-sitter");
-    if !cli.is_file() {
-        common::skipped(
-            "the_tree_sitter_cli_agrees_when_it_is_installed",
-            "no .ci-tools/bin/tree-sitter (editors/tree-sitter-infra/generate.sh builds it)",
-        );
-        return;
-    }
-    // generate.sh names the version the committed parser comes from.
-    let script = read(&grammar_dir().join("generate.sh"));
-    let wanted = script
-        .lines()
-        .find_map(|line| line.strip_prefix("cli_version=\""))
-        .and_then(|rest| rest.strip_suffix('"'))
-        .unwrap_or_else(|| panic!("generate.sh sets no cli_version"));
-    let version = Command::new(&cli)
-        .arg("--version")
-        .output()
-        .unwrap_or_else(|error| panic!("cannot run {}: {error}", cli.display()));
-    let version = String::from_utf8_lossy(&version.stdout).into_owned();
-    assert!(
-        version.contains(wanted),
-        ".ci-tools/bin/tree-sitter is {}, not {wanted}: {GENERATE_HINT} (it installs {wanted})",
-        version.trim()
-    );
-    let scratch_dir = common::TempDir::new("tree-sitter-generate");
-    let scratch = &scratch_dir.path;
-    for file in ["grammar.js", "tree-sitter.json"] {
-        fs::copy(grammar_dir().join(file), scratch.join(file))
-            .unwrap_or_else(|error| panic!("cannot copy {file}: {error}"));
-    }
-    let output = Command::new(&cli)
-        .args(["generate", "--abi", "15"])
-        .current_dir(scratch)
-        .output()
-        .unwrap_or_else(|error| panic!("cannot run {}: {error}", cli.display()));
-    assert!(
-        output.status.success(),
-        "tree-sitter generate failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    for file in ["parser.c", "grammar.json", "node-types.json"] {
-        assert!(
-            read(&scratch.join("src").join(file)) == read(&grammar_dir().join("src").join(file)),
-            "src/{file} differs from what grammar.js generates: {GENERATE_HINT}"
-        );
-    }
-
-    let output = Command::new(&cli)
-        .arg("test")
-        .current_dir(grammar_dir())
-        .output()
-        .unwrap_or_else(|error| panic!("cannot run {}: {error}", cli.display()));
-    assert!(
-        output.status.success(),
-        "tree-sitter test failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
