@@ -469,3 +469,223 @@ fn replace_of_an_address_that_names_nothing_is_refused() {
         assert!(err.contains("did you mean `null_resource.a`"), "{err}");
     }
 }
+
+const VARS_STACK: &str = r#"stack "vf" {
+  default_environment = "dev"
+}
+
+variable "greeting" {
+  type    = string
+  default = "default"
+}
+
+variable "replicas" {
+  type    = number
+  default = 1
+}
+
+variable "tags" {
+  type    = list(string)
+  default = []
+}
+
+environment "dev" {
+  vars = { greeting = "env-block" }
+}
+
+environment "prod" {}
+
+output "greeting" {
+  value = var.greeting
+}
+
+output "replicas" {
+  value = var.replicas
+}
+
+output "tags" {
+  value = var.tags
+}
+"#;
+
+/// `infra plan --format json` in `dir` with `args` and the environment
+/// `envs`: the planned output values.
+fn planned_outputs(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> serde_json::Value {
+    let mut all = vec!["plan", "--format", "json"];
+    all.extend_from_slice(args);
+    let output = common::infra_env(dir, &all, envs);
+    assert_eq!(code(&output), 0, "{args:?}: {}", stderr(&output));
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let values = plan["output_changes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, change)| (name.clone(), change["after"].clone()))
+        .collect();
+    serde_json::Value::Object(values)
+}
+
+#[test]
+fn variables_come_from_files_and_the_environment_in_the_documented_order() {
+    let dir = TempDir::new("var-files");
+    dir.write("main.infra", VARS_STACK);
+    let outputs = |args: &[&str], envs: &[(&str, &str)]| planned_outputs(&dir.path, args, envs);
+    // default < environment block vars
+    let seen = outputs(&[], &[]);
+    assert_eq!(seen["greeting"], "env-block", "{seen}");
+    assert_eq!(seen["replicas"], 1);
+    // < *.auto.vars (evaluated: functions, no references)
+    dir.write(
+        "common.auto.vars",
+        "greeting = \"auto\"\ntags = [\"a\", upper(\"b\")]\n",
+    );
+    let seen = outputs(&[], &[]);
+    assert_eq!(seen["greeting"], "auto", "{seen}");
+    assert_eq!(seen["tags"], serde_json::json!(["a", "B"]));
+    // < environments/ENV.vars (only for that environment)
+    dir.write(
+        "environments/dev.vars",
+        "greeting = \"dev-file\"\nreplicas = 2\n",
+    );
+    assert_eq!(outputs(&[], &[])["greeting"], "dev-file");
+    assert_eq!(outputs(&["--env", "prod"], &[])["greeting"], "auto");
+    assert_eq!(outputs(&["--env", "prod"], &[])["replicas"], 1);
+    // < --var-file, later files winning
+    dir.write("one.vars", "replicas = 3\n");
+    dir.write("two.vars", "replicas = 4\n");
+    assert_eq!(outputs(&["--var-file", "one.vars"], &[])["replicas"], 3);
+    assert_eq!(
+        outputs(&["--var-file", "one.vars", "--var-file", "two.vars"], &[])["replicas"],
+        4
+    );
+    // < INFRA_VAR_<name> (read like --var: strings as they are, others as JSON)
+    let env = [("INFRA_VAR_replicas", "5"), ("INFRA_VAR_tags", r#"["x"]"#)];
+    let seen = outputs(&["--var-file", "two.vars"], &env);
+    assert_eq!(seen["replicas"], 5, "{seen}");
+    assert_eq!(seen["tags"], serde_json::json!(["x"]));
+    // < --var
+    let seen = outputs(&["--var-file", "two.vars", "--var", "replicas=6"], &env);
+    assert_eq!(seen["replicas"], 6, "{seen}");
+    // --var-file paths are taken from -C DIR, as every path.
+    let elsewhere = TempDir::new("var-files-cwd");
+    let stack = dir.path.to_str().unwrap();
+    let output = common::infra_env(
+        &elsewhere.path,
+        &[
+            "-C",
+            stack,
+            "plan",
+            "--format",
+            "json",
+            "--var-file",
+            "one.vars",
+        ],
+        &[],
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+}
+
+#[test]
+fn bad_variable_files_are_refused_with_the_file_and_line() {
+    let dir = TempDir::new("var-files-bad");
+    dir.write("main.infra", VARS_STACK);
+    dir.write(
+        "bad.vars",
+        "replicas = 2\nbogus = 1\nresource \"null_resource\" \"a\" {}\nreplicas = 3\n",
+    );
+    let output = infra(&dir.path, &["plan", "--var-file", "bad.vars"]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    for expected in [
+        "infra::check::unknown_variable",
+        "bad.vars:2:1",
+        "infra::check::invalid_var_file",
+        "bad.vars:3:1",
+        "infra::check::duplicate_attribute",
+        "bad.vars:4:1",
+    ] {
+        assert!(err.contains(expected), "{expected}:\n{err}");
+    }
+    std::fs::remove_file(dir.path.join("bad.vars")).unwrap();
+
+    dir.write("environments/staging.vars", "replicas = 2\n");
+    let output = infra(&dir.path, &["plan"]);
+    assert_eq!(code(&output), 1);
+    assert!(
+        stderr(&output).contains("infra::check::unknown_environment"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("environments/staging.vars"),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::remove_file(dir.path.join("environments/staging.vars")).unwrap();
+
+    dir.write("wrong.vars", "replicas = \"many\"\n");
+    let output = infra(&dir.path, &["plan", "--var-file", "wrong.vars"]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    assert!(
+        err.contains("infra::check::invalid_variable_value"),
+        "{err}"
+    );
+    assert!(
+        err.contains("wrong.vars:1:"),
+        "the span is in the file: {err}"
+    );
+
+    let output = common::infra_env(&dir.path, &["plan"], &[("INFRA_VAR_replicas", "many")]);
+    assert_eq!(code(&output), 1);
+    assert!(
+        stderr(&output).contains("the INFRA_VAR_replicas value does not fit"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = infra(&dir.path, &["plan", "--var-file", "missing.vars"]);
+    assert_eq!(code(&output), 1);
+    assert!(
+        stderr(&output).contains("infra::cli::unreadable_file"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("missing.vars"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_saved_plan_is_stale_when_a_variable_file_or_infra_var_changed() {
+    let dir = TempDir::new("var-files-stale");
+    dir.write("main.infra", VARS_STACK);
+    dir.write("environments/dev.vars", "replicas = 2\n");
+    let env = [("INFRA_VAR_greeting", "hi")];
+    let planned = common::infra_env(&dir.path, &["plan", "--out", "p.plan"], &env);
+    assert_eq!(code(&planned), 0, "{}", stderr(&planned));
+    let other = common::infra_env(
+        &dir.path,
+        &["apply", "p.plan"],
+        &[("INFRA_VAR_greeting", "hello")],
+    );
+    assert_eq!(code(&other), 1, "{}", stdout(&other));
+    assert!(
+        stderr(&other).contains("infra::plan::stale_configuration"),
+        "{}",
+        stderr(&other)
+    );
+    dir.write("environments/dev.vars", "replicas = 9\n");
+    let edited = common::infra_env(&dir.path, &["apply", "p.plan"], &env);
+    assert_eq!(code(&edited), 1);
+    assert!(
+        stderr(&edited).contains("infra::plan::stale_configuration"),
+        "{}",
+        stderr(&edited)
+    );
+    dir.write("environments/dev.vars", "replicas = 2\n");
+    let same = common::infra_env(&dir.path, &["apply", "p.plan"], &env);
+    assert_eq!(code(&same), 0, "{}", stderr(&same));
+}

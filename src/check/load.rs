@@ -66,6 +66,71 @@ pub(super) fn load(host: &dyn Host, dir: &Path) -> (Stack, Diagnostics) {
     (stack, diagnostics)
 }
 
+/// Reads the variable files of the stack in `dir`, in precedence order
+/// (later wins): `*.auto.vars` in `dir` by name, `environments/*.vars` by
+/// name, then `extra` (`--var-file`) as given, and parses each into
+/// `stack.var_files`. A missing `environments/` folder is no error; a
+/// `--var-file` that cannot be read is.
+pub(super) fn load_var_files(
+    host: &dyn Host,
+    dir: &Path,
+    extra: &[PathBuf],
+    stack: &mut Stack,
+    diagnostics: &mut Diagnostics,
+) {
+    use crate::config::VarFileSource;
+    let listed = |folder: &Path, keep: &dyn Fn(&Path) -> bool| -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = host
+            .list_dir(folder)
+            .map(|entries| entries.into_iter().map(|entry| entry.path).collect())
+            .unwrap_or_default();
+        paths.retain(|path| keep(path) && !host.is_dir(path));
+        paths.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+        paths
+    };
+    let is_auto = |path: &Path| {
+        path.file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(|name| name.ends_with(".auto.vars") && name.len() > ".auto.vars".len())
+    };
+    let is_vars = |path: &Path| path.extension().is_some_and(|ext| ext == "vars");
+    let mut found: Vec<(VarFileSource, PathBuf)> = listed(dir, &is_auto)
+        .into_iter()
+        .map(|path| (VarFileSource::Auto, path))
+        .collect();
+    for path in listed(&dir.join("environments"), &is_vars) {
+        let environment = path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        found.push((VarFileSource::Environment(environment), path));
+    }
+    found.extend(
+        extra
+            .iter()
+            .map(|path| (VarFileSource::CommandLine, path.clone())),
+    );
+    for (source, path) in found {
+        let name = display_path(&path);
+        let bytes = match host.read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                diagnostics.push(unreadable_file(name, &error));
+                continue;
+            }
+        };
+        match add_source(&mut stack.sources, name, bytes) {
+            Ok(id) => {
+                let text = stack.sources.get(id).map_or("", |file| file.text.as_str());
+                let (file, parse_diagnostics) = syntax::parse(id, text);
+                diagnostics.extend(parse_diagnostics);
+                stack.var_files.push((source, file));
+            }
+            Err(diagnostic) => diagnostics.push(*diagnostic),
+        }
+    }
+}
+
 /// Adds a file's bytes to `sources` under `name`. Valid UTF-8 gives the file's
 /// id; anything else is added with a lossy decoding (so the report can show a
 /// caret at the first invalid byte) and comes back as an

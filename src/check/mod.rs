@@ -42,14 +42,28 @@ pub struct Stack {
     pub files: Vec<ast::File>,
     /// The stack folder.
     pub dir: PathBuf,
+    /// The variable files with their syntax trees, in precedence order
+    /// (used up by [`check`] like `files`).
+    pub var_files: Vec<(crate::config::VarFileSource, ast::File)>,
 }
 
 /// Reads every `*.infra` file directly in `dir` (not sub-folders), in file-name
 /// order, and parses it. Display names are the paths as given, without a
 /// leading `./`. A missing folder, a folder without `.infra` files, an
 /// unreadable file and a file that is not UTF-8 are reported; the rest still loads.
+/// The variable files are read too: `*.auto.vars`, `environments/*.vars`.
 pub fn load(host: &dyn Host, dir: &Path) -> (Stack, Diagnostics) {
-    load::load(host, dir)
+    load_with(host, dir, &[])
+}
+
+/// [`load`], plus the `--var-file` files `var_files` (read after the
+/// stack's own variable files, so their values win).
+pub fn load_with(host: &dyn Host, dir: &Path, var_files: &[PathBuf]) -> (Stack, Diagnostics) {
+    let (mut stack, mut diagnostics) = load::load(host, dir);
+    if !stack.files.is_empty() {
+        load::load_var_files(host, dir, var_files, &mut stack, &mut diagnostics);
+    }
+    (stack, diagnostics)
 }
 
 /// One structural pass over the files of one module.
@@ -116,12 +130,110 @@ pub fn check_with_registry(
         &mut diagnostics,
     );
     diagnostics.extend(loader.diagnostics);
+    let var_files = lower_var_files(
+        std::mem::take(&mut stack.var_files),
+        &root,
+        &environments,
+        &mut diagnostics,
+    );
     let config = Config {
         stack: settings,
         environments,
         root,
+        var_files,
     };
     (config, diagnostics)
+}
+
+/// The variable files as the model keeps them: `name = value` lines only,
+/// each name a root variable, once per file; `environments/NAME.vars` only
+/// for an environment the stack declares.
+fn lower_var_files(
+    files: Vec<(crate::config::VarFileSource, ast::File)>,
+    root: &Module,
+    environments: &std::collections::BTreeMap<String, crate::config::Environment>,
+    diagnostics: &mut Diagnostics,
+) -> Vec<crate::config::VarFile> {
+    use crate::config::{VarFile, VarFileSource};
+    let mut out = Vec::new();
+    for (source, file) in files {
+        if let VarFileSource::Environment(name) = &source
+            && !environments.contains_key(name)
+        {
+            let span = Span::new(file.id, 0, 0);
+            let mut help = match did_you_mean(name, environments.keys().map(String::as_str)) {
+                Some(near) => format!("did you mean `{near}`? "),
+                None => String::new(),
+            };
+            help.push_str(
+                "environments/NAME.vars gives values for the environment NAME; \
+                 rename the file to match an `environment` block, or remove it",
+            );
+            diagnostics.push(
+                Diagnostic::error(
+                    Code::CheckUnknownEnvironment,
+                    span,
+                    format!("no environment \"{name}\" for this variable file"),
+                )
+                .with_help(help),
+            );
+            continue;
+        }
+        let mut values: Vec<(String, Span, ast::Expr)> = Vec::new();
+        for item in file.body.items {
+            let attribute = match item {
+                ast::Item::Attribute(attribute) => attribute,
+                ast::Item::Block(block) => {
+                    diagnostics.push(
+                        Diagnostic::error(
+                            Code::CheckInvalidVarFile,
+                            block.span,
+                            format!("a `{}` block in a variable file", block.kind.name),
+                        )
+                        .with_help(
+                            "a .vars file holds only `name = value` lines, one per variable",
+                        ),
+                    );
+                    continue;
+                }
+            };
+            let name = attribute.name.name.clone();
+            if !root.variables.contains_key(&name) {
+                let mut help = match did_you_mean(&name, root.variables.keys().map(String::as_str))
+                {
+                    Some(near) => format!("did you mean `{near}`? "),
+                    None => String::new(),
+                };
+                help.push_str(
+                    "a variable file sets variables declared with `variable \"NAME\" { ... }`",
+                );
+                diagnostics.push(
+                    Diagnostic::error(
+                        Code::CheckUnknownVariable,
+                        attribute.name.span,
+                        format!("`{name}` is not a declared variable"),
+                    )
+                    .with_help(help),
+                );
+                continue;
+            }
+            if let Some((_, first, _)) = values.iter().find(|(seen, _, _)| *seen == name) {
+                diagnostics.push(
+                    Diagnostic::error(
+                        Code::CheckDuplicateAttribute,
+                        attribute.name.span,
+                        format!("`{name}` is set twice in this file"),
+                    )
+                    .with_label(*first, "first set here")
+                    .with_help("keep one line per variable"),
+                );
+                continue;
+            }
+            values.push((name, attribute.name.span, attribute.value));
+        }
+        out.push(VarFile { source, values });
+    }
+    out
 }
 
 /// Loads child modules for [`model::lower_module`].

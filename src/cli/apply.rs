@@ -78,6 +78,7 @@ impl RunArgs {
         PlanRequest {
             environment: self.env.environment.clone(),
             vars: self.env.vars.clone(),
+            var_files: self.env.var_files.clone(),
             targets,
             replace: Vec::new(),
             refresh,
@@ -145,7 +146,9 @@ fn parse_target(text: &str) -> Result<Target, String> {
 }
 
 impl ApplyCommand {
-    pub(super) fn run(self, ctx: &mut Ctx<'_>) -> Exit {
+    pub(super) fn run(mut self, ctx: &mut Ctx<'_>) -> Exit {
+        // Paths on the command line are taken from -C DIR.
+        self.run.env.var_files = self.run.env.var_files(ctx);
         let plan_file = self.plan_file.as_ref().map(|path| ctx.resolve(path));
         // A saved plan was reviewed when it was made.
         let approved = self.run.auto_approve || plan_file.is_some();
@@ -163,7 +166,9 @@ impl ApplyCommand {
 }
 
 impl DestroyCommand {
-    pub(super) fn run(self, ctx: &mut Ctx<'_>) -> Exit {
+    pub(super) fn run(mut self, ctx: &mut Ctx<'_>) -> Exit {
+        // Paths on the command line are taken from -C DIR.
+        self.run.env.var_files = self.run.env.var_files(ctx);
         let request = ApplyRequest {
             plan: self.run.plan_request(Vec::new(), true),
             mode: Mode::Destroy,
@@ -175,7 +180,9 @@ impl DestroyCommand {
 }
 
 impl RollbackCommand {
-    pub(super) fn run(self, ctx: &mut Ctx<'_>) -> Exit {
+    pub(super) fn run(mut self, ctx: &mut Ctx<'_>) -> Exit {
+        // Paths on the command line are taken from -C DIR.
+        self.run.env.var_files = self.run.env.var_files(ctx);
         let request = ApplyRequest {
             plan: self.run.plan_request(Vec::new(), true),
             mode: Mode::Rollback { to: self.to },
@@ -566,6 +573,7 @@ impl ImportCommand {
         interrupt::install(self.grace);
         let request = pipeline::ImportRequest {
             plan: PlanRequest {
+                var_files: self.env.var_files(ctx),
                 environment: self.env.environment,
                 vars: self.env.vars,
                 refresh: true,

@@ -11,6 +11,24 @@ pub(super) struct EnvArgs {
     /// Values of non-string variables are read as JSON: `--var 'ports=[80,443]'`.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+
+    /// Read variable values from a file of `name = value` lines (repeatable;
+    /// later files win). Precedence, lowest first: `default`, the
+    /// environment's `vars`, `*.auto.vars`, `environments/ENV.vars`,
+    /// `--var-file`, `INFRA_VAR_<name>`, `--var`.
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<std::path::PathBuf>,
+}
+
+impl EnvArgs {
+    /// The `--var-file` paths, relative ones taken from `-C DIR` like every
+    /// path on the command line.
+    pub fn var_files(&self, ctx: &super::Ctx<'_>) -> Vec<std::path::PathBuf> {
+        self.var_files
+            .iter()
+            .map(|path| ctx.resolve(path))
+            .collect()
+    }
 }
 
 /// Parses `NAME=VALUE` for `--var`.

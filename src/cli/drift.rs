@@ -122,6 +122,7 @@ impl DriftCommand {
     pub(super) fn run(self, ctx: &mut Ctx<'_>) -> Exit {
         let dir = ctx.dir();
         let request = DriftRequest {
+            var_files: self.env.var_files(ctx),
             environment: self.env.environment,
             vars: self.env.vars,
             parallelism: self.parallelism as usize,
@@ -170,6 +171,7 @@ impl RefreshCommand {
 
     fn refresh(self, ctx: &mut Ctx<'_>, dir: std::path::PathBuf) -> Exit {
         let request = DriftRequest {
+            var_files: self.env.var_files(ctx),
             environment: self.env.environment,
             vars: self.env.vars,
             parallelism: self.parallelism as usize,

@@ -29,7 +29,7 @@ enum Format {
 impl GraphCommand {
     pub(super) fn run(self, ctx: &mut Ctx<'_>) -> Exit {
         let dir = ctx.dir();
-        let checked = pipeline::check(ctx.host, &dir);
+        let checked = pipeline::check_with(ctx.host, &dir, &self.env.var_files(ctx));
         let mut diagnostics = checked.diagnostics.clone();
         if self.env.environment.is_some() || !self.env.vars.is_empty() {
             let request = Request {

@@ -113,6 +113,7 @@ impl PlanCommand {
         let dir = ctx.dir();
         let saved_as = self.out.clone();
         let request = PlanRequest {
+            var_files: self.env.var_files(ctx),
             environment: self.env.environment,
             vars: self.env.vars,
             targets: self.targets,

@@ -31,6 +31,7 @@ impl Validate {
     pub(super) fn run(self, ctx: &mut Ctx<'_>) -> Exit {
         let dir = ctx.dir();
         let request = ValidateRequest {
+            var_files: self.env.var_files(ctx),
             environment: self.env.environment,
             vars: self.env.vars,
         };

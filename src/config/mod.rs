@@ -24,6 +24,39 @@ pub struct Config {
     pub environments: BTreeMap<String, Environment>,
     /// The root module (with its children inside its module calls).
     pub root: Module,
+    /// The variable files, in precedence order (later wins): `*.auto.vars`
+    /// by name, then each `environments/ENV.vars`, then `--var-file` in order.
+    pub var_files: Vec<VarFile>,
+}
+
+/// A file of `name = value` lines giving root variables values.
+#[derive(Debug, Clone)]
+pub struct VarFile {
+    /// Where it comes from, which decides when it applies.
+    pub source: VarFileSource,
+    /// The values, in file order: the name, its span, the expression.
+    pub values: Vec<(String, Span, Expr)>,
+}
+
+/// Where a [`VarFile`] comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VarFileSource {
+    /// `*.auto.vars` in the stack folder: every environment.
+    Auto,
+    /// `environments/NAME.vars`: only environment NAME.
+    Environment(String),
+    /// `--var-file FILE`: every environment, above the others.
+    CommandLine,
+}
+
+impl VarFile {
+    /// Whether it gives values in `environment`.
+    pub fn applies_to(&self, environment: &str) -> bool {
+        match &self.source {
+            VarFileSource::Environment(name) => name == environment,
+            VarFileSource::Auto | VarFileSource::CommandLine => true,
+        }
+    }
 }
 
 impl Config {

@@ -143,6 +143,8 @@ codes! {
     CheckMissingVariableValue => ("infra::check::missing_variable_value", "no value for variable"),
     /// `--var NAME=VALUE` names no declared variable.
     CheckUnknownVariable => ("infra::check::unknown_variable", "no such variable"),
+    /// A variable file (`*.auto.vars`, `environments/NAME.vars`, `--var-file`) holds a block: only `name = value` lines belong there.
+    CheckInvalidVarFile => ("infra::check::invalid_var_file", "variable file holds more than `name = value` lines"),
     /// A variable's value does not fit its type.
     CheckInvalidVariableValue => ("infra::check::invalid_variable_value", "invalid value for variable"),
     /// A `validate` condition is false.

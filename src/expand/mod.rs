@@ -425,6 +425,7 @@ fn walk<'a>(
         registry,
         values: Values::new(environment),
         environment_vars: BTreeMap::new(),
+        file_vars: BTreeMap::new(),
         diagnostics: Diagnostics::new(),
         instances: BTreeMap::new(),
         make_instances,
@@ -434,6 +435,7 @@ fn walk<'a>(
         provider_configs: BTreeMap::new(),
     };
     expander.environment_vars(&environment.name);
+    expander.file_vars(&environment.name);
     expander
         .diagnostics
         .extend(unknown_cli_vars(config, request));
@@ -504,6 +506,9 @@ struct Expander<'a> {
     values: Values,
     /// The selected environment's `vars`, evaluated, with each entry's span.
     environment_vars: BTreeMap<String, (Value, Span)>,
+    /// The values the variable files give in the selected environment
+    /// (later files win), evaluated, with each line's span.
+    file_vars: BTreeMap<String, (Value, Span)>,
     diagnostics: Diagnostics,
     instances: BTreeMap<InstanceAddr, Instance>,
     /// Whether to make instances (false for [`validate`]).
@@ -653,6 +658,23 @@ impl Expander<'_> {
         }
     }
 
+    /// Evaluates the variable files that apply to environment `name`, in
+    /// precedence order; each value is evaluated with no names (it may call
+    /// functions but not refer to anything), like `vars`.
+    fn file_vars(&mut self, name: &str) {
+        let root = &self.config.root;
+        for file in &self.config.var_files {
+            if !file.applies_to(name) {
+                continue;
+            }
+            for (variable, span, expr) in &file.values {
+                if let Some(value) = self.eval(root, expr, &Binding::default()) {
+                    self.file_vars.insert(variable.clone(), (value, *span));
+                }
+            }
+        }
+    }
+
     fn node(&mut self, node: &Node) {
         let Some(module) = self.config.module(node.module()) else {
             return;
@@ -720,10 +742,17 @@ impl Expander<'_> {
         // Where the value comes from, most specific first.
         let mut source_span = None;
         let mut from_cli = None;
+        let env_name = format!("{VAR_ENV_PREFIX}{name}");
         let raw = if path.is_root() {
             if let Some((_, text)) = self.request.vars.iter().rev().find(|(k, _)| k == name) {
-                from_cli = Some(text.clone());
+                from_cli = Some(String::from("--var"));
                 Some(cli_value(text, &variable.ty))
+            } else if let Some(text) = self.host.env_var(&env_name) {
+                from_cli = Some(env_name.clone());
+                Some(cli_value(&text, &variable.ty))
+            } else if let Some((value, span)) = self.file_vars.get(name) {
+                source_span = Some(*span);
+                Some(value.clone())
             } else if let Some((value, span)) = self.environment_vars.get(name) {
                 source_span = Some(*span);
                 Some(value.clone())
@@ -791,7 +820,11 @@ impl Expander<'_> {
                     (None, _) => Diagnostic::error(
                         Code::CheckInvalidVariableValue,
                         variable.ty_span.unwrap_or(variable.span),
-                        format!("the --var value does not fit `{}`: {mismatch}", variable.ty),
+                        format!(
+                            "the {} value does not fit `{}`: {mismatch}",
+                            from_cli.as_deref().unwrap_or("--var"),
+                            variable.ty
+                        ),
                     ),
                 };
                 let diagnostic = match variable.ty_span {
@@ -832,10 +865,9 @@ impl Expander<'_> {
                     } else {
                         value.to_string()
                     };
-                    let where_from = if from_cli.is_some() {
-                        " (from --var)"
-                    } else {
-                        ""
+                    let where_from = match &from_cli {
+                        Some(flag) => format!(" (from {flag})"),
+                        None => String::new(),
                     };
                     let span = source_span.unwrap_or(validation.condition.span);
                     let mut diagnostic = Diagnostic::error(
@@ -1464,6 +1496,11 @@ fn unknown_expansion(span: Span, what: &str) -> Diagnostic {
             "{what} decides which instances exist, so it must be known when planning: derive it from variables, locals or literal values, or apply the resources it depends on first with `infra apply --target`"
         ))
 }
+
+/// The prefix of the environment variables that set root variables:
+/// `INFRA_VAR_replicas=3` sets `var.replicas` (above the variable files and
+/// below `--var`).
+pub const VAR_ENV_PREFIX: &str = "INFRA_VAR_";
 
 /// One error per `--var NAME=VALUE` whose name the root module does not
 /// declare: a value that nothing reads is a typo, not a setting.

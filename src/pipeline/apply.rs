@@ -14,7 +14,7 @@
 //! the next command to recover.
 
 use super::run::{Opened, PlanRequest, Planned, config_digest, open, plan_opened};
-use super::{Checked, check, expand};
+use super::{Checked, expand};
 use crate::addr::{InstanceAddr, ModulePath};
 use crate::apply::{self, Event, Options, Outcome as ActionOutcome, Report, Resolved, Resolver};
 use crate::config::SecretSource;
@@ -127,7 +127,11 @@ pub fn apply(
     request: ApplyRequest,
     ui: &mut dyn ApplyUi,
 ) -> (Option<Outcome>, SourceMap, Diagnostics) {
-    let checked = Arc::new(check(host.as_ref(), dir));
+    let checked = Arc::new(super::check_with(
+        host.as_ref(),
+        dir,
+        &request.plan.var_files,
+    ));
     let mut diagnostics = checked.diagnostics.clone();
     let outcome = if diagnostics.has_errors() {
         None

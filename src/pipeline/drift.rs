@@ -51,6 +51,8 @@ pub struct DriftRequest {
     pub environment: Option<String>,
     /// `--var NAME=VALUE`: for the `provider` blocks' settings.
     pub vars: Vec<(String, String)>,
+    /// `--var-file FILE`, in order.
+    pub var_files: Vec<std::path::PathBuf>,
     /// How many provider reads run at once (as `apply --parallelism`).
     pub parallelism: usize,
     /// `drift`: how long to wait for a writer; `refresh`: for the lock.
@@ -62,6 +64,7 @@ impl Default for DriftRequest {
         DriftRequest {
             environment: None,
             vars: Vec::new(),
+            var_files: Vec::new(),
             parallelism: 64,
             lock_timeout: DRIFT_LOCK_TIMEOUT,
         }
@@ -144,9 +147,12 @@ pub fn drift(
     request: &DriftRequest,
     ui: &mut dyn DriftUi,
 ) -> (Option<DriftReport>, SourceMap, Diagnostics) {
-    super::checked_run(host, dir, |host, checked, diagnostics| {
-        run_drift(host, checked, request, ui, diagnostics)
-    })
+    super::checked_run(
+        host,
+        dir,
+        &request.var_files,
+        |host, checked, diagnostics| run_drift(host, checked, request, ui, diagnostics),
+    )
 }
 
 fn run_drift(
@@ -385,9 +391,12 @@ pub fn refresh_state(
     request: &DriftRequest,
     ui: &mut dyn DriftUi,
 ) -> (Option<RefreshOutcome>, SourceMap, Diagnostics) {
-    super::checked_run(host, dir, |host, checked, diagnostics| {
-        run_refresh(host, checked, request, ui, diagnostics)
-    })
+    super::checked_run(
+        host,
+        dir,
+        &request.var_files,
+        |host, checked, diagnostics| run_refresh(host, checked, request, ui, diagnostics),
+    )
 }
 
 fn run_refresh(

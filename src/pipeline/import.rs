@@ -52,9 +52,12 @@ pub fn import(
     request: &ImportRequest,
     on_wait: &mut dyn FnMut(Option<&LockInfo>),
 ) -> (Option<Imported>, SourceMap, Diagnostics) {
-    super::checked_run(host, dir, |host, checked, diagnostics| {
-        run(host, checked, request, on_wait, diagnostics)
-    })
+    super::checked_run(
+        host,
+        dir,
+        &request.plan.var_files,
+        |host, checked, diagnostics| run(host, checked, request, on_wait, diagnostics),
+    )
 }
 
 fn run(

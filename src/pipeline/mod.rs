@@ -43,11 +43,21 @@ pub struct Checked {
     pub diagnostics: Diagnostics,
     /// The stack folder.
     pub dir: std::path::PathBuf,
+    /// The `INFRA_VAR_<name>` environment variables set for declared root
+    /// variables, by environment variable name: they are part of the
+    /// configuration a saved plan is checked against.
+    pub var_env: Vec<(String, String)>,
 }
 
 /// Loads and checks the stack in `dir` and builds its graph.
 pub fn check(host: &dyn Host, dir: &Path) -> Checked {
-    let (mut stack, mut diagnostics): (Stack, Diagnostics) = check::load(host, dir);
+    check_with(host, dir, &[])
+}
+
+/// [`check`] with the `--var-file` files `var_files` read after the stack's
+/// own variable files (`*.auto.vars`, `environments/ENV.vars`).
+pub fn check_with(host: &dyn Host, dir: &Path, var_files: &[std::path::PathBuf]) -> Checked {
+    let (mut stack, mut diagnostics): (Stack, Diagnostics) = check::load_with(host, dir, var_files);
     // Checking uses the syntax trees up (their expressions move into the
     // model), so they add nothing to the peak past this point.
     let (config, check_diagnostics) = check::check(host, &mut stack);
@@ -60,12 +70,22 @@ pub fn check(host: &dyn Host, dir: &Path) -> Checked {
         graph
     };
     diagnostics.sort();
+    let var_env = config
+        .root
+        .variables
+        .keys()
+        .filter_map(|name| {
+            let env_name = format!("{}{name}", crate::expand::VAR_ENV_PREFIX);
+            host.env_var(&env_name).map(|value| (env_name, value))
+        })
+        .collect();
     Checked {
         sources: stack.sources,
         config,
         graph,
         diagnostics,
         dir: dir.to_path_buf(),
+        var_env,
     }
 }
 
@@ -75,9 +95,10 @@ pub fn check(host: &dyn Host, dir: &Path) -> Checked {
 pub(crate) fn checked_run<T>(
     host: std::sync::Arc<dyn Host>,
     dir: &Path,
+    var_files: &[std::path::PathBuf],
     run: impl FnOnce(&std::sync::Arc<dyn Host>, &Checked, &mut Diagnostics) -> Option<T>,
 ) -> (Option<T>, SourceMap, Diagnostics) {
-    let checked = check(host.as_ref(), dir);
+    let checked = check_with(host.as_ref(), dir, var_files);
     let mut diagnostics = checked.diagnostics.clone();
     let result = if diagnostics.has_errors() {
         None
@@ -142,6 +163,8 @@ pub struct ValidateRequest {
     pub environment: Option<String>,
     /// `--var NAME=VALUE`.
     pub vars: Vec<(String, String)>,
+    /// `--var-file FILE`, in order.
+    pub var_files: Vec<std::path::PathBuf>,
 }
 
 /// The result of `infra validate`.
@@ -157,7 +180,7 @@ pub struct Validated {
 /// Parses and checks the stack, then evaluates it for the requested
 /// environment, or for every environment when none is requested.
 pub fn validate(host: &dyn Host, dir: &Path, request: &ValidateRequest) -> Validated {
-    let checked = check(host, dir);
+    let checked = check_with(host, dir, &request.var_files);
     let mut diagnostics = checked.diagnostics.clone();
     let mut environments = Vec::new();
     if !diagnostics.has_errors() {

@@ -10,7 +10,7 @@
 //! Invariant: `plan` takes no lock and writes nothing but the plan file (and
 //! the key, when a plan file needs one).
 
-use super::{Checked, check, expand, missing_providers};
+use super::{Checked, expand, missing_providers};
 use crate::addr::{InstanceAddr, ResourceAddr};
 use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
 use crate::expand::{Expanded, Request};
@@ -29,6 +29,8 @@ pub struct PlanRequest {
     pub environment: Option<String>,
     /// `--var NAME=VALUE`.
     pub vars: Vec<(String, String)>,
+    /// `--var-file FILE`, in order.
+    pub var_files: Vec<PathBuf>,
     /// `--target`: when not empty, only these and what they depend on.
     pub targets: Vec<crate::addr::Target>,
     /// `--replace`: replace these instances even when nothing forces it.
@@ -51,6 +53,7 @@ impl Default for PlanRequest {
         PlanRequest {
             environment: None,
             vars: Vec::new(),
+            var_files: Vec::new(),
             targets: Vec::new(),
             replace: Vec::new(),
             refresh: false,
@@ -76,7 +79,7 @@ pub fn plan(
     dir: &Path,
     request: PlanRequest,
 ) -> (Option<Plan>, SourceMap, Diagnostics) {
-    let checked = check(host.as_ref(), dir);
+    let checked = super::check_with(host.as_ref(), dir, &request.var_files);
     let mut diagnostics = checked.diagnostics.clone();
     let mut result = None;
     if !diagnostics.has_errors()
@@ -500,7 +503,9 @@ pub(crate) fn config_digest(checked: &Checked, vars: &[(String, String)]) -> Str
             (relative, file.text.clone())
         })
         .collect();
-    crate::plan::config_digest(&files, vars)
+    // The environment's INFRA_VAR_ values count, below the command line's.
+    let variables: Vec<(String, String)> = checked.var_env.iter().chain(vars).cloned().collect();
+    crate::plan::config_digest(&files, &variables)
 }
 
 /// A multi-threaded tokio runtime for provider calls: made once per command,
