@@ -45,25 +45,41 @@ pub(super) fn load(host: &dyn Host, dir: &Path) -> (Stack, Diagnostics) {
         return (stack, diagnostics);
     }
     for path in paths {
-        let name = display_path(&path);
-        let bytes = match host.read(&path) {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                diagnostics.push(unreadable_file(name, &error));
-                continue;
-            }
-        };
-        match add_source(&mut stack.sources, name, bytes) {
-            Ok(id) => {
-                let text = stack.sources.get(id).map_or("", |file| file.text.as_str());
-                let (file, parse_diagnostics) = syntax::parse(id, text);
-                diagnostics.extend(parse_diagnostics);
-                stack.files.push(file);
-            }
-            Err(diagnostic) => diagnostics.push(*diagnostic),
+        if let Some(file) = read_and_parse(host, &path, &mut stack.sources, &mut diagnostics) {
+            stack.files.push(file);
         }
     }
     (stack, diagnostics)
+}
+
+/// Reads `path` through the host into `sources` and parses it; `None` (with
+/// the problem in `diagnostics`) when it cannot be read or is not UTF-8.
+fn read_and_parse(
+    host: &dyn Host,
+    path: &Path,
+    sources: &mut SourceMap,
+    diagnostics: &mut Diagnostics,
+) -> Option<syntax::ast::File> {
+    let name = display_path(path);
+    let bytes = match host.read(path) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            diagnostics.push(unreadable_file(name, &error));
+            return None;
+        }
+    };
+    match add_source(sources, name, bytes) {
+        Ok(id) => {
+            let text = sources.get(id).map_or("", |file| file.text.as_str());
+            let (file, parse_diagnostics) = syntax::parse(id, text);
+            diagnostics.extend(parse_diagnostics);
+            Some(file)
+        }
+        Err(diagnostic) => {
+            diagnostics.push(*diagnostic);
+            None
+        }
+    }
 }
 
 /// Reads the variable files of the stack in `dir`, in precedence order
@@ -111,22 +127,8 @@ pub(super) fn load_var_files(
             .map(|path| (VarFileSource::CommandLine, path.clone())),
     );
     for (source, path) in found {
-        let name = display_path(&path);
-        let bytes = match host.read(&path) {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                diagnostics.push(unreadable_file(name, &error));
-                continue;
-            }
-        };
-        match add_source(&mut stack.sources, name, bytes) {
-            Ok(id) => {
-                let text = stack.sources.get(id).map_or("", |file| file.text.as_str());
-                let (file, parse_diagnostics) = syntax::parse(id, text);
-                diagnostics.extend(parse_diagnostics);
-                stack.var_files.push((source, file));
-            }
-            Err(diagnostic) => diagnostics.push(*diagnostic),
+        if let Some(file) = read_and_parse(host, &path, &mut stack.sources, diagnostics) {
+            stack.var_files.push((source, file));
         }
     }
 }

@@ -313,25 +313,15 @@ fn show(ctx: &mut Ctx<'_>, args: ShowArgs) -> Exit {
             if !text.is_empty() {
                 text.push('\n');
             }
-            text.push_str(&format!("# {address}\n"));
-            text.push_str(&format!("provider = {:?}\n", resource.provider));
-            match attributes.as_map() {
-                Some(map) => {
-                    let width = map.keys().map(String::len).max().unwrap_or(0);
-                    for (name, value) in map {
-                        text.push_str(&format!("{name:<width$} = {value}\n"));
-                    }
-                }
-                None => text.push_str(&format!("attributes = {attributes}\n")),
-            }
-            if !instance.dependencies.is_empty() {
-                let names: Vec<String> = instance
-                    .dependencies
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect();
-                text.push_str(&format!("depends on: {}\n", names.join(", ")));
-            }
+            text.push_str(&crate::render::state::instance_block(
+                &crate::render::state::ShownInstance {
+                    resource: resource.addr.clone(),
+                    address,
+                    provider: resource.provider.clone(),
+                    attributes,
+                    dependencies: instance.dependencies.clone(),
+                },
+            ));
         }
     }
     if text.is_empty() {

@@ -75,27 +75,8 @@ pub fn human(state: &ShownState) -> String {
         if state.instances.len() == 1 { "" } else { "s" }
     );
     for instance in &state.instances {
-        let _ = writeln!(out, "\n# {}", instance.address);
-        let _ = writeln!(out, "provider = {:?}", instance.provider);
-        match instance.attributes.as_map() {
-            Some(map) => {
-                let width = map.keys().map(String::len).max().unwrap_or(0);
-                for (name, value) in map {
-                    let _ = writeln!(out, "{name:<width$} = {value}");
-                }
-            }
-            None => {
-                let _ = writeln!(out, "attributes = {}", instance.attributes);
-            }
-        }
-        if !instance.dependencies.is_empty() {
-            let names: Vec<String> = instance
-                .dependencies
-                .iter()
-                .map(ToString::to_string)
-                .collect();
-            let _ = writeln!(out, "depends on: {}", names.join(", "));
-        }
+        out.push('\n');
+        out.push_str(&instance_block(instance));
     }
     if !state.outputs.is_empty() {
         out.push_str("\nOutputs:\n");
@@ -108,6 +89,35 @@ pub fn human(state: &ShownState) -> String {
         for output in &state.outputs {
             let _ = writeln!(out, "  {:<width$} = {}", output.name, output_text(output));
         }
+    }
+    out
+}
+
+/// One instance as `infra show` and `infra state show` print it: a
+/// `# ADDRESS` heading, the provider, the attributes aligned, what it
+/// depended on.
+pub fn instance_block(instance: &ShownInstance) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}", instance.address);
+    let _ = writeln!(out, "provider = {:?}", instance.provider);
+    match instance.attributes.as_map() {
+        Some(map) => {
+            let width = map.keys().map(String::len).max().unwrap_or(0);
+            for (name, value) in map {
+                let _ = writeln!(out, "{name:<width$} = {value}");
+            }
+        }
+        None => {
+            let _ = writeln!(out, "attributes = {}", instance.attributes);
+        }
+    }
+    if !instance.dependencies.is_empty() {
+        let names: Vec<String> = instance
+            .dependencies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let _ = writeln!(out, "depends on: {}", names.join(", "));
     }
     out
 }
