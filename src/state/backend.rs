@@ -15,7 +15,7 @@ use super::crypto::Key;
 use super::file::{StateFile, VersionInfo};
 use super::journal::JournalRead;
 use super::local::LocalBackend;
-use super::lock::{Lock, LockInfo};
+use super::lock::{HeldLock, LockInfo};
 use super::{JournalRecord, State, StateError};
 use crate::diag::Code;
 use crate::host::Host;
@@ -77,7 +77,7 @@ pub trait Backend: std::fmt::Debug {
     /// it was read at (`state.serial`), updated to the new serial.
     fn write(
         &self,
-        lock: &Lock<'_>,
+        lock: &dyn HeldLock,
         state: &mut State,
         key: &Key,
         summary: &str,
@@ -87,7 +87,7 @@ pub trait Backend: std::fmt::Debug {
     /// a current version that fails its checks (kept aside, never dropped).
     fn restore(
         &self,
-        lock: &Lock<'_>,
+        lock: &dyn HeldLock,
         serial: u64,
         key: &Key,
         summary: &str,
@@ -105,7 +105,7 @@ pub trait Backend: std::fmt::Debug {
         operation: &str,
         timeout: Duration,
         on_wait: &mut dyn FnMut(Option<&LockInfo>),
-    ) -> Result<Lock<'_>, StateError>;
+    ) -> Result<Box<dyn HeldLock + '_>, StateError>;
 
     /// Whether a lock is held now (by a live process or not).
     fn is_locked(&self) -> Result<bool, StateError>;

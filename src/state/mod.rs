@@ -31,7 +31,7 @@ pub use file::{FORMAT_VERSION, StateFile, VersionInfo};
 pub use journal::{Journal, JournalRead};
 pub use json::Json;
 pub use local::LocalBackend;
-pub use lock::{Lock, LockInfo};
+pub use lock::{HeldLock, Lock, LockInfo};
 pub use session::{KeyUse, Reading, Writing};
 
 use crate::addr::{InstanceAddr, InstanceKey, ResourceAddr};
