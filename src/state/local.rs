@@ -541,7 +541,7 @@ fn check_against_history(
     Ok(())
 }
 
-fn foreign(path: &Path, found: &str, expected: &str) -> StateError {
+pub(super) fn foreign(path: &Path, found: &str, expected: &str) -> StateError {
     StateError::new(
         Code::StateForeignLineage,
         Some(path),
@@ -553,7 +553,7 @@ fn foreign(path: &Path, found: &str, expected: &str) -> StateError {
     )
 }
 
-fn check_key(file: &StateFile, key: &Key, path: &Path) -> Result<(), StateError> {
+pub(super) fn check_key(file: &StateFile, key: &Key, path: &Path) -> Result<(), StateError> {
     if file.key_id == key.id() {
         return Ok(());
     }
@@ -659,7 +659,9 @@ impl super::backend::Backend for LocalBackend<'_> {
         timeout: Duration,
         on_wait: &mut dyn FnMut(Option<&LockInfo>),
     ) -> Result<Box<dyn HeldLock + '_>, StateError> {
-        Ok(Box::new(LocalBackend::lock(self, operation, timeout, on_wait)?))
+        Ok(Box::new(LocalBackend::lock(
+            self, operation, timeout, on_wait,
+        )?))
     }
 
     fn is_locked(&self) -> Result<bool, StateError> {

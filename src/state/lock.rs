@@ -55,7 +55,7 @@ impl LockInfo {
 /// ([`Lock`]) or a PostgreSQL advisory lock on a session of its own
 /// ([`super::postgres::PgLock`]). Dropping it releases it; commands hold it
 /// as a `Box<dyn HeldLock>` and never name the backend's type.
-pub trait HeldLock: std::fmt::Debug + Send {
+pub trait HeldLock: std::fmt::Debug + Send + Sync {
     /// Who holds it (this process).
     fn info(&self) -> &LockInfo;
 
@@ -239,7 +239,12 @@ pub fn read_holder(host: &dyn Host, path: &Path) -> Option<LockInfo> {
     serde_json::from_slice(&bytes).ok()
 }
 
-fn locked_error(path: &Path, holder: Option<LockInfo>, timeout: Duration, now: u64) -> StateError {
+pub(super) fn locked_error(
+    path: &Path,
+    holder: Option<LockInfo>,
+    timeout: Duration,
+    now: u64,
+) -> StateError {
     let who = holder.as_ref().map_or_else(
         || String::from("held by a process whose lock file cannot be read"),
         |holder| holder.describe(now),

@@ -22,6 +22,7 @@ pub mod journal;
 pub mod json;
 pub mod local;
 pub mod lock;
+pub mod postgres;
 pub mod session;
 
 pub use audit::{ActionOutcome, AuditAction, AuditLog, AuditRecord, AuditResult};
@@ -32,6 +33,7 @@ pub use journal::{Journal, JournalRead};
 pub use json::Json;
 pub use local::LocalBackend;
 pub use lock::{HeldLock, Lock, LockInfo};
+pub use postgres::PostgresBackend;
 pub use session::{KeyUse, Reading, Writing};
 
 use crate::addr::{InstanceAddr, InstanceKey, ResourceAddr};

@@ -7,6 +7,12 @@
 //! tests/run.sh installs. A missing binary fails the test with how to get it;
 //! only `INFRA_SKIP_SERVICES=1` skips (and the skip is counted).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test fixture: a server that cannot start fails the test loudly"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
