@@ -338,6 +338,13 @@ fn kill_9_during_an_apply_on_the_postgres_backend_loses_nothing_completed() {
     // The next apply takes over the lock, records the journal and finishes.
     let again = setup.must(&["apply", "--auto-approve"], 0);
     assert!(stderr(&again).contains("recovered"), "{}", stderr(&again));
+    // The killed apply's connection dropped, so the server freed its lock;
+    // its holder row is left, and the next command says it took over.
+    assert!(
+        stderr(&again).contains("took over the state lock left by a process that is gone"),
+        "{}",
+        stderr(&again)
+    );
     let ids = state_ids(&setup);
     let objects = world_objects(&setup.world.path);
     assert_eq!(ids.len(), 20, "{ids:?}");

@@ -1,5 +1,5 @@
 //! The storage a state lives in, behind one trait: [`Backend`]. The stack
-//! names it (`stack { state = "local" }`) and [`open`] picks it; commands
+//! names it (`stack { state = "local" }`) and [`Kind::open`] opens it; commands
 //! reach it only through [`super::Reading`] and [`super::Writing`].
 //!
 //! Terminology: the *current version* is the newest written [`StateFile`];
@@ -7,7 +7,7 @@
 //! yet in a version; the *audit log* one record per writing command.
 //!
 //! Invariant: nothing above `state` names a backend type; a new backend is
-//! one more arm in [`open`] and one more name in [`BACKENDS`], and no
+//! one more arm of [`Kind`] and one more name in [`BACKENDS`], and no
 //! command changes.
 
 use super::audit::{AuditLog, AuditRecord};

@@ -1,5 +1,6 @@
 //! Stored state: the model ([`State`]), its persisted form ([`StateFile`]),
-//! the local backend with its history, the lock, the crash journal and the
+//! the backends (`local` files, a shared `postgres` database) with their
+//! history, the lock, the crash journal and the
 //! sealing of secret values.
 //!
 //! Terminology: the *prior state* is what the last command left behind; a
