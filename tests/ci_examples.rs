@@ -169,6 +169,18 @@ fn the_workflows_run_the_documented_commands_and_markers() {
     let gitlab = std::fs::read_to_string(root().join("examples/ci/gitlab-ci.yml")).unwrap();
     assert!(gitlab.contains("<!-- infra-plan:$ENVIRONMENT -->"));
     assert!(gitlab.contains("<!-- infra-drift:$ENVIRONMENT -->"));
+    // Shared state: the postgres backend, its URL from a CI secret; the
+    // git-branch way stays documented as the fallback.
+    for workflow in [&plan, &drift] {
+        assert!(
+            workflow.contains("INFRA_STATE_URL: ${{ secrets.INFRA_STATE_URL }}"),
+            "{workflow}"
+        );
+        assert!(!workflow.contains("infra-state"), "{workflow}");
+    }
+    assert!(gitlab.contains("INFRA_STATE_URL"));
+    let guide = std::fs::read_to_string(root().join("docs/ci.md")).unwrap();
+    assert!(guide.contains("git fetch --depth 1 origin infra-state"));
 }
 
 /// A Python that has PyYAML.

@@ -327,7 +327,7 @@ fn a_backend_this_build_lacks_is_refused_by_every_command_with_the_list() {
     let dir = TempDir::new("backend");
     dir.write(
         "main.infra",
-        "stack \"core\" {\n  state = \"postgres\"\n}\n\nresource \"null_resource\" \"a\" {}\n",
+        "stack \"core\" {\n  state = \"s3\"\n}\n\nresource \"null_resource\" \"a\" {}\n",
     );
     for args in [
         &["plan"][..],
@@ -343,7 +343,10 @@ fn a_backend_this_build_lacks_is_refused_by_every_command_with_the_list() {
             err.contains("infra::state::unknown_backend"),
             "{args:?}: {err}"
         );
-        assert!(err.contains("the backends are: local"), "{args:?}: {err}");
+        assert!(
+            err.contains("the backends are: local, postgres"),
+            "{args:?}: {err}"
+        );
     }
     assert!(
         !dir.path.join(".infra/state").exists(),

@@ -117,13 +117,15 @@ pub const VALIDATE: BlockShape = BlockShape {
 };
 
 /// `stack "NAME" { ... }`: the stack's name and state backend. `state` picks the
-/// backend (`local`, `postgres`, `s3`); `url` is the postgres connection;
+/// backend (`local`, `postgres`, `s3`); `state_url` (or `url`) is the
+/// postgres connection;
 /// `bucket`, `region`, `endpoint` and `prefix` locate s3 state.
 pub const STACK: BlockShape = BlockShape {
     kind: "stack",
     labels: &["NAME"],
     attributes: Attributes::Fixed(&[
         "state",
+        "state_url",
         "url",
         "default_environment",
         "bucket",

@@ -53,6 +53,12 @@ struct Cli {
     #[arg(long = "no-color", global = true)]
     no_color: bool,
 
+    /// The state database, `postgres://USER:PASSWORD@HOST:PORT/DB`: overrides
+    /// the stack's `state_url` and picks the `postgres` backend (as
+    /// `INFRA_STATE_URL` does, which keeps the password out of `ps`).
+    #[arg(long = "state-url", value_name = "URL", global = true)]
+    state_url: Option<String>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -284,7 +290,31 @@ pub fn run(args: impl IntoIterator<Item = OsString>, ctx: &mut Ctx<'_>) -> Exit 
         ctx.colour_out = false;
         ctx.render.colour = false;
     }
-    match cli.command {
+    if let Some(url) = cli.state_url {
+        let host: Arc<dyn Host> = Arc::new(crate::host::WithEnvVar::new(
+            Arc::clone(&ctx.shared_host),
+            crate::pipeline::state_url::STATE_URL_ENV,
+            url,
+        ));
+        let mut with_url = Ctx {
+            host: host.as_ref(),
+            shared_host: Arc::clone(&host),
+            stdout: &mut *ctx.stdout,
+            stderr: &mut *ctx.stderr,
+            stdin: &mut *ctx.stdin,
+            render: ctx.render,
+            chdir: ctx.chdir.clone(),
+            interactive: ctx.interactive,
+            colour_out: ctx.colour_out,
+        };
+        return dispatch(cli.command, &mut with_url);
+    }
+    dispatch(cli.command, ctx)
+}
+
+/// Runs one parsed command.
+fn dispatch(command: Command, ctx: &mut Ctx<'_>) -> Exit {
+    match command {
         Command::Validate(command) => command.run(ctx),
         Command::Fmt(command) => command.run(ctx),
         Command::Graph(command) => command.run(ctx),

@@ -169,9 +169,13 @@ pub(super) fn locate(ctx: &mut Ctx<'_>, environment: Option<&str>) -> Result<Loc
         ctx.report(&checked.diagnostics, &checked.sources);
         return Err(Exit::Failure);
     }
-    let backend_kind = match BackendKind::from_name(&checked.config.stack.state) {
+    let backend_kind = match crate::pipeline::state_url::backend_kind(ctx.host, &checked) {
         Ok(kind) => kind,
-        Err(error) => return Err(state_failure(ctx, &error)),
+        Err(diagnostic) => {
+            let diagnostics: Diagnostics = std::iter::once(diagnostic).collect();
+            ctx.report(&diagnostics, &checked.sources);
+            return Err(Exit::Failure);
+        }
     };
     match crate::expand::select_environment(&checked.config, environment) {
         Ok(selected) => Ok(Located {
@@ -777,6 +781,11 @@ fn push(ctx: &mut Ctx<'_>, args: PushArgs) -> Exit {
             }
             state.resources = pushed.resources.clone();
             state.outputs = pushed.outputs.clone();
+            // The generated secrets and unfinished creates travel with the
+            // file, or a push into another backend would make new secrets
+            // and forget objects being created.
+            state.secrets = pushed.secrets.clone();
+            state.pending = pushed.pending.clone();
             Ok(Surgery {
                 summary: format!("state push: {shown} (serial {})", pushed.serial),
                 actions: vec![audit_action(&shown, "push")],

@@ -253,6 +253,10 @@ codes! {
     StateMoveTypeMismatch => ("infra::state::move_type_mismatch", "cannot move to an address of another kind or type"),
     /// `infra output NAME` names no output of the state.
     StateNoSuchOutput => ("infra::state::no_such_output", "no such output"),
+    /// The `postgres` state backend has no usable `state_url` (missing, not a string, not a connection URL).
+    StateBackendConfig => ("infra::state::backend_config", "state backend is not configured"),
+    /// The state database could not be reached, or refused the connection.
+    StateBackendUnreachable => ("infra::state::backend_unreachable", "state database could not be reached"),
 
     // ---- cli: the command line and the machine -------------------------------
     /// A file could not be read.

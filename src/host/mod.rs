@@ -4,9 +4,11 @@
 //! Invariant: no other library module touches `std::fs`, `std::env` or the clock.
 
 mod memory;
+mod overlay;
 mod real;
 
 pub use memory::MemoryHost;
+pub use overlay::WithEnvVar;
 pub use real::RealHost;
 
 use std::path::{Path, PathBuf};

@@ -163,19 +163,7 @@ fn run_drift(
     diagnostics: &mut Diagnostics,
 ) -> Option<DriftReport> {
     let environment = select(checked, request, diagnostics)?;
-    let backend = match crate::state::backend::open(
-        &checked.config.stack.state,
-        host.as_ref(),
-        &checked.dir,
-        &checked.config.stack.name,
-        &environment,
-    ) {
-        Ok(backend) => backend,
-        Err(error) => {
-            diagnostics.push(error.to_diagnostic());
-            return None;
-        }
-    };
+    let backend = super::open_backend(host.as_ref(), checked, &environment, diagnostics)?;
     if let Err(error) = wait_for_writer(host.as_ref(), backend.as_ref(), request.lock_timeout, ui) {
         diagnostics.push(error.to_diagnostic());
         return None;
@@ -407,19 +395,7 @@ fn run_refresh(
     diagnostics: &mut Diagnostics,
 ) -> Option<RefreshOutcome> {
     let environment = select(checked, request, diagnostics)?;
-    let backend = match crate::state::backend::open(
-        &checked.config.stack.state,
-        host.as_ref(),
-        &checked.dir,
-        &checked.config.stack.name,
-        &environment,
-    ) {
-        Ok(backend) => backend,
-        Err(error) => {
-            diagnostics.push(error.to_diagnostic());
-            return None;
-        }
-    };
+    let backend = super::open_backend(host.as_ref(), checked, &environment, diagnostics)?;
     let fail = |diagnostics: &mut Diagnostics, error: StateError| {
         diagnostics.push(error.to_diagnostic());
     };

@@ -14,6 +14,7 @@ mod drift;
 pub mod envdiff;
 mod import;
 mod run;
+pub mod state_url;
 
 pub use apply::{ApplyRequest, ApplyUi, Mode, Outcome, apply, secret_key};
 pub use drift::{
@@ -140,16 +141,10 @@ pub(crate) fn open_backend<'h>(
     environment: &'h str,
     diagnostics: &mut Diagnostics,
 ) -> Option<Box<dyn crate::state::Backend + 'h>> {
-    match crate::state::backend::open(
-        &checked.config.stack.state,
-        host,
-        &checked.dir,
-        &checked.config.stack.name,
-        environment,
-    ) {
-        Ok(backend) => Some(backend),
-        Err(error) => {
-            diagnostics.push(error.to_diagnostic());
+    match state_url::backend_kind(host, checked) {
+        Ok(kind) => Some(kind.open(host, &checked.dir, &checked.config.stack.name, environment)),
+        Err(diagnostic) => {
+            diagnostics.push(diagnostic);
             None
         }
     }

@@ -1,5 +1,5 @@
 //! The storage a state lives in, behind one trait: [`Backend`]. The stack
-//! names it (`stack { state = "local" }`) and [`open`] picks it; commands
+//! names it (`stack { state = "local" }`) and [`Kind::open`] opens it; commands
 //! reach it only through [`super::Reading`] and [`super::Writing`].
 //!
 //! Terminology: the *current version* is the newest written [`StateFile`];
@@ -7,7 +7,7 @@
 //! yet in a version; the *audit log* one record per writing command.
 //!
 //! Invariant: nothing above `state` names a backend type; a new backend is
-//! one more arm in [`open`] and one more name in [`BACKENDS`], and no
+//! one more arm of [`Kind`] and one more name in [`BACKENDS`], and no
 //! command changes.
 
 use super::audit::{AuditLog, AuditRecord};
@@ -15,7 +15,8 @@ use super::crypto::Key;
 use super::file::{StateFile, VersionInfo};
 use super::journal::JournalRead;
 use super::local::LocalBackend;
-use super::lock::{Lock, LockInfo};
+use super::lock::{HeldLock, LockInfo};
+use super::postgres::PostgresBackend;
 use super::{JournalRecord, State, StateError};
 use crate::diag::Code;
 use crate::host::Host;
@@ -23,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The backends this build has, by the name `stack { state = … }` gives.
-pub const BACKENDS: &[&str] = &["local"];
+pub const BACKENDS: &[&str] = &["local", "postgres"];
 
 /// Appends journal records durably (one call, one write: a group commit).
 pub trait JournalWriter: Send {
@@ -77,7 +78,7 @@ pub trait Backend: std::fmt::Debug {
     /// it was read at (`state.serial`), updated to the new serial.
     fn write(
         &self,
-        lock: &Lock<'_>,
+        lock: &dyn HeldLock,
         state: &mut State,
         key: &Key,
         summary: &str,
@@ -87,7 +88,7 @@ pub trait Backend: std::fmt::Debug {
     /// a current version that fails its checks (kept aside, never dropped).
     fn restore(
         &self,
-        lock: &Lock<'_>,
+        lock: &dyn HeldLock,
         serial: u64,
         key: &Key,
         summary: &str,
@@ -105,7 +106,7 @@ pub trait Backend: std::fmt::Debug {
         operation: &str,
         timeout: Duration,
         on_wait: &mut dyn FnMut(Option<&LockInfo>),
-    ) -> Result<Lock<'_>, StateError>;
+    ) -> Result<Box<dyn HeldLock + '_>, StateError>;
 
     /// Whether a lock is held now (by a live process or not).
     fn is_locked(&self) -> Result<bool, StateError>;
@@ -135,20 +136,44 @@ pub trait Backend: std::fmt::Debug {
     fn audit(&self) -> Result<AuditLog, StateError>;
 }
 
-/// A backend this build has, by name (`stack { state = … }`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A backend this build has, by name (`stack { state = … }`), with what it
+/// needs to be opened.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Kind {
     /// Files beside the stack ([`LocalBackend`]).
     Local,
+    /// A PostgreSQL database ([`PostgresBackend`]) at this state URL.
+    Postgres(String),
 }
 
+impl std::fmt::Debug for Kind {
+    // The state URL may hold a password: it is never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kind::Local => f.write_str("Local"),
+            Kind::Postgres(_) => f.write_str("Postgres(..)"),
+        }
+    }
+}
+
+/// Where a `postgres://` state URL comes from, for the error when there is none.
+pub const STATE_URL_HELP: &str = "give the database as `stack { state = \"postgres\", \
+     state_url = env_var(\"INFRA_STATE_PG\") }`, with `--state-url URL`, or with the \
+     INFRA_STATE_URL environment variable";
+
 impl Kind {
-    /// The backend called `name`; a name this build lacks is refused with
-    /// the list of those it has.
-    pub fn from_name(name: &str) -> Result<Kind, StateError> {
-        match name {
-            "local" => Ok(Kind::Local),
-            other => Err(StateError::new(
+    /// The backend called `name`, with the state URL `url` when it needs
+    /// one; a name this build lacks is refused with the list of those it has.
+    pub fn from_name(name: &str, url: Option<&str>) -> Result<Kind, StateError> {
+        match (name, url) {
+            ("local", _) => Ok(Kind::Local),
+            ("postgres", Some(url)) => Ok(Kind::Postgres(url.to_owned())),
+            ("postgres", None) => Err(StateError::new(
+                Code::StateBackendConfig,
+                None,
+                format!("the `postgres` state backend needs the database's URL; {STATE_URL_HELP}"),
+            )),
+            (other, _) => Err(StateError::new(
                 Code::StateUnknownBackend,
                 None,
                 format!(
@@ -160,9 +185,24 @@ impl Kind {
         }
     }
 
+    /// The backend a state URL given on the command line names by its
+    /// scheme (`postgres://`, `postgresql://`).
+    pub fn from_url(url: &str) -> Result<Kind, StateError> {
+        let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+        match scheme {
+            Some("postgres" | "postgresql") => Ok(Kind::Postgres(url.to_owned())),
+            _ => Err(StateError::new(
+                Code::StateBackendConfig,
+                None,
+                "a state URL must start with postgres:// (the only backend with a URL); the \
+                 URL is not shown, since it may hold a password",
+            )),
+        }
+    }
+
     /// The backend for `environment` of the stack named `stack` in `stack_dir`.
     pub fn open<'h>(
-        self,
+        &self,
         host: &'h dyn Host,
         stack_dir: &'h Path,
         stack: &'h str,
@@ -170,18 +210,13 @@ impl Kind {
     ) -> Box<dyn Backend + 'h> {
         match self {
             Kind::Local => Box::new(LocalBackend::new(host, stack_dir, stack, environment)),
+            Kind::Postgres(url) => Box::new(PostgresBackend::new(
+                host,
+                stack_dir,
+                stack,
+                environment,
+                url,
+            )),
         }
     }
-}
-
-/// The backend called `name` (`stack { state = … }`) for `environment` of
-/// the stack named `stack` in `stack_dir` (see [`Kind::from_name`]).
-pub fn open<'h>(
-    name: &str,
-    host: &'h dyn Host,
-    stack_dir: &'h Path,
-    stack: &'h str,
-    environment: &'h str,
-) -> Result<Box<dyn Backend + 'h>, StateError> {
-    Ok(Kind::from_name(name)?.open(host, stack_dir, stack, environment))
 }

@@ -17,7 +17,7 @@
 use super::crypto::Key;
 use super::file::{StateFile, VersionInfo};
 use super::journal::Journal;
-use super::lock::{self, Lock, LockInfo};
+use super::lock::{self, HeldLock, Lock, LockInfo};
 use super::{State, StateError};
 use crate::diag::Code;
 use crate::host::{Host, HostError};
@@ -258,13 +258,13 @@ impl<'h> LocalBackend<'h> {
     /// at (0 for a new state); it is updated to the new serial.
     pub fn write(
         &self,
-        lock: &Lock<'_>,
+        lock: &dyn HeldLock,
         state: &mut State,
         key: &Key,
         summary: &str,
     ) -> Result<StateFile, StateError> {
         let path = self.state_path();
-        if lock.path() != self.lock_path() {
+        if lock.location() != self.lock_path() {
             return Err(StateError::new(
                 Code::Internal,
                 Some(&path),
@@ -351,13 +351,13 @@ impl<'h> LocalBackend<'h> {
     /// file was kept.
     pub fn restore(
         &self,
-        lock: &Lock<'_>,
+        lock: &dyn HeldLock,
         serial: u64,
         key: &Key,
         summary: &str,
     ) -> Result<(State, Option<PathBuf>), StateError> {
         let path = self.state_path();
-        if lock.path() != self.lock_path() {
+        if lock.location() != self.lock_path() {
             return Err(StateError::new(
                 Code::Internal,
                 Some(&path),
@@ -541,7 +541,7 @@ fn check_against_history(
     Ok(())
 }
 
-fn foreign(path: &Path, found: &str, expected: &str) -> StateError {
+pub(super) fn foreign(path: &Path, found: &str, expected: &str) -> StateError {
     StateError::new(
         Code::StateForeignLineage,
         Some(path),
@@ -553,7 +553,7 @@ fn foreign(path: &Path, found: &str, expected: &str) -> StateError {
     )
 }
 
-fn check_key(file: &StateFile, key: &Key, path: &Path) -> Result<(), StateError> {
+pub(super) fn check_key(file: &StateFile, key: &Key, path: &Path) -> Result<(), StateError> {
     if file.key_id == key.id() {
         return Ok(());
     }
@@ -627,7 +627,7 @@ impl super::backend::Backend for LocalBackend<'_> {
 
     fn write(
         &self,
-        lock: &Lock<'_>,
+        lock: &dyn HeldLock,
         state: &mut State,
         key: &Key,
         summary: &str,
@@ -637,7 +637,7 @@ impl super::backend::Backend for LocalBackend<'_> {
 
     fn restore(
         &self,
-        lock: &Lock<'_>,
+        lock: &dyn HeldLock,
         serial: u64,
         key: &Key,
         summary: &str,
@@ -658,8 +658,10 @@ impl super::backend::Backend for LocalBackend<'_> {
         operation: &str,
         timeout: Duration,
         on_wait: &mut dyn FnMut(Option<&LockInfo>),
-    ) -> Result<Lock<'_>, StateError> {
-        LocalBackend::lock(self, operation, timeout, on_wait)
+    ) -> Result<Box<dyn HeldLock + '_>, StateError> {
+        Ok(Box::new(LocalBackend::lock(
+            self, operation, timeout, on_wait,
+        )?))
     }
 
     fn is_locked(&self) -> Result<bool, StateError> {

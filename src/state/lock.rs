@@ -1,4 +1,5 @@
-//! The state lock: a lock file created atomically (`create_new`), holding
+//! The state lock: [`HeldLock`], the hold any backend's lock gives, and the
+//! `local` backend's lock file created atomically (`create_new`), holding
 //! who took it and why, removed when the [`Lock`] is dropped.
 //!
 //! Invariant: only commands that write state lock it; a lock is removed only
@@ -48,6 +49,26 @@ impl LockInfo {
             self.id
         )
     }
+}
+
+/// A held state lock, whatever the backend keeps it in: the local lock file
+/// ([`Lock`]) or a PostgreSQL advisory lock on a session of its own
+/// ([`super::postgres::PgLock`]). Dropping it releases it; commands hold it
+/// as a `Box<dyn HeldLock>` and never name the backend's type.
+pub trait HeldLock: std::fmt::Debug + Send + Sync {
+    /// Who holds it (this process).
+    fn info(&self) -> &LockInfo;
+
+    /// Where the lock is, as messages show it; a backend checks that a lock
+    /// handed to its `write` is its own by this.
+    fn location(&self) -> &Path;
+
+    /// The lock this one replaced because its holder had died (a `kill -9`,
+    /// a crash), to tell the user.
+    fn replaced_stale(&self) -> Option<&LockInfo>;
+
+    /// Releases the lock now, reporting a failure that drop would swallow.
+    fn release(self: Box<Self>) -> Result<(), StateError>;
 }
 
 /// A held lock; dropping it releases it.
@@ -162,6 +183,24 @@ impl<'h> Lock<'h> {
     }
 }
 
+impl HeldLock for Lock<'_> {
+    fn info(&self) -> &LockInfo {
+        Lock::info(self)
+    }
+
+    fn location(&self) -> &Path {
+        Lock::path(self)
+    }
+
+    fn replaced_stale(&self) -> Option<&LockInfo> {
+        Lock::replaced_stale(self)
+    }
+
+    fn release(self: Box<Self>) -> Result<(), StateError> {
+        Lock::release(*self)
+    }
+}
+
 impl Drop for Lock<'_> {
     fn drop(&mut self) {
         if !self.released {
@@ -200,7 +239,12 @@ pub fn read_holder(host: &dyn Host, path: &Path) -> Option<LockInfo> {
     serde_json::from_slice(&bytes).ok()
 }
 
-fn locked_error(path: &Path, holder: Option<LockInfo>, timeout: Duration, now: u64) -> StateError {
+pub(super) fn locked_error(
+    path: &Path,
+    holder: Option<LockInfo>,
+    timeout: Duration,
+    now: u64,
+) -> StateError {
     let who = holder.as_ref().map_or_else(
         || String::from("held by a process whose lock file cannot be read"),
         |holder| holder.describe(now),

@@ -1,5 +1,6 @@
 //! Stored state: the model ([`State`]), its persisted form ([`StateFile`]),
-//! the local backend with its history, the lock, the crash journal and the
+//! the backends (`local` files, a shared `postgres` database) with their
+//! history, the lock, the crash journal and the
 //! sealing of secret values.
 //!
 //! Terminology: the *prior state* is what the last command left behind; a
@@ -22,6 +23,7 @@ pub mod journal;
 pub mod json;
 pub mod local;
 pub mod lock;
+pub mod postgres;
 pub mod session;
 
 pub use audit::{ActionOutcome, AuditAction, AuditLog, AuditRecord, AuditResult};
@@ -31,7 +33,8 @@ pub use file::{FORMAT_VERSION, StateFile, VersionInfo};
 pub use journal::{Journal, JournalRead};
 pub use json::Json;
 pub use local::LocalBackend;
-pub use lock::{Lock, LockInfo};
+pub use lock::{HeldLock, Lock, LockInfo};
+pub use postgres::PostgresBackend;
 pub use session::{KeyUse, Reading, Writing};
 
 use crate::addr::{InstanceAddr, InstanceKey, ResourceAddr};

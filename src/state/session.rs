@@ -21,7 +21,7 @@ use super::audit::{ActionOutcome, AuditAction, AuditRecord};
 use super::backend::{Backend, JournalWriter};
 use super::crypto::Key;
 use super::file::StateFile;
-use super::lock::{Lock, LockInfo};
+use super::lock::{HeldLock, LockInfo};
 use super::{JournalRecord, State, StateError, new_uuid};
 use crate::diag::{Code, Diagnostic};
 use crate::host::Host;
@@ -264,7 +264,7 @@ pub enum KeyUse {
 pub struct Writing<'h> {
     host: &'h dyn Host,
     backend: &'h dyn Backend,
-    lock: Lock<'h>,
+    lock: Box<dyn HeldLock + 'h>,
     key: Option<Key>,
     state: Option<State>,
     notes: Vec<String>,
@@ -419,7 +419,8 @@ impl<'h> Writing<'h> {
         let summary = format!("recovered {count} actions from an interrupted apply");
         let key = self.key()?.clone();
         self.commit_journal(&state)?;
-        self.backend.write(&self.lock, &mut state, &key, &summary)?;
+        self.backend
+            .write(self.lock.as_ref(), &mut state, &key, &summary)?;
         self.backend.clear_journal()?;
         audit.serial = Some(state.serial);
         audit.actions = vec![AuditAction {
@@ -490,7 +491,9 @@ impl<'h> Writing<'h> {
         if self.journaled {
             self.commit_journal(state)?;
         }
-        let file = self.backend.write(&self.lock, state, &key, summary)?;
+        let file = self
+            .backend
+            .write(self.lock.as_ref(), state, &key, summary)?;
         self.backend.clear_journal()?;
         self.state = Some(state.clone());
         Ok(file.serial)
@@ -515,7 +518,8 @@ impl<'h> Writing<'h> {
         summary: &str,
     ) -> Result<(State, Option<PathBuf>), StateError> {
         let key = self.key()?.clone();
-        self.backend.restore(&self.lock, serial, &key, summary)
+        self.backend
+            .restore(self.lock.as_ref(), serial, &key, summary)
     }
 
     /// Appends the command's audit record (if any) and releases the lock.

@@ -260,6 +260,14 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
         "infra::internal",
         "a bug, not a user error; no input should produce it",
     ),
+    (
+        "infra::state::backend_config",
+        "about the state backend's URL, read when state is opened, not by check; tested in tests/postgres_backend.rs",
+    ),
+    (
+        "infra::state::backend_unreachable",
+        "needs a state database that cannot be reached; tested in tests/postgres_backend.rs",
+    ),
 ];
 
 /// The repository root.
