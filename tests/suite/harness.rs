@@ -261,6 +261,10 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
         "a bug, not a user error; no input should produce it",
     ),
     (
+        "infra::check::invalid_var_file",
+        "raised on .vars files (`*.auto.vars`, `environments/ENV.vars`, `--var-file`), which corpus cases do not hold; tested in tests/plan.rs (bad_variable_files_are_refused_with_the_file_and_line)",
+    ),
+    (
         "infra::state::backend_config",
         "about the state backend's URL, read when state is opened, not by check; tested in tests/postgres_backend.rs",
     ),
