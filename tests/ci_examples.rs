@@ -141,8 +141,8 @@ fn actionlint_catches_a_broken_workflow() {
     };
     let text = std::fs::read_to_string(root().join("examples/ci/github-drift.yml")).unwrap();
     let broken = text.replace("\"17 6 * * *\"", "\"17 99 * * *\"").replace(
-        "ENVIRONMENT: ${{ matrix.environment }}",
-        "ENVIRONMENT: ${{ matrix.enviroment }}",
+        "environment: ${{ matrix.environment }}\n",
+        "environment: ${{ matrix.enviroment }}\n",
     );
     assert_ne!(broken, text);
     let dir = TempDir::new("ci-broken");
@@ -155,17 +155,22 @@ fn actionlint_catches_a_broken_workflow() {
 
 #[test]
 fn the_workflows_run_the_documented_commands_and_markers() {
+    // The GitHub workflows use the action, which runs the documented
+    // commands and keeps the markers (its scripts are tested below).
     let plan = std::fs::read_to_string(root().join("examples/ci/github-plan-comment.yml")).unwrap();
-    assert!(plan.contains("infra plan -C"), "{plan}");
-    assert!(plan.contains("--format markdown"));
-    assert!(plan.contains("--detailed-exitcode"));
-    assert!(plan.contains("<!-- infra-plan:${environment} -->"));
+    assert!(plan.contains("uses: OWNER/infra@v1"), "{plan}");
+    assert!(plan.contains("command: plan"), "{plan}");
     assert!(plan.contains("pull_request:"));
     let drift = std::fs::read_to_string(root().join("examples/ci/github-drift.yml")).unwrap();
-    assert!(drift.contains("infra drift -C"));
-    assert!(drift.contains("<!-- infra-drift:${environment} -->"));
+    assert!(drift.contains("uses: OWNER/infra@v1"), "{drift}");
+    assert!(drift.contains("command: drift"), "{drift}");
     assert!(drift.contains("schedule:"));
-    assert!(drift.contains("exitcode == '2'"));
+    let run = std::fs::read_to_string(root().join("action/run.sh")).unwrap();
+    assert!(run.contains("--format markdown"), "{run}");
+    assert!(run.contains("--detailed-exitcode"), "{run}");
+    let post = std::fs::read_to_string(root().join("action/post.py")).unwrap();
+    assert!(post.contains("<!-- infra-plan:{environment} -->"), "{post}");
+    assert!(post.contains("<!-- infra-drift:{environment} -->"), "{post}");
     let gitlab = std::fs::read_to_string(root().join("examples/ci/gitlab-ci.yml")).unwrap();
     assert!(gitlab.contains("<!-- infra-plan:$ENVIRONMENT -->"));
     assert!(gitlab.contains("<!-- infra-drift:$ENVIRONMENT -->"));
