@@ -79,6 +79,7 @@ corpus_cases! {
         expected_literal,
         file_not_readable,
         graph_cycle,
+        import_id_not_a_plain_string,
         index_out_of_range,
         invalid_address,
         invalid_argument,
