@@ -781,6 +781,16 @@ impl Expander<'_> {
                 _ => None,
             }
         };
+        // `nullable = false`: a null given counts as not given, so the
+        // default applies.
+        let raw = match raw {
+            Some(v) if !variable.nullable && v.is_null() => {
+                source_span = None;
+                from_cli = None;
+                None
+            }
+            other => other,
+        };
         let raw = match raw {
             Some(v) => Some(v),
             None => match &variable.default {
@@ -807,6 +817,21 @@ impl Expander<'_> {
             );
             return;
         };
+        if !variable.nullable
+            && raw.is_null()
+            && let Some(span) = source_span
+        {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::CheckInvalidVariableValue,
+                    span,
+                    "this is null, and the variable is not nullable",
+                )
+                .with_help(format!(
+                    "give `{name}` a default that is not null, or remove `nullable = false`"
+                )),
+            );
+        }
         let value = match lang::convert(raw, &variable.ty) {
             Ok(v) => v.mark_secret_if(variable.sensitive),
             Err(mismatch) => {

@@ -144,6 +144,7 @@ corpus_cases! {
         unknown_resource_type,
         valid_stack_two_files,
         validation_failed,
+        variable_not_nullable,
         wrong_argument_count,
         wrong_label_count,
     }
