@@ -16,6 +16,11 @@
 //! in it (the marker lines themselves left out). Every `language_*` corpus
 //! case is shown somewhere on the page, so none is left behind when the page
 //! changes.
+//!
+//! The values the examples state are checked too: in a `locals` block of a
+//! `language_*` case, `# => VALUE` (at the end of a local's line, or on a line
+//! of its own after a multi-line value) is what `infra plan` shows for that
+//! local, written in the language's own syntax.
 
 use crate::harness;
 use std::collections::BTreeSet;
@@ -179,6 +184,131 @@ fn every_language_case_of_the_corpus_is_shown_in_the_language_reference() {
         missing.is_empty(),
         "these language cases are not shown in {PAGE}: {missing:?}"
     );
+}
+
+/// The `# => VALUE` annotations of the `locals` blocks of `text`, as
+/// `(local name, value text)`. A local starts on a line indented by two
+/// spaces inside the block; an annotation belongs to the last one started.
+fn annotated_values(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if line.starts_with("locals {") {
+            inside = true;
+            current = None;
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        if line == "}" {
+            inside = false;
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("  ")
+            && !rest.starts_with(' ')
+        {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let after = rest.get(name.len()..).unwrap_or_default().trim_start();
+            if !name.is_empty() && after.starts_with('=') && !after.starts_with("==") {
+                current = Some(name);
+            }
+        }
+        if let (Some((_, value)), Some(name)) = (line.split_once("# => "), &current) {
+            out.push((name.clone(), value.trim().to_owned()));
+        }
+    }
+    out
+}
+
+/// What `infra plan` shows for each local in `names`, evaluated in the stack
+/// of the single file `case_path`: the file is copied to a fresh folder with
+/// one output per local, and the plan's output lines are read.
+fn planned_values(case_path: &str, names: &[&str]) -> Result<Vec<(String, String)>, String> {
+    let dir = std::env::temp_dir().join(format!(
+        "infra-language-doc-{}-{}",
+        std::process::id(),
+        case_path.replace('/', "_")
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let text = std::fs::read_to_string(harness::root().join(case_path))
+        .map_err(|e| format!("{case_path}: {e}"))?;
+    let mut outputs = String::new();
+    for name in names {
+        outputs.push_str(&format!(
+            "output \"value_of_{name}\" {{\n  value = local.{name}\n}}\n"
+        ));
+    }
+    let written = std::fs::write(dir.join("main.infra"), text)
+        .and_then(|()| std::fs::write(dir.join("values.infra"), outputs));
+    let output = written.and_then(|()| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_infra"))
+            .arg("plan")
+            .arg("-C")
+            .arg(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let output = output.map_err(|e| format!("{case_path}: cannot run infra plan: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!(
+            "{case_path}: infra plan failed:\n{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(stdout
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("+ value_of_"))
+        .filter_map(|rest| rest.split_once(" = "))
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect())
+}
+
+#[test]
+fn the_values_the_language_examples_state_are_what_plan_shows() {
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for (area, name) in harness::cases_on_disk() {
+        let path = format!("tests/corpus/{area}/{name}.infra");
+        if !name.starts_with("language_") || !harness::root().join(&path).is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(harness::root().join(&path))
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let expected = annotated_values(&text);
+        if expected.is_empty() {
+            continue;
+        }
+        let names: Vec<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
+        let planned = planned_values(&path, &names).unwrap_or_else(|e| panic!("{e}"));
+        for (local, value) in &expected {
+            checked += 1;
+            let shown = planned.iter().find(|(n, _)| n == local).map(|(_, v)| v);
+            if shown != Some(value) {
+                wrong.push(format!(
+                    "{path}: local.{local} is {} in the plan, the example says {value}",
+                    shown.map_or("(not shown)", String::as_str)
+                ));
+            }
+        }
+    }
+    assert!(checked > 20, "only {checked} values checked");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn annotations_belong_to_the_local_they_follow() {
+    let text = "locals {\n  a = 1 # => 1\n  b = <<EOT\nx\nEOT\n  # => \"x\\n\"\n  c = {\n    d = 1\n  } # => { d = 1 }\n}\n# => 9\n";
+    let found = annotated_values(text);
+    let pairs: Vec<(&str, &str)> = found.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    assert_eq!(pairs, [("a", "1"), ("b", "\"x\\n\""), ("c", "{ d = 1 }")]);
 }
 
 #[test]
