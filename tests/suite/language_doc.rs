@@ -71,7 +71,10 @@ fn blocks(text: &str) -> Result<Vec<Block>, String> {
             content.push('\n');
         }
         if !closed {
-            return Err(format!("{PAGE}:{}: a fence that is never closed", index + 1));
+            return Err(format!(
+                "{PAGE}:{}: a fence that is never closed",
+                index + 1
+            ));
         }
         out.push(Block {
             line: index + 1,
@@ -307,7 +310,10 @@ fn the_values_the_language_examples_state_are_what_plan_shows() {
 fn annotations_belong_to_the_local_they_follow() {
     let text = "locals {\n  a = 1 # => 1\n  b = <<EOT\nx\nEOT\n  # => \"x\\n\"\n  c = {\n    d = 1\n  } # => { d = 1 }\n}\n# => 9\n";
     let found = annotated_values(text);
-    let pairs: Vec<(&str, &str)> = found.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = found
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
     assert_eq!(pairs, [("a", "1"), ("b", "\"x\\n\""), ("c", "{ d = 1 }")]);
 }
 
