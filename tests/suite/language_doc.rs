@@ -20,7 +20,8 @@
 //! The values the examples state are checked too: in a `locals` block of a
 //! `language_*` case, `# => VALUE` (at the end of a local's line, or on a line
 //! of its own after a multi-line value) is what `infra plan` shows for that
-//! local, written in the language's own syntax.
+//! local, written in the language's own syntax, with `(secret)` for what is
+//! secret.
 
 use crate::harness;
 use std::collections::BTreeSet;
@@ -230,7 +231,9 @@ fn annotated_values(text: &str) -> Vec<(String, String)> {
 
 /// What `infra plan` shows for each local in `names`, evaluated in the stack
 /// of the single file `case_path`: the file is copied to a fresh folder with
-/// one output per local, and the plan's output lines are read.
+/// a `null_resource` per local, whose `inputs` is the local (a resource
+/// attribute, so that the plan shows each secret part as `(secret)`), and the
+/// plan's `inputs` lines are read.
 fn planned_values(case_path: &str, names: &[&str]) -> Result<Vec<(String, String)>, String> {
     let dir = std::env::temp_dir().join(format!(
         "infra-language-doc-{}-{}",
@@ -244,7 +247,7 @@ fn planned_values(case_path: &str, names: &[&str]) -> Result<Vec<(String, String
     let mut outputs = String::new();
     for name in names {
         outputs.push_str(&format!(
-            "output \"value_of_{name}\" {{\n  value = local.{name}\n}}\n"
+            "resource \"null_resource\" \"value_of_{name}\" {{\n  inputs = local.{name}\n}}\n"
         ));
     }
     let written = std::fs::write(dir.join("main.infra"), text)
@@ -266,12 +269,18 @@ fn planned_values(case_path: &str, names: &[&str]) -> Result<Vec<(String, String
             String::from_utf8_lossy(&output.stderr)
         ));
     }
-    Ok(stdout
-        .lines()
-        .filter_map(|line| line.trim_start().strip_prefix("+ value_of_"))
-        .filter_map(|rest| rest.split_once(" = "))
-        .map(|(name, value)| (name.to_owned(), value.to_owned()))
-        .collect())
+    let mut values = Vec::new();
+    let mut current: Option<&str> = None;
+    for line in stdout.lines() {
+        let line = line.trim_start();
+        if let Some(rest) = line.strip_prefix("+ null_resource.value_of_") {
+            current = rest.split_whitespace().next();
+        } else if let (Some(value), Some(name)) = (line.strip_prefix("+ inputs = "), current) {
+            values.push((name.to_owned(), value.to_owned()));
+            current = None;
+        }
+    }
+    Ok(values)
 }
 
 #[test]
