@@ -84,6 +84,7 @@ corpus_cases! {
         invalid_address,
         invalid_argument,
         invalid_expansion,
+        invalid_name,
         invalid_secret_source,
         invalid_type,
         invalid_variable_value,
