@@ -385,3 +385,87 @@ fn plan_symbols_are_coloured_on_a_terminal_only_and_never_with_no_color() {
         assert!(!quiet.contains('\u{1b}'), "{quiet:?}");
     }
 }
+
+/// The `id` of `null_resource.NAME` in the recorded state.
+fn null_id(dir: &Path, name: &str) -> String {
+    let shown = infra(dir, &["show", "--format", "json"]);
+    assert_eq!(code(&shown), 0, "{}", stderr(&shown));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&shown)).unwrap();
+    json["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == format!("null_resource.{name}"))
+        .and_then(|r| r["values"]["id"].as_str())
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn replace_forces_a_replacement_that_nothing_else_would_and_apply_makes_it() {
+    let dir = null_stack("replace");
+    let applied = infra(&dir.path, &["apply", "--auto-approve"]);
+    assert_eq!(code(&applied), 0, "{}", stderr(&applied));
+    let (a, b) = (null_id(&dir.path, "a"), null_id(&dir.path, "b"));
+    let quiet = infra(&dir.path, &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        code(&quiet),
+        0,
+        "nothing changes without --replace: {}",
+        stdout(&quiet)
+    );
+
+    let plan = infra(&dir.path, &["plan", "--replace", "null_resource.a"]);
+    assert_eq!(code(&plan), 0, "{}", stderr(&plan));
+    let text = stdout(&plan);
+    assert!(text.contains("null_resource.a must be replaced"), "{text}");
+    assert!(
+        text.contains("replacement requested with --replace"),
+        "{text}"
+    );
+    // b's trigger is a's id, which a replacement renews: b follows.
+    assert!(text.contains("null_resource.b"), "{text}");
+    let json = infra(
+        &dir.path,
+        &["plan", "--replace", "null_resource.a", "--format", "json"],
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let change = json["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "null_resource.a")
+        .unwrap()
+        .clone();
+    assert_eq!(change["reason"], "replace_requested", "{change}");
+
+    let applied = infra(
+        &dir.path,
+        &["apply", "--auto-approve", "--replace", "null_resource.a"],
+    );
+    assert_eq!(code(&applied), 0, "{}", stderr(&applied));
+    assert_ne!(null_id(&dir.path, "a"), a, "a was replaced");
+    assert_ne!(null_id(&dir.path, "b"), b, "b follows a's new id");
+    assert_no_canary(&applied, "apply --replace");
+    let quiet = infra(&dir.path, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&quiet), 0, "converged: {}", stdout(&quiet));
+}
+
+#[test]
+fn replace_of_an_address_that_names_nothing_is_refused() {
+    let dir = null_stack("replace-unknown");
+    let applied = infra(&dir.path, &["apply", "--auto-approve"]);
+    assert_eq!(code(&applied), 0, "{}", stderr(&applied));
+    let runs: [&[&str]; 2] = [
+        &["plan", "--replace", "null_resource.c"],
+        &["apply", "--auto-approve", "--replace", "null_resource.c"],
+    ];
+    for args in runs {
+        let output = infra(&dir.path, args);
+        assert_eq!(code(&output), 1, "{args:?}: {}", stdout(&output));
+        let err = stderr(&output);
+        assert!(err.contains("infra::plan::unknown_target"), "{err}");
+        assert!(err.contains("--replace null_resource.c"), "{err}");
+        assert!(err.contains("did you mean `null_resource.a`"), "{err}");
+    }
+}

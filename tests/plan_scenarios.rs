@@ -251,6 +251,7 @@ fn run(dir: &Path) -> Outcome {
         providers: &providers,
         refresh: true,
         targets: Vec::new(),
+        replace: Vec::new(),
         allow_destroy: false,
         parallelism: 4,
         config_digest: infra::plan::config_digest(&[("main.infra".into(), name.clone())], &[]),

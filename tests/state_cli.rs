@@ -860,6 +860,12 @@ fn the_canary_secret_never_leaks_from_any_command_or_file() {
             "plan", "--env", "prod", "--format", "json", "--out", "plan.bin",
         ],
         vec!["plan", "--env", "prod", "--format", "markdown"],
+        vec!["show", "plan.bin"],
+        vec!["show", "plan.bin", "--format", "json"],
+        vec!["show", "plan.bin", "--format", "markdown"],
+        vec!["show"],
+        vec!["show", "--format", "json"],
+        vec!["show", "--format", "markdown"],
         vec!["state", "list"],
         vec!["state", "show", "local_file.config"],
         vec!["state", "show", "null_resource.w"],
@@ -903,6 +909,101 @@ fn the_canary_secret_never_leaks_from_any_command_or_file() {
             path.display()
         );
     }
+}
+
+#[test]
+fn show_prints_a_saved_plan_as_plan_did_and_the_state_with_secrets_hidden() {
+    let dir = seeded("show");
+    // A saved plan: `show` prints what `plan` printed, in every format.
+    for format in ["human", "json", "markdown"] {
+        let out = format!("plan-{format}.bin");
+        let planned = infra(
+            &dir.path,
+            &["plan", "--env", "prod", "--format", format, "--out", &out],
+        );
+        assert_eq!(code(&planned), 0, "{}", stderr(&planned));
+        let shown = infra(&dir.path, &["show", &out, "--format", format]);
+        assert_eq!(code(&shown), 0, "{}", stderr(&shown));
+        let printed = stdout(&planned);
+        let printed = printed.split("\n\nSaved the plan to").next().unwrap();
+        assert_eq!(stdout(&shown).trim_end(), printed.trim_end(), "{format}");
+        assert!(
+            stdout(&shown).contains("null_resource.a"),
+            "{}",
+            stdout(&shown)
+        );
+    }
+    // Refusals: another environment, a tampered file, no key, not a plan.
+    assert_fails_with(
+        &infra(&dir.path, &["show", "plan-human.bin", "--env", "dev"]),
+        "infra::plan::wrong_environment",
+    );
+    let text = String::from_utf8(dir.read("plan-json.bin")).unwrap();
+    let tampered = text.replacen("null_resource", "null_resourcX", 1);
+    assert_ne!(text, tampered);
+    dir.write("tampered.bin", tampered);
+    assert_fails_with(
+        &infra(&dir.path, &["show", "tampered.bin"]),
+        "infra::plan::",
+    );
+    dir.write("not-a-plan.bin", "{}");
+    assert_fails_with(
+        &infra(&dir.path, &["show", "not-a-plan.bin"]),
+        "infra::plan::invalid_file",
+    );
+    assert_fails_with(
+        &infra(&dir.path, &["show", "missing.bin"]),
+        "infra::cli::unreadable_file",
+    );
+
+    // The state: every instance and output, secrets hidden in every format.
+    let human = infra(&dir.path, &["show"]);
+    assert_eq!(code(&human), 0, "{}", stderr(&human));
+    let human = stdout(&human);
+    assert!(human.contains("# local_file.config"), "{human}");
+    assert!(human.contains("(secret)"), "{human}");
+    assert!(human.contains("Outputs:"), "{human}");
+    assert!(human.contains("(sensitive)"), "{human}");
+    let json = infra(&dir.path, &["show", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(json["environment"], "dev");
+    assert_eq!(json["serial"], 1);
+    let resources = json["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), list(&dir.path).len(), "{json}");
+    let config = resources
+        .iter()
+        .find(|r| r["address"] == "local_file.config")
+        .unwrap();
+    let secret_paths: Vec<&String> = config["sensitive_values"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, v)| **v == serde_json::Value::Bool(true))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(!secret_paths.is_empty(), "{config}");
+    for path in secret_paths {
+        assert!(config["values"][path].is_null(), "{config}");
+    }
+    let markdown = stdout(&infra(&dir.path, &["show", "--format", "markdown"]));
+    assert!(
+        markdown.starts_with("## infra state: <code>dev</code>"),
+        "{markdown}"
+    );
+    for text in [human, json.to_string(), markdown] {
+        assert!(!text.contains(CANARY), "{text}");
+    }
+    // No state yet for prod.
+    assert_fails_with(
+        &infra(&dir.path, &["show", "--env", "prod"]),
+        "infra::state::no_state",
+    );
+    // Without the key the plan cannot be opened.
+    std::fs::remove_file(dir.path.join(".infra/key")).unwrap();
+    assert_fails_with(
+        &infra(&dir.path, &["show", "plan-human.bin"]),
+        "infra::state::missing_key",
+    );
 }
 
 #[test]

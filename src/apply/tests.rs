@@ -168,6 +168,7 @@ impl World {
             providers: &self.providers,
             refresh: false,
             targets: Vec::new(),
+            replace: Vec::new(),
             allow_destroy: false,
             parallelism: 8,
             config_digest: String::new(),

@@ -79,6 +79,7 @@ impl RunArgs {
             environment: self.env.environment.clone(),
             vars: self.env.vars.clone(),
             targets,
+            replace: Vec::new(),
             refresh,
             out: None,
             allow_destroy: self.allow_destroy,
@@ -100,6 +101,11 @@ pub(super) struct ApplyCommand {
     /// Apply only this resource, instance or module and what it depends on (repeatable).
     #[arg(long = "target", value_name = "ADDR", value_parser = parse_target)]
     targets: Vec<Target>,
+
+    /// Replace this instance (or every instance of this resource or module)
+    /// even when nothing forces it, e.g. to recover a broken object (repeatable).
+    #[arg(long = "replace", value_name = "ADDR", value_parser = parse_target)]
+    replace: Vec<Target>,
 
     /// Read every object from its provider before diffing (`--refresh=false` to skip).
     #[arg(
@@ -144,7 +150,10 @@ impl ApplyCommand {
         // A saved plan was reviewed when it was made.
         let approved = self.run.auto_approve || plan_file.is_some();
         let request = ApplyRequest {
-            plan: self.run.plan_request(self.targets.clone(), self.refresh),
+            plan: PlanRequest {
+                replace: self.replace.clone(),
+                ..self.run.plan_request(self.targets.clone(), self.refresh)
+            },
             mode: Mode::Apply { plan_file },
             options: self.run.options(),
             lock_timeout: self.run.lock_timeout,

@@ -27,6 +27,7 @@ mod interrupt;
 mod output;
 mod plan;
 mod progress;
+mod show;
 mod state;
 mod state_restore;
 mod validate;
@@ -86,6 +87,8 @@ enum Command {
     ForceUnlock(state::ForceUnlockCommand),
     /// Print the outputs recorded by the last apply.
     Output(output::OutputCommand),
+    /// Print a saved plan (`plan --out`), or the recorded state.
+    Show(show::ShowCommand),
     /// Scaffold a starter stack and a `.gitignore`.
     Init(init::InitCommand),
 }
@@ -296,6 +299,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, ctx: &mut Ctx<'_>) -> Exit 
         Command::State(command) => command.run(ctx),
         Command::ForceUnlock(command) => command.run(ctx),
         Command::Output(command) => command.run(ctx),
+        Command::Show(command) => command.run(ctx),
         Command::Init(command) => command.run(ctx),
     }
 }

@@ -37,6 +37,11 @@ pub(super) struct PlanCommand {
     #[arg(long = "target", value_name = "ADDR", value_parser = parse_target)]
     targets: Vec<Target>,
 
+    /// Replace this instance (or every instance of this resource or module)
+    /// even when nothing forces it, e.g. to recover a broken object (repeatable).
+    #[arg(long = "replace", value_name = "ADDR", value_parser = parse_target)]
+    replace: Vec<Target>,
+
     /// Read every object from its provider before diffing (`--refresh=false` to skip).
     #[arg(
         long,
@@ -111,6 +116,7 @@ impl PlanCommand {
             environment: self.env.environment,
             vars: self.env.vars,
             targets: self.targets,
+            replace: self.replace,
             refresh: self.refresh,
             out: self.out.map(|out| ctx.resolve(&out)),
             allow_destroy: self.allow_destroy,

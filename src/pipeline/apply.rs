@@ -670,8 +670,16 @@ fn plan_with(
     expanded: &Expanded,
     diagnostics: &mut Diagnostics,
 ) -> Option<Plan> {
-    let unknown =
-        super::run::unknown_targets(checked, expanded, opened.prior.as_ref(), &request.targets);
+    let prior = opened.prior.as_ref();
+    let mut unknown =
+        super::run::unknown_targets(checked, expanded, prior, &request.targets, "--target");
+    unknown.extend(super::run::unknown_targets(
+        checked,
+        expanded,
+        prior,
+        &request.replace,
+        "--replace",
+    ));
     if !unknown.is_empty() {
         diagnostics.extend(unknown);
         return None;
@@ -684,6 +692,7 @@ fn plan_with(
         providers: &opened.providers,
         refresh: request.refresh,
         targets: request.targets.clone(),
+        replace: request.replace.clone(),
         allow_destroy: request.allow_destroy,
         parallelism: request.parallelism,
         config_digest: config_digest(checked, &request.vars),

@@ -31,6 +31,8 @@ pub struct PlanRequest {
     pub vars: Vec<(String, String)>,
     /// `--target`: when not empty, only these and what they depend on.
     pub targets: Vec<crate::addr::Target>,
+    /// `--replace`: replace these instances even when nothing forces it.
+    pub replace: Vec<crate::addr::Target>,
     /// `--refresh`: read every prior object from its provider first. The
     /// command line's default is true; [`PlanRequest::default`] leaves it
     /// false (no provider reads), for callers that want a plan from state.
@@ -50,6 +52,7 @@ impl Default for PlanRequest {
             environment: None,
             vars: Vec::new(),
             targets: Vec::new(),
+            replace: Vec::new(),
             refresh: false,
             out: None,
             allow_destroy: false,
@@ -245,7 +248,20 @@ pub(crate) fn plan_opened(
             diagnostics.extend(missing);
             return None;
         }
-        let unknown = unknown_targets(checked, &expanded, opened.prior.as_ref(), &request.targets);
+        let mut unknown = unknown_targets(
+            checked,
+            &expanded,
+            opened.prior.as_ref(),
+            &request.targets,
+            "--target",
+        );
+        unknown.extend(unknown_targets(
+            checked,
+            &expanded,
+            opened.prior.as_ref(),
+            &request.replace,
+            "--replace",
+        ));
         if !unknown.is_empty() {
             diagnostics.extend(unknown);
             return None;
@@ -263,6 +279,7 @@ pub(crate) fn plan_opened(
             providers: &opened.providers,
             refresh: request.refresh,
             targets: request.targets.clone(),
+            replace: request.replace.clone(),
             allow_destroy: request.allow_destroy,
             parallelism: request.parallelism,
             config_digest: digest.clone(),
@@ -296,6 +313,7 @@ pub(crate) fn unknown_targets(
     expanded: &Expanded,
     prior: Option<&State>,
     targets: &[crate::addr::Target],
+    flag: &str,
 ) -> Diagnostics {
     use crate::addr::Target;
 
@@ -358,13 +376,13 @@ pub(crate) fn unknown_targets(
             Some(near) => format!("did you mean `{near}`? "),
             None => String::new(),
         };
-        help.push_str(
-            "--target takes a resource (`local_file.conf`), an instance \
+        help.push_str(&format!(
+            "{flag} takes a resource (`local_file.conf`), an instance \
              (`local_file.conf[\"api\"]`) or a module (`module.net`) of the configuration or \
-             the state; `infra graph` shows the resources",
-        );
+             the state; `infra graph` shows the resources"
+        ));
         diagnostics.push(
-            Diagnostic::error_at_path(Code::PlanUnknownTarget, Some(format!("--target {wanted}")))
+            Diagnostic::error_at_path(Code::PlanUnknownTarget, Some(format!("{flag} {wanted}")))
                 .with_help(help),
         );
     }

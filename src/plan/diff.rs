@@ -296,9 +296,16 @@ pub async fn diff(
                 )
             }
         };
-        if matches!(action, Action::NoOp | Action::Update)
-            && triggered(instance, &changed_resources)
-        {
+        let forced = if !matches!(action, Action::NoOp | Action::Update) {
+            None
+        } else if request.replace.iter().any(|target| target.contains(addr)) {
+            Some(Reason::ReplaceRequested)
+        } else if triggered(instance, &changed_resources) {
+            Some(Reason::ReplaceTriggered)
+        } else {
+            None
+        };
+        if let Some(forced) = forced {
             // Replaced: planned as a new object, so computed values are unknown.
             let resource_type = &addr.resource.resource_type;
             let proposed = match prior_object {
@@ -318,7 +325,7 @@ pub async fn diff(
                         action = Action::Replace {
                             create_before_destroy,
                         };
-                        reason = Some(Reason::ReplaceTriggered);
+                        reason = Some(forced);
                     }
                     Err(error) => {
                         let span = error_span(Some(instance), &error);

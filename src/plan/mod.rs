@@ -84,6 +84,8 @@ pub enum Reason {
     ReplaceForced,
     /// A resource named in `lifecycle { replace_triggered_by }` changes.
     ReplaceTriggered,
+    /// `--replace ADDR` asked for it.
+    ReplaceRequested,
 }
 
 impl Reason {
@@ -95,6 +97,7 @@ impl Reason {
             Reason::DestroyRequested => "destroy requested",
             Reason::ReplaceForced => "an attribute that forces replacement changed",
             Reason::ReplaceTriggered => "replace_triggered_by: a resource it names changes",
+            Reason::ReplaceRequested => "replacement requested with --replace",
         }
     }
 }
@@ -295,6 +298,8 @@ pub struct Request<'a> {
     pub refresh: bool,
     /// `--target`: when not empty, only these and what they depend on.
     pub targets: Vec<Target>,
+    /// `--replace`: these instances are replaced even when nothing forces it.
+    pub replace: Vec<Target>,
     /// `--allow-destroy`: deletes and replaces are allowed in a protected environment.
     pub allow_destroy: bool,
     /// How many provider calls run at once (at least 1).

@@ -50,6 +50,7 @@ impl World {
             providers: &self.providers,
             refresh: true,
             targets: Vec::new(),
+            replace: Vec::new(),
             allow_destroy: false,
             parallelism: 4,
             config_digest: config_digest(&[("main.infra".into(), "text".into())], &[]),

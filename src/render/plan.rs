@@ -574,7 +574,7 @@ fn refusal_lines(plan: &Plan, limit: usize) -> Vec<String> {
 // JSON
 
 /// The value as JSON with secrets and unknowns as `null`.
-fn redacted(value: &Value) -> serde_json::Value {
+pub(crate) fn redacted(value: &Value) -> serde_json::Value {
     if value.is_secret() {
         return serde_json::Value::Null;
     }
@@ -619,7 +619,7 @@ fn unknown_mask(value: &Value) -> serde_json::Value {
     mask(value, Value::is_unknown, Value::contains_unknown)
 }
 
-fn sensitive_mask(value: &Value) -> serde_json::Value {
+pub(crate) fn sensitive_mask(value: &Value) -> serde_json::Value {
     mask(value, Value::is_secret, |_| true)
 }
 
@@ -669,6 +669,7 @@ fn reason_name(reason: Reason) -> &'static str {
         Reason::DestroyRequested => "destroy_requested",
         Reason::ReplaceForced => "replace_forced",
         Reason::ReplaceTriggered => "replace_triggered",
+        Reason::ReplaceRequested => "replace_requested",
     }
 }
 

@@ -24,7 +24,9 @@
 //!   expressions with their layout (comments, trailing commas, raw text,
 //!   one line or several), which formatting is meant to change, while the
 //!   plan holds every value the stack resolves to, which it must not;
-//! - neither plan panics or reports `infra::internal`.
+//! - neither plan panics or reports `infra::internal`;
+//! - the editors' tree-sitter grammar parses it and its format without an
+//!   `ERROR` or `MISSING` node.
 //!
 //! For every almost-valid stack (a brace, `=`, quote, parenthesis or bracket
 //! dropped, or a stray token added), `syntax::parse`, `fmt::format_source` and
@@ -702,6 +704,9 @@ fn check_valid(root: &str, child: &str) {
         checked.diagnostics
     );
     let (root_fmt, child_fmt) = (format(root), format(child));
+    for text in [root, child, &root_fmt, &child_fmt] {
+        tree_sitter_parses(text);
+    }
     for (original, formatted) in [(root, &root_fmt), (child, &child_fmt)] {
         let (_, parsed) = infra::syntax::parse(FileId(0), formatted);
         assert!(
@@ -728,6 +733,37 @@ fn check_valid(root: &str, child: &str) {
     assert_eq!(
         plan, plan_fmt,
         "formatting changed the plan of\n{root}\nformatted:\n{root_fmt}"
+    );
+}
+
+/// The editors' grammar (`editors/tree-sitter-infra`, tested in
+/// tests/tree_sitter.rs) accepts what the compiler accepts: no `ERROR` or
+/// `MISSING` node in a valid stack or its format.
+fn tree_sitter_parses(text: &str) {
+    let mut parser = tree_sitter::Parser::new();
+    parser
+        .set_language(&tree_sitter_infra::LANGUAGE.into())
+        .unwrap_or_else(|error| panic!("the tree-sitter grammar's ABI: {error}"));
+    let tree = parser
+        .parse(text, None)
+        .unwrap_or_else(|| panic!("tree-sitter gave no tree for\n{text}"));
+    // The first `ERROR` or `MISSING` node, found through the subtrees that
+    // hold one.
+    let mut node = tree.root_node();
+    while node.has_error() && !node.is_error() && !node.is_missing() {
+        let mut cursor = node.walk();
+        let Some(child) = node.children(&mut cursor).find(|child| child.has_error()) else {
+            break;
+        };
+        node = child;
+    }
+    let at = node.start_position();
+    assert!(
+        !tree.root_node().has_error(),
+        "the tree-sitter grammar rejects a valid stack at {}:{} ({}):\n{text}",
+        at.row + 1,
+        at.column + 1,
+        node.kind()
     );
 }
 
