@@ -7,6 +7,8 @@
 //!   against `tests/corpus/` and `tests/snapshots/`.
 //! - `diagnostics_doc` ties `docs/diagnostics.md` to the code registry.
 //! - `functions_doc` ties `docs/functions.md` to the builtin function table.
+//! - `language_doc` ties every code block of `docs/language.md` to a tested
+//!   file.
 //! - `docs_refs` checks that the docs point only to files that exist and show
 //!   only flags the commands take.
 //! - `examples` validates and format-checks every stack under `examples/`.
@@ -31,6 +33,9 @@ mod diagnostics_doc;
 
 #[path = "suite/functions_doc.rs"]
 mod functions_doc;
+
+#[path = "suite/language_doc.rs"]
+mod language_doc;
 
 #[path = "suite/docs_refs.rs"]
 mod docs_refs;

@@ -1135,6 +1135,8 @@ fn lower_variable(
         default,
         description,
         sensitive: bool_attr(block, "sensitive", diagnostics),
+        nullable: block.attribute("nullable").is_none()
+            || bool_attr(block, "nullable", diagnostics),
         validations,
         span: block.header_span(),
     })

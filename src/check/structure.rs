@@ -33,6 +33,7 @@ pub(super) fn check(files: &[ast::File], diagnostics: &mut Diagnostics) {
 /// Checks a block whose kind has a known shape, and its nested blocks.
 fn check_block(block: &Block, shape: &BlockShape, diagnostics: &mut Diagnostics) {
     check_labels(block, shape, diagnostics);
+    check_label_names(block, shape, diagnostics);
     match shape.attributes {
         Attributes::Fixed(allowed) => {
             check_duplicate_attributes(&block.body, diagnostics);
@@ -117,6 +118,64 @@ fn check_labels(block: &Block, shape: &BlockShape, diagnostics: &mut Diagnostics
         ),
     };
     diagnostics.push(diagnostic.with_help(format!("write it as `{}`", shape.syntax())));
+}
+
+/// Labels that become part of a reference (`var.NAME`, `TYPE.NAME`) must be
+/// names, or nothing could refer to the block; stack and environment names
+/// name the state's folders and files, so they may not hold `/` or `..`.
+fn check_label_names(block: &Block, shape: &BlockShape, diagnostics: &mut Diagnostics) {
+    let kind = shape.kind;
+    for (label, placeholder) in block.labels.iter().zip(shape.labels) {
+        let name = label.value.as_str();
+        let problem = match (kind, *placeholder) {
+            ("stack" | "environment", _) if !is_state_name(name) => Some((
+                format!("`{name}` cannot name the {kind}'s state files"),
+                format!(
+                    "{kind} names are letters, digits, `_` and `-`, not starting with `-`, like \"staging-eu\""
+                ),
+            )),
+            ("stack" | "environment" | "provider", _) | (_, "TYPE") => None,
+            _ if !is_name(name) => Some((
+                format!("`{name}` is not a name, so nothing could refer to this {kind}"),
+                format!(
+                    "a name is letters, digits and `_`, not starting with a digit (a `-` would read as a subtraction), like \"{}\"",
+                    suggested_name(name)
+                ),
+            )),
+            _ => None,
+        };
+        if let Some((text, help)) = problem {
+            diagnostics
+                .push(Diagnostic::error(Code::CheckInvalidName, label.span, text).with_help(help));
+        }
+    }
+}
+
+/// Letters, digits and `_`, not starting with a digit: the grammar's `ident`.
+fn is_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Letters, digits, `_` and `-`, not starting with `-` (which would read as a
+/// command-line flag).
+fn is_state_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// `text` with every character that cannot be in a name made `_`.
+fn suggested_name(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        out.insert(0, '_');
+    }
+    out
 }
 
 fn check_duplicate_attributes(body: &Body, diagnostics: &mut Diagnostics) {

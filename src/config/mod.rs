@@ -227,6 +227,9 @@ pub struct Variable {
     pub description: Option<String>,
     /// `sensitive = true`: the value is a secret.
     pub sensitive: bool,
+    /// `nullable` (true unless `nullable = false`): whether null is a value.
+    /// When false, a null given for the variable counts as not given.
+    pub nullable: bool,
     /// `validate { condition, message }` blocks.
     pub validations: Vec<Validation>,
     /// The block's header (`variable "NAME"`), where problems with it point.

@@ -161,6 +161,10 @@ codes! {
     CheckInvalidExpansion => ("infra::check::invalid_expansion", "invalid count or for_each"),
     /// A resource attribute's value does not fit the provider's schema.
     CheckAttributeType => ("infra::check::attribute_type", "attribute has the wrong type"),
+    /// A block label that must be a name is not: a label other blocks refer to
+    /// (`local_file.app-config` would be a subtraction), or a stack or
+    /// environment name, which names state files.
+    CheckInvalidName => ("infra::check::invalid_name", "invalid name"),
 
     // ---- graph: the dependency graph -------------------------------------------
     /// Things depend on each other in a circle.

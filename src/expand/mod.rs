@@ -341,7 +341,7 @@ pub fn expand(
                 .map(|v| (name.clone(), v.clone()))
         })
         .collect();
-    let (moved, imports) = expander.moves_and_imports();
+    let (moved, imports) = expander.moves_and_imports(false);
     diagnostics.extend(expander.diagnostics);
     let expanded = Expanded {
         environment,
@@ -386,7 +386,11 @@ pub fn validate(
         root_dir,
         registry,
     };
-    let expander = walk(context, &environment, false);
+    let mut expander = walk(context, &environment, false);
+    // The import ids too, so that `validate` refuses a secret id as `plan`
+    // does. Ids that read resources, data sources or services are left to
+    // `plan`: without instances, their values are not kept.
+    let _ = expander.moves_and_imports(true);
     diagnostics.extend(expander.diagnostics);
     (Some(environment), diagnostics)
 }
@@ -526,7 +530,14 @@ impl Expander<'_> {
     /// Every module's `moved` blocks with absolute addresses, and its `import`
     /// blocks with absolute addresses and their ids evaluated (a string known
     /// at plan time).
-    fn moves_and_imports(&mut self) -> (Vec<crate::config::Moved>, Vec<ImportTarget>) {
+    ///
+    /// `validating` only checks that import ids are not secret, and skips the
+    /// ids that read a resource, data source or service, whose values a
+    /// validating walk does not keep.
+    fn moves_and_imports(
+        &mut self,
+        validating: bool,
+    ) -> (Vec<crate::config::Moved>, Vec<ImportTarget>) {
         use crate::addr::Target;
         let config = self.config;
         let absolute = |module: &ModulePath, resource: &ResourceAddr| {
@@ -559,9 +570,25 @@ impl Expander<'_> {
                 });
             }
             for block in &module.imports {
+                let reads_instances = || {
+                    crate::lang::refs::traversals(&block.id).iter().any(|t| {
+                        !matches!(
+                            t.root.as_str(),
+                            "var" | "local" | "secret" | "env" | "module"
+                        )
+                    })
+                };
+                if validating && reads_instances() {
+                    continue;
+                }
                 let Some(value) = self.eval(module, &block.id, &Binding::default()) else {
                     continue;
                 };
+                // Validating, an unknown id may come from an error reported
+                // already (a variable without a value): only a secret is refused.
+                if validating && !value.contains_secret() {
+                    continue;
+                }
                 let plain = !value.contains_unknown() && !value.contains_secret();
                 let Some(id) = value.as_str().filter(|_| plain) else {
                     self.diagnostics.push(
@@ -783,6 +810,16 @@ impl Expander<'_> {
                 _ => None,
             }
         };
+        // `nullable = false`: a null given counts as not given, so the
+        // default applies.
+        let raw = match raw {
+            Some(v) if !variable.nullable && v.is_null() => {
+                source_span = None;
+                from_cli = None;
+                None
+            }
+            other => other,
+        };
         let raw = match raw {
             Some(v) => Some(v),
             None => match &variable.default {
@@ -809,6 +846,21 @@ impl Expander<'_> {
             );
             return;
         };
+        if !variable.nullable
+            && raw.is_null()
+            && let Some(span) = source_span
+        {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::CheckInvalidVariableValue,
+                    span,
+                    "this is null, and the variable is not nullable",
+                )
+                .with_help(format!(
+                    "give `{name}` a default that is not null, or remove `nullable = false`"
+                )),
+            );
+        }
         let value = match lang::convert(raw, &variable.ty) {
             Ok(v) => v.mark_secret_if(variable.sensitive),
             Err(mismatch) => {

@@ -364,11 +364,13 @@ fn write_value(f: &mut fmt::Formatter<'_>, value: &Value, reveal: bool) -> fmt::
     }
 }
 
-/// Whether `text` can be written as a bare identifier.
+/// Whether `text` can be written as a bare identifier: ASCII letters, digits
+/// and `_`, not starting with a digit, as `grammar/infra.pest` defines `ident`
+/// (a `-` is not part of a name: `a-b` is a subtraction).
 pub fn is_identifier(text: &str) -> bool {
     let mut chars = text.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 impl fmt::Display for Value {
@@ -395,6 +397,19 @@ impl fmt::Display for Revealed<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_that_is_not_a_name_is_displayed_quoted() {
+        let map = Value::map(Map::from([
+            (String::from("plain_key"), Value::number(1)),
+            (String::from("content-type"), Value::number(2)),
+            (String::from("3"), Value::number(3)),
+        ]));
+        assert_eq!(
+            map.to_string(),
+            r#"{ "3" = 3, "content-type" = 2, plain_key = 1 }"#
+        );
+    }
 
     #[test]
     fn secrets_never_display() {
