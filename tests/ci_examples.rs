@@ -111,6 +111,12 @@ fn workflows() -> Vec<PathBuf> {
                 .is_some_and(|n| n.starts_with("github-") && n.ends_with(".yml"))
         })
         .collect();
+    // The action's own workflow (it runs the action from this checkout).
+    files.extend(
+        std::fs::read_dir(root().join(".github/workflows"))
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
     files.sort();
     files
 }
@@ -121,7 +127,7 @@ fn the_github_workflows_pass_actionlint() {
         return;
     };
     let files = workflows();
-    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files.len(), 3, "{files:?}");
     let (passed, said) = linter.run(&files);
     assert!(passed, "actionlint found problems:\n{said}");
 }
@@ -262,4 +268,397 @@ fn the_gitlab_check_catches_a_broken_file() {
         .unwrap();
     let said = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(said.contains("infra-drift: stage drfit"), "{said}");
+}
+
+// ---------------------------------------------------------------------------
+// The GitHub Action (action.yml at the repository root, scripts in action/),
+// run locally: action/run.sh against the real infra binary, action/post.py
+// against a stub of GitHub's REST API on loopback (tests/ci/github_stub.py).
+
+/// The token the stub accepts; a canary: it must never be printed.
+const STUB_TOKEN: &str = "ghs_canaryTOKEN0123456789abcdef";
+
+/// The stub GitHub API, killed when dropped.
+struct GitHubStub {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl GitHubStub {
+    fn start(noise: usize) -> GitHubStub {
+        use std::io::BufRead;
+        let mut child = Command::new("python3")
+            .arg(root().join("tests/ci/github_stub.py"))
+            .args(["--token", STUB_TOKEN, "--noise", &noise.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 is needed for the action's tests (it runs action/post.py)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("stub said {line:?}"));
+        GitHubStub { child, port }
+    }
+
+    fn state(&self) -> serde_json::Value {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .write_all(b"GET /_state HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let (_, body) = response.split_once("\r\n\r\n").unwrap();
+        serde_json::from_str(body).unwrap()
+    }
+
+    /// action/post.py with the stub as GitHub and `envs` on top.
+    fn post(&self, dir: &TempDir, envs: &[(&str, &str)]) -> std::process::Output {
+        let event = dir.write("event.json", r#"{"pull_request": {"number": 7}}"#);
+        let mut command = Command::new("python3");
+        command
+            .arg(root().join("action/post.py"))
+            .env("GITHUB_API_URL", format!("http://127.0.0.1:{}", self.port))
+            .env("GITHUB_REPOSITORY", "acme/stack")
+            .env("GITHUB_TOKEN", STUB_TOKEN)
+            .env("GITHUB_EVENT_PATH", event)
+            .env_remove("INFRA_PR_NUMBER");
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        command.output().unwrap()
+    }
+}
+
+impl Drop for GitHubStub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The comments on pull request 7 whose body starts with `marker`.
+fn comments_with(state: &serde_json::Value, marker: &str) -> Vec<String> {
+    state["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["issue"] == 7)
+        .filter_map(|c| c["body"].as_str())
+        .filter(|b| b.starts_with(marker))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Runs action/run.sh as the action does, with infra on PATH: its outputs.
+fn run_action(
+    dir: &TempDir,
+    command: &str,
+    environment: &str,
+    stack: &std::path::Path,
+) -> (String, String, std::process::Output) {
+    let outputs = dir.path.join(format!("outputs-{command}-{environment}"));
+    let _ = std::fs::remove_file(&outputs);
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_infra"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = Command::new("bash")
+        .arg(root().join("action/run.sh"))
+        .env("PATH", path)
+        .env("INFRA_COMMAND", command)
+        .env("INFRA_ENVIRONMENT", environment)
+        .env("INFRA_WORKDIR", stack)
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("RUNNER_TEMP", &dir.path)
+        .env("NO_COLOR", "1")
+        .env_remove("INFRA_REPORT")
+        .env_remove("INFRA_STATE_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "run.sh never fails itself: {output:?}"
+    );
+    let written = std::fs::read_to_string(&outputs).unwrap();
+    let field = |name: &str| {
+        written
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} in {written}"))
+            .to_owned()
+    };
+    (field("exitcode"), field("report"), output)
+}
+
+fn quickstart(dir: &TempDir) -> PathBuf {
+    let stack = dir.path.join("stack");
+    common::copy_tree(&root().join("examples/quickstart"), &stack);
+    stack
+}
+
+#[test]
+fn the_action_keeps_one_plan_comment_per_environment_up_to_date() {
+    let dir = TempDir::new("action-plan");
+    let stack = quickstart(&dir);
+    // 150 unrelated comments: the one to update is on the second page.
+    let github = GitHubStub::start(150);
+
+    let (code, report, _) = run_action(&dir, "plan", "dev", &stack);
+    assert_eq!(code, "2", "changes pending");
+    let first = std::fs::read_to_string(&report).unwrap();
+    assert!(first.contains("dev"), "{first}");
+    let posted = github.post(
+        &dir,
+        &[
+            ("INFRA_COMMAND", "plan"),
+            ("INFRA_ENVIRONMENT", "dev"),
+            ("INFRA_EXITCODE", &code),
+            ("INFRA_REPORT", &report),
+        ],
+    );
+    assert!(posted.status.success(), "{posted:?}");
+    let (code, report, _) = run_action(&dir, "plan", "prod", &stack);
+    assert_eq!(code, "2");
+    let posted = github.post(
+        &dir,
+        &[
+            ("INFRA_COMMAND", "plan"),
+            ("INFRA_ENVIRONMENT", "prod"),
+            ("INFRA_EXITCODE", &code),
+            ("INFRA_REPORT", &report),
+        ],
+    );
+    assert!(posted.status.success(), "{posted:?}");
+
+    // Apply dev; the next plan has no changes and replaces the comment's body.
+    let applied = common::infra_env(&stack, &["apply", "--env", "dev", "--auto-approve"], &[]);
+    assert_eq!(common::code(&applied), 0, "{}", common::stderr(&applied));
+    let (code, report, _) = run_action(&dir, "plan", "dev", &stack);
+    assert_eq!(code, "0");
+    let posted = github.post(
+        &dir,
+        &[
+            ("INFRA_COMMAND", "plan"),
+            ("INFRA_ENVIRONMENT", "dev"),
+            ("INFRA_EXITCODE", &code),
+            ("INFRA_REPORT", &report),
+        ],
+    );
+    assert!(posted.status.success(), "{posted:?}");
+    let said = format!("{}{}", common::stdout(&posted), common::stderr(&posted));
+    assert!(said.contains("updated the plan comment for dev"), "{said}");
+
+    let state = github.state();
+    let dev = comments_with(&state, "<!-- infra-plan:dev -->");
+    let prod = comments_with(&state, "<!-- infra-plan:prod -->");
+    assert_eq!(dev.len(), 1, "one comment for dev: {dev:?}");
+    assert_eq!(prod.len(), 1, "one comment for prod: {prod:?}");
+    assert_eq!(
+        dev[0],
+        format!(
+            "<!-- infra-plan:dev -->\n{}",
+            std::fs::read_to_string(&report).unwrap()
+        )
+    );
+    assert_ne!(
+        dev[0],
+        format!("<!-- infra-plan:dev -->\n{first}"),
+        "the body was replaced"
+    );
+    assert!(
+        state["log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["authorized"] == true)
+    );
+}
+
+#[test]
+fn the_action_posts_a_failed_plan_and_fails_only_in_its_last_step() {
+    let dir = TempDir::new("action-fail");
+    let stack = quickstart(&dir);
+    std::fs::write(stack.join("broken.infra"), "resource \"null_resource\" {\n").unwrap();
+    let github = GitHubStub::start(0);
+    let (code, report, run) = run_action(&dir, "plan", "dev", &stack);
+    assert_eq!(code, "1");
+    let body = std::fs::read_to_string(&report).unwrap();
+    assert!(body.starts_with("## infra plan: `dev` failed"), "{body}");
+    assert!(
+        body.contains("infra::parse::"),
+        "the error is in the comment: {body}"
+    );
+    assert!(
+        common::stderr(&run).contains("infra::parse::"),
+        "and in the log"
+    );
+    let posted = github.post(
+        &dir,
+        &[
+            ("INFRA_COMMAND", "plan"),
+            ("INFRA_ENVIRONMENT", "dev"),
+            ("INFRA_EXITCODE", &code),
+            ("INFRA_REPORT", &report),
+        ],
+    );
+    assert!(posted.status.success(), "{posted:?}");
+    assert_eq!(
+        comments_with(&github.state(), "<!-- infra-plan:dev -->").len(),
+        1
+    );
+    // The action's last step is what fails the job on exit 1.
+    let action = std::fs::read_to_string(root().join("action.yml")).unwrap();
+    assert!(
+        action
+            .contains("if: steps.run.outputs.exitcode != '0' && steps.run.outputs.exitcode != '2'"),
+        "{action}"
+    );
+}
+
+#[test]
+fn the_action_opens_updates_and_closes_one_drift_issue() {
+    let dir = TempDir::new("action-drift");
+    let report = dir.write("drift.md", "## Drift in `dev`\n\n~ local_file.x\n");
+    let report = report.to_str().unwrap();
+    // Pull requests labelled infra-drift that quote the marker are not the issue.
+    let github = GitHubStub::start(120);
+    let drift = |code: &str| {
+        let posted = github.post(
+            &dir,
+            &[
+                ("INFRA_COMMAND", "drift"),
+                ("INFRA_ENVIRONMENT", "dev"),
+                ("INFRA_EXITCODE", code),
+                ("INFRA_REPORT", report),
+            ],
+        );
+        assert!(posted.status.success(), "{posted:?}");
+        format!("{}{}", common::stdout(&posted), common::stderr(&posted))
+    };
+    let ours = |state: &serde_json::Value| -> Vec<serde_json::Value> {
+        state["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i.get("pull_request").is_none())
+            .cloned()
+            .collect()
+    };
+
+    assert!(drift("0").contains("in sync; no drift issue is open"));
+    assert!(ours(&github.state()).is_empty());
+    assert!(drift("2").contains("opened drift issue"));
+    assert!(drift("2").contains("updated drift issue"));
+    assert!(drift("1").contains("no issue posted"));
+    let state = github.state();
+    let issues = ours(&state);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0]["state"], "open");
+    assert_eq!(issues[0]["title"], "infra drift: dev");
+    assert_eq!(issues[0]["labels"][0]["name"], "infra-drift");
+    assert!(
+        issues[0]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("<!-- infra-drift:dev -->\n## Drift in `dev`")
+    );
+
+    assert!(drift("0").contains("closed drift issue"));
+    let state = github.state();
+    let issues = ours(&state);
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0]["state"], "closed");
+    let number = issues[0]["number"].clone();
+    assert!(
+        state["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["issue"] == number
+                && c["body"].as_str().unwrap().starts_with("In sync again"))
+    );
+    // Drift again: a new issue, since the old one is closed.
+    assert!(drift("2").contains("opened drift issue"));
+    assert_eq!(ours(&github.state()).len(), 2);
+}
+
+#[test]
+fn the_action_reports_a_refused_token_without_printing_any_token() {
+    let dir = TempDir::new("action-token");
+    let report = dir.write("plan.md", "no changes");
+    let github = GitHubStub::start(0);
+    let wrong = "ghs_wrongTOKENabcdef0123456789";
+    let posted = github.post(
+        &dir,
+        &[
+            ("GITHUB_TOKEN", wrong),
+            ("INFRA_COMMAND", "plan"),
+            ("INFRA_ENVIRONMENT", "dev"),
+            ("INFRA_EXITCODE", "0"),
+            ("INFRA_REPORT", report.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(common::code(&posted), 1);
+    let said = format!("{}{}", common::stdout(&posted), common::stderr(&posted));
+    assert!(said.contains("HTTP 401: Bad credentials"), "{said}");
+    assert!(
+        !said.contains(wrong) && !said.contains(STUB_TOKEN),
+        "{said}"
+    );
+    assert!(comments_with(&github.state(), "<!-- infra-plan:dev -->").is_empty());
+}
+
+#[test]
+fn the_action_is_a_composite_action_whose_steps_name_their_shell_and_inputs() {
+    let Some(python) = python_with_yaml() else {
+        assert!(
+            skipping(),
+            "no Python with PyYAML to read action.yml: {INSTALL}"
+        );
+        common::skipped(
+            "the_action_is_a_composite_action_whose_steps_name_their_shell_and_inputs",
+            "no Python with PyYAML (INFRA_SKIP_SERVICES=1)",
+        );
+        return;
+    };
+    // Every `run` step of a composite action must name its shell; every
+    // `inputs.X` it reads must be declared; every script it runs must exist.
+    let check = r#"
+import re, sys, yaml, os
+action = yaml.safe_load(open(sys.argv[1]))
+assert action["runs"]["using"] == "composite", action["runs"]
+inputs = set(action["inputs"])
+assert {"command", "environment", "github-token"} <= inputs, inputs
+text = open(sys.argv[1]).read()
+for used in re.findall(r"inputs\.([A-Za-z0-9_-]+)", text):
+    assert used in inputs, f"inputs.{used} is not declared"
+for step in action["runs"]["steps"]:
+    if "run" in step:
+        assert step.get("shell") == "bash", step
+    for script in re.findall(r"\$GITHUB_ACTION_PATH/(action/[a-z_.]+)", step.get("run", "")):
+        path = os.path.join(os.path.dirname(sys.argv[1]), script)
+        assert os.path.exists(path), path
+        if script.endswith(".sh"):
+            assert os.access(path, os.X_OK), path + " is not executable"
+assert any(s.get("uses", "").startswith("actions/cache@") for s in action["runs"]["steps"])
+print("ok")
+"#;
+    let output = Command::new(&python)
+        .arg("-c")
+        .arg(check)
+        .arg(root().join("action.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

@@ -326,6 +326,38 @@ pub fn trial_count(name: &str, default: usize) -> usize {
     }
 }
 
+/// Runs `trial(0..count)` on up to `INFRA_TRIAL_JOBS` threads at once
+/// (default 4: trials mostly wait on their child processes), and returns the
+/// results in trial order. A trial that panics fails the caller with its
+/// message once the others have finished.
+pub fn run_trials<T: Send>(count: usize, trial: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let jobs = trial_count("INFRA_TRIAL_JOBS", 4).min(count.max(1));
+    let next = AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::with_capacity(count));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    let number = next.fetch_add(1, Ordering::SeqCst);
+                    if number >= count {
+                        break;
+                    }
+                    let result = trial(number);
+                    results
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((number, result));
+                }
+            });
+        }
+    });
+    let mut results = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    results.sort_by_key(|(number, _)| *number);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
 /// The seed of a randomised run: the number in the environment variable
 /// `name` (to replay a run), or one taken from the clock.
 pub fn trial_seed(name: &str) -> u64 {
