@@ -7,7 +7,11 @@
 //! tests/run.sh installs. A missing binary fails the test with how to get it;
 //! only `INFRA_SKIP_SERVICES=1` skips (and the skip is counted).
 
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "a test harness: a broken server set-up fails the test")]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a test harness: a broken server set-up fails the test"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
