@@ -590,3 +590,45 @@ fn typing_the_shop_example_one_character_at_a_time_never_crashes_or_hangs() {
     assert_eq!(symbols.as_array().map(Vec::len), Some(13), "{symbols}");
     assert!(client.shutdown().success());
 }
+
+/// `count`, `self` (in a resource and in a service), an attribute past an
+/// index, a data source and a service, over the corpus case of their valid
+/// uses.
+#[test]
+fn every_other_reference_kind_goes_to_its_definition() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus/check/each_count_self_valid.infra");
+    let text = std::fs::read_to_string(corpus).unwrap()
+        + "\ndata \"http\" \"ip\" {\n  url = \"https://example.test/ip\"\n}\n\noutput \"ip\" {\n  value = data.http.ip.body\n}\n\noutput \"web\" {\n  value = service.web.port\n}\n";
+    let dir = common::TempDir::new("lsp-kinds");
+    let main = dir.write("main.infra", &text);
+    let main_uri = uri(&main);
+    let mut client = Client::initialized(&binary(), Value::Null);
+    client.open(&main_uri, &text);
+    assert_eq!(client.diagnostics(&main_uri, 1), Vec::<Value>::new());
+    let mut definition = |needle: &str, shift: usize| -> Value {
+        let found = client.result(
+            "textDocument/definition",
+            at(&main_uri, position(&text, needle, 0, shift)),
+        );
+        assert_eq!(found[0]["uri"], main_uri.as_str(), "{needle}: {found}");
+        found[0]["range"]["start"].clone()
+    };
+    let start = |needle: &str| position(&text, needle, 0, 0);
+    assert_eq!(definition("count.index", 7), start("count    = 3"));
+    assert_eq!(
+        definition("self.path", 6),
+        start("path    = \"out/self.txt\"")
+    );
+    assert_eq!(definition("self.port", 6), start("port = 8080"));
+    assert_eq!(
+        definition("numbered[1].triggers", 13),
+        start("triggers = { index = count.index }")
+    );
+    assert_eq!(
+        definition("data.http.ip.body", 11),
+        start("data \"http\" \"ip\"")
+    );
+    assert_eq!(definition("service.web.port", 9), start("service \"web\""));
+    assert!(client.shutdown().success());
+}
