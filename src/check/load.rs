@@ -16,8 +16,12 @@ use std::path::{Component, Path, PathBuf};
 const EXTENSION: &str = "infra";
 
 /// Reads every `*.infra` file directly in `dir` (not sub-folders), in file-name
-/// order, and parses it.
-pub(super) fn load(host: &dyn Host, dir: &Path) -> (Stack, Diagnostics) {
+/// order, and parses each with `parse`.
+pub(super) fn load(
+    host: &dyn Host,
+    dir: &Path,
+    parse: &mut dyn FnMut(FileId, &str) -> (syntax::ast::File, Diagnostics),
+) -> (Stack, Diagnostics) {
     let mut stack = Stack {
         dir: dir.to_path_buf(),
         ..Stack::default()
@@ -56,7 +60,7 @@ pub(super) fn load(host: &dyn Host, dir: &Path) -> (Stack, Diagnostics) {
         match add_source(&mut stack.sources, name, bytes) {
             Ok(id) => {
                 let text = stack.sources.get(id).map_or("", |file| file.text.as_str());
-                let (file, parse_diagnostics) = syntax::parse(id, text);
+                let (file, parse_diagnostics) = parse(id, text);
                 diagnostics.extend(parse_diagnostics);
                 stack.files.push(file);
             }

@@ -16,7 +16,7 @@ use crate::diag::{Diagnostics, FileId, SourceMap};
 use crate::graph;
 use crate::host::{DirEntry, Host, HostError};
 use crate::providers::Registry;
-use crate::syntax::ast;
+use crate::syntax::{self, ast};
 use lsp_types::Url;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -95,6 +95,35 @@ impl Host for Overlay<'_> {
     }
 }
 
+/// The syntax trees of a stack's files as last parsed, by file id with the
+/// text they came from: a file whose text did not change is not parsed
+/// again (an edit changes one file of the stack).
+#[derive(Default)]
+pub(crate) struct ParseCache {
+    files: HashMap<FileId, (String, ast::File, Diagnostics)>,
+}
+
+impl ParseCache {
+    /// The tree of `text` as file `id`: the kept one when the text is the
+    /// same, else a new parse (which is kept).
+    fn parse(&mut self, id: FileId, text: &str) -> (ast::File, Diagnostics) {
+        if let Some((kept_text, file, diagnostics)) = self.files.get(&id) {
+            if kept_text == text {
+                return (file.clone(), diagnostics.clone());
+            }
+        }
+        let (file, diagnostics) = syntax::parse(id, text);
+        self.files
+            .insert(id, (text.to_owned(), file.clone(), diagnostics.clone()));
+        (file, diagnostics)
+    }
+
+    /// Forgets the files past the first `count` (files that went away).
+    fn keep(&mut self, count: usize) {
+        self.files.retain(|id, _| (id.0 as usize) < count);
+    }
+}
+
 /// A checked stack.
 pub(crate) struct Analysis {
     /// Every file read, child modules' included.
@@ -113,9 +142,17 @@ pub(crate) struct Analysis {
 }
 
 impl Analysis {
-    /// Loads and checks the stack in `dir` through `host`.
-    pub(crate) fn new(host: &dyn Host, dir: &Path, registry: &Registry) -> Analysis {
-        let (mut stack, mut diagnostics) = check::load(host, dir);
+    /// Loads and checks the stack in `dir` through `host`, parsing only the
+    /// files `cache` does not have.
+    pub(crate) fn new(
+        host: &dyn Host,
+        dir: &Path,
+        registry: &Registry,
+        cache: &mut ParseCache,
+    ) -> Analysis {
+        let (mut stack, mut diagnostics) =
+            check::load_with(host, dir, &mut |id, text| cache.parse(id, text));
+        cache.keep(stack.sources.len());
         let files = stack.files.clone();
         let (config, check_diagnostics) = check::check_with_registry(host, &mut stack, registry);
         diagnostics.extend(check_diagnostics);

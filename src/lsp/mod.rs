@@ -36,7 +36,7 @@ mod text;
 use crate::diag::FileId;
 use crate::host::Host;
 use crate::providers::Registry;
-use analysis::{Analysis, Document, Overlay};
+use analysis::{Analysis, Document, Overlay, ParseCache};
 use lsp_server::{ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types::{
     CompletionOptions, DidChangeTextDocumentParams, DidCloseTextDocumentParams,
@@ -95,10 +95,12 @@ pub fn serve(host: &dyn Host, incoming: &Receiver<Message>, out: &mut dyn Write)
     server.run(incoming)
 }
 
-/// A checked stack and the files whose diagnostics were last published.
+/// A checked stack, the files whose diagnostics were last published, and
+/// its files' trees.
 struct StackState {
     analysis: Analysis,
     published: BTreeSet<Url>,
+    cache: ParseCache,
 }
 
 struct Server<'a> {
@@ -516,18 +518,19 @@ impl Server<'_> {
             documents: &self.documents,
         };
         let registry = &self.registry;
+        let (before, mut cache) = self
+            .stacks
+            .remove(dir)
+            .map(|stack| (stack.published, stack.cache))
+            .unwrap_or_default();
         let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            Analysis::new(&overlay, dir, registry)
+            Analysis::new(&overlay, dir, registry, &mut cache)
         }));
         let Ok(analysis) = checked else {
+            self.publish_bug(dir);
             return;
         };
         let by_file = diagnostics::by_file(&analysis);
-        let before = self
-            .stacks
-            .remove(dir)
-            .map(|stack| stack.published)
-            .unwrap_or_default();
         let mut published = BTreeSet::new();
         for (uri, diagnostics) in by_file {
             let version = file_path(&uri)
@@ -544,8 +547,37 @@ impl Server<'_> {
             StackState {
                 analysis,
                 published,
+                cache,
             },
         );
+    }
+
+    /// Checking the stack in `dir` failed on a bug: each open document of it
+    /// says so, rather than keeping diagnostics that no longer hold.
+    fn publish_bug(&mut self, dir: &Path) {
+        let open: Vec<(Url, i32)> = self
+            .documents
+            .iter()
+            .filter(|(path, _)| path.parent() == Some(dir))
+            .filter_map(|(path, document)| {
+                Some((Url::from_file_path(path).ok()?, document.version))
+            })
+            .collect();
+        for (uri, version) in open {
+            let diagnostic = lsp_types::Diagnostic {
+                severity: Some(lsp_types::DiagnosticSeverity::ERROR),
+                code: Some(lsp_types::NumberOrString::String(
+                    crate::diag::Code::Internal.as_str().to_owned(),
+                )),
+                source: Some(String::from("infra")),
+                message: format!(
+                    "{}: checking this stack failed\nhelp: this is a bug; please report the file to the infra maintainers",
+                    crate::diag::Code::Internal.message()
+                ),
+                ..lsp_types::Diagnostic::default()
+            };
+            self.publish(uri, vec![diagnostic], Some(version));
+        }
     }
 
     fn publish(&mut self, uri: Url, diagnostics: Vec<lsp_types::Diagnostic>, version: Option<i32>) {
