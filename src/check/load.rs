@@ -16,8 +16,13 @@ use std::path::{Component, Path, PathBuf};
 const EXTENSION: &str = "infra";
 
 /// Reads every `*.infra` file directly in `dir` (not sub-folders), in file-name
-/// order, and parses each with `parse`.
-pub(super) fn load(
+/// order, and parses it.
+pub(super) fn load(host: &dyn Host, dir: &Path) -> (Stack, Diagnostics) {
+    load_parsed(host, dir, &mut syntax::parse)
+}
+
+/// [`load`], each file parsed with `parse`.
+pub(super) fn load_parsed(
     host: &dyn Host,
     dir: &Path,
     parse: &mut dyn FnMut(FileId, &str) -> (syntax::ast::File, Diagnostics),

@@ -49,7 +49,7 @@ pub struct Stack {
 /// leading `./`. A missing folder, a folder without `.infra` files, an
 /// unreadable file and a file that is not UTF-8 are reported; the rest still loads.
 pub fn load(host: &dyn Host, dir: &Path) -> (Stack, Diagnostics) {
-    load::load(host, dir, &mut syntax::parse)
+    load::load(host, dir)
 }
 
 /// [`load`], with each file's text parsed by `parse` instead of
@@ -60,7 +60,7 @@ pub fn load_with(
     dir: &Path,
     parse: &mut dyn FnMut(crate::diag::FileId, &str) -> (ast::File, Diagnostics),
 ) -> (Stack, Diagnostics) {
-    load::load(host, dir, parse)
+    load::load_parsed(host, dir, parse)
 }
 
 /// One structural pass over the files of one module.
@@ -205,7 +205,7 @@ impl model::ChildLoader for Loader<'_> {
                 return None;
             };
             let dir = normalize(&parent_dir.join(source));
-            let (child, load_diagnostics) = load::load(self.host, &dir, &mut syntax::parse);
+            let (child, load_diagnostics) = load::load(self.host, &dir);
             if child.files.is_empty() && load_diagnostics.has_errors() {
                 self.diagnostics.push(not_found(
                     format!("no module at \"{source}\""),
