@@ -81,6 +81,7 @@ fn run(binary: &Path, dir: &Path, edits: usize, completions: usize, debounce: Op
     // The edit point: inside the first string of the file.
     let (line, character) = string_position(&text);
     let mut latencies = Vec::with_capacity(edits);
+    let cpu_before = cpu_time(client.pid());
     for i in 0..edits {
         let version = i64::try_from(i).unwrap() + 2;
         let change = if i % 2 == 0 {
@@ -109,6 +110,14 @@ fn run(binary: &Path, dir: &Path, edits: usize, completions: usize, debounce: Op
         &format!("  [{label}] diagnostics after a one-character change"),
         &mut latencies,
     );
+    if let (Some(before), Some(after)) = (cpu_before, cpu_time(client.pid())) {
+        // CPU time is what the server spent, whatever else the machine runs.
+        let per_edit = (after - before) / u32::try_from(edits.max(1)).unwrap();
+        println!(
+            "  [{label}] server CPU time per edit (user + system): {}",
+            ms(per_edit)
+        );
+    }
 
     if completions > 0 {
         let (value_line, value_character) = value_position(&text);
@@ -175,6 +184,16 @@ fn report(what: &str, samples: &mut [Duration]) {
         ms(at(1.0)),
         samples.len()
     );
+}
+
+/// The user + system CPU time a process has used so far (Linux).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Linux reports in clock ticks of 1/100 s (USER_HZ).
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// `VmRSS` and `VmHWM` of a process, in MB (Linux).
