@@ -632,3 +632,44 @@ fn every_other_reference_kind_goes_to_its_definition() {
     assert_eq!(definition("service.web.port", 9), start("service \"web\""));
     assert!(client.shutdown().success());
 }
+
+/// Changes that arrive together are checked once: with a debounce longer
+/// than the test, five changes then a hover (which checks a dirty stack
+/// first) give one publication, for the last version.
+#[test]
+fn changes_that_arrive_together_are_checked_once() {
+    let dir = common::TempDir::new("lsp-debounce");
+    let main = dir.write("main.infra", "locals {\n  a = 1\n}\n");
+    let main_uri = uri(&main);
+    let mut client = Client::initialized(&binary(), json!({ "debounceMs": 60000 }));
+    client.open(&main_uri, "locals {\n  a = 1\n}\n");
+    // Opening is a change too: the hover checks it.
+    client.result(
+        "textDocument/hover",
+        at(&main_uri, json!({ "line": 1, "character": 2 })),
+    );
+    assert_eq!(client.diagnostics(&main_uri, 1), Vec::<Value>::new());
+    let mut batch = Vec::new();
+    for version in 2..=6 {
+        let text = format!("locals {{\n  a = var.v{version}\n}}\n");
+        let body = json!({
+            "jsonrpc": "2.0",
+            "method": "textDocument/didChange",
+            "params": { "textDocument": { "uri": main_uri, "version": version }, "contentChanges": [{ "text": text }] }
+        })
+        .to_string();
+        batch.extend_from_slice(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+    }
+    client.send_raw(&batch);
+    client.result(
+        "textDocument/hover",
+        at(&main_uri, json!({ "line": 1, "character": 2 })),
+    );
+    let published = client.next_diagnostics(&main_uri);
+    assert_eq!(published["version"], 6, "{published}");
+    let message = published["diagnostics"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("no variable `v6`"), "{published}");
+    assert!(client.shutdown().success());
+}

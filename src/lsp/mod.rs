@@ -8,10 +8,12 @@
 //! document of it changed since it was last checked.
 //!
 //! How a change flows: `didOpen`/`didChange` update the document and mark its
-//! stack dirty; once no message has arrived for the debounce time (20 ms
-//! unless `initializationOptions.debounceMs` says otherwise) every dirty
-//! stack is checked again and the diagnostics of each of its files are
-//! published with the document's version. Hover, definition and the outline
+//! stack dirty; the debounce time (20 ms unless
+//! `initializationOptions.debounceMs` says otherwise) after the first change
+//! not yet checked, every dirty stack is checked once, whatever number of
+//! changes came meanwhile, and the diagnostics of each of its files are
+//! published with the document's version. Only the changed files are parsed
+//! again; the others' trees are kept. Hover, definition and the outline
 //! check a dirty stack first, so they answer about the text the editor
 //! shows; completion does not wait: it reads the cursor's context from the
 //! current text and the names from the last check.
@@ -53,8 +55,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-/// How long the input must be quiet after a change before the stack is
-/// checked, unless the client's `initializationOptions.debounceMs` says.
+/// How long after a change its stack is checked (the changes that come
+/// meanwhile are checked together), unless the client's
+/// `initializationOptions.debounceMs` says otherwise.
 const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(20);
 
 /// `ServerNotInitialized` (LSP's own code, not JSON-RPC's).
@@ -330,7 +333,7 @@ impl Server<'_> {
             .and_then(|options| options.get("debounceMs"))
             .and_then(serde_json::Value::as_u64)
         {
-            self.debounce = Duration::from_millis(ms.min(10_000));
+            self.debounce = Duration::from_millis(ms.min(60_000));
         }
         self.initialized = true;
         json(InitializeResult {
