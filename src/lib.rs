@@ -27,6 +27,7 @@ pub mod fmt;
 pub mod graph;
 pub mod host;
 pub mod lang;
+pub mod lsp;
 pub mod pipeline;
 pub mod plan;
 pub mod providers;

@@ -170,7 +170,10 @@ fn the_workflows_run_the_documented_commands_and_markers() {
     assert!(run.contains("--detailed-exitcode"), "{run}");
     let post = std::fs::read_to_string(root().join("action/post.py")).unwrap();
     assert!(post.contains("<!-- infra-plan:{environment} -->"), "{post}");
-    assert!(post.contains("<!-- infra-drift:{environment} -->"), "{post}");
+    assert!(
+        post.contains("<!-- infra-drift:{environment} -->"),
+        "{post}"
+    );
     let gitlab = std::fs::read_to_string(root().join("examples/ci/gitlab-ci.yml")).unwrap();
     assert!(gitlab.contains("<!-- infra-plan:$ENVIRONMENT -->"));
     assert!(gitlab.contains("<!-- infra-drift:$ENVIRONMENT -->"));

@@ -18,6 +18,15 @@ const EXTENSION: &str = "infra";
 /// Reads every `*.infra` file directly in `dir` (not sub-folders), in file-name
 /// order, and parses it.
 pub(super) fn load(host: &dyn Host, dir: &Path) -> (Stack, Diagnostics) {
+    load_parsed(host, dir, &mut syntax::parse)
+}
+
+/// [`load`], each file parsed with `parse`.
+pub(super) fn load_parsed(
+    host: &dyn Host,
+    dir: &Path,
+    parse: &mut dyn FnMut(FileId, &str) -> (syntax::ast::File, Diagnostics),
+) -> (Stack, Diagnostics) {
     let mut stack = Stack {
         dir: dir.to_path_buf(),
         ..Stack::default()
@@ -45,7 +54,8 @@ pub(super) fn load(host: &dyn Host, dir: &Path) -> (Stack, Diagnostics) {
         return (stack, diagnostics);
     }
     for path in paths {
-        if let Some(file) = read_and_parse(host, &path, &mut stack.sources, &mut diagnostics) {
+        if let Some(file) = read_and_parse(host, &path, &mut stack.sources, &mut diagnostics, parse)
+        {
             stack.files.push(file);
         }
     }
@@ -59,6 +69,7 @@ fn read_and_parse(
     path: &Path,
     sources: &mut SourceMap,
     diagnostics: &mut Diagnostics,
+    parse: &mut dyn FnMut(FileId, &str) -> (syntax::ast::File, Diagnostics),
 ) -> Option<syntax::ast::File> {
     let name = display_path(path);
     let bytes = match host.read(path) {
@@ -71,7 +82,7 @@ fn read_and_parse(
     match add_source(sources, name, bytes) {
         Ok(id) => {
             let text = sources.get(id).map_or("", |file| file.text.as_str());
-            let (file, parse_diagnostics) = syntax::parse(id, text);
+            let (file, parse_diagnostics) = parse(id, text);
             diagnostics.extend(parse_diagnostics);
             Some(file)
         }
@@ -127,7 +138,13 @@ pub(super) fn load_var_files(
             .map(|path| (VarFileSource::CommandLine, path.clone())),
     );
     for (source, path) in found {
-        if let Some(file) = read_and_parse(host, &path, &mut stack.sources, diagnostics) {
+        if let Some(file) = read_and_parse(
+            host,
+            &path,
+            &mut stack.sources,
+            diagnostics,
+            &mut syntax::parse,
+        ) {
             stack.var_files.push((source, file));
         }
     }

@@ -66,6 +66,21 @@ pub fn load_with(host: &dyn Host, dir: &Path, var_files: &[PathBuf]) -> (Stack, 
     (stack, diagnostics)
 }
 
+/// [`load`], with each `.infra` file's text parsed by `parse` instead of
+/// [`syntax::parse`]: the language server keeps the trees of the files that
+/// did not change since the last keystroke.
+pub fn load_parsed(
+    host: &dyn Host,
+    dir: &Path,
+    parse: &mut dyn FnMut(crate::diag::FileId, &str) -> (ast::File, Diagnostics),
+) -> (Stack, Diagnostics) {
+    let (mut stack, mut diagnostics) = load::load_parsed(host, dir, parse);
+    if !stack.files.is_empty() {
+        load::load_var_files(host, dir, &[], &mut stack, &mut diagnostics);
+    }
+    (stack, diagnostics)
+}
+
 /// One structural pass over the files of one module.
 type Pass = fn(&[ast::File], &mut Diagnostics);
 

@@ -24,6 +24,7 @@ mod fmt;
 mod graph;
 mod init;
 mod interrupt;
+mod lsp;
 mod output;
 mod plan;
 mod progress;
@@ -97,6 +98,8 @@ enum Command {
     Show(show::ShowCommand),
     /// Scaffold a starter stack and a `.gitignore`.
     Init(init::InitCommand),
+    /// Run the language server on stdin and stdout (for editors).
+    Lsp(lsp::LspCommand),
 }
 
 /// What a command needs from the outside world: the host, the streams and how
@@ -242,12 +245,12 @@ pub fn main() -> ExitCode {
     };
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
-    let stdin = std::io::stdin();
     let mut stdout = stdout.lock();
     // Stderr is not locked for the whole run (stdout is): the signal
     // handler's thread writes to it while a command runs (`interrupt`).
+    // Stdin neither: `infra lsp` reads it on a thread of its own.
     let mut stderr = stderr;
-    let mut stdin = stdin.lock();
+    let mut stdin = std::io::stdin();
     let mut ctx = Ctx {
         host: &host,
         shared_host,
@@ -331,5 +334,6 @@ fn dispatch(command: Command, ctx: &mut Ctx<'_>) -> Exit {
         Command::Output(command) => command.run(ctx),
         Command::Show(command) => command.run(ctx),
         Command::Init(command) => command.run(ctx),
+        Command::Lsp(command) => command.run(ctx),
     }
 }
