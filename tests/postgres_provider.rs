@@ -715,3 +715,162 @@ fn an_unreachable_server_or_wrong_credentials_name_the_server_and_never_the_pass
         stderr(&output)
     );
 }
+
+/// Runs `infra` in an example copied to a temp folder.
+fn run_example(dir: &std::path::Path, args: &[&str], expected: i32) -> Output {
+    let output = infra_env(dir, args, &[]);
+    assert_eq!(
+        code(&output),
+        expected,
+        "infra {args:?}\nstdout:\n{}\nstderr:\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    output
+}
+
+#[test]
+fn the_supabase_example_applies_both_environments_on_their_own_servers() {
+    let (Some(staging), Some(production)) =
+        (start("supabase-staging"), start("supabase-production"))
+    else {
+        return;
+    };
+    let dir = TempDir::new("supabase");
+    common::copy_tree(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/supabase"),
+        &dir.path,
+    );
+    for (env, server) in [("staging", &staging), ("production", &production)] {
+        let url = format!("pg_url={}?sslmode=disable", server.url("postgres"));
+        let args = |command: &'static str| vec![command, "--env", env, "--var", url.as_str()];
+        let mut apply = args("apply");
+        apply.push("--auto-approve");
+        run_example(&dir.path, &apply, 0);
+        let mut plan = args("plan");
+        plan.push("--detailed-exitcode");
+        run_example(&dir.path, &plan, 0);
+        let database = format!("app_{env}");
+        assert_eq!(
+            server.psql(
+                &database,
+                "SELECT string_agg(rolname || ':' || rolbypassrls, ',' ORDER BY rolname) FROM pg_roles \
+                 WHERE rolname IN ('anon', 'authenticated', 'service_role', 'authenticator'); \
+                 SELECT has_schema_privilege('anon', 'app', 'USAGE'), \
+                 pg_has_role('authenticator', 'service_role', 'MEMBER'), \
+                 (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace \
+                  WHERE extname = 'pgcrypto')"
+            ),
+            "anon:false,authenticated:false,authenticator:false,service_role:true\nt|t|app"
+        );
+        // The generated password is the one the server checks.
+        require_passwords(server);
+        let output = [
+            "output",
+            "--env",
+            env,
+            "authenticator_password",
+            "--raw",
+            "--show-secrets",
+        ];
+        let password = stdout(&run_example(&dir.path, &output, 0));
+        assert_eq!(password.trim().len(), 32);
+        let login = psql_as(server, "authenticator", password.trim(), "SELECT 1");
+        assert_eq!(
+            stdout(&login),
+            "1\n",
+            "{}",
+            String::from_utf8_lossy(&login.stderr)
+        );
+        // A table made later lacks its grants until the next apply.
+        server.psql(&database, "CREATE TABLE app.todos (id int)");
+        run_example(&dir.path, &plan, 2);
+        run_example(&dir.path, &apply, 0);
+        assert_eq!(
+            server.psql(
+                &database,
+                "SELECT has_table_privilege('anon', 'app.todos', 'SELECT'), \
+                 has_table_privilege('anon', 'app.todos', 'INSERT'), \
+                 has_table_privilege('authenticated', 'app.todos', 'DELETE')"
+            ),
+            "t|f|t"
+        );
+    }
+    // Production is protected; staging goes without asking.
+    let url = format!("pg_url={}?sslmode=disable", production.url("postgres"));
+    run_example(
+        &dir.path,
+        &[
+            "destroy",
+            "--env",
+            "production",
+            "--auto-approve",
+            "--var",
+            &url,
+        ],
+        1,
+    );
+    let url = format!("pg_url={}?sslmode=disable", staging.url("postgres"));
+    // What infra did not make stays the owner's business.
+    staging.psql("app_staging", "DROP TABLE app.todos");
+    run_example(
+        &dir.path,
+        &[
+            "destroy",
+            "--env",
+            "staging",
+            "--auto-approve",
+            "--var",
+            &url,
+        ],
+        0,
+    );
+    assert_eq!(
+        staging.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_roles WHERE rolname IN ('anon', 'authenticator')"
+        ),
+        "0"
+    );
+}
+
+#[test]
+fn the_postgres_part_of_the_shop_applies_with_its_generated_password() {
+    let Some(server) = start("shop") else {
+        return;
+    };
+    let dir = TempDir::new("shop-postgres");
+    common::copy_tree(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shop/postgres"),
+        &dir.path,
+    );
+    let url = format!("pg_url={}?sslmode=disable", server.url("postgres"));
+    run_example(&dir.path, &["apply", "--auto-approve", "--var", &url], 0);
+    run_example(
+        &dir.path,
+        &["plan", "--detailed-exitcode", "--var", &url],
+        0,
+    );
+    require_passwords(&server);
+    let database_url = stdout(&run_example(
+        &dir.path,
+        &["output", "database_url", "--raw", "--show-secrets"],
+        0,
+    ));
+    let password = database_url
+        .trim()
+        .strip_prefix("postgres://shop_staging:")
+        .and_then(|rest| rest.split_once('@'))
+        .map(|(password, _)| password.to_owned())
+        .unwrap();
+    let login = psql_as(&server, "shop_staging", &password, "SELECT current_user");
+    assert_eq!(stdout(&login), "shop_staging\n");
+    assert_eq!(
+        server.psql(
+            "postgres",
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'shop_staging'"
+        ),
+        "shop_staging"
+    );
+    run_example(&dir.path, &["destroy", "--auto-approve", "--var", &url], 0);
+}

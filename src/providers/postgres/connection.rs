@@ -143,6 +143,19 @@ impl Settings {
                 parsed
             }
         };
+        // The client keeps a list of hosts and ports (for failover), so a
+        // `host` beside a `url` would add a second one, not replace it.
+        if block.contains_key("url") {
+            for name in ["host", "port"] {
+                if block.get(name).is_some_and(|v| !v.is_null()) {
+                    return Err(ProviderError::permanent(format!(
+                        "`{name}` and `url` are two ways to say where the server is: put the \
+                         host and port in `url`, or leave `url` out"
+                    ))
+                    .at([name]));
+                }
+            }
+        }
         if let Some(host) = setting_text(block, "host")? {
             config.host(&host);
         }

@@ -521,14 +521,23 @@ impl Kind for Role {
             &pg.settings.dbname,
             &format!("DROP ROLE IF EXISTS {}", ident(&name)),
             &redactor,
-            &format!(
-                "could not drop role `{}` (a role that owns objects or holds privileges cannot be \
-                 dropped: delete those first, or REASSIGN OWNED / DROP OWNED by hand)",
-                shown(get(prior, "name"))
-            ),
+            &format!("could not drop role `{}`", shown(get(prior, "name"))),
         )
         .await
-        .map_err(Into::into)
+        .map_err(|failure| {
+            if failure.is("2BP01") {
+                // Usually a missing reference: the engine deletes what
+                // refers to the role first.
+                ProviderError::permanent(format!(
+                    "{}; delete what it owns or holds first (refer to the role by reference, \
+                     `postgres_role.NAME.name`, so that happens in order), or REASSIGN OWNED / \
+                     DROP OWNED by hand",
+                    failure.error.message
+                ))
+            } else {
+                failure.error
+            }
+        })
     }
 
     fn import_attributes(&self, _pg: &Pg, id: &str) -> Result<Attributes, ProviderError> {

@@ -215,15 +215,16 @@ impl Kind for Schema {
                 &database,
                 &format!("DROP SCHEMA IF EXISTS {}{cascade}", ident(&name)),
                 &redactor,
-                &format!(
-                    "could not drop schema `{}` (it is not empty: drop what is in it, or set \
-                     `drop_cascade = true`)",
-                    shown(get(prior, "name"))
-                ),
+                &format!("could not drop schema `{}`", shown(get(prior, "name"))),
             )
             .await
         {
             Err(failure) if failure.is("3D000") => Ok(()),
+            Err(failure) if failure.is("2BP01") => Err(ProviderError::permanent(format!(
+                "{}; drop what is in it first, or set `drop_cascade = true`",
+                failure.error.message
+            ))
+            .at(["drop_cascade"])),
             result => result.map_err(Into::into),
         }
     }

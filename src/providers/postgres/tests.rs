@@ -84,11 +84,17 @@ fn settings_refuse_unknown_names_and_tls_modes_and_never_quote_the_url() {
         ("url", Value::string("postgres://u:hunter22@db:6543/app")),
         ("port", Value::number(7000)),
     ]);
+    let error = Settings::from_block(&block).err().unwrap();
+    assert_eq!(error.attribute_path, Some(vec!["port".to_owned()]));
+    let block = attributes(&[
+        ("url", Value::string("postgres://u:hunter22@db:6543/app")),
+        ("dbname", Value::string("other")),
+    ]);
     let settings = Settings::from_block(&block).unwrap();
-    assert_eq!(settings.endpoint, "db:7000");
+    assert_eq!(settings.endpoint, "db:6543");
     assert_eq!(
         (settings.user.as_str(), settings.dbname.as_str()),
-        ("u", "app")
+        ("u", "other")
     );
     assert!(
         !settings
@@ -96,6 +102,14 @@ fn settings_refuse_unknown_names_and_tls_modes_and_never_quote_the_url() {
             .redact("x hunter22 y")
             .contains("hunter22")
     );
+    let block = attributes(&[
+        ("host", Value::string("db.internal")),
+        ("port", Value::number(7000)),
+        ("password", Value::string("pw-secret").with_secret(true)),
+    ]);
+    let settings = Settings::from_block(&block).unwrap();
+    assert_eq!(settings.endpoint, "db.internal:7000");
+    assert!(!settings.redactor.redact("pw-secret").contains("pw-secret"));
     let settings = Settings::from_block(&Attributes::default()).unwrap();
     assert_eq!(settings.endpoint, "localhost:5432");
 }
