@@ -7,6 +7,11 @@
 //! tests/run.sh installs. A missing binary fails the test with how to get it;
 //! only `INFRA_SKIP_SERVICES=1` skips (and the skip is counted).
 
+#![allow(
+    clippy::expect_used,
+    reason = "test set-up: every binary that has `mod common` compiles this, not only those that allow it"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

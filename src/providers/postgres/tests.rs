@@ -3,6 +3,8 @@
 //! the read batcher. The provider against a real server is tested in
 //! `tests/postgres_provider.rs`.
 
+#![allow(clippy::unwrap_used, reason = "tests")]
+
 use super::batch::Batcher;
 use super::connection::{Pg, Settings, transient_sqlstate};
 use super::sql::{ident, join_id, literal, split_id};
