@@ -5,19 +5,19 @@
 //! `pg_database`, `pg_namespace`, `pg_extension` and the ACLs on objects);
 //! a read reports what they say now, so a change made by hand shows as
 //! drift on the attribute it touched. A *kind* is one resource type's code
-//! ([`role`], [`database`], [`schema`], [`grant`], [`extension`]); the
+//! (`role`, `database`, `schema`, `grant`, `extension`); the
 //! provider only dispatches to it.
 //!
 //! Choices: the plan puts configured values in the catalogs' form first
 //! (defaults filled, lists sorted, privileges upper case, times in UTC), so
 //! a read compares like with like. Reads of roles and databases are batched
-//! per catalog (see [`batch`]). Statements of one change go in one simple
+//! per catalog (see `batch`). Statements of one change go in one simple
 //! query, so they commit together; `CREATE DATABASE`, which cannot run in a
 //! transaction, goes alone. A role's password is sent as a SCRAM verifier
-//! and is checked, never read back (see [`password`]).
+//! and is checked, never read back (see `password`).
 //!
-//! Invariant: names reach SQL only quoted (see [`sql`]); no password, URL
-//! or secret-marked value appears in an error message (see [`connection`]).
+//! Invariant: names reach SQL only quoted (see `sql`); no password, URL
+//! or secret-marked value appears in an error message (see `connection`).
 
 mod batch;
 mod connection;
