@@ -874,3 +874,43 @@ fn the_postgres_part_of_the_shop_applies_with_its_generated_password() {
     );
     run_example(&dir.path, &["destroy", "--auto-approve", "--var", &url], 0);
 }
+
+#[test]
+fn a_provider_user_without_superuser_manages_roles_and_sees_their_drift() {
+    let Some(server) = start("not-superuser") else {
+        return;
+    };
+    server.psql("postgres", "CREATE ROLE deployer LOGIN CREATEROLE CREATEDB");
+    let body = r#"
+secret "pw" {
+  generate = { length = 20 }
+}
+
+resource "postgres_role" "app" {
+  name             = "limited_app"
+  login            = true
+  password         = secret.pw
+  connection_limit = 3
+}
+"#;
+    let mut stack = Stack::new("pg-not-superuser", &server, body);
+    stack.url = format!(
+        "postgres://deployer@127.0.0.1:{}/postgres?sslmode=disable",
+        server.port()
+    );
+    stack.apply();
+    stack.no_changes();
+    stack.expect(&["drift"], 0);
+    // It cannot read pg_authid, so the password is taken as recorded; the
+    // other attributes are read as ever.
+    server.psql("postgres", "ALTER ROLE limited_app CONNECTION LIMIT 8");
+    let output = stack.expect(&["drift"], 2);
+    assert!(
+        stdout(&output).contains("connection_limit = 3 -> 8"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(!stdout(&output).contains("password"), "{}", stdout(&output));
+    stack.apply();
+    stack.expect(&["drift"], 0);
+}
