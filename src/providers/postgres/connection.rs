@@ -453,8 +453,15 @@ impl Pg {
             describe(error)
         ));
         let sqlstate = error.code().map(|code| code.code().to_owned());
+        let server_message = error
+            .as_db_error()
+            .map(|db| db.message())
+            .unwrap_or_default();
         let error = match sqlstate.as_deref() {
             Some(code) if transient_sqlstate(code) => ProviderError::transient(message),
+            Some(code) if concurrent_catalog_update(code, server_message) => {
+                ProviderError::transient(message)
+            }
             Some(_) => ProviderError::permanent(message),
             // A lost connection, or a row that did not decode (a bug
             // more likely than the server's): retrying costs little.
@@ -513,6 +520,14 @@ pub fn transient_sqlstate(code: &str) -> bool {
                 | "57P02"
                 | "57P03"
         )
+}
+
+/// Whether the server lost a race on a catalog row: two sessions changing
+/// the same object's ACL at once (two grants on one schema, applied in
+/// parallel) make the second fail with an internal error that succeeds
+/// when tried again.
+pub fn concurrent_catalog_update(code: &str, message: &str) -> bool {
+    code == "XX000" && message.contains("tuple concurrently updated")
 }
 
 /// The text of a value that may be secret, or `(secret)` when it is.

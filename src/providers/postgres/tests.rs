@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 use super::batch::Batcher;
-use super::connection::{Pg, Settings, transient_sqlstate};
+use super::connection::{Pg, Settings, concurrent_catalog_update, transient_sqlstate};
 use super::sql::{ident, join_id, literal, split_id};
 use super::{Kind, grant, password, role};
 use crate::lang::Value;
@@ -62,6 +62,11 @@ fn sqlstates_of_lost_connections_serialization_failures_and_startup_are_transien
     for code in ["42501", "42710", "28P01", "3D000", "0A000", "23505"] {
         assert!(!transient_sqlstate(code), "{code}");
     }
+    assert!(concurrent_catalog_update(
+        "XX000",
+        "tuple concurrently updated"
+    ));
+    assert!(!concurrent_catalog_update("XX000", "cache lookup failed"));
 }
 
 #[test]
