@@ -59,6 +59,12 @@ pub const BUILTIN: &[Builtin] = &[
         data_sources: || vec![super::http::data_schema()],
         make: |host, dir| Arc::new(super::http::HttpProvider::new(host, dir.to_path_buf())),
     },
+    Builtin {
+        name: "postgres",
+        resources: super::postgres::schemas,
+        data_sources: Vec::new,
+        make: |_, _| Arc::new(super::postgres::PostgresProvider::new()),
+    },
 ];
 
 /// Whether the file-backed test world (`test_resource`) is switched on:

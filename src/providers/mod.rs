@@ -9,6 +9,7 @@ pub mod builtin;
 pub mod http;
 pub mod local;
 pub mod null;
+pub mod postgres;
 pub mod provider;
 pub mod registry;
 pub mod retry;

@@ -1,7 +1,8 @@
 //! The providers an engine run talks to, by name, as shared trait objects.
 //!
 //! Invariant: [`ProviderSet::builtin`] holds only providers with live
-//! implementations (`null`, `local`, `http`; the others join as their issues land).
+//! implementations (`null`, `local`, `http`, `postgres`; the others join as
+//! their issues land).
 //! Test-only providers are inserted by tests and benchmarks, except the
 //! file-backed test world, which `builtin` adds when `INFRA_TEST_WORLD` is set
 //! (see `docs/testing.md`).
@@ -97,11 +98,14 @@ mod tests {
     #[test]
     fn builtin_has_null_and_local_and_tests_add_test() {
         let set = ProviderSet::builtin(Arc::new(MemoryHost::new()), Path::new("stack"));
-        assert_eq!(set.names().collect::<Vec<_>>(), ["http", "local", "null"]);
+        assert_eq!(
+            set.names().collect::<Vec<_>>(),
+            ["http", "local", "null", "postgres"]
+        );
         let set = set.with(Arc::new(TestProvider::new()));
         assert_eq!(
             set.names().collect::<Vec<_>>(),
-            ["http", "local", "null", "test"]
+            ["http", "local", "null", "postgres", "test"]
         );
         for http in ["http_resource", "http"] {
             let found = set.for_resource_type(http).map(|p| p.name());
