@@ -235,8 +235,9 @@ impl Scanner<'_> {
                 i + 1
             }
             b'\\' if self.byte(i + 1) != b'\n' && i + 1 < self.bytes.len() => i + 2,
-            b'$' if self.byte(i + 1) == b'$' && self.byte(i + 2) == b'{' => i + 3,
-            b'$' if self.byte(i + 1) == b'{' => {
+            b'$' | b'%' if self.byte(i + 1) == self.byte(i) && self.byte(i + 2) == b'{' => i + 3,
+            // A `%{` directive holds code up to its `}`, like `${`.
+            b'$' | b'%' if self.byte(i + 1) == b'{' => {
                 self.push(Frame::Interpolation { pos: i }, i);
                 i + 2
             }
@@ -294,8 +295,9 @@ impl Scanner<'_> {
                 }
                 i + 1
             }
-            b'$' if self.byte(i + 1) == b'$' && self.byte(i + 2) == b'{' => i + 3,
-            b'$' if self.byte(i + 1) == b'{' => {
+            b'$' | b'%' if self.byte(i + 1) == self.byte(i) && self.byte(i + 2) == b'{' => i + 3,
+            // A `%{` directive holds code up to its `}`, like `${`.
+            b'$' | b'%' if self.byte(i + 1) == b'{' => {
                 self.push(Frame::Interpolation { pos: i }, i);
                 i + 2
             }

@@ -117,6 +117,32 @@ impl Shift {
                 self.span(span);
                 self.expr(expr);
             }
+            TemplatePart::If {
+                condition,
+                then,
+                otherwise,
+                span,
+            } => {
+                self.span(span);
+                self.expr(condition);
+                self.parts(then);
+                self.parts(otherwise);
+            }
+            TemplatePart::For {
+                key_var,
+                value_var,
+                collection,
+                body,
+                span,
+            } => {
+                self.span(span);
+                if let Some(key_var) = key_var.as_mut() {
+                    self.ident(key_var);
+                }
+                self.ident(value_var);
+                self.expr(collection);
+                self.parts(body);
+            }
         }
     }
 
@@ -256,7 +282,7 @@ mod tests {
     fn literal(part: &TemplatePart) -> Option<&str> {
         match part {
             TemplatePart::Literal { value, .. } => Some(value),
-            TemplatePart::Interpolation { .. } => None,
+            _ => None,
         }
     }
 

@@ -104,6 +104,33 @@ fn template(parts: &[TemplatePart]) -> String {
         .map(|p| match p {
             TemplatePart::Literal { value, .. } => format!("{value:?}"),
             TemplatePart::Interpolation { expr, .. } => format!("${{{}}}", sexpr(expr)),
+            TemplatePart::If {
+                condition,
+                then,
+                otherwise,
+                ..
+            } => format!(
+                "(if {} {} {})",
+                sexpr(condition),
+                template(then),
+                template(otherwise)
+            ),
+            TemplatePart::For {
+                key_var,
+                value_var,
+                collection,
+                body,
+                ..
+            } => format!(
+                "(for {}{} {} {})",
+                key_var
+                    .as_ref()
+                    .map(|k| format!("{},", k.name))
+                    .unwrap_or_default(),
+                value_var.name,
+                sexpr(collection),
+                template(body)
+            ),
         })
         .collect();
     format!("(str {})", inner.join(" "))

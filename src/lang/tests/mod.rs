@@ -134,6 +134,17 @@ impl FunctionContext for TestContext {
         }
     }
 
+    fn list_files(&self, dir: &str) -> Result<Vec<String>, String> {
+        match dir {
+            "." => Ok(vec![
+                String::from("hello.txt"),
+                String::from("app.tpl"),
+                String::from("conf/d/e.tpl"),
+            ]),
+            _ => Err(String::from("no such folder")),
+        }
+    }
+
     fn render_template(
         &self,
         path: &str,
