@@ -230,7 +230,11 @@ impl Evaluator<'_> {
     }
 
     /// Renders template parts into `out`; directives recurse.
-    fn template_into(&mut self, parts: &[TemplatePart], out: &mut TemplateOut) -> Result<(), Diagnostic> {
+    fn template_into(
+        &mut self,
+        parts: &[TemplatePart],
+        out: &mut TemplateOut,
+    ) -> Result<(), Diagnostic> {
         for part in parts {
             match part {
                 TemplatePart::Literal { value, .. } => out.text.push_str(value),
@@ -291,7 +295,8 @@ impl Evaluator<'_> {
                     ..
                 } => {
                     self.depth += 1;
-                    let result = self.template_for(key_var.as_ref(), value_var, collection, body, out);
+                    let result =
+                        self.template_for(key_var.as_ref(), value_var, collection, body, out);
                     self.depth -= 1;
                     result?;
                 }
@@ -493,8 +498,16 @@ impl Evaluator<'_> {
         let is_try = name.name == "try";
         let (min, max) = if is_try { (1, usize::MAX) } else { (1, 1) };
         if args.len() < min || args.len() > max {
-            let shape = if is_try { "try(a, b, ...)" } else { "can(expression)" };
-            let expected = if is_try { "1 or more arguments" } else { "1 argument" };
+            let shape = if is_try {
+                "try(a, b, ...)"
+            } else {
+                "can(expression)"
+            };
+            let expected = if is_try {
+                "1 or more arguments"
+            } else {
+                "1 argument"
+            };
             return Err(error(
                 Code::CheckWrongArgumentCount,
                 expr.span,
@@ -537,7 +550,9 @@ impl Evaluator<'_> {
             let detail = match last_error {
                 Some(last) if !secret => format!(
                     "the last one failed with: {}",
-                    last.primary.as_ref().map_or("an error", |l| l.text.as_str())
+                    last.primary
+                        .as_ref()
+                        .map_or("an error", |l| l.text.as_str())
                 ),
                 _ => String::from("add a last argument that cannot fail, as a default"),
             };

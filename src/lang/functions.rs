@@ -489,7 +489,11 @@ fn arity_of(name: &str) -> (usize, usize, String) {
         "lookup" => (2, 3, String::from("lookup(map, key, default)")),
         "range" => (1, 3, String::from("range(start, limit, step)")),
         "format" => (1, usize::MAX, String::from("format(spec, values...)")),
-        "cidrsubnets" => (1, usize::MAX, String::from("cidrsubnets(prefix, newbits...)")),
+        "cidrsubnets" => (
+            1,
+            usize::MAX,
+            String::from("cidrsubnets(prefix, newbits...)"),
+        ),
         "setproduct" => (2, usize::MAX, String::from("setproduct(a, b, ...)")),
         "try" | "coalesce" | "coalescelist" | "min" | "max" | "setunion" | "setintersection" => {
             (1, usize::MAX, format!("{name}(a, ...)"))
@@ -517,7 +521,15 @@ fn dispatch(call: &Call<'_>, context: &dyn FunctionContext) -> Result<Value, Dia
                 return text::replace_regex(call, &text, pattern, &to);
             }
             if from.is_empty() {
-                return Ok(Value::string(text));
+                // Go's `strings.Replace`: the empty string occurs before
+                // every character and at the end.
+                let mut out = String::with_capacity(text.len() + to.len() * (text.len() + 1));
+                for c in text.chars() {
+                    out.push_str(&to);
+                    out.push(c);
+                }
+                out.push_str(&to);
+                return Ok(Value::string(out));
             }
             Ok(Value::string(text.replace(&from, &to)))
         }
@@ -699,7 +711,9 @@ fn dispatch(call: &Call<'_>, context: &dyn FunctionContext) -> Result<Value, Dia
             )
         }
         "range" => range_fn(call),
-        "jsonencode" => Ok(Value::string(call.arg(0).0.to_json_revealed().to_string())),
+        "jsonencode" => Ok(Value::string(go_json_escapes(
+            &call.arg(0).0.to_json_revealed().to_string(),
+        ))),
         "jsondecode" => {
             let text = call.string(0)?;
             serde_json::from_str::<serde_json::Value>(&text)
@@ -812,6 +826,24 @@ fn unknown_name(call: &Call<'_>) -> Result<Value, Diagnostic> {
         format!("no function `{}`", call.name),
     )
     .with_help("see docs/functions.md for the builtin functions"))
+}
+
+/// Go's JSON encoder (and so Terraform's `jsonencode`) writes `<`, `>`, `&`,
+/// U+2028 and U+2029 as `\u` escapes. They can only occur inside strings,
+/// so replacing them everywhere is safe.
+fn go_json_escapes(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// serde_json errors never include input text, only line and column; keep it so.

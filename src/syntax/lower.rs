@@ -966,12 +966,10 @@ impl Lowerer<'_> {
                             }
                             Rule::escaped_dollar => Piece::Text("${".to_owned(), span),
                             Rule::escaped_percent => Piece::Text("%{".to_owned(), span),
-                            rule => {
-                                match self.template_piece(rule, part, span, &mut depth) {
-                                    Some(piece) => piece,
-                                    None => continue,
-                                }
-                            }
+                            rule => match self.template_piece(rule, part, span, &mut depth) {
+                                Some(piece) => piece,
+                                None => continue,
+                            },
                         };
                         let ends_line = part_is_newline(&piece);
                         if let Some(line) = lines.last_mut() {
@@ -1284,10 +1282,17 @@ impl TemplateBuilder {
             }),
             TokenKind::Else => match self.open.last_mut() {
                 Some(Open {
-                    kind: OpenKind::If { then: then @ None, .. },
+                    kind:
+                        OpenKind::If {
+                            then: then @ None, ..
+                        },
                     ..
                 }) => *then = Some(std::mem::take(&mut self.parts)),
-                _ => self.unbalanced(span, "this `%{ else }` has no `%{ if }` to belong to", "an `else` goes between `%{ if cond }` and `%{ endif }`, once"),
+                _ => self.unbalanced(
+                    span,
+                    "this `%{ else }` has no `%{ if }` to belong to",
+                    "an `else` goes between `%{ if cond }` and `%{ endif }`, once",
+                ),
             },
             TokenKind::EndIf => match self.open.pop() {
                 Some(Open {
@@ -1359,9 +1364,8 @@ impl TemplateBuilder {
     }
 
     fn unbalanced(&mut self, span: Span, label: &str, help: &str) {
-        self.problems.push(
-            Diagnostic::error(Code::ParseUnbalancedDirective, span, label).with_help(help),
-        );
+        self.problems
+            .push(Diagnostic::error(Code::ParseUnbalancedDirective, span, label).with_help(help));
     }
 
     fn finish(mut self) -> (Vec<TemplatePart>, Vec<Diagnostic>) {

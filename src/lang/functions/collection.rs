@@ -36,14 +36,17 @@ pub(super) const NAMES: &[&str] = &[
 ];
 
 /// The names that only move elements (their marks stay on each element).
-pub(super) const STRUCTURAL: &[&str] = &["chunklist", "element", "reverse", "slice", "coalescelist"];
+pub(super) const STRUCTURAL: &[&str] =
+    &["chunklist", "element", "reverse", "slice", "coalescelist"];
 
 pub(super) fn call(call: &Call<'_>) -> Option<Result<Value, Diagnostic>> {
     Some(match call.name {
         "element" => element(call),
         "index" => index(call),
         "slice" => slice(call),
-        "reverse" => call.list(0).map(|items| Value::list(items.iter().rev().cloned().collect())),
+        "reverse" => call
+            .list(0)
+            .map(|items| Value::list(items.iter().rev().cloned().collect())),
         "compact" => call.list(0).map(|items| {
             Value::list(
                 items
@@ -89,7 +92,10 @@ fn element(call: &Call<'_>) -> Result<Value, Diagnostic> {
             "element takes an index of zero or more (it wraps around the list)",
         )
     })?;
-    Ok(items.get(index % items.len()).cloned().unwrap_or(Value::NULL))
+    Ok(items
+        .get(index % items.len())
+        .cloned()
+        .unwrap_or(Value::NULL))
 }
 
 fn index(call: &Call<'_>) -> Result<Value, Diagnostic> {
@@ -264,7 +270,9 @@ fn transpose(call: &Call<'_>) -> Result<Value, Diagnostic> {
                     ));
                 }
             };
-            out.entry(name).or_default().push(Value::string(key.clone()));
+            out.entry(name)
+                .or_default()
+                .push(Value::string(key.clone()));
         }
     }
     Ok(Value::map(

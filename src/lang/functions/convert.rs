@@ -31,9 +31,7 @@ pub(super) fn call(call: &Call<'_>) -> Option<Result<Value, Diagnostic>> {
     // A collection of mixed element kinds is unified first, as Terraform
     // does: all strings when any element is a string.
     let value = match (&ty, value.kind()) {
-        (Type::List(_) | Type::Set(_) | Type::Map(_), Kind::List(_) | Kind::Map(_)) => {
-            unify(value)
-        }
+        (Type::List(_) | Type::Set(_) | Type::Map(_), Kind::List(_) | Kind::Map(_)) => unify(value),
         _ => value,
     };
     Some(convert(value, &ty).map_err(|mismatch| {

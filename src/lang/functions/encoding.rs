@@ -20,8 +20,14 @@ pub(super) fn call(call: &Call<'_>) -> Option<Result<Value, Diagnostic>> {
     Some(match call.name {
         "urlencode" => call.string(0).map(|s| Value::string(urlencode(&s))),
         "yamlencode" => {
+            let value = call.arg(0).0;
             let mut out = String::new();
-            yaml_node(call.arg(0).0, 0, &mut out);
+            yaml_node(value, 0, &mut out);
+            // A document that is a plain scalar ends with the `...` marker,
+            // as Terraform's encoder writes it.
+            if matches!(value.kind(), Kind::Null | Kind::Bool(_) | Kind::Number(_)) {
+                out.push_str("...\n");
+            }
             Ok(Value::string(out))
         }
         "yamldecode" => yamldecode(call),
@@ -257,7 +263,9 @@ fn csvdecode(call: &Call<'_>) -> Result<Value, Diagnostic> {
             .map(|p| format!(" on line {}", p.line()))
             .unwrap_or_default();
         let what = match error.kind() {
-            csv::ErrorKind::UnequalLengths { .. } => "a row has a different number of fields than the header",
+            csv::ErrorKind::UnequalLengths { .. } => {
+                "a row has a different number of fields than the header"
+            }
             csv::ErrorKind::Utf8 { .. } => "the text is not UTF-8",
             _ => "the CSV is malformed",
         };

@@ -137,9 +137,7 @@ fn cidrsubnets(call: &Call<'_>) -> Result<Value, Diagnostic> {
     // The end (exclusive) of the last subnet handed out, starting at the
     // network's own start.
     let mut cursor: u128 = prefix.network;
-    let end = prefix
-        .size(prefix.length)
-        .map(|s| prefix.network + s);
+    let end = prefix.size(prefix.length).map(|s| prefix.network + s);
     for i in 1..call.args.len() {
         let newbits = call.integer(i)?;
         let length = u32::try_from(newbits)

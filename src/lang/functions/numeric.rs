@@ -79,7 +79,10 @@ fn pow(call: &Call<'_>) -> Result<Value, Diagnostic> {
             return Ok(Value::number(exact));
         }
     }
-    finite(call, Number::from_f64(base.as_f64().powf(exponent.as_f64())))
+    finite(
+        call,
+        Number::from_f64(base.as_f64().powf(exponent.as_f64())),
+    )
 }
 
 fn min_max(call: &Call<'_>) -> Result<Value, Diagnostic> {
@@ -183,7 +186,11 @@ fn sum(call: &Call<'_>) -> Result<Value, Diagnostic> {
         let n = match item.kind() {
             Kind::Number(n) => *n,
             Kind::String(s) => Number::parse(s.trim()).ok_or_else(|| {
-                invalid(span, "this list holds a string that is not a number", "sum adds numbers")
+                invalid(
+                    span,
+                    "this list holds a string that is not a number",
+                    "sum adds numbers",
+                )
             })?,
             _ => {
                 return Err(invalid(
@@ -194,7 +201,11 @@ fn sum(call: &Call<'_>) -> Result<Value, Diagnostic> {
             }
         };
         total = total.checked_add(n).ok_or_else(|| {
-            invalid(span, "the sum is not a finite number", "numbers must stay finite")
+            invalid(
+                span,
+                "the sum is not a finite number",
+                "numbers must stay finite",
+            )
         })?;
     }
     Ok(Value::new(Kind::Number(total)))

@@ -36,17 +36,17 @@ pub(super) fn call(call: &Call<'_>) -> Option<Result<Value, Diagnostic>> {
         "startswith" => two(call).map(|(s, p)| Value::bool(s.starts_with(&p))),
         "endswith" => two(call).map(|(s, p)| Value::bool(s.ends_with(&p))),
         "strcontains" => two(call).map(|(s, p)| Value::bool(s.contains(&p))),
-        "trimprefix" => two(call).map(|(s, p)| {
-            Value::string(s.strip_prefix(p.as_str()).unwrap_or(&s).to_owned())
-        }),
-        "trimsuffix" => two(call).map(|(s, p)| {
-            Value::string(s.strip_suffix(p.as_str()).unwrap_or(&s).to_owned())
-        }),
-        "trim" => two(call).map(|(s, cut)| {
-            Value::string(s.trim_matches(|c| cut.contains(c)).to_owned())
-        }),
+        "trimprefix" => two(call)
+            .map(|(s, p)| Value::string(s.strip_prefix(p.as_str()).unwrap_or(&s).to_owned())),
+        "trimsuffix" => two(call)
+            .map(|(s, p)| Value::string(s.strip_suffix(p.as_str()).unwrap_or(&s).to_owned())),
+        "trim" => {
+            two(call).map(|(s, cut)| Value::string(s.trim_matches(|c| cut.contains(c)).to_owned()))
+        }
         "title" => call.string(0).map(|s| Value::string(title(&s))),
-        "strrev" => call.string(0).map(|s| Value::string(s.chars().rev().collect::<String>())),
+        "strrev" => call
+            .string(0)
+            .map(|s| Value::string(s.chars().rev().collect::<String>())),
         "chomp" => call
             .string(0)
             .map(|s| Value::string(s.trim_end_matches(['\r', '\n']).to_owned())),
@@ -98,7 +98,11 @@ fn indent(call: &Call<'_>) -> Result<Value, Diagnostic> {
 }
 
 /// Compiles `pattern` (argument `index` of `call`).
-pub(super) fn compile(call: &Call<'_>, index: usize, pattern: &str) -> Result<regex::Regex, Diagnostic> {
+pub(super) fn compile(
+    call: &Call<'_>,
+    index: usize,
+    pattern: &str,
+) -> Result<regex::Regex, Diagnostic> {
     regex::RegexBuilder::new(pattern)
         .size_limit(1 << 22)
         .build()

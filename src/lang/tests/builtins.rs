@@ -42,7 +42,12 @@ fn trimspace() {
 #[test]
 fn replace() {
     ok_str(r#"replace("a-b-c", "-", "+")"#, "a+b+c");
-    ok_str(r#"replace("abc", "", "+")"#, "abc");
+    ok_str(r#"replace("abc", "", "+")"#, "+a+b+c+");
+    // A search string in slashes is a regular expression, as in Terraform.
+    ok_str(r##"replace("a1b22c", "/[0-9]+/", "#")"##, "a#b#c");
+    ok_str(r#"replace("k=v", "/(\\w)=(\\w)/", "$2=$1")"#, "v=k");
+    ok_str(r#"replace("a/b", "/", "-")"#, "a-b");
+    invalid(r#"replace("a", "/(/", "b")"#, r#""/(/""#);
     wrong_count(r#"replace("a", "b")"#);
     invalid(r#"replace("a", ["b"], "c")"#, r#"["b"]"#);
     invalid(r#"replace("a", "b", {})"#, "{}");
@@ -503,7 +508,10 @@ fn coalesce() {
 #[test]
 fn regex() {
     ok_str("regex(\"[a-z]+\", \"123abc456\")", "abc");
-    ok("regex(\"(\\\\d+)-(\\\\d+)\", \"10-20\")", "[\"10\", \"20\"]");
+    ok(
+        "regex(\"(\\\\d+)-(\\\\d+)\", \"10-20\")",
+        "[\"10\", \"20\"]",
+    );
     ok(
         "regex(\"(?P<k>\\\\w+)=(?P<v>\\\\w+)\", \"a=b\")",
         "{ k = \"a\", v = \"b\" }",
@@ -517,7 +525,10 @@ fn regex() {
 
 #[test]
 fn regexall() {
-    ok("regexall(\"[0-9]+\", \"a1b22c333\")", "[\"1\", \"22\", \"333\"]");
+    ok(
+        "regexall(\"[0-9]+\", \"a1b22c333\")",
+        "[\"1\", \"22\", \"333\"]",
+    );
     ok("regexall(\"x\", \"abc\")", "[]");
     ok("length(regexall(\"(a)(b)\", \"abab\"))", "2");
     invalid("regexall(\"[\", \"a\")", "\"[\"");
@@ -695,7 +706,10 @@ fn chunklist() {
 
 #[test]
 fn setunion() {
-    ok("setunion([\"b\", \"a\"], [\"c\", \"a\"])", "[\"a\", \"b\", \"c\"]");
+    ok(
+        "setunion([\"b\", \"a\"], [\"c\", \"a\"])",
+        "[\"a\", \"b\", \"c\"]",
+    );
     ok("setunion([3, 1], [2, 10])", "[1, 2, 3, 10]");
 }
 
@@ -706,7 +720,10 @@ fn setintersection() {
 
 #[test]
 fn setsubtract() {
-    ok("setsubtract([\"a\", \"b\", \"c\"], [\"b\"])", "[\"a\", \"c\"]");
+    ok(
+        "setsubtract([\"a\", \"b\", \"c\"], [\"b\"])",
+        "[\"a\", \"c\"]",
+    );
 }
 
 #[test]
@@ -769,7 +786,10 @@ fn matchkeys() {
 fn cidrhost() {
     ok_str("cidrhost(\"10.12.112.0/20\", 16)", "10.12.112.16");
     ok_str("cidrhost(\"10.12.112.0/20\", -1)", "10.12.127.255");
-    ok_str("cidrhost(\"fd00:fd12:3456:7890::/56\", 16)", "fd00:fd12:3456:7800::10");
+    ok_str(
+        "cidrhost(\"fd00:fd12:3456:7890::/56\", 16)",
+        "fd00:fd12:3456:7800::10",
+    );
     invalid("cidrhost(\"10.0.0.0/30\", 4)", "4");
     invalid("cidrhost(\"nope\", 1)", "\"nope\"");
 }
@@ -805,20 +825,34 @@ fn fileexists() {
 #[test]
 fn fileset() {
     ok("fileset(\".\", \"*.txt\")", "[\"hello.txt\"]");
-    ok("fileset(\".\", \"**/*.{txt,tpl}\")", "[\"app.tpl\", \"conf/d/e.tpl\", \"hello.txt\"]");
+    ok(
+        "fileset(\".\", \"**/*.{txt,tpl}\")",
+        "[\"app.tpl\", \"conf/d/e.tpl\", \"hello.txt\"]",
+    );
     invalid("fileset(\".\", \"[a\")", "\"[a\"");
-    fails("fileset(\"nope\", \"*\")", Code::CheckFileNotReadable, "\"nope\"");
+    fails(
+        "fileset(\"nope\", \"*\")",
+        Code::CheckFileNotReadable,
+        "\"nope\"",
+    );
 }
 
 #[test]
 fn filebase64() {
     ok_str("filebase64(\"hello.txt\")", "aGkK");
-    fails("filebase64(\"nope\")", Code::CheckFileNotReadable, "\"nope\"");
+    fails(
+        "filebase64(\"nope\")",
+        Code::CheckFileNotReadable,
+        "\"nope\"",
+    );
 }
 
 #[test]
 fn filebase64sha256() {
-    ok_str("filebase64sha256(\"hello.txt\")", "mOpuTyFvL7S2n/+bOkSELDhobKaF8/VdxIxdP7EQe+Q=");
+    ok_str(
+        "filebase64sha256(\"hello.txt\")",
+        "mOpuTyFvL7S2n/+bOkSELDhobKaF8/VdxIxdP7EQe+Q=",
+    );
 }
 
 #[test]
@@ -833,7 +867,10 @@ fn filemd5() {
 
 #[test]
 fn filesha1() {
-    ok_str("filesha1(\"hello.txt\")", "55ca6286e3e4f4fba5d0448333fa99fc5a404a73");
+    ok_str(
+        "filesha1(\"hello.txt\")",
+        "55ca6286e3e4f4fba5d0448333fa99fc5a404a73",
+    );
 }
 
 #[test]
@@ -897,7 +934,10 @@ fn csvdecode() {
 
 #[test]
 fn sha1() {
-    ok_str("sha1(\"hello\")", "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d");
+    ok_str(
+        "sha1(\"hello\")",
+        "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d",
+    );
 }
 
 #[test]
@@ -908,7 +948,10 @@ fn sha512() {
 
 #[test]
 fn base64sha256() {
-    ok_str("base64sha256(\"hello\")", "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=");
+    ok_str(
+        "base64sha256(\"hello\")",
+        "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=",
+    );
 }
 
 #[test]
@@ -918,7 +961,10 @@ fn base64sha512() {
 
 #[test]
 fn uuidv5() {
-    ok_str("uuidv5(\"dns\", \"www.terraform.io\")", "a5008fae-b28c-5ba5-96cd-82b4c53552d6");
+    ok_str(
+        "uuidv5(\"dns\", \"www.terraform.io\")",
+        "a5008fae-b28c-5ba5-96cd-82b4c53552d6",
+    );
     ok_str(
         "uuidv5(\"6ba7b810-9dad-11d1-80b4-00c04fd430c8\", \"x\")",
         "05b16a01-46c6-56dd-bd6e-c6dfb4a1427a",

@@ -11,6 +11,7 @@
 mod builtins;
 mod operators;
 mod secrets;
+mod templates;
 
 use super::functions::FunctionContext;
 use super::{Scope, Value, eval};
