@@ -53,6 +53,7 @@ pub fn eval(expr: &Expr, scope: &dyn Scope, functions: &dyn FunctionContext) -> 
         depth: 0,
         filter_secret: false,
         touched_secret: false,
+        catching: 0,
     };
     evaluator.expr(expr)
 }
@@ -70,6 +71,8 @@ struct Evaluator<'a> {
     /// cleared: `try` and `can` mark their result secret then, since which
     /// argument failed may depend on the secret.
     touched_secret: bool,
+    /// How many `try` or `can` calls enclose the expression being evaluated.
+    catching: usize,
 }
 
 /// One step of a postfix chain (`.a`, `[i]`, `[*]`).
@@ -152,7 +155,11 @@ impl Evaluator<'_> {
             | ExprKind::Index { .. }
             | ExprKind::Splat { .. } => {
                 let value = self.traversal(expr)?;
-                self.touched_secret |= value.contains_secret();
+                // Inside `try` or `can`, note whether a secret was read
+                // (only there: the walk is deep).
+                if self.catching > 0 {
+                    self.touched_secret |= value.contains_secret();
+                }
                 Ok(value)
             }
             ExprKind::Call {
@@ -403,6 +410,7 @@ impl Evaluator<'_> {
             },
             _ => self.expr(current)?,
         };
+
         // The span of what was taken so far: the root and the attribute steps skipped.
         let span = match skip.checked_sub(1).and_then(|i| steps.get(i)) {
             Some(Step::Attr(attr)) => current.span.to(attr.span),
@@ -413,6 +421,10 @@ impl Evaluator<'_> {
 
     fn apply_steps(&mut self, mut value: Value, steps: &[Step<'_>], mut span: Span) -> EvalResult {
         for (i, step) in steps.iter().enumerate() {
+            // A step on a secret may fail, and `try` would tell.
+            if self.catching > 0 && value.is_secret() {
+                self.touched_secret = true;
+            }
             match step {
                 Step::Attr(name) => {
                     value = get_attr(value, name, span)?;
@@ -522,7 +534,9 @@ impl Evaluator<'_> {
             let bound = self.bound.len();
             let depth = self.depth;
             let filter = self.filter_secret;
+            self.catching += 1;
             let result = self.expr(arg);
+            self.catching -= 1;
             // A failed evaluation may stop half-way; put the state back.
             self.bound.truncate(bound);
             self.depth = depth;

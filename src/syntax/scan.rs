@@ -249,6 +249,16 @@ impl Scanner<'_> {
         }
     }
 
+    /// The label of an interpolation (`${`) or directive (`%{`) at `pos`
+    /// that is never closed.
+    fn unclosed_label(&self, pos: usize) -> &'static str {
+        if self.byte(pos) == b'%' {
+            "this `%{` has no closing `}`"
+        } else {
+            "this `${` has no closing `}`"
+        }
+    }
+
     /// A quoted string reached the end of its line (at `i`).
     fn unterminated_string(&mut self, i: usize) {
         let Some(Frame::Str { pos }) = self.pop() else {
@@ -265,7 +275,7 @@ impl Scanner<'_> {
             let d = Diagnostic::error(
                 Code::ParseUnterminatedInterpolation,
                 self.span(interp, interp + 2),
-                "this `${` has no closing `}`",
+                self.unclosed_label(interp),
             )
             .with_help("close the interpolation with `}` before the string's closing quote");
             self.report(interp, d);
@@ -647,7 +657,7 @@ impl Scanner<'_> {
                     Diagnostic::error(
                         Code::ParseUnterminatedInterpolation,
                         self.span(pos, pos + 2),
-                        "this `${` has no closing `}`",
+                        self.unclosed_label(pos),
                     )
                     .with_help("close the interpolation with `}`"),
                 ),

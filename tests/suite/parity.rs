@@ -121,6 +121,10 @@ fn same(a: &Json, b: &Json) -> bool {
 }
 
 #[test]
+#[expect(
+    clippy::print_stdout,
+    reason = "the parity figure is the report of this test (`--nocapture`)"
+)]
 fn infra_gives_terraforms_values_except_the_listed_differences() {
     let expected: BTreeMap<String, Json> = serde_json::from_str(&read("expected.json"))
         .unwrap_or_else(|e| panic!("tests/parity/expected.json: {e}"));

@@ -352,3 +352,26 @@ fn display_never_prints_a_secret_anywhere_inside() {
         "{ a = [(secret)], b = { c = (secret) } }",
     );
 }
+
+#[test]
+fn try_and_can_are_secret_when_a_failure_depends_on_a_secret() {
+    // The fallback is plain, but that it was taken tells about the secret.
+    is_secret("try(var.ms.nope, \"x\")");
+    is_secret("try(tonumber(var.s), 0)");
+    is_secret("can(tonumber(var.s))");
+    // Nothing secret read: plain.
+    let plain = ok("try(var.m.nope, \"x\")", "\"x\"");
+    assert!(!plain.is_secret());
+    assert!(!ok("can(var.m.a)", "true").is_secret());
+    // The failure detail of a secret argument is not shown.
+    let outcome = run("try(tonumber(var.s))");
+    assert_eq!(outcome.error().code, Code::CheckInvalidArgument);
+}
+
+#[test]
+fn template_directives_keep_marks_per_use() {
+    // A plain loop over a map with a secret value: only using the value taints.
+    assert!(!ok("\"%{ for k, v in var.sm }${k}%{ endfor }\"", "\"ab\"").is_secret());
+    is_secret("\"%{ for k, v in var.sm }${v}%{ endfor }\"");
+    is_secret("\"%{ if var.s == \"x\" }a%{ endif }\"");
+}
