@@ -949,7 +949,7 @@ impl Lowerer<'_> {
         let mut marker = String::new();
         let mut raw_body = String::new();
         let mut closing_indent = String::new();
-        let mut lines: Vec<Vec<Piece>> = vec![Vec::new()];
+        let mut body = Vec::new();
         let mut depth = 0;
         for inner in pair.into_inner() {
             match inner.as_rule() {
@@ -971,23 +971,19 @@ impl Lowerer<'_> {
                                 None => continue,
                             },
                         };
-                        let ends_line = part_is_newline(&piece);
-                        if let Some(line) = lines.last_mut() {
-                            line.push(piece);
-                        }
-                        if ends_line {
-                            lines.push(Vec::new());
-                        }
+                        body.push(piece);
                     }
                 }
                 _ => {}
             }
         }
+        let mut pieces = heredoc_tokens(body.into_iter());
+        apply_strip_markers(&mut pieces);
         if indented {
-            strip_common_indent(&mut lines);
+            strip_common_indent(&mut pieces);
         }
         let mut parts = TemplateBuilder::default();
-        for piece in lines.into_iter().flatten() {
+        for piece in pieces {
             parts.piece(piece);
         }
         let (parts, problems) = parts.finish();
@@ -1102,44 +1098,97 @@ enum TokenKind {
     EndFor,
 }
 
-fn part_is_newline(piece: &Piece) -> bool {
-    matches!(piece, Piece::Text(text, _) if text.ends_with('\n') || text == "\r")
+/// A heredoc's pieces as HCL's template tokens: the literal text of a line
+/// up to and including its line break is one piece, and text never spans
+/// two lines. The strip markers and the `<<-` indentation work on these, as
+/// in Terraform.
+fn heredoc_tokens(pieces: impl Iterator<Item = Piece>) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::new();
+    for piece in pieces {
+        match (out.last_mut(), piece) {
+            (Some(Piece::Text(text, span)), Piece::Text(more, more_span))
+                if !text.ends_with('\n') =>
+            {
+                text.push_str(&more);
+                *span = span.to(more_span);
+            }
+            (_, piece) => out.push(piece),
+        }
+    }
+    out
 }
 
-/// `<<-`: removes the smallest indentation of the non-blank lines from every line.
-fn strip_common_indent(lines: &mut [Vec<Piece>]) {
-    let indent_of = |line: &Vec<Piece>| -> Option<usize> {
-        match line.first() {
-            Some(Piece::Text(text, _)) => {
-                let width = text
-                    .bytes()
-                    .take_while(|b| matches!(b, b' ' | b'\t'))
-                    .count();
-                let blank = line.len() == 1 && text.trim().is_empty()
-                    || (width == text.len()
-                        && line.get(1).is_some_and(part_is_newline)
-                        && line.len() == 2);
-                (!blank).then_some(width)
+/// Applies `~` strip markers as HCL does: a marker trims the whitespace of
+/// the one literal piece right beside it (which may leave it empty), and
+/// the markers are then cleared so the builder does not strip again.
+fn apply_strip_markers(pieces: &mut [Piece]) {
+    for i in 0..pieces.len() {
+        let (left, right) = match pieces.get_mut(i) {
+            Some(Piece::Token(token)) => {
+                let flags = (token.strip_left, token.strip_right);
+                token.strip_left = false;
+                token.strip_right = false;
+                flags
             }
-            Some(Piece::Token(..)) => Some(0),
-            None => None,
+            _ => continue,
+        };
+        if left {
+            if let Some(Piece::Text(text, _)) = i.checked_sub(1).and_then(|j| pieces.get_mut(j)) {
+                text.truncate(text.trim_end().len());
+            }
         }
-    };
-    let Some(common) = lines.iter().filter_map(indent_of).min() else {
-        return;
-    };
-    if common == 0 {
+        if right {
+            if let Some(Piece::Text(text, _)) = pieces.get_mut(i + 1) {
+                let start = text.len() - text.trim_start().len();
+                text.drain(..start);
+            }
+        }
+    }
+}
+
+/// `<<-`: removes the smallest indentation of the lines from every line,
+/// as HCL computes it: a line that is only whitespace and a line break does
+/// not count, a line that starts with an interpolation or directive (or
+/// with literal text a strip marker emptied) counts as not indented.
+fn strip_common_indent(pieces: &mut [Piece]) {
+    let mut common = usize::MAX;
+    let mut adjust = Vec::new();
+    let mut line_start = true;
+    for (i, piece) in pieces.iter().enumerate() {
+        if line_start {
+            line_start = false;
+            let width = match piece {
+                Piece::Text(text, _) => {
+                    if text.trim_start().is_empty() && text.ends_with('\n') {
+                        usize::MAX
+                    } else {
+                        adjust.push(i);
+                        text.chars()
+                            .take_while(|c| c.is_whitespace() && *c != '\n')
+                            .count()
+                    }
+                }
+                Piece::Token(_) => 0,
+            };
+            common = common.min(width);
+        }
+        if let Piece::Text(text, _) = piece {
+            line_start = text.ends_with('\n');
+        }
+    }
+    if common == 0 || common == usize::MAX {
         return;
     }
-    for line in lines.iter_mut() {
-        if let Some(Piece::Text(text, span)) = line.first_mut() {
+    for i in adjust {
+        if let Some(Piece::Text(text, span)) = pieces.get_mut(i) {
             let width = text
-                .bytes()
-                .take_while(|b| matches!(b, b' ' | b'\t'))
+                .chars()
+                .take_while(|c| c.is_whitespace() && *c != '\n')
                 .count()
                 .min(common);
-            text.drain(..width);
-            span.start = span.start.saturating_add(u32::try_from(width).unwrap_or(0));
+            let bytes: usize = text.chars().take(width).map(char::len_utf8).sum();
+            text.drain(..bytes);
+            span.start = span.start.saturating_add(u32::try_from(bytes).unwrap_or(0));
         }
     }
 }

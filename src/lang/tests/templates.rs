@@ -42,9 +42,10 @@ fn strip_markers_remove_the_whitespace_beside_them() {
         "<<EOT\n%{ for x in [1, 2] ~}\nline ${x}\n%{ endfor ~}\nEOT",
         "line 1\nline 2\n",
     );
+    // In a heredoc a marker trims only the literal beside it, on its line.
     ok_str(
         "<<-EOT\n    %{~ if true ~}\n    kept\n    %{~ endif ~}\n    EOT",
-        "kept",
+        "    kept\n",
     );
 }
 
@@ -93,4 +94,22 @@ fn errors_inside_directives_point_at_their_expression() {
     // The bound name is gone after the loop.
     let outcome = run(r#""%{ for x in [1] }%{ endfor }${try(x, "unbound")}""#);
     assert_eq!(outcome.value().as_str(), Some("unbound"));
+}
+
+#[test]
+fn indented_heredocs_with_strip_markers_follow_terraform() {
+    // Terraform 1.15.5's values for these (HCL strips only the one literal
+    // beside a marker, and a line a marker emptied counts as not indented).
+    ok_str(
+        "<<-EOT\n    %{ for x in [\"a\", \"b\"] ~}\n    ${x}\n    %{ endfor ~}\n    done\n  EOT",
+        "    a\n    b\n    done\n",
+    );
+    ok_str(
+        "<<-EOT\n    start\n      %{~ for x in [1, 2] ~}\n      item ${x}\n      %{~ endfor ~}\n    end\n  EOT",
+        "    start\n      item 1\n      item 2\n    end\n",
+    );
+    ok_str(
+        "<<-EOT\n    %{ for x in [1, 2] }\n      - ${x}\n    %{ endfor }\n  EOT",
+        "\n  - 1\n\n  - 2\n\n",
+    );
 }
