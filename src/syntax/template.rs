@@ -1,6 +1,8 @@
 //! Parsing the text of a template file (`templatefile`) into template parts:
-//! literal text with `${ expr }` interpolations and `$${` escapes, exactly the
-//! rules of a heredoc body (no backslash escapes).
+//! literal text with `${ expr }` interpolations, `%{ if }` and `%{ for }`
+//! directives with `~` strip markers, and `$${` / `%%{` escapes, exactly the
+//! rules of a heredoc body (no backslash escapes), as Terraform reads a
+//! template file.
 //!
 //! The text is parsed as the body of a heredoc inside a one-attribute wrapper
 //! file, so the grammar and the lowering stay the single definition of what a
