@@ -15,6 +15,7 @@
 //! - `fuzz` feeds random and mutated input to the parser, formatter and checker.
 //! - `fuzz_grammar` generates valid and almost-valid stacks from the grammar.
 //! - `fmt` holds the formatter's own tests.
+//! - `parity` compares the values of expressions with Terraform's recorded ones.
 //!
 //! Modules use `#[path]` because `tests/corpus/` is the data folder, not a
 //! module folder.
@@ -51,3 +52,6 @@ mod fuzz_grammar;
 
 #[path = "suite/fmt.rs"]
 mod fmt;
+
+#[path = "suite/parity.rs"]
+mod parity;

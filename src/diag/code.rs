@@ -53,6 +53,9 @@ codes! {
     ParseUnbalancedDelimiter => ("infra::parse::unbalanced_delimiter", "unbalanced delimiter"),
     /// Brackets, braces or parentheses nest deeper than the parser allows.
     ParseNestingTooDeep => ("infra::parse::nesting_too_deep", "nesting too deep"),
+    /// A template directive (`%{ else }`, `%{ endif }`, `%{ endfor }`) has no
+    /// opening `%{ if }` or `%{ for }`, or an opening one is never closed.
+    ParseUnbalancedDirective => ("infra::parse::unbalanced_directive", "unbalanced template directive"),
     /// A backslash escape in a string is not one the language knows.
     ParseInvalidEscape => ("infra::parse::invalid_escape", "invalid escape sequence"),
     /// A number literal cannot be represented.

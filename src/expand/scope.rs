@@ -216,20 +216,66 @@ pub(super) struct Functions<'a> {
     pub dir: Option<&'a Path>,
 }
 
+impl Functions<'_> {
+    fn folder(&self) -> Result<&Path, String> {
+        self.dir
+            .ok_or_else(|| String::from("a stdlib module has no folder to read files from"))
+    }
+}
+
 impl FunctionContext for Functions<'_> {
     fn env_var(&self, name: &str) -> Option<String> {
         self.host.env_var(name)
     }
 
     fn read_file(&self, path: &str) -> Result<String, String> {
-        let dir = self
-            .dir
-            .ok_or_else(|| String::from("a stdlib module has no folder to read files from"))?;
-        let bytes = self
-            .host
-            .read(&dir.join(path))
-            .map_err(|e| format!("{e} (the path is relative to the module's folder)"))?;
+        let bytes = self.read_file_bytes(path)?;
         String::from_utf8(bytes).map_err(|_| String::from("the file is not UTF-8 text"))
+    }
+
+    fn read_file_bytes(&self, path: &str) -> Result<Vec<u8>, String> {
+        self.host
+            .read(&self.folder()?.join(path))
+            .map_err(|e| format!("{e} (the path is relative to the module's folder)"))
+    }
+
+    fn file_exists(&self, path: &str) -> Result<bool, String> {
+        let full = self.folder()?.join(path);
+        if self.host.is_dir(&full) {
+            return Err(String::from(
+                "this is a folder; fileexists checks for a file",
+            ));
+        }
+        Ok(self.host.read(&full).is_ok())
+    }
+
+    fn list_files(&self, dir: &str) -> Result<Vec<String>, String> {
+        let root = self.folder()?.join(dir);
+        let mut out = Vec::new();
+        let mut pending = vec![(root.clone(), 0usize)];
+        while let Some((folder, depth)) = pending.pop() {
+            let entries = self
+                .host
+                .list_dir(&folder)
+                .map_err(|e| format!("{e} (the path is relative to the module's folder)"))?;
+            for entry in entries {
+                if entry.is_file {
+                    if let Ok(relative) = entry.path.strip_prefix(&root) {
+                        let parts: Vec<String> = relative
+                            .components()
+                            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                            .collect();
+                        out.push(parts.join("/"));
+                    }
+                } else if depth < 32 && self.host.is_dir(&entry.path) {
+                    pending.push((entry.path, depth + 1));
+                }
+                if out.len() > 100_000 {
+                    return Err(String::from("the folder holds more than 100,000 files"));
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn render_template(
@@ -354,6 +400,18 @@ impl FunctionContext for TemplateFunctions<'_> {
 
     fn read_file(&self, path: &str) -> Result<String, String> {
         self.outer.read_file(path)
+    }
+
+    fn read_file_bytes(&self, path: &str) -> Result<Vec<u8>, String> {
+        self.outer.read_file_bytes(path)
+    }
+
+    fn file_exists(&self, path: &str) -> Result<bool, String> {
+        self.outer.file_exists(path)
+    }
+
+    fn list_files(&self, dir: &str) -> Result<Vec<String>, String> {
+        self.outer.list_files(dir)
     }
 
     fn render_template(

@@ -23,8 +23,8 @@ use crate::syntax::ast::{
 enum Piece<'t> {
     /// Literal text exactly as written, escapes included.
     Literal(&'t str),
-    /// The expression of a `${}`.
-    Interpolation(&'t Expr),
+    /// The expression of a `${}`, and its `~` strip markers (left, right).
+    Interpolation(&'t Expr, bool, bool),
 }
 
 impl Printer<'_> {
@@ -327,7 +327,9 @@ impl Printer<'_> {
     }
 
     /// A quoted string: literal parts from the source, each interpolation
-    /// reprinted as `${expr}` without inner padding. An interpolation may span
+    /// reprinted as `${expr}` without inner padding (`${~ expr ~}` with strip
+    /// markers). Directives (`%{ if }`, `%{ for }`) and what they hold are
+    /// literal text here: printed as written. An interpolation may span
     /// lines when its expression does (a multi-line collection, a heredoc).
     fn template(&mut self, template: &Template) {
         match self.template_pieces(template) {
@@ -335,10 +337,10 @@ impl Printer<'_> {
                 for piece in pieces {
                     match piece {
                         Piece::Literal(text) => self.verbatim_lines(text, false),
-                        Piece::Interpolation(expr) => {
-                            self.text("${");
+                        Piece::Interpolation(expr, strip_left, strip_right) => {
+                            self.text(if strip_left { "${~ " } else { "${" });
                             self.expr(expr);
-                            self.text("}");
+                            self.text(if strip_right { " ~}" } else { "}" });
                         }
                     }
                 }
@@ -362,8 +364,12 @@ impl Printer<'_> {
             let start = span.start().checked_sub(base)?;
             let end = span.end().checked_sub(base)?;
             pieces.push(Piece::Literal(raw.get(cursor..start)?));
-            raw.get(start..end)?;
-            pieces.push(Piece::Interpolation(expr));
+            let written = raw.get(start..end)?;
+            let strip_left = written.starts_with("${~");
+            let strip_right = written
+                .strip_suffix('}')
+                .is_some_and(|inner| inner.trim_end().ends_with('~'));
+            pieces.push(Piece::Interpolation(expr, strip_left, strip_right));
             cursor = end;
         }
         pieces.push(Piece::Literal(raw.get(cursor..)?));
@@ -375,7 +381,7 @@ impl Printer<'_> {
         match self.template_pieces(template) {
             Some(pieces) => pieces.iter().all(|piece| match piece {
                 Piece::Literal(text) => !text.contains('\n'),
-                Piece::Interpolation(expr) => self.is_flat(expr),
+                Piece::Interpolation(expr, ..) => self.is_flat(expr),
             }),
             None => !template.raw.contains('\n'),
         }

@@ -52,6 +52,8 @@ pub fn eval(expr: &Expr, scope: &dyn Scope, functions: &dyn FunctionContext) -> 
         bound: Vec::new(),
         depth: 0,
         filter_secret: false,
+        touched_secret: false,
+        catching: 0,
     };
     evaluator.expr(expr)
 }
@@ -65,6 +67,12 @@ struct Evaluator<'a> {
     /// Whether an `if` filter of the innermost `for` expression was secret:
     /// which elements are kept then depends on a secret.
     filter_secret: bool,
+    /// Whether a secret value was read (through a name) since this was last
+    /// cleared: `try` and `can` mark their result secret then, since which
+    /// argument failed may depend on the secret.
+    touched_secret: bool,
+    /// How many `try` or `can` calls enclose the expression being evaluated.
+    catching: usize,
 }
 
 /// One step of a postfix chain (`.a`, `[i]`, `[*]`).
@@ -145,7 +153,15 @@ impl Evaluator<'_> {
             ExprKind::Variable(_)
             | ExprKind::GetAttr { .. }
             | ExprKind::Index { .. }
-            | ExprKind::Splat { .. } => self.traversal(expr),
+            | ExprKind::Splat { .. } => {
+                let value = self.traversal(expr)?;
+                // Inside `try` or `can`, note whether a secret was read
+                // (only there: the walk is deep).
+                if self.catching > 0 {
+                    self.touched_secret |= value.contains_secret();
+                }
+                Ok(value)
+            }
             ExprKind::Call {
                 name,
                 args,
@@ -212,23 +228,34 @@ impl Evaluator<'_> {
         if let [TemplatePart::Literal { value, .. }] = parts {
             return Ok(Value::string(value.clone()));
         }
-        let mut out = String::new();
-        let mut secret = false;
-        let mut unknown = false;
+        let mut out = TemplateOut::default();
+        self.template_into(parts, &mut out)?;
+        if out.unknown {
+            return Ok(Value::UNKNOWN.mark_secret_if(out.secret));
+        }
+        Ok(Value::string(out.text).mark_secret_if(out.secret))
+    }
+
+    /// Renders template parts into `out`; directives recurse.
+    fn template_into(
+        &mut self,
+        parts: &[TemplatePart],
+        out: &mut TemplateOut,
+    ) -> Result<(), Diagnostic> {
         for part in parts {
             match part {
-                TemplatePart::Literal { value, .. } => out.push_str(value),
+                TemplatePart::Literal { value, .. } => out.text.push_str(value),
                 TemplatePart::Interpolation { expr, .. } => {
                     let value = self.expr(expr)?;
-                    secret |= value.is_secret();
+                    out.secret |= value.is_secret();
                     if value.is_unknown() {
-                        unknown = true;
+                        out.unknown = true;
                         continue;
                     }
                     match value.kind() {
-                        Kind::String(s) => out.push_str(s),
-                        Kind::Number(n) => out.push_str(&n.to_string()),
-                        Kind::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                        Kind::String(s) => out.text.push_str(s),
+                        Kind::Number(n) => out.text.push_str(&n.to_string()),
+                        Kind::Bool(b) => out.text.push_str(if *b { "true" } else { "false" }),
                         Kind::Null => {
                             return Err(error(
                                 Code::CheckTypeMismatch,
@@ -245,15 +272,83 @@ impl Evaluator<'_> {
                                 "only strings, numbers and bools can be interpolated; use `join` or `jsonencode`",
                             ));
                         }
-                        Kind::Unknown => unknown = true,
+                        Kind::Unknown => out.unknown = true,
                     }
                 }
+                TemplatePart::If {
+                    condition,
+                    then,
+                    otherwise,
+                    ..
+                } => {
+                    let value = self.expr(condition)?;
+                    // Which branch is shown tells something about a secret.
+                    out.secret |= value.is_secret();
+                    if value.is_unknown() {
+                        // Both branches for their errors; the text is unknown.
+                        out.unknown = true;
+                        self.template_into(then, out)?;
+                        self.template_into(otherwise, out)?;
+                        continue;
+                    }
+                    let flag = expect_bool(&value, condition.span, "the condition of `%{ if }`")?;
+                    self.template_into(if flag { then } else { otherwise }, out)?;
+                }
+                TemplatePart::For {
+                    key_var,
+                    value_var,
+                    collection,
+                    body,
+                    ..
+                } => {
+                    self.depth += 1;
+                    let result =
+                        self.template_for(key_var.as_ref(), value_var, collection, body, out);
+                    self.depth -= 1;
+                    result?;
+                }
+            }
+            if out.text.len() > MAX_TEMPLATE_BYTES {
+                return Err(error(
+                    Code::CheckInvalidArgument,
+                    part_span(part),
+                    "this template renders to more than 16 MiB",
+                    "a template this large is almost certainly a runaway `%{ for }`; build the text from smaller pieces",
+                ));
             }
         }
-        if unknown {
-            return Ok(Value::UNKNOWN.mark_secret_if(secret));
+        Ok(())
+    }
+
+    /// `%{ for }`: the body once per element, with the names bound.
+    fn template_for(
+        &mut self,
+        key_var: Option<&ast::Ident>,
+        value_var: &ast::Ident,
+        collection: &Expr,
+        body: &[TemplatePart],
+        out: &mut TemplateOut,
+    ) -> Result<(), Diagnostic> {
+        if self.depth > MAX_DEPTH {
+            return Err(error(
+                Code::CheckEvaluationTooDeep,
+                collection.span,
+                "evaluation nests too deeply here",
+                format!("templates may nest at most {MAX_DEPTH} levels"),
+            ));
         }
-        Ok(Value::string(out).mark_secret_if(secret))
+        let value = self.expr(collection)?;
+        out.secret |= value.is_secret();
+        let Some(pairs) = self.bind_iteration(&value, collection.span)? else {
+            out.unknown = true;
+            return Ok(());
+        };
+        for (key, element) in pairs {
+            self.with_bindings(key_var, value_var, key, element, |this| {
+                this.template_into(body, out)
+            })?;
+        }
+        Ok(())
     }
 
     fn lookup_bound(&self, name: &str) -> Option<Value> {
@@ -315,6 +410,7 @@ impl Evaluator<'_> {
             },
             _ => self.expr(current)?,
         };
+
         // The span of what was taken so far: the root and the attribute steps skipped.
         let span = match skip.checked_sub(1).and_then(|i| steps.get(i)) {
             Some(Step::Attr(attr)) => current.span.to(attr.span),
@@ -325,6 +421,10 @@ impl Evaluator<'_> {
 
     fn apply_steps(&mut self, mut value: Value, steps: &[Step<'_>], mut span: Span) -> EvalResult {
         for (i, step) in steps.iter().enumerate() {
+            // A step on a secret may fail, and `try` would tell.
+            if self.catching > 0 && value.is_secret() {
+                self.touched_secret = true;
+            }
             match step {
                 Step::Attr(name) => {
                     value = get_attr(value, name, span)?;
@@ -364,6 +464,9 @@ impl Evaluator<'_> {
         args: &ast::Collection<Expr>,
         expand_last: bool,
     ) -> EvalResult {
+        if !expand_last && matches!(name.name.as_str(), "try" | "can") {
+            return self.try_or_can(expr, name, args);
+        }
         let mut values = Vec::with_capacity(args.len());
         let count = args.len();
         for (i, arg) in args.values().enumerate() {
@@ -393,6 +496,88 @@ impl Evaluator<'_> {
             }
         }
         functions::call(name, values, expr.span, self.functions)
+    }
+
+    /// `try(a, b, ...)`: the first argument that evaluates without an error;
+    /// `can(a)`: whether `a` does. The arguments are evaluated here, one at a
+    /// time, so that an error is caught rather than reported.
+    fn try_or_can(
+        &mut self,
+        expr: &Expr,
+        name: &ast::Ident,
+        args: &ast::Collection<Expr>,
+    ) -> EvalResult {
+        let is_try = name.name == "try";
+        let (min, max) = if is_try { (1, usize::MAX) } else { (1, 1) };
+        if args.len() < min || args.len() > max {
+            let shape = if is_try {
+                "try(a, b, ...)"
+            } else {
+                "can(expression)"
+            };
+            let expected = if is_try {
+                "1 or more arguments"
+            } else {
+                "1 argument"
+            };
+            return Err(error(
+                Code::CheckWrongArgumentCount,
+                expr.span,
+                format!("`{}` takes {expected}, {} given", name.name, args.len()),
+                format!("call it as `{shape}`"),
+            ));
+        }
+        let outer = std::mem::take(&mut self.touched_secret);
+        let mut secret = false;
+        let mut last_error = None;
+        for arg in args.values() {
+            let bound = self.bound.len();
+            let depth = self.depth;
+            let filter = self.filter_secret;
+            self.catching += 1;
+            let result = self.expr(arg);
+            self.catching -= 1;
+            // A failed evaluation may stop half-way; put the state back.
+            self.bound.truncate(bound);
+            self.depth = depth;
+            self.filter_secret = filter;
+            secret |= std::mem::take(&mut self.touched_secret);
+            match result {
+                Ok(value) if is_try => {
+                    self.touched_secret = outer || secret;
+                    return Ok(value.mark_secret_if(secret));
+                }
+                Ok(value) => {
+                    self.touched_secret = outer || secret;
+                    let answer = if value.contains_unknown() {
+                        Value::UNKNOWN
+                    } else {
+                        Value::bool(true)
+                    };
+                    return Ok(answer.mark_secret_if(secret || value.contains_secret()));
+                }
+                Err(diagnostic) => last_error = Some(diagnostic),
+            }
+        }
+        self.touched_secret = outer || secret;
+        if is_try {
+            let detail = match last_error {
+                Some(last) if !secret => format!(
+                    "the last one failed with: {}",
+                    last.primary
+                        .as_ref()
+                        .map_or("an error", |l| l.text.as_str())
+                ),
+                _ => String::from("add a last argument that cannot fail, as a default"),
+            };
+            return Err(error(
+                Code::CheckInvalidArgument,
+                expr.span,
+                "no argument of `try` could be evaluated",
+                detail,
+            ));
+        }
+        Ok(Value::bool(false).mark_secret_if(secret))
     }
 
     fn bind_iteration(
@@ -575,6 +760,26 @@ impl Evaluator<'_> {
             entries.into_iter().collect()
         };
         Ok(Value::map(out).mark_secret_if(secret || secret_key))
+    }
+}
+
+/// The text a template renders so far, and its marks.
+#[derive(Default)]
+struct TemplateOut {
+    text: String,
+    secret: bool,
+    unknown: bool,
+}
+
+/// The most a template may render to.
+const MAX_TEMPLATE_BYTES: usize = 16 * 1024 * 1024;
+
+fn part_span(part: &TemplatePart) -> Span {
+    match part {
+        TemplatePart::Literal { span, .. }
+        | TemplatePart::Interpolation { span, .. }
+        | TemplatePart::If { span, .. }
+        | TemplatePart::For { span, .. } => *span,
     }
 }
 

@@ -8,6 +8,15 @@
 //! `timestamp` and other non-deterministic functions are refused, since a plan
 //! must be reproducible.
 
+mod collection;
+mod convert;
+mod encoding;
+mod files;
+mod hash;
+mod network;
+mod numeric;
+mod text;
+
 use super::number::Number;
 use super::value::{Kind, Value};
 use crate::diag::{Code, Diagnostic, Span, did_you_mean};
@@ -20,6 +29,23 @@ pub trait FunctionContext {
     fn env_var(&self, name: &str) -> Option<String>;
     /// Reads a file relative to the folder of the module being evaluated.
     fn read_file(&self, path: &str) -> Result<String, String>;
+    /// Reads a file's bytes (for `filebase64` and the file hashes); by
+    /// default the UTF-8 text of [`FunctionContext::read_file`].
+    fn read_file_bytes(&self, path: &str) -> Result<Vec<u8>, String> {
+        self.read_file(path).map(String::into_bytes)
+    }
+    /// Whether a regular file exists at `path` (relative like
+    /// [`FunctionContext::read_file`]); an error when the path cannot be
+    /// checked or is a folder.
+    fn file_exists(&self, path: &str) -> Result<bool, String> {
+        Ok(self.read_file_bytes(path).is_ok())
+    }
+    /// The regular files under the folder `dir`, recursively, as paths
+    /// relative to `dir` with `/` separators.
+    fn list_files(&self, dir: &str) -> Result<Vec<String>, String> {
+        let _ = dir;
+        Err(String::from("folders cannot be listed here"))
+    }
     /// Evaluates the text of a template file with `vars` as its only names.
     /// `span` is the call, for errors.
     fn render_template(
@@ -60,35 +86,105 @@ impl FunctionContext for NoContext {
 
 /// Every builtin name, for "did you mean" and completion.
 pub const NAMES: &[&str] = &[
+    "abs",
+    "alltrue",
+    "anytrue",
     "base64decode",
     "base64encode",
+    "base64sha256",
+    "base64sha512",
+    "basename",
+    "can",
+    "ceil",
+    "chomp",
+    "chunklist",
+    "cidrhost",
+    "cidrnetmask",
     "cidrsubnet",
+    "cidrsubnets",
+    "coalesce",
+    "coalescelist",
+    "compact",
     "concat",
     "contains",
+    "csvdecode",
+    "dirname",
     "distinct",
+    "element",
+    "endswith",
     "env_var",
     "file",
+    "filebase64",
+    "filebase64sha256",
+    "filebase64sha512",
+    "fileexists",
+    "filemd5",
+    "fileset",
+    "filesha1",
+    "filesha256",
+    "filesha512",
     "flatten",
+    "floor",
     "format",
+    "indent",
+    "index",
     "join",
     "jsondecode",
     "jsonencode",
     "keys",
     "length",
+    "log",
     "lookup",
     "lower",
+    "matchkeys",
+    "max",
     "md5",
     "merge",
+    "min",
+    "one",
+    "parseint",
+    "pow",
     "range",
+    "regex",
+    "regexall",
     "replace",
+    "reverse",
+    "setintersection",
+    "setproduct",
+    "setsubtract",
+    "setunion",
+    "sha1",
     "sha256",
+    "sha512",
+    "signum",
+    "slice",
     "sort",
     "split",
+    "startswith",
+    "strcontains",
+    "strrev",
     "substr",
+    "sum",
     "templatefile",
+    "title",
+    "tobool",
+    "tolist",
+    "tomap",
+    "tonumber",
+    "toset",
+    "tostring",
+    "transpose",
+    "trim",
+    "trimprefix",
     "trimspace",
+    "trimsuffix",
+    "try",
     "upper",
+    "urlencode",
+    "uuidv5",
     "values",
+    "yamldecode",
+    "yamlencode",
     "zipmap",
 ];
 
@@ -114,6 +210,8 @@ impl Call<'_> {
         if n < min || n > max {
             let expected = if min == max {
                 format!("{min}")
+            } else if max == usize::MAX {
+                format!("at least {min}")
             } else {
                 format!("{min} to {max}")
             };
@@ -225,7 +323,7 @@ fn is_structural(name: &str) -> bool {
     matches!(
         name,
         "concat" | "merge" | "keys" | "values" | "length" | "lookup" | "flatten" | "zipmap"
-    )
+    ) || collection::STRUCTURAL.contains(&name)
 }
 
 /// Whether the function keeps the marks inside its arguments: the structural
@@ -365,18 +463,42 @@ pub fn call(
 }
 
 fn check_arity(call: &Call<'_>) -> Result<(), Diagnostic> {
-    match call.name {
+    let (min, max, shape) = arity_of(call.name);
+    call.arity(min, max, &shape)
+}
+
+/// How many arguments a builtin takes, and how to call it.
+fn arity_of(name: &str) -> (usize, usize, String) {
+    match name {
         "lower" | "upper" | "trimspace" | "length" | "keys" | "values" | "flatten" | "distinct"
         | "sort" | "jsonencode" | "jsondecode" | "base64encode" | "base64decode" | "sha256"
-        | "md5" | "env_var" | "file" => call.arity(1, 1, &format!("{}(value)", call.name)),
-        "split" | "join" | "contains" | "zipmap" | "templatefile" => {
-            call.arity(2, 2, &format!("{}(a, b)", call.name))
+        | "md5" | "env_var" | "file" | "tonumber" | "tostring" | "tobool" | "tolist" | "toset"
+        | "tomap" | "title" | "chomp" | "strrev" | "abs" | "ceil" | "floor" | "signum" | "sum"
+        | "reverse" | "compact" | "alltrue" | "anytrue" | "one" | "transpose" | "cidrnetmask"
+        | "fileexists" | "filebase64" | "filebase64sha256" | "filebase64sha512" | "filemd5"
+        | "filesha1" | "filesha256" | "filesha512" | "dirname" | "basename" | "urlencode"
+        | "yamlencode" | "yamldecode" | "csvdecode" | "sha1" | "sha512" | "base64sha256"
+        | "base64sha512" | "can" => (1, 1, format!("{name}(value)")),
+        "split" | "join" | "contains" | "zipmap" | "templatefile" | "regex" | "regexall"
+        | "startswith" | "endswith" | "strcontains" | "trimprefix" | "trimsuffix" | "trim"
+        | "indent" | "log" | "pow" | "parseint" | "element" | "index" | "chunklist"
+        | "cidrhost" | "fileset" | "uuidv5" | "setsubtract" => (2, 2, format!("{name}(a, b)")),
+        "replace" | "substr" | "cidrsubnet" | "slice" | "matchkeys" => {
+            (3, 3, format!("{name}(a, b, c)"))
         }
-        "replace" | "substr" | "cidrsubnet" => call.arity(3, 3, &format!("{}(a, b, c)", call.name)),
-        "lookup" => call.arity(2, 3, "lookup(map, key, default)"),
-        "range" => call.arity(1, 3, "range(start, limit, step)"),
-        "format" => call.arity(1, usize::MAX, "format(spec, values...)"),
-        _ => Ok(()),
+        "lookup" => (2, 3, String::from("lookup(map, key, default)")),
+        "range" => (1, 3, String::from("range(start, limit, step)")),
+        "format" => (1, usize::MAX, String::from("format(spec, values...)")),
+        "cidrsubnets" => (
+            1,
+            usize::MAX,
+            String::from("cidrsubnets(prefix, newbits...)"),
+        ),
+        "setproduct" => (2, usize::MAX, String::from("setproduct(a, b, ...)")),
+        "try" | "coalesce" | "coalescelist" | "min" | "max" | "setunion" | "setintersection" => {
+            (1, usize::MAX, format!("{name}(a, ...)"))
+        }
+        _ => (0, usize::MAX, format!("{name}(...)")),
     }
 }
 
@@ -390,8 +512,24 @@ fn dispatch(call: &Call<'_>, context: &dyn FunctionContext) -> Result<Value, Dia
             let text = call.string(0)?;
             let from = call.string(1)?;
             let to = call.string(2)?;
+            // Terraform reads a search string wrapped in slashes as a
+            // regular expression.
+            if let Some(pattern) = from
+                .strip_prefix('/')
+                .and_then(|rest| rest.strip_suffix('/'))
+            {
+                return text::replace_regex(call, &text, pattern, &to);
+            }
             if from.is_empty() {
-                return Ok(Value::string(text));
+                // Go's `strings.Replace`: the empty string occurs before
+                // every character and at the end.
+                let mut out = String::with_capacity(text.len() + to.len() * (text.len() + 1));
+                for c in text.chars() {
+                    out.push_str(&to);
+                    out.push(c);
+                }
+                out.push_str(&to);
+                return Ok(Value::string(out));
             }
             Ok(Value::string(text.replace(&from, &to)))
         }
@@ -573,7 +711,9 @@ fn dispatch(call: &Call<'_>, context: &dyn FunctionContext) -> Result<Value, Dia
             )
         }
         "range" => range_fn(call),
-        "jsonencode" => Ok(Value::string(call.arg(0).0.to_json_revealed().to_string())),
+        "jsonencode" => Ok(Value::string(go_json_escapes(
+            &call.arg(0).0.to_json_revealed().to_string(),
+        ))),
         "jsondecode" => {
             let text = call.string(0)?;
             serde_json::from_str::<serde_json::Value>(&text)
@@ -665,13 +805,45 @@ fn dispatch(call: &Call<'_>, context: &dyn FunctionContext) -> Result<Value, Dia
             context.render_template(&path, &text, &vars, call.span)
         }
         "cidrsubnet" => cidrsubnet(call),
-        _ => Err(Diagnostic::error(
-            Code::CheckUnknownFunction,
-            call.span,
-            format!("no function `{}`", call.name),
-        )
-        .with_help("see docs/functions.md for the builtin functions")),
+        _ => convert::call(call)
+            .or_else(|| text::call(call))
+            .or_else(|| numeric::call(call))
+            .or_else(|| collection::call(call))
+            .or_else(|| network::call(call))
+            .or_else(|| files::call(call, context))
+            .or_else(|| encoding::call(call))
+            .or_else(|| hash::call(call))
+            .unwrap_or_else(|| unknown_name(call)),
     }
+}
+
+/// A name in [`NAMES`] that no dispatcher answers: a bug in this file, told
+/// as the unknown-function diagnostic rather than a panic.
+fn unknown_name(call: &Call<'_>) -> Result<Value, Diagnostic> {
+    Err(Diagnostic::error(
+        Code::CheckUnknownFunction,
+        call.span,
+        format!("no function `{}`", call.name),
+    )
+    .with_help("see docs/functions.md for the builtin functions"))
+}
+
+/// Go's JSON encoder (and so Terraform's `jsonencode`) writes `<`, `>`, `&`,
+/// U+2028 and U+2029 as `\u` escapes. They can only occur inside strings,
+/// so replacing them everywhere is safe.
+fn go_json_escapes(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// serde_json errors never include input text, only line and column; keep it so.
@@ -981,4 +1153,30 @@ fn cidrsubnet(call: &Call<'_>) -> Result<Value, Diagnostic> {
         std::net::IpAddr::V6(_) => std::net::Ipv6Addr::from(subnet).to_string(),
     };
     Ok(Value::string(format!("{text}/{new_length}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NAMES;
+
+    #[test]
+    fn every_name_of_every_group_is_a_builtin() {
+        for group in [
+            super::collection::NAMES,
+            super::convert::NAMES,
+            super::encoding::NAMES,
+            super::files::NAMES,
+            super::hash::NAMES,
+            super::network::NAMES,
+            super::numeric::NAMES,
+            super::text::NAMES,
+        ] {
+            for name in group {
+                assert!(NAMES.contains(name), "`{name}` is not in NAMES");
+            }
+        }
+        let mut sorted = NAMES.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, NAMES, "NAMES is kept in alphabetical order");
+    }
 }

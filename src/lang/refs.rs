@@ -153,9 +153,37 @@ fn walk(expr: &Expr, bound: &mut Vec<String>, out: &mut Out<'_>, depth: usize) {
 }
 
 fn walk_parts(parts: &[TemplatePart], bound: &mut Vec<String>, out: &mut Out<'_>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
     for part in parts {
-        if let TemplatePart::Interpolation { expr, .. } = part {
-            walk(expr, bound, out, depth);
+        match part {
+            TemplatePart::Literal { .. } => {}
+            TemplatePart::Interpolation { expr, .. } => walk(expr, bound, out, depth),
+            TemplatePart::If {
+                condition,
+                then,
+                otherwise,
+                ..
+            } => {
+                walk(condition, bound, out, depth);
+                walk_parts(then, bound, out, depth + 1);
+                walk_parts(otherwise, bound, out, depth + 1);
+            }
+            TemplatePart::For {
+                key_var,
+                value_var,
+                collection,
+                body,
+                ..
+            } => {
+                walk(collection, bound, out, depth);
+                let before = bound.len();
+                bound.extend(key_var.iter().map(|k| k.name.clone()));
+                bound.push(value_var.name.clone());
+                walk_parts(body, bound, out, depth + 1);
+                bound.truncate(before);
+            }
         }
     }
 }

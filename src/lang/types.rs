@@ -107,6 +107,16 @@ fn mismatch(path: &str, expected: impl Into<String>, found: impl Into<String>) -
     }
 }
 
+/// The order of a set's elements, as Terraform shows sets: numbers by value,
+/// strings lexically, anything else by its written form.
+pub fn set_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a.kind(), b.kind()) {
+        (Kind::Number(x), Kind::Number(y)) => x.cmp(y),
+        (Kind::String(x), Kind::String(y)) => x.cmp(y),
+        _ => a.reveal().to_string().cmp(&b.reveal().to_string()),
+    }
+}
+
 /// Converts `value` to `ty` as Terraform does for variables: numbers and bools
 /// become strings, numeric strings become numbers, `"true"`/`"false"` become
 /// bools, lists become sets and maps become objects. Unknown and null values
@@ -139,7 +149,7 @@ fn convert_at(value: Value, ty: &Type, path: &str) -> Result<Value, TypeMismatch
                 out.push(convert_at(item, element, &format!("{path}[{i}]"))?);
             }
             if matches!(ty, Type::Set(_)) {
-                out.sort_by_key(|v| v.reveal().to_string());
+                out.sort_by(set_order);
                 out.dedup();
             }
             Value::list(out)

@@ -395,6 +395,33 @@ pub enum TemplatePart {
         /// From `${` to `}`.
         span: Span,
     },
+    /// `%{ if condition }then%{ else }otherwise%{ endif }` (the `else` part
+    /// is optional). `~` strip markers are already applied to the
+    /// neighbouring literals.
+    If {
+        /// The condition.
+        condition: Expr,
+        /// The parts shown when the condition is true.
+        then: Vec<TemplatePart>,
+        /// The parts shown when it is false (empty without `%{ else }`).
+        otherwise: Vec<TemplatePart>,
+        /// From the `%{` of the `if` to the `}` of the `endif`.
+        span: Span,
+    },
+    /// `%{ for value in collection }body%{ endfor }`, or `%{ for key, value
+    /// in collection }`.
+    For {
+        /// The key (index) name, when two names are given.
+        key_var: Option<Ident>,
+        /// The element name.
+        value_var: Ident,
+        /// What is iterated over.
+        collection: Expr,
+        /// The parts repeated for each element.
+        body: Vec<TemplatePart>,
+        /// From the `%{` of the `for` to the `}` of the `endfor`.
+        span: Span,
+    },
 }
 
 /// A heredoc string.

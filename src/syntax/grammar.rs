@@ -58,6 +58,17 @@ pub(crate) fn human_name(rule: Rule) -> &'static str {
             "string text"
         }
         Rule::interpolation => "`${`",
+        Rule::escaped_percent => "string text",
+        Rule::strip_left | Rule::strip_right => "`~`",
+        Rule::directive
+        | Rule::directive_if
+        | Rule::directive_else
+        | Rule::directive_endif
+        | Rule::directive_for
+        | Rule::directive_endfor => "`%{`",
+        Rule::ELSE_KW => "`else`",
+        Rule::ENDIF_KW => "`endif`",
+        Rule::ENDFOR_KW => "`endfor`",
         Rule::heredoc_indent_flag
         | Rule::heredoc_marker
         | Rule::heredoc_body

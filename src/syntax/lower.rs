@@ -251,7 +251,9 @@ impl Lowerer<'_> {
                     .parts
                     .iter()
                     .find_map(|p| match p {
-                        TemplatePart::Interpolation { span, .. } => Some(*span),
+                        TemplatePart::Interpolation { span, .. }
+                        | TemplatePart::If { span, .. }
+                        | TemplatePart::For { span, .. } => Some(*span),
                         TemplatePart::Literal { .. } => None,
                     })
                     .unwrap_or(template.span);
@@ -268,7 +270,7 @@ impl Lowerer<'_> {
                     .iter()
                     .filter_map(|p| match p {
                         TemplatePart::Literal { value, .. } => Some(value.as_str()),
-                        TemplatePart::Interpolation { .. } => None,
+                        _ => None,
                     })
                     .collect()
             }
@@ -837,33 +839,76 @@ impl Lowerer<'_> {
             match inner.as_rule() {
                 Rule::string_text => parts.text(inner.as_str(), inner_span),
                 Rule::escaped_dollar => parts.text("${", inner_span),
+                Rule::escaped_percent => parts.text("%{", inner_span),
                 Rule::escape => {
                     let decoded = self.escape(inner.as_str(), inner_span);
                     parts.text(&decoded, inner_span);
                 }
-                Rule::interpolation => {
-                    let expr = self.interpolation(inner, inner_span);
-                    depth = depth.max(expr.1);
-                    parts.interpolation(expr.0, inner_span);
+                rule => {
+                    if let Some(piece) = self.template_piece(rule, inner, inner_span, &mut depth) {
+                        parts.piece(piece);
+                    }
+                }
+            }
+        }
+        let (parts, problems) = parts.finish();
+        for problem in problems {
+            self.diagnostics.push(problem);
+        }
+        (Template { parts, raw, span }, depth)
+    }
+
+    /// An interpolation or a directive inside a template; `None` for text.
+    fn template_piece(
+        &mut self,
+        rule: Rule,
+        pair: Pair<'_, Rule>,
+        span: Span,
+        depth: &mut u32,
+    ) -> Option<Piece> {
+        let kind = match rule {
+            Rule::interpolation => DirectiveKind::Interpolation,
+            Rule::directive_if => DirectiveKind::If,
+            Rule::directive_else => DirectiveKind::Else,
+            Rule::directive_endif => DirectiveKind::EndIf,
+            Rule::directive_for => DirectiveKind::For,
+            Rule::directive_endfor => DirectiveKind::EndFor,
+            _ => return None,
+        };
+        let mut strip_left = false;
+        let mut strip_right = false;
+        let mut expr = None;
+        let mut names = Vec::new();
+        for inner in pair.into_inner() {
+            match inner.as_rule() {
+                Rule::strip_left => strip_left = true,
+                Rule::strip_right => strip_right = true,
+                Rule::ident => names.push(self.ident(&inner)),
+                Rule::expr => {
+                    let lowered = self.expr(inner);
+                    *depth = (*depth).max(lowered.1);
+                    expr = Some(lowered.0);
                 }
                 _ => {}
             }
         }
-        (
-            Template {
-                parts: parts.finish(),
-                raw,
-                span,
+        let expr = expr.unwrap_or_else(|| Self::null(span).0);
+        let value_var = names.pop();
+        let key_var = names.pop();
+        Some(Piece::Token(Token {
+            kind: match (kind, value_var) {
+                (DirectiveKind::Interpolation, _) => TokenKind::Interpolation(expr),
+                (DirectiveKind::If, _) => TokenKind::If(expr),
+                (DirectiveKind::Else, _) => TokenKind::Else,
+                (DirectiveKind::EndIf, _) => TokenKind::EndIf,
+                (DirectiveKind::For, Some(value_var)) => TokenKind::For(key_var, value_var, expr),
+                (DirectiveKind::For, None) => TokenKind::Interpolation(expr),
+                (DirectiveKind::EndFor, _) => TokenKind::EndFor,
             },
-            depth,
-        )
-    }
-
-    fn interpolation(&mut self, pair: Pair<'_, Rule>, span: Span) -> Deep {
-        pair.into_inner()
-            .next()
-            .map(|e| self.expr(e))
-            .unwrap_or_else(|| Self::null(span))
+            span,
+            strip_left,
+            strip_right,
+        }))
     }
 
     /// Decodes one backslash escape, reporting unknown ones.
@@ -904,7 +949,7 @@ impl Lowerer<'_> {
         let mut marker = String::new();
         let mut raw_body = String::new();
         let mut closing_indent = String::new();
-        let mut lines: Vec<Vec<Piece>> = vec![Vec::new()];
+        let mut body = Vec::new();
         let mut depth = 0;
         for inner in pair.into_inner() {
             match inner.as_rule() {
@@ -920,40 +965,36 @@ impl Lowerer<'_> {
                                 Piece::Text(part.as_str().to_owned(), span)
                             }
                             Rule::escaped_dollar => Piece::Text("${".to_owned(), span),
-                            Rule::interpolation => {
-                                let expr = self.interpolation(part, span);
-                                depth = depth.max(expr.1);
-                                Piece::Interpolation(expr.0, span)
-                            }
-                            _ => continue,
+                            Rule::escaped_percent => Piece::Text("%{".to_owned(), span),
+                            rule => match self.template_piece(rule, part, span, &mut depth) {
+                                Some(piece) => piece,
+                                None => continue,
+                            },
                         };
-                        let ends_line = part_is_newline(&piece);
-                        if let Some(line) = lines.last_mut() {
-                            line.push(piece);
-                        }
-                        if ends_line {
-                            lines.push(Vec::new());
-                        }
+                        body.push(piece);
                     }
                 }
                 _ => {}
             }
         }
+        let mut pieces = heredoc_tokens(body.into_iter());
+        apply_strip_markers(&mut pieces);
         if indented {
-            strip_common_indent(&mut lines);
+            strip_common_indent(&mut pieces);
         }
         let mut parts = TemplateBuilder::default();
-        for piece in lines.into_iter().flatten() {
-            match piece {
-                Piece::Text(text, span) => parts.text(&text, span),
-                Piece::Interpolation(expr, span) => parts.interpolation(expr, span),
-            }
+        for piece in pieces {
+            parts.piece(piece);
+        }
+        let (parts, problems) = parts.finish();
+        for problem in problems {
+            self.diagnostics.push(problem);
         }
         (
             Heredoc {
                 marker,
                 indented,
-                parts: parts.finish(),
+                parts,
                 raw_body,
                 closing_indent,
             },
@@ -1022,58 +1063,174 @@ impl Lowerer<'_> {
     }
 }
 
-/// A piece of a heredoc body before indentation is stripped.
+/// A piece of a template before strip markers are applied and directives
+/// are paired (in a heredoc, also before indentation is stripped).
 enum Piece {
     Text(String, Span),
-    Interpolation(Expr, Span),
+    Token(Token),
 }
 
-fn part_is_newline(piece: &Piece) -> bool {
-    matches!(piece, Piece::Text(text, _) if text.ends_with('\n') || text == "\r")
+/// What rule a template piece came from.
+#[derive(Clone, Copy)]
+enum DirectiveKind {
+    Interpolation,
+    If,
+    Else,
+    EndIf,
+    For,
+    EndFor,
 }
 
-/// `<<-`: removes the smallest indentation of the non-blank lines from every line.
-fn strip_common_indent(lines: &mut [Vec<Piece>]) {
-    let indent_of = |line: &Vec<Piece>| -> Option<usize> {
-        match line.first() {
-            Some(Piece::Text(text, _)) => {
-                let width = text
-                    .bytes()
-                    .take_while(|b| matches!(b, b' ' | b'\t'))
-                    .count();
-                let blank = line.len() == 1 && text.trim().is_empty()
-                    || (width == text.len()
-                        && line.get(1).is_some_and(part_is_newline)
-                        && line.len() == 2);
-                (!blank).then_some(width)
+/// An interpolation or a directive, with its strip markers.
+struct Token {
+    kind: TokenKind,
+    span: Span,
+    strip_left: bool,
+    strip_right: bool,
+}
+
+enum TokenKind {
+    Interpolation(Expr),
+    If(Expr),
+    Else,
+    EndIf,
+    For(Option<Ident>, Ident, Expr),
+    EndFor,
+}
+
+/// A heredoc's pieces as HCL's template tokens: the literal text of a line
+/// up to and including its line break is one piece, and text never spans
+/// two lines. The strip markers and the `<<-` indentation work on these, as
+/// in Terraform.
+fn heredoc_tokens(pieces: impl Iterator<Item = Piece>) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::new();
+    for piece in pieces {
+        match (out.last_mut(), piece) {
+            (Some(Piece::Text(text, span)), Piece::Text(more, more_span))
+                if !text.ends_with('\n') =>
+            {
+                text.push_str(&more);
+                *span = span.to(more_span);
             }
-            Some(Piece::Interpolation(..)) => Some(0),
-            None => None,
+            (_, piece) => out.push(piece),
         }
-    };
-    let Some(common) = lines.iter().filter_map(indent_of).min() else {
-        return;
-    };
-    if common == 0 {
+    }
+    out
+}
+
+/// Applies `~` strip markers as HCL does: a marker trims the whitespace of
+/// the one literal piece right beside it (which may leave it empty), and
+/// the markers are then cleared so the builder does not strip again.
+fn apply_strip_markers(pieces: &mut [Piece]) {
+    for i in 0..pieces.len() {
+        let (left, right) = match pieces.get_mut(i) {
+            Some(Piece::Token(token)) => {
+                let flags = (token.strip_left, token.strip_right);
+                token.strip_left = false;
+                token.strip_right = false;
+                flags
+            }
+            _ => continue,
+        };
+        if left {
+            if let Some(Piece::Text(text, _)) = i.checked_sub(1).and_then(|j| pieces.get_mut(j)) {
+                text.truncate(text.trim_end().len());
+            }
+        }
+        if right {
+            if let Some(Piece::Text(text, _)) = pieces.get_mut(i + 1) {
+                let start = text.len() - text.trim_start().len();
+                text.drain(..start);
+            }
+        }
+    }
+}
+
+/// `<<-`: removes the smallest indentation of the lines from every line,
+/// as HCL computes it: a line that is only whitespace and a line break does
+/// not count, a line that starts with an interpolation or directive (or
+/// with literal text a strip marker emptied) counts as not indented.
+fn strip_common_indent(pieces: &mut [Piece]) {
+    let mut common = usize::MAX;
+    let mut adjust = Vec::new();
+    let mut line_start = true;
+    for (i, piece) in pieces.iter().enumerate() {
+        if line_start {
+            line_start = false;
+            let width = match piece {
+                Piece::Text(text, _) => {
+                    if text.trim_start().is_empty() && text.ends_with('\n') {
+                        usize::MAX
+                    } else {
+                        adjust.push(i);
+                        text.chars()
+                            .take_while(|c| c.is_whitespace() && *c != '\n')
+                            .count()
+                    }
+                }
+                Piece::Token(_) => 0,
+            };
+            common = common.min(width);
+        }
+        if let Piece::Text(text, _) = piece {
+            line_start = text.ends_with('\n');
+        }
+    }
+    if common == 0 || common == usize::MAX {
         return;
     }
-    for line in lines.iter_mut() {
-        if let Some(Piece::Text(text, span)) = line.first_mut() {
+    for i in adjust {
+        if let Some(Piece::Text(text, span)) = pieces.get_mut(i) {
             let width = text
-                .bytes()
-                .take_while(|b| matches!(b, b' ' | b'\t'))
+                .chars()
+                .take_while(|c| c.is_whitespace() && *c != '\n')
                 .count()
                 .min(common);
-            text.drain(..width);
-            span.start = span.start.saturating_add(u32::try_from(width).unwrap_or(0));
+            let bytes: usize = text.chars().take(width).map(char::len_utf8).sum();
+            text.drain(..bytes);
+            span.start = span.start.saturating_add(u32::try_from(bytes).unwrap_or(0));
         }
     }
 }
 
-/// Collects template parts, merging adjacent literal text.
+/// Collects template parts, merging adjacent literal text, applying `~`
+/// strip markers and pairing directives into [`TemplatePart::If`] and
+/// [`TemplatePart::For`].
 #[derive(Default)]
 struct TemplateBuilder {
     parts: Vec<TemplatePart>,
+    /// The directives still open, innermost last, each with the parts that
+    /// were being collected outside it.
+    open: Vec<Open>,
+    /// A `~}` asked for the whitespace at the start of the next text.
+    strip_next: bool,
+    /// Directives opened past [`MAX_DIRECTIVE_NESTING`] (reported once,
+    /// then skipped with their closers).
+    ignored_opens: usize,
+    problems: Vec<Diagnostic>,
+}
+
+/// How deep `%{ if }` and `%{ for }` may nest in one template.
+const MAX_DIRECTIVE_NESTING: usize = 64;
+
+/// An open `if` or `for` directive.
+struct Open {
+    kind: OpenKind,
+    span: Span,
+    outer: Vec<TemplatePart>,
+}
+
+enum OpenKind {
+    If {
+        condition: Expr,
+        /// The `then` parts once `%{ else }` was seen.
+        then: Option<Vec<TemplatePart>>,
+    },
+    For {
+        key_var: Option<Ident>,
+        value_var: Ident,
+        collection: Expr,
+    },
 }
 
 impl TemplateBuilder {
@@ -1081,10 +1238,21 @@ impl TemplateBuilder {
     fn with_capacity(parts: usize) -> Self {
         TemplateBuilder {
             parts: Vec::with_capacity(parts),
+            ..TemplateBuilder::default()
         }
     }
 
     fn text(&mut self, text: &str, span: Span) {
+        let text = if self.strip_next {
+            let kept = text.trim_start();
+            if kept.is_empty() {
+                return;
+            }
+            self.strip_next = false;
+            kept
+        } else {
+            text
+        };
         if text.is_empty() {
             return;
         }
@@ -1099,15 +1267,182 @@ impl TemplateBuilder {
         });
     }
 
-    fn interpolation(&mut self, expr: Expr, span: Span) {
-        self.parts.push(TemplatePart::Interpolation { expr, span });
+    fn piece(&mut self, piece: Piece) {
+        match piece {
+            Piece::Text(text, span) => self.text(&text, span),
+            Piece::Token(token) => self.token(token),
+        }
     }
 
-    fn finish(mut self) -> Vec<TemplatePart> {
+    fn token(&mut self, token: Token) {
+        match token.kind {
+            TokenKind::If(_) | TokenKind::For(..) if self.open.len() >= MAX_DIRECTIVE_NESTING => {
+                if self.ignored_opens == 0 {
+                    self.problems.push(
+                        Diagnostic::error(
+                            Code::ParseNestingTooDeep,
+                            token.span,
+                            "template directives nest too deeply here",
+                        )
+                        .with_help(format!(
+                            "directives may nest at most {MAX_DIRECTIVE_NESTING} levels; split the template"
+                        )),
+                    );
+                }
+                self.ignored_opens += 1;
+                return;
+            }
+            TokenKind::EndIf | TokenKind::EndFor if self.ignored_opens > 0 => {
+                self.ignored_opens -= 1;
+                return;
+            }
+            _ => {}
+        }
+        if token.strip_left {
+            if let Some(TemplatePart::Literal { value, .. }) = self.parts.last_mut() {
+                value.truncate(value.trim_end().len());
+                if value.is_empty() {
+                    self.parts.pop();
+                }
+            }
+        }
+        self.strip_next = token.strip_right;
+        let span = token.span;
+        match token.kind {
+            TokenKind::Interpolation(expr) => {
+                self.parts.push(TemplatePart::Interpolation { expr, span });
+            }
+            TokenKind::If(condition) => self.open.push(Open {
+                kind: OpenKind::If {
+                    condition,
+                    then: None,
+                },
+                span,
+                outer: std::mem::take(&mut self.parts),
+            }),
+            TokenKind::For(key_var, value_var, collection) => self.open.push(Open {
+                kind: OpenKind::For {
+                    key_var,
+                    value_var,
+                    collection,
+                },
+                span,
+                outer: std::mem::take(&mut self.parts),
+            }),
+            TokenKind::Else => match self.open.last_mut() {
+                Some(Open {
+                    kind:
+                        OpenKind::If {
+                            then: then @ None, ..
+                        },
+                    ..
+                }) => *then = Some(std::mem::take(&mut self.parts)),
+                _ => self.unbalanced(
+                    span,
+                    "this `%{ else }` has no `%{ if }` to belong to",
+                    "an `else` goes between `%{ if cond }` and `%{ endif }`, once",
+                ),
+            },
+            TokenKind::EndIf => match self.open.pop() {
+                Some(Open {
+                    kind: OpenKind::If { condition, then },
+                    span: opened,
+                    outer,
+                }) => {
+                    let inner = std::mem::replace(&mut self.parts, outer);
+                    let (then, otherwise) = match then {
+                        Some(then) => (then, inner),
+                        None => (inner, Vec::new()),
+                    };
+                    self.parts.push(TemplatePart::If {
+                        condition,
+                        then,
+                        otherwise,
+                        span: opened.to(span),
+                    });
+                }
+                other => self.mismatched(other, span, "`%{ endif }`"),
+            },
+            TokenKind::EndFor => match self.open.pop() {
+                Some(Open {
+                    kind:
+                        OpenKind::For {
+                            key_var,
+                            value_var,
+                            collection,
+                        },
+                    span: opened,
+                    outer,
+                }) => {
+                    let body = std::mem::replace(&mut self.parts, outer);
+                    self.parts.push(TemplatePart::For {
+                        key_var,
+                        value_var,
+                        collection,
+                        body,
+                        span: opened.to(span),
+                    });
+                }
+                other => self.mismatched(other, span, "`%{ endfor }`"),
+            },
+        }
+    }
+
+    /// A closing directive that does not close the innermost open one.
+    fn mismatched(&mut self, open: Option<Open>, span: Span, closer: &str) {
+        match open {
+            Some(open) => {
+                // Put it back: the closer is the stray one.
+                let expected = match open.kind {
+                    OpenKind::If { .. } => "`%{ endif }`",
+                    OpenKind::For { .. } => "`%{ endfor }`",
+                };
+                self.open.push(open);
+                self.unbalanced(
+                    span,
+                    &format!("this {closer} closes nothing open here"),
+                    &format!("the innermost open directive ends with {expected}"),
+                );
+            }
+            None => self.unbalanced(
+                span,
+                &format!("this {closer} has no opening directive"),
+                "directives pair up: `%{ if }`…`%{ endif }`, `%{ for }`…`%{ endfor }`; write `%%{` for a literal `%{`",
+            ),
+        }
+    }
+
+    fn unbalanced(&mut self, span: Span, label: &str, help: &str) {
+        self.problems
+            .push(Diagnostic::error(Code::ParseUnbalancedDirective, span, label).with_help(help));
+    }
+
+    fn finish(mut self) -> (Vec<TemplatePart>, Vec<Diagnostic>) {
+        // Unclosed directives: report each, keep what they held as text so
+        // that nothing else is reported about it.
+        while let Some(open) = self.open.pop() {
+            let closer = match open.kind {
+                OpenKind::If { .. } => "`%{ endif }`",
+                OpenKind::For { .. } => "`%{ endfor }`",
+            };
+            self.unbalanced(
+                open.span,
+                &format!("this directive is never closed with {closer}"),
+                &format!("end it with {closer} before the end of the string"),
+            );
+            let inner = std::mem::replace(&mut self.parts, open.outer);
+            if let OpenKind::If {
+                then: Some(then), ..
+            } = open.kind
+            {
+                self.parts.extend(then);
+            }
+            self.parts.extend(inner);
+        }
         // Merged literals leave spare room that would live as long as the tree.
         if self.parts.capacity() > self.parts.len() {
             self.parts.shrink_to_fit();
         }
-        self.parts
+        (self.parts, self.problems)
     }
 }

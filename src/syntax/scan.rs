@@ -235,8 +235,9 @@ impl Scanner<'_> {
                 i + 1
             }
             b'\\' if self.byte(i + 1) != b'\n' && i + 1 < self.bytes.len() => i + 2,
-            b'$' if self.byte(i + 1) == b'$' && self.byte(i + 2) == b'{' => i + 3,
-            b'$' if self.byte(i + 1) == b'{' => {
+            b'$' | b'%' if self.byte(i + 1) == self.byte(i) && self.byte(i + 2) == b'{' => i + 3,
+            // A `%{` directive holds code up to its `}`, like `${`.
+            b'$' | b'%' if self.byte(i + 1) == b'{' => {
                 self.push(Frame::Interpolation { pos: i }, i);
                 i + 2
             }
@@ -245,6 +246,16 @@ impl Scanner<'_> {
                 i
             }
             _ => i + 1,
+        }
+    }
+
+    /// The label of an interpolation (`${`) or directive (`%{`) at `pos`
+    /// that is never closed.
+    fn unclosed_label(&self, pos: usize) -> &'static str {
+        if self.byte(pos) == b'%' {
+            "this `%{` has no closing `}`"
+        } else {
+            "this `${` has no closing `}`"
         }
     }
 
@@ -264,7 +275,7 @@ impl Scanner<'_> {
             let d = Diagnostic::error(
                 Code::ParseUnterminatedInterpolation,
                 self.span(interp, interp + 2),
-                "this `${` has no closing `}`",
+                self.unclosed_label(interp),
             )
             .with_help("close the interpolation with `}` before the string's closing quote");
             self.report(interp, d);
@@ -294,8 +305,9 @@ impl Scanner<'_> {
                 }
                 i + 1
             }
-            b'$' if self.byte(i + 1) == b'$' && self.byte(i + 2) == b'{' => i + 3,
-            b'$' if self.byte(i + 1) == b'{' => {
+            b'$' | b'%' if self.byte(i + 1) == self.byte(i) && self.byte(i + 2) == b'{' => i + 3,
+            // A `%{` directive holds code up to its `}`, like `${`.
+            b'$' | b'%' if self.byte(i + 1) == b'{' => {
                 self.push(Frame::Interpolation { pos: i }, i);
                 i + 2
             }
@@ -645,7 +657,7 @@ impl Scanner<'_> {
                     Diagnostic::error(
                         Code::ParseUnterminatedInterpolation,
                         self.span(pos, pos + 2),
-                        "this `${` has no closing `}`",
+                        self.unclosed_label(pos),
                     )
                     .with_help("close the interpolation with `}`"),
                 ),

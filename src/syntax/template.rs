@@ -1,6 +1,8 @@
 //! Parsing the text of a template file (`templatefile`) into template parts:
-//! literal text with `${ expr }` interpolations and `$${` escapes, exactly the
-//! rules of a heredoc body (no backslash escapes).
+//! literal text with `${ expr }` interpolations, `%{ if }` and `%{ for }`
+//! directives with `~` strip markers, and `$${` / `%%{` escapes, exactly the
+//! rules of a heredoc body (no backslash escapes), as Terraform reads a
+//! template file.
 //!
 //! The text is parsed as the body of a heredoc inside a one-attribute wrapper
 //! file, so the grammar and the lowering stay the single definition of what a
@@ -116,6 +118,32 @@ impl Shift {
             TemplatePart::Interpolation { expr, span } => {
                 self.span(span);
                 self.expr(expr);
+            }
+            TemplatePart::If {
+                condition,
+                then,
+                otherwise,
+                span,
+            } => {
+                self.span(span);
+                self.expr(condition);
+                self.parts(then);
+                self.parts(otherwise);
+            }
+            TemplatePart::For {
+                key_var,
+                value_var,
+                collection,
+                body,
+                span,
+            } => {
+                self.span(span);
+                if let Some(key_var) = key_var.as_mut() {
+                    self.ident(key_var);
+                }
+                self.ident(value_var);
+                self.expr(collection);
+                self.parts(body);
             }
         }
     }
@@ -256,7 +284,7 @@ mod tests {
     fn literal(part: &TemplatePart) -> Option<&str> {
         match part {
             TemplatePart::Literal { value, .. } => Some(value),
-            TemplatePart::Interpolation { .. } => None,
+            _ => None,
         }
     }
 

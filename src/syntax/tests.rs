@@ -104,6 +104,33 @@ fn template(parts: &[TemplatePart]) -> String {
         .map(|p| match p {
             TemplatePart::Literal { value, .. } => format!("{value:?}"),
             TemplatePart::Interpolation { expr, .. } => format!("${{{}}}", sexpr(expr)),
+            TemplatePart::If {
+                condition,
+                then,
+                otherwise,
+                ..
+            } => format!(
+                "(if {} {} {})",
+                sexpr(condition),
+                template(then),
+                template(otherwise)
+            ),
+            TemplatePart::For {
+                key_var,
+                value_var,
+                collection,
+                body,
+                ..
+            } => format!(
+                "(for {}{} {} {})",
+                key_var
+                    .as_ref()
+                    .map(|k| format!("{},", k.name))
+                    .unwrap_or_default(),
+                value_var.name,
+                sexpr(collection),
+                template(body)
+            ),
         })
         .collect();
     format!("(str {})", inner.join(" "))
@@ -193,6 +220,12 @@ parses_to! {
     escapes: r#""a\n\t\"\\\u00e9\U0001F600""# => "(str \"a\\n\\t\\\"\\\\é😀\")";
     lone_dollar: "\"cost: $5\"" => "(str \"cost: $5\")";
     paren: "(a + b) * c" => "(* (paren (+ a b)) c)";
+    directive_if: "\"%{ if c }a%{ else }b%{ endif }\"" => "(str (if c (str \"a\") (str \"b\")))";
+    directive_if_without_else: "\"x%{ if c }a%{ endif }y\"" => "(str \"x\" (if c (str \"a\") (str )) \"y\")";
+    directive_for: "\"%{ for k, v in m }${k}%{ endfor }\"" => "(str (for k,v m (str ${k})))";
+    directive_strip: "\"a %{~ for x in xs ~} ${x} %{~ endfor ~} b\"" => "(str \"a\" (for x xs (str ${x})) \"b\")";
+    interpolation_strip: "\"a ${~ x ~} b\"" => "(str \"a\" ${x} \"b\")";
+    percent_escape: "\"%%{ if } 5%\"" => "(str \"%{ if } 5%\")";
     string_ops_not_types: "string" => "string";
 }
 
@@ -616,6 +649,31 @@ fn lexical_errors() {
     assert_eq!(codes("a = 1e\n"), [Code::ParseInvalidNumber]);
     assert_eq!(codes("a = 1e999\n"), [Code::ParseInvalidNumber]);
     assert_eq!(codes("x \"${y}\" {}\n"), [Code::ParseUnexpectedToken]);
+}
+
+#[test]
+fn unbalanced_directives_are_one_error_each() {
+    let unbalanced = [Code::ParseUnbalancedDirective];
+    assert_eq!(codes("a = \"%{ endif }\"\n"), unbalanced);
+    assert_eq!(codes("a = \"%{ else }\"\n"), unbalanced);
+    assert_eq!(codes("a = \"%{ if c }x\"\n"), unbalanced);
+    assert_eq!(
+        codes("a = \"%{ for x in y }x%{ endif }%{ endfor }\"\n"),
+        unbalanced
+    );
+    assert_eq!(
+        codes("a = \"%{ if c }%{ else }%{ else }%{ endif }\"\n"),
+        unbalanced
+    );
+    assert_eq!(codes("a = <<EOT\n%{ for x in y }\nEOT\n"), unbalanced);
+    // A quote inside a directive's expression does not end the string.
+    assert!(codes("a = \"%{ if x == \"}\" }y%{ endif }\"\n").is_empty());
+    let deep = format!(
+        "a = \"{}{}\"\n",
+        "%{ if c }".repeat(1000),
+        "%{ endif }".repeat(1000)
+    );
+    assert_eq!(codes(&deep), [Code::ParseNestingTooDeep]);
 }
 
 #[test]

@@ -48,6 +48,7 @@ corpus_cases! {
         missing_equals_before_attribute,
         missing_value,
         two_broken_blocks_both_reported,
+        unbalanced_directive,
         unterminated_string,
         unterminated_string_at_end_of_file,
         unterminated_heredoc,

@@ -7,7 +7,8 @@
 //! gets operands of its type. A stack holds every kind of block (stack,
 //! variable, environment, secret, provider, locals, resource, data, module
 //! with a local source, output, moved, import), expressions of every form
-//! (strings with interpolation and escapes, heredocs, numbers, bools, null,
+//! (strings with interpolation, template directives (`%{ if }`, `%{ for }`,
+//! with and without `~` strip markers) and escapes, heredocs, numbers, bools, null,
 //! lists, maps, references, indexing, arithmetic, comparisons, `&&` `||` `!`,
 //! conditionals, function calls, `for` expressions) and comments of all three
 //! kinds, on their own line and trailing.
@@ -72,6 +73,9 @@ fn literal_piece() -> Text {
         Just(" ".to_owned()),
         Just("-".to_owned()),
         Just("$${x}".to_owned()),
+        Just("%%{x}".to_owned()),
+        // A trailing space, so that no directive after it reads as `%%{`.
+        Just("5% ".to_owned()),
         Just("é→".to_owned()),
     ]
     .boxed()
@@ -190,12 +194,27 @@ impl Exprs {
         let s = self.string(depth - 1);
         let l = self.list(depth - 1);
         let m = self.map(depth - 1);
+        // Template directives, with and without `~` strip markers.
+        let strip = || prop_oneof![Just(""), Just("~")];
+        let directive = prop_oneof![
+            (b.clone(), s.clone(), s.clone(), strip(), strip()).prop_map(|(c, a, d, l, r)| {
+                format!("%{{{l} if {c} {r}}}${{{a}}}%{{ else }}${{{d}}}%{{{l} endif {r}}}")
+            }),
+            (l.clone(), strip(), strip()).prop_map(|(list, l, r)| {
+                format!("%{{{l} for item in {list} {r}}}<${{item}}>%{{{l} endfor {r}}}")
+            }),
+            (l.clone(), strip()).prop_map(|(list, r)| {
+                format!("%{{ for i, item in {list} }}${{i}}=${{~ item {r}}} %{{ endfor }}")
+            }),
+        ]
+        .boxed();
         let interpolation = proptest::collection::vec(
             prop_oneof![
                 2 => literal_piece(),
                 1 => escape_piece(),
                 1 => s.clone().prop_map(|s| format!("${{{s}}}")),
                 1 => n.clone().prop_map(|n| format!("${{{n}}}")),
+                1 => directive.clone(),
             ],
             1..4,
         )
@@ -207,6 +226,7 @@ impl Exprs {
                     2 => literal_piece(),
                     1 => s.clone().prop_map(|s| format!("${{{s}}}")),
                     1 => Just("\n".to_owned()),
+                    1 => directive,
                 ],
                 0..5,
             ),

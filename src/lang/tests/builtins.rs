@@ -10,7 +10,7 @@ fn every_builtin_is_tested_here() {
     let source = include_str!("builtins.rs");
     for name in NAMES {
         assert!(
-            source.contains(&format!("fn {name}()")),
+            source.contains(&format!("fn {name}()")) || source.contains(&format!("fn r#{name}()")),
             "no test for `{name}`"
         );
     }
@@ -42,7 +42,12 @@ fn trimspace() {
 #[test]
 fn replace() {
     ok_str(r#"replace("a-b-c", "-", "+")"#, "a+b+c");
-    ok_str(r#"replace("abc", "", "+")"#, "abc");
+    ok_str(r#"replace("abc", "", "+")"#, "+a+b+c+");
+    // A search string in slashes is a regular expression, as in Terraform.
+    ok_str(r##"replace("a1b22c", "/[0-9]+/", "#")"##, "a#b#c");
+    ok_str(r#"replace("k=v", "/(\\w)=(\\w)/", "$2=$1")"#, "v=k");
+    ok_str(r#"replace("a/b", "/", "-")"#, "a-b");
+    invalid(r#"replace("a", "/(/", "b")"#, r#""/(/""#);
     wrong_count(r#"replace("a", "b")"#);
     invalid(r#"replace("a", ["b"], "c")"#, r#"["b"]"#);
     invalid(r#"replace("a", "b", {})"#, "{}");
@@ -424,4 +429,545 @@ fn expanding_the_last_argument() {
     invalid(r#"concat(["a"]...)"#, r#"["a"]"#);
     fails(r#"concat("x"...)"#, Code::CheckTypeMismatch, r#""x""#);
     assert_eq!(run("length([[1, 2]]...)").value().to_string(), "2");
+}
+
+// ---- conversion and error handling -----------------------------------------
+
+#[test]
+fn tonumber() {
+    ok("tonumber(\"42\")", "42");
+    ok("tonumber(1.5)", "1.5");
+    ok("tonumber(null)", "null");
+    invalid("tonumber(\"x\")", "\"x\"");
+    wrong_count("tonumber()");
+}
+
+#[test]
+fn tostring() {
+    ok_str("tostring(5)", "5");
+    ok_str("tostring(true)", "true");
+    invalid("tostring([1])", "[1]");
+}
+
+#[test]
+fn tobool() {
+    ok("tobool(\"true\")", "true");
+    ok("tobool(false)", "false");
+    invalid("tobool(1)", "1");
+}
+
+#[test]
+fn tolist() {
+    ok("tolist([\"a\", 1, true])", "[\"a\", \"1\", \"true\"]");
+    ok("tolist([1, 2])", "[1, 2]");
+    invalid("tolist(\"a\")", "\"a\"");
+}
+
+#[test]
+fn toset() {
+    ok("toset([\"b\", \"a\", \"b\"])", "[\"a\", \"b\"]");
+    ok("toset([10, 2, 10])", "[2, 10]");
+    invalid("toset({a = 1})", "{a = 1}");
+}
+
+#[test]
+fn tomap() {
+    ok("tomap({a = 1, b = \"x\"})", "{ a = \"1\", b = \"x\" }");
+    invalid("tomap([1])", "[1]");
+}
+
+#[test]
+fn r#try() {
+    ok("try(var.m.nope, \"fallback\")", "\"fallback\"");
+    ok("try(var.m.a, 0)", "1");
+    ok("try(tonumber(\"x\"), tonumber(\"7\"))", "7");
+    let none = invalid("try(var.m.nope)", "try(var.m.nope)");
+    assert!(none.help().contains("no attribute"), "{}", none.help());
+    wrong_count("try()");
+}
+
+#[test]
+fn can() {
+    ok("can(var.m.a)", "true");
+    ok("can(var.m.nope)", "false");
+    ok("can(regex(\"^[a-z]+$\", \"abc\"))", "true");
+    ok("can(tonumber(\"x\"))", "false");
+    wrong_count("can(1, 2)");
+}
+
+#[test]
+fn coalesce() {
+    ok("coalesce(null, \"\", \"b\")", "\"b\"");
+    ok("coalesce(1, 2)", "1");
+    invalid("coalesce(null, \"\")", "coalesce(null, \"\")");
+    wrong_count("coalesce()");
+}
+
+// ---- regular expressions and strings ---------------------------------------
+
+#[test]
+fn regex() {
+    ok_str("regex(\"[a-z]+\", \"123abc456\")", "abc");
+    ok(
+        "regex(\"(\\\\d+)-(\\\\d+)\", \"10-20\")",
+        "[\"10\", \"20\"]",
+    );
+    ok(
+        "regex(\"(?P<k>\\\\w+)=(?P<v>\\\\w+)\", \"a=b\")",
+        "{ k = \"a\", v = \"b\" }",
+    );
+    ok("regex(\"(a)?(b)\", \"b\")", "[null, \"b\"]");
+    invalid("regex(\"x\", \"abc\")", "regex(\"x\", \"abc\")");
+    invalid("regex(\"(\", \"abc\")", "\"(\"");
+    invalid("regex(\"(?P<a>x)(y)\", \"xy\")", "\"(?P<a>x)(y)\"");
+    wrong_count("regex(\"a\")");
+}
+
+#[test]
+fn regexall() {
+    ok(
+        "regexall(\"[0-9]+\", \"a1b22c333\")",
+        "[\"1\", \"22\", \"333\"]",
+    );
+    ok("regexall(\"x\", \"abc\")", "[]");
+    ok("length(regexall(\"(a)(b)\", \"abab\"))", "2");
+    invalid("regexall(\"[\", \"a\")", "\"[\"");
+}
+
+#[test]
+fn startswith() {
+    ok("startswith(\"hello\", \"he\")", "true");
+    ok("startswith(\"hello\", \"lo\")", "false");
+    wrong_count("startswith(\"a\")");
+}
+
+#[test]
+fn endswith() {
+    ok("endswith(\"hello\", \"lo\")", "true");
+    ok("endswith(\"hello\", \"he\")", "false");
+}
+
+#[test]
+fn strcontains() {
+    ok("strcontains(\"hello\", \"ell\")", "true");
+    ok("strcontains(\"hello\", \"x\")", "false");
+}
+
+#[test]
+fn trimprefix() {
+    ok_str("trimprefix(\"helloworld\", \"hello\")", "world");
+    ok_str("trimprefix(\"hello\", \"x\")", "hello");
+}
+
+#[test]
+fn trimsuffix() {
+    ok_str("trimsuffix(\"helloworld\", \"world\")", "hello");
+    ok_str("trimsuffix(\"hello\", \"x\")", "hello");
+}
+
+#[test]
+fn trim() {
+    ok_str("trim(\"?!hello?!\", \"!?\")", "hello");
+}
+
+#[test]
+fn title() {
+    ok_str(
+        "title(\"hello wORLD foo_bar foo-bar élan\")",
+        "Hello WORLD Foo_bar Foo-Bar Élan",
+    );
+}
+
+#[test]
+fn strrev() {
+    ok_str("strrev(\"abc é\")", "é cba");
+}
+
+#[test]
+fn indent() {
+    ok_str("indent(2, \"a\\n\\nb\\n\")", "a\n  \n  b\n  ");
+    invalid("indent(-1, \"a\")", "-1");
+}
+
+#[test]
+fn chomp() {
+    ok_str("chomp(\"a\\r\\n\\n\")", "a");
+    ok_str("chomp(\"a\\nb\")", "a\nb");
+}
+
+// ---- numbers ---------------------------------------------------------------
+
+#[test]
+fn abs() {
+    ok("abs(-3)", "3");
+    ok("abs(1.5)", "1.5");
+}
+
+#[test]
+fn ceil() {
+    ok("ceil(1.2)", "2");
+    ok("ceil(-1.2)", "-1");
+}
+
+#[test]
+fn floor() {
+    ok("floor(1.8)", "1");
+    ok("floor(-1.2)", "-2");
+}
+
+#[test]
+fn signum() {
+    ok("signum(-4)", "-1");
+    ok("signum(0)", "0");
+    ok("signum(2.5)", "1");
+}
+
+#[test]
+fn log() {
+    ok("log(8, 2)", "3");
+}
+
+#[test]
+fn pow() {
+    ok("pow(3, 2)", "9");
+    ok("pow(2, 0.5)", "1.4142135623730951");
+    ok("pow(2, -1)", "0.5");
+}
+
+#[test]
+fn min() {
+    ok("min(3, 1.5, 2)", "1.5");
+    invalid("min(\"a\")", "\"a\"");
+    wrong_count("min()");
+}
+
+#[test]
+fn max() {
+    ok("max(3, 1.5, 2)", "3");
+    ok("max([1, 5]...)", "5");
+}
+
+#[test]
+fn parseint() {
+    ok("parseint(\"ff\", 16)", "255");
+    ok("parseint(\"-101\", 2)", "-5");
+    ok("parseint(\"zZ\", 62)", "2231");
+    invalid("parseint(\"12\", 1)", "1");
+    invalid("parseint(\"19\", 8)", "\"19\"");
+    invalid("parseint(12, 10)", "12");
+}
+
+#[test]
+fn sum() {
+    ok("sum([1, 2.5, 3])", "6.5");
+    invalid("sum([])", "[]");
+    invalid("sum([\"a\"])", "[\"a\"]");
+}
+
+// ---- collections -----------------------------------------------------------
+
+#[test]
+fn element() {
+    ok("element([\"a\", \"b\"], 3)", "\"b\"");
+    invalid("element([], 0)", "[]");
+    invalid("element([1], -1)", "-1");
+}
+
+#[test]
+fn index() {
+    ok("index([\"a\", \"b\"], \"b\")", "1");
+    invalid("index([\"a\"], \"z\")", "\"z\"");
+}
+
+#[test]
+fn slice() {
+    ok("slice([1, 2, 3, 4], 1, 3)", "[2, 3]");
+    ok("slice([1], 1, 1)", "[]");
+    invalid("slice([1], 0, 2)", "2");
+    invalid("slice([1], -1, 1)", "-1");
+}
+
+#[test]
+fn reverse() {
+    ok("reverse([1, 2, 3])", "[3, 2, 1]");
+}
+
+#[test]
+fn compact() {
+    ok("compact([\"a\", \"\", null, \"b\"])", "[\"a\", \"b\"]");
+}
+
+#[test]
+fn chunklist() {
+    ok("chunklist([1, 2, 3], 2)", "[[1, 2], [3]]");
+    ok("chunklist([1, 2], 0)", "[[1, 2]]");
+    invalid("chunklist([1], -1)", "-1");
+}
+
+#[test]
+fn setunion() {
+    ok(
+        "setunion([\"b\", \"a\"], [\"c\", \"a\"])",
+        "[\"a\", \"b\", \"c\"]",
+    );
+    ok("setunion([3, 1], [2, 10])", "[1, 2, 3, 10]");
+}
+
+#[test]
+fn setintersection() {
+    ok("setintersection([\"a\", \"b\"], [\"b\", \"c\"])", "[\"b\"]");
+}
+
+#[test]
+fn setsubtract() {
+    ok(
+        "setsubtract([\"a\", \"b\", \"c\"], [\"b\"])",
+        "[\"a\", \"c\"]",
+    );
+}
+
+#[test]
+fn setproduct() {
+    ok(
+        "setproduct([\"a\", \"b\"], [1, 2])",
+        "[[\"a\", 1], [\"a\", 2], [\"b\", 1], [\"b\", 2]]",
+    );
+    wrong_count("setproduct([1])");
+}
+
+#[test]
+fn alltrue() {
+    ok("alltrue([true, \"true\"])", "true");
+    ok("alltrue([])", "true");
+    ok("alltrue([true, false])", "false");
+    invalid("alltrue([1])", "[1]");
+}
+
+#[test]
+fn anytrue() {
+    ok("anytrue([false, true])", "true");
+    ok("anytrue([])", "false");
+}
+
+#[test]
+fn one() {
+    ok("one([])", "null");
+    ok("one([\"a\"])", "\"a\"");
+    invalid("one([1, 2])", "[1, 2]");
+}
+
+#[test]
+fn transpose() {
+    ok(
+        "transpose({a = [\"1\", \"2\"], b = [\"2\", \"3\"]})",
+        "{ \"1\" = [\"a\"], \"2\" = [\"a\", \"b\"], \"3\" = [\"b\"] }",
+    );
+    invalid("transpose({a = 1})", "{a = 1}");
+}
+
+#[test]
+fn coalescelist() {
+    ok("coalescelist([], [\"a\"], [\"b\"])", "[\"a\"]");
+    invalid("coalescelist([], [])", "coalescelist([], [])");
+}
+
+#[test]
+fn matchkeys() {
+    ok(
+        "matchkeys([\"i-1\", \"i-2\", \"i-3\"], [\"a\", \"b\", \"a\"], [\"a\"])",
+        "[\"i-1\", \"i-3\"]",
+    );
+    invalid("matchkeys([1], [], [])", "matchkeys([1], [], [])");
+}
+
+// ---- CIDR ------------------------------------------------------------------
+
+#[test]
+fn cidrhost() {
+    ok_str("cidrhost(\"10.12.112.0/20\", 16)", "10.12.112.16");
+    ok_str("cidrhost(\"10.12.112.0/20\", -1)", "10.12.127.255");
+    ok_str(
+        "cidrhost(\"fd00:fd12:3456:7890::/56\", 16)",
+        "fd00:fd12:3456:7800::10",
+    );
+    invalid("cidrhost(\"10.0.0.0/30\", 4)", "4");
+    invalid("cidrhost(\"nope\", 1)", "\"nope\"");
+}
+
+#[test]
+fn cidrnetmask() {
+    ok_str("cidrnetmask(\"172.16.0.0/12\")", "255.240.0.0");
+    invalid("cidrnetmask(\"fd00::/8\")", "\"fd00::/8\"");
+}
+
+#[test]
+fn cidrsubnets() {
+    ok(
+        "cidrsubnets(\"10.1.0.0/16\", 4, 4, 8, 4)",
+        "[\"10.1.0.0/20\", \"10.1.16.0/20\", \"10.1.32.0/24\", \"10.1.48.0/20\"]",
+    );
+    ok(
+        "cidrsubnets(\"fd00:fd12:3456:7890::/56\", 16, 16)",
+        "[\"fd00:fd12:3456:7800::/72\", \"fd00:fd12:3456:7800:100::/72\"]",
+    );
+    invalid("cidrsubnets(\"10.0.0.0/30\", 1, 1, 1)", "1");
+    invalid("cidrsubnets(\"10.0.0.0/30\", 3)", "3");
+}
+
+// ---- files -----------------------------------------------------------------
+
+#[test]
+fn fileexists() {
+    ok("fileexists(\"hello.txt\")", "true");
+    ok("fileexists(\"nope.txt\")", "false");
+}
+
+#[test]
+fn fileset() {
+    ok("fileset(\".\", \"*.txt\")", "[\"hello.txt\"]");
+    ok(
+        "fileset(\".\", \"**/*.{txt,tpl}\")",
+        "[\"app.tpl\", \"conf/d/e.tpl\", \"hello.txt\"]",
+    );
+    invalid("fileset(\".\", \"[a\")", "\"[a\"");
+    fails(
+        "fileset(\"nope\", \"*\")",
+        Code::CheckFileNotReadable,
+        "\"nope\"",
+    );
+}
+
+#[test]
+fn filebase64() {
+    ok_str("filebase64(\"hello.txt\")", "aGkK");
+    fails(
+        "filebase64(\"nope\")",
+        Code::CheckFileNotReadable,
+        "\"nope\"",
+    );
+}
+
+#[test]
+fn filebase64sha256() {
+    ok_str(
+        "filebase64sha256(\"hello.txt\")",
+        "mOpuTyFvL7S2n/+bOkSELDhobKaF8/VdxIxdP7EQe+Q=",
+    );
+}
+
+#[test]
+fn filebase64sha512() {
+    ok("length(filebase64sha512(\"hello.txt\"))", "88");
+}
+
+#[test]
+fn filemd5() {
+    ok_str("filemd5(\"hello.txt\")", "764efa883dda1e11db47671c4a3bbd9e");
+}
+
+#[test]
+fn filesha1() {
+    ok_str(
+        "filesha1(\"hello.txt\")",
+        "55ca6286e3e4f4fba5d0448333fa99fc5a404a73",
+    );
+}
+
+#[test]
+fn filesha256() {
+    ok_str(
+        "filesha256(\"hello.txt\")",
+        "98ea6e4f216f2fb4b69fff9b3a44842c38686ca685f3f55dc48c5d3fb1107be4",
+    );
+}
+
+#[test]
+fn filesha512() {
+    ok("length(filesha512(\"hello.txt\"))", "128");
+}
+
+#[test]
+fn dirname() {
+    ok_str("dirname(\"foo/bar/baz.txt\")", "foo/bar");
+    ok_str("dirname(\"baz.txt\")", ".");
+}
+
+#[test]
+fn basename() {
+    ok_str("basename(\"foo/bar/baz.txt\")", "baz.txt");
+    ok_str("basename(\"foo/bar/\")", "bar");
+}
+
+// ---- encodings and hashes --------------------------------------------------
+
+#[test]
+fn urlencode() {
+    ok_str("urlencode(\"a b&c/é~-_.\")", "a+b%26c%2F%C3%A9~-_.");
+}
+
+#[test]
+fn yamlencode() {
+    ok_str(
+        "yamlencode({a = 1, c = [1, \"two\", true, null], d = {e = \"multi\\nline\"}, f = [], l = [[1, 2], {m = 1}]})",
+        "\"a\": 1\n\"c\":\n- 1\n- \"two\"\n- true\n- null\n\"d\":\n  \"e\": |-\n    multi\n    line\n\"f\": []\n\"l\":\n- - 1\n  - 2\n- \"m\": 1\n",
+    );
+    ok_str("yamlencode(\"str\")", "\"str\"\n");
+}
+
+#[test]
+fn yamldecode() {
+    ok(
+        "yamldecode(\"a: 1\\nb: [x, 2.5, true, null]\\n\")",
+        "{ a = 1, b = [\"x\", 2.5, true, null] }",
+    );
+    invalid("yamldecode(\"a: [\")", "\"a: [\"");
+}
+
+#[test]
+fn csvdecode() {
+    ok(
+        "csvdecode(\"a,b\\n1,2\\n\\\"x,y\\\",z\\n\")",
+        "[{ a = \"1\", b = \"2\" }, { a = \"x,y\", b = \"z\" }]",
+    );
+    invalid("csvdecode(\"a,b\\n1\\n\")", "\"a,b\\n1\\n\"");
+}
+
+#[test]
+fn sha1() {
+    ok_str(
+        "sha1(\"hello\")",
+        "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d",
+    );
+}
+
+#[test]
+fn sha512() {
+    ok("length(sha512(\"hello\"))", "128");
+    ok_str("substr(sha512(\"hello\"), 0, 16)", "9b71d224bd62f378");
+}
+
+#[test]
+fn base64sha256() {
+    ok_str(
+        "base64sha256(\"hello\")",
+        "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=",
+    );
+}
+
+#[test]
+fn base64sha512() {
+    ok("length(base64sha512(\"hello\"))", "88");
+}
+
+#[test]
+fn uuidv5() {
+    ok_str(
+        "uuidv5(\"dns\", \"www.terraform.io\")",
+        "a5008fae-b28c-5ba5-96cd-82b4c53552d6",
+    );
+    ok_str(
+        "uuidv5(\"6ba7b810-9dad-11d1-80b4-00c04fd430c8\", \"x\")",
+        "05b16a01-46c6-56dd-bd6e-c6dfb4a1427a",
+    );
+    invalid("uuidv5(\"nope\", \"x\")", "\"nope\"");
 }

@@ -11,6 +11,7 @@
 mod builtins;
 mod operators;
 mod secrets;
+mod templates;
 
 use super::functions::FunctionContext;
 use super::{Scope, Value, eval};
@@ -131,6 +132,17 @@ impl FunctionContext for TestContext {
             _ => Err(String::from(
                 "no such file (the path is relative to the module's folder)",
             )),
+        }
+    }
+
+    fn list_files(&self, dir: &str) -> Result<Vec<String>, String> {
+        match dir {
+            "." => Ok(vec![
+                String::from("hello.txt"),
+                String::from("app.tpl"),
+                String::from("conf/d/e.tpl"),
+            ]),
+            _ => Err(String::from("no such folder")),
         }
     }
 

@@ -11,6 +11,76 @@ use crate::lang::functions::NAMES;
 /// One call per builtin with a secret argument, each of which must give a
 /// secret result.
 const SECRET_CALLS: &[&str] = &[
+    "abs(var.sn)",
+    "alltrue([var.sb])",
+    "anytrue([var.sb])",
+    "base64sha256(var.s)",
+    "base64sha512(var.s)",
+    "basename(var.s)",
+    "can(regex(\"^h\", var.s))",
+    "ceil(var.sn)",
+    "chomp(var.s)",
+    "chunklist(var.sl, 1)",
+    "cidrhost(var.sc, 1)",
+    "cidrnetmask(var.sc)",
+    "cidrsubnets(var.sc, 8, 8)",
+    "coalesce(var.s, \"x\")",
+    "coalescelist(var.sl, [\"x\"])",
+    "compact(var.sl)",
+    "csvdecode(\"a\\n${var.s}\")",
+    "dirname(var.s)",
+    "element(var.sl, 0)",
+    "endswith(var.s, \"2\")",
+    "filebase64(var.sb ? \"hello.txt\" : \"x\")",
+    "filebase64sha256(var.sb ? \"hello.txt\" : \"x\")",
+    "filebase64sha512(var.sb ? \"hello.txt\" : \"x\")",
+    "fileexists(var.s)",
+    "filemd5(var.sb ? \"hello.txt\" : \"x\")",
+    "fileset(\".\", var.s)",
+    "filesha1(var.sb ? \"hello.txt\" : \"x\")",
+    "filesha256(var.sb ? \"hello.txt\" : \"x\")",
+    "filesha512(var.sb ? \"hello.txt\" : \"x\")",
+    "floor(var.sn)",
+    "indent(2, var.s)",
+    "index(var.sl, \"b\")",
+    "log(var.sn, 2)",
+    "matchkeys([1, 2], var.sl, [\"b\"])",
+    "max(var.sn, 1)",
+    "min(var.sn, 1)",
+    "one([var.s])",
+    "parseint(var.s == \"x\" ? \"1\" : \"2\", 10)",
+    "pow(var.sn, 2)",
+    "regex(\"h.*\", var.s)",
+    "regexall(\"h\", var.s)",
+    "reverse(var.sl)",
+    "setintersection(var.sl, [\"b\"])",
+    "setproduct(var.sl, [1])",
+    "setsubtract(var.sl, [\"b\"])",
+    "setunion(var.sl, [\"c\"])",
+    "sha1(var.s)",
+    "sha512(var.s)",
+    "signum(var.sn)",
+    "slice(var.sl, 0, 1)",
+    "startswith(var.s, \"h\")",
+    "strcontains(var.s, \"u\")",
+    "strrev(var.s)",
+    "sum([var.sn, 1])",
+    "title(var.s)",
+    "tobool(var.sb)",
+    "tolist(var.sl)",
+    "tomap(var.ms)",
+    "tonumber(var.sn)",
+    "toset(var.sl)",
+    "tostring(var.s)",
+    "transpose({a = var.sl})",
+    "trim(var.s, \"h\")",
+    "trimprefix(var.s, \"h\")",
+    "trimsuffix(var.s, \"2\")",
+    "try(var.s, \"x\")",
+    "urlencode(var.s)",
+    "uuidv5(\"dns\", var.s)",
+    "yamldecode(var.sj)",
+    "yamlencode({a = var.s})",
     "base64decode(base64encode(var.s))",
     "base64encode(var.s)",
     "cidrsubnet(var.sc, 8, 1)",
@@ -281,4 +351,27 @@ fn display_never_prints_a_secret_anywhere_inside() {
         "{a = [var.s], b = {c = var.sn}}",
         "{ a = [(secret)], b = { c = (secret) } }",
     );
+}
+
+#[test]
+fn try_and_can_are_secret_when_a_failure_depends_on_a_secret() {
+    // The fallback is plain, but that it was taken tells about the secret.
+    is_secret("try(var.ms.nope, \"x\")");
+    is_secret("try(tonumber(var.s), 0)");
+    is_secret("can(tonumber(var.s))");
+    // Nothing secret read: plain.
+    let plain = ok("try(var.m.nope, \"x\")", "\"x\"");
+    assert!(!plain.is_secret());
+    assert!(!ok("can(var.m.a)", "true").is_secret());
+    // The failure detail of a secret argument is not shown.
+    let outcome = run("try(tonumber(var.s))");
+    assert_eq!(outcome.error().code, Code::CheckInvalidArgument);
+}
+
+#[test]
+fn template_directives_keep_marks_per_use() {
+    // A plain loop over a map with a secret value: only using the value taints.
+    assert!(!ok("\"%{ for k, v in var.sm }${k}%{ endfor }\"", "\"ab\"").is_secret());
+    is_secret("\"%{ for k, v in var.sm }${v}%{ endfor }\"");
+    is_secret("\"%{ if var.s == \"x\" }a%{ endif }\"");
 }

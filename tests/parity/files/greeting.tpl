@@ -1,0 +1,4 @@
+%{ for n in names ~}
+${loud ? upper(n) : n}
+%{ endfor ~}
+done
