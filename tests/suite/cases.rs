@@ -115,6 +115,7 @@ corpus_cases! {
         language_services,
         language_stack_and_environments,
         language_strings,
+        language_templates,
         language_types,
         language_variables,
         missing_attribute,
