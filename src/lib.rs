@@ -29,6 +29,7 @@ pub mod host;
 pub mod lang;
 pub mod pipeline;
 pub mod plan;
+pub mod policy;
 pub mod providers;
 pub mod render;
 pub mod state;

@@ -130,6 +130,7 @@ pub const STACK: BlockShape = BlockShape {
         "region",
         "endpoint",
         "prefix",
+        "policies",
     ]),
     required: &[],
     blocks: NestedBlocks::Fixed(&[]),

@@ -26,6 +26,7 @@ mod init;
 mod interrupt;
 mod output;
 mod plan;
+mod policy;
 mod progress;
 mod state;
 mod state_restore;
@@ -88,6 +89,8 @@ enum Command {
     Output(output::OutputCommand),
     /// Scaffold a starter stack and a `.gitignore`.
     Init(init::InitCommand),
+    /// Work with Rego policies: `infra policy test [DIR]`.
+    Policy(policy::PolicyCommand),
 }
 
 /// What a command needs from the outside world: the host, the streams and how
@@ -297,5 +300,6 @@ pub fn run(args: impl IntoIterator<Item = OsString>, ctx: &mut Ctx<'_>) -> Exit 
         Command::ForceUnlock(command) => command.run(ctx),
         Command::Output(command) => command.run(ctx),
         Command::Init(command) => command.run(ctx),
+        Command::Policy(command) => command.run(ctx),
     }
 }

@@ -13,6 +13,7 @@ mod apply;
 mod drift;
 pub mod envdiff;
 mod import;
+mod policy;
 mod run;
 
 pub use apply::{ApplyRequest, ApplyUi, Mode, Outcome, apply, secret_key};
@@ -20,6 +21,7 @@ pub use drift::{
     DRIFT_LOCK_TIMEOUT, DriftReport, DriftRequest, DriftUi, RefreshOutcome, drift, refresh_state,
 };
 pub use import::{ImportRequest, Imported, import};
+pub use policy::policy_test;
 pub use run::{PlanRequest, plan};
 
 use crate::check::{self, Stack};
@@ -142,6 +144,9 @@ pub struct ValidateRequest {
     pub environment: Option<String>,
     /// `--var NAME=VALUE`.
     pub vars: Vec<(String, String)>,
+    /// `--policy DIR`: these folders' policies are parsed too (as are the
+    /// stack's `policies`).
+    pub policy: crate::policy::Options,
 }
 
 /// The result of `infra validate`.
@@ -180,9 +185,19 @@ pub fn validate(host: &dyn Host, dir: &Path, request: &ValidateRequest) -> Valid
             diagnostics.extend(expand_diagnostics);
         }
     }
+    let mut sources = checked.sources;
+    if !diagnostics.has_errors() {
+        diagnostics.extend(policy::check_syntax(
+            host,
+            &checked.config,
+            dir,
+            &request.policy,
+            &mut sources,
+        ));
+    }
     diagnostics.sort();
     Validated {
-        sources: checked.sources,
+        sources,
         diagnostics,
         environments,
     }

@@ -7,3 +7,4 @@ pub mod drift;
 pub mod envdiff;
 pub mod graph;
 pub mod plan;
+pub mod policy;
