@@ -42,6 +42,9 @@ impl RuleDef {
 /// `deny[msg] { ... }` form older policies use).
 pub(super) fn compile(set: &PolicySet, tests: bool) -> (Option<Engine>, Diagnostics) {
     let mut engine = Engine::new();
+    // `print` goes to a buffer nobody reads, never to the terminal (only
+    // `cli` prints).
+    engine.set_gather_prints(true);
     let mut diagnostics = Diagnostics::new();
     for file in set.files.iter().filter(|f| tests || !f.test) {
         if let Err(v1_error) = engine.add_policy(file.name.clone(), file.text.clone()) {

@@ -164,3 +164,70 @@ pub fn markdown(results: &PolicyResults) -> String {
     out.push('\n');
     out
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::plan::{Enforcement, PolicyChecked};
+
+    fn results() -> PolicyResults {
+        PolicyResults {
+            policies: vec![PolicyChecked {
+                name: String::from("files"),
+                files: vec![String::from("policy/files.rego")],
+            }],
+            violations: vec![Violation {
+                enforcement: Enforcement::Deny,
+                policy: String::from("files"),
+                message: String::from("a | b\nc <d>"),
+                address: Some(String::from("local_file.a")),
+                severity: Some(String::from("high")),
+                file: String::from("policy/files.rego"),
+                line: 5,
+            }],
+            warn_only: false,
+        }
+    }
+
+    /// The field names in `docs/json-plan.md`'s table under `heading`.
+    fn documented(heading: &str) -> Vec<String> {
+        let doc = include_str!("../../docs/json-plan.md");
+        let mut fields = Vec::new();
+        let mut inside = false;
+        for line in doc.lines() {
+            if line.starts_with('#') {
+                inside = line.trim_start_matches('#').trim() == heading;
+                continue;
+            }
+            if inside && let Some(rest) = line.strip_prefix("| `") {
+                fields.push(rest.split('`').next().unwrap_or_default().to_owned());
+            }
+        }
+        assert!(!fields.is_empty(), "no fields documented under {heading}");
+        fields
+    }
+
+    #[test]
+    fn every_documented_policy_field_is_in_the_json() {
+        let json = json(&results());
+        for field in documented("Policy results fields") {
+            assert!(json.get(&field).is_some(), "{field} missing from {json}");
+        }
+        for field in documented("Violation fields") {
+            assert!(
+                json["violations"][0].get(&field).is_some(),
+                "{field} missing from {json}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_markdown_cell_stays_one_cell() {
+        let table = markdown(&results());
+        assert!(
+            table.contains("| a \\| b c &lt;d&gt; (severity high) |"),
+            "{table}"
+        );
+    }
+}
