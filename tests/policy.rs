@@ -483,3 +483,33 @@ fn the_policy_example_runs_as_its_readme_says() {
         );
     }
 }
+
+#[test]
+fn data_files_in_a_policy_folder_are_data() {
+    let dir = stack(
+        "data",
+        "package limits\n\nimport rego.v1\n\ndeny contains sprintf(\"more than %d resources\", [data.limits.max]) if {\n\tcount(input.plan.resource_changes) > data.limits.max\n}\n",
+    );
+    dir.write("policy/limits.yaml", "limits:\n  max: 1\n");
+    let output = infra(&dir.path, &["plan"]);
+    assert_eq!(code(&output), 1, "{}", both(&output));
+    assert!(
+        stdout(&output).contains("limits: more than 1 resources"),
+        "{}",
+        both(&output)
+    );
+
+    dir.write("policy/limits.yaml", "limits: [unclosed\n");
+    let output = infra(&dir.path, &["plan"]);
+    assert_eq!(code(&output), 1, "{}", both(&output));
+    assert!(
+        stderr(&output).contains("infra::policy::parse"),
+        "{}",
+        both(&output)
+    );
+    assert!(
+        stderr(&output).contains("policy/limits.yaml"),
+        "{}",
+        both(&output)
+    );
+}
