@@ -166,6 +166,7 @@ fn stack(resource_type: &str, count: usize, chain: usize) -> (Expanded, Plan) {
         config_digest: String::new(),
         impact: Default::default(),
         targets: Vec::new(),
+        policy: None,
     };
     (expanded, plan)
 }

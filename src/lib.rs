@@ -30,6 +30,7 @@ pub mod lang;
 pub mod lsp;
 pub mod pipeline;
 pub mod plan;
+pub mod policy;
 pub mod providers;
 pub mod render;
 pub mod state;

@@ -553,6 +553,8 @@ fn every_stdlib_module_validates_with_a_secret_in_each_input() {
         .iter()
         .filter_map(|f| f.parent())
         .filter(|d| *d != root)
+        // stdlib/policy holds Rego policies (`std/policy/NAME`), not modules.
+        .filter(|d| !d.starts_with(root.join("policy")))
         .collect::<std::collections::BTreeSet<_>>()
     {
         let name = module.file_name().unwrap().to_string_lossy().into_owned();

@@ -1058,6 +1058,7 @@ fn the_apply_future_is_send() {
         config_digest: String::new(),
         impact: Default::default(),
         targets: Vec::new(),
+        policy: None,
     };
     let mut recorder = MemoryRecorder::default();
     let request = world.request(&plan, &config, FnResolver::fixed(&config), 1);

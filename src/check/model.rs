@@ -127,6 +127,25 @@ pub(crate) trait ChildLoader {
 }
 
 /// Lowers the root module's `stack` and `environment` blocks.
+/// `policies = ["./policy", "std/policy/tagging"]`: a literal list of
+/// literal strings.
+fn lower_policies(value: &Expr, diagnostics: &mut Diagnostics) -> Vec<(String, Span)> {
+    let example = "`policies = [\"./policy\", \"std/policy/tagging\"]`";
+    let ExprKind::List(items) = &value.kind else {
+        diagnostics.push(expected_literal(value, "`policies`", example));
+        return Vec::new();
+    };
+    let mut policies = Vec::new();
+    for element in &items.items {
+        let item = &element.value;
+        match literal_string(item) {
+            Some(path) => policies.push((path.to_owned(), item.span)),
+            None => diagnostics.push(expected_literal(item, "each of `policies`", example)),
+        }
+    }
+    policies
+}
+
 pub(crate) fn lower_stack(
     files: &[&ast::File],
     default_name: &str,
@@ -180,10 +199,13 @@ pub(crate) fn lower_stack(
                         )),
                     }
                 }
+                if let Some(attribute) = block.attribute("policies") {
+                    stack.policies = lower_policies(&attribute.value, diagnostics);
+                }
                 for attribute in block.attributes() {
                     if !matches!(
                         attribute.name.name.as_str(),
-                        "state" | "default_environment"
+                        "state" | "default_environment" | "policies"
                     ) {
                         stack
                             .backend

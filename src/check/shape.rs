@@ -132,6 +132,7 @@ pub const STACK: BlockShape = BlockShape {
         "region",
         "endpoint",
         "prefix",
+        "policies",
     ]),
     required: &[],
     blocks: NestedBlocks::Fixed(&[]),

@@ -13,7 +13,7 @@
 //! and replaces (the plan is printed, then one error lists them); 130, 143
 //! or 129 when SIGINT, SIGTERM or SIGHUP stopped it (see `interrupt`).
 
-use super::args::{EnvArgs, parse_duration};
+use super::args::{EnvArgs, PolicyArgs, parse_duration};
 use super::progress::Live;
 use super::{Ctx, Exit, interrupt};
 use crate::addr::Target;
@@ -56,6 +56,9 @@ pub(super) struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "200ms")]
     retry_backoff: Duration,
 
+    #[command(flatten)]
+    policy: PolicyArgs,
+
     /// After SIGINT, SIGTERM or SIGHUP, how long the calls in flight may take
     /// to finish before the command exits without waiting for them.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
@@ -85,6 +88,7 @@ impl RunArgs {
             out: None,
             allow_destroy: self.allow_destroy,
             parallelism: self.parallelism as usize,
+            policy: self.policy.options(),
         }
     }
 }

@@ -106,3 +106,40 @@ mod tests {
         }
     }
 }
+
+/// `--policy DIR`, `--policy-warn-only` and `--policy-timeout`, for the
+/// commands that check policies (`plan`, `apply`, `destroy`, `rollback`,
+/// `validate`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(super) struct PolicyArgs {
+    /// Also check the Rego policies in DIR (relative to the stack, or
+    /// `std/policy/NAME`), besides `stack { policies }` (repeatable).
+    #[arg(long = "policy", value_name = "DIR")]
+    pub dirs: Vec<String>,
+
+    /// Report policy denials without blocking (to roll a new policy out).
+    #[arg(long = "policy-warn-only")]
+    pub warn_only: bool,
+
+    /// The bound on policy evaluation: `500ms`, `10s`, `1m`.
+    #[arg(long = "policy-timeout", value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub timeout: std::time::Duration,
+}
+
+impl PolicyArgs {
+    /// The library's policy options.
+    pub fn options(&self) -> crate::policy::Options {
+        crate::policy::Options {
+            dirs: self
+                .dirs
+                .iter()
+                .map(|path| crate::policy::PolicyDir {
+                    path: path.clone(),
+                    span: None,
+                })
+                .collect(),
+            warn_only: self.warn_only,
+            timeout: self.timeout,
+        }
+    }
+}

@@ -27,6 +27,7 @@ mod interrupt;
 mod lsp;
 mod output;
 mod plan;
+mod policy;
 mod progress;
 mod show;
 mod state;
@@ -100,6 +101,8 @@ enum Command {
     Init(init::InitCommand),
     /// Run the language server on stdin and stdout (for editors).
     Lsp(lsp::LspCommand),
+    /// Work with Rego policies: `infra policy test [DIR]`.
+    Policy(policy::PolicyCommand),
 }
 
 /// What a command needs from the outside world: the host, the streams and how
@@ -335,5 +338,6 @@ fn dispatch(command: Command, ctx: &mut Ctx<'_>) -> Exit {
         Command::Show(command) => command.run(ctx),
         Command::Init(command) => command.run(ctx),
         Command::Lsp(command) => command.run(ctx),
+        Command::Policy(command) => command.run(ctx),
     }
 }

@@ -1,13 +1,15 @@
 //! `infra plan [-C DIR] [--env E] [--var k=v] [--out FILE] [--format
 //! human|json|markdown] [--detailed-exitcode] [--target ADDR]...
-//! [--refresh=false] [--allow-destroy]`: refresh, diff and print the plan on stdout.
+//! [--refresh=false] [--allow-destroy] [--policy DIR] [--policy-warn-only]
+//! [--policy-timeout D]`: refresh, diff and print the plan on stdout.
 //!
 //! Exit: 1 on error; with `--detailed-exitcode`, 0 when nothing changes (reads
 //! of data sources are not changes) and 2 when something does; otherwise 0. A
 //! protected environment's plan that apply would refuse is still a plan: it
-//! is shown whole, ends with the refusal, and exits by these rules.
+//! is shown whole, ends with the refusal, and exits by these rules. A policy
+//! denial (without `--policy-warn-only`) exits 1 after the whole plan.
 
-use super::args::EnvArgs;
+use super::args::{EnvArgs, PolicyArgs};
 use super::{Ctx, Exit};
 use crate::addr::Target;
 use crate::pipeline::{self, PlanRequest};
@@ -57,6 +59,9 @@ pub(super) struct PlanCommand {
     /// Allow deletes and replacements in a protected environment.
     #[arg(long)]
     allow_destroy: bool,
+
+    #[command(flatten)]
+    policy: PolicyArgs,
 
     /// How many provider calls (refresh reads, plan checks) run at once, as in `apply`.
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -122,6 +127,7 @@ impl PlanCommand {
             out: self.out.map(|out| ctx.resolve(&out)),
             allow_destroy: self.allow_destroy,
             parallelism: self.parallelism as usize,
+            policy: self.policy.options(),
         };
         let (plan, sources, diagnostics) = pipeline::plan(ctx.shared_host.clone(), &dir, request);
         ctx.report(&diagnostics, &sources);
@@ -149,6 +155,14 @@ impl PlanCommand {
                 Format::Human => ctx.out(&note),
                 Format::Json | Format::Markdown => ctx.err(&note),
             }
+        }
+        // A denial fails the plan, after the whole plan was printed.
+        if plan
+            .policy
+            .as_ref()
+            .is_some_and(crate::plan::PolicyResults::blocks)
+        {
+            return Exit::Failure;
         }
         if self.detailed_exitcode && plan.has_changes() {
             Exit::Changes

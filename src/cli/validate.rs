@@ -2,7 +2,7 @@
 //! the stack, run every check, evaluate it for the environment (or for every
 //! environment), report. Exit 1 when there is any error.
 
-use super::args::EnvArgs;
+use super::args::{EnvArgs, PolicyArgs};
 use super::{Ctx, Exit};
 use crate::diag::render_json;
 use crate::pipeline::{self, ValidateRequest};
@@ -12,6 +12,9 @@ use crate::pipeline::{self, ValidateRequest};
 pub(super) struct Validate {
     #[command(flatten)]
     env: EnvArgs,
+
+    #[command(flatten)]
+    policy: PolicyArgs,
 
     /// How to report: `human` (stderr) or `json` (stdout, also when clean).
     #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -34,6 +37,7 @@ impl Validate {
             var_files: self.env.var_files(ctx),
             environment: self.env.environment,
             vars: self.env.vars,
+            policy: self.policy.options(),
         };
         let validated = pipeline::validate(ctx.host, &dir, &request);
         let diagnostics = &validated.diagnostics;

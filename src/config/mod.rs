@@ -94,6 +94,9 @@ pub struct StackSettings {
     pub backend: BTreeMap<String, Expr>,
     /// The environment used when `--env` is not given.
     pub default_environment: Option<(String, Span)>,
+    /// `policies = ["./policy", "std/policy/tagging"]`: the policy folders
+    /// checked against every plan, each with its list element.
+    pub policies: Vec<(String, Span)>,
     /// The block, when there is one.
     pub span: Option<Span>,
 }

@@ -285,6 +285,18 @@ codes! {
     /// `infra init` would overwrite a file that is already there.
     CliFileExists => ("infra::cli::file_exists", "file already exists"),
 
+    // ---- policy: Rego policies checked against plans ---------------------------
+    /// A `.rego` policy (or a policy data file) does not parse; the help line has regorus's message.
+    PolicyParse => ("infra::policy::parse", "policy does not parse"),
+    /// A `deny` or `warn` rule failed at evaluation (a type error, a conflict between complete rules).
+    PolicyEval => ("infra::policy::eval", "policy rule failed to evaluate"),
+    /// Policy evaluation took longer than `--policy-timeout`.
+    PolicyTimeout => ("infra::policy::timeout", "policy evaluation ran out of time"),
+    /// A policy denied the plan, so `apply` changed nothing.
+    PolicyDenied => ("infra::policy::denied", "plan denied by policy"),
+    /// A policy folder named by `stack { policies }` or `--policy` does not exist or holds no policy.
+    PolicyNotFound => ("infra::policy::not_found", "policy folder not found"),
+
     // ---- internal: bugs, not user errors --------------------------------------
     /// Something the program did not expect; this is a bug.
     Internal => ("infra::internal", "internal error, this is a bug"),

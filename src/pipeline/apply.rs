@@ -133,13 +133,21 @@ pub fn apply(
         &request.plan.var_files,
     ));
     let mut diagnostics = checked.diagnostics.clone();
+    let mut sources = checked.sources.clone();
     let outcome = if diagnostics.has_errors() {
         None
     } else {
-        run(&host, &checked, &request, ui, &mut diagnostics)
+        run(
+            &host,
+            &checked,
+            &request,
+            ui,
+            &mut sources,
+            &mut diagnostics,
+        )
     };
     diagnostics.sort();
-    (outcome, checked.sources.clone(), diagnostics)
+    (outcome, sources, diagnostics)
 }
 
 fn run(
@@ -147,6 +155,7 @@ fn run(
     checked: &Arc<Checked>,
     request: &ApplyRequest,
     ui: &mut dyn ApplyUi,
+    sources: &mut SourceMap,
     diagnostics: &mut Diagnostics,
 ) -> Option<Outcome> {
     let environment = match crate::expand::select_environment(
@@ -210,7 +219,31 @@ fn run(
     if diagnostics.has_errors() {
         return None;
     }
-    let Planned { plan, expanded } = planned;
+    let Planned { mut plan, expanded } = planned;
+    // Policies see the plan before anything changes; a denial (or a policy
+    // that cannot be evaluated) refuses it here, lock released, nothing done.
+    super::policy::check_plan(
+        host.as_ref(),
+        checked,
+        &request.plan.policy,
+        &mut plan,
+        &expanded,
+        sources,
+        diagnostics,
+    );
+    if diagnostics.has_errors() {
+        drop(writing);
+        return None;
+    }
+    if plan
+        .policy
+        .as_ref()
+        .is_some_and(crate::plan::PolicyResults::blocks)
+    {
+        diagnostics.push(policy_refusal(&plan));
+        drop(writing);
+        return Some(Outcome::Refused(Box::new(plan)));
+    }
     if !request.plan.allow_destroy && !plan.impact.refused.is_empty() {
         diagnostics.push(protected_refusal(&plan));
         drop(writing);
@@ -220,7 +253,7 @@ fn run(
         drop(writing);
         return Some(Outcome::NoChanges(Box::new(plan)));
     }
-    match ui.confirm(&plan, &checked.sources) {
+    match ui.confirm(&plan, sources) {
         Ok(true) => {}
         Ok(false) => return Some(Outcome::Declined),
         Err(diagnostic) => {
@@ -886,6 +919,20 @@ fn waits_on_any_instance(
 
 /// The one error for every delete and replace a protected environment
 /// refuses, naming them.
+/// The error of an apply that a policy denied: how many denials, and how to
+/// see them or roll a new policy out.
+fn policy_refusal(plan: &Plan) -> Diagnostic {
+    let denials = plan
+        .policy
+        .as_ref()
+        .map_or(0, |results| results.denials().count());
+    Diagnostic::error_at_path(Code::PolicyDenied, None).with_help(format!(
+        "{denials} policy denial{} (listed in the plan's Policy section); nothing was changed. \
+         Fix the configuration, or pass `--policy-warn-only` to report denials without blocking",
+        if denials == 1 { "" } else { "s" }
+    ))
+}
+
 fn protected_refusal(plan: &Plan) -> Diagnostic {
     const LISTED: usize = 10;
     let refused = &plan.impact.refused;

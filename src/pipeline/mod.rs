@@ -13,6 +13,7 @@ mod apply;
 mod drift;
 pub mod envdiff;
 mod import;
+mod policy;
 mod run;
 pub mod state_url;
 
@@ -21,6 +22,7 @@ pub use drift::{
     DRIFT_LOCK_TIMEOUT, DriftReport, DriftRequest, DriftUi, RefreshOutcome, drift, refresh_state,
 };
 pub use import::{ImportRequest, Imported, import};
+pub use policy::policy_test;
 pub use run::{PlanRequest, plan};
 
 use crate::check::{self, Stack};
@@ -160,6 +162,9 @@ pub struct ValidateRequest {
     pub vars: Vec<(String, String)>,
     /// `--var-file FILE`, in order.
     pub var_files: Vec<std::path::PathBuf>,
+    /// `--policy DIR`: these folders' policies are parsed too (as are the
+    /// stack's `policies`).
+    pub policy: crate::policy::Options,
 }
 
 /// The result of `infra validate`.
@@ -198,9 +203,19 @@ pub fn validate(host: &dyn Host, dir: &Path, request: &ValidateRequest) -> Valid
             diagnostics.extend(expand_diagnostics);
         }
     }
+    let mut sources = checked.sources;
+    if !diagnostics.has_errors() {
+        diagnostics.extend(policy::check_syntax(
+            host,
+            &checked.config,
+            dir,
+            &request.policy,
+            &mut sources,
+        ));
+    }
     diagnostics.sort();
     Validated {
-        sources: checked.sources,
+        sources,
         diagnostics,
         environments,
     }

@@ -46,6 +46,8 @@ pub struct PlanRequest {
     /// `--parallelism`: how many provider calls (refresh reads, plan checks)
     /// run at once; the same bound as the apply's (default 64).
     pub parallelism: usize,
+    /// `--policy`, `--policy-warn-only`, `--policy-timeout`.
+    pub policy: crate::policy::Options,
 }
 
 impl Default for PlanRequest {
@@ -60,6 +62,7 @@ impl Default for PlanRequest {
             out: None,
             allow_destroy: false,
             parallelism: crate::apply::Options::default().parallelism,
+            policy: crate::policy::Options::default(),
         }
     }
 }
@@ -81,11 +84,23 @@ pub fn plan(
 ) -> (Option<Plan>, SourceMap, Diagnostics) {
     let checked = super::check_with(host.as_ref(), dir, &request.var_files);
     let mut diagnostics = checked.diagnostics.clone();
+    let mut sources = checked.sources.clone();
     let mut result = None;
     if !diagnostics.has_errors()
         && let Some(opened) = open(&host, &checked, &request, false, &mut diagnostics)
-        && let Some(planned) = plan_opened(&host, &checked, &opened, &request, &mut diagnostics)
+        && let Some(mut planned) = plan_opened(&host, &checked, &opened, &request, &mut diagnostics)
     {
+        if !diagnostics.has_errors() {
+            super::policy::check_plan(
+                host.as_ref(),
+                &checked,
+                &request.policy,
+                &mut planned.plan,
+                &planned.expanded,
+                &mut sources,
+                &mut diagnostics,
+            );
+        }
         if let Some(out) = &request.out
             && !diagnostics.has_errors()
         {
@@ -101,7 +116,7 @@ pub fn plan(
         drop_in_background(planned.expanded);
     }
     diagnostics.sort();
-    (result, checked.sources, diagnostics)
+    (result, sources, diagnostics)
 }
 
 /// An environment's state, opened.

@@ -399,6 +399,8 @@ impl PlanFile {
                     })
                 })
                 .collect::<Result<_, _>>()?,
+            // Policies are checked again when a saved plan is applied.
+            policy: None,
         })
     }
 

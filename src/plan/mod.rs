@@ -27,6 +27,7 @@ mod adopt;
 mod diff;
 mod file;
 mod impact;
+mod policy;
 mod refresh;
 
 pub use diff::diff;
@@ -38,6 +39,7 @@ pub use impact::{
     Blast, DowntimeReason, DowntimeRisk, Impact, Irreversible, IrreversibleReason, Refused,
     RollbackPlan,
 };
+pub use policy::{Enforcement, PolicyChecked, PolicyResults, Violation};
 pub use refresh::{PriorObject, Refreshed, prior_objects, refresh};
 
 use crate::addr::{InstanceAddr, Target};
@@ -210,6 +212,9 @@ pub struct Plan {
     /// `--target`: when not empty, the plan is partial: only these and what
     /// they depend on were planned (and no outputs).
     pub targets: Vec<Target>,
+    /// What the policies said; `None` when no policy was checked (none
+    /// configured, or a plan read back from a file before they ran).
+    pub policy: Option<PolicyResults>,
 }
 
 /// What a plan does, counted like Terraform: a replace adds one and destroys one.
@@ -394,6 +399,7 @@ pub async fn plan(request: &Request<'_>) -> (Option<Plan>, Diagnostics) {
         config_digest: request.config_digest.clone(),
         impact,
         targets: request.targets.clone(),
+        policy: None,
     };
     (Some(plan), diagnostics)
 }

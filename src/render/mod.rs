@@ -8,3 +8,4 @@ pub mod envdiff;
 pub mod graph;
 pub mod plan;
 pub mod state;
+pub mod policy;

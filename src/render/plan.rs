@@ -359,6 +359,13 @@ pub fn human(plan: &Plan) -> String {
             for line in change_lines(change) {
                 let _ = writeln!(out, "      {line}");
             }
+            if let Some(results) = &plan.policy {
+                let instance = change.addr.to_string();
+                let resource = change.addr.resource.to_string();
+                for violation in results.about(&instance, &resource) {
+                    let _ = writeln!(out, "      {}", super::policy::under_resource(violation));
+                }
+            }
             out.push('\n');
         }
     }
@@ -381,6 +388,12 @@ pub fn human(plan: &Plan) -> String {
     if plan.has_changes() {
         out.push('\n');
         for line in impact_lines(plan, HUMAN_LIST) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    if let Some(results) = &plan.policy {
+        out.push('\n');
+        for line in super::policy::human_section(results) {
             let _ = writeln!(out, "{line}");
         }
     }
@@ -804,13 +817,18 @@ pub(super) fn drift_json(drift: &Drift) -> serde_json::Value {
 
 /// The plan as the JSON document described in `docs/json-plan.md`.
 pub fn json(plan: &Plan) -> String {
+    serde_json::to_string_pretty(&json_document(plan)).unwrap_or_default()
+}
+
+/// The document [`json`] prints (policies get it as `input.plan`).
+pub fn json_document(plan: &Plan) -> serde_json::Value {
     let summary = plan.summary();
     let outputs: serde_json::Map<String, serde_json::Value> = plan
         .output_changes
         .iter()
         .map(|c| (c.name.clone(), output_change_json(c)))
         .collect();
-    let document = serde_json::json!({
+    serde_json::json!({
         "format_version": "1.0",
         "stack": plan.stack,
         "environment": {
@@ -836,8 +854,8 @@ pub fn json(plan: &Plan) -> String {
         "output_changes": outputs,
         "resource_drift": plan.drift.iter().map(drift_json).collect::<Vec<_>>(),
         "impact": impact_json(plan),
-    });
-    serde_json::to_string_pretty(&document).unwrap_or_default()
+        "policy_results": plan.policy.as_ref().map(super::policy::json),
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -912,7 +930,11 @@ pub fn markdown(plan: &Plan) -> String {
         code(&plan.environment.name),
         code(&plan.stack)
     );
-    // Drift comes first: what changed outside infra explains the changes below.
+    // Policy comes first: a denial decides whether the rest can be applied.
+    if let Some(results) = &plan.policy {
+        head.push_str(&super::policy::markdown(results));
+    }
+    // Drift comes next: what changed outside infra explains the changes below.
     if !plan.drift.is_empty() {
         let mut lines = Vec::new();
         for drift in &plan.drift {
@@ -1103,6 +1125,7 @@ mod tests {
             config_digest: String::from("abc"),
             impact: crate::plan::Impact::default(),
             targets: Vec::new(),
+            policy: None,
         }
     }
 

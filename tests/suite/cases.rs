@@ -132,6 +132,8 @@ corpus_cases! {
         secret_output_sensitive_valid,
         secret_source_missing,
         self_outside_block,
+        stack_policies_literal,
+        stack_policies_not_a_list,
         stdlib_valid,
         top_level_attribute,
         type_mismatch,

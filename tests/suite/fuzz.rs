@@ -423,6 +423,7 @@ fn written_files() -> &'static WrittenFiles {
             config_digest: "digest".to_owned(),
             impact: Default::default(),
             targets: Vec::new(),
+            policy: None,
         };
         let plan = infra::plan::PlanFile::new(&plan, &key, &host)
             .unwrap_or_else(|e| panic!("{e:?}"))

@@ -257,6 +257,26 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
         "raised by `infra init` on files already there; exercised by tests/state_cli.rs",
     ),
     (
+        "infra::policy::parse",
+        "about .rego files, not .infra ones; exercised by tests/policy.rs",
+    ),
+    (
+        "infra::policy::eval",
+        "raised by evaluating a policy against a plan; exercised by tests/policy.rs",
+    ),
+    (
+        "infra::policy::timeout",
+        "raised by evaluating a policy against a plan; exercised by tests/policy.rs",
+    ),
+    (
+        "infra::policy::denied",
+        "raised by apply refusing a plan a policy denies; exercised by tests/policy.rs",
+    ),
+    (
+        "infra::policy::not_found",
+        "about policy folders and --policy; exercised by tests/policy.rs",
+    ),
+    (
         "infra::internal",
         "a bug, not a user error; no input should produce it",
     ),

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Measures policy evaluation through the release binary: `infra plan` over N
+# (default 10,000) `null_resource`s with and without ten policies (the five
+# std policies and five in bench/out's policy folder), best of three runs
+# each; the difference is the policies' cost (building the input document,
+# converting it for the engine and evaluating every rule). The issue's target
+# is under 1 s for ten policies over 10,000 resources.
+# Usage: bench/policy.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+n=${1:-10000}
+cargo build --release --quiet
+target_dir=${CARGO_TARGET_DIR:-target}
+[[ $target_dir == /* ]] || target_dir="$(pwd)/$target_dir"
+binary="$target_dir/release/infra"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/policy"
+{
+  echo 'stack "policy_bench" {}'
+  for ((i = 0; i < n; i++)); do
+    printf 'resource "null_resource" "r%d" {\n  triggers = { owner = "team-%d", name = "r%d", size = "%d" }\n}\n\n' \
+      "$i" "$((i % 7))" "$i" "$i"
+  done
+} > "$work/main.infra"
+cat > "$work/policy/ownership.rego" <<'REGO'
+package bench.ownership
+import rego.v1
+deny contains {"msg": "no owner", "address": c.address} if {
+	some c in input.plan.resource_changes
+	c.type == "null_resource"
+	not c.after.triggers.owner
+}
+REGO
+cat > "$work/policy/naming.rego" <<'REGO'
+package bench.naming
+import rego.v1
+deny contains {"msg": "bad name", "address": c.address} if {
+	some c in input.plan.resource_changes
+	not regex.match(`^[a-z][a-z0-9_]*$`, c.name)
+}
+REGO
+cat > "$work/policy/size.rego" <<'REGO'
+package bench.size
+import rego.v1
+warn contains "a very large plan" if count(input.plan.resource_changes) > 50000
+REGO
+cat > "$work/policy/teams.rego" <<'REGO'
+package bench.teams
+import rego.v1
+allowed := {sprintf("team-%d", [i]) | some i in numbers.range(0, 9)}
+deny contains {"msg": "unknown team", "address": r.address} if {
+	some r in input.config.resources
+	not r.attributes.triggers.owner in allowed
+}
+REGO
+cat > "$work/policy/deletes.rego" <<'REGO'
+package bench.deletes
+import rego.v1
+warn contains sprintf("%d deletes", [n]) if {
+	n := count([c | some c in input.plan.resource_changes; "delete" in c.actions])
+	n > 0
+}
+REGO
+
+export NO_COLOR=1
+# seconds ARGS...: the best wall time (ms) of three `infra plan` runs.
+best_ms() {
+  local best=""
+  for _ in 1 2 3; do
+    local start end
+    start=$(date +%s%N)
+    "$binary" plan -C "$work" --refresh=false "$@" > /dev/null || true
+    end=$(date +%s%N)
+    local took=$(((end - start) / 1000000))
+    if [[ -z "$best" || $took -lt $best ]]; then best=$took; fi
+  done
+  echo "$best"
+}
+
+policies=(--policy policy --policy std/policy/tagging --policy std/policy/destroy_guard
+  --policy std/policy/no_plaintext --policy std/policy/postgres --policy std/policy/s3)
+# Every policy passes: the run must end with exit 0 and no denial.
+"$binary" plan -C "$work" --refresh=false "${policies[@]}" | grep -q "0 denials"
+without=$(best_ms)
+with=$(best_ms "${policies[@]}")
+cost=$((with - without))
+printf 'plan of %d resources, no policy:    %6d ms\n' "$n" "$without"
+printf 'plan of %d resources, ten policies: %6d ms\n' "$n" "$with"
+printf 'ten policies: %d ms, %.1f µs per resource (target: under 1000 ms)\n' \
+  "$cost" "$(echo "$cost * 1000 / $n" | bc -l)"
