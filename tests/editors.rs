@@ -196,7 +196,7 @@ fn the_highlight_check_reports_invalid_and_unscoped_tokens() {
     let dir = TempDir::new("editors-invalid");
     let file = dir.write(
         "broken.infra",
-        "locals {\n  a = 1 @ 2\n  b = \"bad \\q escape\"\n  c = 1e\n}\n}\n",
+        "locals {\n  a = 1 @ 2\n  b = \"bad \\q escape\"\n  c = 1e\n  d = \"%{ x }\"\n}\n}\n",
     );
     assert!(!parses(&file), "the sample must be invalid syntax");
     let (clean, problems) = highlight(&[file]);
@@ -205,7 +205,8 @@ fn the_highlight_check_reports_invalid_and_unscoped_tokens() {
         "broken.infra:2:9: \"@\" is scoped invalid.illegal.character.infra",
         "broken.infra:3:12: \"\\\\q\" is scoped invalid.illegal.escape.infra",
         "broken.infra:4:7: \"1\" is scoped invalid.illegal.character.infra",
-        "broken.infra:6:1: \"}\" is scoped invalid.illegal.character.infra",
+        "broken.infra:5:8: \"%{\" is scoped invalid.illegal.directive.infra",
+        "broken.infra:7:1: \"}\" is scoped invalid.illegal.character.infra",
     ] {
         assert!(
             problems.contains(expected),
