@@ -150,6 +150,7 @@ fn typing_a_file_one_character_at_a_time_reparses_like_a_fresh_parse() {
     for file in [
         "examples/shop/main.infra",
         "tests/corpus/parse/heredocs.infra",
+        "tests/corpus/check/language_templates.infra",
     ] {
         let text = read(&repo_root().join(file));
         let mut typed = String::new();
@@ -434,6 +435,26 @@ fn highlights_mark_for_expressions() {
     assert_captured(&captures, "function.call", "upper");
     assert_captured(&captures, "operator", "=>");
     assert_captured(&captures, "constant.builtin", "null");
+}
+
+#[test]
+fn highlights_mark_template_directives() {
+    let source = "a = \"%{~ if c ~}x%{ else }y%{ endif }%{ for k, v in local.m }${~ k ~}%{ endfor }%%{\"\n\
+                  b = <<EOT\n%{ for s in var.l ~}\n${s}\n%{ endfor ~}\nEOT\n";
+    let captures = highlight_captures(source);
+    for keyword in ["if", "else", "endif"] {
+        assert_captured(&captures, "keyword.conditional", keyword);
+    }
+    for keyword in ["for", "in", "endfor"] {
+        assert_captured(&captures, "keyword.repeat", keyword);
+    }
+    assert_captured(&captures, "punctuation.special", "%{");
+    assert_captured(&captures, "punctuation.special", "~");
+    assert_captured(&captures, "punctuation.special", "}");
+    assert_captured(&captures, "variable.parameter", "k");
+    assert_captured(&captures, "variable.parameter", "s");
+    assert_captured(&captures, "variable.builtin", "local");
+    assert_captured(&captures, "string.escape", "%%{");
 }
 
 #[test]

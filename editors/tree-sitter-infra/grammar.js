@@ -10,6 +10,12 @@
  * `src/scanner.c` scans what a context-free lexer cannot: heredocs (the
  * closing marker must match the opening one) and the text of quoted strings
  * (so that a `#` or `//` inside a string is not read as a comment).
+ *
+ * Template directives (`%{ if C }`, `%{ else }`, `%{ endif }`,
+ * `%{ for x in L }`, `%{ endfor }`) are flat parts of a string or heredoc, as
+ * in the pest grammar, which pairs them when lowering: a half-typed `%{ if }`
+ * does not turn the rest of the file into an error, and nesting them in the
+ * tree multiplied the parse table by fifteen.
  */
 
 /// Binding strengths, as in `src/syntax/ast.rs` (`BinaryOp::precedence`):
@@ -29,6 +35,11 @@ const PREC = {
 /** One or more `rule` separated by commas. */
 function commaSep1(rule) {
   return seq(rule, repeat(seq(',', rule)));
+}
+
+/** A directive: `%{`, an optional `~`, `body`, an optional `~`, `}`. */
+function directive($, ...body) {
+  return seq('%{', optional($.strip_marker), ...body, optional($.strip_marker), '}');
 }
 
 module.exports = grammar({
@@ -249,7 +260,8 @@ module.exports = grammar({
 
     null: _ => 'null',
 
-    /// A quoted string with `${}` interpolations; it cannot span lines.
+    /// A quoted string with `${}` interpolations and `%{}` directives; it
+    /// cannot span lines.
     string: $ => seq(
       '"',
       repeat(choice(
@@ -257,6 +269,8 @@ module.exports = grammar({
         $.escape_sequence,
         $.interpolation,
         $.escaped_dollar,
+        $.escaped_percent,
+        $._template_directive,
       )),
       token.immediate('"'),
     ),
@@ -270,17 +284,61 @@ module.exports = grammar({
     /// follow skipped blanks there (in a quoted string they never do).
     escaped_dollar: _ => '$${',
 
+    /// `%%{` is a literal `%{`.
+    escaped_percent: _ => '%%{',
+
+    /// `${x}`, `${~ x ~}`.
     interpolation: $ => seq(
       '${',
+      optional($.strip_marker),
       $._expression,
+      optional($.strip_marker),
       '}',
     ),
+
+    /// `~` after `${`/`%{` or before `}`: strips the whitespace beside it.
+    strip_marker: _ => '~',
+
+    _template_directive: $ => choice(
+      $.template_if,
+      $.template_else,
+      $.template_endif,
+      $.template_for,
+      $.template_endfor,
+    ),
+
+    /// `%{ if C }`: the text up to the matching `%{ else }` or `%{ endif }`
+    /// is kept when C is true.
+    template_if: $ => directive($, 'if', field('condition', $._expression)),
+
+    template_else: $ => directive($, 'else'),
+
+    template_endif: $ => directive($, 'endif'),
+
+    /// `%{ for x in L }`, `%{ for k, v in M }`: the text up to the matching
+    /// `%{ endfor }` is repeated.
+    template_for: $ => directive(
+      $,
+      'for',
+      field('variable', $.identifier),
+      optional(seq(',', field('variable', $.identifier))),
+      'in',
+      field('collection', $._expression),
+    ),
+
+    template_endfor: $ => directive($, 'endfor'),
 
     /// `<<EOT` or `<<-EOT`, whole lines, then the marker alone on its line.
     heredoc: $ => seq(
       $.heredoc_start,
       $._heredoc_opening_end,
-      repeat(choice($.heredoc_content, $.interpolation, $.escaped_dollar)),
+      repeat(choice(
+        $.heredoc_content,
+        $.interpolation,
+        $.escaped_dollar,
+        $.escaped_percent,
+        $._template_directive,
+      )),
       $.heredoc_end,
     ),
 

@@ -12,6 +12,7 @@
 (heredoc) @string
 (escape_sequence) @string.escape
 (escaped_dollar) @string.escape
+(escaped_percent) @string.escape
 (heredoc_start) @label
 (heredoc_end) @label
 (number) @number
@@ -62,6 +63,9 @@
 (for_object
   variable: (identifier) @variable.parameter)
 
+(template_for
+  variable: (identifier) @variable.parameter)
+
 ; Calls
 (function_call
   function: (identifier) @function.call)
@@ -76,9 +80,14 @@
 [
   "for"
   "in"
+  "endfor"
 ] @keyword.repeat
 
-"if" @keyword.conditional
+[
+  "if"
+  "else"
+  "endif"
+] @keyword.conditional
 
 [
   "!"
@@ -109,6 +118,38 @@
     "${"
     "}"
   ] @punctuation.special)
+
+(template_if
+  [
+    "%{"
+    "}"
+  ] @punctuation.special)
+
+(template_else
+  [
+    "%{"
+    "}"
+  ] @punctuation.special)
+
+(template_endif
+  [
+    "%{"
+    "}"
+  ] @punctuation.special)
+
+(template_for
+  [
+    "%{"
+    "}"
+  ] @punctuation.special)
+
+(template_endfor
+  [
+    "%{"
+    "}"
+  ] @punctuation.special)
+
+(strip_marker) @punctuation.special
 
 [
   "("

@@ -10,6 +10,8 @@
 // - the text of quoted strings, so that `#` and `//` inside a string are text
 //   rather than the start of a comment (extras are valid everywhere).
 //
+// Text stops before `${`, `$${`, `%{` and `%%{`, which the grammar lexes.
+//
 // The state that survives between tokens is the marker stack, serialized for
 // incremental parsing.
 
@@ -162,7 +164,25 @@ static bool scan_heredoc_opening_end(TSLexer *lexer) {
   return true;
 }
 
-// Body text up to `${`, `$${`, the end of the line (included) or the end of
+// At a `$` or `%` (`sigil`) in the text of a string or heredoc, its position
+// marked as the end of the text so far: true when the text ends here, before
+// `${`/`%{` or the escape `$${`/`%%{`; false when the sigil is text (the lexer
+// is then past it).
+static bool ends_text(TSLexer *lexer, int32_t sigil) {
+  advance(lexer);
+  if (lexer->lookahead == '{') {
+    return true;
+  }
+  if (lexer->lookahead == sigil) {
+    advance(lexer);
+    if (lexer->lookahead == '{') {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Body text up to `${`, `$${`, `%{`, `%%{`, the end of the line (included) or the end of
 // input; or the closing marker line.
 static bool scan_heredoc_body(Scanner *scanner, TSLexer *lexer, const bool *valid_symbols) {
   bool at_line_start = lexer->get_column(lexer) == 0;
@@ -207,17 +227,10 @@ static bool scan_heredoc_body(Scanner *scanner, TSLexer *lexer, const bool *vali
       has_content = true;
       break;
     }
-    if (lexer->lookahead == '$') {
+    if (lexer->lookahead == '$' || lexer->lookahead == '%') {
       lexer->mark_end(lexer);
-      advance(lexer);
-      if (lexer->lookahead == '{') {
+      if (ends_text(lexer, lexer->lookahead)) {
         break;
-      }
-      if (lexer->lookahead == '$') {
-        advance(lexer);
-        if (lexer->lookahead == '{') {
-          break;
-        }
       }
       has_content = true;
       continue;
@@ -232,8 +245,8 @@ static bool scan_heredoc_body(Scanner *scanner, TSLexer *lexer, const bool *vali
   return true;
 }
 
-// Quoted-string text up to `"`, a backslash, `${`, `$${` or the end of the
-// line (a quoted string cannot span lines).
+// Quoted-string text up to `"`, a backslash, `${`, `$${`, `%{`, `%%{` or the
+// end of the line (a quoted string cannot span lines).
 static bool scan_string_content(TSLexer *lexer) {
   bool has_content = false;
   for (;;) {
@@ -242,17 +255,10 @@ static bool scan_string_content(TSLexer *lexer) {
       lexer->mark_end(lexer);
       break;
     }
-    if (c == '$') {
+    if (c == '$' || c == '%') {
       lexer->mark_end(lexer);
-      advance(lexer);
-      if (lexer->lookahead == '{') {
+      if (ends_text(lexer, c)) {
         break;
-      }
-      if (lexer->lookahead == '$') {
-        advance(lexer);
-        if (lexer->lookahead == '{') {
-          break;
-        }
       }
       has_content = true;
       continue;
