@@ -7,5 +7,5 @@ pub mod drift;
 pub mod envdiff;
 pub mod graph;
 pub mod plan;
-pub mod state;
 pub mod policy;
+pub mod state;
