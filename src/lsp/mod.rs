@@ -8,7 +8,7 @@
 //! document of it changed since it was last checked.
 //!
 //! How a change flows: `didOpen`/`didChange` update the document and mark its
-//! stack dirty; the debounce time (20 ms unless
+//! stack dirty; the debounce time (10 ms unless
 //! `initializationOptions.debounceMs` says otherwise) after the first change
 //! not yet checked, every dirty stack is checked once, whatever number of
 //! changes came meanwhile, and the diagnostics of each of its files are
@@ -58,7 +58,7 @@ use std::time::{Duration, Instant};
 /// How long after a change its stack is checked (the changes that come
 /// meanwhile are checked together), unless the client's
 /// `initializationOptions.debounceMs` says otherwise.
-const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(20);
+const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(10);
 
 /// `ServerNotInitialized` (LSP's own code, not JSON-RPC's).
 const SERVER_NOT_INITIALIZED: i32 = -32002;

@@ -57,7 +57,7 @@ pub fn check(host: &dyn Host, dir: &Path) -> Checked {
     check_with(host, dir, &[])
 }
 
-/// [`check`] with the `--var-file` files `var_files` read after the stack's
+/// [`check()`] with the `--var-file` files `var_files` read after the stack's
 /// own variable files (`*.auto.vars`, `environments/ENV.vars`).
 pub fn check_with(host: &dyn Host, dir: &Path, var_files: &[std::path::PathBuf]) -> Checked {
     let (mut stack, mut diagnostics): (Stack, Diagnostics) = check::load_with(host, dir, var_files);
