@@ -20,16 +20,32 @@ pub const FILES: &[(&str, &str, &str)] = &[
 
 /// The names of the stdlib modules, sorted.
 pub fn names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = FILES.iter().map(|(module, _, _)| *module).collect();
-    names.dedup();
-    names
+    embedded_names(FILES)
 }
 
 /// The files of one module.
 pub fn module(name: &str) -> Vec<(&'static str, &'static str)> {
-    FILES
+    embedded_files(FILES, name)
+}
+
+/// The group names of an embedded table of `(group, file name, text)`
+/// sorted by group: stdlib modules here, std policies in `policy::stdlib`.
+pub(crate) fn embedded_names(
+    files: &[(&'static str, &'static str, &'static str)],
+) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = files.iter().map(|(group, _, _)| *group).collect();
+    names.dedup();
+    names
+}
+
+/// The `(file name, text)` of group `name` in such a table.
+pub(crate) fn embedded_files(
+    files: &[(&'static str, &'static str, &'static str)],
+    name: &str,
+) -> Vec<(&'static str, &'static str)> {
+    files
         .iter()
-        .filter(|(module, _, _)| *module == name)
+        .filter(|(group, _, _)| *group == name)
         .map(|(_, file, text)| (*file, *text))
         .collect()
 }

@@ -63,18 +63,12 @@ pub const FILES: &[(&str, &str, &str)] = &[
 
 /// The names of the std policies, sorted.
 pub fn names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = FILES.iter().map(|(name, _, _)| *name).collect();
-    names.dedup();
-    names
+    crate::check::stdlib::embedded_names(FILES)
 }
 
 /// The files of one std policy: (file name, text).
 pub fn module(name: &str) -> Vec<(&'static str, &'static str)> {
-    FILES
-        .iter()
-        .filter(|(policy, _, _)| *policy == name)
-        .map(|(_, file, text)| (*file, *text))
-        .collect()
+    crate::check::stdlib::embedded_files(FILES, name)
 }
 
 #[cfg(test)]
