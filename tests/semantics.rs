@@ -615,16 +615,19 @@ fn module_instances_per_service_apply_move_and_target_by_key() {
     assert!(!dir.path.join("out/prod/jobs/service.env").exists());
     assert!(dir.path.join("out/prod/worker/service.env").exists());
 
-    // The graph says which calls expand and, for an environment, into what.
+    // The graph says which calls expand and, for an environment, into what;
+    // the keys come before everything in the module, even what does not read
+    // them (`local_file.env` reads only the module's own variables).
     let output = infra(&dir.path, &["graph"]);
     assert_exit(&output, 0);
-    assert!(
-        stdout(&output).contains(
-            "\"module.service\" [shape = folder, label = \"module.service (for_each)\"];"
-        ),
-        "{}",
-        streams(&output)
-    );
+    let dot = stdout(&output);
+    for wanted in [
+        "\"module.service\" [shape = folder, label = \"module.service (for_each)\"];",
+        "\"var.services\" -> \"module.service.local_file.env\";",
+        "\"var.services\" -> \"module.service\";",
+    ] {
+        assert!(dot.contains(wanted), "missing {wanted}:\n{dot}");
+    }
     let output = infra(&dir.path, &["graph", "--env", "dev"]);
     assert_exit(&output, 0);
     assert!(
