@@ -456,11 +456,17 @@ fn moved_block() {
 fn module_for_each() {
     let outcome = scenario("module_for_each");
     let summary = outcome.plan.summary();
-    // New: `site["docs"]`, `index`, `first_worker`; gone: `site["gone"]`
-    // and `worker[2]`; moved: `legacy` and `site["old"]`.
+    // New: `index`, `first_worker`; imported: `site["docs"]`; gone:
+    // `site["gone"]` and `worker[2]`; moved: `legacy` and `site["old"]`.
     assert_eq!(
-        (summary.add, summary.change, summary.destroy, summary.moved),
-        (3, 0, 2, 2)
+        (
+            summary.add,
+            summary.change,
+            summary.destroy,
+            summary.moved,
+            summary.import
+        ),
+        (2, 0, 2, 2, 1)
     );
     let moves: Vec<(String, String)> = outcome
         .plan
