@@ -75,6 +75,7 @@ fn expanded(instances: Vec<Instance>) -> Expanded {
         imports: Vec::new(),
         provider_configs: BTreeMap::new(),
         keyed_dependencies: Default::default(),
+        module_instances: Default::default(),
     }
 }
 

@@ -397,15 +397,7 @@ fn parse_secret_key(key: &str) -> Option<(ModulePath, String)> {
         Some(name) => ("", name),
         None => key.rsplit_once(".secret.")?,
     };
-    let mut path = Vec::new();
-    let mut parts = modules.split('.').filter(|part| !part.is_empty());
-    while let Some(word) = parts.next() {
-        if word != "module" {
-            return None;
-        }
-        path.push(parts.next()?.to_owned());
-    }
-    Some((ModulePath(path), name.to_owned()))
+    Some((modules.parse::<ModulePath>().ok()?, name.to_owned()))
 }
 
 /// Creates the generated secrets the state does not have yet. Returns every
@@ -887,6 +879,7 @@ fn rollback_expanded(
         imports: Vec::new(),
         provider_configs: BTreeMap::new(),
         keyed_dependencies: Default::default(),
+        module_instances: Default::default(),
     })
 }
 
