@@ -10,7 +10,7 @@
 //! stack would otherwise hold both at once); each block is lowered once.
 
 use super::names::{Context, Names};
-use crate::addr::{InstanceAddr, Mode, ModulePath, ResourceAddr, Target};
+use crate::addr::{InstanceAddr, InstanceKey, Mode, ModulePath, ResourceAddr, Target};
 use crate::config::{
     Environment, Import, Lifecycle, Local, Module, ModuleCall, ModuleSource, Moved, Output,
     ProviderConfig, Reference, Resource, Secret, SecretSource, Service, StackSettings, Validation,
@@ -855,7 +855,7 @@ pub(crate) fn lower_module(
             Target::Instance(i) => i,
             Target::Resource(r) => InstanceAddr {
                 resource: r,
-                key: crate::addr::InstanceKey::None,
+                key: InstanceKey::None,
             },
             Target::Module(_) => {
                 diagnostics.push(
@@ -943,6 +943,38 @@ fn check_address_exists(
     span: Span,
     diagnostics: &mut Diagnostics,
 ) {
+    // A module instance key must fit how the call expands.
+    let first_step = match target {
+        Target::Module(path) => path.0.first(),
+        Target::Resource(r) => r.module.0.first(),
+        Target::Instance(i) => i.resource.module.0.first(),
+    };
+    if let Some(step) = first_step
+        && let Some(call) = module.module_calls.get(&step.name)
+    {
+        let name = &step.name;
+        let problem = match (&step.key, &call.count, &call.for_each) {
+            (InstanceKey::None, _, _) => None,
+            (key, None, None) => Some((
+                format!("module `{name}` has no `count` or `for_each`"),
+                format!("leave out `{key}`: its one instance is `module.{name}`"),
+            )),
+            (InstanceKey::String(_), Some(_), _) => Some((
+                format!("module `{name}` has `count`: its instances have numbers"),
+                format!("write `module.{name}[0]`, `module.{name}[1]`, ..."),
+            )),
+            (InstanceKey::Int(_), None, Some(_)) => Some((
+                format!("module `{name}` has `for_each`: its instances have keys"),
+                format!("write `module.{name}[\"KEY\"]`, with a key of its `for_each`"),
+            )),
+            _ => None,
+        };
+        if let Some((label, help)) = problem {
+            diagnostics
+                .push(Diagnostic::error(Code::CheckInvalidAddress, span, label).with_help(help));
+            return;
+        }
+    }
     let resource = match target {
         Target::Module(path) => {
             let exists = path

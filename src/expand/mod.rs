@@ -829,6 +829,13 @@ impl Expander<'_> {
         }
         self.at = ModulePath::root();
         self.at_binding = Binding::default();
+        // `module.M.OUT` depends on the child's output node only, not on the
+        // whole call, so it may be evaluated before the call node: publish
+        // the call's value again as soon as one of its outputs is known in
+        // every instance.
+        if let Node::Output(path, _) = node {
+            self.module_call(path);
+        }
     }
 
     /// The instances of the module at configuration path `path`, each with
@@ -1698,21 +1705,9 @@ impl Expander<'_> {
                     )),
             );
         }
-        // `module.M.OUT` depends on the child's output node only, not on the whole
-        // call, so it may be evaluated before the call node: publish each output
-        // to the calling module as soon as it is known.
-        let at = self.at.clone();
         self.values
             .outputs
-            .insert((at.clone(), name.to_owned()), value);
-        if let Some((parent, step)) = at.split_last() {
-            let config_path = at.config_path();
-            if let Some(value) = self.call_value(&config_path, &parent) {
-                self.values
-                    .modules
-                    .insert((parent, step.name.clone()), value);
-            }
-        }
+            .insert((self.at.clone(), name.to_owned()), value);
     }
 }
 

@@ -1015,3 +1015,29 @@ fn failure_text(diagnostic: &Diagnostic) -> String {
     }
     text
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    /// A generated secret in a module instance is stored under its module
+    /// key and read back to the same instance, so the next plan reuses it.
+    #[test]
+    fn secret_keys_round_trip_through_module_instances() {
+        for path in [
+            "",
+            "module.cache",
+            "module.site[\"blog\"]",
+            "module.site[\"a.secret.b\"].module.replica[2]",
+        ] {
+            let module: ModulePath = path.parse().unwrap();
+            let key = secret_key(&module, "token");
+            assert_eq!(
+                parse_secret_key(&key),
+                Some((module.clone(), String::from("token"))),
+                "{key}"
+            );
+        }
+    }
+}
