@@ -28,6 +28,13 @@
 //! remote refused it) and is logged as `<op> <object> <kind>` in
 //! `<world>/faults.log`.
 //!
+//! `INFRA_TEST_DEPLOY=start,health,switch,watch` makes every update a deploy
+//! of those steps: before each, a checkpoint `{"step", "name"}` and a phase,
+//! then `INFRA_TEST_DEPLOY_STEP_MS` (default: the latency) of waiting that a
+//! cancel cuts short; a cancel rolls back (nothing stored) and fails, and
+//! `resume` with a checkpoint finishes the deploy. Steps, rollbacks and
+//! resumes are appended to `<world>/deploy.log`.
+//!
 //! With a latency, the most calls that were ever waiting it out at once in
 //! this process is written to `<world>/max-in-flight` whenever it grows, so
 //! tests of the binary can see the parallelism bound that was kept.
