@@ -1164,6 +1164,11 @@ impl<'a> Engine<'a> {
     }
 
     fn joined(&mut self, joined: Result<(tokio::task::Id, TaskDone), tokio::task::JoinError>) {
+        // What a call named or wrote before it returned is handled before its
+        // result: its phases precede its end, and none is left unread.
+        while let Ok(message) = self.ops_rx.try_recv() {
+            self.operation_message(message);
+        }
         let done = match joined {
             Ok((id, done)) => {
                 self.task_nodes.remove(&id);

@@ -731,7 +731,7 @@ fn resource_change_json(change: &Change) -> serde_json::Value {
         _ => Some(&change.after),
     };
     let (after, after_unknown, after_sensitive) = object_fields(after_object);
-    let mut json = serde_json::json!({
+    serde_json::json!({
         "address": change.addr.to_string(),
         "mode": match change.addr.resource.mode {
             Mode::Managed => "managed",
@@ -750,21 +750,12 @@ fn resource_change_json(change: &Change) -> serde_json::Value {
         "replace_paths": change.replace_paths,
         "importing": change.import_id.as_ref().map(|id| serde_json::json!({ "id": id })),
         "previous_address": change.moved_from.as_ref().map(ToString::to_string),
-    });
-    // Only a change the provider deploys in steps has the key.
-    if let Some(deploy) = &change.deploy
-        && let Some(object) = json.as_object_mut()
-    {
-        object.insert(
-            String::from("deploy"),
-            serde_json::json!({
-                "strategy": deploy.strategy,
-                "steps": deploy.steps,
-                "downtime": deploy.downtime,
-            }),
-        );
-    }
-    json
+        "deploy": change.deploy.as_ref().map(|deploy| serde_json::json!({
+            "strategy": deploy.strategy,
+            "steps": deploy.steps,
+            "downtime": deploy.downtime,
+        })),
+    })
 }
 
 fn impact_json(plan: &Plan) -> serde_json::Value {
