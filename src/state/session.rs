@@ -133,14 +133,10 @@ impl Unrecorded {
         );
         if started > 0 {
             text.push_str(&format!(
-                " ({started} create{} started without a known result: the next apply looks for \
-                 {} before creating)",
+                " ({started} provider call{} started without a known result: the next apply \
+                 resumes {} before planning)",
                 if started == 1 { " was" } else { "s were" },
-                if started == 1 {
-                    "its object"
-                } else {
-                    "their objects"
-                }
+                if started == 1 { "it" } else { "them" }
             ));
         }
         if self.torn_tail {
