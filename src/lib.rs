@@ -13,8 +13,10 @@
 //! `pipeline` runs the stages in this order, one entry point per command.
 //!
 //! `diag` (spans, diagnostics, codes), `host` (files, env, clock) and `addr`
-//! are shared by every stage. `fmt` prints the syntax tree canonically. `cli` is
-//! the only module that prints or exits.
+//! are shared by every stage; `postgres_tls` (libpq's `sslmode` over rustls) is
+//! shared by the `postgres` provider and the `postgres` state backend. `fmt`
+//! prints the syntax tree canonically. `cli` is the only module that prints or
+//! exits.
 
 pub mod addr;
 pub mod apply;
@@ -31,6 +33,7 @@ pub mod lsp;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;
+pub mod postgres_tls;
 pub mod providers;
 pub mod render;
 pub mod state;

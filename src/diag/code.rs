@@ -264,6 +264,10 @@ codes! {
     StateBackendConfig => ("infra::state::backend_config", "state backend is not configured"),
     /// The state database could not be reached, or refused the connection.
     StateBackendUnreachable => ("infra::state::backend_unreachable", "state database could not be reached"),
+    /// The state database refused the login: a wrong user or password, or a `pg_hba.conf` rule that rejects this connection.
+    StateBackendAuth => ("infra::state::backend_auth", "state database refused the login"),
+    /// The connection to the state database failed in TLS: no TLS on the server, or a certificate that did not verify for the URL's `sslmode`.
+    StateBackendTls => ("infra::state::backend_tls", "state database connection failed in TLS"),
 
     // ---- cli: the command line and the machine -------------------------------
     /// A file could not be read.

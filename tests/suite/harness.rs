@@ -292,6 +292,14 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
         "infra::state::backend_unreachable",
         "needs a state database that cannot be reached; tested in tests/postgres_backend.rs",
     ),
+    (
+        "infra::state::backend_auth",
+        "needs a state database that refuses a password; tested in tests/postgres_backend.rs",
+    ),
+    (
+        "infra::state::backend_tls",
+        "needs a state database with TLS and certificates; tested in tests/postgres_backend.rs",
+    ),
 ];
 
 /// The repository root.
