@@ -472,7 +472,7 @@ fn a_damaged_delta_is_refused_and_the_other_versions_still_read() {
     other.summary = "replaced".to_owned();
     other.checksum = other.compute_checksum();
     host.set_file(&newest, other.to_bytes());
-    host.set_file(&backend.state_path(), other.to_bytes());
+    host.set_file(backend.state_path(), other.to_bytes());
     assert_eq!(
         backend.history().unwrap_err().code,
         Code::StateNoSuchVersion
@@ -509,7 +509,7 @@ fn a_write_cut_short_at_any_step_leaves_every_version_readable() {
                 .unwrap();
         }
         if cut < 2 {
-            host.set_file(&backend.state_path(), before_current.clone());
+            host.set_file(backend.state_path(), before_current.clone());
         }
         let current = backend.read().unwrap().unwrap();
         assert_eq!(
