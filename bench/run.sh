@@ -124,13 +124,12 @@ echo "history: one resource more on $largest adds ${added_kb} KB to .infra (the 
 rm -f "$dir/one_more.infra"
 
 # 5. Terraform, side by side, in the same run.
-peer_line=""
 if [[ ${PEERS:-1} != 0 ]]; then
   peers="$(pwd)/../shared/peers"
   [[ -x $peers/side_by_side.sh ]] || peers="/work/shared/peers"
   if [[ -x $peers/side_by_side.sh ]] && "$peers/setup.sh" >/dev/null 2>&1; then
     echo "Terraform side by side, ${PEER_SIZE:-10000} resources in chains of 10 (wall, peak RSS):"
-    peer_line=$("$peers/side_by_side.sh" "$binary" "${PEER_SIZE:-10000}" ${PEER_APPLY:+apply} | tee /dev/stderr)
+    "$peers/side_by_side.sh" "$binary" "${PEER_SIZE:-10000}" ${PEER_APPLY:+apply}
   else
     echo "(Terraform peer not available: ../shared/peers/side_by_side.sh could not be set up)"
   fi
