@@ -270,6 +270,8 @@ struct Engine<'a> {
     applied: Arc<BTreeMap<InstanceAddr, ObjectState>>,
 
     jobs: VecDeque<Job>,
+    /// How many of `jobs` are `Job::Exec` (provider calls that change something).
+    queued_execs: usize,
     tasks: JoinSet<TaskDone>,
     task_nodes: HashMap<tokio::task::Id, (usize, &'static str)>,
     batch: Vec<JournalRecord>,
@@ -429,6 +431,7 @@ impl<'a> Engine<'a> {
             working: Working::new(state),
             applied: Arc::new(BTreeMap::new()),
             jobs: VecDeque::new(),
+            queued_execs: 0,
             tasks: JoinSet::new(),
             task_nodes: HashMap::new(),
             batch: Vec::new(),
@@ -546,7 +549,7 @@ impl<'a> Engine<'a> {
             _ => None,
         };
         let Some(call) = call else {
-            self.jobs.push_back(Job::Exec(node));
+            self.queue_exec(node);
             return;
         };
         let prior = match call {
@@ -801,9 +804,7 @@ impl<'a> Engine<'a> {
         for step in std::mem::take(&mut self.after) {
             match step {
                 AfterCommit::Release(node) => self.complete(node),
-                AfterCommit::Start(node) if durable && !self.stopping => {
-                    self.jobs.push_back(Job::Exec(node));
-                }
+                AfterCommit::Start(node) if durable && !self.stopping => self.queue_exec(node),
                 AfterCommit::Start(_) => {}
                 AfterCommit::Reply(reply) => {
                     let written = if durable {
@@ -820,24 +821,89 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// Releases what waited on the nodes that finished well, before their
+    /// records are durable: that only plans (and resolves) their dependents,
+    /// which is computation; a provider call they lead to starts only after
+    /// the commit that holds those records (see [`Engine::drive`]).
+    fn release_finished(&mut self) {
+        while self
+            .after
+            .iter()
+            .any(|step| matches!(step, AfterCommit::Release(_)))
+        {
+            let steps = std::mem::take(&mut self.after);
+            let mut released = Vec::new();
+            for step in steps {
+                match step {
+                    AfterCommit::Release(node) => released.push(node),
+                    // Calls start, and checkpoints are answered, only once durable.
+                    AfterCommit::Start(_) | AfterCommit::Reply(_) => self.after.push(step),
+                }
+            }
+            for node in released {
+                self.complete(node);
+            }
+        }
+    }
+
+    /// Queues an action's provider call (one that changes something).
+    fn queue_exec(&mut self, node: usize) {
+        self.jobs.push_back(Job::Exec(node));
+        self.queued_execs += 1;
+    }
+
+    /// Whether the engine is only computing: the resolver, or providers
+    /// planning (`plan_change`, which changes nothing anywhere), with no
+    /// action's provider call running, queued or about to be queued. Only
+    /// then may records wait for the next commit.
+    fn only_computing(&self) -> bool {
+        let planning = self.jobs.front().is_some()
+            || self.task_nodes.values().any(|(_, doing)| *doing == "plan");
+        !self.stopping
+            && self.queued_execs == 0
+            && (self.resolving.is_some() || planning)
+            && !self.task_nodes.values().any(|(_, doing)| *doing != "plan")
+            && !self
+                .after
+                .iter()
+                .any(|step| matches!(step, AfterCommit::Start(_) | AfterCommit::Reply(_)))
+    }
+
+    /// The loop. Records are made durable (one group commit) before any
+    /// action's provider call starts and before the loop waits on one; while
+    /// the engine is only computing what a dependent will be given (the
+    /// resolver, then the provider planning it), they wait for it, so that
+    /// in a chain one sync carries both a link's result and the next link's
+    /// pending create (one sync per link, not two).
     async fn drive(&mut self, recorder: &mut dyn Recorder) {
         loop {
-            self.commit(recorder);
-            if !self.batch.is_empty() || !self.after.is_empty() {
-                continue;
-            }
-            if self.stopping {
-                self.jobs.clear();
-                self.waiting_resolve.clear();
-                self.resolving = None;
-            }
-            self.spawn_jobs();
+            self.release_finished();
             self.start_resolve();
-            if !self.batch.is_empty() || !self.after.is_empty() {
-                continue;
+            let mut deferred = false;
+            if self.only_computing() {
+                // No `Job::Exec` is queued: this starts planning calls only.
+                self.spawn_jobs();
+                deferred = self.only_computing();
             }
-            if self.tasks.is_empty() && self.resolving.is_none() {
-                break;
+            if !deferred {
+                self.commit(recorder);
+                if !self.batch.is_empty() || !self.after.is_empty() {
+                    continue;
+                }
+                if self.stopping {
+                    self.jobs.clear();
+                    self.queued_execs = 0;
+                    self.waiting_resolve.clear();
+                    self.resolving = None;
+                }
+                self.spawn_jobs();
+                self.start_resolve();
+                if !self.batch.is_empty() || !self.after.is_empty() {
+                    continue;
+                }
+                if self.tasks.is_empty() && self.resolving.is_none() {
+                    break;
+                }
             }
             let wake = {
                 let resolving = async {
@@ -1051,6 +1117,9 @@ impl<'a> Engine<'a> {
             let Some(job) = self.jobs.pop_front() else {
                 return;
             };
+            if let Job::Exec(_) = job {
+                self.queued_execs = self.queued_execs.saturating_sub(1);
+            }
             let node = match job {
                 Job::Plan(node) | Job::Exec(node) => node,
             };

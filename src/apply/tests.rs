@@ -888,6 +888,111 @@ async fn wide_stacks_are_journalled_in_group_commits() {
     );
 }
 
+/// Records in memory and notes, at each group commit, how many creates the
+/// provider had started by then.
+struct WatchingRecorder {
+    provider: Arc<TestProvider>,
+    /// Per commit: its records and the creates started before it.
+    commits: Vec<(Vec<JournalRecord>, usize)>,
+}
+
+impl Recorder for WatchingRecorder {
+    fn record(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
+        let started = self.provider.calls_of(Op::Create).len();
+        self.commits.push((records.to_vec(), started));
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_chain_costs_one_group_commit_per_link_and_starts_nothing_early() {
+    // Each link's value is the previous link's id, known once it is applied:
+    // its result and the next link's pending create share one commit.
+    const LINKS: usize = 30;
+    let world = World::new();
+    let names: Vec<String> = (0..LINKS).map(|i| format!("r{i:03}")).collect();
+    let config = expanded(
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| match i {
+                0 => resource(n, Value::NULL, &[]),
+                _ => resource(n, Value::UNKNOWN, &[names[i - 1].as_str()]),
+            })
+            .collect(),
+    );
+    let state = State::new(world.host.as_ref());
+    let plan = world.plan(&config, Some(&state)).await;
+    let base = config.clone();
+    let chain = names.clone();
+    let resolver = FnResolver::new(move |applied| {
+        let mut instances: BTreeMap<InstanceAddr, Attributes> = base
+            .instances
+            .iter()
+            .map(|(addr, i)| (addr.clone(), i.attributes.clone()))
+            .collect();
+        for pair in chain.windows(2) {
+            let previous = applied
+                .get(&addr(&pair[0]))
+                .map(|a| Value::string(a.id.clone()))
+                .unwrap_or(Value::UNKNOWN);
+            instances
+                .get_mut(&addr(&pair[1]))
+                .unwrap()
+                .insert("value".to_owned(), previous);
+        }
+        Resolved {
+            instances,
+            outputs: BTreeMap::new(),
+        }
+    });
+    let mut recorder = WatchingRecorder {
+        provider: world.provider.clone(),
+        commits: Vec::new(),
+    };
+    let request = world.request(&plan, &config, resolver, 8);
+    let report = apply(request, state, &mut recorder).await;
+    assert!(!report.failed(), "{:?}", report.all_diagnostics());
+    assert_eq!(report.state.instance_count(), LINKS);
+    // One commit per link and one for the last result (two per link before).
+    assert!(
+        recorder.commits.len() <= LINKS + 1,
+        "{} commits for a chain of {LINKS}",
+        recorder.commits.len()
+    );
+    // Nothing started early: link i's create started only after the commit
+    // that held its pending create, which also held link i - 1's result.
+    for (i, name) in names.iter().enumerate() {
+        let commit = recorder
+            .commits
+            .iter()
+            .position(|(records, _)| {
+                records.iter().any(|r| {
+                    matches!(r, JournalRecord::Pending(pending) if pending.instance == addr(name))
+                })
+            })
+            .unwrap();
+        let (records, started_before) = &recorder.commits[commit];
+        assert!(
+            *started_before <= i,
+            "link {i} started before its pending create was durable"
+        );
+        if i > 0 {
+            let previous_result = recorder.commits[..=commit].iter().any(|(records, _)| {
+                records.iter().any(|r| {
+                    matches!(r, JournalRecord::Set { resource, .. } if *resource == addr(&names[i - 1]).resource)
+                })
+            });
+            assert!(
+                previous_result,
+                "link {i} was pending before link {} was recorded",
+                i - 1
+            );
+            assert!(!records.is_empty());
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn applies_on_a_multi_thread_runtime_with_commits_off_the_worker() {
     let world = World::new();

@@ -19,6 +19,7 @@
 pub mod audit;
 pub mod backend;
 pub mod crypto;
+pub mod delta;
 pub mod file;
 pub mod journal;
 pub mod json;
