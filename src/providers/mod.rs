@@ -10,6 +10,7 @@ pub mod http;
 pub mod local;
 pub mod null;
 pub mod postgres;
+pub mod process;
 pub mod provider;
 pub mod registry;
 pub mod retry;
