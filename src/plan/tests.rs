@@ -78,7 +78,11 @@ impl World {
                 .await
                 .unwrap();
             let object = provider
-                .create(resource_type, &planned.planned)
+                .create(
+                    &crate::providers::Operation::detached(),
+                    resource_type,
+                    &planned.planned,
+                )
                 .await
                 .unwrap();
             let attributes = self
