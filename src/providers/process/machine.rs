@@ -276,7 +276,10 @@ impl Machine for LocalMachine {
         };
         let pidfile = launch.run_dir.join(format!("{}.pid", launch.slot));
         let written = std::fs::File::create(&pidfile)
-            .and_then(|mut f| writeln!(f, "{pid} {start_time}"));
+            .and_then(|mut f| match launch.port {
+                Some(port) => writeln!(f, "{pid} {start_time} {port}"),
+                None => writeln!(f, "{pid} {start_time}"),
+            });
         if let Err(e) = written {
             self.stop(&running, Duration::from_secs(1)).await;
             return Err(ProviderError::permanent(format!(
@@ -345,4 +348,28 @@ impl LocalMachine {
         ))
         .at(["run"])
     }
+}
+
+/// The processes the pidfiles in a run folder name (alive or not).
+pub fn pidfiles(run_dir: &Path) -> Vec<Running> {
+    let Ok(entries) = std::fs::read_dir(run_dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<Running> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_str()?.to_owned();
+            let slot = name.strip_suffix(".pid")?.to_owned();
+            let text = std::fs::read_to_string(entry.path()).ok()?;
+            let mut parts = text.split_whitespace();
+            Some(Running {
+                slot,
+                pid: parts.next()?.parse().ok()?,
+                start_time: parts.next()?.parse().ok()?,
+                port: parts.next().and_then(|p| p.parse().ok()),
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| a.slot.cmp(&b.slot));
+    found
 }

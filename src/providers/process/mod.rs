@@ -19,6 +19,7 @@
 //! next apply deploys again.
 
 pub mod deploy;
+pub mod front;
 pub mod machine;
 pub mod probe;
 pub mod record;
@@ -31,10 +32,12 @@ use super::provider::{
 use super::schema::{ResourceSchema, attribute};
 use crate::lang::{Type, Value};
 use async_trait::async_trait;
-use deploy::{Deploy, Progress, Quiet};
+use deploy::Deploy;
+use super::operation::{DeploySteps, Operation, Resumed};
 use machine::{LocalMachine, Machine};
 use record::Deployed;
-use spec::ServiceSpec;
+use front::{Front, Share};
+use spec::{ServiceSpec, Strategy};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -243,7 +246,7 @@ impl ProcessProvider {
     /// Deploys `planned` over `prior` (`None`: nothing runs yet).
     async fn deploy(
         &self,
-        progress: &dyn Progress,
+        op: &Operation,
         prior: Option<&ObjectState>,
         planned: &Attributes,
     ) -> Result<ObjectState, ProviderError> {
@@ -252,17 +255,50 @@ impl ProcessProvider {
             machine: self.machine.as_ref(),
             spec: &spec,
             version: &version,
-            progress,
+            op,
         };
-        let before = prior.map(Deployed::from_object).unwrap_or_default();
+        let mut before = prior.map(Deployed::from_object).unwrap_or_default();
+        // Dead processes (drift) are not the old version any more.
+        let mut alive = Vec::new();
+        for process in before.processes {
+            if self.machine.alive(&process).await {
+                alive.push(process);
+            }
+        }
+        before.processes = alive;
         let old = match prior {
             Some(prior) => Some(self.spec(&prior.attributes)?),
             None => None,
         };
         let old = old.as_ref().map(|(spec, version)| (spec, version.as_str()));
-        let deployed = deploy.recreate(&before, old).await?;
+        let deployed = match spec.router {
+            None => deploy.recreate(&before, old).await?,
+            Some(listen) => {
+                let front = Front::open(&spec.run_dir, &service_name(&spec), listen)?;
+                match spec.deploy.strategy {
+                    Strategy::Recreate => {
+                        let deployed = deploy.recreate(&before, old).await?;
+                        front.route(&[Share { label: &deployed.colour, processes: &deployed.processes, weight: 1 }]).await?;
+                        deployed
+                    }
+                    Strategy::BlueGreen => deploy.switch(&front, &before, false).await?,
+                    Strategy::Canary => deploy.switch(&front, &before, true).await?,
+                    Strategy::Rolling if before.processes.is_empty() => {
+                        deploy.switch(&front, &before, false).await?
+                    }
+                    Strategy::Rolling => deploy.rolling(&front, &before, old.map(|(s, _)| s)).await?,
+                }
+            }
+        };
         Ok(self.object(planned, &deployed, "running"))
     }
+}
+
+/// The service's name for its router: the last part of its run folder.
+fn service_name(spec: &ServiceSpec) -> String {
+    spec.run_dir
+        .file_name()
+        .map_or_else(|| String::from("service"), |n| n.to_string_lossy().into_owned())
 }
 
 /// Where a service answers: its router, else its port on loopback.
@@ -347,11 +383,12 @@ impl Provider for ProcessProvider {
 
     async fn create(
         &self,
+        op: &Operation,
         resource_type: &str,
         planned: &Attributes,
     ) -> Result<ObjectState, ProviderError> {
         self.check_type(resource_type)?;
-        self.deploy(&Quiet, None, planned).await
+        self.deploy(op, None, planned).await
     }
 
     async fn read(
@@ -391,21 +428,123 @@ impl Provider for ProcessProvider {
 
     async fn update(
         &self,
+        op: &Operation,
         resource_type: &str,
         prior: &ObjectState,
         planned: &Attributes,
     ) -> Result<ObjectState, ProviderError> {
         self.check_type(resource_type)?;
-        self.deploy(&Quiet, Some(prior), planned).await
+        self.deploy(op, Some(prior), planned).await
     }
 
-    async fn delete(&self, resource_type: &str, prior: &ObjectState) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        op: &Operation,
+        resource_type: &str,
+        prior: &ObjectState,
+    ) -> Result<(), ProviderError> {
         self.check_type(resource_type)?;
         let deployed = Deployed::from_object(prior);
         for process in &deployed.processes {
+            op.phase(format!("stop {}", process.slot));
             self.machine.stop(process, deploy::STOP_GRACE).await;
         }
+        if let Ok((spec, _)) = self.spec(&prior.attributes)
+            && let Some(listen) = spec.router
+        {
+            op.phase(String::from("stop the router"));
+            Front::open(&spec.run_dir, &service_name(&spec), listen)?
+                .stop()
+                .await?;
+        }
         Ok(())
+    }
+
+    async fn resume(
+        &self,
+        op: &Operation,
+        resource_type: &str,
+        prior: Option<&ObjectState>,
+        planned: &Attributes,
+        checkpoint: Option<&serde_json::Value>,
+    ) -> Result<Resumed, ProviderError> {
+        self.check_type(resource_type)?;
+        let Some(checkpoint) = checkpoint else {
+            return Ok(Resumed::Settled(prior.cloned()));
+        };
+        let Ok((spec, version)) = self.spec(planned) else {
+            return Ok(Resumed::Settled(prior.cloned()));
+        };
+        let step = checkpoint["step"].as_str().unwrap_or_default();
+        let old: Deployed = Deployed {
+            version: checkpoint["old"]["version"].as_str().unwrap_or_default().to_owned(),
+            colour: checkpoint["old"]["colour"].as_str().unwrap_or_default().to_owned(),
+            processes: serde_json::from_value(checkpoint["old"]["processes"].clone()).unwrap_or_default(),
+        };
+        let colour = checkpoint["new"]["colour"].as_str().unwrap_or_default().to_owned();
+        // The new colour's processes: those recorded, and any its pidfiles
+        // name (a crash during the start step records none).
+        let mut new: Vec<machine::Running> =
+            serde_json::from_value(checkpoint["new"]["processes"].clone()).unwrap_or_default();
+        for running in machine::pidfiles(&spec.run_dir) {
+            if running.slot.starts_with(&format!("{colour}-"))
+                && !new.iter().any(|p| p.pid == running.pid)
+                && self.machine.alive(&running).await
+            {
+                new.push(running);
+            }
+        }
+        let mut old_alive = Vec::new();
+        for process in &old.processes {
+            if self.machine.alive(process).await {
+                old_alive.push(process.clone());
+            }
+        }
+        let mut new_alive = Vec::new();
+        for process in &new {
+            if self.machine.alive(process).await {
+                new_alive.push(process.clone());
+            }
+        }
+        let front = match spec.router {
+            Some(listen) => Some(Front::open(&spec.run_dir, &service_name(&spec), listen)?),
+            None => None,
+        };
+        let deploy = Deploy { machine: self.machine.as_ref(), spec: &spec, version: &version, op };
+        // Past the point of no return (the old colour is being stopped), or
+        // nothing old left to go back to: finish with the new colour.
+        let finish = step == "stop old" || (old_alive.is_empty() && !new_alive.is_empty());
+        if finish && new_alive.len() == new.len() && !new.is_empty() {
+            op.phase(format!("resume: finish the deploy ({colour} in front)"));
+            if let Some(front) = &front {
+                front.route(&[Share { label: &colour, processes: &new_alive, weight: 1 }]).await?;
+            }
+            deploy.stop_all(&old.processes).await;
+            let deployed = Deployed { version, colour, processes: new_alive };
+            return Ok(Resumed::Settled(Some(self.object(planned, &deployed, "running"))));
+        }
+        op.phase(format!("resume: roll back to {}", old.colour));
+        if let Some(front) = &front
+            && !old_alive.is_empty()
+        {
+            front.route(&[Share { label: &old.colour, processes: &old_alive, weight: 1 }]).await?;
+        }
+        deploy.stop_all(&new).await;
+        Ok(Resumed::Settled(prior.cloned()))
+    }
+
+    fn deploy_steps(
+        &self,
+        resource_type: &str,
+        prior: Option<&ObjectState>,
+        planned: &Attributes,
+    ) -> Option<DeploySteps> {
+        if resource_type != SERVICE {
+            return None;
+        }
+        let spec = ServiceSpec::from_attributes(planned, &self.base_dir).ok()?;
+        let old = prior.map(Deployed::from_object).unwrap_or_default();
+        Some(deploy::steps(&spec, &old))
     }
 
     async fn import(&self, resource_type: &str, id: &str) -> Result<ObjectState, ProviderError> {

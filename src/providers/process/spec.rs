@@ -328,7 +328,7 @@ pub fn check(config: &Attributes) -> Vec<ProviderError> {
         }
     }
     if let Some(max) = field(deploy, "max_unavailable")
-        && !integer(max).is_some_and(|m| m >= 1)
+        && integer(max).is_none_or(|m| m < 1)
     {
         fail(&["deploy", "max_unavailable"], String::from("`max_unavailable` must be a whole number of at least 1"));
     }
@@ -418,7 +418,7 @@ impl ServiceSpec {
             .map(|dir| base_dir.join(dir))
             .ok_or_else(|| ProviderError::permanent("the service has no run_dir").at(["run_dir"]))?;
         let health_map = object(config, "health");
-        let health = health_map.and_then(|map| {
+        let health = health_map.map(|map| {
             let check = if let Some(url) = field(Some(map), "http").and_then(Value::as_str) {
                 Check::Http(url.to_owned())
             } else if let Some(addr) = field(Some(map), "tcp").and_then(Value::as_str) {
@@ -426,7 +426,7 @@ impl ServiceSpec {
             } else {
                 Check::Exec(strings(field(Some(map), "exec")))
             };
-            Some(HealthSpec {
+            HealthSpec {
                 check,
                 interval: duration_or(Some(map), "interval", Duration::from_millis(200)),
                 timeout: duration_or(Some(map), "timeout", Duration::from_secs(5)),
@@ -435,7 +435,7 @@ impl ServiceSpec {
                     .and_then(|r| u32::try_from(r).ok())
                     .unwrap_or(3),
                 start_period: duration_or(Some(map), "start_period", Duration::from_secs(30)),
-            })
+            }
         });
         let smoke = object(config, "smoke").and_then(|map| {
             Some(SmokeSpec {

@@ -1,0 +1,305 @@
+//! `service` blocks run by the `process` provider, end to end through the
+//! `infra` binary, with real processes: the small app in
+//! `examples/shop/services/app.py` (python3), which answers its version and
+//! can be told to fail its health check, its smoke test or a share of requests.
+
+mod common;
+
+use common::{TempDir, code, infra_env, stderr, stdout};
+use std::path::{Path, PathBuf};
+
+const SECRET: &str = "sk_live_s3cr3t_9f8e7d6c";
+
+/// A stack folder with the app, whose processes are killed when dropped.
+struct Stack {
+    dir: TempDir,
+}
+
+impl Stack {
+    fn new(name: &str, main: &str) -> Stack {
+        let dir = TempDir::new(name);
+        let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shop/services/app.py");
+        std::fs::copy(app, dir.path.join("app.py")).unwrap();
+        dir.write("main.infra", main);
+        Stack { dir }
+    }
+
+    fn infra(&self, args: &[&str]) -> std::process::Output {
+        infra_env(&self.dir.path, args, &[("STRIPE_KEY", SECRET)])
+    }
+
+    fn apply(&self, extra: &[&str]) -> std::process::Output {
+        let mut args = vec!["apply", "--auto-approve"];
+        args.extend_from_slice(extra);
+        self.infra(&args)
+    }
+
+    /// Every pidfile under the run folders: (slot file, pid, start time).
+    fn pidfiles(&self) -> Vec<(PathBuf, u32, u64)> {
+        common::files_under(&self.dir.path.join(".infra/run"))
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "pid"))
+            .filter_map(|p| {
+                let text = std::fs::read_to_string(&p).ok()?;
+                let mut parts = text.split_whitespace();
+                let pid = parts.next()?.parse().ok()?;
+                let start = parts.next()?.parse().ok()?;
+                Some((p, pid, start))
+            })
+            .collect()
+    }
+
+    /// The pids of the processes that are alive now.
+    fn alive(&self) -> Vec<u32> {
+        self.pidfiles()
+            .into_iter()
+            .filter(|(_, pid, start)| infra::providers::process::machine::is_alive(*pid, *start))
+            .map(|(_, pid, _)| pid)
+            .collect()
+    }
+
+    /// Everything infra wrote under `.infra` (state, history, logs), as text.
+    fn written(&self) -> String {
+        common::files_under(&self.dir.path.join(".infra"))
+            .into_iter()
+            .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for (_, pid, start) in self.pidfiles() {
+            if infra::providers::process::machine::is_alive(pid, start) {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn get(url: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("http://");
+    let (host, path) = address.split_once('/').unwrap_or((address, ""));
+    let mut stream = std::net::TcpStream::connect(host).ok()?;
+    write!(stream, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// One service on `port`, recreated, with the settings in `extra`.
+fn service(port: u16, extra: &str) -> String {
+    format!(
+        r#"
+stack "svc" {{}}
+
+variable "version" {{
+  default = "v1"
+}}
+
+secret "stripe_key" {{
+  env = "STRIPE_KEY"
+}}
+
+service "api" {{
+  run    = ["python3", "app.py", "${{self.port}}"]
+  port   = {port}
+  env    = {{ STRIPE_KEY = secret.stripe_key, VERSION = var.version }}
+  health = {{ http = "http://127.0.0.1:${{self.port}}/health", interval = "50ms", timeout = "2s", start_period = "5s", retries = 2 }}
+{extra}
+}}
+
+output "url" {{
+  value = service.api.url
+}}
+
+output "version" {{
+  value = service.api.version
+}}
+"#
+    )
+}
+
+#[test]
+fn a_service_starts_detached_answers_and_is_stopped_by_destroy() {
+    let port = free_port();
+    let stack = Stack::new("start", &service(port, ""));
+    let output = stack.apply(&[]);
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert!(stdout(&output).contains(&format!("url = \"http://127.0.0.1:{port}\"")));
+    // It outlives infra.
+    let answer = get(&format!("http://127.0.0.1:{port}/")).unwrap_or_default();
+    assert!(answer.contains("version v1"), "{answer}");
+    assert_eq!(stack.alive().len(), 1);
+    // Logs and the pidfile are in the run folder.
+    let run = stack.dir.path.join(".infra/run/svc/default/api");
+    assert!(run.join("blue-0.pid").is_file() || run.join("green-0.pid").is_file());
+    let output = stack.infra(&["destroy", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(stack.alive().is_empty());
+    assert!(get(&format!("http://127.0.0.1:{port}/")).is_none());
+}
+
+#[test]
+fn a_killed_process_is_drift_and_the_next_apply_starts_it_again() {
+    let port = free_port();
+    let stack = Stack::new("killed", &service(port, ""));
+    assert_eq!(code(&stack.apply(&[])), 0);
+    let output = stack.infra(&["drift"]);
+    assert_eq!(code(&output), 0, "{}", stdout(&output));
+    for pid in stack.alive() {
+        std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
+    }
+    common::wait_until("the process is gone", || stack.alive().is_empty(), String::new);
+    let output = stack.infra(&["drift"]);
+    assert_eq!(code(&output), 2, "{}{}", stdout(&output), stderr(&output));
+    assert!(
+        stdout(&output).contains("status = \"running\" -> \"stopped\""),
+        "{}",
+        stdout(&output)
+    );
+    let output = stack.apply(&[]);
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert_eq!(stack.alive().len(), 1);
+    assert!(get(&format!("http://127.0.0.1:{port}/")).is_some_and(|a| a.contains("version v1")));
+    assert_eq!(code(&stack.infra(&["drift"])), 0);
+}
+
+#[test]
+fn a_pid_that_belongs_to_another_process_now_is_not_the_service() {
+    // This test process stands for a process that got a recorded pid: the
+    // pid matches, the start time does not.
+    let pid = std::process::id();
+    let (_, start) = infra::providers::process::machine::proc_stat(pid).unwrap();
+    assert!(infra::providers::process::machine::is_alive(pid, start));
+    assert!(!infra::providers::process::machine::is_alive(pid, start + 1));
+    assert!(!infra::providers::process::machine::is_alive(pid, start.saturating_sub(1)));
+}
+
+#[test]
+fn secrets_reach_the_process_environment_only() {
+    let port = free_port();
+    let stack = Stack::new("secrets", &service(port, ""));
+    let output = stack.apply(&[]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let plan = stack.infra(&["plan", "--var", "version=v2"]);
+    let pids = stack.alive();
+    assert_eq!(pids.len(), 1);
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", pids[0])).unwrap();
+    let environ = std::fs::read(format!("/proc/{}/environ", pids[0])).unwrap();
+    assert!(!String::from_utf8_lossy(&cmdline).contains(SECRET));
+    assert!(String::from_utf8_lossy(&environ).contains(SECRET), "the app gets it");
+    // Nor does infra's own environment leak into the child.
+    assert!(!String::from_utf8_lossy(&environ).contains("NO_COLOR"));
+    for text in [stdout(&output), stderr(&output), stdout(&plan), stderr(&plan), stack.written()] {
+        assert!(!text.contains(SECRET));
+    }
+    let outputs = stack.infra(&["output", "--json"]);
+    assert!(!stdout(&outputs).contains(SECRET));
+}
+
+#[test]
+fn a_new_version_is_deployed_and_a_failed_one_rolls_back_to_the_old() {
+    let port = free_port();
+    let stack = Stack::new("recreate", &service(port, ""));
+    assert_eq!(code(&stack.apply(&[])), 0);
+    let output = stack.apply(&["--var", "version=v2"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(get(&format!("http://127.0.0.1:{port}/")).is_some_and(|a| a.contains("version v2")));
+    // v3 fails its health check: v2 is started again and apply fails.
+    std::fs::write(
+        stack.dir.path.join("main.infra"),
+        service(port, "").replace(
+            "VERSION = var.version }",
+            "VERSION = var.version, FAIL_HEALTH = var.version == \"v3\" ? \"1\" : \"0\" }",
+        ),
+    )
+    .unwrap();
+    let output = stack.apply(&["--var", "version=v2"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let output = stack.apply(&["--var", "version=v3"]);
+    assert_eq!(code(&output), 1, "{}", stdout(&output));
+    let text = stderr(&output);
+    assert!(text.contains("did not become healthy"), "{text}");
+    assert!(text.contains("rolled back"), "{text}");
+    assert!(get(&format!("http://127.0.0.1:{port}/")).is_some_and(|a| a.contains("version v2")));
+    assert_eq!(stack.alive().len(), 1);
+}
+
+#[test]
+fn a_missing_command_fails_clearly_and_leaves_nothing_running() {
+    let port = free_port();
+    let main = service(port, "").replace("\"python3\", \"app.py\"", "\"no-such-command-x\", \"app.py\"");
+    let stack = Stack::new("missing", &main);
+    let output = stack.apply(&[]);
+    assert_eq!(code(&output), 1);
+    assert!(stderr(&output).contains("`no-such-command-x` was not found"), "{}", stderr(&output));
+    assert!(stack.alive().is_empty());
+}
+
+#[test]
+fn a_command_that_exits_at_once_fails_with_the_end_of_its_log() {
+    let port = free_port();
+    let main = service(port, "").replace("VERSION = var.version", "VERSION = var.version, EXIT_AT_ONCE = \"1\"");
+    let stack = Stack::new("exits", &main);
+    let output = stack.apply(&[]);
+    assert_eq!(code(&output), 1);
+    let text = stderr(&output);
+    assert!(text.contains("told to exit at once"), "{text}");
+    assert!(stack.alive().is_empty());
+}
+
+#[test]
+fn a_port_in_use_is_refused_naming_its_holder() {
+    let holder = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let stack = Stack::new("port", &service(port, ""));
+    let output = stack.apply(&[]);
+    assert_eq!(code(&output), 1);
+    let text = stderr(&output);
+    assert!(text.contains(&format!("port {port} is in use")), "{text}");
+    assert!(text.contains(&format!("pid {}", std::process::id())), "{text}");
+    assert!(stack.alive().is_empty());
+}
+
+#[test]
+fn a_health_url_that_hangs_fails_when_the_timeout_runs_out() {
+    let port = free_port();
+    let main = service(port, "")
+        .replace("/health\", interval", "/hang\", interval")
+        .replace("timeout = \"2s\", start_period = \"5s\"", "timeout = \"300ms\", start_period = \"0s\"");
+    let stack = Stack::new("hang", &main);
+    let output = stack.apply(&[]);
+    assert_eq!(code(&output), 1);
+    let text = stderr(&output);
+    assert!(text.contains("no answer within"), "{text}");
+    assert!(stack.alive().is_empty());
+}
+
+#[test]
+fn bad_settings_are_refused_by_validate_at_the_setting() {
+    let stack = Stack::new(
+        "validate",
+        &service(8080, "  router = { listen = 8000 }\n  deploy = { strategy = \"blue-green\", max_error_rate = 2, watch = \"5\" }"),
+    );
+    let output = stack.infra(&["validate"]);
+    assert_eq!(code(&output), 1);
+    let text = stderr(&output);
+    assert_eq!(text.matches("infra::check::invalid_service_setting").count(), 3, "{text}");
+    assert!(text.contains("strategy       = ") || text.contains("\"blue-green\""), "{text}");
+}
