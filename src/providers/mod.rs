@@ -13,6 +13,7 @@ pub mod postgres;
 pub mod provider;
 pub mod registry;
 pub mod retry;
+pub mod router;
 pub mod schema;
 pub mod set;
 pub mod test;
