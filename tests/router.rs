@@ -124,6 +124,7 @@ async fn switching_upstreams_under_load_drops_no_request() {
     let load = LoadLoop::start(&bench.url("/"));
     let mut seen = load.wait_for_answers("blue", 20, &LoadReport::default());
     let mut colours = ("blue", "green");
+    let mut took = Vec::new();
     for switch in 0..switches {
         let (old, new) = colours;
         let routes = if new == "green" {
@@ -134,6 +135,7 @@ async fn switching_upstreams_under_load_drops_no_request() {
         let applied = bench.router.ensure(&routes).await.unwrap();
         assert!(applied.changed && !applied.started, "{applied:?}");
         assert_eq!(applied.generation, 2 + switch as u64);
+        took.push(applied.took);
         // Once the old workers have finished their requests, nothing can
         // reach the old colour.
         assert!(
@@ -169,6 +171,20 @@ async fn switching_upstreams_under_load_drops_no_request() {
         "{report:?}"
     );
     assert!(report.requests >= seen.requests);
+    // bench/service.sh reads the figures from here.
+    if let Some(out) = std::env::var_os("INFRA_ROUTER_BENCH_OUT") {
+        took.sort();
+        let ms = |d: &std::time::Duration| d.as_secs_f64() * 1000.0;
+        let figures = format!(
+            "switches {}\nreload_ms_median {:.1}\nreload_ms_max {:.1}\nrequests {}\nfailed {}\n",
+            took.len(),
+            took.get(took.len() / 2).map_or(0.0, ms),
+            took.last().map_or(0.0, ms),
+            report.requests,
+            report.failures
+        );
+        std::fs::write(out, figures).unwrap();
+    }
 }
 
 #[tokio::test]
