@@ -78,7 +78,11 @@ impl World {
                 .await
                 .unwrap();
             let object = provider
-                .create(resource_type, &planned.planned)
+                .create(
+                    &crate::providers::Operation::detached(),
+                    resource_type,
+                    &planned.planned,
+                )
                 .await
                 .unwrap();
             let attributes = self
@@ -161,7 +165,6 @@ fn expanded(instances: Vec<Instance>) -> Expanded {
             .into_iter()
             .map(|instance| (instance.addr.clone(), instance))
             .collect(),
-        services: BTreeMap::new(),
         outputs: BTreeMap::new(),
         moved: Vec::new(),
         imports: Vec::new(),

@@ -9,7 +9,9 @@ pub mod builtin;
 pub mod http;
 pub mod local;
 pub mod null;
+pub mod operation;
 pub mod postgres;
+pub mod process;
 pub mod provider;
 pub mod registry;
 pub mod retry;
@@ -19,6 +21,7 @@ pub mod set;
 pub mod test;
 pub mod world;
 
+pub use operation::{DeploySteps, Operation, OperationSink, Resumed};
 pub use provider::{
     AttributePath, Attributes, ObjectState, PlannedChange, Provider, ProviderError,
     ProviderErrorKind,
