@@ -15,6 +15,7 @@ pub mod process;
 pub mod provider;
 pub mod registry;
 pub mod retry;
+pub mod router;
 pub mod schema;
 pub mod set;
 pub mod test;

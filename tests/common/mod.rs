@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod load;
+pub mod nginx;
 pub mod postgres;
 
 use std::path::PathBuf;
