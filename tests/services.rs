@@ -591,3 +591,72 @@ fn the_shop_services_part_validates_and_plans() {
     assert!(text.contains("STRIPE_KEY = (secret)"), "{text}");
     assert!(!text.contains(SECRET));
 }
+
+/// The journal's text, when there is one.
+fn journal_text(dir: &Path) -> String {
+    common::files_under(&dir.join(".infra/state"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "journal"))
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect()
+}
+
+/// Kills `infra apply` (kill -9) once the journal holds the checkpoint of
+/// `step` of a blue-green deploy of v2, then applies again: the deploy is
+/// finished or rolled back, the load loop saw no failure across the trial,
+/// and exactly one colour runs.
+fn crash_at(step: &str) {
+    let test = format!("crash at {step}");
+    if !with_nginx(&test) {
+        return;
+    }
+    let (port, listen) = (free_port(), free_port());
+    let main = routed(
+        port,
+        listen,
+        r#"{ strategy = "blue_green", watch = "2s", max_error_rate = 0.5 }"#,
+        "",
+        1,
+    );
+    let stack = Stack::new(&step.replace(' ', "_"), &main);
+    let output = stack.apply(&[]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let load = common::load::LoadLoop::start(&format!("http://127.0.0.1:{listen}/"));
+    load.wait_until("answers from v1", |r| r.answered("version v1") > 20);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_infra"))
+        .args(["apply", "--auto-approve", "--var", "version=v2"])
+        .current_dir(&stack.dir.path)
+        .env("NO_COLOR", "1")
+        .env_remove("INFRA_STATE_KEY")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let needle = format!("\"step\":\"{step}\"");
+    common::wait_until(
+        &format!("the journal holds the {step} checkpoint"),
+        || journal_text(&stack.dir.path).contains(&needle) || child.try_wait().unwrap().is_some(),
+        || journal_text(&stack.dir.path),
+    );
+    let killed = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        killed,
+        "{step}: infra finished before the checkpoint was seen"
+    );
+    let output = stack.apply(&["--var", "version=v2"]);
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    let report = load.stop();
+    assert_eq!(report.failures, 0, "{step}: {:?}", report.failure_samples);
+    assert!(get(&format!("http://127.0.0.1:{listen}/")).is_some_and(|a| a.contains("version v2")));
+    assert_eq!(stack.alive().len(), 1, "{step}: one colour runs");
+}
+
+#[test]
+fn a_blue_green_deploy_killed_at_any_step_is_resumed_by_the_next_apply() {
+    for step in ["start", "switch 100", "smoke", "watch", "stop old"] {
+        crash_at(step);
+    }
+}
