@@ -688,3 +688,21 @@ fn a_blue_green_deploy_killed_at_any_step_is_resumed_by_the_next_apply() {
         crash_at(step);
     }
 }
+
+#[test]
+fn infra_rollback_of_a_service_deploys_the_previous_version_with_its_strategy() {
+    if !with_nginx("rollback") {
+        return;
+    }
+    let (port, listen) = (free_port(), free_port());
+    let main = routed(port, listen, r#"{ strategy = "blue_green" }"#, "", 1);
+    let stack = Stack::new("rollback", &main);
+    assert_eq!(code(&stack.apply(&[])), 0);
+    let output = stack.apply(&["--var", "version=v2"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(get(&format!("http://127.0.0.1:{listen}/")).is_some_and(|a| a.contains("version v2")));
+    let output = stack.infra(&["rollback", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert!(get(&format!("http://127.0.0.1:{listen}/")).is_some_and(|a| a.contains("version v1")));
+    assert_eq!(stack.running_here().len(), 1);
+}

@@ -256,6 +256,14 @@ impl ProcessProvider {
         prior: Option<&ObjectState>,
         planned: &Attributes,
     ) -> Result<ObjectState, ProviderError> {
+        // A change planned from a recorded version keeps the run folder.
+        let mut planned = planned.clone();
+        if planned.get("run_dir").and_then(Value::as_str).is_none()
+            && let Some(prior) = prior
+        {
+            planned.insert(String::from("run_dir"), prior.attribute("run_dir").clone());
+        }
+        let planned = &planned;
         let (spec, version) = self.spec(planned)?;
         let deploy = Deploy {
             machine: self.machine.as_ref(),
@@ -362,7 +370,14 @@ impl Provider for ProcessProvider {
             return Err(error);
         }
         let mut change = plan_from_schema(&schema(), prior, proposed);
-        let run_dir = proposed.get("run_dir").cloned().unwrap_or(Value::NULL);
+        // Expansion sets the run folder; a plan made from a recorded
+        // version (`infra rollback`) keeps the prior object's.
+        let run_dir = proposed
+            .get("run_dir")
+            .filter(|v| v.as_str().is_some())
+            .or_else(|| prior.map(|p| p.attribute("run_dir")))
+            .cloned()
+            .unwrap_or(Value::NULL);
         let version = spec::version(proposed, &self.base_dir).map_or(Value::UNKNOWN, Value::string);
         change
             .planned
