@@ -94,6 +94,29 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
+        // The router: the nginx master whose prefix is in this stack's run folder.
+        let run = self
+            .dir
+            .path
+            .join(".infra/run")
+            .to_string_lossy()
+            .into_owned();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            if cmdline.contains("nginx") && cmdline.contains(run.as_str()) {
+                let _ = std::process::Command::new("kill")
+                    .args(["-QUIT", &pid.to_string()])
+                    .status();
+            }
+        }
         for pid in self.running_here() {
             let _ = std::process::Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
