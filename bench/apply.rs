@@ -150,7 +150,6 @@ fn stack(resource_type: &str, count: usize, chain: usize) -> (Expanded, Plan) {
         variables: Default::default(),
         secrets: BTreeMap::new(),
         instances,
-        services: BTreeMap::new(),
         outputs: BTreeMap::new(),
         moved: Vec::new(),
         imports: Vec::new(),

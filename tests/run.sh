@@ -8,7 +8,8 @@
 # actionlint and PyYAML for tests/ci_examples.rs; PostgreSQL's server
 # binaries (tests/common/postgres.rs starts a throwaway cluster per test);
 # npm vscode-tmgrammar-test for the TextMate grammar tests (tests/editors.rs);
-# moto server in the venv .venv-moto/ for the AWS tests (tests/common/moto.rs).
+# moto server in the venv .venv-moto/ for the AWS tests (tests/common/moto.rs);
+# nginx-light and redis-server for the router and services (tests/router.rs).
 # INFRA_SKIP_SERVICES=1 skips everything that needs a server or an outside tool;
 # the tests that return early because of it are counted as skipped, not passed.
 # INFRA_FUZZ_CASES sets the property-test case count (default 256).
@@ -95,6 +96,34 @@ else
   else
     echo "PostgreSQL is missing; the postgres tests need initdb and pg_ctl:" \
       "sudo apt-get install -y postgresql (or brew install postgresql@15 and set INFRA_PG_BIN)," \
+      "or INFRA_SKIP_SERVICES=1 to skip them" >&2
+  fi
+
+  # The router (tests/router.rs) and the services it fronts run a real
+  # nginx, and std/redis_service a real redis-server, each started by the
+  # tests on free loopback ports under a temp prefix. Debian puts nginx in
+  # /usr/sbin, where the router also looks.
+  step "services: nginx and redis"
+  missing=()
+  command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
+  command -v redis-server >/dev/null || [[ -x /usr/bin/redis-server ]] || missing+=(redis-server)
+  if [[ ${#missing[@]} -gt 0 ]] && [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
+  fi
+  if nginx_bin=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null) && [[ -n "$nginx_bin" ]]; then
+    "$nginx_bin" -v 2>&1
+  else
+    echo "nginx is missing; the router and service tests need it:" \
+      "sudo apt-get install -y nginx-light (or brew install nginx)," \
+      "or INFRA_SKIP_SERVICES=1 to skip them" >&2
+  fi
+  if command -v redis-server >/dev/null; then
+    redis-server --version
+  else
+    echo "redis-server is missing; the std/redis_service tests need it:" \
+      "sudo apt-get install -y redis-server (or brew install redis)," \
       "or INFRA_SKIP_SERVICES=1 to skip them" >&2
   fi
 

@@ -239,7 +239,16 @@ pub struct ResourceAddr {
     pub name: String,
 }
 
+/// The resource type a `service "NAME"` block is lowered to: its address is
+/// `service.NAME`, as users write it.
+pub const SERVICE_TYPE: &str = "service";
+
 impl ResourceAddr {
+    /// Whether this is a `service` block (`service.NAME`).
+    pub fn is_service(&self) -> bool {
+        self.mode == Mode::Managed && self.resource_type == SERVICE_TYPE
+    }
+
     /// A managed resource in the root module.
     pub fn managed(resource_type: &str, name: &str) -> Self {
         ResourceAddr {

@@ -69,7 +69,6 @@ fn expanded(instances: Vec<Instance>) -> Expanded {
             .into_iter()
             .map(|instance| (instance.addr.clone(), instance))
             .collect(),
-        services: BTreeMap::new(),
         outputs: BTreeMap::new(),
         moved: Vec::new(),
         imports: Vec::new(),

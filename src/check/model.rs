@@ -13,8 +13,7 @@ use super::names::{Context, Names};
 use crate::addr::{InstanceAddr, InstanceKey, Mode, ModulePath, ResourceAddr, Target};
 use crate::config::{
     Environment, Import, Lifecycle, Local, Module, ModuleCall, ModuleSource, Moved, Output,
-    ProviderConfig, Reference, Resource, Secret, SecretSource, Service, StackSettings, Validation,
-    Variable,
+    ProviderConfig, Reference, Resource, Secret, SecretSource, StackSettings, Validation, Variable,
 };
 use crate::diag::{Code, Diagnostic, Diagnostics, Span, did_you_mean};
 use crate::lang::Type;
@@ -406,6 +405,22 @@ pub(crate) fn lower_module(
                         else {
                             continue;
                         };
+                        if block.kind.name == "resource"
+                            && resource_type == crate::addr::SERVICE_TYPE
+                        {
+                            let span = block.labels.first().map_or(block.kind.span, |l| l.span);
+                            diagnostics.push(
+                                Diagnostic::error(
+                                    Code::CheckUnknownResourceType,
+                                    span,
+                                    "no resource type \"service\"",
+                                )
+                                .with_help(format!(
+                                    "declare a service with its own block: `service \"{name}\" {{ ... }}`"
+                                )),
+                            );
+                            continue;
+                        }
                         let (mode, table) = if block.kind.name == "data" {
                             (Mode::Data, &mut names.data)
                         } else {
@@ -637,41 +652,19 @@ pub(crate) fn lower_module(
         }
     }
     for at in service_blocks {
-        let Some(mut block) = take_block(files, at) else {
+        let Some(block) = take_block(files, at) else {
             continue;
         };
-        let Some(name) = label(&block, 0).map(str::to_owned) else {
-            continue;
-        };
-        let context = Context {
-            self_allowed: true,
-            ..Context::default()
-        };
-        let mut references = Vec::new();
-        let mut depends_on = Vec::new();
-        let mut attributes = BTreeMap::new();
-        for item in std::mem::take(&mut block.body.items) {
-            let ast::Item::Attribute(attribute) = item else {
-                continue;
-            };
-            if attribute.name.name == "depends_on" {
-                lower_depends_on(&attribute.value, &names, &mut depends_on, diagnostics);
-            } else {
-                names.resolve(&attribute.value, context, &mut references, diagnostics);
-                attributes.insert(attribute.name.name.clone(), attribute);
-            }
+        if let Some(resource) = lower_service(&module.path, block, &names, registry, diagnostics) {
+            module.resources.insert(
+                (
+                    Mode::Managed,
+                    resource.addr.resource_type.clone(),
+                    resource.addr.name.clone(),
+                ),
+                resource,
+            );
         }
-        references.extend(depends_on.iter().cloned());
-        module.services.insert(
-            name.clone(),
-            Service {
-                name,
-                attributes,
-                depends_on,
-                references,
-                span: block.span,
-            },
-        );
     }
     for at in output_blocks {
         let Some(mut block) = take_block(files, at) else {
@@ -1285,6 +1278,26 @@ fn provider_ref(expr: &Expr) -> Option<(String, Option<String>)> {
         return None;
     }
     Some((name, alias))
+}
+
+/// `service "NAME" { ... }`: lowered as the managed resource
+/// `service.NAME` of the `process` provider's `service` type (another
+/// provider with `provider = ...`), so plan, apply, state and drift treat it
+/// like any resource.
+fn lower_service(
+    path: &ModulePath,
+    mut block: Block,
+    names: &Names,
+    registry: &Registry,
+    diagnostics: &mut Diagnostics,
+) -> Option<Resource> {
+    let type_label = ast::StringLit {
+        value: crate::addr::SERVICE_TYPE.to_owned(),
+        raw: format!("\"{}\"", crate::addr::SERVICE_TYPE),
+        span: block.kind.span,
+    };
+    block.labels.insert(0, type_label);
+    lower_resource(path, Mode::Managed, block, names, registry, diagnostics)
 }
 
 fn lower_resource(

@@ -176,7 +176,14 @@ impl Names {
                         ),
                     ));
                 }
-                simple(RefTarget::Service(name.to_owned()), 1)
+                simple(
+                    RefTarget::Resource(
+                        Mode::Managed,
+                        crate::addr::SERVICE_TYPE.to_owned(),
+                        name.to_owned(),
+                    ),
+                    1,
+                )
             }
             "env" => {
                 let name = self.need_step(t, 0, "an attribute", "env.name")?;

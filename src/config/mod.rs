@@ -143,10 +143,9 @@ pub struct Module {
     pub secrets: BTreeMap<String, Secret>,
     /// `provider` blocks by (name, alias).
     pub providers: BTreeMap<(String, Option<String>), ProviderConfig>,
-    /// `resource` and `data` blocks.
+    /// `resource` and `data` blocks, and `service` blocks (as the managed
+    /// resource type `service`).
     pub resources: BTreeMap<(Mode, String, String), Resource>,
-    /// `service` blocks.
-    pub services: BTreeMap<String, Service>,
     /// `module` blocks.
     pub module_calls: BTreeMap<String, ModuleCall>,
     /// `output` blocks.
@@ -168,7 +167,6 @@ impl Module {
             secrets: BTreeMap::new(),
             providers: BTreeMap::new(),
             resources: BTreeMap::new(),
-            services: BTreeMap::new(),
             module_calls: BTreeMap::new(),
             outputs: BTreeMap::new(),
             moved: Vec::new(),
@@ -190,8 +188,6 @@ pub enum RefTarget {
     Environment,
     /// `TYPE.NAME` or `data.TYPE.NAME`.
     Resource(Mode, String, String),
-    /// `service.NAME`.
-    Service(String),
     /// `module.NAME.OUTPUT` (output `None` for the whole module object).
     ModuleOutput(String, Option<String>),
     /// `each.key` / `each.value`.
@@ -348,21 +344,6 @@ pub struct Resource {
     pub references: Vec<Reference>,
     /// The type label.
     pub type_span: Span,
-    /// The block.
-    pub span: Span,
-}
-
-/// A `service` block.
-#[derive(Debug, Clone)]
-pub struct Service {
-    /// Its name.
-    pub name: String,
-    /// Its attributes, unevaluated.
-    pub attributes: BTreeMap<String, Attribute>,
-    /// `depends_on`.
-    pub depends_on: Vec<Reference>,
-    /// Every reference the block makes.
-    pub references: Vec<Reference>,
     /// The block.
     pub span: Span,
 }

@@ -168,6 +168,10 @@ codes! {
     /// (`local_file.app-config` would be a subtraction), or a stack or
     /// environment name, which names state files.
     CheckInvalidName => ("infra::check::invalid_name", "invalid name"),
+    /// A `service` setting the `process` provider cannot use: an unknown
+    /// strategy, a `max_error_rate` outside [0, 1], a duration without a unit,
+    /// a strategy that needs a router without one, a secret in `run`.
+    CheckInvalidServiceSetting => ("infra::check::invalid_service_setting", "invalid service setting"),
 
     // ---- graph: the dependency graph -------------------------------------------
     /// Things depend on each other in a circle.

@@ -202,8 +202,6 @@ pub struct Expanded {
     pub secrets: BTreeMap<(ModulePath, String), SecretValue>,
     /// Every instance, in address order.
     pub instances: BTreeMap<InstanceAddr, Instance>,
-    /// Every service's evaluated attributes, by module and name.
-    pub services: BTreeMap<(ModulePath, String), Value>,
     /// The root module's outputs.
     pub outputs: BTreeMap<String, OutputValue>,
     /// Every module's `moved` blocks, addresses made absolute, in module order.
@@ -356,7 +354,6 @@ pub fn expand(
         variables,
         secrets: expander.secrets,
         instances: expander.instances,
-        services: expander.values.services.into_iter().collect(),
         outputs,
         moved,
         imports,
@@ -1011,7 +1008,6 @@ impl Expander<'_> {
                     _ => self.resource(module, node, &instance_addr),
                 }
             }
-            Node::Service(_, name) => self.service(module, name),
             Node::ModuleCall(path) => self.module_call(path),
             Node::Output(_, name) => self.output(module, node, name),
         }
@@ -1530,6 +1526,9 @@ impl Expander<'_> {
                 };
                 attributes.insert(name.clone(), value);
             }
+            if addr.is_service() {
+                self.service_settings(resource, &instance_addr, &mut attributes);
+            }
             if let Some(schema) = schema {
                 // Whether a computed value is secret is known now, from the
                 // inputs it is derived from (the schema says which), so every
@@ -1598,6 +1597,39 @@ impl Expander<'_> {
             list.pop().unwrap_or(Value::UNKNOWN)
         };
         self.values.resources.insert(addr.clone(), value);
+    }
+
+    /// A service instance: its run folder (`run_dir`), and the `process`
+    /// provider's offline checks of its settings, reported at the setting.
+    fn service_settings(
+        &mut self,
+        resource: &crate::config::Resource,
+        addr: &InstanceAddr,
+        attributes: &mut crate::lang::Map,
+    ) {
+        let environment = self
+            .values
+            .env
+            .as_map()
+            .and_then(|env| env.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let run_dir =
+            crate::providers::process::run_dir(&self.config.stack.name, &environment, addr);
+        attributes.insert(String::from("run_dir"), Value::string(run_dir));
+        for error in crate::providers::process::validate_config(attributes) {
+            let path = error.attribute_path.clone().unwrap_or_default();
+            let span = setting_span(resource, &path);
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::CheckInvalidServiceSetting,
+                    span,
+                    "this setting is not valid",
+                )
+                .with_help(error.message),
+            );
+        }
     }
 
     /// A resource that is not evaluated (see [`Request::only`]): its value is
@@ -1670,30 +1702,6 @@ impl Expander<'_> {
         self.instances = sorted.into_iter().collect();
     }
 
-    fn service(&mut self, module: &Module, name: &str) {
-        let Some(service) = module.services.get(name) else {
-            return;
-        };
-        let mut attributes = crate::lang::Map::new();
-        let (plain, with_self): (Vec<_>, Vec<_>) = service
-            .attributes
-            .iter()
-            .partition(|(_, a)| !uses_self(&a.value));
-        for (attribute_name, attribute) in plain.into_iter().chain(with_self) {
-            let binding = Binding {
-                self_value: Some(Value::map(attributes.clone())),
-                ..Binding::default()
-            };
-            let value = self
-                .eval(module, &attribute.value, &binding)
-                .unwrap_or(Value::UNKNOWN);
-            attributes.insert(attribute_name.clone(), value);
-        }
-        self.values
-            .services
-            .insert((self.at.clone(), name.to_owned()), Value::map(attributes));
-    }
-
     fn output(&mut self, module: &Module, node: &Node, name: &str) {
         let Some(output) = module.outputs.get(name) else {
             return;
@@ -1716,6 +1724,33 @@ impl Expander<'_> {
             .outputs
             .insert((self.at.clone(), name.to_owned()), value);
     }
+}
+
+/// The span of the setting at `path` in a resource block: the value of the
+/// attribute, or of the key inside an object written out (`deploy = {
+/// strategy = ... }`), else the closest enclosing one.
+fn setting_span(resource: &crate::config::Resource, path: &[String]) -> Span {
+    let Some((first, rest)) = path.split_first() else {
+        return resource.span;
+    };
+    let Some(attribute) = resource.attributes.get(first) else {
+        return resource.span;
+    };
+    let mut expr = &attribute.value;
+    for key in rest {
+        let crate::syntax::ast::ExprKind::Object(entries) = &expr.kind else {
+            break;
+        };
+        match entries
+            .items
+            .iter()
+            .find(|entry| entry.value.key.literal() == Some(key.as_str()))
+        {
+            Some(entry) => expr = &entry.value.value,
+            None => break,
+        }
+    }
+    expr.span
 }
 
 /// Whether `expr` reads `self` (an attribute of the resource or service it is in).

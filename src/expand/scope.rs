@@ -22,7 +22,6 @@ pub(super) struct Values {
     pub locals: FastMap<(ModulePath, String), Value>,
     pub secrets: FastMap<(ModulePath, String), Value>,
     pub resources: FastMap<ResourceAddr, Value>,
-    pub services: BTreeMap<(ModulePath, String), Value>,
     pub outputs: FastMap<(ModulePath, String), Value>,
     /// Module call results (objects of outputs), by calling module and call name.
     pub modules: FastMap<(ModulePath, String), Value>,
@@ -45,7 +44,6 @@ impl Values {
             locals: FastMap::default(),
             secrets: FastMap::default(),
             resources: FastMap::default(),
-            services: BTreeMap::new(),
             outputs: FastMap::default(),
             modules: FastMap::default(),
         }
@@ -133,14 +131,6 @@ impl Scope for ModuleScope<'_> {
                 .self_value
                 .clone()
                 .ok_or_else(|| internal(span, "self")),
-            "service" => Ok(Value::map(
-                self.values
-                    .services
-                    .iter()
-                    .filter(|((m, _), _)| m == self.module)
-                    .map(|((_, n), v)| (n.clone(), v.clone()))
-                    .collect(),
-            )),
             "module" => Ok(self.collect(&self.values.modules)),
             "data" => {
                 let mut types: BTreeMap<String, crate::lang::Map> = BTreeMap::new();
@@ -167,7 +157,6 @@ impl Scope for ModuleScope<'_> {
             "local" => self.values.locals.get(&key()),
             "secret" => self.values.secrets.get(&key()),
             "module" => self.values.modules.get(&key()),
-            "service" => self.values.services.get(&key()),
             "data" | "env" | "each" | "count" | "self" => return None,
             resource_type => {
                 let addr = ResourceAddr {
@@ -189,7 +178,6 @@ impl Scope for ModuleScope<'_> {
             "local" => self.values.locals.get(&key),
             "secret" => self.values.secrets.get(&key),
             "module" => self.values.modules.get(&key),
-            "service" => self.values.services.get(&key),
             "data" => return Some(Ok(self.resources_of_type(Mode::Data, &attr.name))),
             "env" | "each" | "count" | "self" => return None,
             resource_type => {

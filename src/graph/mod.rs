@@ -32,8 +32,6 @@ pub enum Node {
     Provider(ModulePath, String, Option<String>),
     /// A resource or data source (all its instances).
     Resource(ResourceAddr),
-    /// `service.NAME`.
-    Service(ModulePath, String),
     /// `module.NAME`: complete when everything in the child module is.
     ModuleCall(ModulePath),
     /// `output.NAME`.
@@ -48,7 +46,6 @@ impl Node {
             | Node::Local(m, _)
             | Node::Secret(m, _)
             | Node::Provider(m, _, _)
-            | Node::Service(m, _)
             | Node::ModuleCall(m)
             | Node::Output(m, _) => m,
             Node::Resource(addr) => &addr.module,
@@ -63,8 +60,8 @@ impl Node {
             Node::Secret(..) => "secret",
             Node::Provider(..) => "provider",
             Node::Resource(addr) if addr.mode == Mode::Data => "data",
+            Node::Resource(addr) if addr.is_service() => "service",
             Node::Resource(_) => "resource",
-            Node::Service(..) => "service",
             Node::ModuleCall(_) => "module",
             Node::Output(..) => "output",
         }
@@ -101,10 +98,6 @@ impl fmt::Display for Node {
                 }
             }
             Node::Resource(addr) => write!(f, "{addr}"),
-            Node::Service(m, n) => {
-                prefix(f, m)?;
-                write!(f, "service.{n}")
-            }
             Node::ModuleCall(path) => write!(f, "{path}"),
             Node::Output(m, n) => {
                 prefix(f, m)?;
@@ -369,7 +362,6 @@ pub fn reference_nodes(module: &Module, reference: &Reference) -> Vec<Node> {
             resource_type: t.clone(),
             name: n.clone(),
         })],
-        RefTarget::Service(n) => vec![Node::Service(path.clone(), n.clone())],
         RefTarget::ModuleOutput(m, Some(output)) => {
             vec![Node::Output(path.child(m), output.clone())]
         }
@@ -419,9 +411,6 @@ fn module_nodes(module: &Module) -> Vec<(Node, Span)> {
     }
     for r in module.resources.values() {
         nodes.push((Node::Resource(r.addr.clone()), r.span));
-    }
-    for s in module.services.values() {
-        nodes.push((Node::Service(path.clone(), s.name.clone()), s.span));
     }
     for call in module.module_calls.values() {
         nodes.push((Node::ModuleCall(path.child(&call.name)), call.span));
@@ -487,13 +476,6 @@ pub fn build(config: &Config) -> (Graph, Diagnostics) {
                 graph.add_edge(&provider, &node, r.type_span);
             }
         }
-        for s in module.services.values() {
-            link(
-                &mut graph,
-                &s.references,
-                &Node::Service(path.clone(), s.name.clone()),
-            );
-        }
         for o in module.outputs.values() {
             link(
                 &mut graph,
@@ -545,13 +527,6 @@ pub fn build(config: &Config) -> (Graph, Diagnostics) {
             // The call is complete when everything inside the child is.
             for r in child.resources.values() {
                 graph.add_edge(&Node::Resource(r.addr.clone()), &call_node, call.span);
-            }
-            for s in child.services.values() {
-                graph.add_edge(
-                    &Node::Service(child.path.clone(), s.name.clone()),
-                    &call_node,
-                    call.span,
-                );
             }
             for o in child.outputs.values() {
                 graph.add_edge(

@@ -391,9 +391,10 @@ fn members(
         ),
         ["service"] => names(
             module
-                .services
-                .keys()
-                .map(|n| (n.clone(), String::from("service")))
+                .resources
+                .values()
+                .filter(|r| r.addr.is_service())
+                .map(|r| (r.addr.name.clone(), String::from("service")))
                 .collect(),
             CompletionItemKind::VARIABLE,
         ),

@@ -108,7 +108,6 @@ fn first_file_span(module: &Module) -> Option<Span> {
         .chain(module.locals.values().map(|l| l.span))
         .chain(module.secrets.values().map(|s| s.span))
         .chain(module.resources.values().map(|r| r.span))
-        .chain(module.services.values().map(|s| s.span))
         .chain(module.module_calls.values().map(|c| c.span))
         .chain(module.outputs.values().map(|o| o.span));
     let file = spans.map(|span| span.file).min()?;

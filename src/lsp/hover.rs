@@ -211,7 +211,7 @@ fn target_doc(
                 None => format!("`{}`\n\n{}", resource.addr, type_doc(schema)),
             }
         }
-        Target::Service(service) => format!("**service** `{}`", service.name),
+        Target::Service(service) => format!("**service** `{}`", service.addr.name),
         Target::ModuleCall(call) => format!("**module** `{}` from `{}`", call.name, call.source),
         Target::ModuleOutput(call, output) => {
             let mut text = format!("**output** `{}` of module `{}`", output.name, call.name);

@@ -29,7 +29,7 @@ pub(crate) enum Target<'a> {
         attribute: Option<String>,
     },
     /// `service.NAME`.
-    Service(&'a config::Service),
+    Service(&'a config::Resource),
     /// `module.NAME`.
     ModuleCall(&'a ModuleCall),
     /// `module.NAME.OUTPUT`.
@@ -60,7 +60,14 @@ pub(crate) fn resolve<'a>(
         "var" => module.variables.get(first?).map(Target::Variable),
         "local" => module.locals.get(first?).map(Target::Local),
         "secret" => module.secrets.get(first?).map(Target::Secret),
-        "service" => module.services.get(first?).map(Target::Service),
+        "service" => module
+            .resources
+            .get(&(
+                crate::addr::Mode::Managed,
+                crate::addr::SERVICE_TYPE.to_owned(),
+                first?.to_owned(),
+            ))
+            .map(Target::Service),
         "module" => {
             let call = module.module_calls.get(first?)?;
             // `module.NAME["KEY"].OUTPUT`: the output comes after the key.

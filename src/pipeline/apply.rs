@@ -904,7 +904,6 @@ fn rollback_expanded(
         variables: crate::lang::Map::new(),
         secrets: BTreeMap::new(),
         instances,
-        services: BTreeMap::new(),
         outputs,
         moved: Vec::new(),
         imports: Vec::new(),

@@ -70,6 +70,12 @@ pub const BUILTIN: &[Builtin] = &[
             ))
         },
     },
+    Builtin {
+        name: "process",
+        resources: || vec![super::process::schema()],
+        data_sources: Vec::new,
+        make: |_, dir| Arc::new(super::process::ProcessProvider::new(dir.to_path_buf())),
+    },
 ];
 
 /// Whether the file-backed test world (`test_resource`) is switched on:

@@ -71,8 +71,8 @@ fn shape(node: &Node) -> &'static str {
         Node::Local(..) => "note",
         Node::Secret(..) => "octagon",
         Node::Provider(..) => "component",
+        Node::Resource(addr) if addr.is_service() => "box3d",
         Node::Resource(_) => "box",
-        Node::Service(..) => "box3d",
         Node::ModuleCall(_) => "folder",
         Node::Output(..) => "cds",
     }

@@ -3,7 +3,9 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod load;
 pub mod moto;
+pub mod nginx;
 pub mod postgres;
 
 use std::path::PathBuf;

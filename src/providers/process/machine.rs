@@ -1,0 +1,387 @@
+//! How to start, recognise, stop and probe a process on a machine: the
+//! [`Machine`] trait the deploy strategies use, and [`LocalMachine`], this
+//! machine. (The `ssh` provider runs the same strategies on a remote host by
+//! implementing [`Machine`] over SSH.)
+//!
+//! A process is started detached, in its own session (`setsid`), with its
+//! stdout and stderr appended to logs and a pidfile beside them, in the
+//! service's run folder; it outlives `infra`. It is known by its pid *and*
+//! its start time (field 22 of `/proc/PID/stat`), so a pid the kernel gave
+//! to another process since is not mistaken for it.
+//!
+//! Invariant: secrets reach a process only through its environment, never
+//! its arguments; they are never written to its pidfile or to an error.
+//! The child does not inherit `infra`'s environment (which may hold
+//! `INFRA_STATE_KEY` or cloud credentials): only `PATH`, `HOME`, `LANG`,
+//! `LC_ALL`, `TMPDIR` and `USER`, then the service's `env`, then `PORT`.
+
+use super::spec::Check;
+use crate::providers::ProviderError;
+use async_trait::async_trait;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// One process to start.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// Its name in the run folder (`blue-0`): the pidfile is `SLOT.pid`, the
+    /// logs `SLOT.stdout.log` and `SLOT.stderr.log`.
+    pub slot: String,
+    /// The argv.
+    pub argv: Vec<String>,
+    /// The environment on top of the basic one.
+    pub env: Vec<(String, String)>,
+    /// The working folder.
+    pub workdir: PathBuf,
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// The port it will listen on, checked free before the start.
+    pub port: Option<u16>,
+}
+
+/// A started process, as state records it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Running {
+    /// Its slot.
+    pub slot: String,
+    /// Its pid.
+    pub pid: u32,
+    /// Its start time in clock ticks since boot (`/proc/PID/stat`).
+    pub start_time: u64,
+    /// The port it listens on.
+    pub port: Option<u16>,
+}
+
+/// A machine processes run on.
+#[async_trait]
+pub trait Machine: Send + Sync {
+    /// Starts a process detached; fails with the reason (a missing command,
+    /// a port in use, a process that exits at once with its last log lines).
+    async fn start(&self, launch: &Launch) -> Result<Running, ProviderError>;
+    /// Whether this very process is alive (same pid, same start time, not a zombie).
+    async fn alive(&self, process: &Running) -> bool;
+    /// Stops it (SIGTERM to its session, SIGKILL after `grace`); a process
+    /// that is gone already, or whose pid is another process's now, is left alone.
+    async fn stop(&self, process: &Running, grace: Duration);
+    /// One try of a health check, bounded by `timeout`.
+    async fn probe(&self, check: &Check, timeout: Duration) -> Result<(), String>;
+    /// The last `lines` lines of a slot's logs (stderr, then stdout).
+    fn log_tail(&self, run_dir: &Path, slot: &str, lines: usize) -> String;
+    /// A port nothing listens on now.
+    fn free_port(&self) -> Result<u16, ProviderError>;
+}
+
+/// This machine.
+#[derive(Debug, Default)]
+pub struct LocalMachine;
+
+/// Field 22 (start time) and field 3 (state) of `/proc/PID/stat`.
+pub fn proc_stat(pid: u32) -> Option<(char, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let after = text.get(text.rfind(')')? + 1..)?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    let start = fields.get(19)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// Whether the process with this pid and start time is alive.
+pub fn is_alive(pid: u32, start_time: u64) -> bool {
+    proc_stat(pid).is_some_and(|(state, start)| start == start_time && !matches!(state, 'Z' | 'X'))
+}
+
+/// The pid and command name of the process listening on a TCP port, where
+/// `/proc` says (the same user's processes, or all as root).
+pub fn port_holder(port: u16) -> Option<(u32, String)> {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            let listening = *state == "0A";
+            let local_port = local
+                .rsplit(':')
+                .next()
+                .and_then(|hex| u16::from_str_radix(hex, 16).ok());
+            if listening && local_port == Some(port) {
+                inodes.push(format!("socket:[{inode}]"));
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return None;
+    }
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if let Ok(target) = std::fs::read_link(fd.path())
+                && inodes.iter().any(|i| target.as_os_str() == i.as_str())
+            {
+                let name = std::fs::read_to_string(entry.path().join("comm"))
+                    .map(|c| c.trim().to_owned())
+                    .unwrap_or_default();
+                return Some((pid, name));
+            }
+        }
+    }
+    None
+}
+
+/// Whether a TCP port on loopback can be bound now.
+fn port_is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// The program's path: as given when it has a `/` (relative to `workdir`),
+/// else the first match on `PATH`.
+fn find_program(program: &str, workdir: &Path) -> Option<PathBuf> {
+    if program.contains('/') {
+        let path = workdir.join(program);
+        return path.is_file().then_some(path);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The environment every child gets from `infra`'s own.
+const PASSED_THROUGH: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER"];
+
+fn tail(path: &Path, lines: usize) -> Vec<String> {
+    let mut text = String::new();
+    if let Ok(mut file) = std::fs::File::open(path) {
+        let _ = file.read_to_string(&mut text);
+    }
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|l| (*l).to_owned())
+        .collect()
+}
+
+fn signal(pid: u32, signal: &str) {
+    // The negative pid names the process group, which `setsid` made the
+    // process's own: its children go too.
+    let _ = Command::new("kill")
+        .args([signal, "--", &format!("-{pid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+#[async_trait]
+impl Machine for LocalMachine {
+    async fn start(&self, launch: &Launch) -> Result<Running, ProviderError> {
+        let program = launch.argv.first().cloned().unwrap_or_default();
+        let Some(program_path) = find_program(&program, &launch.workdir) else {
+            return Err(ProviderError::permanent(format!(
+                "the command `{program}` was not found (looked in {})",
+                if program.contains('/') {
+                    launch.workdir.display().to_string()
+                } else {
+                    String::from("PATH")
+                }
+            ))
+            .at(["run"]));
+        };
+        // A port a process just stopped on may take a moment to be free.
+        if let Some(port) = launch.port {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+            while !port_is_free(port) && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        if let Some(port) = launch.port
+            && !port_is_free(port)
+        {
+            let holder = match port_holder(port) {
+                Some((pid, name)) => format!("held by pid {pid} ({name})"),
+                None => String::from("held by a process infra cannot see"),
+            };
+            return Err(
+                ProviderError::permanent(format!("port {port} is in use, {holder}")).at(["port"]),
+            );
+        }
+        std::fs::create_dir_all(&launch.run_dir).map_err(|e| {
+            ProviderError::permanent(format!("cannot create {}: {e}", launch.run_dir.display()))
+        })?;
+        let log = |stream: &str| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(launch.run_dir.join(format!("{}.{stream}.log", launch.slot)))
+                .map_err(|e| ProviderError::permanent(format!("cannot open the {stream} log: {e}")))
+        };
+        let (stdout, stderr) = (log("stdout")?, log("stderr")?);
+        let setsid = find_program("setsid", Path::new("/"));
+        let mut command = match &setsid {
+            Some(setsid) => {
+                let mut command = Command::new(setsid);
+                command.arg(&program_path);
+                command
+            }
+            None => {
+                let mut command = Command::new(&program_path);
+                std::os::unix::process::CommandExt::process_group(&mut command, 0);
+                command
+            }
+        };
+        command
+            .args(launch.argv.iter().skip(1))
+            .current_dir(&launch.workdir)
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr);
+        for name in PASSED_THROUGH {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
+        }
+        for (name, value) in &launch.env {
+            command.env(name, value);
+        }
+        if let Some(port) = launch.port {
+            command.env("PORT", port.to_string());
+        }
+        let mut child = command.spawn().map_err(|e| {
+            ProviderError::permanent(format!("cannot start `{program}`: {e}")).at(["run"])
+        })?;
+        let pid = child.id();
+        let stat = proc_stat(pid);
+        // Reaps the child when it exits while `infra` runs (no zombie).
+        std::thread::spawn(move || {
+            let _ = child.wait();
+        });
+        let Some((_, start_time)) = stat else {
+            return Err(self.exited_at_once(launch, &program));
+        };
+        let running = Running {
+            slot: launch.slot.clone(),
+            pid,
+            start_time,
+            port: launch.port,
+        };
+        let pidfile = launch.run_dir.join(format!("{}.pid", launch.slot));
+        let written = std::fs::File::create(&pidfile).and_then(|mut f| match launch.port {
+            Some(port) => writeln!(f, "{pid} {start_time} {port}"),
+            None => writeln!(f, "{pid} {start_time}"),
+        });
+        if let Err(e) = written {
+            self.stop(&running, Duration::from_secs(1)).await;
+            return Err(ProviderError::permanent(format!(
+                "cannot write {}: {e}",
+                pidfile.display()
+            )));
+        }
+        Ok(running)
+    }
+
+    async fn alive(&self, process: &Running) -> bool {
+        is_alive(process.pid, process.start_time)
+    }
+
+    async fn stop(&self, process: &Running, grace: Duration) {
+        if !is_alive(process.pid, process.start_time) {
+            return;
+        }
+        signal(process.pid, "-TERM");
+        let deadline = tokio::time::Instant::now() + grace;
+        while tokio::time::Instant::now() < deadline {
+            if !is_alive(process.pid, process.start_time) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if is_alive(process.pid, process.start_time) {
+            signal(process.pid, "-KILL");
+        }
+    }
+
+    async fn probe(&self, check: &Check, timeout: Duration) -> Result<(), String> {
+        super::probe::probe(check, timeout).await
+    }
+
+    fn log_tail(&self, run_dir: &Path, slot: &str, lines: usize) -> String {
+        let mut out = Vec::new();
+        for stream in ["stderr", "stdout"] {
+            let found = tail(&run_dir.join(format!("{slot}.{stream}.log")), lines);
+            if !found.is_empty() {
+                out.push(format!("{stream}:"));
+                out.extend(found.into_iter().map(|l| format!("  {l}")));
+            }
+        }
+        if out.is_empty() {
+            String::from("(its logs are empty)")
+        } else {
+            out.join("\n")
+        }
+    }
+
+    fn free_port(&self) -> Result<u16, ProviderError> {
+        std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| ProviderError::permanent(format!("no free port on 127.0.0.1: {e}")))
+    }
+}
+
+impl LocalMachine {
+    fn exited_at_once(&self, launch: &Launch, program: &str) -> ProviderError {
+        ProviderError::permanent(format!(
+            "`{program}` exited as soon as it started; the end of its logs ({}):\n{}",
+            launch.run_dir.display(),
+            self.log_tail(&launch.run_dir, &launch.slot, 10)
+        ))
+        .at(["run"])
+    }
+}
+
+/// The processes the pidfiles in a run folder name (alive or not).
+pub fn pidfiles(run_dir: &Path) -> Vec<Running> {
+    let Ok(entries) = std::fs::read_dir(run_dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<Running> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_str()?.to_owned();
+            let slot = name.strip_suffix(".pid")?.to_owned();
+            let text = std::fs::read_to_string(entry.path()).ok()?;
+            let mut parts = text.split_whitespace();
+            Some(Running {
+                slot,
+                pid: parts.next()?.parse().ok()?,
+                start_time: parts.next()?.parse().ok()?,
+                port: parts.next().and_then(|p| p.parse().ok()),
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| a.slot.cmp(&b.slot));
+    found
+}

@@ -1,0 +1,126 @@
+//! One try of a health check or a smoke test, from this machine: an HTTP
+//! GET, a TCP connect or a command, each bounded by its timeout (a URL that
+//! hangs fails when the timeout runs out).
+//!
+//! Invariant: an error names what was asked and what came back, never a
+//! response body beyond a short excerpt.
+
+use super::spec::{Check, SmokeSpec};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .no_proxy()
+        .build()
+        .map_err(|e| format!("cannot make an HTTP client: {e}"))
+}
+
+/// A GET of `url`: its status and body, or why there is none.
+pub async fn get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
+    let client = client(timeout)?;
+    let request = async {
+        let response = client.get(url).send().await?;
+        let status = response.status().as_u16();
+        let body = response.text().await?;
+        Ok::<_, reqwest::Error>((status, body))
+    };
+    match tokio::time::timeout(timeout, request).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(e)) if e.is_timeout() => Err(format!("GET {url}: no answer within {timeout:?}")),
+        Ok(Err(e)) => Err(format!("GET {url}: {}", short_error(&e))),
+        Err(_) => Err(format!("GET {url}: no answer within {timeout:?}")),
+    }
+}
+
+fn short_error(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+/// One try of a health check.
+pub async fn probe(check: &Check, timeout: Duration) -> Result<(), String> {
+    match check {
+        Check::Http(url) => {
+            let (status, _) = get(url, timeout).await?;
+            if (200..400).contains(&status) {
+                Ok(())
+            } else {
+                Err(format!("GET {url} answered {status}"))
+            }
+        }
+        Check::Tcp(address) => {
+            match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(address.as_str()))
+                .await
+            {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(format!("connect {address}: {e}")),
+                Err(_) => Err(format!("connect {address}: no answer within {timeout:?}")),
+            }
+        }
+        Check::Exec(argv) => {
+            let argv = argv.clone();
+            let shown = argv.first().cloned().unwrap_or_default();
+            let run = tokio::task::spawn_blocking(move || exec(&argv, timeout));
+            match run.await {
+                Ok(result) => result.map_err(|e| format!("`{shown}`: {e}")),
+                Err(_) => Err(format!("`{shown}`: the check crashed")),
+            }
+        }
+    }
+}
+
+/// Runs a command to its end or the timeout (then kills it).
+fn exec(argv: &[String], timeout: Duration) -> Result<(), String> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err(String::from("empty command"));
+    };
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => return Err(format!("exited with {status}")),
+            Ok(None) if std::time::Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("did not finish within {timeout:?}"));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// The smoke test: the status and the text it expects.
+pub async fn smoke(spec: &SmokeSpec, timeout: Duration) -> Result<(), String> {
+    let (status, body) = get(&spec.http, timeout).await?;
+    if status != spec.expect_status {
+        return Err(format!(
+            "GET {} answered {status}, expected {}",
+            spec.http, spec.expect_status
+        ));
+    }
+    if let Some(text) = &spec.expect_body_contains
+        && !body.contains(text.as_str())
+    {
+        return Err(format!(
+            "GET {} answered {status} without the expected text {text:?}",
+            spec.http
+        ));
+    }
+    Ok(())
+}
