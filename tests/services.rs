@@ -3,6 +3,12 @@
 //! `examples/shop/services/app.py` (python3), which answers its version and
 //! can be told to fail its health check, its smoke test or a share of requests.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail by panicking"
+)]
+
 mod common;
 
 use common::{TempDir, code, infra_env, stderr, stdout};
@@ -78,6 +84,14 @@ impl Drop for Stack {
             }
         }
     }
+}
+
+/// Standard error with its lines joined (miette wraps long help lines).
+fn said(output: &std::process::Output) -> String {
+    stderr(output)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn free_port() -> u16 {
@@ -165,7 +179,11 @@ fn a_killed_process_is_drift_and_the_next_apply_starts_it_again() {
             .status()
             .unwrap();
     }
-    common::wait_until("the process is gone", || stack.alive().is_empty(), String::new);
+    common::wait_until(
+        "the process is gone",
+        || stack.alive().is_empty(),
+        String::new,
+    );
     let output = stack.infra(&["drift"]);
     assert_eq!(code(&output), 2, "{}{}", stdout(&output), stderr(&output));
     assert!(
@@ -187,8 +205,14 @@ fn a_pid_that_belongs_to_another_process_now_is_not_the_service() {
     let pid = std::process::id();
     let (_, start) = infra::providers::process::machine::proc_stat(pid).unwrap();
     assert!(infra::providers::process::machine::is_alive(pid, start));
-    assert!(!infra::providers::process::machine::is_alive(pid, start + 1));
-    assert!(!infra::providers::process::machine::is_alive(pid, start.saturating_sub(1)));
+    assert!(!infra::providers::process::machine::is_alive(
+        pid,
+        start + 1
+    ));
+    assert!(!infra::providers::process::machine::is_alive(
+        pid,
+        start.saturating_sub(1)
+    ));
 }
 
 #[test]
@@ -203,10 +227,19 @@ fn secrets_reach_the_process_environment_only() {
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", pids[0])).unwrap();
     let environ = std::fs::read(format!("/proc/{}/environ", pids[0])).unwrap();
     assert!(!String::from_utf8_lossy(&cmdline).contains(SECRET));
-    assert!(String::from_utf8_lossy(&environ).contains(SECRET), "the app gets it");
+    assert!(
+        String::from_utf8_lossy(&environ).contains(SECRET),
+        "the app gets it"
+    );
     // Nor does infra's own environment leak into the child.
     assert!(!String::from_utf8_lossy(&environ).contains("NO_COLOR"));
-    for text in [stdout(&output), stderr(&output), stdout(&plan), stderr(&plan), stack.written()] {
+    for text in [
+        stdout(&output),
+        stderr(&output),
+        stdout(&plan),
+        stderr(&plan),
+        stack.written(),
+    ] {
         assert!(!text.contains(SECRET));
     }
     let outputs = stack.infra(&["output", "--json"]);
@@ -234,7 +267,7 @@ fn a_new_version_is_deployed_and_a_failed_one_rolls_back_to_the_old() {
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let output = stack.apply(&["--var", "version=v3"]);
     assert_eq!(code(&output), 1, "{}", stdout(&output));
-    let text = stderr(&output);
+    let text = said(&output);
     assert!(text.contains("did not become healthy"), "{text}");
     assert!(text.contains("rolled back"), "{text}");
     assert!(get(&format!("http://127.0.0.1:{port}/")).is_some_and(|a| a.contains("version v2")));
@@ -244,22 +277,32 @@ fn a_new_version_is_deployed_and_a_failed_one_rolls_back_to_the_old() {
 #[test]
 fn a_missing_command_fails_clearly_and_leaves_nothing_running() {
     let port = free_port();
-    let main = service(port, "").replace("\"python3\", \"app.py\"", "\"no-such-command-x\", \"app.py\"");
+    let main = service(port, "").replace(
+        "\"python3\", \"app.py\"",
+        "\"no-such-command-x\", \"app.py\"",
+    );
     let stack = Stack::new("missing", &main);
     let output = stack.apply(&[]);
     assert_eq!(code(&output), 1);
-    assert!(stderr(&output).contains("`no-such-command-x` was not found"), "{}", stderr(&output));
+    assert!(
+        said(&output).contains("`no-such-command-x` was not found"),
+        "{}",
+        said(&output)
+    );
     assert!(stack.alive().is_empty());
 }
 
 #[test]
 fn a_command_that_exits_at_once_fails_with_the_end_of_its_log() {
     let port = free_port();
-    let main = service(port, "").replace("VERSION = var.version", "VERSION = var.version, EXIT_AT_ONCE = \"1\"");
+    let main = service(port, "").replace(
+        "VERSION = var.version",
+        "VERSION = var.version, EXIT_AT_ONCE = \"1\"",
+    );
     let stack = Stack::new("exits", &main);
     let output = stack.apply(&[]);
     assert_eq!(code(&output), 1);
-    let text = stderr(&output);
+    let text = said(&output);
     assert!(text.contains("told to exit at once"), "{text}");
     assert!(stack.alive().is_empty());
 }
@@ -271,9 +314,12 @@ fn a_port_in_use_is_refused_naming_its_holder() {
     let stack = Stack::new("port", &service(port, ""));
     let output = stack.apply(&[]);
     assert_eq!(code(&output), 1);
-    let text = stderr(&output);
+    let text = said(&output);
     assert!(text.contains(&format!("port {port} is in use")), "{text}");
-    assert!(text.contains(&format!("pid {}", std::process::id())), "{text}");
+    assert!(
+        text.contains(&format!("pid {}", std::process::id())),
+        "{text}"
+    );
     assert!(stack.alive().is_empty());
 }
 
@@ -282,11 +328,14 @@ fn a_health_url_that_hangs_fails_when_the_timeout_runs_out() {
     let port = free_port();
     let main = service(port, "")
         .replace("/health\", interval", "/hang\", interval")
-        .replace("timeout = \"2s\", start_period = \"5s\"", "timeout = \"300ms\", start_period = \"0s\"");
+        .replace(
+            "timeout = \"2s\", start_period = \"5s\", retries = 2",
+            "timeout = \"300ms\", start_period = \"2s\", retries = 1",
+        );
     let stack = Stack::new("hang", &main);
     let output = stack.apply(&[]);
     assert_eq!(code(&output), 1);
-    let text = stderr(&output);
+    let text = said(&output);
     assert!(text.contains("no answer within"), "{text}");
     assert!(stack.alive().is_empty());
 }
@@ -295,11 +344,250 @@ fn a_health_url_that_hangs_fails_when_the_timeout_runs_out() {
 fn bad_settings_are_refused_by_validate_at_the_setting() {
     let stack = Stack::new(
         "validate",
-        &service(8080, "  router = { listen = 8000 }\n  deploy = { strategy = \"blue-green\", max_error_rate = 2, watch = \"5\" }"),
+        &service(
+            8080,
+            "  router = { listen = 8000 }\n  deploy = { strategy = \"blue-green\", max_error_rate = 2, watch = \"5\" }",
+        ),
     );
     let output = stack.infra(&["validate"]);
     assert_eq!(code(&output), 1);
-    let text = stderr(&output);
-    assert_eq!(text.matches("infra::check::invalid_service_setting").count(), 3, "{text}");
-    assert!(text.contains("strategy       = ") || text.contains("\"blue-green\""), "{text}");
+    let text = said(&output);
+    assert_eq!(
+        text.matches("infra::check::invalid_service_setting")
+            .count(),
+        3,
+        "{text}"
+    );
+    assert!(
+        text.contains("strategy       = ") || text.contains("\"blue-green\""),
+        "{text}"
+    );
+}
+
+/// A service behind a router on `listen`, with `deploy` settings; the app's
+/// settings in `env` (a map's entries). Smoke goes to `/smoke` through the
+/// router, so a failing smoke test is not seen by the load loop on `/`.
+fn routed(port: u16, listen: u16, deploy: &str, env: &str, replicas: u32) -> String {
+    format!(
+        r#"
+stack "svc" {{}}
+
+variable "version" {{
+  default = "v1"
+}}
+
+secret "stripe_key" {{
+  env = "STRIPE_KEY"
+}}
+
+service "api" {{
+  run      = ["python3", "app.py", "${{self.port}}"]
+  port     = {port}
+  replicas = {replicas}
+  env      = {{ STRIPE_KEY = secret.stripe_key, VERSION = var.version{env} }}
+  health   = {{ http = "http://127.0.0.1:${{self.port}}/health", interval = "50ms", timeout = "2s", start_period = "5s", retries = 2 }}
+  smoke    = {{ http = "http://127.0.0.1:{listen}/smoke", expect_status = 200 }}
+  router   = {{ listen = {listen} }}
+  deploy   = {deploy}
+}}
+"#
+    )
+}
+
+/// The router's state: `INFRA_SKIP_SERVICES=1` skips (recorded).
+fn with_nginx(test: &str) -> bool {
+    common::nginx::nginx(test).is_some()
+}
+
+/// Applies v1, then runs `v2` (a `--var version=...` apply, with `main` as
+/// the configuration) under the load loop; returns the loop's report, the
+/// apply's output and its report after the apply.
+fn deploy_under_load(
+    stack: &Stack,
+    listen: u16,
+    main: &str,
+    version: &str,
+) -> (common::load::LoadReport, std::process::Output) {
+    let output = stack.apply(&[]);
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    let url = format!("http://127.0.0.1:{listen}/");
+    let load = common::load::LoadLoop::start(&url);
+    let before = load.wait_until("answers from v1", |r| r.answered("version v1") > 20);
+    std::fs::write(stack.dir.path.join("main.infra"), main).unwrap();
+    let output = stack.apply(&["--var", &format!("version={version}")]);
+    let after = load.so_far();
+    let _ = before;
+    let report = load.stop();
+    let _ = after;
+    (report, output)
+}
+
+#[test]
+fn a_blue_green_deploy_under_load_drops_no_request() {
+    if !with_nginx("a_blue_green_deploy_under_load_drops_no_request") {
+        return;
+    }
+    let (port, listen) = (free_port(), free_port());
+    let main = routed(
+        port,
+        listen,
+        r#"{ strategy = "blue_green", watch = "1s", max_error_rate = 0.01 }"#,
+        "",
+        1,
+    );
+    let stack = Stack::new("bluegreen", &main);
+    let (report, output) = deploy_under_load(&stack, listen, &main, "v2");
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert_eq!(report.failures, 0, "{:?}", report.failure_samples);
+    assert!(report.answered("version v2") > 0, "{report:?}");
+    assert_eq!(stack.alive().len(), 1, "the old colour is stopped");
+}
+
+#[test]
+fn a_canary_deploy_under_load_drops_no_request() {
+    if !with_nginx("a_canary_deploy_under_load_drops_no_request") {
+        return;
+    }
+    let (port, listen) = (free_port(), free_port());
+    let main = routed(
+        port,
+        listen,
+        r#"{ strategy = "canary", steps = [10, 50, 100], pause = "300ms" }"#,
+        "",
+        1,
+    );
+    let stack = Stack::new("canary", &main);
+    let (report, output) = deploy_under_load(&stack, listen, &main, "v2");
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert_eq!(report.failures, 0, "{:?}", report.failure_samples);
+    assert!(report.answered("version v2") > 0, "{report:?}");
+    assert_eq!(stack.alive().len(), 1);
+}
+
+/// A deploy of v2 whose app is told `fault` rolls back: the load loop sees
+/// no failure, v1 still answers, v2's processes are gone, the audit says why.
+fn rolls_back(test: &str, fault: &str, deploy: &str, why: &str, traffic_moved: bool) {
+    if !with_nginx(test) {
+        return;
+    }
+    let (port, listen) = (free_port(), free_port());
+    let fault_env = format!(", {fault} = var.version == \"v2\" ? \"1\" : \"0\"");
+    let main = routed(port, listen, deploy, &fault_env, 1);
+    let stack = Stack::new(test, &main);
+    let (report, output) = deploy_under_load(&stack, listen, &main, "v2");
+    assert_eq!(code(&output), 1, "{}{}", stdout(&output), stderr(&output));
+    let text = said(&output);
+    assert!(text.contains(why), "{text}");
+    assert!(text.contains("rolled back"), "{text}");
+    assert_eq!(report.failures, 0, "{:?}", report.failure_samples);
+    // A smoke test runs after the traffic moved; a health check before.
+    assert_eq!(
+        report.answered("version v2") > 0,
+        traffic_moved,
+        "{report:?}"
+    );
+    assert_eq!(stack.alive().len(), 1, "only v1 runs");
+    assert!(get(&format!("http://127.0.0.1:{listen}/")).is_some_and(|a| a.contains("version v1")));
+    let written = stack.written();
+    assert!(
+        written.contains("rolled back"),
+        "the audit records the rollback"
+    );
+}
+
+#[test]
+fn a_version_that_fails_its_health_check_is_rolled_back() {
+    rolls_back(
+        "fails_health",
+        "FAIL_HEALTH",
+        r#"{ strategy = "blue_green" }"#,
+        "did not become healthy",
+        false,
+    );
+}
+
+#[test]
+fn a_version_that_fails_its_smoke_test_is_rolled_back() {
+    rolls_back(
+        "fails_smoke",
+        "FAIL_SMOKE",
+        r#"{ strategy = "blue_green" }"#,
+        "the smoke test failed",
+        true,
+    );
+}
+
+#[test]
+fn a_version_that_fails_the_watch_is_rolled_back_with_its_error_rate() {
+    if !with_nginx("fails_watch") {
+        return;
+    }
+    let (port, listen) = (free_port(), free_port());
+    let fault_env = ", ERROR_RATE = var.version == \"v2\" ? \"0.2\" : \"0\"";
+    let main = routed(
+        port,
+        listen,
+        r#"{ strategy = "blue_green", watch = "3s", max_error_rate = 0.05 }"#,
+        fault_env,
+        1,
+    );
+    let stack = Stack::new("fails_watch", &main);
+    let output = stack.apply(&[]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let load = common::load::LoadLoop::start(&format!("http://127.0.0.1:{listen}/"));
+    load.wait_until("answers from v1", |r| r.answered("version v1") > 20);
+    let output = stack.apply(&["--var", "version=v2"]);
+    let report = load.stop();
+    assert_eq!(code(&output), 1, "{}", stdout(&output));
+    let text = said(&output);
+    assert!(text.contains("error rate"), "{text}");
+    assert!(text.contains("rolled back"), "{text}");
+    // The 5xx answers v2 gave during the watch reached the load loop; v1
+    // answers again after.
+    assert!(report.answered("version v2") > 0);
+    assert_eq!(stack.alive().len(), 1);
+    assert!(get(&format!("http://127.0.0.1:{listen}/")).is_some_and(|a| a.contains("version v1")));
+    assert!(
+        stack.written().contains("error rate"),
+        "the measured rate is in the audit"
+    );
+}
+
+#[test]
+fn a_rolling_deploy_replaces_three_replicas_without_dropping_a_request() {
+    if !with_nginx("rolling") {
+        return;
+    }
+    let (port, listen) = (free_port(), free_port());
+    let main = routed(
+        port,
+        listen,
+        r#"{ strategy = "rolling", max_unavailable = 1 }"#,
+        "",
+        3,
+    );
+    let stack = Stack::new("rolling", &main);
+    let (report, output) = deploy_under_load(&stack, listen, &main, "v2");
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert_eq!(report.failures, 0, "{:?}", report.failure_samples);
+    assert!(report.answered("version v2") > 0);
+    assert_eq!(stack.alive().len(), 3);
+}
+
+#[test]
+fn the_shop_services_part_validates_and_plans() {
+    let dir = TempDir::new("shop");
+    common::copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shop/services"),
+        &dir.path,
+    );
+    let env = [("STRIPE_KEY", SECRET)];
+    let output = infra_env(&dir.path, &["validate"], &env);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let output = infra_env(&dir.path, &["plan", "--env", "staging"], &env);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("+ service.api will be created"), "{text}");
+    assert!(text.contains("STRIPE_KEY = (secret)"), "{text}");
+    assert!(!text.contains(SECRET));
 }

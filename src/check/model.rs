@@ -13,8 +13,7 @@ use super::names::{Context, Names};
 use crate::addr::{InstanceAddr, Mode, ModulePath, ResourceAddr, Target};
 use crate::config::{
     Environment, Import, Lifecycle, Local, Module, ModuleCall, ModuleSource, Moved, Output,
-    ProviderConfig, Reference, Resource, Secret, SecretSource, StackSettings, Validation,
-    Variable,
+    ProviderConfig, Reference, Resource, Secret, SecretSource, StackSettings, Validation, Variable,
 };
 use crate::diag::{Code, Diagnostic, Diagnostics, Span, did_you_mean};
 use crate::lang::Type;

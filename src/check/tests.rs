@@ -774,10 +774,17 @@ output "greeting" {
     assert_eq!(unknown.blocks.len(), 1);
     assert_eq!(&unknown.blocks[0], block.blocks().next().unwrap());
 
-    let service = &root.resources[&(crate::addr::Mode::Managed, "service".to_owned(), "api".to_owned())];
+    let service = &root.resources[&(
+        crate::addr::Mode::Managed,
+        "service".to_owned(),
+        "api".to_owned(),
+    )];
     let block = parsed_block(&parsed, "service", &["api"]);
     for name in ["run", "port"] {
-        assert_eq!(&*service.attributes[name], parsed_attributes(block, name)[0]);
+        assert_eq!(
+            &*service.attributes[name],
+            parsed_attributes(block, name)[0]
+        );
     }
 
     let call = &root.module_calls["child"];

@@ -1346,14 +1346,19 @@ impl Expander<'_> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let run_dir = crate::providers::process::run_dir(&self.config.stack.name, &environment, addr);
+        let run_dir =
+            crate::providers::process::run_dir(&self.config.stack.name, &environment, addr);
         attributes.insert(String::from("run_dir"), Value::string(run_dir));
         for error in crate::providers::process::validate_config(attributes) {
             let path = error.attribute_path.clone().unwrap_or_default();
             let span = setting_span(resource, &path);
             self.diagnostics.push(
-                Diagnostic::error(Code::CheckInvalidServiceSetting, span, "this setting is not valid")
-                    .with_help(error.message),
+                Diagnostic::error(
+                    Code::CheckInvalidServiceSetting,
+                    span,
+                    "this setting is not valid",
+                )
+                .with_help(error.message),
             );
         }
     }

@@ -101,7 +101,14 @@ impl Unrecorded {
     fn completed(&self) -> usize {
         self.records
             .iter()
-            .filter(|record| !matches!(record, JournalRecord::Pending { .. }))
+            .filter(|record| {
+                !matches!(
+                    record,
+                    JournalRecord::Pending(_)
+                        | JournalRecord::Checkpoint { .. }
+                        | JournalRecord::Settled { .. }
+                )
+            })
             .count()
     }
 
@@ -115,7 +122,11 @@ impl Unrecorded {
             return self.torn_tail.then_some(torn);
         }
         let count = self.completed();
-        let started = self.records.len() - count;
+        let started = self
+            .records
+            .iter()
+            .filter(|record| matches!(record, JournalRecord::Pending(_)))
+            .count();
         let mut text = format!(
             "an interrupted apply left {count} action{} not yet recorded; they are included here",
             if count == 1 { "" } else { "s" }
@@ -429,6 +440,7 @@ impl<'h> Writing<'h> {
             outcome: ActionOutcome::Succeeded,
             duration_ms: 0,
             error: None,
+            phases: Vec::new(),
         }];
         audit.finish(self.host);
         self.backend.append_audit(&audit)?;

@@ -63,14 +63,22 @@ impl Deploy<'_> {
 
     /// Starts one process and waits until it is healthy; on failure it is
     /// stopped and the error carries the end of its logs.
-    pub async fn start_healthy(&self, slot: String, port: Option<u16>) -> Result<Running, ProviderError> {
+    pub async fn start_healthy(
+        &self,
+        slot: String,
+        port: Option<u16>,
+    ) -> Result<Running, ProviderError> {
         let (launch, spec) = self.launch(slot.clone(), port);
         let shown_port = port.map(|p| format!(" on :{p}")).unwrap_or_default();
         self.op.phase(format!("start {slot}{shown_port}"));
-        let running = self.machine.start(&launch).await.map_err(|e| ProviderError {
-            message: redact(&e.message, self.spec),
-            ..e
-        })?;
+        let running = self
+            .machine
+            .start(&launch)
+            .await
+            .map_err(|e| ProviderError {
+                message: redact(&e.message, self.spec),
+                ..e
+            })?;
         match self.wait_healthy(&running, &spec).await {
             Ok(()) => Ok(running),
             Err(why) => {
@@ -120,8 +128,10 @@ impl Deploy<'_> {
                 Err(why) => {
                     if started.elapsed() >= health.start_period {
                         failures += 1;
-                        self.op
-                            .phase(format!("{} health {failures}/{}", running.slot, health.retries));
+                        self.op.phase(format!(
+                            "{} health {failures}/{}",
+                            running.slot, health.retries
+                        ));
                         if failures >= health.retries {
                             return Err(format!("{why} ({tries} tries)"));
                         }
@@ -208,11 +218,18 @@ impl Deploy<'_> {
 
     /// Starts `replicas` processes of one colour, each healthy; on failure
     /// the ones started are stopped.
-    pub async fn start_set(&self, colour: &str, taken: &[Running]) -> Result<Vec<Running>, ProviderError> {
+    pub async fn start_set(
+        &self,
+        colour: &str,
+        taken: &[Running],
+    ) -> Result<Vec<Running>, ProviderError> {
         let ports = self.ports(self.spec.replicas, taken)?;
         let mut started: Vec<Running> = Vec::new();
         for (replica, port) in ports.into_iter().enumerate() {
-            match self.start_healthy(format!("{colour}-{replica}"), port).await {
+            match self
+                .start_healthy(format!("{colour}-{replica}"), port)
+                .await
+            {
                 Ok(running) => started.push(running),
                 Err(error) => {
                     self.stop_all(&started).await;
@@ -227,7 +244,12 @@ impl Deploy<'_> {
 /// What a deploy behind a router writes to the journal before each step, so
 /// `resume` can finish it or roll it back after a crash. No secret: slots,
 /// pids, start times and ports.
-pub fn checkpoint(step: &str, old: &Deployed, new_colour: &str, new: &[Running]) -> serde_json::Value {
+pub fn checkpoint(
+    step: &str,
+    old: &Deployed,
+    new_colour: &str,
+    new: &[Running],
+) -> serde_json::Value {
     serde_json::json!({
         "step": step,
         "old": { "version": old.version, "colour": old.colour, "processes": old.processes },
@@ -236,7 +258,13 @@ pub fn checkpoint(step: &str, old: &Deployed, new_colour: &str, new: &[Running])
 }
 
 impl Deploy<'_> {
-    async fn checkpoint(&self, step: &str, old: &Deployed, colour: &str, new: &[Running]) -> Result<(), ProviderError> {
+    async fn checkpoint(
+        &self,
+        step: &str,
+        old: &Deployed,
+        colour: &str,
+        new: &[Running],
+    ) -> Result<(), ProviderError> {
         self.op.checkpoint(checkpoint(step, old, colour, new)).await
     }
 
@@ -257,7 +285,9 @@ impl Deploy<'_> {
             }
         }
         let back = if alive.is_empty() {
-            Err(ProviderError::permanent("no process of the old version is alive"))
+            Err(ProviderError::permanent(
+                "no process of the old version is alive",
+            ))
         } else {
             front
                 .route(&[Share {
@@ -312,7 +342,11 @@ impl Deploy<'_> {
             .max(Duration::from_millis(100));
         let rate = |front: &Front| -> Result<(u64, u64, f64), String> {
             let (requests, errors) = front.errors_since(offset, new).map_err(|e| e.message)?;
-            let rate = if requests == 0 { 0.0 } else { errors as f64 / requests as f64 };
+            let rate = if requests == 0 {
+                0.0
+            } else {
+                errors as f64 / requests as f64
+            };
             Ok((requests, errors, rate))
         };
         loop {
@@ -334,7 +368,10 @@ impl Deploy<'_> {
                 if let Some(health) = &spec.health
                     && let Err(why) = self.machine.probe(&health.check, health.timeout).await
                 {
-                    return Err(format!("{} failed its health check during the watch: {why}", process.slot));
+                    return Err(format!(
+                        "{} failed its health check during the watch: {why}",
+                        process.slot
+                    ));
                 }
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -344,7 +381,10 @@ impl Deploy<'_> {
                 ));
                 return Ok(measured);
             }
-            self.op.phase(format!("watching, {} left", super::spec::show_duration(Duration::from_secs(left.as_secs()))));
+            self.op.phase(format!(
+                "watching, {} left",
+                super::spec::show_duration(Duration::from_secs(left.as_secs()))
+            ));
             tokio::time::sleep(interval.min(left)).await;
         }
     }
@@ -354,13 +394,29 @@ impl Deploy<'_> {
     /// canary's steps with pause, health and smoke at each), smoke, watch,
     /// then drain and stop the old colour. Any failure puts the old colour
     /// back in front and stops the new one.
-    pub async fn switch(&self, front: &Front, old: &Deployed, canary: bool) -> Result<Deployed, ProviderError> {
+    pub async fn switch(
+        &self,
+        front: &Front,
+        old: &Deployed,
+        canary: bool,
+    ) -> Result<Deployed, ProviderError> {
         let colour = other_colour(&old.colour);
         self.checkpoint("start", old, colour, &[]).await?;
-        let new = self.start_set(colour, &old.processes).await?;
+        let new = match self.start_set(colour, &old.processes).await {
+            Ok(new) => new,
+            Err(error) if old.processes.is_empty() => return Err(error),
+            Err(error) => {
+                return Err(self.fail(format!(
+                    "{}; rolled back: version {} kept serving and the new processes are stopped",
+                    error.message, old.version
+                )));
+            }
+        };
         if self.op.is_cancelled() {
             self.stop_all(&new).await;
-            return Err(self.fail(String::from("the deploy was interrupted (Ctrl-C); the new processes are stopped")));
+            return Err(self.fail(String::from(
+                "the deploy was interrupted (Ctrl-C); the new processes are stopped",
+            )));
         }
         let offset = front.log_offset();
         let steps: Vec<u32> = if canary && !old.processes.is_empty() {
@@ -369,14 +425,30 @@ impl Deploy<'_> {
             vec![100]
         };
         for step in steps {
-            self.checkpoint(&format!("switch {step}"), old, colour, &new).await?;
+            self.checkpoint(&format!("switch {step}"), old, colour, &new)
+                .await?;
             self.op.phase(format!("switch router: {step}% to {colour}"));
             let shares = [
-                Share { label: &old.colour, processes: &old.processes, weight: 100 - step },
-                Share { label: colour, processes: &new, weight: step },
+                Share {
+                    label: &old.colour,
+                    processes: &old.processes,
+                    weight: 100 - step,
+                },
+                Share {
+                    label: colour,
+                    processes: &new,
+                    weight: step,
+                },
             ];
             if let Err(error) = front.route(&shares).await {
-                return Err(self.roll_back(front, old, &new, format!("the router switch failed: {}", error.message)).await);
+                return Err(self
+                    .roll_back(
+                        front,
+                        old,
+                        &new,
+                        format!("the router switch failed: {}", error.message),
+                    )
+                    .await);
             }
             if step < 100 {
                 tokio::time::sleep(self.spec.deploy.pause).await;
@@ -385,16 +457,35 @@ impl Deploy<'_> {
                     if let Some(health) = &spec.health
                         && let Err(why) = self.machine.probe(&health.check, health.timeout).await
                     {
-                        return Err(self.roll_back(front, old, &new, format!("{} failed its health check at {step}%: {why}", process.slot)).await);
+                        return Err(self
+                            .roll_back(
+                                front,
+                                old,
+                                &new,
+                                format!(
+                                    "{} failed its health check at {step}%: {why}",
+                                    process.slot
+                                ),
+                            )
+                            .await);
                     }
                 }
             }
             self.checkpoint("smoke", old, colour, &new).await?;
             if let Err(why) = self.smoke().await {
-                return Err(self.roll_back(front, old, &new, format!("the smoke test failed: {why}")).await);
+                return Err(self
+                    .roll_back(front, old, &new, format!("the smoke test failed: {why}"))
+                    .await);
             }
             if self.op.is_cancelled() {
-                return Err(self.roll_back(front, old, &new, String::from("the deploy was interrupted (Ctrl-C)")).await);
+                return Err(self
+                    .roll_back(
+                        front,
+                        old,
+                        &new,
+                        String::from("the deploy was interrupted (Ctrl-C)"),
+                    )
+                    .await);
             }
         }
         if !self.spec.deploy.watch.is_zero() {
@@ -430,7 +521,8 @@ impl Deploy<'_> {
         let total = self.spec.replicas as usize;
         while new.len() < total {
             let count = batch.min(total - new.len());
-            self.checkpoint(&format!("replace {}", new.len()), old, colour, &new).await?;
+            self.checkpoint(&format!("replace {}", new.len()), old, colour, &new)
+                .await?;
             let mut taken = old.processes.clone();
             taken.extend(new.iter().cloned());
             let ports = self.ports(u32::try_from(count).unwrap_or(1), &taken)?;
@@ -439,26 +531,58 @@ impl Deploy<'_> {
                 match self.start_healthy(slot, port).await {
                     Ok(running) => new.push(running),
                     Err(error) => {
-                        return Err(self.roll_back_rolling(front, old, old_spec, &remaining, &new, error.message).await);
+                        return Err(self
+                            .roll_back_rolling(
+                                front,
+                                old,
+                                old_spec,
+                                &remaining,
+                                &new,
+                                error.message,
+                            )
+                            .await);
                     }
                 }
             }
             let replaced: Vec<Running> = remaining.drain(..count.min(remaining.len())).collect();
             let shares = [
-                Share { label: &old.colour, processes: &remaining, weight: 1 },
-                Share { label: colour, processes: &new, weight: 1 },
+                Share {
+                    label: &old.colour,
+                    processes: &remaining,
+                    weight: 1,
+                },
+                Share {
+                    label: colour,
+                    processes: &new,
+                    weight: 1,
+                },
             ];
-            self.op.phase(format!("route to {} new, {} old", new.len(), remaining.len()));
+            self.op.phase(format!(
+                "route to {} new, {} old",
+                new.len(),
+                remaining.len()
+            ));
             if let Err(error) = front.route(&shares).await {
                 remaining.splice(0..0, replaced);
-                return Err(self.roll_back_rolling(front, old, old_spec, &remaining, &new, error.message).await);
+                return Err(self
+                    .roll_back_rolling(front, old, old_spec, &remaining, &new, error.message)
+                    .await);
             }
             self.stop_all(&replaced).await;
         }
         self.stop_all(&remaining).await;
         self.checkpoint("smoke", old, colour, &new).await?;
         if let Err(why) = self.smoke().await {
-            return Err(self.roll_back_rolling(front, old, old_spec, &[], &new, format!("the smoke test failed: {why}")).await);
+            return Err(self
+                .roll_back_rolling(
+                    front,
+                    old,
+                    old_spec,
+                    &[],
+                    &new,
+                    format!("the smoke test failed: {why}"),
+                )
+                .await);
         }
         Ok(Deployed {
             version: self.version.to_owned(),
@@ -478,19 +602,29 @@ impl Deploy<'_> {
     ) -> ProviderError {
         let mut back: Vec<Running> = remaining.to_vec();
         if let Some(old_spec) = old_spec {
-            let restore = Deploy { spec: old_spec, version: &old.version, ..*self };
+            let restore = Deploy {
+                spec: old_spec,
+                version: &old.version,
+                ..*self
+            };
             let mut taken = back.clone();
             taken.extend(new.iter().cloned());
             let missing = old.processes.len().saturating_sub(back.len());
             if let Ok(ports) = restore.ports(u32::try_from(missing).unwrap_or(0), &taken) {
                 for (i, port) in ports.into_iter().enumerate() {
-                    if let Ok(running) = restore.start_healthy(format!("{}-r{i}", old.colour), port).await {
+                    if let Ok(running) = restore
+                        .start_healthy(format!("{}-r{i}", old.colour), port)
+                        .await
+                    {
                         back.push(running);
                     }
                 }
             }
         }
-        let restored = Deployed { processes: back, ..old.clone() };
+        let restored = Deployed {
+            processes: back,
+            ..old.clone()
+        };
         self.roll_back(front, &restored, new, why).await
     }
 }
@@ -499,7 +633,11 @@ impl Deploy<'_> {
 pub fn steps(spec: &ServiceSpec, old: &Deployed) -> crate::providers::operation::DeploySteps {
     use super::spec::{Strategy, show_duration};
     let new = other_colour(&old.colour);
-    let old_colour = if old.colour.is_empty() { "blue" } else { old.colour.as_str() };
+    let old_colour = if old.colour.is_empty() {
+        "blue"
+    } else {
+        old.colour.as_str()
+    };
     let first = old.processes.is_empty();
     let port = match (spec.router, spec.port) {
         (None, Some(port)) => format!(" on :{port}"),
@@ -507,7 +645,8 @@ pub fn steps(spec: &ServiceSpec, old: &Deployed) -> crate::providers::operation:
         _ => String::new(),
     };
     let mut steps = Vec::new();
-    let watch = (!spec.deploy.watch.is_zero()).then(|| format!("watch {}", show_duration(spec.deploy.watch)));
+    let watch = (!spec.deploy.watch.is_zero())
+        .then(|| format!("watch {}", show_duration(spec.deploy.watch)));
     let smoke = spec.smoke.as_ref().map(|_| String::from("smoke"));
     let (strategy, downtime) = match spec.deploy.strategy {
         Strategy::Recreate => {
@@ -519,7 +658,10 @@ pub fn steps(spec: &ServiceSpec, old: &Deployed) -> crate::providers::operation:
             if spec.router.is_some() {
                 steps.push(String::from("switch router"));
             }
-            ("recreate", "the service is down between stop and healthy (recreate)")
+            (
+                "recreate",
+                "the service is down between stop and healthy (recreate)",
+            )
         }
         Strategy::BlueGreen | Strategy::Canary => {
             steps.push(format!("start {new}{port}"));
@@ -551,7 +693,10 @@ pub fn steps(spec: &ServiceSpec, old: &Deployed) -> crate::providers::operation:
                 spec.replicas, spec.deploy.max_unavailable
             ));
             steps.extend(smoke);
-            ("rolling", "none (rolling: old replicas serve until new ones are healthy)")
+            (
+                "rolling",
+                "none (rolling: old replicas serve until new ones are healthy)",
+            )
         }
     };
     crate::providers::operation::DeploySteps {

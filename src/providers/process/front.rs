@@ -38,8 +38,10 @@ impl Front {
     pub fn open(run_dir: &Path, name: &str, listen: u16) -> Result<Front, ProviderError> {
         let explicit = std::env::var_os("INFRA_NGINX");
         let path = std::env::var_os("PATH");
-        let nginx = Nginx::locate(explicit.as_deref(), path.as_deref()).map_err(ProviderError::from)?;
-        let router = LocalRouter::new(run_dir.join("router"), nginx).map_err(ProviderError::from)?;
+        let nginx =
+            Nginx::locate(explicit.as_deref(), path.as_deref()).map_err(ProviderError::from)?;
+        let router =
+            LocalRouter::new(run_dir.join("router"), nginx).map_err(ProviderError::from)?;
         Ok(Front {
             router,
             name: name.to_owned(),
@@ -54,13 +56,16 @@ impl Front {
         for share in shares.iter().filter(|s| s.weight > 0) {
             for process in share.processes {
                 if let Some(port) = process.port {
-                    routes = routes.to(
-                        Upstream::new(share.label, "127.0.0.1", port).weight(share.weight),
-                    );
+                    routes = routes
+                        .to(Upstream::new(share.label, "127.0.0.1", port).weight(share.weight));
                 }
             }
         }
-        let applied = self.router.ensure(&routes).await.map_err(ProviderError::from)?;
+        let applied = self
+            .router
+            .ensure(&routes)
+            .await
+            .map_err(ProviderError::from)?;
         self.router.wait_drained(&applied.draining, DRAIN).await;
         Ok(applied.took)
     }
@@ -72,7 +77,11 @@ impl Front {
 
     /// Requests to these processes since `offset`, and how many failed (5xx
     /// or no answer).
-    pub fn errors_since(&self, offset: u64, processes: &[Running]) -> Result<(u64, u64), ProviderError> {
+    pub fn errors_since(
+        &self,
+        offset: u64,
+        processes: &[Running],
+    ) -> Result<(u64, u64), ProviderError> {
         let addresses = processes
             .iter()
             .filter_map(|p| p.port.map(|port| format!("127.0.0.1:{port}")))

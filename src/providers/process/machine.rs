@@ -122,7 +122,11 @@ pub fn port_holder(port: u16) -> Option<(u32, String)> {
         return None;
     }
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
@@ -205,6 +209,13 @@ impl Machine for LocalMachine {
             ))
             .at(["run"]));
         };
+        // A port a process just stopped on may take a moment to be free.
+        if let Some(port) = launch.port {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+            while !port_is_free(port) && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         if let Some(port) = launch.port
             && !port_is_free(port)
         {
@@ -212,7 +223,9 @@ impl Machine for LocalMachine {
                 Some((pid, name)) => format!("held by pid {pid} ({name})"),
                 None => String::from("held by a process infra cannot see"),
             };
-            return Err(ProviderError::permanent(format!("port {port} is in use, {holder}")).at(["port"]));
+            return Err(
+                ProviderError::permanent(format!("port {port} is in use, {holder}")).at(["port"]),
+            );
         }
         std::fs::create_dir_all(&launch.run_dir).map_err(|e| {
             ProviderError::permanent(format!("cannot create {}: {e}", launch.run_dir.display()))
@@ -275,11 +288,10 @@ impl Machine for LocalMachine {
             port: launch.port,
         };
         let pidfile = launch.run_dir.join(format!("{}.pid", launch.slot));
-        let written = std::fs::File::create(&pidfile)
-            .and_then(|mut f| match launch.port {
-                Some(port) => writeln!(f, "{pid} {start_time} {port}"),
-                None => writeln!(f, "{pid} {start_time}"),
-            });
+        let written = std::fs::File::create(&pidfile).and_then(|mut f| match launch.port {
+            Some(port) => writeln!(f, "{pid} {start_time} {port}"),
+            None => writeln!(f, "{pid} {start_time}"),
+        });
         if let Err(e) = written {
             self.stop(&running, Duration::from_secs(1)).await;
             return Err(ProviderError::permanent(format!(

@@ -25,6 +25,7 @@ pub mod probe;
 pub mod record;
 pub mod spec;
 
+use super::operation::{DeploySteps, Operation, Resumed};
 use super::provider::{
     Attributes, ObjectState, PlannedChange, Provider, ProviderError, conform_to_schema,
     plan_from_schema,
@@ -33,10 +34,9 @@ use super::schema::{ResourceSchema, attribute};
 use crate::lang::{Type, Value};
 use async_trait::async_trait;
 use deploy::Deploy;
-use super::operation::{DeploySteps, Operation, Resumed};
+use front::{Front, Share};
 use machine::{LocalMachine, Machine};
 use record::Deployed;
-use front::{Front, Share};
 use spec::{ServiceSpec, Strategy};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -172,7 +172,12 @@ pub fn run_dir(stack: &str, environment: &str, addr: &crate::addr::InstanceAddr)
             })
             .collect()
     };
-    format!(".infra/run/{}/{}/{}", safe(stack), safe(environment), safe(&name))
+    format!(
+        ".infra/run/{}/{}/{}",
+        safe(stack),
+        safe(environment),
+        safe(&name)
+    )
 }
 
 /// Offline validation of a `service` configuration (see [`spec::check`]).
@@ -221,8 +226,9 @@ impl ProcessProvider {
 
     fn spec(&self, attributes: &Attributes) -> Result<(ServiceSpec, String), ProviderError> {
         let spec = ServiceSpec::from_attributes(attributes, &self.base_dir)?;
-        let version = spec::version(attributes, &self.base_dir)
-            .ok_or_else(|| ProviderError::permanent("the service's version is not known").at(["run"]))?;
+        let version = spec::version(attributes, &self.base_dir).ok_or_else(|| {
+            ProviderError::permanent("the service's version is not known").at(["run"])
+        })?;
         Ok((spec, version))
     }
 
@@ -278,7 +284,13 @@ impl ProcessProvider {
                 match spec.deploy.strategy {
                     Strategy::Recreate => {
                         let deployed = deploy.recreate(&before, old).await?;
-                        front.route(&[Share { label: &deployed.colour, processes: &deployed.processes, weight: 1 }]).await?;
+                        front
+                            .route(&[Share {
+                                label: &deployed.colour,
+                                processes: &deployed.processes,
+                                weight: 1,
+                            }])
+                            .await?;
                         deployed
                     }
                     Strategy::BlueGreen => deploy.switch(&front, &before, false).await?,
@@ -286,7 +298,9 @@ impl ProcessProvider {
                     Strategy::Rolling if before.processes.is_empty() => {
                         deploy.switch(&front, &before, false).await?
                     }
-                    Strategy::Rolling => deploy.rolling(&front, &before, old.map(|(s, _)| s)).await?,
+                    Strategy::Rolling => {
+                        deploy.rolling(&front, &before, old.map(|(s, _)| s)).await?
+                    }
                 }
             }
         };
@@ -296,18 +310,15 @@ impl ProcessProvider {
 
 /// The service's name for its router: the last part of its run folder.
 fn service_name(spec: &ServiceSpec) -> String {
-    spec.run_dir
-        .file_name()
-        .map_or_else(|| String::from("service"), |n| n.to_string_lossy().into_owned())
+    spec.run_dir.file_name().map_or_else(
+        || String::from("service"),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// Where a service answers: its router, else its port on loopback.
 fn url(config: &Attributes) -> Value {
-    let port_of = |value: Option<&Value>| {
-        value
-            .and_then(Value::as_number)
-            .and_then(|n| n.as_i64())
-    };
+    let port_of = |value: Option<&Value>| value.and_then(Value::as_number).and_then(|n| n.as_i64());
     let router = config
         .get("router")
         .and_then(Value::as_map)
@@ -353,10 +364,14 @@ impl Provider for ProcessProvider {
         let mut change = plan_from_schema(&schema(), prior, proposed);
         let run_dir = proposed.get("run_dir").cloned().unwrap_or(Value::NULL);
         let version = spec::version(proposed, &self.base_dir).map_or(Value::UNKNOWN, Value::string);
-        change.planned.insert(String::from("run_dir"), run_dir.clone());
+        change
+            .planned
+            .insert(String::from("run_dir"), run_dir.clone());
         change.planned.insert(String::from("id"), run_dir);
         change.planned.insert(String::from("url"), url(proposed));
-        change.planned.insert(String::from("status"), Value::string("running"));
+        change
+            .planned
+            .insert(String::from("status"), Value::string("running"));
         // A deploy changes the processes (and the colour); an unchanged
         // configuration of a running service changes nothing.
         let same_inputs = prior.is_some_and(|prior| {
@@ -375,8 +390,12 @@ impl Provider for ProcessProvider {
         });
         change.planned.insert(String::from("version"), version);
         if !same_inputs {
-            change.planned.insert(String::from("colour"), Value::UNKNOWN);
-            change.planned.insert(String::from("processes"), Value::UNKNOWN);
+            change
+                .planned
+                .insert(String::from("colour"), Value::UNKNOWN);
+            change
+                .planned
+                .insert(String::from("processes"), Value::UNKNOWN);
         }
         Ok(change)
     }
@@ -411,7 +430,11 @@ impl Provider for ProcessProvider {
                     for process in &deployed.processes {
                         let spec = spec.for_port(process.port);
                         if let Some(health) = &spec.health {
-                            healthy &= self.machine.probe(&health.check, health.timeout).await.is_ok();
+                            healthy &= self
+                                .machine
+                                .probe(&health.check, health.timeout)
+                                .await
+                                .is_ok();
                         }
                     }
                     if healthy { "running" } else { "unhealthy" }
@@ -477,11 +500,21 @@ impl Provider for ProcessProvider {
         };
         let step = checkpoint["step"].as_str().unwrap_or_default();
         let old: Deployed = Deployed {
-            version: checkpoint["old"]["version"].as_str().unwrap_or_default().to_owned(),
-            colour: checkpoint["old"]["colour"].as_str().unwrap_or_default().to_owned(),
-            processes: serde_json::from_value(checkpoint["old"]["processes"].clone()).unwrap_or_default(),
+            version: checkpoint["old"]["version"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            colour: checkpoint["old"]["colour"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            processes: serde_json::from_value(checkpoint["old"]["processes"].clone())
+                .unwrap_or_default(),
         };
-        let colour = checkpoint["new"]["colour"].as_str().unwrap_or_default().to_owned();
+        let colour = checkpoint["new"]["colour"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         // The new colour's processes: those recorded, and any its pidfiles
         // name (a crash during the start step records none).
         let mut new: Vec<machine::Running> =
@@ -510,24 +543,47 @@ impl Provider for ProcessProvider {
             Some(listen) => Some(Front::open(&spec.run_dir, &service_name(&spec), listen)?),
             None => None,
         };
-        let deploy = Deploy { machine: self.machine.as_ref(), spec: &spec, version: &version, op };
+        let deploy = Deploy {
+            machine: self.machine.as_ref(),
+            spec: &spec,
+            version: &version,
+            op,
+        };
         // Past the point of no return (the old colour is being stopped), or
         // nothing old left to go back to: finish with the new colour.
         let finish = step == "stop old" || (old_alive.is_empty() && !new_alive.is_empty());
         if finish && new_alive.len() == new.len() && !new.is_empty() {
             op.phase(format!("resume: finish the deploy ({colour} in front)"));
             if let Some(front) = &front {
-                front.route(&[Share { label: &colour, processes: &new_alive, weight: 1 }]).await?;
+                front
+                    .route(&[Share {
+                        label: &colour,
+                        processes: &new_alive,
+                        weight: 1,
+                    }])
+                    .await?;
             }
             deploy.stop_all(&old.processes).await;
-            let deployed = Deployed { version, colour, processes: new_alive };
-            return Ok(Resumed::Settled(Some(self.object(planned, &deployed, "running"))));
+            let deployed = Deployed {
+                version,
+                colour,
+                processes: new_alive,
+            };
+            return Ok(Resumed::Settled(Some(
+                self.object(planned, &deployed, "running"),
+            )));
         }
         op.phase(format!("resume: roll back to {}", old.colour));
         if let Some(front) = &front
             && !old_alive.is_empty()
         {
-            front.route(&[Share { label: &old.colour, processes: &old_alive, weight: 1 }]).await?;
+            front
+                .route(&[Share {
+                    label: &old.colour,
+                    processes: &old_alive,
+                    weight: 1,
+                }])
+                .await?;
         }
         deploy.stop_all(&new).await;
         Ok(Resumed::Settled(prior.cloned()))

@@ -74,7 +74,8 @@ impl Deployed {
                     );
                     map.insert(
                         String::from("port"),
-                        p.port.map_or(Value::NULL, |port| Value::number(i64::from(port))),
+                        p.port
+                            .map_or(Value::NULL, |port| Value::number(i64::from(port))),
                     );
                     Value::map(map)
                 })

@@ -217,7 +217,12 @@ pub fn check(config: &Attributes) -> Vec<ProviderError> {
                 ),
             );
         } else if run.as_list().is_some_and(<[Value]>::is_empty) {
-            fail(&["run"], String::from("`run` is empty; give the command and its arguments, like `[\"python3\", \"app.py\"]`"));
+            fail(
+                &["run"],
+                String::from(
+                    "`run` is empty; give the command and its arguments, like `[\"python3\", \"app.py\"]`",
+                ),
+            );
         }
     }
     let port_ok = |value: &Value| integer(value).is_some_and(|p| (1..=65535).contains(&p));
@@ -226,7 +231,10 @@ pub fn check(config: &Attributes) -> Vec<ProviderError> {
         .filter(|v| !v.is_null() && !v.contains_unknown())
         && !port_ok(port)
     {
-        fail(&["port"], String::from("`port` must be a whole number from 1 to 65535"));
+        fail(
+            &["port"],
+            String::from("`port` must be a whole number from 1 to 65535"),
+        );
     }
     let replicas = config
         .get("replicas")
@@ -234,7 +242,10 @@ pub fn check(config: &Attributes) -> Vec<ProviderError> {
     if let Some(replicas) = replicas
         && !integer(replicas).is_some_and(|r| (1..=100).contains(&r))
     {
-        fail(&["replicas"], String::from("`replicas` must be a whole number from 1 to 100"));
+        fail(
+            &["replicas"],
+            String::from("`replicas` must be a whole number from 1 to 100"),
+        );
     }
     let duration_at = |fail: &mut dyn FnMut(&[&str], String), map, block: &str, name: &str| {
         if let Some(value) = field(map, name) {
@@ -258,13 +269,18 @@ pub fn check(config: &Attributes) -> Vec<ProviderError> {
         if kinds.len() != 1 {
             fail(
                 &["health"],
-                String::from("`health` needs exactly one of `http = URL`, `tcp = \"host:port\"` or `exec = [argv]`"),
+                String::from(
+                    "`health` needs exactly one of `http = URL`, `tcp = \"host:port\"` or `exec = [argv]`",
+                ),
             );
         }
         if let Some(url) = field(health, "http").and_then(Value::as_str)
             && !url.starts_with("http://")
         {
-            fail(&["health", "http"], String::from("`http` must be an http:// URL"));
+            fail(
+                &["health", "http"],
+                String::from("`http` must be an http:// URL"),
+            );
         }
         for name in ["interval", "timeout", "start_period"] {
             duration_at(&mut fail, health, "health", name);
@@ -272,14 +288,20 @@ pub fn check(config: &Attributes) -> Vec<ProviderError> {
         if let Some(retries) = field(health, "retries")
             && !integer(retries).is_some_and(|r| (1..=1000).contains(&r))
         {
-            fail(&["health", "retries"], String::from("`retries` must be a whole number from 1 to 1000"));
+            fail(
+                &["health", "retries"],
+                String::from("`retries` must be a whole number from 1 to 1000"),
+            );
         }
     }
     let smoke = object(config, "smoke");
     if let Some(status) = field(smoke, "expect_status")
         && !integer(status).is_some_and(|s| (100..=599).contains(&s))
     {
-        fail(&["smoke", "expect_status"], String::from("`expect_status` must be an HTTP status from 100 to 599"));
+        fail(
+            &["smoke", "expect_status"],
+            String::from("`expect_status` must be an HTTP status from 100 to 599"),
+        );
     }
     if smoke.is_some() && smoke.and_then(|m| m.get("http")).is_none_or(Value::is_null) {
         fail(&["smoke"], String::from("`smoke` needs `http = URL`"));
@@ -288,7 +310,10 @@ pub fn check(config: &Attributes) -> Vec<ProviderError> {
     if let Some(listen) = field(router, "listen")
         && !port_ok(listen)
     {
-        fail(&["router", "listen"], String::from("`listen` must be a whole number from 1 to 65535"));
+        fail(
+            &["router", "listen"],
+            String::from("`listen` must be a whole number from 1 to 65535"),
+        );
     }
     let deploy = object(config, "deploy");
     let strategy = field(deploy, "strategy").and_then(Value::as_str);
@@ -300,7 +325,10 @@ pub fn check(config: &Attributes) -> Vec<ProviderError> {
             .unwrap_or_default();
         fail(
             &["deploy", "strategy"],
-            format!("unknown strategy \"{strategy}\"; {hint}the strategies are {}", STRATEGIES.join(", ")),
+            format!(
+                "unknown strategy \"{strategy}\"; {hint}the strategies are {}",
+                STRATEGIES.join(", ")
+            ),
         );
     }
     if let Some(rate) = field(deploy, "max_error_rate")
@@ -317,20 +345,34 @@ pub fn check(config: &Attributes) -> Vec<ProviderError> {
         duration_at(&mut fail, deploy, "deploy", name);
     }
     if let Some(steps) = field(deploy, "steps") {
-        let numbers: Vec<Option<i64>> = steps.as_list().unwrap_or_default().iter().map(integer).collect();
-        let rising = numbers.windows(2).all(|w| matches!(w, [Some(a), Some(b)] if a < b));
-        let in_range = numbers.iter().all(|n| n.is_some_and(|n| (1..=100).contains(&n)));
+        let numbers: Vec<Option<i64>> = steps
+            .as_list()
+            .unwrap_or_default()
+            .iter()
+            .map(integer)
+            .collect();
+        let rising = numbers
+            .windows(2)
+            .all(|w| matches!(w, [Some(a), Some(b)] if a < b));
+        let in_range = numbers
+            .iter()
+            .all(|n| n.is_some_and(|n| (1..=100).contains(&n)));
         if numbers.is_empty() || !rising || !in_range || numbers.last() != Some(&Some(100)) {
             fail(
                 &["deploy", "steps"],
-                String::from("`steps` are rising percentages of traffic that end at 100, like [10, 50, 100]"),
+                String::from(
+                    "`steps` are rising percentages of traffic that end at 100, like [10, 50, 100]",
+                ),
             );
         }
     }
     if let Some(max) = field(deploy, "max_unavailable")
         && integer(max).is_none_or(|m| m < 1)
     {
-        fail(&["deploy", "max_unavailable"], String::from("`max_unavailable` must be a whole number of at least 1"));
+        fail(
+            &["deploy", "max_unavailable"],
+            String::from("`max_unavailable` must be a whole number of at least 1"),
+        );
     }
     // What needs a router: traffic that moves between processes.
     let has_router = router.is_some();
@@ -353,13 +395,17 @@ pub fn check(config: &Attributes) -> Vec<ProviderError> {
     {
         fail(
             &["replicas"],
-            String::from("more than one replica needs a router in front: add `router = { listen = PORT }`"),
+            String::from(
+                "more than one replica needs a router in front: add `router = { listen = PORT }`",
+            ),
         );
     }
     if has_router && config.get("port").is_none_or(Value::is_null) {
         fail(
             &["router"],
-            String::from("a service behind a router needs `port`: the port its processes listen on (each gets its own, named where `run` says the port)"),
+            String::from(
+                "a service behind a router needs `port`: the port its processes listen on (each gets its own, named where `run` says the port)",
+            ),
         );
     }
     errors
@@ -383,9 +429,7 @@ fn strings(value: Option<&Value>) -> Vec<String> {
 }
 
 fn port(value: Option<&Value>) -> Option<u16> {
-    value
-        .and_then(integer)
-        .and_then(|p| u16::try_from(p).ok())
+    value.and_then(integer).and_then(|p| u16::try_from(p).ok())
 }
 
 impl ServiceSpec {
@@ -416,7 +460,9 @@ impl ServiceSpec {
             .get("run_dir")
             .and_then(Value::as_str)
             .map(|dir| base_dir.join(dir))
-            .ok_or_else(|| ProviderError::permanent("the service has no run_dir").at(["run_dir"]))?;
+            .ok_or_else(|| {
+                ProviderError::permanent("the service has no run_dir").at(["run_dir"])
+            })?;
         let health_map = object(config, "health");
         let health = health_map.map(|map| {
             let check = if let Some(url) = field(Some(map), "http").and_then(Value::as_str) {
@@ -618,7 +664,10 @@ mod tests {
 
     #[test]
     fn the_configured_port_is_replaced_only_where_it_is_a_whole_number() {
-        assert_eq!(replace_port("http://127.0.0.1:8080/", 8080, 8101), "http://127.0.0.1:8101/");
+        assert_eq!(
+            replace_port("http://127.0.0.1:8080/", 8080, 8101),
+            "http://127.0.0.1:8101/"
+        );
         assert_eq!(replace_port("8080", 8080, 8101), "8101");
         assert_eq!(replace_port("18080 80801 8080x", 8080, 1), "18080 80801 1x");
     }
