@@ -1,11 +1,13 @@
 //! The router (`infra::providers::router`) against a real nginx: it starts
 //! and recognises itself, switches upstreams under the load loop without a
 //! failed request, splits traffic by weight, counts errors per upstream from
-//! its access log, and reports a port in use and a missing nginx.
+//! its access log, and reports a port in use and a missing nginx. Then the
+//! stdlib's service modules, `std/redis_service` and `std/static_site`,
+//! applied and destroyed by `infra` with the real binaries.
 //!
 //! Upstreams are a throwaway nginx answering `blue` or `green`
-//! (tests/common/nginx.rs). Needs Debian's `nginx-light` (tests/run.sh
-//! installs it); `INFRA_SKIP_SERVICES=1` skips.
+//! (tests/common/nginx.rs). Needs Debian's `nginx-light` and
+//! `redis-server` (tests/run.sh installs them); `INFRA_SKIP_SERVICES=1` skips.
 
 #![allow(
     clippy::expect_used,
@@ -346,4 +348,158 @@ async fn right_after_a_reload_new_connections_get_the_new_routes() {
         let expected = if round % 2 == 0 { "green" } else { "blue" };
         assert_eq!(load::get(&bench.url("/")), Ok(expected.to_owned()));
     }
+}
+
+/// `redis-server` for the test `name`, or `None` (recorded as skipped) under
+/// `INFRA_SKIP_SERVICES=1`; panics with how to install it when missing.
+fn redis_server(name: &str) -> Option<()> {
+    if std::env::var("INFRA_SKIP_SERVICES").as_deref() == Ok("1") {
+        common::skipped(name, "INFRA_SKIP_SERVICES=1 (needs redis-server)");
+        return None;
+    }
+    let found = std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    assert!(
+        found,
+        "{name} needs redis-server: `apt-get install -y redis-server` (Debian/Ubuntu; \
+         tests/run.sh does this) or `brew install redis`; or set INFRA_SKIP_SERVICES=1 to skip"
+    );
+    Some(())
+}
+
+/// Sends inline redis commands on one connection and returns the raw answer
+/// (the connection ends with `QUIT`, so all answers arrive).
+fn redis(port: u16, commands: &[&str]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(common::READY_WITHIN)).unwrap();
+    let mut text: String = commands.iter().map(|c| format!("{c}\r\n")).collect();
+    text.push_str("QUIT\r\n");
+    stream.write_all(text.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+fn apply(dir: &TempDir) {
+    let output = common::infra_env(&dir.path, &["apply", "--auto-approve"], &[]);
+    assert_eq!(
+        common::code(&output),
+        0,
+        "infra apply:\n{}\n{}",
+        common::stdout(&output),
+        common::stderr(&output)
+    );
+}
+
+fn destroy(dir: &TempDir) {
+    let output = common::infra_env(&dir.path, &["destroy", "--auto-approve"], &[]);
+    assert_eq!(
+        common::code(&output),
+        0,
+        "infra destroy:\n{}\n{}",
+        common::stdout(&output),
+        common::stderr(&output)
+    );
+}
+
+/// Destroys the stack when a test fails half-way, so no server is left.
+struct Destroyed<'a>(&'a TempDir);
+
+impl Drop for Destroyed<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = common::infra_env(&self.0.path, &["destroy", "--auto-approve"], &[]);
+        }
+    }
+}
+
+#[test]
+fn std_redis_service_runs_redis_with_its_configuration() {
+    let name = "std_redis_service";
+    let Some(()) = redis_server(name) else {
+        return;
+    };
+    let dir = TempDir::new(name);
+    let _cleanup = Destroyed(&dir);
+    let port = common::postgres::free_port();
+    let stack = |memory: &str| {
+        format!(
+            "stack \"std_redis\" {{}}\n\nmodule \"cache\" {{\n  source = \"std/redis_service\"\n  \
+             name   = \"cache\"\n  port   = {port}\n  config = {{ maxmemory = \"{memory}\" }}\n}}\n\n\
+             output \"url\" {{\n  value = module.cache.url\n}}\n"
+        )
+    };
+    dir.write("main.infra", stack("32mb"));
+    apply(&dir);
+    let answer = redis(port, &["PING", "CONFIG GET maxmemory", "CONFIG GET bind"]);
+    assert!(answer.starts_with("+PONG\r\n"), "{answer:?}");
+    assert!(
+        answer.contains("33554432"),
+        "maxmemory is not 32mb: {answer:?}"
+    );
+    assert!(answer.contains("127.0.0.1"), "not on loopback: {answer:?}");
+    let output = common::infra_env(&dir.path, &["output", "url"], &[]);
+    assert!(
+        common::stdout(&output).contains(&format!("redis://127.0.0.1:{port}")),
+        "{}",
+        common::stdout(&output)
+    );
+
+    // A new configuration restarts it with that configuration.
+    dir.write("main.infra", stack("64mb"));
+    apply(&dir);
+    let answer = redis(port, &["CONFIG GET maxmemory"]);
+    assert!(
+        answer.contains("67108864"),
+        "maxmemory is not 64mb: {answer:?}"
+    );
+
+    destroy(&dir);
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "redis still listens after destroy"
+    );
+}
+
+#[test]
+fn std_static_site_serves_a_folder_with_nginx() {
+    let name = "std_static_site";
+    if common::nginx::nginx(name).is_none() {
+        return;
+    }
+    let dir = TempDir::new(name);
+    let _cleanup = Destroyed(&dir);
+    let port = common::postgres::free_port();
+    dir.write("public/index.html", "<h1>shop</h1>\n");
+    dir.write("public/app.css", "body { color: teal }\n");
+    dir.write(
+        "main.infra",
+        format!(
+            "stack \"std_site\" {{}}\n\nmodule \"web\" {{\n  source = \"std/static_site\"\n  \
+             name   = \"web\"\n  root   = \"public\"\n  port   = {port}\n}}\n"
+        ),
+    );
+    apply(&dir);
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    assert_eq!(load::get(&url("/")), Ok("<h1>shop</h1>".to_owned()));
+    assert_eq!(
+        load::get(&url("/app.css")),
+        Ok("body { color: teal }".to_owned())
+    );
+    assert!(
+        load::get(&url("/missing")).is_ok_and(|answer| answer.starts_with("404")),
+        "a missing file is not a 404"
+    );
+    // Files are served as they are on disk: no deploy for new content.
+    dir.write("public/index.html", "<h1>shop v2</h1>\n");
+    assert_eq!(load::get(&url("/")), Ok("<h1>shop v2</h1>".to_owned()));
+
+    destroy(&dir);
+    assert!(
+        load::get(&url("/")).is_err(),
+        "the site still answers after destroy"
+    );
 }

@@ -541,6 +541,8 @@ fn secret_of_type(ty: &str) -> String {
         "string" => "\"v-${secret.s}\"".to_owned(),
         "map(string)" => "{ \"a.txt\" = secret.s }".to_owned(),
         "list(string)" => "[secret.s]".to_owned(),
+        // A secret number: the length of the generated secret.
+        "number" => "length(secret.s) + 6000".to_owned(),
         other => panic!("add a secret value of type {other} to this test"),
     }
 }
@@ -573,6 +575,7 @@ fn every_stdlib_module_validates_with_a_secret_in_each_input() {
                         match ty.as_str() {
                             "string" => format!("\"out/{input}\""),
                             "map(string)" => "{ \"b.txt\" = \"plain\" }".to_owned(),
+                            "number" => "6001".to_owned(),
                             _ => "[\"plain\"]".to_owned(),
                         }
                     };

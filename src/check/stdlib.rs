@@ -16,6 +16,16 @@ pub const FILES: &[(&str, &str, &str)] = &[
         "main.infra",
         include_str!("../../stdlib/env_file/main.infra"),
     ),
+    (
+        "redis_service",
+        "main.infra",
+        include_str!("../../stdlib/redis_service/main.infra"),
+    ),
+    (
+        "static_site",
+        "main.infra",
+        include_str!("../../stdlib/static_site/main.infra"),
+    ),
 ];
 
 /// The names of the stdlib modules, sorted.

@@ -58,14 +58,17 @@ fn there_are_examples() {
 
 /// Examples that cannot validate yet: the name, the reason, and the exact
 /// codes (in the order `infra validate` reports them) that it fails with, so a
-/// new, unrelated error in the example still fails the test. `shop` needs the
-/// process provider behind `service` blocks and the `std/redis_service`
-/// module, which come with their own issue; no stub schemas are added to get
-/// past it (its postgres part runs on its own as `shop/postgres`).
+/// new, unrelated error in the example still fails the test. `shop` reads
+/// `STRIPE_KEY` and `SHOP_PG_URL` from the environment, which the test does
+/// not set (with both set it validates); its postgres part runs on its own
+/// as `shop/postgres`, its services part as `shop/services`.
 const EXPECTED_FAILURES: &[(&str, &str, &[&str])] = &[(
     "shop",
-    "needs services and std/redis_service (a later issue)",
-    &["infra::check::module_not_found"],
+    "reads STRIPE_KEY and SHOP_PG_URL from the environment",
+    &[
+        "infra::check::secret_source_missing",
+        "infra::check::missing_env_var",
+    ],
 )];
 
 #[test]
