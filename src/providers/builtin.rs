@@ -65,6 +65,12 @@ pub const BUILTIN: &[Builtin] = &[
         data_sources: Vec::new,
         make: |_, _| Arc::new(super::postgres::PostgresProvider::new()),
     },
+    Builtin {
+        name: "aws",
+        resources: super::aws::schemas,
+        data_sources: Vec::new,
+        make: |host, _| Arc::new(super::aws::AwsProvider::new(host)),
+    },
 ];
 
 /// Whether the file-backed test world (`test_resource`) is switched on:
