@@ -13,11 +13,13 @@
 //! `pipeline` runs the stages in this order, one entry point per command.
 //!
 //! `diag` (spans, diagnostics, codes), `host` (files, env, clock) and `addr`
-//! are shared by every stage. `fmt` prints the syntax tree canonically. `cli` is
-//! the only module that prints or exits.
+//! are shared by every stage. `aws` (credentials, SigV4 signing, the AWS wire
+//! client) is a leaf used by `providers::aws` and `state::s3`. `fmt` prints
+//! the syntax tree canonically. `cli` is the only module that prints or exits.
 
 pub mod addr;
 pub mod apply;
+pub mod aws;
 pub mod check;
 pub mod cli;
 pub mod config;

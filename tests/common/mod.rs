@@ -3,6 +3,7 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod moto;
 pub mod postgres;
 
 use std::path::PathBuf;
