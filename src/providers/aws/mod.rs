@@ -27,7 +27,6 @@ mod sqs_queue;
 mod ssm_parameter;
 #[cfg(test)]
 mod tests;
-pub mod xml;
 
 use super::provider::{
     Attributes, ObjectState, PlannedChange, Provider, ProviderError, conform_to_schema,
@@ -84,8 +83,11 @@ trait Kind: Send + Sync {
 
     /// The object as the service says now; `prior` gives its identity and
     /// what the service does not hold.
-    async fn read(&self, api: &Api, prior: &Attributes)
-    -> Result<Option<ObjectState>, ProviderError>;
+    async fn read(
+        &self,
+        api: &Api,
+        prior: &Attributes,
+    ) -> Result<Option<ObjectState>, ProviderError>;
 
     /// Changes the object in place; returns it as read back.
     async fn update(
@@ -136,7 +138,7 @@ impl AwsProvider {
         if let Some(api) = current {
             return Ok(api);
         }
-        let api = Arc::new(Api::from_block(&Attributes::default(), self.host.as_ref())?);
+        let api = Arc::new(Api::from_block(&Attributes::default(), self.host.clone())?);
         self.set_api(api.clone());
         Ok(api)
     }
@@ -186,7 +188,7 @@ impl Provider for AwsProvider {
                 .at([name.as_str()]));
             }
         }
-        let api = Api::from_block(config, self.host.as_ref())?;
+        let api = Api::from_block(config, self.host.clone())?;
         self.set_api(Arc::new(api));
         Ok(())
     }

@@ -11,9 +11,8 @@
 //! so a name S3 would refuse never reaches it.
 
 use super::api::{Api, Method};
-use super::{
-    Kind, TAGS_RULE, default_to, flag, get, tag_changes, tags, tags_value, text, xml,
-};
+use super::{Kind, TAGS_RULE, default_to, flag, get, tag_changes, tags, tags_value, text};
+use crate::aws::xml;
 use crate::lang::{Type, Value};
 use crate::providers::provider::{Attributes, ObjectState, ProviderError, conform_to_schema};
 use crate::providers::schema::{ResourceSchema, ValueRule, attribute};
@@ -190,7 +189,11 @@ async fn put_versioning(api: &Api, bucket: &str, on: bool) -> Result<(), Provide
     })
 }
 
-async fn put_tags(api: &Api, bucket: &str, pairs: &[(String, String)]) -> Result<(), ProviderError> {
+async fn put_tags(
+    api: &Api,
+    bucket: &str,
+    pairs: &[(String, String)],
+) -> Result<(), ProviderError> {
     let doing = format!("could not tag S3 bucket `{bucket}`");
     let result = if pairs.is_empty() {
         api.s3(Method::Delete, bucket, None, &[("tagging", "")], None)
@@ -263,11 +266,7 @@ impl Kind for Bucket {
         Ok(())
     }
 
-    fn adjust(
-        &self,
-        prior: Option<&ObjectState>,
-        change: &mut crate::providers::PlannedChange,
-    ) {
+    fn adjust(&self, prior: Option<&ObjectState>, change: &mut crate::providers::PlannedChange) {
         let _ = prior;
         if let Some(bucket) = get(&change.planned, "bucket").as_str().map(str::to_owned) {
             let arn = Value::string(format!("arn:aws:s3:::{bucket}"));
@@ -289,7 +288,8 @@ impl Kind for Bucket {
         api.s3(Method::Put, &bucket, None, &[], body)
             .await
             .map_err(|failure| {
-                let taken = failure.is("BucketAlreadyOwnedByYou") || failure.is("BucketAlreadyExists");
+                let taken =
+                    failure.is("BucketAlreadyOwnedByYou") || failure.is("BucketAlreadyExists");
                 let error = failure.error(&format!("could not create S3 bucket `{bucket}`"));
                 if taken {
                     ProviderError::permanent(format!(
@@ -301,6 +301,9 @@ impl Kind for Bucket {
                     error.at(["bucket"])
                 }
             })?;
+        // The bucket exists now: what follows must not make the engine
+        // repeat the create.
+        let api = &api.patient();
         if flag(planned, "versioning", false) {
             put_versioning(api, &bucket, true).await?;
         }
@@ -340,9 +343,9 @@ impl Kind for Bucket {
         if !set.is_empty() || !removed.is_empty() {
             put_tags(api, &bucket, &after).await?;
         }
-        read_bucket(api, &bucket, planned).await?.ok_or_else(|| {
-            ProviderError::not_found(format!("S3 bucket `{bucket}` disappeared"))
-        })
+        read_bucket(api, &bucket, planned)
+            .await?
+            .ok_or_else(|| ProviderError::not_found(format!("S3 bucket `{bucket}` disappeared")))
     }
 
     async fn delete(&self, api: &Api, prior: &Attributes) -> Result<(), ProviderError> {
@@ -361,7 +364,11 @@ impl Kind for Bucket {
                 break;
             }
             if !flag(prior, "force_destroy", false) {
-                let more = if versions.len() >= 1000 { " or more" } else { "" };
+                let more = if versions.len() >= 1000 {
+                    " or more"
+                } else {
+                    ""
+                };
                 return Err(ProviderError::permanent(format!(
                     "{doing}: BucketNotEmpty: it still holds {}{more} object versions; empty it \
                      first, or set `force_destroy = true` and apply before destroying, so that \

@@ -73,12 +73,10 @@ pub fn schema() -> ResourceSchema {
                 })
                 .describe("The secret's name (`prod/api/key`); a change makes a new secret."),
             attribute("description", Type::String).describe("What the secret is for."),
-            attribute("value", Type::String)
-                .sensitive()
-                .describe(
-                    "The secret's value (a secret): sent, never read back; state keeps it sealed \
+            attribute("value", Type::String).sensitive().describe(
+                "The secret's value (a secret): sent, never read back; state keeps it sealed \
                      and a change made outside shows as drift.",
-                ),
+            ),
             attribute("recovery_window_days", Type::Number)
                 .rule(ValueRule {
                     rule: "`recovery_window_days` is 0 (delete at once) or 7 to 30",
@@ -264,8 +262,7 @@ impl Kind for Secret {
 
     fn adjust(&self, prior: Option<&ObjectState>, change: &mut PlannedChange) {
         let value = get(&change.planned, "value").clone();
-        let new_value =
-            prior.is_none_or(|p| !same_ignoring_marks(p.attribute("value"), &value));
+        let new_value = prior.is_none_or(|p| !same_ignoring_marks(p.attribute("value"), &value));
         if new_value || change.replaces() {
             let planned_hash = match value.as_str() {
                 Some(plain) => Value::string(hash(plain)),
@@ -284,7 +281,7 @@ impl Kind for Secret {
 
     async fn create(&self, api: &Api, planned: &Attributes) -> Result<ObjectState, ProviderError> {
         let name = text(planned, "name")?;
-        let mut body = json!({ "Name": name });
+        let mut body = json!({ "Name": name, "ClientRequestToken": api.request_token() });
         if let Some(description) = optional_text(planned, "description")? {
             body["Description"] = json!(description);
         }
@@ -301,9 +298,8 @@ impl Kind for Secret {
             .map_err(|failure| {
                 let exists = failure.is("ResourceExistsException");
                 let scheduled = failure.message.contains("scheduled for deletion");
-                let error = failure.error(&format!(
-                    "could not create Secrets Manager secret `{name}`"
-                ));
+                let error =
+                    failure.error(&format!("could not create Secrets Manager secret `{name}`"));
                 let hint = if exists {
                     "; to manage the existing secret, import it: `infra import ADDR <name or ARN>`"
                 } else if scheduled {
@@ -322,11 +318,13 @@ impl Kind for Secret {
             .get("ARN")
             .and_then(serde_json::Value::as_str)
             .map_or_else(|| name.clone(), str::to_owned);
-        read_secret(api, &arn, planned).await?.ok_or_else(|| {
-            ProviderError::transient(format!(
-                "Secrets Manager secret `{name}` was created but cannot be read back yet"
-            ))
-        })
+        read_secret(&api.patient(), &arn, planned)
+            .await?
+            .ok_or_else(|| {
+                ProviderError::transient(format!(
+                    "Secrets Manager secret `{name}` was created but cannot be read back yet"
+                ))
+            })
     }
 
     async fn read(
@@ -351,7 +349,11 @@ impl Kind for Secret {
             api.json(
                 Service::SecretsManager,
                 "UpdateSecret",
-                json!({ "SecretId": id, "Description": description.unwrap_or_default() }),
+                json!({
+                    "SecretId": id,
+                    "Description": description.unwrap_or_default(),
+                    "ClientRequestToken": api.request_token(),
+                }),
             )
             .await
             .map_err(|failure| failure.error(&doing).at(["description"]))?;
@@ -362,7 +364,11 @@ impl Kind for Secret {
                 api.json(
                     Service::SecretsManager,
                     "PutSecretValue",
-                    json!({ "SecretId": id, "SecretString": plain }),
+                    json!({
+                        "SecretId": id,
+                        "SecretString": plain,
+                        "ClientRequestToken": api.request_token(),
+                    }),
                 )
                 .await
                 .map_err(|failure| failure.error(&doing).at(["value"]))?;
@@ -403,7 +409,10 @@ impl Kind for Secret {
         } else {
             json!({ "SecretId": id, "RecoveryWindowInDays": days })
         };
-        match api.json(Service::SecretsManager, "DeleteSecret", body).await {
+        match api
+            .json(Service::SecretsManager, "DeleteSecret", body)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(failure) if gone(&failure) => Ok(()),
             // Already scheduled for deletion: as good as gone.

@@ -12,9 +12,7 @@
 //! what state records is what SQS holds.
 
 use super::api::{Api, Service};
-use super::{
-    Kind, TAGS_RULE, default_to, flag, get, tag_changes, tags, tags_value, text, whole,
-};
+use super::{Kind, TAGS_RULE, default_to, flag, get, tag_changes, tags, tags_value, text, whole};
 use crate::lang::{Number, Type, Value};
 use crate::providers::provider::{Attributes, ObjectState, ProviderError, conform_to_schema};
 use crate::providers::schema::{ResourceSchema, ValueRule, attribute};
@@ -46,7 +44,9 @@ fn name_problem(value: &Value, attributes: &Attributes) -> Option<String> {
         .chars()
         .any(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
     {
-        return Some("this queue name has a character other than letters, digits, `-` and `_`".into());
+        return Some(
+            "this queue name has a character other than letters, digits, `-` and `_`".into(),
+        );
     }
     // An unknown `fifo` is checked at plan, when it is known.
     if fifo.is_none() && attributes.get("fifo").is_some_and(Value::contains_unknown) {
@@ -104,15 +104,17 @@ pub fn schema() -> ResourceSchema {
                     check: name_problem,
                 })
                 .describe("The queue's name; a change makes a new queue."),
-            attribute("fifo", Type::Bool)
-                .force_new()
-                .describe("A FIFO queue (exactly-once, ordered); default false. Cannot change in place."),
+            attribute("fifo", Type::Bool).force_new().describe(
+                "A FIFO queue (exactly-once, ordered); default false. Cannot change in place.",
+            ),
             attribute("visibility_timeout", Type::Number)
                 .rule(ValueRule {
                     rule: "`visibility_timeout` is 0 to 43200 seconds (12 hours)",
                     check: visibility_problem,
                 })
-                .describe("Seconds a received message stays hidden from other consumers; default 30."),
+                .describe(
+                    "Seconds a received message stays hidden from other consumers; default 30.",
+                ),
             attribute("message_retention", Type::Number)
                 .rule(ValueRule {
                     rule: "`message_retention` is 60 to 1209600 seconds (14 days)",
@@ -148,7 +150,9 @@ pub fn schema() -> ResourceSchema {
 }
 
 /// The SQS attributes a configuration sets.
-fn sqs_attributes(planned: &Attributes) -> Result<serde_json::Map<String, serde_json::Value>, ProviderError> {
+fn sqs_attributes(
+    planned: &Attributes,
+) -> Result<serde_json::Map<String, serde_json::Value>, ProviderError> {
     let mut out = serde_json::Map::new();
     out.insert(
         "VisibilityTimeout".into(),
@@ -369,7 +373,7 @@ impl Kind for Queue {
                     .error(&format!("could not create SQS queue `{name}`"))
                     .at([at])
             })?;
-        read_queue(api, &name).await?.ok_or_else(|| {
+        read_queue(&api.patient(), &name).await?.ok_or_else(|| {
             ProviderError::transient(format!(
                 "SQS queue `{name}` was created but cannot be read back yet"
             ))

@@ -253,7 +253,9 @@ async fn put(
     if with_tags && !pairs.is_empty() {
         body["Tags"] = tag_list(&pairs);
     }
-    api.json(Service::Ssm, "PutParameter", body).await.map(|_| ())
+    api.json(Service::Ssm, "PutParameter", body)
+        .await
+        .map(|_| ())
 }
 
 async fn change_tags(
@@ -303,9 +305,9 @@ impl Kind for Parameter {
             change.planned.insert("value".into(), value);
         }
         let put_again = prior.is_none_or(|prior| {
-            ["value", "type", "description"].iter().any(|name| {
-                !same_ignoring_marks(prior.attribute(name), get(&change.planned, name))
-            })
+            ["value", "type", "description"]
+                .iter()
+                .any(|name| !same_ignoring_marks(prior.attribute(name), get(&change.planned, name)))
         });
         if put_again {
             change.planned.insert("version".into(), Value::UNKNOWN);
@@ -333,10 +335,17 @@ impl Kind for Parameter {
                     ))
                     .at(["name"])
                 } else {
-                    let at = if error.message.contains("Type") { "type" } else { "value" };
+                    let at = if error.message.contains("Type") {
+                        "type"
+                    } else {
+                        "value"
+                    };
                     error.at([at])
                 }
             })?;
+        // The parameter exists now: what follows must not make the engine
+        // repeat the create.
+        let api = &api.patient();
         if overwrite {
             change_tags(
                 api,

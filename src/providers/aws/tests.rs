@@ -19,7 +19,13 @@ fn provider() -> AwsProvider {
 
 #[test]
 fn bucket_names_that_s3_refuses_are_named_by_their_fault() {
-    for good in ["my-bucket", "a.b.c", "abc", "logs-2024.example", &"a".repeat(63)] {
+    for good in [
+        "my-bucket",
+        "a.b.c",
+        "abc",
+        "logs-2024.example",
+        &"a".repeat(63),
+    ] {
         assert_eq!(bucket_name_problem(good), None, "{good}");
     }
     for (bad, fault) in [
@@ -49,8 +55,15 @@ fn validate_checks_the_rules_of_every_resource_type_offline() {
         &attributes(&[("bucket", Value::string("Bad_Name"))]),
     );
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert_eq!(errors[0].attribute_path.as_deref(), Some(&["bucket".to_owned()][..]));
-    assert!(errors[0].message.contains("3 to 63"), "{}", errors[0].message);
+    assert_eq!(
+        errors[0].attribute_path.as_deref(),
+        Some(&["bucket".to_owned()][..])
+    );
+    assert!(
+        errors[0].message.contains("3 to 63"),
+        "{}",
+        errors[0].message
+    );
 
     let queue = |name: &str, fifo: Option<bool>| {
         let mut config = attributes(&[("name", Value::string(name))]);
@@ -61,9 +74,21 @@ fn validate_checks_the_rules_of_every_resource_type_offline() {
     };
     assert!(queue("jobs", None).is_empty());
     assert!(queue("jobs.fifo", Some(true)).is_empty());
-    assert!(queue("jobs", Some(true))[0].message.contains("must end in `.fifo`"));
-    assert!(queue("jobs.fifo", None)[0].message.contains("`fifo` is not true"));
-    assert!(queue("jobs.fifo", Some(false))[0].message.contains("`fifo` is not true"));
+    assert!(
+        queue("jobs", Some(true))[0]
+            .message
+            .contains("must end in `.fifo`")
+    );
+    assert!(
+        queue("jobs.fifo", None)[0]
+            .message
+            .contains("`fifo` is not true")
+    );
+    assert!(
+        queue("jobs.fifo", Some(false))[0]
+            .message
+            .contains("`fifo` is not true")
+    );
     // Unknown until apply: checked at plan.
     let mut config = attributes(&[("name", Value::string("jobs.fifo"))]);
     config.insert("fifo".into(), Value::UNKNOWN);
@@ -80,9 +105,21 @@ fn validate_checks_the_rules_of_every_resource_type_offline() {
         )
     };
     assert!(parameter("/app/prod/replicas", "StringList").is_empty());
-    assert!(parameter("/app/x", "Secure")[0].message.contains("\"SecureString\""));
-    assert!(parameter("app/x", "String")[0].message.contains("does not start with one"));
-    assert!(parameter("/aws/x", "String")[0].message.contains("`aws` or `ssm`"));
+    assert!(
+        parameter("/app/x", "Secure")[0]
+            .message
+            .contains("\"SecureString\"")
+    );
+    assert!(
+        parameter("app/x", "String")[0]
+            .message
+            .contains("does not start with one")
+    );
+    assert!(
+        parameter("/aws/x", "String")[0]
+            .message
+            .contains("`aws` or `ssm`")
+    );
 
     let secret = aws.validate(
         "aws_secretsmanager_secret",
@@ -142,12 +179,20 @@ async fn a_changed_secret_value_plans_a_new_sealed_hash_and_an_unchanged_one_kee
         attributes: created.planned.clone(),
     };
     let same = aws
-        .plan_change("aws_secretsmanager_secret", Some(&prior), &config("first-value"))
+        .plan_change(
+            "aws_secretsmanager_secret",
+            Some(&prior),
+            &config("first-value"),
+        )
         .await
         .unwrap();
     assert_eq!(same.planned.get("value_hash"), Some(&hash));
     let changed = aws
-        .plan_change("aws_secretsmanager_secret", Some(&prior), &config("second-value"))
+        .plan_change(
+            "aws_secretsmanager_secret",
+            Some(&prior),
+            &config("second-value"),
+        )
         .await
         .unwrap();
     assert_ne!(changed.planned.get("value_hash"), Some(&hash));
@@ -159,17 +204,17 @@ fn a_secret_value_reads_as_recorded_when_its_hash_matches_and_as_changed_otherwi
     let recorded = secretsmanager_secret::tests_support::hash("s3cret-one");
     let prior = attributes(&[
         ("value", Value::string("s3cret-one").with_secret(true)),
-        ("value_hash", Value::string(recorded.clone()).with_secret(true)),
+        (
+            "value_hash",
+            Value::string(recorded.clone()).with_secret(true),
+        ),
     ]);
     let (value, hash) = secretsmanager_secret::tests_support::read_value(&prior, Some(recorded));
     assert_eq!(value.as_str(), Some("s3cret-one"));
     assert!(value.is_secret() && hash.is_secret());
     let other = secretsmanager_secret::tests_support::hash("set-by-hand");
     let (value, _) = secretsmanager_secret::tests_support::read_value(&prior, Some(other));
-    assert_eq!(
-        value.as_str(),
-        Some(secretsmanager_secret::CHANGED_OUTSIDE)
-    );
+    assert_eq!(value.as_str(), Some(secretsmanager_secret::CHANGED_OUTSIDE));
     assert!(value.is_secret());
     let (value, hash) = secretsmanager_secret::tests_support::read_value(&prior, None);
     assert!(value.is_null() && hash.is_null());
@@ -195,8 +240,15 @@ fn aws_error_codes_are_matched_without_their_namespace_and_keep_the_code_in_the_
     }
     .error("could not create SSM parameter `/a`");
     assert!(throttled.is_transient());
-    assert_eq!(throttled.retry_hint(), Some(std::time::Duration::from_secs(1)));
-    assert!(throttled.message.contains("ThrottlingException"), "{}", throttled.message);
+    assert_eq!(
+        throttled.retry_hint(),
+        Some(std::time::Duration::from_secs(1))
+    );
+    assert!(
+        throttled.message.contains("ThrottlingException"),
+        "{}",
+        throttled.message
+    );
     assert!(throttled.message.contains("`/a`"), "{}", throttled.message);
 }
 
@@ -209,5 +261,9 @@ fn an_error_that_quotes_a_value_is_redacted() {
         error,
         &attributes(&[("value", Value::string("hunter2-canary"))]),
     );
-    assert!(!redacted.message.contains("hunter2-canary"), "{}", redacted.message);
+    assert!(
+        !redacted.message.contains("hunter2-canary"),
+        "{}",
+        redacted.message
+    );
 }
