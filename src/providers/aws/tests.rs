@@ -1,6 +1,8 @@
 //! Offline tests of the `aws` provider: the rules checked at validate, the
 //! plan's defaults and marks, and how a secret's value is read back.
 
+#![allow(clippy::unwrap_used, reason = "tests")]
+
 use super::api::Failure;
 use super::*;
 use crate::lang::Value;
