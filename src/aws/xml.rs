@@ -131,6 +131,11 @@ mod tests {
         assert_eq!(text(doc, "KeyCount").as_deref(), Some("2"));
         assert_eq!(text(doc, "Empty").as_deref(), Some(""));
         assert_eq!(text(doc, "Missing"), None);
+        // An element whose name starts with another's is not that element.
+        assert_eq!(
+            text("<KeyCount>2</KeyCount><Key>k</Key>", "Key").as_deref(),
+            Some("k")
+        );
     }
 
     #[test]

@@ -118,8 +118,10 @@ pub const VALIDATE: BlockShape = BlockShape {
 
 /// `stack "NAME" { ... }`: the stack's name and state backend. `state` picks the
 /// backend (`local`, `postgres`, `s3`); `state_url` (or `url`) is the
-/// postgres connection;
-/// `bucket`, `region`, `endpoint` and `prefix` locate s3 state.
+/// postgres connection; `state_bucket`, `state_key_prefix`, `state_region`,
+/// `state_endpoint` (or `bucket`, `prefix`, `region`, `endpoint`) and
+/// `state_access_key`, `state_secret_key`, `state_session_token` locate and
+/// reach s3 state.
 pub const STACK: BlockShape = BlockShape {
     kind: "stack",
     labels: &["NAME"],
@@ -132,6 +134,13 @@ pub const STACK: BlockShape = BlockShape {
         "region",
         "endpoint",
         "prefix",
+        "state_bucket",
+        "state_key_prefix",
+        "state_region",
+        "state_endpoint",
+        "state_access_key",
+        "state_secret_key",
+        "state_session_token",
         "policies",
     ]),
     required: &[],

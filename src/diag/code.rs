@@ -266,6 +266,8 @@ codes! {
     StateBackendConfig => ("infra::state::backend_config", "state backend is not configured"),
     /// The state database could not be reached, or refused the connection.
     StateBackendUnreachable => ("infra::state::backend_unreachable", "state database could not be reached"),
+    /// The state storage (an S3 bucket) refused the credentials: a wrong key, a bad signature, an expired token or no permission.
+    StateBackendDenied => ("infra::state::backend_denied", "state storage refused the credentials"),
 
     // ---- cli: the command line and the machine -------------------------------
     /// A file could not be read.

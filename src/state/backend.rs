@@ -17,6 +17,7 @@ use super::journal::JournalRead;
 use super::local::LocalBackend;
 use super::lock::{HeldLock, LockInfo};
 use super::postgres::PostgresBackend;
+use super::s3::{S3Backend, S3Settings};
 use super::{JournalRecord, State, StateError};
 use crate::diag::Code;
 use crate::host::Host;
@@ -24,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The backends this build has, by the name `stack { state = … }` gives.
-pub const BACKENDS: &[&str] = &["local", "postgres"];
+pub const BACKENDS: &[&str] = &["local", "postgres", "s3"];
 
 /// Appends journal records durably (one call, one write: a group commit).
 pub trait JournalWriter: Send {
@@ -144,6 +145,8 @@ pub enum Kind {
     Local,
     /// A PostgreSQL database ([`PostgresBackend`]) at this state URL.
     Postgres(String),
+    /// An S3 bucket ([`S3Backend`]).
+    S3(S3Settings),
 }
 
 impl std::fmt::Debug for Kind {
@@ -152,6 +155,7 @@ impl std::fmt::Debug for Kind {
         match self {
             Kind::Local => f.write_str("Local"),
             Kind::Postgres(_) => f.write_str("Postgres(..)"),
+            Kind::S3(settings) => f.debug_tuple("S3").field(settings).finish(),
         }
     }
 }
@@ -167,6 +171,10 @@ impl Kind {
     pub fn from_name(name: &str, url: Option<&str>) -> Result<Kind, StateError> {
         match (name, url) {
             ("local", _) => Ok(Kind::Local),
+            // The bucket and the rest are the stack's `state_*` attributes,
+            // which the pipeline evaluates into [`Kind::S3`]; without them
+            // the backend says what is missing when it is first used.
+            ("s3", _) => Ok(Kind::S3(S3Settings::default())),
             ("postgres", Some(url)) => Ok(Kind::Postgres(url.to_owned())),
             ("postgres", None) => Err(StateError::new(
                 Code::StateBackendConfig,
@@ -186,16 +194,17 @@ impl Kind {
     }
 
     /// The backend a state URL given on the command line names by its
-    /// scheme (`postgres://`, `postgresql://`).
+    /// scheme (`postgres://`, `postgresql://`, `s3://BUCKET/PREFIX`).
     pub fn from_url(url: &str) -> Result<Kind, StateError> {
         let scheme = url.split_once("://").map(|(scheme, _)| scheme);
         match scheme {
             Some("postgres" | "postgresql") => Ok(Kind::Postgres(url.to_owned())),
+            Some("s3") => S3Settings::from_url(url).map(Kind::S3),
             _ => Err(StateError::new(
                 Code::StateBackendConfig,
                 None,
-                "a state URL must start with postgres:// (the only backend with a URL); the \
-                 URL is not shown, since it may hold a password",
+                "a state URL must start with postgres:// or s3:// (the backends with a URL); \
+                 the URL is not shown, since it may hold a password",
             )),
         }
     }
@@ -216,6 +225,13 @@ impl Kind {
                 stack,
                 environment,
                 url,
+            )),
+            Kind::S3(settings) => Box::new(S3Backend::new(
+                host,
+                stack_dir,
+                stack,
+                environment,
+                settings.clone(),
             )),
         }
     }

@@ -1,5 +1,6 @@
 //! Stored state: the model ([`State`]), its persisted form ([`StateFile`]),
-//! the backends (`local` files, a shared `postgres` database) with their
+//! the backends (`local` files, a shared `postgres` database, an `s3`
+//! bucket) with their
 //! history, the lock, the crash journal and the
 //! sealing of secret values.
 //!
@@ -24,6 +25,7 @@ pub mod json;
 pub mod local;
 pub mod lock;
 pub mod postgres;
+pub mod s3;
 pub mod session;
 
 pub use audit::{ActionOutcome, AuditAction, AuditLog, AuditRecord, AuditResult};
@@ -35,6 +37,7 @@ pub use json::Json;
 pub use local::LocalBackend;
 pub use lock::{HeldLock, Lock, LockInfo};
 pub use postgres::PostgresBackend;
+pub use s3::{S3Backend, S3Settings};
 pub use session::{KeyUse, Reading, Writing};
 
 use crate::addr::{InstanceAddr, InstanceKey, ResourceAddr};

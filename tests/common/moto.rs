@@ -37,11 +37,11 @@ pub struct MotoServer {
 /// The `moto_server` program: `INFRA_MOTO_SERVER`, else the venv
 /// tests/run.sh makes in the repository (`.venv-moto/bin/moto_server`).
 fn moto_program() -> Option<PathBuf> {
-    if let Some(program) = std::env::var_os("INFRA_MOTO_SERVER") {
-        return Some(PathBuf::from(program));
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-moto/bin/moto_server");
-    venv.exists().then_some(venv)
+    let program = match std::env::var_os("INFRA_MOTO_SERVER") {
+        Some(program) => PathBuf::from(program),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-moto/bin/moto_server"),
+    };
+    program.exists().then_some(program)
 }
 
 impl MotoServer {

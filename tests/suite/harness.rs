@@ -292,6 +292,10 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
         "infra::state::backend_unreachable",
         "needs a state database that cannot be reached; tested in tests/postgres_backend.rs",
     ),
+    (
+        "infra::state::backend_denied",
+        "needs a state bucket that refuses the credentials (moto with signature checking); tested in tests/s3_backend.rs",
+    ),
 ];
 
 /// The repository root.
