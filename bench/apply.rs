@@ -155,6 +155,7 @@ fn stack(resource_type: &str, count: usize, chain: usize) -> (Expanded, Plan) {
         imports: Vec::new(),
         provider_configs: BTreeMap::new(),
         keyed_dependencies: Default::default(),
+        module_instances: BTreeMap::new(),
     };
     let plan = Plan {
         stack: String::from("bench"),

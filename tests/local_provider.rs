@@ -190,7 +190,11 @@ resource "local_file" "blob" {
             .block_on(provider.plan_change(&change.resource_type, None, &proposed))
             .unwrap();
         let object = runtime
-            .block_on(provider.create(&change.resource_type, &planned.planned))
+            .block_on(provider.create(
+                &infra::providers::Operation::detached(),
+                &change.resource_type,
+                &planned.planned,
+            ))
             .unwrap();
         let attributes = key
             .seal(host.as_ref(), &Value::map(object.attributes))

@@ -340,6 +340,31 @@ fn multi_file_stack() -> common::TempDir {
 }
 
 #[test]
+fn a_module_instance_output_goes_to_the_modules_output() {
+    let dir = multi_file_stack();
+    let main = dir.path.join("main.infra");
+    let text = "module \"web\" {\n  for_each = { a = 8080 }\n  source   = \"./modules/web\"\n  port     = each.value\n}\n\noutput \"url\" {\n  value = module.web[\"a\"].url\n}\n";
+    std::fs::write(&main, text).unwrap();
+    let main_uri = uri(&main);
+    let mut client = Client::initialized(&binary(), Value::Null);
+    client.open(&main_uri, text);
+    assert_eq!(client.diagnostics(&main_uri, 1), Vec::<Value>::new());
+    let found = client.result(
+        "textDocument/definition",
+        at(&main_uri, position(text, "module.web[\"a\"].url", 0, 17)),
+    );
+    assert_eq!(
+        found[0]["uri"],
+        uri(&dir.path.join("modules/web/main.infra")).as_str()
+    );
+    assert_eq!(
+        found[0]["range"]["start"],
+        json!({ "line": 5, "character": 0 })
+    );
+    assert!(client.shutdown().success());
+}
+
+#[test]
 fn definitions_reach_across_files_and_into_modules() {
     let dir = multi_file_stack();
     let main = dir.path.join("main.infra");

@@ -453,6 +453,43 @@ fn moved_block() {
 }
 
 #[test]
+fn module_for_each() {
+    let outcome = scenario("module_for_each");
+    let summary = outcome.plan.summary();
+    // New: `index`, `first_worker`; imported: `site["docs"]`; gone:
+    // `site["gone"]` and `worker[2]`; moved: `legacy` and `site["old"]`.
+    assert_eq!(
+        (
+            summary.add,
+            summary.change,
+            summary.destroy,
+            summary.moved,
+            summary.import
+        ),
+        (2, 0, 2, 2, 1)
+    );
+    let moves: Vec<(String, String)> = outcome
+        .plan
+        .changes
+        .iter()
+        .filter_map(|c| Some((c.moved_from.as_ref()?.to_string(), c.addr.to_string())))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (
+                "module.legacy.test_resource.this".to_owned(),
+                "module.site[\"blog\"].test_resource.this".to_owned()
+            ),
+            (
+                "module.site[\"old\"].test_resource.this".to_owned(),
+                "module.site[\"shop\"].test_resource.this".to_owned()
+            ),
+        ]
+    );
+}
+
+#[test]
 fn moved_conflict() {
     let outcome = scenario("moved_conflict");
     let codes: Vec<_> = outcome

@@ -461,6 +461,183 @@ fn module_values_reach_the_caller_before_the_whole_call_is_complete() {
     );
 }
 
+/// `examples/services`: a module with `for_each` over each environment's
+/// services, applied for real (files written), then state surgery, a
+/// `moved` block between module instances, targets and the graph, all with
+/// `module.service["KEY"]` addresses.
+#[test]
+fn module_instances_per_service_apply_move_and_target_by_key() {
+    let dir = TempDir::new("mod-for-each");
+    common::copy_tree(&repo_root().join("examples/services"), &dir.path);
+    let output = infra(&dir.path, &["apply", "--auto-approve", "--env", "prod"]);
+    assert_exit(&output, 0);
+    for service in ["api", "worker", "jobs"] {
+        let env = String::from_utf8(dir.read(&format!("out/prod/{service}/service.env"))).unwrap();
+        assert!(env.starts_with(&format!("SERVICE={service}\n")), "{env}");
+        let unit =
+            String::from_utf8(dir.read(&format!("out/prod/{service}/{service}.service"))).unwrap();
+        assert!(
+            unit.contains(&format!("EnvironmentFile=out/prod/{service}/service.env")),
+            "{unit}"
+        );
+    }
+    let index = String::from_utf8(dir.read("out/prod/services.txt")).unwrap();
+    assert_eq!(
+        index,
+        "api out/prod/api/service.env\njobs out/prod/jobs/service.env\nworker out/prod/worker/service.env"
+    );
+    let output = infra(&dir.path, &["output", "--env", "prod", "--json"]);
+    assert_exit(&output, 0);
+    let outputs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        outputs["api_unit"]["value"], "out/prod/api/api.service",
+        "{outputs}"
+    );
+
+    // State lists, shows and moves instances by their module key.
+    let output = infra(&dir.path, &["state", "list", "--env", "prod"]);
+    assert_exit(&output, 0);
+    let listed = stdout(&output);
+    for wanted in [
+        "module.service[\"api\"].local_file.env",
+        "module.service[\"jobs\"].local_file.unit",
+        "module.service[\"worker\"].local_file.env",
+        "local_file.index",
+    ] {
+        assert!(listed.lines().any(|l| l == wanted), "{wanted}:\n{listed}");
+    }
+    let output = infra(
+        &dir.path,
+        &["state", "list", "--env", "prod", "module.service[\"jobs\"]"],
+    );
+    assert_exit(&output, 0);
+    assert_eq!(
+        stdout(&output),
+        "module.service[\"jobs\"].local_file.env\nmodule.service[\"jobs\"].local_file.unit\n"
+    );
+    let output = infra(
+        &dir.path,
+        &[
+            "state",
+            "show",
+            "--env",
+            "prod",
+            "module.service[\"api\"].local_file.env",
+        ],
+    );
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output).contains("out/prod/api/service.env"),
+        "{}",
+        streams(&output)
+    );
+    let output = infra(
+        &dir.path,
+        &[
+            "state",
+            "mv",
+            "--env",
+            "prod",
+            "module.service[\"jobs\"]",
+            "module.service[\"batch\"]",
+        ],
+    );
+    assert_exit(&output, 0);
+    let listed = stdout(&infra(&dir.path, &["state", "list", "--env", "prod"]));
+    assert!(
+        listed.contains("module.service[\"batch\"].local_file.env"),
+        "{listed}"
+    );
+    assert!(!listed.contains("module.service[\"jobs\"]"), "{listed}");
+
+    // A `moved` block takes the instance back: the plan moves its state and
+    // changes nothing else.
+    dir.write(
+        "moved.infra",
+        "moved {\n  from = module.service[\"batch\"]\n  to   = module.service[\"jobs\"]\n}\n",
+    );
+    let output = infra(&dir.path, &["plan", "--env", "prod"]);
+    let plan = stdout(&output);
+    assert!(
+        plan.contains("module.service[\"batch\"].local_file.env has moved to module.service[\"jobs\"].local_file.env"),
+        "{}",
+        streams(&output)
+    );
+    assert!(
+        !plan.contains("to add") || plan.contains("0 to add"),
+        "{plan}"
+    );
+    let output = infra(&dir.path, &["apply", "--auto-approve", "--env", "prod"]);
+    assert_exit(&output, 0);
+    std::fs::remove_file(dir.path.join("moved.infra")).unwrap();
+
+    // Fewer keys remove whole module instances; a target by key plans only
+    // that instance.
+    let fewer = ["--var", "services={\"api\": 8080, \"worker\": 8081}"];
+    let output = infra(
+        &dir.path,
+        &[
+            &[
+                "plan",
+                "--env",
+                "prod",
+                "--target",
+                "module.service[\"jobs\"]",
+            ][..],
+            &fewer[..],
+        ]
+        .concat(),
+    );
+    assert_exit(&output, 0);
+    let plan = stdout(&output);
+    assert!(
+        plan.contains("module.service[\"jobs\"].local_file.env"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("module.service[\"jobs\"].local_file.unit"),
+        "{plan}"
+    );
+    assert!(!plan.contains("module.service[\"api\"]"), "{plan}");
+    assert!(
+        plan.contains("0 to add, 0 to change, 2 to destroy"),
+        "{plan}"
+    );
+    let output = infra(
+        &dir.path,
+        &[
+            &["apply", "--auto-approve", "--env", "prod"][..],
+            &fewer[..],
+        ]
+        .concat(),
+    );
+    assert_exit(&output, 0);
+    assert!(!dir.path.join("out/prod/jobs/service.env").exists());
+    assert!(dir.path.join("out/prod/worker/service.env").exists());
+
+    // The graph says which calls expand and, for an environment, into what;
+    // the keys come before everything in the module, even what does not read
+    // them (`local_file.env` reads only the module's own variables).
+    let output = infra(&dir.path, &["graph"]);
+    assert_exit(&output, 0);
+    let dot = stdout(&output);
+    for wanted in [
+        "\"module.service\" [shape = folder, label = \"module.service (for_each)\"];",
+        "\"var.services\" -> \"module.service.local_file.env\";",
+        "\"var.services\" -> \"module.service\";",
+    ] {
+        assert!(dot.contains(wanted), "missing {wanted}:\n{dot}");
+    }
+    let output = infra(&dir.path, &["graph", "--env", "dev"]);
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output)
+            .contains("label = \"module.service (for_each)\\nmodule.service[\\\"api\\\"]\"];"),
+        "{}",
+        streams(&output)
+    );
+}
+
 #[test]
 fn a_missing_module_folder_is_module_not_found() {
     let dir = TempDir::new("mod-missing");

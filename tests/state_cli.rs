@@ -111,7 +111,7 @@ fn seeded_state(host: &RealHost, key: &Key) -> State {
         );
     }
     let mut nested = ResourceAddr::managed("null_resource", "x");
-    nested.module = ModulePath(vec![String::from("net")]);
+    nested.module = ModulePath::from_names(&["net"]);
     state.set_instance(
         &nested,
         "null",
@@ -406,6 +406,35 @@ fn mv_renames_instances_resources_and_modules() {
     );
     assert_eq!(std::fs::read(state_path(&dir.path, "dev")).unwrap(), before);
     assert_eq!(history_versions(&dir.path), 4);
+}
+
+#[test]
+fn mv_and_rm_address_module_instances_by_key() {
+    let dir = seeded("mv-module-key");
+    let mv = |from: &str, to: &str| {
+        let output = infra(&dir.path, &["state", "mv", from, to]);
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+    };
+    // A module without `count`/`for_each` becomes one instance of a call
+    // that has it, then one instance becomes another.
+    mv("module.net", "module.net[\"a\"]");
+    assert!(list(&dir.path).contains(&String::from("module.net[\"a\"].null_resource.x")));
+    mv("module.net[\"a\"]", "module.net[\"b\"]");
+    // A whole call renamed keeps every instance's key.
+    mv("module.net", "module.edge");
+    let all = list(&dir.path);
+    assert!(
+        all.contains(&String::from("module.edge[\"b\"].null_resource.x")),
+        "{all:?}"
+    );
+    assert!(!all.iter().any(|a| a.starts_with("module.net")), "{all:?}");
+    let output = infra(&dir.path, &["state", "list", "module.edge"]);
+    assert_eq!(stdout(&output), "module.edge[\"b\"].null_resource.x\n");
+    let output = infra(&dir.path, &["state", "list", "module.edge[\"a\"]"]);
+    assert_eq!(stdout(&output), "");
+    let output = infra(&dir.path, &["state", "rm", "module.edge[\"b\"]"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(!list(&dir.path).iter().any(|a| a.starts_with("module.")));
 }
 
 // ---- pull, push ----------------------------------------------------------------

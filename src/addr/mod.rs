@@ -1,14 +1,73 @@
 //! Addresses of things in a stack, as users write them: `local_file.conf`,
 //! `local_file.conf["api"]`, `module.cache.null_resource.x[0]`,
-//! `data.http.status`. `Display` prints user syntax; `FromStr` parses it (for
-//! `--target`, `state mv`, `moved` and `import` blocks).
+//! `module.site["blog"].local_file.index`, `data.http.status`. `Display`
+//! prints user syntax; `FromStr` parses it (for `--target`, `state mv`,
+//! `moved` and `import` blocks).
+//!
+//! Terminology: a *module path* names a module call at each step; a step of
+//! a call with `count` or `for_each` carries the *instance key* of one module
+//! instance (`module.site["blog"]`). The configuration's modules have paths
+//! without keys (see [`ModulePath::config_path`]); the instances a plan or
+//! state holds have keys wherever their module calls expand.
 //!
 //! Invariant: a leaf module; parsing never panics on any input.
 
 use std::fmt;
 use std::str::FromStr;
 
-/// The path of module calls from the root: `module.a.module.b` is `["a", "b"]`.
+/// One step of a [`ModulePath`]: a module call's name and, when the call has
+/// `count` or `for_each`, the key of one of its instances.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ModuleStep {
+    /// The module call's name (the `module "NAME"` label).
+    pub name: String,
+    /// Which instance of the call; [`InstanceKey::None`] for a call without
+    /// `count` or `for_each`, and in configuration paths.
+    pub key: InstanceKey,
+}
+
+impl ModuleStep {
+    /// A step without an instance key.
+    pub fn named(name: &str) -> Self {
+        ModuleStep {
+            name: name.to_owned(),
+            key: InstanceKey::None,
+        }
+    }
+}
+
+impl fmt::Display for ModuleStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.name, self.key)
+    }
+}
+
+/// A step is stored as its text (`cache`, `site["blog"]`, `web[0]`), so a
+/// state written before module instances existed reads unchanged.
+impl serde::Serialize for ModuleStep {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ModuleStep {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let segments = segments(&text).map_err(|e| serde::de::Error::custom(e.0))?;
+        match segments.as_slice() {
+            [(name, key)] => Ok(ModuleStep {
+                name: name.clone(),
+                key: key.clone().unwrap_or(InstanceKey::None),
+            }),
+            _ => Err(serde::de::Error::custom(format!(
+                "`{text}` is not a module step (NAME or NAME[KEY])"
+            ))),
+        }
+    }
+}
+
+/// The path of module calls from the root: `module.a.module.b["k"]` is the
+/// steps `a` and `b["k"]`.
 #[derive(
     Debug,
     Clone,
@@ -21,7 +80,7 @@ use std::str::FromStr;
     serde::Serialize,
     serde::Deserialize,
 )]
-pub struct ModulePath(pub Vec<String>);
+pub struct ModulePath(pub Vec<ModuleStep>);
 
 impl ModulePath {
     /// The root module.
@@ -29,29 +88,127 @@ impl ModulePath {
         ModulePath(Vec::new())
     }
 
+    /// A path of calls without instance keys: `["a", "b"]` is `module.a.module.b`.
+    pub fn from_names<S: AsRef<str>>(names: &[S]) -> Self {
+        ModulePath(
+            names
+                .iter()
+                .map(|n| ModuleStep::named(n.as_ref()))
+                .collect(),
+        )
+    }
+
     /// Whether this is the root module.
     pub fn is_root(&self) -> bool {
         self.0.is_empty()
     }
 
-    /// The path of a child module call.
+    /// The path of a child module call (no instance key).
     #[must_use]
     pub fn child(&self, name: &str) -> ModulePath {
+        self.child_instance(name, InstanceKey::None)
+    }
+
+    /// The path of one instance of a child module call.
+    #[must_use]
+    pub fn child_instance(&self, name: &str, key: InstanceKey) -> ModulePath {
         let mut path = self.0.clone();
-        path.push(name.to_owned());
+        path.push(ModuleStep {
+            name: name.to_owned(),
+            key,
+        });
         ModulePath(path)
+    }
+
+    /// The calling module's path and the last step (`None` for the root).
+    pub fn split_last(&self) -> Option<(ModulePath, &ModuleStep)> {
+        let (last, parent) = self.0.split_last()?;
+        Some((ModulePath(parent.to_vec()), last))
+    }
+
+    /// The same path without instance keys: the module in the configuration
+    /// that this module instance is an instance of.
+    #[must_use]
+    pub fn config_path(&self) -> ModulePath {
+        ModulePath(
+            self.0
+                .iter()
+                .map(|step| ModuleStep::named(&step.name))
+                .collect(),
+        )
+    }
+
+    /// Where this path goes when the module at `from` moves to `to` (a
+    /// `moved` block or `infra state mv`); `None` when it is not under
+    /// `from`. A path under `from` keeps its steps below it. When both name
+    /// a whole module call (no key on their last step), every instance of
+    /// the call moves and keeps its key: `module.a["x"]` goes to
+    /// `module.b["x"]`.
+    pub fn moved(&self, from: &ModulePath, to: &ModulePath) -> Option<ModulePath> {
+        let rest = match self.0.strip_prefix(from.0.as_slice()) {
+            Some(rest) => rest,
+            None => {
+                let (from_last, from_parent) = from.0.split_last()?;
+                let (to_last, _) = to.0.split_last()?;
+                let at = self.0.get(from_parent.len())?;
+                let whole_call = from_last.key == InstanceKey::None
+                    && to_last.key == InstanceKey::None
+                    && self.0.starts_with(from_parent)
+                    && at.name == from_last.name;
+                if !whole_call {
+                    return None;
+                }
+                let mut path = to.0.clone();
+                if let Some(last) = path.last_mut() {
+                    last.key = at.key.clone();
+                }
+                path.extend(self.0.iter().skip(from.0.len()).cloned());
+                return Some(ModulePath(path));
+            }
+        };
+        let mut path = to.0.clone();
+        path.extend(rest.iter().cloned());
+        Some(ModulePath(path))
+    }
+
+    /// Whether `prefix` is this path or one of its ancestors. A step of
+    /// `prefix` without a key matches every instance of that call, as a
+    /// target names a whole module call: `module.a` contains
+    /// `module.a["x"].module.b`.
+    pub fn within(&self, prefix: &ModulePath) -> bool {
+        prefix.0.len() <= self.0.len()
+            && prefix
+                .0
+                .iter()
+                .zip(&self.0)
+                .all(|(p, s)| p.name == s.name && (p.key == InstanceKey::None || p.key == s.key))
     }
 }
 
 impl fmt::Display for ModulePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, name) in self.0.iter().enumerate() {
+        for (i, step) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str(".")?;
             }
-            write!(f, "module.{name}")?;
+            write!(f, "module.{step}")?;
         }
         Ok(())
+    }
+}
+
+impl FromStr for ModulePath {
+    type Err = AddrError;
+
+    /// Parses `module.a.module.b["k"]`; the empty string is the root module.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.is_empty() {
+            return Ok(ModulePath::root());
+        }
+        match text.parse::<Target>()? {
+            Target::Module(path) => Ok(path),
+            _ => Err(AddrError(format!("`{text}` is not a module path"))),
+        }
     }
 }
 
@@ -91,6 +248,16 @@ impl ResourceAddr {
             resource_type: resource_type.to_owned(),
             name: name.to_owned(),
         }
+    }
+
+    /// Whether `other` is this resource or, where this address leaves a
+    /// module call's key out, the same resource in any instance of that call.
+    pub fn contains(&self, other: &ResourceAddr) -> bool {
+        self.mode == other.mode
+            && self.resource_type == other.resource_type
+            && self.name == other.name
+            && self.module.0.len() == other.module.0.len()
+            && other.module.within(&self.module)
     }
 
     /// The address of one instance of this resource.
@@ -175,9 +342,11 @@ impl Target {
     /// Whether `instance` is selected by this target.
     pub fn contains(&self, instance: &InstanceAddr) -> bool {
         match self {
-            Target::Module(path) => instance.resource.module.0.starts_with(&path.0),
-            Target::Resource(resource) => &instance.resource == resource,
-            Target::Instance(addr) => addr == instance,
+            Target::Module(path) => instance.resource.module.within(path),
+            Target::Resource(resource) => resource.contains(&instance.resource),
+            Target::Instance(addr) => {
+                addr.key == instance.key && addr.resource.contains(&instance.resource)
+            }
         }
     }
 }
@@ -198,38 +367,55 @@ fn is_name(text: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-/// Splits `a.b["x.y"][0]` into dotted names and a trailing key, respecting quotes.
-fn split_address(text: &str) -> Result<(Vec<String>, Option<InstanceKey>), AddrError> {
+/// Splits `module.a["x.y"].b.c[0]` into its dotted names, each with the key
+/// written right after it, respecting quotes.
+fn segments(text: &str) -> Result<Vec<(String, Option<InstanceKey>)>, AddrError> {
     let bad = |why: &str| AddrError(format!("`{text}` is not an address: {why}"));
-    let (path, key) = match text.find('[') {
-        Some(open) => {
-            let (path, rest) = text.split_at(open);
-            let inner = rest
-                .strip_prefix('[')
-                .and_then(|r| r.strip_suffix(']'))
-                .ok_or_else(|| bad("an index must end with `]` and nothing may follow it"))?;
-            let key = if let Some(quoted) = inner.strip_prefix('"') {
-                let json = format!("\"{quoted}");
-                let value: String = serde_json::from_str(&json)
-                    .map_err(|_| bad("the key is not a valid quoted string"))?;
-                InstanceKey::String(value)
-            } else {
-                InstanceKey::Int(
-                    inner
-                        .trim()
-                        .parse()
-                        .map_err(|_| bad("an index is a whole number or a quoted key"))?,
-                )
-            };
-            (path, Some(key))
+    let mut out = Vec::new();
+    let mut rest = text;
+    loop {
+        let end = rest.find(['.', '[']).unwrap_or(rest.len());
+        let (name, after) = rest.split_at(end);
+        if !is_name(name) {
+            return Err(bad("each part must be a name like `local_file` or `conf`"));
         }
-        None => (text, None),
-    };
-    let parts: Vec<String> = path.split('.').map(str::to_owned).collect();
-    if parts.iter().any(|p| !is_name(p)) {
-        return Err(bad("each part must be a name like `local_file` or `conf`"));
+        let (key, after) = match after.strip_prefix('[') {
+            Some(inner) => {
+                let (key, after) = instance_key(inner).ok_or_else(|| {
+                    bad("an index is a whole number or a quoted key, and ends with `]`")
+                })?;
+                (Some(key), after)
+            }
+            None => (None, after),
+        };
+        out.push((name.to_owned(), key));
+        if after.is_empty() {
+            return Ok(out);
+        }
+        rest = after
+            .strip_prefix('.')
+            .ok_or_else(|| bad("after an index comes `.` or nothing"))?;
     }
-    Ok((parts, key))
+}
+
+/// Reads `"key"]` or `3]` (the text after `[`): the key and what follows `]`.
+fn instance_key(inner: &str) -> Option<(InstanceKey, &str)> {
+    if let Some(quoted) = inner.strip_prefix('"') {
+        // The closing quote is the first one not escaped by a backslash.
+        let mut escaped = false;
+        let close = quoted.char_indices().find_map(|(i, c)| {
+            let found = c == '"' && !escaped;
+            escaped = c == '\\' && !escaped;
+            found.then_some(i)
+        })?;
+        let literal = inner.get(..close + 2)?;
+        let value: String = serde_json::from_str(literal).ok()?;
+        let after = quoted.get(close + 1..)?.strip_prefix(']')?;
+        Some((InstanceKey::String(value), after))
+    } else {
+        let (number, after) = inner.split_once(']')?;
+        Some((InstanceKey::Int(number.trim().parse().ok()?), after))
+    }
 }
 
 impl FromStr for Target {
@@ -237,24 +423,32 @@ impl FromStr for Target {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let text = text.trim();
-        let (parts, key) = split_address(text)?;
+        let parts = segments(text)?;
+        let shape = || {
+            AddrError(format!(
+                "`{text}` is not an address: write TYPE.NAME, TYPE.NAME[KEY], data.TYPE.NAME or module.NAME..."
+            ))
+        };
         let mut module = Vec::new();
         let mut rest = parts.as_slice();
-        while let [first, name, tail @ ..] = rest {
+        while let [(first, None), (name, key), tail @ ..] = rest {
             if first != "module" {
                 break;
             }
-            module.push(name.clone());
+            module.push(ModuleStep {
+                name: name.clone(),
+                key: key.clone().unwrap_or(InstanceKey::None),
+            });
             rest = tail;
         }
         let module = ModulePath(module);
         let (mode, rest) = match rest {
-            [first, tail @ ..] if first == "data" => (Mode::Data, tail),
+            [(first, None), tail @ ..] if first == "data" => (Mode::Data, tail),
             _ => (Mode::Managed, rest),
         };
-        match (rest, key) {
-            ([], None) if !module.is_root() && mode == Mode::Managed => Ok(Target::Module(module)),
-            ([resource_type, name], key) => {
+        match rest {
+            [] if !module.is_root() && mode == Mode::Managed => Ok(Target::Module(module)),
+            [(resource_type, None), (name, key)] => {
                 let resource = ResourceAddr {
                     module,
                     mode,
@@ -263,12 +457,10 @@ impl FromStr for Target {
                 };
                 Ok(match key {
                     None => Target::Resource(resource),
-                    Some(key) => Target::Instance(resource.instance(key)),
+                    Some(key) => Target::Instance(resource.instance(key.clone())),
                 })
             }
-            _ => Err(AddrError(format!(
-                "`{text}` is not an address: write TYPE.NAME, TYPE.NAME[KEY], data.TYPE.NAME or module.NAME..."
-            ))),
+            _ => Err(shape()),
         }
     }
 }
@@ -302,6 +494,10 @@ mod tests {
             "module.cache.local_file.conf[\"a.b\"]",
             "module.a.module.b.data.x.y",
             "module.cache",
+            "module.site[\"blog\"].local_file.index",
+            "module.site[\"a.b]\"].module.web[0].null_resource.x[\"k\"]",
+            "module.site[\"blog\"]",
+            "module.web[2]",
         ] {
             let target: Target = text.parse().unwrap();
             assert_eq!(target.to_string(), text);
@@ -311,9 +507,60 @@ mod tests {
     #[test]
     fn bad_addresses_are_errors_not_panics() {
         for text in [
-            "", ".", "a", "a.b.c", "a.b[", "a.b[x]", "a.b[\"x]", "1a.b", "module", "a.b[0]x", "[0]",
+            "",
+            ".",
+            "a",
+            "a.b.c",
+            "a.b[",
+            "a.b[x]",
+            "a.b[\"x]",
+            "1a.b",
+            "module",
+            "a.b[0]x",
+            "[0]",
+            "module[0].x",
+            "local_file[0].x",
+            "module.a[\"x\"",
+            "module.a[\"x\"]y.b.c",
+            "module.a[x].b.c",
+            "data[0].a.b",
         ] {
             assert!(text.parse::<Target>().is_err(), "{text}");
         }
+    }
+
+    #[test]
+    fn a_target_without_a_module_key_names_every_instance_of_the_call() {
+        let instance: InstanceAddr = "module.site[\"blog\"].local_file.index".parse().unwrap();
+        for (target, selects) in [
+            ("module.site", true),
+            ("module.site[\"blog\"]", true),
+            ("module.site[\"shop\"]", false),
+            ("module.site.local_file.index", true),
+            ("module.site[\"blog\"].local_file.index", true),
+            ("module.site[\"shop\"].local_file.index", false),
+            ("local_file.index", false),
+            ("module.other", false),
+        ] {
+            let parsed: Target = target.parse().unwrap();
+            assert_eq!(parsed.contains(&instance), selects, "{target}");
+        }
+    }
+
+    #[test]
+    fn module_steps_are_stored_as_their_text() {
+        let path: ModulePath = "module.site[\"blog\"].module.web[0].module.plain"
+            .parse()
+            .unwrap();
+        let json = serde_json::to_string(&path).unwrap();
+        assert_eq!(json, r#"["site[\"blog\"]","web[0]","plain"]"#);
+        let back: ModulePath = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, path);
+        assert_eq!(
+            path.config_path().to_string(),
+            "module.site.module.web.module.plain"
+        );
+        let old: ModulePath = serde_json::from_str(r#"["cache"]"#).unwrap();
+        assert_eq!(old, ModulePath::from_names(&["cache"]));
     }
 }

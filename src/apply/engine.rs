@@ -23,7 +23,7 @@ use crate::lang::Value;
 use crate::plan::{Action, Change};
 use crate::providers::provider::seal_returned;
 use crate::providers::{
-    Attributes, ObjectState, PlannedChange, Provider, ProviderError, ResourceSchema,
+    Attributes, ObjectState, Operation, PlannedChange, Provider, ProviderError, ResourceSchema,
 };
 use crate::state::{
     InstanceState, JournalRecord, Key, OutputState, PendingCreate, ResourceState, State,
@@ -946,9 +946,12 @@ impl<'a> Engine<'a> {
                     }
                 }
             };
+            // Each call gets its own operation context; the engine's cancel
+            // signal reaches it.
+            let op = Operation::detached_with_cancel(self.cancel.clone());
             let handle = self
                 .tasks
-                .spawn(task.run(node, provider, resource_type, retrier));
+                .spawn(task.run(node, provider, resource_type, retrier, op));
             self.task_nodes.insert(handle.id(), (node, doing));
         }
     }
@@ -1306,6 +1309,7 @@ impl Task {
         provider: Arc<dyn Provider>,
         resource_type: String,
         mut retrier: Retrier,
+        op: Operation,
     ) -> TaskDone {
         let provider = provider.as_ref();
         let rt = resource_type.as_str();
@@ -1331,7 +1335,7 @@ impl Task {
                         found: true,
                     }),
                     Ok(None) => retrier
-                        .run(|| provider.create(rt, &planned))
+                        .run(|| provider.create(&op, rt, &planned))
                         .await
                         .map(|object| Done::Object {
                             object,
@@ -1342,7 +1346,7 @@ impl Task {
                 }
             }
             Task::Update { prior, planned } => retrier
-                .run(|| provider.update(rt, &prior, &planned))
+                .run(|| provider.update(&op, rt, &prior, &planned))
                 .await
                 .map(|object| Done::Object {
                     object,
@@ -1350,7 +1354,7 @@ impl Task {
                 })
                 .map_err(|e| ("update", e)),
             Task::Delete { prior } => retrier
-                .run(|| provider.delete(rt, &prior))
+                .run(|| provider.delete(&op, rt, &prior))
                 .await
                 .map(|()| Done::Deleted)
                 .map_err(|e| ("delete", e)),
@@ -1380,7 +1384,7 @@ impl Task {
                         found: false,
                     }),
                     true => retrier
-                        .run(|| provider.update(rt, &object, &planned))
+                        .run(|| provider.update(&op, rt, &object, &planned))
                         .await
                         .map(|object| Done::Object {
                             object,

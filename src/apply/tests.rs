@@ -14,7 +14,7 @@ use crate::plan::{self, Action, Change};
 use crate::providers::provider::conform_to_schema;
 use crate::providers::schema::ResourceSchema;
 use crate::providers::test::{Op, TEST_RESOURCE, TestProvider, Trigger};
-use crate::providers::{PlannedChange, Provider, ProviderError};
+use crate::providers::{Operation, PlannedChange, Provider, ProviderError};
 use crate::state::{KeySource, PendingCreate};
 use async_trait::async_trait;
 use std::path::Path;
@@ -75,6 +75,7 @@ fn expanded(instances: Vec<Instance>) -> Expanded {
         imports: Vec::new(),
         provider_configs: BTreeMap::new(),
         keyed_dependencies: Default::default(),
+        module_instances: Default::default(),
     }
 }
 
@@ -652,6 +653,7 @@ impl Provider for Finding {
     }
     async fn create(
         &self,
+        op: &Operation,
         resource_type: &str,
         planned: &Attributes,
     ) -> Result<ObjectState, ProviderError> {
@@ -661,7 +663,7 @@ impl Provider for Finding {
                 attributes: Attributes::new(),
             });
         }
-        self.0.create(resource_type, planned).await
+        self.0.create(op, resource_type, planned).await
     }
     async fn read(
         &self,
@@ -672,14 +674,20 @@ impl Provider for Finding {
     }
     async fn update(
         &self,
+        op: &Operation,
         resource_type: &str,
         prior: &ObjectState,
         planned: &Attributes,
     ) -> Result<ObjectState, ProviderError> {
-        self.0.update(resource_type, prior, planned).await
+        self.0.update(op, resource_type, prior, planned).await
     }
-    async fn delete(&self, resource_type: &str, prior: &ObjectState) -> Result<(), ProviderError> {
-        self.0.delete(resource_type, prior).await
+    async fn delete(
+        &self,
+        op: &Operation,
+        resource_type: &str,
+        prior: &ObjectState,
+    ) -> Result<(), ProviderError> {
+        self.0.delete(op, resource_type, prior).await
     }
     async fn import(&self, resource_type: &str, id: &str) -> Result<ObjectState, ProviderError> {
         self.0.import(resource_type, id).await

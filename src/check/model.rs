@@ -10,7 +10,7 @@
 //! stack would otherwise hold both at once); each block is lowered once.
 
 use super::names::{Context, Names};
-use crate::addr::{InstanceAddr, Mode, ModulePath, ResourceAddr, Target};
+use crate::addr::{InstanceAddr, InstanceKey, Mode, ModulePath, ResourceAddr, Target};
 use crate::config::{
     Environment, Import, Lifecycle, Local, Module, ModuleCall, ModuleSource, Moved, Output,
     ProviderConfig, Reference, Resource, Secret, SecretSource, Service, StackSettings, Validation,
@@ -482,6 +482,11 @@ pub(crate) fn lower_module(
         };
         let source_text = source_text.to_owned();
         let source_span = source_attribute.value.span;
+        for meta in ["for_each", "count"] {
+            if block.attribute(meta).is_some() {
+                names.module_expansions.entry(name.clone()).or_insert(meta);
+            }
+        }
         if let Some(child) = loader.load_child(&module, &name, &source_text, source_span) {
             names.modules.insert(
                 name.clone(),
@@ -709,8 +714,22 @@ pub(crate) fn lower_module(
         let mut references = Vec::new();
         let mut depends_on = Vec::new();
         let mut inputs = BTreeMap::new();
+        let mut count = None;
+        let mut for_each = None;
+        if let (Some(c), Some(_)) = (block.attribute("count"), block.attribute("for_each")) {
+            diagnostics.push(
+                Diagnostic::error(Code::CheckCountAndForEach, c.name.span, "this block has both `count` and `for_each`")
+                    .with_help("use `count` for N identical module instances or `for_each` for one per key, not both"),
+            );
+        }
+        // The inputs of a call that expands see its `each` or `count`.
+        let input_context = Context {
+            for_each: block.attribute("for_each").is_some(),
+            count: block.attribute("count").is_some(),
+            self_allowed: false,
+        };
         for item in std::mem::take(&mut block.body.items) {
-            let ast::Item::Attribute(attribute) = item else {
+            let ast::Item::Attribute(mut attribute) = item else {
                 continue;
             };
             match attribute.name.name.as_str() {
@@ -718,8 +737,26 @@ pub(crate) fn lower_module(
                 "depends_on" => {
                     lower_depends_on(&attribute.value, &names, &mut depends_on, diagnostics)
                 }
-                input => {
+                "count" | "for_each" => {
+                    // The keys decide which module instances exist, so they are
+                    // evaluated before anything in the module: references only.
                     names.resolve(&attribute.value, plain, &mut references, diagnostics);
+                    let slot = if attribute.name.name == "count" {
+                        &mut count
+                    } else {
+                        &mut for_each
+                    };
+                    if slot.is_none() {
+                        *slot = Some(Box::new(take_expr(&mut attribute.value)));
+                    }
+                }
+                input => {
+                    names.resolve(
+                        &attribute.value,
+                        input_context,
+                        &mut references,
+                        diagnostics,
+                    );
                     if child.variables.contains_key(input) {
                         inputs.insert(input.to_owned(), attribute);
                     } else {
@@ -774,6 +811,8 @@ pub(crate) fn lower_module(
                 source,
                 source_span,
                 inputs,
+                count,
+                for_each,
                 depends_on,
                 references,
                 module: Box::new(child),
@@ -816,7 +855,7 @@ pub(crate) fn lower_module(
             Target::Instance(i) => i,
             Target::Resource(r) => InstanceAddr {
                 resource: r,
-                key: crate::addr::InstanceKey::None,
+                key: InstanceKey::None,
             },
             Target::Module(_) => {
                 diagnostics.push(
@@ -904,12 +943,44 @@ fn check_address_exists(
     span: Span,
     diagnostics: &mut Diagnostics,
 ) {
+    // A module instance key must fit how the call expands.
+    let first_step = match target {
+        Target::Module(path) => path.0.first(),
+        Target::Resource(r) => r.module.0.first(),
+        Target::Instance(i) => i.resource.module.0.first(),
+    };
+    if let Some(step) = first_step
+        && let Some(call) = module.module_calls.get(&step.name)
+    {
+        let name = &step.name;
+        let problem = match (&step.key, &call.count, &call.for_each) {
+            (InstanceKey::None, _, _) => None,
+            (key, None, None) => Some((
+                format!("module `{name}` has no `count` or `for_each`"),
+                format!("leave out `{key}`: its one instance is `module.{name}`"),
+            )),
+            (InstanceKey::String(_), Some(_), _) => Some((
+                format!("module `{name}` has `count`: its instances have numbers"),
+                format!("write `module.{name}[0]`, `module.{name}[1]`, ..."),
+            )),
+            (InstanceKey::Int(_), None, Some(_)) => Some((
+                format!("module `{name}` has `for_each`: its instances have keys"),
+                format!("write `module.{name}[\"KEY\"]`, with a key of its `for_each`"),
+            )),
+            _ => None,
+        };
+        if let Some((label, help)) = problem {
+            diagnostics
+                .push(Diagnostic::error(Code::CheckInvalidAddress, span, label).with_help(help));
+            return;
+        }
+    }
     let resource = match target {
         Target::Module(path) => {
             let exists = path
                 .0
                 .first()
-                .is_some_and(|name| module.module_calls.contains_key(name));
+                .is_some_and(|name| module.module_calls.contains_key(&name.name));
             if !exists {
                 diagnostics.push(
                     Diagnostic::error(

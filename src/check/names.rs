@@ -26,6 +26,9 @@ pub(crate) struct Names {
     pub data: BTreeMap<String, BTreeSet<String>>,
     /// Module calls: name → the child's output names.
     pub modules: BTreeMap<String, BTreeSet<String>>,
+    /// The module calls with `for_each` or `count`: name → which of the two.
+    /// A reference names one of their instances by key before the output.
+    pub module_expansions: BTreeMap<String, &'static str>,
 }
 
 /// Where an expression sits, which decides whether `each`, `count` and `self` exist.
@@ -286,14 +289,46 @@ impl Names {
                         ),
                     ));
                 };
-                match t.step(1) {
-                    None => simple(RefTarget::ModuleOutput(name.to_owned(), None), 1),
+                // The step where the output name is: after the instance key
+                // when the call expands.
+                let output_step = match (self.module_expansions.get(name), t.key(1)) {
+                    (None, None) => 1,
+                    (Some(_), Some(_)) => 2,
+                    (None, Some(key)) => {
+                        return Err(unknown(
+                            t.span_through(2),
+                            format!("module `{name}` has one instance, not one per key"),
+                            format!(
+                                "`module.{name}` has no `count` or `for_each`; leave out `{key}`, as in `module.{name}.OUTPUT`"
+                            ),
+                        ));
+                    }
+                    (Some(meta), None) => match t.step(1) {
+                        None => return simple(RefTarget::ModuleOutput(name.to_owned(), None), 1),
+                        Some(output) => {
+                            let example = if *meta == "count" { "[0]" } else { "[\"KEY\"]" };
+                            return Err(unknown(
+                                t.span_through(2),
+                                format!(
+                                    "module `{name}` has one instance per {}",
+                                    if *meta == "count" { "index" } else { "key" }
+                                ),
+                                format!(
+                                    "`module.{name}` has `{meta}`, so it is a {} of instances: name one, as in `module.{name}{example}.{output}`, or use them all, as in `[for m in module.{name} : m.{output}]`",
+                                    if *meta == "count" { "list" } else { "map" }
+                                ),
+                            ));
+                        }
+                    },
+                };
+                match t.step(output_step) {
+                    None => simple(RefTarget::ModuleOutput(name.to_owned(), None), output_step),
                     Some(output) if outputs.contains(output) => simple(
                         RefTarget::ModuleOutput(name.to_owned(), Some(output.to_owned())),
-                        2,
+                        output_step + 1,
                     ),
                     Some(output) => Err(unknown(
-                        t.span_through(2),
+                        t.span_through(output_step + 1),
                         format!("module `{name}` has no output `{output}`"),
                         suggest(
                             output,

@@ -31,6 +31,7 @@ impl GraphCommand {
         let dir = ctx.dir();
         let checked = pipeline::check_with(ctx.host, &dir, &self.env.var_files(ctx));
         let mut diagnostics = checked.diagnostics.clone();
+        let mut instances = None;
         if self.env.environment.is_some() || !self.env.vars.is_empty() {
             let request = Request {
                 environment: self.env.environment.clone(),
@@ -38,15 +39,18 @@ impl GraphCommand {
                 known_secrets: Default::default(),
                 ..Default::default()
             };
-            diagnostics.extend(pipeline::expand(ctx.host, &checked, &request).1);
+            let (expanded, expand_diagnostics) = pipeline::expand(ctx.host, &checked, &request);
+            diagnostics.extend(expand_diagnostics);
+            instances = expanded.map(|e| e.module_instances);
         }
         if diagnostics.has_errors() {
             ctx.report(&diagnostics, &checked.sources);
             return Exit::Failure;
         }
+        let labels = render::graph::module_labels(&checked.config, instances.as_ref());
         let text = match self.format {
-            Format::Dot => render::graph::dot(&checked.graph),
-            Format::Mermaid => render::graph::mermaid(&checked.graph),
+            Format::Dot => render::graph::dot(&checked.graph, &labels),
+            Format::Mermaid => render::graph::mermaid(&checked.graph, &labels),
         };
         ctx.out(&text);
         Exit::Success

@@ -13,7 +13,7 @@
 
 use super::args::{EnvSelect, LockArgs};
 use super::{Ctx, Exit};
-use crate::addr::{InstanceAddr, ModulePath, ResourceAddr, Target};
+use crate::addr::{InstanceAddr, ResourceAddr, Target};
 use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::host::Host;
 use crate::state::backend::Kind as BackendKind;
@@ -508,11 +508,8 @@ fn moved(address: &InstanceAddr, from: &Target, to: &Target) -> Option<InstanceA
             (&address.resource == from).then(|| to.instance(address.key.clone()))
         }
         (Target::Module(from), Target::Module(to)) => {
-            let rest = address.resource.module.0.strip_prefix(from.0.as_slice())?;
-            let mut module = to.0.clone();
-            module.extend(rest.iter().cloned());
             let mut resource = address.resource.clone();
-            resource.module = ModulePath(module);
+            resource.module = address.resource.module.moved(from, to)?;
             Some(resource.instance(address.key.clone()))
         }
         _ => None,
@@ -1081,7 +1078,7 @@ pub(super) fn waiting_line(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::addr::InstanceKey;
+    use crate::addr::{InstanceKey, ModulePath};
 
     #[test]
     fn dates_print_in_utc() {

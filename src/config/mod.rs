@@ -73,11 +73,12 @@ impl Config {
         out
     }
 
-    /// The module at `path`.
+    /// The module at `path` (the keys of module instances are ignored: every
+    /// instance of a module call has the same configuration).
     pub fn module(&self, path: &ModulePath) -> Option<&Module> {
         let mut module = &self.root;
-        for name in &path.0 {
-            module = &module.module_calls.get(name)?.module;
+        for step in &path.0 {
+            module = &module.module_calls.get(&step.name)?.module;
         }
         Some(module)
     }
@@ -377,6 +378,10 @@ pub struct ModuleCall {
     pub source_span: Span,
     /// Inputs: the child's variables.
     pub inputs: BTreeMap<String, Attribute>,
+    /// `count`: one module instance per index (`module.NAME[0]`).
+    pub count: Option<Box<Expr>>,
+    /// `for_each`: one module instance per key (`module.NAME["KEY"]`).
+    pub for_each: Option<Box<Expr>>,
     /// `depends_on`.
     pub depends_on: Vec<Reference>,
     /// Every reference the inputs make.

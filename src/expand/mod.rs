@@ -216,6 +216,9 @@ pub struct Expanded {
     /// The dependencies each resource names only by instance key (see
     /// [`crate::graph::keyed_dependencies`]); any other is on any instance.
     pub keyed_dependencies: Arc<crate::graph::KeyedDependencies>,
+    /// The instances of each child module, by its configuration path
+    /// (`module.site` → `module.site["blog"]`, `module.site["shop"]`).
+    pub module_instances: BTreeMap<ModulePath, Vec<ModulePath>>,
 }
 
 /// An `import` block, evaluated.
@@ -343,6 +346,11 @@ pub fn expand(
         .collect();
     let (moved, imports) = expander.moves_and_imports(false);
     diagnostics.extend(expander.diagnostics);
+    let module_instances = expander
+        .module_instances
+        .into_iter()
+        .map(|(path, instances)| (path, instances.into_iter().map(|(i, _)| i).collect()))
+        .collect();
     let expanded = Expanded {
         environment,
         variables,
@@ -354,6 +362,7 @@ pub fn expand(
         imports,
         provider_configs: expander.provider_configs,
         keyed_dependencies: Arc::new(crate::graph::keyed_dependencies(config)),
+        module_instances,
     };
     (Some(expanded), diagnostics)
 }
@@ -437,6 +446,19 @@ fn walk<'a>(
         groups: Vec::new(),
         secrets: BTreeMap::new(),
         provider_configs: BTreeMap::new(),
+        at: ModulePath::root(),
+        at_binding: Binding::default(),
+        module_instances: BTreeMap::new(),
+        failed_calls: std::collections::BTreeSet::new(),
+        only: request.only.as_ref().map(|only| {
+            only.resources
+                .iter()
+                .map(|addr| ResourceAddr {
+                    module: addr.module.config_path(),
+                    ..addr.clone()
+                })
+                .collect()
+        }),
     };
     expander.environment_vars(&environment.name);
     expander.file_vars(&environment.name);
@@ -451,8 +473,8 @@ fn walk<'a>(
                 }
             }
             Some(only) => {
-                let mut roots: Vec<usize> = only
-                    .resources
+                let resources = expander.only.clone().unwrap_or_default();
+                let mut roots: Vec<usize> = resources
                     .iter()
                     .filter_map(|addr| graph.position(&Node::Resource(addr.clone())))
                     .collect();
@@ -462,7 +484,7 @@ fn walk<'a>(
                     }));
                 }
                 let leaf = |node: &Node| match node {
-                    Node::Resource(addr) => !only.resources.contains(addr),
+                    Node::Resource(addr) => !resources.contains(addr),
                     _ => false,
                 };
                 for (_, node) in graph.upstream_in_order(roots, leaf) {
@@ -484,7 +506,7 @@ fn walk<'a>(
         if readers.get(position) == Some(&0)
             && let Node::Resource(addr) = node
         {
-            expander.values.resources.remove(addr);
+            expander.drop_resource(addr);
         }
         for (dependency_position, dependency) in graph.dependencies_at(position) {
             if let Node::Resource(addr) = dependency
@@ -492,7 +514,7 @@ fn walk<'a>(
             {
                 *count = count.saturating_sub(1);
                 if *count == 0 {
-                    expander.values.resources.remove(addr);
+                    expander.drop_resource(addr);
                 }
             }
         }
@@ -524,6 +546,19 @@ struct Expander<'a> {
     groups: Vec<(ResourceAddr, std::ops::Range<usize>)>,
     secrets: BTreeMap<(ModulePath, String), SecretValue>,
     provider_configs: BTreeMap<(String, Option<String>), crate::lang::Map>,
+    /// The module instance being evaluated (see [`Expander::node`]).
+    at: ModulePath,
+    /// The `each` or `count` of the module call that made `at`.
+    at_binding: Binding,
+    /// Each module's instances, by configuration path (see
+    /// [`Expander::module_instances`]).
+    module_instances: BTreeMap<ModulePath, Vec<(ModulePath, Binding)>>,
+    /// The module calls (calling instance, name) whose `count` or
+    /// `for_each` could not be known: their value is unknown.
+    failed_calls: std::collections::BTreeSet<(ModulePath, String)>,
+    /// [`Request::only`]'s resources, by configuration address (every
+    /// instance of a module call that expands is evaluated).
+    only: Option<std::collections::BTreeSet<ResourceAddr>>,
 }
 
 impl Expander<'_> {
@@ -562,10 +597,47 @@ impl Expander<'_> {
         let mut moved = Vec::new();
         let mut imports = Vec::new();
         for module in config.modules() {
+            // A module's blocks apply to each of its instances, with that
+            // instance's path in front.
+            let instances: Vec<(ModulePath, Binding)> =
+                if module.moved.is_empty() && module.imports.is_empty() {
+                    Vec::new()
+                } else {
+                    self.module_instances(&module.path)
+                };
+            for (instance, _) in instances {
+                self.at = instance;
+                self.moves_and_imports_of(
+                    module,
+                    validating,
+                    &absolute,
+                    &absolute_target,
+                    &mut moved,
+                    &mut imports,
+                );
+            }
+            self.at = ModulePath::root();
+        }
+        (moved, imports)
+    }
+
+    /// The `moved` and `import` blocks of `module` for the module instance
+    /// at `self.at` (see [`Expander::moves_and_imports`]).
+    fn moves_and_imports_of(
+        &mut self,
+        module: &Module,
+        validating: bool,
+        absolute: &dyn Fn(&ModulePath, &ResourceAddr) -> ResourceAddr,
+        absolute_target: &dyn Fn(&ModulePath, &crate::addr::Target) -> crate::addr::Target,
+        moved: &mut Vec<crate::config::Moved>,
+        imports: &mut Vec<ImportTarget>,
+    ) {
+        {
+            let path = self.at.clone();
             for block in &module.moved {
                 moved.push(crate::config::Moved {
-                    from: absolute_target(&module.path, &block.from),
-                    to: absolute_target(&module.path, &block.to),
+                    from: absolute_target(&path, &block.from),
+                    to: absolute_target(&path, &block.to),
                     span: block.span,
                 });
             }
@@ -603,7 +675,7 @@ impl Expander<'_> {
                 };
                 imports.push(ImportTarget {
                     to: InstanceAddr {
-                        resource: absolute(&module.path, &block.to.resource),
+                        resource: absolute(&path, &block.to.resource),
                         key: block.to.key.clone(),
                     },
                     id: id.to_owned(),
@@ -611,21 +683,56 @@ impl Expander<'_> {
                 });
             }
         }
-        (moved, imports)
+    }
+
+    /// Forgets the values of resource `addr` (a configuration address) in
+    /// every instance of its module.
+    fn drop_resource(&mut self, addr: &ResourceAddr) {
+        if addr.module.is_root() {
+            self.values.resources.remove(addr);
+            return;
+        }
+        for (instance, _) in self
+            .module_instances
+            .get(&addr.module)
+            .into_iter()
+            .flatten()
+        {
+            self.values.resources.remove(&ResourceAddr {
+                module: instance.clone(),
+                ..addr.clone()
+            });
+        }
     }
 
     fn module_dir(&self, module: &Module) -> Option<PathBuf> {
         module_dir(self.root_dir, module).map(Path::to_path_buf)
     }
 
+    /// Evaluates `expr`, written in `module`, in the module instance being
+    /// evaluated (`self.at`).
     fn eval(&mut self, module: &Module, expr: &Expr, binding: &Binding) -> Option<Value> {
+        let at = std::mem::take(&mut self.at);
+        let value = self.eval_in(module, &at, expr, binding);
+        self.at = at;
+        value
+    }
+
+    /// Evaluates `expr`, written in `module`, in its instance at `path`.
+    fn eval_in(
+        &mut self,
+        module: &Module,
+        path: &ModulePath,
+        expr: &Expr,
+        binding: &Binding,
+    ) -> Option<Value> {
         let functions = Functions {
             host: self.host,
             dir: module_dir(self.root_dir, module),
         };
         let scope = ModuleScope {
             values: &self.values,
-            module: &module.path,
+            module: path,
             binding,
         };
         match lang::eval(expr, &scope, &functions) {
@@ -702,10 +809,163 @@ impl Expander<'_> {
         }
     }
 
+    /// Evaluates `node` once in each instance of its module.
     fn node(&mut self, node: &Node) {
         let Some(module) = self.config.module(node.module()) else {
             return;
         };
+        if let Node::ModuleCall(path) = node {
+            self.module_call(path);
+            return;
+        }
+        if node.module().is_root() {
+            self.node_in(module, node);
+            return;
+        }
+        for (instance, binding) in self.module_instances(node.module()) {
+            self.at = instance;
+            self.at_binding = binding;
+            self.node_in(module, node);
+        }
+        self.at = ModulePath::root();
+        self.at_binding = Binding::default();
+        // `module.M.OUT` depends on the child's output node only, not on the
+        // whole call, so it may be evaluated before the call node: publish
+        // the call's value again as soon as one of its outputs is known in
+        // every instance.
+        if let Node::Output(path, _) = node {
+            self.module_call(path);
+        }
+    }
+
+    /// The instances of the module at configuration path `path`, each with
+    /// the `each` or `count` its call's arguments see: one for a call without
+    /// `count` or `for_each`, one per key or index otherwise, for each
+    /// instance of the calling module. Worked out once per module, when the
+    /// first of its nodes is evaluated (the graph puts the call's `count` or
+    /// `for_each` before every node of the module).
+    fn module_instances(&mut self, path: &ModulePath) -> Vec<(ModulePath, Binding)> {
+        if path.is_root() {
+            return vec![(ModulePath::root(), Binding::default())];
+        }
+        if let Some(found) = self.module_instances.get(path) {
+            return found.clone();
+        }
+        let config = self.config;
+        let found = match path.split_last() {
+            Some((parent_path, step)) => {
+                let call = config
+                    .module(&parent_path)
+                    .and_then(|parent| Some((parent, parent.module_calls.get(&step.name)?)));
+                let mut found = Vec::new();
+                if let Some((parent, call)) = call {
+                    for (parent_instance, _) in self.module_instances(&parent_path) {
+                        let at = std::mem::replace(&mut self.at, parent_instance.clone());
+                        let keys = self.expansion_keys(
+                            parent,
+                            call.count.as_deref(),
+                            call.for_each.as_deref(),
+                        );
+                        self.at = at;
+                        match keys {
+                            Some(keys) => found.extend(keys.into_iter().map(|(key, binding)| {
+                                (parent_instance.child_instance(&step.name, key), binding)
+                            })),
+                            None => {
+                                self.failed_calls
+                                    .insert((parent_instance.clone(), step.name.clone()));
+                                self.values
+                                    .modules
+                                    .insert((parent_instance, step.name.clone()), Value::UNKNOWN);
+                            }
+                        }
+                    }
+                }
+                found
+            }
+            None => Vec::new(),
+        };
+        self.module_instances.insert(path.clone(), found.clone());
+        found
+    }
+
+    /// The value of `module.NAME` in the calling module instance `parent`
+    /// for the call at configuration path `path`: an object of the outputs
+    /// (unknown until evaluated), a list of them for `count`, a map by key
+    /// for `for_each`.
+    fn call_value(&mut self, path: &ModulePath, parent: &ModulePath) -> Option<Value> {
+        let (_, step) = path.split_last()?;
+        if self
+            .failed_calls
+            .contains(&(parent.clone(), step.name.clone()))
+        {
+            return Some(Value::UNKNOWN);
+        }
+        let config = self.config;
+        let child = config.module(path)?;
+        let call = config
+            .module(&path.split_last()?.0)?
+            .module_calls
+            .get(&step.name)?;
+        let object = |values: &Values, instance: &ModulePath| -> Value {
+            Value::map(
+                child
+                    .outputs
+                    .keys()
+                    .map(|o| {
+                        let value = values
+                            .outputs
+                            .get(&(instance.clone(), o.clone()))
+                            .cloned()
+                            .unwrap_or(Value::UNKNOWN);
+                        (o.clone(), value)
+                    })
+                    .collect(),
+            )
+        };
+        let instances = self.module_instances(path);
+        let mine = instances.iter().filter_map(|(instance, _)| {
+            let (instance_parent, instance_step) = instance.split_last()?;
+            (instance_parent == *parent).then(|| (instance, instance_step.key.clone()))
+        });
+        Some(if call.for_each.is_some() {
+            Value::map(
+                mine.filter_map(|(instance, key)| match key {
+                    InstanceKey::String(k) => Some((k, object(&self.values, instance))),
+                    _ => None,
+                })
+                .collect(),
+            )
+        } else if call.count.is_some() {
+            Value::list(
+                mine.map(|(instance, _)| object(&self.values, instance))
+                    .collect(),
+            )
+        } else {
+            let single = mine
+                .map(|(instance, _)| object(&self.values, instance))
+                .next();
+            single.unwrap_or(Value::UNKNOWN)
+        })
+    }
+
+    /// A module call node: `module.NAME` gets its value in each instance of
+    /// the calling module.
+    fn module_call(&mut self, path: &ModulePath) {
+        let Some((parent_path, step)) = path.split_last() else {
+            return;
+        };
+        for (parent, _) in self.module_instances(&parent_path) {
+            if let Some(value) = self.call_value(path, &parent) {
+                self.values
+                    .modules
+                    .insert((parent, step.name.clone()), value);
+            }
+        }
+    }
+
+    /// Evaluates `node` in the module instance at `self.at`.
+    fn node_in(&mut self, module: &Module, node: &Node) {
         match node {
             Node::Variable(_, name) => self.variable(module, name),
             Node::Local(_, name) => {
@@ -715,7 +975,7 @@ impl Expander<'_> {
                         .unwrap_or(Value::UNKNOWN);
                     self.values
                         .locals
-                        .insert((module.path.clone(), name.clone()), value);
+                        .insert((self.at.clone(), name.clone()), value);
                 }
             }
             Node::Secret(_, name) => self.secret(module, name),
@@ -732,31 +992,20 @@ impl Expander<'_> {
                     }
                 }
             }
-            Node::Resource(addr) => match &self.request.only {
-                Some(only) if !only.resources.contains(addr) => self.known_resource(module, addr),
-                _ => self.resource(module, node, addr),
-            },
-            Node::Service(_, name) => self.service(module, name),
-            Node::ModuleCall(path) => {
-                // `module` is the child here (a call node belongs to the module it
-                // calls); its value is stored under the calling module's path.
-                let outputs: crate::lang::Map = module
-                    .outputs
-                    .keys()
-                    .map(|o| {
-                        let value = self
-                            .values
-                            .outputs
-                            .get(&(path.clone(), o.clone()))
-                            .cloned()
-                            .unwrap_or(Value::UNKNOWN);
-                        (o.clone(), value)
-                    })
-                    .collect();
-                if let Some(key) = call_key(path) {
-                    self.values.modules.insert(key, Value::map(outputs));
+            Node::Resource(addr) => {
+                let instance_addr = ResourceAddr {
+                    module: self.at.clone(),
+                    ..addr.clone()
+                };
+                match &self.only {
+                    Some(only) if !only.contains(addr) => {
+                        self.known_resource(module, &instance_addr);
+                    }
+                    _ => self.resource(module, node, &instance_addr),
                 }
             }
+            Node::Service(_, name) => self.service(module, name),
+            Node::ModuleCall(path) => self.module_call(path),
             Node::Output(_, name) => self.output(module, node, name),
         }
     }
@@ -765,7 +1014,7 @@ impl Expander<'_> {
         let Some(variable) = module.variables.get(name) else {
             return;
         };
-        let path = module.path.clone();
+        let path = self.at.clone();
         // Where the value comes from, most specific first.
         let mut source_span = None;
         let mut from_cli = None;
@@ -787,14 +1036,13 @@ impl Expander<'_> {
                 None
             }
         } else {
-            // A child module's variable takes the module call's input, evaluated in the parent.
-            let parent_path = ModulePath(
-                path.0
-                    .get(..path.0.len().saturating_sub(1))
-                    .unwrap_or(&[])
-                    .to_vec(),
-            );
-            let call_name = path.0.last().cloned().unwrap_or_default();
+            // A child module's variable takes the module call's input,
+            // evaluated in the calling module instance, with the `each` or
+            // `count` of this instance.
+            let (parent_path, call_name) = match path.split_last() {
+                Some((parent_path, step)) => (parent_path, step.name.clone()),
+                None => (ModulePath::root(), String::new()),
+            };
             let parent = self.config.module(&parent_path);
             let input = parent
                 .and_then(|p| p.module_calls.get(&call_name))
@@ -802,8 +1050,9 @@ impl Expander<'_> {
             match (parent, input) {
                 (Some(parent), Some(input)) => {
                     source_span = Some(input.value.span);
+                    let binding = self.at_binding.clone();
                     Some(
-                        self.eval(parent, &input.value, &Binding::default())
+                        self.eval_in(parent, &parent_path, &input.value, &binding)
                             .unwrap_or(Value::UNKNOWN),
                     )
                 }
@@ -951,7 +1200,7 @@ impl Expander<'_> {
         let Some(secret) = module.secrets.get(name) else {
             return;
         };
-        let key = (module.path.clone(), name.to_owned());
+        let key = (self.at.clone(), name.to_owned());
         let value = match &secret.source {
             SecretSource::Generate { .. } => match self.request.known_secrets.get(&key) {
                 Some(known) => Value::string(known.clone()),
@@ -1028,12 +1277,16 @@ impl Expander<'_> {
         );
     }
 
+    /// The instance keys `count` or `for_each` (evaluated in `module`, in
+    /// the instance at `self.at`) make, each with its binding; `None` after
+    /// reporting why they cannot be known.
     fn expansion_keys(
         &mut self,
         module: &Module,
-        resource: &crate::config::Resource,
+        count: Option<&Expr>,
+        for_each: Option<&Expr>,
     ) -> Option<Vec<(InstanceKey, Binding)>> {
-        if let Some(count_expr) = &resource.count {
+        if let Some(count_expr) = count {
             let value = self.eval(module, count_expr, &Binding::default())?;
             if value.contains_secret() {
                 self.diagnostics.push(
@@ -1078,7 +1331,7 @@ impl Expander<'_> {
                     .collect(),
             );
         }
-        let Some(for_each_expr) = &resource.for_each else {
+        let Some(for_each_expr) = for_each else {
             return Some(vec![(InstanceKey::None, Binding::default())]);
         };
         let value = self.eval(module, for_each_expr, &Binding::default())?;
@@ -1209,17 +1462,26 @@ impl Expander<'_> {
             Mode::Managed => self.registry.resource(&addr.resource_type),
             Mode::Data => self.registry.data_source(&addr.resource_type),
         };
-        let Some(keys) = self.expansion_keys(module, resource) else {
+        let Some(keys) = self.expansion_keys(
+            module,
+            resource.count.as_deref(),
+            resource.for_each.as_deref(),
+        ) else {
             self.values.resources.insert(addr.clone(), Value::UNKNOWN);
             return;
         };
         // What the instances share (not needed when none are made).
         let dependencies: Arc<[ResourceAddr]> = if self.make_instances {
+            // A block's resource dependencies are in its own module: in the
+            // same module instance as this one.
             self.graph
                 .dependencies(node)
                 .into_iter()
                 .filter_map(|n| match n {
-                    Node::Resource(r) => Some(r.clone()),
+                    Node::Resource(r) => Some(ResourceAddr {
+                        module: addr.module.clone(),
+                        ..r.clone()
+                    }),
                     _ => None,
                 })
                 .collect()
@@ -1453,10 +1715,9 @@ impl Expander<'_> {
                 .unwrap_or(Value::UNKNOWN);
             attributes.insert(attribute_name.clone(), value);
         }
-        self.values.services.insert(
-            (module.path.clone(), name.to_owned()),
-            Value::map(attributes),
-        );
+        self.values
+            .services
+            .insert((self.at.clone(), name.to_owned()), Value::map(attributes));
     }
 
     fn output(&mut self, module: &Module, node: &Node, name: &str) {
@@ -1477,28 +1738,12 @@ impl Expander<'_> {
                     )),
             );
         }
-        // `module.M.OUT` depends on the child's output node only, not on the whole
-        // call, so it may be evaluated before the call node: publish each output
-        // to the calling module as soon as it is known.
-        if let Some(key) = call_key(&module.path) {
-            let mut outputs = self
-                .values
-                .modules
-                .get(&key)
-                .and_then(Value::as_map)
-                .cloned()
-                .unwrap_or_default();
-            outputs.insert(name.to_owned(), value.clone());
-            self.values.modules.insert(key, Value::map(outputs));
-        }
         self.values
             .outputs
-            .insert((module.path.clone(), name.to_owned()), value);
+            .insert((self.at.clone(), name.to_owned()), value);
     }
 }
 
-/// The calling module's path and the call's name for the module at `path`
-/// (`None` for the root module).
 /// Whether `expr` reads `self` (an attribute of the resource or service it is in).
 fn uses_self(expr: &Expr) -> bool {
     lang::refs::uses_root(expr, "self")
@@ -1558,11 +1803,6 @@ fn module_dir<'a>(root_dir: &'a Path, module: &'a Module) -> Option<&'a Path> {
         ModuleSource::Local(dir) => Some(dir),
         ModuleSource::Std(_) => None,
     }
-}
-
-fn call_key(path: &ModulePath) -> Option<(ModulePath, String)> {
-    let (name, parent) = path.0.split_last()?;
-    Some((ModulePath(parent.to_vec()), name.clone()))
 }
 
 fn describe(value: &Value) -> String {

@@ -394,8 +394,42 @@ fn provider_node(
         if found {
             return Some(Node::Provider(path, provider.0.clone(), provider.1.clone()));
         }
-        path.0.pop()?;
+        path = path.split_last()?.0;
     }
+}
+
+/// The nodes a module holds (not its children's), each with its block's span.
+fn module_nodes(module: &Module) -> Vec<(Node, Span)> {
+    let path = &module.path;
+    let mut nodes = Vec::new();
+    for v in module.variables.values() {
+        nodes.push((Node::Variable(path.clone(), v.name.clone()), v.span));
+    }
+    for l in module.locals.values() {
+        nodes.push((Node::Local(path.clone(), l.name.clone()), l.span));
+    }
+    for s in module.secrets.values() {
+        nodes.push((Node::Secret(path.clone(), s.name.clone()), s.span));
+    }
+    for p in module.providers.values() {
+        nodes.push((
+            Node::Provider(path.clone(), p.name.clone(), p.alias.clone()),
+            p.span,
+        ));
+    }
+    for r in module.resources.values() {
+        nodes.push((Node::Resource(r.addr.clone()), r.span));
+    }
+    for s in module.services.values() {
+        nodes.push((Node::Service(path.clone(), s.name.clone()), s.span));
+    }
+    for call in module.module_calls.values() {
+        nodes.push((Node::ModuleCall(path.child(&call.name)), call.span));
+    }
+    for o in module.outputs.values() {
+        nodes.push((Node::Output(path.clone(), o.name.clone()), o.span));
+    }
+    nodes
 }
 
 /// Builds the graph of a checked stack. Cycles are reported, one diagnostic per
@@ -405,33 +439,8 @@ pub fn build(config: &Config) -> (Graph, Diagnostics) {
     let modules = config.modules();
     // Nodes first, so edges can find them.
     for module in &modules {
-        let path = &module.path;
-        for v in module.variables.values() {
-            graph.add_node(Node::Variable(path.clone(), v.name.clone()), v.span);
-        }
-        for l in module.locals.values() {
-            graph.add_node(Node::Local(path.clone(), l.name.clone()), l.span);
-        }
-        for s in module.secrets.values() {
-            graph.add_node(Node::Secret(path.clone(), s.name.clone()), s.span);
-        }
-        for p in module.providers.values() {
-            graph.add_node(
-                Node::Provider(path.clone(), p.name.clone(), p.alias.clone()),
-                p.span,
-            );
-        }
-        for r in module.resources.values() {
-            graph.add_node(Node::Resource(r.addr.clone()), r.span);
-        }
-        for s in module.services.values() {
-            graph.add_node(Node::Service(path.clone(), s.name.clone()), s.span);
-        }
-        for call in module.module_calls.values() {
-            graph.add_node(Node::ModuleCall(path.child(&call.name)), call.span);
-        }
-        for o in module.outputs.values() {
-            graph.add_node(Node::Output(path.clone(), o.name.clone()), o.span);
+        for (node, span) in module_nodes(module) {
+            graph.add_node(node, span);
         }
     }
     graph.sort_nodes();
@@ -508,6 +517,30 @@ pub fn build(config: &Config) -> (Graph, Diagnostics) {
                     .collect();
                 link(&mut graph, &input_refs, &variable);
                 link(&mut graph, &call.depends_on, &variable);
+            }
+            // `count` and `for_each` decide which instances of the child
+            // exist, so they come before everything in it (and in its own
+            // children), as Terraform's "module expansion" does.
+            let meta_refs: Vec<Reference> = call
+                .references
+                .iter()
+                .filter(|r| {
+                    [&call.count, &call.for_each]
+                        .into_iter()
+                        .flatten()
+                        .any(|e| e.span.start <= r.span.start && r.span.end <= e.span.end)
+                })
+                .cloned()
+                .collect();
+            if !meta_refs.is_empty() {
+                let mut subtree = vec![&**child];
+                while let Some(inner) = subtree.pop() {
+                    for (node, _) in module_nodes(inner) {
+                        link(&mut graph, &meta_refs, &node);
+                    }
+                    subtree.extend(inner.module_calls.values().map(|c| &*c.module));
+                }
+                link(&mut graph, &meta_refs, &call_node);
             }
             // The call is complete when everything inside the child is.
             for r in child.resources.values() {

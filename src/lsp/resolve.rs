@@ -63,8 +63,10 @@ pub(crate) fn resolve<'a>(
         "service" => module.services.get(first?).map(Target::Service),
         "module" => {
             let call = module.module_calls.get(first?)?;
-            match traversal.step(1) {
-                Some(output) if step >= 2 => call
+            // `module.NAME["KEY"].OUTPUT`: the output comes after the key.
+            let output_step = if traversal.key(1).is_some() { 2 } else { 1 };
+            match traversal.step(output_step) {
+                Some(output) if step > output_step => call
                     .module
                     .outputs
                     .get(output)

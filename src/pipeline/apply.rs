@@ -397,15 +397,7 @@ fn parse_secret_key(key: &str) -> Option<(ModulePath, String)> {
         Some(name) => ("", name),
         None => key.rsplit_once(".secret.")?,
     };
-    let mut path = Vec::new();
-    let mut parts = modules.split('.').filter(|part| !part.is_empty());
-    while let Some(word) = parts.next() {
-        if word != "module" {
-            return None;
-        }
-        path.push(parts.next()?.to_owned());
-    }
-    Some((ModulePath(path), name.to_owned()))
+    Some((modules.parse::<ModulePath>().ok()?, name.to_owned()))
 }
 
 /// Creates the generated secrets the state does not have yet. Returns every
@@ -887,6 +879,7 @@ fn rollback_expanded(
         imports: Vec::new(),
         provider_configs: BTreeMap::new(),
         keyed_dependencies: Default::default(),
+        module_instances: Default::default(),
     })
 }
 
@@ -1021,4 +1014,30 @@ fn failure_text(diagnostic: &Diagnostic) -> String {
         text.push(')');
     }
     text
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    /// A generated secret in a module instance is stored under its module
+    /// key and read back to the same instance, so the next plan reuses it.
+    #[test]
+    fn secret_keys_round_trip_through_module_instances() {
+        for path in [
+            "",
+            "module.cache",
+            "module.site[\"blog\"]",
+            "module.site[\"a.secret.b\"].module.replica[2]",
+        ] {
+            let module: ModulePath = path.parse().unwrap();
+            let key = secret_key(&module, "token");
+            assert_eq!(
+                parse_secret_key(&key),
+                Some((module.clone(), String::from("token"))),
+                "{key}"
+            );
+        }
+    }
 }

@@ -16,7 +16,7 @@
 
 use super::refresh::{provider_error, provider_panicked};
 use super::{PriorObject, Request, run_bounded};
-use crate::addr::{InstanceAddr, InstanceKey, ModulePath, Target};
+use crate::addr::{InstanceAddr, InstanceKey, Target};
 use crate::config::Moved;
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,13 +37,9 @@ fn moved_to(block: &Moved, addr: &InstanceAddr) -> Option<InstanceAddr> {
         {
             Some(to.clone())
         }
-        (Target::Module(from), Target::Module(to))
-            if addr.resource.module.0.starts_with(&from.0) =>
-        {
-            let mut path = to.0.clone();
-            path.extend(addr.resource.module.0.iter().skip(from.0.len()).cloned());
+        (Target::Module(from), Target::Module(to)) => {
             let mut resource = addr.resource.clone();
-            resource.module = ModulePath(path);
+            resource.module = addr.resource.module.moved(from, to)?;
             Some(resource.instance(addr.key.clone()))
         }
         _ => None,

@@ -78,7 +78,11 @@ impl World {
                 .await
                 .unwrap();
             let object = provider
-                .create(resource_type, &planned.planned)
+                .create(
+                    &crate::providers::Operation::detached(),
+                    resource_type,
+                    &planned.planned,
+                )
                 .await
                 .unwrap();
             let attributes = self
@@ -167,6 +171,7 @@ fn expanded(instances: Vec<Instance>) -> Expanded {
         imports: Vec::new(),
         provider_configs: BTreeMap::new(),
         keyed_dependencies: Default::default(),
+        module_instances: Default::default(),
     }
 }
 
@@ -858,7 +863,7 @@ async fn module_and_resource_moves_keep_the_rest_of_the_address() {
     let world = World::new();
     let in_module = |module: &[&str], name: &str, key: InstanceKey| {
         let mut resource = ResourceAddr::managed(TEST_RESOURCE, name);
-        resource.module = crate::addr::ModulePath(module.iter().map(|m| (*m).to_owned()).collect());
+        resource.module = crate::addr::ModulePath::from_names(module);
         resource.instance(key)
     };
     let old = vec![

@@ -10,6 +10,7 @@ pub mod builtin;
 pub mod http;
 pub mod local;
 pub mod null;
+pub mod operation;
 pub mod postgres;
 pub mod provider;
 pub mod registry;
@@ -19,6 +20,7 @@ pub mod set;
 pub mod test;
 pub mod world;
 
+pub use operation::{DeploySteps, Operation, OperationSink, Resumed};
 pub use provider::{
     AttributePath, Attributes, ObjectState, PlannedChange, Provider, ProviderError,
     ProviderErrorKind,

@@ -14,6 +14,7 @@
 //! `Arc<dyn Provider>` by concurrent tasks; providers keep mutable data behind
 //! their own locks.
 
+use super::operation::{DeploySteps, Operation, Resumed};
 use super::schema::{AttributeSchema, Presence, ResourceSchema};
 use crate::lang::{Kind, Value};
 use async_trait::async_trait;
@@ -161,7 +162,10 @@ impl ProviderError {
 /// Async methods return boxed `Send` futures (through `async_trait`), so the
 /// engine can call one provider from many tokio tasks at once as
 /// `Arc<dyn Provider>`. Only `apply` calls the mutating methods (`create`,
-/// `update`, `delete`); `plan` calls `plan_change`, `read` and `import`.
+/// `update`, `delete`) and `resume`; `plan` calls `plan_change`, `read`,
+/// `import` and `deploy_steps`. Each mutating call gets an [`Operation`]:
+/// long calls report phases through it, watch it for cancellation (the first
+/// Ctrl-C: roll back and fail) and checkpoint before each step they guard.
 ///
 /// Conventions every provider keeps, so retries converge:
 /// - `read` returns `Ok(None)` when the object was deleted outside;
@@ -231,8 +235,12 @@ pub trait Provider: Send + Sync {
 
     /// Creates an object from planned attributes whose configured values are
     /// all known (computed ones may be unknown); returns it with everything filled in.
+    ///
+    /// `op` carries the call's progress, cancellation and checkpoints (see
+    /// [`Operation`]); a short call may ignore it.
     async fn create(
         &self,
+        op: &Operation,
         resource_type: &str,
         planned: &Attributes,
     ) -> Result<ObjectState, ProviderError>;
@@ -247,13 +255,19 @@ pub trait Provider: Send + Sync {
     /// Changes an object in place to the planned attributes.
     async fn update(
         &self,
+        op: &Operation,
         resource_type: &str,
         prior: &ObjectState,
         planned: &Attributes,
     ) -> Result<ObjectState, ProviderError>;
 
     /// Deletes an object; succeeds when it is already gone.
-    async fn delete(&self, resource_type: &str, prior: &ObjectState) -> Result<(), ProviderError>;
+    async fn delete(
+        &self,
+        op: &Operation,
+        resource_type: &str,
+        prior: &ObjectState,
+    ) -> Result<(), ProviderError>;
 
     /// Reads an existing object by its id, to bring it under management.
     async fn import(&self, resource_type: &str, id: &str) -> Result<ObjectState, ProviderError>;
@@ -271,6 +285,45 @@ pub trait Provider: Send + Sync {
     ) -> Result<Option<ObjectState>, ProviderError> {
         let _ = (resource_type, planned);
         Ok(None)
+    }
+
+    /// Settles a call that was interrupted (the process died after its
+    /// started record was journalled and before its result was): `prior` is
+    /// the object it started from (`None` for a create), `planned` its planned
+    /// attributes (`null` ones for a delete), `checkpoint` the last record it
+    /// wrote through [`Operation::checkpoint`] (`None` when it wrote none).
+    /// Finish the call or roll it back; never leave a router pointing at nothing.
+    ///
+    /// The default: a create without checkpoint is looked for with
+    /// [`find`](Self::find) (found, it is recorded instead of created twice);
+    /// anything else reports the prior object unchanged, and the engine plans
+    /// the change again.
+    async fn resume(
+        &self,
+        op: &Operation,
+        resource_type: &str,
+        prior: Option<&ObjectState>,
+        planned: &Attributes,
+        checkpoint: Option<&serde_json::Value>,
+    ) -> Result<Resumed, ProviderError> {
+        let _ = op;
+        match (prior, checkpoint) {
+            (None, None) => Ok(Resumed::Settled(self.find(resource_type, planned).await?)),
+            (prior, _) => Ok(Resumed::Settled(prior.cloned())),
+        }
+    }
+
+    /// The steps a change goes through, when it is more than one call
+    /// (services): shown by the plan and the impact analysis. `prior` is
+    /// `None` for a create. The default has none.
+    fn deploy_steps(
+        &self,
+        resource_type: &str,
+        prior: Option<&ObjectState>,
+        planned: &Attributes,
+    ) -> Option<DeploySteps> {
+        let _ = (resource_type, prior, planned);
+        None
     }
 }
 

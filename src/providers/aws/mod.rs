@@ -28,6 +28,7 @@ mod ssm_parameter;
 #[cfg(test)]
 mod tests;
 
+use super::operation::Operation;
 use super::provider::{
     Attributes, ObjectState, PlannedChange, Provider, ProviderError, conform_to_schema,
     plan_from_schema,
@@ -221,6 +222,7 @@ impl Provider for AwsProvider {
 
     async fn create(
         &self,
+        _op: &Operation,
         resource_type: &str,
         planned: &Attributes,
     ) -> Result<ObjectState, ProviderError> {
@@ -245,6 +247,7 @@ impl Provider for AwsProvider {
 
     async fn update(
         &self,
+        _op: &Operation,
         resource_type: &str,
         prior: &ObjectState,
         planned: &Attributes,
@@ -267,7 +270,12 @@ impl Provider for AwsProvider {
             .map_err(|error| redacted(redacted(error, planned), &prior.attributes))
     }
 
-    async fn delete(&self, resource_type: &str, prior: &ObjectState) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        _op: &Operation,
+        resource_type: &str,
+        prior: &ObjectState,
+    ) -> Result<(), ProviderError> {
         let (_, kind) = self.kind(resource_type)?;
         let api = self.api()?;
         kind.delete(&api, &prior.attributes)

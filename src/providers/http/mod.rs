@@ -24,6 +24,7 @@ pub mod client;
 #[cfg(test)]
 mod tests;
 
+use super::operation::Operation;
 use super::provider::{
     Attributes, ObjectState, PlannedChange, Provider, ProviderError, conform_to_schema,
     plan_from_schema, same_ignoring_marks,
@@ -691,6 +692,7 @@ impl Provider for HttpProvider {
 
     async fn create(
         &self,
+        _op: &Operation,
         resource_type: &str,
         planned: &Attributes,
     ) -> Result<ObjectState, ProviderError> {
@@ -769,6 +771,7 @@ impl Provider for HttpProvider {
 
     async fn update(
         &self,
+        _op: &Operation,
         resource_type: &str,
         prior: &ObjectState,
         planned: &Attributes,
@@ -811,7 +814,12 @@ impl Provider for HttpProvider {
         Ok(self.object(planned, &prior.id, response))
     }
 
-    async fn delete(&self, resource_type: &str, prior: &ObjectState) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        _op: &Operation,
+        resource_type: &str,
+        prior: &ObjectState,
+    ) -> Result<(), ProviderError> {
         self.check_type(resource_type)?;
         if resource_type == HTTP_DATA {
             return Ok(());

@@ -287,7 +287,11 @@ async fn a_closed_port_is_transient_and_names_no_secret() {
         map(&[("X-Key", Value::string("k3y-material-123"))]),
     );
     let error = provider
-        .create(HTTP_RESOURCE, &attributes)
+        .create(
+            &crate::providers::Operation::detached(),
+            HTTP_RESOURCE,
+            &attributes,
+        )
         .await
         .unwrap_err();
     assert!(error.is_transient(), "{error:?}");

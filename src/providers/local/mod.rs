@@ -20,6 +20,7 @@
 //! that is not empty is refused. Error messages name paths and attributes,
 //! never content.
 
+use super::operation::Operation;
 use super::provider::{
     Attributes, ObjectState, PlannedChange, Provider, ProviderError, conform_to_schema,
     plan_from_schema, validate_against_schema,
@@ -711,6 +712,7 @@ impl Provider for LocalProvider {
 
     async fn create(
         &self,
+        _op: &Operation,
         resource_type: &str,
         planned: &Attributes,
     ) -> Result<ObjectState, ProviderError> {
@@ -735,6 +737,7 @@ impl Provider for LocalProvider {
 
     async fn update(
         &self,
+        _op: &Operation,
         resource_type: &str,
         prior: &ObjectState,
         planned: &Attributes,
@@ -745,7 +748,12 @@ impl Provider for LocalProvider {
         }
     }
 
-    async fn delete(&self, resource_type: &str, prior: &ObjectState) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        _op: &Operation,
+        resource_type: &str,
+        prior: &ObjectState,
+    ) -> Result<(), ProviderError> {
         match self.check_type(resource_type)?.resource_type {
             LOCAL_FILE => self.delete_file(prior).await,
             _ => self.delete_dir(prior).await,

@@ -84,7 +84,13 @@ async fn plan_and_create(
     config: &Attributes,
 ) -> Result<ObjectState, ProviderError> {
     let change = provider.plan_change(resource_type, None, config).await?;
-    provider.create(resource_type, &change.planned).await
+    provider
+        .create(
+            &crate::providers::Operation::detached(),
+            resource_type,
+            &change.planned,
+        )
+        .await
 }
 
 /// Whether planning `config` against `prior` changes nothing.
@@ -124,7 +130,14 @@ async fn file_lifecycle(provider: &LocalProvider, host: &dyn Host, base: &Path) 
     // A new file's mode is known at plan time: 0644 when unset.
     assert_eq!(change.planned["permissions"], Value::string("0644"));
 
-    let created = provider.create(LOCAL_FILE, &change.planned).await.unwrap();
+    let created = provider
+        .create(
+            &crate::providers::Operation::detached(),
+            LOCAL_FILE,
+            &change.planned,
+        )
+        .await
+        .unwrap();
     assert_eq!(created.id, "out/a.txt");
     assert_eq!(host.read(&base.join("out/a.txt")).unwrap(), b"hello\n");
     assert_eq!(created.attribute("sha256"), &change.planned["sha256"]);
@@ -160,7 +173,12 @@ async fn file_lifecycle(provider: &LocalProvider, host: &dyn Host, base: &Path) 
         *created.attribute("permissions")
     );
     let updated = provider
-        .update(LOCAL_FILE, &created, &change.planned)
+        .update(
+            &crate::providers::Operation::detached(),
+            LOCAL_FILE,
+            &created,
+            &change.planned,
+        )
         .await
         .unwrap();
     assert_eq!(host.read(&base.join("out/a.txt")).unwrap(), b"bye\n");
@@ -176,11 +194,24 @@ async fn file_lifecycle(provider: &LocalProvider, host: &dyn Host, base: &Path) 
     assert_eq!(change.requires_replace, vec![vec!["path".to_owned()]]);
     assert_eq!(change.planned["id"], Value::string("out/b.txt"));
 
-    provider.delete(LOCAL_FILE, &updated).await.unwrap();
+    provider
+        .delete(
+            &crate::providers::Operation::detached(),
+            LOCAL_FILE,
+            &updated,
+        )
+        .await
+        .unwrap();
     assert_eq!(host.read(&base.join("out/a.txt")), Err(HostError::NotFound));
     assert_eq!(provider.read(LOCAL_FILE, &updated).await, Ok(None));
     assert_eq!(
-        provider.delete(LOCAL_FILE, &updated).await,
+        provider
+            .delete(
+                &crate::providers::Operation::detached(),
+                LOCAL_FILE,
+                &updated
+            )
+            .await,
         Ok(()),
         "already gone"
     );
@@ -219,7 +250,12 @@ async fn drift(provider: &LocalProvider, host: &dyn Host, base: &Path) {
         .unwrap();
     assert!(!change.replaces());
     provider
-        .update(LOCAL_FILE, &read, &change.planned)
+        .update(
+            &crate::providers::Operation::detached(),
+            LOCAL_FILE,
+            &read,
+            &change.planned,
+        )
         .await
         .unwrap();
     assert_eq!(host.read(&base.join("a.txt")).unwrap(), b"mine");
@@ -228,7 +264,12 @@ async fn drift(provider: &LocalProvider, host: &dyn Host, base: &Path) {
     host.remove_file(&base.join("a.txt")).unwrap();
     assert_eq!(provider.read(LOCAL_FILE, &read).await, Ok(None));
     let error = provider
-        .update(LOCAL_FILE, &read, &change.planned)
+        .update(
+            &crate::providers::Operation::detached(),
+            LOCAL_FILE,
+            &read,
+            &change.planned,
+        )
         .await
         .unwrap_err();
     assert_eq!(error.kind, ProviderErrorKind::NotFound);
@@ -303,7 +344,14 @@ async fn find_reconciles_an_interrupted_create() {
         .await
         .unwrap();
     assert_eq!(provider.find(LOCAL_FILE, &change.planned).await, Ok(None));
-    let created = provider.create(LOCAL_FILE, &change.planned).await.unwrap();
+    let created = provider
+        .create(
+            &crate::providers::Operation::detached(),
+            LOCAL_FILE,
+            &change.planned,
+        )
+        .await
+        .unwrap();
     // The result of the create was lost; find gives the same object back.
     let found = provider.find(LOCAL_FILE, &change.planned).await.unwrap();
     assert_eq!(found, Some(created));
@@ -410,7 +458,11 @@ async fn unknown_content_is_unknown_hash_and_an_error_at_create() {
     assert!(change.planned["sha256"].is_unknown());
     assert!(change.planned["size"].is_unknown());
     let error = provider
-        .create(LOCAL_FILE, &change.planned)
+        .create(
+            &crate::providers::Operation::detached(),
+            LOCAL_FILE,
+            &change.planned,
+        )
         .await
         .unwrap_err();
     assert_eq!(path_attr(&error), Some(vec!["content"]));
@@ -431,7 +483,14 @@ async fn secret_content_stays_secret() {
         assert!(change.planned[name].is_secret(), "{name} planned");
     }
     assert_eq!(change.planned["permissions"], Value::string("0600"));
-    let created = provider.create(LOCAL_FILE, &change.planned).await.unwrap();
+    let created = provider
+        .create(
+            &crate::providers::Operation::detached(),
+            LOCAL_FILE,
+            &change.planned,
+        )
+        .await
+        .unwrap();
     for name in ["sensitive_content", "sha256", "size"] {
         assert!(created.attribute(name).is_secret(), "{name} created");
     }
@@ -510,7 +569,12 @@ async fn permissions_on_disk() {
     assert!(!change.replaces());
     assert_eq!(change.planned["permissions"], Value::string("0750"));
     provider
-        .update(LOCAL_FILE, &read, &change.planned)
+        .update(
+            &crate::providers::Operation::detached(),
+            LOCAL_FILE,
+            &read,
+            &change.planned,
+        )
         .await
         .unwrap();
     assert_eq!(mode("run.sh"), 0o750);
@@ -523,7 +587,12 @@ async fn permissions_on_disk() {
         .await
         .unwrap();
     provider
-        .update(LOCAL_FILE, &current, &change.planned)
+        .update(
+            &crate::providers::Operation::detached(),
+            LOCAL_FILE,
+            &current,
+            &change.planned,
+        )
         .await
         .unwrap();
     assert_eq!(mode("run.sh"), 0o750);
@@ -562,7 +631,11 @@ async fn directory_lifecycle(provider: &LocalProvider, host: &dyn Host, base: &P
         Ok(None)
     );
     let created = provider
-        .create(LOCAL_DIRECTORY, &change.planned)
+        .create(
+            &crate::providers::Operation::detached(),
+            LOCAL_DIRECTORY,
+            &change.planned,
+        )
         .await
         .unwrap();
     assert!(host.is_dir(&base.join("data/cache")));
@@ -584,7 +657,11 @@ async fn directory_lifecycle(provider: &LocalProvider, host: &dyn Host, base: &P
     host.write_atomic(&base.join("data/cache/user.txt"), b"mine")
         .unwrap();
     let error = provider
-        .delete(LOCAL_DIRECTORY, &created)
+        .delete(
+            &crate::providers::Operation::detached(),
+            LOCAL_DIRECTORY,
+            &created,
+        )
         .await
         .unwrap_err();
     assert_eq!(error.kind, ProviderErrorKind::Permanent);
@@ -596,10 +673,26 @@ async fn directory_lifecycle(provider: &LocalProvider, host: &dyn Host, base: &P
     );
 
     host.remove_file(&base.join("data/cache/user.txt")).unwrap();
-    provider.delete(LOCAL_DIRECTORY, &created).await.unwrap();
+    provider
+        .delete(
+            &crate::providers::Operation::detached(),
+            LOCAL_DIRECTORY,
+            &created,
+        )
+        .await
+        .unwrap();
     assert!(!host.is_dir(&base.join("data/cache")));
     assert_eq!(provider.read(LOCAL_DIRECTORY, &created).await, Ok(None));
-    assert_eq!(provider.delete(LOCAL_DIRECTORY, &created).await, Ok(()));
+    assert_eq!(
+        provider
+            .delete(
+                &crate::providers::Operation::detached(),
+                LOCAL_DIRECTORY,
+                &created
+            )
+            .await,
+        Ok(())
+    );
 
     // A file in the way is an error; an existing folder is adopted.
     host.write_atomic(&base.join("data/file"), b"x").unwrap();
@@ -637,7 +730,11 @@ async fn directory_lifecycle_on_disk() {
 async fn unknown_types_are_errors() {
     let (provider, _host) = memory();
     let error = provider
-        .create("local_thing", &file("a", "b"))
+        .create(
+            &crate::providers::Operation::detached(),
+            "local_thing",
+            &file("a", "b"),
+        )
         .await
         .unwrap_err();
     assert!(!error.is_transient());

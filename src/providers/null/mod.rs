@@ -4,6 +4,7 @@
 //! Invariant: no side effects; the only outside input is randomness for ids,
 //! taken from the [`Host`] so that a seeded host gives the same ids every run.
 
+use super::operation::Operation;
 use super::provider::{Attributes, ObjectState, Provider, ProviderError, conform_to_schema};
 use super::schema::{ResourceSchema, attribute};
 use crate::host::Host;
@@ -110,6 +111,7 @@ impl Provider for NullProvider {
 
     async fn create(
         &self,
+        _op: &Operation,
         resource_type: &str,
         planned: &Attributes,
     ) -> Result<ObjectState, ProviderError> {
@@ -129,6 +131,7 @@ impl Provider for NullProvider {
 
     async fn update(
         &self,
+        _op: &Operation,
         resource_type: &str,
         prior: &ObjectState,
         planned: &Attributes,
@@ -137,7 +140,12 @@ impl Provider for NullProvider {
         self.object(schema, prior.id.clone(), planned)
     }
 
-    async fn delete(&self, resource_type: &str, _prior: &ObjectState) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        _op: &Operation,
+        resource_type: &str,
+        _prior: &ObjectState,
+    ) -> Result<(), ProviderError> {
         self.check_type(resource_type)?;
         Ok(())
     }
@@ -177,7 +185,14 @@ mod tests {
     async fn create_read_update_delete() {
         let null = provider();
         let config = with_inputs(triggers("1"), "a");
-        let created = null.create(NULL_RESOURCE, &config).await.unwrap();
+        let created = null
+            .create(
+                &crate::providers::Operation::detached(),
+                NULL_RESOURCE,
+                &config,
+            )
+            .await
+            .unwrap();
         assert_eq!(created.id.len(), 16);
         assert!(created.id.chars().all(|c| c.is_ascii_hexdigit()));
         assert_eq!(created.attribute("id"), &Value::string(created.id.clone()));
@@ -187,29 +202,62 @@ mod tests {
         assert_eq!(read, Ok(Some(created.clone())));
 
         let updated = null
-            .update(NULL_RESOURCE, &created, &with_inputs(triggers("1"), "b"))
+            .update(
+                &crate::providers::Operation::detached(),
+                NULL_RESOURCE,
+                &created,
+                &with_inputs(triggers("1"), "b"),
+            )
             .await
             .unwrap();
         assert_eq!(updated.id, created.id);
         assert_eq!(updated.attribute("inputs"), &Value::string("b"));
 
-        assert_eq!(null.delete(NULL_RESOURCE, &updated).await, Ok(()));
+        assert_eq!(
+            null.delete(
+                &crate::providers::Operation::detached(),
+                NULL_RESOURCE,
+                &updated
+            )
+            .await,
+            Ok(())
+        );
         let imported = null.import(NULL_RESOURCE, "abc").await;
         assert_eq!(imported.map(|o| o.id), Ok("abc".to_owned()));
     }
 
     #[tokio::test]
     async fn ids_are_deterministic_under_a_seeded_host() {
-        let first = provider().create(NULL_RESOURCE, &triggers("1")).await;
-        let second = provider().create(NULL_RESOURCE, &triggers("1")).await;
+        let first = provider()
+            .create(
+                &crate::providers::Operation::detached(),
+                NULL_RESOURCE,
+                &triggers("1"),
+            )
+            .await;
+        let second = provider()
+            .create(
+                &crate::providers::Operation::detached(),
+                NULL_RESOURCE,
+                &triggers("1"),
+            )
+            .await;
         assert_eq!(first, second);
         let null = provider();
         let a = null
-            .create(NULL_RESOURCE, &triggers("1"))
+            .create(
+                &crate::providers::Operation::detached(),
+                NULL_RESOURCE,
+                &triggers("1"),
+            )
             .await
             .map(|o| o.id);
         let b = null
-            .create(NULL_RESOURCE, &triggers("1"))
+            .create(
+                &crate::providers::Operation::detached(),
+                NULL_RESOURCE,
+                &triggers("1"),
+            )
             .await
             .map(|o| o.id);
         assert_ne!(a, b);
@@ -218,7 +266,14 @@ mod tests {
     #[tokio::test]
     async fn changed_triggers_require_replacement() {
         let null = provider();
-        let prior = null.create(NULL_RESOURCE, &triggers("1")).await.unwrap();
+        let prior = null
+            .create(
+                &crate::providers::Operation::detached(),
+                NULL_RESOURCE,
+                &triggers("1"),
+            )
+            .await
+            .unwrap();
         let change = null
             .plan_change(NULL_RESOURCE, Some(&prior), &triggers("2"))
             .await
@@ -262,7 +317,11 @@ mod tests {
         assert_eq!(created_plan.planned["inputs"], Value::NULL);
 
         let prior = null
-            .create(NULL_RESOURCE, &created_plan.planned)
+            .create(
+                &crate::providers::Operation::detached(),
+                NULL_RESOURCE,
+                &created_plan.planned,
+            )
             .await
             .unwrap();
         let update = null
@@ -283,12 +342,26 @@ mod tests {
         let null = provider();
         let mut config = triggers("1");
         config.insert("inputs".to_owned(), Value::UNKNOWN);
-        let error = null.create(NULL_RESOURCE, &config).await.err();
+        let error = null
+            .create(
+                &crate::providers::Operation::detached(),
+                NULL_RESOURCE,
+                &config,
+            )
+            .await
+            .err();
         assert_eq!(
             error.and_then(|e| e.attribute_path),
             Some(vec!["inputs".to_owned()])
         );
-        let error = null.create("null_thing", &config).await.err();
+        let error = null
+            .create(
+                &crate::providers::Operation::detached(),
+                "null_thing",
+                &config,
+            )
+            .await
+            .err();
         assert!(error.is_some_and(|e| !e.is_transient()));
         let errors = null.validate(NULL_RESOURCE, &{
             let mut config = triggers("1");

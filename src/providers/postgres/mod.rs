@@ -31,6 +31,7 @@ mod sql;
 #[cfg(test)]
 mod tests;
 
+use super::operation::Operation;
 use super::provider::{
     Attributes, ObjectState, PlannedChange, Provider, ProviderError, conform_to_schema,
     plan_from_schema,
@@ -185,6 +186,7 @@ impl Provider for PostgresProvider {
 
     async fn create(
         &self,
+        _op: &Operation,
         resource_type: &str,
         planned: &Attributes,
     ) -> Result<ObjectState, ProviderError> {
@@ -203,6 +205,7 @@ impl Provider for PostgresProvider {
 
     async fn update(
         &self,
+        _op: &Operation,
         resource_type: &str,
         prior: &ObjectState,
         planned: &Attributes,
@@ -218,7 +221,12 @@ impl Provider for PostgresProvider {
         kind.update(&pg, &prior.attributes, planned).await
     }
 
-    async fn delete(&self, resource_type: &str, prior: &ObjectState) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        _op: &Operation,
+        resource_type: &str,
+        prior: &ObjectState,
+    ) -> Result<(), ProviderError> {
         let (_, kind) = self.kind(resource_type)?;
         kind.delete(&self.pg(), &prior.attributes).await
     }

@@ -15,6 +15,7 @@
 //! Invariant: no lock is held across an `await` or a scripted panic, so the
 //! provider stays usable after a call panicked.
 
+use super::operation::Operation;
 use super::provider::{
     Attributes, ObjectState, PlannedChange, Provider, ProviderError, ProviderErrorKind,
     conform_to_schema, plan_from_schema,
@@ -541,6 +542,7 @@ impl Provider for TestProvider {
 
     async fn create(
         &self,
+        _op: &Operation,
         resource_type: &str,
         planned: &Attributes,
     ) -> Result<ObjectState, ProviderError> {
@@ -589,6 +591,7 @@ impl Provider for TestProvider {
 
     async fn update(
         &self,
+        _op: &Operation,
         resource_type: &str,
         prior: &ObjectState,
         planned: &Attributes,
@@ -623,7 +626,12 @@ impl Provider for TestProvider {
         in_flight.finish(result)
     }
 
-    async fn delete(&self, resource_type: &str, prior: &ObjectState) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        _op: &Operation,
+        resource_type: &str,
+        prior: &ObjectState,
+    ) -> Result<(), ProviderError> {
         let name = name_of(&prior.attributes);
         let in_flight = self
             .enter(Op::Delete, resource_type, Some(&prior.id), name)

@@ -15,7 +15,13 @@ async fn create(provider: &TestProvider, name: &str) -> Result<ObjectState, Prov
     let plan = provider
         .plan_change(TEST_RESOURCE, None, &config(name, "v"))
         .await?;
-    provider.create(TEST_RESOURCE, &plan.planned).await
+    provider
+        .create(
+            &crate::providers::Operation::detached(),
+            TEST_RESOURCE,
+            &plan.planned,
+        )
+        .await
 }
 
 #[test]
@@ -39,12 +45,24 @@ async fn records_every_call_in_order() {
         Ok(Some(web.clone()))
     );
     let updated = provider
-        .update(TEST_RESOURCE, &web, &config("web", "w"))
+        .update(
+            &crate::providers::Operation::detached(),
+            TEST_RESOURCE,
+            &web,
+            &config("web", "w"),
+        )
         .await
         .unwrap();
     assert_eq!(updated.attribute("value"), &Value::string("w"));
     assert_eq!(updated.attribute("computed"), web.attribute("computed"));
-    provider.delete(TEST_RESOURCE, &updated).await.unwrap();
+    provider
+        .delete(
+            &crate::providers::Operation::detached(),
+            TEST_RESOURCE,
+            &updated,
+        )
+        .await
+        .unwrap();
     assert!(provider.world().is_empty());
 
     let calls = provider.calls();
@@ -139,13 +157,23 @@ async fn matching_calls_fail_permanently_or_for_a_while() {
     provider.fail_matching(Op::Update, "web", denied.clone());
     for _ in 0..3 {
         let result = provider
-            .update(TEST_RESOURCE, &web, &config("web", "x"))
+            .update(
+                &crate::providers::Operation::detached(),
+                TEST_RESOURCE,
+                &web,
+                &config("web", "x"),
+            )
             .await;
         assert_eq!(result.unwrap_err(), denied);
     }
     assert!(
         provider
-            .update(TEST_RESOURCE, &db, &config("db", "x"))
+            .update(
+                &crate::providers::Operation::detached(),
+                TEST_RESOURCE,
+                &db,
+                &config("db", "x")
+            )
             .await
             .is_ok()
     );
@@ -244,9 +272,23 @@ async fn drift_import_and_missing_objects() {
     let web = create(&provider, "web").await.unwrap();
     provider.remove_object(TEST_RESOURCE, "web-1");
     assert_eq!(provider.read(TEST_RESOURCE, &web).await, Ok(None));
-    assert_eq!(provider.delete(TEST_RESOURCE, &web).await, Ok(()));
+    assert_eq!(
+        provider
+            .delete(
+                &crate::providers::Operation::detached(),
+                TEST_RESOURCE,
+                &web
+            )
+            .await,
+        Ok(())
+    );
     let update = provider
-        .update(TEST_RESOURCE, &web, &config("web", "x"))
+        .update(
+            &crate::providers::Operation::detached(),
+            TEST_RESOURCE,
+            &web,
+            &config("web", "x"),
+        )
         .await;
     assert_eq!(update.unwrap_err().kind, ProviderErrorKind::NotFound);
 
@@ -264,7 +306,11 @@ async fn input_errors_carry_attribute_paths() {
     let mut unknown_name = config("x", "v");
     unknown_name.insert("name".to_owned(), Value::UNKNOWN);
     let error = provider
-        .create(TEST_RESOURCE, &unknown_name)
+        .create(
+            &crate::providers::Operation::detached(),
+            TEST_RESOURCE,
+            &unknown_name,
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -273,7 +319,12 @@ async fn input_errors_carry_attribute_paths() {
     );
     let web = create(&provider, "web").await.unwrap();
     let renamed = provider
-        .update(TEST_RESOURCE, &web, &config("www", "v"))
+        .update(
+            &crate::providers::Operation::detached(),
+            TEST_RESOURCE,
+            &web,
+            &config("www", "v"),
+        )
         .await;
     assert_eq!(
         renamed.unwrap_err().attribute_path,
@@ -305,7 +356,11 @@ async fn plans_replace_on_name_change_and_keep_computed_on_update() {
     assert!(created.planned["id"].is_unknown());
     assert!(created.planned["computed"].is_unknown());
     let web = provider
-        .create(TEST_RESOURCE, &created.planned)
+        .create(
+            &crate::providers::Operation::detached(),
+            TEST_RESOURCE,
+            &created.planned,
+        )
         .await
         .unwrap();
 

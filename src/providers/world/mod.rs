@@ -37,6 +37,7 @@
 //! Invariant: a malformed variable makes every call fail with a permanent
 //! error that names it, rather than running a different trial than asked.
 
+use super::operation::Operation;
 use super::provider::{
     Attributes, ObjectState, PlannedChange, Provider, ProviderError, conform_to_schema,
     plan_from_schema, validate_against_schema,
@@ -653,6 +654,7 @@ impl Provider for WorldProvider {
 
     async fn create(
         &self,
+        _op: &Operation,
         resource_type: &str,
         planned: &Attributes,
     ) -> Result<ObjectState, ProviderError> {
@@ -699,6 +701,7 @@ impl Provider for WorldProvider {
 
     async fn update(
         &self,
+        _op: &Operation,
         resource_type: &str,
         prior: &ObjectState,
         planned: &Attributes,
@@ -736,7 +739,12 @@ impl Provider for WorldProvider {
         Ok(object)
     }
 
-    async fn delete(&self, resource_type: &str, prior: &ObjectState) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        _op: &Operation,
+        resource_type: &str,
+        prior: &ObjectState,
+    ) -> Result<(), ProviderError> {
         let name = name_of(&prior.attributes);
         self.enter(resource_type, WorldOp::Delete, name, Some(&prior.id))
             .await?;

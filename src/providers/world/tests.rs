@@ -46,7 +46,13 @@ async fn create(world: &WorldProvider, name: &str) -> Result<ObjectState, Provid
     let change = world
         .plan_change(TEST_RESOURCE, None, &config(name, "v"))
         .await?;
-    world.create(TEST_RESOURCE, &change.planned).await
+    world
+        .create(
+            &crate::providers::Operation::detached(),
+            TEST_RESOURCE,
+            &change.planned,
+        )
+        .await
 }
 
 #[tokio::test]
@@ -70,7 +76,12 @@ async fn objects_live_in_files_through_the_lifecycle() {
     assert_eq!(again.import(TEST_RESOURCE, &web.id).await, Ok(web.clone()));
 
     let updated = world
-        .update(TEST_RESOURCE, &web, &config("web", "w"))
+        .update(
+            &crate::providers::Operation::detached(),
+            TEST_RESOURCE,
+            &web,
+            &config("web", "w"),
+        )
         .await
         .unwrap();
     assert_eq!(updated.attribute("value"), &Value::string("w"));
@@ -80,17 +91,43 @@ async fn objects_live_in_files_through_the_lifecycle() {
         updated
     );
     let renamed = world
-        .update(TEST_RESOURCE, &web, &config("other", "w"))
+        .update(
+            &crate::providers::Operation::detached(),
+            TEST_RESOURCE,
+            &web,
+            &config("other", "w"),
+        )
         .await
         .unwrap_err();
     assert_eq!(renamed.attribute_path, Some(vec!["name".to_owned()]));
 
-    world.delete(TEST_RESOURCE, &updated).await.unwrap();
+    world
+        .delete(
+            &crate::providers::Operation::detached(),
+            TEST_RESOURCE,
+            &updated,
+        )
+        .await
+        .unwrap();
     assert!(!file.exists());
     assert_eq!(world.read(TEST_RESOURCE, &updated).await, Ok(None));
-    assert_eq!(world.delete(TEST_RESOURCE, &updated).await, Ok(()));
+    assert_eq!(
+        world
+            .delete(
+                &crate::providers::Operation::detached(),
+                TEST_RESOURCE,
+                &updated
+            )
+            .await,
+        Ok(())
+    );
     let error = world
-        .update(TEST_RESOURCE, &updated, &config("web", "x"))
+        .update(
+            &crate::providers::Operation::detached(),
+            TEST_RESOURCE,
+            &updated,
+            &config("web", "x"),
+        )
         .await
         .unwrap_err();
     assert_eq!(error.kind, ProviderErrorKind::NotFound);
@@ -114,10 +151,24 @@ async fn a_repeated_create_is_a_duplicate_and_find_looks_up_by_name() {
         .unwrap()
         .planned;
     assert_eq!(world.find(TEST_RESOURCE, &planned).await, Ok(None));
-    let first = world.create(TEST_RESOURCE, &planned).await.unwrap();
+    let first = world
+        .create(
+            &crate::providers::Operation::detached(),
+            TEST_RESOURCE,
+            &planned,
+        )
+        .await
+        .unwrap();
     let found = world.find(TEST_RESOURCE, &planned).await.unwrap();
     assert_eq!(found, Some(first.clone()));
-    let second = world.create(TEST_RESOURCE, &planned).await.unwrap();
+    let second = world
+        .create(
+            &crate::providers::Operation::detached(),
+            TEST_RESOURCE,
+            &planned,
+        )
+        .await
+        .unwrap();
     assert_ne!(first.id, second.id);
     let objects = world.objects().unwrap();
     assert_eq!(objects.len(), 2);
@@ -142,7 +193,14 @@ async fn secret_values_keep_their_mark() {
         Value::string("hidden").with_secret(true),
     );
     planned.insert("id".to_owned(), Value::UNKNOWN);
-    let created = world.create(TEST_RESOURCE, &planned).await.unwrap();
+    let created = world
+        .create(
+            &crate::providers::Operation::detached(),
+            TEST_RESOURCE,
+            &planned,
+        )
+        .await
+        .unwrap();
     assert!(created.attribute("value").is_secret());
     let read = world.read(TEST_RESOURCE, &created).await.unwrap().unwrap();
     assert!(read.attribute("value").is_secret());
@@ -192,7 +250,8 @@ async fn latency_before_and_after_the_effect() {
         .with_latency(Duration::from_secs(3), Duration::from_secs(7));
     let started = tokio::time::Instant::now();
     let planned = config("slow", "v");
-    let mut create = Box::pin(world.create(TEST_RESOURCE, &planned));
+    let op = crate::providers::Operation::detached();
+    let mut create = Box::pin(world.create(&op, TEST_RESOURCE, &planned));
     // Mid-way through the first half nothing exists yet.
     tokio::select! {
         _ = &mut create => panic!("finished too early"),
