@@ -2,7 +2,7 @@
 # The aws provider at scale against moto: P (default 200) `aws_ssm_parameter`
 # and Q (default 50) `aws_sqs_queue` resources applied to a throwaway moto
 # server at --parallelism 64 and, after a destroy, at 10 (Terraform's
-# default), side by side; then a no-op `infra plan` (every read). Whole
+# default), side by side, after an untimed warm-up; then a no-op `infra plan` (every read). Whole
 # commands are timed, and moto's CPU time is sampled around each apply: moto
 # is one Python process (Flask's threaded dev server under the GIL), so
 # when it is busy the whole time more parallelism cannot help.
@@ -79,6 +79,10 @@ timed() {
 
 total=$((parameters + queues))
 echo "aws provider against moto 5.2.5: $parameters aws_ssm_parameter + $queues aws_sqs_queue, $(nproc) cores"
+# moto loads each service's backend on its first request (seconds): one
+# untimed apply and destroy first, so neither timed run pays for it.
+timed "warm-up apply" 0 apply --auto-approve --parallelism 64 > /dev/null
+timed "warm-up destroy" 0 destroy --auto-approve --parallelism 64 > /dev/null
 read -r w64 c64 < <(timed "apply --parallelism 64" 0 apply --auto-approve --parallelism 64)
 timed "destroy" 0 destroy --auto-approve --parallelism 64 > /dev/null
 read -r w10 c10 < <(timed "apply --parallelism 10" 0 apply --auto-approve --parallelism 10)
