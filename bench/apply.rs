@@ -125,6 +125,7 @@ fn stack(resource_type: &str, count: usize, chain: usize) -> (Expanded, Plan) {
             reason: None,
             import_id: None,
             moved_from: None,
+            deploy: None,
         });
         instances.insert(
             addr.clone(),

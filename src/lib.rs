@@ -14,8 +14,10 @@
 //!
 //! `diag` (spans, diagnostics, codes), `host` (files, env, clock) and `addr`
 //! are shared by every stage. `aws` (credentials, SigV4 signing, the AWS wire
-//! client) is a leaf used by `providers::aws` and `state::s3`. `fmt` prints
-//! the syntax tree canonically. `cli` is the only module that prints or exits.
+//! client) is a leaf used by `providers::aws` and `state::s3`; `postgres_tls`
+//! (libpq's `sslmode` over rustls) is shared by the `postgres` provider and the
+//! `postgres` state backend. `fmt` prints the syntax tree canonically. `cli` is
+//! the only module that prints or exits.
 
 pub mod addr;
 pub mod apply;
@@ -33,6 +35,7 @@ pub mod lsp;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;
+pub mod postgres_tls;
 pub mod providers;
 pub mod render;
 pub mod state;

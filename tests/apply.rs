@@ -713,25 +713,70 @@ fn import_brings_an_existing_file_under_management() {
     assert!(err.contains("did you mean `local_file.notes`"), "{err}");
 }
 
+/// A tmux server on its own socket, with one detached session named `live`
+/// of the given size running `command`; gone when dropped, passed or failed.
+/// `None` (the test is recorded as skipped) when tmux is missing and
+/// `INFRA_SKIP_SERVICES=1`.
+struct Pane {
+    socket: String,
+}
+
+impl Pane {
+    fn start(test: &str, width: u16, height: u16, command: &str) -> Option<Pane> {
+        use std::process::Command;
+        if Command::new("tmux").arg("-V").output().is_err() {
+            if std::env::var("INFRA_SKIP_SERVICES").as_deref() == Ok("1") {
+                common::skipped(test, "tmux is not on PATH (INFRA_SKIP_SERVICES=1)");
+                return None;
+            }
+            panic!(
+                "tmux is needed for the terminal display tests: apt-get install tmux \
+                 (tests/run.sh does), or set INFRA_SKIP_SERVICES=1 to skip them"
+            );
+        }
+        let pane = Pane {
+            socket: format!("infra-{test}-{}", std::process::id()),
+        };
+        let started = pane.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "live",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            command,
+        ]);
+        assert!(started.status.success(), "{}", stderr(&started));
+        Some(pane)
+    }
+
+    fn tmux(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// What the pane shows now.
+    fn screen(&self) -> String {
+        stdout(&self.tmux(&["capture-pane", "-p", "-t", "live"]))
+    }
+}
+
+impl Drop for Pane {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
 /// The live display fits the terminal: one overall bar with the count and
 /// the longest-running actions under it, not one line per action in flight.
 /// Run in a 12-line tmux pane with 20 slow actions at once.
 #[test]
 fn on_a_terminal_the_live_display_fits_the_screen_and_shows_the_count() {
-    use std::process::Command;
-    if Command::new("tmux").arg("-V").output().is_err() {
-        if std::env::var("INFRA_SKIP_SERVICES").as_deref() == Ok("1") {
-            common::skipped(
-                "on_a_terminal_the_live_display_fits_the_screen_and_shows_the_count",
-                "tmux is not on PATH (INFRA_SKIP_SERVICES=1)",
-            );
-            return;
-        }
-        panic!(
-            "tmux is needed for the terminal display test: apt-get install tmux (tests/run.sh \
-             does), or set INFRA_SKIP_SERVICES=1 to skip it"
-        );
-    }
     let dir = TempDir::new("live-display");
     let mut stack = String::new();
     for i in 0..40 {
@@ -742,24 +787,6 @@ fn on_a_terminal_the_live_display_fits_the_screen_and_shows_the_count() {
     dir.write("main.infra", &stack);
     let world = dir.path.join("world");
     std::fs::create_dir_all(&world).unwrap();
-    let socket = format!("infra-live-{}", std::process::id());
-    // The tmux server goes when the test ends, passed or failed.
-    struct Server(String);
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = Command::new("tmux")
-                .args(["-L", &self.0, "kill-server"])
-                .output();
-        }
-    }
-    let _server = Server(socket.clone());
-    let tmux = |args: &[&str]| {
-        Command::new("tmux")
-            .args(["-L", &socket])
-            .args(args)
-            .output()
-            .unwrap()
-    };
     let command = format!(
         "cd '{}' && INFRA_TEST_WORLD='{}' INFRA_TEST_LATENCY_MS=1500 NO_COLOR=1 '{}' apply \
          --auto-approve --refresh=false --parallelism 20; echo EXITED $?; sleep 600",
@@ -767,19 +794,10 @@ fn on_a_terminal_the_live_display_fits_the_screen_and_shows_the_count() {
         world.display(),
         env!("CARGO_BIN_EXE_infra")
     );
-    let started = tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        "live",
-        "-x",
-        "100",
-        "-y",
-        "12",
-        &command,
-    ]);
-    assert!(started.status.success(), "{}", stderr(&started));
-    let screen = || stdout(&tmux(&["capture-pane", "-p", "-t", "live"]));
+    let Some(pane) = Pane::start("live-count", 100, 12, &command) else {
+        return;
+    };
+    let screen = || pane.screen();
     // Once 20 actions run at once, the display lists what fits and counts
     // the rest.
     common::wait_until(
@@ -814,4 +832,71 @@ fn on_a_terminal_the_live_display_fits_the_screen_and_shows_the_count() {
         done.contains("Apply complete! Resources: 40 added"),
         "{done}"
     );
+}
+
+/// On a terminal, a running action shows the phase its provider reports
+/// (the test world's deploy steps), next to the action in the live area,
+/// and the next phase replaces it.
+#[test]
+fn on_a_terminal_a_running_deploy_shows_its_current_phase() {
+    let dir = TempDir::new("live-phase");
+    let stack = |value: &str| {
+        format!(
+            "resource \"test_resource\" \"api\" {{\n  name  = \"api\"\n  value = \"{value}\"\n}}\n"
+        )
+    };
+    dir.write("main.infra", stack("v1"));
+    let world = dir.path.join("world");
+    std::fs::create_dir_all(&world).unwrap();
+    let created = std::process::Command::new(env!("CARGO_BIN_EXE_infra"))
+        .current_dir(&dir.path)
+        .env("INFRA_TEST_WORLD", &world)
+        .args(["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&created), 0, "{}", stderr(&created));
+    dir.write("main.infra", stack("v2"));
+    let command = format!(
+        "cd '{}' && INFRA_TEST_WORLD='{}' INFRA_TEST_DEPLOY=start,health,switch \
+         INFRA_TEST_DEPLOY_STEP_MS=1500 NO_COLOR=1 '{}' apply --auto-approve; \
+         echo EXITED $?; sleep 600",
+        dir.path.display(),
+        world.display(),
+        env!("CARGO_BIN_EXE_infra")
+    );
+    let Some(pane) = Pane::start("live-phase", 100, 12, &command) else {
+        return;
+    };
+    let screen = || pane.screen();
+    let phase_line = |phase: &str| {
+        screen()
+            .lines()
+            .any(|line| line.contains("test_resource.api: updating…") && line.contains(phase))
+    };
+    common::wait_until(
+        "the phase `health` on the screen",
+        || phase_line("health"),
+        screen,
+    );
+    common::wait_until(
+        "the phase `switch` on the screen",
+        || phase_line("switch"),
+        screen,
+    );
+    let shown = screen();
+    let line = shown
+        .lines()
+        .find(|line| line.contains("test_resource.api: updating…"))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(
+        !line.contains("health"),
+        "the old phase is still shown: {line}"
+    );
+    common::wait_until(
+        "the apply to finish",
+        || screen().contains("EXITED"),
+        screen,
+    );
+    let done = screen();
+    assert!(done.contains("EXITED 0"), "{done}");
 }

@@ -473,3 +473,94 @@ fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
         "only {interrupted} of {trials} trials (seed {seed}) killed the apply while it worked"
     );
 }
+
+/// A deploy (the test world's updates with `INFRA_TEST_DEPLOY`) killed with
+/// `kill -9` once the journal holds its `switch` checkpoint: the next apply
+/// resumes it through the provider's `resume` with that checkpoint before
+/// planning (the world finishes the deploy), records it, audits it, and then
+/// finds nothing to do.
+#[test]
+fn a_deploy_killed_after_a_checkpoint_is_resumed_from_it() {
+    let dir = TempDir::new("crash-deploy");
+    let world = dir.path.join("world");
+    let stack = |value: &str| {
+        format!(
+            "resource \"test_resource\" \"api\" {{\n  name  = \"api\"\n  value = \"{value}\"\n}}\n"
+        )
+    };
+    dir.write("main.infra", stack("v1"));
+    must(
+        &dir.path,
+        &world,
+        &["apply", "--auto-approve"],
+        "first apply",
+    );
+    dir.write("main.infra", stack("v2"));
+    let mut child = command(&dir.path, &world, &["apply", "--auto-approve"])
+        .env("INFRA_TEST_DEPLOY_STEP_MS", "500")
+        .env("INFRA_TEST_DEPLOY", "start,health,switch,watch")
+        .spawn()
+        .unwrap();
+    // Poll the journal for the checkpoint of the `switch` step.
+    let deadline = std::time::Instant::now() + READY_WITHIN;
+    loop {
+        let text = journal(&dir.path)
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .unwrap_or_default();
+        if text.contains("\"kind\":\"checkpoint\"") && text.contains("\"step\":\"switch\"") {
+            break;
+        }
+        assert!(
+            matches!(child.try_wait(), Ok(None)),
+            "the apply ended before its switch checkpoint"
+        );
+        assert!(std::time::Instant::now() < deadline, "no switch checkpoint");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The kill may land before the step's own log line (its checkpoint
+    // comes first), never after the deploy finished.
+    let log = std::fs::read_to_string(world.join("deploy.log")).unwrap();
+    assert!(
+        log.contains("step api health") && !log.contains("done api"),
+        "{log}"
+    );
+
+    let output = command(&dir.path, &world, &["apply", "--auto-approve"])
+        .env("INFRA_TEST_DEPLOY", "start,health,switch,watch")
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(code(&output), 0, "{}\n{err}", stdout(&output));
+    assert!(
+        err.contains(
+            "resumed the interrupted update of test_resource.api from checkpoint `switch`"
+        ),
+        "{err}"
+    );
+    let log = std::fs::read_to_string(world.join("deploy.log")).unwrap();
+    assert!(log.ends_with("resume api switch\ndone api\n"), "{log}");
+    assert!(
+        stdout(&output).contains("No changes"),
+        "{}",
+        stdout(&output)
+    );
+    let objects = objects(&world).unwrap();
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    let audit = files_under(&dir.path.join(".infra"))
+        .into_iter()
+        .find(|path| path.ends_with("audit.jsonl"))
+        .map(|path| std::fs::read_to_string(path).unwrap())
+        .unwrap_or_default();
+    assert!(
+        audit.contains("\"command\":\"resume\"") && audit.contains("\"action\":\"resume update\""),
+        "{audit}"
+    );
+    must(
+        &dir.path,
+        &world,
+        &["plan", "--detailed-exitcode"],
+        "plan after",
+    );
+}

@@ -232,6 +232,10 @@ fn run(dir: &Path) -> Outcome {
         }
         state
     });
+    // A provider that plans each update as a deploy of these steps.
+    if let Some(deploy) = read_json(&dir.join("deploy.json")) {
+        provider.set_deploy_steps(Some(serde_json::from_value(deploy).expect("deploy.json")));
+    }
     if let Some(world) = read_json(&dir.join("world.json")) {
         for (id, _) in provider.world().into_keys().map(|(_, id)| (id, ())) {
             provider.remove_object(TEST_RESOURCE, &id);
@@ -373,6 +377,32 @@ fn update_in_place() {
     assert_eq!(
         outcome.plan.impact.rollback.command.as_deref(),
         Some("infra rollback --env default --to 7")
+    );
+}
+
+#[test]
+fn deploy_steps() {
+    let outcome = scenario("deploy_steps");
+    let db = outcome
+        .plan
+        .changes
+        .iter()
+        .find(|change| change.addr.to_string() == "test_resource.db")
+        .unwrap();
+    let deploy = db.deploy.as_ref().expect("the update is a deploy");
+    assert_eq!(deploy.strategy, "blue-green");
+    assert_eq!(deploy.steps.len(), 6);
+    let text = human(&outcome.plan);
+    assert!(
+        text.contains(
+            "~ test_resource.db will be deployed blue-green: start green on :8101 → health → \
+             switch router → smoke → watch 5m → stop blue"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("deploys blue-green: downtime: none (blue-green)"),
+        "{text}"
     );
 }
 

@@ -527,3 +527,97 @@ fn a_postgres_stack_without_a_state_url_is_refused_with_the_ways_to_give_one() {
     assert!(stderr(&output).contains("infra::state::backend_config"));
     assert!(!stderr(&output).contains(URL_PASSWORD));
 }
+
+/// `tls_only` comes in only over TLS; `postgres` is trusted; every other
+/// user logs in with a SCRAM password.
+const TLS_HBA: &str = "local all all trust\n\
+                       hostnossl all tls_only 127.0.0.1/32 reject\n\
+                       host all postgres 127.0.0.1/32 trust\n\
+                       host all all 127.0.0.1/32 scram-sha-256\n";
+
+/// Whether the backend's tables exist (it creates them on first connection).
+fn state_tables_exist(server: &PgServer) -> bool {
+    server.psql(
+        "postgres",
+        "SELECT count(*) FROM pg_namespace WHERE nspname = 'infra'",
+    ) != "0"
+}
+
+#[test]
+fn a_state_url_with_tls_verifies_the_server_and_bad_credentials_or_certificates_write_nothing() {
+    let Some((server, ca)) = PgServer::start_tls("pg-backend-tls", TLS_HBA) else {
+        return;
+    };
+    server.psql(
+        "postgres",
+        "CREATE ROLE alice LOGIN SUPERUSER PASSWORD 'alice-right-pw'; \
+         CREATE ROLE tls_only LOGIN SUPERUSER PASSWORD 'tls-right-pw'",
+    );
+    let mut setup = Setup::new("pg-backend-tls", &server, "postgres", 2);
+    setup.dir.write("ca.pem", &ca.ca_pem);
+    setup.dir.write("other-ca.pem", &ca.other_ca_pem);
+    let port = server.port();
+
+    // A wrong password: the login is refused, named by host and port,
+    // never by the password, and nothing is written anywhere.
+    setup.url = format!("postgres://alice:{URL_PASSWORD}@127.0.0.1:{port}/postgres");
+    for args in [
+        &["apply", "--auto-approve"][..],
+        &["plan"],
+        &["state", "list"],
+    ] {
+        let output = setup.must(args, 1);
+        let text = stderr(&output);
+        assert!(text.contains("infra::state::backend_denied"), "{text}");
+        assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+        assert!(text.contains("password authentication failed"), "{text}");
+    }
+    assert!(!state_tables_exist(&server), "the tables were created");
+    assert!(world_objects(&setup.world.path).is_empty());
+
+    // A certificate signed by another authority, or not for the host
+    // connected to: refused in TLS, nothing written.
+    for (host, root, expected) in [
+        (
+            "localhost",
+            "other-ca.pem",
+            "did not verify against `sslrootcert`",
+        ),
+        ("127.0.0.1", "ca.pem", "does not name the host"),
+    ] {
+        setup.url = format!(
+            "postgres://tls_only:tls-right-pw@{host}:{port}/postgres?sslmode=verify-full&sslrootcert={root}"
+        );
+        let output = setup.must(&["apply", "--auto-approve"], 1);
+        let text = stderr(&output);
+        assert!(text.contains("infra::state::backend_tls"), "{text}");
+        assert!(words(&text).contains(expected), "{host} {root}: {text}");
+        assert!(!text.contains("tls-right-pw"), "{text}");
+    }
+    assert!(!state_tables_exist(&server), "the tables were created");
+    assert!(world_objects(&setup.world.path).is_empty());
+
+    // verify-full with the right authority and name: it works, and the
+    // server lets `tls_only` in over TLS alone.
+    setup.url = format!(
+        "postgres://tls_only:tls-right-pw@localhost:{port}/postgres?sslmode=verify-full&sslrootcert=ca.pem"
+    );
+    setup.must(&["apply", "--auto-approve"], 0);
+    assert_eq!(state_ids(&setup).len(), 2);
+    setup.url =
+        format!("postgres://tls_only:tls-right-pw@127.0.0.1:{port}/postgres?sslmode=require");
+    setup.must(&["plan", "--detailed-exitcode"], 0);
+    setup.url =
+        format!("postgres://tls_only:tls-right-pw@127.0.0.1:{port}/postgres?sslmode=disable");
+    let output = setup.must(&["plan"], 1);
+    assert!(
+        words(&stderr(&output)).contains("no encryption"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Runs of white space (the help line's wrapping) made one space.
+fn words(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

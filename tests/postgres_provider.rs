@@ -706,13 +706,167 @@ fn an_unreachable_server_or_wrong_credentials_name_the_server_and_never_the_pass
     );
     assert!(all.contains("main.infra:"), "no span: {all}");
 
-    // A TLS mode this build cannot honour is refused before connecting.
-    stack.url = format!("{}?sslmode=require", server.url("postgres"));
+    // A verifying TLS mode without a root certificate is refused before
+    // connecting.
+    stack.url = format!("{}?sslmode=verify-full", server.url("postgres"));
     let output = stack.expect(&["plan"], 1);
     assert!(
-        stderr(&output).contains("without TLS"),
+        words(&output).contains("needs `sslrootcert`"),
         "{}",
         stderr(&output)
+    );
+}
+
+/// Only TLS connections for `tls_only`; everyone else trusted.
+const TLS_HBA: &str = "local all all trust\n\
+                       hostnossl all tls_only 127.0.0.1/32 reject\n\
+                       host all all 127.0.0.1/32 trust\n";
+
+/// Connects with the crate's TLS connector and asks the server whether
+/// this very connection is encrypted (`pg_stat_ssl`).
+fn encrypted(
+    server: &PgServer,
+    host: &str,
+    mode: &str,
+    root_pem: Option<&str>,
+) -> Result<bool, String> {
+    use infra::postgres_tls::{RootCerts, SslMode, Tls};
+    let mode = SslMode::parse(mode)?;
+    let roots = root_pem.map(|pem| RootCerts::Pem(pem.as_bytes().to_vec()));
+    let tls = Tls::new(mode, roots)?;
+    let config: tokio_postgres::Config = format!(
+        "host={host} port={} user=postgres dbname=postgres",
+        server.port()
+    )
+    .parse()
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = tls.connect(&config).await.map_err(|error| {
+            infra::postgres_tls::failure_hint(&error, mode).unwrap_or_else(|| error.to_string())
+        })?;
+        let row = client
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await
+            .map_err(|error| error.to_string())?;
+        Ok(row.get::<_, bool>(0))
+    })
+}
+
+#[test]
+fn tls_modes_encrypt_verify_the_authority_and_the_name_and_name_what_failed() {
+    let Some((server, ca)) = PgServer::start_tls("pg-tls", TLS_HBA) else {
+        return;
+    };
+    // The connector, mode by mode, as the server sees the connection.
+    assert_eq!(encrypted(&server, "127.0.0.1", "disable", None), Ok(false));
+    assert_eq!(encrypted(&server, "127.0.0.1", "prefer", None), Ok(true));
+    assert_eq!(encrypted(&server, "127.0.0.1", "require", None), Ok(true));
+    let right = Some(ca.ca_pem.as_str());
+    let wrong = Some(ca.other_ca_pem.as_str());
+    assert_eq!(
+        encrypted(&server, "127.0.0.1", "verify-ca", right),
+        Ok(true)
+    );
+    assert_eq!(
+        encrypted(&server, "localhost", "verify-full", right),
+        Ok(true)
+    );
+    let by_address = encrypted(&server, "127.0.0.1", "verify-full", right).unwrap_err();
+    assert!(
+        by_address.contains("does not name the host"),
+        "{by_address}"
+    );
+    let untrusted = encrypted(&server, "localhost", "verify-full", wrong).unwrap_err();
+    assert!(
+        untrusted.contains("did not verify against `sslrootcert`"),
+        "{untrusted}"
+    );
+    // `require` with a root certificate verifies the authority, as in libpq.
+    let untrusted = encrypted(&server, "127.0.0.1", "require", wrong).unwrap_err();
+    assert!(untrusted.contains("did not verify"), "{untrusted}");
+
+    // The provider, end to end, as a user the server lets in only over TLS.
+    server.psql("postgres", "CREATE ROLE tls_only LOGIN SUPERUSER");
+    let body = "resource \"postgres_role\" \"app\" {\n  name = \"tls_app\"\n}\n";
+    let mut stack = Stack::new("pg-tls", &server, body);
+    stack.dir.write("ca.pem", &ca.ca_pem);
+    stack.dir.write("other-ca.pem", &ca.other_ca_pem);
+    let port = server.port();
+    stack.url = format!("postgres://tls_only@127.0.0.1:{port}/postgres?sslmode=disable");
+    let output = stack.expect(&["apply", "--auto-approve"], 1);
+    assert!(
+        words(&output).contains("no encryption"),
+        "{}",
+        words(&output)
+    );
+    stack.url = format!("postgres://tls_only@127.0.0.1:{port}/postgres?sslmode=require");
+    stack.apply();
+    assert_eq!(
+        server.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_roles WHERE rolname = 'tls_app'"
+        ),
+        "1"
+    );
+    stack.url = format!(
+        "postgres://tls_only@localhost:{port}/postgres?sslmode=verify-full&sslrootcert=ca.pem"
+    );
+    stack.no_changes();
+    stack.url = format!(
+        "postgres://tls_only@127.0.0.1:{port}/postgres?sslmode=verify-ca&sslrootcert=ca.pem"
+    );
+    stack.no_changes();
+    stack.url = format!(
+        "postgres://tls_only@127.0.0.1:{port}/postgres?sslmode=verify-full&sslrootcert=ca.pem"
+    );
+    let output = stack.expect(&["plan"], 1);
+    assert!(
+        words(&output).contains("does not name the host"),
+        "{}",
+        words(&output)
+    );
+    assert!(
+        words(&output).contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        words(&output)
+    );
+    stack.url = format!(
+        "postgres://tls_only@localhost:{port}/postgres?sslmode=verify-full&sslrootcert=other-ca.pem"
+    );
+    let output = stack.expect(&["plan"], 1);
+    assert!(
+        words(&output).contains("did not verify against `sslrootcert`"),
+        "{}",
+        words(&output)
+    );
+    // The same through the block's own settings.
+    stack.url = String::new();
+    let text = std::fs::read_to_string(stack.dir.path.join("main.infra"))
+        .unwrap()
+        .replace(
+            "url = env_var(\"PG_URL\")",
+            &format!(
+                "host = \"localhost\"\n  port = {port}\n  user = \"tls_only\"\n  \
+                 sslmode = \"verify-full\"\n  sslrootcert = \"ca.pem\""
+            ),
+        );
+    stack.dir.write("main.infra", &text);
+    stack.no_changes();
+    stack
+        .dir
+        .write("main.infra", text.replace("\"ca.pem\"", "\"other-ca.pem\""));
+    let output = stack.expect(&["plan"], 1);
+    assert!(
+        words(&output).contains("did not verify against `sslrootcert`"),
+        "{}",
+        words(&output)
     );
 }
 

@@ -461,14 +461,14 @@ fn module_values_reach_the_caller_before_the_whole_call_is_complete() {
     );
 }
 
-/// `examples/services`: a module with `for_each` over each environment's
+/// `examples/module-instances`: a module with `for_each` over each environment's
 /// services, applied for real (files written), then state surgery, a
 /// `moved` block between module instances, targets and the graph, all with
 /// `module.service["KEY"]` addresses.
 #[test]
 fn module_instances_per_service_apply_move_and_target_by_key() {
     let dir = TempDir::new("mod-for-each");
-    common::copy_tree(&repo_root().join("examples/services"), &dir.path);
+    common::copy_tree(&repo_root().join("examples/module-instances"), &dir.path);
     let output = infra(&dir.path, &["apply", "--auto-approve", "--env", "prod"]);
     assert_exit(&output, 0);
     for service in ["api", "worker", "jobs"] {

@@ -287,3 +287,56 @@ fn sigterm_during_import_finishes_saves_and_exits_143() {
         BTreeSet::from(["test_resource.r0".to_owned()])
     );
 }
+
+/// The first signal reaches a running deploy (the test world's update with
+/// `INFRA_TEST_DEPLOY`) through its operation's cancellation: it rolls back
+/// at once, fails, and the object is unchanged; its started record is
+/// cleared, the phases it named are shown off a terminal and audited, and
+/// the next apply deploys again.
+#[test]
+fn the_first_signal_cancels_a_running_deploy_which_rolls_back() {
+    let dir = TempDir::new("signal-deploy");
+    let world = dir.path.join("world");
+    let stack = |value: &str| {
+        format!(
+            "stack \"s\" {{}}\n\nresource \"test_resource\" \"api\" {{\n  name  = \"api\"\n  value = \"{value}\"\n}}\n"
+        )
+    };
+    dir.write("main.infra", stack("v1"));
+    let output = run(&dir.path, &world, &["apply", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    dir.write("main.infra", stack("v2"));
+    // Each step waits 60 s unless cancelled: only the cancel ends it soon.
+    let mut deploy = command(&dir.path, &world, 0, &["apply", "--auto-approve"]);
+    deploy
+        .env("INFRA_TEST_DEPLOY", "start,health,switch,watch")
+        .env("INFRA_TEST_DEPLOY_STEP_MS", "60000");
+    let child = Watched::spawn(&mut deploy);
+    child.wait_for_stdout("test_resource.api: start\n");
+    send(&child, "INT");
+    let output = child.finish();
+    let (out, err) = (stdout(&output), stderr(&output));
+    assert_eq!(code(&output), 130, "{out}\n{err}");
+    assert!(out.contains("test_resource.api: updating failed"), "{out}");
+    let log = std::fs::read_to_string(world.join("deploy.log")).unwrap();
+    assert_eq!(log, "step api start\nrollback api start\n");
+    let object = std::fs::read_dir(world.join("objects"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect::<Vec<_>>()
+        .join("");
+    assert!(object.contains("\"value\": \"v1\""), "{object}");
+    assert!(!state_dir(&dir.path).join("default.journal").exists());
+    let audit =
+        std::fs::read_to_string(state_dir(&dir.path).join("default.history/audit.jsonl")).unwrap();
+    assert!(audit.contains("\"phase\":\"start\""), "{audit}");
+    // Nothing is left pending: the next apply plans the deploy again.
+    let again = run(&dir.path, &world, &["apply", "--auto-approve"]);
+    assert_eq!(code(&again), 0, "{}", stderr(&again));
+    assert!(!stderr(&again).contains("resumed"), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains("test_resource.api: updated"),
+        "{}",
+        stdout(&again)
+    );
+}

@@ -25,8 +25,9 @@ use crate::providers::provider::seal_returned;
 use crate::providers::{
     Attributes, ObjectState, Operation, PlannedChange, Provider, ProviderError, ResourceSchema,
 };
+use crate::providers::{OperationSink, Resumed};
 use crate::state::{
-    InstanceState, JournalRecord, Key, OutputState, PendingCreate, ResourceState, State,
+    CallKind, InstanceState, JournalRecord, Key, OutputState, PendingCall, ResourceState, State,
 };
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -48,8 +49,10 @@ struct ChangeRun {
     planned: Option<Attributes>,
     /// The configuration recorded with the object, once resolved.
     proposed: Option<Attributes>,
-    /// A pending create from an earlier run: look for its object first.
+    /// A pending create from an earlier run: resume it first (look for its object).
     reconcile: bool,
+    /// The phases its calls named: Unix milliseconds and text.
+    phases: Vec<(u64, String)>,
     /// The configuration has values known only after its dependencies apply.
     needs_resolve: bool,
     /// A no-op: done at once, no provider call, not reported.
@@ -77,6 +80,61 @@ struct TaskDone {
 enum AfterCommit {
     Release(usize),
     Start(usize),
+    /// A checkpoint's writer waits for it to be durable.
+    Reply(tokio::sync::oneshot::Sender<Result<(), ProviderError>>),
+}
+
+/// What a running call's [`Operation`] sends the loop.
+enum OpMessage {
+    Phase {
+        node: usize,
+        text: String,
+    },
+    Checkpoint {
+        node: usize,
+        record: serde_json::Value,
+        reply: tokio::sync::oneshot::Sender<Result<(), ProviderError>>,
+    },
+}
+
+/// The sink of one call's [`Operation`]: everything goes to the loop, which
+/// owns the journal.
+struct CallSink {
+    node: usize,
+    loop_tx: UnboundedSender<OpMessage>,
+}
+
+impl OperationSink for CallSink {
+    fn phase(&self, text: String) {
+        // A closed loop only means the apply is over.
+        let _ = self.loop_tx.send(OpMessage::Phase {
+            node: self.node,
+            text,
+        });
+    }
+
+    fn checkpoint(
+        &self,
+        record: serde_json::Value,
+    ) -> crate::providers::operation::CheckpointFuture {
+        let (reply, written) = tokio::sync::oneshot::channel();
+        let sent = self.loop_tx.send(OpMessage::Checkpoint {
+            node: self.node,
+            record,
+            reply,
+        });
+        Box::pin(async move {
+            let lost = || {
+                ProviderError::permanent(
+                    "the checkpoint could not be journalled: the apply is stopping",
+                )
+            };
+            if sent.is_err() {
+                return Err(lost());
+            }
+            written.await.unwrap_or_else(|_| Err(lost()))
+        })
+    }
 }
 
 /// The state being built, kept in a map so that each record folds in
@@ -84,7 +142,7 @@ enum AfterCommit {
 struct Working {
     state: State,
     resources: BTreeMap<ResourceAddr, ResourceState>,
-    pending: BTreeMap<InstanceAddr, PendingCreate>,
+    pending: BTreeMap<InstanceAddr, PendingCall>,
 }
 
 impl Working {
@@ -153,21 +211,19 @@ impl Working {
                 self.pending.remove(instance);
                 self.remove(instance);
             }
-            JournalRecord::Pending {
+            JournalRecord::Pending(call) => {
+                self.pending.insert(call.instance.clone(), call.clone());
+            }
+            JournalRecord::Checkpoint {
                 instance,
-                resource_type,
-                provider,
-                planned,
+                checkpoint,
             } => {
-                self.pending.insert(
-                    instance.clone(),
-                    PendingCreate {
-                        instance: instance.clone(),
-                        resource_type: resource_type.clone(),
-                        provider: provider.clone(),
-                        planned: planned.clone(),
-                    },
-                );
+                if let Some(pending) = self.pending.get_mut(instance) {
+                    pending.checkpoint = Some(checkpoint.clone());
+                }
+            }
+            JournalRecord::Settled { instance } => {
+                self.pending.remove(instance);
             }
             JournalRecord::Move { from, to } => {
                 if let Some((provider, mut instance)) = self.remove(from) {
@@ -202,6 +258,9 @@ struct Engine<'a> {
     events: Option<UnboundedSender<Event>>,
     cancel: tokio::sync::watch::Receiver<bool>,
     watch_cancel: bool,
+    /// Phases and checkpoints of the running calls.
+    ops_tx: UnboundedSender<OpMessage>,
+    ops_rx: tokio::sync::mpsc::UnboundedReceiver<OpMessage>,
 
     order: Order,
     runs: Vec<ChangeRun>,
@@ -211,6 +270,8 @@ struct Engine<'a> {
     applied: Arc<BTreeMap<InstanceAddr, ObjectState>>,
 
     jobs: VecDeque<Job>,
+    /// How many of `jobs` are `Job::Exec` (provider calls that change something).
+    queued_execs: usize,
     tasks: JoinSet<TaskDone>,
     task_nodes: HashMap<tokio::task::Id, (usize, &'static str)>,
     batch: Vec<JournalRecord>,
@@ -231,6 +292,7 @@ enum Wake {
     Task(Option<Result<(tokio::task::Id, TaskDone), tokio::task::JoinError>>),
     Resolved(Result<Result<Resolved, Diagnostics>, tokio::task::JoinError>),
     Cancel(bool),
+    Op(Option<OpMessage>),
 }
 
 pub(super) async fn run(request: Request<'_>, state: State, recorder: &mut dyn Recorder) -> Report {
@@ -250,6 +312,7 @@ pub(super) async fn run(request: Request<'_>, state: State, recorder: &mut dyn R
                     outcome: Outcome::NotStarted,
                     duration: Duration::ZERO,
                     attempts: 0,
+                    phases: Vec::new(),
                 })
                 .collect();
             return Report {
@@ -333,6 +396,7 @@ impl<'a> Engine<'a> {
                     planned: None,
                     proposed: None,
                     reconcile: pending.contains(&change.addr),
+                    phases: Vec::new(),
                     needs_resolve,
                     immediate: change.action == Action::NoOp && change.import_id.is_none(),
                 }
@@ -346,6 +410,7 @@ impl<'a> Engine<'a> {
         request.host.random_bytes(&mut seed_bytes);
         let watch_cancel = true;
         let node_count = order.nodes.len();
+        let (ops_tx, ops_rx) = tokio::sync::mpsc::unbounded_channel();
         let mut engine = Engine {
             changes,
             expanded: request.expanded,
@@ -358,12 +423,15 @@ impl<'a> Engine<'a> {
             events: request.events.clone(),
             cancel: request.cancel.clone(),
             watch_cancel,
+            ops_tx,
+            ops_rx,
             order,
             runs,
             finished: vec![false; node_count],
             working: Working::new(state),
             applied: Arc::new(BTreeMap::new()),
             jobs: VecDeque::new(),
+            queued_execs: 0,
             tasks: JoinSet::new(),
             task_nodes: HashMap::new(),
             batch: Vec::new(),
@@ -454,7 +522,7 @@ impl<'a> Engine<'a> {
             return;
         };
         match phase {
-            Phase::Delete => self.jobs.push_back(Job::Exec(node)),
+            Phase::Delete => self.start_delete(node),
             Phase::Forward if run.needs_resolve && run.proposed.is_none() => {
                 self.waiting_resolve.push(node);
             }
@@ -474,24 +542,107 @@ impl<'a> Engine<'a> {
             .planned
             .get_or_insert_with(|| change.after.clone())
             .clone();
-        let creates = matches!(change.action, Action::Create | Action::Replace { .. })
-            && change.import_id.is_none();
-        if !creates {
-            self.jobs.push_back(Job::Exec(node));
+        let call = match change.action {
+            _ if change.import_id.is_some() => None,
+            Action::Create | Action::Replace { .. } => Some(CallKind::Create),
+            Action::Update => Some(CallKind::Update),
+            _ => None,
+        };
+        let Some(call) = call else {
+            self.queue_exec(node);
             return;
-        }
-        match self.key.seal(self.host, &Value::map(planned)) {
-            Ok(sealed) => {
-                self.batch.push(JournalRecord::Pending {
-                    instance: change.addr.clone(),
-                    resource_type: change.resource_type.clone(),
-                    provider: change.provider.clone(),
-                    planned: sealed,
-                });
+        };
+        let prior = match call {
+            CallKind::Update => change.before.as_ref(),
+            _ => None,
+        };
+        let started = self.started_record(index, call, &planned, prior, false);
+        match started {
+            Ok(record) => {
+                self.batch.push(record);
                 self.after.push(AfterCommit::Start(node));
             }
-            Err(error) => self.fail(node, error.to_diagnostic()),
+            Err(diagnostic) => self.fail(node, diagnostic),
         }
+    }
+
+    /// A delete node is ready: its started record first, then the call.
+    fn start_delete(&mut self, node: usize) {
+        let Some((index, _)) = self.change_of(node) else {
+            return;
+        };
+        let Some(change) = self.changes.get(index) else {
+            return;
+        };
+        // The old object of a create-before-destroy replacement is no longer
+        // at the address: its delete is journalled as deposed.
+        let deposed = matches!(
+            change.action,
+            Action::Replace {
+                create_before_destroy: true
+            }
+        );
+        let before = change.before.clone().unwrap_or_default();
+        match self.started_record(
+            index,
+            CallKind::Delete,
+            &Attributes::new(),
+            Some(&before),
+            deposed,
+        ) {
+            Ok(record) => {
+                self.batch.push(record);
+                self.after.push(AfterCommit::Start(node));
+            }
+            Err(diagnostic) => self.fail(node, diagnostic),
+        }
+    }
+
+    /// The started record of a create, update or delete of change `index`.
+    fn started_record(
+        &self,
+        index: usize,
+        call: CallKind,
+        planned: &Attributes,
+        prior: Option<&Attributes>,
+        deposed: bool,
+    ) -> Result<JournalRecord, Diagnostic> {
+        let Some(change) = self.changes.get(index) else {
+            return Err(Diagnostic::error_at_path(Code::Internal, None));
+        };
+        let seal = |value: Value| {
+            self.key
+                .seal(self.host, &value)
+                .map_err(|error| error.to_diagnostic())
+        };
+        let mut pending = PendingCall::new(
+            change.addr.clone(),
+            change.resource_type.clone(),
+            change.provider.clone(),
+            seal(Value::map(planned.clone()))?,
+            call,
+        );
+        pending.deposed = deposed;
+        if let Some(prior) = prior {
+            pending.prior = Some(seal(Value::map(prior.clone()))?);
+        }
+        // A create keeps the record it always had: the planned attributes
+        // (`find` needs no more), so its cost is what it was.
+        if call == CallKind::Update {
+            let instance = self.expanded.instances.get(&change.addr);
+            let proposed = self
+                .runs
+                .get(index)
+                .and_then(|run| run.proposed.clone())
+                .or(instance.map(crate::expand::Instance::configured));
+            if let Some(proposed) = proposed {
+                pending.config = Some(seal(Value::map(proposed))?);
+            }
+            if let Some(instance) = instance {
+                pending.dependencies = instance.dependencies.to_vec();
+            }
+        }
+        Ok(JournalRecord::Pending(pending))
     }
 
     /// A node finished well (its records are durable): release what waited on it.
@@ -641,39 +792,118 @@ impl<'a> Engine<'a> {
         for record in &batch {
             // Every success is in the returned state even when the journal
             // failed; a create that never started is not.
-            if durable || !matches!(record, JournalRecord::Pending { .. }) {
+            if durable
+                || !matches!(
+                    record,
+                    JournalRecord::Pending(_) | JournalRecord::Checkpoint { .. }
+                )
+            {
                 self.working.fold(record);
             }
         }
         for step in std::mem::take(&mut self.after) {
             match step {
                 AfterCommit::Release(node) => self.complete(node),
-                AfterCommit::Start(node) if durable && !self.stopping => {
-                    self.jobs.push_back(Job::Exec(node));
-                }
+                AfterCommit::Start(node) if durable && !self.stopping => self.queue_exec(node),
                 AfterCommit::Start(_) => {}
+                AfterCommit::Reply(reply) => {
+                    let written = if durable {
+                        Ok(())
+                    } else {
+                        Err(ProviderError::permanent(
+                            "the checkpoint could not be journalled (see the journal error)",
+                        ))
+                    };
+                    // A call that stopped waiting only means it is gone.
+                    let _ = reply.send(written);
+                }
             }
         }
     }
 
+    /// Releases what waited on the nodes that finished well, before their
+    /// records are durable: that only plans (and resolves) their dependents,
+    /// which is computation; a provider call they lead to starts only after
+    /// the commit that holds those records (see [`Engine::drive`]).
+    fn release_finished(&mut self) {
+        while self
+            .after
+            .iter()
+            .any(|step| matches!(step, AfterCommit::Release(_)))
+        {
+            let steps = std::mem::take(&mut self.after);
+            let mut released = Vec::new();
+            for step in steps {
+                match step {
+                    AfterCommit::Release(node) => released.push(node),
+                    // Calls start, and checkpoints are answered, only once durable.
+                    AfterCommit::Start(_) | AfterCommit::Reply(_) => self.after.push(step),
+                }
+            }
+            for node in released {
+                self.complete(node);
+            }
+        }
+    }
+
+    /// Queues an action's provider call (one that changes something).
+    fn queue_exec(&mut self, node: usize) {
+        self.jobs.push_back(Job::Exec(node));
+        self.queued_execs += 1;
+    }
+
+    /// Whether the engine is only computing: the resolver, or providers
+    /// planning (`plan_change`, which changes nothing anywhere), with no
+    /// action's provider call running, queued or about to be queued. Only
+    /// then may records wait for the next commit.
+    fn only_computing(&self) -> bool {
+        let planning = self.jobs.front().is_some()
+            || self.task_nodes.values().any(|(_, doing)| *doing == "plan");
+        !self.stopping
+            && self.queued_execs == 0
+            && (self.resolving.is_some() || planning)
+            && !self.task_nodes.values().any(|(_, doing)| *doing != "plan")
+            && !self
+                .after
+                .iter()
+                .any(|step| matches!(step, AfterCommit::Start(_) | AfterCommit::Reply(_)))
+    }
+
+    /// The loop. Records are made durable (one group commit) before any
+    /// action's provider call starts and before the loop waits on one; while
+    /// the engine is only computing what a dependent will be given (the
+    /// resolver, then the provider planning it), they wait for it, so that
+    /// in a chain one sync carries both a link's result and the next link's
+    /// pending create (one sync per link, not two).
     async fn drive(&mut self, recorder: &mut dyn Recorder) {
         loop {
-            self.commit(recorder);
-            if !self.batch.is_empty() || !self.after.is_empty() {
-                continue;
-            }
-            if self.stopping {
-                self.jobs.clear();
-                self.waiting_resolve.clear();
-                self.resolving = None;
-            }
-            self.spawn_jobs();
+            self.release_finished();
             self.start_resolve();
-            if !self.batch.is_empty() || !self.after.is_empty() {
-                continue;
+            let mut deferred = false;
+            if self.only_computing() {
+                // No `Job::Exec` is queued: this starts planning calls only.
+                self.spawn_jobs();
+                deferred = self.only_computing();
             }
-            if self.tasks.is_empty() && self.resolving.is_none() {
-                break;
+            if !deferred {
+                self.commit(recorder);
+                if !self.batch.is_empty() || !self.after.is_empty() {
+                    continue;
+                }
+                if self.stopping {
+                    self.jobs.clear();
+                    self.queued_execs = 0;
+                    self.waiting_resolve.clear();
+                    self.resolving = None;
+                }
+                self.spawn_jobs();
+                self.start_resolve();
+                if !self.batch.is_empty() || !self.after.is_empty() {
+                    continue;
+                }
+                if self.tasks.is_empty() && self.resolving.is_none() {
+                    break;
+                }
             }
             let wake = {
                 let resolving = async {
@@ -687,12 +917,15 @@ impl<'a> Engine<'a> {
                     joined = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => Wake::Task(joined),
                     resolved = resolving => Wake::Resolved(resolved),
                     changed = self.cancel.changed(), if watch => Wake::Cancel(changed.is_ok()),
+                    message = self.ops_rx.recv() => Wake::Op(message),
                 }
             };
             match wake {
                 Wake::Task(Some(joined)) => self.joined(joined),
                 Wake::Task(None) => {}
                 Wake::Resolved(result) => self.resolved(result),
+                Wake::Op(Some(message)) => self.operation_message(message),
+                Wake::Op(None) => {}
                 Wake::Cancel(open) => {
                     if !open {
                         self.watch_cancel = false;
@@ -703,6 +936,42 @@ impl<'a> Engine<'a> {
             }
             while let Some(joined) = self.tasks.try_join_next_with_id() {
                 self.joined(joined);
+            }
+        }
+    }
+
+    /// A running call named a phase or wrote a checkpoint.
+    fn operation_message(&mut self, message: OpMessage) {
+        match message {
+            OpMessage::Phase { node, text } => {
+                let Some((index, _)) = self.change_of(node) else {
+                    return;
+                };
+                let Some(addr) = self.changes.get(index).map(|c| c.addr.clone()) else {
+                    return;
+                };
+                let at = self.host.now_unix_millis();
+                if let Some(run) = self.runs.get_mut(index) {
+                    run.phases.push((at, text.clone()));
+                }
+                self.emit(Event::Phase { addr, phase: text });
+            }
+            OpMessage::Checkpoint {
+                node,
+                record,
+                reply,
+            } => {
+                let Some(addr) = self.addr_of(node) else {
+                    let _ = reply.send(Err(ProviderError::permanent(
+                        "the checkpoint's action is unknown; this is a bug",
+                    )));
+                    return;
+                };
+                self.batch.push(JournalRecord::Checkpoint {
+                    instance: addr.clone(),
+                    checkpoint: record,
+                });
+                self.after.push(AfterCommit::Reply(reply));
             }
         }
     }
@@ -848,6 +1117,9 @@ impl<'a> Engine<'a> {
             let Some(job) = self.jobs.pop_front() else {
                 return;
             };
+            if let Job::Exec(_) = job {
+                self.queued_execs = self.queued_execs.saturating_sub(1);
+            }
             let node = match job {
                 Job::Plan(node) | Job::Exec(node) => node,
             };
@@ -946,9 +1218,13 @@ impl<'a> Engine<'a> {
                     }
                 }
             };
-            // Each call gets its own operation context; the engine's cancel
-            // signal reaches it.
-            let op = Operation::detached_with_cancel(self.cancel.clone());
+            // Each call gets its own operation context: its phases and
+            // checkpoints come to this loop, the engine's cancel reaches it.
+            let sink = CallSink {
+                node,
+                loop_tx: self.ops_tx.clone(),
+            };
+            let op = Operation::new(Arc::new(sink), self.cancel.clone());
             let handle = self
                 .tasks
                 .spawn(task.run(node, provider, resource_type, retrier, op));
@@ -957,6 +1233,11 @@ impl<'a> Engine<'a> {
     }
 
     fn joined(&mut self, joined: Result<(tokio::task::Id, TaskDone), tokio::task::JoinError>) {
+        // What a call named or wrote before it returned is handled before its
+        // result: its phases precede its end, and none is left unread.
+        while let Ok(message) = self.ops_rx.try_recv() {
+            self.operation_message(message);
+        }
         let done = match joined {
             Ok((id, done)) => {
                 self.task_nodes.remove(&id);
@@ -1003,6 +1284,21 @@ impl<'a> Engine<'a> {
         }
         match done.result {
             Err((doing, error)) => {
+                // An update or delete that returned an error is over (the
+                // provider rolled back what it could): its started record
+                // goes. A create's stays, so the next run looks for what it
+                // may have made.
+                let started_kept = phase == Phase::Forward
+                    && (change.import_id.is_some()
+                        || matches!(
+                            change.action,
+                            Action::Create | Action::Replace { .. } | Action::Read
+                        ));
+                if !started_kept && doing != "plan" {
+                    self.batch.push(JournalRecord::Settled {
+                        instance: change.addr.clone(),
+                    });
+                }
                 let tries = if done.attempts > 1 {
                     format!(" (after {} tries)", done.attempts)
                 } else {
@@ -1062,6 +1358,10 @@ impl<'a> Engine<'a> {
                         instance: change.addr.clone(),
                     });
                     Arc::make_mut(&mut self.applied).remove(&change.addr);
+                } else if phase == Phase::Delete {
+                    self.batch.push(JournalRecord::Settled {
+                        instance: change.addr.clone(),
+                    });
                 }
                 self.after.push(AfterCommit::Release(node));
             }
@@ -1230,6 +1530,7 @@ impl<'a> Engine<'a> {
                 outcome: run.outcome.unwrap_or(Outcome::NotStarted),
                 duration: run.duration,
                 attempts: run.attempts,
+                phases: run.phases,
             })
             .collect();
         Report {
@@ -1322,8 +1623,11 @@ impl Task {
                 .map_err(|e| ("plan", e)),
             Task::Create { planned, reconcile } => {
                 let found = if reconcile {
-                    match retrier.run(|| provider.find(rt, &planned)).await {
-                        Ok(found) => Ok(found),
+                    match retrier
+                        .run(|| provider.resume(&op, rt, None, &planned, None))
+                        .await
+                    {
+                        Ok(Resumed::Settled(found)) => Ok(found),
                         Err(error) => Err(("look for", error)),
                     }
                 } else {

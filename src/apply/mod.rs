@@ -5,9 +5,13 @@
 //! Terminology: an *action* is one provider-side step of a change (a replace
 //! has two: a delete and a create); a *group commit* is one durable journal
 //! append (one sync) holding every record that became ready since the last
-//! one; a *pending create* is a create whose start was journalled but whose
-//! result was not, reconciled through [`Provider::find`](crate::providers::Provider::find)
-//! by the next run.
+//! one; a *pending call* is a create, update or delete whose start was
+//! journalled but whose result was not, settled through
+//! [`Provider::resume`](crate::providers::Provider::resume) by the next
+//! command that takes the lock (a create left pending in a state the engine
+//! is given is resumed here, before it is created again). A call's
+//! *checkpoints* ([`crate::providers::Operation::checkpoint`]) are journalled
+//! through the same group commits, and the call waits until they are durable.
 //!
 //! Invariant: the only caller of the mutating provider methods (`create`,
 //! `update`, `delete`). `import` only reads an object by its id, and has two
@@ -17,7 +21,8 @@
 //! [`Recorder`]. A secret value is sealed before it is recorded and never put
 //! into an event, a message or a diagnostic.
 //! Invariant: a record is durable before any action that depends on it
-//! starts, and a create's pending record is durable before the create call.
+//! starts; a create's, update's or delete's started record is durable before
+//! the call, and a checkpoint before `checkpoint` returns.
 //! Invariant: a provider that fails, panics or returns garbage fails only its
 //! own action; its dependents are skipped and everything else goes on.
 
@@ -175,6 +180,13 @@ pub enum Event {
         /// How it ended.
         outcome: Outcome,
     },
+    /// A running call named the phase it is in ([`crate::providers::Operation::phase`]).
+    Phase {
+        /// The instance.
+        addr: InstanceAddr,
+        /// The provider's text ("health 2/3"), never a secret.
+        phase: String,
+    },
     /// A change was skipped because something it depends on failed.
     Skipped {
         /// The instance.
@@ -206,8 +218,10 @@ pub struct Request<'a> {
     pub generated_secrets: BTreeMap<String, Value>,
     /// Where progress goes, if anywhere.
     pub events: Option<tokio::sync::mpsc::UnboundedSender<Event>>,
-    /// `true` = stop scheduling (first Ctrl-C): in-flight actions finish and
-    /// are recorded, the rest are reported not started.
+    /// `true` = stop scheduling (first Ctrl-C): the running calls see their
+    /// [`Operation`](crate::providers::Operation) cancelled (a deploy rolls
+    /// back and fails, a short call finishes), are recorded, and the rest are
+    /// reported not started.
     pub cancel: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -233,6 +247,8 @@ pub struct ActionResult {
     pub duration: Duration,
     /// Provider calls tried, retries included.
     pub attempts: u32,
+    /// The phases its calls named, in order: Unix milliseconds and text.
+    pub phases: Vec<(u64, String)>,
 }
 
 /// What an apply did.

@@ -15,7 +15,7 @@ use crate::providers::provider::conform_to_schema;
 use crate::providers::schema::ResourceSchema;
 use crate::providers::test::{Op, TEST_RESOURCE, TestProvider, Trigger};
 use crate::providers::{Operation, PlannedChange, Provider, ProviderError};
-use crate::state::{KeySource, PendingCreate};
+use crate::state::{CallKind, KeySource, PendingCall};
 use async_trait::async_trait;
 use std::path::Path;
 use std::sync::Mutex;
@@ -679,6 +679,11 @@ impl Provider for Finding {
         prior: &ObjectState,
         planned: &Attributes,
     ) -> Result<ObjectState, ProviderError> {
+        // `deployed` is updated as a deploy: a checkpoint and a phase first.
+        if planned.get("name").and_then(Value::as_str) == Some("deployed") {
+            op.checkpoint(serde_json::json!({"step": "switch"})).await?;
+            op.phase("switch router");
+        }
         self.0.update(op, resource_type, prior, planned).await
     }
     async fn delete(
@@ -722,15 +727,16 @@ fn with_pending(world: &World, name: &str) -> State {
     let mut state = State::new(world.host.as_ref());
     let mut planned = Attributes::new();
     planned.insert("name".to_owned(), Value::string(name));
-    state.pending.push(PendingCreate {
-        instance: addr(name),
-        resource_type: TEST_RESOURCE.to_owned(),
-        provider: String::from("test"),
-        planned: world
+    state.pending.push(PendingCall::new(
+        addr(name),
+        TEST_RESOURCE.to_owned(),
+        String::from("test"),
+        world
             .key
             .seal(world.host.as_ref(), &Value::map(planned))
             .unwrap(),
-    });
+        CallKind::Create,
+    ));
     state
 }
 
@@ -772,7 +778,7 @@ async fn a_pending_create_whose_object_is_missing_is_created() {
         .records
         .iter()
         .map(|r| match r {
-            JournalRecord::Pending { .. } => "pending",
+            JournalRecord::Pending(_) => "pending",
             JournalRecord::Set { .. } => "set",
             _ => "other",
         })
@@ -882,6 +888,111 @@ async fn wide_stacks_are_journalled_in_group_commits() {
     );
 }
 
+/// Records in memory and notes, at each group commit, how many creates the
+/// provider had started by then.
+struct WatchingRecorder {
+    provider: Arc<TestProvider>,
+    /// Per commit: its records and the creates started before it.
+    commits: Vec<(Vec<JournalRecord>, usize)>,
+}
+
+impl Recorder for WatchingRecorder {
+    fn record(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
+        let started = self.provider.calls_of(Op::Create).len();
+        self.commits.push((records.to_vec(), started));
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_chain_costs_one_group_commit_per_link_and_starts_nothing_early() {
+    // Each link's value is the previous link's id, known once it is applied:
+    // its result and the next link's pending create share one commit.
+    const LINKS: usize = 30;
+    let world = World::new();
+    let names: Vec<String> = (0..LINKS).map(|i| format!("r{i:03}")).collect();
+    let config = expanded(
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| match i {
+                0 => resource(n, Value::NULL, &[]),
+                _ => resource(n, Value::UNKNOWN, &[names[i - 1].as_str()]),
+            })
+            .collect(),
+    );
+    let state = State::new(world.host.as_ref());
+    let plan = world.plan(&config, Some(&state)).await;
+    let base = config.clone();
+    let chain = names.clone();
+    let resolver = FnResolver::new(move |applied| {
+        let mut instances: BTreeMap<InstanceAddr, Attributes> = base
+            .instances
+            .iter()
+            .map(|(addr, i)| (addr.clone(), i.attributes.clone()))
+            .collect();
+        for pair in chain.windows(2) {
+            let previous = applied
+                .get(&addr(&pair[0]))
+                .map(|a| Value::string(a.id.clone()))
+                .unwrap_or(Value::UNKNOWN);
+            instances
+                .get_mut(&addr(&pair[1]))
+                .unwrap()
+                .insert("value".to_owned(), previous);
+        }
+        Resolved {
+            instances,
+            outputs: BTreeMap::new(),
+        }
+    });
+    let mut recorder = WatchingRecorder {
+        provider: world.provider.clone(),
+        commits: Vec::new(),
+    };
+    let request = world.request(&plan, &config, resolver, 8);
+    let report = apply(request, state, &mut recorder).await;
+    assert!(!report.failed(), "{:?}", report.all_diagnostics());
+    assert_eq!(report.state.instance_count(), LINKS);
+    // One commit per link and one for the last result (two per link before).
+    assert!(
+        recorder.commits.len() <= LINKS + 1,
+        "{} commits for a chain of {LINKS}",
+        recorder.commits.len()
+    );
+    // Nothing started early: link i's create started only after the commit
+    // that held its pending create, which also held link i - 1's result.
+    for (i, name) in names.iter().enumerate() {
+        let commit = recorder
+            .commits
+            .iter()
+            .position(|(records, _)| {
+                records.iter().any(|r| {
+                    matches!(r, JournalRecord::Pending(pending) if pending.instance == addr(name))
+                })
+            })
+            .unwrap();
+        let (records, started_before) = &recorder.commits[commit];
+        assert!(
+            *started_before <= i,
+            "link {i} started before its pending create was durable"
+        );
+        if i > 0 {
+            let previous_result = recorder.commits[..=commit].iter().any(|(records, _)| {
+                records.iter().any(|r| {
+                    matches!(r, JournalRecord::Set { resource, .. } if *resource == addr(&names[i - 1]).resource)
+                })
+            });
+            assert!(
+                previous_result,
+                "link {i} was pending before link {} was recorded",
+                i - 1
+            );
+            assert!(!records.is_empty());
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn applies_on_a_multi_thread_runtime_with_commits_off_the_worker() {
     let world = World::new();
@@ -987,6 +1098,7 @@ async fn moves_rename_the_state_entry_without_provider_calls() {
             reason: None,
             import_id: None,
             moved_from: Some(addr("a")),
+            deploy: None,
         }],
         ..base
     };
@@ -1190,14 +1302,14 @@ fn pending_creates_and_secrets_survive_the_state_file() {
     let file = crate::state::StateFile::new(&state, 1, 0, "apply", "k");
     let json = String::from_utf8(file.to_bytes()).unwrap();
     assert!(!json.contains("pending") && !json.contains("secrets"));
-    state.apply_record(&JournalRecord::Pending {
-        instance: addr("a"),
-        resource_type: TEST_RESOURCE.to_owned(),
-        provider: String::from("test"),
-        planned: key
-            .seal(&host, &Value::string(CANARY).with_secret(true))
+    state.apply_record(&JournalRecord::Pending(PendingCall::new(
+        addr("a"),
+        TEST_RESOURCE.to_owned(),
+        String::from("test"),
+        key.seal(&host, &Value::string(CANARY).with_secret(true))
             .unwrap(),
-    });
+        CallKind::Create,
+    )));
     state.apply_record(&JournalRecord::Secret {
         name: String::from("secret.db"),
         value: key
@@ -1245,4 +1357,120 @@ async fn a_failed_delete_of_a_replaced_object_names_the_old_object() {
     assert!(help.contains("locked") && help.contains("`a-1`"), "{help}");
     // The new object is recorded.
     assert_eq!(world.opened(&report.state, "a")["id"], Value::string("b-1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn updates_and_deletes_are_journalled_as_started_and_checkpoints_before_their_step() {
+    let world = finding_world();
+    let config = expanded(vec![
+        resource("deployed", Value::string("v1"), &[]),
+        resource("gone", Value::NULL, &[]),
+    ]);
+    let (first, _) = world.converge(&config, None).await;
+    assert!(!first.failed(), "{:?}", first.results);
+    let next = expanded(vec![resource("deployed", Value::string("v2"), &[])]);
+    let (report, recorder) = world.converge(&next, Some(first.state)).await;
+    assert!(!report.failed(), "{:?}", report.results);
+    let of = |name: &str| -> Vec<String> {
+        recorder
+            .records
+            .iter()
+            .filter_map(|record| match record {
+                JournalRecord::Pending(call) if call.instance == addr(name) => {
+                    assert!(call.prior.is_some(), "{call:?}");
+                    Some(format!("started {}", call.call.as_str()))
+                }
+                JournalRecord::Checkpoint {
+                    instance,
+                    checkpoint,
+                } if *instance == addr(name) => Some(format!("checkpoint {}", checkpoint["step"])),
+                JournalRecord::Set {
+                    resource, instance, ..
+                } if resource.instance(instance.key.clone()) == addr(name) => {
+                    Some(String::from("set"))
+                }
+                JournalRecord::Remove { instance } if *instance == addr(name) => {
+                    Some(String::from("remove"))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        of("deployed"),
+        ["started update", "checkpoint \"switch\"", "set"]
+    );
+    assert_eq!(of("gone"), ["started delete", "remove"]);
+    // The results clear the started records; the phase is reported.
+    assert!(
+        report.state.pending.is_empty(),
+        "{:?}",
+        report.state.pending
+    );
+    let deployed = report
+        .results
+        .iter()
+        .find(|result| result.addr == addr("deployed"))
+        .unwrap();
+    let phases: Vec<&str> = deployed.phases.iter().map(|(_, p)| p.as_str()).collect();
+    assert_eq!(phases, ["switch router"]);
+    assert_eq!(
+        world.opened(&report.state, "deployed")["value"],
+        Value::string("v2")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_update_clears_its_started_record_and_a_crashed_one_keeps_it() {
+    let world = World::new();
+    let config = expanded(vec![resource("a", Value::string("v1"), &[])]);
+    let (first, _) = world.converge(&config, None).await;
+    let next = expanded(vec![resource("a", Value::string("v2"), &[])]);
+    world
+        .provider
+        .fail_matching(Op::Update, "a", ProviderError::permanent("refused"));
+    let (report, recorder) = world.converge(&next, Some(first.state.clone())).await;
+    assert!(report.failed());
+    assert!(matches!(
+        recorder.records.first(),
+        Some(JournalRecord::Pending(_))
+    ));
+    assert!(matches!(
+        recorder.records.last(),
+        Some(JournalRecord::Settled { .. })
+    ));
+    assert!(report.state.pending.is_empty());
+    // A journal cut after the started record leaves the call pending.
+    let mut state = first.state;
+    state.apply_record(&recorder.records[0]);
+    assert_eq!(state.pending.len(), 1);
+    assert_eq!(state.pending[0].call, CallKind::Update);
+}
+
+#[test]
+fn a_pending_create_is_journalled_as_it_always_was() {
+    // Journals written before updates and deletes were journalled hold
+    // exactly these fields; they still read, as creates.
+    let host = MemoryHost::new();
+    let key = Key::from_bytes([1; 32], KeySource::Env);
+    let record = JournalRecord::Pending(PendingCall::new(
+        addr("a"),
+        TEST_RESOURCE.to_owned(),
+        String::from("test"),
+        key.seal(&host, &Value::string("p")).unwrap(),
+        CallKind::Create,
+    ));
+    let json = serde_json::to_value(&record).unwrap();
+    let fields: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        fields,
+        ["instance", "kind", "planned", "provider", "resource_type"]
+    );
+    let read: JournalRecord = serde_json::from_value(json).unwrap();
+    assert_eq!(read, record);
 }

@@ -215,6 +215,7 @@ fn execute(ctx: &mut Ctx<'_>, request: ApplyRequest, approved: bool, grace: Dura
         tty,
         progress: None,
         running: Default::default(),
+        phase_lines: Default::default(),
         interrupts_seen: 0,
         retries: 0,
     };
@@ -382,6 +383,9 @@ fn applied_summary(
     text
 }
 
+/// Off a terminal, the most often one action's phase is printed.
+const PHASE_LINE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The terminal side of an apply.
 struct Terminal<'c, 'a> {
     ctx: &'c mut Ctx<'a>,
@@ -389,6 +393,9 @@ struct Terminal<'c, 'a> {
     tty: bool,
     progress: Option<Live>,
     running: std::collections::BTreeMap<String, Instant>,
+    /// Off a terminal: when each running action's last phase line was
+    /// printed, and the latest phase not printed since (rate limit).
+    phase_lines: std::collections::BTreeMap<String, (Instant, Option<String>)>,
     interrupts_seen: usize,
     /// Provider calls tried again after a transient error.
     retries: usize,
@@ -492,6 +499,9 @@ impl ApplyUi for Terminal<'_, '_> {
                 if let Some(live) = &mut self.progress {
                     live.finished(&name, matches!(outcome, ActionOutcome::Failed(_)));
                 }
+                if let Some((_, Some(held))) = self.phase_lines.remove(&name) {
+                    self.line(&format!("{name}: {held}"));
+                }
                 let seconds = duration.as_secs_f64();
                 let text = match outcome {
                     ActionOutcome::Failed(_) => {
@@ -500,6 +510,27 @@ impl ApplyUi for Terminal<'_, '_> {
                     _ => format!("{name}: {} ({seconds:.1}s)", past(*action)),
                 };
                 self.line(&text);
+            }
+            Event::Phase { addr, phase } => {
+                let name = addr.to_string();
+                if let Some(live) = &mut self.progress {
+                    live.phase(&name, phase);
+                    return;
+                }
+                // Off a terminal: a line per phase change, at most one a
+                // second per action; a phase held back is printed when the
+                // next line is due or the action ends.
+                let now = Instant::now();
+                let due = self
+                    .phase_lines
+                    .get(&name)
+                    .is_none_or(|(last, _)| now.duration_since(*last) >= PHASE_LINE_EVERY);
+                if due {
+                    self.phase_lines.insert(name.clone(), (now, None));
+                    self.line(&format!("{name}: {phase}"));
+                } else if let Some((_, held)) = self.phase_lines.get_mut(&name) {
+                    *held = Some(phase.clone());
+                }
             }
             Event::Skipped { addr, because } => {
                 if let Some(live) = &mut self.progress {

@@ -1,7 +1,8 @@
 //! The live apply display on a terminal: one overall bar (done/total, failed,
 //! elapsed, ETA) and under it the longest-running actions, as many as fit
 //! the terminal's height (at most [`MAX_SHOWN`]), each with its elapsed
-//! time. Finished actions scroll above it as plain lines.
+//! time and the latest phase its provider named ("health 2/3"). Finished
+//! actions scroll above it as plain lines.
 //!
 //! Invariant: the display never takes more lines than the terminal has, so
 //! the plan just confirmed stays on the screen above it; the count is
@@ -25,6 +26,8 @@ pub(super) struct Live {
     /// One line per listed action, then possibly the "… more" line.
     slots: Vec<indicatif::ProgressBar>,
     running: BTreeMap<String, (Instant, ActionKind)>,
+    /// The latest phase of each running action that named one.
+    phases: BTreeMap<String, String>,
     failed: usize,
 }
 
@@ -48,6 +51,7 @@ impl Live {
             bar,
             slots: Vec::new(),
             running: BTreeMap::new(),
+            phases: BTreeMap::new(),
             failed: 0,
         }
     }
@@ -61,12 +65,21 @@ impl Live {
     /// An action ended (or was skipped: `name` was never started).
     pub(super) fn finished(&mut self, name: &str, failed: bool) {
         self.running.remove(name);
+        self.phases.remove(name);
         if failed {
             self.failed += 1;
             self.bar.set_message(format!(", {} failed", self.failed));
         }
         self.bar.inc(1);
         self.redraw();
+    }
+
+    /// A running action named its phase: shown next to it.
+    pub(super) fn phase(&mut self, name: &str, phase: &str) {
+        if self.running.contains_key(name) {
+            self.phases.insert(name.to_owned(), phase.to_owned());
+            self.redraw();
+        }
     }
 
     /// A line above the display.
@@ -95,7 +108,7 @@ impl Live {
             .size_checked()
             .map_or(24, |(rows, _)| usize::from(rows));
         let room = rows.saturating_sub(RESERVED_LINES).min(MAX_SHOWN);
-        let lines = shown_lines(&self.running, room, Instant::now());
+        let lines = shown_lines(&self.running, &self.phases, room, Instant::now());
         while self.slots.len() > lines.len() {
             if let Some(slot) = self.slots.pop() {
                 slot.finish_and_clear();
@@ -119,6 +132,7 @@ impl Live {
 /// them when they fit in `room`) and, when some are left out, how many.
 pub(super) fn shown_lines(
     running: &BTreeMap<String, (Instant, ActionKind)>,
+    phases: &BTreeMap<String, String>,
     room: usize,
     now: Instant,
 ) -> Vec<String> {
@@ -137,7 +151,10 @@ pub(super) fn shown_lines(
         .take(listed)
         .map(|(name, (started, action))| {
             let seconds = now.saturating_duration_since(*started).as_secs();
-            format!("{name}: {}… {seconds}s", action.as_str())
+            match phases.get(*name) {
+                Some(phase) => format!("{name}: {}… {seconds}s — {phase}", action.as_str()),
+                None => format!("{name}: {}… {seconds}s", action.as_str()),
+            }
         })
         .collect();
     if longest.len() > listed {
@@ -163,19 +180,23 @@ mod tests {
             })
             .collect();
         let now = start + Duration::from_secs(100);
-        let lines = shown_lines(&running, 5, now);
+        let phases = BTreeMap::from([(
+            String::from("null_resource.r01"),
+            String::from("health 2/3"),
+        )]);
+        let lines = shown_lines(&running, &phases, 5, now);
         assert_eq!(
             lines,
             [
                 "null_resource.r00: creating… 100s",
-                "null_resource.r01: creating… 99s",
+                "null_resource.r01: creating… 99s — health 2/3",
                 "null_resource.r02: creating… 98s",
                 "null_resource.r03: creating… 97s",
                 "… and 60 more running",
             ]
         );
-        assert_eq!(shown_lines(&running, 0, now), Vec::<String>::new());
+        assert_eq!(shown_lines(&running, &phases, 0, now), Vec::<String>::new());
         let few: BTreeMap<_, _> = running.into_iter().take(3).collect();
-        assert_eq!(shown_lines(&few, 5, now).len(), 3);
+        assert_eq!(shown_lines(&few, &phases, 5, now).len(), 3);
     }
 }

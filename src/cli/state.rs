@@ -454,6 +454,7 @@ fn audit_action(address: &str, action: &str) -> AuditAction {
         outcome: ActionOutcome::Succeeded,
         duration_ms: 0,
         error: None,
+        phases: Vec::new(),
     }
 }
 

@@ -68,6 +68,7 @@ pub(super) fn restore(ctx: &mut Ctx<'_>, args: RestoreArgs) -> Exit {
         outcome: ActionOutcome::Succeeded,
         duration_ms: 0,
         error: None,
+        phases: Vec::new(),
     }];
     let problems = writing.finish(Some(record));
     if let Some(kept) = replaced {

@@ -266,8 +266,10 @@ codes! {
     StateBackendConfig => ("infra::state::backend_config", "state backend is not configured"),
     /// The state database could not be reached, or refused the connection.
     StateBackendUnreachable => ("infra::state::backend_unreachable", "state database could not be reached"),
-    /// The state storage (an S3 bucket) refused the credentials: a wrong key, a bad signature, an expired token or no permission.
+    /// The state storage refused the credentials: a wrong password or `pg_hba.conf` rule (postgres), a wrong key, a bad signature, an expired token or no permission (s3).
     StateBackendDenied => ("infra::state::backend_denied", "state storage refused the credentials"),
+    /// The connection to the state database failed in TLS: no TLS on the server, or a certificate that did not verify for the URL's `sslmode`.
+    StateBackendTls => ("infra::state::backend_tls", "state database connection failed in TLS"),
 
     // ---- cli: the command line and the machine -------------------------------
     /// A file could not be read.

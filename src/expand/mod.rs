@@ -361,7 +361,14 @@ pub fn expand(
         moved,
         imports,
         provider_configs: expander.provider_configs,
-        keyed_dependencies: Arc::new(crate::graph::keyed_dependencies(config)),
+        // A partial expansion (`only`: the apply's resolver, once per link of
+        // a chain) is read for its instances and outputs alone; the keyed
+        // dependencies walk every resource, which per call made a chain's
+        // apply quadratic.
+        keyed_dependencies: Arc::new(match request.only {
+            Some(_) => crate::graph::KeyedDependencies::new(),
+            None => crate::graph::keyed_dependencies(config),
+        }),
         module_instances,
     };
     (Some(expanded), diagnostics)

@@ -24,7 +24,7 @@ use crate::host::Host;
 use crate::lang::Value;
 use crate::plan::{Plan, PlanFile};
 use crate::providers::ObjectState;
-use crate::state::audit::{ActionOutcome as AuditOutcome, AuditAction, AuditRecord};
+use crate::state::audit::{ActionOutcome as AuditOutcome, AuditAction, AuditPhase, AuditRecord};
 use crate::state::{Backend, Key, KeyUse, LockInfo, State, StateError, Writing};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -197,7 +197,38 @@ fn run(
             return None;
         }
     };
-    let opened = open(host, checked, &request.plan, true, diagnostics)?;
+    let mut opened = open(host, checked, &request.plan, true, diagnostics)?;
+    // Calls an interrupted apply left pending are settled before planning,
+    // and recorded as a version of their own.
+    let settled =
+        super::resume::resume_pending(host, checked, &opened, &request.plan, diagnostics)?;
+    if let Some(settled) = settled {
+        let mut state = settled.state;
+        let count = settled.actions.len();
+        let summary = format!(
+            "resumed {count} interrupted call{}",
+            if count == 1 { "" } else { "s" }
+        );
+        let serial = match writing.write(&mut state, &summary) {
+            Ok(serial) => serial,
+            Err(error) => {
+                fail(diagnostics, error);
+                return None;
+            }
+        };
+        let mut audit = AuditRecord::start(host.as_ref(), "resume", &environment);
+        audit.serial = Some(serial);
+        audit.actions = settled.actions;
+        audit.finish(host.as_ref());
+        if let Err(error) = writing.backend().append_audit(&audit) {
+            fail(diagnostics, error);
+            return None;
+        }
+        for note in &settled.notes {
+            ui.note(note);
+        }
+        opened.prior = Some(state);
+    }
     let planned = match &request.mode {
         Mode::Apply { plan_file: None } => {
             plan_opened(host, checked, &opened, &request.plan, diagnostics)?
@@ -995,6 +1026,14 @@ fn audit_actions(report: &Report) -> Vec<AuditAction> {
                 outcome,
                 duration_ms: u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX),
                 error,
+                phases: result
+                    .phases
+                    .iter()
+                    .map(|(at_ms, phase)| AuditPhase {
+                        at_ms: *at_ms,
+                        phase: phase.clone(),
+                    })
+                    .collect(),
             }
         })
         .collect()

@@ -465,6 +465,7 @@ fn run_refresh(
             outcome: ActionOutcome::Succeeded,
             duration_ms: 0,
             error: None,
+            phases: Vec::new(),
         })
         .collect();
     for error in writing.finish(Some(audit)) {

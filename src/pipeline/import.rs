@@ -219,6 +219,7 @@ fn run(
         outcome: ActionOutcome::Succeeded,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         error: None,
+        phases: Vec::new(),
     });
     for error in writing.finish(Some(audit)) {
         diagnostics.push(error.to_diagnostic());

@@ -14,6 +14,7 @@ mod drift;
 pub mod envdiff;
 mod import;
 mod policy;
+mod resume;
 mod run;
 pub mod state_url;
 

@@ -262,6 +262,7 @@ pub async fn diff(
                 reason: None,
                 import_id: None,
                 moved_from: None,
+                deploy: None,
             });
             continue;
         }
@@ -343,6 +344,24 @@ pub async fn diff(
         if let Some(error) = destroy_refused(addr, Some(instance), action) {
             diagnostics.push(error);
         }
+        // A change of several steps (a service deploy) names them for the plan.
+        let deploy = match action {
+            Action::Create | Action::Update | Action::Replace { .. } => request
+                .providers
+                .lookup(&addr.resource.resource_type, provider_name)
+                .and_then(|provider| {
+                    let prior = match action {
+                        Action::Update => prior_object.map(|p| &p.object),
+                        _ => None,
+                    };
+                    provider.deploy_steps(
+                        &addr.resource.resource_type,
+                        prior,
+                        &planned_change.planned,
+                    )
+                }),
+            _ => None,
+        };
         changes.push(Change {
             addr: addr.clone(),
             resource_type: addr.resource.resource_type.clone(),
@@ -354,6 +373,7 @@ pub async fn diff(
             reason,
             import_id: None,
             moved_from: None,
+            deploy,
         });
     }
 
@@ -388,6 +408,7 @@ pub async fn diff(
             reason: Some(Reason::NoLongerInConfiguration),
             import_id: None,
             moved_from: None,
+            deploy: None,
         });
     }
     (changes, diagnostics)

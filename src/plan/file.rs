@@ -97,6 +97,9 @@ pub struct ChangeFile {
     /// The prior address a `moved` block renames.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved_from: Option<InstanceAddr>,
+    /// The steps of a deploy, as the provider named them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<crate::providers::DeploySteps>,
 }
 
 /// A [`Drift`] as stored.
@@ -201,6 +204,7 @@ impl PlanFile {
                 reason: change.reason,
                 import_id: change.import_id.clone(),
                 moved_from: change.moved_from.clone(),
+                deploy: change.deploy.clone(),
             });
         }
         let mut drift = Vec::with_capacity(plan.drift.len());
@@ -341,6 +345,7 @@ impl PlanFile {
                 reason: change.reason,
                 import_id: change.import_id.clone(),
                 moved_from: change.moved_from.clone(),
+                deploy: change.deploy.clone(),
             });
         }
         let mut drift = Vec::with_capacity(self.drift.len());

@@ -131,6 +131,9 @@ pub struct Change {
     /// The prior instance at this address is now this one (a `moved` block):
     /// state is renamed, no provider call.
     pub moved_from: Option<InstanceAddr>,
+    /// The steps the change goes through, when the provider says it is more
+    /// than one call ([`Provider::deploy_steps`](crate::providers::Provider::deploy_steps)).
+    pub deploy: Option<crate::providers::DeploySteps>,
 }
 
 /// How one instance drifted: what the prior state recorded vs what the provider reads now.

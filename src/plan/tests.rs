@@ -1140,6 +1140,7 @@ fn impact_of_an_updated_chain(n: usize) -> (Impact, usize) {
             reason: None,
             import_id: None,
             moved_from: None,
+            deploy: None,
         })
         .collect();
     impact::analyze_counting_steps(&config, &BTreeMap::new(), &changes, None, false)

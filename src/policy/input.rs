@@ -19,11 +19,29 @@ use serde_json::{Map, Value as Json, json};
 /// What stands in for a secret value.
 pub const SECRET: &str = "(secret)";
 
-/// The whole input document.
-pub fn document(plan: &Plan, expanded: &Expanded, config: &Config, sources: &SourceMap) -> Json {
-    json!({
-        "plan": plan_document(plan),
-        "config": config_document(expanded, sources),
+/// The whole input document, as the engine takes it. Its two large parts,
+/// `plan` and `config`, are built and converted on two threads.
+pub fn document(
+    plan: &Plan,
+    expanded: &Expanded,
+    config: &Config,
+    sources: &SourceMap,
+) -> regorus::Value {
+    let (plan_part, config_part) = std::thread::scope(|scope| {
+        let plan_thread = std::thread::Builder::new()
+            .name("infra-policy-input".into())
+            .spawn_scoped(scope, || regorus::Value::from(plan_document(plan)));
+        let config_part = regorus::Value::from(config_document(expanded, sources));
+        let plan_part = match plan_thread {
+            Ok(thread) => thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: build it here.
+            Err(_) => regorus::Value::from(plan_document(plan)),
+        };
+        (plan_part, config_part)
+    });
+    let rest = regorus::Value::from(json!({
         "environment": {
             "name": plan.environment.name,
             "protected": plan.environment.protected,
@@ -33,7 +51,14 @@ pub fn document(plan: &Plan, expanded: &Expanded, config: &Config, sources: &Sou
             "state": config.stack.state,
             "environments": config.environments.keys().collect::<Vec<_>>(),
         },
-    })
+    }));
+    let mut entries = std::collections::BTreeMap::new();
+    entries.insert(regorus::Value::from("plan"), plan_part);
+    entries.insert(regorus::Value::from("config"), config_part);
+    for key in ["environment", "stack"] {
+        entries.insert(regorus::Value::from(key), rest[key].clone());
+    }
+    regorus::Value::from(entries)
 }
 
 /// The JSON plan with `"(secret)"` wherever a `*_sensitive` mask is `true`.

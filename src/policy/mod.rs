@@ -75,7 +75,7 @@ pub fn check_syntax(set: &PolicySet) -> Diagnostics {
 /// being checked.
 pub fn evaluate(
     set: &PolicySet,
-    input: serde_json::Value,
+    input: regorus::Value,
     options: &Options,
 ) -> (Option<PolicyResults>, Diagnostics) {
     let (engine, mut diagnostics) = engine::compile(set, false);
@@ -93,44 +93,17 @@ pub fn evaluate(
         name == "deny" || name == "warn"
     });
     let policies = checked_policies(set, &engine);
-    // The rule being evaluated, to name it when the time runs out.
-    let current = std::sync::Arc::new(std::sync::Mutex::new(None::<RuleDef>));
-    let (sender, receiver) = std::sync::mpsc::channel();
-    let worker_defs = defs.clone();
-    let worker_current = current.clone();
-    let spawned = std::thread::Builder::new()
-        .name("infra-policy".into())
-        .spawn(move || {
-            engine.set_input(regorus::Value::from(input));
-            let mut results = Vec::new();
-            for def in &worker_defs {
-                if let Ok(mut slot) = worker_current.lock() {
-                    *slot = Some(def.clone());
-                }
-                let result = engine::eval(&mut engine, def);
-                let failed = result.is_err();
-                results.push((def.clone(), result));
-                if failed {
-                    break;
-                }
-            }
-            // The receiver may have given up (time ran out); nothing to do then.
-            let _ = sender.send(results);
-        });
-    if let Err(error) = spawned {
-        diagnostics.push(
-            Diagnostic::error_at_path(Code::Internal, None)
-                .with_help(format!("could not start the policy thread: {error}")),
-        );
-        return (None, diagnostics);
-    }
-    // The real bound: a builtin that never checks the engine's timer cannot
-    // hold the command; the thread is left behind and ends with the process.
-    let results = match receiver.recv_timeout(timeout) {
+    let results = match run_rules(engine, &defs, input, timeout) {
         Ok(results) => results,
-        Err(_) => {
-            let running = current.lock().ok().and_then(|slot| slot.clone());
+        Err(Stop::Timeout(running)) => {
             diagnostics.push(timeout_error(running.as_ref(), timeout));
+            return (None, diagnostics);
+        }
+        Err(Stop::NoThread(error)) => {
+            diagnostics.push(
+                Diagnostic::error_at_path(Code::Internal, None)
+                    .with_help(format!("could not start the policy thread: {error}")),
+            );
             return (None, diagnostics);
         }
     };
@@ -200,6 +173,141 @@ pub fn evaluate(
         }),
         diagnostics,
     )
+}
+
+/// One rule definition's result, or its evaluation error.
+type RuleResult = (RuleDef, Result<regorus::Value, String>);
+
+/// Why the rules were not all evaluated.
+enum Stop {
+    /// The time ran out; the first definition still running, if known.
+    Timeout(Option<RuleDef>),
+    /// A thread could not be started.
+    NoThread(String),
+}
+
+/// Evaluates `defs` against `input` on up to two threads (each with its
+/// own copy of the engine, the input shared), bounded by `timeout`: the
+/// results in `defs` order, up to and including the first that failed, as
+/// one thread evaluating them in order would give. Each thread takes the
+/// next definition not yet taken, so one costly rule does not hold the
+/// others back. On timeout, the first definition (in order) still running,
+/// if known.
+fn run_rules(
+    engine: regorus::Engine,
+    defs: &[RuleDef],
+    input: regorus::Value,
+    timeout: Duration,
+) -> Result<Vec<RuleResult>, Stop> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, 2)
+        .min(defs.len().max(1));
+    let defs_shared: Arc<[RuleDef]> = defs.into();
+    // The next definition to take, and whether one failed (then no more is
+    // taken: those before it are taken already).
+    let next = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicBool::new(false));
+    // Each worker sends (index, result).
+    let (sender, receiver) = std::sync::mpsc::channel::<(usize, RuleResult)>();
+    // The index each worker is evaluating, to name it when time runs out.
+    let running: Vec<Arc<Mutex<Option<usize>>>> =
+        (0..workers).map(|_| Arc::new(Mutex::new(None))).collect();
+    let mut engine = Some(engine);
+    for (worker, slot) in running.iter().enumerate() {
+        // The last worker takes the engine itself; the others a copy.
+        let mut engine = if worker + 1 == workers {
+            match engine.take() {
+                Some(engine) => engine,
+                None => break,
+            }
+        } else {
+            match engine.as_ref() {
+                Some(engine) => engine.clone(),
+                None => break,
+            }
+        };
+        let (sender, slot, input) = (sender.clone(), slot.clone(), input.clone());
+        let (defs, next, failed) = (defs_shared.clone(), next.clone(), failed.clone());
+        let spawned = std::thread::Builder::new()
+            .name("infra-policy".into())
+            .spawn(move || {
+                engine.set_input(input);
+                while !failed.load(Ordering::SeqCst) {
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(def) = defs.get(index) else { break };
+                    if let Ok(mut slot) = slot.lock() {
+                        *slot = Some(index);
+                    }
+                    let result = engine::eval(&mut engine, def);
+                    if result.is_err() {
+                        failed.store(true, Ordering::SeqCst);
+                    }
+                    // The receiver may have given up (time ran out).
+                    if sender.send((index, (def.clone(), result))).is_err() {
+                        break;
+                    }
+                }
+                if let Ok(mut slot) = slot.lock() {
+                    *slot = None;
+                }
+            });
+        if let Err(error) = spawned {
+            return Err(Stop::NoThread(error.to_string()));
+        }
+    }
+    drop(sender);
+    // The real bound: a builtin that never checks the engine's timer cannot
+    // hold the command; the threads are left behind and end with the process.
+    let deadline = std::time::Instant::now() + timeout;
+    let mut slots: Vec<Option<RuleResult>> = vec![None; defs.len()];
+    loop {
+        // Done when every definition up to the first failure has a result.
+        let mut complete = true;
+        for slot in &slots {
+            match slot {
+                Some((_, Err(_))) => break,
+                Some(_) => {}
+                None => {
+                    complete = false;
+                    break;
+                }
+            }
+        }
+        if complete {
+            break;
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match receiver.recv_timeout(left) {
+            Ok((index, result)) => {
+                if let Some(slot) = slots.get_mut(index) {
+                    *slot = Some(result);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                let first_running = running
+                    .iter()
+                    .filter_map(|slot| slot.lock().ok().and_then(|index| *index))
+                    .min();
+                return Err(Stop::Timeout(
+                    first_running.and_then(|index| defs.get(index).cloned()),
+                ));
+            }
+        }
+    }
+    let mut results = Vec::new();
+    for slot in slots {
+        let Some(result) = slot else { break };
+        let failed = result.1.is_err();
+        results.push(result);
+        if failed {
+            break;
+        }
+    }
+    Ok(results)
 }
 
 /// Every package of the set with its files, by name.

@@ -63,7 +63,12 @@ pub const BUILTIN: &[Builtin] = &[
         name: "postgres",
         resources: super::postgres::schemas,
         data_sources: Vec::new,
-        make: |_, _| Arc::new(super::postgres::PostgresProvider::new()),
+        make: |host, dir| {
+            Arc::new(super::postgres::PostgresProvider::new(
+                host,
+                dir.to_path_buf(),
+            ))
+        },
     },
     Builtin {
         name: "aws",

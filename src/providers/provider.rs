@@ -306,11 +306,7 @@ pub trait Provider: Send + Sync {
         planned: &Attributes,
         checkpoint: Option<&serde_json::Value>,
     ) -> Result<Resumed, ProviderError> {
-        let _ = op;
-        match (prior, checkpoint) {
-            (None, None) => Ok(Resumed::Settled(self.find(resource_type, planned).await?)),
-            (prior, _) => Ok(Resumed::Settled(prior.cloned())),
-        }
+        resume_by_default(self, op, resource_type, prior, planned, checkpoint).await
     }
 
     /// The steps a change goes through, when it is more than one call
@@ -324,6 +320,26 @@ pub trait Provider: Send + Sync {
     ) -> Option<DeploySteps> {
         let _ = (resource_type, prior, planned);
         None
+    }
+}
+
+/// The default [`Provider::resume`], for providers that override it for some
+/// calls only: a create without checkpoint is looked for with
+/// [`Provider::find`]; anything else reports the prior object unchanged.
+pub async fn resume_by_default<P: Provider + ?Sized>(
+    provider: &P,
+    op: &Operation,
+    resource_type: &str,
+    prior: Option<&ObjectState>,
+    planned: &Attributes,
+    checkpoint: Option<&serde_json::Value>,
+) -> Result<Resumed, ProviderError> {
+    let _ = op;
+    match (prior, checkpoint) {
+        (None, None) => Ok(Resumed::Settled(
+            provider.find(resource_type, planned).await?,
+        )),
+        (prior, _) => Ok(Resumed::Settled(prior.cloned())),
     }
 }
 

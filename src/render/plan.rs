@@ -131,6 +131,14 @@ fn action_words(change: &Change) -> String {
         }
         text.push_str(", then ");
     }
+    if let Some(deploy) = &change.deploy
+        && change.action == Action::Update
+        && change.import_id.is_none()
+    {
+        // `will be deployed blue-green: start green → health → …`
+        let _ = write!(text, "will be deployed {}", deploy_steps(deploy));
+        return text;
+    }
     let words = match change.action {
         Action::NoOp => "is unchanged",
         Action::Create => "will be created",
@@ -155,7 +163,18 @@ fn action_words(change: &Change) -> String {
     {
         let _ = write!(text, " ({})", reason.describe());
     }
+    if let Some(deploy) = &change.deploy {
+        let _ = write!(text, ", deployed {}", deploy_steps(deploy));
+    }
     text
+}
+
+/// `blue-green: start green on :8101 → health → switch router`.
+fn deploy_steps(deploy: &crate::providers::DeploySteps) -> String {
+    if deploy.steps.is_empty() {
+        return deploy.strategy.clone();
+    }
+    format!("{}: {}", deploy.strategy, deploy.steps.join(" → "))
 }
 
 /// The change's header line: `-/+ test_resource.db must be replaced (forces replacement: name)`.
@@ -488,10 +507,29 @@ fn impact_lines(plan: &Plan, limit: usize) -> Vec<String> {
         .iter()
         .filter(|risk| risk.reason == DowntimeReason::ProtectedEnvironment)
         .count();
-    if gaps.is_empty() && protected == 0 {
+    let deploys: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|change| change.deploy.is_some())
+        .collect();
+    if gaps.is_empty() && protected == 0 && deploys.is_empty() {
         lines.push(String::from("  Downtime risk: none found"));
     } else {
         lines.push(String::from("  Downtime risk:"));
+        for change in deploys.iter().take(limit) {
+            if let Some(deploy) = &change.deploy {
+                lines.push(format!(
+                    "    {} {} deploys {}: downtime: {}",
+                    change_symbol(change),
+                    shown_addr(change),
+                    deploy.strategy,
+                    deploy.downtime
+                ));
+            }
+        }
+        if deploys.len() > limit {
+            lines.push(format!("    … {} more deploys", deploys.len() - limit));
+        }
         for risk in gaps.iter().take(limit) {
             lines.push(format!(
                 "    {} {} {}",
@@ -712,6 +750,11 @@ fn resource_change_json(change: &Change) -> serde_json::Value {
         "replace_paths": change.replace_paths,
         "importing": change.import_id.as_ref().map(|id| serde_json::json!({ "id": id })),
         "previous_address": change.moved_from.as_ref().map(ToString::to_string),
+        "deploy": change.deploy.as_ref().map(|deploy| serde_json::json!({
+            "strategy": deploy.strategy,
+            "steps": deploy.steps,
+            "downtime": deploy.downtime,
+        })),
     })
 }
 
@@ -1105,6 +1148,7 @@ mod tests {
             reason: None,
             import_id: None,
             moved_from: None,
+            deploy: None,
         }
     }
 

@@ -57,6 +57,18 @@ pub struct AuditAction {
     /// Why it failed, already redacted by the caller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The phases its provider calls named ("health 2/3"), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<AuditPhase>,
+}
+
+/// One phase of an audited action.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditPhase {
+    /// Unix milliseconds when the call named it.
+    pub at_ms: u64,
+    /// The provider's text (never a secret).
+    pub phase: String,
 }
 
 /// One audited command run.
@@ -206,6 +218,7 @@ mod tests {
                 outcome: *outcome,
                 duration_ms: 3,
                 error: (*outcome == ActionOutcome::Failed).then(|| String::from("boom")),
+                phases: Vec::new(),
             });
         }
         record.finish(host);

@@ -10,7 +10,7 @@
 //! guessing, so a refused file is never rewritten from a guess.
 
 use super::crypto::SealedValue;
-use super::{OutputState, PendingCreate, ResourceState, State, StateError};
+use super::{OutputState, PendingCall, ResourceState, State, StateError};
 use crate::diag::Code;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -43,7 +43,7 @@ pub struct StateFile {
     pub outputs: BTreeMap<String, OutputState>,
     /// Creates started but not seen to finish (see [`State::pending`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pending: Vec<PendingCreate>,
+    pub pending: Vec<PendingCall>,
     /// Generated secret values, sealed (see [`State::secrets`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub secrets: BTreeMap<String, SealedValue>,
@@ -118,8 +118,8 @@ impl StateFile {
             key_id: &'a str,
             resources: &'a [ResourceState],
             outputs: &'a BTreeMap<String, OutputState>,
-            #[serde(skip_serializing_if = "<[PendingCreate]>::is_empty")]
-            pending: &'a [PendingCreate],
+            #[serde(skip_serializing_if = "<[PendingCall]>::is_empty")]
+            pending: &'a [PendingCall],
             #[serde(skip_serializing_if = "BTreeMap::is_empty")]
             secrets: &'a BTreeMap<String, SealedValue>,
         }
@@ -241,7 +241,11 @@ impl StateFile {
             .flat_map(|r| r.instances.iter())
             .flat_map(|i| [&i.attributes, &i.config])
             .chain(self.outputs.values().map(|o| &o.value))
-            .chain(self.pending.iter().map(|p| &p.planned))
+            .chain(
+                self.pending
+                    .iter()
+                    .flat_map(|p| std::iter::once(&p.planned).chain(&p.prior).chain(&p.config)),
+            )
             .chain(self.secrets.values())
     }
 }

@@ -3,7 +3,9 @@
 //! ```text
 //! <stack>/.infra/key                                  the state key (0600), unless INFRA_STATE_KEY
 //! <stack>/.infra/state/<stack>/<env>.json             the current version
-//! <stack>/.infra/state/<stack>/<env>.history/<serial>.json   every version ever written
+//! <stack>/.infra/state/<stack>/<env>.history/<serial>.json   a version, whole (the newest)
+//! <stack>/.infra/state/<stack>/<env>.history/<serial>.delta.json   an older version, as the
+//!                                                     changes from the one after it
 //! <stack>/.infra/state/<stack>/<env>.history/audit.jsonl   one audit record per line
 //! <stack>/.infra/state/<stack>/<env>.lock             the lock, while a command writes
 //! <stack>/.infra/state/<stack>/<env>.journal          completed actions not yet in state
@@ -13,14 +15,21 @@
 //! folder fsync) and only after the current file passed every check; a
 //! refused file is left byte for byte as it was.
 //! Invariant: reading takes no lock and writes nothing.
+//! Invariant: every version in the history can be rebuilt: it is whole, or
+//! a delta ([`super::delta`]) whose base is in the history too. A version
+//! becomes a delta only once the version after it is whole in the history:
+//! the delta is written first, then the new version (current file, then its
+//! copy in the history), and only then is the older whole copy removed.
 
 use super::crypto::Key;
+use super::delta::{DeltaHeader, VersionDelta};
 use super::file::{StateFile, VersionInfo};
 use super::journal::Journal;
 use super::lock::{self, HeldLock, Lock, LockInfo};
 use super::{State, StateError};
 use crate::diag::Code;
 use crate::host::{Host, HostError};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -99,6 +108,10 @@ impl<'h> LocalBackend<'h> {
         self.history_dir().join(format!("{serial:020}.json"))
     }
 
+    fn delta_path(&self, serial: u64) -> PathBuf {
+        self.history_dir().join(format!("{serial:020}.delta.json"))
+    }
+
     /// The current version, checked (JSON, format, checksum) and compared with
     /// the newest history version (lineage, serial); `None` if never written.
     ///
@@ -107,6 +120,12 @@ impl<'h> LocalBackend<'h> {
     /// propose to create everything again. A file that fails a check is
     /// refused with the way out, `infra state restore`.
     pub fn read(&self) -> Result<Option<StateFile>, StateError> {
+        Ok(self.read_current()?.map(|(file, _)| file))
+    }
+
+    /// [`LocalBackend::read`], and whether the current file is byte for
+    /// byte the newest whole version in the history.
+    fn read_current(&self) -> Result<Option<(StateFile, bool)>, StateError> {
         let path = self.state_path();
         let bytes = match self.host.read(&path) {
             Ok(bytes) => bytes,
@@ -118,8 +137,10 @@ impl<'h> LocalBackend<'h> {
             }
             Err(error) => return Err(StateError::io(&path, "reading", &error)),
         };
-        let checked = StateFile::parse(&bytes, &path)
-            .and_then(|file| self.check_history(&file, &bytes, &path).map(|()| file));
+        let checked = StateFile::parse(&bytes, &path).and_then(|file| {
+            self.check_history(&file, &bytes, &path)
+                .map(|in_history| (file, in_history))
+        });
         checked
             .map(Some)
             .map_err(|error| self.with_restore_help(error))
@@ -172,20 +193,26 @@ impl<'h> LocalBackend<'h> {
     /// Compares the current version with the newest history version
     /// (lineage, serial). In the usual case the two files are the same bytes
     /// and nothing is parsed; otherwise only their lineage and serial are.
-    fn check_history(&self, file: &StateFile, bytes: &[u8], path: &Path) -> Result<(), StateError> {
-        let Some(serial) = self.version_serials()?.last().copied() else {
-            return Ok(());
+    /// Returns whether the two are the same bytes.
+    fn check_history(
+        &self,
+        file: &StateFile,
+        bytes: &[u8],
+        path: &Path,
+    ) -> Result<bool, StateError> {
+        let Some((serial, stored)) = self.stored_versions()?.pop_last() else {
+            return Ok(false);
         };
-        let newest_path = self.version_path(serial);
+        let newest_path = self.stored_path(serial, stored);
         let newest_bytes = match self.host.read(&newest_path) {
             Ok(newest) => newest,
             Err(error) => return Err(StateError::io(&newest_path, "reading", &error)),
         };
-        if newest_bytes == bytes {
-            return Ok(());
+        if stored == Stored::Whole && newest_bytes == bytes {
+            return Ok(true);
         }
         let newest = super::file::VersionHeader::parse(&newest_bytes, &newest_path)?;
-        check_against_history(file, &newest.lineage, newest.serial, path)
+        check_against_history(file, &newest.lineage, newest.serial, path).map(|()| false)
     }
 
     /// Checks a file read with [`LocalBackend::read`] against `key` and opens
@@ -275,9 +302,9 @@ impl<'h> LocalBackend<'h> {
         self.host
             .create_dir_all(&history_dir)
             .map_err(|e| StateError::io(&history_dir, "creating", &e))?;
-        let current = self.read()?;
+        let mut current = self.read_current()?;
         let reference = match &current {
-            Some(current) => Some(current.lineage.clone()),
+            Some((current, _)) => Some(current.lineage.clone()),
             None => self.newest_header()?.map(|header| header.lineage),
         };
         if let Some(reference) = reference
@@ -285,10 +312,10 @@ impl<'h> LocalBackend<'h> {
         {
             return Err(foreign(&path, &state.lineage, &reference));
         }
-        if let Some(current) = &current {
+        if let Some((current, _)) = &current {
             check_key(current, key, &path)?;
         }
-        let stored = current.as_ref().map_or(0, |c| c.serial);
+        let stored = current.as_ref().map_or(0, |(c, _)| c.serial);
         if state.serial != stored {
             return Err(StateError::new(
                 Code::StateSerialBackwards,
@@ -302,25 +329,35 @@ impl<'h> LocalBackend<'h> {
         }
         // A crash between the two writes below can leave the current version
         // out of the history; put it back before moving on.
-        if let Some(current) = &current {
+        if let Some((current, in_history)) = &mut current
+            && !self.stored_versions()?.contains_key(&current.serial)
+        {
             let kept = self.version_path(current.serial);
-            if matches!(self.host.read(&kept), Err(HostError::NotFound)) {
-                self.host
-                    .write_atomic(&kept, &current.to_bytes())
-                    .map_err(|e| StateError::io(&kept, "writing", &e))?;
-            }
+            self.host
+                .write_atomic(&kept, &current.to_bytes())
+                .map_err(|e| StateError::io(&kept, "writing", &e))?;
+            *in_history = true;
         }
-        self.write_next(state, stored + 1, key, summary)
+        // The current version becomes a delta only when the history holds
+        // exactly it, whole; otherwise it stays as it is.
+        let previous = current
+            .filter(|(_, in_history)| *in_history)
+            .map(|(file, _)| file);
+        self.write_next(state, stored + 1, key, summary, previous)
     }
 
     /// Writes `state` as version `serial`: the current file, then its copy
     /// in the history folder. The callers have checked everything.
+    /// `previous`, when given, is version `serial - 1` as the history holds
+    /// it whole: it is rewritten as the changes from the new version (before
+    /// anything else is written), and its whole copy removed at the end.
     fn write_next(
         &self,
         state: &mut State,
         serial: u64,
         key: &Key,
         summary: &str,
+        previous: Option<StateFile>,
     ) -> Result<StateFile, StateError> {
         let path = self.state_path();
         let file = StateFile::new(
@@ -331,6 +368,16 @@ impl<'h> LocalBackend<'h> {
             &key.id(),
         );
         let bytes = file.to_bytes();
+        let mut replaced = None;
+        if let Some(previous) = previous
+            && let Some(delta) = VersionDelta::compute(&file, &previous)
+        {
+            let delta_path = self.delta_path(previous.serial);
+            self.host
+                .write_atomic(&delta_path, &delta.to_bytes())
+                .map_err(|e| StateError::io(&delta_path, "writing", &e))?;
+            replaced = Some(self.version_path(previous.serial));
+        }
         self.host
             .write_atomic(&path, &bytes)
             .map_err(|e| StateError::io(&path, "writing", &e))?;
@@ -339,6 +386,12 @@ impl<'h> LocalBackend<'h> {
             .write_atomic(&version, &bytes)
             .map_err(|e| StateError::io(&version, "writing", &e))?;
         state.serial = serial;
+        // The delta and the new whole version are durable: the older whole
+        // copy is no longer needed. Should removing it fail, it stays and is
+        // read instead of its delta; the version is written either way.
+        if let Some(replaced) = replaced {
+            let _ = self.host.remove_file(&replaced);
+        }
         Ok(file)
     }
 
@@ -400,21 +453,87 @@ impl<'h> LocalBackend<'h> {
             },
         }
         let mut state = version.to_state();
-        self.write_next(&mut state, next, key, summary)?;
+        self.write_next(&mut state, next, key, summary, None)?;
         Ok((state, replaced))
     }
 
-    /// Every version in the history folder, oldest first.
+    /// Every version in the history folder, oldest first. Whole versions
+    /// are read and checked; a delta's line comes from its header, and its
+    /// base's checksum is checked against the version after it, so a broken
+    /// chain is found here without rebuilding every version.
     pub fn history(&self) -> Result<Vec<VersionInfo>, StateError> {
-        let mut versions = Vec::new();
-        for serial in self.version_serials()? {
-            versions.push(self.version(serial)?.info());
+        let stored = self.stored_versions()?;
+        let mut versions: Vec<VersionInfo> = Vec::with_capacity(stored.len());
+        // Newest first: each delta is checked against the version after it.
+        let mut after: Option<(u64, String)> = None;
+        for (&serial, &how) in stored.iter().rev() {
+            let (info, checksum) = match how {
+                Stored::Whole => {
+                    let file = self.whole_version(serial)?;
+                    (file.info(), file.checksum)
+                }
+                Stored::Delta => {
+                    let path = self.delta_path(serial);
+                    let bytes = self
+                        .host
+                        .read(&path)
+                        .map_err(|error| StateError::io(&path, "reading", &error))?;
+                    let header = DeltaHeader::parse(&bytes, &path)?;
+                    let linked = after.as_ref().is_some_and(|(next, checksum)| {
+                        *next == header.base_serial && *checksum == header.base_checksum
+                    });
+                    if header.serial != serial || !linked {
+                        return Err(broken_chain(&path, serial));
+                    }
+                    (header.info(), header.checksum)
+                }
+            };
+            after = Some((serial, checksum));
+            versions.push(info);
         }
+        versions.reverse();
         Ok(versions)
     }
 
-    /// Version `serial` from the history folder, checked.
+    /// Version `serial` from the history folder, checked: read whole, or
+    /// rebuilt from the newer versions through its delta and theirs.
     pub fn version(&self, serial: u64) -> Result<StateFile, StateError> {
+        let stored = self.stored_versions()?;
+        if stored.get(&serial) != Some(&Stored::Delta) {
+            return self.whole_version(serial);
+        }
+        let mut deltas = Vec::new();
+        let mut next = serial;
+        let base = loop {
+            match stored.get(&next) {
+                Some(Stored::Whole) => break self.whole_version(next)?,
+                Some(Stored::Delta) => {
+                    let path = self.delta_path(next);
+                    let bytes = self
+                        .host
+                        .read(&path)
+                        .map_err(|error| StateError::io(&path, "reading", &error))?;
+                    let delta = VersionDelta::parse(&bytes, &path)?;
+                    if delta.serial != next || delta.base_serial != next + 1 {
+                        return Err(broken_chain(&path, next));
+                    }
+                    deltas.push((delta, path));
+                    next += 1;
+                }
+                None => return Err(broken_chain(&self.delta_path(next - 1), next - 1)),
+            }
+        };
+        let mut file = base;
+        let wanted = self.delta_path(serial);
+        for (delta, path) in deltas.into_iter().rev() {
+            file = delta.apply_unverified(file, &path)?;
+        }
+        super::delta::verify(&file, &wanted)?;
+        Ok(file)
+    }
+
+    /// Version `serial` from its whole copy in the history folder, checked.
+    fn whole_version(&self, serial: u64) -> Result<StateFile, StateError> {
         let path = self.version_path(serial);
         let bytes = match self.host.read(&path) {
             Ok(bytes) => bytes,
@@ -484,38 +603,80 @@ impl<'h> LocalBackend<'h> {
         Journal::new(self.host, &self.journal_path())
     }
 
-    /// The serials in the history folder, ascending. Other files (a temp
-    /// file of an interrupted write) are ignored.
+    /// The serials in the history folder, ascending.
     fn version_serials(&self) -> Result<Vec<u64>, StateError> {
+        Ok(self.stored_versions()?.into_keys().collect())
+    }
+
+    /// The versions in the history folder and how each is stored (whole
+    /// when both forms are there, as after a crash before the whole copy was
+    /// removed). Other files (a temp file of an interrupted write) are
+    /// ignored.
+    fn stored_versions(&self) -> Result<BTreeMap<u64, Stored>, StateError> {
         let dir = self.history_dir();
         let entries = match self.host.list_dir(&dir) {
             Ok(entries) => entries,
-            Err(HostError::NotFound) => return Ok(Vec::new()),
+            Err(HostError::NotFound) => return Ok(BTreeMap::new()),
             Err(error) => return Err(StateError::io(&dir, "listing", &error)),
         };
-        let mut serials: Vec<u64> = entries
-            .iter()
-            .filter(|entry| entry.is_file)
-            .filter_map(|entry| {
-                let name = entry.path.file_name()?.to_str()?;
-                name.strip_suffix(".json")?.parse().ok()
-            })
-            .collect();
-        serials.sort_unstable();
-        Ok(serials)
+        let mut versions = BTreeMap::new();
+        for entry in entries.iter().filter(|entry| entry.is_file) {
+            let Some(stem) = entry
+                .path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .and_then(|name| name.strip_suffix(".json"))
+            else {
+                continue;
+            };
+            if let Ok(serial) = stem.parse::<u64>() {
+                versions.insert(serial, Stored::Whole);
+            } else if let Some(Ok(serial)) = stem.strip_suffix(".delta").map(str::parse::<u64>) {
+                versions.entry(serial).or_insert(Stored::Delta);
+            }
+        }
+        Ok(versions)
+    }
+
+    fn stored_path(&self, serial: u64, stored: Stored) -> PathBuf {
+        match stored {
+            Stored::Whole => self.version_path(serial),
+            Stored::Delta => self.delta_path(serial),
+        }
     }
 
     fn newest_header(&self) -> Result<Option<super::file::VersionHeader>, StateError> {
-        let Some(serial) = self.version_serials()?.last().copied() else {
+        let Some((serial, stored)) = self.stored_versions()?.pop_last() else {
             return Ok(None);
         };
-        let path = self.version_path(serial);
+        let path = self.stored_path(serial, stored);
         let bytes = self
             .host
             .read(&path)
             .map_err(|error| StateError::io(&path, "reading", &error))?;
         super::file::VersionHeader::parse(&bytes, &path).map(Some)
     }
+}
+
+/// How a history version is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stored {
+    /// `<serial>.json`: the version as it was written.
+    Whole,
+    /// `<serial>.delta.json`: the changes from the version after it.
+    Delta,
+}
+
+fn broken_chain(path: &Path, serial: u64) -> StateError {
+    StateError::new(
+        Code::StateNoSuchVersion,
+        Some(path),
+        format!(
+            "version {serial} is stored as the changes from the version after it, which the \
+             history does not hold as it was (removed or replaced); version {serial} cannot be \
+             rebuilt. The newer versions are not affected"
+        ),
+    )
 }
 
 fn check_against_history(

@@ -19,6 +19,7 @@
 pub mod audit;
 pub mod backend;
 pub mod crypto;
+pub mod delta;
 pub mod file;
 pub mod journal;
 pub mod json;
@@ -105,25 +106,105 @@ pub struct State {
     pub resources: Vec<ResourceState>,
     /// The outputs by name.
     pub outputs: BTreeMap<String, OutputState>,
-    /// Creates that were started but whose result was never recorded (the
-    /// process died mid-call); the next apply reconciles each before creating.
-    pub pending: Vec<PendingCreate>,
+    /// Calls that were started but whose result was never recorded (the
+    /// process died mid-call); the next command that takes the lock resumes
+    /// each before planning.
+    pub pending: Vec<PendingCall>,
     /// Generated secret values, sealed, keyed `"<module path>secret.NAME"`.
     pub secrets: BTreeMap<String, SealedValue>,
 }
 
-/// A create that was started and not seen to finish.
+/// Which mutating provider call was started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallKind {
+    /// `create` (the only kind journals written before 2026-12 hold).
+    #[default]
+    Create,
+    /// `update`.
+    Update,
+    /// `delete`.
+    Delete,
+}
+
+impl CallKind {
+    /// Whether it is a create (the default, left out when serialized).
+    pub fn is_create(&self) -> bool {
+        *self == CallKind::Create
+    }
+
+    /// Its name: `create`, `update`, `delete`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallKind::Create => "create",
+            CallKind::Update => "update",
+            CallKind::Delete => "delete",
+        }
+    }
+}
+
+/// A create, update or delete that was started and not seen to finish: the
+/// next command that takes the lock settles it through `Provider::resume`
+/// before planning.
+///
+/// Every field after `planned` is new since journals and states held only
+/// pending creates; they default, so those still read.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PendingCreate {
-    /// The instance being created.
+pub struct PendingCall {
+    /// The instance acted on.
     pub instance: InstanceAddr,
     /// Its resource type.
     pub resource_type: String,
     /// Its provider.
     pub provider: String,
-    /// The planned attributes the create was called with, secrets sealed.
+    /// The planned attributes the call was made with, secrets sealed (an
+    /// empty map for a delete).
     pub planned: SealedValue,
+    /// Which call.
+    #[serde(default, skip_serializing_if = "CallKind::is_create")]
+    pub call: CallKind,
+    /// The object the call started from (update, delete), secrets sealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<SealedValue>,
+    /// The configuration to record with the object it settles to (create,
+    /// update), secrets sealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<SealedValue>,
+    /// What the instance depends on, to record with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<ResourceAddr>,
+    /// A delete of an object no longer at the address: the old object of a
+    /// create-before-destroy replacement.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deposed: bool,
+    /// The last checkpoint the call wrote (provider-defined, no secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<serde_json::Value>,
+}
+
+impl PendingCall {
+    /// A pending call with no prior, configuration or checkpoint.
+    pub fn new(
+        instance: InstanceAddr,
+        resource_type: String,
+        provider: String,
+        planned: SealedValue,
+        call: CallKind,
+    ) -> PendingCall {
+        PendingCall {
+            instance,
+            resource_type,
+            provider,
+            planned,
+            call,
+            prior: None,
+            config: None,
+            dependencies: Vec::new(),
+            deposed: false,
+            checkpoint: None,
+        }
+    }
 }
 
 /// One resource block and its instances.
@@ -203,16 +284,25 @@ pub enum JournalRecord {
         /// The instance.
         instance: InstanceAddr,
     },
-    /// A create is about to start (written durably before the provider call).
-    Pending {
-        /// The instance being created.
+    /// A create, update or delete is about to start (written durably before
+    /// the provider call); the call's result (a `Set`, `Remove` or
+    /// `Settled`) clears it. The same record as [`PendingCall`].
+    Pending(PendingCall),
+    /// A started call's checkpoint (written durably before the step it
+    /// guards): the provider's JSON, in the clear (it holds no secret), so
+    /// crash trials can find it by its `"step"`.
+    Checkpoint {
+        /// The instance the call acts on.
         instance: InstanceAddr,
-        /// Its resource type.
-        resource_type: String,
-        /// Its provider.
-        provider: String,
-        /// The planned attributes, secrets sealed.
-        planned: SealedValue,
+        /// The provider's record.
+        checkpoint: serde_json::Value,
+    },
+    /// A started call returned without an object to record (a failed update
+    /// or delete, which the provider rolled back; the delete of a replaced
+    /// object): its started record is cleared.
+    Settled {
+        /// The instance the call acted on.
+        instance: InstanceAddr,
     },
     /// An instance moved to a new address (`moved` block); no provider call.
     Move {
@@ -325,19 +415,21 @@ impl State {
                 self.pending.retain(|pending| pending.instance != *instance);
                 self.remove_instance(instance);
             }
-            JournalRecord::Pending {
+            JournalRecord::Pending(call) => {
+                self.pending
+                    .retain(|pending| pending.instance != call.instance);
+                self.pending.push(call.clone());
+            }
+            JournalRecord::Checkpoint {
                 instance,
-                resource_type,
-                provider,
-                planned,
+                checkpoint,
             } => {
+                if let Some(pending) = self.pending.iter_mut().find(|p| p.instance == *instance) {
+                    pending.checkpoint = Some(checkpoint.clone());
+                }
+            }
+            JournalRecord::Settled { instance } => {
                 self.pending.retain(|pending| pending.instance != *instance);
-                self.pending.push(PendingCreate {
-                    instance: instance.clone(),
-                    resource_type: resource_type.clone(),
-                    provider: provider.clone(),
-                    planned: planned.clone(),
-                });
             }
             JournalRecord::Move { from, to } => self.move_instance(from, to),
             JournalRecord::Secret { name, value } => {
@@ -364,8 +456,8 @@ impl State {
         self.set_instance(&to.resource, &provider, instance);
     }
 
-    /// The pending create recorded for `addr`, if any.
-    pub fn pending_create(&self, addr: &InstanceAddr) -> Option<&PendingCreate> {
+    /// The pending call recorded for `addr`, if any.
+    pub fn pending_call(&self, addr: &InstanceAddr) -> Option<&PendingCall> {
         self.pending
             .iter()
             .find(|pending| pending.instance == *addr)

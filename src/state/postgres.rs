@@ -26,6 +26,10 @@
 //! still names this command's lock: a lock broken by `infra force-unlock`
 //! fences its old holder out.
 //!
+//! TLS follows libpq's `sslmode` and `sslrootcert` parameters of the state
+//! URL (default `prefer`; see [`crate::postgres_tls`]); a relative
+//! `sslrootcert` is read from the stack folder.
+//!
 //! Terminology: the *state URL* is the `postgres://` connection URL; it may
 //! hold a password, so messages show only `postgres://HOST:PORT/DB`.
 //!
@@ -44,10 +48,11 @@ use super::lock::{HeldLock, LockInfo};
 use super::{JournalRecord, State, StateError, new_uuid};
 use crate::diag::Code;
 use crate::host::Host;
+use crate::postgres_tls::{self, RootCerts, SslMode, Tls};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
 
 /// The tables' version this build writes; a database at a newer one is refused.
 pub const SCHEMA_VERSION: i32 = 1;
@@ -168,13 +173,20 @@ where
 #[derive(Clone)]
 struct Target {
     config: Config,
+    /// `sslmode` and `sslrootcert`.
+    tls: Tls,
     /// `postgres://HOST:PORT/DB`: no user, no password.
     shown: String,
 }
 
 impl Target {
-    fn parse(url: &str) -> Result<Target, StateError> {
-        let mut config: Config = url.parse().map_err(|_| {
+    /// Reads the state URL; `read_file` reads its `sslrootcert`.
+    fn parse(
+        url: &str,
+        read_file: &dyn Fn(&str) -> Result<Vec<u8>, String>,
+    ) -> Result<Target, StateError> {
+        let split = postgres_tls::split_url(url);
+        let mut config: Config = split.url.parse().map_err(|_| {
             StateError::new(
                 Code::StateBackendConfig,
                 None,
@@ -198,27 +210,64 @@ impl Target {
             .or(config.get_user())
             .unwrap_or("postgres");
         let shown = format!("postgres://{host}:{port}/{database}");
-        Ok(Target { config, shown })
+        let config_error = |message: String| {
+            StateError::new(
+                Code::StateBackendConfig,
+                Some(Path::new(&shown)),
+                format!("the state URL's TLS parameters cannot be used: {message}"),
+            )
+        };
+        let mode = match &split.sslmode {
+            None => SslMode::default(),
+            Some(mode) => SslMode::parse(mode).map_err(config_error)?,
+        };
+        let roots = match split.sslrootcert.as_deref() {
+            None | Some("") => None,
+            Some(postgres_tls::SYSTEM_ROOTS) => Some(RootCerts::System),
+            Some(path) => Some(RootCerts::Pem(read_file(path).map_err(|error| {
+                config_error(format!("could not read `sslrootcert` {error}"))
+            })?)),
+        };
+        let tls = Tls::new(mode, roots).map_err(config_error)?;
+        Ok(Target { config, tls, shown })
     }
 
-    /// Opens a connection, its driver spawned on [`runtime`].
+    /// Opens a connection, its driver spawned on [`runtime`]. Refused
+    /// credentials and a failed TLS handshake have codes of their own: the
+    /// server is there, and trying again will not help.
     fn connect(&self) -> Result<Client, StateError> {
         let config = self.config.clone();
-        let connected = block_on(async move {
-            let (client, connection) = config.connect(NoTls).await?;
-            tokio::spawn(async move {
-                let _ = connection.await;
-            });
-            Ok::<Client, tokio_postgres::Error>(client)
-        })?;
+        let tls = self.tls.clone();
+        let connected = block_on(async move { tls.connect(&config).await })?;
         connected.map_err(|error| {
+            let mode = self.tls.mode();
+            let sqlstate = error.code().map(|code| code.code());
+            let (code, advice) = if let Some(hint) = postgres_tls::failure_hint(&error, mode) {
+                (Code::StateBackendTls, hint)
+            } else if matches!(sqlstate, Some("28P01" | "28000")) {
+                (
+                    Code::StateBackendDenied,
+                    String::from(
+                        "check the state URL's user and password (the URL is not shown, since \
+                         it holds the password); nothing was read or written",
+                    ),
+                )
+            } else {
+                (
+                    Code::StateBackendUnreachable,
+                    String::from(
+                        "check that the server runs and that the state URL's user, password \
+                         and database are right",
+                    ),
+                )
+            };
             StateError::new(
-                Code::StateBackendUnreachable,
+                code,
                 Some(Path::new(&self.shown)),
                 format!(
-                    "could not connect to the state database at {}: {}; check that the server \
-                     runs and that the state URL's user, password and database are right",
+                    "could not connect to the state database at {} (sslmode `{}`): {}; {advice}",
                     self.shown,
+                    mode.as_str(),
                     describe(&error)
                 ),
             )
@@ -302,7 +351,15 @@ impl<'h> PostgresBackend<'h> {
             stack_dir,
             stack,
             environment,
-            target: Target::parse(url),
+            target: Target::parse(url, &|path| {
+                let full = if Path::new(path).is_absolute() {
+                    PathBuf::from(path)
+                } else {
+                    stack_dir.join(path)
+                };
+                host.read(&full)
+                    .map_err(|error| format!("{}: {error}", full.display()))
+            }),
             client: Mutex::new(None),
             lock_id: Mutex::new(None),
         }

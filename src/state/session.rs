@@ -101,7 +101,14 @@ impl Unrecorded {
     fn completed(&self) -> usize {
         self.records
             .iter()
-            .filter(|record| !matches!(record, JournalRecord::Pending { .. }))
+            .filter(|record| {
+                !matches!(
+                    record,
+                    JournalRecord::Pending(_)
+                        | JournalRecord::Checkpoint { .. }
+                        | JournalRecord::Settled { .. }
+                )
+            })
             .count()
     }
 
@@ -115,21 +122,21 @@ impl Unrecorded {
             return self.torn_tail.then_some(torn);
         }
         let count = self.completed();
-        let started = self.records.len() - count;
+        let started = self
+            .records
+            .iter()
+            .filter(|record| matches!(record, JournalRecord::Pending(_)))
+            .count();
         let mut text = format!(
             "an interrupted apply left {count} action{} not yet recorded; they are included here",
             if count == 1 { "" } else { "s" }
         );
         if started > 0 {
             text.push_str(&format!(
-                " ({started} create{} started without a known result: the next apply looks for \
-                 {} before creating)",
+                " ({started} provider call{} started without a known result: the next apply \
+                 resumes {} before planning)",
                 if started == 1 { " was" } else { "s were" },
-                if started == 1 {
-                    "its object"
-                } else {
-                    "their objects"
-                }
+                if started == 1 { "it" } else { "them" }
             ));
         }
         if self.torn_tail {
@@ -429,6 +436,7 @@ impl<'h> Writing<'h> {
             outcome: ActionOutcome::Succeeded,
             duration_ms: 0,
             error: None,
+            phases: Vec::new(),
         }];
         audit.finish(self.host);
         self.backend.append_audit(&audit)?;

@@ -246,8 +246,8 @@ fn atomic_writes_leave_no_temp_files_on_disk() {
         names,
         [
             ".infra/key",
-            ".infra/state/shop/prod.history/00000000000000000001.json",
-            ".infra/state/shop/prod.history/00000000000000000002.json",
+            ".infra/state/shop/prod.history/00000000000000000001.delta.json",
+            ".infra/state/shop/prod.history/00000000000000000002.delta.json",
             ".infra/state/shop/prod.history/00000000000000000003.json",
             ".infra/state/shop/prod.json",
         ]
@@ -284,6 +284,268 @@ fn history_keeps_every_version() {
     assert_eq!(n, Value::from(2));
     let missing = backend.version(9).unwrap_err();
     assert_eq!(missing.code, Code::StateNoSuchVersion);
+}
+
+/// A state of `count` instances of one resource and `count` of another,
+/// with the sample's sealed attributes.
+fn big_state(host: &dyn Host, key: &Key, count: usize) -> State {
+    let mut state = State::new(host);
+    for (resource, n) in ["a", "b"]
+        .into_iter()
+        .flat_map(|resource| (0..count).map(move |n| (resource, n)))
+    {
+        let attributes = key.seal(host, &secret_attributes()).unwrap();
+        state.set_instance(
+            &ResourceAddr::managed("test_db", resource),
+            "test",
+            InstanceState {
+                key: InstanceKey::Int(n as i64),
+                attributes: attributes.clone(),
+                dependencies: Vec::new(),
+                config: attributes,
+            },
+        );
+    }
+    state
+}
+
+/// The files in `backend`'s history folder, by name, with their sizes.
+fn history_files(host: &MemoryHost, backend: &LocalBackend<'_>) -> Vec<(String, usize)> {
+    let dir = backend.history_dir();
+    let mut files: Vec<(String, usize)> = host
+        .paths()
+        .into_iter()
+        .filter(|path| path.parent() == Some(dir.as_path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .map(|path| {
+            let size = host.file(&path).unwrap().len();
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                size,
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Writes `state` as the next version under a fresh lock.
+fn write_once(
+    backend: &LocalBackend<'_>,
+    key: &Key,
+    state: &mut State,
+    summary: &str,
+) -> StateFile {
+    let lock = backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    backend.write(&lock, state, key, summary).unwrap()
+}
+
+#[test]
+fn a_small_change_to_a_big_state_adds_a_small_delta_to_the_history() {
+    let host = MemoryHost::new().with_now(100);
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
+    let key = backend.key().unwrap();
+    let mut state = big_state(&host, &key, 500);
+    let mut written = vec![write_once(&backend, &key, &mut state, "create")];
+    // One instance changed, one removed, one added, an output set, one
+    // resource removed: each version differs from the one before a little.
+    let changed = key.seal(&host, &Value::string("changed")).unwrap();
+    let one = |n: i64| InstanceAddr {
+        resource: ResourceAddr::managed("test_db", "a"),
+        key: InstanceKey::Int(n),
+    };
+    state.resources[0].instances[7].attributes = changed.clone();
+    written.push(write_once(&backend, &key, &mut state, "change one"));
+    assert!(state.remove_instance(&one(3)));
+    state.set_instance(
+        &ResourceAddr::managed("test_db", "c"),
+        "test",
+        state.resources[0].instances[0].clone(),
+    );
+    written.push(write_once(
+        &backend,
+        &key,
+        &mut state,
+        "remove one, add one",
+    ));
+    state.outputs.insert(
+        "n".to_owned(),
+        OutputState {
+            value: changed,
+            sensitive: false,
+        },
+    );
+    state
+        .resources
+        .retain(|r| r.addr != ResourceAddr::managed("test_db", "b"));
+    written.push(write_once(
+        &backend,
+        &key,
+        &mut state,
+        "output, resource gone",
+    ));
+
+    let files = history_files(&host, &backend);
+    let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "00000000000000000001.delta.json",
+            "00000000000000000002.delta.json",
+            "00000000000000000003.delta.json",
+            "00000000000000000004.json",
+        ]
+    );
+    // A delta holds what its version has and the next one lacks: version 1
+    // one instance (changed in 2), version 2 one instance and the absence of
+    // another (3 added and removed them), version 3 the whole of resource
+    // `b` (removed in 4). The whole state is written once, as version 4.
+    let whole = host.file(&backend.state_path()).unwrap().len();
+    for (name, size) in &files[..2] {
+        assert!(size * 100 < whole, "{name}: {size} bytes of {whole}");
+    }
+    assert!(files[2].1 * 3 < whole * 2, "{files:?}");
+    // Every version comes back exactly as written, and the history lists
+    // them from the deltas' headers.
+    for file in &written {
+        assert_eq!(&backend.version(file.serial).unwrap(), file);
+    }
+    let history = backend.history().unwrap();
+    let lines: Vec<(u64, &str, usize)> = history
+        .iter()
+        .map(|v| (v.serial, v.summary.as_str(), v.instance_count))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (1, "create", 1000),
+            (2, "change one", 1000),
+            (3, "remove one, add one", 1000),
+            (4, "output, resource gone", 500),
+        ]
+    );
+    // A version rebuilt from deltas restores like a whole one.
+    let lock = backend
+        .lock("restore", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    let (restored, _) = backend.restore(&lock, 1, &key, "restore 1").unwrap();
+    assert_eq!(restored.resources, written[0].resources);
+    assert_eq!(backend.version(1).unwrap(), written[0]);
+}
+
+#[test]
+fn a_damaged_delta_is_refused_and_the_other_versions_still_read() {
+    let host = MemoryHost::new().with_now(100);
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
+    let key = backend.key().unwrap();
+    let mut state = big_state(&host, &key, 3);
+    let first = write_once(&backend, &key, &mut state, "one");
+    state.resources[0].instances[1].dependencies = vec![ResourceAddr::managed("x", "y")];
+    let second = write_once(&backend, &key, &mut state, "two");
+    state.resources[0].instances[2].dependencies = vec![ResourceAddr::managed("x", "z")];
+    let third = write_once(&backend, &key, &mut state, "three");
+
+    let delta = backend
+        .history_dir()
+        .join("00000000000000000002.delta.json");
+    let original = host.file(&delta).unwrap();
+    let edited = String::from_utf8(original.clone())
+        .unwrap()
+        .replace("\"summary\":\"two\"", "\"summary\":\"twx\"");
+    assert_ne!(edited.as_bytes(), original.as_slice());
+    host.set_file(&delta, edited);
+    assert_eq!(
+        backend.version(2).unwrap_err().code,
+        Code::StateChecksumMismatch
+    );
+    assert_eq!(backend.version(3).unwrap(), third);
+
+    // A delta whose base is not the version after it (replaced by hand):
+    // the history says so, the versions it needs fail, the newest reads.
+    host.set_file(&delta, original);
+    assert_eq!(backend.version(2).unwrap(), second);
+    assert_eq!(backend.version(1).unwrap(), first);
+    let newest = backend.history_dir().join("00000000000000000003.json");
+    let mut other = third.clone();
+    other.summary = "replaced".to_owned();
+    other.checksum = other.compute_checksum();
+    host.set_file(&newest, other.to_bytes());
+    host.set_file(backend.state_path(), other.to_bytes());
+    assert_eq!(
+        backend.history().unwrap_err().code,
+        Code::StateNoSuchVersion
+    );
+    assert_eq!(
+        backend.version(1).unwrap_err().code,
+        Code::StateChecksumMismatch
+    );
+    assert_eq!(backend.version(3).unwrap(), other);
+}
+
+#[test]
+fn a_write_cut_short_at_any_step_leaves_every_version_readable() {
+    // The steps of a write: the older version's delta, the current file, the
+    // new whole copy in the history, the older whole copy removed. A crash
+    // after each of the first three leaves these files; each must read, and
+    // the next write must go on from there.
+    for cut in 1..=3 {
+        let host = MemoryHost::new().with_now(100);
+        let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
+        let key = backend.key().unwrap();
+        let mut state = big_state(&host, &key, 4);
+        let first = write_once(&backend, &key, &mut state, "one");
+        let before_current = host.file(&backend.state_path()).unwrap();
+        let before_whole = host.file(&backend.history_dir().join("00000000000000000001.json"));
+        let mut next = state.clone();
+        next.resources[0].instances[0].dependencies = vec![ResourceAddr::managed("x", "y")];
+        let second = write_once(&backend, &key, &mut next, "two");
+        // Undo what came after the cut.
+        let whole_1 = backend.history_dir().join("00000000000000000001.json");
+        host.set_file(&whole_1, before_whole.clone().unwrap());
+        if cut < 3 {
+            host.remove_file(&backend.history_dir().join("00000000000000000002.json"))
+                .unwrap();
+        }
+        if cut < 2 {
+            host.set_file(backend.state_path(), before_current.clone());
+        }
+        let current = backend.read().unwrap().unwrap();
+        assert_eq!(
+            current,
+            if cut < 2 {
+                first.clone()
+            } else {
+                second.clone()
+            }
+        );
+        assert_eq!(backend.version(1).unwrap(), first, "cut {cut}");
+        let serials: Vec<u64> = backend
+            .history()
+            .unwrap()
+            .iter()
+            .map(|v| v.serial)
+            .collect();
+        assert_eq!(
+            serials,
+            if cut < 3 { vec![1] } else { vec![1, 2] },
+            "cut {cut}"
+        );
+
+        // The next write: after the first cut another version 2 is written
+        // (the delta of 1 is made again from it).
+        let mut again = if cut < 2 { state.clone() } else { next.clone() };
+        again.resources[1].instances[0].dependencies = vec![ResourceAddr::managed("x", "w")];
+        let third = write_once(&backend, &key, &mut again, "again");
+        for file in [&first, &third] {
+            assert_eq!(&backend.version(file.serial).unwrap(), file, "cut {cut}");
+        }
+        if cut >= 2 {
+            assert_eq!(backend.version(2).unwrap(), second, "cut {cut}");
+        }
+        assert!(backend.history().is_ok(), "cut {cut}");
+    }
 }
 
 #[test]
@@ -398,10 +660,8 @@ fn newer_format_version_is_refused_and_kept() {
 #[test]
 fn serial_going_backwards_is_refused_and_kept() {
     assert_refused(
-        |_, host, backend| {
-            host.file(&backend.history_dir().join("00000000000000000001.json"))
-                .unwrap()
-        },
+        // Version 1 as it was written (the history keeps it as a delta).
+        |_, _, backend| backend.version(1).unwrap().to_bytes(),
         Code::StateSerialBackwards,
     );
 }

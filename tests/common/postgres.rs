@@ -71,6 +71,34 @@ impl PgServer {
     /// skipped) when `INFRA_SKIP_SERVICES=1`. Panics, saying how to install
     /// PostgreSQL, when the server binaries are missing.
     pub fn start(name: &str) -> Option<PgServer> {
+        Self::start_with(name, |_| {})
+    }
+
+    /// Starts a cluster with TLS on (`ssl = on`): a certificate for
+    /// `localhost` only, signed by a CA made for this test, which the
+    /// returned [`TestCa`] holds (with a second, unrelated CA). `hba` is
+    /// the whole `pg_hba.conf`.
+    pub fn start_tls(name: &str, hba: &str) -> Option<(PgServer, TestCa)> {
+        let ca = TestCa::new();
+        let hba = hba.to_owned();
+        let (certificate, key) = (ca.server_pem.clone(), ca.server_key_pem.clone());
+        let server = Self::start_with(name, move |data| {
+            std::fs::write(data.join("server.crt"), &certificate).unwrap();
+            let key_path = data.join("server.key");
+            std::fs::write(&key_path, &key).unwrap();
+            set_mode(&key_path, 0o600);
+            let conf = data.join("postgresql.conf");
+            let mut text = std::fs::read_to_string(&conf).unwrap();
+            text.push_str("\nssl = on\n");
+            std::fs::write(&conf, text).unwrap();
+            std::fs::write(data.join("pg_hba.conf"), &hba).unwrap();
+        })?;
+        Some((server, ca))
+    }
+
+    /// Starts a cluster, `configure` given its data folder after initdb and
+    /// before the server starts.
+    pub fn start_with(name: &str, configure: impl FnOnce(&Path)) -> Option<PgServer> {
         if std::env::var("INFRA_SKIP_SERVICES").as_deref() == Ok("1") {
             super::skipped(name, "INFRA_SKIP_SERVICES=1 (needs a PostgreSQL server)");
             return None;
@@ -133,6 +161,15 @@ impl PgServer {
             String::from_utf8_lossy(&initdb.stdout),
             String::from_utf8_lossy(&initdb.stderr)
         );
+        configure(&server.data);
+        if as_postgres {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&server.data)
+                .status()
+                .expect("chown");
+            assert!(status.success(), "chown postgres {}", server.data.display());
+        }
         // A free port can be taken between the probe and the start: retry.
         let mut last = String::new();
         for _ in 0..5 {
@@ -269,6 +306,46 @@ impl PgServer {
             String::from_utf8_lossy(&output.stderr)
         );
         String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
+/// Certificates made for one test: a CA, a server certificate it signed
+/// for `localhost` only (and its key), and a second CA that signed nothing.
+pub struct TestCa {
+    /// The CA's certificate (PEM), for `sslrootcert`.
+    pub ca_pem: String,
+    /// Another CA's certificate (PEM): verifying against it must fail.
+    pub other_ca_pem: String,
+    /// The server's certificate (PEM), for `localhost`.
+    pub server_pem: String,
+    /// The server certificate's private key (PEM).
+    pub server_key_pem: String,
+}
+
+impl TestCa {
+    fn new() -> TestCa {
+        let authority = |name: &str| {
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, name);
+            rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap())
+                .unwrap()
+        };
+        let ca = authority("infra test CA");
+        let other = authority("infra other CA");
+        let server_key = rcgen::KeyPair::generate().unwrap();
+        let server = rcgen::CertificateParams::new(vec![String::from("localhost")])
+            .unwrap()
+            .signed_by(&server_key, &*ca)
+            .unwrap();
+        TestCa {
+            ca_pem: ca.pem(),
+            other_ca_pem: other.pem(),
+            server_pem: server.pem(),
+            server_key_pem: server_key.serialize_pem(),
+        }
     }
 }
 

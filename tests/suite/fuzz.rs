@@ -385,12 +385,13 @@ fn written_files() -> &'static WrittenFiles {
         let mut journal = infra::state::Journal::new(&host, journal_path);
         journal
             .append_all(&[
-                JournalRecord::Pending {
-                    instance: instance.clone(),
-                    resource_type: "null_resource".to_owned(),
-                    provider: "null".to_owned(),
-                    planned: seal(Value::string("planned")),
-                },
+                JournalRecord::Pending(infra::state::PendingCall::new(
+                    instance.clone(),
+                    "null_resource".to_owned(),
+                    "null".to_owned(),
+                    seal(Value::string("planned")),
+                    infra::state::CallKind::Create,
+                )),
                 JournalRecord::Remove { instance },
             ])
             .unwrap_or_else(|e| panic!("{e:?}"));
@@ -417,6 +418,7 @@ fn written_files() -> &'static WrittenFiles {
                 reason: None,
                 import_id: None,
                 moved_from: None,
+                deploy: None,
             }],
             drift: Vec::new(),
             output_changes: Vec::new(),

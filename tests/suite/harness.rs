@@ -294,7 +294,11 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
     ),
     (
         "infra::state::backend_denied",
-        "needs a state bucket that refuses the credentials (moto with signature checking); tested in tests/s3_backend.rs",
+        "needs a state bucket or database that refuses the credentials (moto with signature checking, PostgreSQL with a password); tested in tests/s3_backend.rs and tests/postgres_backend.rs",
+    ),
+    (
+        "infra::state::backend_tls",
+        "needs a state database with TLS and certificates; tested in tests/postgres_backend.rs",
     ),
 ];
 

@@ -4,24 +4,28 @@
 //! transient or permanent, every message naming the server (`host:port`)
 //! and passed through a redactor.
 //!
+//! TLS follows libpq's `sslmode` (default `prefer`) and `sslrootcert`, from
+//! the block or the `url`'s parameters (see [`crate::postgres_tls`]).
+//!
 //! Invariant: no message carries the password or the `url` (both redacted,
-//! and never formatted in); TLS is not offered, so an `sslmode` that needs
-//! it is refused up front rather than silently connecting in the clear.
+//! and never formatted in); a mode of `require` or stricter never connects
+//! in the clear, and a verifying mode never connects unverified.
 
 use super::batch::Batcher;
 use super::{database::DatabaseRow, role::RoleRow};
 use crate::lang::Value;
+use crate::postgres_tls::{self, RootCerts, SslMode, Tls};
 use crate::providers::http::client::Redactor;
 use crate::providers::{Attributes, ProviderError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres::{Client, NoTls, Row, types::ToSql};
+use tokio_postgres::config::Host;
+use tokio_postgres::{Client, Row, types::ToSql};
 
 /// The settings a `provider "postgres"` block may have.
-pub const SETTINGS: [&str; 9] = [
+pub const SETTINGS: [&str; 10] = [
     "url",
     "host",
     "port",
@@ -29,6 +33,7 @@ pub const SETTINGS: [&str; 9] = [
     "password",
     "dbname",
     "sslmode",
+    "sslrootcert",
     "connect_timeout",
     "max_connections",
 ];
@@ -44,6 +49,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: u64 = 10;
 pub struct Settings {
     /// Everything but the database name, which each connection sets.
     config: tokio_postgres::Config,
+    /// `sslmode` and `sslrootcert`, ready to connect with.
+    tls: Tls,
     /// The database objects live in when they say none.
     pub dbname: String,
     /// `host:port`, for messages.
@@ -59,13 +66,16 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         // Unreachable in practice: the empty block parses.
-        Settings::from_block(&Attributes::default()).unwrap_or_else(|_| Settings {
-            config: tokio_postgres::Config::new(),
-            dbname: "postgres".into(),
-            endpoint: "localhost:5432".into(),
-            user: "postgres".into(),
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            redactor: Redactor::default(),
+        Settings::from_block(&Attributes::default(), &|_| Err(String::new())).unwrap_or_else(|_| {
+            Settings {
+                config: tokio_postgres::Config::new(),
+                tls: Tls::disabled(),
+                dbname: "postgres".into(),
+                endpoint: "localhost:5432".into(),
+                user: "postgres".into(),
+                max_connections: DEFAULT_MAX_CONNECTIONS,
+                redactor: Redactor::default(),
+            }
         })
     }
 }
@@ -110,8 +120,12 @@ fn setting_number(
 impl Settings {
     /// Reads a `provider "postgres"` block: `url`, then the separate
     /// settings on top of it. Defaults: `localhost`, `5432`, user and
-    /// database `postgres`.
-    pub fn from_block(block: &Attributes) -> Result<Settings, ProviderError> {
+    /// database `postgres`, `sslmode` `prefer`. `read_file` reads the
+    /// `sslrootcert` file (a path as written; the caller resolves it).
+    pub fn from_block(
+        block: &Attributes,
+        read_file: &dyn Fn(&str) -> Result<Vec<u8>, String>,
+    ) -> Result<Settings, ProviderError> {
         for name in block.keys() {
             if !SETTINGS.contains(&name.as_str()) {
                 return Err(ProviderError::permanent(format!(
@@ -125,11 +139,13 @@ impl Settings {
         for value in block.values() {
             redactor.add_secrets_in(value);
         }
+        let mut url_tls = postgres_tls::SplitUrl::default();
         let mut config = match setting_text(block, "url")? {
             None => tokio_postgres::Config::new(),
             Some(url) => {
                 redactor.add(&url);
-                let parsed = url.parse::<tokio_postgres::Config>().map_err(|_| {
+                url_tls = postgres_tls::split_url(&url);
+                let parsed = url_tls.url.parse::<tokio_postgres::Config>().map_err(|_| {
                     // The parser's message may quote the URL: not shown.
                     ProviderError::permanent(
                         "`url` is not a PostgreSQL connection URL \
@@ -172,33 +188,7 @@ impl Settings {
         if let Some(dbname) = setting_text(block, "dbname")? {
             config.dbname(&dbname);
         }
-        if let Some(mode) = setting_text(block, "sslmode")? {
-            config.ssl_mode(match mode.as_str() {
-                "disable" => SslMode::Disable,
-                "prefer" | "allow" => SslMode::Prefer,
-                "require" | "verify-ca" | "verify-full" => SslMode::Require,
-                _ => {
-                    return Err(ProviderError::permanent(format!(
-                        "`sslmode` is one of disable, allow, prefer, require, verify-ca, \
-                         verify-full, not `{mode}`"
-                    ))
-                    .at(["sslmode"]));
-                }
-            });
-        }
-        if config.get_ssl_mode() == SslMode::Require {
-            let at = if block.contains_key("sslmode") {
-                "sslmode"
-            } else {
-                "url"
-            };
-            return Err(ProviderError::permanent(
-                "this build of the postgres provider connects without TLS, so it cannot \
-                 honour an sslmode that requires it; use `sslmode = \"disable\"` over a \
-                 trusted network (loopback, a VPN, an SSH tunnel)",
-            )
-            .at([at]));
-        }
+        let tls = tls_of(block, &url_tls, read_file)?;
         let timeout = setting_number(block, "connect_timeout", 1..=3600)?
             .and_then(|s| u64::try_from(s).ok())
             .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
@@ -228,6 +218,7 @@ impl Settings {
         let user = config.get_user().unwrap_or("postgres").to_owned();
         Ok(Settings {
             config,
+            tls,
             dbname,
             endpoint,
             user,
@@ -235,6 +226,42 @@ impl Settings {
             redactor,
         })
     }
+}
+
+/// `sslmode` and `sslrootcert`: the block's own settings, else the `url`'s
+/// parameters; an error points at whichever said it.
+fn tls_of(
+    block: &Attributes,
+    url: &postgres_tls::SplitUrl,
+    read_file: &dyn Fn(&str) -> Result<Vec<u8>, String>,
+) -> Result<Tls, ProviderError> {
+    let (mode_at, mode) = match setting_text(block, "sslmode")? {
+        Some(mode) => ("sslmode", Some(mode)),
+        None => ("url", url.sslmode.clone()),
+    };
+    let mode = match mode {
+        None => SslMode::default(),
+        Some(mode) => SslMode::parse(&mode)
+            .map_err(|message| ProviderError::permanent(message).at([mode_at]))?,
+    };
+    let (root_at, root) = match setting_text(block, "sslrootcert")? {
+        Some(root) => ("sslrootcert", Some(root)),
+        None => ("url", url.sslrootcert.clone()),
+    };
+    let roots = match root.as_deref() {
+        None | Some("") => None,
+        Some(postgres_tls::SYSTEM_ROOTS) => Some(RootCerts::System),
+        Some(path) => Some(RootCerts::Pem(read_file(path).map_err(|error| {
+            ProviderError::permanent(format!("could not read `sslrootcert` {path}: {error}"))
+                .at([root_at])
+        })?)),
+    };
+    let at = if roots.is_some() && root_at == "sslrootcert" {
+        "sslrootcert"
+    } else {
+        mode_at
+    };
+    Tls::new(mode, roots).map_err(|message| ProviderError::permanent(message).at([at]))
 }
 
 /// A failed statement or connection: the provider error, and the
@@ -358,15 +385,14 @@ impl Pg {
         }
         let mut config = self.settings.config.clone();
         config.dbname(db);
-        let (client, connection) = config
-            .connect(NoTls)
+        // The connection's driver ends when the client is dropped or the
+        // server goes away; the next call sees `is_closed` and opens anew.
+        let client = self
+            .settings
+            .tls
+            .connect(&config)
             .await
             .map_err(|error| self.connect_error(db, &error, redactor))?;
-        tokio::spawn(async move {
-            // Ends when the client is dropped or the server goes away; the
-            // next call sees `is_closed` and opens a new one.
-            let _ = connection.await;
-        });
         let client = Arc::new(client);
         *slot = Some(client.clone());
         Ok(client)
@@ -423,14 +449,23 @@ impl Pg {
         redactor: &Redactor,
     ) -> Failure {
         let reason = redactor.redact(&describe(error));
-        let message = format!(
-            "could not connect to PostgreSQL at {} (database `{}`, user `{}`): {reason}",
+        let mode = self.settings.tls.mode();
+        let tls_hint = postgres_tls::failure_hint(error, mode);
+        let mut message = format!(
+            "could not connect to PostgreSQL at {} (database `{}`, user `{}`, sslmode `{}`): \
+             {reason}",
             self.settings.endpoint,
             redactor.redact(db),
             redactor.redact(&self.settings.user),
+            mode.as_str(),
         );
+        if let Some(hint) = &tls_hint {
+            message.push_str(&format!("; {hint}"));
+        }
         let sqlstate = error.code().map(|code| code.code().to_owned());
         let error = match sqlstate.as_deref() {
+            // A certificate that does not verify will not on a retry either.
+            None if tls_hint.is_some() => ProviderError::permanent(message),
             Some("3D000") => ProviderError::not_found(message),
             Some(code) if transient_sqlstate(code) => ProviderError::transient(message),
             Some(_) => ProviderError::permanent(message),

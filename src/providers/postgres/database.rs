@@ -12,7 +12,10 @@
 
 use super::connection::{Pg, shown};
 use super::sql::{ident, literal};
-use super::{Kind, check_name, default_to, get, optional_text, text, whole};
+use super::{
+    Kind, check_name, default_to, get, name_import, optional_text, remove, rename_statement, text,
+    whole,
+};
 use crate::lang::{Type, Value};
 use crate::providers::provider::{
     Attributes, ObjectState, PlannedChange, ProviderError, conform_to_schema,
@@ -223,13 +226,9 @@ impl Kind for Database {
         let name = text(planned, "name")?;
         let redactor = pg.redactor_for(planned);
         let mut statements = Vec::new();
-        if old != name {
+        if let Some(rename) = rename_statement("DATABASE", &old, &name) {
             pg.forget(&old);
-            statements.push(format!(
-                "ALTER DATABASE {} RENAME TO {}",
-                ident(&old),
-                ident(&name)
-            ));
+            statements.push(rename);
         }
         let owner = optional_text(planned, "owner")?;
         if let Some(owner) = owner
@@ -274,24 +273,23 @@ impl Kind for Database {
 
     async fn delete(&self, pg: &Pg, prior: &Attributes) -> Result<(), ProviderError> {
         let name = text(prior, "name")?;
-        let redactor = pg.redactor_for(prior);
         pg.forget(&name);
-        pg.execute(
+        remove(
+            pg,
             &pg.settings.dbname,
             &format!("DROP DATABASE IF EXISTS {}", ident(&name)),
-            &redactor,
+            prior,
             &format!(
                 "could not drop database `{}` (the server refuses while anyone is connected to it)",
                 shown(get(prior, "name"))
             ),
+            &[],
         )
         .await
         .map_err(Into::into)
     }
 
     fn import_attributes(&self, _pg: &Pg, id: &str) -> Result<Attributes, ProviderError> {
-        let mut attributes = Attributes::default();
-        attributes.insert("name".into(), Value::string(id));
-        Ok(attributes)
+        Ok(name_import(id))
     }
 }

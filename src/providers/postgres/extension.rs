@@ -10,7 +10,7 @@
 
 use super::connection::{Pg, shown};
 use super::sql::{ident, join_id, literal};
-use super::{Kind, check_name, default_database, get, optional_text, split_scoped_id, text};
+use super::{Kind, check_name, default_database, get, optional_text, remove, scoped_import, text};
 use crate::lang::{Type, Value};
 use crate::providers::provider::{
     Attributes, ObjectState, PlannedChange, ProviderError, conform_to_schema,
@@ -265,26 +265,19 @@ impl Kind for Extension {
     async fn delete(&self, pg: &Pg, prior: &Attributes) -> Result<(), ProviderError> {
         let database = text(prior, "database")?;
         let name = text(prior, "name")?;
-        let redactor = pg.redactor_for(prior);
-        match pg
-            .execute(
-                &database,
-                &format!("DROP EXTENSION IF EXISTS {}", ident(&name)),
-                &redactor,
-                &format!("could not drop extension `{}`", shown(get(prior, "name"))),
-            )
-            .await
-        {
-            Err(failure) if failure.is("3D000") => Ok(()),
-            result => result.map_err(Into::into),
-        }
+        remove(
+            pg,
+            &database,
+            &format!("DROP EXTENSION IF EXISTS {}", ident(&name)),
+            prior,
+            &format!("could not drop extension `{}`", shown(get(prior, "name"))),
+            &["3D000"],
+        )
+        .await
+        .map_err(Into::into)
     }
 
     fn import_attributes(&self, pg: &Pg, id: &str) -> Result<Attributes, ProviderError> {
-        let (database, name) = split_scoped_id(pg, id, "app_db/pgcrypto")?;
-        let mut attributes = Attributes::default();
-        attributes.insert("database".into(), Value::string(database));
-        attributes.insert("name".into(), Value::string(name));
-        Ok(attributes)
+        scoped_import(pg, id, "app_db/pgcrypto")
     }
 }

@@ -17,8 +17,8 @@
 use super::connection::{Pg, shown};
 use super::sql::{escape_part, ident, qualified, split_id, unescape_part};
 use super::{
-    Kind, check_name, default_database, default_to, flag, get, normalize_list, optional_text, text,
-    texts,
+    Kind, check_name, default_database, default_to, flag, get, normalize_list, optional_text,
+    remove, text, texts,
 };
 use crate::lang::{Type, Value};
 use crate::providers::provider::{
@@ -519,34 +519,25 @@ impl Kind for Grant {
 
     async fn delete(&self, pg: &Pg, prior: &Attributes) -> Result<(), ProviderError> {
         let target = Target::of(prior)?;
-        let redactor = pg.redactor_for(prior);
         let sql = format!(
             "REVOKE ALL PRIVILEGES ON {} FROM {}",
             target.on()?,
             target.grantee()
         );
-        match pg
-            .execute(
-                &target.database,
-                &sql,
-                &redactor,
-                &format!(
-                    "could not revoke the privileges of `{}`",
-                    shown(get(prior, "role"))
-                ),
-            )
-            .await
-        {
+        remove(
+            pg,
+            &target.database,
+            &sql,
+            prior,
+            &format!(
+                "could not revoke the privileges of `{}`",
+                shown(get(prior, "role"))
+            ),
             // The database, schema, role or objects are gone: so is the grant.
-            Err(failure)
-                if ["3D000", "3F000", "42704", "42P01", "42883"]
-                    .iter()
-                    .any(|code| failure.is(code)) =>
-            {
-                Ok(())
-            }
-            result => result.map_err(Into::into),
-        }
+            &["3D000", "3F000", "42704", "42P01", "42883"],
+        )
+        .await
+        .map_err(Into::into)
     }
 
     fn import_attributes(&self, _pg: &Pg, id: &str) -> Result<Attributes, ProviderError> {

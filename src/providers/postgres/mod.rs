@@ -37,9 +37,11 @@ use super::provider::{
     plan_from_schema,
 };
 use super::schema::ResourceSchema;
+use crate::host::Host;
 use crate::lang::Value;
 use async_trait::async_trait;
 use connection::{Pg, Settings};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 pub use database::schema as database_schema;
@@ -99,6 +101,10 @@ trait Kind: Send + Sync {
 
 /// The `postgres` provider.
 pub struct PostgresProvider {
+    /// Reads `sslrootcert`.
+    host: Arc<dyn Host>,
+    /// The stack folder, which a relative `sslrootcert` is under.
+    base_dir: PathBuf,
     schemas: Vec<ResourceSchema>,
     pg: RwLock<Arc<Pg>>,
 }
@@ -109,17 +115,14 @@ impl std::fmt::Debug for PostgresProvider {
     }
 }
 
-impl Default for PostgresProvider {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl PostgresProvider {
     /// A provider with the default settings (`localhost:5432`, user and
-    /// database `postgres`) until `configure` says otherwise.
-    pub fn new() -> Self {
+    /// database `postgres`) until `configure` says otherwise; a relative
+    /// `sslrootcert` is read from `base_dir`, the stack folder.
+    pub fn new(host: Arc<dyn Host>, base_dir: PathBuf) -> Self {
         PostgresProvider {
+            host,
+            base_dir,
             schemas: schemas(),
             pg: RwLock::new(Arc::new(Pg::new(Settings::default()))),
         }
@@ -162,7 +165,17 @@ impl Provider for PostgresProvider {
     }
 
     async fn configure(&self, config: &Attributes) -> Result<(), ProviderError> {
-        let pg = Arc::new(Pg::new(Settings::from_block(config)?));
+        let read_file = |path: &str| {
+            let full = if Path::new(path).is_absolute() {
+                PathBuf::from(path)
+            } else {
+                self.base_dir.join(path)
+            };
+            self.host
+                .read(&full)
+                .map_err(|error| format!("{} ({error})", full.display()))
+        };
+        let pg = Arc::new(Pg::new(Settings::from_block(config, &read_file)?));
         match self.pg.write() {
             Ok(mut slot) => *slot = pg,
             Err(poisoned) => *poisoned.into_inner() = pg,
@@ -372,6 +385,53 @@ fn check_name(attributes: &Attributes, name: &str) -> Result<(), ProviderError> 
     match get(attributes, name).as_str() {
         Some(text) => sql::check_identifier(text, name),
         None => Ok(()),
+    }
+}
+
+/// The identifying attributes of an object known by its name alone (a
+/// role, a database): the import id is the name.
+fn name_import(id: &str) -> Attributes {
+    let mut attributes = Attributes::default();
+    attributes.insert("name".into(), Value::string(id));
+    attributes
+}
+
+/// The identifying attributes of an object inside a database (a schema,
+/// an extension): `database` and `name` of a `DATABASE/NAME` import id.
+fn scoped_import(pg: &Pg, id: &str, example: &str) -> Result<Attributes, ProviderError> {
+    let (database, name) = split_scoped_id(pg, id, example)?;
+    let mut attributes = Attributes::default();
+    attributes.insert("database".into(), Value::string(database));
+    attributes.insert("name".into(), Value::string(name));
+    Ok(attributes)
+}
+
+/// `ALTER <keyword> old RENAME TO name`, when the name changed.
+fn rename_statement(keyword: &str, old: &str, name: &str) -> Option<String> {
+    (old != name).then(|| {
+        format!(
+            "ALTER {keyword} {} RENAME TO {}",
+            sql::ident(old),
+            sql::ident(name)
+        )
+    })
+}
+
+/// Runs a statement that removes what `prior` describes (`DROP … IF
+/// EXISTS`, `REVOKE`) on `database`. A failure with one of the `gone`
+/// SQLSTATEs says it is gone already, which is what was wanted.
+async fn remove(
+    pg: &Pg,
+    database: &str,
+    sql: &str,
+    prior: &Attributes,
+    doing: &str,
+    gone: &[&str],
+) -> Result<(), connection::Failure> {
+    let redactor = pg.redactor_for(prior);
+    match pg.execute(database, sql, &redactor, doing).await {
+        Err(failure) if gone.iter().any(|code| failure.is(code)) => Ok(()),
+        result => result,
     }
 }
 

@@ -16,7 +16,10 @@
 use super::connection::{Failure, Pg, shown};
 use super::password;
 use super::sql::{ident, literal};
-use super::{Kind, default_to, flag, get, normalize_list, text, texts, whole};
+use super::{
+    Kind, default_to, flag, get, name_import, normalize_list, remove, rename_statement, text,
+    texts, whole,
+};
 use crate::lang::{Type, Value};
 use crate::providers::provider::{
     Attributes, ObjectState, PlannedChange, ProviderError, conform_to_schema, same_ignoring_marks,
@@ -462,14 +465,8 @@ impl Kind for Role {
         let old = text(prior, "name")?;
         let name = text(planned, "name")?;
         let redactor = pg.redactor_for(planned);
-        let mut statements = Vec::new();
-        if old != name {
-            statements.push(format!(
-                "ALTER ROLE {} RENAME TO {}",
-                ident(&old),
-                ident(&name)
-            ));
-        }
+        let mut statements: Vec<String> =
+            rename_statement("ROLE", &old, &name).into_iter().collect();
         let mut options = options_sql(planned, Some(prior))?;
         let mut known = planned.clone();
         let password_changed =
@@ -516,12 +513,13 @@ impl Kind for Role {
 
     async fn delete(&self, pg: &Pg, prior: &Attributes) -> Result<(), ProviderError> {
         let name = text(prior, "name")?;
-        let redactor = pg.redactor_for(prior);
-        pg.execute(
+        remove(
+            pg,
             &pg.settings.dbname,
             &format!("DROP ROLE IF EXISTS {}", ident(&name)),
-            &redactor,
+            prior,
             &format!("could not drop role `{}`", shown(get(prior, "name"))),
+            &[],
         )
         .await
         .map_err(|failure| {
@@ -541,8 +539,6 @@ impl Kind for Role {
     }
 
     fn import_attributes(&self, _pg: &Pg, id: &str) -> Result<Attributes, ProviderError> {
-        let mut attributes = Attributes::default();
-        attributes.insert("name".into(), Value::string(id));
-        Ok(attributes)
+        Ok(name_import(id))
     }
 }

@@ -11,7 +11,8 @@
 use super::connection::{Pg, shown};
 use super::sql::{ident, join_id};
 use super::{
-    Kind, check_name, default_database, default_to, flag, get, optional_text, split_scoped_id, text,
+    Kind, check_name, default_database, default_to, flag, get, optional_text, remove,
+    rename_statement, scoped_import, text,
 };
 use crate::lang::{Type, Value};
 use crate::providers::provider::{
@@ -166,14 +167,9 @@ impl Kind for Schema {
         let old = text(prior, "name")?;
         let name = text(planned, "name")?;
         let redactor = pg.redactor_for(planned);
-        let mut statements = Vec::new();
-        if old != name {
-            statements.push(format!(
-                "ALTER SCHEMA {} RENAME TO {}",
-                ident(&old),
-                ident(&name)
-            ));
-        }
+        let mut statements: Vec<String> = rename_statement("SCHEMA", &old, &name)
+            .into_iter()
+            .collect();
         if let Some(owner) = optional_text(planned, "owner")?
             && optional_text(prior, "owner")?.as_ref() != Some(&owner)
         {
@@ -204,36 +200,34 @@ impl Kind for Schema {
     async fn delete(&self, pg: &Pg, prior: &Attributes) -> Result<(), ProviderError> {
         let database = text(prior, "database")?;
         let name = text(prior, "name")?;
-        let redactor = pg.redactor_for(prior);
         let cascade = if flag(prior, "drop_cascade", false) {
             " CASCADE"
         } else {
             ""
         };
-        match pg
-            .execute(
-                &database,
-                &format!("DROP SCHEMA IF EXISTS {}{cascade}", ident(&name)),
-                &redactor,
-                &format!("could not drop schema `{}`", shown(get(prior, "name"))),
-            )
-            .await
-        {
-            Err(failure) if failure.is("3D000") => Ok(()),
-            Err(failure) if failure.is("2BP01") => Err(ProviderError::permanent(format!(
-                "{}; drop what is in it first, or set `drop_cascade = true`",
-                failure.error.message
-            ))
-            .at(["drop_cascade"])),
-            result => result.map_err(Into::into),
-        }
+        remove(
+            pg,
+            &database,
+            &format!("DROP SCHEMA IF EXISTS {}{cascade}", ident(&name)),
+            prior,
+            &format!("could not drop schema `{}`", shown(get(prior, "name"))),
+            &["3D000"],
+        )
+        .await
+        .map_err(|failure| {
+            if failure.is("2BP01") {
+                ProviderError::permanent(format!(
+                    "{}; drop what is in it first, or set `drop_cascade = true`",
+                    failure.error.message
+                ))
+                .at(["drop_cascade"])
+            } else {
+                failure.error
+            }
+        })
     }
 
     fn import_attributes(&self, pg: &Pg, id: &str) -> Result<Attributes, ProviderError> {
-        let (database, name) = split_scoped_id(pg, id, "app_db/app")?;
-        let mut attributes = Attributes::default();
-        attributes.insert("database".into(), Value::string(database));
-        attributes.insert("name".into(), Value::string(name));
-        Ok(attributes)
+        scoped_import(pg, id, "app_db/app")
     }
 }

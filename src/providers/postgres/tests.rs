@@ -69,35 +69,56 @@ fn sqlstates_of_lost_connections_serialization_failures_and_startup_are_transien
     assert!(!concurrent_catalog_update("XX000", "cache lookup failed"));
 }
 
+fn no_files(path: &str) -> Result<Vec<u8>, String> {
+    Err(format!("{path}: no such file"))
+}
+
 #[test]
-fn settings_refuse_unknown_names_and_tls_modes_and_never_quote_the_url() {
+fn settings_refuse_unknown_names_and_unverifiable_tls_modes_and_never_quote_the_url() {
     let block = attributes(&[("hots", Value::string("db"))]);
-    let error = Settings::from_block(&block).err().unwrap();
+    let error = Settings::from_block(&block, &no_files).err().unwrap();
     assert_eq!(error.attribute_path, Some(vec!["hots".to_owned()]));
     let block = attributes(&[(
         "url",
         Value::string("postgres://u:hunter22@db:6543/app?sslmode=require").with_secret(true),
     )]);
-    let error = Settings::from_block(&block).err().unwrap();
-    assert!(error.message.contains("TLS"), "{}", error.message);
+    assert!(Settings::from_block(&block, &no_files).is_ok());
+    let block = attributes(&[(
+        "url",
+        Value::string("postgres://u:hunter22@db:6543/app?sslmode=verify-full").with_secret(true),
+    )]);
+    let error = Settings::from_block(&block, &no_files).err().unwrap();
+    assert!(error.message.contains("sslrootcert"), "{}", error.message);
     assert!(!error.message.contains("hunter22"));
+    assert_eq!(error.attribute_path, Some(vec!["url".to_owned()]));
+    let block = attributes(&[
+        ("url", Value::string("postgres://u:hunter22@db:6543/app")),
+        ("sslmode", Value::string("verify-ca")),
+        ("sslrootcert", Value::string("missing.pem")),
+    ]);
+    let error = Settings::from_block(&block, &no_files).err().unwrap();
+    assert!(error.message.contains("missing.pem"), "{}", error.message);
+    assert_eq!(error.attribute_path, Some(vec!["sslrootcert".to_owned()]));
+    let block = attributes(&[("sslmode", Value::string("verify-everything"))]);
+    let error = Settings::from_block(&block, &no_files).err().unwrap();
+    assert_eq!(error.attribute_path, Some(vec!["sslmode".to_owned()]));
     let block = attributes(&[(
         "url",
         Value::string("postgres://u:hunter22@db:6543/app?bogus=1"),
     )]);
-    let error = Settings::from_block(&block).err().unwrap();
+    let error = Settings::from_block(&block, &no_files).err().unwrap();
     assert!(!error.message.contains("hunter22"), "{}", error.message);
     let block = attributes(&[
         ("url", Value::string("postgres://u:hunter22@db:6543/app")),
         ("port", Value::number(7000)),
     ]);
-    let error = Settings::from_block(&block).err().unwrap();
+    let error = Settings::from_block(&block, &no_files).err().unwrap();
     assert_eq!(error.attribute_path, Some(vec!["port".to_owned()]));
     let block = attributes(&[
         ("url", Value::string("postgres://u:hunter22@db:6543/app")),
         ("dbname", Value::string("other")),
     ]);
-    let settings = Settings::from_block(&block).unwrap();
+    let settings = Settings::from_block(&block, &no_files).unwrap();
     assert_eq!(settings.endpoint, "db:6543");
     assert_eq!(
         (settings.user.as_str(), settings.dbname.as_str()),
@@ -114,10 +135,10 @@ fn settings_refuse_unknown_names_and_tls_modes_and_never_quote_the_url() {
         ("port", Value::number(7000)),
         ("password", Value::string("pw-secret").with_secret(true)),
     ]);
-    let settings = Settings::from_block(&block).unwrap();
+    let settings = Settings::from_block(&block, &no_files).unwrap();
     assert_eq!(settings.endpoint, "db.internal:7000");
     assert!(!settings.redactor.redact("pw-secret").contains("pw-secret"));
-    let settings = Settings::from_block(&Attributes::default()).unwrap();
+    let settings = Settings::from_block(&Attributes::default(), &no_files).unwrap();
     assert_eq!(settings.endpoint, "localhost:5432");
 }
 
@@ -151,7 +172,7 @@ fn valid_until_is_put_in_the_catalogs_form() {
 }
 
 fn pg() -> Pg {
-    Pg::new(Settings::from_block(&Attributes::default()).unwrap())
+    Pg::new(Settings::from_block(&Attributes::default(), &no_files).unwrap())
 }
 
 #[test]

@@ -15,7 +15,7 @@
 //! Invariant: no lock is held across an `await` or a scripted panic, so the
 //! provider stays usable after a call panicked.
 
-use super::operation::Operation;
+use super::operation::{DeploySteps, Operation};
 use super::provider::{
     Attributes, ObjectState, PlannedChange, Provider, ProviderError, ProviderErrorKind,
     conform_to_schema, plan_from_schema,
@@ -129,6 +129,7 @@ struct Inner {
     configuration: Option<Attributes>,
     in_flight: usize,
     max_in_flight: usize,
+    deploy_steps: Option<DeploySteps>,
 }
 
 /// The in-memory, recording, scriptable provider.
@@ -253,6 +254,12 @@ impl TestProvider {
     pub fn object(&self, resource_type: &str, id: &str) -> Option<Attributes> {
         let key = (resource_type.to_owned(), id.to_owned());
         self.lock().world.get(&key).cloned()
+    }
+
+    /// Makes every update (a change with a prior object) a deploy of these
+    /// steps for the plan ([`Provider::deploy_steps`]); `None`: plain updates.
+    pub fn set_deploy_steps(&self, steps: Option<DeploySteps>) {
+        self.lock().deploy_steps = steps;
     }
 
     /// Puts an object into the world as if made outside (for import and drift
@@ -640,6 +647,15 @@ impl Provider for TestProvider {
             self.remove_object(resource_type, &prior.id);
         });
         in_flight.finish(result)
+    }
+
+    fn deploy_steps(
+        &self,
+        _resource_type: &str,
+        prior: Option<&ObjectState>,
+        _planned: &Attributes,
+    ) -> Option<DeploySteps> {
+        prior.and(self.lock().deploy_steps.clone())
     }
 
     async fn import(&self, resource_type: &str, id: &str) -> Result<ObjectState, ProviderError> {

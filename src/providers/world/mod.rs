@@ -28,6 +28,13 @@
 //! remote refused it) and is logged as `<op> <object> <kind>` in
 //! `<world>/faults.log`.
 //!
+//! `INFRA_TEST_DEPLOY=start,health,switch,watch` makes every update a deploy
+//! of those steps: before each, a checkpoint `{"step", "name"}` and a phase,
+//! then `INFRA_TEST_DEPLOY_STEP_MS` (default: the latency) of waiting that a
+//! cancel cuts short; a cancel rolls back (nothing stored) and fails, and
+//! `resume` with a checkpoint finishes the deploy. Steps, rollbacks and
+//! resumes are appended to `<world>/deploy.log`.
+//!
 //! With a latency, the most calls that were ever waiting it out at once in
 //! this process is written to `<world>/max-in-flight` whenever it grows, so
 //! tests of the binary can see the parallelism bound that was kept.
@@ -38,9 +45,10 @@
 //! error that names it, rather than running a different trial than asked.
 
 use super::operation::Operation;
+use super::operation::{DeploySteps, Resumed};
 use super::provider::{
     Attributes, ObjectState, PlannedChange, Provider, ProviderError, conform_to_schema,
-    plan_from_schema, validate_against_schema,
+    plan_from_schema, resume_by_default, validate_against_schema,
 };
 use super::retry::Rng;
 use super::schema::ResourceSchema;
@@ -65,6 +73,10 @@ pub const FAIL_VAR: &str = "INFRA_TEST_FAIL";
 pub const FAULTS_VAR: &str = "INFRA_TEST_FAULTS";
 /// The seed of the injected faults.
 pub const FAULTS_SEED_VAR: &str = "INFRA_TEST_FAULTS_SEED";
+/// Updates run as deploys of these steps: `start,health,switch,watch`.
+pub const DEPLOY_VAR: &str = "INFRA_TEST_DEPLOY";
+/// Milliseconds each deploy step takes (default: `INFRA_TEST_LATENCY_MS`).
+pub const DEPLOY_STEP_VAR: &str = "INFRA_TEST_DEPLOY_STEP_MS";
 
 /// Transient faults injected at random into a share of the calls.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -267,6 +279,10 @@ pub struct WorldProvider {
     calls_made: Mutex<std::collections::HashMap<(WorldOp, String), u32>>,
     config_error: Option<String>,
     schemas: Vec<ResourceSchema>,
+    /// The steps an update deploys through (none: a plain update).
+    deploy: Vec<String>,
+    /// How long each step takes (a cancel cuts it short).
+    step: Duration,
     /// Calls waiting out the latency now, and the most there ever were.
     in_flight: std::sync::atomic::AtomicUsize,
     max_in_flight: Mutex<usize>,
@@ -350,6 +366,8 @@ impl WorldProvider {
             calls_made: Mutex::new(std::collections::HashMap::new()),
             config_error: None,
             schemas: vec![Self::schema()],
+            deploy: Vec::new(),
+            step: Duration::ZERO,
             in_flight: std::sync::atomic::AtomicUsize::new(0),
             max_in_flight: Mutex::new(0),
         }
@@ -363,6 +381,7 @@ impl WorldProvider {
             .filter(|dir| !dir.trim().is_empty())?;
         let world = Self::new(host.clone(), PathBuf::from(dir));
         type Settings = (Duration, Duration, Vec<WorldFault>, Option<RandomFaults>);
+        let step = parse_millis(host.as_ref(), DEPLOY_STEP_VAR);
         let settings = (|| -> Result<Settings, String> {
             let before = parse_millis(host.as_ref(), LATENCY_VAR)?.unwrap_or_default();
             let after = parse_millis(host.as_ref(), LATENCY_AFTER_VAR)?.unwrap_or(before);
@@ -376,6 +395,18 @@ impl WorldProvider {
         Some(match settings {
             Ok((before, after, faults, random)) => WorldProvider {
                 random_faults: random,
+                step: step.ok().flatten().unwrap_or(before),
+                deploy: host
+                    .env_var(DEPLOY_VAR)
+                    .map(|steps| {
+                        steps
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|step| !step.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 ..world.with_latency(before, after).with_faults(faults)
             },
             Err(message) => WorldProvider {
@@ -390,6 +421,15 @@ impl WorldProvider {
     pub fn with_latency(mut self, before: Duration, after: Duration) -> Self {
         self.before = before;
         self.after = after;
+        self
+    }
+
+    /// Makes every update a deploy of `steps`, each taking `wait` (see
+    /// [`DEPLOY_VAR`]).
+    #[must_use]
+    pub fn with_deploy(mut self, steps: &[&str], wait: Duration) -> Self {
+        self.deploy = steps.iter().map(|step| (*step).to_owned()).collect();
+        self.step = wait;
         self
     }
 
@@ -597,6 +637,42 @@ impl WorldProvider {
         }
     }
 
+    /// Runs an update as a deploy of the steps in `INFRA_TEST_DEPLOY`: before
+    /// each step a checkpoint `{"step", "name"}` and a phase, then the latency
+    /// (cut short by a cancel). A cancel rolls back (nothing is stored) and
+    /// fails; the object changes only once every step is done.
+    async fn run_deploy(&self, op: &Operation, name: &str) -> Result<(), ProviderError> {
+        for step in &self.deploy {
+            op.checkpoint(serde_json::json!({"step": step, "name": name}))
+                .await?;
+            op.phase(step.clone());
+            self.deploy_log(&format!("step {name} {step}"))?;
+            if !self.step.is_zero() {
+                tokio::select! {
+                    () = tokio::time::sleep(self.step) => {}
+                    () = op.cancelled() => {}
+                }
+            }
+            if op.is_cancelled() {
+                self.deploy_log(&format!("rollback {name} {step}"))?;
+                return Err(ProviderError::permanent(format!(
+                    "test world: the deploy was cancelled at `{step}` and rolled back"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends a line to `<world>/deploy.log`, durably.
+    fn deploy_log(&self, line: &str) -> Result<(), ProviderError> {
+        self.host
+            .create_dir_all(&self.dir)
+            .map_err(|error| world_error("create the world folder", &error))?;
+        self.host
+            .append_durable(&self.dir.join("deploy.log"), format!("{line}\n").as_bytes())
+            .map_err(|error| world_error("append to deploy.log", &error))
+    }
+
     /// Waits the after-effect latency of a mutation.
     async fn leave(&self) {
         if !self.after.is_zero() {
@@ -618,6 +694,39 @@ impl WorldProvider {
 
 fn name_of(attributes: &Attributes) -> Option<&str> {
     attributes.get("name").and_then(Value::as_str)
+}
+
+impl WorldProvider {
+    /// The effect of an update: the object with the planned attributes (its
+    /// computed ones kept), stored.
+    fn apply_update(
+        &self,
+        prior: &ObjectState,
+        planned: &Attributes,
+        name: &str,
+    ) -> Result<ObjectState, ProviderError> {
+        let current = if valid_id(&prior.id) {
+            self.load(&prior.id)?
+        } else {
+            None
+        };
+        let Some(current) = current else {
+            return Err(ProviderError::not_found("no such object in the test world"));
+        };
+        if current.attribute("name").as_str() != Some(name) {
+            return Err(ProviderError::permanent("`name` cannot change in place").at(["name"]));
+        }
+        let mut attributes = conform_to_schema(&Self::schema(), planned);
+        for computed in ["id", "computed"] {
+            attributes.insert(computed.to_owned(), current.attribute(computed).clone());
+        }
+        let object = ObjectState {
+            id: prior.id.clone(),
+            attributes,
+        };
+        self.store(&object)?;
+        Ok(object)
+    }
 }
 
 #[async_trait]
@@ -701,7 +810,7 @@ impl Provider for WorldProvider {
 
     async fn update(
         &self,
-        _op: &Operation,
+        op: &Operation,
         resource_type: &str,
         prior: &ObjectState,
         planned: &Attributes,
@@ -715,28 +824,51 @@ impl Provider for WorldProvider {
         .await?;
         let name = known_name(planned)?;
         known_value(planned)?;
-        let current = if valid_id(&prior.id) {
-            self.load(&prior.id)?
-        } else {
-            None
-        };
-        let Some(current) = current else {
-            return Err(ProviderError::not_found("no such object in the test world"));
-        };
-        if current.attribute("name").as_str() != Some(name) {
-            return Err(ProviderError::permanent("`name` cannot change in place").at(["name"]));
+        if !self.deploy.is_empty() {
+            self.run_deploy(op, name).await?;
         }
-        let mut attributes = conform_to_schema(&Self::schema(), planned);
-        for computed in ["id", "computed"] {
-            attributes.insert(computed.to_owned(), current.attribute(computed).clone());
+        let object = self.apply_update(prior, planned, name)?;
+        if !self.deploy.is_empty() {
+            self.deploy_log(&format!("done {name}"))?;
         }
-        let object = ObjectState {
-            id: prior.id.clone(),
-            attributes,
-        };
-        self.store(&object)?;
         self.leave().await;
         Ok(object)
+    }
+
+    async fn resume(
+        &self,
+        op: &Operation,
+        resource_type: &str,
+        prior: Option<&ObjectState>,
+        planned: &Attributes,
+        checkpoint: Option<&serde_json::Value>,
+    ) -> Result<Resumed, ProviderError> {
+        let (Some(prior), Some(checkpoint)) = (prior, checkpoint) else {
+            return resume_by_default(self, op, resource_type, prior, planned, checkpoint).await;
+        };
+        // A deploy interrupted after a checkpoint: finish it.
+        let name = known_name(planned)?;
+        let step = checkpoint
+            .get("step")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("?");
+        self.deploy_log(&format!("resume {name} {step}"))?;
+        let object = self.apply_update(prior, planned, name)?;
+        self.deploy_log(&format!("done {name}"))?;
+        Ok(Resumed::Settled(Some(object)))
+    }
+
+    fn deploy_steps(
+        &self,
+        _resource_type: &str,
+        prior: Option<&ObjectState>,
+        _planned: &Attributes,
+    ) -> Option<DeploySteps> {
+        (prior.is_some() && !self.deploy.is_empty()).then(|| DeploySteps {
+            strategy: String::from("blue-green"),
+            steps: self.deploy.clone(),
+            downtime: String::from("none (blue-green)"),
+        })
     }
 
     async fn delete(

@@ -420,3 +420,65 @@ fn a_malformed_fault_share_fails_every_call_naming_the_variable() {
         "{problems:?}"
     );
 }
+
+#[tokio::test]
+async fn a_deploy_checkpoints_each_step_rolls_back_when_cancelled_and_resumes_from_a_checkpoint() {
+    let (world, dir) = world("deploy");
+    let web = create(&world, "web").await.unwrap();
+    let world = world.with_deploy(&["start", "switch"], Duration::ZERO);
+    let op = crate::providers::Operation::detached();
+    let updated = world
+        .update(&op, TEST_RESOURCE, &web, &config("web", "w"))
+        .await
+        .unwrap();
+    assert_eq!(updated.attribute("value"), &Value::string("w"));
+    assert_eq!(op.phases(), ["start", "switch"]);
+    let steps: Vec<serde_json::Value> =
+        op.checkpoints().iter().map(|c| c["step"].clone()).collect();
+    assert_eq!(steps, ["start", "switch"]);
+    assert!(
+        world
+            .deploy_steps(TEST_RESOURCE, Some(&web), &config("web", "x"))
+            .is_some()
+    );
+    assert!(
+        world
+            .deploy_steps(TEST_RESOURCE, None, &config("web", "x"))
+            .is_none()
+    );
+
+    // Cancelled: rolled back, the object unchanged, an error.
+    let (cancel, receiver) = tokio::sync::watch::channel(true);
+    let op = crate::providers::Operation::detached_with_cancel(receiver);
+    let error = world
+        .update(&op, TEST_RESOURCE, &updated, &config("web", "x"))
+        .await
+        .unwrap_err();
+    drop(cancel);
+    assert!(error.message.contains("rolled back"), "{}", error.message);
+    let now = world.read(TEST_RESOURCE, &updated).await.unwrap().unwrap();
+    assert_eq!(now.attribute("value"), &Value::string("w"));
+
+    // Resumed from a checkpoint: finished.
+    let checkpoint = serde_json::json!({"step": "switch", "name": "web"});
+    let resumed = world
+        .resume(
+            &crate::providers::Operation::detached(),
+            TEST_RESOURCE,
+            Some(&updated),
+            &config("web", "y"),
+            Some(&checkpoint),
+        )
+        .await
+        .unwrap();
+    let crate::providers::Resumed::Settled(Some(object)) = resumed else {
+        panic!("{resumed:?}");
+    };
+    assert_eq!(object.attribute("value"), &Value::string("y"));
+    let log = std::fs::read_to_string(dir.0.join("deploy.log")).unwrap();
+    assert_eq!(
+        log,
+        "step web start\nstep web switch\ndone web\nstep web start\nrollback web start\n\
+         resume web switch\ndone web\n"
+    );
+}
