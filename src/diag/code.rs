@@ -164,6 +164,8 @@ codes! {
     CheckInvalidExpansion => ("infra::check::invalid_expansion", "invalid count or for_each"),
     /// A resource attribute's value does not fit the provider's schema.
     CheckAttributeType => ("infra::check::attribute_type", "attribute has the wrong type"),
+    /// A resource attribute's value breaks a rule of the provider's, checked offline (a bucket name's form).
+    CheckAttributeValue => ("infra::check::attribute_value", "attribute value is not accepted by the provider"),
     /// A block label that must be a name is not: a label other blocks refer to
     /// (`local_file.app-config` would be a subtraction), or a stack or
     /// environment name, which names state files.

@@ -1426,6 +1426,36 @@ impl Expander<'_> {
         }
     }
 
+    /// Reports every configured value that breaks its attribute's offline
+    /// rule ([`crate::providers::schema::ValueRule`]), at the value.
+    fn check_rules(
+        &mut self,
+        schema: &crate::providers::ResourceSchema,
+        ordered: &[(&String, &Attribute, bool)],
+        attributes: &crate::lang::Map,
+    ) {
+        for &(name, attribute, _) in ordered {
+            let Some(attribute_schema) = schema.attribute(name) else {
+                continue;
+            };
+            let Some(rule) = attribute_schema.rule else {
+                continue;
+            };
+            let Some(value) = attributes.get(name.as_str()) else {
+                continue;
+            };
+            if let Some(problem) = rule.broken_by(value, attributes) {
+                self.diagnostics.push(
+                    Diagnostic::error(Code::CheckAttributeValue, attribute.value.span, problem)
+                        .with_help(format!(
+                            "`{name}` of `{}`: {}",
+                            schema.resource_type, rule.rule
+                        )),
+                );
+            }
+        }
+    }
+
     fn resource(&mut self, module: &Module, node: &Node, addr: &ResourceAddr) {
         let key = (addr.mode, addr.resource_type.clone(), addr.name.clone());
         let Some(resource) = module.resources.get(&key) else {
@@ -1528,6 +1558,9 @@ impl Expander<'_> {
             }
             if addr.is_service() {
                 self.service_settings(resource, &instance_addr, &mut attributes);
+            }
+            if let Some(schema) = schema {
+                self.check_rules(schema, &ordered, &attributes);
             }
             if let Some(schema) = schema {
                 // Whether a computed value is secret is known now, from the

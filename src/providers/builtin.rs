@@ -76,6 +76,12 @@ pub const BUILTIN: &[Builtin] = &[
         data_sources: Vec::new,
         make: |_, dir| Arc::new(super::process::ProcessProvider::new(dir.to_path_buf())),
     },
+    Builtin {
+        name: "aws",
+        resources: super::aws::schemas,
+        data_sources: Vec::new,
+        make: |host, _| Arc::new(super::aws::AwsProvider::new(host)),
+    },
 ];
 
 /// Whether the file-backed test world (`test_resource`) is switched on:

@@ -5,6 +5,7 @@
 //! Invariant: no state or configuration files; typed values in, typed errors
 //! ([`ProviderError`], with attribute paths) out.
 
+pub mod aws;
 pub mod builtin;
 pub mod http;
 pub mod local;

@@ -54,6 +54,47 @@ pub struct AttributeSchema {
     pub derived_from: DerivedFrom,
     /// One line for hover and completion.
     pub description: &'static str,
+    /// An offline rule its known values must keep (a bucket name's form),
+    /// checked when the configuration is evaluated, so `validate` reports it.
+    pub rule: Option<ValueRule>,
+}
+
+/// A rule a known, non-null value of an attribute must keep, checked offline
+/// when the configuration is evaluated (`validate`, `plan`): the service
+/// would refuse the value, so it is said before any call.
+#[derive(Clone, Copy)]
+pub struct ValueRule {
+    /// The rule in words, for the diagnostic's help line.
+    pub rule: &'static str,
+    /// `None` when `value` keeps the rule; otherwise what is wrong with it,
+    /// in words that never quote the value (it may be a secret). `attributes`
+    /// are the instance's other configured values (a queue's `fifo`), any of
+    /// them possibly unknown.
+    pub check: fn(value: &Value, attributes: &Map) -> Option<String>,
+}
+
+impl ValueRule {
+    /// What is wrong with `value`, or `None`; unknown values keep every rule.
+    pub fn broken_by(&self, value: &Value, attributes: &Map) -> Option<String> {
+        if value.is_null() || value.contains_unknown() {
+            return None;
+        }
+        (self.check)(value, attributes)
+    }
+}
+
+impl PartialEq for ValueRule {
+    fn eq(&self, other: &Self) -> bool {
+        self.rule == other.rule
+    }
+}
+
+impl Eq for ValueRule {}
+
+impl std::fmt::Debug for ValueRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ValueRule").field(&self.rule).finish()
+    }
 }
 
 impl AttributeSchema {
@@ -167,6 +208,7 @@ pub fn attribute(name: &'static str, ty: Type) -> AttributeSchema {
         force_new: false,
         derived_from: DerivedFrom::AnyInput,
         description: "",
+        rule: None,
     }
 }
 
@@ -217,6 +259,13 @@ impl AttributeSchema {
     #[must_use]
     pub fn describe(mut self, text: &'static str) -> Self {
         self.description = text;
+        self
+    }
+
+    /// Sets the offline rule its values must keep (see [`ValueRule`]).
+    #[must_use]
+    pub fn rule(mut self, rule: ValueRule) -> Self {
+        self.rule = Some(rule);
         self
     }
 }

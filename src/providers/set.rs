@@ -1,7 +1,7 @@
 //! The providers an engine run talks to, by name, as shared trait objects.
 //!
 //! Invariant: [`ProviderSet::builtin`] holds only providers with live
-//! implementations (`null`, `local`, `http`, `postgres`, `process`; the others join as
+//! implementations (`null`, `local`, `http`, `postgres`, `process`, `aws`; the others join as
 //! their issues land).
 //! Test-only providers are inserted by tests and benchmarks, except the
 //! file-backed test world, which `builtin` adds when `INFRA_TEST_WORLD` is set
@@ -100,12 +100,12 @@ mod tests {
         let set = ProviderSet::builtin(Arc::new(MemoryHost::new()), Path::new("stack"));
         assert_eq!(
             set.names().collect::<Vec<_>>(),
-            ["http", "local", "null", "postgres", "process"]
+            ["aws", "http", "local", "null", "postgres", "process"]
         );
         let set = set.with(Arc::new(TestProvider::new()));
         assert_eq!(
             set.names().collect::<Vec<_>>(),
-            ["http", "local", "null", "postgres", "process", "test"]
+            ["aws", "http", "local", "null", "postgres", "process", "test"]
         );
         for http in ["http_resource", "http"] {
             let found = set.for_resource_type(http).map(|p| p.name());
@@ -134,7 +134,8 @@ mod tests {
         // A block whose provider lacks the type (a typo'd or aliased name).
         assert_eq!(found("local_file", "null"), Some("local"));
         assert_eq!(found("local_file", "nowhere"), Some("local"));
-        assert_eq!(found("aws_s3_bucket", "aws"), None);
+        assert_eq!(found("aws_s3_bucket", "aws"), Some("aws"));
+        assert_eq!(found("gcp_storage_bucket", "gcp"), None);
     }
 
     #[test]

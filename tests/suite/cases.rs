@@ -65,6 +65,7 @@ corpus_cases! {
     }
     check {
         attribute_type,
+        attribute_value,
         computed_attribute,
         count_and_for_each,
         count_without_count,
