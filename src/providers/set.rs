@@ -105,7 +105,9 @@ mod tests {
         let set = set.with(Arc::new(TestProvider::new()));
         assert_eq!(
             set.names().collect::<Vec<_>>(),
-            ["aws", "http", "local", "null", "postgres", "process", "test"]
+            [
+                "aws", "http", "local", "null", "postgres", "process", "test"
+            ]
         );
         for http in ["http_resource", "http"] {
             let found = set.for_resource_type(http).map(|p| p.name());
