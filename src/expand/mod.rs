@@ -1506,10 +1506,17 @@ impl Expander<'_> {
             .chain(with_self.into_iter().map(|(n, a)| (n, &**a, true)))
             .collect();
         let spans: Arc<crate::lang::VecMap<String, Span>> = Arc::new(if self.make_instances {
-            ordered
+            let mut spans: crate::lang::VecMap<String, Span> = ordered
                 .iter()
                 .map(|(name, attribute, _)| ((*name).clone(), attribute.value.span))
-                .collect()
+                .collect();
+            // A service's run folder is set by the engine, not written, but it
+            // is configuration all the same: the block's span keeps it in
+            // `Instance::configured`, which an apply re-resolves from.
+            if addr.is_service() {
+                spans.insert(String::from("run_dir"), resource.span);
+            }
+            spans
         } else {
             crate::lang::VecMap::new()
         });
