@@ -612,7 +612,7 @@ fn typing_the_shop_example_one_character_at_a_time_never_crashes_or_hangs() {
         "textDocument/documentSymbol",
         json!({ "textDocument": { "uri": main_uri } }),
     );
-    assert_eq!(symbols.as_array().map(Vec::len), Some(13), "{symbols}");
+    assert_eq!(symbols.as_array().map(Vec::len), Some(14), "{symbols}");
     assert!(client.shutdown().success());
 }
 
