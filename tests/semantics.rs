@@ -778,6 +778,14 @@ const STDLIB_SAMPLES: &[(&str, &str)] = &[
         "env_file",
         "path        = \"out/${env.name}/.env\"\n  vars        = { PORT = \"8080\" }\n  secret_vars = { TOKEN = secret.sample }",
     ),
+    (
+        "redis_service",
+        "name   = \"cache-${env.name}\"\n  port   = 6390\n  config = { maxmemory = \"32mb\" }",
+    ),
+    (
+        "static_site",
+        "name = \"site-${env.name}\"\n  root = \"public\"\n  port = 8090",
+    ),
 ];
 
 #[test]

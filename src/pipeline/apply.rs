@@ -202,6 +202,16 @@ fn run(
     // and recorded as a version of their own.
     let settled =
         super::resume::resume_pending(host, checked, &opened, &request.plan, diagnostics)?;
+    // A saved plan made before the resume stays fresh when the resume
+    // changed no object (it only cleared started records): it was made
+    // from the same objects.
+    let mut fresh_as = None;
+    if let (Some(settled), Some(prior), Mode::Apply { plan_file: Some(_) }) =
+        (&settled, &opened.prior, &request.mode)
+        && settled.state.resources == prior.resources
+    {
+        fresh_as = Some(prior.serial);
+    }
     if let Some(settled) = settled {
         let mut state = settled.state;
         let count = settled.actions.len();
@@ -235,7 +245,15 @@ fn run(
         }
         Mode::Apply {
             plan_file: Some(path),
-        } => saved_plan(host, checked, &opened, &request.plan, path, diagnostics)?,
+        } => saved_plan(
+            host,
+            checked,
+            &opened,
+            &request.plan,
+            path,
+            fresh_as,
+            diagnostics,
+        )?,
         Mode::Destroy => destroy_plan(host, checked, &opened, &request.plan, diagnostics)?,
         Mode::Rollback { to } => rollback_plan(
             host,
@@ -610,6 +628,7 @@ fn saved_plan(
     opened: &Opened,
     request: &PlanRequest,
     path: &Path,
+    fresh_as: Option<u64>,
     diagnostics: &mut Diagnostics,
 ) -> Option<Planned> {
     let bytes = match host.read(path) {
@@ -632,10 +651,11 @@ fn saved_plan(
             return None;
         }
     };
+    // `fresh_as`: the serial before a resume that changed no object.
     let current = opened
         .prior
         .as_ref()
-        .map(|state| (state.lineage.as_str(), state.serial));
+        .map(|state| (state.lineage.as_str(), fresh_as.unwrap_or(state.serial)));
     let digest = config_digest(checked, &file_vars(&file, request));
     if let Err(diagnostic) = file.check_fresh(current, &digest, &opened.stack, &opened.environment)
     {
