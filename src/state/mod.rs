@@ -26,6 +26,7 @@ pub mod json;
 pub mod local;
 pub mod lock;
 pub mod postgres;
+mod remote;
 pub mod s3;
 pub mod session;
 

@@ -50,7 +50,7 @@ use crate::aws::{self, AwsError, Client, Credentials};
 use crate::diag::Code;
 use crate::host::Host;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// How often a waiting command asks for the lock again.
@@ -120,49 +120,13 @@ impl S3Settings {
     }
 }
 
-/// The runtime every S3 call of this process runs on: one worker thread, so
-/// the synchronous state code can wait on it from anywhere (also from
-/// inside the apply engine's own runtime). The postgres backend keeps one
-/// of its own the same way.
-fn runtime() -> Result<&'static tokio::runtime::Runtime, StateError> {
-    static RUNTIME: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("infra-state-s3")
-                .enable_all()
-                .build()
-                .ok()
-        })
-        .as_ref()
-        .ok_or_else(|| {
-            StateError::new(
-                Code::Internal,
-                None,
-                "the runtime for the s3 state backend could not be started; this is a bug",
-            )
-        })
-}
-
-/// Runs `future` to completion on [`runtime`]. From inside another runtime
-/// (where blocking is not allowed) it waits on a scoped thread instead.
+/// Runs `future` to completion on the remote backends' runtime.
 fn block_on<F>(future: F) -> Result<F::Output, StateError>
 where
     F: std::future::Future + Send,
     F::Output: Send,
 {
-    let runtime = runtime()?;
-    if tokio::runtime::Handle::try_current().is_err() {
-        return Ok(runtime.block_on(future));
-    }
-    std::thread::scope(|scope| scope.spawn(|| runtime.block_on(future)).join()).map_err(|_| {
-        StateError::new(
-            Code::Internal,
-            None,
-            "an s3 state call panicked; this is a bug",
-        )
-    })
+    super::remote::block_on("s3", future)
 }
 
 /// What `head.json` holds.
