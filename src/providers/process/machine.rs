@@ -164,6 +164,23 @@ fn find_program(program: &str, workdir: &Path) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// The `sh -c` script every service process starts as: `$1` is its
+/// pidfile, `$2` its port (or empty), the rest the program and its
+/// arguments. It writes `pid start_time [port]` (the start time from
+/// `/proc/$$/stat`, as [`proc_stat`] reads it) and then `exec`s the program,
+/// which keeps the pid and the start time. Arguments are passed as
+/// arguments, never pasted into the script.
+const RECORD_THEN_EXEC: &str = r#"pidfile=$1 port=$2
+shift 2
+read -r stat < "/proc/$$/stat" || exit 126
+rest=${stat##*) }
+field() { shift 19; start=$1; }
+field $rest
+if [ -n "$port" ]; then line="$$ $start $port"; else line="$$ $start"; fi
+printf '%s\n' "$line" > "$pidfile" || exit 126
+exec "$@"
+"#;
+
 /// The environment every child gets from `infra`'s own.
 const PASSED_THROUGH: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER"];
 
@@ -238,20 +255,29 @@ impl Machine for LocalMachine {
                 .map_err(|e| ProviderError::permanent(format!("cannot open the {stream} log: {e}")))
         };
         let (stdout, stderr) = (log("stdout")?, log("stderr")?);
+        let pidfile = launch.run_dir.join(format!("{}.pid", launch.slot));
+        let shell = find_program("sh", Path::new("/")).unwrap_or_else(|| PathBuf::from("/bin/sh"));
         let setsid = find_program("setsid", Path::new("/"));
         let mut command = match &setsid {
             Some(setsid) => {
                 let mut command = Command::new(setsid);
-                command.arg(&program_path);
+                command.arg(&shell);
                 command
             }
             None => {
-                let mut command = Command::new(&program_path);
+                let mut command = Command::new(&shell);
                 std::os::unix::process::CommandExt::process_group(&mut command, 0);
                 command
             }
         };
+        // The child writes its own pidfile before it becomes the program
+        // (`exec` keeps the pid and the start time), so a crash of `infra`
+        // right after the spawn leaves no process that no pidfile names.
         command
+            .args(["-c", RECORD_THEN_EXEC, "infra-launch"])
+            .arg(&pidfile)
+            .arg(launch.port.map(|p| p.to_string()).unwrap_or_default())
+            .arg(&program_path)
             .args(launch.argv.iter().skip(1))
             .current_dir(&launch.workdir)
             .env_clear()
@@ -287,7 +313,8 @@ impl Machine for LocalMachine {
             start_time,
             port: launch.port,
         };
-        let pidfile = launch.run_dir.join(format!("{}.pid", launch.slot));
+        // The same line the child wrote, in case it could not (it then exits
+        // with the reason in its log, and the health check reports it).
         let written = std::fs::File::create(&pidfile).and_then(|mut f| match launch.port {
             Some(port) => writeln!(f, "{pid} {start_time} {port}"),
             None => writeln!(f, "{pid} {start_time}"),
@@ -384,4 +411,42 @@ pub fn pidfiles(run_dir: &Path) -> Vec<Running> {
         .collect();
     found.sort_by(|a, b| a.slot.cmp(&b.slot));
     found
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    /// The launch script writes the pidfile before the program runs: the
+    /// program itself reads the line naming its own pid and start time, so
+    /// a crash of `infra` right after the spawn cannot leave it unrecorded.
+    #[test]
+    fn the_child_records_its_own_pid_and_start_time_before_the_program_runs() {
+        let dir = std::env::temp_dir().join(format!("infra-launch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pidfile = dir.join("blue-0.pid");
+        for (port, expect_port) in [("8080", Some(8080)), ("", None)] {
+            let _ = std::fs::remove_file(&pidfile);
+            let output = Command::new("sh")
+                .args(["-c", RECORD_THEN_EXEC, "infra-launch"])
+                .arg(&pidfile)
+                .arg(port)
+                .args(["/bin/sh", "-c", r#"cat "$0"; echo "$$""#])
+                .arg(&pidfile)
+                .output()
+                .unwrap();
+            let text = String::from_utf8(output.stdout).unwrap();
+            let mut lines = text.lines();
+            let recorded = lines.next().unwrap_or_default().to_owned();
+            let own_pid: u32 = lines.next().unwrap().parse().unwrap();
+            let found = pidfiles(&dir);
+            assert_eq!(found.len(), 1, "{recorded}");
+            assert_eq!(found[0].pid, own_pid, "{recorded}");
+            assert_eq!(found[0].port, expect_port, "{recorded}");
+            assert!(found[0].start_time > 0, "{recorded}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
