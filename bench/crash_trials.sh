@@ -11,7 +11,7 @@ if ! [[ "$trials" =~ ^[0-9]+$ ]] || (( trials < 1 )); then
   exit 1
 fi
 start=$(date +%s)
-if INFRA_CRASH_TRIALS="$trials" cargo test --release --quiet --test crash -- --nocapture 2>&1 | tee /tmp/infra-crash-trials.log | grep -E "crash trials:"; then
+if INFRA_CRASH_TRIALS="$trials" cargo test --release --quiet --test all crash:: -- --nocapture 2>&1 | tee /tmp/infra-crash-trials.log | grep -E "crash trials:"; then
   echo "crash trials: $trials of $trials passed in $(( $(date +%s) - start )) s ($(date -u +%FT%TZ), $(git rev-parse --short HEAD))"
 else
   echo "crash trials: FAILED (see /tmp/infra-crash-trials.log)"

@@ -13,13 +13,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cases="${1:?usage: bench/fuzz.sh N (cases of each property)}"
-cargo test --release --test corpus --no-run >/dev/null 2>&1 \
-  || cargo test --release --test corpus --no-run
+cargo test --release --test all corpus:: --no-run >/dev/null 2>&1 \
+  || cargo test --release --test all corpus:: --no-run
 log="$(mktemp)"
 start=$(date +%s)
 status=0
 INFRA_FUZZ_CASES="$cases" RUST_BACKTRACE=0 \
-  cargo test --release --test corpus fuzz_grammar >"$log" 2>&1 || status=$?
+  cargo test --release --test all corpus::fuzz_grammar >"$log" 2>&1 || status=$?
 end=$(date +%s)
 failures=$(grep -c '^    fuzz_grammar::' "$log" || true)
 echo "fuzz_grammar: $cases cases of each of 2 properties ($((2 * cases)) stacks)"

@@ -20,7 +20,7 @@ trap 'rm -f "$out"' EXIT
 
 echo "== router: $switches reloads under the load loop (20 clients)"
 INFRA_ROUTER_SWITCHES="$switches" INFRA_ROUTER_BENCH_OUT="$out" \
-  cargo test --release --quiet --test router switching_upstreams_under_load_drops_no_request \
+  cargo test --release --quiet --test all router::switching_upstreams_under_load_drops_no_request \
   > /dev/null
 awk '
   /^switches/ { printf "reloads:             %d\n", $2 }

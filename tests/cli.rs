@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+use crate::common;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-mod common;
 
 use common::{TempDir, code, stderr, stdout};
 

@@ -26,7 +26,7 @@
     reason = "tests; the trial count and seed are printed for replay"
 )]
 
-mod common;
+use crate::common;
 
 use common::{READY_WITHIN, TempDir, code, files_under, stderr, stdout};
 use std::collections::{BTreeMap, BTreeSet};

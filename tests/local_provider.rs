@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-mod common;
+use crate::common;
 
 use common::{TempDir, code, copy_tree, infra_env, stderr, stdout};
 use std::path::PathBuf;

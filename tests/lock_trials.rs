@@ -19,7 +19,7 @@
     reason = "tests; the trial counts and seed are printed for replay"
 )]
 
-mod common;
+use crate::common;
 
 use common::{TempDir, code, stderr, stdout};
 use std::path::Path;

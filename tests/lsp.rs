@@ -19,7 +19,7 @@
 #[path = "lsp/client.rs"]
 #[allow(dead_code, reason = "shared with bench/lsp.rs, which uses more of it")]
 mod client;
-mod common;
+use crate::common;
 
 use client::{Client, uri};
 use serde_json::{Value, json};

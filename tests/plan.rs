@@ -4,9 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+use crate::common;
 use std::path::Path;
 use std::process::Output;
-mod common;
 
 use common::{TempDir, code, files_under, stderr, stdout};
 

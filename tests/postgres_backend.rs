@@ -12,7 +12,7 @@
     reason = "tests fail loudly on a broken fixture"
 )]
 
-mod common;
+use crate::common;
 
 use common::postgres::PgServer;
 use common::{TempDir, Watched, code, stderr, stdout, wait_until};

@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-mod common;
+use crate::common;
 
 use common::postgres::{PgServer, free_port};
 use common::{TempDir, code, files_under, infra_env, stderr, stdout};

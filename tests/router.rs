@@ -15,7 +15,7 @@
     reason = "tests: a broken set-up fails the test"
 )]
 
-mod common;
+use crate::common;
 
 use common::TempDir;
 use common::load::{self, LoadLoop, LoadReport};

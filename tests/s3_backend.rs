@@ -13,7 +13,7 @@
     reason = "tests fail loudly on a broken fixture"
 )]
 
-mod common;
+use crate::common;
 
 use common::moto::MotoServer;
 use common::{TempDir, Watched, code, stderr, stdout, wait_until};

@@ -9,9 +9,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-mod common;
 
 use common::{TempDir, code, infra_env, stderr, stdout};
 
@@ -882,8 +882,8 @@ fn graph_is_deterministic_and_matches_the_snapshot() {
             first.stdout, second.stdout,
             "{format} output differs between runs"
         );
-        insta::with_settings!({ snapshot_path => "snapshots", prepend_module_to_snapshot => true }, {
-            insta::assert_snapshot!(format!("graph_{format}"), stdout(&first));
+        insta::with_settings!({ snapshot_path => "snapshots", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(format!("semantics__graph_{format}"), stdout(&first));
         });
     }
 }

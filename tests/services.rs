@@ -9,7 +9,7 @@
     reason = "tests fail by panicking"
 )]
 
-mod common;
+use crate::common;
 
 use common::{TempDir, code, infra_env, stderr, stdout};
 use std::path::{Path, PathBuf};

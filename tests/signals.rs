@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-mod common;
+use crate::common;
 
 use common::{TempDir, Watched, code, stderr, stdout};
 use std::collections::BTreeSet;

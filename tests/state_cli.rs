@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+use crate::common;
 use infra::addr::{InstanceKey, ModulePath, ResourceAddr};
 use infra::host::RealHost;
 use infra::lang::Value;
@@ -13,7 +14,6 @@ use infra::state::{InstanceState, Key, LocalBackend, OutputState, State, StateFi
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
-mod common;
 
 use common::{TempDir, code, files_under, stderr, stdout};
 

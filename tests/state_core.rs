@@ -11,7 +11,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-mod common;
+use crate::common;
 
 use common::{TempDir, code, copy_tree, infra_env, stderr, stdout};
 use infra::state::{JournalRecord, LocalBackend};

@@ -2,7 +2,7 @@
 //! the folder, the snapshots and the code registry in step.
 //!
 //! Adding a case: write `tests/corpus/<area>/<name>.infra` (or a folder), add
-//! `<name>` below, run `INSTA_UPDATE=always cargo test --test corpus` and read
+//! `<name>` below, run `INSTA_UPDATE=always cargo test --test all corpus::` and read
 //! the new snapshot. `listed_cases_match_the_corpus_folder` names any case
 //! missing from the list.
 //!
@@ -11,7 +11,7 @@
 //! everyone; the list gives the same one-test-per-case names and cannot go stale
 //! because of the check below.
 
-use crate::harness;
+use super::harness;
 use infra::diag::Code;
 use std::collections::BTreeSet;
 
@@ -22,7 +22,7 @@ macro_rules! corpus_cases {
                 $(
                     #[test]
                     fn $name() {
-                        crate::harness::run_case(stringify!($area), stringify!($name));
+                        super::harness::run_case(stringify!($area), stringify!($name));
                     }
                 )*
             }

@@ -3,7 +3,7 @@
 //! Each code has a `## <code>` section holding `### Cause`, `### Fix` and
 //! `### Example` sub-sections.
 
-use crate::harness;
+use super::harness;
 use infra::diag::Code;
 use std::collections::BTreeMap;
 

@@ -4,7 +4,7 @@
 //!
 //! Read: `README.md`, `docs/**/*.md` and `examples/*/README.md`.
 
-use crate::harness;
+use super::harness;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

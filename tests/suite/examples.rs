@@ -1,6 +1,6 @@
 //! Every stack under `examples/` validates without errors and is formatted.
 
-use crate::harness;
+use super::harness;
 use infra::diag::{FileId, RenderOptions, render_human};
 use infra::host::RealHost;
 use std::path::PathBuf;

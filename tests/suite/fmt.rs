@@ -2,7 +2,7 @@
 //!
 //! - Golden pairs: `tests/fmt/<case>.in.infra` formats to
 //!   `tests/fmt/<case>.out.infra`, and the `.out` file is a fixed point.
-//!   `INFRA_BLESS_FMT=1 cargo test --test corpus fmt` rewrites the `.out`
+//!   `INFRA_BLESS_FMT=1 cargo test --test all corpus::fmt` rewrites the `.out`
 //!   files; read the diff before committing it.
 //! - Every `.infra` file of the repository (`tests/fmt`, `tests/corpus`,
 //!   `examples`, `stdlib`) that parses is formatted idempotently, and the

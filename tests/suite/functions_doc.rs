@@ -3,7 +3,7 @@
 //!
 //! Each builtin has a `## name` section; each section names a builtin.
 
-use crate::harness;
+use super::harness;
 use infra::lang::functions::NAMES;
 use std::collections::BTreeSet;
 

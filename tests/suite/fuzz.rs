@@ -15,7 +15,7 @@
 //! `infra::plan::*` diagnostic, never a panic or `infra::internal`.
 //!
 //! The case count comes from `INFRA_FUZZ_CASES` (default 256, as in CI; 0 is
-//! refused); run `INFRA_FUZZ_CASES=20000 cargo test --release --test corpus
+//! refused); run `INFRA_FUZZ_CASES=20000 cargo test --release --test all corpus::
 //! fuzz` for a long session. Failures are minimised by proptest, which writes
 //! the failing seed to `tests/suite/fuzz.proptest-regressions`; that file is
 //! committed and its seeds are replayed first on every run.
@@ -23,7 +23,7 @@
 //! The grammar-aware fuzzer, which builds whole valid and almost-valid stacks
 //! and checks that formatting keeps their meaning, is `fuzz_grammar.rs`.
 
-use crate::harness;
+use super::harness;
 use infra::diag::{Code, Diagnostics, FileId, RenderOptions, render_human};
 use proptest::prelude::*;
 use proptest::sample::Index;

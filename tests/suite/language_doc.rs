@@ -23,7 +23,7 @@
 //! local, written in the language's own syntax, with `(secret)` for what is
 //! secret.
 
-use crate::harness;
+use super::harness;
 use std::collections::BTreeSet;
 
 /// The page checked.
