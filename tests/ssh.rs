@@ -361,6 +361,12 @@ fn a_secret_in_env_never_reaches_a_remote_command_line() {
     std::fs::write(&release, "").unwrap();
     let output = rt.block_on(run).unwrap();
     assert!(!lines.contains(secret), "a command line holds the secret");
+    let commands = server.commands();
+    assert!(commands.contains("head -c"), "{commands}");
+    assert!(
+        !commands.contains(secret),
+        "the remote command line holds the secret"
+    );
     assert!(
         lines.contains("while [ ! -e"),
         "the scan saw the remote command"
@@ -436,14 +442,19 @@ impl Stack {
     }
 }
 
-/// Fails when any output or any file under the stack folder holds `secret`
-/// (or, for a multi-line one, its longest line).
-fn assert_absent(secret: &str, outputs: &[Output], stack: &Stack) {
+/// Fails when any output, any file under the stack folder (state, journal,
+/// history) or any command line sent to `server` holds `secret` (or, for a
+/// multi-line one, its longest line).
+fn assert_absent(secret: &str, outputs: &[Output], stack: &Stack, server: &SshServer) {
     let needle = secret
         .lines()
         .max_by_key(|line| line.len())
         .unwrap_or(secret)
         .trim();
+    assert!(
+        !server.commands().contains(needle),
+        "a remote command line holds a secret"
+    );
     for output in outputs {
         assert!(!stdout(output).contains(needle), "stdout holds a secret");
         assert!(!stderr(output).contains(needle), "stderr holds a secret");
@@ -592,9 +603,9 @@ resource "ssh_command" "stamp" {{
     assert!(!site.exists(), "destroy removes the folder");
     assert!(!stamp_path.exists(), "destroy runs the command's `destroy`");
 
-    assert_absent(content_secret, &outputs, &stack);
-    assert_absent(env_secret, &outputs, &stack);
-    assert_absent(&server.client_key(), &outputs, &stack);
+    assert_absent(content_secret, &outputs, &stack, &server);
+    assert_absent(env_secret, &outputs, &stack, &server);
+    assert_absent(&server.client_key(), &outputs, &stack, &server);
 }
 
 #[test]
@@ -620,7 +631,7 @@ resource "ssh_command" "migrate" {
     assert!(text.contains("exit code 7"), "{text}");
     assert!(text.contains("step one"), "{text}");
     assert!(text.contains("token was (secret)"), "{text}");
-    assert_absent(env_secret, &[output], &stack);
+    assert_absent(env_secret, &[output], &stack, &server);
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! in the foreground (a child of the test) on a free loopback port, with its
 //! own fresh ed25519 host key, an authorized ed25519 client key and its
 //! config in a temp folder, killed and removed when dropped. It logs at
-//! VERBOSE, so a test can count logins (`accepted_logins`).
+//! VERBOSE, so a test can count logins (`accepted_logins`), and records
+//! every command line it is asked to run (`commands`).
 //!
 //! The binary is Debian's `openssh-server`, which tests/run.sh installs. A
 //! missing binary fails the test with how to get it; only
@@ -90,7 +91,9 @@ impl SshServer {
              AuthorizedKeysFile {r}/authorized_keys\nPasswordAuthentication no\n\
              KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nStrictModes no\n\
              UsePAM no\nLogLevel VERBOSE\nMaxSessions 20\nAllowTcpForwarding yes\n\
-             Subsystem sftp internal-sftp\n",
+             Subsystem sftp internal-sftp\n\
+             ForceCommand echo \"$SSH_ORIGINAL_COMMAND\" >> {r}/commands.log; \
+             exec /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\n",
             port = self.port
         );
         std::fs::write(self.root.join("sshd_config"), config).unwrap();
@@ -186,6 +189,13 @@ impl SshServer {
     /// Its log.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.root.join("sshd.log")).unwrap_or_default()
+    }
+
+    /// Every command line a client asked it to run, one per line: the
+    /// config's `ForceCommand` records `$SSH_ORIGINAL_COMMAND`, then runs it
+    /// as sshd would (`sh -c`). What `ps` would show of each session.
+    pub fn commands(&self) -> String {
+        std::fs::read_to_string(self.root.join("commands.log")).unwrap_or_default()
     }
 
     /// How many logins it accepted so far (one per connection).
