@@ -294,7 +294,10 @@ fn a_connection_dropped_mid_upload_keeps_the_old_file_and_a_retry_converges() {
     let result = rt.block_on(upload).unwrap();
     assert!(result.is_err(), "the upload cannot have succeeded");
     assert!(result.unwrap_err().is_transient());
-    assert_eq!(std::fs::read(&path).unwrap(), b"old content");
+    assert!(
+        std::fs::read(&path).unwrap() == b"old content",
+        "the cut upload replaced the file"
+    );
     // The retry opens a new connection and converges.
     rt.block_on(async {
         let conn = conn::connect(&target).await.unwrap();
