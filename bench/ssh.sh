@@ -89,15 +89,15 @@ ssh_opts=(-i "$work/client_key" -o StrictHostKeyChecking=no -o UserKnownHostsFil
 timed() {
   local label=$1
   shift
-  local out
-  out=$({ /usr/bin/time -f '%e %U %S' "$@" > "$work/out.log" 2>&1; } 2>&1 | tail -1) || {
+  /usr/bin/time -o "$work/time.txt" -f '%e %U %S' "$@" > "$work/out.log" 2>&1 || {
     echo "$label failed:" >&2
     cat "$work/out.log" >&2
     exit 1
   }
-  read -r wall user sys <<< "$out"
+  local wall cpu_user cpu_sys
+  read -r wall cpu_user cpu_sys < "$work/time.txt"
   printf '%-28s wall %6.2f s   cpu %6.2f s (user %.2f, sys %.2f)\n' "$label" "$wall" \
-    "$(echo "$user + $sys" | bc)" "$user" "$sys"
+    "$(echo "$cpu_user + $cpu_sys" | bc)" "$cpu_user" "$cpu_sys"
 }
 
 echo "$n files, $(du -sh "$work/stack/site" | cut -f1); sshd on 127.0.0.1:$port; $(nproc) cores (shared)"

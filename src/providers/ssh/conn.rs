@@ -516,12 +516,17 @@ impl SshConn {
         } else {
             format!(" && chown -- {} \"$t\"", quote(&owner_group))
         };
+        // The temp name is made here, not with `dirname`/`basename`: every
+        // process the script starts costs the server a fork and an exec.
+        let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
+        let temp = format!("{dir}/.{name}.infra-");
         let script = format!(
-            "p={path}; t=\"$(dirname -- \"$p\")/.$(basename -- \"$p\").infra-$$\"; \
+            "p={path}; t={temp}$$; \
              trap 'rm -f -- \"$t\"' EXIT HUP INT TERM; umask 077; \
              cat > \"$t\" && [ \"$(wc -c < \"$t\")\" -eq {size} ] \
              && chmod {mode} \"$t\"{chown} && mv -f -- \"$t\" \"$p\"",
             path = quote(path),
+            temp = quote(&temp),
             size = bytes.len(),
             mode = quote(mode),
         );
@@ -573,9 +578,10 @@ impl SshConn {
             list.push_str(path);
             list.push('\n');
         }
-        let script = "f=$(mktemp) || exit 1; trap 'rm -f -- \"$f\"' EXIT; cat > \"$f\"; \
-             xargs -r -d '\\n' -a \"$f\" stat -c '%a %U %G %F|%n' -- 2>/dev/null; echo '=='; \
-             xargs -r -d '\\n' -a \"$f\" sha256sum -- 2>/dev/null; exit 0";
+        // One `xargs` runs one `stat` and one `sha256sum` over every path
+        // (more only past the argument limit): a few processes per batch.
+        let script = "xargs -r -d '\\n' sh -c 'echo ==stat; stat -c \"%a %U %G %F|%n\" -- \"$@\" \
+             2>/dev/null; echo ==sha; sha256sum -- \"$@\" 2>/dev/null; exit 0' sh";
         let output = self
             .script(script, list.into_bytes(), "hashing remote files")
             .await?;
@@ -668,41 +674,48 @@ fn valid_env_name(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// Reads the output of the hashing script: `stat` lines, `==`, then
-/// `sha256sum` lines.
+/// Reads the output of the hashing script: sections of `stat` lines
+/// (after `==stat`) and of `sha256sum` lines (after `==sha`), one pair per
+/// `xargs` run.
 fn parse_hashes(text: &str) -> HashMap<String, FileStat> {
-    let mut stats = HashMap::new();
-    let mut lines = text.lines();
-    for line in lines.by_ref() {
-        if line == "==" {
-            break;
+    let mut stats: HashMap<String, FileStat> = HashMap::new();
+    let mut hashes: Vec<(String, String)> = Vec::new();
+    let mut in_stat = true;
+    for line in text.lines() {
+        match line {
+            "==stat" => in_stat = true,
+            "==sha" => in_stat = false,
+            _ if in_stat => {
+                let Some((fields, path)) = line.split_once('|') else {
+                    continue;
+                };
+                let mut fields = fields.splitn(4, ' ');
+                let (Some(mode), Some(owner), Some(group), Some(kind)) =
+                    (fields.next(), fields.next(), fields.next(), fields.next())
+                else {
+                    continue;
+                };
+                stats.insert(
+                    path.to_owned(),
+                    FileStat {
+                        sha256: None,
+                        mode: format!("{mode:0>4}"),
+                        owner: owner.to_owned(),
+                        group: group.to_owned(),
+                        kind: kind.to_owned(),
+                    },
+                );
+            }
+            _ => {
+                if let Some((hash, path)) = line.split_once("  ") {
+                    hashes.push((path.to_owned(), hash.to_owned()));
+                }
+            }
         }
-        let Some((fields, path)) = line.split_once('|') else {
-            continue;
-        };
-        let mut fields = fields.splitn(4, ' ');
-        let (Some(mode), Some(owner), Some(group), Some(kind)) =
-            (fields.next(), fields.next(), fields.next(), fields.next())
-        else {
-            continue;
-        };
-        stats.insert(
-            path.to_owned(),
-            FileStat {
-                sha256: None,
-                mode: format!("{:0>4}", mode),
-                owner: owner.to_owned(),
-                group: group.to_owned(),
-                kind: kind.to_owned(),
-            },
-        );
     }
-    for line in lines {
-        let Some((hash, path)) = line.split_once("  ") else {
-            continue;
-        };
-        if let Some(stat) = stats.get_mut(path) {
-            stat.sha256 = Some(hash.to_owned());
+    for (path, hash) in hashes {
+        if let Some(stat) = stats.get_mut(&path) {
+            stat.sha256 = Some(hash);
         }
     }
     stats
@@ -730,8 +743,10 @@ mod tests {
 
     #[test]
     fn hashes_are_parsed_per_path() {
-        let text = "644 deploy deploy regular file|/srv/a b\n755 root root directory|/srv\n==\n\
-                    abc  /srv/a b\n";
+        // Two `xargs` runs: the second file's stat comes after the first hashes.
+        let text = "==stat\n644 deploy deploy regular file|/srv/a b\n755 root root directory|/srv\n\
+                    ==sha\nabc  /srv/a b\n==stat\n600 deploy deploy regular file|/srv/c\n\
+                    ==sha\ndef  /srv/c\n";
         let stats = parse_hashes(text);
         let file = stats.get("/srv/a b").cloned();
         assert_eq!(
@@ -739,5 +754,9 @@ mod tests {
             Some((Some("abc".to_owned()), "0644".to_owned()))
         );
         assert_eq!(stats.get("/srv").and_then(|stat| stat.sha256.clone()), None);
+        assert_eq!(
+            stats.get("/srv/c").and_then(|stat| stat.sha256.clone()),
+            Some("def".to_owned())
+        );
     }
 }
