@@ -39,6 +39,7 @@ mod secrets;
 mod semantics;
 mod services;
 mod signals;
+mod ssh;
 mod state_cli;
 mod state_core;
 mod tree_sitter;

@@ -128,6 +128,23 @@ else
       "or INFRA_SKIP_SERVICES=1 to skip them" >&2
   fi
 
+  # tests/ssh.rs starts its own sshd (Debian's openssh-server, in
+  # /usr/sbin) per test on a free loopback port; bench/ssh.sh compares with
+  # rsync. Installing the package starts no service in a container.
+  step "services: sshd"
+  if [[ ! -x /usr/sbin/sshd ]] && [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends openssh-server >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends openssh-server >/dev/null; }
+  fi
+  if [[ -x /usr/sbin/sshd ]]; then
+    /usr/sbin/sshd -V 2>&1 || true
+  else
+    echo "sshd is missing; the ssh provider tests need it:" \
+      "sudo apt-get install -y openssh-server," \
+      "or INFRA_SKIP_SERVICES=1 to skip them" >&2
+  fi
+
   # The Python and npm tools below live in one folder per user and machine,
   # shared by every checkout (a fresh clone installs nothing again: pip and
   # npm installs are slow, mostly waiting on the registry), and each checkout

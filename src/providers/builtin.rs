@@ -77,6 +77,12 @@ pub const BUILTIN: &[Builtin] = &[
         make: |_, dir| Arc::new(super::process::ProcessProvider::new(dir.to_path_buf())),
     },
     Builtin {
+        name: "ssh",
+        resources: super::ssh::schemas,
+        data_sources: Vec::new,
+        make: |host, dir| Arc::new(super::ssh::SshProvider::new(host, dir.to_path_buf())),
+    },
+    Builtin {
         name: "aws",
         resources: super::aws::schemas,
         data_sources: Vec::new,

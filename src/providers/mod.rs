@@ -6,6 +6,7 @@
 //! ([`ProviderError`], with attribute paths) out.
 
 pub mod aws;
+pub(crate) mod batch;
 pub mod builtin;
 pub mod http;
 pub mod local;
@@ -19,6 +20,7 @@ pub mod retry;
 pub mod router;
 pub mod schema;
 pub mod set;
+pub mod ssh;
 pub mod test;
 pub mod world;
 

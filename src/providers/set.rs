@@ -1,7 +1,7 @@
 //! The providers an engine run talks to, by name, as shared trait objects.
 //!
 //! Invariant: [`ProviderSet::builtin`] holds only providers with live
-//! implementations (`null`, `local`, `http`, `postgres`, `process`, `aws`; the others join as
+//! implementations (`null`, `local`, `http`, `postgres`, `process`, `aws`, `ssh`; the others join as
 //! their issues land).
 //! Test-only providers are inserted by tests and benchmarks, except the
 //! file-backed test world, which `builtin` adds when `INFRA_TEST_WORLD` is set

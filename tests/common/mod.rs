@@ -7,6 +7,7 @@ pub mod load;
 pub mod moto;
 pub mod nginx;
 pub mod postgres;
+pub mod sshd;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};

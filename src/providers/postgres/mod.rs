@@ -19,7 +19,7 @@
 //! Invariant: names reach SQL only quoted (see `sql`); no password, URL
 //! or secret-marked value appears in an error message (see `connection`).
 
-mod batch;
+use super::batch;
 mod connection;
 mod database;
 mod extension;

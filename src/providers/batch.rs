@@ -1,4 +1,4 @@
-//! Batched catalog reads: reads of one kind that arrive while a query runs
+//! Batched reads (PostgreSQL catalogs, remote file hashes over SSH): reads of one kind that arrive while a query runs
 //! are answered together by the next query (`WHERE name = ANY($1)`), so a
 //! refresh of 500 roles costs a handful of queries, not 500.
 //!
