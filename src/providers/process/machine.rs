@@ -13,9 +13,12 @@
 //! its arguments; they are never written to its pidfile or to an error.
 //! The child does not inherit `infra`'s environment (which may hold
 //! `INFRA_STATE_KEY` or cloud credentials): only `PATH`, `HOME`, `LANG`,
-//! `LC_ALL`, `TMPDIR` and `USER`, then the service's `env`, then `PORT`.
+//! `LC_ALL`, `TMPDIR` and `USER`, then the service's `env`, then `PORT`; an
+//! `exec` health check gets the first six only. That environment is read
+//! through the [`Host`], never `std::env`.
 
 use super::spec::Check;
+use crate::host::Host;
 use crate::providers::ProviderError;
 use async_trait::async_trait;
 use std::io::{Read as _, Write as _};
@@ -73,9 +76,24 @@ pub trait Machine: Send + Sync {
     fn free_port(&self) -> Result<u16, ProviderError>;
 }
 
-/// This machine.
-#[derive(Debug, Default)]
-pub struct LocalMachine;
+/// This machine. The environment (`PATH` and the variables children get)
+/// comes through its host.
+pub struct LocalMachine {
+    host: std::sync::Arc<dyn Host>,
+}
+
+impl std::fmt::Debug for LocalMachine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalMachine").finish_non_exhaustive()
+    }
+}
+
+impl LocalMachine {
+    /// This machine, its environment read through `host`.
+    pub fn new(host: std::sync::Arc<dyn Host>) -> Self {
+        LocalMachine { host }
+    }
+}
 
 /// Field 22 (start time) and field 3 (state) of `/proc/PID/stat`.
 pub fn proc_stat(pid: u32) -> Option<(char, u64)> {
@@ -152,14 +170,13 @@ fn port_is_free(port: u16) -> bool {
 }
 
 /// The program's path: as given when it has a `/` (relative to `workdir`),
-/// else the first match on `PATH`.
-fn find_program(program: &str, workdir: &Path) -> Option<PathBuf> {
+/// else the first match in the folders of `path_var` (`PATH`'s value).
+fn find_program(program: &str, workdir: &Path, path_var: Option<&str>) -> Option<PathBuf> {
     if program.contains('/') {
         let path = workdir.join(program);
         return path.is_file().then_some(path);
     }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    std::env::split_paths(path_var?)
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
 }
@@ -181,24 +198,26 @@ fn tail(path: &Path, lines: usize) -> Vec<String> {
 
 fn signal(pid: u32, signal: &str) {
     // The negative pid names the process group, which `setsid` made the
-    // process's own: its children go too.
+    // process's own: its children go too. The process itself is named as
+    // well, in case it left its group. One `kill` for both: `kill` goes on
+    // to the next target when one is gone.
     let _ = Command::new("kill")
-        .args([signal, "--", &format!("-{pid}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    let _ = Command::new("kill")
-        .args([signal, &pid.to_string()])
+        .args([signal, "--", &format!("-{pid}"), &pid.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
 }
 
+/// How often a wait for a process to exit, or a port to be free, looks again.
+const POLL: Duration = Duration::from_millis(5);
+
 #[async_trait]
 impl Machine for LocalMachine {
     async fn start(&self, launch: &Launch) -> Result<Running, ProviderError> {
         let program = launch.argv.first().cloned().unwrap_or_default();
-        let Some(program_path) = find_program(&program, &launch.workdir) else {
+        let path_var = self.host.env_var("PATH");
+        let Some(program_path) = find_program(&program, &launch.workdir, path_var.as_deref())
+        else {
             return Err(ProviderError::permanent(format!(
                 "the command `{program}` was not found (looked in {})",
                 if program.contains('/') {
@@ -213,7 +232,7 @@ impl Machine for LocalMachine {
         if let Some(port) = launch.port {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
             while !port_is_free(port) && tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(POLL).await;
             }
         }
         if let Some(port) = launch.port
@@ -238,7 +257,7 @@ impl Machine for LocalMachine {
                 .map_err(|e| ProviderError::permanent(format!("cannot open the {stream} log: {e}")))
         };
         let (stdout, stderr) = (log("stdout")?, log("stderr")?);
-        let setsid = find_program("setsid", Path::new("/"));
+        let setsid = find_program("setsid", Path::new("/"), path_var.as_deref());
         let mut command = match &setsid {
             Some(setsid) => {
                 let mut command = Command::new(setsid);
@@ -258,11 +277,7 @@ impl Machine for LocalMachine {
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr);
-        for name in PASSED_THROUGH {
-            if let Some(value) = std::env::var_os(name) {
-                command.env(name, value);
-            }
-        }
+        command.envs(self.passed_through());
         for (name, value) in &launch.env {
             command.env(name, value);
         }
@@ -316,7 +331,7 @@ impl Machine for LocalMachine {
             if !is_alive(process.pid, process.start_time) {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(POLL).await;
         }
         if is_alive(process.pid, process.start_time) {
             signal(process.pid, "-KILL");
@@ -324,7 +339,7 @@ impl Machine for LocalMachine {
     }
 
     async fn probe(&self, check: &Check, timeout: Duration) -> Result<(), String> {
-        super::probe::probe(check, timeout).await
+        super::probe::probe(check, timeout, &self.passed_through()).await
     }
 
     fn log_tail(&self, run_dir: &Path, slot: &str, lines: usize) -> String {
@@ -352,6 +367,15 @@ impl Machine for LocalMachine {
 }
 
 impl LocalMachine {
+    /// The variables of `infra`'s environment every child (and `exec`
+    /// health check) gets.
+    fn passed_through(&self) -> Vec<(String, String)> {
+        PASSED_THROUGH
+            .iter()
+            .filter_map(|name| Some(((*name).to_owned(), self.host.env_var(name)?)))
+            .collect()
+    }
+
     fn exited_at_once(&self, launch: &Launch, program: &str) -> ProviderError {
         ProviderError::permanent(format!(
             "`{program}` exited as soon as it started; the end of its logs ({}):\n{}",
@@ -384,4 +408,69 @@ pub fn pidfiles(run_dir: &Path) -> Vec<Running> {
         .collect();
     found.sort_by(|a, b| a.slot.cmp(&b.slot));
     found
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+    use crate::host::{RealHost, WithEnvVar};
+    use std::sync::Arc;
+
+    /// A folder of its own under the system's temporary folder.
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("infra-machine-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[tokio::test]
+    async fn the_program_and_the_childs_path_come_from_the_hosts_environment() {
+        let dir = temp("path");
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let program = bin.join("infra-test-only-here");
+        let check_program = bin.join("infra-test-check-here");
+        for (file, text) in [
+            (&program, "#!/bin/sh\nexec /bin/sleep 30\n"),
+            (&check_program, "#!/bin/sh\nexit 0\n"),
+        ] {
+            std::fs::write(file, text).unwrap();
+            let mut permissions = std::fs::metadata(file).unwrap().permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+            std::fs::set_permissions(file, permissions).unwrap();
+        }
+        let path = format!("{}:/usr/bin:/bin", bin.display());
+        let host = Arc::new(WithEnvVar::new(Arc::new(RealHost), "PATH", path.clone()));
+        let machine = LocalMachine::new(host);
+        let launch = Launch {
+            slot: String::from("blue-0"),
+            argv: vec![String::from("infra-test-only-here")],
+            env: Vec::new(),
+            workdir: dir.clone(),
+            run_dir: dir.join("run"),
+            port: None,
+        };
+        let running = machine.start(&launch).await.unwrap();
+        let environ = std::fs::read(format!("/proc/{}/environ", running.pid)).unwrap();
+        machine.stop(&running, Duration::from_secs(1)).await;
+        let environ = String::from_utf8_lossy(&environ).into_owned();
+        assert!(
+            environ
+                .split('\0')
+                .any(|entry| entry == format!("PATH={path}")),
+            "{environ}"
+        );
+        // An `exec` check looks for its program on the same PATH.
+        let check = Check::Exec(vec![String::from("infra-test-check-here")]);
+        machine.probe(&check, Duration::from_secs(5)).await.unwrap();
+        let check = Check::Exec(vec![String::from("infra-test-check-not-here")]);
+        let error = machine
+            .probe(&check, Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(error.contains("not found on PATH"), "{error}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -45,8 +45,13 @@ fn short_error(error: &reqwest::Error) -> String {
     text
 }
 
-/// One try of a health check.
-pub async fn probe(check: &Check, timeout: Duration) -> Result<(), String> {
+/// One try of a health check; an `exec` check runs with `env` only (not
+/// `infra`'s own environment, which may hold `INFRA_STATE_KEY`).
+pub async fn probe(
+    check: &Check,
+    timeout: Duration,
+    env: &[(String, String)],
+) -> Result<(), String> {
     match check {
         Check::Http(url) => {
             let (status, _) = get(url, timeout).await?;
@@ -67,8 +72,9 @@ pub async fn probe(check: &Check, timeout: Duration) -> Result<(), String> {
         }
         Check::Exec(argv) => {
             let argv = argv.clone();
+            let env = env.to_vec();
             let shown = argv.first().cloned().unwrap_or_default();
-            let run = tokio::task::spawn_blocking(move || exec(&argv, timeout));
+            let run = tokio::task::spawn_blocking(move || exec(&argv, &env, timeout));
             match run.await {
                 Ok(result) => result.map_err(|e| format!("`{shown}`: {e}")),
                 Err(_) => Err(format!("`{shown}`: the check crashed")),
@@ -77,13 +83,30 @@ pub async fn probe(check: &Check, timeout: Duration) -> Result<(), String> {
     }
 }
 
-/// Runs a command to its end or the timeout (then kills it).
-fn exec(argv: &[String], timeout: Duration) -> Result<(), String> {
+/// Runs a command with `env` to its end or the timeout (then kills it).
+fn exec(argv: &[String], env: &[(String, String)], timeout: Duration) -> Result<(), String> {
     let Some((program, args)) = argv.split_first() else {
         return Err(String::from("empty command"));
     };
+    // The program is looked for on the `PATH` the check gets.
+    let path_var = env
+        .iter()
+        .find(|(name, _)| name == "PATH")
+        .map(|(_, value)| value.as_str());
+    let program = if program.contains('/') {
+        std::path::PathBuf::from(program)
+    } else {
+        path_var
+            .into_iter()
+            .flat_map(std::env::split_paths)
+            .map(|dir| dir.join(program))
+            .find(|candidate| candidate.is_file())
+            .ok_or_else(|| String::from("not found on PATH"))?
+    };
     let mut child = Command::new(program)
         .args(args)
+        .env_clear()
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
