@@ -13,7 +13,8 @@
 //! its arguments; they are never written to its pidfile or to an error.
 //! The child does not inherit `infra`'s environment (which may hold
 //! `INFRA_STATE_KEY` or cloud credentials): only `PATH`, `HOME`, `LANG`,
-//! `LC_ALL`, `TMPDIR` and `USER`, then the service's `env`, then `PORT`; an
+//! `LC_ALL`, `TMPDIR` and `USER`, then the service's `env`, then `PORT` and
+//! `INFRA_SERVICE_SLOT` (its run folder and slot: [`started_in`]); an
 //! `exec` health check gets the first six only. That environment is read
 //! through the [`Host`], never `std::env`.
 
@@ -284,6 +285,7 @@ impl Machine for LocalMachine {
         if let Some(port) = launch.port {
             command.env("PORT", port.to_string());
         }
+        command.env(SLOT_VAR, launch.run_dir.join(&launch.slot));
         let mut child = command.spawn().map_err(|e| {
             ProviderError::permanent(format!("cannot start `{program}`: {e}")).at(["run"])
         })?;
@@ -386,6 +388,45 @@ impl LocalMachine {
     }
 }
 
+/// The variable every process gets naming its run folder and slot
+/// (`RUN_DIR/SLOT`), so that one started by an `infra` that was killed before
+/// it wrote the pidfile is found again ([`started_in`]).
+pub const SLOT_VAR: &str = "INFRA_SERVICE_SLOT";
+
+/// The live processes whose environment names a slot of `run_dir` (the
+/// same user's, as `/proc` shows them), with their `PORT`.
+pub fn started_in(run_dir: &Path) -> Vec<Running> {
+    let prefix = format!("{SLOT_VAR}={}/", run_dir.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found: Vec<Running> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            let environ = String::from_utf8_lossy(&environ);
+            let slot = environ
+                .split('\0')
+                .find_map(|entry| entry.strip_prefix(prefix.as_str()))?
+                .to_owned();
+            let port = environ
+                .split('\0')
+                .find_map(|entry| entry.strip_prefix("PORT="))
+                .and_then(|port| port.parse().ok());
+            let (state, start_time) = proc_stat(pid)?;
+            (!matches!(state, 'Z' | 'X')).then_some(Running {
+                slot,
+                pid,
+                start_time,
+                port,
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| a.slot.cmp(&b.slot).then(a.pid.cmp(&b.pid)));
+    found
+}
+
 /// The processes the pidfiles in a run folder name (alive or not).
 pub fn pidfiles(run_dir: &Path) -> Vec<Running> {
     let Ok(entries) = std::fs::read_dir(run_dir) else {
@@ -453,6 +494,17 @@ mod tests {
             port: None,
         };
         let running = machine.start(&launch).await.unwrap();
+        // Found by its environment without its pidfile (as after a crash
+        // between the start and the pidfile).
+        std::fs::remove_file(dir.join("run/blue-0.pid")).unwrap();
+        assert!(pidfiles(&dir.join("run")).is_empty());
+        let found = started_in(&dir.join("run"));
+        assert!(
+            found
+                .iter()
+                .any(|p| p.pid == running.pid && p.slot == "blue-0"),
+            "{found:?}"
+        );
         let environ = std::fs::read(format!("/proc/{}/environ", running.pid)).unwrap();
         machine.stop(&running, Duration::from_secs(1)).await;
         let environ = String::from_utf8_lossy(&environ).into_owned();

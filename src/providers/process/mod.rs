@@ -587,10 +587,15 @@ impl Provider for ProcessProvider {
             .unwrap_or_default()
             .to_owned();
         // The new colour's processes: those recorded, and any its pidfiles
-        // name (a crash during the start step records none).
+        // name (a crash during the start step records none), and any whose
+        // environment names one of its slots (a crash between a process's
+        // start and its pidfile).
         let mut new: Vec<machine::Running> =
             serde_json::from_value(checkpoint["new"]["processes"].clone()).unwrap_or_default();
-        for running in machine::pidfiles(&spec.run_dir) {
+        let found = machine::pidfiles(&spec.run_dir)
+            .into_iter()
+            .chain(machine::started_in(&spec.run_dir));
+        for running in found {
             if running.slot.starts_with(&format!("{colour}-"))
                 && !new.iter().any(|p| p.pid == running.pid)
                 && self.machine.alive(&running).await
