@@ -9,20 +9,30 @@ use super::spec::{Check, SmokeSpec};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn client(timeout: Duration) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .no_proxy()
-        .build()
-        .map_err(|e| format!("cannot make an HTTP client: {e}"))
+/// The HTTP client every check shares: made once (making one loads the TLS
+/// roots, which cost more than a probe on loopback). Each request is bounded
+/// by its own timeout. It keeps no idle connection: each check is a new
+/// connection, as before, and none outlives the runtime that made it.
+fn client() -> Result<&'static reqwest::Client, String> {
+    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> =
+        std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .no_proxy()
+                .pool_max_idle_per_host(0)
+                .build()
+                .map_err(|e| format!("cannot make an HTTP client: {e}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 /// A GET of `url`: its status and body, or why there is none.
 pub async fn get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
-    let client = client(timeout)?;
+    let client = client()?;
     let request = async {
-        let response = client.get(url).send().await?;
+        let response = client.get(url).timeout(timeout).send().await?;
         let status = response.status().as_u16();
         let body = response.text().await?;
         Ok::<_, reqwest::Error>((status, body))
