@@ -318,6 +318,81 @@ fn a_new_version_is_deployed_and_a_failed_one_rolls_back_to_the_old() {
     assert!(text.contains("rolled back"), "{text}");
     assert!(get(&format!("http://127.0.0.1:{port}/")).is_some_and(|a| a.contains("version v2")));
     assert_eq!(stack.alive().len(), 1);
+    // State records the restarted v2's processes: no drift.
+    let output = stack.infra(&["drift"]);
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    // And the next apply deploys v3 again (and fails again): the prior
+    // object is v2's, as it runs.
+    let output = stack.infra(&["plan", "--var", "version=v3"]);
+    assert!(
+        stdout(&output).contains("service.api will be"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+/// `service()` with `health` as its health check.
+fn with_health(port: u16, health: &str) -> String {
+    service(port, "")
+        .lines()
+        .map(|line| {
+            if line.starts_with("  health = ") {
+                format!("  health = {health}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Deploys v1 with the `healthy` check, then v2 with the `unhealthy` one:
+/// v1 comes up and answers; v2 fails with `why`, v1 is started again and
+/// answers, and `infra drift` finds it as state records it.
+fn health_check_kind(name: &str, healthy: &str, unhealthy: &str, why: &str) {
+    let port = free_port();
+    let stack = Stack::new(name, &with_health(port, healthy));
+    let output = stack.apply(&[]);
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert!(get(&format!("http://127.0.0.1:{port}/")).is_some_and(|a| a.contains("version v1")));
+    let output = stack.infra(&["drift"]);
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    stack.dir.write("main.infra", with_health(port, unhealthy));
+    let output = stack.apply(&["--var", "version=v2"]);
+    assert_eq!(code(&output), 1, "{}{}", stdout(&output), stderr(&output));
+    let text = said(&output);
+    assert!(text.contains("did not become healthy"), "{text}");
+    assert!(text.contains(why), "{text}");
+    assert!(text.contains("rolled back: version"), "{text}");
+    assert!(get(&format!("http://127.0.0.1:{port}/")).is_some_and(|a| a.contains("version v1")));
+    assert_eq!(stack.alive().len(), 1);
+    assert_eq!(stack.running_here().len(), 1, "v2's process is gone");
+    let output = stack.infra(&["drift"]);
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+}
+
+#[test]
+fn a_tcp_health_check_passes_on_a_listening_port_and_fails_on_a_dead_one() {
+    // Nothing listens on `dead` (bound once, then released).
+    let dead = free_port();
+    health_check_kind(
+        "tcp_health",
+        r#"{ tcp = "127.0.0.1:${self.port}", interval = "50ms", timeout = "1s", start_period = "5s", retries = 2 }"#,
+        &format!(
+            r#"{{ tcp = "127.0.0.1:{dead}", interval = "50ms", timeout = "1s", start_period = "300ms", retries = 2 }}"#
+        ),
+        &format!("connect 127.0.0.1:{dead}"),
+    );
+}
+
+#[test]
+fn an_exec_health_check_passes_when_it_exits_0_and_fails_when_it_exits_1() {
+    health_check_kind(
+        "exec_health",
+        r#"{ exec = ["python3", "-c", "import socket; socket.create_connection(('127.0.0.1', ${self.port}))"], interval = "50ms", timeout = "5s", start_period = "5s", retries = 2 }"#,
+        r#"{ exec = ["sh", "-c", "exit 1"], interval = "50ms", timeout = "5s", start_period = "300ms", retries = 2 }"#,
+        "`sh`: exited with exit status: 1",
+    );
 }
 
 #[test]
@@ -640,6 +715,9 @@ fn the_shop_services_part_validates_plans_and_applies_on_the_first_run() {
     assert!(text.contains("+ service.api will be created"), "{text}");
     assert!(text.contains("STRIPE_KEY = (secret)"), "{text}");
     assert!(!text.contains(SECRET));
+    // Only the settings written show: not `exec = null` in an HTTP health check.
+    assert!(text.contains("health"), "{text}");
+    assert!(!text.contains("null"), "{text}");
     // On a free port rather than the example's 8080.
     let port = free_port();
     let main = std::fs::read_to_string(dir.path.join("main.infra")).unwrap();
@@ -678,7 +756,7 @@ fn journal_text(dir: &Path) -> String {
 /// `step` of a blue-green deploy of v2, then applies again: the deploy is
 /// finished or rolled back, the load loop saw no failure across the trial,
 /// and exactly one colour runs.
-fn crash_at(step: &str) {
+fn crash_at(step: &str, bystander: &Stack) {
     let test = format!("crash at {step}");
     if !with_nginx(&test) {
         return;
@@ -730,12 +808,35 @@ fn crash_at(step: &str) {
         1,
         "{step}: one process of one colour runs"
     );
+    assert_eq!(
+        bystander.alive().len(),
+        1,
+        "{step}: the resume left the other stack's green process alone"
+    );
 }
 
 #[test]
 fn a_blue_green_deploy_killed_at_any_step_is_resumed_by_the_next_apply() {
+    if !with_nginx("crash at any step") {
+        return;
+    }
+    // Another folder's stack of the same name whose green colour runs: its
+    // run folder has the same relative path as each crashed stack's, and a
+    // resume must not take its processes for the crashed deploy's.
+    let main = routed(
+        free_port(),
+        free_port(),
+        r#"{ strategy = "blue_green" }"#,
+        "",
+        1,
+    );
+    let bystander = Stack::new("bystander", &main);
+    assert_eq!(code(&bystander.apply(&[])), 0);
+    let output = bystander.apply(&["--var", "version=v2"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(bystander.alive().len(), 1);
     for step in ["start", "switch 100", "smoke", "watch", "stop old"] {
-        crash_at(step);
+        crash_at(step, &bystander);
     }
 }
 
@@ -755,4 +856,155 @@ fn infra_rollback_of_a_service_deploys_the_previous_version_with_its_strategy() 
     assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
     assert!(get(&format!("http://127.0.0.1:{listen}/")).is_some_and(|a| a.contains("version v1")));
     assert_eq!(stack.running_here().len(), 1);
+}
+
+/// Blue-green; v2 is watched for 10 minutes (v1, deployed first, is not).
+const WATCHES_V2: &str = r#"{ strategy = "blue_green", watch = var.version == "v2" ? "10m" : "0s", max_error_rate = 0.5 }"#;
+
+/// Starts `infra apply --var version=v2` of a blue-green deploy with a long
+/// watch (v1 applied first) under the load loop, and waits until the deploy
+/// is in its watch window: the journal holds its `watch` checkpoint and v2
+/// has answered through the router.
+fn deploy_in_its_watch(stack: &Stack, listen: u16) -> (common::load::LoadLoop, common::Watched) {
+    let output = stack.apply(&[]);
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    let load = common::load::LoadLoop::start(&format!("http://127.0.0.1:{listen}/"));
+    load.wait_until("answers from v1", |r| r.answered("version v1") > 20);
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_infra"));
+    command
+        .args(["apply", "--auto-approve", "--var", "version=v2"])
+        .current_dir(&stack.dir.path)
+        .env("NO_COLOR", "1")
+        .env("STRIPE_KEY", SECRET)
+        .env_remove("INFRA_STATE_KEY")
+        .stdin(std::process::Stdio::null());
+    let child = common::Watched::spawn(&mut command);
+    common::wait_until(
+        "the deploy's watch checkpoint",
+        || journal_text(&stack.dir.path).contains("\"step\":\"watch\""),
+        || format!("{}{}", child.stdout_so_far(), child.stderr_so_far()),
+    );
+    load.wait_until("answers from v2", |r| r.answered("version v2") > 0);
+    (load, child)
+}
+
+fn interrupt(child: &common::Watched) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// The audit records, as text.
+fn audit(stack: &Stack) -> String {
+    std::fs::read_to_string(
+        stack
+            .dir
+            .path
+            .join(".infra/state/svc/default.history/audit.jsonl"),
+    )
+    .unwrap_or_default()
+}
+
+/// The first Ctrl-C reaches a running blue-green deploy in its watch window:
+/// it rolls back cleanly (v1 in front again, v2's process stopped, no request
+/// failed), the audit records the interrupted deploy, and infra exits 130.
+#[test]
+fn ctrl_c_during_a_deploy_rolls_it_back_and_exits_130() {
+    if !with_nginx("ctrl_c_deploy") {
+        return;
+    }
+    let (port, listen) = (free_port(), free_port());
+    let main = routed(port, listen, WATCHES_V2, "", 1);
+    let stack = Stack::new("ctrl_c_deploy", &main);
+    let (load, child) = deploy_in_its_watch(&stack, listen);
+    interrupt(&child);
+    let output = child.finish();
+    let report = load.stop();
+    let (out, err) = (stdout(&output), said(&output));
+    assert_eq!(code(&output), 130, "{out}\n{err}");
+    assert!(
+        out.contains("SIGINT: finishing the actions in flight"),
+        "{out}"
+    );
+    assert!(err.contains("the deploy was interrupted"), "{err}");
+    assert!(err.contains("rolled back"), "{err}");
+    assert_eq!(report.failures, 0, "{:?}", report.failure_samples);
+    assert!(get(&format!("http://127.0.0.1:{listen}/")).is_some_and(|a| a.contains("version v1")));
+    assert_eq!(stack.running_here().len(), 1, "v2's process is stopped");
+    let audit = audit(&stack);
+    assert!(audit.contains("the deploy was interrupted"), "{audit}");
+    assert!(
+        journal_text(&stack.dir.path).is_empty(),
+        "nothing is pending"
+    );
+    let output = stack.infra(&["drift"]);
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+}
+
+/// A second Ctrl-C while the first one's rollback runs (v2 ignores SIGTERM,
+/// so stopping it takes the grace period) abandons the deploy: infra exits
+/// 130 at once with the checkpoint in the journal, and the next apply resumes
+/// from it, stops v2 and leaves v1 serving; no request fails across it all.
+#[test]
+fn a_second_ctrl_c_abandons_the_rollback_and_the_next_apply_resumes_it() {
+    if !with_nginx("ctrl_c_twice") {
+        return;
+    }
+    let (port, listen) = (free_port(), free_port());
+    let main = routed(
+        port,
+        listen,
+        WATCHES_V2,
+        ", IGNORE_TERM = var.version == \"v2\" ? \"1\" : \"0\"",
+        1,
+    );
+    let stack = Stack::new("ctrl_c_twice", &main);
+    let (load, child) = deploy_in_its_watch(&stack, listen);
+    interrupt(&child);
+    // The rollback has moved the traffic back and is stopping v2, which
+    // says it ignores the SIGTERM.
+    let logs = || {
+        common::files_under(&stack.dir.path.join(".infra/run"))
+            .into_iter()
+            .filter(|p| p.to_string_lossy().ends_with(".stdout.log"))
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect::<String>()
+    };
+    common::wait_until(
+        "v2 ignoring its SIGTERM",
+        || logs().contains("ignoring SIGTERM"),
+        || format!("{}{}", child.stdout_so_far(), logs()),
+    );
+    interrupt(&child);
+    let output = child.finish();
+    let (out, err) = (stdout(&output), stderr(&output));
+    assert_eq!(code(&output), 130, "{out}\n{err}");
+    assert!(err.contains("SIGINT: exiting now"), "{err}");
+    assert!(
+        journal_text(&stack.dir.path).contains("\"step\":\"watch\""),
+        "the checkpoint is kept"
+    );
+    assert_eq!(stack.running_here().len(), 2, "v2 was left running");
+    // The next apply (of v1) resumes: it rolls the deploy back for good.
+    let output = stack.apply(&[]);
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    let said_now = format!("{}{}", stdout(&output), said(&output));
+    assert!(
+        said_now.contains("resumed the interrupted update of service.api from checkpoint `watch`"),
+        "{said_now}"
+    );
+    assert!(
+        audit(&stack).contains("resume: roll back to blue"),
+        "{}",
+        audit(&stack)
+    );
+    let report = load.stop();
+    assert_eq!(report.failures, 0, "{:?}", report.failure_samples);
+    assert!(get(&format!("http://127.0.0.1:{listen}/")).is_some_and(|a| a.contains("version v1")));
+    assert_eq!(stack.running_here().len(), 1, "v2's process is stopped");
+    assert!(journal_text(&stack.dir.path).is_empty());
+    let output = stack.infra(&["drift"]);
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
 }

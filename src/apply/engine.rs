@@ -1294,7 +1294,30 @@ impl<'a> Engine<'a> {
                             change.action,
                             Action::Create | Action::Replace { .. } | Action::Read
                         ));
-                if !started_kept && doing != "plan" {
+                // An update that failed but changed the object on its way
+                // (a deploy that restarted the old version: new processes)
+                // says what it left; that is recorded, with the prior
+                // configuration, in place of the prior object.
+                let left = match &error.left {
+                    Some(left) if doing == "update" && phase == Phase::Forward => {
+                        Some(left.as_ref().clone())
+                    }
+                    _ => None,
+                };
+                let recorded_left = match left {
+                    Some(left) => match self.record_object(index, left, true) {
+                        Ok(()) => true,
+                        Err(diagnostic) => {
+                            self.diagnostics.push(diagnostic);
+                            false
+                        }
+                    },
+                    None => false,
+                };
+                let Some(change) = self.changes.get(index) else {
+                    return;
+                };
+                if !started_kept && doing != "plan" && !recorded_left {
                     self.batch.push(JournalRecord::Settled {
                         instance: change.addr.clone(),
                     });
@@ -1384,7 +1407,7 @@ impl<'a> Engine<'a> {
                 if found && let Some(run) = self.runs.get_mut(index) {
                     run.kind = ActionKind::Reconciling;
                 }
-                match self.record_object(index, object) {
+                match self.record_object(index, object, false) {
                     Ok(()) => self.after.push(AfterCommit::Release(node)),
                     Err(diagnostic) => self.fail(node, diagnostic),
                 }
@@ -1428,23 +1451,40 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
-    /// Seals a successful object and its configuration into a Set record.
-    fn record_object(&mut self, index: usize, object: ObjectState) -> Result<(), Diagnostic> {
+    /// Seals an object and its configuration into a Set record: a successful
+    /// call's object with the configuration it applied, or (`prior_config`)
+    /// what a failed call left with the configuration recorded before it.
+    fn record_object(
+        &mut self,
+        index: usize,
+        object: ObjectState,
+        prior_config: bool,
+    ) -> Result<(), Diagnostic> {
         let Some(change) = self.changes.get(index) else {
             return Ok(());
         };
         let instance = self.expanded.instances.get(&change.addr);
-        let proposed = self
-            .runs
-            .get(index)
-            .and_then(|run| run.proposed.clone())
-            .or(instance.map(crate::expand::Instance::configured));
-        let config = match proposed {
-            Some(proposed) => self
-                .key
-                .seal(self.host, &Value::map(proposed))
-                .map_err(|e| e.to_diagnostic())?,
-            None => Default::default(),
+        let recorded = self
+            .working
+            .resources
+            .get(&change.addr.resource)
+            .and_then(|r| r.instances.iter().find(|i| i.key == change.addr.key));
+        let config = match recorded {
+            Some(recorded) if prior_config => recorded.config.clone(),
+            _ => {
+                let proposed = self
+                    .runs
+                    .get(index)
+                    .and_then(|run| run.proposed.clone())
+                    .or(instance.map(crate::expand::Instance::configured));
+                match proposed {
+                    Some(proposed) => self
+                        .key
+                        .seal(self.host, &Value::map(proposed))
+                        .map_err(|e| e.to_diagnostic())?,
+                    None => Default::default(),
+                }
+            }
         };
         let attributes = self
             .key

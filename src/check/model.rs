@@ -1327,8 +1327,13 @@ fn lower_resource(
         |s| s.provider.to_owned(),
     );
     if schema.is_none() {
+        // `service` is a resource type inside, but is written as its own
+        // block (`service "NAME" { ... }`), never `resource "service"`.
         let candidates: Vec<&str> = match mode {
-            Mode::Managed => registry.resource_types().collect(),
+            Mode::Managed => registry
+                .resource_types()
+                .filter(|t| *t != crate::addr::SERVICE_TYPE)
+                .collect(),
             Mode::Data => registry.data_source_types().collect(),
         };
         let kind = if mode == Mode::Data {
@@ -1339,6 +1344,11 @@ fn lower_resource(
         let help = match did_you_mean(resource_type, candidates.iter().copied()) {
             Some(s) => format!("did you mean \"{s}\"?"),
             None if candidates.is_empty() => format!("no built-in provider has {kind} types yet"),
+            None if mode == Mode::Managed => format!(
+                "the {kind} types are {}; a service is declared with its own block: \
+                 `service \"NAME\" {{ ... }}`",
+                candidates.join(", ")
+            ),
             None => format!("the {kind} types are {}", candidates.join(", ")),
         };
         diagnostics.push(

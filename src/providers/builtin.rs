@@ -74,7 +74,12 @@ pub const BUILTIN: &[Builtin] = &[
         name: "process",
         resources: || vec![super::process::schema()],
         data_sources: Vec::new,
-        make: |_, dir| Arc::new(super::process::ProcessProvider::new(dir.to_path_buf())),
+        make: |host, dir| {
+            Arc::new(super::process::ProcessProvider::new(
+                host,
+                dir.to_path_buf(),
+            ))
+        },
     },
     Builtin {
         name: "ssh",

@@ -94,6 +94,12 @@ pub struct ProviderError {
     pub message: String,
     /// The attribute at fault, where there is one.
     pub attribute_path: Option<AttributePath>,
+    /// The object as the failed call left it, when the call changed it while
+    /// failing (a deploy that rolled back by starting the old version again,
+    /// whose processes are new): recorded in state in place of the prior
+    /// object, so the next read finds what runs. `None`: the prior object
+    /// stands.
+    pub left: Option<Box<ObjectState>>,
 }
 
 impl ProviderError {
@@ -117,7 +123,16 @@ impl ProviderError {
             kind,
             message: message.into(),
             attribute_path: None,
+            left: None,
         }
+    }
+
+    /// Says what the failed call left: the object as it is now (see
+    /// [`ProviderError::left`]).
+    #[must_use]
+    pub fn leaving(mut self, object: ObjectState) -> Self {
+        self.left = Some(Box::new(object));
+        self
     }
 
     /// Points the error at an attribute: `.at(["tags", "team"])`.

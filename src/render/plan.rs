@@ -246,6 +246,28 @@ pub(super) fn attribute_lines(
     }
 }
 
+/// A service attribute's value as a plan shows it: the entries of its
+/// objects that are not set (`null`, as the attribute's object type fills in
+/// the optional fields left out: `health.exec` of a service checked over
+/// HTTP) are left out, at any depth.
+/// A secret value is shown whole (as `(secret)`).
+fn only_set(value: &Value) -> Value {
+    if value.is_secret() {
+        return value.clone();
+    }
+    match value.kind() {
+        Kind::Map(entries) => Value::map(
+            entries
+                .iter()
+                .filter(|(_, entry)| !entry.is_null())
+                .map(|(name, entry)| (name.clone(), only_set(entry)))
+                .collect(),
+        ),
+        Kind::List(items) => Value::list(items.iter().map(only_set).collect()),
+        _ => value.clone(),
+    }
+}
+
 /// The attribute-level diff of one change, unchanged attributes counted in a
 /// trailing `# (N unchanged attributes hidden)` line.
 fn change_lines(change: &Change) -> Vec<String> {
@@ -288,7 +310,15 @@ fn change_lines(change: &Change) -> Vec<String> {
             } else {
                 ""
             };
-        lines.extend(attribute_lines(name, old, new, note));
+        // A service's settings show as written: without the unset fields of
+        // its object attributes (`health`, `smoke`, `deploy`, `router`).
+        // Elsewhere a `null` in a map may be a value the user wrote.
+        let (old, new) = if change.resource_type == crate::addr::SERVICE_TYPE {
+            (old.map(only_set), new.map(only_set))
+        } else {
+            (old.cloned(), new.cloned())
+        };
+        lines.extend(attribute_lines(name, old.as_ref(), new.as_ref(), note));
     }
     if hidden > 0 {
         let noun = if hidden == 1 {

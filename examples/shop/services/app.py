@@ -6,12 +6,16 @@ GET /health  200, or 500 when FAIL_HEALTH=1.
 GET /smoke   200 "ok VERSION", or 500 when FAIL_SMOKE=1.
 GET /hang    never answers (for health checks that time out).
 
+With IGNORE_TERM=1 it ignores SIGTERM (saying so on stdout), so that a stop
+takes the whole grace period before SIGKILL.
+
 Settings come from the environment: PORT (or the first argument), VERSION,
-ERROR_RATE, FAIL_HEALTH, FAIL_SMOKE, EXIT_AT_ONCE. Secrets it is given (like
+ERROR_RATE, FAIL_HEALTH, FAIL_SMOKE, EXIT_AT_ONCE, IGNORE_TERM. Secrets it is given (like
 STRIPE_KEY) are never printed.
 """
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -20,6 +24,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 if os.environ.get("EXIT_AT_ONCE"):
     print("app: told to exit at once (EXIT_AT_ONCE)", file=sys.stderr)
     sys.exit(3)
+
+if os.environ.get("IGNORE_TERM") == "1":
+    def ignore_term(signum, frame):
+        print("app: ignoring SIGTERM (IGNORE_TERM)", flush=True)
+
+    signal.signal(signal.SIGTERM, ignore_term)
 
 PORT = int(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("PORT", "8080"))
 VERSION = os.environ.get("VERSION", "v1")

@@ -29,6 +29,27 @@ pub struct Deploy<'a> {
     pub version: &'a str,
     /// Progress, cancellation and checkpoints.
     pub op: &'a Operation,
+    /// Whether a cancel stops it: not while it puts the old version back.
+    pub cancellable: bool,
+}
+
+/// A failed deploy: why, and what runs now when that is not what ran
+/// before (`None`: the old processes serve as they did).
+#[derive(Debug)]
+pub struct Failed {
+    /// Why it failed, and what was done about it.
+    pub error: ProviderError,
+    /// The processes that run now, when the rollback replaced them.
+    pub running: Option<Box<Deployed>>,
+}
+
+impl From<ProviderError> for Failed {
+    fn from(error: ProviderError) -> Self {
+        Failed {
+            error,
+            running: None,
+        }
+    }
 }
 
 /// Replaces every secret value in `text` with `(secret)`.
@@ -68,7 +89,19 @@ impl Deploy<'_> {
         slot: String,
         port: Option<u16>,
     ) -> Result<Running, ProviderError> {
-        let (launch, spec) = self.launch(slot.clone(), port);
+        let (running, spec) = self.start_one(&slot, port).await?;
+        self.healthy(&running, &spec).await?;
+        Ok(running)
+    }
+
+    /// Starts one process (not waiting for its health); its settings with
+    /// its port.
+    async fn start_one(
+        &self,
+        slot: &str,
+        port: Option<u16>,
+    ) -> Result<(Running, ServiceSpec), ProviderError> {
+        let (launch, spec) = self.launch(slot.to_owned(), port);
         let shown_port = port.map(|p| format!(" on :{p}")).unwrap_or_default();
         self.op.phase(format!("start {slot}{shown_port}"));
         let running = self
@@ -79,15 +112,51 @@ impl Deploy<'_> {
                 message: redact(&e.message, self.spec),
                 ..e
             })?;
-        match self.wait_healthy(&running, &spec).await {
-            Ok(()) => Ok(running),
+        self.op.phase(format!("{slot} runs as pid {}", running.pid));
+        Ok((running, spec))
+    }
+
+    /// Waits until a started process is healthy; on failure it is stopped
+    /// and the error carries the end of its logs.
+    async fn healthy(&self, running: &Running, spec: &ServiceSpec) -> Result<(), ProviderError> {
+        match self.wait_healthy(running, spec).await {
+            Ok(tries) => {
+                self.op.phase(format!(
+                    "{} healthy after {tries} {}",
+                    running.slot,
+                    if tries == 1 { "try" } else { "tries" }
+                ));
+                Ok(())
+            }
             Err(why) => {
-                self.machine.stop(&running, STOP_GRACE).await;
-                let logs = self.machine.log_tail(&spec.run_dir, &slot, 10);
+                self.machine.stop(running, STOP_GRACE).await;
+                let logs = self.machine.log_tail(&spec.run_dir, &running.slot, 10);
+                let shown_port = running
+                    .port
+                    .map(|p| format!(" on :{p}"))
+                    .unwrap_or_default();
                 Err(self.fail(format!(
-                    "{slot}{shown_port} did not become healthy: {why}; the end of its logs:\n{logs}"
+                    "{}{shown_port} did not become healthy: {why}; the end of its logs:\n{logs}",
+                    running.slot
                 )))
             }
+        }
+    }
+
+    /// Whether the user asked to stop a deploy that can be stopped.
+    fn is_cancelled(&self) -> bool {
+        self.cancellable && self.op.is_cancelled()
+    }
+
+    /// Sleeps for `duration`, or less when the deploy is cancelled first.
+    async fn pause(&self, duration: Duration) {
+        if !self.cancellable {
+            tokio::time::sleep(duration).await;
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(duration) => {}
+            () = self.op.cancelled() => {}
         }
     }
 
@@ -95,8 +164,8 @@ impl Deploy<'_> {
     /// during `start_period`, then `retries` failures in a row fail it. A
     /// process that exits fails at once. Without a health check, a process
     /// with a port must accept a connection on it; one without must stay up
-    /// for a moment.
-    async fn wait_healthy(&self, running: &Running, spec: &ServiceSpec) -> Result<(), String> {
+    /// for a moment. Returns how many tries it took.
+    async fn wait_healthy(&self, running: &Running, spec: &ServiceSpec) -> Result<u32, String> {
         let default = spec.port.map(|p| super::spec::HealthSpec {
             check: Check::Tcp(format!("127.0.0.1:{p}")),
             interval: Duration::from_millis(100),
@@ -105,9 +174,9 @@ impl Deploy<'_> {
             start_period: Duration::from_secs(30),
         });
         let Some(health) = spec.health.clone().or(default) else {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            self.pause(Duration::from_millis(300)).await;
             return if self.machine.alive(running).await {
-                Ok(())
+                Ok(1)
             } else {
                 Err(String::from("it exited"))
             };
@@ -116,7 +185,7 @@ impl Deploy<'_> {
         let mut failures = 0;
         let mut tries = 0;
         loop {
-            if self.op.is_cancelled() {
+            if self.is_cancelled() {
                 return Err(String::from("the deploy was interrupted"));
             }
             if !self.machine.alive(running).await {
@@ -124,7 +193,7 @@ impl Deploy<'_> {
             }
             tries += 1;
             match self.machine.probe(&health.check, health.timeout).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(tries),
                 Err(why) => {
                     if started.elapsed() >= health.start_period {
                         failures += 1;
@@ -138,7 +207,7 @@ impl Deploy<'_> {
                     }
                 }
             }
-            tokio::time::sleep(health.interval).await;
+            self.pause(health.interval).await;
         }
     }
 
@@ -178,12 +247,14 @@ impl Deploy<'_> {
 
     /// `recreate`: stop the old processes, start the new ones, check health;
     /// on failure stop the new ones, start the old version again (`old`:
-    /// its settings), and fail.
+    /// its settings), and fail. The old version's restarted processes are
+    /// new ones (new pids): a failure says what runs then, so that state
+    /// records them.
     pub async fn recreate(
         &self,
         prior: &Deployed,
         old: Option<(&ServiceSpec, &str)>,
-    ) -> Result<Deployed, ProviderError> {
+    ) -> Result<Deployed, Failed> {
         self.stop_all(&prior.processes).await;
         let colour = other_colour(&prior.colour);
         match self.start_set(colour, &[]).await {
@@ -194,51 +265,111 @@ impl Deploy<'_> {
             }),
             Err(error) => {
                 let Some((old_spec, old_version)) = old else {
-                    return Err(error);
+                    return Err(Failed::from(error));
                 };
                 self.op.phase(format!("roll back to {old_version}"));
                 let back = Deploy {
                     spec: old_spec,
                     version: old_version,
+                    cancellable: false,
                     ..*self
                 };
                 match back.start_set(&prior.colour, &[]).await {
-                    Ok(_) => Err(self.fail(format!(
-                        "{}; rolled back: version {old_version} runs again",
-                        error.message
-                    ))),
-                    Err(again) => Err(self.fail(format!(
-                        "{}; the rollback to version {old_version} failed too: {}",
-                        error.message, again.message
-                    ))),
+                    Ok(processes) => Err(Failed {
+                        error: self.fail(format!(
+                            "{}; rolled back: version {old_version} runs again",
+                            error.message
+                        )),
+                        running: Some(Box::new(Deployed {
+                            processes,
+                            ..prior.clone()
+                        })),
+                    }),
+                    Err(again) => Err(Failed {
+                        error: self.fail(format!(
+                            "{}; the rollback to version {old_version} failed too: {}",
+                            error.message, again.message
+                        )),
+                        // Neither version runs.
+                        running: Some(Box::new(Deployed {
+                            processes: Vec::new(),
+                            ..prior.clone()
+                        })),
+                    }),
                 }
             }
         }
     }
 
     /// Starts `replicas` processes of one colour, each healthy; on failure
-    /// the ones started are stopped.
+    /// the ones started are stopped. They start one after the other and are
+    /// then checked for health together, so that a colour of N replicas
+    /// takes one start-up time, not N.
     pub async fn start_set(
         &self,
         colour: &str,
         taken: &[Running],
     ) -> Result<Vec<Running>, ProviderError> {
         let ports = self.ports(self.spec.replicas, taken)?;
-        let mut started: Vec<Running> = Vec::new();
+        let mut started: Vec<(Running, ServiceSpec)> = Vec::new();
         for (replica, port) in ports.into_iter().enumerate() {
-            match self
-                .start_healthy(format!("{colour}-{replica}"), port)
-                .await
-            {
-                Ok(running) => started.push(running),
+            match self.start_one(&format!("{colour}-{replica}"), port).await {
+                Ok(one) => started.push(one),
                 Err(error) => {
-                    self.stop_all(&started).await;
+                    let running: Vec<Running> = started.into_iter().map(|(r, _)| r).collect();
+                    self.stop_all(&running).await;
                     return Err(error);
                 }
             }
         }
-        Ok(started)
+        let checks = started
+            .iter()
+            .map(
+                |(running, spec)| -> Pending<'_, Result<(), ProviderError>> {
+                    Box::pin(self.healthy(running, spec))
+                },
+            )
+            .collect();
+        let results = join_all(checks).await;
+        let running: Vec<Running> = started.into_iter().map(|(r, _)| r).collect();
+        if let Some(error) = results.into_iter().find_map(Result::err) {
+            // The unhealthy ones are stopped already; stopping is idempotent.
+            self.stop_all(&running).await;
+            return Err(error);
+        }
+        Ok(running)
     }
+}
+
+/// A boxed future borrowing the deploy.
+type Pending<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Runs `futures` concurrently on this task; their outputs, in order.
+async fn join_all<T>(futures: Vec<Pending<'_, T>>) -> Vec<T> {
+    use std::task::Poll;
+    let mut futures: Vec<Option<Pending<'_, T>>> = futures.into_iter().map(Some).collect();
+    let mut outputs: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(running) = future {
+                match running.as_mut().poll(cx) {
+                    Poll::Ready(value) => {
+                        *output = Some(value);
+                        *future = None;
+                    }
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 /// What a deploy behind a router writes to the journal before each step, so
@@ -277,6 +408,18 @@ impl Deploy<'_> {
         new: &[Running],
         why: String,
     ) -> ProviderError {
+        self.roll_back_to(front, old, new, why).await.0
+    }
+
+    /// [`Deploy::roll_back`], and the old processes it put back in front
+    /// (`None` when it could not).
+    async fn roll_back_to(
+        &self,
+        front: &Front,
+        old: &Deployed,
+        new: &[Running],
+        why: String,
+    ) -> (ProviderError, Option<Vec<Running>>) {
         self.op.phase(format!("roll back: {why}"));
         let mut alive = Vec::new();
         for process in &old.processes {
@@ -300,22 +443,31 @@ impl Deploy<'_> {
         match back {
             Ok(_) => {
                 self.stop_all(new).await;
-                self.fail(format!(
-                    "{why}; rolled back: version {} serves again and the new processes are stopped",
-                    old.version
-                ))
+                (
+                    self.fail(format!(
+                        "{why}; rolled back: version {} serves again and the new processes are stopped",
+                        old.version
+                    )),
+                    Some(alive),
+                )
             }
             Err(error) if old.processes.is_empty() => {
                 // A first deploy has nothing to go back to.
                 let _ = error;
                 self.stop_all(new).await;
                 let _ = front.stop().await;
-                self.fail(format!("{why}; the new processes are stopped"))
+                (
+                    self.fail(format!("{why}; the new processes are stopped")),
+                    None,
+                )
             }
-            Err(error) => self.fail(format!(
-                "{why}; the rollback failed too ({}), so the new version stays in front",
-                error.message
-            )),
+            Err(error) => (
+                self.fail(format!(
+                    "{why}; the rollback failed too ({}), so the new version stays in front",
+                    error.message
+                )),
+                None,
+            ),
         }
     }
 
@@ -325,7 +477,9 @@ impl Deploy<'_> {
             return Ok(());
         };
         self.op.phase(String::from("smoke"));
-        super::probe::smoke(smoke, Duration::from_secs(10)).await
+        super::probe::smoke(smoke, Duration::from_secs(10)).await?;
+        self.op.phase(String::from("smoke passed"));
+        Ok(())
     }
 
     /// Watches the new processes for `watch`: each must stay alive and
@@ -350,7 +504,7 @@ impl Deploy<'_> {
             Ok((requests, errors, rate))
         };
         loop {
-            if self.op.is_cancelled() {
+            if self.is_cancelled() {
                 return Err(String::from("the deploy was interrupted (Ctrl-C)"));
             }
             let (requests, errors, measured) = rate(front)?;
@@ -385,7 +539,7 @@ impl Deploy<'_> {
                 "watching, {} left",
                 super::spec::show_duration(Duration::from_secs(left.as_secs()))
             ));
-            tokio::time::sleep(interval.min(left)).await;
+            self.pause(interval.min(left)).await;
         }
     }
 
@@ -412,7 +566,7 @@ impl Deploy<'_> {
                 )));
             }
         };
-        if self.op.is_cancelled() {
+        if self.is_cancelled() {
             self.stop_all(&new).await;
             return Err(self.fail(String::from(
                 "the deploy was interrupted (Ctrl-C); the new processes are stopped",
@@ -440,18 +594,25 @@ impl Deploy<'_> {
                     weight: step,
                 },
             ];
-            if let Err(error) = front.route(&shares).await {
-                return Err(self
-                    .roll_back(
-                        front,
-                        old,
-                        &new,
-                        format!("the router switch failed: {}", error.message),
-                    )
-                    .await);
+            match front.route(&shares).await {
+                Ok(routed) => self.op.phase(format!(
+                    "router switched (reload {}, drain {})",
+                    super::spec::show_duration(routed.reload),
+                    super::spec::show_duration(routed.drain)
+                )),
+                Err(error) => {
+                    return Err(self
+                        .roll_back(
+                            front,
+                            old,
+                            &new,
+                            format!("the router switch failed: {}", error.message),
+                        )
+                        .await);
+                }
             }
             if step < 100 {
-                tokio::time::sleep(self.spec.deploy.pause).await;
+                self.pause(self.spec.deploy.pause).await;
                 for process in &new {
                     let spec = self.spec.for_port(process.port);
                     if let Some(health) = &spec.health
@@ -477,7 +638,7 @@ impl Deploy<'_> {
                     .roll_back(front, old, &new, format!("the smoke test failed: {why}"))
                     .await);
             }
-            if self.op.is_cancelled() {
+            if self.is_cancelled() {
                 return Err(self
                     .roll_back(
                         front,
@@ -496,6 +657,9 @@ impl Deploy<'_> {
         }
         self.checkpoint("stop old", old, colour, &new).await?;
         self.stop_all(&old.processes).await;
+        if !old.processes.is_empty() {
+            self.op.phase(format!("{} stopped", old.colour));
+        }
         Ok(Deployed {
             version: self.version.to_owned(),
             colour: colour.to_owned(),
@@ -513,13 +677,25 @@ impl Deploy<'_> {
         front: &Front,
         old: &Deployed,
         old_spec: Option<&ServiceSpec>,
-    ) -> Result<Deployed, ProviderError> {
+    ) -> Result<Deployed, Failed> {
         let colour = other_colour(&old.colour);
         let batch = self.spec.deploy.max_unavailable.max(1) as usize;
         let mut remaining: Vec<Running> = old.processes.clone();
         let mut new: Vec<Running> = Vec::new();
         let total = self.spec.replicas as usize;
         while new.len() < total {
+            if self.is_cancelled() {
+                return Err(self
+                    .roll_back_rolling(
+                        front,
+                        old,
+                        old_spec,
+                        &remaining,
+                        &new,
+                        String::from("the deploy was interrupted (Ctrl-C)"),
+                    )
+                    .await);
+            }
             let count = batch.min(total - new.len());
             self.checkpoint(&format!("replace {}", new.len()), old, colour, &new)
                 .await?;
@@ -591,6 +767,9 @@ impl Deploy<'_> {
         })
     }
 
+    /// Puts the old version back after a failed rolling deploy, starting
+    /// old replicas again for those already replaced; the error says what
+    /// runs then (those started again are new processes).
     async fn roll_back_rolling(
         &self,
         front: &Front,
@@ -599,12 +778,13 @@ impl Deploy<'_> {
         remaining: &[Running],
         new: &[Running],
         why: String,
-    ) -> ProviderError {
+    ) -> Failed {
         let mut back: Vec<Running> = remaining.to_vec();
         if let Some(old_spec) = old_spec {
             let restore = Deploy {
                 spec: old_spec,
                 version: &old.version,
+                cancellable: false,
                 ..*self
             };
             let mut taken = back.clone();
@@ -621,11 +801,21 @@ impl Deploy<'_> {
                 }
             }
         }
+        let restarted = back.len() > remaining.len();
         let restored = Deployed {
             processes: back,
             ..old.clone()
         };
-        self.roll_back(front, &restored, new, why).await
+        let (error, in_front) = self.roll_back_to(front, &restored, new, why).await;
+        Failed {
+            error,
+            running: in_front.filter(|_| restarted).map(|processes| {
+                Box::new(Deployed {
+                    processes,
+                    ..old.clone()
+                })
+            }),
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! them); a failed reload leaves nginx serving the previous routes.
 
 use super::machine::Running;
+use crate::host::Host;
 use crate::providers::ProviderError;
 use crate::providers::router::{LocalRouter, Nginx, Routes, Traffic, Upstream};
 use std::path::Path;
@@ -22,6 +23,16 @@ pub struct Front {
     listen: u16,
 }
 
+/// How long a [`Front::route`] took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routed {
+    /// From the call to the new routes serving (write, `nginx -t`, reload,
+    /// verification).
+    pub reload: Duration,
+    /// Then until the workers of the old routes had finished their requests.
+    pub drain: Duration,
+}
+
 /// One set of processes with its share of the traffic (weight, any scale).
 pub struct Share<'a> {
     /// The colour's label (`blue`).
@@ -34,12 +45,21 @@ pub struct Share<'a> {
 
 impl Front {
     /// The router of the service whose run folder is `run_dir`, listening
-    /// on `listen`; nginx is `INFRA_NGINX` when set, else found on `PATH`.
-    pub fn open(run_dir: &Path, name: &str, listen: u16) -> Result<Front, ProviderError> {
-        let explicit = std::env::var_os("INFRA_NGINX");
-        let path = std::env::var_os("PATH");
-        let nginx =
-            Nginx::locate(explicit.as_deref(), path.as_deref()).map_err(ProviderError::from)?;
+    /// on `listen`; nginx is `INFRA_NGINX` when set, else found on `PATH`
+    /// (both read through `host`).
+    pub fn open(
+        host: &dyn Host,
+        run_dir: &Path,
+        name: &str,
+        listen: u16,
+    ) -> Result<Front, ProviderError> {
+        let explicit = host.env_var("INFRA_NGINX");
+        let path = host.env_var("PATH");
+        let nginx = Nginx::locate(
+            explicit.as_deref().map(std::ffi::OsStr::new),
+            path.as_deref().map(std::ffi::OsStr::new),
+        )
+        .map_err(ProviderError::from)?;
         let router =
             LocalRouter::new(run_dir.join("router"), nginx).map_err(ProviderError::from)?;
         Ok(Front {
@@ -50,8 +70,8 @@ impl Front {
     }
 
     /// Points the router at these shares and waits until the old routes
-    /// have drained; returns how long the switch took.
-    pub async fn route(&self, shares: &[Share<'_>]) -> Result<Duration, ProviderError> {
+    /// have drained; returns how long each took.
+    pub async fn route(&self, shares: &[Share<'_>]) -> Result<Routed, ProviderError> {
         let mut routes = Routes::new(self.name.clone(), self.listen);
         for share in shares.iter().filter(|s| s.weight > 0) {
             for process in share.processes {
@@ -66,8 +86,12 @@ impl Front {
             .ensure(&routes)
             .await
             .map_err(ProviderError::from)?;
+        let draining = std::time::Instant::now();
         self.router.wait_drained(&applied.draining, DRAIN).await;
-        Ok(applied.took)
+        Ok(Routed {
+            reload: applied.took,
+            drain: draining.elapsed(),
+        })
     }
 
     /// Where the access log ends now: the start of a watch window.

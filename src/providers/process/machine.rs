@@ -13,9 +13,13 @@
 //! its arguments; they are never written to its pidfile or to an error.
 //! The child does not inherit `infra`'s environment (which may hold
 //! `INFRA_STATE_KEY` or cloud credentials): only `PATH`, `HOME`, `LANG`,
-//! `LC_ALL`, `TMPDIR` and `USER`, then the service's `env`, then `PORT`.
+//! `LC_ALL`, `TMPDIR` and `USER`, then the service's `env`, then `PORT` and
+//! `INFRA_SERVICE_SLOT` (its run folder and slot: [`started_in`]); an
+//! `exec` health check gets the first six only. That environment is read
+//! through the [`Host`], never `std::env`.
 
 use super::spec::Check;
+use crate::host::Host;
 use crate::providers::ProviderError;
 use async_trait::async_trait;
 use std::io::{Read as _, Write as _};
@@ -73,9 +77,24 @@ pub trait Machine: Send + Sync {
     fn free_port(&self) -> Result<u16, ProviderError>;
 }
 
-/// This machine.
-#[derive(Debug, Default)]
-pub struct LocalMachine;
+/// This machine. The environment (`PATH` and the variables children get)
+/// comes through its host.
+pub struct LocalMachine {
+    host: std::sync::Arc<dyn Host>,
+}
+
+impl std::fmt::Debug for LocalMachine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalMachine").finish_non_exhaustive()
+    }
+}
+
+impl LocalMachine {
+    /// This machine, its environment read through `host`.
+    pub fn new(host: std::sync::Arc<dyn Host>) -> Self {
+        LocalMachine { host }
+    }
+}
 
 /// Field 22 (start time) and field 3 (state) of `/proc/PID/stat`.
 pub fn proc_stat(pid: u32) -> Option<(char, u64)> {
@@ -152,14 +171,13 @@ fn port_is_free(port: u16) -> bool {
 }
 
 /// The program's path: as given when it has a `/` (relative to `workdir`),
-/// else the first match on `PATH`.
-fn find_program(program: &str, workdir: &Path) -> Option<PathBuf> {
+/// else the first match in the folders of `path_var` (`PATH`'s value).
+fn find_program(program: &str, workdir: &Path, path_var: Option<&str>) -> Option<PathBuf> {
     if program.contains('/') {
         let path = workdir.join(program);
         return path.is_file().then_some(path);
     }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    std::env::split_paths(path_var?)
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
 }
@@ -169,15 +187,23 @@ fn find_program(program: &str, workdir: &Path) -> Option<PathBuf> {
 /// arguments. It writes `pid start_time [port]` (the start time from
 /// `/proc/$$/stat`, as [`proc_stat`] reads it) and then `exec`s the program,
 /// which keeps the pid and the start time. Arguments are passed as
-/// arguments, never pasted into the script.
+/// arguments, never pasted into the script. Recording is best effort: when
+/// it cannot, it says why in the log and runs the program all the same
+/// (`infra` writes the same line once the spawn returns).
 const RECORD_THEN_EXEC: &str = r#"pidfile=$1 port=$2
 shift 2
-read -r stat < "/proc/$$/stat" || exit 126
-rest=${stat##*) }
-field() { shift 19; start=$1; }
-field $rest
-if [ -n "$port" ]; then line="$$ $start $port"; else line="$$ $start"; fi
-printf '%s\n' "$line" > "$pidfile" || exit 126
+start=
+if read -r stat < "/proc/$$/stat"; then
+  rest=${stat##*) }
+  field() { [ $# -ge 20 ] && start=${20}; }
+  field $rest
+fi
+if [ -n "$start" ]; then
+  if [ -n "$port" ]; then line="$$ $start $port"; else line="$$ $start"; fi
+  printf '%s\n' "$line" > "$pidfile" || echo "infra-launch: cannot write $pidfile" >&2
+else
+  echo "infra-launch: cannot read /proc/$$/stat; infra records the pid" >&2
+fi
 exec "$@"
 "#;
 
@@ -198,24 +224,26 @@ fn tail(path: &Path, lines: usize) -> Vec<String> {
 
 fn signal(pid: u32, signal: &str) {
     // The negative pid names the process group, which `setsid` made the
-    // process's own: its children go too.
+    // process's own: its children go too. The process itself is named as
+    // well, in case it left its group. One `kill` for both: `kill` goes on
+    // to the next target when one is gone.
     let _ = Command::new("kill")
-        .args([signal, "--", &format!("-{pid}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    let _ = Command::new("kill")
-        .args([signal, &pid.to_string()])
+        .args([signal, "--", &format!("-{pid}"), &pid.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
 }
 
+/// How often a wait for a process to exit, or a port to be free, looks again.
+const POLL: Duration = Duration::from_millis(5);
+
 #[async_trait]
 impl Machine for LocalMachine {
     async fn start(&self, launch: &Launch) -> Result<Running, ProviderError> {
         let program = launch.argv.first().cloned().unwrap_or_default();
-        let Some(program_path) = find_program(&program, &launch.workdir) else {
+        let path_var = self.host.env_var("PATH");
+        let Some(program_path) = find_program(&program, &launch.workdir, path_var.as_deref())
+        else {
             return Err(ProviderError::permanent(format!(
                 "the command `{program}` was not found (looked in {})",
                 if program.contains('/') {
@@ -230,7 +258,7 @@ impl Machine for LocalMachine {
         if let Some(port) = launch.port {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
             while !port_is_free(port) && tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(POLL).await;
             }
         }
         if let Some(port) = launch.port
@@ -256,8 +284,9 @@ impl Machine for LocalMachine {
         };
         let (stdout, stderr) = (log("stdout")?, log("stderr")?);
         let pidfile = launch.run_dir.join(format!("{}.pid", launch.slot));
-        let shell = find_program("sh", Path::new("/")).unwrap_or_else(|| PathBuf::from("/bin/sh"));
-        let setsid = find_program("setsid", Path::new("/"));
+        let shell = find_program("sh", Path::new("/"), path_var.as_deref())
+            .unwrap_or_else(|| PathBuf::from("/bin/sh"));
+        let setsid = find_program("setsid", Path::new("/"), path_var.as_deref());
         let mut command = match &setsid {
             Some(setsid) => {
                 let mut command = Command::new(setsid);
@@ -284,17 +313,14 @@ impl Machine for LocalMachine {
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr);
-        for name in PASSED_THROUGH {
-            if let Some(value) = std::env::var_os(name) {
-                command.env(name, value);
-            }
-        }
+        command.envs(self.passed_through());
         for (name, value) in &launch.env {
             command.env(name, value);
         }
         if let Some(port) = launch.port {
             command.env("PORT", port.to_string());
         }
+        command.env(SLOT_VAR, slot_dir(&launch.run_dir).join(&launch.slot));
         let mut child = command.spawn().map_err(|e| {
             ProviderError::permanent(format!("cannot start `{program}`: {e}")).at(["run"])
         })?;
@@ -343,7 +369,7 @@ impl Machine for LocalMachine {
             if !is_alive(process.pid, process.start_time) {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(POLL).await;
         }
         if is_alive(process.pid, process.start_time) {
             signal(process.pid, "-KILL");
@@ -351,7 +377,7 @@ impl Machine for LocalMachine {
     }
 
     async fn probe(&self, check: &Check, timeout: Duration) -> Result<(), String> {
-        super::probe::probe(check, timeout).await
+        super::probe::probe(check, timeout, &self.passed_through()).await
     }
 
     fn log_tail(&self, run_dir: &Path, slot: &str, lines: usize) -> String {
@@ -379,6 +405,15 @@ impl Machine for LocalMachine {
 }
 
 impl LocalMachine {
+    /// The variables of `infra`'s environment every child (and `exec`
+    /// health check) gets.
+    fn passed_through(&self) -> Vec<(String, String)> {
+        PASSED_THROUGH
+            .iter()
+            .filter_map(|name| Some(((*name).to_owned(), self.host.env_var(name)?)))
+            .collect()
+    }
+
     fn exited_at_once(&self, launch: &Launch, program: &str) -> ProviderError {
         ProviderError::permanent(format!(
             "`{program}` exited as soon as it started; the end of its logs ({}):\n{}",
@@ -387,6 +422,54 @@ impl LocalMachine {
         ))
         .at(["run"])
     }
+}
+
+/// The variable every process gets naming its run folder and slot
+/// (`RUN_DIR/SLOT`), so that one started by an `infra` that was killed before
+/// it wrote the pidfile is found again ([`started_in`]).
+pub const SLOT_VAR: &str = "INFRA_SERVICE_SLOT";
+
+/// The run folder as [`SLOT_VAR`] names it: its canonical absolute path, so
+/// that two stacks whose run folders have the same relative path (`infra`
+/// runs with the stack folder `.`) never name each other's processes.
+fn slot_dir(run_dir: &Path) -> PathBuf {
+    std::fs::canonicalize(run_dir)
+        .or_else(|_| std::path::absolute(run_dir))
+        .unwrap_or_else(|_| run_dir.to_path_buf())
+}
+
+/// The live processes whose environment names a slot of `run_dir` (the
+/// same user's, as `/proc` shows them), with their `PORT`.
+pub fn started_in(run_dir: &Path) -> Vec<Running> {
+    let prefix = format!("{SLOT_VAR}={}/", slot_dir(run_dir).display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found: Vec<Running> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            let environ = String::from_utf8_lossy(&environ);
+            let slot = environ
+                .split('\0')
+                .find_map(|entry| entry.strip_prefix(prefix.as_str()))?
+                .to_owned();
+            let port = environ
+                .split('\0')
+                .find_map(|entry| entry.strip_prefix("PORT="))
+                .and_then(|port| port.parse().ok());
+            let (state, start_time) = proc_stat(pid)?;
+            (!matches!(state, 'Z' | 'X')).then_some(Running {
+                slot,
+                pid,
+                start_time,
+                port,
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| a.slot.cmp(&b.slot).then(a.pid.cmp(&b.pid)));
+    found
 }
 
 /// The processes the pidfiles in a run folder name (alive or not).
@@ -414,10 +497,19 @@ pub fn pidfiles(run_dir: &Path) -> Vec<Running> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
-
     use super::*;
+    use crate::host::{RealHost, WithEnvVar};
+    use std::sync::Arc;
+
+    /// A folder of its own under the system's temporary folder.
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("infra-machine-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
 
     /// The launch script writes the pidfile before the program runs: the
     /// program itself reads the line naming its own pid and start time, so
@@ -447,6 +539,78 @@ mod tests {
             assert_eq!(found[0].port, expect_port, "{recorded}");
             assert!(found[0].start_time > 0, "{recorded}");
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn the_program_and_the_childs_path_come_from_the_hosts_environment() {
+        let dir = temp("path");
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let program = bin.join("infra-test-only-here");
+        let check_program = bin.join("infra-test-check-here");
+        for (file, text) in [
+            (&program, "#!/bin/sh\nexec /bin/sleep 30\n"),
+            (&check_program, "#!/bin/sh\nexit 0\n"),
+        ] {
+            std::fs::write(file, text).unwrap();
+            let mut permissions = std::fs::metadata(file).unwrap().permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+            std::fs::set_permissions(file, permissions).unwrap();
+        }
+        let path = format!("{}:/usr/bin:/bin", bin.display());
+        let host = Arc::new(WithEnvVar::new(Arc::new(RealHost), "PATH", path.clone()));
+        let machine = LocalMachine::new(host);
+        let launch = Launch {
+            slot: String::from("blue-0"),
+            argv: vec![String::from("infra-test-only-here")],
+            env: Vec::new(),
+            workdir: dir.clone(),
+            run_dir: dir.join("run"),
+            port: None,
+        };
+        let running = machine.start(&launch).await.unwrap();
+        // The launch script writes the pidfile before it becomes the program:
+        // once the program runs, no late write can bring the pidfile back.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !std::fs::read(format!("/proc/{}/cmdline", running.pid))
+            .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains("sleep"))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the program never ran"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Found by its environment without its pidfile (as after a crash
+        // between the start and the pidfile).
+        std::fs::remove_file(dir.join("run/blue-0.pid")).unwrap();
+        assert!(pidfiles(&dir.join("run")).is_empty());
+        let found = started_in(&dir.join("run"));
+        assert!(
+            found
+                .iter()
+                .any(|p| p.pid == running.pid && p.slot == "blue-0"),
+            "{found:?}"
+        );
+        let environ = std::fs::read(format!("/proc/{}/environ", running.pid)).unwrap();
+        machine.stop(&running, Duration::from_secs(1)).await;
+        let environ = String::from_utf8_lossy(&environ).into_owned();
+        assert!(
+            environ
+                .split('\0')
+                .any(|entry| entry == format!("PATH={path}")),
+            "{environ}"
+        );
+        // An `exec` check looks for its program on the same PATH.
+        let check = Check::Exec(vec![String::from("infra-test-check-here")]);
+        machine.probe(&check, Duration::from_secs(5)).await.unwrap();
+        let check = Check::Exec(vec![String::from("infra-test-check-not-here")]);
+        let error = machine
+            .probe(&check, Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(error.contains("not found on PATH"), "{error}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -31,6 +31,7 @@ use super::provider::{
     plan_from_schema,
 };
 use super::schema::{ResourceSchema, attribute};
+use crate::host::Host;
 use crate::lang::{Type, Value};
 use async_trait::async_trait;
 use deploy::Deploy;
@@ -193,6 +194,7 @@ pub fn validate_config(config: &Attributes) -> Vec<ProviderError> {
 
 /// The `process` provider.
 pub struct ProcessProvider {
+    host: Arc<dyn Host>,
     base_dir: PathBuf,
     machine: Arc<dyn Machine>,
     schemas: Vec<ResourceSchema>,
@@ -208,14 +210,17 @@ impl std::fmt::Debug for ProcessProvider {
 
 impl ProcessProvider {
     /// Runs services on this machine; run folders and workdirs are relative
-    /// to `base_dir`, the stack folder.
-    pub fn new(base_dir: PathBuf) -> Self {
-        Self::with_machine(base_dir, Arc::new(LocalMachine))
+    /// to `base_dir`, the stack folder. The environment (`PATH`,
+    /// `INFRA_NGINX`, what children inherit) is read through `host`.
+    pub fn new(host: Arc<dyn Host>, base_dir: PathBuf) -> Self {
+        let machine = Arc::new(LocalMachine::new(host.clone()));
+        Self::with_machine(host, base_dir, machine)
     }
 
     /// Runs services on `machine`.
-    pub fn with_machine(base_dir: PathBuf, machine: Arc<dyn Machine>) -> Self {
+    pub fn with_machine(host: Arc<dyn Host>, base_dir: PathBuf, machine: Arc<dyn Machine>) -> Self {
         ProcessProvider {
+            host,
             base_dir,
             machine,
             schemas: vec![schema()],
@@ -276,6 +281,7 @@ impl ProcessProvider {
             spec: &spec,
             version: &version,
             op,
+            cancellable: true,
         };
         let mut before = prior.map(Deployed::from_object).unwrap_or_default();
         // Dead processes (drift) are not the old version any more.
@@ -291,30 +297,69 @@ impl ProcessProvider {
             None => None,
         };
         let old = old.as_ref().map(|(spec, version)| (spec, version.as_str()));
+        // A failure that changed what runs (recreate restarted the old
+        // version) leaves the prior object with those processes.
+        let leave = |failed: deploy::Failed| -> ProviderError {
+            match (failed.running, prior) {
+                (Some(running), Some(prior)) => {
+                    let status = if running.processes.is_empty() {
+                        "stopped"
+                    } else {
+                        "running"
+                    };
+                    failed
+                        .error
+                        .leaving(self.object(&prior.attributes, &running, status))
+                }
+                _ => failed.error,
+            }
+        };
         let deployed = match spec.router {
-            None => deploy.recreate(&before, old).await?,
+            None => deploy.recreate(&before, old).await.map_err(leave)?,
             Some(listen) => {
-                let front = Front::open(&spec.run_dir, &service_name(&spec), listen)?;
+                let front = Front::open(
+                    self.host.as_ref(),
+                    &spec.run_dir,
+                    &service_name(&spec),
+                    listen,
+                )?;
                 match spec.deploy.strategy {
-                    Strategy::Recreate => {
-                        let deployed = deploy.recreate(&before, old).await?;
-                        front
-                            .route(&[Share {
-                                label: &deployed.colour,
-                                processes: &deployed.processes,
-                                weight: 1,
-                            }])
-                            .await?;
-                        deployed
-                    }
+                    Strategy::Recreate => match deploy.recreate(&before, old).await {
+                        Ok(deployed) => {
+                            front
+                                .route(&[Share {
+                                    label: &deployed.colour,
+                                    processes: &deployed.processes,
+                                    weight: 1,
+                                }])
+                                .await?;
+                            deployed
+                        }
+                        Err(failed) => {
+                            // The restarted old version may listen elsewhere.
+                            if let Some(running) = &failed.running
+                                && !running.processes.is_empty()
+                            {
+                                let _ = front
+                                    .route(&[Share {
+                                        label: &running.colour,
+                                        processes: &running.processes,
+                                        weight: 1,
+                                    }])
+                                    .await;
+                            }
+                            return Err(leave(failed));
+                        }
+                    },
                     Strategy::BlueGreen => deploy.switch(&front, &before, false).await?,
                     Strategy::Canary => deploy.switch(&front, &before, true).await?,
                     Strategy::Rolling if before.processes.is_empty() => {
                         deploy.switch(&front, &before, false).await?
                     }
-                    Strategy::Rolling => {
-                        deploy.rolling(&front, &before, old.map(|(s, _)| s)).await?
-                    }
+                    Strategy::Rolling => deploy
+                        .rolling(&front, &before, old.map(|(s, _)| s))
+                        .await
+                        .map_err(leave)?,
                 }
             }
         };
@@ -497,9 +542,14 @@ impl Provider for ProcessProvider {
             && let Some(listen) = spec.router
         {
             op.phase(String::from("stop the router"));
-            Front::open(&spec.run_dir, &service_name(&spec), listen)?
-                .stop()
-                .await?;
+            Front::open(
+                self.host.as_ref(),
+                &spec.run_dir,
+                &service_name(&spec),
+                listen,
+            )?
+            .stop()
+            .await?;
         }
         Ok(())
     }
@@ -537,10 +587,15 @@ impl Provider for ProcessProvider {
             .unwrap_or_default()
             .to_owned();
         // The new colour's processes: those recorded, and any its pidfiles
-        // name (a crash during the start step records none).
+        // name (a crash during the start step records none), and any whose
+        // environment names one of its slots (a crash between a process's
+        // start and its pidfile).
         let mut new: Vec<machine::Running> =
             serde_json::from_value(checkpoint["new"]["processes"].clone()).unwrap_or_default();
-        for running in machine::pidfiles(&spec.run_dir) {
+        let found = machine::pidfiles(&spec.run_dir)
+            .into_iter()
+            .chain(machine::started_in(&spec.run_dir));
+        for running in found {
             if running.slot.starts_with(&format!("{colour}-"))
                 && !new.iter().any(|p| p.pid == running.pid)
                 && self.machine.alive(&running).await
@@ -561,7 +616,12 @@ impl Provider for ProcessProvider {
             }
         }
         let front = match spec.router {
-            Some(listen) => Some(Front::open(&spec.run_dir, &service_name(&spec), listen)?),
+            Some(listen) => Some(Front::open(
+                self.host.as_ref(),
+                &spec.run_dir,
+                &service_name(&spec),
+                listen,
+            )?),
             None => None,
         };
         let deploy = Deploy {
@@ -569,6 +629,7 @@ impl Provider for ProcessProvider {
             spec: &spec,
             version: &version,
             op,
+            cancellable: true,
         };
         // Past the point of no return (the old colour is being stopped), or
         // nothing old left to go back to: finish with the new colour.

@@ -9,20 +9,30 @@ use super::spec::{Check, SmokeSpec};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn client(timeout: Duration) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .no_proxy()
-        .build()
-        .map_err(|e| format!("cannot make an HTTP client: {e}"))
+/// The HTTP client every check shares: made once (making one loads the TLS
+/// roots, which cost more than a probe on loopback). Each request is bounded
+/// by its own timeout. It keeps no idle connection: each check is a new
+/// connection, as before, and none outlives the runtime that made it.
+fn client() -> Result<&'static reqwest::Client, String> {
+    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> =
+        std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .no_proxy()
+                .pool_max_idle_per_host(0)
+                .build()
+                .map_err(|e| format!("cannot make an HTTP client: {e}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 /// A GET of `url`: its status and body, or why there is none.
 pub async fn get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
-    let client = client(timeout)?;
+    let client = client()?;
     let request = async {
-        let response = client.get(url).send().await?;
+        let response = client.get(url).timeout(timeout).send().await?;
         let status = response.status().as_u16();
         let body = response.text().await?;
         Ok::<_, reqwest::Error>((status, body))
@@ -45,8 +55,13 @@ fn short_error(error: &reqwest::Error) -> String {
     text
 }
 
-/// One try of a health check.
-pub async fn probe(check: &Check, timeout: Duration) -> Result<(), String> {
+/// One try of a health check; an `exec` check runs with `env` only (not
+/// `infra`'s own environment, which may hold `INFRA_STATE_KEY`).
+pub async fn probe(
+    check: &Check,
+    timeout: Duration,
+    env: &[(String, String)],
+) -> Result<(), String> {
     match check {
         Check::Http(url) => {
             let (status, _) = get(url, timeout).await?;
@@ -67,8 +82,9 @@ pub async fn probe(check: &Check, timeout: Duration) -> Result<(), String> {
         }
         Check::Exec(argv) => {
             let argv = argv.clone();
+            let env = env.to_vec();
             let shown = argv.first().cloned().unwrap_or_default();
-            let run = tokio::task::spawn_blocking(move || exec(&argv, timeout));
+            let run = tokio::task::spawn_blocking(move || exec(&argv, &env, timeout));
             match run.await {
                 Ok(result) => result.map_err(|e| format!("`{shown}`: {e}")),
                 Err(_) => Err(format!("`{shown}`: the check crashed")),
@@ -77,13 +93,30 @@ pub async fn probe(check: &Check, timeout: Duration) -> Result<(), String> {
     }
 }
 
-/// Runs a command to its end or the timeout (then kills it).
-fn exec(argv: &[String], timeout: Duration) -> Result<(), String> {
+/// Runs a command with `env` to its end or the timeout (then kills it).
+fn exec(argv: &[String], env: &[(String, String)], timeout: Duration) -> Result<(), String> {
     let Some((program, args)) = argv.split_first() else {
         return Err(String::from("empty command"));
     };
+    // The program is looked for on the `PATH` the check gets.
+    let path_var = env
+        .iter()
+        .find(|(name, _)| name == "PATH")
+        .map(|(_, value)| value.as_str());
+    let program = if program.contains('/') {
+        std::path::PathBuf::from(program)
+    } else {
+        path_var
+            .into_iter()
+            .flat_map(std::env::split_paths)
+            .map(|dir| dir.join(program))
+            .find(|candidate| candidate.is_file())
+            .ok_or_else(|| String::from("not found on PATH"))?
+    };
     let mut child = Command::new(program)
         .args(args)
+        .env_clear()
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
