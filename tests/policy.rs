@@ -513,3 +513,117 @@ fn data_files_in_a_policy_folder_are_data() {
         both(&output)
     );
 }
+
+/// `regex.match` (compiled once per pattern and engine, not per call) gives
+/// each resource its own answer with two patterns in turn, and a pattern
+/// that does not compile is an evaluation error, as regorus's builtin is.
+#[test]
+fn regex_match_answers_for_every_resource_and_a_bad_pattern_is_an_error() {
+    let dir = TempDir::new("regex");
+    let mut main = String::from("stack \"names\" {\n  policies = [\"./policy\"]\n}\n");
+    let names = ["good_one", "Bad", "x_good", "also bad", "xok", "ok"];
+    for (i, name) in names.iter().enumerate() {
+        main.push_str(&format!(
+            "resource \"null_resource\" \"r{i}\" {{\n  triggers = {{ label = \"{name}\" }}\n}}\n"
+        ));
+    }
+    dir.write("main.infra", &main);
+    dir.write(
+        "policy/names.rego",
+        "package names\n\nimport rego.v1\n\n\
+         deny contains sprintf(\"bad label %s\", [c.after.triggers.label]) if {\n\
+         \tsome c in input.plan.resource_changes\n\
+         \tnot regex.match(`^[a-z_]+$`, c.after.triggers.label)\n}\n\n\
+         warn contains sprintf(\"x label %s\", [c.after.triggers.label]) if {\n\
+         \tsome c in input.plan.resource_changes\n\
+         \tregex.match(`^x`, c.after.triggers.label)\n}\n",
+    );
+    let output = infra(&dir.path, &["plan", "--policy-warn-only"]);
+    assert_eq!(code(&output), 0, "{}", both(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains("Policy: 1 policy checked, 2 denials, 2 warnings."),
+        "{out}"
+    );
+    for wanted in [
+        "bad label Bad",
+        "bad label also bad",
+        "x label x_good",
+        "x label xok",
+    ] {
+        assert!(out.contains(wanted), "{wanted}: {out}");
+    }
+    for unwanted in ["bad label good_one", "bad label ok", "x label ok", "x label good_one"] {
+        assert!(!out.contains(unwanted), "{unwanted}: {out}");
+    }
+
+    dir.write(
+        "policy/names.rego",
+        "package names\n\nimport rego.v1\n\ndeny contains \"never\" if regex.match(`[`, \"a\")\n",
+    );
+    let output = infra(&dir.path, &["plan"]);
+    assert_eq!(code(&output), 1, "{}", both(&output));
+    let err = stderr(&output);
+    assert!(err.contains("infra::policy::eval"), "{err}");
+    assert!(err.contains("invalid regex"), "{err}");
+}
+
+/// The input document keeps the values' types: negative, large and float
+/// numbers compare and add as numbers, secrets are "(secret)", in
+/// `input.config` and in `input.plan` alike.
+#[test]
+fn the_input_keeps_numbers_and_hides_secrets() {
+    let dir = TempDir::new("types");
+    dir.write(
+        "main.infra",
+        r#"stack "types" {
+  policies = ["./policy"]
+}
+
+variable "n" {
+  type    = number
+  default = -3
+}
+
+secret "token" {
+  env = "TOKEN"
+}
+
+resource "null_resource" "typed" {
+  triggers = { neg = var.n, f = 1.5, big = 12345678901, token = secret.token }
+}
+"#,
+    );
+    dir.write(
+        "policy/types.rego",
+        r#"package types
+
+import rego.v1
+
+warn contains sprintf("config neg=%v f=%v big=%v sum=%v token=%v var=%v", [t.neg, t.f, t.big, t.neg + t.big, t.token, v]) if {
+	some r in input.config.resources
+	t := r.attributes.triggers
+	t.neg == -3
+	t.f > 1
+	is_number(t.big)
+	v := input.config.variables.n
+	v < 0
+}
+
+warn contains sprintf("plan neg=%v f=%v big=%v token=%v", [a.neg, a.f, a.big, a.token]) if {
+	some c in input.plan.resource_changes
+	a := c.after.triggers
+}
+"#,
+    );
+    let output = infra(&dir.path, &["plan"]);
+    assert_eq!(code(&output), 0, "{}", both(&output));
+    assert_no_canary(&output, "the plan");
+    let out = stdout(&output);
+    assert!(
+        out.contains("config neg=-3 f=1.5 big=12345678901 sum=12345678898 token=(secret) var=-3"),
+        "{out}"
+    );
+    assert!(out.contains("plan neg="), "{out}");
+    assert!(out.contains("token=(secret)"), "{out}");
+}

@@ -5,7 +5,7 @@
 //!
 //! Invariant: no secret value is ever written into the document: the plan's
 //! secrets are replaced where its `*_sensitive` masks say so, and the
-//! configuration's values are converted by [`value_json`], which writes
+//! configuration's values are converted by [`value`], which writes
 //! `"(secret)"` for every value marked secret.
 
 use crate::addr::Mode;
@@ -14,51 +14,91 @@ use crate::diag::SourceMap;
 use crate::expand::Expanded;
 use crate::lang::{Kind, Number, Value};
 use crate::plan::Plan;
-use serde_json::{Map, Value as Json, json};
+use regorus::Value as Rego;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
 
 /// What stands in for a secret value.
 pub const SECRET: &str = "(secret)";
 
 /// The whole input document, as the engine takes it. Its two large parts,
-/// `plan` and `config`, are built and converted on two threads.
-pub fn document(
-    plan: &Plan,
-    expanded: &Expanded,
-    config: &Config,
-    sources: &SourceMap,
-) -> regorus::Value {
+/// `plan` and `config`, are built on two threads, each straight into the
+/// engine's values (no serde round trip: converting a `serde_json::Value`
+/// with regorus's `From` deserializes it through serde, which cost as much
+/// as building it).
+pub fn document(plan: &Plan, expanded: &Expanded, config: &Config, sources: &SourceMap) -> Rego {
     let (plan_part, config_part) = std::thread::scope(|scope| {
         let plan_thread = std::thread::Builder::new()
             .name("infra-policy-input".into())
-            .spawn_scoped(scope, || regorus::Value::from(plan_document(plan)));
-        let config_part = regorus::Value::from(config_document(expanded, sources));
+            .spawn_scoped(scope, || from_json(plan_document(plan)));
+        let config_part = config_document(expanded, sources);
         let plan_part = match plan_thread {
             Ok(thread) => thread
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
             // No thread to be had: build it here.
-            Err(_) => regorus::Value::from(plan_document(plan)),
+            Err(_) => from_json(plan_document(plan)),
         };
         (plan_part, config_part)
     });
-    let rest = regorus::Value::from(json!({
-        "environment": {
-            "name": plan.environment.name,
-            "protected": plan.environment.protected,
+    let environment = object([
+        ("name", Rego::from(plan.environment.name.as_str())),
+        ("protected", Rego::Bool(plan.environment.protected)),
+    ]);
+    let stack = object([
+        ("name", Rego::from(config.stack.name.as_str())),
+        ("state", Rego::from(config.stack.state.as_str())),
+        (
+            "environments",
+            Rego::from(
+                config
+                    .environments
+                    .keys()
+                    .map(|name| Rego::from(name.as_str()))
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+    ]);
+    object([
+        ("plan", plan_part),
+        ("config", config_part),
+        ("environment", environment),
+        ("stack", stack),
+    ])
+}
+
+/// An object of string keys.
+fn object<const N: usize>(entries: [(&str, Rego); N]) -> Rego {
+    Rego::from(
+        entries
+            .into_iter()
+            .map(|(key, value)| (Rego::from(key), value))
+            .collect::<BTreeMap<_, _>>(),
+    )
+}
+
+/// A JSON value as the engine's value, as regorus's `From<serde_json::Value>`
+/// makes it (a non-negative integer as `u64`, a negative one as `i64`, any
+/// other number as `f64`), without going through serde.
+pub fn from_json(json: Json) -> Rego {
+    match json {
+        Json::Null => Rego::Null,
+        Json::Bool(b) => Rego::Bool(b),
+        Json::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => Rego::from(u),
+            (None, Some(i), _) => Rego::from(i),
+            (None, None, Some(f)) if f.is_finite() => Rego::from(f),
+            _ => Rego::Null,
         },
-        "stack": {
-            "name": config.stack.name,
-            "state": config.stack.state,
-            "environments": config.environments.keys().collect::<Vec<_>>(),
-        },
-    }));
-    let mut entries = std::collections::BTreeMap::new();
-    entries.insert(regorus::Value::from("plan"), plan_part);
-    entries.insert(regorus::Value::from("config"), config_part);
-    for key in ["environment", "stack"] {
-        entries.insert(regorus::Value::from(key), rest[key].clone());
+        Json::String(s) => Rego::from(s),
+        Json::Array(items) => Rego::from(items.into_iter().map(from_json).collect::<Vec<_>>()),
+        Json::Object(entries) => Rego::from(
+            entries
+                .into_iter()
+                .map(|(key, value)| (Rego::from(key), from_json(value)))
+                .collect::<BTreeMap<_, _>>(),
+        ),
     }
-    regorus::Value::from(entries)
 }
 
 /// The JSON plan with `"(secret)"` wherever a `*_sensitive` mask is `true`.
@@ -130,94 +170,102 @@ fn mark(value: &mut Json, mask: &Json) {
 
 /// `input.config`: variables, resources (configured attributes, file and
 /// line), outputs and the names of the secrets.
-fn config_document(expanded: &Expanded, sources: &SourceMap) -> Json {
-    let resources: Vec<Json> = expanded
+fn config_document(expanded: &Expanded, sources: &SourceMap) -> Rego {
+    let resources: Vec<Rego> = expanded
         .instances
         .values()
         .map(|instance| {
             let (file, line) = sources.get(instance.span.file).map_or_else(
-                || (String::new(), 0),
+                || (Rego::from(""), 0),
                 |source| {
                     (
-                        source.name.clone(),
+                        Rego::from(source.name.as_str()),
                         source.line_col(instance.span.start()).line,
                     )
                 },
             );
             let addr = &instance.addr;
-            json!({
-                "address": addr.to_string(),
-                "resource": addr.resource.to_string(),
-                "mode": match addr.resource.mode {
-                    Mode::Managed => "managed",
-                    Mode::Data => "data",
-                },
-                "type": addr.resource.resource_type,
-                "name": addr.resource.name,
-                "module": addr.resource.module.to_string(),
-                "provider": instance.provider.0,
-                "attributes": map_json(&instance.configured()),
-                "file": file,
-                "line": line,
-            })
+            object([
+                ("address", Rego::from(addr.to_string())),
+                ("resource", Rego::from(addr.resource.to_string())),
+                (
+                    "mode",
+                    Rego::from(match addr.resource.mode {
+                        Mode::Managed => "managed",
+                        Mode::Data => "data",
+                    }),
+                ),
+                ("type", Rego::from(addr.resource.resource_type.as_str())),
+                ("name", Rego::from(addr.resource.name.as_str())),
+                ("module", Rego::from(addr.resource.module.to_string())),
+                ("provider", Rego::from(instance.provider.0.as_str())),
+                ("attributes", map_value(&instance.configured())),
+                ("file", file),
+                ("line", Rego::from(line)),
+            ])
         })
         .collect();
-    let outputs: Map<String, Json> = expanded
+    let outputs: BTreeMap<Rego, Rego> = expanded
         .outputs
         .iter()
         .map(|(name, output)| {
             let value = if output.sensitive {
-                Json::String(SECRET.to_owned())
+                Rego::from(SECRET)
             } else {
-                value_json(&output.value)
+                value(&output.value)
             };
             (
-                name.clone(),
-                json!({ "sensitive": output.sensitive, "value": value }),
+                Rego::from(name.as_str()),
+                object([
+                    ("sensitive", Rego::Bool(output.sensitive)),
+                    ("value", value),
+                ]),
             )
         })
         .collect();
-    let secrets: Vec<String> = expanded
+    let secrets: Vec<Rego> = expanded
         .secrets
         .keys()
-        .map(|(module, name)| crate::pipeline::secret_key(module, name))
+        .map(|(module, name)| Rego::from(crate::pipeline::secret_key(module, name)))
         .collect();
-    json!({
-        "variables": map_json(&expanded.variables),
-        "resources": resources,
-        "outputs": outputs,
-        "secrets": secrets,
-    })
+    object([
+        ("variables", map_value(&expanded.variables)),
+        ("resources", Rego::from(resources)),
+        ("outputs", Rego::from(outputs)),
+        ("secrets", Rego::from(secrets)),
+    ])
 }
 
-fn map_json(map: &crate::lang::Map) -> Json {
-    Json::Object(
+fn map_value(map: &crate::lang::Map) -> Rego {
+    Rego::from(
         map.iter()
-            .map(|(key, value)| (key.clone(), value_json(value)))
-            .collect(),
+            .map(|(key, item)| (Rego::from(key.as_str()), value(item)))
+            .collect::<BTreeMap<_, _>>(),
     )
 }
 
-/// A value as JSON: a secret (or anything holding one) is `"(secret)"`, an
-/// unknown is `null`.
-pub fn value_json(value: &Value) -> Json {
+/// A value as the engine's value: a secret (or anything holding one) is
+/// `"(secret)"`, an unknown is `null`; numbers as [`from_json`] makes them.
+fn value(value: &Value) -> Rego {
     if value.is_secret() {
-        return Json::String(SECRET.to_owned());
+        return Rego::from(SECRET);
     }
     match value.kind() {
-        Kind::Null | Kind::Unknown => Json::Null,
-        Kind::Bool(b) => Json::Bool(*b),
-        Kind::Number(Number::Int(i)) => Json::from(*i),
-        Kind::Number(Number::Float(f)) => {
-            serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number)
-        }
-        Kind::String(s) => Json::String(s.clone()),
-        Kind::List(items) => Json::Array(items.iter().map(value_json).collect()),
-        Kind::Map(entries) => Json::Object(
+        Kind::Null | Kind::Unknown => Rego::Null,
+        Kind::Bool(b) => Rego::Bool(*b),
+        Kind::Number(Number::Int(i)) => match u64::try_from(*i) {
+            Ok(u) => Rego::from(u),
+            Err(_) => Rego::from(*i),
+        },
+        Kind::Number(Number::Float(f)) if f.is_finite() => Rego::from(*f),
+        Kind::Number(Number::Float(_)) => Rego::Null,
+        Kind::String(s) => Rego::from(s.as_str()),
+        Kind::List(items) => Rego::from(items.iter().map(self::value).collect::<Vec<_>>()),
+        Kind::Map(entries) => Rego::from(
             entries
                 .iter()
-                .map(|(k, v)| (k.clone(), value_json(v)))
-                .collect(),
+                .map(|(key, item)| (Rego::from(key.as_str()), self::value(item)))
+                .collect::<BTreeMap<_, _>>(),
         ),
     }
 }

@@ -761,31 +761,54 @@ fn resource_change_json(change: &Change) -> serde_json::Value {
         _ => Some(&change.after),
     };
     let (after, after_unknown, after_sensitive) = object_fields(after_object);
-    serde_json::json!({
-        "address": change.addr.to_string(),
-        "mode": match change.addr.resource.mode {
+    // The object's fields are moved in, in the order of `docs/json-plan.md`:
+    // `json!` would copy each nested value through serde (`to_value`).
+    let mut object = serde_json::Map::new();
+    let mut field = |key: &str, value: serde_json::Value| {
+        object.insert(key.to_owned(), value);
+    };
+    field("address", change.addr.to_string().into());
+    field(
+        "mode",
+        match change.addr.resource.mode {
             Mode::Managed => "managed",
             Mode::Data => "data",
-        },
-        "type": change.resource_type,
-        "name": change.addr.resource.name,
-        "provider": change.provider,
-        "actions": actions(change.action),
-        "reason": change.reason.map(reason_name),
-        "before": before,
-        "after": after,
-        "after_unknown": after_unknown,
-        "before_sensitive": before_sensitive,
-        "after_sensitive": after_sensitive,
-        "replace_paths": change.replace_paths,
-        "importing": change.import_id.as_ref().map(|id| serde_json::json!({ "id": id })),
-        "previous_address": change.moved_from.as_ref().map(ToString::to_string),
-        "deploy": change.deploy.as_ref().map(|deploy| serde_json::json!({
+        }
+        .into(),
+    );
+    field("type", serde_json::json!(change.resource_type));
+    field("name", serde_json::json!(change.addr.resource.name));
+    field("provider", serde_json::json!(change.provider));
+    field("actions", actions(change.action));
+    field("reason", serde_json::json!(change.reason.map(reason_name)));
+    field("before", before);
+    field("after", after);
+    field("after_unknown", after_unknown);
+    field("before_sensitive", before_sensitive);
+    field("after_sensitive", after_sensitive);
+    field("replace_paths", serde_json::json!(change.replace_paths));
+    field(
+        "importing",
+        serde_json::json!(
+            change
+                .import_id
+                .as_ref()
+                .map(|id| serde_json::json!({ "id": id }))
+        ),
+    );
+    field(
+        "previous_address",
+        serde_json::json!(change.moved_from.as_ref().map(ToString::to_string)),
+    );
+    field(
+        "deploy",
+        serde_json::json!(change.deploy.as_ref().map(|deploy| serde_json::json!({
             "strategy": deploy.strategy,
             "steps": deploy.steps,
             "downtime": deploy.downtime,
-        })),
-    })
+        }))),
+    );
+    serde_json::Value::Object(object)
 }
 
 fn impact_json(plan: &Plan) -> serde_json::Value {
@@ -901,34 +924,68 @@ pub fn json_document(plan: &Plan) -> serde_json::Value {
         .iter()
         .map(|c| (c.name.clone(), output_change_json(c)))
         .collect();
-    serde_json::json!({
-        "format_version": "1.0",
-        "stack": plan.stack,
-        "environment": {
+    // Built field by field, in the documented order, so the large parts
+    // (changes, drift, impact) are moved in rather than copied through serde
+    // as `json!` does with a nested value.
+    let mut object = serde_json::Map::new();
+    let mut field = |key: &str, value: serde_json::Value| {
+        object.insert(key.to_owned(), value);
+    };
+    field("format_version", "1.0".into());
+    field("stack", serde_json::json!(plan.stack));
+    field(
+        "environment",
+        serde_json::json!({
             "name": plan.environment.name,
             "protected": plan.environment.protected,
-        },
-        "prior": plan.prior.as_ref().map(|p| serde_json::json!({
+        }),
+    );
+    field(
+        "prior",
+        serde_json::json!(plan.prior.as_ref().map(|p| serde_json::json!({
             "lineage": p.lineage,
             "serial": p.serial,
-        })),
-        "config_digest": plan.config_digest,
-        "targets": plan.targets.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "has_changes": plan.has_changes(),
-        "summary": {
+        }))),
+    );
+    field("config_digest", serde_json::json!(plan.config_digest));
+    field(
+        "targets",
+        serde_json::json!(
+            plan.targets
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        ),
+    );
+    field("has_changes", plan.has_changes().into());
+    field(
+        "summary",
+        serde_json::json!({
             "add": summary.add,
             "change": summary.change,
             "destroy": summary.destroy,
             "read": summary.read,
             "import": summary.import,
             "move": summary.moved,
-        },
-        "resource_changes": plan.changes.iter().map(resource_change_json).collect::<Vec<_>>(),
-        "output_changes": outputs,
-        "resource_drift": plan.drift.iter().map(drift_json).collect::<Vec<_>>(),
-        "impact": impact_json(plan),
-        "policy_results": plan.policy.as_ref().map(super::policy::json),
-    })
+        }),
+    );
+    field(
+        "resource_changes",
+        serde_json::Value::Array(plan.changes.iter().map(resource_change_json).collect()),
+    );
+    field("output_changes", serde_json::Value::Object(outputs));
+    field(
+        "resource_drift",
+        serde_json::Value::Array(plan.drift.iter().map(drift_json).collect()),
+    );
+    field("impact", impact_json(plan));
+    field(
+        "policy_results",
+        plan.policy
+            .as_ref()
+            .map_or(serde_json::Value::Null, super::policy::json),
+    );
+    serde_json::Value::Object(object)
 }
 
 // ---------------------------------------------------------------------------
