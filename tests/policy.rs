@@ -553,7 +553,12 @@ fn regex_match_answers_for_every_resource_and_a_bad_pattern_is_an_error() {
     ] {
         assert!(out.contains(wanted), "{wanted}: {out}");
     }
-    for unwanted in ["bad label good_one", "bad label ok", "x label ok", "x label good_one"] {
+    for unwanted in [
+        "bad label good_one",
+        "bad label ok",
+        "x label ok",
+        "x label good_one",
+    ] {
         assert!(!out.contains(unwanted), "{unwanted}: {out}");
     }
 
