@@ -35,7 +35,9 @@ for switch in INFRA_BLESS_FMT INSTA_FORCE_PASS INSTA_UPDATE INSTA_FORCE_UPDATE \
   fi
 done
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says when it started, in seconds since the run began, so a slow
+# step shows in any log.
+step() { printf '\n==> %s (at %ds)\n' "$*" "$SECONDS"; }
 
 step "toolchain"
 if ! command -v cargo >/dev/null; then
@@ -278,3 +280,4 @@ fi
 awk -v early="$(sort -u "$skipped_log" | wc -l)" \
   '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
    END { printf "tests: %d passed, %d failed, %d skipped\n", p - early, f, s + early }' "$test_log"
+echo "tests/run.sh took ${SECONDS}s"
