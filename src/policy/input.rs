@@ -5,7 +5,7 @@
 //!
 //! Invariant: no secret value is ever written into the document: the plan's
 //! secrets are replaced where its `*_sensitive` masks say so, and the
-//! configuration's values are converted by [`value`], which writes
+//! configuration's values are converted by `value` (below), which writes
 //! `"(secret)"` for every value marked secret.
 
 use crate::addr::Mode;
