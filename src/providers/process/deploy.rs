@@ -83,7 +83,7 @@ impl Deploy<'_> {
             Ok(()) => Ok(running),
             Err(why) => {
                 self.machine.stop(&running, STOP_GRACE).await;
-                let logs = self.machine.log_tail(&spec.run_dir, &slot, 10);
+                let logs = self.machine.log_tail(&spec.run_dir, &slot, 10).await;
                 Err(self.fail(format!(
                     "{slot}{shown_port} did not become healthy: {why}; the end of its logs:\n{logs}"
                 )))
@@ -152,7 +152,11 @@ impl Deploy<'_> {
 
     /// The ports for `count` new processes: the configured port (plus the
     /// replica number) where free and not in `taken`, else free ones.
-    pub fn ports(&self, count: u32, taken: &[Running]) -> Result<Vec<Option<u16>>, ProviderError> {
+    pub async fn ports(
+        &self,
+        count: u32,
+        taken: &[Running],
+    ) -> Result<Vec<Option<u16>>, ProviderError> {
         let Some(configured) = self.spec.port else {
             return Ok(vec![None; count as usize]);
         };
@@ -163,13 +167,8 @@ impl Deploy<'_> {
             let port = match wanted {
                 // Without a router the process must be on the configured port.
                 Some(port) if self.spec.router.is_none() => port,
-                Some(port)
-                    if !in_use(port)
-                        && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() =>
-                {
-                    port
-                }
-                _ => self.machine.free_port()?,
+                Some(port) if !in_use(port) && self.machine.port_free(port).await => port,
+                _ => self.machine.free_port().await?,
             };
             ports.push(Some(port));
         }
@@ -223,7 +222,7 @@ impl Deploy<'_> {
         colour: &str,
         taken: &[Running],
     ) -> Result<Vec<Running>, ProviderError> {
-        let ports = self.ports(self.spec.replicas, taken)?;
+        let ports = self.ports(self.spec.replicas, taken).await?;
         let mut started: Vec<Running> = Vec::new();
         for (replica, port) in ports.into_iter().enumerate() {
             match self
@@ -325,7 +324,7 @@ impl Deploy<'_> {
             return Ok(());
         };
         self.op.phase(String::from("smoke"));
-        super::probe::smoke(smoke, Duration::from_secs(10)).await
+        self.machine.smoke(smoke, Duration::from_secs(10)).await
     }
 
     /// Watches the new processes for `watch`: each must stay alive and
@@ -340,20 +339,19 @@ impl Deploy<'_> {
             .as_ref()
             .map_or(Duration::from_millis(500), |h| h.interval)
             .max(Duration::from_millis(100));
-        let rate = |front: &Front| -> Result<(u64, u64, f64), String> {
-            let (requests, errors) = front.errors_since(offset, new).map_err(|e| e.message)?;
-            let rate = if requests == 0 {
-                0.0
-            } else {
-                errors as f64 / requests as f64
-            };
-            Ok((requests, errors, rate))
-        };
         loop {
             if self.op.is_cancelled() {
                 return Err(String::from("the deploy was interrupted (Ctrl-C)"));
             }
-            let (requests, errors, measured) = rate(front)?;
+            let (requests, errors) = front
+                .errors_since(offset, new)
+                .await
+                .map_err(|e| e.message)?;
+            let measured = if requests == 0 {
+                0.0
+            } else {
+                errors as f64 / requests as f64
+            };
             if measured > self.spec.deploy.max_error_rate {
                 return Err(format!(
                     "the watch saw {errors} failed of {requests} requests to the new version (error rate {measured:.3}, above max_error_rate {})",
@@ -418,7 +416,7 @@ impl Deploy<'_> {
                 "the deploy was interrupted (Ctrl-C); the new processes are stopped",
             )));
         }
-        let offset = front.log_offset();
+        let offset = front.log_offset().await;
         let steps: Vec<u32> = if canary && !old.processes.is_empty() {
             self.spec.deploy.steps.clone()
         } else {
@@ -525,7 +523,9 @@ impl Deploy<'_> {
                 .await?;
             let mut taken = old.processes.clone();
             taken.extend(new.iter().cloned());
-            let ports = self.ports(u32::try_from(count).unwrap_or(1), &taken)?;
+            let ports = self
+                .ports(u32::try_from(count).unwrap_or(1), &taken)
+                .await?;
             for (i, port) in ports.into_iter().enumerate() {
                 let slot = format!("{colour}-{}", new.len() + i);
                 match self.start_healthy(slot, port).await {
@@ -610,7 +610,10 @@ impl Deploy<'_> {
             let mut taken = back.clone();
             taken.extend(new.iter().cloned());
             let missing = old.processes.len().saturating_sub(back.len());
-            if let Ok(ports) = restore.ports(u32::try_from(missing).unwrap_or(0), &taken) {
+            if let Ok(ports) = restore
+                .ports(u32::try_from(missing).unwrap_or(0), &taken)
+                .await
+            {
                 for (i, port) in ports.into_iter().enumerate() {
                     if let Ok(running) = restore
                         .start_healthy(format!("{}-r{i}", old.colour), port)

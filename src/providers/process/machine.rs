@@ -15,7 +15,8 @@
 //! `INFRA_STATE_KEY` or cloud credentials): only `PATH`, `HOME`, `LANG`,
 //! `LC_ALL`, `TMPDIR` and `USER`, then the service's `env`, then `PORT`.
 
-use super::spec::Check;
+use super::front::{LocalFront, Router};
+use super::spec::{Check, SmokeSpec};
 use crate::providers::ProviderError;
 use async_trait::async_trait;
 use std::io::{Read as _, Write as _};
@@ -54,7 +55,11 @@ pub struct Running {
     pub port: Option<u16>,
 }
 
-/// A machine processes run on.
+/// A machine processes run on: everything the deploy strategies and the
+/// provider ask of one, so the same strategies run services here
+/// ([`LocalMachine`]) and on a remote host (the `ssh` provider's machine).
+///
+/// Paths (`run_dir`, `workdir`) are the machine's own.
 #[async_trait]
 pub trait Machine: Send + Sync {
     /// Starts a process detached; fails with the reason (a missing command,
@@ -65,12 +70,26 @@ pub trait Machine: Send + Sync {
     /// Stops it (SIGTERM to its session, SIGKILL after `grace`); a process
     /// that is gone already, or whose pid is another process's now, is left alone.
     async fn stop(&self, process: &Running, grace: Duration);
-    /// One try of a health check, bounded by `timeout`.
+    /// One try of a health check, bounded by `timeout`, from the machine's
+    /// side (`127.0.0.1` is the machine's loopback).
     async fn probe(&self, check: &Check, timeout: Duration) -> Result<(), String>;
+    /// The smoke test, from the machine's side.
+    async fn smoke(&self, smoke: &SmokeSpec, timeout: Duration) -> Result<(), String>;
     /// The last `lines` lines of a slot's logs (stderr, then stdout).
-    fn log_tail(&self, run_dir: &Path, slot: &str, lines: usize) -> String;
+    async fn log_tail(&self, run_dir: &Path, slot: &str, lines: usize) -> String;
     /// A port nothing listens on now.
-    fn free_port(&self) -> Result<u16, ProviderError>;
+    async fn free_port(&self) -> Result<u16, ProviderError>;
+    /// Whether a loopback TCP port is free now.
+    async fn port_free(&self, port: u16) -> bool;
+    /// The processes the pidfiles in a run folder name (alive or not).
+    async fn pidfiles(&self, run_dir: &Path) -> Vec<Running>;
+    /// The router (nginx) whose files live in `dir` on this machine.
+    async fn router(&self, dir: &Path) -> Result<Box<dyn Router>, ProviderError>;
+    /// Whether `run` names files on the machine `infra` runs on (so their
+    /// content is part of the version); false for a remote machine.
+    fn files_are_local(&self) -> bool {
+        true
+    }
 }
 
 /// This machine.
@@ -80,6 +99,12 @@ pub struct LocalMachine;
 /// Field 22 (start time) and field 3 (state) of `/proc/PID/stat`.
 pub fn proc_stat(pid: u32) -> Option<(char, u64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+/// Field 22 (start time) and field 3 (state) of the text of a
+/// `/proc/PID/stat` file (read here or on a remote host).
+pub fn parse_stat(text: &str) -> Option<(char, u64)> {
     // The command name (field 2) is in parentheses and may hold spaces.
     let after = text.get(text.rfind(')')? + 1..)?;
     let fields: Vec<&str> = after.split_whitespace().collect();
@@ -170,7 +195,7 @@ fn find_program(program: &str, workdir: &Path) -> Option<PathBuf> {
 /// `/proc/$$/stat`, as [`proc_stat`] reads it) and then `exec`s the program,
 /// which keeps the pid and the start time. Arguments are passed as
 /// arguments, never pasted into the script.
-const RECORD_THEN_EXEC: &str = r#"pidfile=$1 port=$2
+pub const RECORD_THEN_EXEC: &str = r#"pidfile=$1 port=$2
 shift 2
 read -r stat < "/proc/$$/stat" || exit 126
 rest=${stat##*) }
@@ -354,27 +379,48 @@ impl Machine for LocalMachine {
         super::probe::probe(check, timeout).await
     }
 
-    fn log_tail(&self, run_dir: &Path, slot: &str, lines: usize) -> String {
-        let mut out = Vec::new();
-        for stream in ["stderr", "stdout"] {
-            let found = tail(&run_dir.join(format!("{slot}.{stream}.log")), lines);
-            if !found.is_empty() {
-                out.push(format!("{stream}:"));
-                out.extend(found.into_iter().map(|l| format!("  {l}")));
-            }
-        }
-        if out.is_empty() {
-            String::from("(its logs are empty)")
-        } else {
-            out.join("\n")
-        }
+    async fn smoke(&self, smoke: &SmokeSpec, timeout: Duration) -> Result<(), String> {
+        super::probe::smoke(smoke, timeout).await
     }
 
-    fn free_port(&self) -> Result<u16, ProviderError> {
+    async fn log_tail(&self, run_dir: &Path, slot: &str, lines: usize) -> String {
+        local_log_tail(run_dir, slot, lines)
+    }
+
+    async fn free_port(&self) -> Result<u16, ProviderError> {
         std::net::TcpListener::bind(("127.0.0.1", 0))
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .map_err(|e| ProviderError::permanent(format!("no free port on 127.0.0.1: {e}")))
+    }
+
+    async fn port_free(&self, port: u16) -> bool {
+        port_is_free(port)
+    }
+
+    async fn pidfiles(&self, run_dir: &Path) -> Vec<Running> {
+        pidfiles(run_dir)
+    }
+
+    async fn router(&self, dir: &Path) -> Result<Box<dyn Router>, ProviderError> {
+        Ok(Box::new(LocalFront::open(dir)?))
+    }
+}
+
+/// The last `lines` lines of a slot's logs in a local run folder.
+fn local_log_tail(run_dir: &Path, slot: &str, lines: usize) -> String {
+    let mut out = Vec::new();
+    for stream in ["stderr", "stdout"] {
+        let found = tail(&run_dir.join(format!("{slot}.{stream}.log")), lines);
+        if !found.is_empty() {
+            out.push(format!("{stream}:"));
+            out.extend(found.into_iter().map(|l| format!("  {l}")));
+        }
+    }
+    if out.is_empty() {
+        String::from("(its logs are empty)")
+    } else {
+        out.join("\n")
     }
 }
 
@@ -383,7 +429,7 @@ impl LocalMachine {
         ProviderError::permanent(format!(
             "`{program}` exited as soon as it started; the end of its logs ({}):\n{}",
             launch.run_dir.display(),
-            self.log_tail(&launch.run_dir, &launch.slot, 10)
+            local_log_tail(&launch.run_dir, &launch.slot, 10)
         ))
         .at(["run"])
     }

@@ -230,9 +230,23 @@ impl ProcessProvider {
         }
     }
 
+    /// The router of a service, on its machine.
+    async fn front(&self, spec: &ServiceSpec, listen: u16) -> Result<Front, ProviderError> {
+        let router = self.machine.router(&spec.run_dir.join("router")).await?;
+        Ok(Front::new(router, &service_name(spec), listen))
+    }
+
+    /// The folder `run` names files in, for the version digest (none on a
+    /// remote machine).
+    fn files_dir(&self) -> Option<&std::path::Path> {
+        self.machine
+            .files_are_local()
+            .then_some(self.base_dir.as_path())
+    }
+
     fn spec(&self, attributes: &Attributes) -> Result<(ServiceSpec, String), ProviderError> {
         let spec = ServiceSpec::from_attributes(attributes, &self.base_dir)?;
-        let version = spec::version(attributes, &self.base_dir).ok_or_else(|| {
+        let version = spec::version(attributes, self.files_dir()).ok_or_else(|| {
             ProviderError::permanent("the service's version is not known").at(["run"])
         })?;
         Ok((spec, version))
@@ -294,7 +308,7 @@ impl ProcessProvider {
         let deployed = match spec.router {
             None => deploy.recreate(&before, old).await?,
             Some(listen) => {
-                let front = Front::open(&spec.run_dir, &service_name(&spec), listen)?;
+                let front = self.front(&spec, listen).await?;
                 match spec.deploy.strategy {
                     Strategy::Recreate => {
                         let deployed = deploy.recreate(&before, old).await?;
@@ -384,7 +398,8 @@ impl Provider for ProcessProvider {
             .or_else(|| prior.map(|p| p.attribute("run_dir")))
             .cloned()
             .unwrap_or(Value::NULL);
-        let version = spec::version(proposed, &self.base_dir).map_or(Value::UNKNOWN, Value::string);
+        let version =
+            spec::version(proposed, self.files_dir()).map_or(Value::UNKNOWN, Value::string);
         change
             .planned
             .insert(String::from("run_dir"), run_dir.clone());
@@ -497,9 +512,7 @@ impl Provider for ProcessProvider {
             && let Some(listen) = spec.router
         {
             op.phase(String::from("stop the router"));
-            Front::open(&spec.run_dir, &service_name(&spec), listen)?
-                .stop()
-                .await?;
+            self.front(&spec, listen).await?.stop().await?;
         }
         Ok(())
     }
@@ -540,7 +553,7 @@ impl Provider for ProcessProvider {
         // name (a crash during the start step records none).
         let mut new: Vec<machine::Running> =
             serde_json::from_value(checkpoint["new"]["processes"].clone()).unwrap_or_default();
-        for running in machine::pidfiles(&spec.run_dir) {
+        for running in self.machine.pidfiles(&spec.run_dir).await {
             if running.slot.starts_with(&format!("{colour}-"))
                 && !new.iter().any(|p| p.pid == running.pid)
                 && self.machine.alive(&running).await
@@ -561,7 +574,7 @@ impl Provider for ProcessProvider {
             }
         }
         let front = match spec.router {
-            Some(listen) => Some(Front::open(&spec.run_dir, &service_name(&spec), listen)?),
+            Some(listen) => Some(self.front(&spec, listen).await?),
             None => None,
         };
         let deploy = Deploy {

@@ -598,7 +598,7 @@ pub fn replace_port(text: &str, from: u16, to: u16) -> String {
 /// stand as `(secret)`: a changed secret is a change of `env`, not shown in
 /// the version) and the contents of the files `run` names (relative to the
 /// workdir), so editing the app's script is a new version. 12 hex digits.
-pub fn version(config: &Attributes, base_dir: &Path) -> Option<String> {
+pub fn version(config: &Attributes, base_dir: Option<&Path>) -> Option<String> {
     if config.get("run").is_none_or(Value::contains_unknown)
         || config.get("env").is_some_and(Value::contains_unknown)
     {
@@ -624,6 +624,10 @@ pub fn version(config: &Attributes, base_dir: &Path) -> Option<String> {
             hasher.update(b"\0");
         }
     }
+    let Some(base_dir) = base_dir else {
+        let digest = hasher.finalize();
+        return Some(digest.iter().take(6).map(|b| format!("{b:02x}")).collect());
+    };
     let workdir = match config.get("workdir").and_then(Value::as_str) {
         Some(dir) => base_dir.join(dir),
         None => base_dir.to_path_buf(),
