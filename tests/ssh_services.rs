@@ -557,3 +557,48 @@ fn the_vps_example_applies_both_environments_and_deploys_the_api_blue_green() {
         }
     }
 }
+
+/// Applies v1 and then v2 with `deploy` under the load loop: 0 failures,
+/// answers from v2, and `processes` app processes left.
+fn remote_deploy_under_load(test: &str, deploy: &str, replicas: u32, processes: usize) {
+    let (port, listen) = (free_port(), free_port());
+    let body = api(port, listen, deploy, "").replace(
+        "  workdir  = \"app\"\n",
+        &format!("  workdir  = \"app\"\n  replicas = {replicas}\n"),
+    );
+    let Some(stack) = Stack::new(test, &body) else {
+        return;
+    };
+    let output = stack.apply("v1");
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert_eq!(stack.apps().len(), processes);
+    let load = common::load::LoadLoop::start(&format!("http://127.0.0.1:{listen}/"));
+    load.wait_until("answers from v1", |r| r.answered("version v1") > 20);
+    let output = stack.apply("v2");
+    let report = load.stop();
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert_eq!(report.failures, 0, "{:?}", report.failure_samples);
+    assert!(report.answered("version v2") > 0, "{report:?}");
+    assert!(answers(listen, "v2"));
+    assert_eq!(stack.apps().len(), processes, "the old version is stopped");
+}
+
+#[test]
+fn a_remote_canary_deploy_under_load_drops_no_request() {
+    remote_deploy_under_load(
+        "remote_canary",
+        r#"{ strategy = "canary", steps = [10, 50, 100], pause = "300ms" }"#,
+        1,
+        1,
+    );
+}
+
+#[test]
+fn a_remote_rolling_deploy_replaces_two_replicas_without_dropping_a_request() {
+    remote_deploy_under_load(
+        "remote_rolling",
+        r#"{ strategy = "rolling", max_unavailable = 1 }"#,
+        2,
+        2,
+    );
+}

@@ -431,21 +431,7 @@ impl Machine for SshMachine {
 
     async fn smoke(&self, smoke: &SmokeSpec, timeout: Duration) -> Result<(), String> {
         let (status, body) = self.get(&smoke.http, timeout).await?;
-        if status != smoke.expect_status {
-            return Err(format!(
-                "GET {} answered {status}, expected {}",
-                smoke.http, smoke.expect_status
-            ));
-        }
-        if let Some(text) = &smoke.expect_body_contains
-            && !body.contains(text.as_str())
-        {
-            return Err(format!(
-                "GET {} answered {status} without the expected text {text:?}",
-                smoke.http
-            ));
-        }
-        Ok(())
+        crate::providers::process::probe::smoke_answer(smoke, status, &body)
     }
 
     async fn log_tail(&self, run_dir: &Path, slot: &str, lines: usize) -> String {

@@ -9,7 +9,7 @@
 //! with `nginx -t`, then renamed over `nginx.conf` and loaded by `nginx -s
 //! reload` (or a start) in one remote script, which also waits until every
 //! worker of the old configuration has stopped taking connections; the new
-//! generation is then confirmed at [`STATUS_PATH`] over a `direct-tcpip`
+//! generation is then confirmed at [`crate::providers::router::STATUS_PATH`] over a `direct-tcpip`
 //! channel from the server's side, and the old workers are waited for
 //! (drained) by one more script.
 //!
@@ -21,7 +21,7 @@ use super::conn::{self, Command, Exec, SshConn, Target};
 use crate::providers::ProviderError;
 use crate::providers::process::front::{DRAIN, Router};
 use crate::providers::router::config::{self, Layout};
-use crate::providers::router::{ErrorRate, Routes, STATUS_PATH, Traffic, access_log};
+use crate::providers::router::{ErrorRate, Routes, Traffic, access_log};
 use async_trait::async_trait;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -162,7 +162,7 @@ impl RemoteRouter {
         Ok((config::read_header(config_text), state == "running"))
     }
 
-    /// Whether the router answers `generation` at [`STATUS_PATH`], asked
+    /// Whether the router answers `generation` at [`crate::providers::router::STATUS_PATH`], asked
     /// from the server's side.
     async fn serves(&self, routes: &Routes, generation: u64) -> bool {
         let Ok(conn) = self.conn().await else {
@@ -175,8 +175,10 @@ impl RemoteRouter {
         };
         let probe = async {
             let mut stream = conn.direct_tcpip(host, routes.listen_port).await.ok()?;
-            let request = format!("GET {STATUS_PATH} HTTP/1.0\r\nHost: infra-router\r\n\r\n");
-            stream.write_all(request.as_bytes()).await.ok()?;
+            stream
+                .write_all(config::status_request().as_bytes())
+                .await
+                .ok()?;
             let mut answer = Vec::new();
             stream.read_to_end(&mut answer).await.ok()?;
             Some(answer)
@@ -184,12 +186,7 @@ impl RemoteRouter {
         let Ok(Some(answer)) = tokio::time::timeout(Duration::from_secs(2), probe).await else {
             return false;
         };
-        let answer = String::from_utf8_lossy(&answer);
-        answer.starts_with("HTTP/1.1 200")
-            && answer
-                .rsplit("\r\n\r\n")
-                .next()
-                .is_some_and(|body| body == config::status_body(generation))
+        config::answers_generation(&answer, generation)
     }
 
     /// The last lines of the error log.
