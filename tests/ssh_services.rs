@@ -23,23 +23,11 @@ use std::process::Output;
 
 const SECRET: &str = "sk_live_remote_7c1e9a0b";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::postgres::free_port;
 
+/// The body of a GET of `url`, when it answers.
 fn get(url: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let address = url.trim_start_matches("http://");
-    let (host, path) = address.split_once('/').unwrap_or((address, ""));
-    let mut stream = std::net::TcpStream::connect(host).ok()?;
-    write!(stream, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    Some(text)
+    common::load::get(url).ok()
 }
 
 /// Standard error with its lines joined (miette wraps long help lines).

@@ -470,11 +470,7 @@ impl LocalRouter {
 
     /// Whether the router answers generation `generation` at [`super::STATUS_PATH`].
     async fn serves(&self, routes: &Routes, generation: u64) -> bool {
-        let host = match routes.listen_host.as_str() {
-            "0.0.0.0" | "*" => "127.0.0.1",
-            "::" | "[::]" => "::1",
-            host => host.trim_start_matches('[').trim_end_matches(']'),
-        };
+        let host = routes.probe_host();
         let probe = async {
             let mut stream = tokio::net::TcpStream::connect((host, routes.listen_port))
                 .await

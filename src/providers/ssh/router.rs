@@ -168,11 +168,7 @@ impl RemoteRouter {
         let Ok(conn) = self.conn().await else {
             return false;
         };
-        let host = match routes.listen_host.as_str() {
-            "0.0.0.0" | "*" => "127.0.0.1",
-            "::" | "[::]" => "::1",
-            host => host.trim_start_matches('[').trim_end_matches(']'),
-        };
+        let host = routes.probe_host();
         let probe = async {
             let mut stream = conn.direct_tcpip(host, routes.listen_port).await.ok()?;
             stream
