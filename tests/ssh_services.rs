@@ -590,3 +590,64 @@ fn a_remote_rolling_deploy_replaces_two_replicas_without_dropping_a_request() {
         2,
     );
 }
+
+#[test]
+fn a_remote_command_that_is_missing_or_exits_at_once_fails_clearly_and_leaves_nothing() {
+    let port = free_port();
+    let service = |run: &str, env: &str| {
+        format!(
+            r#"
+service "worker" {{
+  provider = ssh
+  run      = {run}
+  workdir  = "app"
+  port     = {port}
+  env      = {{ VERSION = var.version{env} }}
+  health   = {{ tcp = "127.0.0.1:${{self.port}}", interval = "50ms", start_period = "1s", retries = 2 }}
+  depends_on = [ssh_file.app]
+}}
+"#
+        )
+    };
+    let Some(stack) = Stack::new(
+        "remote_bad_command",
+        &service(r#"["no-such-program-7f3", "x"]"#, ""),
+    ) else {
+        return;
+    };
+    let output = stack.apply("v1");
+    assert_eq!(code(&output), 1, "{}{}", stdout(&output), stderr(&output));
+    let text = said(&output);
+    assert!(
+        text.contains("`no-such-program-7f3` was not found on"),
+        "{text}"
+    );
+    assert!(stack.apps().is_empty());
+    stack.write(&service(
+        r#"["python3", "app.py", "${self.port}"]"#,
+        r#", EXIT_AT_ONCE = "1""#,
+    ));
+    let output = stack.apply("v1");
+    assert_eq!(code(&output), 1, "{}{}", stdout(&output), stderr(&output));
+    let text = said(&output);
+    assert!(text.contains("did not become healthy"), "{text}");
+    // The end of the remote log says why.
+    assert!(text.contains("told to exit at once"), "{text}");
+    assert!(stack.apps().is_empty());
+}
+
+#[test]
+fn infra_rollback_of_a_remote_service_deploys_the_previous_version() {
+    let (port, listen) = (free_port(), free_port());
+    let deploy = r#"{ strategy = "blue_green" }"#;
+    let Some(stack) = Stack::new("remote_infra_rollback", &api(port, listen, deploy, "")) else {
+        return;
+    };
+    assert_eq!(code(&stack.apply("v1")), 0);
+    let output = stack.apply("v2");
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert!(answers(listen, "v2"));
+    stack.expect(&["rollback", "--auto-approve"], 0);
+    assert!(answers(listen, "v1"), "the previous version serves again");
+    assert_eq!(stack.apps().len(), 1);
+}
