@@ -434,6 +434,7 @@ fn a_server_without_nginx_is_a_clear_error_naming_the_package() {
     let output = stack.apply("v1");
     assert_eq!(code(&output), 1, "{}{}", stdout(&output), stderr(&output));
     let text = said(&output);
+    assert!(text.contains("infra::ssh::nginx_missing"), "{text}");
     assert!(text.contains("nginx is not installed"), "{text}");
     assert!(text.contains("nginx-light"), "{text}");
     assert!(stack.apps().is_empty(), "nothing is left running: {text}");
@@ -618,6 +619,7 @@ service "worker" {{
     let output = stack.apply("v1");
     assert_eq!(code(&output), 1, "{}{}", stdout(&output), stderr(&output));
     let text = said(&output);
+    assert!(text.contains("infra::ssh::command_not_found"), "{text}");
     assert!(
         text.contains("`no-such-program-7f3` was not found on"),
         "{text}"

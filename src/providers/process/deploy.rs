@@ -47,6 +47,13 @@ impl Deploy<'_> {
         ProviderError::permanent(redact(&message, self.spec))
     }
 
+    /// [`Deploy::fail`] keeping the diagnostic code of `cause`.
+    fn fail_from(&self, cause: &ProviderError, message: String) -> ProviderError {
+        let mut error = self.fail(message);
+        error.code = cause.code;
+        error
+    }
+
     /// The launch of slot `slot` on `port`.
     fn launch(&self, slot: String, port: Option<u16>) -> (Launch, ServiceSpec) {
         let spec = self.spec.for_port(port);
@@ -202,14 +209,20 @@ impl Deploy<'_> {
                     ..*self
                 };
                 match back.start_set(&prior.colour, &[]).await {
-                    Ok(_) => Err(self.fail(format!(
-                        "{}; rolled back: version {old_version} runs again",
-                        error.message
-                    ))),
-                    Err(again) => Err(self.fail(format!(
-                        "{}; the rollback to version {old_version} failed too: {}",
-                        error.message, again.message
-                    ))),
+                    Ok(_) => Err(self.fail_from(
+                        &error,
+                        format!(
+                            "{}; rolled back: version {old_version} runs again",
+                            error.message
+                        ),
+                    )),
+                    Err(again) => Err(self.fail_from(
+                        &error,
+                        format!(
+                            "{}; the rollback to version {old_version} failed too: {}",
+                            error.message, again.message
+                        ),
+                    )),
                 }
             }
         }
@@ -404,10 +417,13 @@ impl Deploy<'_> {
             Ok(new) => new,
             Err(error) if old.processes.is_empty() => return Err(error),
             Err(error) => {
-                return Err(self.fail(format!(
-                    "{}; rolled back: version {} kept serving and the new processes are stopped",
-                    error.message, old.version
-                )));
+                return Err(self.fail_from(
+                    &error,
+                    format!(
+                        "{}; rolled back: version {} kept serving and the new processes are stopped",
+                        error.message, old.version
+                    ),
+                ));
             }
         };
         if self.op.is_cancelled() {

@@ -304,7 +304,8 @@ impl Machine for SshMachine {
                         String::from("the remote PATH")
                     }
                 ))
-                .at(["run"]));
+                .at(["run"])
+                .code(crate::diag::Code::SshCommandNotFound));
             }
             Some(46) => {
                 return Err(ProviderError::permanent(format!(

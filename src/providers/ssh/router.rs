@@ -110,6 +110,7 @@ pub fn nginx_missing(on: &str, looked: &str) -> ProviderError {
          the provider's `nginx` to its path"
     ))
     .at(["router"])
+    .code(crate::diag::Code::SshNginxMissing)
 }
 
 impl RemoteRouter {
