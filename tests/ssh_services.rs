@@ -309,7 +309,12 @@ fn a_remote_deploy_killed_mid_way_is_resumed_by_the_next_apply() {
     assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
     let load = common::load::LoadLoop::start(&format!("http://127.0.0.1:{listen}/"));
     load.wait_until("answers from v1", |r| r.answered("version v1") > 20);
-    for (step, version) in [("switch 100", "v2"), ("watch", "v3")] {
+    for (step, version) in [
+        ("start", "v2"),
+        ("switch 100", "v3"),
+        ("watch", "v4"),
+        ("stop old", "v5"),
+    ] {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_infra"));
         command
             .args([
