@@ -68,6 +68,9 @@ fn processes_under(root: &Path) -> Vec<u32> {
 
 impl Stack {
     fn new(name: &str, body: &str) -> Option<Stack> {
+        // The "server" is this machine: its nginx runs the routers (missing,
+        // the helper fails with how to install it).
+        common::nginx::nginx(name)?;
         let server = SshServer::start(name)?;
         let header = format!(
             "stack \"vps\" {{\n  default_environment = \"dev\"\n}}\n\nenvironment \"dev\" {{}}\n\n\
@@ -450,6 +453,9 @@ fn a_server_without_nginx_is_a_clear_error_naming_the_package() {
 /// a blue-green deploy of the API to v2 on staging, then destroy both.
 #[test]
 fn the_vps_example_applies_both_environments_and_deploys_the_api_blue_green() {
+    if common::nginx::nginx("vps_example").is_none() {
+        return;
+    }
     let Some(staging) = SshServer::start("vps_example_staging") else {
         return;
     };
