@@ -664,3 +664,34 @@ fn infra_rollback_of_a_remote_service_deploys_the_previous_version() {
     assert!(answers(listen, "v1"), "the previous version serves again");
     assert_eq!(stack.apps().len(), 1);
 }
+
+/// Only the `ssh` block without `alias` is configured today: a service
+/// naming an aliased block gets told so at plan, before any connection.
+#[test]
+fn a_service_on_an_aliased_ssh_block_is_told_to_use_the_block_without_alias() {
+    let dir = TempDir::new("ssh-alias");
+    dir.write(
+        "main.infra",
+        r#"stack "alias" {}
+
+provider "ssh" {
+  alias       = "vps"
+  host        = "127.0.0.1"
+  user        = "deploy"
+  private_key = "not a key"
+  host_key    = "ssh-ed25519 AAAA"
+}
+
+service "api" {
+  provider = ssh.vps
+  run      = ["python3", "-m", "http.server", "${self.port}"]
+  port     = 9000
+}
+"#,
+    );
+    let output = infra_env(&dir.path, &["plan"], &[]);
+    assert_eq!(code(&output), 1, "{}{}", stdout(&output), stderr(&output));
+    let text = said(&output);
+    assert!(text.contains("infra::plan::provider_error"), "{text}");
+    assert!(text.contains("block without `alias`"), "{text}");
+}

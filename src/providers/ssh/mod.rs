@@ -224,7 +224,9 @@ impl SshProvider {
         slot.ok_or_else(|| {
             ProviderError::permanent(
                 "the `ssh` provider has no settings: add a `provider \"ssh\" { host, user, \
-                 private_key, host_key }` block",
+                 private_key, host_key }` block without `alias` (aliased blocks are not \
+                 configured yet: use one block per environment, its settings depending on \
+                 `env` or variables)",
             )
         })
     }
