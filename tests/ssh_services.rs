@@ -559,13 +559,27 @@ fn the_vps_example_applies_both_environments_and_deploys_the_api_blue_green() {
 }
 
 /// Applies v1 and then v2 with `deploy` under the load loop: 0 failures,
-/// answers from v2, and `processes` app processes left.
-fn remote_deploy_under_load(test: &str, deploy: &str, replicas: u32, processes: usize) {
+/// answers from v2, and `processes` app processes left. With `address`, the
+/// router listens there.
+fn remote_deploy_under_load(
+    test: &str,
+    deploy: &str,
+    replicas: u32,
+    processes: usize,
+    address: Option<&str>,
+) {
     let (port, listen) = (free_port(), free_port());
-    let body = api(port, listen, deploy, "").replace(
+    let mut body = api(port, listen, deploy, "").replace(
         "  workdir  = \"app\"\n",
         &format!("  workdir  = \"app\"\n  replicas = {replicas}\n"),
     );
+    if let Some(address) = address {
+        body = body.replace(
+            &format!("router   = {{ listen = {listen} }}"),
+            &format!("router   = {{ listen = {listen}, address = \"{address}\" }}"),
+        );
+        assert!(body.contains(address), "{body}");
+    }
     let Some(stack) = Stack::new(test, &body) else {
         return;
     };
@@ -581,6 +595,17 @@ fn remote_deploy_under_load(test: &str, deploy: &str, replicas: u32, processes: 
     assert!(report.answered("version v2") > 0, "{report:?}");
     assert!(answers(listen, "v2"));
     assert_eq!(stack.apps().len(), processes, "the old version is stopped");
+    if let Some(address) = address {
+        let conf = stack
+            .server
+            .home()
+            .join(".infra/run/vps/dev/api/router/nginx.conf");
+        let conf = std::fs::read_to_string(conf).unwrap();
+        assert!(
+            conf.contains(&format!("listen {address}:{listen};")),
+            "{conf}"
+        );
+    }
 }
 
 #[test]
@@ -590,6 +615,7 @@ fn a_remote_canary_deploy_under_load_drops_no_request() {
         r#"{ strategy = "canary", steps = [10, 50, 100], pause = "300ms" }"#,
         1,
         1,
+        None,
     );
 }
 
@@ -600,6 +626,7 @@ fn a_remote_rolling_deploy_replaces_two_replicas_without_dropping_a_request() {
         r#"{ strategy = "rolling", max_unavailable = 1 }"#,
         2,
         2,
+        Some("0.0.0.0"),
     );
 }
 
@@ -694,4 +721,28 @@ service "api" {
     let text = said(&output);
     assert!(text.contains("infra::plan::provider_error"), "{text}");
     assert!(text.contains("block without `alias`"), "{text}");
+}
+
+#[test]
+fn a_router_address_that_is_not_an_ip_address_is_refused_by_validate() {
+    let dir = TempDir::new("router-address");
+    dir.write(
+        "main.infra",
+        r#"stack "address" {}
+
+service "api" {
+  run    = ["python3", "-m", "http.server", "${self.port}"]
+  port   = 9000
+  router = { listen = 8000, address = "public" }
+}
+"#,
+    );
+    let output = infra_env(&dir.path, &["validate"], &[]);
+    assert_eq!(code(&output), 1, "{}{}", stdout(&output), stderr(&output));
+    let text = said(&output);
+    assert!(
+        text.contains("infra::check::invalid_service_setting"),
+        "{text}"
+    );
+    assert!(text.contains("`address` must be an IP address"), "{text}");
 }

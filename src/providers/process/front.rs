@@ -86,6 +86,7 @@ impl Router for LocalFront {
 pub struct Front {
     router: Box<dyn Router>,
     name: String,
+    address: String,
     listen: u16,
 }
 
@@ -109,11 +110,13 @@ pub struct Share<'a> {
 }
 
 impl Front {
-    /// The front door of service `name` listening on `listen`, run by `router`.
-    pub fn new(router: Box<dyn Router>, name: &str, listen: u16) -> Front {
+    /// The front door of service `name` listening on `address:listen`, run
+    /// by `router`.
+    pub fn new(router: Box<dyn Router>, name: &str, address: &str, listen: u16) -> Front {
         Front {
             router,
             name: name.to_owned(),
+            address: address.to_owned(),
             listen,
         }
     }
@@ -122,6 +125,7 @@ impl Front {
     /// have drained; returns how long the switch took.
     pub async fn route(&self, shares: &[Share<'_>]) -> Result<Duration, ProviderError> {
         let mut routes = Routes::new(self.name.clone(), self.listen);
+        routes.listen_host.clone_from(&self.address);
         for share in shares.iter().filter(|s| s.weight > 0) {
             for process in share.processes {
                 if let Some(port) = process.port {

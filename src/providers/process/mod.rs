@@ -113,8 +113,8 @@ pub fn schema() -> ResourceSchema {
                 ]),
             )
             .describe("`{ strategy = \"recreate\" | \"rolling\" | \"blue_green\" | \"canary\", steps, pause, max_unavailable, watch, max_error_rate }`."),
-            attribute("router", object(&[("listen", number())]))
-                .describe("`{ listen = PORT }`: a managed nginx in front."),
+            attribute("router", object(&[("listen", number()), ("address", string())]))
+                .describe("`{ listen = PORT, address = \"127.0.0.1\" }`: a managed nginx in front, listening on `address` (loopback by default; `0.0.0.0` for every interface)."),
             attribute("run_dir", string())
                 .computed_only()
                 .derived_from(&[])
@@ -233,7 +233,12 @@ impl ProcessProvider {
     /// The router of a service, on its machine.
     async fn front(&self, spec: &ServiceSpec, listen: u16) -> Result<Front, ProviderError> {
         let router = self.machine.router(&spec.run_dir.join("router")).await?;
-        Ok(Front::new(router, &service_name(spec), listen))
+        Ok(Front::new(
+            router,
+            &service_name(spec),
+            &spec.router_address,
+            listen,
+        ))
     }
 
     /// The folder `run` names files in, for the version digest (none on a
@@ -353,9 +358,25 @@ fn url(config: &Attributes) -> Value {
         .and_then(|m| port_of(m.get("listen")));
     let unknown = config.get("port").is_some_and(Value::contains_unknown)
         || config.get("router").is_some_and(Value::contains_unknown);
+    // A router on one address answers there; on every address (or on
+    // loopback, the default), on loopback.
+    let host = match config
+        .get("router")
+        .and_then(Value::as_map)
+        .and_then(|m| m.get("address"))
+        .and_then(Value::as_str)
+    {
+        Some(address) if router.is_some() && !matches!(address, "0.0.0.0" | "::") => {
+            match address.parse::<std::net::IpAddr>() {
+                Ok(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
+                _ => address.to_owned(),
+            }
+        }
+        _ => String::from("127.0.0.1"),
+    };
     match router.or_else(|| port_of(config.get("port"))) {
         _ if unknown => Value::UNKNOWN,
-        Some(port) => Value::string(format!("http://127.0.0.1:{port}")),
+        Some(port) => Value::string(format!("http://{host}:{port}")),
         None => Value::NULL,
     }
 }

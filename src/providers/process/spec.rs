@@ -130,6 +130,9 @@ pub struct ServiceSpec {
     pub deploy: DeploySpec,
     /// The router's port, when the service has one.
     pub router: Option<u16>,
+    /// The address the router listens on (`127.0.0.1` unless `router.address`
+    /// says another: `0.0.0.0` for every interface of a server).
+    pub router_address: String,
     /// Where its pidfiles and logs go (absolute).
     pub run_dir: PathBuf,
 }
@@ -313,6 +316,17 @@ pub fn check(config: &Attributes) -> Vec<ProviderError> {
         fail(
             &["router", "listen"],
             String::from("`listen` must be a whole number from 1 to 65535"),
+        );
+    }
+    if let Some(address) = field(router, "address").and_then(Value::as_str)
+        && address.parse::<std::net::IpAddr>().is_err()
+    {
+        fail(
+            &["router", "address"],
+            String::from(
+                "`address` must be an IP address to listen on: \"127.0.0.1\" (the default), \
+                 \"0.0.0.0\" for every interface, or one of the machine's addresses",
+            ),
         );
     }
     let deploy = object(config, "deploy");
@@ -542,6 +556,10 @@ impl ServiceSpec {
             smoke,
             deploy,
             router,
+            router_address: field(object(config, "router"), "address")
+                .and_then(Value::as_str)
+                .unwrap_or("127.0.0.1")
+                .to_owned(),
             run_dir,
         })
     }
