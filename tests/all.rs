@@ -40,6 +40,7 @@ mod semantics;
 mod services;
 mod signals;
 mod ssh;
+mod ssh_services;
 mod state_cli;
 mod state_core;
 mod tree_sitter;

@@ -130,7 +130,7 @@ else
       "or INFRA_SKIP_SERVICES=1 to skip them" >&2
   fi
 
-  # tests/ssh.rs starts its own sshd (Debian's openssh-server, in
+  # tests/ssh.rs and tests/ssh_services.rs start their own sshd (Debian's openssh-server, in
   # /usr/sbin) per test on a free loopback port; bench/ssh.sh compares with
   # rsync. Installing the package starts no service in a container.
   step "services: sshd"

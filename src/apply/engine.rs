@@ -1346,7 +1346,7 @@ impl<'a> Engine<'a> {
                     ));
                 }
                 let diagnostic = self.diagnostic(
-                    Code::ApplyProviderError,
+                    error.code.unwrap_or(Code::ApplyProviderError),
                     &change.addr,
                     Some(&error),
                     "the provider refused this",

@@ -295,6 +295,12 @@ codes! {
     /// `infra init` would overwrite a file that is already there.
     CliFileExists => ("infra::cli::file_exists", "file already exists"),
 
+    // ---- ssh: the ssh provider's own failures ---------------------------------
+    /// A service with `provider = ssh` and a router, on a server without nginx.
+    SshNginxMissing => ("infra::ssh::nginx_missing", "nginx is not installed on the server"),
+    /// A service with `provider = ssh` whose `run` names a program the server does not have.
+    SshCommandNotFound => ("infra::ssh::command_not_found", "the command is not on the server"),
+
     // ---- policy: Rego policies checked against plans ---------------------------
     /// A `.rego` policy (or a policy data file) does not parse; the help line has regorus's message.
     PolicyParse => ("infra::policy::parse", "policy does not parse"),

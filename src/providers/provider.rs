@@ -84,7 +84,9 @@ pub enum ProviderErrorKind {
 /// plan and apply stages point at its span. The error's own text is just the
 /// message; `plan` and `apply` wrap it in a diagnostic with a fixed phrase
 /// and their own code (`infra::plan::provider_error`,
-/// `infra::apply::provider_error`), the message in its help line.
+/// `infra::apply::provider_error`), the message in its help line, unless the
+/// provider gives a code of its own for a failure users meet often and fix
+/// the same way (`infra::ssh::nginx_missing`; see [`ProviderError::code`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ProviderError {
@@ -100,6 +102,9 @@ pub struct ProviderError {
     /// object, so the next read finds what runs. `None`: the prior object
     /// stands.
     pub left: Option<Box<ObjectState>>,
+    /// The provider's own diagnostic code, when it has one for this failure
+    /// (apply reports it instead of `infra::apply::provider_error`).
+    pub code: Option<crate::diag::Code>,
 }
 
 impl ProviderError {
@@ -124,6 +129,7 @@ impl ProviderError {
             message: message.into(),
             attribute_path: None,
             left: None,
+            code: None,
         }
     }
 
@@ -139,6 +145,14 @@ impl ProviderError {
     #[must_use]
     pub fn at<S: Into<String>>(mut self, path: impl IntoIterator<Item = S>) -> Self {
         self.attribute_path = Some(path.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Gives the error a diagnostic code of the provider's own
+    /// (registered in `diag::Code`, documented in `docs/diagnostics.md`).
+    #[must_use]
+    pub fn code(mut self, code: crate::diag::Code) -> Self {
+        self.code = Some(code);
         self
     }
 

@@ -100,13 +100,13 @@ mod tests {
         let set = ProviderSet::builtin(Arc::new(MemoryHost::new()), Path::new("stack"));
         assert_eq!(
             set.names().collect::<Vec<_>>(),
-            ["aws", "http", "local", "null", "postgres", "process"]
+            ["aws", "http", "local", "null", "postgres", "process", "ssh"]
         );
         let set = set.with(Arc::new(TestProvider::new()));
         assert_eq!(
             set.names().collect::<Vec<_>>(),
             [
-                "aws", "http", "local", "null", "postgres", "process", "test"
+                "aws", "http", "local", "null", "postgres", "process", "ssh", "test"
             ]
         );
         for http in ["http_resource", "http"] {
@@ -119,6 +119,13 @@ mod tests {
             set.for_resource_type("null_resource").map(|p| p.name()),
             Some("null")
         );
+        // `ssh` runs `service` blocks too (with `provider = ssh`); the type's
+        // default stays the `process` provider.
+        assert_eq!(
+            set.for_resource_type("service").map(|p| p.name()),
+            Some("process")
+        );
+        assert_eq!(set.lookup("service", "ssh").map(|p| p.name()), Some("ssh"));
         for local in ["local_file", "local_directory"] {
             let found = set.for_resource_type(local).map(|p| p.name());
             assert_eq!(found, Some("local"));

@@ -3,7 +3,10 @@
 //! own fresh ed25519 host key, an authorized ed25519 client key and its
 //! config in a temp folder, killed and removed when dropped. It logs at
 //! VERBOSE, so a test can count logins (`accepted_logins`), and records
-//! every command line it is asked to run (`commands`).
+//! every command line it is asked to run (`commands`). Sessions get
+//! `home/` in the temp folder as `$HOME` (`SshServer::home`), so what a
+//! test leaves in the login's home (remote services' run folders) is its
+//! own and goes with the server.
 //!
 //! The binary is Debian's `openssh-server`, which tests/run.sh installs. A
 //! missing binary fails the test with how to get it; only
@@ -67,6 +70,7 @@ impl SshServer {
         keygen(&root.join("host_key"));
         keygen(&root.join("client_key"));
         std::fs::copy(root.join("client_key.pub"), root.join("authorized_keys")).unwrap();
+        std::fs::create_dir_all(root.join("home")).unwrap();
         // Privilege separation needs this folder when sshd runs as root.
         let _ = std::fs::create_dir_all("/run/sshd");
         let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
@@ -93,7 +97,7 @@ impl SshServer {
              UsePAM no\nLogLevel VERBOSE\nMaxSessions 20\nAllowTcpForwarding yes\n\
              Subsystem sftp internal-sftp\n\
              ForceCommand echo \"$SSH_ORIGINAL_COMMAND\" >> {r}/commands.log; \
-             exec /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\n",
+             cd {r}/home && HOME={r}/home exec /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\n",
             port = self.port
         );
         std::fs::write(self.root.join("sshd_config"), config).unwrap();
@@ -184,6 +188,11 @@ impl SshServer {
     /// The client private key's path.
     pub fn client_key_path(&self) -> PathBuf {
         self.root.join("client_key")
+    }
+
+    /// The `$HOME` of its sessions.
+    pub fn home(&self) -> PathBuf {
+        self.root.join("home")
     }
 
     /// Its log.

@@ -47,6 +47,16 @@ pub const AREAS: &[&str] = &["parse", "check"];
 /// named file exists and mentions the code.
 pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
     (
+        "infra::ssh::nginx_missing",
+        "raised by a deploy to a server (apply, not validate); exercised against a real sshd by \
+         tests/ssh_services.rs",
+    ),
+    (
+        "infra::ssh::command_not_found",
+        "raised by a deploy to a server (apply, not validate); exercised against a real sshd by \
+         tests/ssh_services.rs",
+    ),
+    (
         "infra::cli::unreadable_file",
         "needs a file the process cannot read; exercised by tests/cli.rs and tests/state_cli.rs",
     ),

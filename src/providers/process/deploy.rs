@@ -68,6 +68,13 @@ impl Deploy<'_> {
         ProviderError::permanent(redact(&message, self.spec))
     }
 
+    /// [`Deploy::fail`] keeping the diagnostic code of `cause`.
+    fn fail_from(&self, cause: &ProviderError, message: String) -> ProviderError {
+        let mut error = self.fail(message);
+        error.code = cause.code;
+        error
+    }
+
     /// The launch of slot `slot` on `port`.
     fn launch(&self, slot: String, port: Option<u16>) -> (Launch, ServiceSpec) {
         let spec = self.spec.for_port(port);
@@ -130,7 +137,10 @@ impl Deploy<'_> {
             }
             Err(why) => {
                 self.machine.stop(running, STOP_GRACE).await;
-                let logs = self.machine.log_tail(&spec.run_dir, &running.slot, 10);
+                let logs = self
+                    .machine
+                    .log_tail(&spec.run_dir, &running.slot, 10)
+                    .await;
                 let shown_port = running
                     .port
                     .map(|p| format!(" on :{p}"))
@@ -221,7 +231,11 @@ impl Deploy<'_> {
 
     /// The ports for `count` new processes: the configured port (plus the
     /// replica number) where free and not in `taken`, else free ones.
-    pub fn ports(&self, count: u32, taken: &[Running]) -> Result<Vec<Option<u16>>, ProviderError> {
+    pub async fn ports(
+        &self,
+        count: u32,
+        taken: &[Running],
+    ) -> Result<Vec<Option<u16>>, ProviderError> {
         let Some(configured) = self.spec.port else {
             return Ok(vec![None; count as usize]);
         };
@@ -232,13 +246,8 @@ impl Deploy<'_> {
             let port = match wanted {
                 // Without a router the process must be on the configured port.
                 Some(port) if self.spec.router.is_none() => port,
-                Some(port)
-                    if !in_use(port)
-                        && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() =>
-                {
-                    port
-                }
-                _ => self.machine.free_port()?,
+                Some(port) if !in_use(port) && self.machine.port_free(port).await => port,
+                _ => self.machine.free_port().await?,
             };
             ports.push(Some(port));
         }
@@ -276,20 +285,26 @@ impl Deploy<'_> {
                 };
                 match back.start_set(&prior.colour, &[]).await {
                     Ok(processes) => Err(Failed {
-                        error: self.fail(format!(
-                            "{}; rolled back: version {old_version} runs again",
-                            error.message
-                        )),
+                        error: self.fail_from(
+                            &error,
+                            format!(
+                                "{}; rolled back: version {old_version} runs again",
+                                error.message
+                            ),
+                        ),
                         running: Some(Box::new(Deployed {
                             processes,
                             ..prior.clone()
                         })),
                     }),
                     Err(again) => Err(Failed {
-                        error: self.fail(format!(
-                            "{}; the rollback to version {old_version} failed too: {}",
-                            error.message, again.message
-                        )),
+                        error: self.fail_from(
+                            &error,
+                            format!(
+                                "{}; the rollback to version {old_version} failed too: {}",
+                                error.message, again.message
+                            ),
+                        ),
                         // Neither version runs.
                         running: Some(Box::new(Deployed {
                             processes: Vec::new(),
@@ -310,7 +325,7 @@ impl Deploy<'_> {
         colour: &str,
         taken: &[Running],
     ) -> Result<Vec<Running>, ProviderError> {
-        let ports = self.ports(self.spec.replicas, taken)?;
+        let ports = self.ports(self.spec.replicas, taken).await?;
         let mut started: Vec<(Running, ServiceSpec)> = Vec::new();
         for (replica, port) in ports.into_iter().enumerate() {
             match self.start_one(&format!("{colour}-{replica}"), port).await {
@@ -477,7 +492,7 @@ impl Deploy<'_> {
             return Ok(());
         };
         self.op.phase(String::from("smoke"));
-        super::probe::smoke(smoke, Duration::from_secs(10)).await?;
+        self.machine.smoke(smoke, Duration::from_secs(10)).await?;
         self.op.phase(String::from("smoke passed"));
         Ok(())
     }
@@ -494,20 +509,19 @@ impl Deploy<'_> {
             .as_ref()
             .map_or(Duration::from_millis(500), |h| h.interval)
             .max(Duration::from_millis(100));
-        let rate = |front: &Front| -> Result<(u64, u64, f64), String> {
-            let (requests, errors) = front.errors_since(offset, new).map_err(|e| e.message)?;
-            let rate = if requests == 0 {
-                0.0
-            } else {
-                errors as f64 / requests as f64
-            };
-            Ok((requests, errors, rate))
-        };
         loop {
             if self.is_cancelled() {
                 return Err(String::from("the deploy was interrupted (Ctrl-C)"));
             }
-            let (requests, errors, measured) = rate(front)?;
+            let (requests, errors) = front
+                .errors_since(offset, new)
+                .await
+                .map_err(|e| e.message)?;
+            let measured = if requests == 0 {
+                0.0
+            } else {
+                errors as f64 / requests as f64
+            };
             if measured > self.spec.deploy.max_error_rate {
                 return Err(format!(
                     "the watch saw {errors} failed of {requests} requests to the new version (error rate {measured:.3}, above max_error_rate {})",
@@ -560,10 +574,13 @@ impl Deploy<'_> {
             Ok(new) => new,
             Err(error) if old.processes.is_empty() => return Err(error),
             Err(error) => {
-                return Err(self.fail(format!(
-                    "{}; rolled back: version {} kept serving and the new processes are stopped",
-                    error.message, old.version
-                )));
+                return Err(self.fail_from(
+                    &error,
+                    format!(
+                        "{}; rolled back: version {} kept serving and the new processes are stopped",
+                        error.message, old.version
+                    ),
+                ));
             }
         };
         if self.is_cancelled() {
@@ -572,7 +589,7 @@ impl Deploy<'_> {
                 "the deploy was interrupted (Ctrl-C); the new processes are stopped",
             )));
         }
-        let offset = front.log_offset();
+        let offset = front.log_offset().await;
         let steps: Vec<u32> = if canary && !old.processes.is_empty() {
             self.spec.deploy.steps.clone()
         } else {
@@ -701,7 +718,9 @@ impl Deploy<'_> {
                 .await?;
             let mut taken = old.processes.clone();
             taken.extend(new.iter().cloned());
-            let ports = self.ports(u32::try_from(count).unwrap_or(1), &taken)?;
+            let ports = self
+                .ports(u32::try_from(count).unwrap_or(1), &taken)
+                .await?;
             for (i, port) in ports.into_iter().enumerate() {
                 let slot = format!("{colour}-{}", new.len() + i);
                 match self.start_healthy(slot, port).await {
@@ -790,7 +809,10 @@ impl Deploy<'_> {
             let mut taken = back.clone();
             taken.extend(new.iter().cloned());
             let missing = old.processes.len().saturating_sub(back.len());
-            if let Ok(ports) = restore.ports(u32::try_from(missing).unwrap_or(0), &taken) {
+            if let Ok(ports) = restore
+                .ports(u32::try_from(missing).unwrap_or(0), &taken)
+                .await
+            {
                 for (i, port) in ports.into_iter().enumerate() {
                     if let Ok(running) = restore
                         .start_healthy(format!("{}-r{i}", old.colour), port)

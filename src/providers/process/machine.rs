@@ -18,7 +18,8 @@
 //! `exec` health check gets the first six only. That environment is read
 //! through the [`Host`], never `std::env`.
 
-use super::spec::Check;
+use super::front::{LocalFront, Router};
+use super::spec::{Check, SmokeSpec};
 use crate::host::Host;
 use crate::providers::ProviderError;
 use async_trait::async_trait;
@@ -58,7 +59,11 @@ pub struct Running {
     pub port: Option<u16>,
 }
 
-/// A machine processes run on.
+/// A machine processes run on: everything the deploy strategies and the
+/// provider ask of one, so the same strategies run services here
+/// ([`LocalMachine`]) and on a remote host (the `ssh` provider's machine).
+///
+/// Paths (`run_dir`, `workdir`) are the machine's own.
 #[async_trait]
 pub trait Machine: Send + Sync {
     /// Starts a process detached; fails with the reason (a missing command,
@@ -69,12 +74,32 @@ pub trait Machine: Send + Sync {
     /// Stops it (SIGTERM to its session, SIGKILL after `grace`); a process
     /// that is gone already, or whose pid is another process's now, is left alone.
     async fn stop(&self, process: &Running, grace: Duration);
-    /// One try of a health check, bounded by `timeout`.
+    /// One try of a health check, bounded by `timeout`, from the machine's
+    /// side (`127.0.0.1` is the machine's loopback).
     async fn probe(&self, check: &Check, timeout: Duration) -> Result<(), String>;
+    /// The smoke test, from the machine's side.
+    async fn smoke(&self, smoke: &SmokeSpec, timeout: Duration) -> Result<(), String>;
     /// The last `lines` lines of a slot's logs (stderr, then stdout).
-    fn log_tail(&self, run_dir: &Path, slot: &str, lines: usize) -> String;
+    async fn log_tail(&self, run_dir: &Path, slot: &str, lines: usize) -> String;
     /// A port nothing listens on now.
-    fn free_port(&self) -> Result<u16, ProviderError>;
+    async fn free_port(&self) -> Result<u16, ProviderError>;
+    /// Whether a loopback TCP port is free now.
+    async fn port_free(&self, port: u16) -> bool;
+    /// The processes the pidfiles in a run folder name (alive or not).
+    async fn pidfiles(&self, run_dir: &Path) -> Vec<Running>;
+    /// The live processes whose environment names a slot of `run_dir`:
+    /// those started by an `infra` killed before it (or the process) wrote
+    /// the pidfile. None where the machine cannot tell.
+    async fn started_in(&self, _run_dir: &Path) -> Vec<Running> {
+        Vec::new()
+    }
+    /// The router (nginx) whose files live in `dir` on this machine.
+    async fn router(&self, dir: &Path) -> Result<Box<dyn Router>, ProviderError>;
+    /// Whether `run` names files on the machine `infra` runs on (so their
+    /// content is part of the version); false for a remote machine.
+    fn files_are_local(&self) -> bool {
+        true
+    }
 }
 
 /// This machine. The environment (`PATH` and the variables children get)
@@ -99,6 +124,12 @@ impl LocalMachine {
 /// Field 22 (start time) and field 3 (state) of `/proc/PID/stat`.
 pub fn proc_stat(pid: u32) -> Option<(char, u64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+/// Field 22 (start time) and field 3 (state) of the text of a
+/// `/proc/PID/stat` file (read here or on a remote host).
+pub fn parse_stat(text: &str) -> Option<(char, u64)> {
     // The command name (field 2) is in parentheses and may hold spaces.
     let after = text.get(text.rfind(')')? + 1..)?;
     let fields: Vec<&str> = after.split_whitespace().collect();
@@ -190,7 +221,7 @@ fn find_program(program: &str, workdir: &Path, path_var: Option<&str>) -> Option
 /// arguments, never pasted into the script. Recording is best effort: when
 /// it cannot, it says why in the log and runs the program all the same
 /// (`infra` writes the same line once the spawn returns).
-const RECORD_THEN_EXEC: &str = r#"pidfile=$1 port=$2
+pub const RECORD_THEN_EXEC: &str = r#"pidfile=$1 port=$2
 shift 2
 start=
 if read -r stat < "/proc/$$/stat"; then
@@ -380,27 +411,52 @@ impl Machine for LocalMachine {
         super::probe::probe(check, timeout, &self.passed_through()).await
     }
 
-    fn log_tail(&self, run_dir: &Path, slot: &str, lines: usize) -> String {
-        let mut out = Vec::new();
-        for stream in ["stderr", "stdout"] {
-            let found = tail(&run_dir.join(format!("{slot}.{stream}.log")), lines);
-            if !found.is_empty() {
-                out.push(format!("{stream}:"));
-                out.extend(found.into_iter().map(|l| format!("  {l}")));
-            }
-        }
-        if out.is_empty() {
-            String::from("(its logs are empty)")
-        } else {
-            out.join("\n")
-        }
+    async fn smoke(&self, smoke: &SmokeSpec, timeout: Duration) -> Result<(), String> {
+        super::probe::smoke(smoke, timeout).await
     }
 
-    fn free_port(&self) -> Result<u16, ProviderError> {
+    async fn log_tail(&self, run_dir: &Path, slot: &str, lines: usize) -> String {
+        local_log_tail(run_dir, slot, lines)
+    }
+
+    async fn free_port(&self) -> Result<u16, ProviderError> {
         std::net::TcpListener::bind(("127.0.0.1", 0))
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .map_err(|e| ProviderError::permanent(format!("no free port on 127.0.0.1: {e}")))
+    }
+
+    async fn port_free(&self, port: u16) -> bool {
+        port_is_free(port)
+    }
+
+    async fn pidfiles(&self, run_dir: &Path) -> Vec<Running> {
+        pidfiles(run_dir)
+    }
+
+    async fn started_in(&self, run_dir: &Path) -> Vec<Running> {
+        started_in(run_dir)
+    }
+
+    async fn router(&self, dir: &Path) -> Result<Box<dyn Router>, ProviderError> {
+        Ok(Box::new(LocalFront::open(self.host.as_ref(), dir)?))
+    }
+}
+
+/// The last `lines` lines of a slot's logs in a local run folder.
+fn local_log_tail(run_dir: &Path, slot: &str, lines: usize) -> String {
+    let mut out = Vec::new();
+    for stream in ["stderr", "stdout"] {
+        let found = tail(&run_dir.join(format!("{slot}.{stream}.log")), lines);
+        if !found.is_empty() {
+            out.push(format!("{stream}:"));
+            out.extend(found.into_iter().map(|l| format!("  {l}")));
+        }
+    }
+    if out.is_empty() {
+        String::from("(its logs are empty)")
+    } else {
+        out.join("\n")
     }
 }
 
@@ -418,7 +474,7 @@ impl LocalMachine {
         ProviderError::permanent(format!(
             "`{program}` exited as soon as it started; the end of its logs ({}):\n{}",
             launch.run_dir.display(),
-            self.log_tail(&launch.run_dir, &launch.slot, 10)
+            local_log_tail(&launch.run_dir, &launch.slot, 10)
         ))
         .at(["run"])
     }

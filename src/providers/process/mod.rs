@@ -114,8 +114,8 @@ pub fn schema() -> ResourceSchema {
                 ]),
             )
             .describe("`{ strategy = \"recreate\" | \"rolling\" | \"blue_green\" | \"canary\", steps, pause, max_unavailable, watch, max_error_rate }`."),
-            attribute("router", object(&[("listen", number())]))
-                .describe("`{ listen = PORT }`: a managed nginx in front."),
+            attribute("router", object(&[("listen", number()), ("address", string())]))
+                .describe("`{ listen = PORT, address = \"127.0.0.1\" }`: a managed nginx in front, listening on `address` (loopback by default; `0.0.0.0` for every interface)."),
             attribute("run_dir", string())
                 .computed_only()
                 .derived_from(&[])
@@ -194,7 +194,6 @@ pub fn validate_config(config: &Attributes) -> Vec<ProviderError> {
 
 /// The `process` provider.
 pub struct ProcessProvider {
-    host: Arc<dyn Host>,
     base_dir: PathBuf,
     machine: Arc<dyn Machine>,
     schemas: Vec<ResourceSchema>,
@@ -213,14 +212,12 @@ impl ProcessProvider {
     /// to `base_dir`, the stack folder. The environment (`PATH`,
     /// `INFRA_NGINX`, what children inherit) is read through `host`.
     pub fn new(host: Arc<dyn Host>, base_dir: PathBuf) -> Self {
-        let machine = Arc::new(LocalMachine::new(host.clone()));
-        Self::with_machine(host, base_dir, machine)
+        Self::with_machine(base_dir, Arc::new(LocalMachine::new(host)))
     }
 
     /// Runs services on `machine`.
-    pub fn with_machine(host: Arc<dyn Host>, base_dir: PathBuf, machine: Arc<dyn Machine>) -> Self {
+    pub fn with_machine(base_dir: PathBuf, machine: Arc<dyn Machine>) -> Self {
         ProcessProvider {
-            host,
             base_dir,
             machine,
             schemas: vec![schema()],
@@ -235,9 +232,28 @@ impl ProcessProvider {
         }
     }
 
+    /// The router of a service, on its machine.
+    async fn front(&self, spec: &ServiceSpec, listen: u16) -> Result<Front, ProviderError> {
+        let router = self.machine.router(&spec.run_dir.join("router")).await?;
+        Ok(Front::new(
+            router,
+            &service_name(spec),
+            &spec.router_address,
+            listen,
+        ))
+    }
+
+    /// The folder `run` names files in, for the version digest (none on a
+    /// remote machine).
+    fn files_dir(&self) -> Option<&std::path::Path> {
+        self.machine
+            .files_are_local()
+            .then_some(self.base_dir.as_path())
+    }
+
     fn spec(&self, attributes: &Attributes) -> Result<(ServiceSpec, String), ProviderError> {
         let spec = ServiceSpec::from_attributes(attributes, &self.base_dir)?;
-        let version = spec::version(attributes, &self.base_dir).ok_or_else(|| {
+        let version = spec::version(attributes, self.files_dir()).ok_or_else(|| {
             ProviderError::permanent("the service's version is not known").at(["run"])
         })?;
         Ok((spec, version))
@@ -317,12 +333,7 @@ impl ProcessProvider {
         let deployed = match spec.router {
             None => deploy.recreate(&before, old).await.map_err(leave)?,
             Some(listen) => {
-                let front = Front::open(
-                    self.host.as_ref(),
-                    &spec.run_dir,
-                    &service_name(&spec),
-                    listen,
-                )?;
+                let front = self.front(&spec, listen).await?;
                 match spec.deploy.strategy {
                     Strategy::Recreate => match deploy.recreate(&before, old).await {
                         Ok(deployed) => {
@@ -384,9 +395,25 @@ fn url(config: &Attributes) -> Value {
         .and_then(|m| port_of(m.get("listen")));
     let unknown = config.get("port").is_some_and(Value::contains_unknown)
         || config.get("router").is_some_and(Value::contains_unknown);
+    // A router on one address answers there; on every address (or on
+    // loopback, the default), on loopback.
+    let host = match config
+        .get("router")
+        .and_then(Value::as_map)
+        .and_then(|m| m.get("address"))
+        .and_then(Value::as_str)
+    {
+        Some(address) if router.is_some() && !matches!(address, "0.0.0.0" | "::") => {
+            match address.parse::<std::net::IpAddr>() {
+                Ok(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
+                _ => address.to_owned(),
+            }
+        }
+        _ => String::from("127.0.0.1"),
+    };
     match router.or_else(|| port_of(config.get("port"))) {
         _ if unknown => Value::UNKNOWN,
-        Some(port) => Value::string(format!("http://127.0.0.1:{port}")),
+        Some(port) => Value::string(format!("http://{host}:{port}")),
         None => Value::NULL,
     }
 }
@@ -429,7 +456,8 @@ impl Provider for ProcessProvider {
             .or_else(|| prior.map(|p| p.attribute("run_dir")))
             .cloned()
             .unwrap_or(Value::NULL);
-        let version = spec::version(proposed, &self.base_dir).map_or(Value::UNKNOWN, Value::string);
+        let version =
+            spec::version(proposed, self.files_dir()).map_or(Value::UNKNOWN, Value::string);
         change
             .planned
             .insert(String::from("run_dir"), run_dir.clone());
@@ -542,14 +570,7 @@ impl Provider for ProcessProvider {
             && let Some(listen) = spec.router
         {
             op.phase(String::from("stop the router"));
-            Front::open(
-                self.host.as_ref(),
-                &spec.run_dir,
-                &service_name(&spec),
-                listen,
-            )?
-            .stop()
-            .await?;
+            self.front(&spec, listen).await?.stop().await?;
         }
         Ok(())
     }
@@ -592,9 +613,8 @@ impl Provider for ProcessProvider {
         // start and its pidfile).
         let mut new: Vec<machine::Running> =
             serde_json::from_value(checkpoint["new"]["processes"].clone()).unwrap_or_default();
-        let found = machine::pidfiles(&spec.run_dir)
-            .into_iter()
-            .chain(machine::started_in(&spec.run_dir));
+        let mut found = self.machine.pidfiles(&spec.run_dir).await;
+        found.extend(self.machine.started_in(&spec.run_dir).await);
         for running in found {
             if running.slot.starts_with(&format!("{colour}-"))
                 && !new.iter().any(|p| p.pid == running.pid)
@@ -616,12 +636,7 @@ impl Provider for ProcessProvider {
             }
         }
         let front = match spec.router {
-            Some(listen) => Some(Front::open(
-                self.host.as_ref(),
-                &spec.run_dir,
-                &service_name(&spec),
-                listen,
-            )?),
+            Some(listen) => Some(self.front(&spec, listen).await?),
             None => None,
         };
         let deploy = Deploy {

@@ -141,6 +141,12 @@ fn exec(argv: &[String], env: &[(String, String)], timeout: Duration) -> Result<
 /// The smoke test: the status and the text it expects.
 pub async fn smoke(spec: &SmokeSpec, timeout: Duration) -> Result<(), String> {
     let (status, body) = get(&spec.http, timeout).await?;
+    smoke_answer(spec, status, &body)
+}
+
+/// Whether an answer of the smoke test's URL (from wherever it was asked)
+/// is the one it expects.
+pub fn smoke_answer(spec: &SmokeSpec, status: u16, body: &str) -> Result<(), String> {
     if status != spec.expect_status {
         return Err(format!(
             "GET {} answered {status}, expected {}",

@@ -130,6 +130,9 @@ pub struct ServiceSpec {
     pub deploy: DeploySpec,
     /// The router's port, when the service has one.
     pub router: Option<u16>,
+    /// The address the router listens on (`127.0.0.1` unless `router.address`
+    /// says another: `0.0.0.0` for every interface of a server).
+    pub router_address: String,
     /// Where its pidfiles and logs go (absolute).
     pub run_dir: PathBuf,
 }
@@ -313,6 +316,17 @@ pub fn check(config: &Attributes) -> Vec<ProviderError> {
         fail(
             &["router", "listen"],
             String::from("`listen` must be a whole number from 1 to 65535"),
+        );
+    }
+    if let Some(address) = field(router, "address").and_then(Value::as_str)
+        && address.parse::<std::net::IpAddr>().is_err()
+    {
+        fail(
+            &["router", "address"],
+            String::from(
+                "`address` must be an IP address to listen on: \"127.0.0.1\" (the default), \
+                 \"0.0.0.0\" for every interface, or one of the machine's addresses",
+            ),
         );
     }
     let deploy = object(config, "deploy");
@@ -542,6 +556,10 @@ impl ServiceSpec {
             smoke,
             deploy,
             router,
+            router_address: field(object(config, "router"), "address")
+                .and_then(Value::as_str)
+                .unwrap_or("127.0.0.1")
+                .to_owned(),
             run_dir,
         })
     }
@@ -598,7 +616,7 @@ pub fn replace_port(text: &str, from: u16, to: u16) -> String {
 /// stand as `(secret)`: a changed secret is a change of `env`, not shown in
 /// the version) and the contents of the files `run` names (relative to the
 /// workdir), so editing the app's script is a new version. 12 hex digits.
-pub fn version(config: &Attributes, base_dir: &Path) -> Option<String> {
+pub fn version(config: &Attributes, base_dir: Option<&Path>) -> Option<String> {
     if config.get("run").is_none_or(Value::contains_unknown)
         || config.get("env").is_some_and(Value::contains_unknown)
     {
@@ -624,6 +642,10 @@ pub fn version(config: &Attributes, base_dir: &Path) -> Option<String> {
             hasher.update(b"\0");
         }
     }
+    let Some(base_dir) = base_dir else {
+        let digest = hasher.finalize();
+        return Some(digest.iter().take(6).map(|b| format!("{b:02x}")).collect());
+    };
     let workdir = match config.get("workdir").and_then(Value::as_str) {
         Some(dir) => base_dir.join(dir),
         None => base_dir.to_path_buf(),

@@ -202,6 +202,22 @@ pub fn status_body(generation: u64) -> String {
     format!("infra router generation {generation}")
 }
 
+/// The request that asks a router for its generation at [`STATUS_PATH`].
+pub fn status_request() -> String {
+    format!("GET {STATUS_PATH} HTTP/1.0\r\nHost: infra-router\r\n\r\n")
+}
+
+/// Whether `answer` (the raw HTTP answer to [`status_request`]) says that
+/// generation `generation` serves.
+pub fn answers_generation(answer: &[u8], generation: u64) -> bool {
+    let answer = String::from_utf8_lossy(answer);
+    answer.starts_with("HTTP/1.1 200")
+        && answer
+            .rsplit("\r\n\r\n")
+            .next()
+            .is_some_and(|body| body == status_body(generation))
+}
+
 /// The generation and routes a configuration was rendered from, read from
 /// its header; `None` for text the router did not write.
 pub fn read_header(text: &str) -> Option<(u64, Routes)> {

@@ -17,7 +17,7 @@
 
 use super::access_log::{self, AccessRecord, ErrorRate, Traffic};
 use super::config::{self, Layout};
-use super::{RouterError, Routes, STATUS_PATH, port};
+use super::{RouterError, Routes, port};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -468,19 +468,17 @@ impl LocalRouter {
         }
     }
 
-    /// Whether the router answers generation `generation` at [`STATUS_PATH`].
+    /// Whether the router answers generation `generation` at [`super::STATUS_PATH`].
     async fn serves(&self, routes: &Routes, generation: u64) -> bool {
-        let host = match routes.listen_host.as_str() {
-            "0.0.0.0" | "*" => "127.0.0.1",
-            "::" | "[::]" => "::1",
-            host => host.trim_start_matches('[').trim_end_matches(']'),
-        };
+        let host = routes.probe_host();
         let probe = async {
             let mut stream = tokio::net::TcpStream::connect((host, routes.listen_port))
                 .await
                 .ok()?;
-            let request = format!("GET {STATUS_PATH} HTTP/1.0\r\nHost: infra-router\r\n\r\n");
-            stream.write_all(request.as_bytes()).await.ok()?;
+            stream
+                .write_all(config::status_request().as_bytes())
+                .await
+                .ok()?;
             let mut answer = Vec::new();
             stream.read_to_end(&mut answer).await.ok()?;
             Some(answer)
@@ -488,12 +486,7 @@ impl LocalRouter {
         let Ok(Some(answer)) = tokio::time::timeout(Duration::from_secs(2), probe).await else {
             return false;
         };
-        let answer = String::from_utf8_lossy(&answer);
-        answer.starts_with("HTTP/1.1 200")
-            && answer
-                .rsplit("\r\n\r\n")
-                .next()
-                .is_some_and(|body| body == config::status_body(generation))
+        config::answers_generation(&answer, generation)
     }
 
     async fn wait_stopped(&self, pid: u32, within: Duration) -> bool {

@@ -119,6 +119,16 @@ impl Routes {
         host_port(&self.listen_host, self.listen_port)
     }
 
+    /// The address to ask the router itself at: its listen host, or
+    /// loopback when it listens on every address.
+    pub fn probe_host(&self) -> &str {
+        match self.listen_host.as_str() {
+            "0.0.0.0" | "*" => "127.0.0.1",
+            "::" | "[::]" => "::1",
+            host => host.trim_start_matches('[').trim_end_matches(']'),
+        }
+    }
+
     /// The upstreams that get traffic (positive weight).
     pub fn serving(&self) -> impl Iterator<Item = &Upstream> {
         self.upstreams.iter().filter(|upstream| upstream.weight > 0)

@@ -468,7 +468,7 @@ impl SshConn {
     }
 
     /// Runs a fixed internal script with `stdin`, failing unless it exits 0.
-    async fn script(
+    pub(crate) async fn script(
         &self,
         script: &str,
         stdin: Vec<u8>,

@@ -20,10 +20,13 @@
 //! remote command's stderr is shown redacted of every secret it could hold.
 
 pub mod conn;
+pub mod machine;
 mod resources;
+pub mod router;
 
 use super::batch::Batcher;
-use super::operation::Operation;
+use super::operation::{DeploySteps, Operation, Resumed};
+use super::process::{self, ProcessProvider};
 use super::provider::{Attributes, ObjectState, PlannedChange, Provider, ProviderError};
 use super::schema::ResourceSchema;
 use crate::host::Host;
@@ -53,11 +56,16 @@ pub(crate) struct Settings {
     target: Target,
     /// Secret strings to redact from remote stderr: the key and passphrase.
     redact: Vec<String>,
+    /// The `nginx` setting: the router's nginx on the server.
+    nginx: Option<String>,
+    /// The remote home folder, once asked (services' run folders are in it).
+    home: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl Settings {
     /// Reads the provider block: `host`, `port`, `user`, `private_key`,
-    /// `private_key_passphrase`, `host_key`, `connect_timeout`, `max_sessions`.
+    /// `private_key_passphrase`, `host_key`, `connect_timeout`, `max_sessions`,
+    /// `nginx`.
     fn from_block(config: &Attributes) -> Result<Settings, ProviderError> {
         let text = |name: &str| -> Result<Option<String>, ProviderError> {
             let value = config.get(name).unwrap_or(&Value::NULL);
@@ -114,6 +122,15 @@ impl Settings {
             })?;
         let connect_timeout = Duration::from_secs_f64(number("connect_timeout", 10.0)?);
         let max_sessions = number("max_sessions", 8.0)?;
+        let nginx = text("nginx")?;
+        if let Some(path) = &nginx
+            && !path.starts_with('/')
+        {
+            return Err(ProviderError::permanent(
+                "`nginx` must be an absolute path on the server (`/usr/sbin/nginx`)",
+            )
+            .at(["nginx"]));
+        }
         let mut redact = vec![pem];
         redact.extend(passphrase);
         Ok(Settings {
@@ -127,6 +144,8 @@ impl Settings {
                 max_sessions: max_sessions as usize,
             },
             redact,
+            nginx,
+            home: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
 }
@@ -182,10 +201,14 @@ impl std::fmt::Debug for SshProvider {
 impl SshProvider {
     /// An unconfigured provider; `source` paths are relative to `base_dir`.
     pub fn new(host: Arc<dyn Host>, base_dir: PathBuf) -> Self {
+        // `service` blocks with `provider = ssh` too; the registry keeps the
+        // `process` provider as the type's default (see `builtin`).
+        let mut all = schemas();
+        all.push(process::schema());
         SshProvider {
             host,
             base_dir,
-            schemas: schemas(),
+            schemas: all,
             settings: RwLock::new(None),
             managed: Mutex::new(BTreeSet::new()),
             drifted: Mutex::new(BTreeSet::new()),
@@ -201,7 +224,9 @@ impl SshProvider {
         slot.ok_or_else(|| {
             ProviderError::permanent(
                 "the `ssh` provider has no settings: add a `provider \"ssh\" { host, user, \
-                 private_key, host_key }` block",
+                 private_key, host_key }` block without `alias` (aliased blocks are not \
+                 configured yet: use one block per environment, its settings depending on \
+                 `env` or variables)",
             )
         })
     }
@@ -265,6 +290,30 @@ impl SshProvider {
             _ => Err(ProviderError::unknown_resource_type(NAME, resource_type)),
         }
     }
+
+    /// The `process` provider's services run on the configured host: its
+    /// deploy strategies, checkpoints and resume over a [`machine::SshMachine`].
+    /// With `located`, run folders and workdirs are under the remote home
+    /// (asked once per configuration); without, paths stay relative (enough
+    /// to plan, which touches no file).
+    async fn services(&self, located: bool) -> Result<ProcessProvider, ProviderError> {
+        let settings = self.settings()?;
+        let machine = Arc::new(machine::SshMachine::new(
+            settings.target.clone(),
+            settings.nginx.clone(),
+        ));
+        let base_dir = if located {
+            let home = settings
+                .home
+                .get_or_try_init(|| machine.home())
+                .await?
+                .clone();
+            PathBuf::from(home)
+        } else {
+            PathBuf::from(".")
+        };
+        Ok(ProcessProvider::with_machine(base_dir, machine))
+    }
 }
 
 #[async_trait]
@@ -286,12 +335,32 @@ impl Provider for SshProvider {
         Ok(())
     }
 
+    fn validate(&self, resource_type: &str, config: &Attributes) -> Vec<ProviderError> {
+        match self.schema(resource_type) {
+            Some(schema) => {
+                let mut errors = super::provider::validate_against_schema(schema, config);
+                if resource_type == process::SERVICE {
+                    errors.extend(process::validate_config(config));
+                }
+                errors
+            }
+            None => vec![ProviderError::unknown_resource_type(NAME, resource_type)],
+        }
+    }
+
     async fn plan_change(
         &self,
         resource_type: &str,
         prior: Option<&ObjectState>,
         proposed: &Attributes,
     ) -> Result<PlannedChange, ProviderError> {
+        if resource_type == process::SERVICE {
+            return self
+                .services(false)
+                .await?
+                .plan_change(resource_type, prior, proposed)
+                .await;
+        }
         self.check_type(resource_type)?;
         match resource_type {
             resources::SSH_FILE => resources::plan_file(self, prior, proposed),
@@ -302,10 +371,17 @@ impl Provider for SshProvider {
 
     async fn create(
         &self,
-        _op: &Operation,
+        op: &Operation,
         resource_type: &str,
         planned: &Attributes,
     ) -> Result<ObjectState, ProviderError> {
+        if resource_type == process::SERVICE {
+            return self
+                .services(true)
+                .await?
+                .create(op, resource_type, planned)
+                .await;
+        }
         self.check_type(resource_type)?;
         match resource_type {
             resources::SSH_FILE => resources::write_file(self, planned).await,
@@ -319,6 +395,9 @@ impl Provider for SshProvider {
         resource_type: &str,
         prior: &ObjectState,
     ) -> Result<Option<ObjectState>, ProviderError> {
+        if resource_type == process::SERVICE {
+            return self.services(true).await?.read(resource_type, prior).await;
+        }
         self.check_type(resource_type)?;
         match resource_type {
             resources::SSH_FILE => resources::read_file(self, &prior.attributes).await,
@@ -329,11 +408,18 @@ impl Provider for SshProvider {
 
     async fn update(
         &self,
-        _op: &Operation,
+        op: &Operation,
         resource_type: &str,
         prior: &ObjectState,
         planned: &Attributes,
     ) -> Result<ObjectState, ProviderError> {
+        if resource_type == process::SERVICE {
+            return self
+                .services(true)
+                .await?
+                .update(op, resource_type, prior, planned)
+                .await;
+        }
         self.check_type(resource_type)?;
         match resource_type {
             resources::SSH_FILE => resources::write_file(self, planned).await,
@@ -344,10 +430,17 @@ impl Provider for SshProvider {
 
     async fn delete(
         &self,
-        _op: &Operation,
+        op: &Operation,
         resource_type: &str,
         prior: &ObjectState,
     ) -> Result<(), ProviderError> {
+        if resource_type == process::SERVICE {
+            return self
+                .services(true)
+                .await?
+                .delete(op, resource_type, prior)
+                .await;
+        }
         self.check_type(resource_type)?;
         match resource_type {
             resources::SSH_FILE => resources::delete_file(self, &prior.attributes).await,
@@ -357,7 +450,46 @@ impl Provider for SshProvider {
     }
 
     async fn import(&self, resource_type: &str, id: &str) -> Result<ObjectState, ProviderError> {
+        if resource_type == process::SERVICE {
+            return self.services(false).await?.import(resource_type, id).await;
+        }
         self.check_type(resource_type)?;
         resources::import(self, resource_type, id).await
+    }
+
+    async fn resume(
+        &self,
+        op: &Operation,
+        resource_type: &str,
+        prior: Option<&ObjectState>,
+        planned: &Attributes,
+        checkpoint: Option<&serde_json::Value>,
+    ) -> Result<Resumed, ProviderError> {
+        if resource_type == process::SERVICE {
+            return self
+                .services(true)
+                .await?
+                .resume(op, resource_type, prior, planned, checkpoint)
+                .await;
+        }
+        super::provider::resume_by_default(self, op, resource_type, prior, planned, checkpoint)
+            .await
+    }
+
+    fn deploy_steps(
+        &self,
+        resource_type: &str,
+        prior: Option<&ObjectState>,
+        planned: &Attributes,
+    ) -> Option<DeploySteps> {
+        if resource_type != process::SERVICE {
+            return None;
+        }
+        let machine = Arc::new(process::machine::LocalMachine::new(self.host.clone()));
+        ProcessProvider::with_machine(PathBuf::from("."), machine).deploy_steps(
+            resource_type,
+            prior,
+            planned,
+        )
     }
 }
