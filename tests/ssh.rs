@@ -6,7 +6,6 @@
 //! (`ssh_file`, `ssh_directory`, `ssh_command`: apply, no-op plan, drift,
 //! import, destroy, failing commands, bad input, planted secrets).
 
-
 use crate::common;
 
 use common::sshd::SshServer;
