@@ -44,11 +44,7 @@ pub fn prior_objects(
     let mut objects = BTreeMap::new();
     for resource in &state.resources {
         for instance in &resource.instances {
-            let attributes = key.open(&instance.attributes, None)?;
-            let attributes: Attributes = match attributes.into_kind() {
-                crate::lang::Kind::Map(map) => map,
-                _ => Attributes::default(),
-            };
+            let attributes = open_attributes(key, &instance.attributes)?;
             let id = attributes
                 .get("id")
                 .and_then(Value::as_str)
@@ -66,6 +62,37 @@ pub fn prior_objects(
         }
     }
     Ok(objects)
+}
+
+/// Opens the attributes of every instance of `state` with `key`: what
+/// [`prior_objects`] gives, without the rest of each object, for callers that
+/// read only the attributes.
+pub fn prior_attributes(
+    state: &State,
+    key: &Key,
+) -> Result<BTreeMap<InstanceAddr, Attributes>, StateError> {
+    let mut objects = BTreeMap::new();
+    for resource in &state.resources {
+        for instance in &resource.instances {
+            objects.insert(
+                resource.addr.instance(instance.key.clone()),
+                open_attributes(key, &instance.attributes)?,
+            );
+        }
+    }
+    Ok(objects)
+}
+
+/// An instance's recorded attributes, opened (an empty map when they are not
+/// an object).
+fn open_attributes(
+    key: &Key,
+    sealed: &crate::state::SealedValue,
+) -> Result<Attributes, StateError> {
+    Ok(match key.open(sealed, None)?.into_kind() {
+        crate::lang::Kind::Map(map) => map,
+        _ => Attributes::default(),
+    })
 }
 
 /// Reads the objects `selected` picks from their providers, at most
