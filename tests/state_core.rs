@@ -457,3 +457,27 @@ fn state_pull_after_a_killed_first_apply_prints_the_state_with_the_journal_folde
     assert_eq!(file.serial, 0, "at the serial it was folded onto");
     assert!(journal_path(&dir.path).exists(), "pull writes nothing");
 }
+
+#[test]
+fn plan_refuses_a_state_sealed_with_another_key_and_plans_nothing() {
+    // The key is checked on the plan's path too, not only on apply's.
+    let dir = TempDir::new("plan-other-key");
+    two_nulls(&dir);
+    apply_ok(&dir.path);
+    let other_key = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+    let output = infra_env(&dir.path, &["plan"], &[("INFRA_STATE_KEY", other_key)]);
+    assert_ne!(code(&output), 0, "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("infra::state::wrong_key"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !stdout(&output).contains("No changes"),
+        "{}",
+        stdout(&output)
+    );
+    // With its own key, the same state plans no change.
+    let output = infra(&dir.path, &["plan"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+}

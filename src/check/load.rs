@@ -16,17 +16,34 @@ use std::path::{Component, Path, PathBuf};
 const EXTENSION: &str = "infra";
 
 /// Reads every `*.infra` file directly in `dir` (not sub-folders), in file-name
-/// order, and parses it.
+/// order, and parses it. The files are parsed on several threads at once
+/// (each file on one): a stack is usually many files of moderate size, each
+/// below the size at which [`syntax::parse`] splits a file itself.
 pub(super) fn load(host: &dyn Host, dir: &Path) -> (Stack, Diagnostics) {
-    load_parsed(host, dir, &mut syntax::parse)
+    load_files(host, dir, &mut parse_files)
 }
 
-/// [`load`], each file parsed with `parse`.
+/// [`load`], each file parsed with `parse`, one after the other.
 pub(super) fn load_parsed(
     host: &dyn Host,
     dir: &Path,
     parse: &mut dyn FnMut(FileId, &str) -> (syntax::ast::File, Diagnostics),
 ) -> (Stack, Diagnostics) {
+    load_files(host, dir, &mut |sources, ids| {
+        ids.iter()
+            .map(|&id| parse(id, text_of(sources, id)))
+            .collect()
+    })
+}
+
+/// Parses what `parse_all` returns for the given files: one tree with its
+/// diagnostics per file, in the order of `ids`.
+type ParseAll<'a> = dyn FnMut(&SourceMap, &[FileId]) -> Vec<(syntax::ast::File, Diagnostics)> + 'a;
+
+/// Reads the files first, then parses them all with `parse_all`; the
+/// diagnostics come out in file order, as if each file had been read and
+/// parsed in turn.
+fn load_files(host: &dyn Host, dir: &Path, parse_all: &mut ParseAll<'_>) -> (Stack, Diagnostics) {
     let mut stack = Stack {
         dir: dir.to_path_buf(),
         ..Stack::default()
@@ -53,13 +70,86 @@ pub(super) fn load_parsed(
         );
         return (stack, diagnostics);
     }
-    for path in paths {
-        if let Some(file) = read_and_parse(host, &path, &mut stack.sources, &mut diagnostics, parse)
+    // Each file's reading problems, and its id when it is to be parsed.
+    let read: Vec<(Diagnostics, Option<FileId>)> = paths
+        .iter()
+        .map(|path| {
+            let mut read_diagnostics = Diagnostics::new();
+            let id = read_source(host, path, &mut stack.sources, &mut read_diagnostics);
+            (read_diagnostics, id)
+        })
+        .collect();
+    let ids: Vec<FileId> = read.iter().filter_map(|(_, id)| *id).collect();
+    let mut parsed = parse_all(&stack.sources, &ids).into_iter();
+    for (read_diagnostics, id) in read {
+        diagnostics.extend(read_diagnostics);
+        if id.is_some()
+            && let Some((file, parse_diagnostics)) = parsed.next()
         {
+            diagnostics.extend(parse_diagnostics);
             stack.files.push(file);
         }
     }
     (stack, diagnostics)
+}
+
+/// The text of file `id` (empty for an unknown id).
+fn text_of(sources: &SourceMap, id: FileId) -> &str {
+    sources.get(id).map_or("", |file| file.text.as_str())
+}
+
+/// The most threads [`parse_files`] starts.
+const MAX_PARSE_THREADS: usize = 8;
+
+/// Parses the files `ids` with [`syntax::parse`], on as many threads as there
+/// are cores (each thread takes the next file not yet taken), and returns the
+/// results in the order of `ids`.
+fn parse_files(sources: &SourceMap, ids: &[FileId]) -> Vec<(syntax::ast::File, Diagnostics)> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_PARSE_THREADS)
+        .min(ids.len());
+    if threads <= 1 {
+        return ids
+            .iter()
+            .map(|&id| syntax::parse(id, text_of(sources, id)))
+            .collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<Option<(syntax::ast::File, Diagnostics)>> =
+        std::iter::repeat_with(|| None).take(ids.len()).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&id) = ids.get(index) else { break };
+                        done.push((index, syntax::parse(id, text_of(sources, id))));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for worker in workers {
+            // A worker that panicked leaves its slots empty; they are parsed
+            // again below, on this thread.
+            if let Ok(done) = worker.join() {
+                for (index, result) in done {
+                    if let Some(slot) = slots.get_mut(index) {
+                        *slot = Some(result);
+                    }
+                }
+            }
+        }
+    });
+    slots
+        .into_iter()
+        .zip(ids)
+        .map(|(slot, &id)| slot.unwrap_or_else(|| syntax::parse(id, text_of(sources, id))))
+        .collect()
 }
 
 /// Reads `path` through the host into `sources` and parses it; `None` (with
@@ -71,6 +161,20 @@ fn read_and_parse(
     diagnostics: &mut Diagnostics,
     parse: &mut dyn FnMut(FileId, &str) -> (syntax::ast::File, Diagnostics),
 ) -> Option<syntax::ast::File> {
+    let id = read_source(host, path, sources, diagnostics)?;
+    let (file, parse_diagnostics) = parse(id, text_of(sources, id));
+    diagnostics.extend(parse_diagnostics);
+    Some(file)
+}
+
+/// Reads `path` through the host into `sources`; its id, or `None` (with the
+/// problem in `diagnostics`) when it cannot be read or is not UTF-8.
+fn read_source(
+    host: &dyn Host,
+    path: &Path,
+    sources: &mut SourceMap,
+    diagnostics: &mut Diagnostics,
+) -> Option<FileId> {
     let name = display_path(path);
     let bytes = match host.read(path) {
         Ok(bytes) => bytes,
@@ -80,12 +184,7 @@ fn read_and_parse(
         }
     };
     match add_source(sources, name, bytes) {
-        Ok(id) => {
-            let text = sources.get(id).map_or("", |file| file.text.as_str());
-            let (file, parse_diagnostics) = parse(id, text);
-            diagnostics.extend(parse_diagnostics);
-            Some(file)
-        }
+        Ok(id) => Some(id),
         Err(diagnostic) => {
             diagnostics.push(*diagnostic);
             None

@@ -810,3 +810,49 @@ output "greeting" {
         parsed_attributes(block, "value")[0].value
     );
 }
+
+/// `load` parses the files on several threads; the trees, the sources and the
+/// diagnostics (a syntax error, a file that is not UTF-8) must come out as
+/// when each file is read and parsed in turn.
+#[test]
+fn loading_on_several_threads_gives_what_loading_file_by_file_gives() {
+    use crate::host::MemoryHost;
+    use std::path::Path;
+
+    let mut host = MemoryHost::new();
+    for index in 0..12 {
+        let text = match index {
+            3 => "resource \"null_resource\" \"broken\" {\n  triggers = {\n}\n".to_owned(),
+            _ => format!(
+                "resource \"null_resource\" \"r{index}\" {{\n  triggers = {{ prev = \"{index}\" }}\n}}\n"
+            ),
+        };
+        host = host.with_file(format!("s/f{index:02}.infra"), text);
+    }
+    host = host.with_file("s/f05b.infra", vec![b'x', 0xff, b'\n']);
+    let (parallel, parallel_diagnostics) = super::load(&host, Path::new("s"));
+    let (sequential, sequential_diagnostics) =
+        super::load_parsed(&host, Path::new("s"), &mut crate::syntax::parse);
+    assert_eq!(
+        parallel.files.len(),
+        12,
+        "the file that is not UTF-8 is left out"
+    );
+    assert_eq!(
+        format!("{:?}", parallel.files),
+        format!("{:?}", sequential.files)
+    );
+    assert_eq!(
+        format!("{parallel_diagnostics:?}"),
+        format!("{sequential_diagnostics:?}")
+    );
+    assert!(parallel_diagnostics.has_errors());
+    let names = |stack: &Stack| -> Vec<String> {
+        stack
+            .sources
+            .iter()
+            .map(|(_, file)| file.name.clone())
+            .collect()
+    };
+    assert_eq!(names(&parallel), names(&sequential));
+}

@@ -115,6 +115,7 @@ pub fn plan(
         result = Some(planned.plan);
         drop_in_background(planned.expanded);
     }
+    drop_in_background(checked);
     diagnostics.sort();
     (result, sources, diagnostics)
 }
@@ -460,13 +461,9 @@ pub(crate) fn known_from_prior(
     let Some(state) = &opened.prior else {
         return Some(BTreeMap::new());
     };
-    match crate::plan::prior_objects(state, &opened.key) {
-        Ok(objects) => Some(
-            objects
-                .into_iter()
-                .map(|(addr, object)| (addr, object.object.attributes))
-                .collect(),
-        ),
+    // Only the attributes: the plan opens the whole objects itself.
+    match crate::plan::prior_attributes(state, &opened.key) {
+        Ok(attributes) => Some(attributes),
         Err(error) => {
             diagnostics.push(error.to_diagnostic());
             None

@@ -135,7 +135,7 @@ pub(super) fn apply_moves(
 pub(super) async fn import_objects(
     request: &Request<'_>,
     prior: &BTreeMap<InstanceAddr, PriorObject>,
-    selected: &BTreeSet<InstanceAddr>,
+    selected: &super::diff::Selection,
 ) -> (BTreeMap<InstanceAddr, (String, PriorObject)>, Diagnostics) {
     let mut diagnostics = Diagnostics::new();
     let expanded = request.expanded;

@@ -25,6 +25,27 @@ use crate::providers::{Attributes, PlannedChange, Provider, ProviderError};
 use crate::state::{State, StateError};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The instances a run looks at: all of them, or those the targets select.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Every instance: a run without targets. Nothing is copied (a stack of
+    /// 100,000 instances would otherwise copy 200,000 addresses into a set
+    /// only to find each of them there).
+    All,
+    /// Only these instances.
+    Only(BTreeSet<InstanceAddr>),
+}
+
+impl Selection {
+    /// Whether the run looks at `addr`.
+    pub fn contains(&self, addr: &InstanceAddr) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Only(selected) => selected.contains(addr),
+        }
+    }
+}
+
 /// The instances a run looks at: everything without targets; with targets,
 /// the instances they name (in the configuration or the prior state) and,
 /// transitively, the configured instances those depend on.
@@ -32,14 +53,9 @@ pub(super) fn selection(
     expanded: &Expanded,
     prior: &BTreeMap<InstanceAddr, PriorObject>,
     targets: &[Target],
-) -> BTreeSet<InstanceAddr> {
+) -> Selection {
     if targets.is_empty() {
-        return expanded
-            .instances
-            .keys()
-            .chain(prior.keys())
-            .cloned()
-            .collect();
+        return Selection::All;
     }
     let targeted = |addr: &InstanceAddr| targets.iter().any(|target| target.contains(addr));
     let mut by_resource: BTreeMap<&ResourceAddr, Vec<&InstanceAddr>> = BTreeMap::new();
@@ -71,7 +87,7 @@ pub(super) fn selection(
             }
         }
     }
-    selected
+    Selection::Only(selected)
 }
 
 /// Orders `nodes` so that each comes after what it depends on (`dependencies`
@@ -172,7 +188,7 @@ fn apply_ignore_changes(instance: &Instance, prior: &PriorObject) -> Attributes 
 pub async fn diff(
     request: &Request<'_>,
     refreshed: &Refreshed,
-    selected: &BTreeSet<InstanceAddr>,
+    selected: &Selection,
 ) -> (Vec<Change>, Diagnostics) {
     let mut diagnostics = Diagnostics::new();
     let expanded = request.expanded;
@@ -187,7 +203,7 @@ pub async fn diff(
     let configured: BTreeMap<&InstanceAddr, &[ResourceAddr]> = expanded
         .instances
         .iter()
-        .filter(|(addr, _)| selected.contains(*addr))
+        .filter(|(addr, _)| selected.contains(addr))
         .map(|(addr, instance)| (addr, &*instance.dependencies))
         .collect();
     let order = dependency_order(&configured);
@@ -383,7 +399,7 @@ pub async fn diff(
         .filter(|(addr, _)| {
             // A data source is only read, so one that left the configuration is just dropped.
             addr.resource.mode == Mode::Managed
-                && selected.contains(*addr)
+                && selected.contains(addr)
                 && !expanded.instances.contains_key(*addr)
         })
         .map(|(addr, object)| (addr, object.dependencies.as_slice()))

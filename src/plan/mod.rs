@@ -30,7 +30,7 @@ mod impact;
 mod policy;
 mod refresh;
 
-pub use diff::diff;
+pub use diff::{Selection, diff};
 pub use file::{
     AttributeDriftFile, ChangeFile, DriftFile, FORMAT_VERSION, OutputChangeFile, PlanFile,
     StoredValue, config_digest,
@@ -40,7 +40,7 @@ pub use impact::{
     RollbackPlan,
 };
 pub use policy::{Enforcement, PolicyChecked, PolicyResults, Violation};
-pub use refresh::{PriorObject, Refreshed, prior_objects, refresh};
+pub use refresh::{PriorObject, Refreshed, prior_attributes, prior_objects, refresh};
 
 use crate::addr::{InstanceAddr, Target};
 use crate::diag::Diagnostics;
