@@ -167,6 +167,10 @@ fn a_changed_host_key_is_refused_with_the_fingerprint_seen() {
         error.message
     );
     assert_eq!(error.attribute_path, Some(vec!["host_key".to_owned()]));
+    assert_eq!(
+        error.code.map(|code| code.as_str()),
+        Some("infra::ssh::host_key_mismatch")
+    );
     assert!(!error.is_transient());
     assert_eq!(server.accepted_logins(), 0, "no credential may be sent");
 }
@@ -191,6 +195,10 @@ fn a_wrong_private_key_is_refused_clearly() {
         error.message
     );
     assert_eq!(error.attribute_path, Some(vec!["private_key".to_owned()]));
+    assert_eq!(
+        error.code.map(|code| code.as_str()),
+        Some("infra::ssh::key_refused")
+    );
 }
 
 #[test]
@@ -217,6 +225,10 @@ fn an_unreachable_port_times_out_within_connect_timeout() {
     assert_eq!(
         error.attribute_path,
         Some(vec!["connect_timeout".to_owned()])
+    );
+    assert_eq!(
+        error.code.map(|code| code.as_str()),
+        Some("infra::ssh::connect_timeout")
     );
     drop(silent);
 }

@@ -300,6 +300,12 @@ codes! {
     SshNginxMissing => ("infra::ssh::nginx_missing", "nginx is not installed on the server"),
     /// A service with `provider = ssh` whose `run` names a program the server does not have.
     SshCommandNotFound => ("infra::ssh::command_not_found", "the command is not on the server"),
+    /// The server offered a host key other than the one `host_key` pins.
+    SshHostKeyMismatch => ("infra::ssh::host_key_mismatch", "the server's host key is not the pinned one"),
+    /// The server refused the provider's private key for the user.
+    SshKeyRefused => ("infra::ssh::key_refused", "the server refused the private key"),
+    /// Connecting and logging in took longer than the provider's `connect_timeout`.
+    SshConnectTimeout => ("infra::ssh::connect_timeout", "connecting to the server timed out"),
 
     // ---- policy: Rego policies checked against plans ---------------------------
     /// A `.rego` policy (or a policy data file) does not parse; the help line has regorus's message.

@@ -57,6 +57,21 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
          tests/ssh_services.rs",
     ),
     (
+        "infra::ssh::host_key_mismatch",
+        "raised when connecting to a server (plan or apply, never validate); exercised against \
+         a real sshd by tests/ssh.rs",
+    ),
+    (
+        "infra::ssh::key_refused",
+        "raised when connecting to a server (plan or apply, never validate); exercised against \
+         a real sshd by tests/ssh.rs",
+    ),
+    (
+        "infra::ssh::connect_timeout",
+        "raised when connecting to a server (plan or apply, never validate); exercised against \
+         a real sshd by tests/ssh.rs",
+    ),
+    (
         "infra::cli::unreadable_file",
         "needs a file the process cannot read; exercised by tests/cli.rs and tests/state_cli.rs",
     ),

@@ -228,7 +228,8 @@ async fn open(target: &Target) -> Result<SshConn, ProviderError> {
                  user's authorized_keys, or the user is wrong",
                 fingerprint(target.private_key.public_key())
             ))
-            .at(["private_key"]));
+            .at(["private_key"])
+            .code(crate::diag::Code::SshKeyRefused));
         }
         Ok(handle)
     };
@@ -239,7 +240,8 @@ async fn open(target: &Target) -> Result<SshConn, ProviderError> {
                 "connecting to {where_to} timed out after {}s (connect_timeout)",
                 target.connect_timeout.as_secs_f64()
             ))
-            .at(["connect_timeout"]));
+            .at(["connect_timeout"])
+            .code(crate::diag::Code::SshConnectTimeout));
         }
     };
     OPENED.fetch_add(1, Ordering::Relaxed);
@@ -272,7 +274,8 @@ fn connect_error(
             target.host_key.algorithm(),
             fingerprint(&target.host_key)
         ))
-        .at(["host_key"]);
+        .at(["host_key"])
+        .code(crate::diag::Code::SshHostKeyMismatch);
     }
     ProviderError::transient(format!("connecting to {where_to} failed: {error}"))
 }
