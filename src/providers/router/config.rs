@@ -218,6 +218,30 @@ pub fn answers_generation(answer: &[u8], generation: u64) -> bool {
             .is_some_and(|body| body == status_body(generation))
 }
 
+/// Whether the router reached through `connect` (a TCP stream on this
+/// machine, or a channel from the server's side) answers its status request
+/// with `generation`, all within 2 s; a failed connection is `false`.
+pub async fn probe_generation<S>(
+    connect: impl std::future::Future<Output = Option<S>>,
+    generation: u64,
+) -> bool
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let probe = async {
+        let mut stream = connect.await?;
+        stream.write_all(status_request().as_bytes()).await.ok()?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.ok()?;
+        Some(answer)
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
+        Ok(Some(answer)) => answers_generation(&answer, generation),
+        _ => false,
+    }
+}
+
 /// The generation and routes a configuration was rendered from, read from
 /// its header; `None` for text the router did not write.
 pub fn read_header(text: &str) -> Option<(u64, Routes)> {

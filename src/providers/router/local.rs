@@ -22,7 +22,6 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Where nginx is looked for after the `PATH`: Debian puts it in `/usr/sbin`,
 /// which a normal user's `PATH` often lacks.
@@ -471,22 +470,12 @@ impl LocalRouter {
     /// Whether the router answers generation `generation` at [`super::STATUS_PATH`].
     async fn serves(&self, routes: &Routes, generation: u64) -> bool {
         let host = routes.probe_host();
-        let probe = async {
-            let mut stream = tokio::net::TcpStream::connect((host, routes.listen_port))
+        let connect = async {
+            tokio::net::TcpStream::connect((host, routes.listen_port))
                 .await
-                .ok()?;
-            stream
-                .write_all(config::status_request().as_bytes())
-                .await
-                .ok()?;
-            let mut answer = Vec::new();
-            stream.read_to_end(&mut answer).await.ok()?;
-            Some(answer)
+                .ok()
         };
-        let Ok(Some(answer)) = tokio::time::timeout(Duration::from_secs(2), probe).await else {
-            return false;
-        };
-        config::answers_generation(&answer, generation)
+        config::probe_generation(connect, generation).await
     }
 
     async fn wait_stopped(&self, pid: u32, within: Duration) -> bool {

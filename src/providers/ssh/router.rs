@@ -25,7 +25,6 @@ use crate::providers::router::{ErrorRate, Routes, Traffic, access_log};
 use async_trait::async_trait;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// How long a start or a reload may take to serve.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -170,20 +169,8 @@ impl RemoteRouter {
             return false;
         };
         let host = routes.probe_host();
-        let probe = async {
-            let mut stream = conn.direct_tcpip(host, routes.listen_port).await.ok()?;
-            stream
-                .write_all(config::status_request().as_bytes())
-                .await
-                .ok()?;
-            let mut answer = Vec::new();
-            stream.read_to_end(&mut answer).await.ok()?;
-            Some(answer)
-        };
-        let Ok(Some(answer)) = tokio::time::timeout(Duration::from_secs(2), probe).await else {
-            return false;
-        };
-        config::answers_generation(&answer, generation)
+        let connect = async { conn.direct_tcpip(host, routes.listen_port).await.ok() };
+        config::probe_generation(connect, generation).await
     }
 
     /// The last lines of the error log.
