@@ -53,9 +53,9 @@ done
 cargo --version
 
 # The compiler cache and the Python and npm tools below live in one folder
-# per user and machine,
-# shared by every checkout (a fresh clone installs nothing again: pip and
-# npm installs are slow, mostly waiting on the registry), and each checkout
+# per user and machine, shared by every checkout (a fresh clone installs
+# nothing again: pip and npm installs are slow, mostly waiting on the
+# registry), and each checkout
 # links to it under the gitignored names the tests look for: .venv-ci,
 # .venv-moto and .ci-tools. INFRA_TEST_TOOLS picks another folder. A
 # checkout whose own folder is already there (not a link) keeps it.
