@@ -19,7 +19,7 @@ use super::{
     Action, AttributeDrift, Change, Drift, DriftKind, Impact, OutputChange, Plan, PriorVersion,
     Reason,
 };
-use crate::addr::InstanceAddr;
+use crate::addr::{InstanceAddr, ProviderAddr};
 use crate::diag::{Code, Diagnostic};
 use crate::expand::EnvironmentInfo;
 use crate::host::Host;
@@ -79,8 +79,8 @@ pub struct ChangeFile {
     pub addr: InstanceAddr,
     /// Its resource type.
     pub resource_type: String,
-    /// Its provider.
-    pub provider: String,
+    /// Its provider configuration.
+    pub provider: ProviderAddr,
     /// How.
     pub action: Action,
     /// The object before (a map).

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::addr::{InstanceKey, ResourceAddr};
+use crate::addr::{InstanceKey, ProviderAddr, ResourceAddr};
 use crate::config::Lifecycle;
 use crate::diag::{Code, FileId, Span};
 use crate::expand::{Instance, OutputValue};
@@ -71,7 +71,7 @@ impl World {
         let mut state = State::new(self.host.as_ref());
         state.serial = 1;
         for (addr, instance) in &expanded.instances {
-            let provider = self.providers.get(&instance.provider.0).unwrap().clone();
+            let provider = self.providers.get(&ProviderAddr::from_key(&instance.provider)).unwrap().clone();
             let resource_type = &addr.resource.resource_type;
             let planned = provider
                 .plan_change(resource_type, None, &instance.attributes)
@@ -91,7 +91,7 @@ impl World {
                 .unwrap();
             state.set_instance(
                 &addr.resource,
-                &instance.provider.0,
+                &ProviderAddr::from_key(&instance.provider),
                 InstanceState {
                     key: addr.key.clone(),
                     attributes,
@@ -1131,7 +1131,7 @@ fn impact_of_an_updated_chain(n: usize) -> (Impact, usize) {
         .map(|addr| Change {
             addr: addr.clone(),
             resource_type: TEST_RESOURCE.to_owned(),
-            provider: "test".to_owned(),
+            provider: ProviderAddr::named("test"),
             action: Action::Update,
             before: None,
             after: Attributes::new(),

@@ -1206,7 +1206,7 @@ pub fn markdown(plan: &Plan) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::addr::{InstanceAddr, InstanceKey, ResourceAddr};
+    use crate::addr::{InstanceAddr, InstanceKey, ProviderAddr, ResourceAddr};
     use crate::expand::EnvironmentInfo;
     use crate::plan::{AttributeDrift, PriorVersion};
 
@@ -1227,7 +1227,7 @@ mod tests {
         Change {
             addr: addr(name),
             resource_type: String::from("test_resource"),
-            provider: String::from("test"),
+            provider: ProviderAddr::named("test"),
             action,
             before,
             after,
