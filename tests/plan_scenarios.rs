@@ -116,8 +116,11 @@ fn prior_state(
                 target.resource
             })
             .collect();
-        let provider: infra::addr::ProviderAddr =
-            instance["provider"].as_str().unwrap_or("test").parse().unwrap();
+        let provider: infra::addr::ProviderAddr = instance["provider"]
+            .as_str()
+            .unwrap_or("test")
+            .parse()
+            .unwrap();
         if addr.resource.resource_type == TEST_RESOURCE {
             let id = attrs["id"].as_str().expect("an id").to_owned();
             objects.insert(id, attrs.clone());

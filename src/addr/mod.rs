@@ -418,7 +418,8 @@ impl serde::Serialize for ProviderAddr {
 impl<'de> serde::Deserialize<'de> for ProviderAddr {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        text.parse().map_err(|e: AddrError| serde::de::Error::custom(e.0))
+        text.parse()
+            .map_err(|e: AddrError| serde::de::Error::custom(e.0))
     }
 }
 
@@ -656,7 +657,10 @@ mod tests {
         );
         let json = serde_json::to_string(&aliased).unwrap();
         assert_eq!(json, r#""ssh.staging""#);
-        assert_eq!(serde_json::from_str::<ProviderAddr>(&json).unwrap(), aliased);
+        assert_eq!(
+            serde_json::from_str::<ProviderAddr>(&json).unwrap(),
+            aliased
+        );
         // What states written before aliases hold.
         let old: ProviderAddr = serde_json::from_str(r#""ssh""#).unwrap();
         assert_eq!(old, ProviderAddr::named("ssh"));

@@ -306,7 +306,11 @@ fn missing_providers(expanded: &Expanded, providers: &ProviderSet) -> Diagnostic
         if live || !seen.insert(resource.clone()) {
             continue;
         }
-        if configured.alias.is_some() && providers.lookup(resource_type, &ProviderAddr::named(name)).is_some() {
+        if configured.alias.is_some()
+            && providers
+                .lookup(resource_type, &ProviderAddr::named(name))
+                .is_some()
+        {
             // The provider is built in but this configuration has no
             // instance: its block is missing (a child module's reference
             // to an alias the root does not declare).

@@ -71,7 +71,11 @@ impl World {
         let mut state = State::new(self.host.as_ref());
         state.serial = 1;
         for (addr, instance) in &expanded.instances {
-            let provider = self.providers.get(&ProviderAddr::from_key(&instance.provider)).unwrap().clone();
+            let provider = self
+                .providers
+                .get(&ProviderAddr::from_key(&instance.provider))
+                .unwrap()
+                .clone();
             let resource_type = &addr.resource.resource_type;
             let planned = provider
                 .plan_change(resource_type, None, &instance.attributes)
@@ -692,7 +696,7 @@ async fn tampered_plan_file_is_refused() {
     // Not a plan file at all, or a future version.
     let error = PlanFile::parse(b"{\"not\": \"a plan\"", &world.key).unwrap_err();
     assert_eq!(error.code, Code::PlanInvalidFile);
-    let future = text.replacen("\"format_version\": 1", "\"format_version\": 99", 1);
+    let future = text.replacen("\"format_version\": 2", "\"format_version\": 99", 1);
     let error = PlanFile::parse(future.as_bytes(), &world.key).unwrap_err();
     assert_eq!(error.code, Code::PlanInvalidFile);
 }

@@ -140,7 +140,8 @@ impl ProviderSet {
     /// (see the module's invariant). The one lookup plan, apply, import and
     /// drift use.
     pub fn lookup(&self, resource_type: &str, addr: &ProviderAddr) -> Option<&Arc<dyn Provider>> {
-        self.resolve(resource_type, addr).map(|(_, provider)| provider)
+        self.resolve(resource_type, addr)
+            .map(|(_, provider)| provider)
     }
 
     /// [`ProviderSet::lookup`], with the configuration that serves: `addr`,
@@ -270,11 +271,17 @@ mod tests {
         assert!(!Arc::ptr_eq(&default, &staging_one));
         assert!(!Arc::ptr_eq(&staging_one, &prod_one));
         assert!(Arc::ptr_eq(&staging_one, set.get(&staging).unwrap()));
-        assert_eq!(set.lookup("aws_s3_bucket", &west).map(|p| p.name()), Some("aws"));
+        assert_eq!(
+            set.lookup("aws_s3_bucket", &west).map(|p| p.name()),
+            Some("aws")
+        );
         // An aliased `aws` block cannot serve a `local_file`.
         assert!(set.lookup("local_file", &west).is_none());
         // The type's default provider is still the un-aliased instance.
-        assert!(Arc::ptr_eq(set.for_resource_type("ssh_file").unwrap(), &default));
+        assert!(Arc::ptr_eq(
+            set.for_resource_type("ssh_file").unwrap(),
+            &default
+        ));
         assert_eq!(
             set.configurations()
                 .map(|(addr, _)| addr.to_string())
@@ -289,7 +296,14 @@ mod tests {
         assert!(!set.add_configuration(&ProviderAddr::new("gcp", Some("b".to_owned()))));
         let other = Arc::new(TestProvider::new());
         tests.insert_at(ProviderAddr::new("test", Some("b".to_owned())), other);
-        assert!(tests.lookup("test_resource", &ProviderAddr::new("test", Some("b".to_owned()))).is_some());
+        assert!(
+            tests
+                .lookup(
+                    "test_resource",
+                    &ProviderAddr::new("test", Some("b".to_owned()))
+                )
+                .is_some()
+        );
     }
 
     #[test]

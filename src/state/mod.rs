@@ -449,7 +449,11 @@ impl State {
         let Some(resource) = self.resources.iter().find(|r| r.addr == from.resource) else {
             return;
         };
-        let Some(mut instance) = resource.instances.iter().find(|i| i.key == from.key).cloned()
+        let Some(mut instance) = resource
+            .instances
+            .iter()
+            .find(|i| i.key == from.key)
+            .cloned()
         else {
             return;
         };

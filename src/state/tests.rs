@@ -215,7 +215,11 @@ fn a_version_1_state_reads_with_default_configurations_and_the_next_version_is_2
 
     let staging = ProviderAddr::new("ssh", Some("staging".to_owned()));
     let instance = read.resources[0].instances[0].clone();
-    state.set_instance(&ResourceAddr::managed("ssh_file", "site"), &staging, instance);
+    state.set_instance(
+        &ResourceAddr::managed("ssh_file", "site"),
+        &staging,
+        instance,
+    );
     let lock = backend
         .lock("apply", Duration::ZERO, &mut no_wait())
         .unwrap();
