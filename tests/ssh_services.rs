@@ -1,4 +1,4 @@
-//! `service` blocks with `provider = ssh`: services deployed to a remote
+//! `service` blocks with `provider = ssh` (or an aliased `ssh.ALIAS`): services deployed to a remote
 //! host by the `process` provider's strategies over SSH, against a real
 //! sshd each test starts (`common::sshd`, its sessions' `$HOME` in its temp
 //! folder) and the server's real nginx. The app is the services tests' own
@@ -692,10 +692,10 @@ fn infra_rollback_of_a_remote_service_deploys_the_previous_version() {
     assert_eq!(stack.apps().len(), 1);
 }
 
-/// Only the `ssh` block without `alias` is configured today: a service
-/// naming an aliased block gets told so at plan, before any connection.
+/// A service on an aliased `ssh` block is configured from that block alone:
+/// a bad setting there is pointed at, before any connection.
 #[test]
-fn a_service_on_an_aliased_ssh_block_is_told_to_use_the_block_without_alias() {
+fn a_service_on_an_aliased_ssh_block_is_configured_from_that_block() {
     let dir = TempDir::new("ssh-alias");
     dir.write(
         "main.infra",
@@ -720,7 +720,88 @@ service "api" {
     assert_eq!(code(&output), 1, "{}{}", stdout(&output), stderr(&output));
     let text = said(&output);
     assert!(text.contains("infra::plan::provider_error"), "{text}");
-    assert!(text.contains("block without `alias`"), "{text}");
+    assert!(
+        text.contains("provider `ssh.vps` refused its settings"),
+        "{text}"
+    );
+    assert!(text.contains("is not an SSH public key"), "{text}");
+    // The label points at the setting (`said` joins the whitespace).
+    assert!(text.contains("host_key = \"ssh-ed25519 AAAA\""), "{text}");
+}
+
+/// The stack's server as the aliased block `ssh.vps` (no block without
+/// alias): the header's folder and file, and the api, all name it.
+fn on_alias(stack: &mut Stack, body: &str) -> String {
+    stack.header = stack
+        .header
+        .replace(
+            "provider \"ssh\" {\n",
+            "provider \"ssh\" {\n  alias = \"vps\"\n",
+        )
+        .replace(
+            "resource \"ssh_directory\" \"app\" {\n",
+            "resource \"ssh_directory\" \"app\" {\n  provider = ssh.vps\n",
+        )
+        .replace(
+            "resource \"ssh_file\" \"app\" {\n",
+            "resource \"ssh_file\" \"app\" {\n  provider = ssh.vps\n",
+        );
+    assert_eq!(stack.header.matches("ssh.vps").count(), 2);
+    let body = body.replace("  provider = ssh\n", "  provider = ssh.vps\n");
+    assert!(body.contains("provider = ssh.vps"), "{body}");
+    body
+}
+
+#[test]
+fn a_remote_service_on_an_aliased_block_deploys_there_and_goes_when_removed() {
+    let (port, listen) = (free_port(), free_port());
+    let deploy = r#"{ strategy = "blue_green" }"#;
+    let Some(mut stack) = Stack::new("remote_alias", &api(port, listen, deploy, "")) else {
+        return;
+    };
+    let body = on_alias(&mut stack, &api(port, listen, deploy, ""));
+    stack.write(&body);
+    let output = stack.apply("v1");
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert!(answers(listen, "v1"), "the remote router serves v1");
+    assert_eq!(stack.apps().len(), 1);
+    assert!(
+        stack.server.commands().contains("infra-start"),
+        "{}",
+        stack.server.commands()
+    );
+    let output = stack.expect(&["plan", "--var", "version=v2"], 0);
+    assert!(
+        stdout(&output).contains("service.api will be deployed"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        stdout(&output).contains("(via ssh.vps)"),
+        "{}",
+        stdout(&output)
+    );
+    let output = stack.apply("v2");
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert!(answers(listen, "v2"));
+    assert_eq!(stack.apps().len(), 1, "the old colour is stopped");
+    stack.expect(&["plan", "--detailed-exitcode", "--var", "version=v2"], 0);
+
+    // The service leaves the configuration: it is stopped on the server
+    // through the block recorded in state.
+    stack.write("");
+    let output = stack.apply("v2");
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert!(
+        stdout(&output).contains("1 destroyed"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stack.apps().is_empty(), "the remote processes are stopped");
+    assert!(
+        get(&format!("http://127.0.0.1:{listen}/")).is_none(),
+        "and the router"
+    );
 }
 
 #[test]

@@ -188,6 +188,7 @@ impl ProviderSet {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
     use crate::host::MemoryHost;
