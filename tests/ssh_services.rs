@@ -16,6 +16,9 @@
 
 use crate::common;
 
+use common::deploy::{
+    WATCHES_V2, apply_v2_into_its_watch, audit_text, interrupt, journal_text, said, service_logs,
+};
 use common::sshd::SshServer;
 use common::{TempDir, code, infra_env, stderr, stdout};
 use std::path::{Path, PathBuf};
@@ -28,14 +31,6 @@ use common::postgres::free_port;
 /// The body of a GET of `url`, when it answers.
 fn get(url: &str) -> Option<String> {
     common::load::get(url).ok()
-}
-
-/// Standard error with its lines joined (miette wraps long help lines).
-fn said(output: &Output) -> String {
-    stderr(output)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// A stack whose `ssh` provider points at its own sshd; on drop, every
@@ -168,11 +163,17 @@ impl Stack {
     }
 
     fn journal(&self) -> String {
-        common::files_under(&self.dir.path.join(".infra/state"))
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "journal"))
-            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
-            .collect()
+        journal_text(&self.dir.path)
+    }
+
+    /// Applies v1, then starts the deploy of v2 and waits until it is in
+    /// its watch window (`common::deploy::apply_v2_into_its_watch`).
+    fn deploy_in_its_watch(&self, listen: u16) -> (common::load::LoadLoop, common::Watched) {
+        let output = self.apply("v1");
+        assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+        let envs = self.envs();
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        apply_v2_into_its_watch(&self.dir.path, &envs, listen)
     }
 }
 
@@ -690,6 +691,91 @@ fn infra_rollback_of_a_remote_service_deploys_the_previous_version() {
     stack.expect(&["rollback", "--auto-approve"], 0);
     assert!(answers(listen, "v1"), "the previous version serves again");
     assert_eq!(stack.apps().len(), 1);
+}
+
+/// The first Ctrl-C reaches a remote blue-green deploy in its watch window:
+/// it rolls back cleanly over SSH (v1 behind the remote router again, v2's
+/// process stopped on the server, no request failed), the audit records the
+/// interrupted deploy, and infra exits 130.
+#[test]
+fn ctrl_c_during_a_remote_deploy_rolls_it_back_and_exits_130() {
+    let (port, listen) = (free_port(), free_port());
+    let Some(stack) = Stack::new("remote_ctrl_c", &api(port, listen, WATCHES_V2, "")) else {
+        return;
+    };
+    let (load, child) = stack.deploy_in_its_watch(listen);
+    assert_eq!(stack.apps().len(), 2, "both colours run in the watch");
+    interrupt(&child);
+    let output = child.finish();
+    let report = load.stop();
+    let (out, err) = (stdout(&output), said(&output));
+    assert_eq!(code(&output), 130, "{out}\n{err}");
+    assert!(
+        out.contains("SIGINT: finishing the actions in flight"),
+        "{out}"
+    );
+    assert!(err.contains("the deploy was interrupted"), "{err}");
+    assert!(err.contains("rolled back"), "{err}");
+    assert_eq!(report.failures, 0, "{:?}", report.failure_samples);
+    assert!(answers(listen, "v1"), "v1 serves again");
+    assert_eq!(stack.apps().len(), 1, "v2's process is stopped");
+    let audit = audit_text(&stack.dir.path);
+    assert!(audit.contains("the deploy was interrupted"), "{audit}");
+    assert!(stack.journal().is_empty(), "nothing is pending");
+    stack.expect(&["drift"], 0);
+}
+
+/// A second Ctrl-C while the first one's rollback runs (v2 ignores SIGTERM,
+/// so stopping it on the server takes the grace period) abandons the remote
+/// deploy: infra exits 130 at once with the checkpoint in the journal, and
+/// the next apply resumes from it over SSH, stops v2 and leaves v1 serving;
+/// no request fails across it all.
+#[test]
+fn a_second_ctrl_c_abandons_the_remote_rollback_and_the_next_apply_resumes_it() {
+    let (port, listen) = (free_port(), free_port());
+    let ignore_term = ", IGNORE_TERM = var.version == \"v2\" ? \"1\" : \"0\"";
+    let Some(stack) = Stack::new(
+        "remote_ctrl_c_twice",
+        &api(port, listen, WATCHES_V2, ignore_term),
+    ) else {
+        return;
+    };
+    let (load, child) = stack.deploy_in_its_watch(listen);
+    interrupt(&child);
+    // The rollback has moved the traffic back and is stopping v2 on the
+    // server, which says it ignores the SIGTERM.
+    let logs = || service_logs(&stack.server.home().join(".infra/run"));
+    common::wait_until(
+        "v2 ignoring its SIGTERM",
+        || logs().contains("ignoring SIGTERM"),
+        || format!("{}{}", child.stdout_so_far(), logs()),
+    );
+    interrupt(&child);
+    let output = child.finish();
+    let (out, err) = (stdout(&output), stderr(&output));
+    assert_eq!(code(&output), 130, "{out}\n{err}");
+    assert!(err.contains("SIGINT: exiting now"), "{err}");
+    assert!(
+        stack.journal().contains("\"step\":\"watch\""),
+        "the checkpoint is kept"
+    );
+    assert_eq!(stack.apps().len(), 2, "v2 was left running");
+    // The next apply (of v1) resumes: it rolls the deploy back for good.
+    let output = stack.apply("v1");
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    let said_now = format!("{}{}", stdout(&output), said(&output));
+    assert!(
+        said_now.contains("resumed the interrupted update of service.api from checkpoint `watch`"),
+        "{said_now}"
+    );
+    let audit = audit_text(&stack.dir.path);
+    assert!(audit.contains("resume: roll back to blue"), "{audit}");
+    let report = load.stop();
+    assert_eq!(report.failures, 0, "{:?}", report.failure_samples);
+    assert!(answers(listen, "v1"), "v1 serves");
+    assert_eq!(stack.apps().len(), 1, "v2's process is stopped");
+    assert!(stack.journal().is_empty());
+    stack.expect(&["drift"], 0);
 }
 
 /// A service on an aliased `ssh` block is configured from that block alone:
