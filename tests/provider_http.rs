@@ -1546,3 +1546,54 @@ fn a_reference_to_an_undeclared_alias_is_a_validate_error() {
     assert!(text.contains("did you mean `http.green`?"), "{text}");
     assert!(text.contains("main.infra:"), "{text}");
 }
+
+#[test]
+fn data_sources_and_imports_go_through_their_aliased_block() {
+    let (blue, green) = (Server::start(), Server::start());
+    for (server, name) in [(&blue, "from-blue"), (&green, "from-green")] {
+        server.put_object("items", "5", json!({ "id": "5", "name": name, "size": 5 }));
+    }
+    // Only the green server has the object to adopt.
+    green.put_object(
+        "items",
+        "7",
+        json!({ "id": "7", "name": "adopted", "size": 7 }),
+    );
+    let dir = TempDir::new("http-alias-data");
+    let extra = r#"
+data "http" "item" {
+  provider = http.green
+  url      = "/items/5"
+}
+
+output "name" {
+  value = data.http.item.body.name
+}
+
+resource "http_resource" "adopted" {
+  provider = http.green
+  create = {
+    path = "/items"
+    body = { name = "adopted", size = 7 }
+  }
+  read_attributes = ["name", "size"]
+}
+"#;
+    two_servers_stack(&dir, &blue, &green, extra);
+    // Paths are joined to the aliased block's base_url: a path sent to the
+    // blue server would find nothing to import there.
+    let text = ok(&run(
+        &dir.path,
+        &["import", "http_resource.adopted", "/items/7"],
+    ));
+    assert!(text.contains("http_resource.adopted"), "{text}");
+    assert_eq!(blue.count("GET"), 0, "{:?}", blue.seen());
+    let shown = ok(&run(&dir.path, &["show", "--format", "json"]));
+    assert!(shown.contains("\"provider\": \"http.green\""), "{shown}");
+    ok(&apply(&dir.path, &[]));
+    let text = ok(&run(&dir.path, &["output", "name", "--raw"]));
+    assert_eq!(text.trim(), "from-green");
+    assert_eq!(green.objects("items").len(), 2, "nothing new on green");
+    let text = ok(&run(&dir.path, &["plan"]));
+    assert!(text.contains("No changes"), "{text}");
+}
