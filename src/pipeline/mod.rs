@@ -301,7 +301,7 @@ fn missing_providers(expanded: &Expanded, providers: &ProviderSet) -> Diagnostic
         let resource = &instance.addr.resource;
         let resource_type = resource.resource_type.as_str();
         let name = instance.provider.0.as_str();
-        let configured = crate::addr::ProviderAddr::from_key(&instance.provider);
+        let configured = ProviderAddr::from_key(&instance.provider);
         let live = providers.lookup(resource_type, &configured).is_some();
         if live || !seen.insert(resource.clone()) {
             continue;
@@ -312,8 +312,9 @@ fn missing_providers(expanded: &Expanded, providers: &ProviderSet) -> Diagnostic
                 .is_some()
         {
             // The provider is built in but this configuration has no
-            // instance: its block is missing (a child module's reference
-            // to an alias the root does not declare).
+            // instance. `check` reports a `provider = NAME.ALIAS` without
+            // its root block first, so this is a safety net: never plan it
+            // through the default configuration instead.
             diagnostics.push(
                 Diagnostic::error(
                     Code::CheckUnknownProvider,
