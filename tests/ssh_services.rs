@@ -166,6 +166,30 @@ impl Stack {
         journal_text(&self.dir.path)
     }
 
+    /// What the api's remote router logged: the access log's lines of
+    /// answers from 500 up (`1|msec|status|time|upstream|upstream status|request`)
+    /// and the end of its error log.
+    fn router_evidence(&self) -> String {
+        let router = self.server.home().join(".infra/run/vps/dev/api/router");
+        let access = std::fs::read_to_string(router.join("access.log")).unwrap_or_default();
+        let failed: Vec<&str> = access
+            .lines()
+            .filter(|line| {
+                line.split('|')
+                    .nth(2)
+                    .and_then(|status| status.parse::<u16>().ok())
+                    .is_some_and(|status| status >= 500)
+            })
+            .collect();
+        let errors = std::fs::read_to_string(router.join("error.log")).unwrap_or_default();
+        let tail: Vec<&str> = errors.lines().rev().take(20).collect();
+        format!(
+            "5xx in access.log:\n{}\nerror.log ends:\n{}",
+            failed.join("\n"),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        )
+    }
+
     /// Applies v1, then starts the deploy of v2 and waits until it is in
     /// its watch window (`common::deploy::apply_v2_into_its_watch`).
     fn deploy_in_its_watch(&self, listen: u16) -> (common::load::LoadLoop, common::Watched) {
@@ -592,7 +616,16 @@ fn remote_deploy_under_load(
     let output = stack.apply("v2");
     let report = load.stop();
     assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
-    assert_eq!(report.failures, 0, "{:?}", report.failure_samples);
+    // A failure says when it happened, what the deploy did, and what the
+    // router logged then (its 5xx lines name the upstream that failed).
+    assert_eq!(
+        report.failures,
+        0,
+        "{:?}\ninfra apply said:\n{}\nthe router logged:\n{}",
+        report.failure_samples,
+        stdout(&output),
+        stack.router_evidence()
+    );
     assert!(report.answered("version v2") > 0, "{report:?}");
     assert!(answers(listen, "v2"));
     assert_eq!(stack.apps().len(), processes, "the old version is stopped");
