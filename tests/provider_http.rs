@@ -1597,3 +1597,43 @@ resource "http_resource" "adopted" {
     let text = ok(&run(&dir.path, &["plan"]));
     assert!(text.contains("No changes"), "{text}");
 }
+
+#[test]
+fn a_resource_moved_to_another_aliased_block_is_refused_not_silently_kept() {
+    let (blue, green) = (Server::start(), Server::start());
+    let dir = TempDir::new("http-alias-move");
+    two_servers_stack(&dir, &blue, &green, ON_GREEN);
+    ok(&apply(&dir.path, &[]));
+    // The green resource now names the blue block: its object is on green.
+    two_servers_stack(
+        &dir,
+        &blue,
+        &green,
+        &ON_GREEN.replace("provider = http.green", "provider = http.blue"),
+    );
+    blue.clear_log();
+    green.clear_log();
+    let output = run(&dir.path, &["plan"]);
+    let text = format!("{}{}", stdout(&output), stderr(&output))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(code(&output), 1, "{text}");
+    assert!(text.contains("infra::plan::provider_error"), "{text}");
+    assert!(
+        text.contains(
+            "`http_resource.on_green` was created through `http.green`, and this names `http.blue`"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("keep `provider = http.green`"), "{text}");
+    assert!(
+        text.contains("main.infra"),
+        "the error points at the block: {text}"
+    );
+    assert_eq!(
+        blue.count("POST") + blue.count("PUT") + blue.count("DELETE"),
+        0
+    );
+    assert_eq!(green.objects("items").len(), 1);
+}

@@ -14,6 +14,30 @@
 
 use super::PriorObject;
 use super::refresh::{missing_provider, provider_error, provider_panicked};
+
+/// An object recorded with one provider configuration whose block now names
+/// another (`provider = ssh.staging` became `ssh.prod`). Planning it through
+/// the new one would update or keep an object the new one cannot see (on
+/// another host), and deleting it through the new one would miss it: the
+/// plan refuses, and says how to move it.
+fn moved_between_configurations(
+    addr: &InstanceAddr,
+    instance: &Instance,
+    recorded: &ProviderAddr,
+    configured: &ProviderAddr,
+) -> Diagnostic {
+    Diagnostic::error(
+        Code::PlanProviderError,
+        instance.span,
+        format!("`{addr}` was created through `{recorded}`, and this names `{configured}`"),
+    )
+    .with_help(format!(
+        "infra does not move an object between provider configurations (another host, \
+         another account): keep `provider = {recorded}`; or destroy it through `{recorded}` \
+         first (remove the block, apply, then add it back with `{configured}`); or forget it \
+         with `infra state rm {addr}` and `infra import` it through `{configured}`"
+    ))
+}
 use super::{Action, Change, DriftKind, OutputChange, Reason, Refreshed, Request, run_bounded};
 use crate::addr::{InstanceAddr, Mode, ProviderAddr, ResourceAddr, Target};
 use crate::config::RefTarget;
@@ -229,6 +253,17 @@ pub async fn diff(
             continue;
         };
         let prior_object = prior.get(*addr);
+        if let Some(prior_object) = prior_object
+            && prior_object.provider != provider_addr
+        {
+            diagnostics.push(moved_between_configurations(
+                addr,
+                instance,
+                &prior_object.provider,
+                &provider_addr,
+            ));
+            continue;
+        }
         let proposed = match prior_object {
             Some(prior_object) => apply_ignore_changes(instance, prior_object),
             None => instance.attributes.clone(),
