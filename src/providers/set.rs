@@ -108,7 +108,8 @@ impl ProviderSet {
 
     /// Makes the instance of an aliased configuration from its provider's
     /// maker, unless there is one already. False when the provider has no
-    /// maker (not built in) or no default instance.
+    /// maker: only [`ProviderSet::builtin`] keeps makers (a provider a test
+    /// inserts gets aliased instances through [`ProviderSet::insert_at`]).
     pub fn add_configuration(&mut self, addr: &ProviderAddr) -> bool {
         if self.providers.contains_key(addr) {
             return true;
