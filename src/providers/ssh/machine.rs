@@ -203,7 +203,7 @@ fn port_window(ephemeral: Option<(u32, u32)>) -> (u32, u32) {
     const ENOUGH: u32 = 1_000;
     const WIDEST: u32 = 20_000;
     match ephemeral {
-        Some((low, high)) if low <= high && low >= LOWEST + ENOUGH && low <= 65_536 => {
+        Some((low, high)) if low <= high && (LOWEST + ENOUGH..=65_536).contains(&low) => {
             let first = low.saturating_sub(WIDEST).max(LOWEST);
             (first, low - first)
         }
