@@ -117,7 +117,7 @@ fn stack(resource_type: &str, count: usize, chain: usize) -> (Expanded, Plan) {
         changes.push(Change {
             addr: addr.clone(),
             resource_type: resource_type.to_owned(),
-            provider: schema.provider.to_owned(),
+            provider: infra::addr::ProviderAddr::named(schema.provider),
             action: Action::Create,
             before: None,
             after: planned,

@@ -6,8 +6,9 @@
 //! bucket that holds objects, bad input (a bucket name S3 refuses, an
 //! unknown region, an endpoint that is down, refused and missing
 //! credentials), a throttling storm from a proxy in front of moto, a leak
-//! test for the secret value, the secret key and the session token, and
-//! `examples/aws` in both of its environments.
+//! test for the secret value, the secret key and the session token, two
+//! aliased `provider "aws"` blocks in two regions, and `examples/aws` in
+//! both of its environments.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -32,9 +33,14 @@ struct Aws {
 
 impl Aws {
     fn new(endpoint: &str) -> Aws {
+        Aws::in_region(endpoint, REGION)
+    }
+
+    /// A client signing for `region` (moto keeps each region apart).
+    fn in_region(endpoint: &str, region: &str) -> Aws {
         let credentials = Credentials::new("testing", "testing", None);
         let client =
-            Client::new(Config::new(REGION, Some(endpoint.to_owned()), credentials)).unwrap();
+            Client::new(Config::new(region, Some(endpoint.to_owned()), credentials)).unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -924,4 +930,101 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Two aliased `aws` blocks, one region each, and one parameter of the same
+/// name through each (`with_us`: the us-east-1 one too).
+fn two_regions(with_us: bool) -> String {
+    let us = if with_us {
+        r#"
+resource "aws_ssm_parameter" "us" {
+  provider = aws.us
+  name     = "/app/region"
+  value    = "served from us-east-1"
+}
+"#
+    } else {
+        ""
+    };
+    format!(
+        r#"provider "aws" {{
+  alias    = "eu"
+  region   = "eu-west-1"
+  endpoint = env_var("AWS_TEST_ENDPOINT")
+}}
+
+provider "aws" {{
+  alias    = "us"
+  region   = "us-east-1"
+  endpoint = env_var("AWS_TEST_ENDPOINT")
+}}
+
+resource "aws_ssm_parameter" "eu" {{
+  provider = aws.eu
+  name     = "/app/region"
+  value    = "served from eu-west-1"
+}}
+{us}"#
+    )
+}
+
+#[test]
+fn aliased_blocks_keep_each_region_apart_through_apply_drift_and_a_removed_resource() {
+    let Some(moto) = MotoServer::start("aws-aliases") else {
+        return;
+    };
+    let (eu, us) = (
+        Aws::in_region(&moto.endpoint(), "eu-west-1"),
+        Aws::in_region(&moto.endpoint(), "us-east-1"),
+    );
+    let value = |aws: &Aws| {
+        aws.parameter("/app/region")
+            .map(|p| p["Value"].as_str().unwrap_or_default().to_owned())
+    };
+    // The default block is there too, in a third region: nothing may go
+    // through it.
+    let default_block =
+        "  region   = \"ap-south-1\"\n  endpoint = env_var(\"AWS_TEST_ENDPOINT\")\n";
+    let stack = Stack::new("aws-aliases", &moto.endpoint(), "");
+    stack.write_provider(default_block, &two_regions(true));
+    let output = stack.expect(&["plan"], 0);
+    assert!(
+        stdout(&output).contains("aws_ssm_parameter.us will be created (via aws.us)"),
+        "{}",
+        stdout(&output)
+    );
+    stack.apply();
+    assert_eq!(value(&eu).as_deref(), Ok("served from eu-west-1"));
+    assert_eq!(value(&us).as_deref(), Ok("served from us-east-1"));
+    let elsewhere = Aws::in_region(&moto.endpoint(), "ap-south-1");
+    assert!(
+        value(&elsewhere).is_err(),
+        "nothing went to the default block's region"
+    );
+    stack.no_changes();
+
+    // A change made in one region is drift of that region's parameter only.
+    us.ok(
+        "ssm",
+        "AmazonSSM.PutParameter",
+        json!({ "Name": "/app/region", "Value": "changed in us", "Type": "String", "Overwrite": true }),
+    );
+    let output = stack.expect(&["drift"], 2);
+    let text = words(&output);
+    assert!(text.contains("aws_ssm_parameter.us"), "{text}");
+    assert!(!text.contains("aws_ssm_parameter.eu"), "{text}");
+    stack.apply();
+    assert_eq!(value(&us).as_deref(), Ok("served from us-east-1"));
+
+    // Removed from the configuration: deleted in its own region only.
+    stack.write_provider(default_block, &two_regions(false));
+    let output = stack.apply();
+    assert!(
+        stdout(&output).contains("1 destroyed"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(value(&us).is_err(), "the us parameter is gone");
+    assert_eq!(value(&eu).as_deref(), Ok("served from eu-west-1"));
+    stack.no_changes();
 }

@@ -152,7 +152,11 @@ fn plan_out_writes_a_plan_file() {
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let bytes = dir.read("plan.bin");
     let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(json["format_version"], 1, "{json}");
+    assert_eq!(
+        json["format_version"],
+        infra::plan::FORMAT_VERSION,
+        "{json}"
+    );
     assert_eq!(json["changes"].as_array().unwrap().len(), 2, "{json}");
     // The key that authenticates it was created; no state was written.
     assert!(dir.path.join(".infra/key").is_file());

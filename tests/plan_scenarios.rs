@@ -116,7 +116,11 @@ fn prior_state(
                 target.resource
             })
             .collect();
-        let provider = instance["provider"].as_str().unwrap_or("test");
+        let provider: infra::addr::ProviderAddr = instance["provider"]
+            .as_str()
+            .unwrap_or("test")
+            .parse()
+            .unwrap();
         if addr.resource.resource_type == TEST_RESOURCE {
             let id = attrs["id"].as_str().expect("an id").to_owned();
             objects.insert(id, attrs.clone());
@@ -124,7 +128,7 @@ fn prior_state(
         let sealed = key.seal(host, &Value::map(attrs)).unwrap();
         state.set_instance(
             &addr.resource,
-            provider,
+            &provider,
             InstanceState {
                 key: addr.key.clone(),
                 attributes: sealed,

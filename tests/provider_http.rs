@@ -1371,3 +1371,269 @@ fn apply_drift_and_refresh_converge_against_a_server_that_faults_a_tenth_of_the_
     let (_, items) = http_request(server.port, "GET", "/items", "dev-token", "");
     assert_eq!(items.trim(), "[]");
 }
+
+/// A stack with two aliased `http` blocks, one per server, and one
+/// resource through each (`extra` is appended: more resources).
+fn two_servers_stack(dir: &TempDir, blue: &Server, green: &Server, extra: &str) {
+    dir.write(
+        "main.infra",
+        format!(
+            r#"stack "http-aliases" {{}}
+
+provider "http" {{
+  alias    = "blue"
+  base_url = "{blue}"
+  timeout  = 5
+}}
+
+provider "http" {{
+  alias    = "green"
+  base_url = "{green}"
+  timeout  = 5
+}}
+
+resource "http_resource" "on_blue" {{
+  provider = http.blue
+  create = {{
+    path = "/items"
+    body = {{ name = "blue-item", size = 1 }}
+  }}
+  read_attributes = ["name", "size"]
+}}
+{extra}"#,
+            blue = blue.url(),
+            green = green.url()
+        ),
+    );
+}
+
+/// The resource on the green server.
+const ON_GREEN: &str = r#"
+resource "http_resource" "on_green" {
+  provider = http.green
+  create = {
+    path = "/items"
+    body = { name = "green-item", size = 2 }
+  }
+  read_attributes = ["name", "size"]
+}
+"#;
+
+#[test]
+fn aliased_blocks_reach_their_own_servers_for_apply_drift_and_a_removed_resource() {
+    let (blue, green) = (Server::start(), Server::start());
+    let dir = TempDir::new("http-aliases");
+    two_servers_stack(&dir, &blue, &green, ON_GREEN);
+
+    let text = ok(&run(&dir.path, &["plan"]));
+    assert!(
+        text.contains("http_resource.on_green will be created (via http.green)"),
+        "{text}"
+    );
+    ok(&apply(&dir.path, &[]));
+    // Each server holds exactly its own object (both get id 1).
+    let names = |server: &Server| -> Vec<Value> {
+        server
+            .objects("items")
+            .iter()
+            .map(|o| o["name"].clone())
+            .collect()
+    };
+    assert_eq!(names(&blue), [json!("blue-item")]);
+    assert_eq!(names(&green), [json!("green-item")]);
+    let shown = ok(&run(&dir.path, &["show", "--format", "json"]));
+    let state: Value = serde_json::from_str(&shown).unwrap();
+    let providers: BTreeMap<String, String> = state["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["address"].as_str().unwrap().to_owned(),
+                r["provider"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(providers["http_resource.on_blue"], "http.blue");
+    assert_eq!(providers["http_resource.on_green"], "http.green");
+    let graph = ok(&run(&dir.path, &["graph"]));
+    assert!(graph.contains("provider.http.green"), "{graph}");
+
+    // Drift on the green server is read through the green configuration;
+    // the blue one is read from the blue server only.
+    blue.clear_log();
+    green.clear_log();
+    green.put_object(
+        "items",
+        "1",
+        json!({ "id": "1", "name": "changed-on-green", "size": 2 }),
+    );
+    let drifted = run(&dir.path, &["drift"]);
+    let text = format!("{}{}", stdout(&drifted), stderr(&drifted));
+    assert_eq!(code(&drifted), 2, "{text}");
+    assert!(text.contains("http_resource.on_green"), "{text}");
+    assert!(text.contains("changed-on-green"), "{text}");
+    assert!(!text.contains("http_resource.on_blue"), "{text}");
+    assert_eq!(blue.count("GET"), 1, "{:?}", blue.seen());
+    assert_eq!(green.count("GET"), 1, "{:?}", green.seen());
+    ok(&apply(&dir.path, &[]));
+    assert_eq!(names(&green), [json!("green-item")]);
+    assert_eq!(names(&blue), [json!("blue-item")]);
+
+    // A resource removed from the configuration is destroyed on the server
+    // it was created on, through the configuration recorded in state.
+    blue.clear_log();
+    green.clear_log();
+    two_servers_stack(&dir, &blue, &green, "");
+    let text = ok(&apply(&dir.path, &[]));
+    assert!(text.contains("1 destroyed"), "{text}");
+    assert!(green.objects("items").is_empty());
+    assert_eq!(names(&blue), [json!("blue-item")]);
+    assert_eq!(blue.count("DELETE"), 0, "{:?}", blue.seen());
+    assert_eq!(green.count("DELETE"), 1, "{:?}", green.seen());
+}
+
+#[test]
+fn an_object_whose_aliased_block_is_gone_is_never_reached_through_another_one() {
+    let (blue, green) = (Server::start(), Server::start());
+    let dir = TempDir::new("http-alias-gone");
+    two_servers_stack(&dir, &blue, &green, ON_GREEN);
+    ok(&apply(&dir.path, &[]));
+    // The green block and its resource leave the configuration together:
+    // the object cannot be destroyed through the blue (or a default) block.
+    dir.write(
+        "main.infra",
+        format!(
+            "stack \"http-aliases\" {{}}\n\nprovider \"http\" {{\n  alias    = \"blue\"\n  \
+             base_url = \"{}\"\n}}\n\nprovider \"http\" {{\n  base_url = \"{}\"\n}}\n",
+            blue.url(),
+            blue.url()
+        ),
+    );
+    blue.clear_log();
+    let output = run(&dir.path, &["plan"]);
+    // The help is wrapped to the terminal width: compare words.
+    let text = format!("{}{}", stdout(&output), stderr(&output))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(code(&output), 1, "{text}");
+    assert!(text.contains("infra::plan::provider_error"), "{text}");
+    assert!(text.contains("http_resource.on_green"), "{text}");
+    assert!(
+        text.contains("provider \"http\" { alias = \"green\" ... }"),
+        "{text}"
+    );
+    assert!(text.contains("put the block back"), "{text}");
+    assert_eq!(blue.count("DELETE"), 0);
+    assert_eq!(green.objects("items").len(), 1);
+}
+
+#[test]
+fn a_reference_to_an_undeclared_alias_is_a_validate_error() {
+    let (blue, green) = (Server::start(), Server::start());
+    let dir = TempDir::new("http-alias-typo");
+    two_servers_stack(
+        &dir,
+        &blue,
+        &green,
+        "\nresource \"http_resource\" \"typo\" {\n  provider = http.gren\n  create = { path = \"/items\" }\n}\n",
+    );
+    let output = run(&dir.path, &["validate"]);
+    let text = format!("{}{}", stdout(&output), stderr(&output));
+    assert_eq!(code(&output), 1, "{text}");
+    assert!(text.contains("infra::check::unknown_provider"), "{text}");
+    assert!(text.contains("did you mean `http.green`?"), "{text}");
+    assert!(text.contains("main.infra:"), "{text}");
+}
+
+#[test]
+fn data_sources_and_imports_go_through_their_aliased_block() {
+    let (blue, green) = (Server::start(), Server::start());
+    for (server, name) in [(&blue, "from-blue"), (&green, "from-green")] {
+        server.put_object("items", "5", json!({ "id": "5", "name": name, "size": 5 }));
+    }
+    // Only the green server has the object to adopt.
+    green.put_object(
+        "items",
+        "7",
+        json!({ "id": "7", "name": "adopted", "size": 7 }),
+    );
+    let dir = TempDir::new("http-alias-data");
+    let extra = r#"
+data "http" "item" {
+  provider = http.green
+  url      = "/items/5"
+}
+
+output "name" {
+  value = data.http.item.body.name
+}
+
+resource "http_resource" "adopted" {
+  provider = http.green
+  create = {
+    path = "/items"
+    body = { name = "adopted", size = 7 }
+  }
+  read_attributes = ["name", "size"]
+}
+"#;
+    two_servers_stack(&dir, &blue, &green, extra);
+    // Paths are joined to the aliased block's base_url: a path sent to the
+    // blue server would find nothing to import there.
+    let text = ok(&run(
+        &dir.path,
+        &["import", "http_resource.adopted", "/items/7"],
+    ));
+    assert!(text.contains("http_resource.adopted"), "{text}");
+    assert_eq!(blue.count("GET"), 0, "{:?}", blue.seen());
+    let shown = ok(&run(&dir.path, &["show", "--format", "json"]));
+    assert!(shown.contains("\"provider\": \"http.green\""), "{shown}");
+    ok(&apply(&dir.path, &[]));
+    let text = ok(&run(&dir.path, &["output", "name", "--raw"]));
+    assert_eq!(text.trim(), "from-green");
+    assert_eq!(green.objects("items").len(), 2, "nothing new on green");
+    let text = ok(&run(&dir.path, &["plan"]));
+    assert!(text.contains("No changes"), "{text}");
+}
+
+#[test]
+fn a_resource_moved_to_another_aliased_block_is_refused_not_silently_kept() {
+    let (blue, green) = (Server::start(), Server::start());
+    let dir = TempDir::new("http-alias-move");
+    two_servers_stack(&dir, &blue, &green, ON_GREEN);
+    ok(&apply(&dir.path, &[]));
+    // The green resource now names the blue block: its object is on green.
+    two_servers_stack(
+        &dir,
+        &blue,
+        &green,
+        &ON_GREEN.replace("provider = http.green", "provider = http.blue"),
+    );
+    blue.clear_log();
+    green.clear_log();
+    let output = run(&dir.path, &["plan"]);
+    let text = format!("{}{}", stdout(&output), stderr(&output))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(code(&output), 1, "{text}");
+    assert!(text.contains("infra::plan::provider_error"), "{text}");
+    assert!(
+        text.contains(
+            "`http_resource.on_green` was created through `http.green`, and this names `http.blue`"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("keep `provider = http.green`"), "{text}");
+    assert!(
+        text.contains("main.infra"),
+        "the error points at the block: {text}"
+    );
+    assert_eq!(
+        blue.count("POST") + blue.count("PUT") + blue.count("DELETE"),
+        0
+    );
+    assert_eq!(green.objects("items").len(), 1);
+}

@@ -11,6 +11,9 @@
 
 use crate::common;
 
+use common::deploy::{
+    WATCHES_V2, apply_v2_into_its_watch, audit_text, interrupt, journal_text, said, service_logs,
+};
 use common::{TempDir, code, infra_env, stderr, stdout};
 use std::path::{Path, PathBuf};
 
@@ -130,14 +133,6 @@ impl Drop for Stack {
             }
         }
     }
-}
-
-/// Standard error with its lines joined (miette wraps long help lines).
-fn said(output: &std::process::Output) -> String {
-    stderr(output)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn free_port() -> u16 {
@@ -744,14 +739,6 @@ fn the_shop_services_part_validates_plans_and_applies_on_the_first_run() {
 }
 
 /// The journal's text, when there is one.
-fn journal_text(dir: &Path) -> String {
-    common::files_under(&dir.join(".infra/state"))
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "journal"))
-        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
-        .collect()
-}
-
 /// Kills `infra apply` (kill -9) once the journal holds the checkpoint of
 /// `step` of a blue-green deploy of v2, then applies again: the deploy is
 /// finished or rolled back, the load loop saw no failure across the trial,
@@ -858,53 +845,12 @@ fn infra_rollback_of_a_service_deploys_the_previous_version_with_its_strategy() 
     assert_eq!(stack.running_here().len(), 1);
 }
 
-/// Blue-green; v2 is watched for 10 minutes (v1, deployed first, is not).
-const WATCHES_V2: &str = r#"{ strategy = "blue_green", watch = var.version == "v2" ? "10m" : "0s", max_error_rate = 0.5 }"#;
-
-/// Starts `infra apply --var version=v2` of a blue-green deploy with a long
-/// watch (v1 applied first) under the load loop, and waits until the deploy
-/// is in its watch window: the journal holds its `watch` checkpoint and v2
-/// has answered through the router.
+/// Applies v1, then starts the deploy of v2 and waits until it is in its
+/// watch window (`common::deploy::apply_v2_into_its_watch`).
 fn deploy_in_its_watch(stack: &Stack, listen: u16) -> (common::load::LoadLoop, common::Watched) {
     let output = stack.apply(&[]);
     assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
-    let load = common::load::LoadLoop::start(&format!("http://127.0.0.1:{listen}/"));
-    load.wait_until("answers from v1", |r| r.answered("version v1") > 20);
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_infra"));
-    command
-        .args(["apply", "--auto-approve", "--var", "version=v2"])
-        .current_dir(&stack.dir.path)
-        .env("NO_COLOR", "1")
-        .env("STRIPE_KEY", SECRET)
-        .env_remove("INFRA_STATE_KEY")
-        .stdin(std::process::Stdio::null());
-    let child = common::Watched::spawn(&mut command);
-    common::wait_until(
-        "the deploy's watch checkpoint",
-        || journal_text(&stack.dir.path).contains("\"step\":\"watch\""),
-        || format!("{}{}", child.stdout_so_far(), child.stderr_so_far()),
-    );
-    load.wait_until("answers from v2", |r| r.answered("version v2") > 0);
-    (load, child)
-}
-
-fn interrupt(child: &common::Watched) {
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-/// The audit records, as text.
-fn audit(stack: &Stack) -> String {
-    std::fs::read_to_string(
-        stack
-            .dir
-            .path
-            .join(".infra/state/svc/default.history/audit.jsonl"),
-    )
-    .unwrap_or_default()
+    apply_v2_into_its_watch(&stack.dir.path, &[("STRIPE_KEY", SECRET)], listen)
 }
 
 /// The first Ctrl-C reaches a running blue-green deploy in its watch window:
@@ -933,7 +879,7 @@ fn ctrl_c_during_a_deploy_rolls_it_back_and_exits_130() {
     assert_eq!(report.failures, 0, "{:?}", report.failure_samples);
     assert!(get(&format!("http://127.0.0.1:{listen}/")).is_some_and(|a| a.contains("version v1")));
     assert_eq!(stack.running_here().len(), 1, "v2's process is stopped");
-    let audit = audit(&stack);
+    let audit = audit_text(&stack.dir.path);
     assert!(audit.contains("the deploy was interrupted"), "{audit}");
     assert!(
         journal_text(&stack.dir.path).is_empty(),
@@ -965,13 +911,7 @@ fn a_second_ctrl_c_abandons_the_rollback_and_the_next_apply_resumes_it() {
     interrupt(&child);
     // The rollback has moved the traffic back and is stopping v2, which
     // says it ignores the SIGTERM.
-    let logs = || {
-        common::files_under(&stack.dir.path.join(".infra/run"))
-            .into_iter()
-            .filter(|p| p.to_string_lossy().ends_with(".stdout.log"))
-            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
-            .collect::<String>()
-    };
+    let logs = || service_logs(&stack.dir.path.join(".infra/run"));
     common::wait_until(
         "v2 ignoring its SIGTERM",
         || logs().contains("ignoring SIGTERM"),
@@ -996,9 +936,9 @@ fn a_second_ctrl_c_abandons_the_rollback_and_the_next_apply_resumes_it() {
         "{said_now}"
     );
     assert!(
-        audit(&stack).contains("resume: roll back to blue"),
+        audit_text(&stack.dir.path).contains("resume: roll back to blue"),
         "{}",
-        audit(&stack)
+        audit_text(&stack.dir.path)
     );
     let report = load.stop();
     assert_eq!(report.failures, 0, "{:?}", report.failure_samples);

@@ -4,7 +4,8 @@
 //! connection, a dropped upload, secrets kept off command lines, a TCP
 //! stream from the remote side), and the `infra` binary end to end
 //! (`ssh_file`, `ssh_directory`, `ssh_command`: apply, no-op plan, drift,
-//! import, destroy, failing commands, bad input, planted secrets).
+//! import, destroy, failing commands, bad input, planted secrets), and two
+//! servers in one stack through aliased `provider "ssh"` blocks.
 
 use crate::common;
 
@@ -680,4 +681,204 @@ fn bad_paths_and_host_keys_are_refused_before_connecting() {
         "the label points at it: {text}"
     );
     assert_eq!(server.accepted_logins(), 0);
+}
+
+/// An aliased `provider "ssh"` block for `server`, its private key the
+/// secret `KEY_SECRET` (read from the environment variable of that name).
+fn aliased_block(alias: &str, server: &SshServer, key_secret: &str) -> String {
+    format!(
+        "secret \"{key_secret}\" {{\n  env = \"{env}\"\n}}\n\n\
+         provider \"ssh\" {{\n  alias = \"{alias}\"\n  host = \"127.0.0.1\"\n  port = {port}\n  \
+         user = \"{user}\"\n  private_key = secret.{key_secret}\n  host_key = \"{key}\"\n  \
+         connect_timeout = 20\n}}\n\n",
+        env = key_secret.to_uppercase(),
+        port = server.port,
+        user = server.user,
+        key = server.host_key()
+    )
+}
+
+/// Two servers in one stack through `provider "ssh" { alias = ... }`
+/// blocks. Both servers are this machine, so one filesystem: which server
+/// did what is told by the commands each recorded, the `$HOME` its
+/// sessions get, and by stopping one server while the other's objects are
+/// read, changed or destroyed (a call sent to the stopped one would fail).
+#[test]
+fn two_aliased_servers_in_one_stack_get_their_own_files_drift_and_destroys() {
+    let Some(mut staging) = SshServer::start("alias_staging") else {
+        return;
+    };
+    let Some(mut prod) = SshServer::start("alias_prod") else {
+        return;
+    };
+    let staging_path = staging.root.join("app.conf");
+    let prod_path = prod.root.join("app.conf");
+    let home_seen = prod.root.join("home-seen");
+    let header = format!(
+        "stack \"two\" {{}}\n\n{}{}",
+        aliased_block("staging", &staging, "staging_key"),
+        aliased_block("prod", &prod, "prod_key")
+    );
+    let staging_file = format!(
+        "resource \"ssh_file\" \"staging\" {{\n  provider = ssh.staging\n  path     = \"{}\"\n  \
+         content  = \"env=staging\\n\"\n}}\n",
+        staging_path.display()
+    );
+    let prod_resources = format!(
+        "resource \"ssh_file\" \"prod\" {{\n  provider = ssh.prod\n  path     = \"{}\"\n  \
+         content  = \"env=prod\\n\"\n}}\n\n\
+         resource \"ssh_command\" \"whoami\" {{\n  provider = ssh.prod\n  \
+         create   = \"printf %s \\\"$HOME\\\" > {seen}\"\n  destroy  = \"rm -f {seen}\"\n}}\n",
+        prod_path.display(),
+        seen = home_seen.display()
+    );
+    let dir = TempDir::new("ssh-aliases");
+    let write = |body: &str| dir.write("main.infra", format!("{header}{body}"));
+    let envs = [
+        ("STAGING_KEY", staging.client_key()),
+        ("PROD_KEY", prod.client_key()),
+    ];
+    let run = |args: &[&str], expected: i32| -> Output {
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let output = infra_env(&dir.path, args, &envs);
+        assert_eq!(
+            code(&output),
+            expected,
+            "infra {args:?}\nstdout:\n{}\nstderr:\n{}",
+            stdout(&output),
+            stderr(&output)
+        );
+        output
+    };
+    write(&format!("{staging_file}\n{prod_resources}"));
+
+    let plan = run(&["plan"], 0);
+    let text = stdout(&plan);
+    assert!(
+        text.contains("ssh_file.staging will be created (via ssh.staging)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ssh_file.prod will be created (via ssh.prod)"),
+        "{text}"
+    );
+    let mut outputs = vec![plan, run(&["apply", "--auto-approve"], 0)];
+    assert_eq!(
+        std::fs::read_to_string(&staging_path).unwrap(),
+        "env=staging\n"
+    );
+    assert_eq!(std::fs::read_to_string(&prod_path).unwrap(), "env=prod\n");
+    assert_eq!(
+        std::fs::read_to_string(&home_seen).unwrap(),
+        prod.home().display().to_string(),
+        "the command ran in a session of the prod server"
+    );
+    let (staging_line, prod_line) = (
+        staging_path.display().to_string(),
+        prod_path.display().to_string(),
+    );
+    assert!(staging.commands().contains(&staging_line));
+    assert!(
+        !staging.commands().contains(&prod_line),
+        "{}",
+        staging.commands()
+    );
+    assert!(prod.commands().contains(&prod_line));
+    assert!(
+        !prod.commands().contains(&staging_line),
+        "{}",
+        prod.commands()
+    );
+    outputs.push(run(&["plan", "--detailed-exitcode"], 0));
+
+    // Drift on the staging server is found through the staging connection
+    // alone: the prod server is down while it is read.
+    std::fs::write(&staging_path, "defaced").unwrap();
+    prod.stop();
+    let drift = run(
+        &[
+            "plan",
+            "--detailed-exitcode",
+            "--target",
+            "ssh_file.staging",
+        ],
+        2,
+    );
+    assert!(
+        stdout(&drift).contains("ssh_file.staging"),
+        "{}",
+        stdout(&drift)
+    );
+    outputs.push(drift);
+    prod.restart();
+    std::fs::write(&prod_path, "defaced too").unwrap();
+    staging.stop();
+    let drift = run(
+        &["plan", "--detailed-exitcode", "--target", "ssh_file.prod"],
+        2,
+    );
+    assert!(
+        stdout(&drift).contains("ssh_file.prod"),
+        "{}",
+        stdout(&drift)
+    );
+    assert!(
+        !stdout(&drift).contains("ssh_file.staging"),
+        "{}",
+        stdout(&drift)
+    );
+    outputs.push(drift);
+    staging.restart();
+    outputs.push(run(&["apply", "--auto-approve"], 0));
+    assert_eq!(
+        std::fs::read_to_string(&staging_path).unwrap(),
+        "env=staging\n"
+    );
+    assert_eq!(std::fs::read_to_string(&prod_path).unwrap(), "env=prod\n");
+
+    // The prod resources leave the configuration: they are destroyed
+    // through the prod block recorded in state, while staging is down.
+    write(&staging_file);
+    staging.stop();
+    let applied = run(
+        &[
+            "apply",
+            "--auto-approve",
+            "--target",
+            "ssh_file.prod",
+            "--target",
+            "ssh_command.whoami",
+        ],
+        0,
+    );
+    assert!(
+        stdout(&applied).contains("2 destroyed"),
+        "{}",
+        stdout(&applied)
+    );
+    outputs.push(applied);
+    assert!(!prod_path.exists(), "the prod file is removed");
+    assert!(!home_seen.exists(), "the prod command's destroy ran");
+    assert_eq!(
+        std::fs::read_to_string(&staging_path).unwrap(),
+        "env=staging\n"
+    );
+    staging.restart();
+    outputs.push(run(&["plan", "--detailed-exitcode"], 0));
+    // Neither private key reached an output, the state or its history.
+    for server in [&staging, &prod] {
+        let key_line = server.client_key().lines().nth(1).unwrap().to_owned();
+        for output in &outputs {
+            assert!(!stdout(output).contains(&key_line));
+            assert!(!stderr(output).contains(&key_line));
+        }
+        for file in files_under(&dir.path) {
+            let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+            assert!(
+                !text.contains(&key_line),
+                "{} holds a private key",
+                file.display()
+            );
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! `service` blocks with `provider = ssh`: services deployed to a remote
+//! `service` blocks with `provider = ssh` (or an aliased `ssh.ALIAS`): services deployed to a remote
 //! host by the `process` provider's strategies over SSH, against a real
 //! sshd each test starts (`common::sshd`, its sessions' `$HOME` in its temp
 //! folder) and the server's real nginx. The app is the services tests' own
@@ -16,6 +16,9 @@
 
 use crate::common;
 
+use common::deploy::{
+    WATCHES_V2, apply_v2_into_its_watch, audit_text, interrupt, journal_text, said, service_logs,
+};
 use common::sshd::SshServer;
 use common::{TempDir, code, infra_env, stderr, stdout};
 use std::path::{Path, PathBuf};
@@ -28,14 +31,6 @@ use common::postgres::free_port;
 /// The body of a GET of `url`, when it answers.
 fn get(url: &str) -> Option<String> {
     common::load::get(url).ok()
-}
-
-/// Standard error with its lines joined (miette wraps long help lines).
-fn said(output: &Output) -> String {
-    stderr(output)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// A stack whose `ssh` provider points at its own sshd; on drop, every
@@ -168,11 +163,41 @@ impl Stack {
     }
 
     fn journal(&self) -> String {
-        common::files_under(&self.dir.path.join(".infra/state"))
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "journal"))
-            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
-            .collect()
+        journal_text(&self.dir.path)
+    }
+
+    /// What the api's remote router logged: the access log's lines of
+    /// answers from 500 up (`1|msec|status|time|upstream|upstream status|request`)
+    /// and the end of its error log.
+    fn router_evidence(&self) -> String {
+        let router = self.server.home().join(".infra/run/vps/dev/api/router");
+        let access = std::fs::read_to_string(router.join("access.log")).unwrap_or_default();
+        let failed: Vec<&str> = access
+            .lines()
+            .filter(|line| {
+                line.split('|')
+                    .nth(2)
+                    .and_then(|status| status.parse::<u16>().ok())
+                    .is_some_and(|status| status >= 500)
+            })
+            .collect();
+        let errors = std::fs::read_to_string(router.join("error.log")).unwrap_or_default();
+        let tail: Vec<&str> = errors.lines().rev().take(20).collect();
+        format!(
+            "5xx in access.log:\n{}\nerror.log ends:\n{}",
+            failed.join("\n"),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        )
+    }
+
+    /// Applies v1, then starts the deploy of v2 and waits until it is in
+    /// its watch window (`common::deploy::apply_v2_into_its_watch`).
+    fn deploy_in_its_watch(&self, listen: u16) -> (common::load::LoadLoop, common::Watched) {
+        let output = self.apply("v1");
+        assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+        let envs = self.envs();
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        apply_v2_into_its_watch(&self.dir.path, &envs, listen)
     }
 }
 
@@ -591,7 +616,16 @@ fn remote_deploy_under_load(
     let output = stack.apply("v2");
     let report = load.stop();
     assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
-    assert_eq!(report.failures, 0, "{:?}", report.failure_samples);
+    // A failure says when it happened, what the deploy did, and what the
+    // router logged then (its 5xx lines name the upstream that failed).
+    assert_eq!(
+        report.failures,
+        0,
+        "{:?}\ninfra apply said:\n{}\nthe router logged:\n{}",
+        report.failure_samples,
+        stdout(&output),
+        stack.router_evidence()
+    );
     assert!(report.answered("version v2") > 0, "{report:?}");
     assert!(answers(listen, "v2"));
     assert_eq!(stack.apps().len(), processes, "the old version is stopped");
@@ -692,10 +726,95 @@ fn infra_rollback_of_a_remote_service_deploys_the_previous_version() {
     assert_eq!(stack.apps().len(), 1);
 }
 
-/// Only the `ssh` block without `alias` is configured today: a service
-/// naming an aliased block gets told so at plan, before any connection.
+/// The first Ctrl-C reaches a remote blue-green deploy in its watch window:
+/// it rolls back cleanly over SSH (v1 behind the remote router again, v2's
+/// process stopped on the server, no request failed), the audit records the
+/// interrupted deploy, and infra exits 130.
 #[test]
-fn a_service_on_an_aliased_ssh_block_is_told_to_use_the_block_without_alias() {
+fn ctrl_c_during_a_remote_deploy_rolls_it_back_and_exits_130() {
+    let (port, listen) = (free_port(), free_port());
+    let Some(stack) = Stack::new("remote_ctrl_c", &api(port, listen, WATCHES_V2, "")) else {
+        return;
+    };
+    let (load, child) = stack.deploy_in_its_watch(listen);
+    assert_eq!(stack.apps().len(), 2, "both colours run in the watch");
+    interrupt(&child);
+    let output = child.finish();
+    let report = load.stop();
+    let (out, err) = (stdout(&output), said(&output));
+    assert_eq!(code(&output), 130, "{out}\n{err}");
+    assert!(
+        out.contains("SIGINT: finishing the actions in flight"),
+        "{out}"
+    );
+    assert!(err.contains("the deploy was interrupted"), "{err}");
+    assert!(err.contains("rolled back"), "{err}");
+    assert_eq!(report.failures, 0, "{:?}", report.failure_samples);
+    assert!(answers(listen, "v1"), "v1 serves again");
+    assert_eq!(stack.apps().len(), 1, "v2's process is stopped");
+    let audit = audit_text(&stack.dir.path);
+    assert!(audit.contains("the deploy was interrupted"), "{audit}");
+    assert!(stack.journal().is_empty(), "nothing is pending");
+    stack.expect(&["drift"], 0);
+}
+
+/// A second Ctrl-C while the first one's rollback runs (v2 ignores SIGTERM,
+/// so stopping it on the server takes the grace period) abandons the remote
+/// deploy: infra exits 130 at once with the checkpoint in the journal, and
+/// the next apply resumes from it over SSH, stops v2 and leaves v1 serving;
+/// no request fails across it all.
+#[test]
+fn a_second_ctrl_c_abandons_the_remote_rollback_and_the_next_apply_resumes_it() {
+    let (port, listen) = (free_port(), free_port());
+    let ignore_term = ", IGNORE_TERM = var.version == \"v2\" ? \"1\" : \"0\"";
+    let Some(stack) = Stack::new(
+        "remote_ctrl_c_twice",
+        &api(port, listen, WATCHES_V2, ignore_term),
+    ) else {
+        return;
+    };
+    let (load, child) = stack.deploy_in_its_watch(listen);
+    interrupt(&child);
+    // The rollback has moved the traffic back and is stopping v2 on the
+    // server, which says it ignores the SIGTERM.
+    let logs = || service_logs(&stack.server.home().join(".infra/run"));
+    common::wait_until(
+        "v2 ignoring its SIGTERM",
+        || logs().contains("ignoring SIGTERM"),
+        || format!("{}{}", child.stdout_so_far(), logs()),
+    );
+    interrupt(&child);
+    let output = child.finish();
+    let (out, err) = (stdout(&output), stderr(&output));
+    assert_eq!(code(&output), 130, "{out}\n{err}");
+    assert!(err.contains("SIGINT: exiting now"), "{err}");
+    assert!(
+        stack.journal().contains("\"step\":\"watch\""),
+        "the checkpoint is kept"
+    );
+    assert_eq!(stack.apps().len(), 2, "v2 was left running");
+    // The next apply (of v1) resumes: it rolls the deploy back for good.
+    let output = stack.apply("v1");
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    let said_now = format!("{}{}", stdout(&output), said(&output));
+    assert!(
+        said_now.contains("resumed the interrupted update of service.api from checkpoint `watch`"),
+        "{said_now}"
+    );
+    let audit = audit_text(&stack.dir.path);
+    assert!(audit.contains("resume: roll back to blue"), "{audit}");
+    let report = load.stop();
+    assert_eq!(report.failures, 0, "{:?}", report.failure_samples);
+    assert!(answers(listen, "v1"), "v1 serves");
+    assert_eq!(stack.apps().len(), 1, "v2's process is stopped");
+    assert!(stack.journal().is_empty());
+    stack.expect(&["drift"], 0);
+}
+
+/// A service on an aliased `ssh` block is configured from that block alone:
+/// a bad setting there is pointed at, before any connection.
+#[test]
+fn a_service_on_an_aliased_ssh_block_is_configured_from_that_block() {
     let dir = TempDir::new("ssh-alias");
     dir.write(
         "main.infra",
@@ -720,7 +839,88 @@ service "api" {
     assert_eq!(code(&output), 1, "{}{}", stdout(&output), stderr(&output));
     let text = said(&output);
     assert!(text.contains("infra::plan::provider_error"), "{text}");
-    assert!(text.contains("block without `alias`"), "{text}");
+    assert!(
+        text.contains("provider `ssh.vps` refused its settings"),
+        "{text}"
+    );
+    assert!(text.contains("is not an SSH public key"), "{text}");
+    // The label points at the setting (`said` joins the whitespace).
+    assert!(text.contains("host_key = \"ssh-ed25519 AAAA\""), "{text}");
+}
+
+/// The stack's server as the aliased block `ssh.vps` (no block without
+/// alias): the header's folder and file, and the api, all name it.
+fn on_alias(stack: &mut Stack, body: &str) -> String {
+    stack.header = stack
+        .header
+        .replace(
+            "provider \"ssh\" {\n",
+            "provider \"ssh\" {\n  alias = \"vps\"\n",
+        )
+        .replace(
+            "resource \"ssh_directory\" \"app\" {\n",
+            "resource \"ssh_directory\" \"app\" {\n  provider = ssh.vps\n",
+        )
+        .replace(
+            "resource \"ssh_file\" \"app\" {\n",
+            "resource \"ssh_file\" \"app\" {\n  provider = ssh.vps\n",
+        );
+    assert_eq!(stack.header.matches("ssh.vps").count(), 2);
+    let body = body.replace("  provider = ssh\n", "  provider = ssh.vps\n");
+    assert!(body.contains("provider = ssh.vps"), "{body}");
+    body
+}
+
+#[test]
+fn a_remote_service_on_an_aliased_block_deploys_there_and_goes_when_removed() {
+    let (port, listen) = (free_port(), free_port());
+    let deploy = r#"{ strategy = "blue_green" }"#;
+    let Some(mut stack) = Stack::new("remote_alias", &api(port, listen, deploy, "")) else {
+        return;
+    };
+    let body = on_alias(&mut stack, &api(port, listen, deploy, ""));
+    stack.write(&body);
+    let output = stack.apply("v1");
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert!(answers(listen, "v1"), "the remote router serves v1");
+    assert_eq!(stack.apps().len(), 1);
+    assert!(
+        stack.server.commands().contains("infra-start"),
+        "{}",
+        stack.server.commands()
+    );
+    let output = stack.expect(&["plan", "--var", "version=v2"], 0);
+    assert!(
+        stdout(&output).contains("service.api will be deployed"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        stdout(&output).contains("(via ssh.vps)"),
+        "{}",
+        stdout(&output)
+    );
+    let output = stack.apply("v2");
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert!(answers(listen, "v2"));
+    assert_eq!(stack.apps().len(), 1, "the old colour is stopped");
+    stack.expect(&["plan", "--detailed-exitcode", "--var", "version=v2"], 0);
+
+    // The service leaves the configuration: it is stopped on the server
+    // through the block recorded in state.
+    stack.write("");
+    let output = stack.apply("v2");
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert!(
+        stdout(&output).contains("1 destroyed"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stack.apps().is_empty(), "the remote processes are stopped");
+    assert!(
+        get(&format!("http://127.0.0.1:{listen}/")).is_none(),
+        "and the router"
+    );
 }
 
 #[test]

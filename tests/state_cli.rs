@@ -76,7 +76,7 @@ fn seeded_state(host: &RealHost, key: &Key) -> State {
     let config = ResourceAddr::managed("local_file", "config");
     state.set_instance(
         &config,
-        "local",
+        &infra::addr::ProviderAddr::named("local"),
         instance(
             key,
             InstanceKey::None,
@@ -90,7 +90,7 @@ fn seeded_state(host: &RealHost, key: &Key) -> State {
     );
     state.set_instance(
         &ResourceAddr::managed("null_resource", "dep"),
-        "null",
+        &infra::addr::ProviderAddr::named("null"),
         instance(
             key,
             InstanceKey::None,
@@ -101,7 +101,7 @@ fn seeded_state(host: &RealHost, key: &Key) -> State {
     for i in 0..WORKERS {
         state.set_instance(
             &ResourceAddr::managed("null_resource", "w"),
-            "null",
+            &infra::addr::ProviderAddr::named("null"),
             instance(
                 key,
                 InstanceKey::Int(i as i64),
@@ -114,7 +114,7 @@ fn seeded_state(host: &RealHost, key: &Key) -> State {
     nested.module = ModulePath::from_names(&["net"]);
     state.set_instance(
         &nested,
-        "null",
+        &infra::addr::ProviderAddr::named("null"),
         instance(
             key,
             InstanceKey::None,

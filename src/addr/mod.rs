@@ -331,6 +331,98 @@ impl fmt::Display for InstanceAddr {
     }
 }
 
+/// A provider configuration: a root `provider "NAME"` block, told apart
+/// from the others of its provider by its `alias` (`ssh`, `ssh.staging`).
+/// Resources name it with `provider = NAME.ALIAS`; state records it per
+/// resource, so an object is always read, changed and destroyed through the
+/// configuration it was created with.
+///
+/// Stored as its text (`ssh`, `ssh.staging`): a state written before aliases
+/// holds the provider's bare name, which reads as the block without alias.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ProviderAddr {
+    /// The provider's name (`ssh`).
+    pub name: String,
+    /// The block's `alias`; `None` for the block without one (the default).
+    pub alias: Option<String>,
+}
+
+impl ProviderAddr {
+    /// The configuration `name` with `alias`.
+    pub fn new(name: impl Into<String>, alias: Option<String>) -> Self {
+        ProviderAddr {
+            name: name.into(),
+            alias,
+        }
+    }
+
+    /// The default configuration of `name`: its block without `alias`.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self::new(name, None)
+    }
+
+    /// The configuration a `(name, alias)` key of the configuration names.
+    pub fn from_key(key: &(String, Option<String>)) -> Self {
+        Self::new(key.0.clone(), key.1.clone())
+    }
+
+    /// Whether it is the default configuration (no alias).
+    pub fn is_default(&self) -> bool {
+        self.alias.is_none()
+    }
+}
+
+impl fmt::Display for ProviderAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.alias {
+            Some(alias) => write!(f, "{}.{alias}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+impl FromStr for ProviderAddr {
+    type Err = AddrError;
+
+    /// `NAME` or `NAME.ALIAS`: the name an identifier, the alias any
+    /// non-empty text (the first `.` ends the name, so every alias a block
+    /// can hold reads back as written).
+    fn from_str(text: &str) -> Result<Self, AddrError> {
+        let is_identifier = |part: &str| {
+            part.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        let (name, alias) = match text.split_once('.') {
+            Some((name, alias)) => (name, Some(alias)),
+            None => (text, None),
+        };
+        if !is_identifier(name) || alias.is_some_and(str::is_empty) {
+            return Err(AddrError(format!(
+                "`{text}` is not a provider configuration (NAME or NAME.ALIAS)"
+            )));
+        }
+        Ok(ProviderAddr::new(name, alias.map(str::to_owned)))
+    }
+}
+
+impl serde::Serialize for ProviderAddr {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ProviderAddr {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse()
+            .map_err(|e: AddrError| serde::de::Error::custom(e.0))
+    }
+}
+
 /// Why an address does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -553,6 +645,36 @@ mod tests {
         ] {
             let parsed: Target = target.parse().unwrap();
             assert_eq!(parsed.contains(&instance), selects, "{target}");
+        }
+    }
+
+    #[test]
+    fn provider_configurations_are_stored_as_their_text_and_a_bare_name_is_the_default() {
+        let aliased: ProviderAddr = "ssh.staging".parse().unwrap();
+        assert_eq!(
+            aliased,
+            ProviderAddr::new("ssh", Some("staging".to_owned()))
+        );
+        let json = serde_json::to_string(&aliased).unwrap();
+        assert_eq!(json, r#""ssh.staging""#);
+        assert_eq!(
+            serde_json::from_str::<ProviderAddr>(&json).unwrap(),
+            aliased
+        );
+        // What states written before aliases hold.
+        let old: ProviderAddr = serde_json::from_str(r#""ssh""#).unwrap();
+        assert_eq!(old, ProviderAddr::named("ssh"));
+        assert!(old.is_default() && !aliased.is_default());
+        assert_eq!(old.to_string(), "ssh");
+        let odd: ProviderAddr = "aws.eu.west".parse().unwrap();
+        assert_eq!(odd.alias.as_deref(), Some("eu.west"));
+        assert_eq!(odd.to_string(), "aws.eu.west");
+        for text in ["", ".", "ssh.", ".x", "1ssh", "ssh[0].a", "a b"] {
+            assert!(text.parse::<ProviderAddr>().is_err(), "{text:?}");
+            assert!(
+                serde_json::from_str::<ProviderAddr>(&format!("{text:?}")).is_err(),
+                "{text:?}"
+            );
         }
     }
 

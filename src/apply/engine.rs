@@ -15,7 +15,7 @@ use super::retry::{Retrier, Rng};
 use super::{
     ActionKind, ActionResult, Event, Outcome, Recorder, Report, Request, Resolved, Resolver,
 };
-use crate::addr::{InstanceAddr, Mode, ResourceAddr};
+use crate::addr::{InstanceAddr, Mode, ProviderAddr, ResourceAddr};
 use crate::diag::{Code, Diagnostic, Diagnostics, Span};
 use crate::expand::Expanded;
 use crate::host::Host;
@@ -162,13 +162,13 @@ impl Working {
         }
     }
 
-    fn set(&mut self, resource: &ResourceAddr, provider: &str, instance: InstanceState) {
+    fn set(&mut self, resource: &ResourceAddr, provider: &ProviderAddr, instance: InstanceState) {
         let entry = self
             .resources
             .entry(resource.clone())
             .or_insert_with(|| ResourceState {
                 addr: resource.clone(),
-                provider: provider.to_owned(),
+                provider: provider.clone(),
                 instances: Vec::new(),
             });
         provider.clone_into(&mut entry.provider);
@@ -185,7 +185,7 @@ impl Working {
         }
     }
 
-    fn remove(&mut self, addr: &InstanceAddr) -> Option<(String, InstanceState)> {
+    fn remove(&mut self, addr: &InstanceAddr) -> Option<(ProviderAddr, InstanceState)> {
         let entry = self.resources.get_mut(&addr.resource)?;
         let at = entry.instances.iter().position(|i| i.key == addr.key)?;
         let instance = entry.instances.remove(at);
@@ -1139,11 +1139,7 @@ impl<'a> Engine<'a> {
                     &change.addr,
                     None,
                     "no provider for this",
-                    format!(
-                        "provider `{}` is not available in this build of infra, so `{}` cannot \
-                         be applied",
-                        change.provider, change.addr
-                    ),
+                    crate::plan::missing_provider_help(&change.addr, &change.provider, "applied"),
                 );
                 self.fail(node, diagnostic);
                 continue;

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::addr::{InstanceKey, ResourceAddr};
+use crate::addr::{InstanceKey, ProviderAddr, ResourceAddr};
 use crate::config::Lifecycle;
 use crate::diag::{Code, FileId, Span};
 use crate::expand::{EnvironmentInfo, Instance};
@@ -729,7 +729,7 @@ fn with_pending(world: &World, name: &str) -> State {
     state.pending.push(PendingCall::new(
         addr(name),
         TEST_RESOURCE.to_owned(),
-        String::from("test"),
+        ProviderAddr::named("test"),
         world
             .key
             .seal(world.host.as_ref(), &Value::map(planned))
@@ -1089,7 +1089,7 @@ async fn moves_rename_the_state_entry_without_provider_calls() {
         changes: vec![Change {
             addr: addr("renamed"),
             resource_type: TEST_RESOURCE.to_owned(),
-            provider: String::from("test"),
+            provider: ProviderAddr::named("test"),
             action: Action::NoOp,
             before: Some(before.clone()),
             after: before,
@@ -1304,7 +1304,7 @@ fn pending_creates_and_secrets_survive_the_state_file() {
     state.apply_record(&JournalRecord::Pending(PendingCall::new(
         addr("a"),
         TEST_RESOURCE.to_owned(),
-        String::from("test"),
+        ProviderAddr::named("test"),
         key.seal(&host, &Value::string(CANARY).with_secret(true))
             .unwrap(),
         CallKind::Create,
@@ -1325,7 +1325,7 @@ fn pending_creates_and_secrets_survive_the_state_file() {
     // A set of the same instance clears its pending create.
     state.apply_record(&JournalRecord::Set {
         resource: addr("a").resource,
-        provider: String::from("test"),
+        provider: ProviderAddr::named("test"),
         instance: crate::state::InstanceState {
             key: InstanceKey::None,
             attributes: Default::default(),
@@ -1455,7 +1455,7 @@ fn a_pending_create_is_journalled_as_it_always_was() {
     let record = JournalRecord::Pending(PendingCall::new(
         addr("a"),
         TEST_RESOURCE.to_owned(),
-        String::from("test"),
+        ProviderAddr::named("test"),
         key.seal(&host, &Value::string("p")).unwrap(),
         CallKind::Create,
     ));

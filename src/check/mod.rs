@@ -157,6 +157,7 @@ pub fn check_with_registry(
         root,
         var_files,
     };
+    model::undeclared_provider_aliases(&config, &mut diagnostics);
     (config, diagnostics)
 }
 

@@ -12,7 +12,7 @@
 use super::names::{Context, Names};
 use crate::addr::{InstanceAddr, InstanceKey, Mode, ModulePath, ResourceAddr, Target};
 use crate::config::{
-    Environment, Import, Lifecycle, Local, Module, ModuleCall, ModuleSource, Moved, Output,
+    Config, Environment, Import, Lifecycle, Local, Module, ModuleCall, ModuleSource, Moved, Output,
     ProviderConfig, Reference, Resource, Secret, SecretSource, StackSettings, Validation, Variable,
 };
 use crate::diag::{Code, Diagnostic, Diagnostics, Span, did_you_mean};
@@ -612,35 +612,7 @@ pub(crate) fn lower_module(
         if let Some(resource) =
             lower_resource(&module.path, mode, block, &names, registry, diagnostics)
         {
-            // An aliased provider must be declared. Child modules may use an
-            // ancestor's provider blocks, which are not visible here.
-            if let (Some(alias), true) = (&resource.provider.1, module.path.is_root())
-                && !module.providers.contains_key(&resource.provider)
-            {
-                let span = provider_span.unwrap_or(resource.type_span);
-                let declared: Vec<String> = module
-                    .providers
-                    .keys()
-                    .filter(|(name, _)| name == &resource.provider.0)
-                    .filter_map(|(_, a)| a.clone())
-                    .collect();
-                let help = if declared.is_empty() {
-                    format!(
-                        "declare it: `provider \"{}\" {{ alias = \"{alias}\" ... }}`",
-                        resource.provider.0
-                    )
-                } else {
-                    format!("the declared aliases are {}", declared.join(", "))
-                };
-                diagnostics.push(
-                    Diagnostic::error(
-                        Code::CheckUnknownProvider,
-                        span,
-                        format!("no provider `{}` with alias `{alias}`", resource.provider.0),
-                    )
-                    .with_help(help),
-                );
-            }
+            note_aliased_provider(&mut module, &resource, provider_span);
             module.resources.insert(
                 (
                     mode,
@@ -655,7 +627,9 @@ pub(crate) fn lower_module(
         let Some(block) = take_block(files, at) else {
             continue;
         };
+        let provider_span = block.attribute("provider").map(|a| a.value.span);
         if let Some(resource) = lower_service(&module.path, block, &names, registry, diagnostics) {
+            note_aliased_provider(&mut module, &resource, provider_span);
             module.resources.insert(
                 (
                     Mode::Managed,
@@ -1260,6 +1234,60 @@ fn lower_depends_on(
             continue;
         }
         names.resolve(item, Context::default(), references, diagnostics);
+    }
+}
+
+/// Notes a resource's `provider = NAME.ALIAS` for
+/// [`undeclared_provider_aliases`].
+fn note_aliased_provider(module: &mut Module, resource: &Resource, provider_span: Option<Span>) {
+    if let Some(alias) = &resource.provider.1 {
+        module.aliased_providers.push((
+            resource.provider.0.clone(),
+            alias.clone(),
+            provider_span.unwrap_or(resource.type_span),
+        ));
+    }
+}
+
+/// One error per `provider = NAME.ALIAS`, in any module, that no root
+/// `provider "NAME" { alias = "ALIAS" }` block declares: the plan would have
+/// no configuration to reach it through (an aliased configuration never
+/// falls back to the default one).
+pub(crate) fn undeclared_provider_aliases(config: &Config, diagnostics: &mut Diagnostics) {
+    let declared = &config.root.providers;
+    for module in config.modules() {
+        for (name, alias, span) in &module.aliased_providers {
+            if declared.contains_key(&(name.clone(), Some(alias.clone()))) {
+                continue;
+            }
+            let aliases: Vec<&str> = declared
+                .keys()
+                .filter(|(declared_name, _)| declared_name == name)
+                .filter_map(|(_, alias)| alias.as_deref())
+                .collect();
+            let mut help = match did_you_mean(alias, aliases.iter().copied()) {
+                Some(near) => format!("did you mean `{name}.{near}`? "),
+                None => String::new(),
+            };
+            help.push_str(&if aliases.is_empty() {
+                format!(
+                    "declare it in the root module: `provider \"{name}\" {{ alias = \"{alias}\" ... }}`"
+                )
+            } else {
+                format!(
+                    "the declared aliases are {}; aliased provider blocks live in the root module",
+                    aliases.join(", ")
+                )
+            });
+            diagnostics.push(
+                Diagnostic::error(
+                    Code::CheckUnknownProvider,
+                    *span,
+                    format!("no provider `{name}` with alias `{alias}`"),
+                )
+                .with_help(help),
+            );
+        }
     }
 }
 

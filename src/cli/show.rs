@@ -142,7 +142,7 @@ impl ShowCommand {
                 instances.push(ShownInstance {
                     resource: resource.addr.clone(),
                     address: resource.addr.instance(instance.key.clone()),
-                    provider: resource.provider.clone(),
+                    provider: resource.provider.to_string(),
                     attributes,
                     dependencies: instance.dependencies.clone(),
                 });

@@ -13,7 +13,7 @@
 
 use super::args::{EnvSelect, LockArgs};
 use super::{Ctx, Exit};
-use crate::addr::{InstanceAddr, ResourceAddr, Target};
+use crate::addr::{InstanceAddr, ProviderAddr, ResourceAddr, Target};
 use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::host::Host;
 use crate::state::backend::Kind as BackendKind;
@@ -321,7 +321,7 @@ fn show(ctx: &mut Ctx<'_>, args: ShowArgs) -> Exit {
                 &crate::render::state::ShownInstance {
                     resource: resource.addr.clone(),
                     address,
-                    provider: resource.provider.clone(),
+                    provider: resource.provider.to_string(),
                     attributes,
                     dependencies: instance.dependencies.clone(),
                 },
@@ -584,7 +584,8 @@ fn mv(ctx: &mut Ctx<'_>, args: MvArgs) -> Exit {
         "state mv",
         false,
         |state, _key| {
-            let mut moving: Vec<(InstanceAddr, InstanceAddr, String, InstanceState)> = Vec::new();
+            let mut moving: Vec<(InstanceAddr, InstanceAddr, ProviderAddr, InstanceState)> =
+                Vec::new();
             for resource in &state.resources {
                 for instance in &resource.instances {
                     let address = resource.addr.instance(instance.key.clone());

@@ -154,6 +154,11 @@ pub struct Module {
     pub moved: Vec<Moved>,
     /// `import` blocks.
     pub imports: Vec<Import>,
+    /// Every `provider = NAME.ALIAS` of its resources, data sources and
+    /// services: (name, alias, the value's span). An aliased configuration
+    /// is a root `provider` block, so these are checked once every module is
+    /// loaded.
+    pub aliased_providers: Vec<(String, String, Span)>,
 }
 
 impl Module {
@@ -171,6 +176,7 @@ impl Module {
             outputs: BTreeMap::new(),
             moved: Vec::new(),
             imports: Vec::new(),
+            aliased_providers: Vec::new(),
         }
     }
 }

@@ -891,7 +891,10 @@ fn rollback_expanded(
                 addr.clone(),
                 crate::expand::Instance {
                     addr,
-                    provider: (resource.provider.clone(), None),
+                    provider: (
+                        resource.provider.name.clone(),
+                        resource.provider.alias.clone(),
+                    ),
                     attributes,
                     attribute_spans: Arc::new(spans),
                     dependencies: dependencies.clone(),

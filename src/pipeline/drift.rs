@@ -510,7 +510,7 @@ fn refreshed_state(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::addr::{InstanceKey, ResourceAddr};
+    use crate::addr::{InstanceKey, ProviderAddr, ResourceAddr};
     use crate::plan::AttributeDrift;
     use crate::providers::ObjectState;
 
@@ -523,7 +523,7 @@ mod tests {
                 addr.clone(),
                 PriorObject {
                     resource_type: "test_resource".to_owned(),
-                    provider: "test".to_owned(),
+                    provider: ProviderAddr::named("test"),
                     object: ObjectState {
                         id: "1".to_owned(),
                         attributes: crate::lang::Map::from([

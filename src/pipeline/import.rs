@@ -138,11 +138,12 @@ fn run(
         return None;
     }
     let resource_type = request.addr.resource.resource_type.as_str();
+    let configured = crate::addr::ProviderAddr::from_key(&instance.provider);
     let provider = opened
         .providers
-        .lookup(resource_type, &instance.provider.0)
-        .cloned();
-    let Some(provider) = provider else {
+        .resolve(resource_type, &configured)
+        .map(|(at, provider)| (at, provider.clone()));
+    let Some((provider_addr, provider)) = provider else {
         diagnostics.push(
             Diagnostic::error(
                 Code::ApplyProviderError,
@@ -203,7 +204,7 @@ fn run(
             return None;
         }
     };
-    state.set_instance(&request.addr.resource, provider.name(), instance_state);
+    state.set_instance(&request.addr.resource, &provider_addr, instance_state);
     let summary = format!("import: {} from {}", request.addr, request.id);
     let serial = match writing.write(&mut state, &summary) {
         Ok(serial) => serial,

@@ -26,6 +26,7 @@ pub use import::{ImportRequest, Imported, import};
 pub use policy::policy_test;
 pub use run::{PlanRequest, plan};
 
+use crate::addr::ProviderAddr;
 use crate::check::{self, Stack};
 use crate::config::Config;
 use crate::diag::{Diagnostics, SourceMap};
@@ -300,8 +301,31 @@ fn missing_providers(expanded: &Expanded, providers: &ProviderSet) -> Diagnostic
         let resource = &instance.addr.resource;
         let resource_type = resource.resource_type.as_str();
         let name = instance.provider.0.as_str();
-        let live = providers.lookup(resource_type, name).is_some();
+        let configured = ProviderAddr::from_key(&instance.provider);
+        let live = providers.lookup(resource_type, &configured).is_some();
         if live || !seen.insert(resource.clone()) {
+            continue;
+        }
+        if configured.alias.is_some()
+            && providers
+                .lookup(resource_type, &ProviderAddr::named(name))
+                .is_some()
+        {
+            // The provider is built in but this configuration has no
+            // instance. `check` reports a `provider = NAME.ALIAS` without
+            // its root block first, so this is a safety net: never plan it
+            // through the default configuration instead.
+            diagnostics.push(
+                Diagnostic::error(
+                    Code::CheckUnknownProvider,
+                    instance.span,
+                    format!("`{resource}` needs provider configuration `{configured}`"),
+                )
+                .with_help(format!(
+                    "declare it in the root module: `provider \"{name}\" {{ alias = \"{}\" ... }}`",
+                    configured.alias.as_deref().unwrap_or_default()
+                )),
+            );
             continue;
         }
         // The list comes from the live set, so it cannot go stale.

@@ -122,12 +122,18 @@ fn resume_one(
         .providers
         .lookup(&pending.resource_type, &pending.provider)
         .cloned()
-        .ok_or_else(|| {
-            format!(
+        .ok_or_else(|| match &pending.provider.alias {
+            Some(alias) => format!(
+                "the interrupted {call} of `{addr}` was made through provider configuration \
+                 `{}`, which has no `provider \"{}\" {{ alias = \"{alias}\" ... }}` block: put \
+                 the block back so that it can be resumed",
+                pending.provider, pending.provider.name
+            ),
+            None => format!(
                 "provider `{}` is not available in this build of infra, so the interrupted \
                  {call} of `{addr}` cannot be resumed",
                 pending.provider
-            )
+            ),
         })?;
     let key = &opened.key;
     let open_map = |sealed: &SealedValue| -> Result<Attributes, String> {

@@ -11,7 +11,7 @@
 //! the key, when a plan file needs one).
 
 use super::{Checked, expand, missing_providers};
-use crate::addr::{InstanceAddr, ResourceAddr};
+use crate::addr::{InstanceAddr, ProviderAddr, ResourceAddr};
 use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
 use crate::expand::{Expanded, Request};
 use crate::host::Host;
@@ -207,13 +207,21 @@ pub(crate) fn open(
         }
     };
     let runtime = Arc::new(runtime(diagnostics)?);
+    let mut providers = ProviderSet::builtin(host.clone(), &checked.dir);
+    // One instance per aliased root block; a provider that is not built in
+    // has no instance, which the plan reports per resource.
+    for (name, alias) in checked.config.root.providers.keys() {
+        if alias.is_some() {
+            providers.add_configuration(&ProviderAddr::new(name.clone(), alias.clone()));
+        }
+    }
     Some(Opened {
         runtime,
         stack,
         environment,
         key,
         prior,
-        providers: ProviderSet::builtin(host.clone(), &checked.dir),
+        providers,
         known_secrets,
     })
 }
@@ -408,20 +416,19 @@ pub(crate) fn unknown_targets(
     diagnostics
 }
 
-/// Gives every live provider its root `provider` block's settings (the block
-/// without an alias; none when there is no block), before any other call.
-/// A refusal points at the setting the provider names, else at the block.
+/// Gives every live provider instance its root `provider` block's settings
+/// (a default instance the block without alias, none when there is none; an
+/// aliased instance its own block), before any other call. A refusal points
+/// at the setting the provider names, else at the block.
 pub(crate) async fn configure_providers(
     checked: &Checked,
     expanded: &Expanded,
     providers: &ProviderSet,
 ) -> Diagnostics {
     let mut diagnostics = Diagnostics::new();
-    for name in providers.names() {
-        let Some(provider) = providers.get(name) else {
-            continue;
-        };
-        let key = (name.to_owned(), None);
+    for (addr, provider) in providers.configurations() {
+        let name = addr.to_string();
+        let key = (addr.name.clone(), addr.alias.clone());
         let Some(config) = expanded.provider_configs.get(&key) else {
             continue;
         };

@@ -162,17 +162,18 @@ pub(super) async fn import_objects(
             continue;
         }
         let resource_type = addr.resource.resource_type.clone();
-        let Some(provider) = request
+        let configured = crate::addr::ProviderAddr::from_key(&instance.provider);
+        let Some((provider_addr, provider)) = request
             .providers
-            .lookup(&resource_type, &instance.provider.0)
-            .cloned()
+            .resolve(&resource_type, &configured)
+            .map(|(at, provider)| (at, provider.clone()))
         else {
-            diagnostics.push(super::refresh::missing_provider(addr, &instance.provider.0));
+            diagnostics.push(super::refresh::missing_provider(addr, &configured));
             continue;
         };
         let id = import.id.clone();
         let configuration = instance.attributes.clone();
-        called.push((addr, provider.name(), import));
+        called.push((addr, provider_addr, import));
         // Sealed by the schema's rule from the configuration, as an apply would.
         calls.push(async move {
             provider
@@ -192,7 +193,7 @@ pub(super) async fn import_objects(
     }
     let results = run_bounded(request.parallelism, calls).await;
     let mut imported = BTreeMap::new();
-    for ((addr, provider_name, import), result) in called.into_iter().zip(results) {
+    for ((addr, provider_addr, import), result) in called.into_iter().zip(results) {
         match result {
             Some(Ok(object)) => {
                 let dependencies = expanded
@@ -206,7 +207,7 @@ pub(super) async fn import_objects(
                         import.id.clone(),
                         PriorObject {
                             resource_type: addr.resource.resource_type.clone(),
-                            provider: provider_name.to_owned(),
+                            provider: provider_addr.clone(),
                             object,
                             dependencies,
                         },
@@ -215,12 +216,12 @@ pub(super) async fn import_objects(
             }
             Some(Err(error)) => diagnostics.push(provider_error(
                 addr,
-                provider_name,
+                &provider_addr,
                 &format!("import (id `{}`)", import.id),
                 &error,
                 Some(import.span),
             )),
-            None => diagnostics.push(provider_panicked(addr, provider_name, "import")),
+            None => diagnostics.push(provider_panicked(addr, &provider_addr, "import")),
         }
     }
     (imported, diagnostics)

@@ -14,8 +14,32 @@
 
 use super::PriorObject;
 use super::refresh::{missing_provider, provider_error, provider_panicked};
+
+/// An object recorded with one provider configuration whose block now names
+/// another (`provider = ssh.staging` became `ssh.prod`). Planning it through
+/// the new one would update or keep an object the new one cannot see (on
+/// another host), and deleting it through the new one would miss it: the
+/// plan refuses, and says how to move it.
+fn moved_between_configurations(
+    addr: &InstanceAddr,
+    instance: &Instance,
+    recorded: &ProviderAddr,
+    configured: &ProviderAddr,
+) -> Diagnostic {
+    Diagnostic::error(
+        Code::PlanProviderError,
+        instance.span,
+        format!("`{addr}` was created through `{recorded}`, and this names `{configured}`"),
+    )
+    .with_help(format!(
+        "infra does not move an object between provider configurations (another host, \
+         another account): keep `provider = {recorded}`; or destroy it through `{recorded}` \
+         first (remove the block, apply, then add it back with `{configured}`); or forget it \
+         with `infra state rm {addr}` and `infra import` it through `{configured}`"
+    ))
+}
 use super::{Action, Change, DriftKind, OutputChange, Reason, Refreshed, Request, run_bounded};
-use crate::addr::{InstanceAddr, Mode, ResourceAddr, Target};
+use crate::addr::{InstanceAddr, Mode, ProviderAddr, ResourceAddr, Target};
 use crate::config::RefTarget;
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::expand::{Expanded, Instance};
@@ -218,23 +242,34 @@ pub async fn diff(
         if addr.resource.mode == Mode::Data {
             continue;
         }
-        let provider_name = &instance.provider.0;
+        let configured = ProviderAddr::from_key(&instance.provider);
         let resource_type = addr.resource.resource_type.clone();
-        let Some(provider) = request
+        let Some((provider_addr, provider)) = request
             .providers
-            .lookup(&resource_type, provider_name)
-            .cloned()
+            .resolve(&resource_type, &configured)
+            .map(|(at, provider)| (at, provider.clone()))
         else {
-            diagnostics.push(missing_provider(addr, provider_name));
+            diagnostics.push(missing_provider(addr, &configured));
             continue;
         };
         let prior_object = prior.get(*addr);
+        if let Some(prior_object) = prior_object
+            && prior_object.provider != provider_addr
+        {
+            diagnostics.push(moved_between_configurations(
+                addr,
+                instance,
+                &prior_object.provider,
+                &provider_addr,
+            ));
+            continue;
+        }
         let proposed = match prior_object {
             Some(prior_object) => apply_ignore_changes(instance, prior_object),
             None => instance.attributes.clone(),
         };
         let prior_state = prior_object.map(|p| p.object.clone());
-        called.push((*addr, provider.name()));
+        called.push((*addr, provider_addr));
         calls.push(async move {
             provider
                 .plan_change(&resource_type, prior_state.as_ref(), &proposed)
@@ -243,17 +278,17 @@ pub async fn diff(
         });
     }
     let results = run_bounded(request.parallelism, calls).await;
-    let mut planned: BTreeMap<&InstanceAddr, (&'static str, PlannedChange)> = BTreeMap::new();
-    for ((addr, provider_name), result) in called.into_iter().zip(results) {
+    let mut planned: BTreeMap<&InstanceAddr, (ProviderAddr, PlannedChange)> = BTreeMap::new();
+    for ((addr, provider_addr), result) in called.into_iter().zip(results) {
         match result {
             Some(Ok(change)) => {
-                planned.insert(addr, (provider_name, change));
+                planned.insert(addr, (provider_addr, change));
             }
             Some(Err(error)) => {
                 let span = error_span(expanded.instances.get(addr), &error);
-                diagnostics.push(provider_error(addr, provider_name, "plan", &error, span));
+                diagnostics.push(provider_error(addr, &provider_addr, "plan", &error, span));
             }
-            None => diagnostics.push(provider_panicked(addr, provider_name, "plan")),
+            None => diagnostics.push(provider_panicked(addr, &provider_addr, "plan")),
         }
     }
 
@@ -270,7 +305,7 @@ pub async fn diff(
             changes.push(Change {
                 addr: addr.clone(),
                 resource_type: addr.resource.resource_type.clone(),
-                provider: instance.provider.0.clone(),
+                provider: ProviderAddr::from_key(&instance.provider),
                 action: Action::Read,
                 before: None,
                 after: instance.attributes.clone(),
@@ -282,7 +317,7 @@ pub async fn diff(
             });
             continue;
         }
-        let Some((provider_name, mut planned_change)) = planned.remove(addr) else {
+        let Some((provider_addr, mut planned_change)) = planned.remove(addr) else {
             continue;
         };
         let prior_object = prior.get(addr);
@@ -331,7 +366,7 @@ pub async fn diff(
             };
             if let Some(provider) = request
                 .providers
-                .lookup(resource_type, provider_name)
+                .lookup(resource_type, &provider_addr)
                 .cloned()
             {
                 match provider.plan_change(resource_type, None, &proposed).await {
@@ -346,7 +381,13 @@ pub async fn diff(
                     }
                     Err(error) => {
                         let span = error_span(Some(instance), &error);
-                        diagnostics.push(provider_error(addr, provider_name, "plan", &error, span));
+                        diagnostics.push(provider_error(
+                            addr,
+                            &provider_addr,
+                            "plan",
+                            &error,
+                            span,
+                        ));
                     }
                 }
             }
@@ -364,7 +405,7 @@ pub async fn diff(
         let deploy = match action {
             Action::Create | Action::Update | Action::Replace { .. } => request
                 .providers
-                .lookup(&addr.resource.resource_type, provider_name)
+                .lookup(&addr.resource.resource_type, &provider_addr)
                 .and_then(|provider| {
                     let prior = match action {
                         Action::Update => prior_object.map(|p| &p.object),
@@ -381,7 +422,7 @@ pub async fn diff(
         changes.push(Change {
             addr: addr.clone(),
             resource_type: addr.resource.resource_type.clone(),
-            provider: provider_name.to_owned(),
+            provider: provider_addr,
             action,
             before: prior_object.map(|p| p.object.attributes.clone()),
             after: planned_change.planned,

@@ -19,7 +19,7 @@ use super::{
     Action, AttributeDrift, Change, Drift, DriftKind, Impact, OutputChange, Plan, PriorVersion,
     Reason,
 };
-use crate::addr::InstanceAddr;
+use crate::addr::{InstanceAddr, ProviderAddr};
 use crate::diag::{Code, Diagnostic};
 use crate::expand::EnvironmentInfo;
 use crate::host::Host;
@@ -28,8 +28,11 @@ use crate::providers::{AttributePath, Attributes};
 use crate::state::{Key, PathStep, SealedValue, StateError};
 use sha2::{Digest, Sha256};
 
-/// The plan-file format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The plan-file format this build reads and writes. Version 2 names each
+/// change's provider configuration (`ssh.staging`) where version 1 held the
+/// provider's name, so an older infra refuses the file instead of applying
+/// an aliased change through the default configuration (another host).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The SHA-256 (hex) of the configuration: every file's path and text (in
 /// path order) and the `--var` values (in the order given, since later ones
@@ -79,8 +82,8 @@ pub struct ChangeFile {
     pub addr: InstanceAddr,
     /// Its resource type.
     pub resource_type: String,
-    /// Its provider.
-    pub provider: String,
+    /// Its provider configuration.
+    pub provider: ProviderAddr,
     /// How.
     pub action: Action,
     /// The object before (a map).

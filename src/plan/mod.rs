@@ -40,9 +40,11 @@ pub use impact::{
     RollbackPlan,
 };
 pub use policy::{Enforcement, PolicyChecked, PolicyResults, Violation};
-pub use refresh::{PriorObject, Refreshed, prior_attributes, prior_objects, refresh};
+pub use refresh::{
+    PriorObject, Refreshed, missing_provider_help, prior_attributes, prior_objects, refresh,
+};
 
-use crate::addr::{InstanceAddr, Target};
+use crate::addr::{InstanceAddr, ProviderAddr, Target};
 use crate::diag::Diagnostics;
 use crate::expand::{EnvironmentInfo, Expanded};
 use crate::lang::Value;
@@ -111,8 +113,8 @@ pub struct Change {
     pub addr: InstanceAddr,
     /// Its provider resource type (`null_resource`).
     pub resource_type: String,
-    /// The provider that manages it (its name).
-    pub provider: String,
+    /// The provider configuration that manages it (`ssh`, `ssh.staging`).
+    pub provider: ProviderAddr,
     /// How.
     pub action: Action,
     /// The object before (the refreshed prior object), `None` for a create or read.

@@ -5,7 +5,7 @@
 //! Invariant: only `Provider::read` is called; the prior state is not changed.
 
 use super::{AttributeDrift, Drift, DriftKind, run_bounded};
-use crate::addr::{InstanceAddr, Mode, ResourceAddr};
+use crate::addr::{InstanceAddr, Mode, ProviderAddr, ResourceAddr};
 use crate::diag::{Code, Diagnostic, Diagnostics, Span};
 use crate::lang::Value;
 use crate::providers::provider::{same_ignoring_marks, seal_returned};
@@ -20,7 +20,7 @@ pub struct PriorObject {
     /// Its resource type.
     pub resource_type: String,
     /// The provider that manages it.
-    pub provider: String,
+    pub provider: ProviderAddr,
     /// The object (secrets marked).
     pub object: ObjectState,
     /// What it depended on when applied.
@@ -211,18 +211,36 @@ fn attribute_drift(before: &Attributes, after: &Attributes) -> Vec<AttributeDrif
         .collect()
 }
 
-/// No live provider for an instance.
-pub(super) fn missing_provider(addr: &InstanceAddr, provider: &str) -> Diagnostic {
-    Diagnostic::error_at_path(Code::PlanProviderError, Some(addr.to_string())).with_help(format!(
-        "provider `{provider}` is not available in this build of infra, so `{addr}` cannot be \
-         planned; use a provider that is implemented"
-    ))
+/// No live provider for an instance: for an aliased configuration, its
+/// block is gone (an object recorded with it is only ever touched through
+/// it); else the provider is not in this build.
+pub(super) fn missing_provider(addr: &InstanceAddr, provider: &ProviderAddr) -> Diagnostic {
+    Diagnostic::error_at_path(Code::PlanProviderError, Some(addr.to_string()))
+        .with_help(missing_provider_help(addr, provider, "planned"))
+}
+
+/// The help for an instance without a live provider, which cannot be
+/// `doing` (`planned`, `applied`).
+pub fn missing_provider_help(addr: &InstanceAddr, provider: &ProviderAddr, doing: &str) -> String {
+    match &provider.alias {
+        Some(alias) => format!(
+            "`{addr}` is managed through provider configuration `{provider}`, and there is no \
+             `provider \"{name}\" {{ alias = \"{alias}\" ... }}` block in the root module: put \
+             the block back (at least until `{addr}` is destroyed), or `infra state rm {addr}` \
+             to forget the object without touching it",
+            name = provider.name
+        ),
+        None => format!(
+            "provider `{provider}` is not available in this build of infra, so `{addr}` cannot \
+             be {doing}; use a provider that is implemented"
+        ),
+    }
 }
 
 /// A provider call that failed; pointed at the attribute's span when there is one.
 pub(super) fn provider_error(
     addr: &InstanceAddr,
-    provider: &str,
+    provider: &ProviderAddr,
     doing: &str,
     error: &ProviderError,
     span: Option<Span>,
@@ -239,7 +257,11 @@ pub(super) fn provider_error(
 }
 
 /// A provider call that panicked.
-pub(super) fn provider_panicked(addr: &InstanceAddr, provider: &str, doing: &str) -> Diagnostic {
+pub(super) fn provider_panicked(
+    addr: &InstanceAddr,
+    provider: &ProviderAddr,
+    doing: &str,
+) -> Diagnostic {
     Diagnostic::error_at_path(Code::PlanProviderError, Some(addr.to_string())).with_help(format!(
         "provider `{provider}` crashed while asked to {doing} `{addr}`; report this to the \
          provider's authors"

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::addr::{InstanceKey, ResourceAddr};
+use crate::addr::{InstanceKey, ProviderAddr, ResourceAddr};
 use crate::config::Lifecycle;
 use crate::diag::{Code, FileId, Span};
 use crate::expand::{Instance, OutputValue};
@@ -71,7 +71,11 @@ impl World {
         let mut state = State::new(self.host.as_ref());
         state.serial = 1;
         for (addr, instance) in &expanded.instances {
-            let provider = self.providers.get(&instance.provider.0).unwrap().clone();
+            let provider = self
+                .providers
+                .get(&ProviderAddr::from_key(&instance.provider))
+                .unwrap()
+                .clone();
             let resource_type = &addr.resource.resource_type;
             let planned = provider
                 .plan_change(resource_type, None, &instance.attributes)
@@ -91,7 +95,7 @@ impl World {
                 .unwrap();
             state.set_instance(
                 &addr.resource,
-                &instance.provider.0,
+                &ProviderAddr::from_key(&instance.provider),
                 InstanceState {
                     key: addr.key.clone(),
                     attributes,
@@ -692,7 +696,7 @@ async fn tampered_plan_file_is_refused() {
     // Not a plan file at all, or a future version.
     let error = PlanFile::parse(b"{\"not\": \"a plan\"", &world.key).unwrap_err();
     assert_eq!(error.code, Code::PlanInvalidFile);
-    let future = text.replacen("\"format_version\": 1", "\"format_version\": 99", 1);
+    let future = text.replacen("\"format_version\": 2", "\"format_version\": 99", 1);
     let error = PlanFile::parse(future.as_bytes(), &world.key).unwrap_err();
     assert_eq!(error.code, Code::PlanInvalidFile);
 }
@@ -1131,7 +1135,7 @@ fn impact_of_an_updated_chain(n: usize) -> (Impact, usize) {
         .map(|addr| Change {
             addr: addr.clone(),
             resource_type: TEST_RESOURCE.to_owned(),
-            provider: "test".to_owned(),
+            provider: ProviderAddr::named("test"),
             action: Action::Update,
             before: None,
             after: Attributes::new(),

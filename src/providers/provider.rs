@@ -224,6 +224,10 @@ pub trait Provider: Send + Sync {
 
     /// Takes the provider block's settings (credentials, endpoints) before any
     /// other async call. The default accepts anything and keeps nothing.
+    /// Each provider configuration (`ssh`, `ssh.staging`) has its own
+    /// instance (see [`super::ProviderSet`]), configured with its own block
+    /// only, so what an instance keeps from here (connections, a region)
+    /// is never shared with another block's.
     async fn configure(&self, config: &Attributes) -> Result<(), ProviderError> {
         let _ = config;
         Ok(())

@@ -178,13 +178,18 @@ fn deploy_steps(deploy: &crate::providers::DeploySteps) -> String {
 }
 
 /// The change's header line: `-/+ test_resource.db must be replaced (forces replacement: name)`.
+/// A change through an aliased provider configuration names it (`via
+/// ssh.staging`): with two hosts of one provider, which one is the point.
 fn header(change: &Change) -> String {
-    let text = format!(
+    let mut text = format!(
         "{:>3} {} {}",
         change_symbol(change),
         shown_addr(change),
         describe(change)
     );
+    if change.provider.alias.is_some() {
+        let _ = write!(text, " (via {})", change.provider);
+    }
     text.trim_end().to_owned()
 }
 
@@ -1206,7 +1211,7 @@ pub fn markdown(plan: &Plan) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::addr::{InstanceAddr, InstanceKey, ResourceAddr};
+    use crate::addr::{InstanceAddr, InstanceKey, ProviderAddr, ResourceAddr};
     use crate::expand::EnvironmentInfo;
     use crate::plan::{AttributeDrift, PriorVersion};
 
@@ -1227,7 +1232,7 @@ mod tests {
         Change {
             addr: addr(name),
             resource_type: String::from("test_resource"),
-            provider: String::from("test"),
+            provider: ProviderAddr::named("test"),
             action,
             before,
             after,
@@ -1485,6 +1490,32 @@ mod tests {
             "{section}"
         );
         assert!(section.contains("… 9995 more"), "{section}");
+    }
+
+    #[test]
+    fn a_change_through_an_aliased_configuration_names_it_in_every_format() {
+        let mut staging = change("site", Action::Create, None, attrs(&[]));
+        staging.provider = ProviderAddr::new("ssh", Some("staging".to_owned()));
+        let plain = change("other", Action::Create, None, attrs(&[]));
+        let plan = plan(vec![staging, plain]);
+        let out = human(&plan);
+        assert!(
+            out.contains("  + test_resource.site will be created (via ssh.staging)\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("  + test_resource.other will be created\n"),
+            "{out}"
+        );
+        let doc: serde_json::Value = serde_json::from_str(&json(&plan)).unwrap();
+        let mut providers: Vec<&str> = doc["resource_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|change| change["provider"].as_str().unwrap())
+            .collect();
+        providers.sort_unstable();
+        assert_eq!(providers, ["ssh.staging", "test"]);
     }
 
     #[test]

@@ -18,7 +18,8 @@ pub struct ShownInstance {
     pub resource: ResourceAddr,
     /// Its address.
     pub address: InstanceAddr,
-    /// The provider's local name.
+    /// The provider configuration: its local name, `.ALIAS` added for an
+    /// aliased block (`ssh.staging`).
     pub provider: String,
     /// The attributes, opened (secrets still marked).
     pub attributes: Value,

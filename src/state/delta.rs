@@ -17,7 +17,7 @@
 use super::crypto::SealedValue;
 use super::file::{StateFile, VersionInfo};
 use super::{InstanceState, OutputState, PendingCall, ResourceState, StateError};
-use crate::addr::{InstanceKey, ResourceAddr};
+use crate::addr::{InstanceKey, ProviderAddr, ResourceAddr};
 use crate::diag::Code;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -80,7 +80,7 @@ pub enum ResourceChange {
         /// Its address.
         addr: ResourceAddr,
         /// Its provider in the rebuilt version.
-        provider: String,
+        provider: ProviderAddr,
         /// Instances added or replaced, sorted by key.
         put: Vec<InstanceState>,
         /// Keys of the base's instances that are gone, sorted.

@@ -16,8 +16,20 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The state format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The state format this build writes.
+///
+/// Version 2 records each resource's provider configuration (`ssh.staging`)
+/// where version 1 held the provider's name. An older `infra` refuses
+/// version 2 ([`Code::StateUnsupportedVersion`]) instead of reading
+/// `ssh.staging` as an unknown provider and falling back to the default
+/// configuration (another host).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The state formats this build reads: version 1 has no aliased provider
+/// configurations (every `provider` is a bare name, the default
+/// configuration), so it reads as it is, checksum and all; the next version
+/// written from it is [`FORMAT_VERSION`].
+pub const READABLE_FORMAT_VERSIONS: std::ops::RangeInclusive<u32> = 1..=FORMAT_VERSION;
 
 /// One written version of a state.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -171,7 +183,7 @@ impl StateFile {
         // The common case in one pass: the whole file straight into the
         // model. Anything wrong is diagnosed by the slower path below.
         if let Ok(file) = serde_json::from_slice::<StateFile>(bytes)
-            && file.format_version == FORMAT_VERSION
+            && READABLE_FORMAT_VERSIONS.contains(&file.format_version)
         {
             return file.checked(path);
         }
@@ -196,14 +208,16 @@ impl StateFile {
             .get("format_version")
             .and_then(serde_json::Value::as_u64);
         if let Some(version) = version
-            && version != u64::from(FORMAT_VERSION)
+            && !u32::try_from(version).is_ok_and(|v| READABLE_FORMAT_VERSIONS.contains(&v))
         {
             return Err(StateError::new(
                 Code::StateUnsupportedVersion,
                 Some(path),
                 format!(
-                    "the file has format version {version}; this infra reads version \
-                     {FORMAT_VERSION}: use a matching infra"
+                    "the file has format version {version}; this infra reads versions \
+                     {} to {}: use a matching infra",
+                    READABLE_FORMAT_VERSIONS.start(),
+                    READABLE_FORMAT_VERSIONS.end()
                 ),
             ));
         }

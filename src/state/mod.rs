@@ -33,7 +33,7 @@ pub mod session;
 pub use audit::{ActionOutcome, AuditAction, AuditLog, AuditRecord, AuditResult};
 pub use backend::{BACKENDS, Backend, JournalWriter};
 pub use crypto::{Key, KeySource, PathStep, SealedValue};
-pub use file::{FORMAT_VERSION, StateFile, VersionInfo};
+pub use file::{FORMAT_VERSION, READABLE_FORMAT_VERSIONS, StateFile, VersionInfo};
 pub use journal::{Journal, JournalRead};
 pub use json::Json;
 pub use local::LocalBackend;
@@ -42,7 +42,7 @@ pub use postgres::PostgresBackend;
 pub use s3::{S3Backend, S3Settings};
 pub use session::{KeyUse, Reading, Writing};
 
-use crate::addr::{InstanceAddr, InstanceKey, ResourceAddr};
+use crate::addr::{InstanceAddr, InstanceKey, ProviderAddr, ResourceAddr};
 use crate::diag::{Code, Diagnostic};
 use crate::host::Host;
 use std::collections::BTreeMap;
@@ -157,8 +157,8 @@ pub struct PendingCall {
     pub instance: InstanceAddr,
     /// Its resource type.
     pub resource_type: String,
-    /// Its provider.
-    pub provider: String,
+    /// The provider configuration the call was made through.
+    pub provider: ProviderAddr,
     /// The planned attributes the call was made with, secrets sealed (an
     /// empty map for a delete).
     pub planned: SealedValue,
@@ -189,7 +189,7 @@ impl PendingCall {
     pub fn new(
         instance: InstanceAddr,
         resource_type: String,
-        provider: String,
+        provider: ProviderAddr,
         planned: SealedValue,
         call: CallKind,
     ) -> PendingCall {
@@ -214,8 +214,11 @@ impl PendingCall {
 pub struct ResourceState {
     /// The resource's address.
     pub addr: ResourceAddr,
-    /// The provider that manages it (its local name).
-    pub provider: String,
+    /// The provider configuration that manages it (`ssh`, `ssh.staging`):
+    /// the one it is read, changed and destroyed through, also once its
+    /// block is gone. States of format version 1 hold the bare name, which
+    /// is the default configuration.
+    pub provider: ProviderAddr,
     /// The instances, sorted by key.
     pub instances: Vec<InstanceState>,
 }
@@ -275,8 +278,8 @@ pub enum JournalRecord {
     Set {
         /// The resource.
         resource: ResourceAddr,
-        /// Its provider.
-        provider: String,
+        /// Its provider configuration.
+        provider: ProviderAddr,
         /// The instance's new state (secrets sealed).
         instance: InstanceState,
     },
@@ -348,7 +351,7 @@ impl State {
     pub fn set_instance(
         &mut self,
         resource: &ResourceAddr,
-        provider: &str,
+        provider: &ProviderAddr,
         instance: InstanceState,
     ) {
         let index = match self.resources.binary_search_by(|r| r.addr.cmp(resource)) {
@@ -358,7 +361,7 @@ impl State {
                     index,
                     ResourceState {
                         addr: resource.clone(),
-                        provider: provider.to_owned(),
+                        provider: provider.clone(),
                         instances: Vec::new(),
                     },
                 );
@@ -368,7 +371,7 @@ impl State {
         let Some(entry) = self.resources.get_mut(index) else {
             return;
         };
-        entry.provider = provider.to_owned();
+        provider.clone_into(&mut entry.provider);
         match entry
             .instances
             .binary_search_by(|i| i.key.cmp(&instance.key))
@@ -443,15 +446,18 @@ impl State {
     /// Moves an instance's state to a new address (nothing when there is none
     /// at `from`); an instance already at `to` is replaced.
     pub fn move_instance(&mut self, from: &InstanceAddr, to: &InstanceAddr) {
-        let Some(mut instance) = self.instance(from).cloned() else {
+        let Some(resource) = self.resources.iter().find(|r| r.addr == from.resource) else {
             return;
         };
-        let provider = self
-            .resources
+        let Some(mut instance) = resource
+            .instances
             .iter()
-            .find(|r| r.addr == from.resource)
-            .map(|r| r.provider.clone())
-            .unwrap_or_default();
+            .find(|i| i.key == from.key)
+            .cloned()
+        else {
+            return;
+        };
+        let provider = resource.provider.clone();
         self.remove_instance(from);
         instance.key = to.key.clone();
         self.set_instance(&to.resource, &provider, instance);

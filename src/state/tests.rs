@@ -8,7 +8,7 @@
 
 use super::crypto::KEY_ENV;
 use super::*;
-use crate::addr::{InstanceKey, ResourceAddr};
+use crate::addr::{InstanceKey, ProviderAddr, ResourceAddr};
 use crate::diag::Code;
 use crate::host::{Host, MemoryHost, RealHost};
 use crate::lang::Value;
@@ -48,7 +48,7 @@ fn sample_state(host: &dyn Host, key: &Key) -> State {
     let config = key.seal(host, &secret_attributes()).unwrap();
     state.set_instance(
         &ResourceAddr::managed("test_db", "main"),
-        "test",
+        &ProviderAddr::named("test"),
         InstanceState {
             key: InstanceKey::None,
             attributes,
@@ -196,6 +196,49 @@ fn checksum_ignores_layout_but_not_content() {
 }
 
 #[test]
+fn a_version_1_state_reads_with_default_configurations_and_the_next_version_is_2() {
+    let host = MemoryHost::new();
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
+    let key = backend.key().unwrap();
+    let mut state = write_versions(&backend, &key, &host, 1);
+    // The current file as an infra before provider aliases wrote it.
+    let path = backend.state_path();
+    let mut old = StateFile::parse(&host.file(&path).unwrap(), &path).unwrap();
+    old.format_version = 1;
+    old.checksum = old.compute_checksum();
+    let old_text = String::from_utf8(old.to_bytes()).unwrap();
+    assert!(old_text.contains("\"provider\": \"test\""), "{old_text}");
+    host.set_file(&path, old.to_bytes());
+    let read = backend.read().unwrap().unwrap();
+    assert_eq!(read.format_version, 1);
+    assert_eq!(read.resources[0].provider, ProviderAddr::named("test"));
+
+    let staging = ProviderAddr::new("ssh", Some("staging".to_owned()));
+    let instance = read.resources[0].instances[0].clone();
+    state.set_instance(
+        &ResourceAddr::managed("ssh_file", "site"),
+        &staging,
+        instance,
+    );
+    let lock = backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    backend.write(&lock, &mut state, &key, "apply 2").unwrap();
+    drop(lock);
+    let written = backend.read().unwrap().unwrap();
+    assert_eq!(written.format_version, FORMAT_VERSION);
+    assert_eq!(FORMAT_VERSION, 2);
+    let text = String::from_utf8(host.file(&path).unwrap()).unwrap();
+    assert!(text.contains("\"provider\": \"ssh.staging\""), "{text}");
+    let site = written
+        .resources
+        .iter()
+        .find(|r| r.addr.resource_type == "ssh_file")
+        .unwrap();
+    assert_eq!(site.provider, staging);
+}
+
+#[test]
 fn journal_records_fold_into_state() {
     let host = MemoryHost::new();
     let key = Key::generate(&host);
@@ -209,7 +252,7 @@ fn journal_records_fold_into_state() {
     };
     state.apply_record(&JournalRecord::Set {
         resource: resource.clone(),
-        provider: "test".to_owned(),
+        provider: ProviderAddr::named("test"),
         instance: instance.clone(),
     });
     assert_eq!(state.instance_count(), 1);
@@ -297,7 +340,7 @@ fn big_state(host: &dyn Host, key: &Key, count: usize) -> State {
         let attributes = key.seal(host, &secret_attributes()).unwrap();
         state.set_instance(
             &ResourceAddr::managed("test_db", resource),
-            "test",
+            &ProviderAddr::named("test"),
             InstanceState {
                 key: InstanceKey::Int(n as i64),
                 attributes: attributes.clone(),
@@ -361,7 +404,7 @@ fn a_small_change_to_a_big_state_adds_a_small_delta_to_the_history() {
     assert!(state.remove_instance(&one(3)));
     state.set_instance(
         &ResourceAddr::managed("test_db", "c"),
-        "test",
+        &ProviderAddr::named("test"),
         state.resources[0].instances[0].clone(),
     );
     written.push(write_once(
@@ -719,7 +762,7 @@ fn the_canary_secret_never_reaches_a_file() {
         journal
             .append(&JournalRecord::Set {
                 resource: state.resources[0].addr.clone(),
-                provider: "test".to_owned(),
+                provider: ProviderAddr::named("test"),
                 instance: instance.clone(),
             })
             .unwrap();
@@ -752,7 +795,7 @@ fn the_canary_secret_never_reaches_a_real_file() {
     journal
         .append(&JournalRecord::Set {
             resource: state.resources[0].addr.clone(),
-            provider: "test".to_owned(),
+            provider: ProviderAddr::named("test"),
             instance: state.resources[0].instances[0].clone(),
         })
         .unwrap();

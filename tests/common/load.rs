@@ -31,7 +31,9 @@ pub struct LoadReport {
     pub requests: u64,
     /// Connection errors, broken answers and 5xx answers.
     pub failures: u64,
-    /// The first few failures, described.
+    /// The first few failures, described, each with when it happened
+    /// (seconds since the loop started, and Unix seconds to compare with
+    /// a router's access log): `at 8.42 s (1796000000.123): read: …`.
     pub failure_samples: Vec<String>,
     /// Answers that were not failures, by body (trimmed); a non-2xx status
     /// is prefixed: `404 not found`.
@@ -124,7 +126,8 @@ impl LoadLoop {
         let stop = Arc::new(AtomicBool::new(false));
         let mark = Arc::new(AtomicU64::new(0));
         let seen = Arc::new((Mutex::new(LoadReport::default()), Condvar::new()));
-        let deadline = Instant::now() + Self::BOUND;
+        let started = Instant::now();
+        let deadline = started + Self::BOUND;
         let clients = (0..clients)
             .map(|_| {
                 let (address, path) = (address.clone(), path.clone());
@@ -149,7 +152,13 @@ impl LoadLoop {
                             Err(failure) => {
                                 report.failures += 1;
                                 if report.failure_samples.len() < Self::SAMPLES {
-                                    report.failure_samples.push(failure);
+                                    let unix = std::time::SystemTime::now()
+                                        .duration_since(std::time::UNIX_EPOCH)
+                                        .map_or(0.0, |d| d.as_secs_f64());
+                                    report.failure_samples.push(format!(
+                                        "at {:.2} s ({unix:.3}): {failure}",
+                                        started.elapsed().as_secs_f64()
+                                    ));
                                 }
                             }
                         }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod deploy;
 pub mod load;
 pub mod moto;
 pub mod nginx;

@@ -151,6 +151,8 @@ corpus_cases! {
         unknown_function,
         unknown_provider,
         unknown_provider_alias,
+        unknown_provider_alias_in_a_module,
+        unknown_provider_alias_in_a_service,
         unknown_reference,
         unknown_resource_type,
         valid_stack_two_files,

@@ -388,7 +388,7 @@ fn written_files() -> &'static WrittenFiles {
                 JournalRecord::Pending(infra::state::PendingCall::new(
                     instance.clone(),
                     "null_resource".to_owned(),
-                    "null".to_owned(),
+                    infra::addr::ProviderAddr::named("null"),
                     seal(Value::string("planned")),
                     infra::state::CallKind::Create,
                 )),
@@ -408,7 +408,7 @@ fn written_files() -> &'static WrittenFiles {
             changes: vec![infra::plan::Change {
                 addr: ResourceAddr::managed("null_resource", "b").instance(InstanceKey::None),
                 resource_type: "null_resource".to_owned(),
-                provider: "null".to_owned(),
+                provider: infra::addr::ProviderAddr::named("null"),
                 action: infra::plan::Action::Create,
                 before: None,
                 after: [("id".to_owned(), Value::string("x"))]

@@ -16,7 +16,8 @@
 //! installed on the server (no curl), no process is started per probe, and a
 //! probe costs one channel open, not a login. `exec` checks run on the
 //! server with `timeout`. A port is free when the server refuses a
-//! `direct-tcpip` connection to it.
+//! `direct-tcpip` connection to it; free ports are looked for below the
+//! server's ephemeral range (see `port_window`).
 //!
 //! Invariant: the service's environment (which may hold secrets) reaches
 //! the remote process through the command's stdin only (see
@@ -156,21 +157,57 @@ impl SshMachine {
     }
 
     /// The `/proc/net/tcp*` ports the server uses now.
-    async fn used_ports(&self) -> BTreeSet<u16> {
+    /// The TCP ports in use on the server (any state), and its ephemeral
+    /// range (`net.ipv4.ip_local_port_range`), when it can be read.
+    async fn used_ports(&self) -> (BTreeSet<u16>, Option<(u32, u32)>) {
         let Ok(output) = self
-            .script("cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; exit 0", &[])
+            .script(
+                "echo \"range $(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)\"; \
+                 cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; exit 0",
+                &[],
+            )
             .await
         else {
-            return BTreeSet::new();
+            return (BTreeSet::new(), None);
         };
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .skip(1)
+        let text = String::from_utf8_lossy(&output.stdout);
+        let mut lines = text.lines();
+        let ephemeral = lines.next().and_then(|line| {
+            let mut numbers = line
+                .strip_prefix("range")?
+                .split_whitespace()
+                .map(|n| n.parse::<u32>().ok());
+            Some((numbers.next()??, numbers.next()??))
+        });
+        // The tables' header lines have no hex port: they are skipped.
+        let used = lines
             .filter_map(|line| {
                 let local = line.split_whitespace().nth(1)?;
                 u16::from_str_radix(local.rsplit(':').next()?, 16).ok()
             })
-            .collect()
+            .collect();
+        (used, ephemeral)
+    }
+}
+
+/// Where [`Machine::free_port`] looks on the server, as (first port, how
+/// many): below its ephemeral range (`ephemeral`, the first and last port of
+/// `net.ipv4.ip_local_port_range`), where the kernel never takes the source
+/// port of an outgoing connection. A port found free there stays free until
+/// the process binds it; inside the range, any connection the server opens
+/// meanwhile (a health probe, nginx to an upstream, the apps' own clients)
+/// may take it, and the process then fails to start. Ports 20000-49999 when
+/// the range is unknown or leaves fewer than 1,000 ports from 10000 below it.
+fn port_window(ephemeral: Option<(u32, u32)>) -> (u32, u32) {
+    const LOWEST: u32 = 10_000;
+    const ENOUGH: u32 = 1_000;
+    const WIDEST: u32 = 20_000;
+    match ephemeral {
+        Some((low, high)) if low <= high && (LOWEST + ENOUGH..=65_536).contains(&low) => {
+            let first = low.saturating_sub(WIDEST).max(LOWEST);
+            (first, low - first)
+        }
+        _ => (20_000, 30_000),
     }
 }
 
@@ -457,17 +494,16 @@ exit 0"#;
     }
 
     async fn free_port(&self) -> Result<u16, ProviderError> {
-        let used = self.used_ports().await;
+        let (used, ephemeral) = self.used_ports().await;
         // Start somewhere different each run: two deploys at once rarely
         // try the same ports.
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos())
             ^ std::process::id();
-        const FIRST: u32 = 20_000;
-        const COUNT: u32 = 30_000;
-        for i in 0..COUNT {
-            let Ok(port) = u16::try_from(FIRST + (seed.wrapping_add(i)) % COUNT) else {
+        let (first, count) = port_window(ephemeral);
+        for i in 0..count {
+            let Ok(port) = u16::try_from(first + (seed.wrapping_add(i)) % count) else {
                 continue;
             };
             let fresh = {
@@ -539,6 +575,24 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
     use super::*;
+
+    #[test]
+    fn free_ports_are_looked_for_below_the_servers_ephemeral_range() {
+        // Linux's default range: 32768-60999.
+        assert_eq!(port_window(Some((32_768, 60_999))), (12_768, 20_000));
+        let (first, count) = port_window(Some((32_768, 60_999)));
+        assert!(first + count - 1 < 32_768);
+        assert_eq!(port_window(Some((15_000, 65_000))), (10_000, 5_000));
+        // Too little room below, unknown, or nonsense: the old window.
+        for range in [
+            Some((10_500, 65_000)),
+            Some((1_024, 65_535)),
+            None,
+            Some((40_000, 30_000)),
+        ] {
+            assert_eq!(port_window(range), (20_000, 30_000), "{range:?}");
+        }
+    }
 
     #[test]
     fn check_urls_are_split_into_host_port_and_path() {

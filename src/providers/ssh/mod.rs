@@ -224,9 +224,8 @@ impl SshProvider {
         slot.ok_or_else(|| {
             ProviderError::permanent(
                 "the `ssh` provider has no settings: add a `provider \"ssh\" { host, user, \
-                 private_key, host_key }` block without `alias` (aliased blocks are not \
-                 configured yet: use one block per environment, its settings depending on \
-                 `env` or variables)",
+                 private_key, host_key }` block, or name an aliased one with \
+                 `provider = ssh.ALIAS`",
             )
         })
     }

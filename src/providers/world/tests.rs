@@ -217,7 +217,7 @@ fn only_offered_when_the_variable_is_set() {
             .is_none()
     );
     let set = ProviderSet::builtin(plain, Path::new("."));
-    assert!(set.get("test").is_none());
+    assert!(set.get(&crate::addr::ProviderAddr::named("test")).is_none());
 
     let host: Arc<dyn Host> = Arc::new(MemoryHost::new().with_env(WORLD_VAR, "/tmp/w"));
     let registry = Registry::for_host(host.as_ref());
