@@ -99,13 +99,17 @@ fn dependency_order<'a>(
     // smallest position, which is the smallest address, so the order is the
     // same as ordering by address, without comparing addresses.
     let addrs: Vec<&'a InstanceAddr> = nodes.keys().copied().collect();
-    let mut by_resource: BTreeMap<&ResourceAddr, Vec<usize>> = BTreeMap::new();
+    // The addresses are sorted, so a resource's instances are next to each
+    // other: grouped in one pass and built in bulk, without a search per
+    // instance.
+    let mut groups: Vec<(&ResourceAddr, Vec<usize>)> = Vec::new();
     for (position, addr) in addrs.iter().enumerate() {
-        by_resource
-            .entry(&addr.resource)
-            .or_default()
-            .push(position);
+        match groups.last_mut() {
+            Some((resource, positions)) if **resource == addr.resource => positions.push(position),
+            _ => groups.push((&addr.resource, vec![position])),
+        }
     }
+    let by_resource: BTreeMap<&ResourceAddr, Vec<usize>> = groups.into_iter().collect();
     let mut waiting_on = vec![0usize; addrs.len()];
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); addrs.len()];
     let mut upstream: Vec<usize> = Vec::new();
@@ -493,15 +497,22 @@ fn triggered(instance: &Instance, changed: &BTreeSet<ResourceAddr>) -> bool {
 /// created before its old self is destroyed cannot wait for a dependency
 /// that is destroyed first). One walk over the dependencies.
 fn create_before_destroy_upstream(expanded: &Expanded) -> BTreeSet<ResourceAddr> {
+    let mut pending: Vec<&ResourceAddr> = expanded
+        .instances
+        .iter()
+        .filter(|(_, instance)| instance.lifecycle.create_before_destroy)
+        .map(|(addr, _)| &addr.resource)
+        .collect();
+    // Most stacks have no `create_before_destroy` at all: then there is
+    // nothing to inherit and no map of dependencies to build.
+    if pending.is_empty() {
+        return BTreeSet::new();
+    }
     let mut dependencies: BTreeMap<&ResourceAddr, &[ResourceAddr]> = BTreeMap::new();
-    let mut pending: Vec<&ResourceAddr> = Vec::new();
     for (addr, instance) in &expanded.instances {
         dependencies
             .entry(&addr.resource)
             .or_insert(&instance.dependencies);
-        if instance.lifecycle.create_before_destroy {
-            pending.push(&addr.resource);
-        }
     }
     let mut inherited = BTreeSet::new();
     while let Some(resource) = pending.pop() {
