@@ -123,13 +123,17 @@ fn dependency_order<'a>(
     // smallest position, which is the smallest address, so the order is the
     // same as ordering by address, without comparing addresses.
     let addrs: Vec<&'a InstanceAddr> = nodes.keys().copied().collect();
-    let mut by_resource: BTreeMap<&ResourceAddr, Vec<usize>> = BTreeMap::new();
+    // The addresses are sorted, so a resource's instances are next to each
+    // other: grouped in one pass and built in bulk, without a search per
+    // instance.
+    let mut groups: Vec<(&ResourceAddr, Vec<usize>)> = Vec::new();
     for (position, addr) in addrs.iter().enumerate() {
-        by_resource
-            .entry(&addr.resource)
-            .or_default()
-            .push(position);
+        match groups.last_mut() {
+            Some((resource, positions)) if **resource == addr.resource => positions.push(position),
+            _ => groups.push((&addr.resource, vec![position])),
+        }
     }
+    let by_resource: BTreeMap<&ResourceAddr, Vec<usize>> = groups.into_iter().collect();
     let mut waiting_on = vec![0usize; addrs.len()];
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); addrs.len()];
     let mut upstream: Vec<usize> = Vec::new();
@@ -232,13 +236,21 @@ pub async fn diff(
         .collect();
     let order = dependency_order(&configured);
 
+    // Each instance and its prior object, looked up once: both loops below
+    // read them, and at 100k instances the lookups by address were a tenth
+    // of a no-op plan.
+    let entries: Vec<(&InstanceAddr, &Instance, Option<&PriorObject>)> = order
+        .iter()
+        .filter_map(|addr| {
+            let instance = expanded.instances.get(*addr)?;
+            Some((*addr, instance, prior.get(*addr)))
+        })
+        .collect();
+
     // Ask the providers for every managed instance's planned change at once.
     let mut calls = Vec::new();
     let mut called = Vec::new();
-    for addr in &order {
-        let Some(instance) = expanded.instances.get(*addr) else {
-            continue;
-        };
+    for (index, &(addr, instance, prior_object)) in entries.iter().enumerate() {
         if addr.resource.mode == Mode::Data {
             continue;
         }
@@ -252,7 +264,6 @@ pub async fn diff(
             diagnostics.push(missing_provider(addr, &configured));
             continue;
         };
-        let prior_object = prior.get(*addr);
         if let Some(prior_object) = prior_object
             && prior_object.provider != provider_addr
         {
@@ -269,7 +280,7 @@ pub async fn diff(
             None => instance.attributes.clone(),
         };
         let prior_state = prior_object.map(|p| p.object.clone());
-        called.push((*addr, provider_addr));
+        called.push((index, addr, provider_addr));
         calls.push(async move {
             provider
                 .plan_change(&resource_type, prior_state.as_ref(), &proposed)
@@ -278,11 +289,15 @@ pub async fn diff(
         });
     }
     let results = run_bounded(request.parallelism, calls).await;
-    let mut planned: BTreeMap<&InstanceAddr, (ProviderAddr, PlannedChange)> = BTreeMap::new();
-    for ((addr, provider_addr), result) in called.into_iter().zip(results) {
+    // The planned change of `entries[i]` is `planned[i]`.
+    let mut planned: Vec<Option<(ProviderAddr, PlannedChange)>> =
+        (0..entries.len()).map(|_| None).collect();
+    for ((index, addr, provider_addr), result) in called.into_iter().zip(results) {
         match result {
             Some(Ok(change)) => {
-                planned.insert(addr, (provider_addr, change));
+                if let Some(slot) = planned.get_mut(index) {
+                    *slot = Some((provider_addr, change));
+                }
             }
             Some(Err(error)) => {
                 let span = error_span(expanded.instances.get(addr), &error);
@@ -297,10 +312,7 @@ pub async fn diff(
     // order puts a `replace_triggered_by` reference before its referrer).
     let mut changed_resources: BTreeSet<ResourceAddr> = BTreeSet::new();
     let mut changes = Vec::new();
-    for addr in order {
-        let Some(instance) = expanded.instances.get(addr) else {
-            continue;
-        };
+    for (&(addr, instance, prior_object), planned) in entries.iter().zip(&mut planned) {
         if addr.resource.mode == Mode::Data {
             changes.push(Change {
                 addr: addr.clone(),
@@ -317,10 +329,9 @@ pub async fn diff(
             });
             continue;
         }
-        let Some((provider_addr, mut planned_change)) = planned.remove(addr) else {
+        let Some((provider_addr, mut planned_change)) = planned.take() else {
             continue;
         };
-        let prior_object = prior.get(addr);
         let create_before_destroy = instance.lifecycle.create_before_destroy
             || inherits_create_before_destroy.contains(&addr.resource);
         let (mut action, mut reason) = match prior_object {
@@ -435,13 +446,19 @@ pub async fn diff(
     }
 
     // Deletes: prior objects whose instance left the configuration, dependents first.
+    // Both maps are sorted by address, so the configuration's addresses are
+    // walked alongside the prior objects' instead of looked up.
+    let mut configured_addrs = expanded.instances.keys().peekable();
     let removed: BTreeMap<&InstanceAddr, &[ResourceAddr]> = prior
         .iter()
         .filter(|(addr, _)| {
+            while configured_addrs
+                .next_if(|configured| configured < addr)
+                .is_some()
+            {}
+            let configured = configured_addrs.peek() == Some(addr);
             // A data source is only read, so one that left the configuration is just dropped.
-            addr.resource.mode == Mode::Managed
-                && selected.contains(addr)
-                && !expanded.instances.contains_key(*addr)
+            addr.resource.mode == Mode::Managed && selected.contains(addr) && !configured
         })
         .map(|(addr, object)| (addr, object.dependencies.as_slice()))
         .collect();
@@ -521,15 +538,22 @@ fn triggered(instance: &Instance, changed: &BTreeSet<ResourceAddr>) -> bool {
 /// created before its old self is destroyed cannot wait for a dependency
 /// that is destroyed first). One walk over the dependencies.
 fn create_before_destroy_upstream(expanded: &Expanded) -> BTreeSet<ResourceAddr> {
+    let mut pending: Vec<&ResourceAddr> = expanded
+        .instances
+        .iter()
+        .filter(|(_, instance)| instance.lifecycle.create_before_destroy)
+        .map(|(addr, _)| &addr.resource)
+        .collect();
+    // Most stacks have no `create_before_destroy` at all: then there is
+    // nothing to inherit and no map of dependencies to build.
+    if pending.is_empty() {
+        return BTreeSet::new();
+    }
     let mut dependencies: BTreeMap<&ResourceAddr, &[ResourceAddr]> = BTreeMap::new();
-    let mut pending: Vec<&ResourceAddr> = Vec::new();
     for (addr, instance) in &expanded.instances {
         dependencies
             .entry(&addr.resource)
             .or_insert(&instance.dependencies);
-        if instance.lifecycle.create_before_destroy {
-            pending.push(&addr.resource);
-        }
     }
     let mut inherited = BTreeSet::new();
     while let Some(resource) = pending.pop() {

@@ -415,8 +415,16 @@ pub async fn plan(request: &Request<'_>) -> (Option<Plan>, Diagnostics) {
 /// seal computed values — is shown and saved as secret where the configuration
 /// now types it so, never in plaintext in a plan.
 fn remark_prior(prior: &mut BTreeMap<InstanceAddr, PriorObject>, request: &Request<'_>) {
+    // Both maps are sorted by address: the instances are walked alongside
+    // the prior objects instead of looked up one by one.
+    let mut instances = request.expanded.instances.iter().peekable();
     for (addr, prior_object) in prior.iter_mut() {
-        let Some(instance) = request.expanded.instances.get(addr) else {
+        while instances
+            .next_if(|(instance_addr, _)| *instance_addr < addr)
+            .is_some()
+        {}
+        let Some((_, instance)) = instances.next_if(|(instance_addr, _)| *instance_addr == addr)
+        else {
             continue;
         };
         let Some(provider) = request
