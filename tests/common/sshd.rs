@@ -27,7 +27,9 @@ const SSHD: &str = "/usr/sbin/sshd";
 
 /// Debian's SFTP server: the `ForceCommand` that records commands also
 /// takes over the `sftp` subsystem (sshd runs it with `internal-sftp` as
-/// the original command), so it starts this for it.
+/// the original command), so it starts this for it, in the login's own
+/// folder as sshd would (not in `home/`, where a test looks for leftover
+/// processes: the SFTP server lives until its connection is torn down).
 const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
 
 /// A running throwaway sshd; killed and removed on drop.
@@ -103,9 +105,8 @@ impl SshServer {
              UsePAM no\nLogLevel VERBOSE\nMaxSessions 20\nAllowTcpForwarding yes\n\
              Subsystem sftp internal-sftp\n\
              ForceCommand echo \"$SSH_ORIGINAL_COMMAND\" >> {r}/commands.log; \
-             cd {r}/home && if [ \"$SSH_ORIGINAL_COMMAND\" = internal-sftp ]; \
-             then HOME={r}/home exec {SFTP_SERVER}; \
-             else HOME={r}/home exec /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"; fi\n",
+             if [ \"$SSH_ORIGINAL_COMMAND\" = internal-sftp ]; then exec {SFTP_SERVER}; fi; \
+             cd {r}/home && HOME={r}/home exec /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\n",
             port = self.port
         );
         std::fs::write(self.root.join("sshd_config"), config).unwrap();
