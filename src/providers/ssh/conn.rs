@@ -621,10 +621,12 @@ impl SshConn {
         }
     }
 
-    /// An SFTP failure as a provider error; a broken connection is dropped
-    /// from the pool, so the retry opens a new one.
+    /// An SFTP failure as a provider error. A broken session (the
+    /// connection dropped, or the channel or the server stopped answering)
+    /// takes the connection out of the pool, so the retry opens a new one
+    /// with fresh channels; calls still running on it finish on their own.
     fn sftp_error(&self, failure: sftp::Failure, doing: &str) -> ProviderError {
-        if self.is_closed() {
+        if self.is_closed() || matches!(failure, sftp::Failure::Broken(_)) {
             forget(&self.target);
         }
         failure.into_error(doing, &self.target.describe())
@@ -661,7 +663,18 @@ impl SshConn {
                 pool.channel()
                     .write_atomic(path, &temp, bytes, bits, ids)
                     .await
-                    .map_err(|failure| self.sftp_error(failure, &doing))
+                    .map_err(|failure| {
+                        if failure.is_missing() {
+                            ProviderError::permanent(format!(
+                                "writing {path} failed: there is no folder {dir} on {} (create \
+                                 it with an `ssh_directory` the file depends on)",
+                                self.target.describe()
+                            ))
+                            .at(["path"])
+                        } else {
+                            self.sftp_error(failure, &doing)
+                        }
+                    })
             })
             .await?;
         if !written.renamed {
@@ -744,11 +757,11 @@ impl SshConn {
             };
             let mut script = String::new();
             if !unknown_users.is_empty() {
-                script.push_str(&format!("getent passwd {}; ", words(&unknown_users)));
+                script.push_str(&format!("getent passwd -- {}; ", words(&unknown_users)));
             }
             script.push_str("echo ==; ");
             if !unknown_groups.is_empty() {
-                script.push_str(&format!("getent group {}; ", words(&unknown_groups)));
+                script.push_str(&format!("getent group -- {}; ", words(&unknown_groups)));
             }
             script.push_str("exit 0");
             let output = self

@@ -71,6 +71,11 @@ impl Failure {
         matches!(self, Failure::Status(status, _) if *status == code)
     }
 
+    /// Whether the server said there is no such file (or folder).
+    pub fn is_missing(&self) -> bool {
+        self.is(StatusCode::NoSuchFile)
+    }
+
     /// As a provider error about `doing`, transient when the session broke.
     pub fn into_error(self, doing: &str, target: &str) -> ProviderError {
         match self {
