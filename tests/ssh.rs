@@ -137,7 +137,10 @@ fn commands_run_and_files_are_written_read_hashed_and_removed() {
         conn.write_file_atomic(&big_path, &big, "0600", None, None)
             .await
             .unwrap();
-        let stats = conn.hash_files(&[big_path.clone()]).await.unwrap();
+        let stats = conn
+            .hash_files(std::slice::from_ref(&big_path))
+            .await
+            .unwrap();
         assert_eq!(
             stats[&big_path].sha256.as_deref(),
             Some(conn::sha256_hex(&big).as_str())
