@@ -3,7 +3,9 @@
 # uploaded to a throwaway local sshd with `infra apply` (one connection,
 # parallel channels), `scp -r` and `rsync -a` into empty folders, then a
 # no-op `infra plan` of them (the issue's bound: under 2 s, which needs the
-# batched hash reads). Prints wall time and user+system CPU of each command
+# batched hash reads; the issue's bound on apply: within 1.5x of rsync).
+# infra writes and reads the files by SFTP (sshd's internal-sftp here).
+# Prints wall time and user+system CPU of each command
 # (of the process and its children, so of ssh too); the machine may be
 # shared, so compare within one run.
 # Usage: bench/ssh.sh [N]. INFRA_BIN=path uses that binary instead of
@@ -100,12 +102,12 @@ timed() {
     "$(echo "$cpu_user + $cpu_sys" | bc)" "$cpu_user" "$cpu_sys"
 }
 
-echo "$n files, $(du -sh "$work/stack/site" | cut -f1); sshd on 127.0.0.1:$port; $(nproc) cores (shared)"
+echo "$n files, $(du -sh "$work/stack/site" | cut -f1); sshd on 127.0.0.1:$port; $(nproc) cores (shared), load $(cut -d' ' -f1-3 /proc/loadavg)"
 mkdir -p "$work/remote/scp" "$work/remote/rsync"
 timed "scp -r" scp -q -r -P "$port" "${ssh_opts[@]}" "$work/stack/site" "$user@127.0.0.1:$work/remote/scp/"
 timed "rsync -a" rsync -a -e "ssh -p $port ${ssh_opts[*]}" "$work/stack/site/" "$user@127.0.0.1:$work/remote/rsync/"
 timed "infra apply" "$binary" apply -C "$work/stack" --auto-approve --parallelism 64
 timed "infra plan (no-op)" "$binary" plan -C "$work/stack" --detailed-exitcode --parallelism 64
 timed "infra plan (no-op, par 10)" "$binary" plan -C "$work/stack" --detailed-exitcode
-echo "logins: $(grep -c 'Accepted publickey' "$work/sshd.log" || true) (scp 1, rsync 1, infra 1 per command)"
+echo "logins: $(grep -c 'Accepted publickey' "$work/sshd.log" || true) (scp 1, rsync 1, infra 1 per command); load $(cut -d' ' -f1-3 /proc/loadavg)"
 [[ $(find "$work/remote/infra" -type f | wc -l) == "$n" ]] || { echo "infra uploaded the wrong number of files" >&2; exit 1; }

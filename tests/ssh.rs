@@ -1,7 +1,7 @@
 //! The `ssh` provider against a real OpenSSH server that each test starts
 //! (`common::sshd`): the connection layer (`infra::providers::ssh::conn`:
 //! pinned host keys, a refused key, a connect timeout, 50 uploads over one
-//! connection, a dropped upload, secrets kept off command lines, a TCP
+//! connection by SFTP, a dropped upload, secrets kept off command lines, a TCP
 //! stream from the remote side), and the `infra` binary end to end
 //! (`ssh_file`, `ssh_directory`, `ssh_command`: apply, no-op plan, drift,
 //! import, destroy, failing commands, bad input, planted secrets), and two
@@ -87,9 +87,32 @@ fn commands_run_and_files_are_written_read_hashed_and_removed() {
             (Some(3), "oops".into())
         );
 
-        conn.write_file_atomic(&path, b"hello\n", "0640", None, None)
+        // A link planted at the temp name is replaced, never written through.
+        let outside = server.root.join("outside.txt");
+        std::fs::write(&outside, "untouched").unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join(".a file.txt.infra-part")).unwrap();
+        let written = conn
+            .write_file_atomic(&path, b"hello\n", "0640", Some(&server.user), None)
             .await
             .unwrap();
+        assert_eq!(
+            (
+                written.sha256.as_deref(),
+                written.mode.as_str(),
+                written.owner.as_str()
+            ),
+            (
+                Some(conn::sha256_hex(b"hello\n").as_str()),
+                "0640",
+                server.user.as_str()
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "untouched");
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temp file is left"
+        );
         assert_eq!(
             conn.read_file(&path).await.unwrap(),
             Some(b"hello\n".to_vec())
@@ -109,6 +132,26 @@ fn commands_run_and_files_are_written_read_hashed_and_removed() {
             ("0640", server.user.as_str())
         );
         assert!(!stats.contains_key(&missing));
+        // A file too big to read for its hash is hashed on the server.
+        let big_path = dir.join("big.bin").display().to_string();
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        conn.write_file_atomic(&big_path, &big, "0600", None, None)
+            .await
+            .unwrap();
+        let stats = conn
+            .hash_files(std::slice::from_ref(&big_path))
+            .await
+            .unwrap();
+        assert_eq!(
+            stats[&big_path].sha256.as_deref(),
+            Some(conn::sha256_hex(&big).as_str())
+        );
+        assert!(
+            server.commands().contains("sha256sum"),
+            "{}",
+            server.commands()
+        );
+        conn.remove(&big_path, false).await.unwrap();
         assert_eq!(conn.read_file(&missing).await.unwrap(), None);
         conn.remove(&path, false).await.unwrap();
         conn.remove(&path, false).await.unwrap();
@@ -145,6 +188,10 @@ fn fifty_files_upload_in_parallel_over_one_connection() {
         "<p>7</p>"
     );
     assert_eq!(server.accepted_logins(), 1, "{}", server.log());
+    // By SFTP: no remote command per file.
+    let commands = server.commands();
+    assert!(commands.contains("internal-sftp"), "{commands}");
+    assert!(!commands.contains("cat >"), "{commands}");
 }
 
 #[test]
@@ -303,6 +350,10 @@ fn a_connection_dropped_mid_upload_keeps_the_old_file_and_a_retry_converges() {
     );
     server.restart();
     let result = rt.block_on(upload).unwrap();
+    // The upload went by SFTP (the exec way would show `cat >`).
+    let commands = server.commands();
+    assert!(commands.contains("internal-sftp"), "{commands}");
+    assert!(!commands.contains("cat >"), "{commands}");
     assert!(result.is_err(), "the upload cannot have succeeded");
     assert!(result.unwrap_err().is_transient());
     assert!(

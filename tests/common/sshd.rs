@@ -3,7 +3,8 @@
 //! own fresh ed25519 host key, an authorized ed25519 client key and its
 //! config in a temp folder, killed and removed when dropped. It logs at
 //! VERBOSE, so a test can count logins (`accepted_logins`), and records
-//! every command line it is asked to run (`commands`). Sessions get
+//! every command line it is asked to run (`commands`; an SFTP session is
+//! recorded as `internal-sftp`). Sessions get
 //! `home/` in the temp folder as `$HOME` (`SshServer::home`), so what a
 //! test leaves in the login's home (remote services' run folders) is its
 //! own and goes with the server.
@@ -23,6 +24,13 @@ use std::process::{Child, Command, Stdio};
 
 /// Where Debian puts sshd.
 const SSHD: &str = "/usr/sbin/sshd";
+
+/// Debian's SFTP server: the `ForceCommand` that records commands also
+/// takes over the `sftp` subsystem (sshd runs it with `internal-sftp` as
+/// the original command), so it starts this for it, in the login's own
+/// folder as sshd would (not in `home/`, where a test looks for leftover
+/// processes: the SFTP server lives until its connection is torn down).
+const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
 
 /// A running throwaway sshd; killed and removed on drop.
 pub struct SshServer {
@@ -97,6 +105,7 @@ impl SshServer {
              UsePAM no\nLogLevel VERBOSE\nMaxSessions 20\nAllowTcpForwarding yes\n\
              Subsystem sftp internal-sftp\n\
              ForceCommand echo \"$SSH_ORIGINAL_COMMAND\" >> {r}/commands.log; \
+             if [ \"$SSH_ORIGINAL_COMMAND\" = internal-sftp ]; then exec {SFTP_SERVER}; fi; \
              cd {r}/home && HOME={r}/home exec /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\n",
             port = self.port
         );

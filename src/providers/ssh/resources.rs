@@ -285,19 +285,16 @@ pub(crate) async fn write_file(
     })?;
     let mode = text(planned, "mode").unwrap_or("0644");
     let (conn, _) = provider.conn().await?;
-    conn.write_file_atomic(
-        path,
-        &bytes,
-        mode,
-        text(planned, "owner"),
-        text(planned, "group"),
-    )
-    .await?;
-    let stats = conn.hash_files(&[path.to_owned()]).await?;
-    let stat = stats.get(path).ok_or_else(|| {
-        ProviderError::transient(format!("{path} was written but is not on the server"))
-    })?;
-    Ok(file_object(planned, path, stat))
+    let stat = conn
+        .write_file_atomic(
+            path,
+            &bytes,
+            mode,
+            text(planned, "owner"),
+            text(planned, "group"),
+        )
+        .await?;
+    Ok(file_object(planned, path, &stat))
 }
 
 /// Reads an `ssh_file`: its hash, mode, owner and group (batched).
@@ -384,45 +381,22 @@ pub(crate) async fn write_directory(
 ) -> Result<ObjectState, ProviderError> {
     let path = required_text(planned, "path")?;
     let mode = text(planned, "mode").unwrap_or("0755");
-    let owner_group = match (text(planned, "owner"), text(planned, "group")) {
-        (Some(owner), Some(group)) => Some(format!("{owner}:{group}")),
-        (Some(owner), None) => Some(owner.to_owned()),
-        (None, Some(group)) => Some(format!(":{group}")),
-        (None, None) => None,
-    };
-    let mut script = format!(
-        "mkdir -p -- {p} && chmod {m} {p}",
-        p = conn::quote(path),
-        m = conn::quote(mode)
-    );
-    if let Some(owner_group) = owner_group {
-        script.push_str(&format!(
-            " && chown -- {} {}",
-            conn::quote(&owner_group),
-            conn::quote(path)
-        ));
-    }
-    let (conn, settings) = provider.conn().await?;
-    check_ok(
-        &conn
-            .exec(&Exec {
-                command: Some(Command::Script(script)),
-                ..Exec::default()
-            })
-            .await?,
-        "creating the folder",
-        "path",
-        &settings.redact,
-    )?;
+    let (conn, _) = provider.conn().await?;
+    let stat = conn
+        .make_dir(path, mode, text(planned, "owner"), text(planned, "group"))
+        .await
+        .map_err(|error| {
+            if error.attribute_path.is_some() {
+                error
+            } else {
+                error.at(["path"])
+            }
+        })?;
     if get(planned, "purge").as_bool() == Some(true) {
         let extra = unmanaged(provider, &conn, path).await?;
         conn.remove_many(&extra).await?;
     }
-    let stats = conn.hash_files(&[path.to_owned()]).await?;
-    let stat = stats
-        .get(path)
-        .ok_or_else(|| ProviderError::transient(format!("{path} was made but is not there")))?;
-    Ok(directory_object(planned, path, stat, Vec::new()))
+    Ok(directory_object(planned, path, &stat, Vec::new()))
 }
 
 /// Reads an `ssh_directory`; with `purge`, lists the unmanaged files.
