@@ -162,6 +162,30 @@ fn state_ids(dir: &Path, world: &Path, context: &str) -> BTreeMap<String, String
     ids
 }
 
+/// The calls an interrupted apply left pending, by resource name: `create`,
+/// `update` or `delete` (read from `state pull`, which folds the journal).
+fn pending_calls(dir: &Path, world: &Path, context: &str) -> BTreeMap<String, String> {
+    let output = command(dir, world, &["state", "pull"]).output().unwrap();
+    assert_eq!(
+        code(&output),
+        0,
+        "{context}: state pull: {}",
+        stderr(&output)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut calls = BTreeMap::new();
+    for pending in json["pending"].as_array().into_iter().flatten() {
+        let name = pending
+            .pointer("/instance/resource/name")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_else(|| panic!("{context}: a pending call without an address: {pending}"));
+        // A create is the default and is left out.
+        let call = pending["call"].as_str().unwrap_or("create");
+        calls.insert(name.to_owned(), call.to_owned());
+    }
+    calls
+}
+
 /// The apply journal under the stack's `.infra` folder, if one was written.
 fn journal(dir: &Path) -> Option<PathBuf> {
     files_under(&dir.join(".infra"))
@@ -556,6 +580,103 @@ fn a_deploy_killed_after_a_checkpoint_is_resumed_from_it() {
     assert!(
         audit.contains("\"command\":\"resume\"") && audit.contains("\"action\":\"resume update\""),
         "{audit}"
+    );
+    must(
+        &dir.path,
+        &world,
+        &["plan", "--detailed-exitcode"],
+        "plan after",
+    );
+}
+
+/// An apply that deletes an object (its block was removed), killed with
+/// `kill -9` once the delete is journalled as started and before it takes
+/// effect; then `state rm` of the address, to leave the object unmanaged.
+/// The next apply must not touch it: `state rm` drops the pending delete
+/// with the instance, so that no resume records the object at the address
+/// again (after which the plan would delete it, as its block is gone).
+#[test]
+fn state_rm_drops_a_pending_delete_so_the_next_apply_leaves_the_object_alone() {
+    let dir = TempDir::new("crash-rm-pending-delete");
+    let world = dir.path.join("world");
+    let block = |name: &str| {
+        format!(
+            "resource \"test_resource\" \"{name}\" {{\n  name  = \"{name}\"\n  value = \"v\"\n}}\n"
+        )
+    };
+    dir.write(
+        "main.infra",
+        format!("{}\n{}", block("keep"), block("other")),
+    );
+    must(
+        &dir.path,
+        &world,
+        &["apply", "--auto-approve"],
+        "first apply",
+    );
+    let before = objects(&world).unwrap();
+    let (kept, _) = before
+        .iter()
+        .find(|(_, name)| name.as_str() == "keep")
+        .unwrap();
+    dir.write("main.infra", block("other"));
+    // Every call waits 3 s before its effect: the kill lands in the delete's wait.
+    let mut child = command(&dir.path, &world, &["apply", "--auto-approve"])
+        .env("INFRA_TEST_LATENCY_MS", "3000")
+        .env("INFRA_TEST_LATENCY_AFTER_MS", "0")
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + READY_WITHIN;
+    loop {
+        let text = journal(&dir.path)
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .unwrap_or_default();
+        if text.contains("\"call\":\"delete\"") {
+            break;
+        }
+        assert!(
+            matches!(child.try_wait(), Ok(None)),
+            "the apply ended before it started the delete"
+        );
+        assert!(std::time::Instant::now() < deadline, "no started delete");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        objects(&world).unwrap().contains_key(kept),
+        "the kill landed after the delete took effect"
+    );
+    assert_eq!(
+        pending_calls(&dir.path, &world, "after the kill")["keep"],
+        "delete"
+    );
+
+    let removed = must(
+        &dir.path,
+        &world,
+        &["state", "rm", "test_resource.keep"],
+        "state rm",
+    );
+    must(
+        &dir.path,
+        &world,
+        &["apply", "--auto-approve"],
+        "next apply",
+    );
+    assert!(
+        objects(&world).unwrap().contains_key(kept),
+        "the apply after `state rm` deleted the object it was told to forget"
+    );
+    assert!(
+        removed.contains("Dropped the interrupted delete of test_resource.keep"),
+        "{removed}"
+    );
+    assert_eq!(
+        state_ids(&dir.path, &world, "after")
+            .into_keys()
+            .collect::<Vec<_>>(),
+        ["other"]
     );
     must(
         &dir.path,
