@@ -1,16 +1,18 @@
 //! Crash trials: the real binary applies a 200-resource stack against the
 //! file-backed test world (`INFRA_TEST_WORLD`, every call of that apply
 //! slowed down) and is stopped once its journal holds a random number of
-//! records (polled, not timed), then applies again. The stopped apply creates the stack, or
-//! updates every object of a converged one in place, or replaces every one.
-//! It is stopped with `kill -9` or, in some trials, SIGTERM or SIGHUP (which
-//! it must handle: it exits with a code, not of the signal). Sometimes a
-//! state command runs before the next apply (`state list`, `plan`,
-//! `refresh`, or `state rm` of an address and `import` of its object), and
-//! sometimes that apply is killed too. In the end the world must hold exactly
-//! the objects the state names, one per name, with the names the stack gives
-//! them (nothing lost, nothing created twice, no replaced object left), and a
-//! plan must show no changes.
+//! records (polled, not timed), then applies again. The stopped apply
+//! creates the stack, or updates every object of a converged one in place,
+//! or replaces every one. It is stopped with `kill -9` or, in some trials,
+//! SIGTERM or SIGHUP (which it must handle: it exits with a code, not of the
+//! signal). Sometimes a state command runs before the next apply (`state
+//! list`, `plan`, `refresh`, or `state rm` of an address and `import` of its
+//! object, which must fail when the stopped apply had already deleted that
+//! object while its delete was still pending), and sometimes that apply is
+//! killed too. In the end the world must hold exactly the objects the state
+//! names, one per name, with the names the stack gives them (nothing lost,
+//! nothing created twice, no replaced object left), and a plan must show no
+//! changes.
 //!
 //! Each trial records whether the stop interrupted a running apply; most
 //! trials must have, or the trials tested nothing.
@@ -342,12 +344,53 @@ fn state_command(
                     (key.trim() == "id").then(|| value.trim().trim_matches('"').to_owned())
                 })
                 .unwrap_or_else(|| panic!("{context}: no id in `state show {addr}`:\n{shown}"));
-            must(dir, world, &["state", "rm", addr], context);
+            // The stopped apply may have deleted the object (a replacement
+            // destroys first) and been stopped before it recorded that: the
+            // state still names the object, with the delete pending, and
+            // there is nothing to import. An object missing for any other
+            // reason is lost.
+            let exists = objects(world)
+                .unwrap_or_else(|unreadable| {
+                    panic!("{context}: unreadable world objects: {unreadable:#?}")
+                })
+                .contains_key(&id);
+            let name = addr.trim_start_matches("test_resource.");
+            if !exists {
+                let pending = pending_calls(dir, world, context);
+                assert_eq!(
+                    pending.get(name).map(String::as_str),
+                    Some("delete"),
+                    "{context}: `state show {addr}` names {id}, which the world does not hold, \
+                     and no delete of it is pending (pending calls: {pending:?})"
+                );
+            }
+            let removed = must(dir, world, &["state", "rm", addr], context);
             let args = with_vars(&["import"]);
             let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
             args.extend([addr, id.as_str()]);
-            must(dir, world, &args, context);
-            format!("state rm {addr} + import {id}")
+            if exists {
+                must(dir, world, &args, context);
+                return format!("state rm {addr} + import {id}");
+            }
+            // `state rm` drops the pending delete with the instance (the next
+            // apply must not resume it), and the import finds nothing.
+            assert!(
+                removed.contains(&format!("Dropped the interrupted delete of {addr}")),
+                "{context}: `state rm {addr}` kept its pending delete:\n{removed}"
+            );
+            assert!(
+                !pending_calls(dir, world, context).contains_key(name),
+                "{context}: a call is still pending on {addr} after `state rm`"
+            );
+            let output = command(dir, world, &args).output().unwrap();
+            assert!(
+                code(&output) != 0 && stderr(&output).contains(&format!("no object `{id}`")),
+                "{context}: `infra {}` of a deleted object:\n{}\n{}",
+                args.join(" "),
+                stdout(&output),
+                stderr(&output)
+            );
+            format!("state rm {addr} (its object {id} already deleted, not imported)")
         }
     }
 }
