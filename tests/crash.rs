@@ -728,3 +728,95 @@ fn state_rm_drops_a_pending_delete_so_the_next_apply_leaves_the_object_alone() {
         "plan after",
     );
 }
+
+/// An update killed with `kill -9` once it is journalled as started and
+/// before it takes effect; then the block is renamed and `state mv` follows
+/// it. The pending update moves with the instance: resumed at the old
+/// address it would record the object there again, beside the new one, and
+/// the plan would delete it (the old block is gone) and create it anew.
+#[test]
+fn state_mv_moves_a_pending_update_with_its_instance() {
+    let dir = TempDir::new("crash-mv-pending-update");
+    let world = dir.path.join("world");
+    let block = |label: &str, value: &str| {
+        format!(
+            "resource \"test_resource\" \"{label}\" {{\n  name  = \"x\"\n  value = \"{value}\"\n}}\n"
+        )
+    };
+    dir.write("main.infra", block("a", "1"));
+    must(
+        &dir.path,
+        &world,
+        &["apply", "--auto-approve"],
+        "first apply",
+    );
+    let before = objects(&world).unwrap();
+    let id = before.keys().next().unwrap().clone();
+    dir.write("main.infra", block("a", "2"));
+    // Every call waits 3 s before its effect: the kill lands in the update's wait.
+    let mut child = command(&dir.path, &world, &["apply", "--auto-approve"])
+        .env("INFRA_TEST_LATENCY_MS", "3000")
+        .env("INFRA_TEST_LATENCY_AFTER_MS", "0")
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + READY_WITHIN;
+    loop {
+        let text = journal(&dir.path)
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .unwrap_or_default();
+        if text.contains("\"call\":\"update\"") {
+            break;
+        }
+        assert!(
+            matches!(child.try_wait(), Ok(None)),
+            "the apply ended before it started the update"
+        );
+        assert!(std::time::Instant::now() < deadline, "no started update");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        pending_calls(&dir.path, &world, "after the kill")["a"],
+        "update"
+    );
+
+    dir.write("main.infra", block("b", "2"));
+    let moved = must(
+        &dir.path,
+        &world,
+        &["state", "mv", "test_resource.a", "test_resource.b"],
+        "state mv",
+    );
+    let output = command(&dir.path, &world, &["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    let shown = format!("{}\n{}", stdout(&output), stderr(&output));
+    assert_eq!(code(&output), 0, "{shown}");
+    // Nothing is resumed, recorded or deleted at the old address.
+    assert!(
+        shown.contains("resumed the interrupted update of test_resource.b")
+            && !shown.contains("test_resource.a"),
+        "{shown}"
+    );
+    let after = objects(&world).unwrap();
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        [&id],
+        "the object was not kept through the move"
+    );
+    assert!(
+        moved.contains("Moved the interrupted update of test_resource.a to test_resource.b."),
+        "{moved}"
+    );
+    assert_eq!(
+        state_ids(&dir.path, &world, "after"),
+        BTreeMap::from([("b".to_owned(), id)])
+    );
+    must(
+        &dir.path,
+        &world,
+        &["plan", "--detailed-exitcode"],
+        "plan after",
+    );
+}

@@ -653,6 +653,24 @@ fn mv(ctx: &mut Ctx<'_>, args: MvArgs) -> Exit {
                     }
                 }
             }
+            // A call an interrupted apply left pending moves with its
+            // instance: resumed at the old address, it would record the
+            // object there again, beside its new address.
+            for pending in &mut state.pending {
+                if let Some(new) = moved(&pending.instance, &from, &to) {
+                    lines.push(format!(
+                        "Moved the interrupted {} of {} to {new}.",
+                        pending.call.as_str(),
+                        pending.instance
+                    ));
+                    pending.instance = new;
+                }
+                for dependency in &mut pending.dependencies {
+                    if let Some(new) = moved_resource(dependency, &from, &to) {
+                        *dependency = new;
+                    }
+                }
+            }
             Ok(Surgery {
                 summary: format!("state mv: {from} -> {to}"),
                 actions,
