@@ -1,16 +1,18 @@
 //! Crash trials: the real binary applies a 200-resource stack against the
 //! file-backed test world (`INFRA_TEST_WORLD`, every call of that apply
 //! slowed down) and is stopped once its journal holds a random number of
-//! records (polled, not timed), then applies again. The stopped apply creates the stack, or
-//! updates every object of a converged one in place, or replaces every one.
-//! It is stopped with `kill -9` or, in some trials, SIGTERM or SIGHUP (which
-//! it must handle: it exits with a code, not of the signal). Sometimes a
-//! state command runs before the next apply (`state list`, `plan`,
-//! `refresh`, or `state rm` of an address and `import` of its object), and
-//! sometimes that apply is killed too. In the end the world must hold exactly
-//! the objects the state names, one per name, with the names the stack gives
-//! them (nothing lost, nothing created twice, no replaced object left), and a
-//! plan must show no changes.
+//! records (polled, not timed), then applies again. The stopped apply
+//! creates the stack, or updates every object of a converged one in place,
+//! or replaces every one. It is stopped with `kill -9` or, in some trials,
+//! SIGTERM or SIGHUP (which it must handle: it exits with a code, not of the
+//! signal). Sometimes a state command runs before the next apply (`state
+//! list`, `plan`, `refresh`, or `state rm` of an address and `import` of its
+//! object, which must fail when the stopped apply had already deleted that
+//! object while its delete was still pending), and sometimes that apply is
+//! killed too. In the end the world must hold exactly the objects the state
+//! names, one per name, with the names the stack gives them (nothing lost,
+//! nothing created twice, no replaced object left), and a plan must show no
+//! changes.
 //!
 //! Each trial records whether the stop interrupted a running apply; most
 //! trials must have, or the trials tested nothing.
@@ -160,6 +162,30 @@ fn state_ids(dir: &Path, world: &Path, context: &str) -> BTreeMap<String, String
         }
     }
     ids
+}
+
+/// The calls an interrupted apply left pending, by resource name: `create`,
+/// `update` or `delete` (read from `state pull`, which folds the journal).
+fn pending_calls(dir: &Path, world: &Path, context: &str) -> BTreeMap<String, String> {
+    let output = command(dir, world, &["state", "pull"]).output().unwrap();
+    assert_eq!(
+        code(&output),
+        0,
+        "{context}: state pull: {}",
+        stderr(&output)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut calls = BTreeMap::new();
+    for pending in json["pending"].as_array().into_iter().flatten() {
+        let name = pending
+            .pointer("/instance/resource/name")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_else(|| panic!("{context}: a pending call without an address: {pending}"));
+        // A create is the default and is left out.
+        let call = pending["call"].as_str().unwrap_or("create");
+        calls.insert(name.to_owned(), call.to_owned());
+    }
+    calls
 }
 
 /// The apply journal under the stack's `.infra` folder, if one was written.
@@ -318,12 +344,53 @@ fn state_command(
                     (key.trim() == "id").then(|| value.trim().trim_matches('"').to_owned())
                 })
                 .unwrap_or_else(|| panic!("{context}: no id in `state show {addr}`:\n{shown}"));
-            must(dir, world, &["state", "rm", addr], context);
+            // The stopped apply may have deleted the object (a replacement
+            // destroys first) and been stopped before it recorded that: the
+            // state still names the object, with the delete pending, and
+            // there is nothing to import. An object missing for any other
+            // reason is lost.
+            let exists = objects(world)
+                .unwrap_or_else(|unreadable| {
+                    panic!("{context}: unreadable world objects: {unreadable:#?}")
+                })
+                .contains_key(&id);
+            let name = addr.trim_start_matches("test_resource.");
+            if !exists {
+                let pending = pending_calls(dir, world, context);
+                assert_eq!(
+                    pending.get(name).map(String::as_str),
+                    Some("delete"),
+                    "{context}: `state show {addr}` names {id}, which the world does not hold, \
+                     and no delete of it is pending (pending calls: {pending:?})"
+                );
+            }
+            let removed = must(dir, world, &["state", "rm", addr], context);
             let args = with_vars(&["import"]);
             let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
             args.extend([addr, id.as_str()]);
-            must(dir, world, &args, context);
-            format!("state rm {addr} + import {id}")
+            if exists {
+                must(dir, world, &args, context);
+                return format!("state rm {addr} + import {id}");
+            }
+            // `state rm` drops the pending delete with the instance (the next
+            // apply must not resume it), and the import finds nothing.
+            assert!(
+                removed.contains(&format!("Dropped the interrupted delete of {addr}")),
+                "{context}: `state rm {addr}` kept its pending delete:\n{removed}"
+            );
+            assert!(
+                !pending_calls(dir, world, context).contains_key(name),
+                "{context}: a call is still pending on {addr} after `state rm`"
+            );
+            let output = command(dir, world, &args).output().unwrap();
+            assert!(
+                code(&output) != 0 && stderr(&output).contains(&format!("no object `{id}`")),
+                "{context}: `infra {}` of a deleted object:\n{}\n{}",
+                args.join(" "),
+                stdout(&output),
+                stderr(&output)
+            );
+            format!("state rm {addr} (its object {id} already deleted, not imported)")
         }
     }
 }
@@ -369,11 +436,17 @@ fn trial(seed: u64, number: usize) -> (bool, String) {
     let interrupted = stop_after_records(&dir.path, &mut child, wait, stop, &context);
 
     // Sometimes a state command before the next apply.
-    let mut between = 0;
+    let mut between = "";
     if rng.next() % 2 == 0 {
         let ran = state_command(&dir.path, &world, &mut rng, &vars, &context);
         context.push_str(&format!(", then {ran}"));
-        between += 1;
+        // Counted apart: the `state rm` of an object the stopped apply had
+        // deleted, with its delete still pending.
+        between = if ran.contains("already deleted") {
+            " state-command rm-of-a-deleted-object"
+        } else {
+            " state-command"
+        };
     }
 
     // Sometimes a second crash, to recover from a recovery: killed once
@@ -441,7 +514,6 @@ fn trial(seed: u64, number: usize) -> (bool, String) {
         stdout(&again),
         stderr(&again)
     );
-    let between = if between > 0 { " state-command" } else { "" };
     (interrupted, format!("{kind}{between}"))
 }
 
@@ -556,6 +628,195 @@ fn a_deploy_killed_after_a_checkpoint_is_resumed_from_it() {
     assert!(
         audit.contains("\"command\":\"resume\"") && audit.contains("\"action\":\"resume update\""),
         "{audit}"
+    );
+    must(
+        &dir.path,
+        &world,
+        &["plan", "--detailed-exitcode"],
+        "plan after",
+    );
+}
+
+/// An apply that deletes an object (its block was removed), killed with
+/// `kill -9` once the delete is journalled as started and before it takes
+/// effect; then `state rm` of the address, to leave the object unmanaged.
+/// The next apply must not touch it: `state rm` drops the pending delete
+/// with the instance, so that no resume records the object at the address
+/// again (after which the plan would delete it, as its block is gone).
+#[test]
+fn state_rm_drops_a_pending_delete_so_the_next_apply_leaves_the_object_alone() {
+    let dir = TempDir::new("crash-rm-pending-delete");
+    let world = dir.path.join("world");
+    let block = |name: &str| {
+        format!(
+            "resource \"test_resource\" \"{name}\" {{\n  name  = \"{name}\"\n  value = \"v\"\n}}\n"
+        )
+    };
+    dir.write(
+        "main.infra",
+        format!("{}\n{}", block("keep"), block("other")),
+    );
+    must(
+        &dir.path,
+        &world,
+        &["apply", "--auto-approve"],
+        "first apply",
+    );
+    let before = objects(&world).unwrap();
+    let (kept, _) = before
+        .iter()
+        .find(|(_, name)| name.as_str() == "keep")
+        .unwrap();
+    dir.write("main.infra", block("other"));
+    // Every call waits 3 s before its effect: the kill lands in the delete's wait.
+    let mut child = command(&dir.path, &world, &["apply", "--auto-approve"])
+        .env("INFRA_TEST_LATENCY_MS", "3000")
+        .env("INFRA_TEST_LATENCY_AFTER_MS", "0")
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + READY_WITHIN;
+    loop {
+        let text = journal(&dir.path)
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .unwrap_or_default();
+        if text.contains("\"call\":\"delete\"") {
+            break;
+        }
+        assert!(
+            matches!(child.try_wait(), Ok(None)),
+            "the apply ended before it started the delete"
+        );
+        assert!(std::time::Instant::now() < deadline, "no started delete");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        objects(&world).unwrap().contains_key(kept),
+        "the kill landed after the delete took effect"
+    );
+    assert_eq!(
+        pending_calls(&dir.path, &world, "after the kill")["keep"],
+        "delete"
+    );
+
+    let removed = must(
+        &dir.path,
+        &world,
+        &["state", "rm", "test_resource.keep"],
+        "state rm",
+    );
+    must(
+        &dir.path,
+        &world,
+        &["apply", "--auto-approve"],
+        "next apply",
+    );
+    assert!(
+        objects(&world).unwrap().contains_key(kept),
+        "the apply after `state rm` deleted the object it was told to forget"
+    );
+    assert!(
+        removed.contains("Dropped the interrupted delete of test_resource.keep"),
+        "{removed}"
+    );
+    assert_eq!(
+        state_ids(&dir.path, &world, "after")
+            .into_keys()
+            .collect::<Vec<_>>(),
+        ["other"]
+    );
+    must(
+        &dir.path,
+        &world,
+        &["plan", "--detailed-exitcode"],
+        "plan after",
+    );
+}
+
+/// An update killed with `kill -9` once it is journalled as started and
+/// before it takes effect; then the block is renamed and `state mv` follows
+/// it. The pending update moves with the instance: resumed at the old
+/// address it would record the object there again, beside the new one, and
+/// the plan would delete it (the old block is gone) and create it anew.
+#[test]
+fn state_mv_moves_a_pending_update_with_its_instance() {
+    let dir = TempDir::new("crash-mv-pending-update");
+    let world = dir.path.join("world");
+    let block = |label: &str, value: &str| {
+        format!(
+            "resource \"test_resource\" \"{label}\" {{\n  name  = \"x\"\n  value = \"{value}\"\n}}\n"
+        )
+    };
+    dir.write("main.infra", block("a", "1"));
+    must(
+        &dir.path,
+        &world,
+        &["apply", "--auto-approve"],
+        "first apply",
+    );
+    let before = objects(&world).unwrap();
+    let id = before.keys().next().unwrap().clone();
+    dir.write("main.infra", block("a", "2"));
+    // Every call waits 3 s before its effect: the kill lands in the update's wait.
+    let mut child = command(&dir.path, &world, &["apply", "--auto-approve"])
+        .env("INFRA_TEST_LATENCY_MS", "3000")
+        .env("INFRA_TEST_LATENCY_AFTER_MS", "0")
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + READY_WITHIN;
+    loop {
+        let text = journal(&dir.path)
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .unwrap_or_default();
+        if text.contains("\"call\":\"update\"") {
+            break;
+        }
+        assert!(
+            matches!(child.try_wait(), Ok(None)),
+            "the apply ended before it started the update"
+        );
+        assert!(std::time::Instant::now() < deadline, "no started update");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        pending_calls(&dir.path, &world, "after the kill")["a"],
+        "update"
+    );
+
+    dir.write("main.infra", block("b", "2"));
+    let moved = must(
+        &dir.path,
+        &world,
+        &["state", "mv", "test_resource.a", "test_resource.b"],
+        "state mv",
+    );
+    let output = command(&dir.path, &world, &["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    let shown = format!("{}\n{}", stdout(&output), stderr(&output));
+    assert_eq!(code(&output), 0, "{shown}");
+    // Nothing is resumed, recorded or deleted at the old address.
+    assert!(
+        shown.contains("resumed the interrupted update of test_resource.b")
+            && !shown.contains("test_resource.a"),
+        "{shown}"
+    );
+    let after = objects(&world).unwrap();
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        [&id],
+        "the object was not kept through the move"
+    );
+    assert!(
+        moved.contains("Moved the interrupted update of test_resource.a to test_resource.b."),
+        "{moved}"
+    );
+    assert_eq!(
+        state_ids(&dir.path, &world, "after"),
+        BTreeMap::from([("b".to_owned(), id)])
     );
     must(
         &dir.path,

@@ -18,8 +18,8 @@ use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::host::Host;
 use crate::state::backend::Kind as BackendKind;
 use crate::state::{
-    ActionOutcome, AuditAction, AuditRecord, Backend, InstanceState, Key, KeyUse, LockInfo,
-    Reading, State, StateError, StateFile, Writing,
+    ActionOutcome, AuditAction, AuditRecord, Backend, CallKind, InstanceState, Key, KeyUse,
+    LockInfo, Reading, State, StateError, StateFile, Writing,
 };
 use std::path::PathBuf;
 
@@ -483,18 +483,30 @@ fn rm(ctx: &mut Ctx<'_>, args: RmArgs) -> Exit {
             removed.sort();
             removed.dedup();
             let names: Vec<String> = removed.iter().map(ToString::to_string).collect();
-            for address in &removed {
-                state.remove_instance(address);
+            let mut lines = Vec::new();
+            for (address, name) in removed.iter().zip(&names) {
+                lines.push(format!(
+                    "Removed {name} from the state (the real object was not touched)."
+                ));
+                // The call is forgotten with the instance, so that the next
+                // apply does not resume it and record the object again.
+                if let Some(call) = state.forget_instance(address) {
+                    lines.push(format!(
+                        "Dropped the interrupted {} of {name}: an apply was stopped during it, \
+                         so the object may or may not have been {}; it will not be resumed.",
+                        call.as_str(),
+                        match call {
+                            CallKind::Create => "created",
+                            CallKind::Update => "updated",
+                            CallKind::Delete => "deleted",
+                        }
+                    ));
+                }
             }
             Ok(Surgery {
                 summary: summarize("state rm", &names),
                 actions: names.iter().map(|n| audit_action(n, "remove")).collect(),
-                lines: names
-                    .iter()
-                    .map(|n| {
-                        format!("Removed {n} from the state (the real object was not touched).")
-                    })
-                    .collect(),
+                lines,
             })
         },
     )
@@ -638,6 +650,24 @@ fn mv(ctx: &mut Ctx<'_>, args: MvArgs) -> Exit {
                         if let Some(new) = moved_resource(dependency, &from, &to) {
                             *dependency = new;
                         }
+                    }
+                }
+            }
+            // A call an interrupted apply left pending moves with its
+            // instance: resumed at the old address, it would record the
+            // object there again, beside its new address.
+            for pending in &mut state.pending {
+                if let Some(new) = moved(&pending.instance, &from, &to) {
+                    lines.push(format!(
+                        "Moved the interrupted {} of {} to {new}.",
+                        pending.call.as_str(),
+                        pending.instance
+                    ));
+                    pending.instance = new;
+                }
+                for dependency in &mut pending.dependencies {
+                    if let Some(new) = moved_resource(dependency, &from, &to) {
+                        *dependency = new;
                     }
                 }
             }

@@ -403,6 +403,19 @@ impl State {
         removed
     }
 
+    /// Forgets an instance (`infra state rm`): removes it and the call an
+    /// interrupted apply left pending on it, if any. A pending call left
+    /// behind would be resumed by the next apply, which records the object
+    /// it started from at the address again (and may then change or delete
+    /// an object the user chose to stop managing). Returns the kind of the
+    /// dropped call.
+    pub fn forget_instance(&mut self, addr: &InstanceAddr) -> Option<CallKind> {
+        self.remove_instance(addr);
+        let dropped = self.pending_call(addr).map(|pending| pending.call);
+        self.pending.retain(|pending| pending.instance != *addr);
+        dropped
+    }
+
     /// Folds one journalled action into the state (crash recovery).
     pub fn apply_record(&mut self, record: &JournalRecord) {
         match record {
