@@ -668,29 +668,7 @@ fn state_rm_drops_a_pending_delete_so_the_next_apply_leaves_the_object_alone() {
         .find(|(_, name)| name.as_str() == "keep")
         .unwrap();
     dir.write("main.infra", block("other"));
-    // Every call waits 3 s before its effect: the kill lands in the delete's wait.
-    let mut child = command(&dir.path, &world, &["apply", "--auto-approve"])
-        .env("INFRA_TEST_LATENCY_MS", "3000")
-        .env("INFRA_TEST_LATENCY_AFTER_MS", "0")
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + READY_WITHIN;
-    loop {
-        let text = journal(&dir.path)
-            .and_then(|path| std::fs::read_to_string(path).ok())
-            .unwrap_or_default();
-        if text.contains("\"call\":\"delete\"") {
-            break;
-        }
-        assert!(
-            matches!(child.try_wait(), Ok(None)),
-            "the apply ended before it started the delete"
-        );
-        assert!(std::time::Instant::now() < deadline, "no started delete");
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_once_started(&dir.path, &world, "delete");
     assert!(
         objects(&world).unwrap().contains_key(kept),
         "the kill landed after the delete took effect"
@@ -758,29 +736,7 @@ fn state_mv_moves_a_pending_update_with_its_instance() {
     let before = objects(&world).unwrap();
     let id = before.keys().next().unwrap().clone();
     dir.write("main.infra", block("a", "2"));
-    // Every call waits 3 s before its effect: the kill lands in the update's wait.
-    let mut child = command(&dir.path, &world, &["apply", "--auto-approve"])
-        .env("INFRA_TEST_LATENCY_MS", "3000")
-        .env("INFRA_TEST_LATENCY_AFTER_MS", "0")
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + READY_WITHIN;
-    loop {
-        let text = journal(&dir.path)
-            .and_then(|path| std::fs::read_to_string(path).ok())
-            .unwrap_or_default();
-        if text.contains("\"call\":\"update\"") {
-            break;
-        }
-        assert!(
-            matches!(child.try_wait(), Ok(None)),
-            "the apply ended before it started the update"
-        );
-        assert!(std::time::Instant::now() < deadline, "no started update");
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_once_started(&dir.path, &world, "update");
     assert_eq!(
         pending_calls(&dir.path, &world, "after the kill")["a"],
         "update"
@@ -824,4 +780,33 @@ fn state_mv_moves_a_pending_update_with_its_instance() {
         &["plan", "--detailed-exitcode"],
         "plan after",
     );
+}
+
+/// Runs `infra apply` in `dir` with every call of the test world waiting 3 s
+/// before its effect, and kills it (SIGKILL) as soon as its journal holds a
+/// started `call`: the kill lands in that call's wait.
+fn kill_once_started(dir: &Path, world: &Path, call: &str) {
+    let mut child = command(dir, world, &["apply", "--auto-approve"])
+        .env("INFRA_TEST_LATENCY_MS", "3000")
+        .env("INFRA_TEST_LATENCY_AFTER_MS", "0")
+        .spawn()
+        .unwrap();
+    let needle = format!("\"call\":\"{call}\"");
+    let deadline = std::time::Instant::now() + READY_WITHIN;
+    loop {
+        let text = journal(dir)
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .unwrap_or_default();
+        if text.contains(&needle) {
+            break;
+        }
+        assert!(
+            matches!(child.try_wait(), Ok(None)),
+            "the apply ended before it started the {call}"
+        );
+        assert!(std::time::Instant::now() < deadline, "no started {call}");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

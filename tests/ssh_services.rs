@@ -17,7 +17,8 @@
 use crate::common;
 
 use common::deploy::{
-    WATCHES_V2, apply_v2_into_its_watch, audit_text, interrupt, journal_text, said, service_logs,
+    WATCHES_V2, apply_v2_into_its_watch, assert_interrupted_and_rolled_back, audit_text, interrupt,
+    journal_text, said, service_logs,
 };
 use common::sshd::SshServer;
 use common::{TempDir, code, infra_env, stderr, stdout};
@@ -752,15 +753,7 @@ fn ctrl_c_during_a_remote_deploy_rolls_it_back_and_exits_130() {
     interrupt(&child);
     let output = child.finish();
     let report = load.stop();
-    let (out, err) = (stdout(&output), said(&output));
-    assert_eq!(code(&output), 130, "{out}\n{err}");
-    assert!(
-        out.contains("SIGINT: finishing the actions in flight"),
-        "{out}"
-    );
-    assert!(err.contains("the deploy was interrupted"), "{err}");
-    assert!(err.contains("rolled back"), "{err}");
-    assert_eq!(report.failures, 0, "{:?}", report.failure_samples);
+    assert_interrupted_and_rolled_back(&output, &report);
     assert!(answers(listen, "v1"), "v1 serves again");
     assert_eq!(stack.apps().len(), 1, "v2's process is stopped");
     let audit = audit_text(&stack.dir.path);

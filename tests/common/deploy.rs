@@ -94,3 +94,21 @@ pub fn apply_v2_into_its_watch(
     load.wait_until("answers from v2", |r| r.answered("version v2") > 0);
     (load, child)
 }
+
+/// What the first Ctrl-C in a deploy's watch window leaves: infra exits 130
+/// after saying it finishes the actions in flight, the deploy says it was
+/// interrupted and rolled back, and no request of the load loop failed.
+pub fn assert_interrupted_and_rolled_back(
+    output: &std::process::Output,
+    report: &super::load::LoadReport,
+) {
+    let (out, err) = (super::stdout(output), said(output));
+    assert_eq!(super::code(output), 130, "{out}\n{err}");
+    assert!(
+        out.contains("SIGINT: finishing the actions in flight"),
+        "{out}"
+    );
+    assert!(err.contains("the deploy was interrupted"), "{err}");
+    assert!(err.contains("rolled back"), "{err}");
+    assert_eq!(report.failures, 0, "{:?}", report.failure_samples);
+}
