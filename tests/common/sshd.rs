@@ -4,7 +4,8 @@
 //! config in a temp folder, killed and removed when dropped. It logs at
 //! VERBOSE, so a test can count logins (`accepted_logins`), and records
 //! every command line it is asked to run (`commands`; an SFTP session is
-//! recorded as `internal-sftp`). Sessions get
+//! recorded as `internal-sftp`, and the requests of its SFTP server are in
+//! `sftp_log`). Sessions get
 //! `home/` in the temp folder as `$HOME` (`SshServer::home`), so what a
 //! test leaves in the login's home (remote services' run folders) is its
 //! own and goes with the server.
@@ -105,7 +106,7 @@ impl SshServer {
              UsePAM no\nLogLevel VERBOSE\nMaxSessions 20\nAllowTcpForwarding yes\n\
              Subsystem sftp internal-sftp\n\
              ForceCommand echo \"$SSH_ORIGINAL_COMMAND\" >> {r}/commands.log; \
-             if [ \"$SSH_ORIGINAL_COMMAND\" = internal-sftp ]; then exec {SFTP_SERVER}; fi; \
+             if [ \"$SSH_ORIGINAL_COMMAND\" = internal-sftp ]; then exec {SFTP_SERVER} -e -l INFO 2>> {r}/sftp.log; fi; \
              cd {r}/home && HOME={r}/home exec /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\n",
             port = self.port
         );
@@ -214,6 +215,13 @@ impl SshServer {
     /// as sshd would (`sh -c`). What `ps` would show of each session.
     pub fn commands(&self) -> String {
         std::fs::read_to_string(self.root.join("commands.log")).unwrap_or_default()
+    }
+
+    /// What its SFTP server did, one request a line (`open "PATH" flags ...`,
+    /// `posix-rename old "TEMP" new "PATH"`, `remove name "PATH"`), as
+    /// sftp-server logs them at INFO level: the paths each server wrote.
+    pub fn sftp_log(&self) -> String {
+        std::fs::read_to_string(self.root.join("sftp.log")).unwrap_or_default()
     }
 
     /// How many logins it accepted so far (one per connection).
