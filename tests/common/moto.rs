@@ -108,14 +108,22 @@ impl MotoServer {
             let mut child = command
                 .spawn()
                 .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
-            // Readiness: moto answers GET /moto-api/ once Flask listens.
+            // Readiness: moto answers GET /moto-api/ once Flask listens, and
+            // this child's own request log shows it answered. A port probed
+            // as free can be taken by another test's moto before this one
+            // binds it: that one would answer too (and its buckets are not
+            // this test's), while this child fails to bind and exits.
             let deadline = Instant::now() + Duration::from_secs(60);
             loop {
                 if let Ok(Some(_)) = child.try_wait() {
                     last = std::fs::read_to_string(&log_path).unwrap_or_default();
                     break;
                 }
-                if http(port, "GET", "/moto-api/").is_some_and(|(status, _)| status == 200) {
+                if http(port, "GET", "/moto-api/").is_some_and(|(status, _)| status == 200)
+                    && std::fs::read_to_string(&log_path)
+                        .unwrap_or_default()
+                        .contains("\"GET /moto-api/ HTTP/1.1\" 200")
+                {
                     return Some(MotoServer { child, root, port });
                 }
                 if Instant::now() > deadline {
