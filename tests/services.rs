@@ -12,8 +12,9 @@
 use crate::common;
 
 use common::deploy::{
-    WATCHES_V2, apply_v2_into_its_watch, assert_interrupted_and_rolled_back, audit_text, interrupt,
-    journal_text, said, service_logs,
+    WATCHES_V2, apply_v2_into_its_watch, assert_interrupted_and_rolled_back,
+    assert_resumed_the_rollback, audit_text, interrupt, interrupt_twice, journal_text, said,
+    service_logs,
 };
 use common::{TempDir, code, infra_env, stderr, stdout};
 use std::path::{Path, PathBuf};
@@ -901,38 +902,16 @@ fn a_second_ctrl_c_abandons_the_rollback_and_the_next_apply_resumes_it() {
     );
     let stack = Stack::new("ctrl_c_twice", &main);
     let (load, child) = deploy_in_its_watch(&stack, listen);
-    interrupt(&child);
-    // The rollback has moved the traffic back and is stopping v2, which
-    // says it ignores the SIGTERM.
-    let logs = || service_logs(&stack.dir.path.join(".infra/run"));
-    common::wait_until(
-        "v2 ignoring its SIGTERM",
-        || logs().contains("ignoring SIGTERM"),
-        || format!("{}{}", child.stdout_so_far(), logs()),
-    );
-    interrupt(&child);
-    let output = child.finish();
-    let (out, err) = (stdout(&output), stderr(&output));
-    assert_eq!(code(&output), 130, "{out}\n{err}");
-    assert!(err.contains("SIGINT: exiting now"), "{err}");
+    // The rollback moves the traffic back and stops v2, which says it
+    // ignores the SIGTERM: the second Ctrl-C comes then.
+    interrupt_twice(child, || service_logs(&stack.dir.path.join(".infra/run")));
     assert!(
         journal_text(&stack.dir.path).contains("\"step\":\"watch\""),
         "the checkpoint is kept"
     );
     assert_eq!(stack.running_here().len(), 2, "v2 was left running");
     // The next apply (of v1) resumes: it rolls the deploy back for good.
-    let output = stack.apply(&[]);
-    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
-    let said_now = format!("{}{}", stdout(&output), said(&output));
-    assert!(
-        said_now.contains("resumed the interrupted update of service.api from checkpoint `watch`"),
-        "{said_now}"
-    );
-    assert!(
-        audit_text(&stack.dir.path).contains("resume: roll back to blue"),
-        "{}",
-        audit_text(&stack.dir.path)
-    );
+    assert_resumed_the_rollback(&stack.apply(&[]), &stack.dir.path);
     let report = load.stop();
     assert_eq!(report.failures, 0, "{:?}", report.failure_samples);
     assert!(get(&format!("http://127.0.0.1:{listen}/")).is_some_and(|a| a.contains("version v1")));

@@ -112,3 +112,42 @@ pub fn assert_interrupted_and_rolled_back(
     assert!(err.contains("rolled back"), "{err}");
     assert_eq!(report.failures, 0, "{:?}", report.failure_samples);
 }
+
+/// Ctrl-C twice in a deploy's watch window: the first starts the rollback;
+/// once v2 says (in `logs`, its service logs) that it ignores the SIGTERM
+/// the rollback sent, the second makes infra exit at once. Checks it exits
+/// 130 saying so, and returns what it printed.
+pub fn interrupt_twice(child: Watched, logs: impl Fn() -> String) -> std::process::Output {
+    interrupt(&child);
+    super::wait_until(
+        "v2 ignoring its SIGTERM",
+        || logs().contains("ignoring SIGTERM"),
+        || format!("{}{}", child.stdout_so_far(), logs()),
+    );
+    interrupt(&child);
+    let output = child.finish();
+    let (out, err) = (super::stdout(&output), super::stderr(&output));
+    assert_eq!(super::code(&output), 130, "{out}\n{err}");
+    assert!(err.contains("SIGINT: exiting now"), "{err}");
+    output
+}
+
+/// What the apply after [`interrupt_twice`] did: it succeeded, said it
+/// resumed the interrupted update of `service.api` from its `watch`
+/// checkpoint, and the audit in `dir` records the rollback to blue.
+pub fn assert_resumed_the_rollback(output: &std::process::Output, dir: &Path) {
+    assert_eq!(
+        super::code(output),
+        0,
+        "{}{}",
+        super::stdout(output),
+        super::stderr(output)
+    );
+    let said_now = format!("{}{}", super::stdout(output), said(output));
+    assert!(
+        said_now.contains("resumed the interrupted update of service.api from checkpoint `watch`"),
+        "{said_now}"
+    );
+    let audit = audit_text(dir);
+    assert!(audit.contains("resume: roll back to blue"), "{audit}");
+}
