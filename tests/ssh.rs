@@ -508,8 +508,8 @@ impl Stack {
 }
 
 /// Fails when any output, any file under the stack folder (state, journal,
-/// history) or any command line sent to `server` holds `secret` (or, for a
-/// multi-line one, its longest line).
+/// history), any command line sent to `server` or any request its SFTP
+/// server logged holds `secret` (or, for a multi-line one, its longest line).
 fn assert_absent(secret: &str, outputs: &[Output], stack: &Stack, server: &SshServer) {
     let needle = secret
         .lines()
@@ -519,6 +519,10 @@ fn assert_absent(secret: &str, outputs: &[Output], stack: &Stack, server: &SshSe
     assert!(
         !server.commands().contains(needle),
         "a remote command line holds a secret"
+    );
+    assert!(
+        !server.sftp_log().contains(needle),
+        "a request in the server's SFTP log holds a secret"
     );
     for output in outputs {
         assert!(!stdout(output).contains(needle), "stdout holds a secret");
@@ -668,6 +672,11 @@ resource "ssh_command" "stamp" {{
     assert!(!site.exists(), "destroy removes the folder");
     assert!(!stamp_path.exists(), "destroy runs the command's `destroy`");
 
+    let sftp = server.sftp_log();
+    assert!(
+        sftp.contains("posix-rename"),
+        "the secret file went by SFTP: {sftp}"
+    );
     assert_absent(content_secret, &outputs, &stack, &server);
     assert_absent(env_secret, &outputs, &stack, &server);
     assert_absent(&server.client_key(), &outputs, &stack, &server);

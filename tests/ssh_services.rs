@@ -436,6 +436,10 @@ service "worker" {{
         !commands.contains(SECRET),
         "a remote command line holds the secret"
     );
+    assert!(
+        !stack.server.sftp_log().contains(SECRET),
+        "a request in the server's SFTP log holds the secret"
+    );
     for pid in processes_under(&stack.server.home()) {
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         assert!(!String::from_utf8_lossy(&cmdline).contains(SECRET));
