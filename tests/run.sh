@@ -265,19 +265,33 @@ fi
 step "cargo fmt --check"
 cargo fmt --check
 
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --quiet -- -D warnings
-
-step "cargo doc --no-deps (warnings are errors)"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
-
 references=$(mktemp)
 test_log=$(mktemp)
+lint_log=$(mktemp)
 # Tests that return early under INFRA_SKIP_SERVICES=1 append a line here
 # (tests/common `skipped`); cargo captures their output, so a file it is.
 skipped_log=$(mktemp)
 export INFRA_SKIPPED_LOG="$skipped_log"
-trap 'rm -f "$references" "$test_log" "$skipped_log"' EXIT
+lints=
+trap '[[ -n $lints ]] && { pkill -P "$lints"; kill "$lints"; } 2>/dev/null; rm -f "$references" "$test_log" "$lint_log" "$skipped_log"' EXIT
+
+# The lints and the docs check the whole crate a second time without
+# building anything, while the tests mostly wait on servers and processes:
+# they run beside the tests, on the core the tests leave idle, in their own
+# target folder (target/lint) so neither waits for the other's build lock.
+# Their output is printed when they end, after the tests; a lint or doc
+# failure fails the run as it did when they ran first.
+step "build every test target"
+cargo test --all-targets --no-run --quiet
+
+step "cargo clippy --all-targets -- -D warnings, then cargo doc --no-deps: beside the tests (output below)"
+(
+  export CARGO_TARGET_DIR="$PWD/target/lint"
+  cargo clippy --all-targets --quiet -- -D warnings \
+    && RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet \
+    && echo "lints and docs: clean, done at ${SECONDS}s"
+) >"$lint_log" 2>&1 &
+lints=$!
 
 step "cargo test --doc"
 cargo test --doc --quiet 2>&1 | tee -a "$test_log"
@@ -292,6 +306,16 @@ export INFRA_FUZZ_CASES="${INFRA_FUZZ_CASES:-256}"
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
 INSTA_UPDATE=no INSTA_SNAPSHOT_REFERENCES_FILE="$references" \
   cargo test --all-targets --quiet 2>&1 | tee -a "$test_log"
+
+step "cargo clippy and cargo doc (run beside the tests)"
+lint_status=0
+wait "$lints" || lint_status=$?
+lints=
+cat "$lint_log"
+if [[ $lint_status -ne 0 ]]; then
+  echo "cargo clippy or cargo doc failed (above)" >&2
+  exit "$lint_status"
+fi
 
 step "unreferenced snapshots"
 # insta appends every snapshot an assertion read to the references file; any
