@@ -290,8 +290,10 @@ if [[ -n "${INFRA_RUN_SH_HOLDS_LOCK:-}" ]]; then
   export CARGO_TARGET_DIR="$tools/target"
   checkout=$(pwd -P)
   if [[ "$(cat "$CARGO_TARGET_DIR/.checkout" 2>/dev/null)" != "$checkout" ]]; then
-    cargo clean --quiet -p infra -p vstd -p vstd_erased_macros -p tree-sitter-infra -p regorus \
-      2>/dev/null || true
+    # One at a time: a name another checkout's lock file lacks fails alone.
+    for package in infra vstd vstd_erased_macros tree-sitter-infra regorus; do
+      cargo clean --quiet -p "$package" 2>/dev/null || true
+    done
     mkdir -p "$CARGO_TARGET_DIR"
     echo "$checkout" >"$CARGO_TARGET_DIR/.checkout"
   fi
