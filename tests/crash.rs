@@ -712,6 +712,103 @@ fn state_rm_drops_a_pending_delete_so_the_next_apply_leaves_the_object_alone() {
     );
 }
 
+/// A create killed with `kill -9` once it is journalled as started and before
+/// it takes effect, then `infra import` into that address. The next apply
+/// resumes the create there and would record its object over the imported
+/// one, so the import is refused with what to do; `state rm` of the address,
+/// which holds only the pending create, drops the call, and the import then
+/// goes through and nothing is created behind it.
+#[test]
+fn import_refuses_an_address_with_a_pending_create_until_state_rm_drops_it() {
+    let dir = TempDir::new("crash-import-pending-create");
+    let world = dir.path.join("world");
+    // Both blocks describe the same object (a `name` change would replace it).
+    let block = |label: &str| {
+        format!(
+            "resource \"test_resource\" \"{label}\" {{\n  name  = \"loose\"\n  value = \"v\"\n}}\n"
+        )
+    };
+    // The object to import: made by an apply, then no longer managed.
+    dir.write("main.infra", block("loose"));
+    must(
+        &dir.path,
+        &world,
+        &["apply", "--auto-approve"],
+        "first apply",
+    );
+    must(
+        &dir.path,
+        &world,
+        &["state", "rm", "test_resource.loose"],
+        "state rm loose",
+    );
+    let loose = objects(&world).unwrap().into_keys().next().unwrap();
+
+    dir.write("main.infra", block("b"));
+    kill_once_started(&dir.path, &world, "create");
+    assert_eq!(
+        objects(&world).unwrap().len(),
+        1,
+        "the kill landed after the create took effect"
+    );
+    assert_eq!(
+        pending_calls(&dir.path, &world, "after the kill")["b"],
+        "create"
+    );
+
+    let output = command(&dir.path, &world, &["import", "test_resource.b", &loose])
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(code(&output), 1, "{}\n{err}", stdout(&output));
+    assert!(
+        err.contains("infra::state::pending_call")
+            && err.contains("left its create of `test_resource.b` unfinished")
+            && err.contains("infra state rm test_resource.b"),
+        "{err}"
+    );
+    assert!(
+        state_ids(&dir.path, &world, "after the refused import").is_empty(),
+        "the refused import recorded something"
+    );
+
+    let removed = must(
+        &dir.path,
+        &world,
+        &["state", "rm", "test_resource.b"],
+        "state rm b",
+    );
+    assert!(
+        removed.contains("Dropped the interrupted create of test_resource.b")
+            && !removed.contains("Removed test_resource.b"),
+        "{removed}"
+    );
+    assert!(pending_calls(&dir.path, &world, "after state rm").is_empty());
+    must(
+        &dir.path,
+        &world,
+        &["import", "test_resource.b", &loose],
+        "import after state rm",
+    );
+    must(
+        &dir.path,
+        &world,
+        &["apply", "--auto-approve"],
+        "apply after",
+    );
+    assert_eq!(
+        objects(&world).unwrap().into_keys().collect::<Vec<_>>(),
+        std::slice::from_ref(&loose),
+        "an object was created behind the import"
+    );
+    assert_eq!(
+        state_ids(&dir.path, &world, "after")
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [(String::from("b"), loose)]
+    );
+}
+
 /// An update killed with `kill -9` once it is journalled as started and
 /// before it takes effect; then the block is renamed and `state mv` follows
 /// it. The pending update moves with the instance: resumed at the old
@@ -784,7 +881,8 @@ fn state_mv_moves_a_pending_update_with_its_instance() {
 
 /// Runs `infra apply` in `dir` with every call of the test world waiting 3 s
 /// before its effect, and kills it (SIGKILL) as soon as its journal holds a
-/// started `call`: the kill lands in that call's wait.
+/// started `call` (a pending record; a create's names no call, as create is
+/// the default): the kill lands in that call's wait.
 fn kill_once_started(dir: &Path, world: &Path, call: &str) {
     let mut child = command(dir, world, &["apply", "--auto-approve"])
         .env("INFRA_TEST_LATENCY_MS", "3000")
@@ -792,12 +890,20 @@ fn kill_once_started(dir: &Path, world: &Path, call: &str) {
         .spawn()
         .unwrap();
     let needle = format!("\"call\":\"{call}\"");
+    let started = |line: &str| {
+        line.contains("\"kind\":\"pending\"")
+            && if call == "create" {
+                !line.contains("\"call\":")
+            } else {
+                line.contains(&needle)
+            }
+    };
     let deadline = std::time::Instant::now() + READY_WITHIN;
     loop {
         let text = journal(dir)
             .and_then(|path| std::fs::read_to_string(path).ok())
             .unwrap_or_default();
-        if text.contains(&needle) {
+        if text.lines().any(started) {
             break;
         }
         assert!(

@@ -470,7 +470,10 @@ fn rm(ctx: &mut Ctx<'_>, args: RmArgs) -> Exit {
         "state rm",
         false,
         |state, _key| {
-            let all = addresses(state);
+            // An address can hold only a call an interrupted apply left
+            // pending (a create that never finished): `rm` drops that too.
+            let mut all = addresses(state);
+            all.extend(state.pending.iter().map(|pending| pending.instance.clone()));
             let mut removed = Vec::new();
             for target in &targets {
                 let matched: Vec<&InstanceAddr> =
@@ -485,9 +488,11 @@ fn rm(ctx: &mut Ctx<'_>, args: RmArgs) -> Exit {
             let names: Vec<String> = removed.iter().map(ToString::to_string).collect();
             let mut lines = Vec::new();
             for (address, name) in removed.iter().zip(&names) {
-                lines.push(format!(
-                    "Removed {name} from the state (the real object was not touched)."
-                ));
+                if state.instance(address).is_some() {
+                    lines.push(format!(
+                        "Removed {name} from the state (the real object was not touched)."
+                    ));
+                }
                 // The call is forgotten with the instance, so that the next
                 // apply does not resume it and record the object again.
                 if let Some(call) = state.forget_instance(address) {

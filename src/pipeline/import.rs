@@ -137,6 +137,24 @@ fn run(
         );
         return None;
     }
+    // A call an interrupted apply left pending here is resumed by the next
+    // apply, which records the object it was creating (or changing) at this
+    // address, over the imported one.
+    if let Some(pending) = state.pending_call(&request.addr) {
+        let addr = request.addr.to_string();
+        diagnostics.push(
+            Diagnostic::error_at_path(Code::StatePendingCall, Some(addr.clone())).with_help(
+                format!(
+                    "an interrupted apply left its {call} of `{addr}` unfinished, and the next \
+                     apply resumes it there (the object it was making may exist already): run \
+                     `infra apply` to finish it, or `infra state rm {addr}` to drop the \
+                     unfinished call, then import",
+                    call = pending.call.as_str()
+                ),
+            ),
+        );
+        return None;
+    }
     let resource_type = request.addr.resource.resource_type.as_str();
     let configured = crate::addr::ProviderAddr::from_key(&instance.provider);
     let provider = opened
