@@ -187,10 +187,17 @@ fn header(change: &Change) -> String {
         shown_addr(change),
         describe(change)
     );
-    if change.provider.alias.is_some() {
-        let _ = write!(text, " (via {})", change.provider);
-    }
+    text.push_str(&via(change));
     text.trim_end().to_owned()
+}
+
+/// ` (via ssh.staging)` for a change through an aliased provider
+/// configuration, nothing for the default one.
+fn via(change: &Change) -> String {
+    match change.provider.alias {
+        Some(_) => format!(" (via {})", change.provider),
+        None => String::new(),
+    }
 }
 
 /// A multi-line, known, non-secret string.
@@ -1137,9 +1144,10 @@ pub fn markdown(plan: &Plan) -> String {
     for change in &changes {
         let lines = change_lines(change);
         let summary = format!(
-            "{} {}",
+            "{} {}{}",
             code(&format!("{} {}", change_symbol(change), shown_addr(change))),
-            html_escape(&describe(change))
+            html_escape(describe(change).trim_end()),
+            html_escape(&via(change))
         );
         let summary = summary.trim_end();
         if lines.is_empty() {
@@ -1175,9 +1183,10 @@ pub fn markdown(plan: &Plan) -> String {
         // is cut with a count, since the bound is absolute.
         for (index, change) in destructive.iter().enumerate() {
             let item = format!(
-                "> - {} {}\n",
+                "> - {} {}{}\n",
                 code(&format!("{} {}", symbol(change.action), change.addr)),
-                html_escape(&describe(change))
+                html_escape(describe(change).trim_end()),
+                html_escape(&via(change))
             );
             if out.len() + list.len() + item.len() + 2 * RESERVE > MARKDOWN_LIMIT {
                 let _ = writeln!(
@@ -1516,6 +1525,25 @@ mod tests {
             .collect();
         providers.sort_unstable();
         assert_eq!(providers, ["ssh.staging", "test"]);
+        let comment = markdown(&plan);
+        assert!(
+            comment.contains("<code>+ test_resource.site</code> will be created (via ssh.staging)"),
+            "{comment}"
+        );
+        assert!(
+            comment.contains("<code>+ test_resource.other</code> will be created\n"),
+            "{comment}"
+        );
+        // Destructive actions are listed on their own, with the configuration too.
+        let mut gone = change("site", Action::Delete, Some(attrs(&[])), attrs(&[]));
+        gone.provider = ProviderAddr::new("ssh", Some("staging".to_owned()));
+        let comment = markdown(&self::plan(vec![gone]));
+        assert!(
+            comment.contains(
+                "<code>- test_resource.site</code> will be destroyed (via ssh.staging)\n"
+            ),
+            "{comment}"
+        );
     }
 
     #[test]
