@@ -632,3 +632,59 @@ warn contains sprintf("plan neg=%v f=%v big=%v token=%v", [a.neg, a.f, a.big, a.
     assert!(out.contains("plan neg="), "{out}");
     assert!(out.contains("token=(secret)"), "{out}");
 }
+
+/// A resource on an aliased provider block names that block (`local.other`)
+/// in `input.config` and in `input.plan` alike, so a policy can tell two
+/// hosts or accounts of one provider apart.
+#[test]
+fn the_input_names_the_aliased_provider_block_of_each_resource() {
+    let dir = TempDir::new("aliases");
+    dir.write(
+        "main.infra",
+        r#"stack "aliases" {
+  policies = ["./policy"]
+}
+
+provider "local" {
+  alias = "other"
+}
+
+resource "local_file" "moved_over" {
+  provider = local.other
+  path     = "out/a.txt"
+  content  = "a"
+}
+
+resource "local_file" "plain" {
+  path    = "out/b.txt"
+  content = "b"
+}
+"#,
+    );
+    dir.write(
+        "policy/aliases.rego",
+        r#"package aliases
+
+import rego.v1
+
+warn contains sprintf("config %v via %v", [r.address, r.provider]) if {
+	some r in input.config.resources
+}
+
+warn contains sprintf("plan %v via %v", [c.address, c.provider]) if {
+	some c in input.plan.resource_changes
+}
+"#,
+    );
+    let output = infra(&dir.path, &["plan"]);
+    assert_eq!(code(&output), 0, "{}", both(&output));
+    let out = stdout(&output);
+    for line in [
+        "config local_file.moved_over via local.other",
+        "config local_file.plain via local",
+        "plan local_file.moved_over via local.other",
+        "plan local_file.plain via local",
+    ] {
+        assert!(out.contains(line), "no `{line}` in:\n{out}");
+    }
+}

@@ -198,7 +198,11 @@ fn config_document(expanded: &Expanded, sources: &SourceMap) -> Rego {
                 ("type", Rego::from(addr.resource.resource_type.as_str())),
                 ("name", Rego::from(addr.resource.name.as_str())),
                 ("module", Rego::from(addr.resource.module.to_string())),
-                ("provider", Rego::from(instance.provider.0.as_str())),
+                // `ssh.staging` for an aliased block, as `input.plan` names it.
+                (
+                    "provider",
+                    Rego::from(crate::addr::ProviderAddr::from_key(&instance.provider).to_string()),
+                ),
                 ("attributes", map_value(&instance.configured())),
                 ("file", file),
                 ("line", Rego::from(line)),
