@@ -677,6 +677,20 @@ fn state_rm_drops_a_pending_delete_so_the_next_apply_leaves_the_object_alone() {
         pending_calls(&dir.path, &world, "after the kill")["keep"],
         "delete"
     );
+    let shown = must(
+        &dir.path,
+        &world,
+        &["state", "show", "test_resource.keep"],
+        "state show",
+    );
+    assert!(
+        shown.contains("name     = \"keep\"")
+            && shown.ends_with(
+                "unfinished delete: an apply was stopped during it; the next `infra apply` \
+                 resumes it (`infra state rm test_resource.keep` drops it)\n"
+            ),
+        "{shown}"
+    );
 
     let removed = must(
         &dir.path,
@@ -754,6 +768,35 @@ fn import_refuses_an_address_with_a_pending_create_until_state_rm_drops_it() {
     assert_eq!(
         pending_calls(&dir.path, &world, "after the kill")["b"],
         "create"
+    );
+    // `state show` and `state list` say so.
+    let shown = must(
+        &dir.path,
+        &world,
+        &["state", "show", "test_resource.b"],
+        "state show",
+    );
+    assert!(
+        shown.starts_with("# test_resource.b\n")
+            && shown.contains("(no object recorded)")
+            && shown.contains("unfinished create: an apply was stopped during it"),
+        "{shown}"
+    );
+    let listed = command(&dir.path, &world, &["state", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&listed),
+        "",
+        "state list names only recorded objects"
+    );
+    assert!(
+        stderr(&listed).contains(
+            "test_resource.b: an interrupted apply left its create unfinished; the next \
+             `infra apply` resumes it."
+        ),
+        "{}",
+        stderr(&listed)
     );
 
     let output = command(&dir.path, &world, &["import", "test_resource.b", &loose])

@@ -265,14 +265,36 @@ fn list(ctx: &mut Ctx<'_>, args: ListArgs) -> Exit {
         ));
         return Exit::Success;
     };
+    let wanted = |address: &InstanceAddr| {
+        args.filters.is_empty() || args.filters.iter().any(|f| f.contains(address))
+    };
     let mut text = String::new();
     for address in addresses(&state) {
-        if args.filters.is_empty() || args.filters.iter().any(|f| f.contains(&address)) {
+        if wanted(&address) {
             text.push_str(&format!("{address}\n"));
         }
     }
     ctx.out(&text);
+    // The list stays one address per line for scripts; calls an interrupted
+    // apply left unfinished are said on stderr.
+    for pending in state.pending.iter().filter(|p| wanted(&p.instance)) {
+        ctx.err(&format!(
+            "{}: an interrupted apply left its {} unfinished; the next `infra apply` resumes it.\n",
+            pending.instance,
+            pending.call.as_str()
+        ));
+    }
     Exit::Success
+}
+
+/// What `state show` adds for an address where an interrupted apply left a
+/// call unfinished.
+fn unfinished(call: CallKind, address: &InstanceAddr) -> String {
+    format!(
+        "unfinished {}: an apply was stopped during it; the next `infra apply` resumes it \
+         (`infra state rm {address}` drops it)\n",
+        call.as_str()
+    )
 }
 
 /// Reads the state and opens it with its key; `Err` was reported.
@@ -317,15 +339,33 @@ fn show(ctx: &mut Ctx<'_>, args: ShowArgs) -> Exit {
             if !text.is_empty() {
                 text.push('\n');
             }
+            let call = state.pending_call(&address).map(|pending| pending.call);
             text.push_str(&crate::render::state::instance_block(
                 &crate::render::state::ShownInstance {
                     resource: resource.addr.clone(),
-                    address,
+                    address: address.clone(),
                     provider: resource.provider.to_string(),
                     attributes,
                     dependencies: instance.dependencies.clone(),
                 },
             ));
+            if let Some(call) = call {
+                text.push_str(&unfinished(call, &address));
+            }
+        }
+    }
+    // An address with no object yet, only a create that never finished.
+    for pending in &state.pending {
+        if args.address.contains(&pending.instance) && state.instance(&pending.instance).is_none() {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&format!(
+                "# {}\nprovider = {:?}\n(no object recorded)\n",
+                pending.instance,
+                pending.provider.to_string()
+            ));
+            text.push_str(&unfinished(pending.call, &pending.instance));
         }
     }
     if text.is_empty() {
