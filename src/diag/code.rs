@@ -262,8 +262,6 @@ codes! {
     StateNoSuchAddress => ("infra::state::no_such_address", "address not in state"),
     /// `infra state mv` was given a target address that is already in the state.
     StateAddressExists => ("infra::state::address_exists", "address already in state"),
-    /// `infra import` was given an address where an interrupted apply left a call unfinished.
-    StatePendingCall => ("infra::state::pending_call", "an interrupted apply left a call unfinished at this address"),
     /// `infra state mv` was asked to move between kinds (module and resource) or resource types.
     StateMoveTypeMismatch => ("infra::state::move_type_mismatch", "cannot move to an address of another kind or type"),
     /// `infra output NAME` names no output of the state.

@@ -93,7 +93,7 @@ fn run(
             return None;
         }
     };
-    let notes = writing.notes().to_vec();
+    let mut notes = writing.notes().to_vec();
     let mut audit = AuditRecord::start(host.as_ref(), "import", &environment);
     let opened = open(host, checked, &request.plan, true, diagnostics)?;
     let expand_request = Request {
@@ -134,24 +134,6 @@ fn run(
                     "this address already manages an object; `infra state rm ADDR` forgets it \
                      first if you mean to manage another one",
                 ),
-        );
-        return None;
-    }
-    // A call an interrupted apply left pending here is resumed by the next
-    // apply, which records the object it was creating (or changing) at this
-    // address, over the imported one.
-    if let Some(pending) = state.pending_call(&request.addr) {
-        let addr = request.addr.to_string();
-        diagnostics.push(
-            Diagnostic::error_at_path(Code::StatePendingCall, Some(addr.clone())).with_help(
-                format!(
-                    "an interrupted apply left its {call} of `{addr}` unfinished, and the next \
-                     apply resumes it there (the object it was making may exist already): run \
-                     `infra apply` to finish it, or `infra state rm {addr}` to drop the \
-                     unfinished call, then import",
-                    call = pending.call.as_str()
-                ),
-            ),
         );
         return None;
     }
@@ -222,6 +204,22 @@ fn run(
             return None;
         }
     };
+    // A create left unfinished at this address (it failed, often because
+    // the object exists, which is why it is being imported; or an apply was
+    // stopped during it) would be resumed by the next apply, which would
+    // look for the object it was making and record that over this one: the
+    // import replaces it.
+    if let Some(pending) = state.pending_call(&request.addr) {
+        notes.push(format!(
+            "Dropped the unfinished {} of {}: an earlier apply failed or was stopped during it; \
+             the imported object takes its place (an object that {} made, if any, is not \
+             managed by infra).",
+            pending.call.as_str(),
+            request.addr,
+            pending.call.as_str()
+        ));
+        state.forget_instance(&request.addr);
+    }
     state.set_instance(&request.addr.resource, &provider_addr, instance_state);
     let summary = format!("import: {} from {}", request.addr, request.id);
     let serial = match writing.write(&mut state, &summary) {

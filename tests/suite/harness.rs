@@ -266,10 +266,6 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
         "about recorded state, not stack files; exercised by tests/state_cli.rs",
     ),
     (
-        "infra::state::pending_call",
-        "about an apply killed during a call, not stack files; exercised by tests/crash.rs",
-    ),
-    (
         "infra::state::move_type_mismatch",
         "about recorded state, not stack files; exercised by tests/state_cli.rs",
     ),
