@@ -17,7 +17,7 @@ use crate::common;
 mod throttle;
 
 use common::moto::MotoServer;
-use common::{TempDir, code, files_under, infra_env, stderr, stdout};
+use common::{StackRuns, TempDir, code, files_under, infra_env, stderr, stdout, words};
 use infra::aws::{Client, Config, Credentials, Method, Request};
 use serde_json::{Value, json};
 use std::process::Output;
@@ -117,6 +117,14 @@ struct Stack {
     envs: Vec<(String, String)>,
 }
 
+impl StackRuns for Stack {
+    fn run(&self, args: &[&str]) -> Output {
+        let mut envs: Vec<(&str, &str)> = vec![("AWS_TEST_ENDPOINT", self.endpoint.as_str())];
+        envs.extend(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        infra_env(&self.dir.path, args, &envs)
+    }
+}
+
 impl Stack {
     fn new(name: &str, endpoint: &str, body: &str) -> Stack {
         let stack = Stack {
@@ -151,47 +159,6 @@ impl Stack {
         self.envs.retain(|(n, _)| n != name);
         self.envs.push((name.into(), value.into()));
     }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let mut envs: Vec<(&str, &str)> = vec![("AWS_TEST_ENDPOINT", self.endpoint.as_str())];
-        envs.extend(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        infra_env(&self.dir.path, args, &envs)
-    }
-
-    /// Runs and expects `expected` as the exit code.
-    fn expect(&self, args: &[&str], expected: i32) -> Output {
-        let output = self.run(args);
-        assert_eq!(
-            code(&output),
-            expected,
-            "infra {args:?}\nstdout:\n{}\nstderr:\n{}",
-            stdout(&output),
-            stderr(&output)
-        );
-        output
-    }
-
-    fn apply(&self) -> Output {
-        self.expect(&["apply", "--auto-approve"], 0)
-    }
-
-    /// A plan that must find nothing to do.
-    fn no_changes(&self) {
-        let output = self.expect(&["plan", "--detailed-exitcode"], 0);
-        assert!(
-            stdout(&output).contains("No changes"),
-            "{}",
-            stdout(&output)
-        );
-    }
-}
-
-/// Everything a command printed, runs of white space made one space.
-fn words(output: &Output) -> String {
-    format!("{} {}", stdout(output), stderr(output))
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 const LIFECYCLE: &str = r#"

@@ -11,7 +11,7 @@
 use crate::common;
 
 use common::postgres::{PgServer, free_port};
-use common::{TempDir, code, files_under, infra_env, stderr, stdout};
+use common::{StackRuns, TempDir, code, files_under, infra_env, stderr, stdout, words};
 use std::process::{Command, Output};
 
 /// A stack folder whose provider points at `server` (database `postgres`).
@@ -19,6 +19,14 @@ struct Stack {
     dir: TempDir,
     url: String,
     envs: Vec<(String, String)>,
+}
+
+impl StackRuns for Stack {
+    fn run(&self, args: &[&str]) -> Output {
+        let mut envs: Vec<(&str, &str)> = vec![("PG_URL", self.url.as_str())];
+        envs.extend(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        infra_env(&self.dir.path, args, &envs)
+    }
 }
 
 impl Stack {
@@ -41,48 +49,6 @@ impl Stack {
         );
         self.dir.write("main.infra", text);
     }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let mut envs: Vec<(&str, &str)> = vec![("PG_URL", self.url.as_str())];
-        envs.extend(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        infra_env(&self.dir.path, args, &envs)
-    }
-
-    /// Runs and expects `expected` as the exit code.
-    fn expect(&self, args: &[&str], expected: i32) -> Output {
-        let output = self.run(args);
-        assert_eq!(
-            code(&output),
-            expected,
-            "infra {args:?}\nstdout:\n{}\nstderr:\n{}",
-            stdout(&output),
-            stderr(&output)
-        );
-        output
-    }
-
-    fn apply(&self) -> Output {
-        self.expect(&["apply", "--auto-approve"], 0)
-    }
-
-    /// A plan that must find nothing to do.
-    fn no_changes(&self) {
-        let output = self.expect(&["plan", "--detailed-exitcode"], 0);
-        assert!(
-            stdout(&output).contains("No changes"),
-            "{}",
-            stdout(&output)
-        );
-    }
-}
-
-/// Everything a command printed, with runs of white space (the help
-/// line's wrapping) made one space.
-fn words(output: &Output) -> String {
-    format!("{} {}", stdout(output), stderr(output))
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn start(name: &str) -> Option<PgServer> {

@@ -10,7 +10,7 @@
 use crate::common;
 
 use common::sshd::SshServer;
-use common::{TempDir, code, files_under, infra_env, stderr, stdout};
+use common::{StackRuns, TempDir, code, files_under, infra_env, stderr, stdout};
 use infra::providers::ssh::conn::{self, Command, Exec, SshConn, Target};
 use std::collections::BTreeMap;
 use std::process::Output;
@@ -456,6 +456,17 @@ struct Stack {
     header: String,
 }
 
+impl StackRuns for Stack {
+    fn run(&self, args: &[&str]) -> Output {
+        let envs: Vec<(&str, &str)> = self
+            .envs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        infra_env(&self.dir.path, args, &envs)
+    }
+}
+
 impl Stack {
     fn new(name: &str, server: &SshServer, body: &str) -> Stack {
         let header = format!(
@@ -479,31 +490,6 @@ impl Stack {
     fn write(&self, body: &str) {
         self.dir
             .write("main.infra", format!("{}{body}", self.header));
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let envs: Vec<(&str, &str)> = self
-            .envs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        infra_env(&self.dir.path, args, &envs)
-    }
-
-    fn expect(&self, args: &[&str], expected: i32) -> Output {
-        let output = self.run(args);
-        assert_eq!(
-            code(&output),
-            expected,
-            "infra {args:?}\nstdout:\n{}\nstderr:\n{}",
-            stdout(&output),
-            stderr(&output)
-        );
-        output
-    }
-
-    fn apply(&self) -> Output {
-        self.expect(&["apply", "--auto-approve"], 0)
     }
 }
 

@@ -22,7 +22,7 @@ use common::deploy::{
     service_logs,
 };
 use common::sshd::SshServer;
-use common::{TempDir, code, infra_env, stderr, stdout};
+use common::{StackRuns, TempDir, code, infra_env, stderr, stdout};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -61,6 +61,14 @@ fn processes_under(root: &Path) -> Vec<u32> {
             live && (in_cwd || in_cmdline) && *pid != std::process::id()
         })
         .collect()
+}
+
+impl StackRuns for Stack {
+    fn run(&self, args: &[&str]) -> Output {
+        let envs = self.envs();
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        infra_env(&self.dir.path, args, &envs)
+    }
 }
 
 impl Stack {
@@ -106,24 +114,6 @@ impl Stack {
             ("DEPLOY_KEY", self.server.client_key()),
             ("STRIPE_KEY", SECRET.to_owned()),
         ]
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let envs = self.envs();
-        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        infra_env(&self.dir.path, args, &envs)
-    }
-
-    fn expect(&self, args: &[&str], expected: i32) -> Output {
-        let output = self.run(args);
-        assert_eq!(
-            code(&output),
-            expected,
-            "infra {args:?}\nstdout:\n{}\nstderr:\n{}",
-            stdout(&output),
-            stderr(&output)
-        );
-        output
     }
 
     fn apply(&self, version: &str) -> Output {

@@ -89,6 +89,51 @@ pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
+/// A test stack that runs `infra` in its folder with an environment of its
+/// own (a server's address, keys): the runs and checks the provider test
+/// files share. Each implements `run`.
+pub trait StackRuns {
+    /// Runs `infra ARGS` in the stack's folder, with its environment.
+    fn run(&self, args: &[&str]) -> std::process::Output;
+
+    /// Runs and expects `expected` as the exit code.
+    fn expect(&self, args: &[&str], expected: i32) -> std::process::Output {
+        let output = self.run(args);
+        assert_eq!(
+            code(&output),
+            expected,
+            "infra {args:?}\nstdout:\n{}\nstderr:\n{}",
+            stdout(&output),
+            stderr(&output)
+        );
+        output
+    }
+
+    /// `infra apply --auto-approve`, which must succeed.
+    fn apply(&self) -> std::process::Output {
+        self.expect(&["apply", "--auto-approve"], 0)
+    }
+
+    /// A plan that must find nothing to do.
+    fn no_changes(&self) {
+        let output = self.expect(&["plan", "--detailed-exitcode"], 0);
+        assert!(
+            stdout(&output).contains("No changes"),
+            "{}",
+            stdout(&output)
+        );
+    }
+}
+
+/// Everything a command printed, runs of white space (a help line's
+/// wrapping) made one space.
+pub fn words(output: &std::process::Output) -> String {
+    format!("{} {}", stdout(output), stderr(output))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Copies a stack folder (an example) into `to`, leaving out its state
 /// (`.infra`) and what it wrote (`out`).
 pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
