@@ -838,15 +838,7 @@ fn tls_modes_encrypt_verify_the_authority_and_the_name_and_name_what_failed() {
 
 /// Runs `infra` in an example copied to a temp folder.
 fn run_example(dir: &std::path::Path, args: &[&str], expected: i32) -> Output {
-    let output = infra_env(dir, args, &[]);
-    assert_eq!(
-        code(&output),
-        expected,
-        "infra {args:?}\nstdout:\n{}\nstderr:\n{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    output
+    common::exited(infra_env(dir, args, &[]), args, expected)
 }
 
 #[test]

@@ -10,7 +10,7 @@
 use crate::common;
 
 use common::sshd::SshServer;
-use common::{StackRuns, TempDir, code, files_under, infra_env, stderr, stdout};
+use common::{StackRuns, TempDir, files_under, infra_env, stderr, stdout};
 use infra::providers::ssh::conn::{self, Command, Exec, SshConn, Target};
 use std::collections::BTreeMap;
 use std::process::Output;
@@ -786,15 +786,7 @@ fn two_aliased_servers_in_one_stack_get_their_own_files_drift_and_destroys() {
     ];
     let run = |args: &[&str], expected: i32| -> Output {
         let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let output = infra_env(&dir.path, args, &envs);
-        assert_eq!(
-            code(&output),
-            expected,
-            "infra {args:?}\nstdout:\n{}\nstderr:\n{}",
-            stdout(&output),
-            stderr(&output)
-        );
-        output
+        common::exited(infra_env(&dir.path, args, &envs), args, expected)
     };
     write(&format!("{staging_file}\n{prod_resources}"));
 

@@ -516,14 +516,7 @@ fn the_vps_example_applies_both_environments_and_deploys_the_api_blue_green() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let key = server.client_key();
         let output = infra_env(&dir.path, &args, &[("VPS_DEPLOY_KEY", key.as_str())]);
-        assert_eq!(
-            code(&output),
-            expected,
-            "infra {args:?}\nstdout:\n{}\nstderr:\n{}",
-            stdout(&output),
-            stderr(&output)
-        );
-        output
+        common::exited(output, &args, expected)
     };
     run(&staging, "staging", &["validate"], 0);
     let mut ports = Vec::new();

@@ -98,15 +98,7 @@ pub trait StackRuns {
 
     /// Runs and expects `expected` as the exit code.
     fn expect(&self, args: &[&str], expected: i32) -> std::process::Output {
-        let output = self.run(args);
-        assert_eq!(
-            code(&output),
-            expected,
-            "infra {args:?}\nstdout:\n{}\nstderr:\n{}",
-            stdout(&output),
-            stderr(&output)
-        );
-        output
+        exited(self.run(args), args, expected)
     }
 
     /// `infra apply --auto-approve`, which must succeed.
@@ -123,6 +115,19 @@ pub trait StackRuns {
             stdout(&output)
         );
     }
+}
+
+/// `output`, the run of `infra ARGS`, after checking that it exited with
+/// `expected` (failing with both streams otherwise).
+pub fn exited(output: std::process::Output, args: &[&str], expected: i32) -> std::process::Output {
+    assert_eq!(
+        code(&output),
+        expected,
+        "infra {args:?}\nstdout:\n{}\nstderr:\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    output
 }
 
 /// Everything a command printed, runs of white space (a help line's
