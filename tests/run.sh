@@ -297,7 +297,7 @@ if [[ -n "${INFRA_RUN_SH_HOLDS_LOCK:-}" ]]; then
     mkdir -p "$CARGO_TARGET_DIR"
     echo "$checkout" >"$CARGO_TARGET_DIR/.checkout"
   fi
-  echo "$CARGO_TARGET_DIR (shared by every checkout; another run holds it until this one ends)"
+  echo "$CARGO_TARGET_DIR (shared by every checkout: a run from another one waits for this one)"
 else
   echo "${CARGO_TARGET_DIR:-./target}"
 fi
@@ -353,7 +353,7 @@ export INFRA_FUZZ_CASES="${INFRA_FUZZ_CASES:-256}"
 # (PostgreSQL, sshd, nginx, services' health checks), not on the CPU, so it
 # runs four tests at a time whatever the core count (measured on 2 cores:
 # the integration tests took 156 s with 4 threads against 227 s with 2;
-# 8 threads gained another 10 % only, with more tests racing their timeouts).
+# 8 threads saved another 10 % only: 107 s against 119 s on one machine).
 # RUST_TEST_THREADS set by the caller wins.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
 INSTA_UPDATE=no INSTA_SNAPSHOT_REFERENCES_FILE="$references" \
