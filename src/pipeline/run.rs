@@ -197,7 +197,6 @@ pub(crate) fn open(
             return None;
         }
     };
-    drop(reading);
     drop(stored);
     let known_secrets = match super::apply::stored_secrets(prior.as_ref(), &key) {
         Ok(secrets) => secrets,

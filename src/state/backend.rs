@@ -66,8 +66,9 @@ pub trait Backend: std::fmt::Debug {
     /// The current version, checked; `None` if never written.
     fn read(&self) -> Result<Option<StateFile>, StateError>;
 
-    /// Checks that `key` sealed `file` (read with [`Backend::read`]) and opens it.
-    fn open_state(&self, file: &StateFile, key: &Key) -> Result<State, StateError>;
+    /// Checks that `key` sealed `file` (read with [`Backend::read`]) and opens
+    /// it, taking it apart rather than copying it.
+    fn open_state(&self, file: StateFile, key: &Key) -> Result<State, StateError>;
 
     /// Version `serial` from the history, checked.
     fn version(&self, serial: u64) -> Result<StateFile, StateError>;

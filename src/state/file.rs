@@ -50,6 +50,7 @@ pub struct StateFile {
     /// SHA-256 (hex) of the canonical body.
     pub checksum: String,
     /// The resources, sorted by address.
+    #[serde(deserialize_with = "super::exact_vec")]
     pub resources: Vec<ResourceState>,
     /// The outputs by name.
     pub outputs: BTreeMap<String, OutputState>,
@@ -103,6 +104,20 @@ impl StateFile {
             outputs: self.outputs.clone(),
             pending: self.pending.clone(),
             secrets: self.secrets.clone(),
+        }
+    }
+
+    /// The in-memory state this version holds, taken apart rather than
+    /// copied (at 100,000 instances a copy is a second state in memory for
+    /// as long as the file is kept).
+    pub fn into_state(self) -> State {
+        State {
+            lineage: self.lineage,
+            serial: self.serial,
+            resources: self.resources,
+            outputs: self.outputs,
+            pending: self.pending,
+            secrets: self.secrets,
         }
     }
 

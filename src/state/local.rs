@@ -217,9 +217,9 @@ impl<'h> LocalBackend<'h> {
 
     /// Checks a file read with [`LocalBackend::read`] against `key` and opens
     /// it as the state model (without reading it again).
-    pub fn open_state(&self, file: &StateFile, key: &Key) -> Result<State, StateError> {
-        check_key(file, key, &self.state_path())?;
-        Ok(file.to_state())
+    pub fn open_state(&self, file: StateFile, key: &Key) -> Result<State, StateError> {
+        check_key(&file, key, &self.state_path())?;
+        Ok(file.into_state())
     }
 
     /// The key for this state: `INFRA_STATE_KEY`, the key file, or a new key
@@ -277,7 +277,7 @@ impl<'h> LocalBackend<'h> {
         let Some(file) = self.read()? else {
             return Ok(None);
         };
-        self.open_state(&file, key).map(Some)
+        self.open_state(file, key).map(Some)
     }
 
     /// Writes `state` as the next version (serial + 1), keeping every version
@@ -774,7 +774,7 @@ impl super::backend::Backend for LocalBackend<'_> {
         LocalBackend::read(self)
     }
 
-    fn open_state(&self, file: &StateFile, key: &Key) -> Result<State, StateError> {
+    fn open_state(&self, file: StateFile, key: &Key) -> Result<State, StateError> {
         LocalBackend::open_state(self, file, key)
     }
 

@@ -228,14 +228,15 @@ impl Reading {
     }
 
     /// The state with the journal folded in, after checking that `key`
-    /// sealed it; `None` when there is none.
+    /// sealed it; `None` when there is none. The stored version is taken
+    /// apart into the state, not copied.
     pub fn open_with(
-        &self,
+        self,
         host: &dyn Host,
         backend: &dyn Backend,
         key: &Key,
     ) -> Result<Option<State>, StateError> {
-        let stored = match &self.file {
+        let stored = match self.file {
             Some(file) => Some(backend.open_state(file, key)?),
             None => None,
         };
@@ -385,7 +386,7 @@ impl<'h> Writing<'h> {
         } else {
             backend.load_key()?
         };
-        let stored = match (&file, &key) {
+        let stored = match (file, &key) {
             (Some(file), Some(key)) => Some(backend.open_state(file, key)?),
             _ => None,
         };
