@@ -696,7 +696,7 @@ pub(crate) fn expand_with_prior(
     vars: &[(String, String)],
     diagnostics: &mut Diagnostics,
 ) -> Option<Expanded> {
-    let known = super::run::known_from_prior(opened, diagnostics)?;
+    let known = super::run::known_from_prior(host.as_ref(), opened, diagnostics)?;
     let request = Request {
         environment: Some(opened.environment.clone())
             .filter(|_| !checked.config.environments.is_empty()),
