@@ -199,8 +199,12 @@ pub async fn refresh(
     let results = run_bounded(parallelism, reads).await;
     let mut objects = prior;
     let mut drift = Vec::new();
+    let mut deleted = Vec::new();
+    // `addrs` are in address order, some of the objects' own: each object is
+    // found by walking the map alongside, not by a search.
+    let mut entries = objects.iter_mut();
     for (addr, result) in addrs.into_iter().zip(results) {
-        let Some(prior_object) = objects.get_mut(&addr) else {
+        let Some((_, prior_object)) = entries.by_ref().find(|(at, _)| **at == addr) else {
             continue;
         };
         match result {
@@ -218,7 +222,7 @@ pub async fn refresh(
                     resource_type: prior_object.resource_type.clone(),
                     kind: DriftKind::Deleted,
                 });
-                objects.remove(&addr);
+                deleted.push(addr);
             }
             Some(Ok(Some(now))) => {
                 let changed = attribute_drift(&prior_object.object.attributes, &now.attributes);
@@ -232,6 +236,9 @@ pub async fn refresh(
                 prior_object.object = now;
             }
         }
+    }
+    for addr in &deleted {
+        objects.remove(addr);
     }
     (Refreshed { objects, drift }, diagnostics)
 }
