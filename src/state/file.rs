@@ -107,6 +107,41 @@ impl StateFile {
         }
     }
 
+    /// `state` as version `serial`, checksum filled in, made of the state's
+    /// own contents (moved out of it, not copied): the writer hands them
+    /// back with [`StateFile::give_back`] once the file is written.
+    pub fn lent(
+        state: &mut State,
+        serial: u64,
+        written_at: u64,
+        summary: &str,
+        key_id: &str,
+    ) -> Self {
+        let mut file = StateFile {
+            format_version: FORMAT_VERSION,
+            lineage: state.lineage.clone(),
+            serial,
+            written_at,
+            summary: summary.to_owned(),
+            key_id: key_id.to_owned(),
+            checksum: String::new(),
+            resources: std::mem::take(&mut state.resources),
+            outputs: std::mem::take(&mut state.outputs),
+            pending: std::mem::take(&mut state.pending),
+            secrets: std::mem::take(&mut state.secrets),
+        };
+        file.checksum = file.compute_checksum();
+        file
+    }
+
+    /// Moves the contents [`StateFile::lent`] took back into `state`.
+    pub fn give_back(self, state: &mut State) {
+        state.resources = self.resources;
+        state.outputs = self.outputs;
+        state.pending = self.pending;
+        state.secrets = self.secrets;
+    }
+
     /// The in-memory state this version holds, taken apart rather than
     /// copied (at 100,000 instances a copy is a second state in memory for
     /// as long as the file is kept).

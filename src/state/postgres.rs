@@ -1374,8 +1374,8 @@ impl super::backend::Backend for PostgresBackend<'_> {
         state: &mut State,
         key: &Key,
         summary: &str,
-    ) -> Result<StateFile, StateError> {
-        PostgresBackend::write(self, lock, state, key, summary)
+    ) -> Result<u64, StateError> {
+        PostgresBackend::write(self, lock, state, key, summary).map(|file| file.serial)
     }
 
     fn restore(

@@ -1208,8 +1208,8 @@ impl super::backend::Backend for S3Backend<'_> {
         state: &mut State,
         key: &Key,
         summary: &str,
-    ) -> Result<StateFile, StateError> {
-        S3Backend::write(self, lock, state, key, summary)
+    ) -> Result<u64, StateError> {
+        S3Backend::write(self, lock, state, key, summary).map(|file| file.serial)
     }
 
     fn restore(

@@ -504,12 +504,12 @@ impl<'h> Writing<'h> {
         if self.journaled {
             self.commit_journal(state)?;
         }
-        let file = self
+        let serial = self
             .backend
             .write(self.lock.as_ref(), state, &key, summary)?;
         self.backend.clear_journal()?;
         self.state = None;
-        Ok(file.serial)
+        Ok(serial)
     }
 
     /// Marks the journal as about to be written into the version after

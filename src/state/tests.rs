@@ -257,6 +257,37 @@ fn a_version_read_from_a_file_is_taken_apart_into_the_same_state_with_no_spare_r
 }
 
 #[test]
+fn a_state_written_is_lent_to_its_file_and_given_back_whole() {
+    let host = MemoryHost::new();
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
+    let key = backend.key().unwrap();
+    let mut state = sample_state(&host, &key);
+    let before = state.clone();
+    let lock = backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    let serial = backend
+        .write_version(&lock, &mut state, &key, "apply")
+        .unwrap();
+    assert_eq!(serial, 1);
+    let mut expected = before.clone();
+    expected.serial = 1;
+    assert_eq!(state, expected);
+    let written = backend.read().unwrap().unwrap();
+    assert_eq!(
+        written,
+        StateFile::new(&before, 1, written.written_at, "apply", &key.id())
+    );
+    // A write refused before anything is written leaves the state as it was.
+    let mut stale = before.clone();
+    let error = backend
+        .write_version(&lock, &mut stale, &key, "again")
+        .unwrap_err();
+    assert_eq!(error.code, Code::StateSerialBackwards);
+    assert_eq!(stale, before);
+}
+
+#[test]
 fn a_version_1_state_reads_with_default_configurations_and_the_next_version_is_2() {
     let host = MemoryHost::new();
     let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
