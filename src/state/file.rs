@@ -221,8 +221,31 @@ impl StateFile {
     }
 
     /// The bytes written to disk: pretty JSON and a final newline.
+    ///
+    /// The buffer is sized by a first pass that only counts: at 100,000
+    /// instances the file is 81 MB, and a buffer grown by doubling left its
+    /// earlier sizes (up to 64 MB, and 128 MB reserved) resident beside it at
+    /// the end of an apply, the peak of the command.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
+        /// Counts the bytes written to it.
+        struct Counter(usize);
+        impl std::io::Write for Counter {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0 += bytes.len();
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut counter = Counter(0);
+        let _ = serde_json::to_writer_pretty(&mut counter, self);
+        let mut bytes = Vec::with_capacity(counter.0 + 1);
+        // Serializing plain data cannot fail; if it did, the file would be
+        // empty and refused when read, never taken for a state.
+        if serde_json::to_writer_pretty(&mut bytes, self).is_err() {
+            bytes.clear();
+        }
         bytes.push(b'\n');
         bytes
     }

@@ -257,6 +257,18 @@ fn a_version_read_from_a_file_is_taken_apart_into_the_same_state_with_no_spare_r
 }
 
 #[test]
+fn a_version_is_written_as_pretty_json_in_a_buffer_of_exactly_its_size() {
+    let host = MemoryHost::new();
+    let key = Key::generate(&host);
+    let file = StateFile::new(&sample_state(&host, &key), 2, 5, "apply", &key.id());
+    let bytes = file.to_bytes();
+    let mut expected = serde_json::to_vec_pretty(&file).unwrap();
+    expected.push(b'\n');
+    assert_eq!(bytes, expected);
+    assert_eq!(bytes.capacity(), bytes.len());
+}
+
+#[test]
 fn a_state_written_is_lent_to_its_file_and_given_back_whole() {
     let host = MemoryHost::new();
     let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
