@@ -266,8 +266,12 @@ struct Engine<'a> {
     runs: Vec<ChangeRun>,
     finished: Vec<bool>,
     working: Working,
-    /// Shared with the resolve in flight (copied on write only while one runs).
+    /// Shared with the resolve in flight; changed only while none holds it
+    /// (see [`Engine::set_applied`]).
     applied: Arc<BTreeMap<InstanceAddr, ObjectState>>,
+    /// Changes to `applied` (an object, or `None` for a removal) made while a
+    /// resolve held it, in order, for the next resolve.
+    applied_later: Vec<(InstanceAddr, Option<ObjectState>)>,
 
     jobs: VecDeque<Job>,
     /// How many of `jobs` are `Job::Exec` (provider calls that change something).
@@ -430,6 +434,7 @@ impl<'a> Engine<'a> {
             finished: vec![false; node_count],
             working: Working::new(state),
             applied: Arc::new(BTreeMap::new()),
+            applied_later: Vec::new(),
             jobs: VecDeque::new(),
             queued_execs: 0,
             tasks: JoinSet::new(),
@@ -981,6 +986,7 @@ impl<'a> Engine<'a> {
             return;
         }
         let nodes = std::mem::take(&mut self.waiting_resolve);
+        self.catch_up_applied();
         let wanted: std::collections::BTreeSet<InstanceAddr> = nodes
             .iter()
             .filter_map(|node| self.change_of(*node))
@@ -1376,7 +1382,8 @@ impl<'a> Engine<'a> {
                     self.batch.push(JournalRecord::Remove {
                         instance: change.addr.clone(),
                     });
-                    Arc::make_mut(&mut self.applied).remove(&change.addr);
+                    let addr = change.addr.clone();
+                    self.set_applied(addr, None);
                 } else if phase == Phase::Delete {
                     self.batch.push(JournalRecord::Settled {
                         instance: change.addr.clone(),
@@ -1506,8 +1513,40 @@ impl<'a> Engine<'a> {
                 config,
             },
         });
-        Arc::make_mut(&mut self.applied).insert(change.addr.clone(), object);
+        let addr = change.addr.clone();
+        self.set_applied(addr, Some(object));
         Ok(())
+    }
+
+    /// Records `object` at `addr` among the applied objects (`None`: removes
+    /// it). While a resolve holds the map the change waits for the next one:
+    /// changing the map then would copy all of it (at 100,000 instances, once
+    /// per resolve, most of an apply's CPU time), and the resolve in flight
+    /// reads the map as it was when it started either way.
+    fn set_applied(&mut self, addr: InstanceAddr, object: Option<ObjectState>) {
+        self.applied_later.push((addr, object));
+        if Arc::get_mut(&mut self.applied).is_some() {
+            self.catch_up_applied();
+        }
+    }
+
+    /// Makes the changes that waited for the resolve in flight to let go of
+    /// the applied objects (they are copied only if one still holds them).
+    fn catch_up_applied(&mut self) {
+        if self.applied_later.is_empty() {
+            return;
+        }
+        let applied = Arc::make_mut(&mut self.applied);
+        for (addr, object) in self.applied_later.drain(..) {
+            match object {
+                Some(object) => {
+                    applied.insert(addr, object);
+                }
+                None => {
+                    applied.remove(&addr);
+                }
+            }
+        }
     }
 
     async fn finish(mut self) -> Report {
@@ -1544,6 +1583,7 @@ impl<'a> Engine<'a> {
         let mut outputs_written = false;
         if !cancelled && !failed && !self.diagnostics.has_errors() {
             let resolver = self.resolver.clone();
+            self.catch_up_applied();
             let applied = std::mem::take(&mut self.applied);
             let wanted = std::collections::BTreeSet::new();
             match tokio::task::spawn_blocking(move || resolver.resolve(&applied, &wanted)).await {

@@ -581,6 +581,68 @@ async fn unknown_values_are_filled_from_what_they_depend_on() {
     assert!(!token.value.json.to_string().contains(CANARY));
 }
 
+#[tokio::test]
+async fn objects_applied_while_a_resolve_runs_reach_the_next_resolve() {
+    // Four chains of four: links finish while a resolve for others runs.
+    let world = World::new();
+    let name = |chain: usize, link: usize| format!("c{chain}l{link}");
+    let mut instances = Vec::new();
+    for chain in 0..4 {
+        instances.push(resource(&name(chain, 0), Value::NULL, &[]));
+        for link in 1..4 {
+            let before = name(chain, link - 1);
+            instances.push(resource(&name(chain, link), Value::UNKNOWN, &[&before]));
+        }
+    }
+    let config = expanded(instances);
+    let state = State::new(world.host.as_ref());
+    let plan = world.plan(&config, Some(&state)).await;
+    let base = config.clone();
+    let seen: Arc<Mutex<Vec<std::collections::BTreeSet<InstanceAddr>>>> = Arc::default();
+    let record = seen.clone();
+    let resolver = FnResolver::new(move |applied| {
+        record
+            .lock()
+            .unwrap()
+            .push(applied.keys().cloned().collect());
+        // Slow enough for other links to finish meanwhile.
+        std::thread::sleep(Duration::from_millis(5));
+        let mut instances = BTreeMap::new();
+        for (addr, instance) in &base.instances {
+            let mut attributes = instance.attributes.clone();
+            if let Some(upstream) = instance.dependencies.first() {
+                let id = applied
+                    .get(&upstream.instance(InstanceKey::None))
+                    .map_or(Value::UNKNOWN, |object| Value::string(object.id.clone()));
+                attributes.insert("value".to_owned(), id);
+            }
+            instances.insert(addr.clone(), attributes);
+        }
+        Resolved {
+            instances,
+            outputs: BTreeMap::new(),
+        }
+    });
+    let request = world.request(&plan, &config, resolver.clone(), 8);
+    let report = apply(request, state, &mut MemoryRecorder::default()).await;
+    assert!(!report.failed(), "{:?}", report.results);
+    for chain in 0..4 {
+        for link in 1..4 {
+            assert_eq!(
+                world.opened(&report.state, &name(chain, link))["value"],
+                world.opened(&report.state, &name(chain, link - 1))["id"]
+            );
+        }
+    }
+    // Each resolve sees everything the one before it saw; the last one (the
+    // outputs) sees every object.
+    let seen = seen.lock().unwrap();
+    for pair in seen.windows(2) {
+        assert!(pair[0].is_subset(&pair[1]), "{pair:?}");
+    }
+    assert_eq!(seen.last().map(std::collections::BTreeSet::len), Some(16));
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_update_that_becomes_a_replace_once_resolved_fails() {
     let world = World::new();

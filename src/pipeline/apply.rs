@@ -313,9 +313,11 @@ fn run(
 
     let mut audit = AuditRecord::start(host.as_ref(), request.mode.command(), &environment);
     audit.plan_digest = Some(plan.config_digest.clone());
+    // The engine starts from the prior state itself: nothing reads it here
+    // any more (a copy at 100,000 instances is a second state in memory).
     let state = opened
         .prior
-        .clone()
+        .take()
         .unwrap_or_else(|| State::new(host.as_ref()));
     let (known_secrets, generated) = match generate_secrets(host.as_ref(), &expanded, &opened, &key)
     {
@@ -341,7 +343,7 @@ fn run(
             return None;
         }
     };
-    let report = opened.runtime.block_on(run_engine(
+    let mut report = opened.runtime.block_on(run_engine(
         apply::Request {
             plan: &plan,
             expanded: &expanded,
@@ -359,10 +361,11 @@ fn run(
         ui,
     ));
     diagnostics.extend(report.all_diagnostics());
-    let mut state = report.state.clone();
     let summary = summary_line(&request.mode, &report);
     drop(journal);
-    let serial = match writing.write(&mut state, &summary) {
+    // Written from the report, not from a copy (at 100,000 instances a copy
+    // is a second state in memory); the report then holds the new version.
+    let serial = match writing.write(&mut report.state, &summary) {
         Ok(serial) => Some(serial),
         Err(error) => {
             fail(diagnostics, error);
@@ -696,7 +699,7 @@ pub(crate) fn expand_with_prior(
     vars: &[(String, String)],
     diagnostics: &mut Diagnostics,
 ) -> Option<Expanded> {
-    let known = super::run::known_from_prior(opened, diagnostics)?;
+    let known = super::run::known_from_prior(host.as_ref(), opened, diagnostics)?;
     let request = Request {
         environment: Some(opened.environment.clone())
             .filter(|_| !checked.config.environments.is_empty()),

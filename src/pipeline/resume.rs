@@ -46,7 +46,7 @@ pub(crate) fn resume_pending(
         return Some(None);
     };
     // The providers need their settings, which the configuration gives.
-    let known = Arc::new(known_from_prior(opened, diagnostics)?);
+    let known = Arc::new(known_from_prior(host.as_ref(), opened, diagnostics)?);
     let expand_request = crate::expand::Request {
         environment: request.environment.clone(),
         vars: request.vars.clone(),

@@ -197,7 +197,6 @@ pub(crate) fn open(
             return None;
         }
     };
-    drop(reading);
     drop(stored);
     let known_secrets = match super::apply::stored_secrets(prior.as_ref(), &key) {
         Ok(secrets) => secrets,
@@ -247,7 +246,7 @@ pub(crate) fn plan_opened(
 ) -> Option<Planned> {
     // Shared with each round's expansion, not copied (a copy is made only
     // when a later round drops objects from it).
-    let mut known = Arc::new(known_from_prior(opened, diagnostics)?);
+    let mut known = Arc::new(known_from_prior(host.as_ref(), opened, diagnostics)?);
     let runtime = &opened.runtime;
     let digest = config_digest(checked, &request.vars);
     let mut round = 0;
@@ -459,17 +458,20 @@ pub(crate) async fn configure_providers(
     diagnostics
 }
 
-/// Every prior object's attributes, opened: the known objects of a first
-/// expansion (see the module docs).
+/// Every prior object's computed attributes, opened: the known objects of a
+/// first expansion (see the module docs).
 pub(crate) fn known_from_prior(
+    host: &dyn Host,
     opened: &Opened,
     diagnostics: &mut Diagnostics,
 ) -> Option<BTreeMap<InstanceAddr, crate::lang::Map>> {
     let Some(state) = &opened.prior else {
         return Some(BTreeMap::new());
     };
-    // Only the attributes: the plan opens the whole objects itself.
-    match crate::plan::prior_attributes(state, &opened.key) {
+    // Only what an expansion reads, with the schemas it reads them by: the
+    // plan opens the whole objects itself.
+    let registry = crate::providers::Registry::for_host(host);
+    match crate::plan::prior_attributes(state, &opened.key, &registry) {
         Ok(attributes) => Some(attributes),
         Err(error) => {
             diagnostics.push(error.to_diagnostic());

@@ -444,7 +444,14 @@ fn remark_prior(prior: &mut BTreeMap<InstanceAddr, PriorObject>, request: &Reque
 
 /// Runs futures with at most `parallelism` at once on the tokio runtime;
 /// results in input order. A task that panicked gives `None`.
-async fn run_bounded<T, F>(parallelism: usize, futures: Vec<F>) -> Vec<Option<T>>
+///
+/// `futures` is drawn from only as tasks finish: an iterator that makes each
+/// future when asked (with its copies of the object and configuration it
+/// works on) holds `parallelism` of them at a time, not one per instance.
+async fn run_bounded<T, F>(
+    parallelism: usize,
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<Option<T>>
 where
     T: Send + 'static,
     F: std::future::Future<Output = T> + Send + 'static,
@@ -452,27 +459,28 @@ where
     // At most `parallelism` tasks exist at once: the next future is spawned
     // when one finishes, so a plan of 100k instances does not hold 100k
     // spawned tasks waiting for a permit.
-    let count = futures.len();
     let mut waiting = futures.into_iter().enumerate();
     let mut tasks = tokio::task::JoinSet::new();
-    let spawn_next =
-        |tasks: &mut tokio::task::JoinSet<(usize, T)>,
-         waiting: &mut std::iter::Enumerate<std::vec::IntoIter<F>>| {
-            if let Some((index, future)) = waiting.next() {
-                tasks.spawn(async move { (index, future.await) });
-            }
-        };
+    // Room for as many results as there may be calls, at once.
+    let (least, most) = waiting.size_hint();
+    let mut results: Vec<Option<T>> = Vec::with_capacity(most.unwrap_or(least));
+    let mut spawn_next = |tasks: &mut tokio::task::JoinSet<(usize, T)>,
+                          results: &mut Vec<Option<T>>| {
+        if let Some((index, future)) = waiting.next() {
+            results.push(None);
+            tasks.spawn(async move { (index, future.await) });
+        }
+    };
     for _ in 0..parallelism.max(1) {
-        spawn_next(&mut tasks, &mut waiting);
+        spawn_next(&mut tasks, &mut results);
     }
-    let mut results: Vec<Option<T>> = (0..count).map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
         if let Ok((index, value)) = joined
             && let Some(slot) = results.get_mut(index)
         {
             *slot = Some(value);
         }
-        spawn_next(&mut tasks, &mut waiting);
+        spawn_next(&mut tasks, &mut results);
     }
     results
 }

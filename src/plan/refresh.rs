@@ -10,9 +10,9 @@ use crate::diag::{Code, Diagnostic, Diagnostics, Span};
 use crate::lang::Value;
 use crate::providers::provider::{same_ignoring_marks, seal_returned};
 use crate::providers::retry::{RetryPolicy, Rng, retry_transient};
-use crate::providers::{Attributes, ObjectState, ProviderError, ProviderSet};
+use crate::providers::{Attributes, ObjectState, ProviderError, ProviderSet, Registry};
 use crate::state::{Key, State, StateError};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// One object of the prior state, opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,23 +76,64 @@ fn instance_count(state: &State) -> usize {
         .sum()
 }
 
-/// Opens the attributes of every instance of `state` with `key`: what
-/// [`prior_objects`] gives, without the rest of each object, for callers that
-/// read only the attributes.
+/// Opens, for every instance of `state`, what an expansion reads of it as a
+/// known object (see `expand::Request::known_objects`): the attributes its
+/// schema in `registry` computes. The configuration sets the others, so an
+/// expansion never reads them, and at 100,000 instances opening them all
+/// held a second copy of every object's inputs for the whole plan. An
+/// instance of a type `registry` does not know keeps every attribute.
 pub fn prior_attributes(
     state: &State,
     key: &Key,
+    registry: &Registry,
 ) -> Result<BTreeMap<InstanceAddr, Attributes>, StateError> {
     let mut objects = Vec::with_capacity(instance_count(state));
     for resource in &state.resources {
+        let resource_type = &resource.addr.resource_type;
+        let schema = match resource.addr.mode {
+            Mode::Managed => registry.resource(resource_type),
+            Mode::Data => registry.data_source(resource_type),
+        };
+        let computed: Option<Vec<&str>> = schema.map(|schema| {
+            schema
+                .attributes
+                .iter()
+                .filter(|attribute| attribute.computed())
+                .map(|attribute| attribute.name)
+                .collect()
+        });
         for instance in &resource.instances {
-            objects.push((
-                resource.addr.instance(instance.key.clone()),
-                open_attributes(key, &instance.attributes)?,
-            ));
+            let attributes = match &computed {
+                Some(names) => open_named(key, &instance.attributes, names)?,
+                None => open_attributes(key, &instance.attributes)?,
+            };
+            objects.push((resource.addr.instance(instance.key.clone()), attributes));
         }
     }
     Ok(objects.into_iter().collect())
+}
+
+/// The attributes `names` of an instance's recorded attributes, opened. When
+/// nothing in them is sealed, only those attributes are converted; otherwise
+/// the whole value is opened (a sealed part may lie anywhere) and the rest
+/// dropped.
+fn open_named(
+    key: &Key,
+    sealed: &crate::state::SealedValue,
+    names: &[&str],
+) -> Result<Attributes, StateError> {
+    if sealed.sensitive_paths.is_empty()
+        && let crate::state::Json::Object(entries) = &sealed.json
+    {
+        return Ok(entries
+            .iter()
+            .filter(|(name, _)| names.contains(&&**name))
+            .map(|(name, json)| (name.to_string(), json.to_value()))
+            .collect());
+    }
+    let mut attributes = open_attributes(key, sealed)?;
+    attributes.retain(|name, _| names.contains(&name.as_str()));
+    Ok(attributes)
 }
 
 /// An instance's recorded attributes, opened (an empty map when they are not
@@ -117,26 +158,27 @@ pub async fn refresh(
     parallelism: usize,
 ) -> (Refreshed, Diagnostics) {
     let mut diagnostics = Diagnostics::new();
-    let mut reads = Vec::new();
-    let mut addrs = Vec::new();
-    for (addr, prior_object) in &prior {
+    let mut addrs = Vec::with_capacity(prior.len());
+    // Each read (with its copy of the object) is made when a slot frees up,
+    // not all up front.
+    let reads = prior.iter().filter_map(|(addr, prior_object)| {
         // Data sources are read again by the plan itself, not refreshed.
         if !selected(addr) || addr.resource.mode != Mode::Managed {
-            continue;
+            return None;
         }
         let Some(provider) = providers
             .lookup(&prior_object.resource_type, &prior_object.provider)
             .cloned()
         else {
             diagnostics.push(missing_provider(addr, &prior_object.provider));
-            continue;
+            return None;
         };
         let resource_type = prior_object.resource_type.clone();
         let object = prior_object.object.clone();
         // Jitter only has to differ between reads, not be unpredictable.
         let mut rng = Rng::new(0x5eed ^ (addrs.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         addrs.push(addr.clone());
-        reads.push(async move {
+        Some(async move {
             // A transient failure (a timeout, a 429, a 5xx) is retried as the
             // engine retries its calls, so a flaky remote is not reported
             // as an error.
@@ -152,13 +194,17 @@ pub async fn refresh(
                     now
                 })
             })
-        });
-    }
+        })
+    });
     let results = run_bounded(parallelism, reads).await;
     let mut objects = prior;
     let mut drift = Vec::new();
+    let mut deleted = Vec::new();
+    // `addrs` are in address order, some of the objects' own: each object is
+    // found by walking the map alongside, not by a search.
+    let mut entries = objects.iter_mut();
     for (addr, result) in addrs.into_iter().zip(results) {
-        let Some(prior_object) = objects.get_mut(&addr) else {
+        let Some((_, prior_object)) = entries.by_ref().find(|(at, _)| **at == addr) else {
             continue;
         };
         match result {
@@ -176,7 +222,7 @@ pub async fn refresh(
                     resource_type: prior_object.resource_type.clone(),
                     kind: DriftKind::Deleted,
                 });
-                objects.remove(&addr);
+                deleted.push(addr);
             }
             Some(Ok(Some(now))) => {
                 let changed = attribute_drift(&prior_object.object.attributes, &now.attributes);
@@ -191,24 +237,50 @@ pub async fn refresh(
             }
         }
     }
+    for addr in &deleted {
+        objects.remove(addr);
+    }
     (Refreshed { objects, drift }, diagnostics)
 }
 
-/// The attributes that differ (secret marks alone are no difference).
-fn attribute_drift(before: &Attributes, after: &Attributes) -> Vec<AttributeDrift> {
-    let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
-    names
-        .into_iter()
-        .filter_map(|name| {
-            let old = before.get(name).unwrap_or(&Value::NULL);
-            let new = after.get(name).unwrap_or(&Value::NULL);
-            (!same_ignoring_marks(old, new)).then(|| AttributeDrift {
+/// The attributes that differ (secret marks alone are no difference), by name.
+pub(super) fn attribute_drift(before: &Attributes, after: &Attributes) -> Vec<AttributeDrift> {
+    // Both maps are sorted by name: walked side by side, an attribute that
+    // only one has is `null` in the other.
+    let mut drift = Vec::new();
+    let mut old_entries = before.iter().peekable();
+    let mut new_entries = after.iter().peekable();
+    loop {
+        let (name, old, new) = match (old_entries.peek(), new_entries.peek()) {
+            (None, None) => break,
+            (Some((old_name, _)), Some((new_name, _))) if old_name == new_name => {
+                match (old_entries.next(), new_entries.next()) {
+                    (Some((name, old)), Some((_, new))) => (name, old, new),
+                    _ => break,
+                }
+            }
+            (Some((old_name, _)), new_name)
+                if new_name.is_none_or(|(new_name, _)| old_name < new_name) =>
+            {
+                match old_entries.next() {
+                    Some((name, old)) => (name, old, &Value::NULL),
+                    None => break,
+                }
+            }
+            _ => match new_entries.next() {
+                Some((name, new)) => (name, &Value::NULL, new),
+                None => break,
+            },
+        };
+        if !same_ignoring_marks(old, new) {
+            drift.push(AttributeDrift {
                 name: name.clone(),
                 before: old.clone(),
                 after: new.clone(),
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    drift
 }
 
 /// No live provider for an instance: for an aliased configuration, its

@@ -1233,3 +1233,128 @@ async fn a_prior_object_recorded_in_plaintext_is_shown_secret_where_the_configur
     let text = String::from_utf8(bytes).unwrap();
     assert!(!text.contains(CANARY), "{text}");
 }
+
+#[test]
+fn known_objects_hold_only_the_computed_attributes_marked_as_in_the_whole_object() {
+    let world = World::new();
+    let host = world.host.as_ref();
+    let registry = crate::providers::Registry::builtin();
+    let attributes = |id: Value, inputs: Value| {
+        Value::map(
+            [
+                ("id".to_owned(), id),
+                ("inputs".to_owned(), inputs),
+                ("triggers".to_owned(), Value::NULL),
+            ]
+            .into_iter()
+            .collect(),
+        )
+    };
+    let mut state = State::new(host);
+    let mut record = |resource: ResourceAddr, value: Value| {
+        let sealed = world.key.seal(host, &value).unwrap();
+        state.set_instance(
+            &resource,
+            &ProviderAddr::named(resource.resource_type.split('_').next().unwrap()),
+            InstanceState {
+                key: InstanceKey::None,
+                attributes: sealed.clone(),
+                dependencies: Vec::new(),
+                config: sealed,
+            },
+        );
+    };
+    record(
+        ResourceAddr::managed(NULL_RESOURCE, "plain"),
+        attributes(Value::string("i-1"), Value::string("open")),
+    );
+    // Sealed parts: the whole value is opened, and the marks kept.
+    record(
+        ResourceAddr::managed(NULL_RESOURCE, "sealed"),
+        attributes(
+            Value::string("i-2").with_secret(true),
+            Value::string(CANARY).with_secret(true),
+        ),
+    );
+    // A type no provider of this build offers keeps every attribute.
+    record(
+        ResourceAddr::managed("gone_thing", "old"),
+        attributes(Value::string("i-3"), Value::string("open")),
+    );
+    let known = prior_attributes(&state, &world.key, &registry).unwrap();
+    let whole = prior_objects(&state, &world.key).unwrap();
+    assert_eq!(known.len(), 3);
+    for (addr, attributes) in &known {
+        let all = &whole[addr].object.attributes;
+        if addr.resource.resource_type == NULL_RESOURCE {
+            assert_eq!(attributes.keys().collect::<Vec<_>>(), ["id"], "{addr}");
+            assert_eq!(attributes.get("id"), all.get("id"), "{addr}");
+        } else {
+            assert_eq!(attributes, all, "{addr}");
+        }
+    }
+    let sealed =
+        &known[&ResourceAddr::managed(NULL_RESOURCE, "sealed").instance(InstanceKey::None)]["id"];
+    assert!(sealed.is_secret());
+    assert_eq!(sealed.as_str(), Some("i-2"));
+}
+
+#[test]
+fn attribute_drift_names_every_attribute_that_differs_in_name_order() {
+    let map = |entries: &[(&str, Value)]| -> crate::providers::Attributes {
+        entries
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.clone()))
+            .collect()
+    };
+    let before = map(&[
+        ("a", Value::number(1)),
+        ("b", Value::string("x")),
+        ("c", Value::string("s").with_secret(true)),
+        ("e", Value::NULL),
+    ]);
+    let after = map(&[
+        ("b", Value::string("y")),
+        ("c", Value::string("s")),
+        ("d", Value::number(2)),
+        ("f", Value::NULL),
+    ]);
+    let drift = super::refresh::attribute_drift(&before, &after);
+    let named: Vec<(&str, &Value, &Value)> = drift
+        .iter()
+        .map(|drift| (drift.name.as_str(), &drift.before, &drift.after))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("a", &Value::number(1), &Value::NULL),
+            ("b", &Value::string("x"), &Value::string("y")),
+            ("d", &Value::NULL, &Value::number(2)),
+        ]
+    );
+    assert!(super::refresh::attribute_drift(&before, &before).is_empty());
+    assert!(super::refresh::attribute_drift(&map(&[]), &map(&[("e", Value::NULL)])).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn bounded_calls_are_made_as_slots_free_up_and_answer_in_order() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let made = AtomicUsize::new(0);
+    let done = Arc::new(AtomicUsize::new(0));
+    let most_at_once = AtomicUsize::new(0);
+    let futures = (0..20u64).map(|n| {
+        let at_once = made.fetch_add(1, Ordering::SeqCst) + 1 - done.load(Ordering::SeqCst);
+        most_at_once.fetch_max(at_once, Ordering::SeqCst);
+        let done = done.clone();
+        async move {
+            // Later calls finish first.
+            tokio::time::sleep(Duration::from_millis(20 - n)).await;
+            done.fetch_add(1, Ordering::SeqCst);
+            n * 2
+        }
+    });
+    let results = run_bounded(3, futures).await;
+    assert_eq!(results, (0..20).map(|n| Some(n * 2)).collect::<Vec<_>>());
+    assert_eq!(made.load(Ordering::SeqCst), 20);
+    assert!(most_at_once.load(Ordering::SeqCst) <= 3);
+}

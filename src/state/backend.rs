@@ -66,8 +66,9 @@ pub trait Backend: std::fmt::Debug {
     /// The current version, checked; `None` if never written.
     fn read(&self) -> Result<Option<StateFile>, StateError>;
 
-    /// Checks that `key` sealed `file` (read with [`Backend::read`]) and opens it.
-    fn open_state(&self, file: &StateFile, key: &Key) -> Result<State, StateError>;
+    /// Checks that `key` sealed `file` (read with [`Backend::read`]) and opens
+    /// it, taking it apart rather than copying it.
+    fn open_state(&self, file: StateFile, key: &Key) -> Result<State, StateError>;
 
     /// Version `serial` from the history, checked.
     fn version(&self, serial: u64) -> Result<StateFile, StateError>;
@@ -76,14 +77,15 @@ pub trait Backend: std::fmt::Debug {
     fn history(&self) -> Result<Vec<VersionInfo>, StateError>;
 
     /// Writes `state` as the next version: a compare-and-swap on the serial
-    /// it was read at (`state.serial`), updated to the new serial.
+    /// it was read at (`state.serial`), updated to the new serial, which is
+    /// returned.
     fn write(
         &self,
         lock: &dyn HeldLock,
         state: &mut State,
         key: &Key,
         summary: &str,
-    ) -> Result<StateFile, StateError>;
+    ) -> Result<u64, StateError>;
 
     /// Writes history version `serial` back as the next version, even over
     /// a current version that fails its checks (kept aside, never dropped).

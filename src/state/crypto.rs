@@ -236,7 +236,12 @@ impl Key {
                 }
                 Json::Object(out.into_boxed_slice())
             }
-            _ => Json::from(&value.to_json_revealed()),
+            // Leaves straight into the stored form (a string is copied
+            // once, not through a `serde_json::Value` first).
+            Kind::Null | Kind::Unknown => Json::Null,
+            Kind::Bool(flag) => Json::Bool(*flag),
+            Kind::String(text) => Json::String(text.as_str().into()),
+            Kind::Number(_) => Json::from(&value.to_json_revealed()),
         })
     }
 

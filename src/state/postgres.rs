@@ -1355,9 +1355,9 @@ impl super::backend::Backend for PostgresBackend<'_> {
         PostgresBackend::read(self)
     }
 
-    fn open_state(&self, file: &StateFile, key: &Key) -> Result<State, StateError> {
-        super::local::check_key(file, key, &self.table_path("versions"))?;
-        Ok(file.to_state())
+    fn open_state(&self, file: StateFile, key: &Key) -> Result<State, StateError> {
+        super::local::check_key(&file, key, &self.table_path("versions"))?;
+        Ok(file.into_state())
     }
 
     fn version(&self, serial: u64) -> Result<StateFile, StateError> {
@@ -1374,8 +1374,8 @@ impl super::backend::Backend for PostgresBackend<'_> {
         state: &mut State,
         key: &Key,
         summary: &str,
-    ) -> Result<StateFile, StateError> {
-        PostgresBackend::write(self, lock, state, key, summary)
+    ) -> Result<u64, StateError> {
+        PostgresBackend::write(self, lock, state, key, summary).map(|file| file.serial)
     }
 
     fn restore(

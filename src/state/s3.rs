@@ -1189,9 +1189,9 @@ impl super::backend::Backend for S3Backend<'_> {
         S3Backend::read(self)
     }
 
-    fn open_state(&self, file: &StateFile, key: &Key) -> Result<State, StateError> {
-        super::local::check_key(file, key, &self.shown("versions/"))?;
-        Ok(file.to_state())
+    fn open_state(&self, file: StateFile, key: &Key) -> Result<State, StateError> {
+        super::local::check_key(&file, key, &self.shown("versions/"))?;
+        Ok(file.into_state())
     }
 
     fn version(&self, serial: u64) -> Result<StateFile, StateError> {
@@ -1208,8 +1208,8 @@ impl super::backend::Backend for S3Backend<'_> {
         state: &mut State,
         key: &Key,
         summary: &str,
-    ) -> Result<StateFile, StateError> {
-        S3Backend::write(self, lock, state, key, summary)
+    ) -> Result<u64, StateError> {
+        S3Backend::write(self, lock, state, key, summary).map(|file| file.serial)
     }
 
     fn restore(

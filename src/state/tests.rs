@@ -196,6 +196,110 @@ fn checksum_ignores_layout_but_not_content() {
 }
 
 #[test]
+fn a_value_without_secrets_is_stored_as_its_json() {
+    let host = MemoryHost::new();
+    let key = Key::generate(&host);
+    let mut inner = BTreeMap::new();
+    inner.insert("quote\"d".to_owned(), Value::string("tab\tand é"));
+    inner.insert("n".to_owned(), Value::NULL);
+    let mut attributes = BTreeMap::new();
+    attributes.insert("null".to_owned(), Value::NULL);
+    attributes.insert("unknown".to_owned(), Value::UNKNOWN);
+    attributes.insert("flag".to_owned(), Value::bool(true));
+    attributes.insert("int".to_owned(), Value::number(-3));
+    attributes.insert(
+        "float".to_owned(),
+        Value::number(crate::lang::Number::Float(0.25)),
+    );
+    attributes.insert("text".to_owned(), Value::string("plain"));
+    attributes.insert(
+        "list".to_owned(),
+        Value::list(vec![Value::from(1), Value::string("x"), Value::NULL]),
+    );
+    attributes.insert("map".to_owned(), Value::map(inner.into()));
+    let value = Value::map(attributes.into());
+    let sealed = key.seal(&host, &value).unwrap();
+    assert!(sealed.sensitive_paths.is_empty());
+    assert_eq!(sealed.json, Json::from(&value.to_json_revealed()));
+}
+
+#[test]
+fn a_version_read_from_a_file_is_taken_apart_into_the_same_state_with_no_spare_room() {
+    let host = MemoryHost::new();
+    let key = Key::generate(&host);
+    let mut state = sample_state(&host, &key);
+    let instance = state.resources[0].instances[0].clone();
+    for name in ["a", "b", "c"] {
+        state.set_instance(
+            &ResourceAddr::managed("test_db", name),
+            &ProviderAddr::named("test"),
+            instance.clone(),
+        );
+    }
+    let file = StateFile::new(&state, 1, 5, "apply", &key.id());
+    let read = StateFile::parse(&file.to_bytes(), Path::new("s.json")).unwrap();
+    assert_eq!(read, file);
+    // serde grows a list as it reads it; what a state holds is exact.
+    assert_eq!(read.resources.capacity(), read.resources.len());
+    for resource in &read.resources {
+        assert_eq!(resource.instances.capacity(), resource.instances.len());
+        for instance in &resource.instances {
+            assert_eq!(
+                instance.dependencies.capacity(),
+                instance.dependencies.len()
+            );
+        }
+    }
+    assert_eq!(read.clone().into_state(), read.to_state());
+    let mut expected = state.clone();
+    expected.serial = 1;
+    assert_eq!(read.into_state(), expected);
+}
+
+#[test]
+fn a_version_is_written_as_pretty_json_in_a_buffer_of_exactly_its_size() {
+    let host = MemoryHost::new();
+    let key = Key::generate(&host);
+    let file = StateFile::new(&sample_state(&host, &key), 2, 5, "apply", &key.id());
+    let bytes = file.to_bytes();
+    let mut expected = serde_json::to_vec_pretty(&file).unwrap();
+    expected.push(b'\n');
+    assert_eq!(bytes, expected);
+    assert_eq!(bytes.capacity(), bytes.len());
+}
+
+#[test]
+fn a_state_written_is_lent_to_its_file_and_given_back_whole() {
+    let host = MemoryHost::new();
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
+    let key = backend.key().unwrap();
+    let mut state = sample_state(&host, &key);
+    let before = state.clone();
+    let lock = backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    let serial = backend
+        .write_version(&lock, &mut state, &key, "apply")
+        .unwrap();
+    assert_eq!(serial, 1);
+    let mut expected = before.clone();
+    expected.serial = 1;
+    assert_eq!(state, expected);
+    let written = backend.read().unwrap().unwrap();
+    assert_eq!(
+        written,
+        StateFile::new(&before, 1, written.written_at, "apply", &key.id())
+    );
+    // A write refused before anything is written leaves the state as it was.
+    let mut stale = before.clone();
+    let error = backend
+        .write_version(&lock, &mut stale, &key, "again")
+        .unwrap_err();
+    assert_eq!(error.code, Code::StateSerialBackwards);
+    assert_eq!(stale, before);
+}
+
+#[test]
 fn a_version_1_state_reads_with_default_configurations_and_the_next_version_is_2() {
     let host = MemoryHost::new();
     let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
