@@ -686,8 +686,8 @@ fn state_rm_drops_a_pending_delete_so_the_next_apply_leaves_the_object_alone() {
     assert!(
         shown.contains("name     = \"keep\"")
             && shown.ends_with(
-                "unfinished delete: an apply was stopped during it; the next `infra apply` \
-                 resumes it (`infra state rm test_resource.keep` drops it)\n"
+                "unfinished delete: an earlier apply was stopped during it; the next `infra \
+                 apply` resumes it (`infra state rm test_resource.keep` drops it)\n"
             ),
         "{shown}"
     );
@@ -779,7 +779,8 @@ fn import_into_an_address_with_an_unfinished_create_drops_the_create() {
     assert!(
         shown.starts_with("# test_resource.b\n")
             && shown.contains("(no object recorded)")
-            && shown.contains("unfinished create: an apply was stopped during it"),
+            && shown
+                .contains("unfinished create: an earlier apply failed or was stopped during it"),
         "{shown}"
     );
     let listed = command(&dir.path, &world, &["state", "list"])
@@ -792,7 +793,7 @@ fn import_into_an_address_with_an_unfinished_create_drops_the_create() {
     );
     assert!(
         stderr(&listed).contains(
-            "test_resource.b: an interrupted apply left its create unfinished; the next \
+            "test_resource.b: an earlier apply left its create unfinished; the next \
              `infra apply` resumes it."
         ),
         "{}",

@@ -275,11 +275,12 @@ fn list(ctx: &mut Ctx<'_>, args: ListArgs) -> Exit {
         }
     }
     ctx.out(&text);
-    // The list stays one address per line for scripts; calls an interrupted
-    // apply left unfinished are said on stderr.
+    // The list stays one address per line for scripts; calls an earlier
+    // apply left unfinished (it was stopped, or a create failed) are said on
+    // stderr.
     for pending in state.pending.iter().filter(|p| wanted(&p.instance)) {
         ctx.err(&format!(
-            "{}: an interrupted apply left its {} unfinished; the next `infra apply` resumes it.\n",
+            "{}: an earlier apply left its {} unfinished; the next `infra apply` resumes it.\n",
             pending.instance,
             pending.call.as_str()
         ));
@@ -287,11 +288,17 @@ fn list(ctx: &mut Ctx<'_>, args: ListArgs) -> Exit {
     Exit::Success
 }
 
-/// What `state show` adds for an address where an interrupted apply left a
-/// call unfinished.
+/// What `state show` adds for an address where an earlier apply left a call
+/// unfinished: it was stopped during the call, or the call was a create that
+/// failed (which may have made something all the same).
 fn unfinished(call: CallKind, address: &InstanceAddr) -> String {
+    // Only a create's call outlives its failure.
+    let how = match call {
+        CallKind::Create => "failed or was stopped",
+        CallKind::Update | CallKind::Delete => "was stopped",
+    };
     format!(
-        "unfinished {}: an apply was stopped during it; the next `infra apply` resumes it \
+        "unfinished {}: an earlier apply {how} during it; the next `infra apply` resumes it \
          (`infra state rm {address}` drops it)\n",
         call.as_str()
     )

@@ -212,8 +212,8 @@ fn run(
     if let Some(pending) = state.pending_call(&request.addr) {
         notes.push(format!(
             "Dropped the unfinished {} of {}: an earlier apply failed or was stopped during it; \
-             the imported object takes its place (an object that {} made, if any, is not \
-             managed by infra).",
+             the imported object takes its place (if that {} made an object, infra does not \
+             manage it).",
             pending.call.as_str(),
             request.addr,
             pending.call.as_str()
