@@ -13,6 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use crate::common;
+use common::postgres::free_port;
 #[path = "common/throttle.rs"]
 mod throttle;
 
@@ -889,14 +890,6 @@ fn the_aws_example_applies_both_environments_against_moto() {
         ))
         .is_ok()
     );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Two aliased `aws` blocks, one region each, and one parameter of the same

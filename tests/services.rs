@@ -10,6 +10,7 @@
 )]
 
 use crate::common;
+use common::postgres::free_port;
 
 use common::deploy::{
     WATCHES_V2, apply_v2_into_its_watch, assert_interrupted_and_rolled_back,
@@ -135,14 +136,6 @@ impl Drop for Stack {
             }
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn get(url: &str) -> Option<String> {

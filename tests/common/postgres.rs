@@ -52,11 +52,33 @@ fn server_bin() -> Option<PathBuf> {
 }
 
 /// A loopback port nothing listens on now.
+///
+/// Ports come from 20000-32767, below Linux's ephemeral range (32768-60999):
+/// the kernel gives ports of that range to every outgoing connection and to
+/// `bind(0)`, so a port picked there can be taken by another test's client
+/// between the pick and the server's bind (a service test's app then failed
+/// to start, now and then). Each test process starts at its own offset and
+/// never hands out a port twice. Two ports in a row are 101 apart, not
+/// neighbours: a service's replicas take its port and the ones after it, so
+/// a router port picked next to the service's would be taken by a replica.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("no free loopback port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 32_768 - LOW;
+    // Prime, and no factor of SPAN (2^5 * 3 * 7 * 19): every port comes round.
+    const STRIDE: u32 = 101;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(2_654_435_761) % SPAN;
+    for _ in 0..SPAN {
+        let next = NEXT.fetch_add(1, Ordering::Relaxed) % SPAN;
+        let Ok(port) = u16::try_from(LOW + (start + next * STRIDE) % SPAN) else {
+            continue;
+        };
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in 20000-32767")
 }
 
 fn is_root() -> bool {

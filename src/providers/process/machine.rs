@@ -196,6 +196,63 @@ pub fn port_holder(port: u16) -> Option<(u32, String)> {
     None
 }
 
+/// Where [`Machine::free_port`] looks on a machine (this one, or a server
+/// over SSH), as (first port, how many): below its ephemeral range
+/// (`ephemeral`, the first and last port of `net.ipv4.ip_local_port_range`),
+/// where the kernel never takes the source port of an outgoing connection. A port found free there stays free until
+/// the process binds it; inside the range, any connection the server opens
+/// meanwhile (a health probe, nginx to an upstream, the apps' own clients)
+/// may take it, and the process then fails to start. Ports 20000-49999 when
+/// the range is unknown or leaves fewer than 1,000 ports from 10000 below it.
+pub(crate) fn port_window(ephemeral: Option<(u32, u32)>) -> (u32, u32) {
+    const LOWEST: u32 = 10_000;
+    const ENOUGH: u32 = 1_000;
+    const WIDEST: u32 = 20_000;
+    match ephemeral {
+        Some((low, high)) if low <= high && (LOWEST + ENOUGH..=65_536).contains(&low) => {
+            let first = low.saturating_sub(WIDEST).max(LOWEST);
+            (first, low - first)
+        }
+        _ => (20_000, 30_000),
+    }
+}
+
+/// A free loopback port of this machine, below its ephemeral range (see
+/// [`port_window`]; `bind(0)` would give one inside it, which any outgoing
+/// connection may take before the process binds it). Starts somewhere
+/// different each call and never hands a port out twice in one run, so two
+/// slots started together do not get the same one.
+fn local_free_port() -> Result<u16, ProviderError> {
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut bounds = text.split_whitespace().map(str::parse::<u32>);
+            Some((bounds.next()?.ok()?, bounds.next()?.ok()?))
+        });
+    let (first, count) = port_window(ephemeral);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        ^ std::process::id();
+    for i in 0..count {
+        let Ok(port) = u16::try_from(first + seed.wrapping_add(i) % count) else {
+            continue;
+        };
+        let fresh = match HANDED_OUT.lock() {
+            Ok(mut handed) => handed.insert(port),
+            Err(poisoned) => poisoned.into_inner().insert(port),
+        };
+        if fresh && port_is_free(port) {
+            return Ok(port);
+        }
+    }
+    Err(ProviderError::permanent(
+        "no free port on 127.0.0.1 below the ephemeral range",
+    ))
+}
+
 /// Whether a TCP port on loopback can be bound now.
 fn port_is_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
@@ -420,10 +477,7 @@ impl Machine for LocalMachine {
     }
 
     async fn free_port(&self) -> Result<u16, ProviderError> {
-        std::net::TcpListener::bind(("127.0.0.1", 0))
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .map_err(|e| ProviderError::permanent(format!("no free port on 127.0.0.1: {e}")))
+        local_free_port()
     }
 
     async fn port_free(&self, port: u16) -> bool {
@@ -558,6 +612,25 @@ mod tests {
     use super::*;
     use crate::host::{RealHost, WithEnvVar};
     use std::sync::Arc;
+
+    /// Free ports come from below this machine's ephemeral range, where no
+    /// outgoing connection can take them before the process binds them, and
+    /// never the same one twice.
+    #[test]
+    fn local_free_ports_are_below_the_ephemeral_range_and_never_repeat() {
+        let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+        let low: u32 = range.split_whitespace().next().unwrap().parse().unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..50 {
+            let port = local_free_port().unwrap();
+            assert!(
+                u32::from(port) < low,
+                "{port} is in the ephemeral range from {low}"
+            );
+            assert!(port_is_free(port), "{port} is taken");
+            assert!(seen.insert(port), "{port} was handed out twice");
+        }
+    }
 
     /// A folder of its own under the system's temporary folder.
     fn temp(name: &str) -> PathBuf {

@@ -190,27 +190,6 @@ impl SshMachine {
     }
 }
 
-/// Where [`Machine::free_port`] looks on the server, as (first port, how
-/// many): below its ephemeral range (`ephemeral`, the first and last port of
-/// `net.ipv4.ip_local_port_range`), where the kernel never takes the source
-/// port of an outgoing connection. A port found free there stays free until
-/// the process binds it; inside the range, any connection the server opens
-/// meanwhile (a health probe, nginx to an upstream, the apps' own clients)
-/// may take it, and the process then fails to start. Ports 20000-49999 when
-/// the range is unknown or leaves fewer than 1,000 ports from 10000 below it.
-fn port_window(ephemeral: Option<(u32, u32)>) -> (u32, u32) {
-    const LOWEST: u32 = 10_000;
-    const ENOUGH: u32 = 1_000;
-    const WIDEST: u32 = 20_000;
-    match ephemeral {
-        Some((low, high)) if low <= high && (LOWEST + ENOUGH..=65_536).contains(&low) => {
-            let first = low.saturating_sub(WIDEST).max(LOWEST);
-            (first, low - first)
-        }
-        _ => (20_000, 30_000),
-    }
-}
-
 /// `http://HOST[:PORT]/PATH` split; only plain HTTP (a check on the server's
 /// loopback needs no TLS).
 fn split_url(url: &str) -> Result<(String, u16, String), String> {
@@ -501,7 +480,7 @@ exit 0"#;
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos())
             ^ std::process::id();
-        let (first, count) = port_window(ephemeral);
+        let (first, count) = crate::providers::process::machine::port_window(ephemeral);
         for i in 0..count {
             let Ok(port) = u16::try_from(first + (seed.wrapping_add(i)) % count) else {
                 continue;
@@ -575,6 +554,7 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
     use super::*;
+    use crate::providers::process::machine::port_window;
 
     #[test]
     fn free_ports_are_looked_for_below_the_servers_ephemeral_range() {
