@@ -78,21 +78,7 @@ pub struct VersionInfo {
 impl StateFile {
     /// The persisted form of `state` as version `serial`, checksum filled in.
     pub fn new(state: &State, serial: u64, written_at: u64, summary: &str, key_id: &str) -> Self {
-        let mut file = StateFile {
-            format_version: FORMAT_VERSION,
-            lineage: state.lineage.clone(),
-            serial,
-            written_at,
-            summary: summary.to_owned(),
-            key_id: key_id.to_owned(),
-            checksum: String::new(),
-            resources: state.resources.clone(),
-            outputs: state.outputs.clone(),
-            pending: state.pending.clone(),
-            secrets: state.secrets.clone(),
-        };
-        file.checksum = file.compute_checksum();
-        file
+        Self::lent(&mut state.clone(), serial, written_at, summary, key_id)
     }
 
     /// The in-memory state this version holds.
