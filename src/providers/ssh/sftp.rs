@@ -94,6 +94,22 @@ impl Failure {
     }
 }
 
+/// What an `lstat` or a `stat` answered: the attributes, `None` when there
+/// is no such file, or the failure.
+fn found(answer: Result<russh_sftp::protocol::Attrs, SftpError>) -> Result<Option<Attrs>, Failure> {
+    match answer {
+        Ok(attrs) => Ok(Some(Attrs::from_sftp(&attrs.attrs))),
+        Err(error) => {
+            let failure = Failure::from(error);
+            if failure.is(StatusCode::NoSuchFile) {
+                Ok(None)
+            } else {
+                Err(failure)
+            }
+        }
+    }
+}
+
 impl From<SftpError> for Failure {
     fn from(error: SftpError) -> Self {
         match error {
@@ -228,32 +244,12 @@ impl Channel {
     /// The attributes of `path` itself (a link is not followed); `None`
     /// when there is nothing there.
     pub async fn lstat(&self, path: &str) -> Result<Option<Attrs>, Failure> {
-        match self.session.lstat(path).await {
-            Ok(attrs) => Ok(Some(Attrs::from_sftp(&attrs.attrs))),
-            Err(error) => {
-                let failure = Failure::from(error);
-                if failure.is(StatusCode::NoSuchFile) {
-                    Ok(None)
-                } else {
-                    Err(failure)
-                }
-            }
-        }
+        found(self.session.lstat(path).await)
     }
 
     /// The attributes of what `path` leads to (links followed).
     async fn stat(&self, path: &str) -> Result<Option<Attrs>, Failure> {
-        match self.session.stat(path).await {
-            Ok(attrs) => Ok(Some(Attrs::from_sftp(&attrs.attrs))),
-            Err(error) => {
-                let failure = Failure::from(error);
-                if failure.is(StatusCode::NoSuchFile) {
-                    Ok(None)
-                } else {
-                    Err(failure)
-                }
-            }
-        }
+        found(self.session.stat(path).await)
     }
 
     /// The path's attributes and, for a regular file (or a link to one) of
