@@ -217,6 +217,18 @@ pub(crate) fn port_window(ephemeral: Option<(u32, u32)>) -> (u32, u32) {
     }
 }
 
+/// The ports [`Machine::free_port`] tries, in order: the window of
+/// [`port_window`], from a start that differs each call (the clock and the
+/// process id), so that two deploys at once rarely try the same ports.
+pub(crate) fn port_candidates(ephemeral: Option<(u32, u32)>) -> impl Iterator<Item = u16> {
+    let (first, count) = port_window(ephemeral);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        ^ std::process::id();
+    (0..count).filter_map(move |i| u16::try_from(first + seed.wrapping_add(i) % count).ok())
+}
+
 /// A free loopback port of this machine, below its ephemeral range (see
 /// [`port_window`]; `bind(0)` would give one inside it, which any outgoing
 /// connection may take before the process binds it). Starts somewhere
@@ -231,15 +243,7 @@ fn local_free_port() -> Result<u16, ProviderError> {
             let mut bounds = text.split_whitespace().map(str::parse::<u32>);
             Some((bounds.next()?.ok()?, bounds.next()?.ok()?))
         });
-    let (first, count) = port_window(ephemeral);
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos())
-        ^ std::process::id();
-    for i in 0..count {
-        let Ok(port) = u16::try_from(first + seed.wrapping_add(i) % count) else {
-            continue;
-        };
+    for port in port_candidates(ephemeral) {
         let fresh = match HANDED_OUT.lock() {
             Ok(mut handed) => handed.insert(port),
             Err(poisoned) => poisoned.into_inner().insert(port),

@@ -474,17 +474,7 @@ exit 0"#;
 
     async fn free_port(&self) -> Result<u16, ProviderError> {
         let (used, ephemeral) = self.used_ports().await;
-        // Start somewhere different each run: two deploys at once rarely
-        // try the same ports.
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos())
-            ^ std::process::id();
-        let (first, count) = crate::providers::process::machine::port_window(ephemeral);
-        for i in 0..count {
-            let Ok(port) = u16::try_from(first + (seed.wrapping_add(i)) % count) else {
-                continue;
-            };
+        for port in crate::providers::process::machine::port_candidates(ephemeral) {
             let fresh = {
                 let mut handed = match self.handed_out.lock() {
                     Ok(handed) => handed,
