@@ -57,6 +57,9 @@ struct ChangeRun {
     needs_resolve: bool,
     /// A no-op: done at once, no provider call, not reported.
     immediate: bool,
+    /// Its calls change nothing outside (`Provider::effect_free`): its
+    /// records need not be durable before its calls start.
+    effect_free: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -279,6 +282,9 @@ struct Engine<'a> {
     tasks: JoinSet<TaskDone>,
     task_nodes: HashMap<tokio::task::Id, (usize, &'static str)>,
     batch: Vec<JournalRecord>,
+    /// Whether `batch` holds a record that must be durable before what it
+    /// lets start (any record but those of effect-free changes).
+    batch_needs_sync: bool,
     after: Vec<AfterCommit>,
     waiting_resolve: Vec<usize>,
     /// The nodes waiting on the resolver call in flight, and the call.
@@ -403,6 +409,10 @@ impl<'a> Engine<'a> {
                     phases: Vec::new(),
                     needs_resolve,
                     immediate: change.action == Action::NoOp && change.import_id.is_none(),
+                    effect_free: request
+                        .providers
+                        .get(&change.provider)
+                        .is_some_and(|provider| provider.effect_free(&change.resource_type)),
                 }
             })
             .collect();
@@ -440,6 +450,7 @@ impl<'a> Engine<'a> {
             tasks: JoinSet::new(),
             task_nodes: HashMap::new(),
             batch: Vec::new(),
+            batch_needs_sync: false,
             after: Vec::new(),
             waiting_resolve: Vec::new(),
             resolving: None,
@@ -453,10 +464,13 @@ impl<'a> Engine<'a> {
                 .key
                 .seal(engine.host, &value.clone().with_secret(true))
             {
-                Ok(sealed) => engine.batch.push(JournalRecord::Secret {
-                    name: name.clone(),
-                    value: sealed,
-                }),
+                Ok(sealed) => engine.journal(
+                    None,
+                    JournalRecord::Secret {
+                        name: name.clone(),
+                        value: sealed,
+                    },
+                ),
                 Err(error) => {
                     engine.diagnostics.push(error.to_diagnostic());
                     engine.stopping = true;
@@ -465,10 +479,13 @@ impl<'a> Engine<'a> {
         }
         for change in changes {
             if let Some(from) = &change.moved_from {
-                engine.batch.push(JournalRecord::Move {
-                    from: from.clone(),
-                    to: change.addr.clone(),
-                });
+                engine.journal(
+                    None,
+                    JournalRecord::Move {
+                        from: from.clone(),
+                        to: change.addr.clone(),
+                    },
+                );
                 if let Some(object) = applied.remove(from) {
                     applied.insert(change.addr.clone(), object);
                 }
@@ -564,7 +581,7 @@ impl<'a> Engine<'a> {
         let started = self.started_record(index, call, &planned, prior, false);
         match started {
             Ok(record) => {
-                self.batch.push(record);
+                self.journal(Some(index), record);
                 self.after.push(AfterCommit::Start(node));
             }
             Err(diagnostic) => self.fail(node, diagnostic),
@@ -596,7 +613,7 @@ impl<'a> Engine<'a> {
             deposed,
         ) {
             Ok(record) => {
-                self.batch.push(record);
+                self.journal(Some(index), record);
                 self.after.push(AfterCommit::Start(node));
             }
             Err(diagnostic) => self.fail(node, diagnostic),
@@ -767,20 +784,51 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Appends the batch durably (one group commit), folds it into the
+    /// Adds a record of change `index` (`None`: of the apply as a whole) to
+    /// the next commit. Only records of effect-free changes let that commit
+    /// skip waiting for the disk.
+    fn journal(&mut self, index: Option<usize>, record: JournalRecord) {
+        let effect_free = index
+            .and_then(|index| self.runs.get(index))
+            .is_some_and(|run| run.effect_free);
+        self.batch_needs_sync |= !effect_free;
+        self.batch.push(record);
+    }
+
+    /// Whether the next commit must wait for the disk: it holds a record, or
+    /// lets a call start or a checkpoint's writer go on, of something that
+    /// is not effect-free.
+    fn commit_needs_sync(&self) -> bool {
+        self.batch_needs_sync
+            || self.after.iter().any(|step| match step {
+                AfterCommit::Release(_) => false,
+                AfterCommit::Start(node) => !self
+                    .change_of(*node)
+                    .and_then(|(index, _)| self.runs.get(index))
+                    .is_some_and(|run| run.effect_free),
+                AfterCommit::Reply(_) => true,
+            })
+    }
+
+    /// Appends the batch (one group commit: durably, unless everything in
+    /// it and everything it lets start is effect-free), folds it into the
     /// state, then releases and starts what waited on it.
     fn commit(&mut self, recorder: &mut dyn Recorder) {
         if self.batch.is_empty() && self.after.is_empty() {
             return;
         }
+        let sync = self.commit_needs_sync();
+        self.batch_needs_sync = false;
         let batch = std::mem::take(&mut self.batch);
-        let durable = batch.is_empty() || {
+        let journalled = batch.is_empty() || {
             // A sync may take a while: on a multi-thread runtime, let this
             // worker's other tasks move elsewhere meanwhile.
             let multi_thread = tokio::runtime::Handle::try_current().is_ok_and(|handle| {
                 handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
             });
-            let recorded = if multi_thread {
+            let recorded = if !sync {
+                recorder.record_unsynced(&batch)
+            } else if multi_thread {
                 tokio::task::block_in_place(|| recorder.record(&batch))
             } else {
                 recorder.record(&batch)
@@ -797,7 +845,7 @@ impl<'a> Engine<'a> {
         for record in &batch {
             // Every success is in the returned state even when the journal
             // failed; a create that never started is not.
-            if durable
+            if journalled
                 || !matches!(
                     record,
                     JournalRecord::Pending(_) | JournalRecord::Checkpoint { .. }
@@ -809,10 +857,10 @@ impl<'a> Engine<'a> {
         for step in std::mem::take(&mut self.after) {
             match step {
                 AfterCommit::Release(node) => self.complete(node),
-                AfterCommit::Start(node) if durable && !self.stopping => self.queue_exec(node),
+                AfterCommit::Start(node) if journalled && !self.stopping => self.queue_exec(node),
                 AfterCommit::Start(_) => {}
                 AfterCommit::Reply(reply) => {
-                    let written = if durable {
+                    let written = if journalled {
                         Ok(())
                     } else {
                         Err(ProviderError::permanent(
@@ -972,10 +1020,13 @@ impl<'a> Engine<'a> {
                     )));
                     return;
                 };
-                self.batch.push(JournalRecord::Checkpoint {
-                    instance: addr.clone(),
-                    checkpoint: record,
-                });
+                self.journal(
+                    None,
+                    JournalRecord::Checkpoint {
+                        instance: addr.clone(),
+                        checkpoint: record,
+                    },
+                );
                 self.after.push(AfterCommit::Reply(reply));
             }
         }
@@ -995,6 +1046,18 @@ impl<'a> Engine<'a> {
             .collect();
         let applied = Arc::clone(&self.applied);
         let resolver = self.resolver.clone();
+        if self.tasks.is_empty() {
+            // Nothing else is running, so nothing can finish while this
+            // evaluates: it runs here rather than on a blocking thread,
+            // which saves two thread hand-offs per resolve (a chain
+            // resolves once per link). A panic is caught as a crashed
+            // blocking task would be.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                resolver.resolve(&applied, &wanted)
+            }));
+            self.take_resolved(nodes, result.ok());
+            return;
+        }
         let handle = tokio::task::spawn_blocking(move || resolver.resolve(&applied, &wanted));
         self.resolving = Some((nodes, handle));
     }
@@ -1003,9 +1066,14 @@ impl<'a> Engine<'a> {
         let Some((nodes, _)) = self.resolving.take() else {
             return;
         };
+        self.take_resolved(nodes, result.ok());
+    }
+
+    /// What the resolve for `nodes` gave (`None`: it crashed).
+    fn take_resolved(&mut self, nodes: Vec<usize>, result: Option<Result<Resolved, Diagnostics>>) {
         let resolved = match result {
-            Ok(Ok(resolved)) => resolved,
-            Ok(Err(diagnostics)) => {
+            Some(Ok(resolved)) => resolved,
+            Some(Err(diagnostics)) => {
                 self.diagnostics.extend(diagnostics);
                 for node in nodes {
                     let diagnostic =
@@ -1014,7 +1082,7 @@ impl<'a> Engine<'a> {
                 }
                 return;
             }
-            Err(_) => {
+            None => {
                 for node in nodes {
                     let diagnostic = self.unresolved(node, "the evaluation crashed; this is a bug");
                     self.fail(node, diagnostic);
@@ -1320,9 +1388,12 @@ impl<'a> Engine<'a> {
                     return;
                 };
                 if !started_kept && doing != "plan" && !recorded_left {
-                    self.batch.push(JournalRecord::Settled {
-                        instance: change.addr.clone(),
-                    });
+                    self.journal(
+                        Some(index),
+                        JournalRecord::Settled {
+                            instance: change.addr.clone(),
+                        },
+                    );
                 }
                 let tries = if done.attempts > 1 {
                     format!(" (after {} tries)", done.attempts)
@@ -1379,15 +1450,21 @@ impl<'a> Engine<'a> {
                     }
                 );
                 if phase == Phase::Delete && !replaces_later {
-                    self.batch.push(JournalRecord::Remove {
-                        instance: change.addr.clone(),
-                    });
+                    self.journal(
+                        Some(index),
+                        JournalRecord::Remove {
+                            instance: change.addr.clone(),
+                        },
+                    );
                     let addr = change.addr.clone();
                     self.set_applied(addr, None);
                 } else if phase == Phase::Delete {
-                    self.batch.push(JournalRecord::Settled {
-                        instance: change.addr.clone(),
-                    });
+                    self.journal(
+                        Some(index),
+                        JournalRecord::Settled {
+                            instance: change.addr.clone(),
+                        },
+                    );
                 }
                 self.after.push(AfterCommit::Release(node));
             }
@@ -1503,16 +1580,19 @@ impl<'a> Engine<'a> {
                 .map(|i| i.dependencies.clone())
                 .unwrap_or_default(),
         };
-        self.batch.push(JournalRecord::Set {
-            resource: change.addr.resource.clone(),
-            provider: change.provider.clone(),
-            instance: InstanceState {
-                key: change.addr.key.clone(),
-                attributes,
-                dependencies,
-                config,
+        self.journal(
+            Some(index),
+            JournalRecord::Set {
+                resource: change.addr.resource.clone(),
+                provider: change.provider.clone(),
+                instance: InstanceState {
+                    key: change.addr.key.clone(),
+                    attributes,
+                    dependencies,
+                    config,
+                },
             },
-        });
+        );
         let addr = change.addr.clone();
         self.set_applied(addr, Some(object));
         Ok(())

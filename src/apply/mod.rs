@@ -301,17 +301,34 @@ impl Report {
 pub trait Recorder: Send {
     /// Appends the records durably, all or none, and returns once they are on disk.
     fn record(&mut self, records: &[JournalRecord]) -> Result<(), StateError>;
+
+    /// Appends the records, all or none, without waiting for the disk: they
+    /// survive the process at once and the machine from the next
+    /// [`Recorder::record`] on. The engine sends here only commits whose
+    /// records and calls are all effect-free (`Provider::effect_free`).
+    /// The default waits, as `record` does.
+    fn record_unsynced(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
+        self.record(records)
+    }
 }
 
 impl Recorder for Journal<'_> {
     fn record(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
         self.append_all(records)
     }
+
+    fn record_unsynced(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
+        self.append_all_unsynced(records)
+    }
 }
 
 impl Recorder for Box<dyn crate::state::JournalWriter + '_> {
     fn record(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
         self.append(records)
+    }
+
+    fn record_unsynced(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
+        self.append_unsynced(records)
     }
 }
 

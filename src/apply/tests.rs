@@ -1535,3 +1535,222 @@ fn a_pending_create_is_journalled_as_it_always_was() {
     let read: JournalRecord = serde_json::from_value(json).unwrap();
     assert_eq!(read, record);
 }
+
+/// The test provider under the name `free`, declaring its calls effect-free.
+struct EffectFree(Arc<TestProvider>);
+
+#[async_trait]
+impl Provider for EffectFree {
+    fn name(&self) -> &'static str {
+        "free"
+    }
+    fn resource_schemas(&self) -> &[ResourceSchema] {
+        self.0.resource_schemas()
+    }
+    fn effect_free(&self, _resource_type: &str) -> bool {
+        true
+    }
+    async fn plan_change(
+        &self,
+        resource_type: &str,
+        prior: Option<&ObjectState>,
+        proposed: &Attributes,
+    ) -> Result<PlannedChange, ProviderError> {
+        self.0.plan_change(resource_type, prior, proposed).await
+    }
+    async fn create(
+        &self,
+        op: &Operation,
+        resource_type: &str,
+        planned: &Attributes,
+    ) -> Result<ObjectState, ProviderError> {
+        self.0.create(op, resource_type, planned).await
+    }
+    async fn read(
+        &self,
+        resource_type: &str,
+        prior: &ObjectState,
+    ) -> Result<Option<ObjectState>, ProviderError> {
+        self.0.read(resource_type, prior).await
+    }
+    async fn update(
+        &self,
+        op: &Operation,
+        resource_type: &str,
+        prior: &ObjectState,
+        planned: &Attributes,
+    ) -> Result<ObjectState, ProviderError> {
+        self.0.update(op, resource_type, prior, planned).await
+    }
+    async fn delete(
+        &self,
+        op: &Operation,
+        resource_type: &str,
+        prior: &ObjectState,
+    ) -> Result<(), ProviderError> {
+        self.0.delete(op, resource_type, prior).await
+    }
+    async fn import(&self, resource_type: &str, id: &str) -> Result<ObjectState, ProviderError> {
+        self.0.import(resource_type, id).await
+    }
+}
+
+/// Records in memory and notes, per commit, whether it waited for the disk
+/// and how many creates had started before it.
+#[derive(Default)]
+struct SyncRecorder {
+    provider: Option<Arc<TestProvider>>,
+    /// Per commit: its records, whether it was synced, the creates started before it.
+    commits: Vec<(Vec<JournalRecord>, bool, usize)>,
+}
+
+impl SyncRecorder {
+    fn note(&mut self, records: &[JournalRecord], synced: bool) {
+        let started = self
+            .provider
+            .as_ref()
+            .map_or(0, |provider| provider.calls_of(Op::Create).len());
+        self.commits.push((records.to_vec(), synced, started));
+    }
+
+    /// The commit holding `name`'s pending create, and whether it was synced.
+    fn pending_commit(&self, name: &str) -> (usize, bool) {
+        let at = self
+            .commits
+            .iter()
+            .position(|(records, _, _)| {
+                records.iter().any(|r| {
+                    matches!(r, JournalRecord::Pending(pending) if pending.instance.resource.name == name)
+                })
+            })
+            .unwrap_or_else(|| panic!("no pending create of {name}"));
+        (at, self.commits[at].1)
+    }
+}
+
+impl Recorder for SyncRecorder {
+    fn record(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
+        self.note(records, true);
+        Ok(())
+    }
+
+    fn record_unsynced(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
+        self.note(records, false);
+        Ok(())
+    }
+}
+
+/// A world with the test provider as `test` and, effect-free, as `free`.
+fn mixed_world() -> World {
+    let provider = Arc::new(TestProvider::new());
+    let providers = ProviderSet::new()
+        .with(provider.clone())
+        .with(Arc::new(EffectFree(provider.clone())));
+    World {
+        host: Arc::new(MemoryHost::new()),
+        provider,
+        providers,
+        key: Key::from_bytes([9; 32], KeySource::Env),
+    }
+}
+
+/// A chain of `links` (name, effect-free?), each one's value the previous one's id.
+fn chain_of(links: &[(&str, bool)]) -> (Expanded, Arc<dyn Resolver>) {
+    let config = expanded(
+        links
+            .iter()
+            .enumerate()
+            .map(|(i, (name, free))| {
+                let mut instance = match i {
+                    0 => resource(name, Value::NULL, &[]),
+                    _ => resource(name, Value::UNKNOWN, &[links[i - 1].0]),
+                };
+                if *free {
+                    instance.provider = (String::from("free"), None);
+                }
+                instance
+            })
+            .collect(),
+    );
+    let base = config.clone();
+    let names: Vec<String> = links.iter().map(|(name, _)| (*name).to_owned()).collect();
+    let resolver = FnResolver::new(move |applied| {
+        let mut instances: BTreeMap<InstanceAddr, Attributes> = base
+            .instances
+            .iter()
+            .map(|(addr, i)| (addr.clone(), i.attributes.clone()))
+            .collect();
+        for pair in names.windows(2) {
+            let previous = applied
+                .get(&addr(&pair[0]))
+                .map(|a| Value::string(a.id.clone()))
+                .unwrap_or(Value::UNKNOWN);
+            instances
+                .get_mut(&addr(&pair[1]))
+                .unwrap()
+                .insert("value".to_owned(), previous);
+        }
+        Resolved {
+            instances,
+            outputs: BTreeMap::new(),
+        }
+    });
+    (config, resolver)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_chain_of_effect_free_calls_never_waits_for_the_disk() {
+    let world = mixed_world();
+    let links: Vec<(String, bool)> = (0..20).map(|i| (format!("r{i:03}"), true)).collect();
+    let links: Vec<(&str, bool)> = links.iter().map(|(n, f)| (n.as_str(), *f)).collect();
+    let (config, resolver) = chain_of(&links);
+    let state = State::new(world.host.as_ref());
+    let plan = world.plan(&config, Some(&state)).await;
+    let mut recorder = SyncRecorder::default();
+    let report = apply(world.request(&plan, &config, resolver, 8), state, &mut recorder).await;
+    assert!(!report.failed(), "{:?}", report.all_diagnostics());
+    assert_eq!(report.state.instance_count(), 20);
+    // Every record is journalled, none waited for a sync.
+    let records: usize = recorder.commits.iter().map(|(r, _, _)| r.len()).sum();
+    assert_eq!(records, 40, "a pending create and a result per link");
+    assert!(
+        recorder.commits.iter().all(|(_, synced, _)| !synced),
+        "an effect-free chain synced: {:?}",
+        recorder.commits.iter().map(|(_, s, _)| *s).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_with_outside_effects_waits_for_every_record_before_it() {
+    // free a → test b → free c → test d: b's and d's pending creates, and
+    // b's result, must be durable before what follows them starts.
+    let world = mixed_world();
+    let links = [("a", true), ("b", false), ("c", true), ("d", false)];
+    let (config, resolver) = chain_of(&links);
+    let state = State::new(world.host.as_ref());
+    let plan = world.plan(&config, Some(&state)).await;
+    let mut recorder = SyncRecorder {
+        provider: Some(world.provider.clone()),
+        commits: Vec::new(),
+    };
+    let report = apply(world.request(&plan, &config, resolver, 8), state, &mut recorder).await;
+    assert!(!report.failed(), "{:?}", report.all_diagnostics());
+    assert_eq!(report.state.instance_count(), 4);
+    let (a, a_synced) = recorder.pending_commit("a");
+    assert!(!a_synced, "a's pending create alone need not wait");
+    for (name, started_before) in [("b", 1), ("d", 3)] {
+        let (at, synced) = recorder.pending_commit(name);
+        assert!(synced, "{name}'s pending create was not synced");
+        assert!(at > a);
+        // Nothing of b or d started before the sync that held its record.
+        assert_eq!(recorder.commits[at].2, started_before, "{name} started early");
+    }
+    // c starts after b's result: that commit holds b's result, so it syncs.
+    let (c, c_synced) = recorder.pending_commit("c");
+    let b_result = recorder.commits[..=c].iter().any(|(records, _, _)| {
+        records
+            .iter()
+            .any(|r| matches!(r, JournalRecord::Set { resource, .. } if resource.name == "b"))
+    });
+    assert!(b_result && c_synced, "b's result was not durable before c started");
+}

@@ -122,6 +122,16 @@ pub trait Host: Send + Sync {
         let _ = (path, contents);
         Err(unsupported("appending to files"))
     }
+    /// Appends to a file without waiting for the disk: the data survives the
+    /// process, and reaches the disk with the file's next
+    /// [`Host::append_durable`] (which flushes everything written before it)
+    /// or a crash of the machine may lose it. A file this creates is made
+    /// durable at once, folder entry included, so that a later durable
+    /// append cannot be lost with a file the folder never recorded. The
+    /// default waits, as `append_durable` does.
+    fn append(&self, path: &Path, contents: &[u8]) -> Result<(), HostError> {
+        self.append_durable(path, contents)
+    }
     /// Creates a file only if nothing exists at `path` (one atomic step, safe
     /// between processes), writes `contents` and flushes them to disk.
     fn create_new(

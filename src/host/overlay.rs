@@ -73,6 +73,9 @@ impl Host for WithEnvVar {
     fn append_durable(&self, path: &Path, contents: &[u8]) -> Result<(), HostError> {
         self.inner.append_durable(path, contents)
     }
+    fn append(&self, path: &Path, contents: &[u8]) -> Result<(), HostError> {
+        self.inner.append(path, contents)
+    }
     fn create_new(
         &self,
         path: &Path,

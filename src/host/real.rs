@@ -119,6 +119,18 @@ impl Host for RealHost {
         Ok(())
     }
 
+    fn append(&self, path: &Path, contents: &[u8]) -> Result<(), HostError> {
+        let file = std::fs::OpenOptions::new().append(true).open(path);
+        match file {
+            Ok(mut file) => Ok(file.write_all(contents)?),
+            // A new file is made durable with its folder entry at once.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                self.append_durable(path, contents)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
     fn create_new(
         &self,
         path: &Path,

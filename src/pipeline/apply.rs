@@ -335,6 +335,7 @@ fn run(
         known_secrets,
         destroy: matches!(request.mode, Mode::Destroy),
         rollback: matches!(request.mode, Mode::Rollback { .. }).then(|| expanded.clone()),
+        registry: crate::providers::Registry::for_host(host.as_ref()),
     });
     let mut journal = match writing.journal(&state) {
         Ok(journal) => journal,
@@ -531,6 +532,8 @@ struct ExpandResolver {
     destroy: bool,
     /// A rollback's configuration comes from the state history, not the source.
     rollback: Option<Expanded>,
+    /// The provider schemas, made once for every resolve.
+    registry: crate::providers::Registry,
 }
 
 impl Resolver for ExpandResolver {
@@ -571,7 +574,8 @@ impl Resolver for ExpandResolver {
                 outputs: wanted.is_empty(),
             })),
         };
-        let (expanded, diagnostics) = expand(self.host.as_ref(), &self.checked, &request);
+        let (expanded, diagnostics) =
+            super::expand_with(self.host.as_ref(), &self.checked, &request, &self.registry);
         match expanded {
             Some(expanded) if !diagnostics.has_errors() => Ok(Resolved {
                 instances: expanded

@@ -121,17 +121,27 @@ pub fn expand(
     checked: &Checked,
     request: &Request,
 ) -> (Option<Expanded>, Diagnostics) {
+    expand_with(host, checked, request, &Registry::for_host(host))
+}
+
+/// [`expand`] with the provider schemas given (made once by a caller that
+/// expands many times, as the apply's resolver does).
+pub fn expand_with(
+    host: &dyn Host,
+    checked: &Checked,
+    request: &Request,
+    registry: &Registry,
+) -> (Option<Expanded>, Diagnostics) {
     if checked.diagnostics.has_errors() {
         return (None, Diagnostics::new());
     }
-    let registry = Registry::for_host(host);
     let (expanded, mut diagnostics) = expand::expand(
         &checked.config,
         &checked.graph,
         request,
         host,
         &checked.dir,
-        &registry,
+        registry,
     );
     diagnostics.sort();
     (expanded, diagnostics)

@@ -222,6 +222,19 @@ pub trait Provider: Send + Sync {
             .find(|schema| schema.resource_type == resource_type)
     }
 
+    /// Whether calls on `resource_type` change nothing outside infra's own
+    /// state (`null_resource`). The apply journals them like any other call
+    /// but does not wait for those records to reach the disk before the
+    /// call: a crash that lost them lost nothing a later apply does not make
+    /// again, and the next call that does change something outside waits for
+    /// them with its own records (one sync covers everything written before
+    /// it). The default, `false`, is right for anything that talks to the
+    /// outside.
+    fn effect_free(&self, resource_type: &str) -> bool {
+        let _ = resource_type;
+        false
+    }
+
     /// Takes the provider block's settings (credentials, endpoints) before any
     /// other async call. The default accepts anything and keeps nothing.
     /// Each provider configuration (`ssh`, `ssh.staging`) has its own

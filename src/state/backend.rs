@@ -31,11 +31,24 @@ pub const BACKENDS: &[&str] = &["local", "postgres", "s3"];
 pub trait JournalWriter: Send {
     /// Appends `records`, all or none, and returns once they are durable.
     fn append(&mut self, records: &[JournalRecord]) -> Result<(), StateError>;
+
+    /// Appends `records`, all or none, without waiting for them to be
+    /// durable: they must survive this process at once, and reach the disk
+    /// with the next [`JournalWriter::append`] at the latest. Only records
+    /// of calls that change nothing outside come here (see
+    /// `Provider::effect_free`). The default waits, as `append` does.
+    fn append_unsynced(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
+        self.append(records)
+    }
 }
 
 impl<J: JournalWriter + ?Sized> JournalWriter for Box<J> {
     fn append(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
         (**self).append(records)
+    }
+
+    fn append_unsynced(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
+        (**self).append_unsynced(records)
     }
 }
 

@@ -35,6 +35,8 @@ pub struct Journal<'h> {
     path: PathBuf,
     /// Whether the file was checked for a torn tail before the first append.
     tail_checked: bool,
+    /// Whether an append succeeded, so the folder exists.
+    appended: bool,
     /// A record written before the first appended one, in the same write
     /// (the version the journal was started against).
     header: Option<String>,
@@ -56,6 +58,7 @@ impl<'h> Journal<'h> {
             host,
             path: path.to_path_buf(),
             tail_checked: false,
+            appended: false,
             header: None,
         }
     }
@@ -92,6 +95,18 @@ impl<'h> Journal<'h> {
     /// Appends several records with one write and one sync (a group commit),
     /// and waits until they are durable. Nothing is written for no records.
     pub fn append_all<T: Serialize>(&mut self, records: &[T]) -> Result<(), StateError> {
+        self.write(records, true)
+    }
+
+    /// Appends several records with one write and returns without waiting
+    /// for the disk ([`Host::append`]): they survive the process at once and
+    /// the machine from the next durable append on. For records of calls
+    /// that change nothing outside (see `Provider::effect_free`).
+    pub fn append_all_unsynced<T: Serialize>(&mut self, records: &[T]) -> Result<(), StateError> {
+        self.write(records, false)
+    }
+
+    fn write<T: Serialize>(&mut self, records: &[T], durable: bool) -> Result<(), StateError> {
         if records.is_empty() {
             return Ok(());
         }
@@ -103,14 +118,19 @@ impl<'h> Journal<'h> {
         for record in records {
             line.push_str(&self.frame(record)?);
         }
-        if let Some(parent) = self.path.parent() {
+        if let Some(parent) = self.path.parent().filter(|_| !self.appended) {
             self.host
                 .create_dir_all(parent)
                 .map_err(|e| StateError::io(parent, "creating", &e))?;
         }
-        self.host
-            .append_durable(&self.path, line.as_bytes())
-            .map_err(|e| StateError::io(&self.path, "appending to the journal", &e))
+        let appended = if durable {
+            self.host.append_durable(&self.path, line.as_bytes())
+        } else {
+            self.host.append(&self.path, line.as_bytes())
+        };
+        appended.map_err(|e| StateError::io(&self.path, "appending to the journal", &e))?;
+        self.appended = true;
+        Ok(())
     }
 
     /// Reads every complete record; an absent journal has none.

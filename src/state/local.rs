@@ -766,6 +766,10 @@ impl super::backend::JournalWriter for Journal<'_> {
     fn append(&mut self, records: &[super::JournalRecord]) -> Result<(), StateError> {
         self.append_all(records)
     }
+
+    fn append_unsynced(&mut self, records: &[super::JournalRecord]) -> Result<(), StateError> {
+        self.append_all_unsynced(records)
+    }
 }
 
 impl super::backend::Backend for LocalBackend<'_> {

@@ -109,6 +109,10 @@ impl Provider for NullProvider {
         &self.schemas
     }
 
+    fn effect_free(&self, resource_type: &str) -> bool {
+        resource_type == NULL_RESOURCE
+    }
+
     async fn create(
         &self,
         _op: &Operation,
