@@ -1707,7 +1707,12 @@ async fn a_chain_of_effect_free_calls_never_waits_for_the_disk() {
     let state = State::new(world.host.as_ref());
     let plan = world.plan(&config, Some(&state)).await;
     let mut recorder = SyncRecorder::default();
-    let report = apply(world.request(&plan, &config, resolver, 8), state, &mut recorder).await;
+    let report = apply(
+        world.request(&plan, &config, resolver, 8),
+        state,
+        &mut recorder,
+    )
+    .await;
     assert!(!report.failed(), "{:?}", report.all_diagnostics());
     assert_eq!(report.state.instance_count(), 20);
     // Every record is journalled, none waited for a sync.
@@ -1716,7 +1721,11 @@ async fn a_chain_of_effect_free_calls_never_waits_for_the_disk() {
     assert!(
         recorder.commits.iter().all(|(_, synced, _)| !synced),
         "an effect-free chain synced: {:?}",
-        recorder.commits.iter().map(|(_, s, _)| *s).collect::<Vec<_>>()
+        recorder
+            .commits
+            .iter()
+            .map(|(_, s, _)| *s)
+            .collect::<Vec<_>>()
     );
 }
 
@@ -1733,7 +1742,12 @@ async fn a_call_with_outside_effects_waits_for_every_record_before_it() {
         provider: Some(world.provider.clone()),
         commits: Vec::new(),
     };
-    let report = apply(world.request(&plan, &config, resolver, 8), state, &mut recorder).await;
+    let report = apply(
+        world.request(&plan, &config, resolver, 8),
+        state,
+        &mut recorder,
+    )
+    .await;
     assert!(!report.failed(), "{:?}", report.all_diagnostics());
     assert_eq!(report.state.instance_count(), 4);
     let (a, a_synced) = recorder.pending_commit("a");
@@ -1743,7 +1757,10 @@ async fn a_call_with_outside_effects_waits_for_every_record_before_it() {
         assert!(synced, "{name}'s pending create was not synced");
         assert!(at > a);
         // Nothing of b or d started before the sync that held its record.
-        assert_eq!(recorder.commits[at].2, started_before, "{name} started early");
+        assert_eq!(
+            recorder.commits[at].2, started_before,
+            "{name} started early"
+        );
     }
     // c starts after b's result: that commit holds b's result, so it syncs.
     let (c, c_synced) = recorder.pending_commit("c");
@@ -1752,5 +1769,8 @@ async fn a_call_with_outside_effects_waits_for_every_record_before_it() {
             .iter()
             .any(|r| matches!(r, JournalRecord::Set { resource, .. } if resource.name == "b"))
     });
-    assert!(b_result && c_synced, "b's result was not durable before c started");
+    assert!(
+        b_result && c_synced,
+        "b's result was not durable before c started"
+    );
 }
