@@ -29,6 +29,7 @@ pub mod diag;
 pub mod expand;
 pub mod fmt;
 pub mod graph;
+pub mod hex;
 pub mod host;
 pub mod lang;
 pub mod lsp;

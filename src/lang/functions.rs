@@ -866,12 +866,7 @@ fn values_equal(a: &Value, b: &Value) -> bool {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
+    crate::hex::lower(bytes)
 }
 
 fn range_fn(call: &Call<'_>) -> Result<Value, Diagnostic> {

@@ -60,7 +60,7 @@ pub fn config_digest(files: &[(String, String)], variables: &[(String, String)])
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::lower(bytes)
 }
 
 /// A value as a plan file stores it.

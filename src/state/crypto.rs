@@ -117,7 +117,7 @@ impl Key {
             .chain_update(b"infra-state-key-id\0")
             .chain_update(self.bytes)
             .finalize();
-        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+        crate::hex::lower(&digest[..8])
     }
 
     /// The key from `INFRA_STATE_KEY`, else from `key_file`; `None` when neither is there.

@@ -198,12 +198,7 @@ impl StateFile {
         // Serializing plain data cannot fail; if it did, the checksum would
         // mismatch rather than pass.
         let _ = serde_json::to_writer(&mut hasher, &body);
-        hasher
-            .0
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::hex::lower(&hasher.0.finalize())
     }
 
     /// The bytes written to disk: pretty JSON and a final newline.

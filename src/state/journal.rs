@@ -227,8 +227,5 @@ fn parse_line(line: &[u8]) -> Option<&[u8]> {
 }
 
 fn hash(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::lower(&Sha256::digest(bytes))
 }

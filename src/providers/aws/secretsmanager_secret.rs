@@ -107,13 +107,7 @@ pub fn schema() -> ResourceSchema {
 
 /// The hex SHA-256 of a value.
 fn hash(value: &str) -> String {
-    use std::fmt::Write as _;
-    Sha256::digest(value.as_bytes())
-        .iter()
-        .fold(String::new(), |mut out, byte| {
-            let _ = write!(out, "{byte:02x}");
-            out
-        })
+    crate::hex::lower(&Sha256::digest(value.as_bytes()))
 }
 
 /// The secret's id for calls: its ARN when known, else its name.

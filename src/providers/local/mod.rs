@@ -31,7 +31,6 @@ use crate::lang::{Type, Value};
 use async_trait::async_trait;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -304,12 +303,7 @@ fn format_mode(mode: u32) -> String {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .fold(String::with_capacity(64), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        })
+    crate::hex::lower(&Sha256::digest(bytes))
 }
 
 fn size_value(bytes: &[u8]) -> Value {

@@ -10,7 +10,6 @@ use super::schema::{ResourceSchema, attribute};
 use crate::host::Host;
 use crate::lang::{Type, Value};
 use async_trait::async_trait;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 /// The provider's name.
@@ -64,12 +63,7 @@ impl NullProvider {
     fn new_id(&self) -> String {
         let mut bytes = [0u8; 8];
         self.host.random_bytes(&mut bytes);
-        bytes
-            .iter()
-            .fold(String::with_capacity(16), |mut id, byte| {
-                let _ = write!(id, "{byte:02x}");
-                id
-            })
+        crate::hex::lower(&bytes)
     }
 
     fn check_type<'a>(&'a self, resource_type: &str) -> Result<&'a ResourceSchema, ProviderError> {

@@ -115,9 +115,5 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut out, byte| {
-        let _ = write!(out, "{byte:02x}");
-        out
-    })
+    crate::hex::lower(bytes)
 }

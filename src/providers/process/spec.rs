@@ -644,7 +644,7 @@ pub fn version(config: &Attributes, base_dir: Option<&Path>) -> Option<String> {
     }
     let Some(base_dir) = base_dir else {
         let digest = hasher.finalize();
-        return Some(digest.iter().take(6).map(|b| format!("{b:02x}")).collect());
+        return Some(crate::hex::lower(&digest[..6]));
     };
     let workdir = match config.get("workdir").and_then(Value::as_str) {
         Some(dir) => base_dir.join(dir),
@@ -663,7 +663,7 @@ pub fn version(config: &Attributes, base_dir: Option<&Path>) -> Option<String> {
         }
     }
     let digest = hasher.finalize();
-    Some(digest.iter().take(6).map(|b| format!("{b:02x}")).collect())
+    Some(crate::hex::lower(&digest[..6]))
 }
 
 #[cfg(test)]

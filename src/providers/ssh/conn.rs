@@ -1235,10 +1235,7 @@ fn parse_hashes(text: &str) -> HashMap<String, FileStat> {
 
 /// SHA-256 of bytes, hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::lower(&Sha256::digest(bytes))
 }
 
 #[cfg(test)]

@@ -644,7 +644,7 @@ impl Pool {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::lower(bytes)
 }
 
 #[cfg(test)]

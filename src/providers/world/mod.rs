@@ -56,7 +56,6 @@ use super::test::{NAME, TEST_RESOURCE, TestProvider};
 use crate::host::{Host, HostError};
 use crate::lang::Value;
 use async_trait::async_trait;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -302,10 +301,9 @@ impl std::fmt::Debug for WorldProvider {
 fn random_id(host: &dyn Host) -> String {
     let mut bytes = [0u8; 8];
     host.random_bytes(&mut bytes);
-    bytes.iter().fold(String::from("t-"), |mut id, byte| {
-        let _ = write!(id, "{byte:02x}");
-        id
-    })
+    let mut id = String::from("t-");
+    crate::hex::push_lower(&mut id, &bytes);
+    id
 }
 
 /// Whether an id is safe as a file name (it may come from `infra import`).
