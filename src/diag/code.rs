@@ -246,6 +246,8 @@ codes! {
     StateLockMismatch => ("infra::state::lock_mismatch", "no lock with that id"),
     /// A history version that does not exist was asked for.
     StateNoSuchVersion => ("infra::state::no_such_version", "no such state version"),
+    /// A history version that the retention setting (`stack { history = { keep = N } }`) pruned was asked for.
+    StateVersionPruned => ("infra::state::version_pruned", "state version was pruned from the history"),
     /// The journal has a damaged record before its last one.
     StateCorruptedJournal => ("infra::state::corrupted_journal", "state journal is corrupted"),
     /// The journal was started against another serial than the current version's.
