@@ -219,7 +219,8 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
     ),
     (
         "infra::state::version_pruned",
-        "about recorded state, not stack files; tested in src/state/tests.rs",
+        "about recorded state, not stack files; tested in src/state/tests.rs and \
+         tests/state_cli.rs",
     ),
     (
         "infra::state::corrupted_journal",
