@@ -3,8 +3,9 @@
 //! reach it only through [`super::Reading`] and [`super::Writing`].
 //!
 //! Terminology: the *current version* is the newest written [`StateFile`];
-//! *history* holds every version; the *journal* holds completed actions not
-//! yet in a version; the *audit log* one record per writing command.
+//! *history* holds every version but those the retention setting pruned;
+//! the *journal* holds completed actions not yet in a version; the *audit
+//! log* one record per writing command.
 //!
 //! Invariant: nothing above `state` names a backend type; a new backend is
 //! one more arm of [`Kind`] and one more name in [`BACKENDS`], and no

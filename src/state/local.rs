@@ -280,7 +280,7 @@ impl<'h> LocalBackend<'h> {
         self.open_state(file, key).map(Some)
     }
 
-    /// Writes `state` as the next version (serial + 1), keeping every version
+    /// Writes `state` as the next version (serial + 1), keeping the older ones
     /// in the history folder. `state.serial` must be the serial it was read
     /// at (0 for a new state); it is updated to the new serial. Returns the
     /// version as written, read back ([`LocalBackend::write_version`] does

@@ -3,7 +3,7 @@
 //! or any S3-compatible endpoint (moto, MinIO, LocalStack).
 //!
 //! ```text
-//! PREFIX/STACK/ENV/versions/<serial, 20 digits>.json   every version ever written (never overwritten)
+//! PREFIX/STACK/ENV/versions/<serial, 20 digits>.json   every version kept (never overwritten; the oldest pruned under a retention setting)
 //! PREFIX/STACK/ENV/head.json                           the lineage and serial of the current version
 //! PREFIX/STACK/ENV/lock.json                           the lock and its holder, while a command writes
 //! PREFIX/STACK/ENV/journal/<seq, 20 digits>.json       completed actions not yet in a version, one object per group commit

@@ -16,6 +16,9 @@
 //! Invariant: a journal is folded only onto the version it names: when the
 //! state's lineage or serial moved, the command is refused and the journal
 //! is kept, never dropped.
+//! Invariant: [`Writing::finish`] is the only place that prunes the history:
+//! under the lock, only after the command wrote a version, and recorded in
+//! the command's audit record.
 
 use super::audit::{ActionOutcome, AuditAction, AuditRecord, PrunedVersions};
 use super::backend::{Backend, JournalWriter};
