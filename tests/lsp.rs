@@ -488,6 +488,28 @@ fn ranges_count_utf16_columns() {
 }
 
 #[test]
+fn stack_settings_complete_and_hover_with_what_they_do() {
+    let dir = common::TempDir::new("lsp-stack-settings");
+    let text = "stack \"s\" {\n  history = { keep = 200 }\n}\n";
+    let main = dir.write("main.infra", text);
+    let main_uri = uri(&main);
+    let mut client = Client::initialized(&binary(), Value::Null);
+    client.open(&main_uri, text);
+    assert_eq!(client.diagnostics(&main_uri, 1), Vec::<Value>::new());
+    let hover = hover_text(&mut client, &main_uri, position(text, "history", 0, 2));
+    assert!(hover.contains("**history** (stack setting)"), "{hover}");
+    assert!(hover.contains("keep = 200"), "{hover}");
+    let typing = "stack \"s\" {\n  hi\n}\n";
+    client.change(&main_uri, 2, typing);
+    let items = client.result(
+        "textDocument/completion",
+        at(&main_uri, position(typing, "  hi\n", 0, 4)),
+    );
+    assert!(labels(&items).contains(&String::from("history")), "{items}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
 fn secret_values_never_show_on_hover() {
     let dir = common::TempDir::new("lsp-secrets");
     let text = "variable \"token\" {\n  type      = string\n  default   = \"hunter2-default\"\n  sensitive = true\n}\n\nenvironment \"prod\" {\n  vars = { token = \"hunter2-prod\" }\n}\n\nsecret \"key\" {\n  env = \"LSP_TEST_SECRET\"\n}\n\nlocals {\n  a = var.token\n  b = secret.key\n}\n";

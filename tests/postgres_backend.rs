@@ -621,3 +621,73 @@ fn a_state_url_with_tls_verifies_the_server_and_bad_credentials_or_certificates_
 fn words(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+#[test]
+fn history_keep_deletes_old_version_rows_and_refuses_a_pruned_version() {
+    let Some(server) = PgServer::start("pg-backend-retention") else {
+        return;
+    };
+    let setup = Setup::new("pg-retention", &server, "postgres", 1);
+    let with_keep = stack("postgres", 1).replace(
+        "default_environment = \"dev\"\n",
+        "default_environment = \"dev\"\n  history             = { keep = 2 }\n",
+    );
+    setup.dir.write("main.infra", with_keep);
+    let rows = || {
+        server.psql(
+            "postgres",
+            "SELECT string_agg(serial::text, ',' ORDER BY serial) FROM infra.versions \
+             WHERE stack = 'shared' AND environment = 'dev'",
+        )
+    };
+    for (n, value) in ["a", "b"].iter().enumerate() {
+        let applied = setup.must(
+            &["apply", "--auto-approve", "--var", &format!("v={value}")],
+            0,
+        );
+        assert!(
+            !stderr(&applied).contains("Pruned history"),
+            "apply {n}: {}",
+            stderr(&applied)
+        );
+    }
+    let applied = setup.must(&["apply", "--auto-approve", "--var", "v=c"], 0);
+    assert!(
+        stderr(&applied).contains("Pruned history: version 1 removed (stack.history.keep = 2)."),
+        "{}",
+        stderr(&applied)
+    );
+    assert_eq!(rows(), "2,3");
+    setup.must(&["apply", "--auto-approve", "--var", "v=d"], 0);
+    assert_eq!(rows(), "3,4");
+    let history = setup.must(&["state", "history", "--json"], 0);
+    let json: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(version_serials(&json), [3, 4], "{json}");
+    // A pruned version is refused as pruned; a kept one reads and verifies.
+    let pulled = setup.must(&["state", "pull", "--serial", "1"], 1);
+    assert!(
+        stderr(&pulled).contains("infra::state::version_pruned"),
+        "{}",
+        stderr(&pulled)
+    );
+    let rolled = setup.must(&["rollback", "--to", "2", "--auto-approve"], 1);
+    assert!(
+        stderr(&rolled).contains("infra::state::version_pruned"),
+        "{}",
+        stderr(&rolled)
+    );
+    let pulled = setup.must(&["state", "pull", "--serial", "3"], 0);
+    let file: serde_json::Value = serde_json::from_slice(&pulled.stdout).unwrap();
+    assert_eq!(file["serial"], 3);
+    setup.must(&["rollback", "--to", "3", "--auto-approve"], 0);
+    assert_eq!(rows(), "4,5");
+    setup.must(&["plan", "--detailed-exitcode", "--var", "v=c"], 0);
+    // The audit log names what each prune removed.
+    assert_eq!(
+        server.psql(
+            "postgres",
+            "SELECT count(*) FROM infra.audit WHERE record LIKE '%\"pruned\"%'"
+        ),
+        "3"
+    );
+}

@@ -778,3 +778,76 @@ fn a_missing_bucket_or_no_bucket_at_all_is_refused_with_how_to_fix_it() {
         stderr(&output)
     );
 }
+
+#[test]
+fn history_keep_deletes_old_version_objects_and_refuses_a_pruned_version() {
+    let Some(moto) = MotoServer::start("s3-backend-retention") else {
+        return;
+    };
+    let setup = Setup::new("s3-retention", &moto, "s3", 1);
+    let with_keep = stack("s3", 1).replace(
+        "default_environment = \"dev\"\n",
+        "default_environment = \"dev\"\n  history             = { keep = 2 }\n",
+    );
+    setup.dir.write("main.infra", with_keep);
+    let versions = || {
+        keys(&moto, &format!("{BASE}versions/"))
+            .iter()
+            .map(|key| {
+                key.trim_start_matches(&format!("{BASE}versions/"))
+                    .trim_end_matches(".json")
+                    .parse::<u64>()
+                    .unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    for value in ["a", "b"] {
+        let applied = setup.must(
+            &["apply", "--auto-approve", "--var", &format!("v={value}")],
+            0,
+        );
+        assert!(
+            !stderr(&applied).contains("Pruned history"),
+            "{}",
+            stderr(&applied)
+        );
+    }
+    let applied = setup.must(&["apply", "--auto-approve", "--var", "v=c"], 0);
+    assert!(
+        stderr(&applied).contains("Pruned history: version 1 removed (stack.history.keep = 2)."),
+        "{}",
+        stderr(&applied)
+    );
+    assert_eq!(versions(), [2, 3]);
+    setup.must(&["apply", "--auto-approve", "--var", "v=d"], 0);
+    assert_eq!(versions(), [3, 4]);
+    let history = setup.must(&["state", "history", "--json"], 0);
+    let json: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(version_serials(&json), [3, 4], "{json}");
+    let pulled = setup.must(&["state", "pull", "--serial", "2"], 1);
+    assert!(
+        stderr(&pulled).contains("infra::state::version_pruned"),
+        "{}",
+        stderr(&pulled)
+    );
+    let restored = setup.must(&["state", "restore", "1"], 1);
+    assert!(
+        stderr(&restored).contains("infra::state::version_pruned"),
+        "{}",
+        stderr(&restored)
+    );
+    let pulled = setup.must(&["state", "pull", "--serial", "3"], 0);
+    let file: serde_json::Value = serde_json::from_slice(&pulled.stdout).unwrap();
+    assert_eq!(file["serial"], 3);
+    // A restore of a kept version writes 5; the last apply (4) started from 3.
+    let restored = setup.must(&["state", "restore", "3"], 0);
+    assert!(
+        !stderr(&restored).contains("Pruned history"),
+        "{}",
+        stderr(&restored)
+    );
+    assert_eq!(versions(), [3, 4, 5]);
+    setup.must(&["rollback", "--auto-approve"], 0);
+    assert_eq!(versions(), [5, 6]);
+    assert!(keys(&moto, &format!("{BASE}audit/")).len() >= 6);
+}

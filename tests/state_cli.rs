@@ -1237,3 +1237,189 @@ fn restore_is_the_way_out_of_a_corrupt_current_file() {
     );
     assert_eq!(entries(&history_json(&dir.path), "version").len(), 2);
 }
+
+// ---- history retention ---------------------------------------------------------
+
+/// A stack whose history keeps 3 versions, with a secret in its resource.
+const RETAINED: &str = r#"stack "demo" {
+  default_environment = "dev"
+  history             = { keep = 3 }
+}
+
+environment "dev" {}
+
+variable "v" {
+  type = string
+}
+
+secret "s" {
+  env = "S"
+}
+
+resource "null_resource" "a" {
+  triggers = { token = secret.s, v = var.v }
+}
+
+output "v" {
+  value = var.v
+}
+"#;
+
+/// The files of the `dev` history folder that are versions, by name.
+fn version_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join(".infra/state/demo/dev.history"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+}
+
+fn serials_in(history: &serde_json::Value) -> Vec<u64> {
+    entries(history, "version")
+        .iter()
+        .map(|v| v["serial"].as_u64().unwrap())
+        .collect()
+}
+
+/// Runs `args`, which must succeed and keep the canary out of its output.
+fn must(dir: &Path, args: &[&str]) -> Output {
+    let output = infra(dir, args);
+    assert_eq!(
+        code(&output),
+        0,
+        "infra {}:\n{}{}",
+        args.join(" "),
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(!stdout(&output).contains(CANARY) && !stderr(&output).contains(CANARY));
+    output
+}
+
+#[test]
+fn history_keep_prunes_the_oldest_versions_after_each_write_and_says_so() {
+    let dir = TempDir::new("retention-prunes");
+    dir.write("main.infra", RETAINED);
+    for n in 1..=3 {
+        let applied = must(
+            &dir.path,
+            &["apply", "--auto-approve", "--var", &format!("v={n}")],
+        );
+        assert!(
+            !stderr(&applied).contains("Pruned"),
+            "nothing to prune yet: {}",
+            stderr(&applied)
+        );
+    }
+    let applied = must(&dir.path, &["apply", "--auto-approve", "--var", "v=4"]);
+    assert!(
+        stderr(&applied).ends_with(
+            "State saved as version 4.\nPruned history: version 1 removed (stack.history.keep = 3).\n"
+        ),
+        "{}",
+        stderr(&applied)
+    );
+    for n in 5..=6 {
+        must(
+            &dir.path,
+            &["apply", "--auto-approve", "--var", &format!("v={n}")],
+        );
+    }
+    // Only the newest three are left: two deltas and the whole newest one.
+    assert_eq!(
+        version_files(&dir.path),
+        [
+            "00000000000000000004.delta.json",
+            "00000000000000000005.delta.json",
+            "00000000000000000006.json",
+        ]
+    );
+    let history = history_json(&dir.path);
+    assert_eq!(serials_in(&history), [4, 5, 6]);
+    // Each apply's record says what it pruned; the records of pruned
+    // versions stay.
+    let audits = entries(&history, "audit");
+    assert_eq!(audits.len(), 6);
+    let pruned: Vec<&serde_json::Value> = audits.iter().map(|a| &a["pruned"]).collect();
+    assert!(pruned[..3].iter().all(|p| p.is_null()), "{history}");
+    assert_eq!(
+        pruned[5],
+        &serde_json::json!({ "first": 3, "last": 3, "keep": 3 })
+    );
+    let human = must(&dir.path, &["state", "history"]);
+    assert!(
+        stdout(&human).contains("pruned version 3 (stack.history.keep = 3)"),
+        "{}",
+        stdout(&human)
+    );
+}
+
+#[test]
+fn a_pruned_version_is_refused_as_pruned_and_kept_ones_still_roll_back_and_restore() {
+    let dir = TempDir::new("retention-refuses");
+    dir.write("main.infra", RETAINED);
+    for n in 1..=6 {
+        must(
+            &dir.path,
+            &["apply", "--auto-approve", "--var", &format!("v={n}")],
+        );
+    }
+    // Kept: 4, 5, 6. Each reads, rebuilt from the deltas, and verifies.
+    for serial in ["4", "5", "6"] {
+        let pulled = must(&dir.path, &["state", "pull", "--serial", serial]);
+        let file: serde_json::Value = serde_json::from_slice(&pulled.stdout).unwrap();
+        assert_eq!(file["serial"].to_string(), serial);
+        StateFile::parse(&pulled.stdout, Path::new("pulled")).unwrap();
+    }
+    for args in [
+        &["state", "pull", "--serial", "2"][..],
+        &["state", "restore", "3"],
+        &["rollback", "--to", "1", "--auto-approve", "--var", "v=6"],
+    ] {
+        let refused = infra(&dir.path, args);
+        assert_fails_with(&refused, "infra::state::version_pruned");
+        assert!(
+            stderr(&refused).contains("stack.history.keep = 3"),
+            "{}",
+            stderr(&refused)
+        );
+    }
+    let unknown = infra(&dir.path, &["state", "pull", "--serial", "99"]);
+    assert_fails_with(&unknown, "infra::state::no_such_version");
+    assert_eq!(serials_in(&history_json(&dir.path)), [4, 5, 6]);
+
+    // Back to 4: version 7. The rollback started from 6, which it keeps.
+    let rolled = must(
+        &dir.path,
+        &["rollback", "--to", "4", "--auto-approve", "--var", "v=6"],
+    );
+    assert!(
+        stderr(&rolled).contains("Pruned history: version 4 removed (stack.history.keep = 3)."),
+        "{}",
+        stderr(&rolled)
+    );
+    let output = must(&dir.path, &["output", "v"]);
+    assert_eq!(stdout(&output).trim(), "\"4\"");
+    // State surgery prunes too, but keeps what undoes the last deploy (6,
+    // which the rollback started from) when it leaves the newest three.
+    let restored = must(&dir.path, &["state", "restore", "5"]);
+    assert!(
+        stderr(&restored).contains("Pruned history: version 5 removed (stack.history.keep = 3)."),
+        "{}",
+        stderr(&restored)
+    );
+    let removed = must(&dir.path, &["state", "rm", "null_resource.a"]);
+    assert!(!stderr(&removed).contains("Pruned"), "{}", stderr(&removed));
+    assert_eq!(serials_in(&history_json(&dir.path)), [6, 7, 8, 9]);
+    for serial in 6..=9 {
+        must(
+            &dir.path,
+            &["state", "pull", "--serial", &serial.to_string()],
+        );
+    }
+    // Without --to a rollback goes back to the version before the current one.
+    must(&dir.path, &["rollback", "--auto-approve", "--var", "v=6"]);
+    assert_eq!(list(&dir.path), ["null_resource.a"]);
+}

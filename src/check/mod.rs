@@ -11,6 +11,7 @@
 //! Invariant: no live provider calls; no printing; files only through `host`.
 
 mod duplicates;
+mod history;
 mod load;
 mod model;
 mod names;

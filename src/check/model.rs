@@ -201,10 +201,13 @@ pub(crate) fn lower_stack(
                 if let Some(attribute) = block.attribute("policies") {
                     stack.policies = lower_policies(&attribute.value, diagnostics);
                 }
+                if let Some(attribute) = block.attribute("history") {
+                    stack.history = super::history::lower_history(&attribute.value, diagnostics);
+                }
                 for attribute in block.attributes() {
                     if !matches!(
                         attribute.name.name.as_str(),
-                        "state" | "default_environment" | "policies"
+                        "state" | "default_environment" | "policies" | "history"
                     ) {
                         stack
                             .backend

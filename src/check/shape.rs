@@ -121,7 +121,9 @@ pub const VALIDATE: BlockShape = BlockShape {
 /// postgres connection; `state_bucket`, `state_key_prefix`, `state_region`,
 /// `state_endpoint` (or `bucket`, `prefix`, `region`, `endpoint`) and
 /// `state_access_key`, `state_secret_key`, `state_session_token` locate and
-/// reach s3 state.
+/// reach s3 state. `default_environment` is the environment used without
+/// `--env`, `policies` the policy folders every plan is checked against, and
+/// `history = { keep = N }` how many state versions the history keeps.
 pub const STACK: BlockShape = BlockShape {
     kind: "stack",
     labels: &["NAME"],
@@ -142,6 +144,7 @@ pub const STACK: BlockShape = BlockShape {
         "state_secret_key",
         "state_session_token",
         "policies",
+        "history",
     ]),
     required: &[],
     blocks: NestedBlocks::Fixed(&[]),

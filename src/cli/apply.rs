@@ -248,6 +248,7 @@ fn execute(ctx: &mut Ctx<'_>, request: ApplyRequest, approved: bool, grace: Dura
             done,
             any_instance,
             serial,
+            pruned,
             outputs,
         }) => {
             let failed = report.failed() || diagnostics.has_errors();
@@ -261,6 +262,9 @@ fn execute(ctx: &mut Ctx<'_>, request: ApplyRequest, approved: bool, grace: Dura
             ctx.out(&outputs_text(&outputs));
             if let Some(serial) = serial {
                 ctx.err(&format!("State saved as version {serial}.\n"));
+            }
+            if let Some(pruned) = pruned {
+                ctx.err(&format!("{}\n", pruned.describe()));
             }
             if failed { Exit::Failure } else { Exit::Success }
         }
@@ -639,6 +643,9 @@ impl ImportCommand {
                     imported.addr, imported.id
                 ));
                 ctx.err(&format!("State saved as version {}.\n", imported.serial));
+                if let Some(pruned) = imported.pruned {
+                    ctx.err(&format!("{}\n", pruned.describe()));
+                }
                 stopped_or(Exit::Success)
             }
             _ => stopped_or(Exit::Failure),

@@ -201,7 +201,11 @@ impl RefreshCommand {
                 ctx.err("refresh cancelled: the state was not changed.\n");
                 Exit::Failure
             }
-            Some(RefreshOutcome::Accepted { report, serial }) => {
+            Some(RefreshOutcome::Accepted {
+                report,
+                serial,
+                pruned,
+            }) => {
                 ctx.out(&format!(
                     "Refresh complete! Accepted {} changed and {} deleted outside infra into \
                      the state.\n",
@@ -209,6 +213,9 @@ impl RefreshCommand {
                     report.deleted()
                 ));
                 ctx.err(&format!("State saved as version {serial}.\n"));
+                if let Some(pruned) = pruned {
+                    ctx.err(&format!("{}\n", pruned.describe()));
+                }
                 if failed { Exit::Failure } else { Exit::Success }
             }
         }

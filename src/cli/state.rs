@@ -42,7 +42,7 @@ enum StateAction {
     Mv(MvArgs),
     /// List the state's versions and the audit records of the commands that wrote them.
     History(HistoryArgs),
-    /// Print the current state file, secrets still sealed.
+    /// Print the current state file (or a history version), secrets still sealed.
     Pull(PullArgs),
     /// Replace the state with FILE (same lineage, higher serial, unless --force).
     Push(PushArgs),
@@ -107,6 +107,10 @@ struct HistoryArgs {
 struct PullArgs {
     #[command(flatten)]
     env: EnvSelect,
+    /// Print this history version instead of the current one (`infra state
+    /// history` lists them), rebuilt and checked against its checksum.
+    #[arg(long, value_name = "SERIAL")]
+    serial: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -150,6 +154,8 @@ pub(super) struct Located {
     pub environment: String,
     /// The state backend the stack names.
     pub backend_kind: BackendKind,
+    /// The history's retention setting (`stack { history = { keep = N } }`).
+    pub retention: Option<crate::state::Retention>,
 }
 
 impl Located {
@@ -183,6 +189,7 @@ pub(super) fn locate(ctx: &mut Ctx<'_>, environment: Option<&str>) -> Result<Loc
             stack: checked.config.stack.name.clone(),
             environment: selected.name,
             backend_kind,
+            retention: crate::pipeline::retention(&checked),
         }),
         Err(diagnostic) => {
             let diagnostics: Diagnostics = std::iter::once(diagnostic).collect();
@@ -419,7 +426,7 @@ fn surgery(
         )
     };
     let mut writing = match held {
-        Ok(writing) => writing,
+        Ok(writing) => writing.with_retention(located.retention),
         Err(error) => return state_failure(ctx, &error),
     };
     for note in writing.notes() {
@@ -449,7 +456,7 @@ fn surgery(
     let mut record = started;
     record.serial = Some(state.serial);
     record.actions = done.actions;
-    let problems = writing.finish(Some(record));
+    let finished = writing.finish(Some(record));
     for line in &done.lines {
         ctx.out(&format!("{line}\n"));
     }
@@ -457,8 +464,20 @@ fn surgery(
         "State written as version {} ({}).\n",
         state.serial, done.summary
     ));
+    report_finished(ctx, finished)
+}
+
+/// Says what a writing state command's finish did: the history versions
+/// pruned (stderr), then any problem as a warning (the state is written).
+pub(super) fn report_finished(ctx: &mut Ctx<'_>, finished: crate::state::Finished) -> Exit {
+    if let Some(pruned) = finished.pruned {
+        ctx.err(&format!("{}\n", pruned.describe()));
+    }
     let mut exit = Exit::Success;
-    for error in problems {
+    if let Some(error) = &finished.prune_failed {
+        ctx.report_one(crate::pipeline::prune_warning(error));
+    }
+    for error in finished.problems {
         exit = ctx.report_one(error.to_diagnostic().warning());
     }
     exit
@@ -739,6 +758,16 @@ fn pull(ctx: &mut Ctx<'_>, args: PullArgs) -> Exit {
     let host = ctx.host;
     let stored = located.backend(host);
     let backend = stored.as_ref();
+    if let Some(serial) = args.serial {
+        // A version as written: a journal folds into the current one only.
+        return match backend.version(serial) {
+            Ok(file) => {
+                let _ = ctx.stdout.write_all(&file.to_bytes());
+                Exit::Success
+            }
+            Err(error) => state_failure(ctx, &error),
+        };
+    }
     let reading = match Reading::open(backend) {
         Ok(reading) => reading,
         Err(error) => return state_failure(ctx, &error),
@@ -891,7 +920,8 @@ enum Entry {
 /// Versions by serial; each audit record right after the version it wrote,
 /// or (when it wrote none) after the last version written before it ended.
 /// Version times are whole seconds, so time alone cannot order a version
-/// against a record of the same second.
+/// against a record of the same second. A record of a version the retention
+/// setting pruned goes before the oldest version kept, by its serial.
 fn interleave(
     mut versions: Vec<crate::state::VersionInfo>,
     records: Vec<AuditRecord>,
@@ -899,18 +929,18 @@ fn interleave(
     versions.sort_by_key(|v| v.serial);
     let mut keyed: Vec<((usize, u8, u64), Entry)> = Vec::new();
     for record in records {
-        let by_serial = record
-            .serial
-            .and_then(|serial| versions.iter().position(|v| v.serial == serial));
-        let anchor = by_serial.map_or_else(
-            || {
-                versions
-                    .iter()
-                    .rposition(|v| v.written_at.saturating_mul(1000) <= record.finished_at)
-                    .map_or(0, |i| i + 1)
-            },
-            |i| i + 1,
-        );
+        let by_serial = record.serial.map(|serial| {
+            versions
+                .iter()
+                .rposition(|v| v.serial <= serial)
+                .map_or(0, |i| i + 1)
+        });
+        let anchor = by_serial.unwrap_or_else(|| {
+            versions
+                .iter()
+                .rposition(|v| v.written_at.saturating_mul(1000) <= record.finished_at)
+                .map_or(0, |i| i + 1)
+        });
         keyed.push(((anchor, 1, record.finished_at), Entry::Audit(record)));
     }
     for (index, version) in versions.into_iter().enumerate() {
@@ -964,6 +994,7 @@ fn history(ctx: &mut Ctx<'_>, args: HistoryArgs) -> Exit {
             .warning(),
         );
     }
+    let oldest_kept = versions.iter().map(|v| v.serial).min();
     let entries = interleave(versions, log.records);
     if args.json {
         let items: Vec<serde_json::Value> = entries
@@ -1015,7 +1046,10 @@ fn history(ctx: &mut Ctx<'_>, args: HistoryArgs) -> Exit {
             Entry::Audit(record) => {
                 let written = record.serial.map_or_else(
                     || String::from("nothing written"),
-                    |s| format!("wrote version {s}"),
+                    |s| match oldest_kept {
+                        Some(oldest) if s < oldest => format!("wrote version {s}, since pruned"),
+                        _ => format!("wrote version {s}"),
+                    },
                 );
                 text.push_str(&format!(
                     "  audit      {}  {} by {}@{}: {} ({} succeeded, {} failed, {} skipped; {})\n",
@@ -1035,6 +1069,13 @@ fn history(ctx: &mut Ctx<'_>, args: HistoryArgs) -> Exit {
                 ));
                 if let Some(digest) = &record.plan_digest {
                     text.push_str(&format!("             plan {digest}\n"));
+                }
+                if let Some(pruned) = &record.pruned {
+                    text.push_str(&format!(
+                        "             pruned {} (stack.history.keep = {})\n",
+                        pruned.range(),
+                        pruned.keep
+                    ));
                 }
                 for action in &record.actions {
                     let outcome = match action.outcome {
@@ -1128,7 +1169,7 @@ impl ForceUnlockCommand {
                         for note in writing.notes() {
                             ctx.err(&format!("{note}\n"));
                         }
-                        for error in writing.finish(None) {
+                        for error in writing.finish(None).problems {
                             exit = ctx.report_one(error.to_diagnostic().warning());
                         }
                     }
@@ -1229,6 +1270,7 @@ mod history_tests {
             serial,
             actions: Vec::new(),
             result: AuditResult::Succeeded,
+            pruned: None,
         }
     }
 
@@ -1265,6 +1307,22 @@ mod history_tests {
                 "failed-apply",
                 "rm-3"
             ]
+        );
+    }
+
+    #[test]
+    fn records_of_pruned_versions_come_before_the_oldest_version_kept() {
+        // Versions 1 and 2 were pruned; all were written in one second.
+        let versions = vec![version(3, 100), version(4, 100)];
+        let records = vec![
+            record("apply-1", Some(1), 100_100),
+            record("apply-2", Some(2), 100_200),
+            record("apply-3", Some(3), 100_300),
+            record("apply-4", Some(4), 100_400),
+        ];
+        assert_eq!(
+            order(&interleave(versions, records)),
+            ["apply-1", "apply-2", "v3", "apply-3", "v4", "apply-4"]
         );
     }
 }

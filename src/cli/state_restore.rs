@@ -49,7 +49,7 @@ pub(super) fn restore(ctx: &mut Ctx<'_>, args: RestoreArgs) -> Exit {
         Writing::open_to_restore(host, backend, timeout, &mut on_wait)
     };
     let mut writing = match held {
-        Ok(writing) => writing,
+        Ok(writing) => writing.with_retention(located.retention),
         Err(error) => return state_failure(ctx, &error),
     };
     for note in writing.notes() {
@@ -70,7 +70,7 @@ pub(super) fn restore(ctx: &mut Ctx<'_>, args: RestoreArgs) -> Exit {
         error: None,
         phases: Vec::new(),
     }];
-    let problems = writing.finish(Some(record));
+    let finished = writing.finish(Some(record));
     if let Some(kept) = replaced {
         ctx.out(&format!(
             "The current file could not be read; it was kept as {}.\n",
@@ -84,9 +84,5 @@ pub(super) fn restore(ctx: &mut Ctx<'_>, args: RestoreArgs) -> Exit {
         state.outputs.len(),
         state.serial,
     ));
-    let mut exit = Exit::Success;
-    for error in problems {
-        exit = ctx.report_one(error.to_diagnostic().warning());
-    }
-    exit
+    super::state::report_finished(ctx, finished)
 }

@@ -98,8 +98,21 @@ pub struct StackSettings {
     /// `policies = ["./policy", "std/policy/tagging"]`: the policy folders
     /// checked against every plan, each with its list element.
     pub policies: Vec<(String, Span)>,
+    /// `history = { keep = 200 }`: how many versions the state history
+    /// keeps; `None` keeps every version.
+    pub history: Option<HistorySettings>,
     /// The block, when there is one.
     pub span: Option<Span>,
+}
+
+/// `stack { history = { keep = N } }`: the retention of the state history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistorySettings {
+    /// The number of newest versions kept (at least 1); older ones are
+    /// pruned after a write, except those a rollback still needs.
+    pub keep: u64,
+    /// The `history` attribute's value.
+    pub span: Span,
 }
 
 /// An `environment "name" { ... }` block.

@@ -174,6 +174,10 @@ codes! {
     /// strategy, a `max_error_rate` outside [0, 1], a duration without a unit,
     /// a strategy that needs a router without one, a secret in `run`.
     CheckInvalidServiceSetting => ("infra::check::invalid_service_setting", "invalid service setting"),
+    /// `stack { history = ... }` is not `{ keep = N }` with N a whole number
+    /// of at least 1: another type, zero or a negative number, a key other
+    /// than `keep`, or a value that is not written literally.
+    CheckInvalidHistorySetting => ("infra::check::invalid_history_setting", "invalid history setting"),
 
     // ---- graph: the dependency graph -------------------------------------------
     /// Things depend on each other in a circle.
@@ -242,6 +246,8 @@ codes! {
     StateLockMismatch => ("infra::state::lock_mismatch", "no lock with that id"),
     /// A history version that does not exist was asked for.
     StateNoSuchVersion => ("infra::state::no_such_version", "no such state version"),
+    /// A history version that the retention setting (`stack { history = { keep = N } }`) pruned was asked for.
+    StateVersionPruned => ("infra::state::version_pruned", "state version was pruned from the history"),
     /// The journal has a damaged record before its last one.
     StateCorruptedJournal => ("infra::state::corrupted_journal", "state journal is corrupted"),
     /// The journal was started against another serial than the current version's.

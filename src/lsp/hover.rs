@@ -2,7 +2,8 @@
 //! shows its schema (every attribute with its type and docs); an attribute
 //! of a resource shows its own entry; a variable shows its type, default,
 //! description and the value each environment gives it; a secret shows where
-//! its value comes from; a function shows its signature and reference text.
+//! its value comes from; a function shows its signature and reference text;
+//! a setting of the `stack` block says what it does.
 //!
 //! Invariant: no secret value is ever shown: a secret, and a variable marked
 //! `sensitive`, show `(secret)` where a value would go.
@@ -44,6 +45,27 @@ pub(crate) const META_ARGUMENTS: &[(&str, &str)] = &[
     (
         "lifecycle",
         "How changes are made: `prevent_destroy`, `create_before_destroy`, `ignore_changes`, `replace_triggered_by`.",
+    ),
+];
+
+/// The documentation of the `stack` block's own settings (the state
+/// backend's connection settings are described in docs/state.md).
+pub(crate) const STACK_SETTINGS: &[(&str, &str)] = &[
+    (
+        "state",
+        "Where the state of each environment is kept: `\"local\"` (the default, under `.infra/`), `\"postgres\"` or `\"s3\"`.",
+    ),
+    (
+        "default_environment",
+        "The environment commands use when `--env` is not given.",
+    ),
+    (
+        "policies",
+        "The Rego policy folders every plan is checked against: `policies = [\"./policy\", \"std/policy/tagging\"]`.",
+    ),
+    (
+        "history",
+        "How many state versions each environment's history keeps: `history = { keep = 200 }`. After a write, older versions are pruned, except the one before the current version and the one the last apply, destroy or rollback started from (what a rollback needs). Without it every version is kept.",
     ),
 ];
 
@@ -170,6 +192,10 @@ fn attribute_name_doc(
             let schema = schema(registry, &block.kind.name, resource_type)?;
             schema.attribute(name).map(|a| attribute_doc(schema, a))
         }
+        "stack" => STACK_SETTINGS
+            .iter()
+            .find(|(setting, _)| *setting == name)
+            .map(|(setting, doc)| format!("**{setting}** (stack setting)\n\n{doc}")),
         "module" => {
             let call = analysis
                 .config

@@ -25,7 +25,7 @@ use crate::lang::Value;
 use crate::plan::{Plan, PlanFile};
 use crate::providers::ObjectState;
 use crate::state::audit::{ActionOutcome as AuditOutcome, AuditAction, AuditPhase, AuditRecord};
-use crate::state::{Backend, Key, KeyUse, LockInfo, State, StateError, Writing};
+use crate::state::{Backend, Key, KeyUse, LockInfo, PrunedVersions, State, StateError, Writing};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -114,6 +114,8 @@ pub enum Outcome {
         any_instance: std::collections::BTreeSet<InstanceAddr>,
         /// The new state version.
         serial: Option<u64>,
+        /// The history versions the retention setting pruned after it.
+        pruned: Option<PrunedVersions>,
         /// The outputs written, opened (secrets still marked), with whether
         /// each is declared sensitive; empty when none were written.
         outputs: Vec<(String, crate::lang::Value, bool)>,
@@ -181,7 +183,7 @@ fn run(
         KeyUse::Create,
     );
     let mut writing = match writing {
-        Ok(writing) => writing,
+        Ok(writing) => writing.with_retention(super::retention(checked)),
         Err(error) => {
             fail(diagnostics, error);
             return None;
@@ -375,7 +377,11 @@ fn run(
     };
     audit.serial = serial;
     audit.actions = audit_actions(&report);
-    for error in writing.finish(Some(audit)) {
+    let finished = writing.finish(Some(audit));
+    if let Some(error) = &finished.prune_failed {
+        diagnostics.push(super::prune_warning(error));
+    }
+    for error in finished.problems {
         fail(diagnostics, error);
     }
     let succeeded: std::collections::BTreeSet<&InstanceAddr> = report
@@ -408,6 +414,7 @@ fn run(
         done,
         any_instance,
         serial,
+        pruned: finished.pruned,
         outputs,
     })
 }

@@ -32,7 +32,7 @@ use crate::host::Host;
 use crate::lang::Value;
 use crate::plan::{Drift, DriftKind, PriorObject, PriorVersion, Refreshed, prior_objects, refresh};
 use crate::state::audit::{ActionOutcome, AuditAction, AuditRecord};
-use crate::state::{Backend, Key, KeyUse, LockInfo, State, StateError, Writing};
+use crate::state::{Backend, Key, KeyUse, LockInfo, PrunedVersions, State, StateError, Writing};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -134,6 +134,8 @@ pub enum RefreshOutcome {
         report: DriftReport,
         /// The new state version.
         serial: u64,
+        /// The history versions the retention setting pruned after it.
+        pruned: Option<PrunedVersions>,
     },
 }
 
@@ -408,7 +410,7 @@ fn run_refresh(
         KeyUse::Existing,
     );
     let mut writing = match writing {
-        Ok(writing) => writing,
+        Ok(writing) => writing.with_retention(super::retention(checked)),
         Err(error) => {
             fail(diagnostics, error);
             return None;
@@ -468,10 +470,18 @@ fn run_refresh(
             phases: Vec::new(),
         })
         .collect();
-    for error in writing.finish(Some(audit)) {
+    let finished = writing.finish(Some(audit));
+    if let Some(error) = &finished.prune_failed {
+        diagnostics.push(super::prune_warning(error));
+    }
+    for error in finished.problems {
         fail(diagnostics, error);
     }
-    Some(RefreshOutcome::Accepted { report, serial })
+    Some(RefreshOutcome::Accepted {
+        report,
+        serial,
+        pruned: finished.pruned,
+    })
 }
 
 /// `prior` with each drifted instance as read now (attributes sealed again)

@@ -14,7 +14,7 @@ use crate::expand::Request;
 use crate::host::Host;
 use crate::lang::Value;
 use crate::state::audit::{ActionOutcome, AuditAction, AuditRecord};
-use crate::state::{InstanceState, KeyUse, LockInfo, State, Writing};
+use crate::state::{InstanceState, KeyUse, LockInfo, PrunedVersions, State, Writing};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +41,8 @@ pub struct Imported {
     pub id: String,
     /// The state version written.
     pub serial: u64,
+    /// The history versions the retention setting pruned after it.
+    pub pruned: Option<PrunedVersions>,
     /// What the user should be told first (a recovered journal, a new key).
     pub notes: Vec<String>,
 }
@@ -87,7 +89,7 @@ fn run(
         KeyUse::Create,
     );
     let mut writing = match writing {
-        Ok(writing) => writing,
+        Ok(writing) => writing.with_retention(super::retention(checked)),
         Err(error) => {
             diagnostics.push(error.to_diagnostic());
             return None;
@@ -238,13 +240,18 @@ fn run(
         error: None,
         phases: Vec::new(),
     });
-    for error in writing.finish(Some(audit)) {
+    let finished = writing.finish(Some(audit));
+    if let Some(error) = &finished.prune_failed {
+        diagnostics.push(super::prune_warning(error));
+    }
+    for error in finished.problems {
         diagnostics.push(error.to_diagnostic());
     }
     Some(Imported {
         addr: request.addr.clone(),
         id: object.id,
         serial,
+        pruned: finished.pruned,
         notes,
     })
 }

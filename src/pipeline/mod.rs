@@ -164,6 +164,28 @@ pub(crate) fn open_backend<'h>(
     }
 }
 
+/// The state history's retention setting of `checked`'s stack
+/// (`stack { history = { keep = N } }`); `None` keeps every version.
+pub(crate) fn retention(checked: &Checked) -> Option<crate::state::Retention> {
+    checked
+        .config
+        .stack
+        .history
+        .map(|history| crate::state::Retention { keep: history.keep })
+}
+
+/// The warning for a prune that failed after the command's version was
+/// written: nothing is lost, and the next write prunes again.
+pub(crate) fn prune_warning(error: &crate::state::StateError) -> crate::diag::Diagnostic {
+    let mut diagnostic = error.to_diagnostic().warning();
+    let help = diagnostic.help.take().unwrap_or_default();
+    diagnostic.help = Some(format!(
+        "{help}; the state was written, and the history is whole (the oldest versions were \
+         removed, or none were): the next command that writes prunes it again"
+    ));
+    diagnostic
+}
+
 /// What `infra validate` asks for.
 #[derive(Debug, Clone, Default)]
 pub struct ValidateRequest {

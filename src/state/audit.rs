@@ -98,6 +98,48 @@ pub struct AuditRecord {
     pub actions: Vec<AuditAction>,
     /// How it ended.
     pub result: AuditResult,
+    /// The history versions the retention setting removed after it wrote
+    /// (`stack { history = { keep = N } }`); absent when none were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned: Option<PrunedVersions>,
+}
+
+/// The history versions one command's write pruned: `first` to `last`, the
+/// oldest ones, under the retention setting `keep`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PrunedVersions {
+    /// The oldest serial removed.
+    pub first: u64,
+    /// The newest serial removed.
+    pub last: u64,
+    /// `stack.history.keep` when they were removed.
+    pub keep: u64,
+}
+
+impl PrunedVersions {
+    /// Whether `serial` is one of them.
+    pub fn covers(&self, serial: u64) -> bool {
+        (self.first..=self.last).contains(&serial)
+    }
+
+    /// `versions 1–37` (`version 5` for one).
+    pub fn range(&self) -> String {
+        if self.first == self.last {
+            format!("version {}", self.first)
+        } else {
+            format!("versions {}\u{2013}{}", self.first, self.last)
+        }
+    }
+
+    /// The line a command prints after pruning: `Pruned history: versions
+    /// 1–37 removed (stack.history.keep = 200).`
+    pub fn describe(&self) -> String {
+        format!(
+            "Pruned history: {} removed (stack.history.keep = {}).",
+            self.range(),
+            self.keep
+        )
+    }
 }
 
 impl AuditRecord {
@@ -116,6 +158,7 @@ impl AuditRecord {
             serial: None,
             actions: Vec::new(),
             result: AuditResult::Succeeded,
+            pruned: None,
         }
     }
 

@@ -3,8 +3,9 @@
 //! reach it only through [`super::Reading`] and [`super::Writing`].
 //!
 //! Terminology: the *current version* is the newest written [`StateFile`];
-//! *history* holds every version; the *journal* holds completed actions not
-//! yet in a version; the *audit log* one record per writing command.
+//! *history* holds every version but those the retention setting pruned;
+//! the *journal* holds completed actions not yet in a version; the *audit
+//! log* one record per writing command.
 //!
 //! Invariant: nothing above `state` names a backend type; a new backend is
 //! one more arm of [`Kind`] and one more name in [`BACKENDS`], and no
@@ -150,6 +151,23 @@ pub trait Backend: std::fmt::Debug {
 
     /// The audit records, oldest first.
     fn audit(&self) -> Result<AuditLog, StateError>;
+
+    /// The newest readable audit record for which `wanted` holds, if any.
+    /// A backend that can read its records newest first stops at the first
+    /// one that matches.
+    fn last_audit(
+        &self,
+        wanted: &dyn Fn(&AuditRecord) -> bool,
+    ) -> Result<Option<AuditRecord>, StateError> {
+        Ok(self.audit()?.records.into_iter().rev().find(|r| wanted(r)))
+    }
+
+    /// Removes every history version older than `oldest_kept`, under the
+    /// lock, and returns their serials, ascending. Versions go oldest first
+    /// and nothing kept depends on one removed, so a crash part way leaves
+    /// a shorter history that still reads. The current version is never
+    /// removed: an `oldest_kept` above it keeps it.
+    fn prune(&self, lock: &dyn HeldLock, oldest_kept: u64) -> Result<Vec<u64>, StateError>;
 }
 
 /// A backend this build has, by name (`stack { state = … }`), with what it

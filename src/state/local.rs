@@ -280,7 +280,7 @@ impl<'h> LocalBackend<'h> {
         self.open_state(file, key).map(Some)
     }
 
-    /// Writes `state` as the next version (serial + 1), keeping every version
+    /// Writes `state` as the next version (serial + 1), keeping the older ones
     /// in the history folder. `state.serial` must be the serial it was read
     /// at (0 for a new state); it is updated to the new serial. Returns the
     /// version as written, read back ([`LocalBackend::write_version`] does
@@ -589,6 +589,39 @@ impl<'h> LocalBackend<'h> {
         Ok(file)
     }
 
+    /// Removes the history versions older than `oldest_kept` (never the
+    /// newest), oldest first, and returns their serials. Each removal is
+    /// durable before the next (the folder is synced), so a crash part way
+    /// leaves the oldest ones removed and the rest whole: an older version is
+    /// the changes from the one after it, and nothing newer needs an older
+    /// one.
+    pub fn prune(&self, lock: &dyn HeldLock, oldest_kept: u64) -> Result<Vec<u64>, StateError> {
+        let dir = self.history_dir();
+        if lock.location() != self.lock_path() {
+            return Err(StateError::new(
+                Code::Internal,
+                Some(&dir),
+                "history pruned under another state's lock; this is a bug",
+            ));
+        }
+        let stored = self.stored_versions()?;
+        let Some(&newest) = stored.keys().last() else {
+            return Ok(Vec::new());
+        };
+        let limit = oldest_kept.min(newest);
+        let mut removed = Vec::new();
+        for &serial in stored.range(..limit).map(|(serial, _)| serial) {
+            for path in [self.delta_path(serial), self.version_path(serial)] {
+                match self.host.remove_file(&path) {
+                    Ok(()) | Err(HostError::NotFound) => {}
+                    Err(error) => return Err(StateError::io(&path, "removing", &error)),
+                }
+            }
+            removed.push(serial);
+        }
+        Ok(removed)
+    }
+
     /// Takes the lock for a writing command (see [`Lock::acquire`]).
     pub fn lock(
         &self,
@@ -811,6 +844,7 @@ impl super::backend::Backend for LocalBackend<'_> {
 
     fn version(&self, serial: u64) -> Result<StateFile, StateError> {
         LocalBackend::version(self, serial)
+            .map_err(|error| super::retention::explain_missing(self, serial, error))
     }
 
     fn history(&self) -> Result<Vec<VersionInfo>, StateError> {
@@ -835,6 +869,7 @@ impl super::backend::Backend for LocalBackend<'_> {
         summary: &str,
     ) -> Result<(State, Option<PathBuf>), StateError> {
         LocalBackend::restore(self, lock, serial, key, summary)
+            .map_err(|error| super::retention::explain_missing(self, serial, error))
     }
 
     fn key(&self) -> Result<Key, StateError> {
@@ -898,5 +933,9 @@ impl super::backend::Backend for LocalBackend<'_> {
 
     fn audit(&self) -> Result<super::AuditLog, StateError> {
         LocalBackend::audit(self)
+    }
+
+    fn prune(&self, lock: &dyn HeldLock, oldest_kept: u64) -> Result<Vec<u64>, StateError> {
+        LocalBackend::prune(self, lock, oldest_kept)
     }
 }

@@ -27,10 +27,11 @@ pub mod local;
 pub mod lock;
 pub mod postgres;
 mod remote;
+pub mod retention;
 pub mod s3;
 pub mod session;
 
-pub use audit::{ActionOutcome, AuditAction, AuditLog, AuditRecord, AuditResult};
+pub use audit::{ActionOutcome, AuditAction, AuditLog, AuditRecord, AuditResult, PrunedVersions};
 pub use backend::{BACKENDS, Backend, JournalWriter};
 pub use crypto::{Key, KeySource, PathStep, SealedValue};
 pub use file::{FORMAT_VERSION, READABLE_FORMAT_VERSIONS, StateFile, VersionInfo};
@@ -39,8 +40,9 @@ pub use json::Json;
 pub use local::LocalBackend;
 pub use lock::{HeldLock, Lock, LockInfo};
 pub use postgres::PostgresBackend;
+pub use retention::Retention;
 pub use s3::{S3Backend, S3Settings};
-pub use session::{KeyUse, Reading, Writing};
+pub use session::{Finished, KeyUse, Reading, Writing};
 
 use crate::addr::{InstanceAddr, InstanceKey, ProviderAddr, ResourceAddr};
 use crate::diag::{Code, Diagnostic};

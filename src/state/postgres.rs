@@ -265,6 +265,14 @@ enum Written {
     LockBroken,
 }
 
+/// How a prune transaction ended.
+enum Pruned {
+    /// These versions were deleted (none, when there is no head yet).
+    Done(Vec<u64>),
+    /// The lock row no longer names this command's lock.
+    LockBroken,
+}
+
 /// The row of `infra.heads`: the current version's lineage and serial.
 type Head = (String, i64);
 
@@ -819,6 +827,73 @@ impl<'h> PostgresBackend<'h> {
         Ok((state, replaced))
     }
 
+    /// Deletes the versions older than `oldest_kept` (never the one the
+    /// head names) in one transaction that first checks that `lock` still
+    /// holds the lock; returns their serials, ascending. All or none are
+    /// deleted, so a crash leaves the history as it was or pruned.
+    pub fn prune(&self, lock: &dyn HeldLock, oldest_kept: u64) -> Result<Vec<u64>, StateError> {
+        let path = self.table_path("versions");
+        if lock.location() != self.table_path("locks") {
+            return Err(StateError::new(
+                Code::Internal,
+                Some(&path),
+                "history pruned under another state's lock; this is a bug",
+            ));
+        }
+        let client = self.client()?;
+        let oldest_kept = i64::try_from(oldest_kept).unwrap_or(i64::MAX);
+        let (stack, environment) = (self.stack, self.environment);
+        let id = lock.info().id.clone();
+        let (first, second) = self.lock_keys();
+        let (first, second) = (i64::from(first), i64::from(second));
+        let outcome = block_on(async {
+            let steps = async {
+                client.batch_execute("BEGIN").await?;
+                let head = client
+                    .query(
+                        "SELECT serial FROM infra.heads WHERE stack = $1 AND environment = $2 \
+                         FOR UPDATE",
+                        &[&stack, &environment],
+                    )
+                    .await?;
+                let Some(head) = head.first().map(|r| r.get::<_, i64>(0)) else {
+                    return Ok(Pruned::Done(Vec::new()));
+                };
+                let held = client
+                    .query(HELD_QUERY, &[&stack, &environment, &id, &first, &second])
+                    .await?;
+                if held.is_empty() {
+                    return Ok(Pruned::LockBroken);
+                }
+                let below = oldest_kept.min(head);
+                let rows = client
+                    .query(
+                        "DELETE FROM infra.versions \
+                         WHERE stack = $1 AND environment = $2 AND serial < $3 RETURNING serial",
+                        &[&stack, &environment, &below],
+                    )
+                    .await?;
+                client.batch_execute("COMMIT").await?;
+                let mut removed: Vec<u64> = rows
+                    .iter()
+                    .filter_map(|r| u64::try_from(r.get::<_, i64>(0)).ok())
+                    .collect();
+                removed.sort_unstable();
+                Ok::<_, tokio_postgres::Error>(Pruned::Done(removed))
+            };
+            let outcome = steps.await;
+            if !matches!(outcome, Ok(Pruned::Done(_))) {
+                let _ = client.batch_execute("ROLLBACK").await;
+            }
+            outcome
+        })?;
+        match outcome {
+            Ok(Pruned::Done(removed)) => Ok(removed),
+            Ok(Pruned::LockBroken) => Err(lock_broken(&self.table_path("locks"), &id)),
+            Err(error) => Err(self.sql_error("versions", "pruning", &error)),
+        }
+    }
+
     /// The holder recorded in `infra.locks`, if any.
     fn holder_row(&self) -> Result<Option<LockInfo>, StateError> {
         let rows = self.query(
@@ -1362,6 +1437,7 @@ impl super::backend::Backend for PostgresBackend<'_> {
 
     fn version(&self, serial: u64) -> Result<StateFile, StateError> {
         PostgresBackend::version(self, serial)
+            .map_err(|error| super::retention::explain_missing(self, serial, error))
     }
 
     fn history(&self) -> Result<Vec<VersionInfo>, StateError> {
@@ -1386,6 +1462,7 @@ impl super::backend::Backend for PostgresBackend<'_> {
         summary: &str,
     ) -> Result<(State, Option<PathBuf>), StateError> {
         PostgresBackend::restore(self, lock, serial, key, summary)
+            .map_err(|error| super::retention::explain_missing(self, serial, error))
     }
 
     fn key(&self) -> Result<Key, StateError> {
@@ -1443,5 +1520,9 @@ impl super::backend::Backend for PostgresBackend<'_> {
 
     fn audit(&self) -> Result<AuditLog, StateError> {
         PostgresBackend::audit(self)
+    }
+
+    fn prune(&self, lock: &dyn HeldLock, oldest_kept: u64) -> Result<Vec<u64>, StateError> {
+        PostgresBackend::prune(self, lock, oldest_kept)
     }
 }

@@ -3,7 +3,7 @@
 //! or any S3-compatible endpoint (moto, MinIO, LocalStack).
 //!
 //! ```text
-//! PREFIX/STACK/ENV/versions/<serial, 20 digits>.json   every version ever written (never overwritten)
+//! PREFIX/STACK/ENV/versions/<serial, 20 digits>.json   every version kept (never overwritten; the oldest pruned under a retention setting)
 //! PREFIX/STACK/ENV/head.json                           the lineage and serial of the current version
 //! PREFIX/STACK/ENV/lock.json                           the lock and its holder, while a command writes
 //! PREFIX/STACK/ENV/journal/<seq, 20 digits>.json       completed actions not yet in a version, one object per group commit
@@ -997,6 +997,57 @@ impl<'h> S3Backend<'h> {
             .map(drop)
     }
 
+    /// The newest readable audit record for which `wanted` holds: the
+    /// objects are named by time, so they are read newest first, and only
+    /// until one matches (a log of thousands of records is not read whole
+    /// after every write).
+    pub fn last_audit(
+        &self,
+        wanted: &dyn Fn(&AuditRecord) -> bool,
+    ) -> Result<Option<AuditRecord>, StateError> {
+        let store = self.store()?;
+        for key in store
+            .list(self.host, &self.object_key("audit/"))?
+            .iter()
+            .rev()
+        {
+            let record: Option<AuditRecord> = store
+                .get(self.host, key, "reading")?
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+            if let Some(record) = record.filter(|record| wanted(record)) {
+                return Ok(Some(record));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Deletes the version objects older than `oldest_kept` (never the
+    /// newest), oldest first, while `lock` still holds the lock; returns
+    /// their serials. Every version is a whole object, so a crash part way
+    /// leaves a shorter history that reads.
+    pub fn prune(&self, lock: &dyn HeldLock, oldest_kept: u64) -> Result<Vec<u64>, StateError> {
+        if lock.location() != self.shown("lock.json") {
+            return Err(StateError::new(
+                Code::Internal,
+                Some(&self.shown("versions/")),
+                "history pruned under another state's lock; this is a bug",
+            ));
+        }
+        let store = self.store()?;
+        self.check_lock(&store, &lock.info().id)?;
+        let serials = self.serials(&store)?;
+        let Some(&newest) = serials.last() else {
+            return Ok(Vec::new());
+        };
+        let limit = oldest_kept.min(newest);
+        let mut removed = Vec::new();
+        for serial in serials.into_iter().filter(|serial| *serial < limit) {
+            store.delete(self.host, &self.version_key(serial), "removing")?;
+            removed.push(serial);
+        }
+        Ok(removed)
+    }
+
     /// The audit records, oldest first; unreadable objects are skipped and
     /// counted by their place.
     pub fn audit(&self) -> Result<AuditLog, StateError> {
@@ -1196,6 +1247,7 @@ impl super::backend::Backend for S3Backend<'_> {
 
     fn version(&self, serial: u64) -> Result<StateFile, StateError> {
         S3Backend::version(self, serial)
+            .map_err(|error| super::retention::explain_missing(self, serial, error))
     }
 
     fn history(&self) -> Result<Vec<VersionInfo>, StateError> {
@@ -1220,6 +1272,7 @@ impl super::backend::Backend for S3Backend<'_> {
         summary: &str,
     ) -> Result<(State, Option<PathBuf>), StateError> {
         S3Backend::restore(self, lock, serial, key, summary)
+            .map_err(|error| super::retention::explain_missing(self, serial, error))
     }
 
     fn key(&self) -> Result<Key, StateError> {
@@ -1277,5 +1330,16 @@ impl super::backend::Backend for S3Backend<'_> {
 
     fn audit(&self) -> Result<AuditLog, StateError> {
         S3Backend::audit(self)
+    }
+
+    fn last_audit(
+        &self,
+        wanted: &dyn Fn(&AuditRecord) -> bool,
+    ) -> Result<Option<AuditRecord>, StateError> {
+        S3Backend::last_audit(self, wanted)
+    }
+
+    fn prune(&self, lock: &dyn HeldLock, oldest_kept: u64) -> Result<Vec<u64>, StateError> {
+        S3Backend::prune(self, lock, oldest_kept)
     }
 }

@@ -16,12 +16,16 @@
 //! Invariant: a journal is folded only onto the version it names: when the
 //! state's lineage or serial moved, the command is refused and the journal
 //! is kept, never dropped.
+//! Invariant: [`Writing::finish`] is the only place that prunes the history:
+//! under the lock, only after the command wrote a version, and recorded in
+//! the command's audit record.
 
-use super::audit::{ActionOutcome, AuditAction, AuditRecord};
+use super::audit::{ActionOutcome, AuditAction, AuditRecord, PrunedVersions};
 use super::backend::{Backend, JournalWriter};
 use super::crypto::Key;
 use super::file::StateFile;
 use super::lock::{HeldLock, LockInfo};
+use super::retention::{self, Retention};
 use super::{JournalRecord, State, StateError, new_uuid};
 use crate::diag::{Code, Diagnostic};
 use crate::host::Host;
@@ -278,6 +282,24 @@ pub struct Writing<'h> {
     notes: Vec<String>,
     /// Whether this command started a journal ([`Writing::journal`]).
     journaled: bool,
+    /// The history's retention setting, applied by [`Writing::finish`].
+    retention: Option<Retention>,
+    /// The newest version this command wrote (a folded journal, its own
+    /// work, a restore), if any.
+    written: Option<u64>,
+}
+
+/// What [`Writing::finish`] did besides releasing the lock.
+#[derive(Debug, Default)]
+pub struct Finished {
+    /// The history versions the retention setting pruned, if any (recorded
+    /// in the command's audit record too).
+    pub pruned: Option<PrunedVersions>,
+    /// Why pruning failed, if it did: the command's version is written and
+    /// the history is whole, as long as before or shorter. A warning.
+    pub prune_failed: Option<StateError>,
+    /// Problems appending the audit record or releasing the lock.
+    pub problems: Vec<StateError>,
 }
 
 impl std::fmt::Debug for Writing<'_> {
@@ -365,6 +387,8 @@ impl<'h> Writing<'h> {
                     state: None,
                     notes,
                     journaled: false,
+                    retention: None,
+                    written: None,
                 });
             }
             Err(error) => return Err(error),
@@ -398,6 +422,8 @@ impl<'h> Writing<'h> {
             state: stored,
             notes,
             journaled: false,
+            retention: None,
+            written: None,
         };
         writing.fold(&unrecorded, operation)?;
         Ok(writing)
@@ -430,6 +456,7 @@ impl<'h> Writing<'h> {
         self.backend
             .write(self.lock.as_ref(), &mut state, &key, &summary)?;
         self.backend.clear_journal()?;
+        self.written = Some(state.serial);
         audit.serial = Some(state.serial);
         audit.actions = vec![AuditAction {
             address: format!("{count} journalled actions"),
@@ -448,6 +475,13 @@ impl<'h> Writing<'h> {
         self.notes.push(note);
         self.state = Some(state);
         Ok(())
+    }
+
+    /// Applies the history's retention setting (`stack { history = { keep
+    /// = N } }`) when the command finishes; without it every version is kept.
+    pub fn with_retention(mut self, retention: Option<Retention>) -> Self {
+        self.retention = retention;
+        self
     }
 
     /// What the user should be told: a stale lock taken over, a new key, a
@@ -507,6 +541,7 @@ impl<'h> Writing<'h> {
         let serial = self
             .backend
             .write(self.lock.as_ref(), state, &key, summary)?;
+        self.written = Some(serial);
         self.backend.clear_journal()?;
         self.state = None;
         Ok(serial)
@@ -531,23 +566,37 @@ impl<'h> Writing<'h> {
         summary: &str,
     ) -> Result<(State, Option<PathBuf>), StateError> {
         let key = self.key()?.clone();
-        self.backend
-            .restore(self.lock.as_ref(), serial, &key, summary)
+        let restored = self
+            .backend
+            .restore(self.lock.as_ref(), serial, &key, summary)?;
+        self.written = Some(restored.0.serial);
+        Ok(restored)
     }
 
-    /// Appends the command's audit record (if any) and releases the lock.
-    /// Every problem is returned; none stops the others.
-    pub fn finish(self, audit: Option<AuditRecord>) -> Vec<StateError> {
-        let mut problems = Vec::new();
+    /// Prunes the history under the retention setting when the command
+    /// wrote a version (see [`retention`]), appends the command's audit
+    /// record (with what was pruned) and releases the lock. Every problem is
+    /// returned; none stops the others. Without an audit record nothing is
+    /// pruned: a prune is always recorded.
+    pub fn finish(self, audit: Option<AuditRecord>) -> Finished {
+        let mut finished = Finished::default();
         if let Some(mut audit) = audit {
+            if let (Some(retention), Some(current)) = (self.retention, self.written) {
+                match retention::prune(self.backend, self.lock.as_ref(), retention, current, &audit)
+                {
+                    Ok(pruned) => finished.pruned = pruned,
+                    Err(error) => finished.prune_failed = Some(error),
+                }
+                audit.pruned = finished.pruned;
+            }
             audit.finish(self.host);
             if let Err(error) = self.backend.append_audit(&audit) {
-                problems.push(error);
+                finished.problems.push(error);
             }
         }
         if let Err(error) = self.lock.release() {
-            problems.push(error);
+            finished.problems.push(error);
         }
-        problems
+        finished
     }
 }

@@ -1386,3 +1386,218 @@ fn a_journal_already_written_into_the_current_version_is_not_folded_again() {
     assert_eq!(writing.state().unwrap().serial, 2, "no version of its own");
     assert!(host.file(&backend.journal_path()).is_none());
 }
+
+// ---- history retention -------------------------------------------------------
+
+/// One writing command through the one path: `command` writes the next
+/// version (output `n` set to its serial) under `keep`, and finishes with
+/// its audit record.
+fn retained_write(
+    host: &MemoryHost,
+    backend: &LocalBackend<'_>,
+    keep: Option<u64>,
+    command: &str,
+) -> Finished {
+    let mut writing =
+        open_writing(host, backend).with_retention(keep.map(|keep| Retention { keep }));
+    let key = writing.key().unwrap().clone();
+    let mut state = match writing.state() {
+        Some(state) => state.clone(),
+        None => sample_state(host, &key),
+    };
+    let n = state.serial + 1;
+    state.outputs.insert(
+        "n".to_owned(),
+        OutputState {
+            value: key.seal(host, &Value::from(n as i64)).unwrap(),
+            sensitive: false,
+        },
+    );
+    let serial = writing
+        .write(&mut state, &format!("{command} {n}"))
+        .unwrap();
+    let mut audit = AuditRecord::start(host, command, "dev");
+    audit.serial = Some(serial);
+    writing.finish(Some(audit))
+}
+
+fn serials(backend: &LocalBackend<'_>) -> Vec<u64> {
+    backend
+        .history()
+        .unwrap()
+        .iter()
+        .map(|v| v.serial)
+        .collect()
+}
+
+/// Each kept version rebuilds, passes its checksum and holds its serial as `n`.
+fn assert_every_version_reads(backend: &LocalBackend<'_>, key: &Key) {
+    for serial in serials(backend) {
+        let state = backend.version(serial).unwrap().to_state();
+        let n = key.open(&state.outputs["n"].value, None).unwrap();
+        assert_eq!(n, Value::from(serial as i64), "version {serial}");
+    }
+}
+
+#[test]
+fn keep_prunes_the_oldest_deltas_after_each_write_and_says_which() {
+    let host = MemoryHost::new().with_now(100);
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
+    let mut pruned = Vec::new();
+    for _ in 0..10 {
+        pruned.push(retained_write(&host, &backend, Some(3), "apply").pruned);
+    }
+    let key = backend.key().unwrap();
+    assert_eq!(serials(&backend), [8, 9, 10]);
+    assert_every_version_reads(&backend, &key);
+    // Nothing until the fourth write; then one version each time.
+    assert_eq!(pruned[..3], [None, None, None]);
+    assert_eq!(
+        pruned[3],
+        Some(PrunedVersions {
+            first: 1,
+            last: 1,
+            keep: 3
+        })
+    );
+    assert_eq!(pruned[9].unwrap().range(), "version 7");
+    // Only the deltas of 8 and 9 and the whole 10 are left.
+    let names: Vec<String> = history_files(&host, &backend)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "00000000000000000008.delta.json",
+            "00000000000000000009.delta.json",
+            "00000000000000000010.json"
+        ]
+    );
+    // The audit records say what each write pruned.
+    let audit = backend.audit().unwrap();
+    assert_eq!(audit.records.len(), 10);
+    assert_eq!(audit.records[9].pruned, pruned[9]);
+    assert_eq!(
+        pruned[9].unwrap().describe(),
+        "Pruned history: version 7 removed (stack.history.keep = 3)."
+    );
+}
+
+#[test]
+fn a_pruned_version_is_refused_as_pruned_and_an_unknown_one_as_missing() {
+    let host = MemoryHost::new().with_now(100);
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
+    for _ in 0..6 {
+        retained_write(&host, &backend, Some(2), "apply");
+    }
+    let dynamic: &dyn Backend = &backend;
+    let error = dynamic.version(2).unwrap_err();
+    assert_eq!(error.code, Code::StateVersionPruned);
+    assert!(
+        error.help.contains("stack.history.keep = 2"),
+        "{}",
+        error.help
+    );
+    assert!(
+        error.help.contains("version 2 was pruned"),
+        "{}",
+        error.help
+    );
+    let error = dynamic.version(40).unwrap_err();
+    assert_eq!(error.code, Code::StateNoSuchVersion);
+    // A restore of a pruned version is refused the same way, and writes nothing.
+    let before = all_memory_files(&host);
+    let mut writing = open_writing(&host, &backend);
+    let error = writing.restore(3, "state restore: version 3").unwrap_err();
+    assert_eq!(error.code, Code::StateVersionPruned);
+    drop(writing);
+    assert_eq!(all_memory_files(&host), before);
+    assert!(dynamic.version(5).is_ok());
+}
+
+#[test]
+fn the_version_the_last_apply_started_from_outlives_the_window() {
+    let host = MemoryHost::new().with_now(100);
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
+    for _ in 0..5 {
+        retained_write(&host, &backend, Some(2), "apply");
+    }
+    // Surgery after the last apply (which wrote 5, from 4).
+    for _ in 0..5 {
+        retained_write(&host, &backend, Some(2), "state-rm");
+    }
+    assert_eq!(serials(&backend), [4, 5, 6, 7, 8, 9, 10]);
+    // The next apply moves the pin: only the newest two and the one before.
+    retained_write(&host, &backend, Some(2), "apply");
+    assert_eq!(serials(&backend), [10, 11]);
+    assert_every_version_reads(&backend, &backend.key().unwrap());
+}
+
+#[test]
+fn keep_one_still_keeps_the_version_a_rollback_goes_back_to() {
+    let host = MemoryHost::new().with_now(100);
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
+    for _ in 0..4 {
+        retained_write(&host, &backend, Some(1), "refresh");
+    }
+    assert_eq!(serials(&backend), [3, 4]);
+}
+
+#[test]
+fn without_the_setting_or_an_audit_record_nothing_is_pruned() {
+    let host = MemoryHost::new().with_now(100);
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
+    for _ in 0..5 {
+        assert_eq!(retained_write(&host, &backend, None, "apply").pruned, None);
+    }
+    assert_eq!(serials(&backend), [1, 2, 3, 4, 5]);
+    // A command that records nothing (force-unlock) prunes nothing.
+    let mut writing = open_writing(&host, &backend).with_retention(Some(Retention { keep: 1 }));
+    let mut state = writing.state().unwrap().clone();
+    writing.write(&mut state, "no record").unwrap();
+    let finished = writing.finish(None);
+    assert_eq!(finished.pruned, None);
+    assert_eq!(serials(&backend).len(), 6);
+}
+
+#[test]
+fn a_prune_cut_short_leaves_a_shorter_history_that_reads() {
+    // Pruning removes the oldest version first, each removal durable before
+    // the next: a crash leaves some prefix of the old versions removed.
+    for cut in 0..=4 {
+        let host = MemoryHost::new().with_now(100);
+        let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
+        for _ in 0..6 {
+            retained_write(&host, &backend, None, "apply");
+        }
+        for serial in 1..=cut {
+            host.remove_file(
+                &backend
+                    .history_dir()
+                    .join(format!("{serial:020}.delta.json")),
+            )
+            .unwrap();
+        }
+        assert_eq!(serials(&backend), ((cut + 1)..=6).collect::<Vec<_>>());
+        assert_every_version_reads(&backend, &backend.key().unwrap());
+        // The next write with the setting goes on from there.
+        retained_write(&host, &backend, Some(3), "apply");
+        assert_eq!(serials(&backend), [5, 6, 7], "cut {cut}");
+    }
+}
+
+#[test]
+fn the_current_version_is_never_pruned() {
+    let host = MemoryHost::new().with_now(100);
+    let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
+    for _ in 0..3 {
+        retained_write(&host, &backend, None, "apply");
+    }
+    let lock = backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    assert_eq!(backend.prune(&lock, 99).unwrap(), [1, 2]);
+    assert_eq!(serials(&backend), [3]);
+    assert!(backend.read().unwrap().is_some());
+}

@@ -218,6 +218,11 @@ pub const EXEMPT_FROM_CORPUS: &[(&str, &str)] = &[
         "about recorded state, not stack files; tested in src/state/tests.rs",
     ),
     (
+        "infra::state::version_pruned",
+        "about recorded state, not stack files; tested in src/state/tests.rs and \
+         tests/state_cli.rs",
+    ),
+    (
         "infra::state::corrupted_journal",
         "about recorded state, not stack files; tested in src/state/tests.rs",
     ),
