@@ -289,6 +289,32 @@ fn rollback_goes_back_to_the_previous_apply() {
 }
 
 #[test]
+fn rollback_undoes_the_last_apply_even_after_a_refresh_wrote_a_version() {
+    let dir = TempDir::new("rollback-refresh");
+    dir.write("main.infra", ROLLBACK_V1);
+    let output = infra(&dir.path, &["apply", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    dir.write("main.infra", ROLLBACK_V2);
+    let output = infra(&dir.path, &["apply", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    // Someone edits the file by hand; refresh records it as version 3.
+    std::fs::write(dir.path.join("out/app.conf"), "edited by hand\n").unwrap();
+    let output = infra(&dir.path, &["refresh", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    let history = stdout(&infra(&dir.path, &["state", "history"]));
+    assert!(history.contains("refresh"), "{history}");
+
+    // The rollback undoes the last apply (back to version 1), not the refresh.
+    let output = infra(&dir.path, &["rollback", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    assert_eq!(
+        std::fs::read_to_string(dir.path.join("out/app.conf")).unwrap(),
+        "version one\n"
+    );
+    assert!(!dir.path.join("out/extra.conf").exists());
+}
+
+#[test]
 fn a_half_written_journal_is_recovered_by_the_next_apply() {
     let dir = TempDir::new("journal");
     dir.write(

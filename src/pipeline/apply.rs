@@ -866,13 +866,23 @@ fn rollback_plan(
 }
 
 /// The serial before the current one (the state the last command replaced).
+/// What `infra rollback` without `--to` returns to: the version the last
+/// deploy (`apply`, `destroy`, `rollback`) started from, so that a
+/// `refresh`, `import` or `state` command since does not become what is
+/// undone; without such a record, the version before the current one.
 fn previous_apply(backend: &dyn Backend, current: u64) -> Option<u64> {
-    let versions = backend.history().ok()?;
-    versions
+    let versions: Vec<u64> = backend
+        .history()
+        .ok()?
         .iter()
         .map(|version| version.serial)
         .filter(|serial| *serial < current)
-        .max()
+        .collect();
+    let deploy_start = crate::state::retention::last_deploy_start(backend)
+        .ok()
+        .flatten()
+        .filter(|serial| versions.contains(serial));
+    deploy_start.or_else(|| versions.iter().copied().max())
 }
 
 /// An expansion built from a state version's recorded configurations and

@@ -63,6 +63,17 @@ pub fn oldest_kept(current: u64, keep: u64, last_deploy: Option<u64>) -> u64 {
     newest_keep.min(rollback_target).min(deploy_start).max(1)
 }
 
+/// The version the last deploy started from, which `infra rollback`
+/// without `--to` returns to: `None` when no audit record names a deploy
+/// that wrote a version after another one (a first apply started from none).
+pub fn last_deploy_start(backend: &dyn Backend) -> Result<Option<u64>, StateError> {
+    Ok(backend
+        .last_audit(&is_deploy)?
+        .and_then(|record| record.serial)
+        .filter(|serial| *serial >= 2)
+        .map(|serial| serial - 1))
+}
+
 /// Prunes the history of `backend` after a write made `current` the
 /// current version, under `retention`. `record` is the writing command's
 /// own audit record, not yet appended (it may be the last deploy). Returns
