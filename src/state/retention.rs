@@ -9,9 +9,10 @@
 //! The rule: after a write, the history keeps
 //!
 //! 1. the newest `keep` versions;
-//! 2. the version before the current one, which `infra rollback` without
-//!    `--to` goes back to (so `keep = 1` still leaves a way back);
-//! 3. the version the last deploy started from, which undoes it, even when
+//! 2. the version before the current one (so `keep = 1` still leaves a
+//!    way back);
+//! 3. the version the last deploy started from, which undoes it (`infra
+//!    rollback` without `--to` goes back to it), even when
 //!    later state surgery (`refresh`, `import`, `state rm`, …) pushed it out
 //!    of the newest `keep`;
 //!
@@ -54,13 +55,13 @@ fn is_deploy(record: &AuditRecord) -> bool {
 /// module's rule). Every version older than it may be pruned.
 pub fn oldest_kept(current: u64, keep: u64, last_deploy: Option<u64>) -> u64 {
     let newest_keep = current.saturating_sub(keep.max(1) - 1);
-    let rollback_target = current.saturating_sub(1);
+    let previous = current.saturating_sub(1);
     // A first apply (version 1) started from no version: undoing it
     // destroys, and needs none.
     let deploy_start = last_deploy
         .filter(|serial| (2..=current).contains(serial))
         .map_or(u64::MAX, |serial| serial - 1);
-    newest_keep.min(rollback_target).min(deploy_start).max(1)
+    newest_keep.min(previous).min(deploy_start).max(1)
 }
 
 /// The version the last deploy started from, which `infra rollback`
