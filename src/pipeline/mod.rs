@@ -124,7 +124,7 @@ pub fn expand(
     expand_with(host, checked, request, &Registry::for_host(host))
 }
 
-/// [`expand`] with the provider schemas given (made once by a caller that
+/// [`expand()`] with the provider schemas given (made once by a caller that
 /// expands many times, as the apply's resolver does).
 pub fn expand_with(
     host: &dyn Host,
