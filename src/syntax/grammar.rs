@@ -20,7 +20,7 @@ pub(crate) fn human_name(rule: Rule) -> &'static str {
         Rule::WHITESPACE => "whitespace",
         Rule::comment => "a comment",
         Rule::operator_char => "an operator",
-        Rule::chunk | Rule::item => "an attribute or a block",
+        Rule::chunk | Rule::item | Rule::top_item => "an attribute or a block",
         Rule::attribute | Rule::type_attribute => "an attribute",
         Rule::assign => "`=`",
         Rule::block => "a block",
