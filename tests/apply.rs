@@ -255,15 +255,19 @@ resource "null_resource" "marker" {
 }
 "#;
 
+/// A stack in `dir` applied as ROLLBACK_V1 (version 1), then ROLLBACK_V2 (version 2).
+fn applied_v1_then_v2(dir: &TempDir) {
+    for source in [ROLLBACK_V1, ROLLBACK_V2] {
+        dir.write("main.infra", source);
+        let output = infra(&dir.path, &["apply", "--auto-approve"]);
+        assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    }
+}
+
 #[test]
 fn rollback_goes_back_to_the_previous_apply() {
     let dir = TempDir::new("rollback");
-    dir.write("main.infra", ROLLBACK_V1);
-    let output = infra(&dir.path, &["apply", "--auto-approve"]);
-    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
-    dir.write("main.infra", ROLLBACK_V2);
-    let output = infra(&dir.path, &["apply", "--auto-approve"]);
-    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    applied_v1_then_v2(&dir);
     assert_eq!(
         std::fs::read_to_string(dir.path.join("out/app.conf")).unwrap(),
         "version two\n"
@@ -291,12 +295,7 @@ fn rollback_goes_back_to_the_previous_apply() {
 #[test]
 fn rollback_undoes_the_last_apply_even_after_a_refresh_wrote_a_version() {
     let dir = TempDir::new("rollback-refresh");
-    dir.write("main.infra", ROLLBACK_V1);
-    let output = infra(&dir.path, &["apply", "--auto-approve"]);
-    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
-    dir.write("main.infra", ROLLBACK_V2);
-    let output = infra(&dir.path, &["apply", "--auto-approve"]);
-    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    applied_v1_then_v2(&dir);
     // Someone edits the file by hand; refresh records it as version 3.
     std::fs::write(dir.path.join("out/app.conf"), "edited by hand\n").unwrap();
     let output = infra(&dir.path, &["refresh", "--auto-approve"]);

@@ -1536,70 +1536,12 @@ fn a_pending_create_is_journalled_as_it_always_was() {
     assert_eq!(read, record);
 }
 
-/// The test provider under the name `free`, declaring its calls effect-free.
-struct EffectFree(Arc<TestProvider>);
-
-#[async_trait]
-impl Provider for EffectFree {
-    fn name(&self) -> &'static str {
-        "free"
-    }
-    fn resource_schemas(&self) -> &[ResourceSchema] {
-        self.0.resource_schemas()
-    }
-    fn effect_free(&self, _resource_type: &str) -> bool {
-        true
-    }
-    async fn plan_change(
-        &self,
-        resource_type: &str,
-        prior: Option<&ObjectState>,
-        proposed: &Attributes,
-    ) -> Result<PlannedChange, ProviderError> {
-        self.0.plan_change(resource_type, prior, proposed).await
-    }
-    async fn create(
-        &self,
-        op: &Operation,
-        resource_type: &str,
-        planned: &Attributes,
-    ) -> Result<ObjectState, ProviderError> {
-        self.0.create(op, resource_type, planned).await
-    }
-    async fn read(
-        &self,
-        resource_type: &str,
-        prior: &ObjectState,
-    ) -> Result<Option<ObjectState>, ProviderError> {
-        self.0.read(resource_type, prior).await
-    }
-    async fn update(
-        &self,
-        op: &Operation,
-        resource_type: &str,
-        prior: &ObjectState,
-        planned: &Attributes,
-    ) -> Result<ObjectState, ProviderError> {
-        self.0.update(op, resource_type, prior, planned).await
-    }
-    async fn delete(
-        &self,
-        op: &Operation,
-        resource_type: &str,
-        prior: &ObjectState,
-    ) -> Result<(), ProviderError> {
-        self.0.delete(op, resource_type, prior).await
-    }
-    async fn import(&self, resource_type: &str, id: &str) -> Result<ObjectState, ProviderError> {
-        self.0.import(resource_type, id).await
-    }
-}
-
 /// Records in memory and notes, per commit, whether it waited for the disk
 /// and how many creates had started before it.
 #[derive(Default)]
 struct SyncRecorder {
-    provider: Option<Arc<TestProvider>>,
+    /// The providers whose creates are counted.
+    providers: Vec<Arc<TestProvider>>,
     /// Per commit: its records, whether it was synced, the creates started before it.
     commits: Vec<(Vec<JournalRecord>, bool, usize)>,
 }
@@ -1607,9 +1549,10 @@ struct SyncRecorder {
 impl SyncRecorder {
     fn note(&mut self, records: &[JournalRecord], synced: bool) {
         let started = self
-            .provider
-            .as_ref()
-            .map_or(0, |provider| provider.calls_of(Op::Create).len());
+            .providers
+            .iter()
+            .map(|provider| provider.calls_of(Op::Create).len())
+            .sum();
         self.commits.push((records.to_vec(), synced, started));
     }
 
@@ -1640,18 +1583,19 @@ impl Recorder for SyncRecorder {
     }
 }
 
-/// A world with the test provider as `test` and, effect-free, as `free`.
-fn mixed_world() -> World {
+/// A world with the test provider as `test` and an effect-free one as
+/// `free`, which it returns too.
+fn mixed_world() -> (World, Arc<TestProvider>) {
     let provider = Arc::new(TestProvider::new());
-    let providers = ProviderSet::new()
-        .with(provider.clone())
-        .with(Arc::new(EffectFree(provider.clone())));
-    World {
+    let free = Arc::new(TestProvider::effect_free_as("free"));
+    let providers = ProviderSet::new().with(provider.clone()).with(free.clone());
+    let world = World {
         host: Arc::new(MemoryHost::new()),
         provider,
         providers,
         key: Key::from_bytes([9; 32], KeySource::Env),
-    }
+    };
+    (world, free)
 }
 
 /// A chain of `links` (name, effect-free?), each one's value the previous one's id.
@@ -1700,7 +1644,7 @@ fn chain_of(links: &[(&str, bool)]) -> (Expanded, Arc<dyn Resolver>) {
 
 #[tokio::test(start_paused = true)]
 async fn a_chain_of_effect_free_calls_never_waits_for_the_disk() {
-    let world = mixed_world();
+    let (world, _) = mixed_world();
     let links: Vec<(String, bool)> = (0..20).map(|i| (format!("r{i:03}"), true)).collect();
     let links: Vec<(&str, bool)> = links.iter().map(|(n, f)| (n.as_str(), *f)).collect();
     let (config, resolver) = chain_of(&links);
@@ -1733,13 +1677,13 @@ async fn a_chain_of_effect_free_calls_never_waits_for_the_disk() {
 async fn a_call_with_outside_effects_waits_for_every_record_before_it() {
     // free a → test b → free c → test d: b's and d's pending creates, and
     // b's result, must be durable before what follows them starts.
-    let world = mixed_world();
+    let (world, free) = mixed_world();
     let links = [("a", true), ("b", false), ("c", true), ("d", false)];
     let (config, resolver) = chain_of(&links);
     let state = State::new(world.host.as_ref());
     let plan = world.plan(&config, Some(&state)).await;
     let mut recorder = SyncRecorder {
-        provider: Some(world.provider.clone()),
+        providers: vec![world.provider.clone(), free],
         commits: Vec::new(),
     };
     let report = apply(

@@ -138,6 +138,10 @@ pub struct TestProvider {
     inner: Mutex<Inner>,
     epoch: Instant,
     schemas: Vec<ResourceSchema>,
+    /// Its name: [`NAME`], unless made by [`TestProvider::effect_free_as`].
+    name: &'static str,
+    /// What [`Provider::effect_free`] says.
+    effect_free: bool,
 }
 
 impl Default for TestProvider {
@@ -153,6 +157,18 @@ impl TestProvider {
             inner: Mutex::new(Inner::default()),
             epoch: Instant::now(),
             schemas: vec![Self::schema()],
+            name: NAME,
+            effect_free: false,
+        }
+    }
+
+    /// The same world under the provider name `name`, declaring its calls
+    /// effect-free (as `null` does), to test what the engine skips for them.
+    pub fn effect_free_as(name: &'static str) -> Self {
+        TestProvider {
+            name,
+            effect_free: true,
+            ..Self::new()
         }
     }
 
@@ -496,7 +512,11 @@ impl Drop for InFlight<'_> {
 #[async_trait]
 impl Provider for TestProvider {
     fn name(&self) -> &'static str {
-        NAME
+        self.name
+    }
+
+    fn effect_free(&self, _resource_type: &str) -> bool {
+        self.effect_free
     }
 
     fn resource_schemas(&self) -> &[ResourceSchema] {
