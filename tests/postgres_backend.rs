@@ -15,7 +15,10 @@
 use crate::common;
 
 use common::postgres::PgServer;
-use common::{TempDir, Watched, code, stderr, stdout, wait_until};
+use common::{
+    StackRuns, TempDir, Watched, code, four_applies_keep_the_newest_two, stderr, stdout,
+    version_serials, wait_until,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -81,24 +84,12 @@ impl Setup {
             .stderr(Stdio::piped());
         command
     }
+}
 
+impl StackRuns for Setup {
     fn run(&self, args: &[&str]) -> Output {
         let output = self.command(args).output().unwrap();
         assert_no_leak(&output, &args.join(" "));
-        output
-    }
-
-    /// Runs `args`, which must exit with `expected`.
-    fn must(&self, args: &[&str], expected: i32) -> Output {
-        let output = self.run(args);
-        assert_eq!(
-            code(&output),
-            expected,
-            "infra {}:\n{}{}",
-            args.join(" "),
-            stdout(&output),
-            stderr(&output)
-        );
         output
     }
 }
@@ -118,7 +109,7 @@ fn assert_no_leak(output: &Output, what: &str) {
 
 /// The addresses and ids the state holds (`state pull`).
 fn state_ids(setup: &Setup) -> BTreeMap<String, String> {
-    let pulled = setup.must(&["state", "pull"], 0);
+    let pulled = setup.expect(&["state", "pull"], 0);
     let json: serde_json::Value = serde_json::from_slice(&pulled.stdout).unwrap();
     let mut ids = BTreeMap::new();
     for resource in json["resources"].as_array().unwrap() {
@@ -161,17 +152,6 @@ fn world_objects(world: &Path) -> BTreeMap<String, String> {
     objects
 }
 
-/// The serials of the versions in `infra state history --json`.
-fn version_serials(json: &serde_json::Value) -> Vec<u64> {
-    json["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|entry| entry["kind"] == "version")
-        .map(|entry| entry["serial"].as_u64().unwrap())
-        .collect()
-}
-
 fn count_rows(server: &PgServer, sql: &str) -> usize {
     let output = server.try_psql("postgres", sql);
     if !output.status.success() {
@@ -189,7 +169,7 @@ fn apply_plan_list_history_and_rollback_work_on_the_postgres_backend() {
         return;
     };
     let setup = Setup::new("pg-lifecycle", &server, "postgres", 3);
-    let applied = setup.must(&["apply", "--auto-approve"], 0);
+    let applied = setup.expect(&["apply", "--auto-approve"], 0);
     assert!(
         stderr(&applied).contains(".infra/key"),
         "the key is made beside the stack: {}",
@@ -207,18 +187,18 @@ fn apply_plan_list_history_and_rollback_work_on_the_postgres_backend() {
         ),
         "1"
     );
-    setup.must(&["plan", "--detailed-exitcode"], 0);
-    let listed = setup.must(&["state", "list"], 0);
+    setup.expect(&["plan", "--detailed-exitcode"], 0);
+    let listed = setup.expect(&["state", "list"], 0);
     for address in ["null_resource.uses", "test_resource.r0", "test_resource.r2"] {
         assert!(stdout(&listed).contains(address), "{}", stdout(&listed));
     }
     let first = state_ids(&setup);
     // A second version, then back to the first.
-    setup.must(&["apply", "--auto-approve", "--var", "v=b"], 0);
-    let history = setup.must(&["state", "history"], 0);
+    setup.expect(&["apply", "--auto-approve", "--var", "v=b"], 0);
+    let history = setup.expect(&["state", "history"], 0);
     assert!(stdout(&history).contains('2'), "{}", stdout(&history));
-    setup.must(&["rollback", "--to", "1", "--auto-approve"], 0);
-    let history = setup.must(&["state", "history", "--json"], 0);
+    setup.expect(&["rollback", "--to", "1", "--auto-approve"], 0);
+    let history = setup.expect(&["state", "history", "--json"], 0);
     let json: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
     let serials = version_serials(&json);
     assert_eq!(serials, [1, 2, 3], "{json}");
@@ -226,7 +206,7 @@ fn apply_plan_list_history_and_rollback_work_on_the_postgres_backend() {
         state_ids(&setup).keys().collect::<Vec<_>>(),
         first.keys().collect::<Vec<_>>()
     );
-    setup.must(&["plan", "--detailed-exitcode"], 0);
+    setup.expect(&["plan", "--detailed-exitcode"], 0);
     // The audit log is in the database too.
     assert!(
         server
@@ -252,7 +232,7 @@ fn a_second_apply_waits_for_the_lock_showing_its_holder_and_force_unlock_ends_a_
         return;
     };
     let setup = Setup::new("pg-lock", &server, "postgres", 2);
-    setup.must(&["apply", "--auto-approve"], 0);
+    setup.expect(&["apply", "--auto-approve"], 0);
     // An apply that holds the lock for as long as the test needs: each of
     // its provider calls waits a minute.
     let mut holder_command = setup.command(&["apply", "--auto-approve", "--var", "v=b"]);
@@ -265,7 +245,7 @@ fn a_second_apply_waits_for_the_lock_showing_its_holder_and_force_unlock_ends_a_
         || holder.stderr_so_far(),
     );
     // Without waiting: refused at once, naming the holder.
-    let refused = setup.must(&["apply", "--auto-approve", "--lock-timeout", "0"], 1);
+    let refused = setup.expect(&["apply", "--auto-approve", "--lock-timeout", "0"], 1);
     let text = stderr(&refused);
     assert!(text.contains("infra::state::locked"), "{text}");
     assert!(
@@ -284,14 +264,14 @@ fn a_second_apply_waits_for_the_lock_showing_its_holder_and_force_unlock_ends_a_
         waiter.stderr_so_far()
     );
     // A wrong id is refused; the right one ends the live holder's session.
-    let wrong = setup.must(&["force-unlock", "not-the-id", "--force"], 1);
+    let wrong = setup.expect(&["force-unlock", "not-the-id", "--force"], 1);
     assert!(
         stderr(&wrong).contains("infra::state::lock_mismatch"),
         "{}",
         stderr(&wrong)
     );
     let id = server.psql("postgres", "SELECT id FROM infra.locks");
-    setup.must(&["force-unlock", &id, "--force"], 0);
+    setup.expect(&["force-unlock", &id, "--force"], 0);
     // The holder is fenced out; stop it as a hung process would be.
     let mut holder = holder;
     let _ = holder.child.kill();
@@ -299,7 +279,7 @@ fn a_second_apply_waits_for_the_lock_showing_its_holder_and_force_unlock_ends_a_
     assert_eq!(code(&waited), 0, "{}", stderr(&waited));
     assert_no_leak(&waited, "the waiting apply");
     drop(holder);
-    setup.must(&["plan", "--detailed-exitcode"], 0);
+    setup.expect(&["plan", "--detailed-exitcode"], 0);
     assert_eq!(count_rows(&server, "SELECT count(*) FROM infra.locks"), 0);
 }
 
@@ -329,14 +309,14 @@ fn kill_9_during_an_apply_on_the_postgres_backend_loses_nothing_completed() {
         "the apply finished before it was killed: nothing was tested"
     );
     // A reading command sees the journalled actions without writing.
-    let listed = setup.must(&["state", "list"], 0);
+    let listed = setup.expect(&["state", "list"], 0);
     assert!(
         stderr(&listed).contains("infra::state::unrecorded_actions"),
         "{}",
         stderr(&listed)
     );
     // The next apply takes over the lock, records the journal and finishes.
-    let again = setup.must(&["apply", "--auto-approve"], 0);
+    let again = setup.expect(&["apply", "--auto-approve"], 0);
     assert!(stderr(&again).contains("recovered"), "{}", stderr(&again));
     // The killed apply's connection dropped, so the server freed its lock;
     // its holder row is left, and the next command says it took over.
@@ -360,7 +340,7 @@ fn kill_9_during_an_apply_on_the_postgres_backend_loses_nothing_completed() {
         );
     }
     assert_eq!(count_rows(&server, "SELECT count(*) FROM infra.journal"), 0);
-    setup.must(&["plan", "--detailed-exitcode"], 0);
+    setup.expect(&["plan", "--detailed-exitcode"], 0);
 }
 
 #[test]
@@ -369,16 +349,16 @@ fn state_moves_from_local_to_postgres_and_back_with_pull_and_push() {
         return;
     };
     let local = Setup::new("pg-migrate", &server, "local", 2);
-    local.must(&["apply", "--auto-approve"], 0);
-    let pulled = local.must(&["state", "pull"], 0);
+    local.expect(&["apply", "--auto-approve"], 0);
+    let pulled = local.expect(&["state", "pull"], 0);
     local.dir.write("state.json", &pulled.stdout);
     // Pushed into the database with --state-url; the stack still says local.
-    local.must(
+    local.expect(
         &["state", "push", "state.json", "--state-url", &local.url],
         0,
     );
     local.dir.write("main.infra", stack("postgres", 2));
-    local.must(&["plan", "--detailed-exitcode"], 0);
+    local.expect(&["plan", "--detailed-exitcode"], 0);
     let ids = state_ids(&local);
     assert_eq!(ids.len(), 2);
     // And back: from the database into a fresh folder on the local backend
@@ -390,12 +370,12 @@ fn state_moves_from_local_to_postgres_and_back_with_pull_and_push() {
         back.dir.path.join(".infra/key"),
     )
     .unwrap();
-    let from_pg = local.must(&["state", "pull"], 0);
+    let from_pg = local.expect(&["state", "pull"], 0);
     back.dir.write("state.json", &from_pg.stdout);
-    back.must(&["state", "push", "state.json"], 0);
+    back.expect(&["state", "push", "state.json"], 0);
     // The same real objects: the back folder's world is a copy.
     common::copy_tree(&local.world.path, &back.world.path);
-    back.must(&["plan", "--detailed-exitcode"], 0);
+    back.expect(&["plan", "--detailed-exitcode"], 0);
     assert_eq!(state_ids(&back), ids);
     assert!(back.dir.path.join(".infra/state/shared/dev.json").exists());
 }
@@ -406,8 +386,8 @@ fn state_rows_altered_by_hand_are_refused_and_restore_goes_on_from_a_good_versio
         return;
     };
     let setup = Setup::new("pg-tamper", &server, "postgres", 1);
-    setup.must(&["apply", "--auto-approve"], 0);
-    setup.must(&["apply", "--auto-approve", "--var", "v=b"], 0);
+    setup.expect(&["apply", "--auto-approve"], 0);
+    setup.expect(&["apply", "--auto-approve", "--var", "v=b"], 0);
     // The document of the current version edited: its checksum no longer matches.
     server.psql(
         "postgres",
@@ -419,7 +399,7 @@ fn state_rows_altered_by_hand_are_refused_and_restore_goes_on_from_a_good_versio
         &["state", "list"],
         &["apply", "--auto-approve"],
     ] {
-        let refused = setup.must(args, 1);
+        let refused = setup.expect(args, 1);
         let text = stderr(&refused);
         assert!(
             text.contains("infra::state::checksum_mismatch"),
@@ -433,20 +413,20 @@ fn state_rows_altered_by_hand_are_refused_and_restore_goes_on_from_a_good_versio
         "UPDATE infra.versions SET document = replace(document, '\"r9\"', '\"r0\"'), \
          lineage = 'not-the-lineage' WHERE serial = 2",
     );
-    let refused = setup.must(&["plan"], 1);
+    let refused = setup.expect(&["plan"], 1);
     assert!(
         stderr(&refused).contains("infra::state::checksum_mismatch"),
         "{}",
         stderr(&refused)
     );
     // The way out: the refused row is kept aside, version 1 written back as 3.
-    setup.must(&["state", "restore", "1"], 0);
+    setup.expect(&["state", "restore", "1"], 0);
     assert_eq!(
         server.psql("postgres", "SELECT serial FROM infra.replaced"),
         "2"
     );
-    setup.must(&["state", "list"], 0);
-    let history = setup.must(&["state", "history", "--json"], 0);
+    setup.expect(&["state", "list"], 0);
+    let history = setup.expect(&["state", "history", "--json"], 0);
     let json: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
     let serials = version_serials(&json);
     assert_eq!(serials, [1, 3], "{json}");
@@ -469,9 +449,9 @@ fn no_secret_or_password_is_in_any_output_or_in_the_state_tables() {
         &["state", "history"],
         &["apply", "--auto-approve", "--var", "v=b"],
     ] {
-        setup.must(args, 0);
+        setup.expect(args, 0);
     }
-    let shown = setup.must(&["output", "generated", "--show-secrets"], 0);
+    let shown = setup.expect(&["output", "generated", "--show-secrets"], 0);
     let generated = stdout(&shown).trim().trim_matches('"').to_owned();
     assert!(generated.len() >= 32, "{generated}");
     let dump = server.pg_dump("postgres", &["infra.*"]);
@@ -566,7 +546,7 @@ fn a_state_url_with_tls_verifies_the_server_and_bad_credentials_or_certificates_
         &["plan"],
         &["state", "list"],
     ] {
-        let output = setup.must(args, 1);
+        let output = setup.expect(args, 1);
         let text = stderr(&output);
         assert!(text.contains("infra::state::backend_denied"), "{text}");
         assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
@@ -588,7 +568,7 @@ fn a_state_url_with_tls_verifies_the_server_and_bad_credentials_or_certificates_
         setup.url = format!(
             "postgres://tls_only:tls-right-pw@{host}:{port}/postgres?sslmode=verify-full&sslrootcert={root}"
         );
-        let output = setup.must(&["apply", "--auto-approve"], 1);
+        let output = setup.expect(&["apply", "--auto-approve"], 1);
         let text = stderr(&output);
         assert!(text.contains("infra::state::backend_tls"), "{text}");
         assert!(words(&text).contains(expected), "{host} {root}: {text}");
@@ -602,14 +582,14 @@ fn a_state_url_with_tls_verifies_the_server_and_bad_credentials_or_certificates_
     setup.url = format!(
         "postgres://tls_only:tls-right-pw@localhost:{port}/postgres?sslmode=verify-full&sslrootcert=ca.pem"
     );
-    setup.must(&["apply", "--auto-approve"], 0);
+    setup.expect(&["apply", "--auto-approve"], 0);
     assert_eq!(state_ids(&setup).len(), 2);
     setup.url =
         format!("postgres://tls_only:tls-right-pw@127.0.0.1:{port}/postgres?sslmode=require");
-    setup.must(&["plan", "--detailed-exitcode"], 0);
+    setup.expect(&["plan", "--detailed-exitcode"], 0);
     setup.url =
         format!("postgres://tls_only:tls-right-pw@127.0.0.1:{port}/postgres?sslmode=disable");
-    let output = setup.must(&["plan"], 1);
+    let output = setup.expect(&["plan"], 1);
     assert!(
         words(&stderr(&output)).contains("no encryption"),
         "{}",
@@ -640,48 +620,32 @@ fn history_keep_deletes_old_version_rows_and_refuses_a_pruned_version() {
              WHERE stack = 'shared' AND environment = 'dev'",
         )
     };
-    for (n, value) in ["a", "b"].iter().enumerate() {
-        let applied = setup.must(
-            &["apply", "--auto-approve", "--var", &format!("v={value}")],
-            0,
-        );
-        assert!(
-            !stderr(&applied).contains("Pruned history"),
-            "apply {n}: {}",
-            stderr(&applied)
-        );
-    }
-    let applied = setup.must(&["apply", "--auto-approve", "--var", "v=c"], 0);
-    assert!(
-        stderr(&applied).contains("Pruned history: version 1 removed (stack.history.keep = 2)."),
-        "{}",
-        stderr(&applied)
-    );
-    assert_eq!(rows(), "2,3");
-    setup.must(&["apply", "--auto-approve", "--var", "v=d"], 0);
-    assert_eq!(rows(), "3,4");
-    let history = setup.must(&["state", "history", "--json"], 0);
-    let json: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
-    assert_eq!(version_serials(&json), [3, 4], "{json}");
+    let stored = || -> Vec<u64> {
+        rows()
+            .split(',')
+            .map(|serial| serial.parse().unwrap())
+            .collect()
+    };
+    four_applies_keep_the_newest_two(&setup, &stored);
     // A pruned version is refused as pruned; a kept one reads and verifies.
-    let pulled = setup.must(&["state", "pull", "--serial", "1"], 1);
+    let pulled = setup.expect(&["state", "pull", "--serial", "1"], 1);
     assert!(
         stderr(&pulled).contains("infra::state::version_pruned"),
         "{}",
         stderr(&pulled)
     );
-    let rolled = setup.must(&["rollback", "--to", "2", "--auto-approve"], 1);
+    let rolled = setup.expect(&["rollback", "--to", "2", "--auto-approve"], 1);
     assert!(
         stderr(&rolled).contains("infra::state::version_pruned"),
         "{}",
         stderr(&rolled)
     );
-    let pulled = setup.must(&["state", "pull", "--serial", "3"], 0);
+    let pulled = setup.expect(&["state", "pull", "--serial", "3"], 0);
     let file: serde_json::Value = serde_json::from_slice(&pulled.stdout).unwrap();
     assert_eq!(file["serial"], 3);
-    setup.must(&["rollback", "--to", "3", "--auto-approve"], 0);
+    setup.expect(&["rollback", "--to", "3", "--auto-approve"], 0);
     assert_eq!(rows(), "4,5");
-    setup.must(&["plan", "--detailed-exitcode", "--var", "v=c"], 0);
+    setup.expect(&["plan", "--detailed-exitcode", "--var", "v=c"], 0);
     // The audit log names what each prune removed.
     assert_eq!(
         server.psql(

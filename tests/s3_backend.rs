@@ -16,7 +16,10 @@
 use crate::common;
 
 use common::moto::MotoServer;
-use common::{TempDir, Watched, code, stderr, stdout, wait_until};
+use common::{
+    StackRuns, TempDir, Watched, code, four_applies_keep_the_newest_two, stderr, stdout,
+    version_serials, wait_until,
+};
 use infra::aws::{self, AwsError, Client, Config, Credentials, Request};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -148,24 +151,12 @@ impl<'m> Setup<'m> {
             .stderr(Stdio::piped());
         command
     }
+}
 
+impl StackRuns for Setup<'_> {
     fn run(&self, args: &[&str]) -> Output {
         let output = self.command(args).output().unwrap();
         assert_no_leak(&output, &args.join(" "));
-        output
-    }
-
-    /// Runs `args`, which must exit with `expected`.
-    fn must(&self, args: &[&str], expected: i32) -> Output {
-        let output = self.run(args);
-        assert_eq!(
-            code(&output),
-            expected,
-            "infra {}:\n{}{}",
-            args.join(" "),
-            stdout(&output),
-            stderr(&output)
-        );
         output
     }
 }
@@ -185,7 +176,7 @@ fn assert_no_leak(output: &Output, what: &str) {
 
 /// The addresses and ids the state holds (`state pull`).
 fn state_ids(setup: &Setup<'_>) -> BTreeMap<String, String> {
-    let pulled = setup.must(&["state", "pull"], 0);
+    let pulled = setup.expect(&["state", "pull"], 0);
     let json: serde_json::Value = serde_json::from_slice(&pulled.stdout).unwrap();
     let mut ids = BTreeMap::new();
     for resource in json["resources"].as_array().unwrap() {
@@ -226,17 +217,6 @@ fn world_objects(world: &Path) -> BTreeMap<String, String> {
         );
     }
     objects
-}
-
-/// The serials of the versions in `infra state history --json`.
-fn version_serials(json: &serde_json::Value) -> Vec<u64> {
-    json["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|entry| entry["kind"] == "version")
-        .map(|entry| entry["serial"].as_u64().unwrap())
-        .collect()
 }
 
 /// IAM's answer to a query call, as text.
@@ -414,7 +394,7 @@ fn apply_plan_list_history_and_rollback_work_on_the_s3_backend() {
         return;
     };
     let setup = Setup::new("s3-lifecycle", &moto, "s3", 3);
-    let applied = setup.must(&["apply", "--auto-approve"], 0);
+    let applied = setup.expect(&["apply", "--auto-approve"], 0);
     assert!(
         stderr(&applied).contains(".infra/key"),
         "the key is made beside the stack: {}",
@@ -434,22 +414,22 @@ fn apply_plan_list_history_and_rollback_work_on_the_s3_backend() {
         get(&moto, &format!("{BASE}lock.json")).is_none(),
         "the lock is released"
     );
-    setup.must(&["plan", "--detailed-exitcode"], 0);
-    let listed = setup.must(&["state", "list"], 0);
+    setup.expect(&["plan", "--detailed-exitcode"], 0);
+    let listed = setup.expect(&["state", "list"], 0);
     for address in ["null_resource.uses", "test_resource.r0", "test_resource.r2"] {
         assert!(stdout(&listed).contains(address), "{}", stdout(&listed));
     }
     let first = state_ids(&setup);
-    setup.must(&["apply", "--auto-approve", "--var", "v=b"], 0);
-    setup.must(&["rollback", "--to", "1", "--auto-approve"], 0);
-    let history = setup.must(&["state", "history", "--json"], 0);
+    setup.expect(&["apply", "--auto-approve", "--var", "v=b"], 0);
+    setup.expect(&["rollback", "--to", "1", "--auto-approve"], 0);
+    let history = setup.expect(&["state", "history", "--json"], 0);
     let json: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
     assert_eq!(version_serials(&json), [1, 2, 3], "{json}");
     assert_eq!(
         state_ids(&setup).keys().collect::<Vec<_>>(),
         first.keys().collect::<Vec<_>>()
     );
-    setup.must(&["plan", "--detailed-exitcode"], 0);
+    setup.expect(&["plan", "--detailed-exitcode"], 0);
     assert!(keys(&moto, &format!("{BASE}audit/")).len() >= 3);
     assert!(keys(&moto, &format!("{BASE}journal/")).is_empty());
 
@@ -478,7 +458,7 @@ fn a_second_apply_waits_for_the_lock_object_showing_its_holder_and_force_unlock_
         return;
     };
     let setup = Setup::new("s3-lock", &moto, "s3", 2);
-    setup.must(&["apply", "--auto-approve"], 0);
+    setup.expect(&["apply", "--auto-approve"], 0);
     // An apply that holds the lock for as long as the test needs: each of
     // its provider calls waits a minute.
     let mut holder_command = setup.command(&["apply", "--auto-approve", "--var", "v=b"]);
@@ -492,7 +472,7 @@ fn a_second_apply_waits_for_the_lock_object_showing_its_holder_and_force_unlock_
         || holder.stderr_so_far(),
     );
     // Without waiting: refused at once, naming the holder.
-    let refused = setup.must(&["apply", "--auto-approve", "--lock-timeout", "0"], 1);
+    let refused = setup.expect(&["apply", "--auto-approve", "--lock-timeout", "0"], 1);
     let text = stderr(&refused);
     assert!(text.contains("infra::state::locked"), "{text}");
     assert!(
@@ -515,7 +495,7 @@ fn a_second_apply_waits_for_the_lock_object_showing_its_holder_and_force_unlock_
         waiter.stderr_so_far()
     );
     // A wrong id is refused; the right one breaks the lock.
-    let wrong = setup.must(&["force-unlock", "not-the-id", "--force"], 1);
+    let wrong = setup.expect(&["force-unlock", "not-the-id", "--force"], 1);
     assert!(
         stderr(&wrong).contains("infra::state::lock_mismatch"),
         "{}",
@@ -525,7 +505,7 @@ fn a_second_apply_waits_for_the_lock_object_showing_its_holder_and_force_unlock_
         serde_json::from_slice(&get(&moto, &lock_key).unwrap()).unwrap();
     assert_eq!(holder_info["pid"], holder_pid, "{holder_info}");
     let id = holder_info["id"].as_str().unwrap().to_owned();
-    setup.must(&["force-unlock", &id, "--force"], 0);
+    setup.expect(&["force-unlock", &id, "--force"], 0);
     // The waiter takes the lock and finishes; the old holder is stopped as a
     // hung process would be.
     let waited = waiter.finish();
@@ -534,7 +514,7 @@ fn a_second_apply_waits_for_the_lock_object_showing_its_holder_and_force_unlock_
     let mut holder = holder;
     let _ = holder.child.kill();
     drop(holder);
-    setup.must(&["plan", "--detailed-exitcode"], 0);
+    setup.expect(&["plan", "--detailed-exitcode"], 0);
     assert!(get(&moto, &lock_key).is_none(), "the lock object is gone");
 }
 
@@ -544,7 +524,7 @@ fn a_holder_whose_lock_was_broken_writes_nothing_more() {
         return;
     };
     let setup = Setup::new("s3-fence", &moto, "s3", 2);
-    setup.must(&["apply", "--auto-approve"], 0);
+    setup.expect(&["apply", "--auto-approve"], 0);
     let mut holder_command = setup.command(&["apply", "--auto-approve", "--var", "v=b"]);
     holder_command.env("INFRA_TEST_LATENCY_MS", "3000");
     let holder = Watched::spawn(&mut holder_command);
@@ -555,7 +535,7 @@ fn a_holder_whose_lock_was_broken_writes_nothing_more() {
         || holder.stderr_so_far(),
     );
     let info: serde_json::Value = serde_json::from_slice(&get(&moto, &lock_key).unwrap()).unwrap();
-    setup.must(
+    setup.expect(
         &["force-unlock", info["id"].as_str().unwrap(), "--force"],
         0,
     );
@@ -605,7 +585,7 @@ fn kill_9_during_an_apply_on_the_s3_backend_loses_nothing_completed() {
         "the lock is left behind"
     );
     // A reading command sees the journalled actions without writing.
-    let listed = setup.must(&["state", "list"], 0);
+    let listed = setup.expect(&["state", "list"], 0);
     assert!(
         stderr(&listed).contains("infra::state::unrecorded_actions"),
         "{}",
@@ -613,7 +593,7 @@ fn kill_9_during_an_apply_on_the_s3_backend_loses_nothing_completed() {
     );
     // The next apply takes over the dead process's lock, records the
     // journal and finishes.
-    let again = setup.must(&["apply", "--auto-approve"], 0);
+    let again = setup.expect(&["apply", "--auto-approve"], 0);
     assert!(stderr(&again).contains("recovered"), "{}", stderr(&again));
     assert!(
         stderr(&again).contains("took over the state lock left by a process that is gone"),
@@ -633,7 +613,7 @@ fn kill_9_during_an_apply_on_the_s3_backend_loses_nothing_completed() {
         );
     }
     assert!(keys(&moto, &journal).is_empty(), "the journal is cleared");
-    setup.must(&["plan", "--detailed-exitcode"], 0);
+    setup.expect(&["plan", "--detailed-exitcode"], 0);
 }
 
 #[test]
@@ -642,8 +622,8 @@ fn state_objects_edited_by_hand_are_refused_and_restore_goes_on_from_a_good_vers
         return;
     };
     let setup = Setup::new("s3-tamper", &moto, "s3", 1);
-    setup.must(&["apply", "--auto-approve"], 0);
-    setup.must(&["apply", "--auto-approve", "--var", "v=b"], 0);
+    setup.expect(&["apply", "--auto-approve"], 0);
+    setup.expect(&["apply", "--auto-approve", "--var", "v=b"], 0);
     let second = format!("{BASE}versions/00000000000000000002.json");
     let text = String::from_utf8(get(&moto, &second).unwrap()).unwrap();
     put(
@@ -656,7 +636,7 @@ fn state_objects_edited_by_hand_are_refused_and_restore_goes_on_from_a_good_vers
         &["state", "list"],
         &["apply", "--auto-approve"],
     ] {
-        let refused = setup.must(args, 1);
+        let refused = setup.expect(args, 1);
         let text = stderr(&refused);
         assert!(
             text.contains("infra::state::checksum_mismatch"),
@@ -665,12 +645,12 @@ fn state_objects_edited_by_hand_are_refused_and_restore_goes_on_from_a_good_vers
         assert!(text.contains("infra state restore 1"), "{args:?}: {text}");
     }
     // The way out: the refused object is kept aside, version 1 written back as 3.
-    setup.must(&["state", "restore", "1"], 0);
+    setup.expect(&["state", "restore", "1"], 0);
     let replaced = keys(&moto, &format!("{BASE}replaced/"));
     assert_eq!(replaced.len(), 1, "{replaced:?}");
     assert!(replaced[0].contains("00000000000000000002"), "{replaced:?}");
-    setup.must(&["state", "list"], 0);
-    let history = setup.must(&["state", "history", "--json"], 0);
+    setup.expect(&["state", "list"], 0);
+    let history = setup.expect(&["state", "history", "--json"], 0);
     let json: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
     assert_eq!(version_serials(&json), [1, 3], "{json}");
     // The newest version deleted by hand: noticed through the head.
@@ -678,7 +658,7 @@ fn state_objects_edited_by_hand_are_refused_and_restore_goes_on_from_a_good_vers
     runtime()
         .block_on(aws::s3::delete_object(&test_client(&moto), BUCKET, &third))
         .unwrap();
-    let refused = setup.must(&["plan"], 1);
+    let refused = setup.expect(&["plan"], 1);
     assert!(
         stderr(&refused).contains("infra::state::missing_current"),
         "{}",
@@ -703,9 +683,9 @@ fn no_secret_nor_aws_credential_is_in_any_output_object_or_plan_file() {
         &["state", "history"],
         &["apply", "--auto-approve", "--var", "v=b"],
     ] {
-        setup.must(args, 0);
+        setup.expect(args, 0);
     }
-    let shown = setup.must(&["output", "generated", "--show-secrets"], 0);
+    let shown = setup.expect(&["output", "generated", "--show-secrets"], 0);
     let generated = stdout(&shown).trim().trim_matches('"').to_owned();
     assert!(generated.len() >= 32, "{generated}");
     let needles = [CANARY, generated.as_str(), AWS_SECRET, AWS_TOKEN];
@@ -752,7 +732,7 @@ fn a_missing_bucket_or_no_bucket_at_all_is_refused_with_how_to_fix_it() {
         "main.infra",
         stack("s3", 1).replace(BUCKET, "no-such-bucket"),
     );
-    let refused = setup.must(&["plan"], 1);
+    let refused = setup.expect(&["plan"], 1);
     let text = stderr(&refused);
     assert!(text.contains("infra::state::backend_config"), "{text}");
     assert!(text.contains("`no-such-bucket` does not exist"), "{text}");
@@ -761,7 +741,7 @@ fn a_missing_bucket_or_no_bucket_at_all_is_refused_with_how_to_fix_it() {
         "main.infra",
         "stack \"s\" {\n  state = \"s3\"\n}\n\nresource \"null_resource\" \"a\" {}\n",
     );
-    let refused = setup.must(&["plan"], 1);
+    let refused = setup.expect(&["plan"], 1);
     let text = stderr(&refused);
     assert!(text.contains("infra::state::backend_config"), "{text}");
     assert!(text.contains("state_bucket"), "{text}");
@@ -801,53 +781,31 @@ fn history_keep_deletes_old_version_objects_and_refuses_a_pruned_version() {
             })
             .collect::<Vec<_>>()
     };
-    for value in ["a", "b"] {
-        let applied = setup.must(
-            &["apply", "--auto-approve", "--var", &format!("v={value}")],
-            0,
-        );
-        assert!(
-            !stderr(&applied).contains("Pruned history"),
-            "{}",
-            stderr(&applied)
-        );
-    }
-    let applied = setup.must(&["apply", "--auto-approve", "--var", "v=c"], 0);
-    assert!(
-        stderr(&applied).contains("Pruned history: version 1 removed (stack.history.keep = 2)."),
-        "{}",
-        stderr(&applied)
-    );
-    assert_eq!(versions(), [2, 3]);
-    setup.must(&["apply", "--auto-approve", "--var", "v=d"], 0);
-    assert_eq!(versions(), [3, 4]);
-    let history = setup.must(&["state", "history", "--json"], 0);
-    let json: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
-    assert_eq!(version_serials(&json), [3, 4], "{json}");
-    let pulled = setup.must(&["state", "pull", "--serial", "2"], 1);
+    four_applies_keep_the_newest_two(&setup, &versions);
+    let pulled = setup.expect(&["state", "pull", "--serial", "2"], 1);
     assert!(
         stderr(&pulled).contains("infra::state::version_pruned"),
         "{}",
         stderr(&pulled)
     );
-    let restored = setup.must(&["state", "restore", "1"], 1);
+    let restored = setup.expect(&["state", "restore", "1"], 1);
     assert!(
         stderr(&restored).contains("infra::state::version_pruned"),
         "{}",
         stderr(&restored)
     );
-    let pulled = setup.must(&["state", "pull", "--serial", "3"], 0);
+    let pulled = setup.expect(&["state", "pull", "--serial", "3"], 0);
     let file: serde_json::Value = serde_json::from_slice(&pulled.stdout).unwrap();
     assert_eq!(file["serial"], 3);
     // A restore of a kept version writes 5; the last apply (4) started from 3.
-    let restored = setup.must(&["state", "restore", "3"], 0);
+    let restored = setup.expect(&["state", "restore", "3"], 0);
     assert!(
         !stderr(&restored).contains("Pruned history"),
         "{}",
         stderr(&restored)
     );
     assert_eq!(versions(), [3, 4, 5]);
-    setup.must(&["rollback", "--auto-approve"], 0);
+    setup.expect(&["rollback", "--auto-approve"], 0);
     assert_eq!(versions(), [5, 6]);
     assert!(keys(&moto, &format!("{BASE}audit/")).len() >= 6);
 }

@@ -117,6 +117,48 @@ pub trait StackRuns {
     }
 }
 
+/// The serials `infra state history --json` lists as versions.
+pub fn version_serials(json: &serde_json::Value) -> Vec<u64> {
+    json["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["kind"] == "version")
+        .map(|entry| entry["serial"].as_u64().unwrap())
+        .collect()
+}
+
+/// What every backend's retention test begins with: `stack`, whose history
+/// keeps 2 versions, applied with `var.v` = a, b, c, d. The first two prune
+/// nothing; the third removes version 1 and says so; after the third and the
+/// fourth, `stored()` (the serials the backend holds) and `state history`
+/// hold only the newest two.
+pub fn four_applies_keep_the_newest_two(stack: &impl StackRuns, stored: &dyn Fn() -> Vec<u64>) {
+    for value in ["a", "b"] {
+        let applied = stack.expect(
+            &["apply", "--auto-approve", "--var", &format!("v={value}")],
+            0,
+        );
+        assert!(
+            !stderr(&applied).contains("Pruned history"),
+            "{}",
+            stderr(&applied)
+        );
+    }
+    let applied = stack.expect(&["apply", "--auto-approve", "--var", "v=c"], 0);
+    assert!(
+        stderr(&applied).contains("Pruned history: version 1 removed (stack.history.keep = 2)."),
+        "{}",
+        stderr(&applied)
+    );
+    assert_eq!(stored(), [2, 3]);
+    stack.expect(&["apply", "--auto-approve", "--var", "v=d"], 0);
+    assert_eq!(stored(), [3, 4]);
+    let history = stack.expect(&["state", "history", "--json"], 0);
+    let json: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(version_serials(&json), [3, 4], "{json}");
+}
+
 /// `output`, the run of `infra ARGS`, after checking that it exited with
 /// `expected` (failing with both streams otherwise).
 pub fn exited(output: std::process::Output, args: &[&str], expected: i32) -> std::process::Output {
