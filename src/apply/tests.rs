@@ -972,41 +972,10 @@ async fn a_chain_costs_one_group_commit_per_link_and_starts_nothing_early() {
     const LINKS: usize = 30;
     let world = World::new();
     let names: Vec<String> = (0..LINKS).map(|i| format!("r{i:03}")).collect();
-    let config = expanded(
-        names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| match i {
-                0 => resource(n, Value::NULL, &[]),
-                _ => resource(n, Value::UNKNOWN, &[names[i - 1].as_str()]),
-            })
-            .collect(),
-    );
+    let links: Vec<(&str, bool)> = names.iter().map(|n| (n.as_str(), false)).collect();
+    let (config, resolver) = chain_of(&links);
     let state = State::new(world.host.as_ref());
     let plan = world.plan(&config, Some(&state)).await;
-    let base = config.clone();
-    let chain = names.clone();
-    let resolver = FnResolver::new(move |applied| {
-        let mut instances: BTreeMap<InstanceAddr, Attributes> = base
-            .instances
-            .iter()
-            .map(|(addr, i)| (addr.clone(), i.attributes.clone()))
-            .collect();
-        for pair in chain.windows(2) {
-            let previous = applied
-                .get(&addr(&pair[0]))
-                .map(|a| Value::string(a.id.clone()))
-                .unwrap_or(Value::UNKNOWN);
-            instances
-                .get_mut(&addr(&pair[1]))
-                .unwrap()
-                .insert("value".to_owned(), previous);
-        }
-        Resolved {
-            instances,
-            outputs: BTreeMap::new(),
-        }
-    });
     let mut recorder = WatchingRecorder {
         provider: world.provider.clone(),
         commits: Vec::new(),
