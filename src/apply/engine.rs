@@ -930,6 +930,12 @@ impl<'a> Engine<'a> {
     /// pending create (one sync per link, not two).
     async fn drive(&mut self, recorder: &mut dyn Recorder) {
         loop {
+            // Effect-free calls done on this thread (see `spawn_jobs`) may
+            // keep the loop from waiting below for a long while: the cancel
+            // is read at every turn too.
+            if !self.stopping && *self.cancel.borrow() {
+                self.stopping = true;
+            }
             self.release_finished();
             self.start_resolve();
             let mut deferred = false;
@@ -1187,9 +1193,11 @@ impl<'a> Engine<'a> {
     }
 
     fn spawn_jobs(&mut self) {
+        let mut done_here = Vec::new();
+        let mut crashed_here = Vec::new();
         while !self.stopping && self.tasks.len() < self.parallelism {
             let Some(job) = self.jobs.pop_front() else {
-                return;
+                break;
             };
             if let Job::Exec(_) = job {
                 self.queued_execs = self.queued_execs.saturating_sub(1);
@@ -1295,53 +1303,90 @@ impl<'a> Engine<'a> {
                 loop_tx: self.ops_tx.clone(),
             };
             let op = Operation::new(Arc::new(sink), self.cancel.clone());
-            let handle = self
-                .tasks
-                .spawn(task.run(node, provider, resource_type, retrier, op));
+            let mut call = Box::pin(task.run(node, provider, resource_type, retrier, op));
+            if run.effect_free {
+                // An effect-free call (`null_resource`) is usually done at
+                // its first poll: polled here, it costs no hand-off to a
+                // worker thread and back (four per link of a chain). One
+                // that waits is spawned as any other; the runtime polls it
+                // again, with a real waker, at once.
+                let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+                let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    call.as_mut().poll(&mut context)
+                }));
+                match polled {
+                    Ok(std::task::Poll::Ready(done)) => {
+                        done_here.push(done);
+                        continue;
+                    }
+                    Ok(std::task::Poll::Pending) => {}
+                    Err(_) => {
+                        crashed_here.push((node, doing));
+                        continue;
+                    }
+                }
+            }
+            let handle = self.tasks.spawn(call);
             self.task_nodes.insert(handle.id(), (node, doing));
+        }
+        for (node, doing) in crashed_here {
+            self.crashed(node, doing);
+        }
+        for done in done_here {
+            self.task_done(done);
         }
     }
 
     fn joined(&mut self, joined: Result<(tokio::task::Id, TaskDone), tokio::task::JoinError>) {
+        match joined {
+            Ok((id, done)) => {
+                self.task_nodes.remove(&id);
+                self.task_done(done);
+            }
+            Err(error) => {
+                if let Some((node, doing)) = self.task_nodes.remove(&error.id()) {
+                    self.crashed(node, doing);
+                }
+            }
+        }
+    }
+
+    /// A call panicked (on a worker, or polled here): its change fails.
+    fn crashed(&mut self, node: usize, doing: &'static str) {
+        while let Ok(message) = self.ops_rx.try_recv() {
+            self.operation_message(message);
+        }
+        let Some((index, _)) = self.change_of(node) else {
+            return;
+        };
+        if let Some(run) = self.runs.get_mut(index) {
+            run.attempts += 1;
+        }
+        let Some(change) = self.changes.get(index) else {
+            return;
+        };
+        let diagnostic = self.diagnostic(
+            Code::ApplyProviderPanicked,
+            &change.addr,
+            None,
+            "the provider crashed on this",
+            format!(
+                "provider `{}` crashed while asked to {doing} `{}`; report this to the \
+                 provider's authors. Whether the object was changed is unknown: run \
+                 `infra plan` to see",
+                change.provider, change.addr
+            ),
+        );
+        self.fail(node, diagnostic);
+    }
+
+    /// A call returned.
+    fn task_done(&mut self, done: TaskDone) {
         // What a call named or wrote before it returned is handled before its
         // result: its phases precede its end, and none is left unread.
         while let Ok(message) = self.ops_rx.try_recv() {
             self.operation_message(message);
         }
-        let done = match joined {
-            Ok((id, done)) => {
-                self.task_nodes.remove(&id);
-                done
-            }
-            Err(error) => {
-                let Some((node, doing)) = self.task_nodes.remove(&error.id()) else {
-                    return;
-                };
-                let Some((index, _)) = self.change_of(node) else {
-                    return;
-                };
-                if let Some(run) = self.runs.get_mut(index) {
-                    run.attempts += 1;
-                }
-                let Some(change) = self.changes.get(index) else {
-                    return;
-                };
-                let diagnostic = self.diagnostic(
-                    Code::ApplyProviderPanicked,
-                    &change.addr,
-                    None,
-                    "the provider crashed on this",
-                    format!(
-                        "provider `{}` crashed while asked to {doing} `{}`; report this to the \
-                         provider's authors. Whether the object was changed is unknown: run \
-                         `infra plan` to see",
-                        change.provider, change.addr
-                    ),
-                );
-                self.fail(node, diagnostic);
-                return;
-            }
-        };
         let node = done.node;
         let Some((index, phase)) = self.change_of(node) else {
             return;

@@ -1687,3 +1687,87 @@ async fn a_call_with_outside_effects_waits_for_every_record_before_it() {
         "b's result was not durable before c started"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_effect_free_call_that_panics_fails_only_its_action() {
+    // Effect-free calls are polled on the engine's thread: a panic there is
+    // caught as one on a worker is.
+    let (world, free) = mixed_world();
+    free.panic_on(Op::Create, Trigger::Matching(String::from("a")));
+    let (config, resolver) = chain_of(&[("a", true), ("b", true)]);
+    let mut config = config;
+    let mut lone = resource("c", Value::NULL, &[]);
+    lone.provider = (String::from("free"), None);
+    config.instances.insert(addr("c"), lone);
+    let state = State::new(world.host.as_ref());
+    let plan = world.plan(&config, Some(&state)).await;
+    let mut recorder = MemoryRecorder::default();
+    let report = apply(
+        world.request(&plan, &config, resolver, 8),
+        state,
+        &mut recorder,
+    )
+    .await;
+    let Outcome::Failed(diagnostic) = outcome(&report, "a") else {
+        panic!("a should fail");
+    };
+    assert_eq!(diagnostic.code, Code::ApplyProviderPanicked);
+    assert_eq!(
+        outcome(&report, "b"),
+        &Outcome::Skipped { because: addr("a") }
+    );
+    assert_eq!(outcome(&report, "c"), &Outcome::Succeeded);
+    assert_eq!(free.panics(), 1);
+}
+
+/// A resolver that asks the apply to stop at its `after`-th resolve.
+struct CancellingResolver {
+    inner: Arc<dyn Resolver>,
+    sender: tokio::sync::watch::Sender<bool>,
+    after: usize,
+    calls: Mutex<usize>,
+}
+
+impl Resolver for CancellingResolver {
+    fn resolve(
+        &self,
+        applied: &Arc<BTreeMap<InstanceAddr, ObjectState>>,
+        wanted: &std::collections::BTreeSet<InstanceAddr>,
+    ) -> Result<Resolved, Diagnostics> {
+        let mut calls = self.calls.lock().unwrap();
+        *calls += 1;
+        if *calls == self.after {
+            self.sender.send_replace(true);
+        }
+        self.inner.resolve(applied, wanted)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_chain_of_effect_free_calls_stops_when_cancelled() {
+    // Its calls finish on the engine's thread, so the loop never waits on
+    // a worker: the cancel must still be seen between links.
+    let (world, free) = mixed_world();
+    let names: Vec<String> = (0..20).map(|i| format!("r{i:03}")).collect();
+    let links: Vec<(&str, bool)> = names.iter().map(|n| (n.as_str(), true)).collect();
+    let (config, inner) = chain_of(&links);
+    let (sender, cancel) = tokio::sync::watch::channel(false);
+    let resolver = Arc::new(CancellingResolver {
+        inner,
+        sender,
+        after: 5,
+        calls: Mutex::new(0),
+    });
+    let state = State::new(world.host.as_ref());
+    let plan = world.plan(&config, Some(&state)).await;
+    let mut request = world.request(&plan, &config, resolver, 8);
+    request.cancel = cancel;
+    let report = apply(request, state, &mut MemoryRecorder::default()).await;
+    assert!(report.cancelled);
+    let created = free.calls_of(Op::Create).len();
+    assert!(
+        (5..=6).contains(&created),
+        "{created} links were created after the cancel at the fifth resolve"
+    );
+    assert_eq!(report.state.instance_count(), created, "what ran is saved");
+}
