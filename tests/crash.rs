@@ -375,7 +375,7 @@ fn state_command(
             // `state rm` drops the pending delete with the instance (the next
             // apply must not resume it), and the import finds nothing.
             assert!(
-                removed.contains(&format!("Dropped the interrupted delete of {addr}")),
+                removed.contains(&format!("Dropped the unfinished delete of {addr}")),
                 "{context}: `state rm {addr}` kept its pending delete:\n{removed}"
             );
             assert!(
@@ -709,7 +709,7 @@ fn state_rm_drops_a_pending_delete_so_the_next_apply_leaves_the_object_alone() {
         "the apply after `state rm` deleted the object it was told to forget"
     );
     assert!(
-        removed.contains("Dropped the interrupted delete of test_resource.keep"),
+        removed.contains("Dropped the unfinished delete of test_resource.keep"),
         "{removed}"
     );
     assert_eq!(
@@ -859,7 +859,7 @@ fn state_rm_drops_an_unfinished_create_where_no_object_is_recorded() {
         "state rm",
     );
     assert!(
-        removed.contains("Dropped the interrupted create of test_resource.b")
+        removed.contains("Dropped the unfinished create of test_resource.b")
             && !removed.contains("Removed test_resource.b"),
         "{removed}"
     );

@@ -563,8 +563,9 @@ fn rm(ctx: &mut Ctx<'_>, args: RmArgs) -> Exit {
                 // apply does not resume it and record the object again.
                 if let Some(call) = state.forget_instance(address) {
                     lines.push(format!(
-                        "Dropped the interrupted {} of {name}: an apply was stopped during it, \
-                         so the object may or may not have been {}; it will not be resumed.",
+                        "Dropped the unfinished {} of {name}: an earlier apply failed or was \
+                         stopped during it, so the object may or may not have been {}; it will \
+                         not be resumed.",
                         call.as_str(),
                         match call {
                             CallKind::Create => "created",
