@@ -209,12 +209,26 @@ impl World {
         expanded: &Expanded,
         prior: Option<State>,
     ) -> (Report, MemoryRecorder) {
+        let mut recorder = MemoryRecorder::default();
+        let resolver = FnResolver::fixed(expanded);
+        let report = self
+            .plan_and_apply(expanded, prior, resolver, &mut recorder)
+            .await;
+        (report, recorder)
+    }
+
+    /// Plans `expanded` against `prior` (none: an empty state) and applies
+    /// it with `resolver`, journalling into `recorder`.
+    async fn plan_and_apply(
+        &self,
+        expanded: &Expanded,
+        prior: Option<State>,
+        resolver: Arc<dyn Resolver>,
+        recorder: &mut dyn Recorder,
+    ) -> Report {
         let state = prior.unwrap_or_else(|| State::new(self.host.as_ref()));
         let plan = self.plan(expanded, Some(&state)).await;
-        let mut recorder = MemoryRecorder::default();
-        let request = self.request(&plan, expanded, FnResolver::fixed(expanded), 8);
-        let report = apply(request, state, &mut recorder).await;
-        (report, recorder)
+        apply(self.request(&plan, expanded, resolver, 8), state, recorder).await
     }
 
     fn opened(&self, state: &State, name: &str) -> Attributes {
@@ -949,18 +963,49 @@ async fn wide_stacks_are_journalled_in_group_commits() {
     );
 }
 
-/// Records in memory and notes, at each group commit, how many creates the
-/// provider had started by then.
+/// Records in memory and notes, per commit, whether it waited for the disk
+/// and how many creates had started before it.
+#[derive(Default)]
 struct WatchingRecorder {
-    provider: Arc<TestProvider>,
-    /// Per commit: its records and the creates started before it.
-    commits: Vec<(Vec<JournalRecord>, usize)>,
+    /// The providers whose creates are counted.
+    providers: Vec<Arc<TestProvider>>,
+    /// Per commit: its records, whether it was synced, the creates started before it.
+    commits: Vec<(Vec<JournalRecord>, bool, usize)>,
+}
+
+impl WatchingRecorder {
+    fn note(&mut self, records: &[JournalRecord], synced: bool) {
+        let started = self
+            .providers
+            .iter()
+            .map(|provider| provider.calls_of(Op::Create).len())
+            .sum();
+        self.commits.push((records.to_vec(), synced, started));
+    }
+
+    /// The commit holding `name`'s pending create, and whether it was synced.
+    fn pending_commit(&self, name: &str) -> (usize, bool) {
+        let at = self
+            .commits
+            .iter()
+            .position(|(records, _, _)| {
+                records.iter().any(|r| {
+                    matches!(r, JournalRecord::Pending(pending) if pending.instance.resource.name == name)
+                })
+            })
+            .unwrap_or_else(|| panic!("no pending create of {name}"));
+        (at, self.commits[at].1)
+    }
 }
 
 impl Recorder for WatchingRecorder {
     fn record(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
-        let started = self.provider.calls_of(Op::Create).len();
-        self.commits.push((records.to_vec(), started));
+        self.note(records, true);
+        Ok(())
+    }
+
+    fn record_unsynced(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
+        self.note(records, false);
         Ok(())
     }
 }
@@ -974,14 +1019,13 @@ async fn a_chain_costs_one_group_commit_per_link_and_starts_nothing_early() {
     let names: Vec<String> = (0..LINKS).map(|i| format!("r{i:03}")).collect();
     let links: Vec<(&str, bool)> = names.iter().map(|n| (n.as_str(), false)).collect();
     let (config, resolver) = chain_of(&links);
-    let state = State::new(world.host.as_ref());
-    let plan = world.plan(&config, Some(&state)).await;
     let mut recorder = WatchingRecorder {
-        provider: world.provider.clone(),
+        providers: vec![world.provider.clone()],
         commits: Vec::new(),
     };
-    let request = world.request(&plan, &config, resolver, 8);
-    let report = apply(request, state, &mut recorder).await;
+    let report = world
+        .plan_and_apply(&config, None, resolver, &mut recorder)
+        .await;
     assert!(!report.failed(), "{:?}", report.all_diagnostics());
     assert_eq!(report.state.instance_count(), LINKS);
     // One commit per link and one for the last result (two per link before).
@@ -993,22 +1037,14 @@ async fn a_chain_costs_one_group_commit_per_link_and_starts_nothing_early() {
     // Nothing started early: link i's create started only after the commit
     // that held its pending create, which also held link i - 1's result.
     for (i, name) in names.iter().enumerate() {
-        let commit = recorder
-            .commits
-            .iter()
-            .position(|(records, _)| {
-                records.iter().any(|r| {
-                    matches!(r, JournalRecord::Pending(pending) if pending.instance == addr(name))
-                })
-            })
-            .unwrap();
-        let (records, started_before) = &recorder.commits[commit];
+        let (commit, _) = recorder.pending_commit(name);
+        let (records, _, started_before) = &recorder.commits[commit];
         assert!(
             *started_before <= i,
             "link {i} started before its pending create was durable"
         );
         if i > 0 {
-            let previous_result = recorder.commits[..=commit].iter().any(|(records, _)| {
+            let previous_result = recorder.commits[..=commit].iter().any(|(records, _, _)| {
                 records.iter().any(|r| {
                     matches!(r, JournalRecord::Set { resource, .. } if *resource == addr(&names[i - 1]).resource)
                 })
@@ -1505,53 +1541,6 @@ fn a_pending_create_is_journalled_as_it_always_was() {
     assert_eq!(read, record);
 }
 
-/// Records in memory and notes, per commit, whether it waited for the disk
-/// and how many creates had started before it.
-#[derive(Default)]
-struct SyncRecorder {
-    /// The providers whose creates are counted.
-    providers: Vec<Arc<TestProvider>>,
-    /// Per commit: its records, whether it was synced, the creates started before it.
-    commits: Vec<(Vec<JournalRecord>, bool, usize)>,
-}
-
-impl SyncRecorder {
-    fn note(&mut self, records: &[JournalRecord], synced: bool) {
-        let started = self
-            .providers
-            .iter()
-            .map(|provider| provider.calls_of(Op::Create).len())
-            .sum();
-        self.commits.push((records.to_vec(), synced, started));
-    }
-
-    /// The commit holding `name`'s pending create, and whether it was synced.
-    fn pending_commit(&self, name: &str) -> (usize, bool) {
-        let at = self
-            .commits
-            .iter()
-            .position(|(records, _, _)| {
-                records.iter().any(|r| {
-                    matches!(r, JournalRecord::Pending(pending) if pending.instance.resource.name == name)
-                })
-            })
-            .unwrap_or_else(|| panic!("no pending create of {name}"));
-        (at, self.commits[at].1)
-    }
-}
-
-impl Recorder for SyncRecorder {
-    fn record(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
-        self.note(records, true);
-        Ok(())
-    }
-
-    fn record_unsynced(&mut self, records: &[JournalRecord]) -> Result<(), StateError> {
-        self.note(records, false);
-        Ok(())
-    }
-}
-
 /// A world with the test provider as `test` and an effect-free one as
 /// `free`, which it returns too.
 fn mixed_world() -> (World, Arc<TestProvider>) {
@@ -1617,15 +1606,10 @@ async fn a_chain_of_effect_free_calls_never_waits_for_the_disk() {
     let links: Vec<(String, bool)> = (0..20).map(|i| (format!("r{i:03}"), true)).collect();
     let links: Vec<(&str, bool)> = links.iter().map(|(n, f)| (n.as_str(), *f)).collect();
     let (config, resolver) = chain_of(&links);
-    let state = State::new(world.host.as_ref());
-    let plan = world.plan(&config, Some(&state)).await;
-    let mut recorder = SyncRecorder::default();
-    let report = apply(
-        world.request(&plan, &config, resolver, 8),
-        state,
-        &mut recorder,
-    )
-    .await;
+    let mut recorder = WatchingRecorder::default();
+    let report = world
+        .plan_and_apply(&config, None, resolver, &mut recorder)
+        .await;
     assert!(!report.failed(), "{:?}", report.all_diagnostics());
     assert_eq!(report.state.instance_count(), 20);
     // Every record is journalled, none waited for a sync.
@@ -1649,18 +1633,13 @@ async fn a_call_with_outside_effects_waits_for_every_record_before_it() {
     let (world, free) = mixed_world();
     let links = [("a", true), ("b", false), ("c", true), ("d", false)];
     let (config, resolver) = chain_of(&links);
-    let state = State::new(world.host.as_ref());
-    let plan = world.plan(&config, Some(&state)).await;
-    let mut recorder = SyncRecorder {
+    let mut recorder = WatchingRecorder {
         providers: vec![world.provider.clone(), free],
         commits: Vec::new(),
     };
-    let report = apply(
-        world.request(&plan, &config, resolver, 8),
-        state,
-        &mut recorder,
-    )
-    .await;
+    let report = world
+        .plan_and_apply(&config, None, resolver, &mut recorder)
+        .await;
     assert!(!report.failed(), "{:?}", report.all_diagnostics());
     assert_eq!(report.state.instance_count(), 4);
     let (a, a_synced) = recorder.pending_commit("a");
@@ -1699,15 +1678,9 @@ async fn an_effect_free_call_that_panics_fails_only_its_action() {
     let mut lone = resource("c", Value::NULL, &[]);
     lone.provider = (String::from("free"), None);
     config.instances.insert(addr("c"), lone);
-    let state = State::new(world.host.as_ref());
-    let plan = world.plan(&config, Some(&state)).await;
-    let mut recorder = MemoryRecorder::default();
-    let report = apply(
-        world.request(&plan, &config, resolver, 8),
-        state,
-        &mut recorder,
-    )
-    .await;
+    let report = world
+        .plan_and_apply(&config, None, resolver, &mut MemoryRecorder::default())
+        .await;
     let Outcome::Failed(diagnostic) = outcome(&report, "a") else {
         panic!("a should fail");
     };
