@@ -788,11 +788,13 @@ impl<'a> Engine<'a> {
     /// the next commit. Only records of effect-free changes let that commit
     /// skip waiting for the disk.
     fn journal(&mut self, index: Option<usize>, record: JournalRecord) {
-        let effect_free = index
-            .and_then(|index| self.runs.get(index))
-            .is_some_and(|run| run.effect_free);
-        self.batch_needs_sync |= !effect_free;
+        self.batch_needs_sync |= !index.is_some_and(|index| self.effect_free(index));
         self.batch.push(record);
+    }
+
+    /// Whether change `index`'s calls are effect-free (`Provider::effect_free`).
+    fn effect_free(&self, index: usize) -> bool {
+        self.runs.get(index).is_some_and(|run| run.effect_free)
     }
 
     /// Whether the next commit must wait for the disk: it holds a record, or
@@ -804,8 +806,7 @@ impl<'a> Engine<'a> {
                 AfterCommit::Release(_) => false,
                 AfterCommit::Start(node) => !self
                     .change_of(*node)
-                    .and_then(|(index, _)| self.runs.get(index))
-                    .is_some_and(|run| run.effect_free),
+                    .is_some_and(|(index, _)| self.effect_free(index)),
                 AfterCommit::Reply(_) => true,
             })
     }
