@@ -21,7 +21,7 @@
 
 use crate::common;
 
-use common::{TempDir, code, stderr, stdout};
+use common::{TempDir, code, stderr, stdout, version_serials};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
@@ -115,13 +115,7 @@ fn history_serials(dir: &Path, world: &Path, context: &str) -> Vec<u64> {
         stderr(&output)
     );
     let history: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
-    history["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|entry| entry["kind"] == "version")
-        .map(|entry| entry["serial"].as_u64().unwrap())
-        .collect()
+    version_serials(&history)
 }
 
 /// One process of a trial: what it is, and the running child.
