@@ -693,3 +693,50 @@ fn a_saved_plan_is_stale_when_a_variable_file_or_infra_var_changed() {
     let same = common::infra_env(&dir.path, &["apply", "p.plan"], &env);
     assert_eq!(code(&same), 0, "{}", stderr(&same));
 }
+
+/// The state is read while the graph is built: a damaged state is reported
+/// by a plan of a sound configuration, and left unmentioned when the
+/// configuration has a dependency cycle (only what checking found is
+/// reported then, as before the state was read beside the graph).
+#[test]
+fn a_damaged_state_is_reported_unless_the_graph_has_an_error() {
+    let dir = null_stack("plan-state-beside-graph");
+    let applied = infra(&dir.path, &["apply", "--auto-approve"]);
+    assert_eq!(code(&applied), 0, "{}", stderr(&applied));
+    let state = dir.path.join(".infra/state/demo/dev.json");
+    assert!(state.is_file(), "no state at {}", state.display());
+    std::fs::write(&state, "{ \"format_version\": 2, \"resources\": [").unwrap();
+
+    let damaged = infra(&dir.path, &["plan"]);
+    assert_eq!(code(&damaged), 1, "{}", stderr(&damaged));
+    assert!(
+        stderr(&damaged).contains("infra::state::invalid_json"),
+        "{}",
+        stderr(&damaged)
+    );
+
+    dir.write(
+        "main.infra",
+        NULL_STACK.replace(
+            "triggers = { greeting = var.greeting, token = secret.s }",
+            "triggers = { greeting = var.greeting, token = secret.s, b = null_resource.b.id }",
+        ),
+    );
+    let cycle = infra(&dir.path, &["plan"]);
+    assert_eq!(code(&cycle), 1, "{}", stderr(&cycle));
+    assert!(
+        stderr(&cycle).contains("infra::graph::cycle"),
+        "{}",
+        stderr(&cycle)
+    );
+    assert!(
+        !stderr(&cycle).contains("infra::state"),
+        "a state error beside a graph error:\n{}",
+        stderr(&cycle)
+    );
+    // Nothing was written: the damaged file is as it was left.
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        "{ \"format_version\": 2, \"resources\": ["
+    );
+}

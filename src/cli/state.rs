@@ -175,14 +175,15 @@ pub(super) fn locate(ctx: &mut Ctx<'_>, environment: Option<&str>) -> Result<Loc
         ctx.report(&checked.diagnostics, &checked.sources);
         return Err(Exit::Failure);
     }
-    let backend_kind = match crate::pipeline::state_url::backend_kind(ctx.host, &checked) {
-        Ok(kind) => kind,
-        Err(diagnostic) => {
-            let diagnostics: Diagnostics = std::iter::once(diagnostic).collect();
-            ctx.report(&diagnostics, &checked.sources);
-            return Err(Exit::Failure);
-        }
-    };
+    let backend_kind =
+        match crate::pipeline::state_url::backend_kind(ctx.host, &checked.config.stack) {
+            Ok(kind) => kind,
+            Err(diagnostic) => {
+                let diagnostics: Diagnostics = std::iter::once(diagnostic).collect();
+                ctx.report(&diagnostics, &checked.sources);
+                return Err(Exit::Failure);
+            }
+        };
     match crate::expand::select_environment(&checked.config, environment) {
         Ok(selected) => Ok(Located {
             dir,

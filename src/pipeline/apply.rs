@@ -173,7 +173,13 @@ fn run(
     let fail = |diagnostics: &mut Diagnostics, error: StateError| {
         diagnostics.push(error.to_diagnostic());
     };
-    let backend = super::open_backend(host.as_ref(), checked, &environment, diagnostics)?;
+    let backend = super::open_backend(
+        host.as_ref(),
+        &checked.config,
+        &checked.dir,
+        &environment,
+        diagnostics,
+    )?;
     let writing = Writing::open(
         host.as_ref(),
         backend.as_ref(),
@@ -199,7 +205,14 @@ fn run(
             return None;
         }
     };
-    let mut opened = open(host, checked, &request.plan, true, diagnostics)?;
+    let mut opened = open(
+        host,
+        &checked.config,
+        &checked.dir,
+        &request.plan,
+        true,
+        diagnostics,
+    )?;
     // Calls an interrupted apply left pending are settled before planning,
     // and recorded as a version of their own.
     let settled =

@@ -165,7 +165,13 @@ fn run_drift(
     diagnostics: &mut Diagnostics,
 ) -> Option<DriftReport> {
     let environment = select(checked, request, diagnostics)?;
-    let backend = super::open_backend(host.as_ref(), checked, &environment, diagnostics)?;
+    let backend = super::open_backend(
+        host.as_ref(),
+        &checked.config,
+        &checked.dir,
+        &environment,
+        diagnostics,
+    )?;
     if let Err(error) = wait_for_writer(host.as_ref(), backend.as_ref(), request.lock_timeout, ui) {
         diagnostics.push(error.to_diagnostic());
         return None;
@@ -185,7 +191,14 @@ fn read_and_compare(
     diagnostics: &mut Diagnostics,
 ) -> Option<(Opened, DriftReport, Refreshed)> {
     let plan_request = plan_request(request);
-    let opened = open(host, checked, &plan_request, false, diagnostics)?;
+    let opened = open(
+        host,
+        &checked.config,
+        &checked.dir,
+        &plan_request,
+        false,
+        diagnostics,
+    )?;
     let configured = expand_with_prior(host, checked, &opened, &plan_request.vars, diagnostics)?;
     drop_in_background(configured);
     let (report, refreshed) = compare(&opened, environment, request.parallelism, diagnostics)?;
@@ -397,7 +410,13 @@ fn run_refresh(
     diagnostics: &mut Diagnostics,
 ) -> Option<RefreshOutcome> {
     let environment = select(checked, request, diagnostics)?;
-    let backend = super::open_backend(host.as_ref(), checked, &environment, diagnostics)?;
+    let backend = super::open_backend(
+        host.as_ref(),
+        &checked.config,
+        &checked.dir,
+        &environment,
+        diagnostics,
+    )?;
     let fail = |diagnostics: &mut Diagnostics, error: StateError| {
         diagnostics.push(error.to_diagnostic());
     };

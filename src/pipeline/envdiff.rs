@@ -166,9 +166,10 @@ fn generated_secrets(
         // Expanding reports the unknown environment.
         return Ok(BTreeMap::new());
     }
-    let kind = super::state_url::backend_kind(host, checked).map_err(|diagnostic| {
-        StateError::new(diagnostic.code, None, diagnostic.help.unwrap_or_default())
-    })?;
+    let kind =
+        super::state_url::backend_kind(host, &checked.config.stack).map_err(|diagnostic| {
+            StateError::new(diagnostic.code, None, diagnostic.help.unwrap_or_default())
+        })?;
     let backend = kind.open(host, &checked.dir, &checked.config.stack.name, name);
     let backend = backend.as_ref();
     // Read as every reading command does: an interrupted apply's journal

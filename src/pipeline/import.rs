@@ -79,7 +79,13 @@ fn run(
             return None;
         }
     };
-    let backend = super::open_backend(host.as_ref(), checked, &environment, diagnostics)?;
+    let backend = super::open_backend(
+        host.as_ref(),
+        &checked.config,
+        &checked.dir,
+        &environment,
+        diagnostics,
+    )?;
     let writing = Writing::open(
         host.as_ref(),
         backend.as_ref(),
@@ -97,7 +103,14 @@ fn run(
     };
     let mut notes = writing.notes().to_vec();
     let mut audit = AuditRecord::start(host.as_ref(), "import", &environment);
-    let opened = open(host, checked, &request.plan, true, diagnostics)?;
+    let opened = open(
+        host,
+        &checked.config,
+        &checked.dir,
+        &request.plan,
+        true,
+        diagnostics,
+    )?;
     let expand_request = Request {
         environment: request.plan.environment.clone(),
         vars: request.plan.vars.clone(),

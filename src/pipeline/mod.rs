@@ -62,17 +62,51 @@ pub fn check(host: &dyn Host, dir: &Path) -> Checked {
 /// [`check()`] with the `--var-file` files `var_files` read after the stack's
 /// own variable files (`*.auto.vars`, `environments/ENV.vars`).
 pub fn check_with(host: &dyn Host, dir: &Path, var_files: &[std::path::PathBuf]) -> Checked {
+    check_then(host, dir, var_files, None::<fn(&Config)>).0
+}
+
+/// [`check_with()`], and `beside` run on a thread of its own while the
+/// graph is built, once checking found no error: the commands that read the
+/// state read it there, since neither needs the other. `None` when `beside`
+/// did not run, or when building the graph found an error (what `beside`
+/// made is dropped then, as if it had not run).
+pub(crate) fn check_beside<R: Send>(
+    host: &dyn Host,
+    dir: &Path,
+    var_files: &[std::path::PathBuf],
+    beside: impl FnOnce(&Config) -> R + Send,
+) -> (Checked, Option<R>) {
+    check_then(host, dir, var_files, Some(beside))
+}
+
+fn check_then<R: Send>(
+    host: &dyn Host,
+    dir: &Path,
+    var_files: &[std::path::PathBuf],
+    beside: Option<impl FnOnce(&Config) -> R + Send>,
+) -> (Checked, Option<R>) {
     let (mut stack, mut diagnostics): (Stack, Diagnostics) = check::load_with(host, dir, var_files);
     // Checking uses the syntax trees up (their expressions move into the
     // model), so they add nothing to the peak past this point.
     let (config, check_diagnostics) = check::check(host, &mut stack);
     diagnostics.extend(check_diagnostics);
-    let graph = if diagnostics.has_errors() {
-        Graph::default()
+    let (graph, beside) = if diagnostics.has_errors() {
+        (Graph::default(), None)
     } else {
-        let (graph, graph_diagnostics) = graph::build(&config);
+        let ((graph, graph_diagnostics), beside) = match beside {
+            Some(beside) => std::thread::scope(|scope| {
+                let side = scope.spawn(|| beside(&config));
+                let built = graph::build(&config);
+                let made = side
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (built, Some(made))
+            }),
+            None => (graph::build(&config), None),
+        };
+        let beside = beside.filter(|_| !graph_diagnostics.has_errors());
         diagnostics.extend(graph_diagnostics);
-        graph
+        (graph, beside)
     };
     diagnostics.sort();
     let var_env = config
@@ -84,14 +118,15 @@ pub fn check_with(host: &dyn Host, dir: &Path, var_files: &[std::path::PathBuf])
             host.env_var(&env_name).map(|value| (env_name, value))
         })
         .collect();
-    Checked {
+    let checked = Checked {
         sources: stack.sources,
         config,
         graph,
         diagnostics,
         dir: dir.to_path_buf(),
         var_env,
-    }
+    };
+    (checked, beside)
 }
 
 /// Checks the stack in `dir`, then, when checking found no error, runs the
@@ -147,16 +182,18 @@ pub fn expand_with(
     (expanded, diagnostics)
 }
 
-/// The state backend of `checked`'s stack (`stack { state = … }`) for
-/// `environment`; a backend this build lacks is reported in `diagnostics`.
+/// The state backend of the stack `config` in `dir` (`stack { state = … }`)
+/// for `environment`; a backend this build lacks is reported in
+/// `diagnostics`.
 pub(crate) fn open_backend<'h>(
     host: &'h dyn Host,
-    checked: &'h Checked,
+    config: &'h Config,
+    dir: &'h Path,
     environment: &'h str,
     diagnostics: &mut Diagnostics,
 ) -> Option<Box<dyn crate::state::Backend + 'h>> {
-    match state_url::backend_kind(host, checked) {
-        Ok(kind) => Some(kind.open(host, &checked.dir, &checked.config.stack.name, environment)),
+    match state_url::backend_kind(host, &config.stack) {
+        Ok(kind) => Some(kind.open(host, dir, &config.stack.name, environment)),
         Err(diagnostic) => {
             diagnostics.push(diagnostic);
             None

@@ -12,6 +12,7 @@
 
 use super::{Checked, expand, missing_providers};
 use crate::addr::{InstanceAddr, ProviderAddr, ResourceAddr};
+use crate::config::Config;
 use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
 use crate::expand::{Expanded, Request};
 use crate::host::Host;
@@ -82,12 +83,22 @@ pub fn plan(
     dir: &Path,
     request: PlanRequest,
 ) -> (Option<Plan>, SourceMap, Diagnostics) {
-    let checked = super::check_with(host.as_ref(), dir, &request.var_files);
+    // The state is read while the graph is built: neither needs the other.
+    let (checked, opening) =
+        super::check_beside(host.as_ref(), dir, &request.var_files, |config| {
+            let mut diagnostics = Diagnostics::new();
+            let opened = open(&host, config, dir, &request, false, &mut diagnostics);
+            (opened, diagnostics)
+        });
     let mut diagnostics = checked.diagnostics.clone();
     let mut sources = checked.sources.clone();
     let mut result = None;
+    let opened = opening.and_then(|(opened, open_diagnostics)| {
+        diagnostics.extend(open_diagnostics);
+        opened
+    });
     if !diagnostics.has_errors()
-        && let Some(opened) = open(&host, &checked, &request, false, &mut diagnostics)
+        && let Some(opened) = opened
         && let Some(mut planned) = plan_opened(&host, &checked, &opened, &request, &mut diagnostics)
     {
         if !diagnostics.has_errors() {
@@ -145,21 +156,22 @@ pub(crate) struct Opened {
 /// keeps.
 pub(crate) fn open(
     host: &Arc<dyn Host>,
-    checked: &Checked,
+    config: &Config,
+    dir: &Path,
     request: &PlanRequest,
     need_key: bool,
     diagnostics: &mut Diagnostics,
 ) -> Option<Opened> {
     let environment =
-        match crate::expand::select_environment(&checked.config, request.environment.as_deref()) {
+        match crate::expand::select_environment(config, request.environment.as_deref()) {
             Ok(environment) => environment.name,
             Err(diagnostic) => {
                 diagnostics.push(diagnostic);
                 return None;
             }
         };
-    let stack = checked.config.stack.name.clone();
-    let stored = super::open_backend(host.as_ref(), checked, &environment, diagnostics)?;
+    let stack = config.stack.name.clone();
+    let stored = super::open_backend(host.as_ref(), config, dir, &environment, diagnostics)?;
     let backend = stored.as_ref();
     let push = |diagnostics: &mut Diagnostics, error: StateError| {
         diagnostics.push(error.to_diagnostic());
@@ -206,10 +218,10 @@ pub(crate) fn open(
         }
     };
     let runtime = Arc::new(runtime(diagnostics)?);
-    let mut providers = ProviderSet::builtin(host.clone(), &checked.dir);
+    let mut providers = ProviderSet::builtin(host.clone(), dir);
     // One instance per aliased root block; a provider that is not built in
     // has no instance, which the plan reports per resource.
-    for (name, alias) in checked.config.root.providers.keys() {
+    for (name, alias) in config.root.providers.keys() {
         if alias.is_some() {
             providers.add_configuration(&ProviderAddr::new(name.clone(), alias.clone()));
         }

@@ -7,7 +7,7 @@
 //! secret key; they are evaluated here and handed to the backend, never put
 //! in a diagnostic.
 
-use super::Checked;
+use crate::config::StackSettings;
 use crate::diag::{Code, Diagnostic, Span};
 use crate::host::Host;
 use crate::lang::{FunctionContext, Scope, Value};
@@ -19,14 +19,13 @@ use crate::state::backend::{Kind, STATE_URL_HELP};
 /// backend by its scheme, so a local state can be pushed to a database.
 pub const STATE_URL_ENV: &str = "INFRA_STATE_URL";
 
-/// The backend `checked`'s stack names, with its URL evaluated.
-pub fn backend_kind(host: &dyn Host, checked: &Checked) -> Result<Kind, Diagnostic> {
+/// The backend the stack settings `stack` name, with its URL evaluated.
+pub fn backend_kind(host: &dyn Host, stack: &StackSettings) -> Result<Kind, Diagnostic> {
     if let Some(url) = host.env_var(STATE_URL_ENV).filter(|url| !url.is_empty()) {
         return Kind::from_url(&url).map_err(|error| error.to_diagnostic());
     }
-    let stack = &checked.config.stack;
     if stack.state == "s3" {
-        return s3_settings(host, checked).map(Kind::S3);
+        return s3_settings(host, stack).map(Kind::S3);
     }
     let given = stack
         .backend
@@ -55,8 +54,7 @@ pub fn backend_kind(host: &dyn Host, checked: &Checked) -> Result<Kind, Diagnost
 /// The `s3` backend's settings from the stack's attributes, each a string
 /// (a literal or `env_var(…)`); the short names (`bucket`, `prefix`,
 /// `region`, `endpoint`) are accepted too.
-fn s3_settings(host: &dyn Host, checked: &Checked) -> Result<S3Settings, Diagnostic> {
-    let stack = &checked.config.stack;
+fn s3_settings(host: &dyn Host, stack: &StackSettings) -> Result<S3Settings, Diagnostic> {
     let text = |names: &[&str]| -> Result<Option<String>, Diagnostic> {
         let Some((name, expr)) = names
             .iter()
