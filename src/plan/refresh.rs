@@ -173,6 +173,11 @@ pub async fn refresh(
             diagnostics.push(missing_provider(addr, &prior_object.provider));
             return None;
         };
+        // Nothing of an effect-free object exists outside the state, so
+        // reading it would only give back what was recorded.
+        if provider.effect_free(&prior_object.resource_type) {
+            return None;
+        }
         let resource_type = prior_object.resource_type.clone();
         let object = prior_object.object.clone();
         // Jitter only has to differ between reads, not be unpredictable.

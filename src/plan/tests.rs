@@ -418,6 +418,28 @@ async fn refresh_false_reads_nothing_and_finds_no_drift() {
     assert!(world.provider.calls_of(Op::Read).is_empty());
 }
 
+/// An effect-free provider keeps nothing outside the state: a refresh does
+/// not read its objects, so even an object gone from the test world (which
+/// a read would report as deleted) plans as unchanged.
+#[tokio::test]
+async fn refresh_does_not_read_effect_free_objects_they_cannot_drift() {
+    let mut world = World::new();
+    let free = Arc::new(TestProvider::effect_free_as(crate::providers::test::NAME));
+    world.providers = ProviderSet::new()
+        .with(free.clone())
+        .with(Arc::new(NullProvider::new(world.host.clone())));
+    world.provider = free.clone();
+    let config = expanded(vec![resource("a", Value::string("v1"))]);
+    let state = world.apply_creates(&config).await;
+    free.remove_object(TEST_RESOURCE, "a-1");
+    free.reset_calls();
+    let (plan, diagnostics) = world.plan(&config, Some(&state)).await;
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    assert!(plan.drift.is_empty(), "{:?}", plan.drift);
+    assert_eq!(change(&plan, "a").action, Action::NoOp);
+    assert!(free.calls_of(Op::Read).is_empty());
+}
+
 #[tokio::test(start_paused = true)]
 async fn refresh_reads_concurrently_within_parallelism() {
     let world = World::new();

@@ -228,8 +228,9 @@ pub trait Provider: Send + Sync {
     /// call: a crash that lost them lost nothing a later apply does not make
     /// again, and the next call that does change something outside waits for
     /// them with its own records (one sync covers everything written before
-    /// it). The default, `false`, is right for anything that talks to the
-    /// outside.
+    /// it). Nothing of such an object exists outside the state, so a
+    /// refresh does not read it: it cannot drift. The default, `false`, is
+    /// right for anything that talks to the outside.
     fn effect_free(&self, resource_type: &str) -> bool {
         let _ = resource_type;
         false
