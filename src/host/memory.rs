@@ -23,6 +23,8 @@ pub struct MemoryHost {
     /// Permission bits set with [`Host::set_permissions`]; files default to
     /// `0644` and folders to `0755`.
     modes: Mutex<BTreeMap<PathBuf, u32>>,
+    /// How many times each file was read ([`MemoryHost::reads_of`]).
+    reads: Mutex<BTreeMap<PathBuf, usize>>,
 }
 
 /// The mode a file has until one is set.
@@ -86,6 +88,13 @@ impl MemoryHost {
         }
     }
 
+    /// How many times `path` was read through [`Host::read`].
+    pub fn reads_of(&self, path: &Path) -> usize {
+        self.reads
+            .lock()
+            .map_or(0, |reads| reads.get(path).copied().unwrap_or(0))
+    }
+
     /// A file's contents, if present.
     pub fn file(&self, path: &Path) -> Option<Vec<u8>> {
         self.files.lock().ok()?.get(path).cloned()
@@ -103,6 +112,9 @@ impl MemoryHost {
 
 impl Host for MemoryHost {
     fn read(&self, path: &Path) -> Result<Vec<u8>, HostError> {
+        if let Ok(mut reads) = self.reads.lock() {
+            *reads.entry(path.to_path_buf()).or_default() += 1;
+        }
         let files = self
             .files
             .lock()

@@ -13,7 +13,7 @@
 //! the lock is released; a failure to write leaves the journal in place for
 //! the next command to recover.
 
-use super::run::{Opened, PlanRequest, Planned, config_digest, open, plan_opened};
+use super::run::{Opened, PlanRequest, Planned, config_digest, opened_with, plan_opened};
 use super::{Checked, expand};
 use crate::addr::{InstanceAddr, ModulePath};
 use crate::apply::{self, Event, Options, Outcome as ActionOutcome, Report, Resolved, Resolver};
@@ -205,12 +205,16 @@ fn run(
             return None;
         }
     };
-    let mut opened = open(
+    // The state as the lock opened it (any journal folded in), not read
+    // a second time.
+    let prior = writing.take_state();
+    let mut opened = opened_with(
         host,
         &checked.config,
         &checked.dir,
-        &request.plan,
-        true,
+        environment.clone(),
+        key.clone(),
+        prior,
         diagnostics,
     )?;
     // Calls an interrupted apply left pending are settled before planning,

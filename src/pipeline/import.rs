@@ -6,7 +6,7 @@
 //! only provider call. The next plan shows how the object differs from its
 //! configuration.
 
-use super::run::{PlanRequest, open};
+use super::run::{PlanRequest, opened_with};
 use super::{Checked, expand};
 use crate::addr::InstanceAddr;
 use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
@@ -103,12 +103,23 @@ fn run(
     };
     let mut notes = writing.notes().to_vec();
     let mut audit = AuditRecord::start(host.as_ref(), "import", &environment);
-    let opened = open(
+    let key = match writing.key() {
+        Ok(key) => key.clone(),
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            return None;
+        }
+    };
+    // The state as the lock opened it (any journal folded in), not read
+    // a second time.
+    let prior = writing.take_state();
+    let opened = opened_with(
         host,
         &checked.config,
         &checked.dir,
-        &request.plan,
-        true,
+        environment.clone(),
+        key,
+        prior,
         diagnostics,
     )?;
     let expand_request = Request {

@@ -17,6 +17,8 @@ mod policy;
 mod resume;
 mod run;
 pub mod state_url;
+#[cfg(test)]
+mod tests;
 
 pub use apply::{ApplyRequest, ApplyUi, Mode, Outcome, apply, secret_key};
 pub use drift::{

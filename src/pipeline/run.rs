@@ -170,7 +170,6 @@ pub(crate) fn open(
                 return None;
             }
         };
-    let stack = config.stack.name.clone();
     let stored = super::open_backend(host.as_ref(), config, dir, &environment, diagnostics)?;
     let backend = stored.as_ref();
     let push = |diagnostics: &mut Diagnostics, error: StateError| {
@@ -210,10 +209,25 @@ pub(crate) fn open(
         }
     };
     drop(stored);
+    opened_with(host, config, dir, environment, key, prior, diagnostics)
+}
+
+/// What [`open`] gives for the environment `environment` whose state a
+/// writing command already opened (under its lock, any journal folded in),
+/// with its key: the state is not read again.
+pub(crate) fn opened_with(
+    host: &Arc<dyn Host>,
+    config: &Config,
+    dir: &Path,
+    environment: String,
+    key: Key,
+    prior: Option<State>,
+    diagnostics: &mut Diagnostics,
+) -> Option<Opened> {
     let known_secrets = match super::apply::stored_secrets(prior.as_ref(), &key) {
         Ok(secrets) => secrets,
         Err(error) => {
-            push(diagnostics, error);
+            diagnostics.push(error.to_diagnostic());
             return None;
         }
     };
@@ -228,7 +242,7 @@ pub(crate) fn open(
     }
     Some(Opened {
         runtime,
-        stack,
+        stack: config.stack.name.clone(),
         environment,
         key,
         prior,

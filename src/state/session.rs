@@ -496,6 +496,13 @@ impl<'h> Writing<'h> {
         self.state.as_ref()
     }
 
+    /// The current version as opened, taken for the command to work on: it
+    /// is not read a second time, and no copy is kept ([`Writing::state`]
+    /// is `None` after).
+    pub fn take_state(&mut self) -> Option<State> {
+        self.state.take()
+    }
+
     /// The state's key; an error when there is none (a first `state push`
     /// without the key its file was sealed with).
     pub fn key(&self) -> Result<&Key, StateError> {
