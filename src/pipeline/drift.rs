@@ -25,7 +25,7 @@
 //! secret on either side of a drift is secret on both.
 
 use super::apply::expand_with_prior;
-use super::run::{Opened, PlanRequest, drop_in_background, open};
+use super::run::{Opened, PlanRequest, drop_in_background, open, opened_with};
 use crate::addr::{InstanceAddr, Mode};
 use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
 use crate::host::Host;
@@ -176,7 +176,16 @@ fn run_drift(
         diagnostics.push(error.to_diagnostic());
         return None;
     }
-    let (_, report, _) = read_and_compare(host, checked, request, &environment, diagnostics)?;
+    let opened = open(
+        host,
+        &checked.config,
+        &checked.dir,
+        &plan_request(request),
+        false,
+        diagnostics,
+    )?;
+    let (_, report, _) =
+        read_and_compare(host, checked, request, opened, &environment, diagnostics)?;
     Some(report)
 }
 
@@ -187,18 +196,11 @@ fn read_and_compare(
     host: &Arc<dyn Host>,
     checked: &super::Checked,
     request: &DriftRequest,
+    opened: Opened,
     environment: &str,
     diagnostics: &mut Diagnostics,
 ) -> Option<(Opened, DriftReport, Refreshed)> {
     let plan_request = plan_request(request);
-    let opened = open(
-        host,
-        &checked.config,
-        &checked.dir,
-        &plan_request,
-        false,
-        diagnostics,
-    )?;
     let configured = expand_with_prior(host, checked, &opened, &plan_request.vars, diagnostics)?;
     drop_in_background(configured);
     let (report, refreshed) = compare(&opened, environment, request.parallelism, diagnostics)?;
@@ -438,8 +440,38 @@ fn run_refresh(
     for note in writing.notes() {
         ui.note(note);
     }
+    // The state as the lock opened it (any journal folded in), not read a
+    // second time; without one there is nothing to read.
+    let opened = if writing.state().is_some() {
+        let key = match writing.key() {
+            Ok(key) => key.clone(),
+            Err(error) => {
+                fail(diagnostics, error);
+                return None;
+            }
+        };
+        let prior = writing.take_state();
+        opened_with(
+            host,
+            &checked.config,
+            &checked.dir,
+            environment.clone(),
+            key,
+            prior,
+            diagnostics,
+        )?
+    } else {
+        open(
+            host,
+            &checked.config,
+            &checked.dir,
+            &plan_request(request),
+            false,
+            diagnostics,
+        )?
+    };
     let (opened, report, refreshed) =
-        read_and_compare(host, checked, request, &environment, diagnostics)?;
+        read_and_compare(host, checked, request, opened, &environment, diagnostics)?;
     let Some(prior) = opened.prior.clone().filter(|_| !report.in_sync()) else {
         drop(writing);
         return Some(RefreshOutcome::NoDrift(report));

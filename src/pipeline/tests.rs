@@ -63,3 +63,35 @@ fn an_apply_reads_the_state_file_once() {
     apply(&host);
     assert_eq!(host.reads_of(state) - before, 1);
 }
+
+impl super::DriftUi for Quiet {
+    fn note(&mut self, _text: &str) {}
+    fn waiting_for_lock(&mut self, _holder: Option<&LockInfo>) {}
+    fn confirm(&mut self, _report: &super::DriftReport) -> Result<bool, Diagnostic> {
+        Ok(true)
+    }
+}
+
+/// `refresh` holds the lock too, and works on the version it opened.
+#[test]
+fn a_refresh_reads_the_state_file_once() {
+    let host = Arc::new(MemoryHost::new().with_file("s/main.infra", STACK));
+    apply(&host);
+    let state = Path::new("s/.infra/state/demo/default.json");
+    let before = host.reads_of(state);
+    let request = super::DriftRequest {
+        environment: None,
+        vars: Vec::new(),
+        var_files: Vec::new(),
+        parallelism: 4,
+        lock_timeout: std::time::Duration::ZERO,
+    };
+    let (outcome, _, diagnostics) =
+        super::refresh_state(host.clone(), Path::new("s"), &request, &mut Quiet);
+    assert!(!diagnostics.has_errors(), "{diagnostics:?}");
+    assert!(
+        matches!(outcome, Some(super::RefreshOutcome::NoDrift(_))),
+        "{outcome:?}"
+    );
+    assert_eq!(host.reads_of(state) - before, 1);
+}
