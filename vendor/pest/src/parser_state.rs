@@ -1013,6 +1013,7 @@ impl<'i, R: RuleType> ParserState<'i, R> {
 
     /// Generic function to handle result of char/string/range parsing
     /// in order to track (un)expected tokens.
+    #[inline(never)]
     fn handle_token_parse_result(
         &mut self,
         start_position: usize,
@@ -1100,7 +1101,7 @@ impl<'i, R: RuleType> ParserState<'i, R> {
     /// assert!(result.is_err());
     /// assert_eq!(result.unwrap_err().position().pos(), 0);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn match_string(mut self: Box<Self>, string: &str) -> ParseResult<Box<Self>> {
         let start_position = self.position.pos();
         let succeeded = self.position.match_string(string);
@@ -1213,15 +1214,13 @@ impl<'i, R: RuleType> ParserState<'i, R> {
     /// assert!(result.is_err());
     /// assert_eq!(result.unwrap_err().position().pos(), 0);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn match_range(mut self: Box<Self>, range: Range<char>) -> ParseResult<Box<Self>> {
         let start_position = self.position().pos();
-        let token = ParsingToken::Range {
-            start: range.start,
-            end: range.end,
-        };
+        let (start, end) = (range.start, range.end);
         let succeeded = self.position.match_range(range);
         if self.parse_attempts.enabled {
+            let token = ParsingToken::Range { start, end };
             self.handle_token_parse_result(start_position, token, succeeded);
         }
         if succeeded {

@@ -254,6 +254,20 @@ impl<'i> Position<'i> {
     /// otherwise. If the return value is `false`, `pos` will not be updated.
     #[inline]
     pub(crate) fn skip(&mut self, n: usize) -> bool {
+        // Fast path (vendored change): one ASCII character is one byte.
+        if n == 1 {
+            if let Some(byte) = self.input.as_bytes().get(self.pos) {
+                if byte.is_ascii() {
+                    self.pos += 1;
+                    return true;
+                }
+            }
+        }
+        self.skip_chars(n)
+    }
+
+    #[inline(never)]
+    fn skip_chars(&mut self, n: usize) -> bool {
         let skipped = {
             let mut len = 0;
             // Position's pos is always a UTF-8 border.
@@ -401,7 +415,7 @@ impl<'i> Position<'i> {
 
     /// Matches `string` from the `Position` and returns `true` if a match was made or `false`
     /// otherwise. If no match was made, `pos` will not be updated.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn match_string(&mut self, string: &str) -> bool {
         let to = self.pos + string.len();
 
@@ -436,8 +450,29 @@ impl<'i> Position<'i> {
 
     /// Matches `char` `range` from the `Position` and returns `true` if a match was made or `false`
     /// otherwise. If no match was made, `pos` will not be updated.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn match_range(&mut self, range: Range<char>) -> bool {
+        // Fast path (vendored change): an ASCII byte is a whole character,
+        // compared without decoding; a byte of a multi-byte character is
+        // decoded only if the range reaches past ASCII (when it does not,
+        // the character, at least U+0080, cannot be in it).
+        match self.input.as_bytes().get(self.pos) {
+            Some(&byte) if byte.is_ascii() => {
+                let c = u32::from(byte);
+                if range.start as u32 <= c && c <= range.end as u32 {
+                    self.pos += 1;
+                    true
+                } else {
+                    false
+                }
+            }
+            Some(_) if range.end as u32 >= 0x80 => self.match_range_decoded(range),
+            _ => false,
+        }
+    }
+
+    #[inline(never)]
+    fn match_range_decoded(&mut self, range: Range<char>) -> bool {
         if let Some(c) = self.input[self.pos..].chars().next() {
             if range.start <= c && c <= range.end {
                 self.pos += c.len_utf8();
