@@ -1759,7 +1759,7 @@ impl<'i, R: RuleType> ParserState<'i, R> {
     }
 
     // Mark the current state as a checkpoint and return the `Box`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn checkpoint(mut self: Box<Self>) -> Box<Self> {
         self.stack.snapshot();
         self
@@ -1767,14 +1767,14 @@ impl<'i, R: RuleType> ParserState<'i, R> {
 
     // The checkpoint was cleared successfully
     // so remove it without touching other stack state.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn checkpoint_ok(mut self: Box<Self>) -> Box<Self> {
         self.stack.clear_snapshot();
         self
     }
 
     // Restore the current state to the most recent checkpoint.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn restore(mut self: Box<Self>) -> Box<Self> {
         self.stack.restore();
         self

@@ -13,7 +13,6 @@ use core::ops::{Index, Range};
 
 /// Implementation of a `Stack` which maintains popped elements and length of previous states
 /// in order to rewind the stack to a previous state.
-#[derive(Debug)]
 pub struct Stack<T: Clone> {
     /// All elements in the stack.
     cache: Vec<T>,
@@ -38,6 +37,28 @@ pub struct Stack<T: Clone> {
     ///
     /// - `remained..cache.len()` are pushed after the snapshot is taken.
     lengths: Vec<(usize, usize)>,
+    /// Snapshots taken while the stack was empty and no other snapshot was
+    /// open (vendored change): each stands for a `(0, 0)` entry under all of
+    /// `lengths`, counted instead of pushed, since nothing can be popped from
+    /// under it and restoring it only empties the stack. A parser whose
+    /// grammar never pushes takes and drops only these, in O(1).
+    empty_snapshots: usize,
+}
+
+/// As upstream's derived `Debug` (vendored change): the counted snapshots
+/// are shown as the `(0, 0)` entries of `lengths` they stand for.
+impl<T: Clone + core::fmt::Debug> core::fmt::Debug for Stack<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let lengths: Vec<(usize, usize)> = core::iter::repeat((0, 0))
+            .take(self.empty_snapshots)
+            .chain(self.lengths.iter().copied())
+            .collect();
+        f.debug_struct("Stack")
+            .field("cache", &self.cache)
+            .field("popped", &self.popped)
+            .field("lengths", &lengths)
+            .finish()
+    }
 }
 
 impl<T: Clone> Default for Stack<T> {
@@ -53,6 +74,7 @@ impl<T: Clone> Stack<T> {
             cache: vec![],
             popped: vec![],
             lengths: vec![],
+            empty_snapshots: 0,
         }
     }
 
@@ -94,21 +116,52 @@ impl<T: Clone> Stack<T> {
     }
 
     /// Takes a snapshot of the current `Stack`.
+    #[inline(always)]
     pub fn snapshot(&mut self) {
-        self.lengths.push((self.cache.len(), self.cache.len()))
+        if self.cache.is_empty() && self.lengths.is_empty() {
+            self.empty_snapshots += 1;
+        } else {
+            self.lengths.push((self.cache.len(), self.cache.len()))
+        }
     }
 
     /// The parsing after the last snapshot was successful so clearing it.
+    #[inline(always)]
     pub fn clear_snapshot(&mut self) {
         if let Some((len, unpopped)) = self.lengths.pop() {
             // Popped elements from previous state are no longer needed.
             self.popped.truncate(self.popped.len() - (len - unpopped));
+        } else {
+            // A counted `(0, 0)` snapshot (or none): nothing was popped from under it.
+            self.empty_snapshots = self.empty_snapshots.saturating_sub(1);
         }
     }
 
     /// Rewinds the `Stack` to the most recent `snapshot()`. If no `snapshot()` has been taken, this
     /// function return the stack to its initial state.
+    #[inline(always)]
     pub fn restore(&mut self) {
+        if self.lengths.is_empty() {
+            // A counted `(0, 0)` snapshot, or none at all: either way the
+            // stack is emptied, and nothing popped is kept for it.
+            self.empty_snapshots = self.empty_snapshots.saturating_sub(1);
+            if !self.cache.is_empty() {
+                self.clear_cache();
+            }
+            debug_assert!(self.popped.is_empty());
+        } else {
+            self.restore_entry();
+        }
+    }
+
+    #[inline(never)]
+    fn clear_cache(&mut self) {
+        self.cache.clear();
+    }
+
+    /// `restore` to the snapshot on top of `lengths` (which is not empty).
+    #[inline(never)]
+    fn restore_entry(&mut self) {
         match self.lengths.pop() {
             Some((len_stack, remained)) => {
                 if remained < self.cache.len() {
