@@ -7,15 +7,35 @@
 //! Inspired by rust-analyzer's `LineIndex`:
 //! <https://github.com/rust-lang/rust/blob/1.67.0/src/tools/rust-analyzer/crates/ide-db/src/line_index.rs>
 use alloc::vec::Vec;
+use core::cell::OnceCell;
 
+/// The line offsets of `input[..end]`, computed on the first `line_col`
+/// (vendored change: upstream computes them when the `Pairs` are made,
+/// which every parse paid for, though most never ask for a line).
 #[derive(Clone)]
 pub struct LineIndex {
+    end: usize,
     /// Offset (bytes) the the beginning of each line, zero-based
-    line_offsets: Vec<usize>,
+    line_offsets: OnceCell<Vec<usize>>,
 }
 
 impl LineIndex {
+    #[cfg(test)]
     pub fn new(text: &str) -> LineIndex {
+        let index = LineIndex::lazy(text.len());
+        let _ = index.line_offsets.set(Self::offsets(text));
+        index
+    }
+
+    /// An index of `input[..end]` for the `input` later given to `line_col`.
+    pub fn lazy(end: usize) -> LineIndex {
+        LineIndex {
+            end,
+            line_offsets: OnceCell::new(),
+        }
+    }
+
+    fn offsets(text: &str) -> Vec<usize> {
         let mut line_offsets: Vec<usize> = alloc::vec![0];
 
         let mut offset = 0;
@@ -27,15 +47,18 @@ impl LineIndex {
             }
         }
 
-        LineIndex { line_offsets }
+        line_offsets
     }
 
     /// Returns (line, col) of pos.
     ///
     /// The pos is a byte offset, start from 0, e.g. "ab" is 2, "你好" is 6
     pub fn line_col(&self, input: &str, pos: usize) -> (usize, usize) {
-        let line = self.line_offsets.partition_point(|&it| it <= pos) - 1;
-        let first_offset = self.line_offsets[line];
+        let line_offsets = self
+            .line_offsets
+            .get_or_init(|| Self::offsets(&input[..self.end]));
+        let line = line_offsets.partition_point(|&it| it <= pos) - 1;
+        let first_offset = line_offsets[line];
 
         // Get line str from original input, then we can get column offset
         let line_str = &input[first_offset..pos];
