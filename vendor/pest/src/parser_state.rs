@@ -915,7 +915,7 @@ impl<'i, R: RuleType> ParserState<'i, R> {
     {
         self = self.inc_call_check_limit()?;
         let token_index = self.queue.len();
-        let initial_pos = self.position;
+        let initial_pos = self.position.pos();
 
         let result = f(self);
 
@@ -923,7 +923,7 @@ impl<'i, R: RuleType> ParserState<'i, R> {
             Ok(new_state) => Ok(new_state),
             Err(mut new_state) => {
                 // Restore the initial position and truncate the token queue.
-                new_state.position = initial_pos;
+                new_state.position.reset(initial_pos);
                 new_state.queue.truncate(token_index);
                 Err(new_state)
             }
@@ -1388,18 +1388,18 @@ impl<'i, R: RuleType> ParserState<'i, R> {
             }
         };
 
-        let initial_pos = self.position;
+        let initial_pos = self.position.pos();
 
         let result = f(self.checkpoint());
 
         let result_state = match result {
             Ok(mut new_state) => {
-                new_state.position = initial_pos;
+                new_state.position.reset(initial_pos);
                 new_state.lookahead = initial_lookahead;
                 Ok(new_state.restore())
             }
             Err(mut new_state) => {
-                new_state.position = initial_pos;
+                new_state.position.reset(initial_pos);
                 new_state.lookahead = initial_lookahead;
                 Err(new_state.restore())
             }

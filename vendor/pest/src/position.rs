@@ -239,6 +239,15 @@ impl<'i> Position<'i> {
     }
 
     /// Returns `true` when the `Position` points to the start of the input `&str`.
+    /// Moves back (or forward) to `pos`, a position this `Position` had
+    /// before (so on a character boundary of the same input): backtracking
+    /// keeps one `usize` instead of a whole `Position` (vendored change).
+    #[inline(always)]
+    pub(crate) fn reset(&mut self, pos: usize) {
+        debug_assert!(self.input.is_char_boundary(pos));
+        self.pos = pos;
+    }
+
     #[inline]
     pub(crate) fn at_start(&self) -> bool {
         self.pos == 0
