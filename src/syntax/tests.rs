@@ -830,3 +830,50 @@ fn labels_say_what_was_expected_and_found() {
         (")", "expected `]`, found `)`")
     );
 }
+
+/// A large file parsed on several threads (cut at top-level blocks, each
+/// run with its own comments) gives the same tree and the same diagnostics,
+/// in the same order, as one thread: comments attached and dangling, a
+/// heredoc, a broken block in one run, and runs cut anywhere.
+#[test]
+fn a_file_parsed_on_several_threads_is_the_file_parsed_on_one() {
+    let mut text = String::from("# leading comment\n\n");
+    for i in 0..400 {
+        text.push_str(&format!(
+            "# resource {i}\nresource \"null_resource\" \"r{i}\" {{\n  triggers = {{ prev = \"x{i}\" }} // trailing\n  note = <<EOT\n  line {i}\n  EOT\n}}\n\n"
+        ));
+        if i == 250 {
+            text.push_str("resource \"null_resource\" \"broken\" {\n  triggers = { a = }\n}\n\n");
+        }
+        if i % 50 == 0 {
+            text.push_str("/* a comment between blocks */\n\nlocals {\n  n = 1 + 2\n}\n\n");
+        }
+    }
+    text.push_str("# trailing comment\n");
+    let file = FileId(0);
+    let one = super::parse_on(file, &text, 1);
+    assert!(one.1.has_errors(), "the broken block is reported");
+    assert!(
+        one.0.body.items.len() > 400,
+        "{} items",
+        one.0.body.items.len()
+    );
+    assert_eq!(
+        one.1
+            .iter()
+            .filter(|d| d.severity == crate::diag::Severity::Error)
+            .count(),
+        1,
+        "{:?}",
+        one.1
+    );
+    for threads in [2, 3, 7] {
+        let many = super::parse_on(file, &text, threads);
+        assert_eq!(many.0, one.0, "{threads} threads: tree");
+        assert_eq!(
+            many.1.into_vec(),
+            one.1.clone().into_vec(),
+            "{threads} threads: diagnostics"
+        );
+    }
+}
