@@ -13,7 +13,7 @@
 //! the lock is released; a failure to write leaves the journal in place for
 //! the next command to recover.
 
-use super::run::{Opened, PlanRequest, Planned, config_digest, opened_with, plan_opened};
+use super::run::{Opened, PlanRequest, Planned, config_digest, opened_from_lock, plan_opened};
 use super::{Checked, expand};
 use crate::addr::{InstanceAddr, ModulePath};
 use crate::apply::{self, Event, Options, Outcome as ActionOutcome, Report, Resolved, Resolver};
@@ -173,13 +173,7 @@ fn run(
     let fail = |diagnostics: &mut Diagnostics, error: StateError| {
         diagnostics.push(error.to_diagnostic());
     };
-    let backend = super::open_backend(
-        host.as_ref(),
-        &checked.config,
-        &checked.dir,
-        &environment,
-        diagnostics,
-    )?;
+    let backend = super::checked_backend(host.as_ref(), checked, &environment, diagnostics)?;
     let writing = Writing::open(
         host.as_ref(),
         backend.as_ref(),
@@ -205,18 +199,7 @@ fn run(
             return None;
         }
     };
-    // The state as the lock opened it (any journal folded in), not read
-    // a second time.
-    let prior = writing.take_state();
-    let mut opened = opened_with(
-        host,
-        &checked.config,
-        &checked.dir,
-        environment.clone(),
-        key.clone(),
-        prior,
-        diagnostics,
-    )?;
+    let mut opened = opened_from_lock(host, checked, &environment, &mut writing, diagnostics)?;
     // Calls an interrupted apply left pending are settled before planning,
     // and recorded as a version of their own.
     let settled =

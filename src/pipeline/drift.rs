@@ -25,7 +25,7 @@
 //! secret on either side of a drift is secret on both.
 
 use super::apply::expand_with_prior;
-use super::run::{Opened, PlanRequest, drop_in_background, open, opened_with};
+use super::run::{Opened, PlanRequest, drop_in_background, open, opened_from_lock};
 use crate::addr::{InstanceAddr, Mode};
 use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
 use crate::host::Host;
@@ -165,33 +165,38 @@ fn run_drift(
     diagnostics: &mut Diagnostics,
 ) -> Option<DriftReport> {
     let environment = select(checked, request, diagnostics)?;
-    let backend = super::open_backend(
-        host.as_ref(),
-        &checked.config,
-        &checked.dir,
-        &environment,
-        diagnostics,
-    )?;
+    let backend = super::checked_backend(host.as_ref(), checked, &environment, diagnostics)?;
     if let Err(error) = wait_for_writer(host.as_ref(), backend.as_ref(), request.lock_timeout, ui) {
         diagnostics.push(error.to_diagnostic());
         return None;
     }
-    let opened = open(
+    let opened = open_reading(host, checked, request, diagnostics)?;
+    let (_, report, _) =
+        read_and_compare(host, checked, request, opened, &environment, diagnostics)?;
+    Some(report)
+}
+
+/// The state as a reading command opens it (no lock; any journal folded in
+/// memory), with the providers.
+fn open_reading(
+    host: &Arc<dyn Host>,
+    checked: &super::Checked,
+    request: &DriftRequest,
+    diagnostics: &mut Diagnostics,
+) -> Option<Opened> {
+    open(
         host,
         &checked.config,
         &checked.dir,
         &plan_request(request),
         false,
         diagnostics,
-    )?;
-    let (_, report, _) =
-        read_and_compare(host, checked, request, opened, &environment, diagnostics)?;
-    Some(report)
+    )
 }
 
-/// Opens the state and the providers, configures the providers from the
-/// `provider` blocks (as a plan does), and reads every object to compare it
-/// with the state: what `drift` and `refresh` share.
+/// With the state and the providers `opened`, configures the providers
+/// from the `provider` blocks (as a plan does), and reads every object to
+/// compare it with the state: what `drift` and `refresh` share.
 fn read_and_compare(
     host: &Arc<dyn Host>,
     checked: &super::Checked,
@@ -412,13 +417,7 @@ fn run_refresh(
     diagnostics: &mut Diagnostics,
 ) -> Option<RefreshOutcome> {
     let environment = select(checked, request, diagnostics)?;
-    let backend = super::open_backend(
-        host.as_ref(),
-        &checked.config,
-        &checked.dir,
-        &environment,
-        diagnostics,
-    )?;
+    let backend = super::checked_backend(host.as_ref(), checked, &environment, diagnostics)?;
     let fail = |diagnostics: &mut Diagnostics, error: StateError| {
         diagnostics.push(error.to_diagnostic());
     };
@@ -443,32 +442,9 @@ fn run_refresh(
     // The state as the lock opened it (any journal folded in), not read a
     // second time; without one there is nothing to read.
     let opened = if writing.state().is_some() {
-        let key = match writing.key() {
-            Ok(key) => key.clone(),
-            Err(error) => {
-                fail(diagnostics, error);
-                return None;
-            }
-        };
-        let prior = writing.take_state();
-        opened_with(
-            host,
-            &checked.config,
-            &checked.dir,
-            environment.clone(),
-            key,
-            prior,
-            diagnostics,
-        )?
+        opened_from_lock(host, checked, &environment, &mut writing, diagnostics)?
     } else {
-        open(
-            host,
-            &checked.config,
-            &checked.dir,
-            &plan_request(request),
-            false,
-            diagnostics,
-        )?
+        open_reading(host, checked, request, diagnostics)?
     };
     let (opened, report, refreshed) =
         read_and_compare(host, checked, request, opened, &environment, diagnostics)?;

@@ -6,7 +6,7 @@
 //! only provider call. The next plan shows how the object differs from its
 //! configuration.
 
-use super::run::{PlanRequest, opened_with};
+use super::run::{PlanRequest, opened_from_lock};
 use super::{Checked, expand};
 use crate::addr::InstanceAddr;
 use crate::diag::{Code, Diagnostic, Diagnostics, SourceMap};
@@ -79,13 +79,7 @@ fn run(
             return None;
         }
     };
-    let backend = super::open_backend(
-        host.as_ref(),
-        &checked.config,
-        &checked.dir,
-        &environment,
-        diagnostics,
-    )?;
+    let backend = super::checked_backend(host.as_ref(), checked, &environment, diagnostics)?;
     let writing = Writing::open(
         host.as_ref(),
         backend.as_ref(),
@@ -103,25 +97,7 @@ fn run(
     };
     let mut notes = writing.notes().to_vec();
     let mut audit = AuditRecord::start(host.as_ref(), "import", &environment);
-    let key = match writing.key() {
-        Ok(key) => key.clone(),
-        Err(error) => {
-            diagnostics.push(error.to_diagnostic());
-            return None;
-        }
-    };
-    // The state as the lock opened it (any journal folded in), not read
-    // a second time.
-    let prior = writing.take_state();
-    let opened = opened_with(
-        host,
-        &checked.config,
-        &checked.dir,
-        environment.clone(),
-        key,
-        prior,
-        diagnostics,
-    )?;
+    let opened = opened_from_lock(host, checked, &environment, &mut writing, diagnostics)?;
     let expand_request = Request {
         environment: request.plan.environment.clone(),
         vars: request.plan.vars.clone(),

@@ -203,6 +203,22 @@ pub(crate) fn open_backend<'h>(
     }
 }
 
+/// [`open_backend`] of the checked stack `checked`.
+pub(crate) fn checked_backend<'h>(
+    host: &'h dyn Host,
+    checked: &'h Checked,
+    environment: &'h str,
+    diagnostics: &mut Diagnostics,
+) -> Option<Box<dyn crate::state::Backend + 'h>> {
+    open_backend(
+        host,
+        &checked.config,
+        &checked.dir,
+        environment,
+        diagnostics,
+    )
+}
+
 /// The state history's retention setting of `checked`'s stack
 /// (`stack { history = { keep = N } }`); `None` keeps every version.
 pub(crate) fn retention(checked: &Checked) -> Option<crate::state::Retention> {

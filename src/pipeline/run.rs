@@ -212,6 +212,35 @@ pub(crate) fn open(
     opened_with(host, config, dir, environment, key, prior, diagnostics)
 }
 
+/// What [`open`] gives for the environment whose state the writing command
+/// holding `writing` opened under its lock (any journal folded in): the
+/// state is taken from it, not read again.
+pub(crate) fn opened_from_lock(
+    host: &Arc<dyn Host>,
+    checked: &Checked,
+    environment: &str,
+    writing: &mut crate::state::Writing<'_>,
+    diagnostics: &mut Diagnostics,
+) -> Option<Opened> {
+    let key = match writing.key() {
+        Ok(key) => key.clone(),
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            return None;
+        }
+    };
+    let prior = writing.take_state();
+    opened_with(
+        host,
+        &checked.config,
+        &checked.dir,
+        environment.to_owned(),
+        key,
+        prior,
+        diagnostics,
+    )
+}
+
 /// What [`open`] gives for the environment `environment` whose state a
 /// writing command already opened (under its lock, any journal folded in),
 /// with its key: the state is not read again.
