@@ -70,8 +70,9 @@ pub fn check_with(host: &dyn Host, dir: &Path, var_files: &[std::path::PathBuf])
 /// [`check_with()`], and `beside` run on a thread of its own while the
 /// graph is built, once checking found no error: the commands that read the
 /// state read it there, since neither needs the other. `None` when `beside`
-/// did not run, or when building the graph found an error (what `beside`
-/// made is dropped then, as if it had not run).
+/// did not run, or when building the graph found an error: what `beside`
+/// made (and reported) is dropped then, though what it wrote stays (the
+/// only such write is the key `plan --out` creates when there is none).
 pub(crate) fn check_beside<R: Send>(
     host: &dyn Host,
     dir: &Path,

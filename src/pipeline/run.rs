@@ -241,9 +241,9 @@ pub(crate) fn opened_from_lock(
     )
 }
 
-/// What [`open`] gives for the environment `environment` whose state a
-/// writing command already opened (under its lock, any journal folded in),
-/// with its key: the state is not read again.
+/// What [`open`] gives once the state of `environment` is opened (`prior`,
+/// `None` when there is none, sealed with `key`): the generated secrets it
+/// holds, the command's runtime and the providers.
 pub(crate) fn opened_with(
     host: &Arc<dyn Host>,
     config: &Config,
