@@ -203,6 +203,7 @@ fn resume_one(
                 Some(schema) => seal_returned(schema, &inputs, object.attributes),
                 None => object.attributes,
             };
+            let shown = shown_id(&object.id, &attributes, &inputs);
             let sealed = key
                 .seal(host, &Value::map(attributes))
                 .map_err(|error| error.to_string())?;
@@ -230,7 +231,7 @@ fn resume_one(
                     config,
                 },
             );
-            format!("recorded object `{}`", object.id)
+            format!("recorded object {shown}")
         }
     };
     let step = pending
@@ -261,4 +262,70 @@ fn resume_one(
             .collect(),
     });
     Ok(())
+}
+
+/// How a resumed object's id is named in the notes and the audit log: in
+/// backticks, or `(secret)` when its `id` attribute is secret, or, without
+/// one, when any input is (an id made from a secret, as a file path that
+/// holds one, is one).
+fn shown_id(id: &str, attributes: &Attributes, inputs: &Attributes) -> String {
+    let secret = match attributes.get("id") {
+        Some(value) => value.contains_secret(),
+        None => inputs.values().any(Value::contains_secret),
+    };
+    if secret {
+        "(secret)".to_owned()
+    } else {
+        format!("`{id}`")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_id;
+    use crate::lang::{Map, Value};
+
+    fn map(entries: &[(&str, Value)]) -> Map {
+        let mut map = Map::new();
+        for (name, value) in entries {
+            map.insert((*name).to_owned(), value.clone());
+        }
+        map
+    }
+
+    #[test]
+    fn a_resumed_id_made_from_a_secret_is_never_shown() {
+        let secret = Value::string("out/planted.env").with_secret(true);
+        let plain = Value::string("out/plain.env");
+        // The returned `id`, marked by the schema's rule.
+        assert_eq!(
+            shown_id(
+                "out/planted.env",
+                &map(&[("id", secret.clone())]),
+                &Map::new()
+            ),
+            "(secret)"
+        );
+        assert_eq!(
+            shown_id(
+                "out/plain.env",
+                &map(&[("id", plain.clone())]),
+                &map(&[("x", secret.clone())])
+            ),
+            "`out/plain.env`"
+        );
+        // No `id` attribute: any secret input hides it.
+        assert_eq!(
+            shown_id(
+                "out/planted.env",
+                &Map::new(),
+                &map(&[("filename", secret)])
+            ),
+            "(secret)"
+        );
+        assert_eq!(
+            shown_id("out/plain.env", &Map::new(), &map(&[("filename", plain)])),
+            "`out/plain.env`"
+        );
+    }
 }
