@@ -646,22 +646,11 @@ impl<'h> PostgresBackend<'h> {
             // The shared client is behind an Arc; a transaction needs it
             // mutably, so BEGIN and COMMIT are sent by hand.
             let steps = async {
-                client.batch_execute("BEGIN").await?;
-                let head = client
-                    .query(
-                        "SELECT serial FROM infra.heads WHERE stack = $1 AND environment = $2 \
-                         FOR UPDATE",
-                        &[&stack, &environment],
-                    )
-                    .await?;
-                let stored: Option<i64> = head.first().map(|r| r.get(0));
+                let stored = begin_at_head(&client, stack, environment).await?;
                 if stored != expected {
                     return Ok(Written::Moved(stored));
                 }
-                let held = client
-                    .query(HELD_QUERY, &[&stack, &environment, &id, &first, &second])
-                    .await?;
-                if held.is_empty() {
+                if !still_held(&client, stack, environment, &id, (first, second)).await? {
                     return Ok(Written::LockBroken);
                 }
                 if let Some(bad) = replace {
@@ -848,21 +837,10 @@ impl<'h> PostgresBackend<'h> {
         let (first, second) = (i64::from(first), i64::from(second));
         let outcome = block_on(async {
             let steps = async {
-                client.batch_execute("BEGIN").await?;
-                let head = client
-                    .query(
-                        "SELECT serial FROM infra.heads WHERE stack = $1 AND environment = $2 \
-                         FOR UPDATE",
-                        &[&stack, &environment],
-                    )
-                    .await?;
-                let Some(head) = head.first().map(|r| r.get::<_, i64>(0)) else {
+                let Some(head) = begin_at_head(&client, stack, environment).await? else {
                     return Ok(Pruned::Done(Vec::new()));
                 };
-                let held = client
-                    .query(HELD_QUERY, &[&stack, &environment, &id, &first, &second])
-                    .await?;
-                if held.is_empty() {
+                if !still_held(&client, stack, environment, &id, (first, second)).await? {
                     return Ok(Pruned::LockBroken);
                 }
                 let below = oldest_kept.min(head);
@@ -1158,6 +1136,41 @@ const HELD_QUERY: &str = "SELECT 1 FROM infra.locks l WHERE l.stack = $1 AND l.e
      AND l.id = $3 AND EXISTS (SELECT 1 FROM pg_locks p WHERE p.locktype = 'advisory' \
      AND p.granted AND p.objsubid = 2 AND p.classid::bigint = $4 AND p.objid::bigint = $5 \
      AND p.pid = l.session_pid)";
+
+/// The first steps of a transaction that changes an environment's
+/// versions: BEGIN, then its head row locked (`FOR UPDATE`), so that two
+/// such transactions on one environment take turns. The head's serial,
+/// `None` when there is none yet.
+async fn begin_at_head(
+    client: &Client,
+    stack: &str,
+    environment: &str,
+) -> Result<Option<i64>, tokio_postgres::Error> {
+    client.batch_execute("BEGIN").await?;
+    let head = client
+        .query(
+            "SELECT serial FROM infra.heads WHERE stack = $1 AND environment = $2 FOR UPDATE",
+            &[&stack, &environment],
+        )
+        .await?;
+    Ok(head.first().map(|r| r.get::<_, i64>(0)))
+}
+
+/// Whether the lock `id` (with its advisory lock `keys`) still holds the
+/// environment, checked inside the transaction ([`HELD_QUERY`]).
+async fn still_held(
+    client: &Client,
+    stack: &str,
+    environment: &str,
+    id: &str,
+    keys: (i64, i64),
+) -> Result<bool, tokio_postgres::Error> {
+    let (first, second) = keys;
+    let held = client
+        .query(HELD_QUERY, &[&stack, &environment, &id, &first, &second])
+        .await?;
+    Ok(!held.is_empty())
+}
 
 fn row(found: &tokio_postgres::Row) -> Row {
     Row {
