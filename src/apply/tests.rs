@@ -98,16 +98,29 @@ impl FnResolver {
 
     /// The configuration as expanded, and no outputs.
     fn fixed(expanded: &Expanded) -> Arc<FnResolver> {
-        let instances: BTreeMap<InstanceAddr, Attributes> = expanded
-            .instances
-            .iter()
-            .map(|(addr, i)| (addr.clone(), i.attributes.clone()))
-            .collect();
+        let instances = configured(expanded);
         FnResolver::new(move |_| Resolved {
             instances: instances.clone(),
             outputs: BTreeMap::new(),
         })
     }
+}
+
+/// Every instance of `expanded` with its configured attributes.
+fn configured(expanded: &Expanded) -> BTreeMap<InstanceAddr, Attributes> {
+    expanded
+        .instances
+        .iter()
+        .map(|(addr, i)| (addr.clone(), i.attributes.clone()))
+        .collect()
+}
+
+/// The id of the applied object `name`, unknown until it is applied.
+fn applied_id(applied: &BTreeMap<InstanceAddr, ObjectState>, name: &str) -> Value {
+    applied
+        .get(&addr(name))
+        .map(|a| Value::string(a.id.clone()))
+        .unwrap_or(Value::UNKNOWN)
 }
 
 impl Resolver for FnResolver {
@@ -549,15 +562,8 @@ async fn unknown_values_are_filled_from_what_they_depend_on() {
     let plan = world.plan(&config, Some(&state)).await;
     let base = config.clone();
     let resolver = FnResolver::new(move |applied| {
-        let mut instances: BTreeMap<InstanceAddr, Attributes> = base
-            .instances
-            .iter()
-            .map(|(addr, i)| (addr.clone(), i.attributes.clone()))
-            .collect();
-        let a_id = applied
-            .get(&addr("a"))
-            .map(|a| Value::string(a.id.clone()))
-            .unwrap_or(Value::UNKNOWN);
+        let mut instances = configured(&base);
+        let a_id = applied_id(applied, "a");
         for name in ["b", "c"] {
             instances
                 .get_mut(&addr(name))
@@ -1577,16 +1583,9 @@ fn chain_of(links: &[(&str, bool)]) -> (Expanded, Arc<dyn Resolver>) {
     let base = config.clone();
     let names: Vec<String> = links.iter().map(|(name, _)| (*name).to_owned()).collect();
     let resolver = FnResolver::new(move |applied| {
-        let mut instances: BTreeMap<InstanceAddr, Attributes> = base
-            .instances
-            .iter()
-            .map(|(addr, i)| (addr.clone(), i.attributes.clone()))
-            .collect();
+        let mut instances = configured(&base);
         for pair in names.windows(2) {
-            let previous = applied
-                .get(&addr(&pair[0]))
-                .map(|a| Value::string(a.id.clone()))
-                .unwrap_or(Value::UNKNOWN);
+            let previous = applied_id(applied, &pair[0]);
             instances
                 .get_mut(&addr(&pair[1]))
                 .unwrap()
