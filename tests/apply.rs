@@ -255,6 +255,17 @@ resource "null_resource" "marker" {
 }
 "#;
 
+/// `infra rollback` in `dir`, after which the files are ROLLBACK_V1's again.
+fn rolls_back_to_v1(dir: &TempDir) {
+    let output = infra(&dir.path, &["rollback", "--auto-approve"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    assert_eq!(
+        std::fs::read_to_string(dir.path.join("out/app.conf")).unwrap(),
+        "version one\n"
+    );
+    assert!(!dir.path.join("out/extra.conf").exists());
+}
+
 /// A stack in `dir` applied as ROLLBACK_V1 (version 1), then ROLLBACK_V2 (version 2).
 fn applied_v1_then_v2(dir: &TempDir) {
     for source in [ROLLBACK_V1, ROLLBACK_V2] {
@@ -274,13 +285,7 @@ fn rollback_goes_back_to_the_previous_apply() {
     );
     assert!(dir.path.join("out/extra.conf").exists());
 
-    let output = infra(&dir.path, &["rollback", "--auto-approve"]);
-    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
-    assert_eq!(
-        std::fs::read_to_string(dir.path.join("out/app.conf")).unwrap(),
-        "version one\n"
-    );
-    assert!(!dir.path.join("out/extra.conf").exists());
+    rolls_back_to_v1(&dir);
 
     // The rollback is in the history and the audit like any apply.
     let history = infra(&dir.path, &["state", "history", "--json"]);
@@ -304,13 +309,7 @@ fn rollback_undoes_the_last_apply_even_after_a_refresh_wrote_a_version() {
     assert!(history.contains("refresh"), "{history}");
 
     // The rollback undoes the last apply (back to version 1), not the refresh.
-    let output = infra(&dir.path, &["rollback", "--auto-approve"]);
-    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
-    assert_eq!(
-        std::fs::read_to_string(dir.path.join("out/app.conf")).unwrap(),
-        "version one\n"
-    );
-    assert!(!dir.path.join("out/extra.conf").exists());
+    rolls_back_to_v1(&dir);
 }
 
 #[test]
