@@ -622,7 +622,7 @@ pub(crate) fn lower_module(
                     resource.addr.resource_type.clone(),
                     resource.addr.name.clone(),
                 ),
-                resource,
+                Box::new(resource),
             );
         }
     }
@@ -639,7 +639,7 @@ pub(crate) fn lower_module(
                     resource.addr.resource_type.clone(),
                     resource.addr.name.clone(),
                 ),
-                resource,
+                Box::new(resource),
             );
         }
     }
@@ -1409,7 +1409,7 @@ fn lower_resource(
     let meta_context = Context::default();
     let mut references = Vec::new();
     let mut depends_on = Vec::new();
-    let mut attributes = BTreeMap::new();
+    let mut attributes = crate::config::NameMap::new();
     let mut provider = (default_provider, None);
     // Nested blocks are lowered after the attributes, as they come.
     let mut nested_blocks = Vec::new();
@@ -1541,8 +1541,10 @@ fn lower_resource(
     references.extend(depends_on.iter().cloned());
     references.extend(lifecycle.replace_triggered_by.iter().cloned());
     // Most resources make one or two references; a pushed-to `Vec` keeps room
-    // for four (288 bytes), and the model keeps every resource alive.
+    // for four (288 bytes), and the model keeps every resource alive. So
+    // does the map of attributes.
     references.shrink_to_fit();
+    attributes.shrink_to_fit();
     Some(Resource {
         addr: ResourceAddr {
             module: path.clone(),

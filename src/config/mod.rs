@@ -15,6 +15,9 @@ use crate::lang::Type;
 use crate::syntax::ast::{Attribute, Block, Expr};
 use std::collections::BTreeMap;
 
+mod names;
+pub use names::NameMap;
+
 /// A checked stack.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -158,7 +161,7 @@ pub struct Module {
     pub providers: BTreeMap<(String, Option<String>), ProviderConfig>,
     /// `resource` and `data` blocks, and `service` blocks (as the managed
     /// resource type `service`).
-    pub resources: BTreeMap<(Mode, String, String), Resource>,
+    pub resources: BTreeMap<(Mode, String, String), Box<Resource>>,
     /// `module` blocks.
     pub module_calls: BTreeMap<String, ModuleCall>,
     /// `output` blocks.
@@ -354,9 +357,9 @@ pub struct Resource {
     pub depends_on: Vec<Reference>,
     /// `lifecycle`.
     pub lifecycle: Lifecycle,
-    /// Provider attributes, unevaluated. Boxed: a map's node reserves room
-    /// for eleven entries, and most resources set only a few attributes.
-    pub attributes: BTreeMap<String, Box<Attribute>>,
+    /// Provider attributes, unevaluated, by name. Boxed, so that the
+    /// vector holds a name and a pointer each.
+    pub attributes: NameMap<Box<Attribute>>,
     /// Nested blocks other than `lifecycle`.
     pub blocks: Vec<Block>,
     /// Every reference the block makes (attributes, count, for_each, depends_on).

@@ -67,7 +67,7 @@ pub(crate) fn resolve<'a>(
                 crate::addr::SERVICE_TYPE.to_owned(),
                 first?.to_owned(),
             ))
-            .map(Target::Service),
+            .map(|resource| Target::Service(resource.as_ref())),
         "module" => {
             let call = module.module_calls.get(first?)?;
             // `module.NAME["KEY"].OUTPUT`: the output comes after the key.
