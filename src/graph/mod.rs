@@ -111,7 +111,9 @@ impl fmt::Display for Node {
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     graph: DiGraph<Node, Span>,
-    index: hash::FastMap<Node, NodeIndex>,
+    /// Every node's index, found by the hash of the node the graph holds
+    /// (a map keyed by nodes would hold each a second time).
+    index: hashbrown::HashTable<NodeIndex>,
     /// The span of each node, by node index.
     spans: Vec<Span>,
     /// Every node index, in node order (see [`Graph::sort_nodes`]).
@@ -162,7 +164,7 @@ impl Graph {
 
     /// The position of `node` (see [`Graph::order_indexed`]).
     pub fn position(&self, node: &Node) -> Option<usize> {
-        self.index.get(node).map(|index| index.index())
+        self.find(node).map(NodeIndex::index)
     }
 
     /// The nodes at `roots` and everything they depend on, directly or not,
@@ -257,7 +259,7 @@ impl Graph {
     }
 
     fn neighbours(&self, node: &Node, direction: petgraph::Direction) -> Vec<&Node> {
-        let Some(&index) = self.index.get(node) else {
+        let Some(index) = self.find(node) else {
             return Vec::new();
         };
         let mut out: Vec<&Node> = self
@@ -281,7 +283,7 @@ impl Graph {
     }
 
     fn reach(&self, node: &Node, direction: petgraph::Direction) -> Vec<&Node> {
-        let Some(&start) = self.index.get(node) else {
+        let Some(start) = self.find(node) else {
             return Vec::new();
         };
         let mut seen = BTreeSet::new();
@@ -303,25 +305,45 @@ impl Graph {
 
     /// The span of the block that defines `node`.
     pub fn span(&self, node: &Node) -> Option<Span> {
-        self.index
-            .get(node)
+        self.find(node)
             .and_then(|i| self.spans.get(i.index()))
             .copied()
     }
 
     /// Whether the node exists.
     pub fn contains(&self, node: &Node) -> bool {
-        self.index.contains_key(node)
+        self.find(node).is_some()
+    }
+
+    fn hash(node: &Node) -> u64 {
+        use std::hash::BuildHasher;
+        std::hash::BuildHasherDefault::<hash::FastHasher>::default().hash_one(node)
+    }
+
+    /// The index of `node`, if the graph has it.
+    fn find(&self, node: &Node) -> Option<NodeIndex> {
+        let graph = &self.graph;
+        self.index
+            .find(Self::hash(node), |&i| graph.node_weight(i) == Some(node))
+            .copied()
     }
 
     fn add_node(&mut self, node: Node, span: Span) -> NodeIndex {
-        if let Some(&index) = self.index.get(&node) {
-            return index;
+        let hash = Self::hash(&node);
+        let graph = &mut self.graph;
+        match self.index.entry(
+            hash,
+            |&i| graph.node_weight(i) == Some(&node),
+            |&i| graph.node_weight(i).map_or(0, Self::hash),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(entry) => *entry.get(),
+            hashbrown::hash_table::Entry::Vacant(entry) => {
+                let index = graph.add_node(node);
+                entry.insert(index);
+                self.spans.push(span);
+                index
+            }
         }
-        let index = self.graph.add_node(node.clone());
-        self.index.insert(node, index);
-        self.spans.push(span);
-        index
     }
 
     /// Sorts the node indices by node, once every node is in.
@@ -340,7 +362,7 @@ impl Graph {
     }
 
     fn add_edge(&mut self, dependency: &Node, dependent: &Node, span: Span) {
-        if let (Some(&a), Some(&b)) = (self.index.get(dependency), self.index.get(dependent))
+        if let (Some(a), Some(b)) = (self.find(dependency), self.find(dependent))
             && self.edge_set.insert((a, b))
         {
             self.graph.add_edge(a, b, span);
@@ -390,10 +412,21 @@ fn provider_node(
     }
 }
 
+/// How many nodes [`module_nodes`] gives for `module`.
+fn module_node_count(module: &Module) -> usize {
+    module.variables.len()
+        + module.locals.len()
+        + module.secrets.len()
+        + module.providers.len()
+        + module.resources.len()
+        + module.module_calls.len()
+        + module.outputs.len()
+}
+
 /// The nodes a module holds (not its children's), each with its block's span.
 fn module_nodes(module: &Module) -> Vec<(Node, Span)> {
     let path = &module.path;
-    let mut nodes = Vec::new();
+    let mut nodes = Vec::with_capacity(module_node_count(module));
     for v in module.variables.values() {
         nodes.push((Node::Variable(path.clone(), v.name.clone()), v.span));
     }
@@ -426,6 +459,11 @@ fn module_nodes(module: &Module) -> Vec<(Node, Span)> {
 pub fn build(config: &Config) -> (Graph, Diagnostics) {
     let mut graph = Graph::default();
     let modules = config.modules();
+    // Exact room: the graph lives as long as the model.
+    let count = modules.iter().map(|m| module_node_count(m)).sum();
+    graph.graph.reserve_exact_nodes(count);
+    graph.index.reserve(count, |_| 0); // empty: the hasher is never called
+    graph.spans.reserve_exact(count);
     // Nodes first, so edges can find them.
     for module in &modules {
         for (node, span) in module_nodes(module) {
