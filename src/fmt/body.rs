@@ -141,7 +141,7 @@ impl Printer<'_> {
             }
             self.leading_comments(&trivia.leading, span.start());
             print(self, index, entry);
-            self.trailing_comment(trivia.trailing.as_ref());
+            self.trailing_comment(trivia.trailing.as_deref());
             self.newline();
             previous = Some((entry, end_with_trailing(trivia, span)));
         }

@@ -39,8 +39,9 @@ pub struct Comment {
 pub struct Trivia {
     /// Whole-line comments directly above.
     pub leading: Vec<Comment>,
-    /// A comment after the node on the same line.
-    pub trailing: Option<Comment>,
+    /// A comment after the node on the same line (boxed: most nodes have
+    /// none, and every attribute and element holds a `Trivia`).
+    pub trailing: Option<Box<Comment>>,
     /// Blank lines between the previous item (or the opening brace) and this one,
     /// leading comments included in the count's position.
     pub blank_lines_before: u32,
@@ -332,7 +333,7 @@ pub enum ObjectKey {
     /// A quoted string: `"name" = ...` (may interpolate).
     String(Template),
     /// A parenthesised expression: `(var.key) = ...`.
-    Expr(Expr),
+    Expr(Box<Expr>),
 }
 
 impl ObjectKey {

@@ -159,7 +159,7 @@ fn place_after<T: HasTrivia>(
     let trivia = child.trivia_mut();
     if pending.is_empty() && trivia.trailing.is_none() && same_line(text, end, comment.span.start())
     {
-        trivia.trailing = Some(comment);
+        trivia.trailing = Some(Box::new(comment));
     } else {
         pending.push(comment);
     }

@@ -675,7 +675,7 @@ impl Lowerer<'_> {
                 }
                 Rule::paren => {
                     let (e, d) = self.primary(inner);
-                    key = Some((ObjectKey::Expr(e), d));
+                    key = Some((ObjectKey::Expr(Box::new(e)), d));
                 }
                 Rule::expr => value = Some(self.expr(inner)),
                 _ => {}
