@@ -299,18 +299,23 @@ pub(crate) fn plan_opened(
     request: &PlanRequest,
     diagnostics: &mut Diagnostics,
 ) -> Option<Planned> {
-    // Shared with each round's expansion, not copied (a copy is made only
-    // when a later round drops objects from it).
-    let mut known = Arc::new(known_from_prior(host.as_ref(), opened, diagnostics)?);
     let runtime = &opened.runtime;
     let digest = config_digest(checked, &request.vars);
+    // The known objects that an earlier round found the plan creates anew.
+    let mut renewed_so_far: BTreeSet<InstanceAddr> = BTreeSet::new();
     let mut round = 0;
     loop {
         round += 1;
+        // Opened for each round and dropped once expanded: the plan does
+        // not read them, and they are a tenth of its peak at 100,000
+        // resources. A second round (a replaced object that others read)
+        // is rare, and opening them again costs less than keeping them.
+        let mut known = known_from_prior(host.as_ref(), opened, diagnostics)?;
+        known.retain(|addr, _| !renewed_so_far.contains(addr));
         let expand_request = Request {
             environment: request.environment.clone(),
             vars: request.vars.clone(),
-            known_objects: Arc::clone(&known) as Arc<dyn crate::expand::KnownObjects>,
+            known_objects: Arc::new(known) as Arc<dyn crate::expand::KnownObjects>,
             known_secrets: opened.known_secrets.clone(),
             only: None,
         };
@@ -374,15 +379,13 @@ pub(crate) fn plan_opened(
                 return None;
             }
         };
-        let renewed = renewed_with_dependents(&plan, &expanded, &known);
+        let renewed =
+            renewed_with_dependents(&plan, &expanded, opened.prior.as_ref(), &renewed_so_far);
         if renewed.is_empty() || round >= MAX_PLAN_ROUNDS {
             diagnostics.extend(round_diagnostics);
             return Some(Planned { plan, expanded });
         }
-        let known = Arc::make_mut(&mut known);
-        for addr in renewed {
-            known.remove(&addr);
-        }
+        renewed_so_far.extend(renewed);
     }
 }
 
@@ -535,19 +538,44 @@ pub(crate) fn known_from_prior(
     }
 }
 
-/// The known objects that the plan creates anew (replaced, or deleted
-/// outside) and that something in the configuration depends on.
+/// The known objects (the instances of `prior`, less those `renewed_before`)
+/// that the plan creates anew (replaced, or deleted outside) and that
+/// something in the configuration depends on.
 fn renewed_with_dependents(
     plan: &Plan,
     expanded: &Expanded,
-    known: &BTreeMap<InstanceAddr, crate::lang::Map>,
+    prior: Option<&State>,
+    renewed_before: &BTreeSet<InstanceAddr>,
 ) -> Vec<InstanceAddr> {
-    let renewed: Vec<&InstanceAddr> = plan
-        .changes
+    let Some(prior) = prior else {
+        return Vec::new();
+    };
+    // Created or replaced, by resource; then kept if the prior state has them.
+    let mut created: BTreeMap<&ResourceAddr, Vec<&InstanceAddr>> = BTreeMap::new();
+    for change in &plan.changes {
+        if matches!(change.action, Action::Create | Action::Replace { .. })
+            && !renewed_before.contains(&change.addr)
+        {
+            created
+                .entry(&change.addr.resource)
+                .or_default()
+                .push(&change.addr);
+        }
+    }
+    if created.is_empty() {
+        return Vec::new();
+    }
+    let renewed: Vec<&InstanceAddr> = prior
+        .resources
         .iter()
-        .filter(|change| matches!(change.action, Action::Create | Action::Replace { .. }))
-        .map(|change| &change.addr)
-        .filter(|addr| known.contains_key(*addr))
+        .filter_map(|resource| Some((resource, created.get(&resource.addr)?)))
+        .flat_map(|(resource, addrs)| {
+            let keys: BTreeSet<_> = resource.instances.iter().map(|i| &i.key).collect();
+            addrs
+                .iter()
+                .copied()
+                .filter(move |addr| keys.contains(&addr.key))
+        })
         .collect();
     if renewed.is_empty() {
         return Vec::new();
