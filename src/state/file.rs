@@ -376,7 +376,10 @@ const CHECKSUM_PLACEHOLDER: &str =
 /// last one shorter), in order.
 #[derive(Debug, Default)]
 pub struct FileBytes {
-    parts: Vec<Vec<u8>>,
+    /// The parts filled.
+    full: Vec<Vec<u8>>,
+    /// The part being filled (its capacity is set when it is started).
+    filling: Vec<u8>,
 }
 
 impl FileBytes {
@@ -385,12 +388,17 @@ impl FileBytes {
 
     /// The parts, in order.
     pub fn parts(&self) -> Vec<&[u8]> {
-        self.parts.iter().map(Vec::as_slice).collect()
+        self.full
+            .iter()
+            .chain(std::iter::once(&self.filling))
+            .map(Vec::as_slice)
+            .filter(|part| !part.is_empty())
+            .collect()
     }
 
     /// All the bytes in one buffer.
     pub fn to_vec(&self) -> Vec<u8> {
-        self.parts.concat()
+        self.parts().concat()
     }
 
     /// Replaces the placeholder the `checksum` field holds with `checksum`;
@@ -398,8 +406,9 @@ impl FileBytes {
     /// the first part.
     fn fill_checksum(&mut self, checksum: &str) -> bool {
         let field = format!("\n  \"checksum\": \"{CHECKSUM_PLACEHOLDER}\"");
-        let Some(first) = self.parts.first_mut() else {
-            return false;
+        let first = match self.full.first_mut() {
+            Some(first) => first,
+            None => &mut self.filling,
         };
         if checksum.len() != CHECKSUM_PLACEHOLDER.len() {
             return false;
@@ -420,34 +429,51 @@ impl FileBytes {
             None => false,
         }
     }
+
+    /// Appends `bytes` across parts: the slow path of the writer.
+    #[cold]
+    fn spill(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.filling.len() >= Self::PART {
+                let full = std::mem::replace(&mut self.filling, Vec::with_capacity(Self::PART));
+                self.full.push(full);
+            } else if self.filling.capacity() < Self::PART {
+                self.filling.reserve_exact(Self::PART - self.filling.len());
+            }
+            let room = Self::PART - self.filling.len();
+            let (now, later) = bytes.split_at(room.min(bytes.len()));
+            self.filling.extend_from_slice(now);
+            bytes = later;
+        }
+    }
 }
 
 impl From<Vec<u8>> for FileBytes {
     fn from(bytes: Vec<u8>) -> Self {
-        FileBytes { parts: vec![bytes] }
+        FileBytes {
+            full: Vec::new(),
+            filling: bytes,
+        }
     }
 }
 
 impl std::io::Write for FileBytes {
-    fn write(&mut self, mut bytes: &[u8]) -> std::io::Result<usize> {
-        let written = bytes.len();
-        while !bytes.is_empty() {
-            let part = match self.parts.last_mut() {
-                Some(part) if part.len() < Self::PART => part,
-                _ => {
-                    self.parts.push(Vec::with_capacity(Self::PART));
-                    match self.parts.last_mut() {
-                        Some(part) => part,
-                        None => return Ok(written - bytes.len()),
-                    }
-                }
-            };
-            let room = Self::PART - part.len();
-            let (now, later) = bytes.split_at(room.min(bytes.len()));
-            part.extend_from_slice(now);
-            bytes = later;
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        // The serializer writes a few bytes at a time: within the part's
+        // capacity this is a copy, as into a `Vec`.
+        if bytes.len() <= self.filling.capacity() - self.filling.len() {
+            self.filling.extend_from_slice(bytes);
+        } else {
+            self.spill(bytes);
         }
-        Ok(written)
+        Ok(())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
