@@ -372,7 +372,7 @@ impl StateFile {
 const CHECKSUM_PLACEHOLDER: &str =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The bytes of a state file, in parts of [`FileBytes::PART`] bytes (the
+/// The bytes of a state file, in parts of 1 MiB (the
 /// last one shorter), in order.
 #[derive(Debug, Default)]
 pub struct FileBytes {
