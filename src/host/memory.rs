@@ -25,6 +25,8 @@ pub struct MemoryHost {
     modes: Mutex<BTreeMap<PathBuf, u32>>,
     /// How many times each file was read ([`MemoryHost::reads_of`]).
     reads: Mutex<BTreeMap<PathBuf, usize>>,
+    /// Files whose writes fail ([`MemoryHost::fail_writes_to`]).
+    failing_writes: Mutex<std::collections::BTreeSet<PathBuf>>,
 }
 
 /// The mode a file has until one is set.
@@ -95,6 +97,26 @@ impl MemoryHost {
             .map_or(0, |reads| reads.get(path).copied().unwrap_or(0))
     }
 
+    /// Makes every later [`Host::write_atomic`] (and
+    /// [`Host::write_atomic_all`]) of `path` fail, as a full disk would,
+    /// leaving the file as it was.
+    pub fn fail_writes_to(&self, path: impl Into<PathBuf>) {
+        if let Ok(mut failing) = self.failing_writes.lock() {
+            failing.insert(path.into());
+        }
+    }
+
+    /// The error a write of `path` meets, if it was told to fail.
+    fn write_fault(&self, path: &Path) -> Result<(), HostError> {
+        let failing = self.failing_writes.lock().map_err(|_| poisoned())?;
+        if failing.contains(path) {
+            return Err(HostError::Other(
+                "no space left on device (injected)".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// A file's contents, if present.
     pub fn file(&self, path: &Path) -> Option<Vec<u8>> {
         self.files.lock().ok()?.get(path).cloned()
@@ -123,11 +145,25 @@ impl Host for MemoryHost {
     }
 
     fn write_atomic(&self, path: &Path, contents: &[u8]) -> Result<(), HostError> {
+        self.write_fault(path)?;
         let mut files = self
             .files
             .lock()
             .map_err(|_| HostError::Other("poisoned".into()))?;
         files.insert(path.to_path_buf(), contents.to_vec());
+        Ok(())
+    }
+
+    fn write_atomic_all(&self, files: &[(&Path, &[&[u8]])]) -> Result<(), (usize, HostError)> {
+        // All or none, as on the real host: every write is tried before any
+        // file is put in place.
+        for (index, (path, _)) in files.iter().enumerate() {
+            self.write_fault(path).map_err(|error| (index, error))?;
+        }
+        let mut stored = self.files.lock().map_err(|_| (0, poisoned()))?;
+        for (path, parts) in files {
+            stored.insert(path.to_path_buf(), parts.concat());
+        }
         Ok(())
     }
 

@@ -77,6 +77,24 @@ pub trait Host: Send + Sync {
     fn read(&self, path: &Path) -> Result<Vec<u8>, HostError>;
     /// Writes a whole file atomically (temp file, fsync, rename).
     fn write_atomic(&self, path: &Path, contents: &[u8]) -> Result<(), HostError>;
+    /// Writes each of `files` as [`Host::write_atomic`] does (its contents
+    /// given as parts, written in order), all or none: every file's
+    /// contents are written and flushed to disk first (at once, where the
+    /// host can), and only once all were is any file put in place, in the
+    /// order given. So a failed write leaves every file as it was, and a
+    /// crash while they are put in place leaves the first ones replaced,
+    /// never a later one without an earlier one. The error names the file
+    /// that failed by its index.
+    ///
+    /// The default writes one after another, each with [`Host::write_atomic`]:
+    /// the order holds, the all-or-none only for the first file.
+    fn write_atomic_all(&self, files: &[(&Path, &[&[u8]])]) -> Result<(), (usize, HostError)> {
+        for (index, (path, parts)) in files.iter().enumerate() {
+            self.write_atomic(path, &parts.concat())
+                .map_err(|error| (index, error))?;
+        }
+        Ok(())
+    }
     /// Lists a folder, sorted by path.
     fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>, HostError>;
     /// Whether the path is a folder.

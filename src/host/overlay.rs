@@ -34,6 +34,9 @@ impl Host for WithEnvVar {
     fn write_atomic(&self, path: &Path, contents: &[u8]) -> Result<(), HostError> {
         self.inner.write_atomic(path, contents)
     }
+    fn write_atomic_all(&self, files: &[(&Path, &[&[u8]])]) -> Result<(), (usize, HostError)> {
+        self.inner.write_atomic_all(files)
+    }
     fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>, HostError> {
         self.inner.list_dir(path)
     }

@@ -2,7 +2,7 @@
 
 use super::{CreateNew, DirEntry, FileMode, Host, HostError};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The host backed by the operating system.
 #[derive(Debug, Clone, Copy, Default)]
@@ -24,6 +24,10 @@ impl Host for RealHost {
 
     fn write_atomic(&self, path: &Path, contents: &[u8]) -> Result<(), HostError> {
         write_atomic(path, contents, None)
+    }
+
+    fn write_atomic_all(&self, files: &[(&Path, &[&[u8]])]) -> Result<(), (usize, HostError)> {
+        write_atomic_all(files)
     }
 
     fn write_atomic_with_mode(
@@ -253,15 +257,30 @@ fn sync_parent(path: &Path) {
 /// Writes through a temp file in the same folder: create, set the mode (the
 /// given one, else the replaced file's), write, fsync, rename, fsync the folder.
 fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(), HostError> {
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
+    let temp = write_temp(path, &[contents], mode)?;
+    Ok(put_in_place(&temp, path)?)
+}
+
+/// The temp file [`write_atomic`] writes `path` through, in the same folder.
+fn temp_path(path: &Path) -> PathBuf {
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = parent.join(format!(".{file_name}.tmp.{}", std::process::id()));
+    parent_of(path).join(format!(".{file_name}.tmp.{}", std::process::id()))
+}
+
+fn parent_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."))
+}
+
+/// The first half of [`write_atomic`]: `parts`, in order, written to the
+/// temp file of `path` and flushed to disk. Returns the temp file; on an
+/// error none is left.
+fn write_temp(path: &Path, parts: &[&[u8]], mode: Option<u32>) -> std::io::Result<PathBuf> {
+    let temp = temp_path(path);
     let result = (|| -> std::io::Result<()> {
         let mut file = std::fs::File::create(&temp)?;
         match mode {
@@ -272,19 +291,81 @@ fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(), H
                 }
             }
         }
-        file.write_all(contents)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)?;
-        if let Ok(dir) = std::fs::File::open(parent) {
-            // Some file systems refuse to fsync a folder; the rename is done either way.
-            let _ = dir.sync_all();
+        for part in parts {
+            file.write_all(part)?;
         }
-        Ok(())
+        file.sync_all()
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
+    match result {
+        Ok(()) => Ok(temp),
+        Err(error) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(error)
+        }
     }
-    Ok(result?)
+}
+
+/// The second half of [`write_atomic`]: the temp file renamed over `path`,
+/// then the folder flushed. On an error the temp file is removed.
+fn put_in_place(temp: &Path, path: &Path) -> std::io::Result<()> {
+    if let Err(error) = std::fs::rename(temp, path) {
+        let _ = std::fs::remove_file(temp);
+        return Err(error);
+    }
+    if let Ok(dir) = std::fs::File::open(parent_of(path)) {
+        // Some file systems refuse to fsync a folder; the rename is done either way.
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// [`Host::write_atomic_all`]: the temp files written on a thread each (the
+/// first on this one), then renamed in order.
+fn write_atomic_all(files: &[(&Path, &[&[u8]])]) -> Result<(), (usize, HostError)> {
+    let written: Vec<std::io::Result<PathBuf>> = std::thread::scope(|scope| {
+        let others: Vec<_> = files
+            .iter()
+            .skip(1)
+            .map(|(path, parts)| scope.spawn(move || write_temp(path, parts, None)))
+            .collect();
+        let first = files
+            .first()
+            .map(|(path, parts)| write_temp(path, parts, None));
+        first
+            .into_iter()
+            .chain(others.into_iter().map(|handle| {
+                handle.join().unwrap_or_else(|_| {
+                    Err(std::io::Error::other(
+                        "the thread writing the file panicked",
+                    ))
+                })
+            }))
+            .collect()
+    });
+    if let Some(failed) = written.iter().position(Result::is_err) {
+        let mut error = None;
+        for (index, temp) in written.into_iter().enumerate() {
+            match temp {
+                Ok(temp) => {
+                    let _ = std::fs::remove_file(temp);
+                }
+                Err(e) if index == failed => error = Some(e),
+                Err(_) => {}
+            }
+        }
+        let error = error.map_or_else(|| HostError::Other("write failed".into()), HostError::from);
+        return Err((failed, error));
+    }
+    let temps: Vec<PathBuf> = written.into_iter().flatten().collect();
+    for (index, ((path, _), temp)) in files.iter().zip(&temps).enumerate() {
+        if let Err(error) = put_in_place(temp, path) {
+            for later in temps.iter().skip(index + 1) {
+                let _ = std::fs::remove_file(later);
+            }
+            return Err((index, error.into()));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(unix)]

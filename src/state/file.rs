@@ -231,6 +231,55 @@ impl StateFile {
         bytes
     }
 
+    /// `state` as version `serial` (as [`StateFile::lent`]) and the bytes
+    /// to write (as [`StateFile::to_bytes`] makes them), for a file too big
+    /// to serialize three times on one core: the body is hashed for the
+    /// checksum on a second thread while this one serializes the file with
+    /// a placeholder of the same length in its place, filled in once known;
+    /// and the bytes are collected in parts rather than one buffer, which
+    /// needs no pass to size it and is never copied to grow.
+    pub fn lent_with_bytes(
+        state: &mut State,
+        serial: u64,
+        written_at: u64,
+        summary: &str,
+        key_id: &str,
+    ) -> (Self, FileBytes) {
+        let mut file = StateFile {
+            format_version: FORMAT_VERSION,
+            lineage: state.lineage.clone(),
+            serial,
+            written_at,
+            summary: summary.to_owned(),
+            key_id: key_id.to_owned(),
+            checksum: CHECKSUM_PLACEHOLDER.to_owned(),
+            resources: std::mem::take(&mut state.resources),
+            outputs: std::mem::take(&mut state.outputs),
+            pending: std::mem::take(&mut state.pending),
+            secrets: std::mem::take(&mut state.secrets),
+        };
+        let (checksum, mut bytes) = std::thread::scope(|scope| {
+            let hashed = scope.spawn(|| file.compute_checksum());
+            let mut bytes = FileBytes::default();
+            // Serializing plain data cannot fail; if it did, the file would
+            // be refused when read, never taken for a state.
+            if serde_json::to_writer_pretty(&mut bytes, &file).is_err() {
+                bytes = FileBytes::default();
+            }
+            let _ = std::io::Write::write_all(&mut bytes, b"\n");
+            // A panic hashing is a bug; the file is then made on this thread.
+            (hashed.join().ok(), bytes)
+        });
+        file.checksum = checksum.unwrap_or_else(|| file.compute_checksum());
+        if !bytes.fill_checksum(&file.checksum) {
+            // The placeholder was not where the layout puts it (it cannot
+            // be missed, as the fields before it are short): made again
+            // the plain way rather than written with it.
+            bytes = FileBytes::from(file.to_bytes());
+        }
+        (file, bytes)
+    }
+
     /// Parses and checks a state file: JSON, format, version, checksum.
     /// `path` is only for the error.
     pub fn parse(bytes: &[u8], path: &Path) -> Result<StateFile, StateError> {
@@ -315,6 +364,120 @@ impl StateFile {
                     .flat_map(|p| std::iter::once(&p.planned).chain(&p.prior).chain(&p.config)),
             )
             .chain(self.secrets.values())
+    }
+}
+
+/// What [`StateFile::lent_with_bytes`] serializes in the `checksum` field
+/// until the checksum is known: as long as a SHA-256 in hex.
+const CHECKSUM_PLACEHOLDER: &str =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The bytes of a state file, in parts of 1 MiB (the
+/// last one shorter), in order.
+#[derive(Debug, Default)]
+pub struct FileBytes {
+    /// The parts filled.
+    full: Vec<Vec<u8>>,
+    /// The part being filled (its capacity is set when it is started).
+    filling: Vec<u8>,
+}
+
+impl FileBytes {
+    /// The size of each part but the last.
+    const PART: usize = 1 << 20;
+
+    /// The parts, in order.
+    pub fn parts(&self) -> Vec<&[u8]> {
+        self.full
+            .iter()
+            .chain(std::iter::once(&self.filling))
+            .map(Vec::as_slice)
+            .filter(|part| !part.is_empty())
+            .collect()
+    }
+
+    /// All the bytes in one buffer.
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.parts().concat()
+    }
+
+    /// Replaces the placeholder the `checksum` field holds with `checksum`;
+    /// `false` when the field is not where the layout puts it, within
+    /// the first part.
+    fn fill_checksum(&mut self, checksum: &str) -> bool {
+        let field = format!("\n  \"checksum\": \"{CHECKSUM_PLACEHOLDER}\"");
+        let first = match self.full.first_mut() {
+            Some(first) => first,
+            None => &mut self.filling,
+        };
+        if checksum.len() != CHECKSUM_PLACEHOLDER.len() {
+            return false;
+        }
+        let Some(at) = first
+            .windows(field.len())
+            .position(|window| window == field.as_bytes())
+        else {
+            return false;
+        };
+        // `"checksum": "` comes first in the field; the value follows.
+        let start = at + field.len() - CHECKSUM_PLACEHOLDER.len() - 1;
+        match first.get_mut(start..start + checksum.len()) {
+            Some(value) => {
+                value.copy_from_slice(checksum.as_bytes());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Appends `bytes` across parts: the slow path of the writer.
+    #[cold]
+    fn spill(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.filling.len() >= Self::PART {
+                let full = std::mem::replace(&mut self.filling, Vec::with_capacity(Self::PART));
+                self.full.push(full);
+            } else if self.filling.capacity() < Self::PART {
+                self.filling.reserve_exact(Self::PART - self.filling.len());
+            }
+            let room = Self::PART - self.filling.len();
+            let (now, later) = bytes.split_at(room.min(bytes.len()));
+            self.filling.extend_from_slice(now);
+            bytes = later;
+        }
+    }
+}
+
+impl From<Vec<u8>> for FileBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        FileBytes {
+            full: Vec::new(),
+            filling: bytes,
+        }
+    }
+}
+
+impl std::io::Write for FileBytes {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        // The serializer writes a few bytes at a time: within the part's
+        // capacity this is a copy, as into a `Vec`.
+        if bytes.len() <= self.filling.capacity() - self.filling.len() {
+            self.filling.extend_from_slice(bytes);
+        } else {
+            self.spill(bytes);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -18,8 +18,10 @@
 //! Invariant: every version in the history can be rebuilt: it is whole, or
 //! a delta ([`super::delta`]) whose base is in the history too. A version
 //! becomes a delta only once the version after it is whole in the history:
-//! the delta is written first, then the new version (current file, then its
-//! copy in the history), and only then is the older whole copy removed.
+//! the delta is written first, then the new version (the current file and
+//! its copy in the history, written at once on two threads and put in place
+//! in that order, neither if either write fails), and only then is the older
+//! whole copy removed.
 
 use super::crypto::Key;
 use super::delta::{DeltaHeader, VersionDelta};
@@ -377,25 +379,32 @@ impl<'h> LocalBackend<'h> {
         summary: &str,
         previous: Option<StateFile>,
     ) -> Result<u64, StateError> {
-        let file = StateFile::lent(
+        let (file, bytes) = StateFile::lent_with_bytes(
             state,
             serial,
             self.host.now_unix_seconds(),
             summary,
             &key.id(),
         );
-        let written = self.write_file(&file, previous);
+        let written = self.write_file(&file, &bytes, previous);
         file.give_back(state);
         written?;
         state.serial = serial;
         Ok(serial)
     }
 
-    /// The writes of [`LocalBackend::write_next`].
-    fn write_file(&self, file: &StateFile, previous: Option<StateFile>) -> Result<(), StateError> {
+    /// The writes of [`LocalBackend::write_next`]: the delta that replaces
+    /// `previous`, then the current file and its copy in the history, both
+    /// written at once and put in place in that order (neither is, if
+    /// either write fails).
+    fn write_file(
+        &self,
+        file: &StateFile,
+        bytes: &super::file::FileBytes,
+        previous: Option<StateFile>,
+    ) -> Result<(), StateError> {
         let path = self.state_path();
         let serial = file.serial;
-        let bytes = file.to_bytes();
         let mut replaced = None;
         if let Some(previous) = previous
             && let Some(delta) = VersionDelta::compute(file, &previous)
@@ -406,13 +415,14 @@ impl<'h> LocalBackend<'h> {
                 .map_err(|e| StateError::io(&delta_path, "writing", &e))?;
             replaced = Some(self.version_path(previous.serial));
         }
-        self.host
-            .write_atomic(&path, &bytes)
-            .map_err(|e| StateError::io(&path, "writing", &e))?;
         let version = self.version_path(serial);
+        let parts = bytes.parts();
         self.host
-            .write_atomic(&version, &bytes)
-            .map_err(|e| StateError::io(&version, "writing", &e))?;
+            .write_atomic_all(&[(&path, &parts), (&version, &parts)])
+            .map_err(|(index, e)| {
+                let failed = if index == 0 { &path } else { &version };
+                StateError::io(failed, "writing", &e)
+            })?;
         // The delta and the new whole version are durable: the older whole
         // copy is no longer needed. Should removing it fail, it stays and is
         // read instead of its delta; the version is written either way.

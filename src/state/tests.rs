@@ -269,6 +269,118 @@ fn a_version_is_written_as_pretty_json_in_a_buffer_of_exactly_its_size() {
 }
 
 #[test]
+fn a_version_serialized_beside_its_checksum_is_the_same_bytes_as_one_made_in_turn() {
+    let host = MemoryHost::new();
+    let key = Key::generate(&host);
+    // Big enough for several parts, with a summary that mentions the field.
+    let mut state = big_state(&host, &key, 3_000);
+    let before = state.clone();
+    let summary =
+        "apply: \"checksum\": \"0000000000000000000000000000000000000000000000000000000000000000\"";
+    let (file, bytes) = StateFile::lent_with_bytes(&mut state, 7, 5, summary, &key.id());
+    let expected = StateFile::new(&before, 7, 5, summary, &key.id());
+    assert_eq!(file, expected);
+    let bytes = bytes.to_vec();
+    assert!(bytes.len() > 2 << 20, "only {} bytes", bytes.len());
+    assert_eq!(bytes, expected.to_bytes());
+    file.give_back(&mut state);
+    assert_eq!(state.resources, before.resources);
+}
+
+#[test]
+fn a_failed_write_of_the_current_file_or_its_history_copy_leaves_the_previous_version() {
+    for failing in ["current", "history"] {
+        let host = MemoryHost::new().with_now(100);
+        let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "dev");
+        let key = backend.key().unwrap();
+        let mut state = big_state(&host, &key, 4);
+        let first = write_once(&backend, &key, &mut state, "one");
+        let files_before: Vec<(PathBuf, Vec<u8>)> = host
+            .paths()
+            .into_iter()
+            .map(|path| (path.clone(), host.file(&path).unwrap()))
+            .collect();
+        let failing_path = match failing {
+            "current" => backend.state_path(),
+            _ => backend.history_dir().join("00000000000000000002.json"),
+        };
+        host.fail_writes_to(&failing_path);
+        let mut next = state.clone();
+        next.resources[0].instances[0].dependencies = vec![ResourceAddr::managed("x", "y")];
+        let lock = backend
+            .lock("apply", Duration::ZERO, &mut no_wait())
+            .unwrap();
+        let error = backend
+            .write_version(&lock, &mut next, &key, "two")
+            .unwrap_err();
+        drop(lock);
+        assert_eq!(
+            error.path.as_deref(),
+            Some(failing_path.as_path()),
+            "{failing}"
+        );
+        assert!(error.help.contains("injected"), "{failing}: {}", error.help);
+        // The state is given back unchanged, at the serial it was read at.
+        assert_eq!(next.serial, 1, "{failing}");
+        // Nothing of the new version is in place: the current file and the
+        // whole version 1 are as they were (a delta of version 1 may have
+        // been written; the whole copy is read before it).
+        for (path, bytes) in &files_before {
+            assert_eq!(host.file(path).as_ref(), Some(bytes), "{failing}: {path:?}");
+        }
+        assert_eq!(backend.read().unwrap().unwrap(), first, "{failing}");
+        assert_eq!(backend.version(1).unwrap(), first, "{failing}");
+        let serials: Vec<u64> = backend
+            .history()
+            .unwrap()
+            .iter()
+            .map(|v| v.serial)
+            .collect();
+        assert_eq!(serials, vec![1], "{failing}");
+    }
+}
+
+#[test]
+fn a_failed_write_on_a_real_disk_leaves_the_previous_version_and_no_temp_file() {
+    let temp = TempDir::new("failed-write");
+    let host = RealHost;
+    let backend = LocalBackend::new(&host, &temp.0, "shop", "prod");
+    let key = backend.key().unwrap();
+    let state = write_versions(&backend, &key, &host, 1);
+    let current = std::fs::read(backend.state_path()).unwrap();
+    // A folder where the new history copy's temp file goes: that write
+    // fails while the current file's succeeds, and neither is put in place.
+    let version = backend.history_dir().join("00000000000000000002.json");
+    let blocked = backend.history_dir().join(format!(
+        ".00000000000000000002.json.tmp.{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(blocked.join("inside")).unwrap();
+    let mut next = state.clone();
+    next.outputs.clear();
+    let lock = backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    let error = backend
+        .write_version(&lock, &mut next, &key, "two")
+        .unwrap_err();
+    drop(lock);
+    assert_eq!(error.path.as_deref(), Some(version.as_path()));
+    std::fs::remove_dir_all(&blocked).unwrap();
+    assert_eq!(std::fs::read(backend.state_path()).unwrap(), current);
+    assert!(!version.exists());
+    let names: Vec<String> = all_files(&temp.0)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|name| name.contains(".tmp.")),
+        "{names:?}"
+    );
+    assert_eq!(backend.read_state(&key).unwrap().unwrap().serial, 1);
+}
+
+#[test]
 fn a_state_written_is_lent_to_its_file_and_given_back_whole() {
     let host = MemoryHost::new();
     let backend = LocalBackend::new(&host, Path::new("/s"), "shop", "prod");
