@@ -482,7 +482,7 @@ impl<'a> Engine<'a> {
                 engine.journal(
                     None,
                     JournalRecord::Move {
-                        from: from.clone(),
+                        from: (**from).clone(),
                         to: change.addr.clone(),
                     },
                 );

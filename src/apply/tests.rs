@@ -1169,7 +1169,7 @@ async fn moves_rename_the_state_entry_without_provider_calls() {
             replace_paths: Vec::new(),
             reason: None,
             import_id: None,
-            moved_from: Some(addr("a")),
+            moved_from: Some(Box::new(addr("a"))),
             deploy: None,
         }],
         ..base

@@ -84,23 +84,29 @@ pub fn plan(
     request: PlanRequest,
 ) -> (Option<Plan>, SourceMap, Diagnostics) {
     // The state is read while the graph is built: neither needs the other.
-    let (checked, opening) =
+    let (mut checked, opening) =
         super::check_beside(host.as_ref(), dir, &request.var_files, |config| {
             let mut diagnostics = Diagnostics::new();
             let opened = open(&host, config, dir, &request, false, &mut diagnostics);
             (opened, diagnostics)
         });
     let mut diagnostics = checked.diagnostics.clone();
-    let mut sources = checked.sources.clone();
     let mut result = None;
     let opened = opening.and_then(|(opened, open_diagnostics)| {
         diagnostics.extend(open_diagnostics);
         opened
     });
-    if !diagnostics.has_errors()
-        && let Some(opened) = opened
-        && let Some(mut planned) = plan_opened(&host, &checked, &opened, &request, &mut diagnostics)
-    {
+    let planned = match opened {
+        Some(opened) if !diagnostics.has_errors() => {
+            plan_opened(&host, &checked, &opened, &request, &mut diagnostics)
+                .map(|planned| (planned, opened))
+        }
+        _ => None,
+    };
+    // Taken, not copied, once the plan has read them (its digest): nothing
+    // else reads the checked stack's copy.
+    let mut sources = std::mem::take(&mut checked.sources);
+    if let Some((mut planned, opened)) = planned {
         if !diagnostics.has_errors() {
             super::policy::check_plan(
                 host.as_ref(),

@@ -206,7 +206,7 @@ impl PlanFile {
                 replace_paths: change.replace_paths.clone(),
                 reason: change.reason,
                 import_id: change.import_id.clone(),
-                moved_from: change.moved_from.clone(),
+                moved_from: change.moved_from.as_deref().cloned(),
                 deploy: change.deploy.clone(),
             });
         }
@@ -347,7 +347,7 @@ impl PlanFile {
                 replace_paths: change.replace_paths.clone(),
                 reason: change.reason,
                 import_id: change.import_id.clone(),
-                moved_from: change.moved_from.clone(),
+                moved_from: change.moved_from.clone().map(Box::new),
                 deploy: change.deploy.clone(),
             });
         }

@@ -873,7 +873,7 @@ async fn moves_rename_state_follow_chains_and_call_no_provider() {
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
     let c = change(&plan, "c");
     assert_eq!(c.action, Action::Update, "planned against the moved object");
-    assert_eq!(c.moved_from, Some(addr("a")));
+    assert_eq!(c.moved_from, Some(Box::new(addr("a"))));
     assert_eq!(change(&plan, "keep").moved_from, None);
     assert!(!plan.changes.iter().any(|c| c.addr == addr("a")));
     let summary = plan.summary();
@@ -989,7 +989,7 @@ async fn conflicting_moves_are_refused_and_move_nothing() {
         codes(&diagnostics),
         [Code::PlanMovedConflict, Code::PlanMovedConflict]
     );
-    assert_eq!(change(&plan, "c").moved_from, Some(addr("a")));
+    assert_eq!(change(&plan, "c").moved_from, Some(Box::new(addr("a"))));
     assert_eq!(change(&plan, "b").action, Action::Delete);
     assert_eq!(change(&plan, "old").action, Action::Delete);
     assert_eq!(change(&plan, "taken").action, Action::NoOp);
