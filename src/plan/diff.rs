@@ -463,7 +463,7 @@ pub async fn diff(
             reason,
             import_id: None,
             moved_from: None,
-            deploy,
+            deploy: deploy.map(Box::new),
         });
     }
 

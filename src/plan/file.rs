@@ -207,7 +207,7 @@ impl PlanFile {
                 reason: change.reason,
                 import_id: change.import_id.clone(),
                 moved_from: change.moved_from.as_deref().cloned(),
-                deploy: change.deploy.clone(),
+                deploy: change.deploy.as_deref().cloned(),
             });
         }
         let mut drift = Vec::with_capacity(plan.drift.len());
@@ -348,7 +348,7 @@ impl PlanFile {
                 reason: change.reason,
                 import_id: change.import_id.clone(),
                 moved_from: change.moved_from.clone().map(Box::new),
-                deploy: change.deploy.clone(),
+                deploy: change.deploy.clone().map(Box::new),
             });
         }
         let mut drift = Vec::with_capacity(self.drift.len());

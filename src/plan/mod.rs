@@ -136,7 +136,8 @@ pub struct Change {
     pub moved_from: Option<Box<InstanceAddr>>,
     /// The steps the change goes through, when the provider says it is more
     /// than one call ([`Provider::deploy_steps`](crate::providers::Provider::deploy_steps)).
-    pub deploy: Option<crate::providers::DeploySteps>,
+    /// Boxed, as `moved_from` is.
+    pub deploy: Option<Box<crate::providers::DeploySteps>>,
 }
 
 /// How one instance drifted: what the prior state recorded vs what the provider reads now.
