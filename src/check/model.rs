@@ -1409,7 +1409,7 @@ fn lower_resource(
     let meta_context = Context::default();
     let mut references = Vec::new();
     let mut depends_on = Vec::new();
-    let mut attributes = crate::config::NameMap::new();
+    let mut attributes = crate::lang::VecMap::new();
     let mut provider = (default_provider, None);
     // Nested blocks are lowered after the attributes, as they come.
     let mut nested_blocks = Vec::new();

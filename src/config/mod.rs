@@ -15,9 +15,6 @@ use crate::lang::Type;
 use crate::syntax::ast::{Attribute, Block, Expr};
 use std::collections::BTreeMap;
 
-mod names;
-pub use names::NameMap;
-
 /// A checked stack.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -357,9 +354,10 @@ pub struct Resource {
     pub depends_on: Vec<Reference>,
     /// `lifecycle`.
     pub lifecycle: Lifecycle,
-    /// Provider attributes, unevaluated, by name. Boxed, so that the
-    /// vector holds a name and a pointer each.
-    pub attributes: NameMap<Box<Attribute>>,
+    /// Provider attributes, unevaluated, by name: a sorted vector (a
+    /// resource sets a few, and a `BTreeMap` node has room for eleven),
+    /// each boxed so that the vector holds a name and a pointer.
+    pub attributes: crate::lang::VecMap<String, Box<Attribute>>,
     /// Nested blocks other than `lifecycle`.
     pub blocks: Vec<Block>,
     /// Every reference the block makes (attributes, count, for_each, depends_on).

@@ -55,6 +55,12 @@ impl<K, V> VecMap<K, V> {
         }
     }
 
+    /// Gives back the room kept for entries not inserted (a map that lives
+    /// long, filled one insert at a time).
+    pub fn shrink_to_fit(&mut self) {
+        self.entries.shrink_to_fit();
+    }
+
     /// How many entries.
     pub fn len(&self) -> usize {
         self.entries.len()
