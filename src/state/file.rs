@@ -103,21 +103,34 @@ impl StateFile {
         summary: &str,
         key_id: &str,
     ) -> Self {
-        let mut file = StateFile {
+        let mut file = Self::taken(state, serial, written_at, summary, key_id, "");
+        file.checksum = file.compute_checksum();
+        file
+    }
+
+    /// `state`'s contents moved into version `serial`, with `checksum` as
+    /// it is (the checksum does not cover its own field).
+    fn taken(
+        state: &mut State,
+        serial: u64,
+        written_at: u64,
+        summary: &str,
+        key_id: &str,
+        checksum: &str,
+    ) -> Self {
+        StateFile {
             format_version: FORMAT_VERSION,
             lineage: state.lineage.clone(),
             serial,
             written_at,
             summary: summary.to_owned(),
             key_id: key_id.to_owned(),
-            checksum: String::new(),
+            checksum: checksum.to_owned(),
             resources: std::mem::take(&mut state.resources),
             outputs: std::mem::take(&mut state.outputs),
             pending: std::mem::take(&mut state.pending),
             secrets: std::mem::take(&mut state.secrets),
-        };
-        file.checksum = file.compute_checksum();
-        file
+        }
     }
 
     /// Moves the contents [`StateFile::lent`] took back into `state`.
@@ -245,19 +258,14 @@ impl StateFile {
         summary: &str,
         key_id: &str,
     ) -> (Self, FileBytes) {
-        let mut file = StateFile {
-            format_version: FORMAT_VERSION,
-            lineage: state.lineage.clone(),
+        let mut file = Self::taken(
+            state,
             serial,
             written_at,
-            summary: summary.to_owned(),
-            key_id: key_id.to_owned(),
-            checksum: CHECKSUM_PLACEHOLDER.to_owned(),
-            resources: std::mem::take(&mut state.resources),
-            outputs: std::mem::take(&mut state.outputs),
-            pending: std::mem::take(&mut state.pending),
-            secrets: std::mem::take(&mut state.secrets),
-        };
+            summary,
+            key_id,
+            CHECKSUM_PLACEHOLDER,
+        );
         let (checksum, mut bytes) = std::thread::scope(|scope| {
             let hashed = scope.spawn(|| file.compute_checksum());
             let mut bytes = FileBytes::default();

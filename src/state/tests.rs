@@ -94,6 +94,14 @@ fn write_versions(backend: &LocalBackend<'_>, key: &Key, host: &dyn Host, count:
     state
 }
 
+/// Writes `next` as the next version, under a lock, expecting it to fail.
+fn failed_write(backend: &LocalBackend<'_>, next: &mut State, key: &Key) -> StateError {
+    let lock = backend
+        .lock("apply", Duration::ZERO, &mut no_wait())
+        .unwrap();
+    backend.write_version(&lock, next, key, "two").unwrap_err()
+}
+
 /// A folder under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
 
@@ -307,13 +315,7 @@ fn a_failed_write_of_the_current_file_or_its_history_copy_leaves_the_previous_ve
         host.fail_writes_to(&failing_path);
         let mut next = state.clone();
         next.resources[0].instances[0].dependencies = vec![ResourceAddr::managed("x", "y")];
-        let lock = backend
-            .lock("apply", Duration::ZERO, &mut no_wait())
-            .unwrap();
-        let error = backend
-            .write_version(&lock, &mut next, &key, "two")
-            .unwrap_err();
-        drop(lock);
+        let error = failed_write(&backend, &mut next, &key);
         assert_eq!(
             error.path.as_deref(),
             Some(failing_path.as_path()),
@@ -330,12 +332,7 @@ fn a_failed_write_of_the_current_file_or_its_history_copy_leaves_the_previous_ve
         }
         assert_eq!(backend.read().unwrap().unwrap(), first, "{failing}");
         assert_eq!(backend.version(1).unwrap(), first, "{failing}");
-        let serials: Vec<u64> = backend
-            .history()
-            .unwrap()
-            .iter()
-            .map(|v| v.serial)
-            .collect();
+        let serials = serials(&backend);
         assert_eq!(serials, vec![1], "{failing}");
     }
 }
@@ -358,13 +355,7 @@ fn a_failed_write_on_a_real_disk_leaves_the_previous_version_and_no_temp_file() 
     std::fs::create_dir_all(blocked.join("inside")).unwrap();
     let mut next = state.clone();
     next.outputs.clear();
-    let lock = backend
-        .lock("apply", Duration::ZERO, &mut no_wait())
-        .unwrap();
-    let error = backend
-        .write_version(&lock, &mut next, &key, "two")
-        .unwrap_err();
-    drop(lock);
+    let error = failed_write(&backend, &mut next, &key);
     assert_eq!(error.path.as_deref(), Some(version.as_path()));
     std::fs::remove_dir_all(&blocked).unwrap();
     assert_eq!(std::fs::read(backend.state_path()).unwrap(), current);
@@ -780,12 +771,7 @@ fn a_write_cut_short_at_any_step_leaves_every_version_readable() {
             }
         );
         assert_eq!(backend.version(1).unwrap(), first, "cut {cut}");
-        let serials: Vec<u64> = backend
-            .history()
-            .unwrap()
-            .iter()
-            .map(|v| v.serial)
-            .collect();
+        let serials = serials(&backend);
         assert_eq!(
             serials,
             if cut < 3 { vec![1] } else { vec![1, 2] },
