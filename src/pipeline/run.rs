@@ -313,7 +313,7 @@ pub(crate) fn plan_opened(
     loop {
         round += 1;
         // Opened for each round and dropped once expanded: the plan does
-        // not read them, and they are a tenth of its peak at 100,000
+        // not read them, and they were 37 MB of its peak at 100,000
         // resources. A second round (a replaced object that others read)
         // is rare, and opening them again costs less than keeping them.
         let mut known = known_from_prior(host.as_ref(), opened, diagnostics)?;
