@@ -462,7 +462,7 @@ pub fn build(config: &Config) -> (Graph, Diagnostics) {
     // Exact room: the graph lives as long as the model.
     let count = modules.iter().map(|m| module_node_count(m)).sum();
     graph.graph.reserve_exact_nodes(count);
-    graph.index.reserve(count, |_| 0); // empty: the hasher is never called
+    graph.index = hashbrown::HashTable::with_capacity(count);
     graph.spans.reserve_exact(count);
     // Nodes first, so edges can find them.
     for module in &modules {
