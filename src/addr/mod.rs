@@ -239,6 +239,44 @@ pub struct ResourceAddr {
     pub name: String,
 }
 
+/// A [`ResourceAddr`] made of borrowed parts, to look one up in a
+/// [`crate::graph::hash::FastTable`] without building (and allocating) it:
+/// it hashes exactly as the address with the same parts (the derived `Hash`
+/// of both hashes the same fields in the same order, a `String` as its
+/// `str`) and is equivalent to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResourceAddrRef<'a> {
+    /// The module it is in.
+    pub module: &'a ModulePath,
+    /// Managed or data.
+    pub mode: Mode,
+    /// The provider resource type.
+    pub resource_type: &'a str,
+    /// The name label.
+    pub name: &'a str,
+}
+
+impl hashbrown::Equivalent<ResourceAddr> for ResourceAddrRef<'_> {
+    fn equivalent(&self, key: &ResourceAddr) -> bool {
+        self.mode == key.mode
+            && self.name == key.name
+            && self.resource_type == key.resource_type
+            && *self.module == key.module
+    }
+}
+
+impl ResourceAddr {
+    /// This address, borrowed (see [`ResourceAddrRef`]).
+    pub fn borrowed(&self) -> ResourceAddrRef<'_> {
+        ResourceAddrRef {
+            module: &self.module,
+            mode: self.mode,
+            resource_type: &self.resource_type,
+            name: &self.name,
+        }
+    }
+}
+
 /// The resource type a `service "NAME"` block is lowered to: its address is
 /// `service.NAME`, as users write it.
 pub const SERVICE_TYPE: &str = "service";

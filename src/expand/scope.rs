@@ -5,9 +5,9 @@
 //! the size of the stack.
 
 use super::EnvironmentInfo;
-use crate::addr::{Mode, ModulePath, ResourceAddr};
+use crate::addr::{Mode, ModulePath, ResourceAddr, ResourceAddrRef};
 use crate::diag::{Code, Diagnostic, FileId, Severity, SourceFile, Span};
-use crate::graph::hash::FastMap;
+use crate::graph::hash::{FastMap, FastTable};
 use crate::host::Host;
 use crate::lang::functions::FunctionContext;
 use crate::lang::{self, Scope, Value};
@@ -21,7 +21,8 @@ pub(super) struct Values {
     pub variables: FastMap<(ModulePath, String), Value>,
     pub locals: FastMap<(ModulePath, String), Value>,
     pub secrets: FastMap<(ModulePath, String), Value>,
-    pub resources: FastMap<ResourceAddr, Value>,
+    /// By address; looked up by [`ResourceAddrRef`], without building one.
+    pub resources: FastTable<ResourceAddr, Value>,
     pub outputs: FastMap<(ModulePath, String), Value>,
     /// Module call results (objects of outputs), by calling module and call name.
     pub modules: FastMap<(ModulePath, String), Value>,
@@ -43,7 +44,7 @@ impl Values {
             variables: FastMap::default(),
             locals: FastMap::default(),
             secrets: FastMap::default(),
-            resources: FastMap::default(),
+            resources: FastTable::default(),
             outputs: FastMap::default(),
             modules: FastMap::default(),
         }
@@ -158,15 +159,12 @@ impl Scope for ModuleScope<'_> {
             "secret" => self.values.secrets.get(&key()),
             "module" => self.values.modules.get(&key()),
             "data" | "env" | "each" | "count" | "self" => return None,
-            resource_type => {
-                let addr = ResourceAddr {
-                    module: self.module.clone(),
-                    mode: Mode::Managed,
-                    resource_type: resource_type.to_owned(),
-                    name: attr.name.clone(),
-                };
-                self.values.resources.get(&addr)
-            }
+            resource_type => self.values.resources.get(&ResourceAddrRef {
+                module: self.module,
+                mode: Mode::Managed,
+                resource_type,
+                name: &attr.name,
+            }),
         };
         Some(found.ok_or_else(|| internal(attr.span, &format!("{name}.{}", attr.name))))
     }
@@ -180,15 +178,12 @@ impl Scope for ModuleScope<'_> {
             "module" => self.values.modules.get(&key),
             "data" => return Some(Ok(self.resources_of_type(Mode::Data, &attr.name))),
             "env" | "each" | "count" | "self" => return None,
-            resource_type => {
-                let addr = ResourceAddr {
-                    module: self.module.clone(),
-                    mode: Mode::Managed,
-                    resource_type: resource_type.to_owned(),
-                    name: attr.name.clone(),
-                };
-                self.values.resources.get(&addr)
-            }
+            resource_type => self.values.resources.get(&ResourceAddrRef {
+                module: self.module,
+                mode: Mode::Managed,
+                resource_type,
+                name: &attr.name,
+            }),
         };
         Some(
             found

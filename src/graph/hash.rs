@@ -11,6 +11,12 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// A `HashMap` with [`FastHasher`].
 pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
+/// hashbrown's map with [`FastHasher`]: it finds a key by any borrowed form
+/// that hashes alike ([`hashbrown::Equivalent`], e.g.
+/// [`crate::addr::ResourceAddrRef`]), where std's map needs an owned key
+/// built (and its strings allocated) for every lookup.
+pub type FastTable<K, V> = hashbrown::HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
 /// The hasher behind [`FastMap`].
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FastHasher(u64);
@@ -86,5 +92,53 @@ mod tests {
             map.get(&(vec![String::from("m")], String::from("r1"))),
             None
         );
+    }
+
+    #[test]
+    fn a_borrowed_address_finds_the_owned_one() {
+        use crate::addr::{Mode, ModulePath, ResourceAddr, ResourceAddrRef};
+        use std::hash::BuildHasher;
+        let child = ModulePath::root().child("net");
+        let mut table: FastTable<ResourceAddr, usize> = FastTable::default();
+        for (i, module) in [ModulePath::root(), child.clone()].iter().enumerate() {
+            for mode in [Mode::Managed, Mode::Data] {
+                for name in ["a", "b", "ab"] {
+                    let addr = ResourceAddr {
+                        module: module.clone(),
+                        mode,
+                        resource_type: String::from("local_file"),
+                        name: name.to_owned(),
+                    };
+                    let hasher = BuildHasherDefault::<FastHasher>::default();
+                    assert_eq!(hasher.hash_one(&addr), hasher.hash_one(addr.borrowed()));
+                    table.insert(addr, i);
+                }
+            }
+        }
+        let find = |module: &ModulePath, mode, resource_type: &str, name: &str| {
+            table
+                .get(&ResourceAddrRef {
+                    module,
+                    mode,
+                    resource_type,
+                    name,
+                })
+                .copied()
+        };
+        assert_eq!(find(&child, Mode::Data, "local_file", "ab"), Some(1));
+        assert_eq!(
+            find(&ModulePath::root(), Mode::Managed, "local_file", "b"),
+            Some(0)
+        );
+        // Parts that would hash alike run together must not match.
+        assert_eq!(
+            find(&ModulePath::root(), Mode::Managed, "local_filea", ""),
+            None
+        );
+        assert_eq!(
+            find(&ModulePath::root(), Mode::Managed, "local_fil", "ea"),
+            None
+        );
+        assert_eq!(find(&child, Mode::Managed, "local_file", "c"), None);
     }
 }

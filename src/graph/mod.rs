@@ -38,7 +38,34 @@ pub enum Node {
     Output(ModulePath, String),
 }
 
+/// A [`Node`] made of borrowed parts: the graph finds a node by it without
+/// building one. A node is always hashed through this form
+/// ([`Node::borrowed`]), so the two hash alike by construction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum NodeRef<'a> {
+    Variable(&'a ModulePath, &'a str),
+    Local(&'a ModulePath, &'a str),
+    Secret(&'a ModulePath, &'a str),
+    Provider(&'a ModulePath, &'a str, Option<&'a str>),
+    Resource(crate::addr::ResourceAddrRef<'a>),
+    ModuleCall(&'a ModulePath),
+    Output(&'a ModulePath, &'a str),
+}
+
 impl Node {
+    /// This node, borrowed (see [`NodeRef`]).
+    fn borrowed(&self) -> NodeRef<'_> {
+        match self {
+            Node::Variable(m, n) => NodeRef::Variable(m, n),
+            Node::Local(m, n) => NodeRef::Local(m, n),
+            Node::Secret(m, n) => NodeRef::Secret(m, n),
+            Node::Provider(m, n, a) => NodeRef::Provider(m, n, a.as_deref()),
+            Node::Resource(addr) => NodeRef::Resource(addr.borrowed()),
+            Node::ModuleCall(m) => NodeRef::ModuleCall(m),
+            Node::Output(m, n) => NodeRef::Output(m, n),
+        }
+    }
+
     /// The module the node belongs to.
     pub fn module(&self) -> &ModulePath {
         match self {
@@ -125,7 +152,10 @@ pub struct Graph {
     order_rank: Vec<usize>,
     /// Every edge, for constant-time duplicate checks (petgraph's `find_edge`
     /// scans a node's edges, which is quadratic for a variable used everywhere).
-    edge_set: std::collections::HashSet<(NodeIndex, NodeIndex)>,
+    edge_set: std::collections::HashSet<
+        (NodeIndex, NodeIndex),
+        std::hash::BuildHasherDefault<hash::FastHasher>,
+    >,
 }
 
 impl Graph {
@@ -315,26 +345,35 @@ impl Graph {
         self.find(node).is_some()
     }
 
-    fn hash(node: &Node) -> u64 {
+    /// The hash the index files a node under: always of its borrowed form,
+    /// so that [`Graph::find_ref`] finds it without an owned node.
+    fn hash(node: NodeRef<'_>) -> u64 {
         use std::hash::BuildHasher;
         std::hash::BuildHasherDefault::<hash::FastHasher>::default().hash_one(node)
     }
 
     /// The index of `node`, if the graph has it.
     fn find(&self, node: &Node) -> Option<NodeIndex> {
+        self.find_ref(node.borrowed())
+    }
+
+    /// The index of the node `node` borrows from, if the graph has it.
+    fn find_ref(&self, node: NodeRef<'_>) -> Option<NodeIndex> {
         let graph = &self.graph;
         self.index
-            .find(Self::hash(node), |&i| graph.node_weight(i) == Some(node))
+            .find(Self::hash(node), |&i| {
+                graph.node_weight(i).map(Node::borrowed) == Some(node)
+            })
             .copied()
     }
 
     fn add_node(&mut self, node: Node, span: Span) -> NodeIndex {
-        let hash = Self::hash(&node);
+        let hash = Self::hash(node.borrowed());
         let graph = &mut self.graph;
         match self.index.entry(
             hash,
             |&i| graph.node_weight(i) == Some(&node),
-            |&i| graph.node_weight(i).map_or(0, Self::hash),
+            |&i| graph.node_weight(i).map_or(0, |n| Self::hash(n.borrowed())),
         ) {
             hashbrown::hash_table::Entry::Occupied(entry) => *entry.get(),
             hashbrown::hash_table::Entry::Vacant(entry) => {
@@ -362,10 +401,48 @@ impl Graph {
     }
 
     fn add_edge(&mut self, dependency: &Node, dependent: &Node, span: Span) {
-        if let (Some(a), Some(b)) = (self.find(dependency), self.find(dependent))
-            && self.edge_set.insert((a, b))
-        {
+        if let (Some(a), Some(b)) = (self.find(dependency), self.find(dependent)) {
+            self.add_edge_at(a, b, span);
+        }
+    }
+
+    /// Adds the edge from `a` to `b` unless there is one.
+    fn add_edge_at(&mut self, a: NodeIndex, b: NodeIndex, span: Span) {
+        if self.edge_set.insert((a, b)) {
             self.graph.add_edge(a, b, span);
+        }
+    }
+
+    /// Links the nodes `references` (made in `module`) stand for to
+    /// `dependent`: each as [`reference_nodes`] gives them, found by borrowed
+    /// parts where the reference names them (no node is built for those).
+    fn link(&mut self, module: &Module, references: &[Reference], dependent: NodeIndex) {
+        let path = &module.path;
+        for reference in references {
+            let found = match &reference.target {
+                RefTarget::Variable(n) => self.find_ref(NodeRef::Variable(path, n)),
+                RefTarget::Local(n) => self.find_ref(NodeRef::Local(path, n)),
+                RefTarget::Secret(n) => self.find_ref(NodeRef::Secret(path, n)),
+                RefTarget::Resource(mode, t, n) => {
+                    self.find_ref(NodeRef::Resource(crate::addr::ResourceAddrRef {
+                        module: path,
+                        mode: *mode,
+                        resource_type: t,
+                        name: n,
+                    }))
+                }
+                _ => {
+                    for dependency in reference_nodes(module, reference) {
+                        if let Some(a) = self.find(&dependency) {
+                            self.add_edge_at(a, dependent, reference.span);
+                        }
+                    }
+                    continue;
+                }
+            };
+            if let Some(a) = found {
+                self.add_edge_at(a, dependent, reference.span);
+            }
         }
     }
 }
@@ -508,10 +585,14 @@ pub fn build(config: &Config) -> (Graph, Diagnostics) {
             );
         }
         for r in module.resources.values() {
-            let node = Node::Resource(r.addr.clone());
-            link(&mut graph, &r.references, &node);
-            if let Some(provider) = provider_node(config, module, &r.provider) {
-                graph.add_edge(&provider, &node, r.type_span);
+            let Some(index) = graph.find_ref(NodeRef::Resource(r.addr.borrowed())) else {
+                continue;
+            };
+            graph.link(module, &r.references, index);
+            if let Some(provider) = provider_node(config, module, &r.provider)
+                && let Some(a) = graph.find(&provider)
+            {
+                graph.add_edge_at(a, index, r.type_span);
             }
         }
         for o in module.outputs.values() {
