@@ -21,14 +21,29 @@ pub(crate) struct Names {
     pub secrets: BTreeSet<String>,
     pub services: BTreeSet<String>,
     /// Managed resources: type → names.
-    pub resources: BTreeMap<String, BTreeSet<String>>,
+    pub resources: BTreeMap<String, NameSet>,
     /// Data sources: type → names.
-    pub data: BTreeMap<String, BTreeSet<String>>,
+    pub data: BTreeMap<String, NameSet>,
     /// Module calls: name → the child's output names.
     pub modules: BTreeMap<String, BTreeSet<String>>,
     /// The module calls with `for_each` or `count`: name → which of the two.
     /// A reference names one of their instances by key before the output.
     pub module_expansions: BTreeMap<String, &'static str>,
+}
+
+/// The names of one resource type's blocks: hashed, since a large module
+/// declares tens of thousands and a sorted set compares names at every level
+/// on each insert. Nothing depends on its order: suggestions sort the names
+/// first ([`sorted`]).
+pub(crate) type NameSet =
+    hashbrown::HashSet<String, std::hash::BuildHasherDefault<crate::graph::hash::FastHasher>>;
+
+/// `names` in order, for a suggestion that does not depend on how a set
+/// keeps them.
+fn sorted(names: &NameSet) -> Vec<&str> {
+    let mut sorted: Vec<&str> = names.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    sorted
 }
 
 /// Where an expression sits, which decides whether `each`, `count` and `self` exist.
@@ -113,7 +128,7 @@ impl Names {
                 key: t.key(steps).cloned(),
             }))
         };
-        match t.root.as_str() {
+        match t.root {
             "var" => {
                 let name = self.need_step(t, 0, "a variable name", "var.NAME")?;
                 if !self.variables.contains(name) {
@@ -271,7 +286,7 @@ impl Names {
                         format!("no data source `{resource_type}.{name}`"),
                         suggest(
                             name,
-                            names.iter().map(String::as_str),
+                            sorted(names),
                             &format!("data.{resource_type}."),
                             "declare it with `data \"TYPE\" \"NAME\" { ... }`",
                         ),
@@ -379,7 +394,7 @@ impl Names {
                         format!("no resource `{resource_type}.{name}`"),
                         suggest(
                             name,
-                            names.iter().map(String::as_str),
+                            sorted(names),
                             &format!("{resource_type}."),
                             "declare it with `resource \"TYPE\" \"NAME\" { ... }`",
                         ),
@@ -395,7 +410,7 @@ impl Names {
 }
 
 fn path_text(t: &Traversal, steps: usize) -> String {
-    let mut text = t.root.clone();
+    let mut text = t.root.to_owned();
     for (name, _) in t.steps.iter().take(steps) {
         text.push('.');
         text.push_str(name);

@@ -10,20 +10,20 @@ use crate::syntax::ast::{Expr, ExprKind, Ident, ObjectKey, TemplatePart};
 
 /// A root name and the static attribute names after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Traversal {
+pub struct Traversal<'e> {
     /// The root name (`var`).
-    pub root: String,
+    pub root: &'e str,
     /// The root's span.
     pub root_span: Span,
     /// Static attribute names (and literal string/number indices) after the
     /// root, each with the span of the traversal up to and including it.
-    pub steps: Vec<(String, Span)>,
+    pub steps: Vec<(&'e str, Span)>,
     /// For each step, the instance key it names when it is a literal index
     /// (`["a"]`, `[0]`); `None` for an attribute name.
     pub keys: Vec<Option<crate::addr::InstanceKey>>,
 }
 
-impl Traversal {
+impl<'e> Traversal<'e> {
     /// The span of the root and its first `n` steps.
     pub fn span_through(&self, n: usize) -> Span {
         match n.checked_sub(1).and_then(|i| self.steps.get(i)) {
@@ -33,8 +33,8 @@ impl Traversal {
     }
 
     /// The name of step `i`.
-    pub fn step(&self, i: usize) -> Option<&str> {
-        self.steps.get(i).map(|(name, _)| name.as_str())
+    pub fn step(&self, i: usize) -> Option<&'e str> {
+        self.steps.get(i).map(|(name, _)| *name)
     }
 
     /// The instance key step `i` names, when it is a literal index.
@@ -44,7 +44,7 @@ impl Traversal {
 }
 
 /// Collects the traversals in `expr`, in source order.
-pub fn traversals(expr: &Expr) -> Vec<Traversal> {
+pub fn traversals(expr: &Expr) -> Vec<Traversal<'_>> {
     let mut out = Vec::new();
     let mut bound = Vec::new();
     walk(
@@ -72,11 +72,11 @@ pub fn uses_root(expr: &Expr, name: &str) -> bool {
 
 /// What [`walk`] hands each traversal to: its root and the postfix chain after
 /// it, outermost last.
-type Out<'o> = dyn FnMut(&Ident, &[&Expr]) + 'o;
+type Out<'e, 'o> = dyn FnMut(&'e Ident, &[&'e Expr]) + 'o;
 
 const MAX_DEPTH: usize = 256;
 
-fn walk(expr: &Expr, bound: &mut Vec<String>, out: &mut Out<'_>, depth: usize) {
+fn walk<'e>(expr: &'e Expr, bound: &mut Vec<&'e str>, out: &mut Out<'e, '_>, depth: usize) {
     if depth > MAX_DEPTH {
         return;
     }
@@ -128,8 +128,8 @@ fn walk(expr: &Expr, bound: &mut Vec<String>, out: &mut Out<'_>, depth: usize) {
         ExprKind::ForList(f) => {
             walk(&f.collection, bound, out, depth);
             let before = bound.len();
-            bound.extend(f.key_var.iter().map(|k| k.name.clone()));
-            bound.push(f.value_var.name.clone());
+            bound.extend(f.key_var.iter().map(|k| k.name.as_str()));
+            bound.push(&f.value_var.name);
             walk(&f.body, bound, out, depth);
             if let Some(c) = &f.condition {
                 walk(c, bound, out, depth);
@@ -139,8 +139,8 @@ fn walk(expr: &Expr, bound: &mut Vec<String>, out: &mut Out<'_>, depth: usize) {
         ExprKind::ForObject(f) => {
             walk(&f.collection, bound, out, depth);
             let before = bound.len();
-            bound.extend(f.key_var.iter().map(|k| k.name.clone()));
-            bound.push(f.value_var.name.clone());
+            bound.extend(f.key_var.iter().map(|k| k.name.as_str()));
+            bound.push(&f.value_var.name);
             walk(&f.key, bound, out, depth);
             walk(&f.value, bound, out, depth);
             if let Some(c) = &f.condition {
@@ -152,7 +152,12 @@ fn walk(expr: &Expr, bound: &mut Vec<String>, out: &mut Out<'_>, depth: usize) {
     }
 }
 
-fn walk_parts(parts: &[TemplatePart], bound: &mut Vec<String>, out: &mut Out<'_>, depth: usize) {
+fn walk_parts<'e>(
+    parts: &'e [TemplatePart],
+    bound: &mut Vec<&'e str>,
+    out: &mut Out<'e, '_>,
+    depth: usize,
+) {
     if depth > MAX_DEPTH {
         return;
     }
@@ -179,8 +184,8 @@ fn walk_parts(parts: &[TemplatePart], bound: &mut Vec<String>, out: &mut Out<'_>
             } => {
                 walk(collection, bound, out, depth);
                 let before = bound.len();
-                bound.extend(key_var.iter().map(|k| k.name.clone()));
-                bound.push(value_var.name.clone());
+                bound.extend(key_var.iter().map(|k| k.name.as_str()));
+                bound.push(&value_var.name);
                 walk_parts(body, bound, out, depth + 1);
                 bound.truncate(before);
             }
@@ -188,7 +193,7 @@ fn walk_parts(parts: &[TemplatePart], bound: &mut Vec<String>, out: &mut Out<'_>
     }
 }
 
-fn traversal(expr: &Expr, bound: &mut Vec<String>, out: &mut Out<'_>, depth: usize) {
+fn traversal<'e>(expr: &'e Expr, bound: &mut Vec<&'e str>, out: &mut Out<'e, '_>, depth: usize) {
     // Unwind the postfix chain down to its root.
     let mut chain = Vec::new();
     let mut current = expr;
@@ -210,33 +215,33 @@ fn traversal(expr: &Expr, bound: &mut Vec<String>, out: &mut Out<'_>, depth: usi
         walk(current, bound, out, depth);
         return;
     };
-    if bound.iter().any(|b| b == &root.name) {
+    if bound.iter().any(|b| *b == root.name) {
         return;
     }
     out(root, &chain);
 }
 
 /// The traversal from a root and its postfix chain.
-fn traversal_of(root: &Ident, chain: &[&Expr]) -> Traversal {
+fn traversal_of<'e>(root: &'e Ident, chain: &[&'e Expr]) -> Traversal<'e> {
     use crate::addr::InstanceKey;
     let mut steps = Vec::new();
     let mut keys = Vec::new();
     for link in chain {
         match &link.kind {
             ExprKind::GetAttr { name, .. } => {
-                steps.push((name.name.clone(), link.span));
+                steps.push((name.name.as_str(), link.span));
                 keys.push(None);
             }
             ExprKind::Index { index, .. } => match &index.kind {
                 ExprKind::String(t) => match t.as_literal() {
                     Some(s) => {
-                        steps.push((s.to_owned(), link.span));
+                        steps.push((s, link.span));
                         keys.push(Some(InstanceKey::String(s.to_owned())));
                     }
                     None => break,
                 },
                 ExprKind::Number(n) => {
-                    steps.push((n.clone(), link.span));
+                    steps.push((n.as_str(), link.span));
                     keys.push(n.parse::<i64>().ok().map(InstanceKey::Int));
                 }
                 _ => break,
@@ -245,7 +250,7 @@ fn traversal_of(root: &Ident, chain: &[&Expr]) -> Traversal {
         }
     }
     Traversal {
-        root: root.name.clone(),
+        root: &root.name,
         root_span: root.span,
         steps,
         keys,

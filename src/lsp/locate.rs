@@ -38,7 +38,7 @@ pub(crate) enum Found<'a> {
         /// The blocks around the expression, innermost last.
         ancestors: Vec<&'a Block>,
         /// The whole reference.
-        traversal: Traversal,
+        traversal: Traversal<'a>,
         /// The step under the cursor: 0 for the root, `i + 1` for step `i`.
         step: usize,
     },

@@ -56,7 +56,7 @@ pub(crate) fn resolve<'a>(
 ) -> Option<Target<'a>> {
     let module = &config.root;
     let first = traversal.step(0);
-    match traversal.root.as_str() {
+    match traversal.root {
         "var" => module.variables.get(first?).map(Target::Variable),
         "local" => module.locals.get(first?).map(Target::Local),
         "secret" => module.secrets.get(first?).map(Target::Secret),
@@ -93,7 +93,7 @@ pub(crate) fn resolve<'a>(
         "env" => Some(Target::Environments),
         "each" | "count" | "self" => {
             let block = *ancestors.first()?;
-            let attribute = match traversal.root.as_str() {
+            let attribute = match traversal.root {
                 "each" => Some(String::from("for_each")),
                 "count" => Some(String::from("count")),
                 _ => traversal.step(0).filter(|_| step >= 1).map(str::to_owned),
