@@ -647,12 +647,9 @@ impl Expander<'_> {
             }
             for block in &module.imports {
                 let reads_instances = || {
-                    crate::lang::refs::traversals(&block.id).iter().any(|t| {
-                        !matches!(
-                            t.root.as_str(),
-                            "var" | "local" | "secret" | "env" | "module"
-                        )
-                    })
+                    crate::lang::refs::traversals(&block.id)
+                        .iter()
+                        .any(|t| !matches!(t.root, "var" | "local" | "secret" | "env" | "module"))
                 };
                 if validating && reads_instances() {
                     continue;
@@ -702,9 +699,9 @@ impl Expander<'_> {
             .into_iter()
             .flatten()
         {
-            self.values.resources.remove(&ResourceAddr {
-                module: instance.clone(),
-                ..addr.clone()
+            self.values.resources.remove(&crate::addr::ResourceAddrRef {
+                module: instance,
+                ..addr.borrowed()
             });
         }
     }
@@ -1457,8 +1454,7 @@ impl Expander<'_> {
     }
 
     fn resource(&mut self, module: &Module, node: &Node, addr: &ResourceAddr) {
-        let key = (addr.mode, addr.resource_type.clone(), addr.name.clone());
-        let Some(resource) = module.resources.get(&key) else {
+        let Some(resource) = module.resource(addr.mode, &addr.resource_type, &addr.name) else {
             return;
         };
         let schema = match addr.mode {
@@ -1495,11 +1491,18 @@ impl Expander<'_> {
         let mut map = crate::lang::Map::new();
         // Attributes that do not use `self` first, then the rest with `self`
         // bound. Which is which depends only on the expressions, so it is
-        // worked out once per resource, not once per instance.
+        // worked out once per resource, not once per instance; and only when
+        // the block reads `self` at all (checking records every `self.ATTR`
+        // among the block's references), since walking each expression for
+        // it is a fifth of a validate's expansion.
+        let reads_self = resource
+            .references
+            .iter()
+            .any(|r| r.target == crate::config::RefTarget::SelfRef);
         let (plain, with_self): (Vec<_>, Vec<_>) = resource
             .attributes
             .iter()
-            .partition(|(_, a)| !uses_self(&a.value));
+            .partition(|(_, a)| !reads_self || !uses_self(&a.value));
         let ordered: Vec<(&String, &Attribute, bool)> = plain
             .into_iter()
             .map(|(n, a)| (n, &**a, false))
@@ -1577,12 +1580,19 @@ impl Expander<'_> {
                 // (Sensitive attributes are marked already, so an instance
                 // without a secret input derives none: skip the lookups.)
                 let any_secret = attributes.values().any(Value::contains_secret);
-                let derived: Vec<bool> = schema
-                    .attributes
-                    .iter()
-                    .map(|a| any_secret && schema.derived_secret(a.name, &attributes))
-                    .collect();
-                for (attribute_schema, derived) in schema.attributes.iter().zip(derived) {
+                // Worked out before any is inserted (each reads the inputs);
+                // without a secret input there is nothing to work out.
+                let derived: Vec<bool> = if any_secret {
+                    schema
+                        .attributes
+                        .iter()
+                        .map(|a| schema.derived_secret(a.name, &attributes))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                for (position, attribute_schema) in schema.attributes.iter().enumerate() {
+                    let derived = derived.get(position).copied().unwrap_or(false);
                     if !attributes.contains_key(attribute_schema.name) {
                         let (value, secret) = if attribute_schema.computed() {
                             let value = known
@@ -1676,8 +1686,7 @@ impl Expander<'_> {
     /// made of the known objects of its instances, shaped like an evaluated
     /// one (an object, a list for `count`, a map for `for_each`).
     fn known_resource(&mut self, module: &Module, addr: &ResourceAddr) {
-        let key = (addr.mode, addr.resource_type.clone(), addr.name.clone());
-        let Some(resource) = module.resources.get(&key) else {
+        let Some(resource) = module.resource(addr.mode, &addr.resource_type, &addr.name) else {
             return;
         };
         let known = self.request.known_objects.instances_of(addr);
