@@ -274,7 +274,7 @@ fn blocks(file: &ast::File) -> impl Iterator<Item = &Block> {
 }
 
 /// Where a top-level block is: its file's and its item's position.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct At {
     file: usize,
     item: usize,
@@ -292,22 +292,150 @@ fn block_at(files: &[ast::File], at: At) -> Option<&Block> {
 /// same spans in its place (each block is lowered once, so nothing is cloned).
 fn take_block(files: &mut [ast::File], at: At) -> Option<Block> {
     match files.get_mut(at.file)?.body.items.get_mut(at.item)? {
-        ast::Item::Block(block) => {
-            let empty = Block {
-                kind: empty_ident(block.kind.span),
-                labels: Vec::new(),
-                body: ast::Body {
-                    items: Vec::new(),
-                    dangling: Vec::new(),
-                    span: block.body.span,
-                },
-                trivia: ast::Trivia::default(),
-                span: block.span,
-            };
-            Some(std::mem::replace(block, empty))
-        }
+        ast::Item::Block(block) => Some(take(block)),
         ast::Item::Attribute(_) => None,
     }
+}
+
+/// The entries of two lists sorted by key, in key order.
+fn merge_sorted(first: Vec<LoweredResource>, second: Vec<LoweredResource>) -> Vec<LoweredResource> {
+    let mut merged = Vec::with_capacity(first.len() + second.len());
+    let mut first = first.into_iter().peekable();
+    let mut second = second.into_iter().peekable();
+    loop {
+        let take_first = match (first.peek(), second.peek()) {
+            (Some(a), Some(b)) => a.0 <= b.0,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return merged,
+        };
+        let next = if take_first {
+            first.next()
+        } else {
+            second.next()
+        };
+        merged.extend(next);
+    }
+}
+
+/// Moves `block` out, leaving an empty block with the same spans.
+fn take(block: &mut Block) -> Block {
+    let empty = Block {
+        kind: empty_ident(block.kind.span),
+        labels: Vec::new(),
+        body: ast::Body {
+            items: Vec::new(),
+            dangling: Vec::new(),
+            span: block.body.span,
+        },
+        trivia: ast::Trivia::default(),
+        span: block.span,
+    };
+    std::mem::replace(block, empty)
+}
+
+/// The blocks at `positions` (in tree order, as pass 1 records them), each
+/// with what was recorded beside it, borrowed mutably in one walk of the
+/// tree.
+fn blocks_at<'f, T>(
+    files: &'f mut [ast::File],
+    positions: Vec<(T, At)>,
+) -> Vec<(T, &'f mut Block)> {
+    let mut out = Vec::with_capacity(positions.len());
+    let mut positions = positions.into_iter().peekable();
+    for (file_index, file) in files.iter_mut().enumerate() {
+        for (item_index, item) in file.body.items.iter_mut().enumerate() {
+            let at = At {
+                file: file_index,
+                item: item_index,
+            };
+            let Some((_, next)) = positions.peek() else {
+                return out;
+            };
+            if *next != at {
+                continue;
+            }
+            if let (Some((tag, _)), ast::Item::Block(block)) = (positions.next(), item) {
+                out.push((tag, block));
+            }
+        }
+    }
+    out
+}
+
+/// How many resource blocks a module has before [`lower_resources`] lowers
+/// them on two threads.
+const PARALLEL_RESOURCES: usize = 2_000;
+
+/// A lowered resource block: its key in [`Module::resources`] and the
+/// resource.
+type LoweredResource = ((Mode, String, String), Box<Resource>);
+
+/// What [`lower_resources`] gives: the resources in key order, their
+/// `provider = NAME.ALIAS` (see [`Module::aliased_providers`]) and the
+/// problems found, both in block order.
+type LoweredResources = (
+    Vec<LoweredResource>,
+    Vec<(String, String, Span)>,
+    Diagnostics,
+);
+
+/// Lowers the resource blocks `blocks` of the module at `path` (moved out of
+/// the tree), reporting problems in the order a single pass does. A block needs
+/// only the names and the registry, both read-only, so with many blocks the
+/// second half is lowered on a second thread: a module's resources are
+/// most of a large stack's checking, which otherwise runs on one core.
+fn lower_resources(
+    path: &ModulePath,
+    blocks: Vec<(Mode, &mut Block)>,
+    names: &Names,
+    registry: &Registry,
+) -> LoweredResources {
+    let lower = |blocks: &mut [(Mode, &mut Block)]| {
+        let mut diagnostics = Diagnostics::new();
+        let mut aliased = Vec::new();
+        let mut lowered: Vec<LoweredResource> = blocks
+            .iter_mut()
+            .filter_map(|(mode, block)| {
+                let block = take(block);
+                let provider_span = block.attribute("provider").map(|a| a.value.span);
+                let resource =
+                    lower_resource(path, *mode, block, names, registry, &mut diagnostics)?;
+                aliased.extend(aliased_provider(&resource, provider_span));
+                let key = (
+                    resource.addr.mode,
+                    resource.addr.resource_type.clone(),
+                    resource.addr.name.clone(),
+                );
+                Some((key, Box::new(resource)))
+            })
+            .collect();
+        // In key order, so that the module's map is built in one pass
+        // (inserting one by one compares names at every level of the tree:
+        // most of checking a large module, on one core); sorted here, on
+        // this thread.
+        lowered.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        (lowered, aliased, diagnostics)
+    };
+    let mut blocks = blocks;
+    let two = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) >= 2;
+    if !two || blocks.len() < PARALLEL_RESOURCES {
+        return lower(&mut blocks);
+    }
+    let middle = blocks.len() / 2;
+    let (first, second) = blocks.split_at_mut(middle);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| lower(second));
+        let (first, mut aliased, mut diagnostics) = lower(first);
+        // A panic there is a bug like any other: raised here as it would be
+        // on one thread.
+        let (second, second_aliased, second_diagnostics) = other
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        aliased.extend(second_aliased);
+        diagnostics.extend(second_diagnostics);
+        (merge_sorted(first, second), aliased, diagnostics)
+    })
 }
 
 fn empty_ident(span: Span) -> ast::Ident {
@@ -607,24 +735,20 @@ pub(crate) fn lower_module(
             },
         );
     }
-    for (mode, at) in resource_blocks {
-        let Some(block) = take_block(files, at) else {
-            continue;
-        };
-        let provider_span = block.attribute("provider").map(|a| a.value.span);
-        if let Some(resource) =
-            lower_resource(&module.path, mode, block, &names, registry, diagnostics)
-        {
-            note_aliased_provider(&mut module, &resource, provider_span);
-            module.resources.insert(
-                (
-                    mode,
-                    resource.addr.resource_type.clone(),
-                    resource.addr.name.clone(),
-                ),
-                Box::new(resource),
-            );
-        }
+    let (resources, aliased, resource_diagnostics) = lower_resources(
+        &module.path,
+        blocks_at(files, resource_blocks),
+        &names,
+        registry,
+    );
+    diagnostics.extend(resource_diagnostics);
+    module.aliased_providers.extend(aliased);
+    // Built from sorted entries in one pass (pass 1 let each key in once).
+    let built: BTreeMap<(Mode, String, String), Box<Resource>> = resources.into_iter().collect();
+    if module.resources.is_empty() {
+        module.resources = built;
+    } else {
+        module.resources.extend(built);
     }
     for at in service_blocks {
         let Some(block) = take_block(files, at) else {
@@ -1243,13 +1367,23 @@ fn lower_depends_on(
 /// Notes a resource's `provider = NAME.ALIAS` for
 /// [`undeclared_provider_aliases`].
 fn note_aliased_provider(module: &mut Module, resource: &Resource, provider_span: Option<Span>) {
-    if let Some(alias) = &resource.provider.1 {
-        module.aliased_providers.push((
-            resource.provider.0.clone(),
-            alias.clone(),
-            provider_span.unwrap_or(resource.type_span),
-        ));
-    }
+    module
+        .aliased_providers
+        .extend(aliased_provider(resource, provider_span));
+}
+
+/// A resource's `provider = NAME.ALIAS`, as [`Module::aliased_providers`]
+/// keeps it.
+fn aliased_provider(
+    resource: &Resource,
+    provider_span: Option<Span>,
+) -> Option<(String, String, Span)> {
+    let alias = resource.provider.1.as_ref()?;
+    Some((
+        resource.provider.0.clone(),
+        alias.clone(),
+        provider_span.unwrap_or(resource.type_span),
+    ))
 }
 
 /// One error per `provider = NAME.ALIAS`, in any module, that no root

@@ -856,3 +856,93 @@ fn loading_on_several_threads_gives_what_loading_file_by_file_gives() {
     };
     assert_eq!(names(&parallel), names(&sequential));
 }
+
+/// A module with more resource blocks than `model::PARALLEL_RESOURCES` is
+/// lowered on two threads: every resource is in the model with its
+/// references, and the problems (and the aliased providers, which become
+/// problems later) come out in source order, as one pass gives them.
+#[test]
+fn a_large_module_is_lowered_on_two_threads_as_on_one() {
+    use crate::addr::Mode;
+    use crate::host::MemoryHost;
+    use std::path::Path;
+
+    const COUNT: usize = 2_400;
+    let mut text = String::new();
+    for index in 0..COUNT {
+        let previous = index.saturating_sub(1);
+        match index {
+            // One of each problem in each half, out of key order (r1990 sorts
+            // before r5 by name).
+            5 | 1990 => text.push_str(&format!(
+                "resource \"null_resource\" \"r{index}\" {{\n  trigers = {{ prev = null_resource.r{previous}.id }}\n}}\n"
+            )),
+            700 | 2300 => text.push_str(&format!(
+                "resource \"null_resource\" \"r{index}\" {{\n  triggers = {{ prev = null_resource.missing{index}.id }}\n}}\n"
+            )),
+            900 | 2100 => text.push_str(&format!(
+                "resource \"null_resource\" \"r{index}\" {{\n  provider = http.alias{index}\n  triggers = {{ prev = null_resource.r{previous}.id }}\n}}\n"
+            )),
+            0 => text.push_str(
+                "resource \"null_resource\" \"r0\" {\n  triggers = { prev = \"start\" }\n}\n",
+            ),
+            _ => text.push_str(&format!(
+                "resource \"null_resource\" \"r{index}\" {{\n  triggers = {{ prev = null_resource.r{previous}.id }}\n}}\n"
+            )),
+        }
+    }
+    let host = MemoryHost::new().with_file("s/main.infra", text);
+    let (mut stack, load_diagnostics) = super::load(&host, Path::new("s"));
+    assert!(!load_diagnostics.has_errors(), "{load_diagnostics:?}");
+    let (config, diagnostics) = super::check(&host, &mut stack);
+
+    assert_eq!(config.root.resources.len(), COUNT);
+    for index in [0, 1, 1199, 1200, 1201, COUNT - 1] {
+        let resource = config
+            .root
+            .resource(Mode::Managed, "null_resource", &format!("r{index}"))
+            .unwrap();
+        let expected = usize::from(index > 0);
+        assert_eq!(resource.references.len(), expected, "r{index}");
+    }
+    let problems: Vec<(Code, String)> = diagnostics
+        .iter()
+        .map(|d| {
+            let text = d.primary.as_ref().map_or("", |l| l.text.as_str());
+            (d.code, text.to_owned())
+        })
+        .collect();
+    let codes: Vec<Code> = problems.iter().map(|(code, _)| *code).collect();
+    let texts: Vec<&str> = problems.iter().map(|(_, text)| text.as_str()).collect();
+    assert_eq!(
+        codes,
+        vec![
+            Code::CheckUnknownAttribute,
+            Code::CheckUnknownReference,
+            Code::CheckUnknownAttribute,
+            Code::CheckUnknownReference,
+            Code::CheckUnknownProvider,
+            Code::CheckUnknownProvider,
+        ],
+        "{texts:#?}"
+    );
+    for (position, expected) in [
+        (0, "trigers"),
+        (1, "missing700"),
+        (2, "trigers"),
+        (3, "missing2300"),
+        (4, "alias900"),
+        (5, "alias2100"),
+    ] {
+        assert!(texts[position].contains(expected), "{texts:#?}");
+    }
+    // The two unknown attributes are told apart by where they are.
+    let at = |position: usize| {
+        diagnostics
+            .iter()
+            .nth(position)
+            .and_then(|d| d.primary.as_ref())
+            .map(|l| l.span.start())
+    };
+    assert!(at(0) < at(2));
+}
