@@ -454,6 +454,8 @@ fn walk<'a>(
         at_binding: Binding::default(),
         module_instances: BTreeMap::new(),
         failed_calls: std::collections::BTreeSet::new(),
+        blocks: resource_blocks(config, graph),
+        block: None,
         only: request.only.as_ref().map(|only| {
             only.resources
                 .iter()
@@ -472,8 +474,8 @@ fn walk<'a>(
     if make_instances {
         match &request.only {
             None => {
-                for node in graph.order() {
-                    expander.node(node);
+                for (position, node) in graph.order_indexed() {
+                    expander.node_at(position, node);
                 }
             }
             Some(only) => {
@@ -491,8 +493,8 @@ fn walk<'a>(
                     Node::Resource(addr) => !resources.contains(addr),
                     _ => false,
                 };
-                for (_, node) in graph.upstream_in_order(roots, leaf) {
-                    expander.node(node);
+                for (position, node) in graph.upstream_in_order(roots, leaf) {
+                    expander.node_at(position, node);
                 }
             }
         }
@@ -506,7 +508,7 @@ fn walk<'a>(
         .map(|position| graph.dependent_count_at(position))
         .collect();
     for (position, node) in graph.order_indexed() {
-        expander.node(node);
+        expander.node_at(position, node);
         if readers.get(position) == Some(&0)
             && let Node::Resource(addr) = node
         {
@@ -524,6 +526,47 @@ fn walk<'a>(
         }
     }
     expander
+}
+
+/// Each resource block of `config` by the position of its node in `graph`
+/// (see [`Graph::order_indexed`]): the walk finds the block of the node it is
+/// at by position, where a module's map would compare names at every level.
+fn resource_blocks<'a>(
+    config: &'a Config,
+    graph: &Graph,
+) -> Vec<Option<&'a crate::config::Resource>> {
+    let mut blocks = vec![None; graph.len()];
+    for module in config.modules() {
+        for resource in module.resources.values() {
+            if let Some(slot) = graph
+                .resource_position(resource.addr.borrowed())
+                .and_then(|position| blocks.get_mut(position))
+            {
+                *slot = Some(&**resource);
+            }
+        }
+    }
+    blocks
+}
+
+/// The resource block `addr` names in `module`: `block` (the block of the
+/// node being evaluated, found by position) when it is that one.
+fn resource_block<'r>(
+    block: Option<&'r crate::config::Resource>,
+    module: &'r Module,
+    addr: &ResourceAddr,
+) -> Option<&'r crate::config::Resource> {
+    match block {
+        Some(block)
+            if block.addr.name == addr.name
+                && block.addr.resource_type == addr.resource_type
+                && block.addr.mode == addr.mode
+                && block.addr.module == module.path =>
+        {
+            Some(block)
+        }
+        _ => module.resource(addr.mode, &addr.resource_type, &addr.name),
+    }
 }
 
 struct Expander<'a> {
@@ -550,6 +593,10 @@ struct Expander<'a> {
     groups: Vec<(ResourceAddr, std::ops::Range<usize>)>,
     secrets: BTreeMap<(ModulePath, String), SecretValue>,
     provider_configs: BTreeMap<(String, Option<String>), crate::lang::Map>,
+    /// Each resource block by its node's position (see [`resource_blocks`]).
+    blocks: Vec<Option<&'a crate::config::Resource>>,
+    /// The block of the node being evaluated, when it is a resource's.
+    block: Option<&'a crate::config::Resource>,
     /// The module instance being evaluated (see [`Expander::node`]).
     at: ModulePath,
     /// The `each` or `count` of the module call that made `at`.
@@ -811,6 +858,13 @@ impl Expander<'_> {
     }
 
     /// Evaluates `node` once in each instance of its module.
+    /// [`Expander::node`] for the node at `position` in the graph.
+    fn node_at(&mut self, position: usize, node: &Node) {
+        self.block = self.blocks.get(position).copied().flatten();
+        self.node(node);
+        self.block = None;
+    }
+
     fn node(&mut self, node: &Node) {
         let Some(module) = self.config.module(node.module()) else {
             return;
@@ -1454,7 +1508,7 @@ impl Expander<'_> {
     }
 
     fn resource(&mut self, module: &Module, node: &Node, addr: &ResourceAddr) {
-        let Some(resource) = module.resource(addr.mode, &addr.resource_type, &addr.name) else {
+        let Some(resource) = resource_block(self.block, module, addr) else {
             return;
         };
         let schema = match addr.mode {
@@ -1686,7 +1740,7 @@ impl Expander<'_> {
     /// made of the known objects of its instances, shaped like an evaluated
     /// one (an object, a list for `count`, a map for `for_each`).
     fn known_resource(&mut self, module: &Module, addr: &ResourceAddr) {
-        let Some(resource) = module.resource(addr.mode, &addr.resource_type, &addr.name) else {
+        let Some(resource) = resource_block(self.block, module, addr) else {
             return;
         };
         let known = self.request.known_objects.instances_of(addr);

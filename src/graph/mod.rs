@@ -197,6 +197,12 @@ impl Graph {
         self.find(node).map(NodeIndex::index)
     }
 
+    /// [`Graph::position`] of the resource node `addr` (a configuration
+    /// address), found without building the node.
+    pub fn resource_position(&self, addr: crate::addr::ResourceAddrRef<'_>) -> Option<usize> {
+        self.find_ref(NodeRef::Resource(addr)).map(NodeIndex::index)
+    }
+
     /// The nodes at `roots` and everything they depend on, directly or not,
     /// in dependency order like [`Graph::order_indexed`]; a node for which
     /// `leaf` is true is included but what it depends on is not followed
@@ -664,9 +670,15 @@ pub fn build(config: &Config) -> (Graph, Diagnostics) {
         }
     }
     let mut diagnostics = Diagnostics::new();
-    report_cycles(&graph, &mut diagnostics);
+    // Kahn's order reaches every node exactly when there is no cycle (a node
+    // on a cycle, or after one, never runs out of dependencies): the search
+    // for the cycles themselves runs only when there is one to report.
+    let order = deterministic_order(&graph);
+    if order.len() < graph.graph.node_count() {
+        report_cycles(&graph, &mut diagnostics);
+    }
     if !diagnostics.has_errors() {
-        graph.order = deterministic_order(&graph);
+        graph.order = order;
         let mut order_rank = vec![usize::MAX; graph.graph.node_count()];
         for (rank, index) in graph.order.iter().enumerate() {
             if let Some(slot) = order_rank.get_mut(index.index()) {
