@@ -99,11 +99,36 @@ impl fmt::Display for TypeMismatch {
     }
 }
 
-fn mismatch(path: &str, expected: impl Into<String>, found: impl Into<String>) -> TypeMismatch {
+fn mismatch(path: &At<'_>, expected: impl Into<String>, found: impl Into<String>) -> TypeMismatch {
     TypeMismatch {
-        path: path.to_owned(),
+        path: path.to_string(),
         expected: expected.into(),
         found: found.into(),
+    }
+}
+
+/// Where in the value being converted: written out (`.a[0]["k"]`) only for
+/// a mismatch, not built up for every element converted.
+#[derive(Clone, Copy)]
+enum At<'p> {
+    /// The value itself.
+    Root,
+    /// An element of a list or tuple.
+    Index(&'p At<'p>, usize),
+    /// An entry of a map.
+    Key(&'p At<'p>, &'p str),
+    /// An attribute of an object.
+    Attribute(&'p At<'p>, &'p str),
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Root => Ok(()),
+            At::Index(parent, i) => write!(f, "{parent}[{i}]"),
+            At::Key(parent, key) => write!(f, "{parent}[\"{key}\"]"),
+            At::Attribute(parent, name) => write!(f, "{parent}.{name}"),
+        }
     }
 }
 
@@ -123,10 +148,10 @@ pub fn set_order(a: &Value, b: &Value) -> std::cmp::Ordering {
 /// fit every type. Object values with attributes the type does not have are an
 /// error (a typo should not be silently dropped).
 pub fn convert(value: Value, ty: &Type) -> Result<Value, TypeMismatch> {
-    convert_at(value, ty, "")
+    convert_at(value, ty, &At::Root)
 }
 
-fn convert_at(value: Value, ty: &Type, path: &str) -> Result<Value, TypeMismatch> {
+fn convert_at(value: Value, ty: &Type, path: &At<'_>) -> Result<Value, TypeMismatch> {
     let secret = value.is_secret();
     if value.is_unknown() || value.is_null() || matches!(ty, Type::Any) {
         return Ok(value);
@@ -146,7 +171,7 @@ fn convert_at(value: Value, ty: &Type, path: &str) -> Result<Value, TypeMismatch
         (Type::List(element) | Type::Set(element), Kind::List(items)) => {
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.into_iter().enumerate() {
-                out.push(convert_at(item, element, &format!("{path}[{i}]"))?);
+                out.push(convert_at(item, element, &At::Index(path, i))?);
             }
             if matches!(ty, Type::Set(_)) {
                 out.sort_by(set_order);
@@ -164,14 +189,14 @@ fn convert_at(value: Value, ty: &Type, path: &str) -> Result<Value, TypeMismatch
             }
             let mut out = Vec::with_capacity(items.len());
             for (i, (item, element)) in items.into_iter().zip(elements).enumerate() {
-                out.push(convert_at(item, element, &format!("{path}[{i}]"))?);
+                out.push(convert_at(item, element, &At::Index(path, i))?);
             }
             Value::list(out)
         }
         (Type::Map(element), Kind::Map(entries)) => {
             let mut out = crate::lang::Map::new();
             for (key, item) in entries {
-                let converted = convert_at(item, element, &format!("{path}[\"{key}\"]"))?;
+                let converted = convert_at(item, element, &At::Key(path, &key))?;
                 out.insert(key, converted);
             }
             Value::map(out)
@@ -183,7 +208,7 @@ fn convert_at(value: Value, ty: &Type, path: &str) -> Result<Value, TypeMismatch
                     Some(item) => {
                         out.insert(
                             name.clone(),
-                            convert_at(item, attribute_ty, &format!("{path}.{name}"))?,
+                            convert_at(item, attribute_ty, &At::Attribute(path, name))?,
                         );
                     }
                     None if *optional => {
@@ -200,7 +225,7 @@ fn convert_at(value: Value, ty: &Type, path: &str) -> Result<Value, TypeMismatch
             }
             if let Some(extra) = entries.keys().next() {
                 return Err(mismatch(
-                    &format!("{path}.{extra}"),
+                    &At::Attribute(path, extra),
                     "no such attribute (the type does not declare it)",
                     "an attribute",
                 ));
