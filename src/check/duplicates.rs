@@ -16,19 +16,51 @@ use crate::syntax::ast::{Attribute, Block, ExprKind, Item};
 use std::collections::BTreeMap;
 use std::collections::hash_map::Entry;
 
-/// What makes a top-level block distinct from the others of its kind.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// What makes a top-level block distinct from the others of its kind: its
+/// kind, the values of its labels (borrowed from the block, not collected)
+/// and a provider's `alias`.
+#[derive(Debug, Clone, Copy)]
 struct BlockKey<'a> {
     kind: &'a str,
-    labels: Vec<&'a str>,
+    labels: &'a [ast::StringLit],
     /// The `alias` of a provider block (`None` when not set).
     alias: Option<&'a str>,
+}
+
+impl BlockKey<'_> {
+    fn label_values(&self) -> impl Iterator<Item = &str> {
+        self.labels.iter().map(|label| label.value.as_str())
+    }
+}
+
+impl PartialEq for BlockKey<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && self.alias == other.alias
+            && self.labels.len() == other.labels.len()
+            && self.label_values().eq(other.label_values())
+    }
+}
+
+impl Eq for BlockKey<'_> {}
+
+impl std::hash::Hash for BlockKey<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.kind.hash(state);
+        self.labels.len().hash(state);
+        for value in self.label_values() {
+            value.hash(state);
+        }
+        self.alias.hash(state);
+    }
 }
 
 /// Checks the top-level blocks of every file against each other.
 pub(super) fn check(files: &[ast::File], diagnostics: &mut Diagnostics) {
     // Only looked up, never iterated: a hash map (one lookup per block).
-    let mut blocks: FastMap<BlockKey<'_>, &Block> = FastMap::default();
+    let count = files.iter().map(|file| file.body.items.len()).sum();
+    let mut blocks: FastMap<BlockKey<'_>, &Block> =
+        FastMap::with_capacity_and_hasher(count, Default::default());
     let mut singletons: BTreeMap<&str, &Block> = BTreeMap::new();
     let mut names: BTreeMap<&str, &Attribute> = BTreeMap::new();
     for file in files {
@@ -64,11 +96,7 @@ pub(super) fn check(files: &[ast::File], diagnostics: &mut Diagnostics) {
             };
             let key = BlockKey {
                 kind: shape.kind,
-                labels: block
-                    .labels
-                    .iter()
-                    .map(|label| label.value.as_str())
-                    .collect(),
+                labels: &block.labels,
                 alias,
             };
             match blocks.entry(key) {
