@@ -243,6 +243,21 @@ impl Lowerer<'_> {
     }
 
     fn block_label(&mut self, pair: Pair<'_, Rule>) -> StringLit {
+        // A plain label (no escape, no interpolation, as nearly all are) is
+        // its text: no template is built for it only to be taken apart.
+        let mut inner = pair.clone().into_inner();
+        let plain = match (inner.next(), inner.next()) {
+            (None, _) => Some(""),
+            (Some(text), None) if text.as_rule() == Rule::string_text => Some(text.as_str()),
+            _ => None,
+        };
+        if let Some(value) = plain {
+            return StringLit {
+                value: value.to_owned(),
+                raw: pair.as_str().to_owned(),
+                span: self.span(&pair),
+            };
+        }
         let template = self.string(pair).0;
         let value = match template.as_literal() {
             Some(value) => value.to_owned(),
