@@ -337,10 +337,7 @@ fn take(block: &mut Block) -> Block {
 /// The blocks at `positions` (in tree order, as pass 1 records them), each
 /// with what was recorded beside it, borrowed mutably in one walk of the
 /// tree.
-fn blocks_at<'f, T>(
-    files: &'f mut [ast::File],
-    positions: Vec<(T, At)>,
-) -> Vec<(T, &'f mut Block)> {
+fn blocks_at<T>(files: &mut [ast::File], positions: Vec<(T, At)>) -> Vec<(T, &mut Block)> {
     let mut out = Vec::with_capacity(positions.len());
     let mut positions = positions.into_iter().peekable();
     for (file_index, file) in files.iter_mut().enumerate() {

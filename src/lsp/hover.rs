@@ -110,7 +110,7 @@ pub(crate) fn hover(
         } => {
             let target = resolve(&analysis.config, &ancestors, &traversal, step)?;
             (
-                target_doc(analysis, registry, &target, &traversal.root)?,
+                target_doc(analysis, registry, &target, traversal.root)?,
                 traversal.span_through(step),
             )
         }
