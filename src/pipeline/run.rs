@@ -154,7 +154,9 @@ pub(crate) struct Opened {
     pub environment: String,
     /// The key that opens the sealed values.
     pub key: Key,
-    /// The stored state, `None` when there is none yet.
+    /// The stored state, `None` when there is none yet. A plan that takes
+    /// it apart (`PriorUse::TakeApart`) leaves only its addresses, outputs,
+    /// lineage and serial here.
     pub prior: Option<State>,
     /// The live providers.
     pub providers: ProviderSet,
