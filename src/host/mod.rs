@@ -75,6 +75,12 @@ fn unsupported(what: &str) -> HostError {
 pub trait Host: Send + Sync {
     /// Reads a whole file as bytes.
     fn read(&self, path: &Path) -> Result<Vec<u8>, HostError>;
+    /// Whether the file at `path` holds exactly `contents`; fails where
+    /// [`Host::read`] would. The default reads the file whole; the real host
+    /// compares it piece by piece, so a large file is never held twice.
+    fn same_contents(&self, path: &Path, contents: &[u8]) -> Result<bool, HostError> {
+        Ok(self.read(path)? == contents)
+    }
     /// Writes a whole file atomically (temp file, fsync, rename).
     fn write_atomic(&self, path: &Path, contents: &[u8]) -> Result<(), HostError>;
     /// Writes each of `files` as [`Host::write_atomic`] does (its contents

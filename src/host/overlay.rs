@@ -31,6 +31,9 @@ impl Host for WithEnvVar {
     fn read(&self, path: &Path) -> Result<Vec<u8>, HostError> {
         self.inner.read(path)
     }
+    fn same_contents(&self, path: &Path, contents: &[u8]) -> Result<bool, HostError> {
+        self.inner.same_contents(path, contents)
+    }
     fn write_atomic(&self, path: &Path, contents: &[u8]) -> Result<(), HostError> {
         self.inner.write_atomic(path, contents)
     }

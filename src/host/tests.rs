@@ -87,6 +87,46 @@ fn real_write_with_mode_and_folders() {
 }
 
 #[test]
+fn real_same_contents_compares_files_bigger_than_a_piece_byte_for_byte() {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!("infra-same-{}-{nanos}", std::process::id()));
+    let host = RealHost;
+    host.create_dir_all(&dir).unwrap();
+    let file = dir.join("big");
+    // Over two pieces of the comparison, so the last byte is in a third.
+    let contents: Vec<u8> = (0..(2 << 20) + 5).map(|i| (i % 251) as u8).collect();
+    host.write_atomic(&file, &contents).unwrap();
+    assert_eq!(host.same_contents(&file, &contents), Ok(true));
+    let mut last_differs = contents.clone();
+    if let Some(last) = last_differs.last_mut() {
+        *last ^= 1;
+    }
+    assert_eq!(host.same_contents(&file, &last_differs), Ok(false));
+    assert_eq!(
+        host.same_contents(&file, &contents[..contents.len() - 1]),
+        Ok(false)
+    );
+    assert_eq!(host.same_contents(&file, b""), Ok(false));
+    assert_eq!(
+        host.same_contents(&dir.join("missing"), &contents),
+        Err(HostError::NotFound)
+    );
+    assert!(
+        host.same_contents(&dir, b"").is_err(),
+        "a folder is not read"
+    );
+    // The default, as in-memory hosts have it, agrees.
+    let memory = MemoryHost::new();
+    memory.write_atomic(&file, &contents).unwrap();
+    assert_eq!(memory.same_contents(&file, &contents), Ok(true));
+    assert_eq!(memory.same_contents(&file, &last_differs), Ok(false));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn times_are_shown_as_utc_dates_and_ages_in_the_largest_units() {
     use super::{format_age, format_utc};
     assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");

@@ -13,7 +13,9 @@
 //! the lock is released; a failure to write leaves the journal in place for
 //! the next command to recover.
 
-use super::run::{Opened, PlanRequest, Planned, config_digest, opened_from_lock, plan_opened};
+use super::run::{
+    Opened, PlanRequest, Planned, PriorUse, config_digest, opened_from_lock, plan_opened,
+};
 use super::{Checked, expand};
 use crate::addr::{InstanceAddr, ModulePath};
 use crate::apply::{self, Event, Options, Outcome as ActionOutcome, Report, Resolved, Resolver};
@@ -242,9 +244,14 @@ fn run(
         opened.prior = Some(state);
     }
     let planned = match &request.mode {
-        Mode::Apply { plan_file: None } => {
-            plan_opened(host, checked, &opened, &request.plan, diagnostics)?
-        }
+        Mode::Apply { plan_file: None } => plan_opened(
+            host,
+            checked,
+            &mut opened,
+            &request.plan,
+            PriorUse::Keep,
+            diagnostics,
+        )?,
         Mode::Apply {
             plan_file: Some(path),
         } => saved_plan(

@@ -97,10 +97,19 @@ pub fn plan(
         opened
     });
     let planned = match opened {
-        Some(opened) if !diagnostics.has_errors() => {
-            plan_opened(&host, &checked, &opened, &request, &mut diagnostics)
-                .map(|planned| (planned, opened))
-        }
+        Some(mut opened) if !diagnostics.has_errors() => plan_opened(
+            &host,
+            &checked,
+            &mut opened,
+            &request,
+            PriorUse::TakeApart,
+            &mut diagnostics,
+        )
+        .map(|planned| {
+            // What is left of the state is not read again.
+            drop_in_background(opened.prior.take());
+            (planned, opened)
+        }),
         _ => None,
     };
     // Taken, not copied, once the plan has read them (its digest): nothing
@@ -145,7 +154,9 @@ pub(crate) struct Opened {
     pub environment: String,
     /// The key that opens the sealed values.
     pub key: Key,
-    /// The stored state, `None` when there is none yet.
+    /// The stored state, `None` when there is none yet. A plan that takes
+    /// it apart (`PriorUse::TakeApart`) leaves only its addresses, outputs,
+    /// lineage and serial here.
     pub prior: Option<State>,
     /// The live providers.
     pub providers: ProviderSet,
@@ -286,6 +297,19 @@ pub(crate) fn opened_with(
     })
 }
 
+/// What [`plan_opened`] may do with the opened state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PriorUse {
+    /// Read it: the command goes on with it (an apply records its changes
+    /// into it).
+    Keep,
+    /// Take it apart into the plan's prior objects, leaving its addresses,
+    /// outputs, lineage and serial; a later round reads it again. For a
+    /// command that only plans: the state and the objects opened from it
+    /// are then not held whole together.
+    TakeApart,
+}
+
 /// A plan and the expansion it was made from.
 pub(crate) struct Planned {
     /// The plan.
@@ -297,21 +321,27 @@ pub(crate) struct Planned {
 /// Expands and plans until the known objects agree with the plan: the first
 /// round takes every prior object's computed values as known; an object the
 /// plan creates or replaces gets new computed values, so when something
-/// depends on it, the round is redone without it.
+/// depends on it, the round is redone without it. `prior_use` says whether
+/// the opened state is only read or taken apart (and read again for a
+/// later round).
 pub(crate) fn plan_opened(
     host: &Arc<dyn Host>,
     checked: &Checked,
-    opened: &Opened,
+    opened: &mut Opened,
     request: &PlanRequest,
+    prior_use: PriorUse,
     diagnostics: &mut Diagnostics,
 ) -> Option<Planned> {
-    let runtime = &opened.runtime;
+    let runtime = opened.runtime.clone();
     let digest = config_digest(checked, &request.vars);
     // The known objects that an earlier round found the plan creates anew.
     let mut renewed_so_far: BTreeSet<InstanceAddr> = BTreeSet::new();
     let mut round = 0;
     loop {
         round += 1;
+        if round > 1 && prior_use == PriorUse::TakeApart {
+            opened.prior = read_again(host, checked, opened, diagnostics)?;
+        }
         // Opened for each round and dropped once expanded: the plan does
         // not read them, and they were 37 MB of its peak at 100,000
         // resources. A second round (a replaced object that others read)
@@ -363,10 +393,16 @@ pub(crate) fn plan_opened(
             diagnostics.extend(refused);
             return None;
         }
+        // Read through the request, or handed over to be taken apart.
+        let (kept, taken) = match prior_use {
+            PriorUse::Keep => (opened.prior.as_ref(), None),
+            PriorUse::TakeApart => (None, opened.prior.as_mut()),
+        };
+        let take_apart = prior_use == PriorUse::TakeApart;
         let plan_request = crate::plan::Request {
             stack: opened.stack.clone(),
             expanded: &expanded,
-            prior: opened.prior.as_ref(),
+            prior: kept,
             key: &opened.key,
             providers: &opened.providers,
             refresh: request.refresh,
@@ -376,7 +412,12 @@ pub(crate) fn plan_opened(
             parallelism: request.parallelism,
             config_digest: digest.clone(),
         };
-        let (plan, plan_diagnostics) = runtime.block_on(crate::plan::plan(&plan_request));
+        let (plan, plan_diagnostics) = if take_apart {
+            runtime.block_on(crate::plan::plan_taking_apart(&plan_request, taken))
+        } else {
+            runtime.block_on(crate::plan::plan(&plan_request))
+        };
+        drop(plan_request);
         round_diagnostics.extend(plan_diagnostics);
         let plan = match plan {
             Some(plan) => plan,
@@ -392,6 +433,35 @@ pub(crate) fn plan_opened(
             return Some(Planned { plan, expanded });
         }
         renewed_so_far.extend(renewed);
+    }
+}
+
+/// The state of `opened`'s environment read again, as [`open`] read it, for
+/// a later round of a plan that took the first reading apart
+/// ([`PriorUse::TakeApart`]). Its warning (a journal folded in) was given
+/// with the first reading.
+fn read_again(
+    host: &Arc<dyn Host>,
+    checked: &Checked,
+    opened: &Opened,
+    diagnostics: &mut Diagnostics,
+) -> Option<Option<State>> {
+    let stored = super::open_backend(
+        host.as_ref(),
+        &checked.config,
+        &checked.dir,
+        &opened.environment,
+        diagnostics,
+    )?;
+    let backend = stored.as_ref();
+    let read = crate::state::Reading::open(backend)
+        .and_then(|reading| reading.open_with(host.as_ref(), backend, &opened.key));
+    match read {
+        Ok(prior) => Some(prior),
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            None
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::apply::{ApplyRequest, ApplyUi, Mode, Outcome};
 use crate::diag::{Diagnostic, SourceMap};
-use crate::host::MemoryHost;
+use crate::host::{Host, MemoryHost};
 use crate::plan::Plan;
 use crate::state::LockInfo;
 use std::path::Path;
@@ -94,4 +94,55 @@ fn a_refresh_reads_the_state_file_once() {
         "{outcome:?}"
     );
     assert_eq!(host.reads_of(state) - before, 1);
+}
+
+/// `infra plan` takes the state it read apart into the prior objects, so a
+/// second round (a replaced object that another reads) reads it again, and
+/// plans the same as a plan that keeps the state (an apply's).
+#[test]
+fn a_plan_reads_the_state_again_only_for_a_second_round() {
+    let host = Arc::new(MemoryHost::new().with_file("s/main.infra", STACK));
+    apply(&host);
+    let state = Path::new("s/.infra/state/demo/default.json");
+    let plan = |host: &Arc<MemoryHost>| {
+        let before = host.reads_of(state);
+        let (plan, _, diagnostics) =
+            super::plan(host.clone(), Path::new("s"), super::PlanRequest::default());
+        assert!(!diagnostics.has_errors(), "{diagnostics:?}");
+        (plan.expect("a plan"), host.reads_of(state) - before)
+    };
+    let (unchanged, reads) = plan(&host);
+    assert!(!unchanged.has_changes());
+    assert_eq!(reads, 1);
+
+    host.write_atomic(
+        Path::new("s/main.infra"),
+        STACK.replace(r#"n = "1""#, r#"n = "2""#).as_bytes(),
+    )
+    .unwrap();
+    let (replaced, reads) = plan(&host);
+    assert_eq!(reads, 2, "one read per round");
+    let actions: Vec<_> = replaced
+        .changes
+        .iter()
+        .map(|change| (change.addr.to_string(), change.action))
+        .collect();
+    let replace = crate::plan::Action::Replace {
+        create_before_destroy: false,
+    };
+    assert_eq!(
+        actions,
+        [
+            (String::from("null_resource.a"), replace),
+            (String::from("null_resource.b"), replace),
+        ]
+    );
+    // The second round planned `b` from an unknown id, as an apply does.
+    let b = replaced.changes.get(1).expect("b");
+    assert!(
+        b.after
+            .get("triggers")
+            .expect("triggers")
+            .contains_unknown()
+    );
 }

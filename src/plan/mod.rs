@@ -40,6 +40,7 @@ pub use impact::{
     RollbackPlan,
 };
 pub use policy::{Enforcement, PolicyChecked, PolicyResults, Violation};
+use refresh::take_prior_objects;
 pub use refresh::{
     PriorObject, Refreshed, missing_provider_help, prior_attributes, prior_objects, refresh,
 };
@@ -325,15 +326,40 @@ pub struct Request<'a> {
 /// opened; otherwise the plan, with errors (a forbidden destroy, a failed
 /// provider call) in the diagnostics.
 pub async fn plan(request: &Request<'_>) -> (Option<Plan>, Diagnostics) {
+    let opened = request.prior.map(|state| prior_objects(state, request.key));
+    plan_from(request, request.prior, opened).await
+}
+
+/// [`plan`] of the prior state `prior` (not `request.prior`), taken apart
+/// rather than read: each instance's recorded attributes, configuration and
+/// dependencies are moved out as its prior object is opened, so the state
+/// and the prior objects are never held whole together (at 100,000
+/// instances the state was 72 MB of a plan's peak). `prior` is left with its
+/// addresses, outputs, lineage and serial; what else it held is gone.
+pub async fn plan_taking_apart(
+    request: &Request<'_>,
+    mut prior: Option<&mut State>,
+) -> (Option<Plan>, Diagnostics) {
+    let opened = prior
+        .as_deref_mut()
+        .map(|state| take_prior_objects(state, request.key));
+    plan_from(request, prior.map(|state| &*state), opened).await
+}
+
+/// [`plan`], the objects of `prior` already opened (`None` when there is
+/// no prior state).
+async fn plan_from(
+    request: &Request<'_>,
+    prior_state: Option<&State>,
+    opened: Option<Result<BTreeMap<InstanceAddr, PriorObject>, crate::state::StateError>>,
+) -> (Option<Plan>, Diagnostics) {
     let mut diagnostics = Diagnostics::new();
-    let mut prior = match request.prior {
-        Some(state) => match prior_objects(state, request.key) {
-            Ok(objects) => objects,
-            Err(error) => {
-                diagnostics.push(error.to_diagnostic());
-                return (None, diagnostics);
-            }
-        },
+    let mut prior = match opened {
+        Some(Ok(objects)) => objects,
+        Some(Err(error)) => {
+            diagnostics.push(error.to_diagnostic());
+            return (None, diagnostics);
+        }
         None => Default::default(),
     };
     let (moved, move_diagnostics) = adopt::apply_moves(&mut prior, &request.expanded.moved);
@@ -356,7 +382,7 @@ pub async fn plan(request: &Request<'_>) -> (Option<Plan>, Diagnostics) {
             drift: Vec::new(),
         }
     };
-    let prior_outputs = match request.prior {
+    let prior_outputs = match prior_state {
         Some(state) => match diff::open_outputs(state, request.key) {
             Ok(outputs) => outputs,
             Err(error) => {
@@ -380,7 +406,7 @@ pub async fn plan(request: &Request<'_>) -> (Option<Plan>, Diagnostics) {
         change.import_id = import_ids.remove(&change.addr);
         change.moved_from = moved.get(&change.addr).cloned().map(Box::new);
     }
-    let prior_version = request.prior.map(|state| PriorVersion {
+    let prior_version = prior_state.map(|state| PriorVersion {
         lineage: state.lineage.clone(),
         serial: state.serial,
     });

@@ -67,6 +67,42 @@ pub fn prior_objects(
     Ok(objects.into_iter().collect())
 }
 
+/// [`prior_objects`], each object's parts moved out of `state` rather than
+/// copied: its recorded attributes are opened and dropped, its dependencies
+/// moved, and its recorded configuration (which a plan does not read)
+/// dropped. What is left of `state` are its addresses, instance keys,
+/// outputs, lineage and serial.
+pub(super) fn take_prior_objects(
+    state: &mut State,
+    key: &Key,
+) -> Result<BTreeMap<InstanceAddr, PriorObject>, StateError> {
+    let mut objects = Vec::with_capacity(instance_count(state));
+    for resource in &mut state.resources {
+        for instance in &mut resource.instances {
+            let attributes = open_attributes(key, &instance.attributes)?;
+            // Freed as each object is made, so what the objects allocate
+            // takes the room of what they replace.
+            instance.attributes = crate::state::SealedValue::default();
+            instance.config = crate::state::SealedValue::default();
+            let id = attributes
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            objects.push((
+                resource.addr.instance(instance.key.clone()),
+                PriorObject {
+                    resource_type: resource.addr.resource_type.clone(),
+                    provider: resource.provider.clone(),
+                    object: ObjectState { id, attributes },
+                    dependencies: std::mem::take(&mut instance.dependencies),
+                },
+            ));
+        }
+    }
+    Ok(objects.into_iter().collect())
+}
+
 /// How many instances `state` holds.
 fn instance_count(state: &State) -> usize {
     state

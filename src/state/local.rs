@@ -206,13 +206,20 @@ impl<'h> LocalBackend<'h> {
             return Ok(false);
         };
         let newest_path = self.stored_path(serial, stored);
+        // Compared without reading the version whole: at 100,000 instances
+        // it is 81 MB, read beside the state's own bytes, on the path of
+        // every plan.
+        if stored == Stored::Whole {
+            match self.host.same_contents(&newest_path, bytes) {
+                Ok(true) => return Ok(true),
+                Ok(false) => {}
+                Err(error) => return Err(StateError::io(&newest_path, "reading", &error)),
+            }
+        }
         let newest_bytes = match self.host.read(&newest_path) {
             Ok(newest) => newest,
             Err(error) => return Err(StateError::io(&newest_path, "reading", &error)),
         };
-        if stored == Stored::Whole && newest_bytes == bytes {
-            return Ok(true);
-        }
         let newest = super::file::VersionHeader::parse(&newest_bytes, &newest_path)?;
         check_against_history(file, &newest.lineage, newest.serial, path).map(|()| false)
     }
