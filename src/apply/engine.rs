@@ -1104,7 +1104,7 @@ impl<'a> Engine<'a> {
 
     /// What the resolve for `nodes` gave (`None`: it crashed).
     fn take_resolved(&mut self, nodes: Vec<usize>, result: Option<Result<Resolved, Diagnostics>>) {
-        let resolved = match result {
+        let mut resolved = match result {
             Some(Ok(resolved)) => resolved,
             Some(Err(diagnostics)) => {
                 self.diagnostics.extend(diagnostics);
@@ -1130,7 +1130,9 @@ impl<'a> Engine<'a> {
             let Some(change) = self.changes.get(index) else {
                 continue;
             };
-            match resolved.instances.get(&change.addr) {
+            // Each node's configuration is taken out of the result (a node
+            // is resolved once), not copied.
+            match resolved.instances.remove(&change.addr) {
                 None => {
                     let diagnostic = self.unresolved(node, "it is no longer in the configuration");
                     self.fail(node, diagnostic);
@@ -1145,10 +1147,10 @@ impl<'a> Engine<'a> {
                 Some(proposed) => {
                     let data = change.addr.resource.mode == Mode::Data;
                     if let Some(run) = self.runs.get_mut(index) {
-                        run.proposed = Some(proposed.clone());
                         if data {
                             run.planned = Some(proposed.clone());
                         }
+                        run.proposed = Some(proposed);
                     }
                     if data {
                         self.planned_ready(node);
