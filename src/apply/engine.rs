@@ -165,16 +165,23 @@ impl Working {
         }
     }
 
-    fn set(&mut self, resource: &ResourceAddr, provider: &ProviderAddr, instance: InstanceState) {
-        let entry = self
-            .resources
-            .entry(resource.clone())
-            .or_insert_with(|| ResourceState {
-                addr: resource.clone(),
-                provider: provider.clone(),
-                instances: Vec::new(),
-            });
-        provider.clone_into(&mut entry.provider);
+    fn set(&mut self, resource: ResourceAddr, provider: ProviderAddr, instance: InstanceState) {
+        use std::collections::btree_map::Entry;
+        let entry = match self.resources.entry(resource) {
+            Entry::Occupied(occupied) => {
+                let entry = occupied.into_mut();
+                entry.provider = provider;
+                entry
+            }
+            Entry::Vacant(vacant) => {
+                let addr = vacant.key().clone();
+                vacant.insert(ResourceState {
+                    addr,
+                    provider,
+                    instances: Vec::new(),
+                })
+            }
+        };
         match entry
             .instances
             .binary_search_by(|i| i.key.cmp(&instance.key))
@@ -199,45 +206,52 @@ impl Working {
         Some((provider, instance))
     }
 
-    fn fold(&mut self, record: &JournalRecord) {
+    /// Folds a record that was journalled (or was to be): taken by value,
+    /// so what it holds moves into the state rather than being copied.
+    fn fold(&mut self, record: JournalRecord) {
         match record {
             JournalRecord::Set {
                 resource,
                 provider,
                 instance,
             } => {
-                self.pending
-                    .remove(&resource.instance(instance.key.clone()));
-                self.set(resource, provider, instance.clone());
+                // The address is made of the record's own parts (moved in and
+                // out, not copied) to find the call it settles.
+                let addr = InstanceAddr {
+                    resource,
+                    key: instance.key.clone(),
+                };
+                self.pending.remove(&addr);
+                self.set(addr.resource, provider, instance);
             }
             JournalRecord::Remove { instance } => {
-                self.pending.remove(instance);
-                self.remove(instance);
+                self.pending.remove(&instance);
+                self.remove(&instance);
             }
             JournalRecord::Pending(call) => {
-                self.pending.insert(call.instance.clone(), call.clone());
+                self.pending.insert(call.instance.clone(), call);
             }
             JournalRecord::Checkpoint {
                 instance,
                 checkpoint,
             } => {
-                if let Some(pending) = self.pending.get_mut(instance) {
-                    pending.checkpoint = Some(checkpoint.clone());
+                if let Some(pending) = self.pending.get_mut(&instance) {
+                    pending.checkpoint = Some(checkpoint);
                 }
             }
             JournalRecord::Settled { instance } => {
-                self.pending.remove(instance);
+                self.pending.remove(&instance);
             }
             JournalRecord::Move { from, to } => {
-                if let Some((provider, mut instance)) = self.remove(from) {
-                    instance.key = to.key.clone();
-                    self.set(&to.resource, &provider, instance);
+                if let Some((provider, mut instance)) = self.remove(&from) {
+                    instance.key = to.key;
+                    self.set(to.resource, provider, instance);
                 }
             }
             JournalRecord::Secret { .. }
             | JournalRecord::Base { .. }
             | JournalRecord::Committed { .. } => {
-                self.state.apply_record(record);
+                self.state.apply_record(&record);
             }
         }
     }
@@ -252,6 +266,8 @@ impl Working {
 struct Engine<'a> {
     changes: &'a [Change],
     expanded: &'a Expanded,
+    /// Each change's configured instance, looked up once (by change index).
+    instances: Vec<Option<&'a crate::expand::Instance>>,
     providers: &'a crate::providers::ProviderSet,
     key: &'a Key,
     host: &'a dyn Host,
@@ -378,7 +394,11 @@ impl<'a> Engine<'a> {
             .iter()
             .map(|(addr, object)| (addr.clone(), object.dependencies.clone()))
             .collect();
-        let order = Order::build(changes, request.expanded, &recorded);
+        let instances: Vec<Option<&'a crate::expand::Instance>> = changes
+            .iter()
+            .map(|change| request.expanded.instances.get(&change.addr))
+            .collect();
+        let order = Order::build(changes, request.expanded, &instances, &recorded);
         let pending: HashSet<&InstanceAddr> = state.pending.iter().map(|p| &p.instance).collect();
         let runs = changes
             .iter()
@@ -391,10 +411,10 @@ impl<'a> Engine<'a> {
                     Action::Create | Action::Update | Action::Replace { .. } | Action::Read
                 );
                 let needs_resolve = resolves
-                    && request
-                        .expanded
-                        .instances
-                        .get(&change.addr)
+                    && instances
+                        .get(index)
+                        .copied()
+                        .flatten()
                         .is_some_and(crate::expand::Instance::configured_unknown);
                 ChangeRun {
                     kind: kind_of(change),
@@ -428,6 +448,7 @@ impl<'a> Engine<'a> {
         let mut engine = Engine {
             changes,
             expanded: request.expanded,
+            instances,
             providers: request.providers,
             key: request.key,
             host: request.host,
@@ -560,10 +581,9 @@ impl<'a> Engine<'a> {
         let (Some(change), Some(run)) = (self.changes.get(index), self.runs.get_mut(index)) else {
             return;
         };
-        let planned = run
-            .planned
-            .get_or_insert_with(|| change.after.clone())
-            .clone();
+        if run.planned.is_none() {
+            run.planned = Some(change.after.clone());
+        }
         let call = match change.action {
             _ if change.import_id.is_some() => None,
             Action::Create | Action::Replace { .. } => Some(CallKind::Create),
@@ -578,7 +598,12 @@ impl<'a> Engine<'a> {
             CallKind::Update => change.before.as_ref(),
             _ => None,
         };
-        let started = self.started_record(index, call, &planned, prior, false);
+        let planned = self
+            .runs
+            .get(index)
+            .and_then(|run| run.planned.as_ref())
+            .unwrap_or(&change.after);
+        let started = self.started_record(index, call, planned, prior, false);
         match started {
             Ok(record) => {
                 self.journal(Some(index), record);
@@ -632,33 +657,34 @@ impl<'a> Engine<'a> {
         let Some(change) = self.changes.get(index) else {
             return Err(Diagnostic::error_at_path(Code::Internal, None));
         };
-        let seal = |value: Value| {
+        let seal = |entries: &Attributes| {
             self.key
-                .seal(self.host, &value)
+                .seal_map(self.host, entries)
                 .map_err(|error| error.to_diagnostic())
         };
         let mut pending = PendingCall::new(
             change.addr.clone(),
             change.resource_type.clone(),
             change.provider.clone(),
-            seal(Value::map(planned.clone()))?,
+            seal(planned)?,
             call,
         );
         pending.deposed = deposed;
         if let Some(prior) = prior {
-            pending.prior = Some(seal(Value::map(prior.clone()))?);
+            pending.prior = Some(seal(prior)?);
         }
         // A create keeps the record it always had: the planned attributes
         // (`find` needs no more), so its cost is what it was.
         if call == CallKind::Update {
-            let instance = self.expanded.instances.get(&change.addr);
-            let proposed = self
-                .runs
-                .get(index)
-                .and_then(|run| run.proposed.clone())
-                .or(instance.map(crate::expand::Instance::configured));
-            if let Some(proposed) = proposed {
-                pending.config = Some(seal(Value::map(proposed))?);
+            let instance = self.instance_of(index);
+            let proposed = self.runs.get(index).and_then(|run| run.proposed.as_ref());
+            let config = match (proposed, instance) {
+                (Some(proposed), _) => Some(seal(proposed)?),
+                (None, Some(instance)) => Some(seal(&instance.configured())?),
+                (None, None) => None,
+            };
+            if config.is_some() {
+                pending.config = config;
             }
             if let Some(instance) = instance {
                 pending.dependencies = instance.dependencies.to_vec();
@@ -843,7 +869,7 @@ impl<'a> Engine<'a> {
                 }
             }
         };
-        for record in &batch {
+        for record in batch {
             // Every success is in the returned state even when the journal
             // failed; a create that never started is not.
             if journalled
@@ -1078,7 +1104,7 @@ impl<'a> Engine<'a> {
 
     /// What the resolve for `nodes` gave (`None`: it crashed).
     fn take_resolved(&mut self, nodes: Vec<usize>, result: Option<Result<Resolved, Diagnostics>>) {
-        let resolved = match result {
+        let mut resolved = match result {
             Some(Ok(resolved)) => resolved,
             Some(Err(diagnostics)) => {
                 self.diagnostics.extend(diagnostics);
@@ -1104,7 +1130,9 @@ impl<'a> Engine<'a> {
             let Some(change) = self.changes.get(index) else {
                 continue;
             };
-            match resolved.instances.get(&change.addr) {
+            // Each node's configuration is taken out of the result (a node
+            // is resolved once), not copied.
+            match resolved.instances.remove(&change.addr) {
                 None => {
                     let diagnostic = self.unresolved(node, "it is no longer in the configuration");
                     self.fail(node, diagnostic);
@@ -1119,10 +1147,10 @@ impl<'a> Engine<'a> {
                 Some(proposed) => {
                     let data = change.addr.resource.mode == Mode::Data;
                     if let Some(run) = self.runs.get_mut(index) {
-                        run.proposed = Some(proposed.clone());
                         if data {
                             run.planned = Some(proposed.clone());
                         }
+                        run.proposed = Some(proposed);
                     }
                     if data {
                         self.planned_ready(node);
@@ -1157,6 +1185,12 @@ impl<'a> Engine<'a> {
             None => Diagnostic::error_at_path(code, Some(addr.to_string())),
         }
         .with_help(help)
+    }
+
+    /// Change `index`'s configured instance (`None` for one gone from the
+    /// configuration).
+    fn instance_of(&self, index: usize) -> Option<&'a crate::expand::Instance> {
+        self.instances.get(index).copied().flatten()
     }
 
     fn addr_of(&self, node: usize) -> Option<&'a InstanceAddr> {
@@ -1589,40 +1623,35 @@ impl<'a> Engine<'a> {
         let Some(change) = self.changes.get(index) else {
             return Ok(());
         };
-        let instance = self.expanded.instances.get(&change.addr);
-        let recorded = self
-            .working
-            .resources
-            .get(&change.addr.resource)
-            .and_then(|r| r.instances.iter().find(|i| i.key == change.addr.key));
-        let config = match recorded {
-            Some(recorded) if prior_config => recorded.config.clone(),
-            _ => {
-                let proposed = self
-                    .runs
-                    .get(index)
-                    .and_then(|run| run.proposed.clone())
-                    .or(instance.map(crate::expand::Instance::configured));
-                match proposed {
-                    Some(proposed) => self
-                        .key
-                        .seal(self.host, &Value::map(proposed))
-                        .map_err(|e| e.to_diagnostic())?,
-                    None => Default::default(),
-                }
-            }
-        };
-        let attributes = self
-            .key
-            .seal(self.host, &Value::map(object.attributes.clone()))
-            .map_err(|e| e.to_diagnostic())?;
-        let dependencies = match instance {
-            Some(instance) => instance.dependencies.to_vec(),
-            None => self
-                .working
+        let instance = self.instance_of(index);
+        // The instance as the working state holds it, looked up only when
+        // needed (a failed call's, or one gone from the configuration).
+        let recorded = || {
+            self.working
                 .resources
                 .get(&change.addr.resource)
                 .and_then(|r| r.instances.iter().find(|i| i.key == change.addr.key))
+        };
+        let seal = |entries: &Attributes| {
+            self.key
+                .seal_map(self.host, entries)
+                .map_err(|e| e.to_diagnostic())
+        };
+        let kept = if prior_config { recorded() } else { None };
+        let config = match kept {
+            Some(recorded) => recorded.config.clone(),
+            None => match self.runs.get(index).and_then(|run| run.proposed.as_ref()) {
+                Some(proposed) => seal(proposed)?,
+                None => match instance {
+                    Some(instance) => seal(&instance.configured())?,
+                    None => Default::default(),
+                },
+            },
+        };
+        let attributes = seal(&object.attributes)?;
+        let dependencies = match instance {
+            Some(instance) => instance.dependencies.to_vec(),
+            None => recorded()
                 .map(|i| i.dependencies.clone())
                 .unwrap_or_default(),
         };

@@ -16,7 +16,7 @@
 //! create → delete under `create_before_destroy`.
 
 use crate::addr::{InstanceAddr, ResourceAddr};
-use crate::expand::Expanded;
+use crate::expand::{Expanded, Instance};
 use crate::plan::{Action, Change};
 use std::collections::{BTreeMap, HashMap};
 
@@ -74,11 +74,13 @@ impl Order {
         }
     }
 
-    /// Builds the order of `changes`: `expanded` gives the dependencies of
-    /// configured instances, `recorded` those the prior state kept.
+    /// Builds the order of `changes`: `instances` (by change, as found in
+    /// `expanded`) gives the dependencies of configured instances,
+    /// `recorded` those the prior state kept.
     pub fn build(
         changes: &[Change],
         expanded: &Expanded,
+        instances: &[Option<&Instance>],
         recorded: &BTreeMap<InstanceAddr, Vec<ResourceAddr>>,
     ) -> Order {
         let mut order = Order {
@@ -121,7 +123,7 @@ impl Order {
                 }
             }
             let (dependencies, keyed): (&[ResourceAddr], _) =
-                match expanded.instances.get(&change.addr) {
+                match instances.get(index).copied().flatten() {
                     Some(instance) => (
                         &instance.dependencies,
                         expanded.keyed_dependencies.get(&change.addr.resource),

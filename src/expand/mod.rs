@@ -163,6 +163,16 @@ impl Instance {
             .collect()
     }
 
+    /// [`Instance::configured`], taking the values out of the instance
+    /// instead of copying them.
+    pub fn into_configured(self) -> crate::lang::Map {
+        let spans = self.attribute_spans;
+        self.attributes
+            .into_iter()
+            .filter(|(name, _)| spans.contains_key(name))
+            .collect()
+    }
+
     /// Whether a configured attribute is still unknown (it waits on values
     /// known only after apply).
     pub fn configured_unknown(&self) -> bool {
@@ -457,13 +467,15 @@ fn walk<'a>(
         blocks: resource_blocks(config, graph),
         block: None,
         only: request.only.as_ref().map(|only| {
-            only.resources
-                .iter()
-                .map(|addr| ResourceAddr {
-                    module: addr.module.config_path(),
-                    ..addr.clone()
-                })
-                .collect()
+            Arc::new(
+                only.resources
+                    .iter()
+                    .map(|addr| ResourceAddr {
+                        module: addr.module.config_path(),
+                        ..addr.clone()
+                    })
+                    .collect(),
+            )
         }),
     };
     expander.environment_vars(&environment.name);
@@ -479,6 +491,7 @@ fn walk<'a>(
                 }
             }
             Some(only) => {
+                // Shared, not copied: the walk below reads it as the expander does.
                 let resources = expander.only.clone().unwrap_or_default();
                 let mut roots: Vec<usize> = resources
                     .iter()
@@ -609,7 +622,7 @@ struct Expander<'a> {
     failed_calls: std::collections::BTreeSet<(ModulePath, String)>,
     /// [`Request::only`]'s resources, by configuration address (every
     /// instance of a module call that expands is evaluated).
-    only: Option<std::collections::BTreeSet<ResourceAddr>>,
+    only: Option<Arc<std::collections::BTreeSet<ResourceAddr>>>,
 }
 
 impl Expander<'_> {

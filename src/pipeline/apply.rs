@@ -595,7 +595,7 @@ impl Resolver for ExpandResolver {
                 instances: expanded
                     .instances
                     .into_iter()
-                    .map(|(addr, instance)| (addr, instance.configured()))
+                    .map(|(addr, instance)| (addr, instance.into_configured()))
                     .collect(),
                 outputs: expanded
                     .outputs

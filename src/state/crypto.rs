@@ -78,6 +78,22 @@ pub enum PathStep {
     Key(String),
 }
 
+/// A [`PathStep`] borrowed from the value being sealed.
+#[derive(Debug, Clone, Copy)]
+enum StepRef<'v> {
+    Index(u64),
+    Key(&'v str),
+}
+
+impl StepRef<'_> {
+    fn owned(self) -> PathStep {
+        match self {
+            StepRef::Index(index) => PathStep::Index(index),
+            StepRef::Key(key) => PathStep::Key(key.to_owned()),
+        }
+    }
+}
+
 /// A value as stored: JSON with every secret leaf sealed, plus where those are.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -202,40 +218,47 @@ impl Key {
         })
     }
 
-    fn seal_node(
+    /// [`Key::seal`] of `Value::map(entries)`, without making that value
+    /// (a copy of the entries) first.
+    pub fn seal_map(
         &self,
         host: &dyn Host,
-        value: &Value,
-        path: &mut Vec<PathStep>,
+        entries: &crate::lang::Map,
+    ) -> Result<SealedValue, StateError> {
+        let mut paths = Vec::new();
+        let mut path = Vec::new();
+        let json = self.seal_entries(host, entries, &mut path, &mut paths)?;
+        paths.sort();
+        Ok(SealedValue {
+            json,
+            sensitive_paths: paths,
+        })
+    }
+
+    /// `path` borrows its keys from the value: a path is copied only when a
+    /// secret is found at it, not at every map entry.
+    fn seal_node<'v>(
+        &self,
+        host: &dyn Host,
+        value: &'v Value,
+        path: &mut Vec<StepRef<'v>>,
         paths: &mut Vec<Vec<PathStep>>,
     ) -> Result<Json, StateError> {
         if value.is_secret() {
-            paths.push(path.clone());
+            paths.push(path.iter().copied().map(StepRef::owned).collect());
             return self.seal_bytes(host, value.to_json_revealed().to_string().as_bytes());
         }
         Ok(match value.kind() {
             Kind::List(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (index, item) in items.iter().enumerate() {
-                    path.push(PathStep::Index(index as u64));
+                    path.push(StepRef::Index(index as u64));
                     out.push(self.seal_node(host, item, path, paths)?);
                     path.pop();
                 }
                 Json::Array(out.into_boxed_slice())
             }
-            Kind::Map(entries) => {
-                // A map's keys are sorted and unique already.
-                let mut out = Vec::with_capacity(entries.len());
-                for (name, item) in entries {
-                    path.push(PathStep::Key(name.clone()));
-                    out.push((
-                        Box::from(name.as_str()),
-                        self.seal_node(host, item, path, paths)?,
-                    ));
-                    path.pop();
-                }
-                Json::Object(out.into_boxed_slice())
-            }
+            Kind::Map(entries) => self.seal_entries(host, entries, path, paths)?,
             // Leaves straight into the stored form (a string is copied
             // once, not through a `serde_json::Value` first).
             Kind::Null | Kind::Unknown => Json::Null,
@@ -243,6 +266,27 @@ impl Key {
             Kind::String(text) => Json::String(text.as_str().into()),
             Kind::Number(_) => Json::from(&value.to_json_revealed()),
         })
+    }
+
+    /// A map's entries sealed into a JSON object (see [`Key::seal_node`]).
+    fn seal_entries<'v>(
+        &self,
+        host: &dyn Host,
+        entries: &'v crate::lang::Map,
+        path: &mut Vec<StepRef<'v>>,
+        paths: &mut Vec<Vec<PathStep>>,
+    ) -> Result<Json, StateError> {
+        // A map's keys are sorted and unique already.
+        let mut out = Vec::with_capacity(entries.len());
+        for (name, item) in entries {
+            path.push(StepRef::Key(name));
+            out.push((
+                Box::from(name.as_str()),
+                self.seal_node(host, item, path, paths)?,
+            ));
+            path.pop();
+        }
+        Ok(Json::Object(out.into_boxed_slice()))
     }
 
     /// One envelope around `plaintext`.

@@ -39,7 +39,7 @@ pub struct Journal<'h> {
     appended: bool,
     /// A record written before the first appended one, in the same write
     /// (the version the journal was started against).
-    header: Option<String>,
+    header: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Journal<'_> {
@@ -66,20 +66,33 @@ impl<'h> Journal<'h> {
     /// Writes `record` ahead of the first appended record, in the same
     /// durable write: nothing is written when nothing is appended.
     pub fn with_header<T: Serialize>(mut self, record: &T) -> Result<Journal<'h>, StateError> {
-        self.header = Some(self.frame(record)?);
+        let mut line = Vec::new();
+        self.frame_into(record, &mut Vec::new(), &mut line)?;
+        self.header = Some(line);
         Ok(self)
     }
 
-    /// One framed line.
-    fn frame<T: Serialize>(&self, record: &T) -> Result<String, StateError> {
-        let json = serde_json::to_string(record).map_err(|error| {
+    /// Appends one framed line to `line`; `json` is room for the record's
+    /// JSON, reused from one record to the next.
+    fn frame_into<T: Serialize>(
+        &self,
+        record: &T,
+        json: &mut Vec<u8>,
+        line: &mut Vec<u8>,
+    ) -> Result<(), StateError> {
+        json.clear();
+        serde_json::to_writer(&mut *json, record).map_err(|error| {
             StateError::new(Code::Internal, Some(&self.path), format!("{error}"))
         })?;
-        Ok(format!(
-            "{MAGIC} {} {} {json}\n",
-            json.len(),
-            hash(json.as_bytes())
-        ))
+        line.extend_from_slice(MAGIC.as_bytes());
+        line.push(b' ');
+        line.extend_from_slice(json.len().to_string().as_bytes());
+        line.push(b' ');
+        line.extend_from_slice(hash(json).as_bytes());
+        line.push(b' ');
+        line.extend_from_slice(json);
+        line.push(b'\n');
+        Ok(())
     }
 
     /// Where it is.
@@ -115,8 +128,9 @@ impl<'h> Journal<'h> {
             self.tail_checked = true;
         }
         let mut line = self.header.take().unwrap_or_default();
+        let mut json = Vec::new();
         for record in records {
-            line.push_str(&self.frame(record)?);
+            self.frame_into(record, &mut json, &mut line)?;
         }
         if let Some(parent) = self.path.parent().filter(|_| !self.appended) {
             self.host
@@ -124,9 +138,9 @@ impl<'h> Journal<'h> {
                 .map_err(|e| StateError::io(parent, "creating", &e))?;
         }
         let appended = if durable {
-            self.host.append_durable(&self.path, line.as_bytes())
+            self.host.append_durable(&self.path, &line)
         } else {
-            self.host.append(&self.path, line.as_bytes())
+            self.host.append(&self.path, &line)
         };
         appended.map_err(|e| StateError::io(&self.path, "appending to the journal", &e))?;
         self.appended = true;
@@ -184,10 +198,12 @@ impl<'h> Journal<'h> {
             Err(HostError::NotFound) => return Ok(()),
             Err(error) => return Err(StateError::io(&self.path, "reading the journal", &error)),
         };
-        let (lines, torn) = split_records(&bytes);
-        if !torn {
+        // Only the last line can be torn: the whole journal (tens of
+        // megabytes at the end of a large apply) is split only to repair it.
+        if !torn_tail(&bytes) {
             return Ok(());
         }
+        let (lines, _) = split_records(&bytes);
         let mut kept = Vec::new();
         for line in lines {
             kept.extend_from_slice(line);
@@ -214,6 +230,27 @@ fn split_records(bytes: &[u8]) -> (Vec<&[u8]>, bool) {
         torn = true;
     }
     (lines, torn)
+}
+
+/// Whether the journal's last line is torn, as [`split_records`] finds it,
+/// looking at that line only.
+fn torn_tail(bytes: &[u8]) -> bool {
+    let Some((rest_start, body)) = bytes
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map(|end| (end + 1, bytes.get(..end).unwrap_or_default()))
+    else {
+        // No newline at all: torn unless empty.
+        return !bytes.is_empty();
+    };
+    if rest_start < bytes.len() {
+        return true;
+    }
+    let last = match body.iter().rposition(|b| *b == b'\n') {
+        Some(start) => body.get(start + 1..).unwrap_or_default(),
+        None => body,
+    };
+    parse_line(last).is_none()
 }
 
 /// The JSON of a framed line, if the frame holds.

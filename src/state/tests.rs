@@ -1294,6 +1294,24 @@ fn a_last_record_with_a_bad_checksum_is_a_torn_tail() {
 }
 
 #[test]
+fn a_last_record_with_a_bad_checksum_is_dropped_before_the_next_append() {
+    let host = MemoryHost::new();
+    let path = Path::new("/j");
+    let mut journal = Journal::new(&host, path);
+    journal.append(&sample_record(0)).unwrap();
+    journal.append(&sample_record(1)).unwrap();
+    let mut bytes = host.file(path).unwrap();
+    let at = bytes.len() - 3;
+    bytes[at] ^= 0x01;
+    host.set_file(path, bytes);
+    let mut journal = Journal::new(&host, path);
+    journal.append(&sample_record(2)).unwrap();
+    let read: JournalRead<JournalRecord> = journal.read().unwrap();
+    assert_eq!(read.records, vec![sample_record(0), sample_record(2)]);
+    assert!(!read.torn_tail);
+}
+
+#[test]
 fn a_damaged_record_before_the_last_is_refused() {
     let host = MemoryHost::new();
     let path = Path::new("/j");
