@@ -464,7 +464,14 @@ fn walk<'a>(
         at_binding: Binding::default(),
         module_instances: BTreeMap::new(),
         failed_calls: std::collections::BTreeSet::new(),
-        blocks: resource_blocks(config, graph),
+        // Only for a walk of the whole graph: a walk of a few nodes (an
+        // apply's resolves, one per link of a deep chain) must cost what
+        // those nodes cost, not the stack's size; it finds blocks by name.
+        blocks: if make_instances && request.only.is_some() {
+            Vec::new()
+        } else {
+            resource_blocks(config, graph)
+        },
         block: None,
         only: request.only.as_ref().map(|only| {
             Arc::new(
