@@ -45,19 +45,11 @@ pub fn prior_objects(
     for resource in &state.resources {
         for instance in &resource.instances {
             let attributes = open_attributes(key, &instance.attributes)?;
-            let id = attributes
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            objects.push((
-                resource.addr.instance(instance.key.clone()),
-                PriorObject {
-                    resource_type: resource.addr.resource_type.clone(),
-                    provider: resource.provider.clone(),
-                    object: ObjectState { id, attributes },
-                    dependencies: instance.dependencies.clone(),
-                },
+            objects.push(prior_object(
+                (&resource.addr, &resource.provider),
+                &instance.key,
+                attributes,
+                instance.dependencies.clone(),
             ));
         }
     }
@@ -84,23 +76,38 @@ pub(super) fn take_prior_objects(
             // takes the room of what they replace.
             instance.attributes = crate::state::SealedValue::default();
             instance.config = crate::state::SealedValue::default();
-            let id = attributes
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            objects.push((
-                resource.addr.instance(instance.key.clone()),
-                PriorObject {
-                    resource_type: resource.addr.resource_type.clone(),
-                    provider: resource.provider.clone(),
-                    object: ObjectState { id, attributes },
-                    dependencies: std::mem::take(&mut instance.dependencies),
-                },
-            ));
+            let dependencies = std::mem::take(&mut instance.dependencies);
+            let owner = (&resource.addr, &resource.provider);
+            objects.push(prior_object(owner, &instance.key, attributes, dependencies));
         }
     }
     Ok(objects.into_iter().collect())
+}
+
+/// The prior object of instance `key` of the resource `owner` (its
+/// address and provider), with its opened `attributes` and its
+/// `dependencies`, by its address.
+fn prior_object(
+    owner: (&ResourceAddr, &ProviderAddr),
+    key: &crate::addr::InstanceKey,
+    attributes: Attributes,
+    dependencies: Vec<ResourceAddr>,
+) -> (InstanceAddr, PriorObject) {
+    let (addr, provider) = owner;
+    let id = attributes
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    (
+        addr.instance(key.clone()),
+        PriorObject {
+            resource_type: addr.resource_type.clone(),
+            provider: provider.clone(),
+            object: ObjectState { id, attributes },
+            dependencies,
+        },
+    )
 }
 
 /// How many instances `state` holds.
