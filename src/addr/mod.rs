@@ -240,7 +240,8 @@ pub struct ResourceAddr {
 }
 
 /// A [`ResourceAddr`] made of borrowed parts, to look one up in a
-/// [`crate::graph::hash::FastTable`] without building (and allocating) it:
+/// hashbrown map keyed by addresses (the graph's `FastTable`) without
+/// building (and allocating) it:
 /// it hashes exactly as the address with the same parts (the derived `Hash`
 /// of both hashes the same fields in the same order, a `String` as its
 /// `str`) and is equivalent to it.
