@@ -561,7 +561,7 @@ impl<'i, R: RuleType> ParserState<'i, R> {
     pub fn new(input: &'i str) -> Box<Self> {
         Box::new(ParserState {
             position: Position::from_start(input),
-            // infra: room for a token every other byte (about what infra's
+            // infra: room for a token every other byte (at least what infra's
             // grammar makes) up front, instead of regrowing by copying: the
             // room past what a parse uses is never touched, so not resident.
             queue: Vec::with_capacity(input.len() / 2),
