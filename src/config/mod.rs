@@ -174,58 +174,11 @@ pub struct Module {
     pub aliased_providers: Vec<(String, String, Span)>,
 }
 
-/// A key of [`Module::resources`] as its parts, so that
-/// [`Module::resource`] finds a block by borrowed names instead of building
-/// the owned key (two strings) for every lookup. Keys compare as the tuples
-/// of their parts, as the owned key does.
-pub trait ResourceKey {
-    /// Mode, type and name.
-    fn parts(&self) -> (Mode, &str, &str);
-}
-
-impl ResourceKey for (Mode, String, String) {
-    fn parts(&self) -> (Mode, &str, &str) {
-        (self.0, &self.1, &self.2)
-    }
-}
-
-impl ResourceKey for (Mode, &str, &str) {
-    fn parts(&self) -> (Mode, &str, &str) {
-        *self
-    }
-}
-
-impl<'a> std::borrow::Borrow<dyn ResourceKey + 'a> for (Mode, String, String) {
-    fn borrow(&self) -> &(dyn ResourceKey + 'a) {
-        self
-    }
-}
-
-impl PartialEq for dyn ResourceKey + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        self.parts() == other.parts()
-    }
-}
-
-impl Eq for dyn ResourceKey + '_ {}
-
-impl PartialOrd for dyn ResourceKey + '_ {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for dyn ResourceKey + '_ {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.parts().cmp(&other.parts())
-    }
-}
-
 impl Module {
     /// The resource block `mode TYPE NAME` of this module.
     pub fn resource(&self, mode: Mode, resource_type: &str, name: &str) -> Option<&Resource> {
-        let key: &dyn ResourceKey = &(mode, resource_type, name);
-        self.resources.get(key).map(|r| &**r)
+        let key = (mode, resource_type.to_owned(), name.to_owned());
+        self.resources.get(&key).map(|r| &**r)
     }
 
     /// An empty module at `path`.
