@@ -877,7 +877,6 @@ impl Expander<'_> {
         }
     }
 
-    /// Evaluates `node` once in each instance of its module.
     /// [`Expander::node`] for the node at `position` in the graph.
     fn node_at(&mut self, position: usize, node: &Node) {
         self.block = self.blocks.get(position).copied().flatten();
@@ -885,6 +884,7 @@ impl Expander<'_> {
         self.block = None;
     }
 
+    /// Evaluates `node` once in each instance of its module.
     fn node(&mut self, node: &Node) {
         let Some(module) = self.config.module(node.module()) else {
             return;
