@@ -557,10 +557,8 @@ pub fn build(config: &Config) -> (Graph, Diagnostics) {
     for module in &modules {
         let path = &module.path;
         let link = |graph: &mut Graph, references: &[Reference], dependent: &Node| {
-            for reference in references {
-                for dependency in reference_nodes(module, reference) {
-                    graph.add_edge(&dependency, dependent, reference.span);
-                }
+            if let Some(index) = graph.find(dependent) {
+                graph.link(module, references, index);
             }
         };
         for v in module.variables.values() {
