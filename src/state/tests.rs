@@ -1277,17 +1277,24 @@ fn a_half_written_last_record_is_ignored() {
     assert!(read.records.is_empty());
 }
 
-#[test]
-fn a_last_record_with_a_bad_checksum_is_a_torn_tail() {
-    let host = MemoryHost::new();
-    let path = Path::new("/j");
-    let mut journal = Journal::new(&host, path);
+/// A journal at `path` of two records whose last one's checksum no longer
+/// matches (a bit flipped near its end).
+fn journal_with_a_bad_last_checksum(host: &MemoryHost, path: &Path) {
+    let mut journal = Journal::new(host, path);
     journal.append(&sample_record(0)).unwrap();
     journal.append(&sample_record(1)).unwrap();
     let mut bytes = host.file(path).unwrap();
     let at = bytes.len() - 3;
     bytes[at] ^= 0x01;
     host.set_file(path, bytes);
+}
+
+#[test]
+fn a_last_record_with_a_bad_checksum_is_a_torn_tail() {
+    let host = MemoryHost::new();
+    let path = Path::new("/j");
+    journal_with_a_bad_last_checksum(&host, path);
+    let journal = Journal::new(&host, path);
     let read: JournalRead<JournalRecord> = journal.read().unwrap();
     assert_eq!(read.records, vec![sample_record(0)]);
     assert!(read.torn_tail);
@@ -1297,13 +1304,7 @@ fn a_last_record_with_a_bad_checksum_is_a_torn_tail() {
 fn a_last_record_with_a_bad_checksum_is_dropped_before_the_next_append() {
     let host = MemoryHost::new();
     let path = Path::new("/j");
-    let mut journal = Journal::new(&host, path);
-    journal.append(&sample_record(0)).unwrap();
-    journal.append(&sample_record(1)).unwrap();
-    let mut bytes = host.file(path).unwrap();
-    let at = bytes.len() - 3;
-    bytes[at] ^= 0x01;
-    host.set_file(path, bytes);
+    journal_with_a_bad_last_checksum(&host, path);
     let mut journal = Journal::new(&host, path);
     journal.append(&sample_record(2)).unwrap();
     let read: JournalRead<JournalRecord> = journal.read().unwrap();
